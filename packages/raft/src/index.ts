@@ -1,0 +1,35 @@
+// Public API of @streambus/raft. Named exports only; each helper area adds its own lines.
+export { EntryType, ConfChangeType, ConfChangeTransition, MessageType, Role } from './types.js';
+export type {
+  NodeId,
+  GroupId,
+  Entry,
+  HardState,
+  ConfState,
+  SnapshotMetadata,
+  Snapshot,
+  ConfChangeSingle,
+  ConfChange,
+  SnapshotChunk,
+  Message,
+  SoftState,
+  ReadState,
+  Ready,
+} from './types.js';
+export {
+  RaftError,
+  CompactedError,
+  UnavailableError,
+  EntriesPendingError,
+  SnapshotTemporarilyUnavailableError,
+  NotLeaderError,
+  ProposalDroppedError,
+  GroupNotFoundError,
+  StoppedError,
+  AssertionError,
+  assert,
+} from './errors.js';
+export type { RaftErrorCode } from './errors.js';
+export type { InitialState, LogStorage, GroupWrite, RaftStore } from './storage.js';
+export type { RaftNodeConfig, ReadOnlyMode, UnsafeTestingKnobs, RaftLogger } from './config.js';
+export type { ProposalReceipt, ProgressStatus, NodeStatus, RaftNodeApi, StateMachine } from './node-api.js';
