@@ -1,0 +1,71 @@
+/**
+ * `npm run cluster`: three broker processes on 127.0.0.1 with data under ./data/broker-N.
+ * Prints the bootstrap list and the admin URLs; Ctrl-C (or SIGTERM) stops them all cleanly.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { TestCluster } from './cluster.js';
+
+const usage = `usage: npm run cluster [-- --size N --data-dir DIR --base-port P --admin-base-port P --wal-sync always|periodic|none]`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      size: { type: 'string', default: '3' },
+      'data-dir': { type: 'string', default: './data' },
+      'base-port': { type: 'string', default: '9092' },
+      'admin-base-port': { type: 'string', default: '8081' },
+      'wal-sync': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return;
+  }
+  const size = Number(values.size);
+  const basePort = Number(values['base-port']);
+  const adminBasePort = Number(values['admin-base-port']);
+  if (!Number.isInteger(size) || size < 1 || size > 9) throw new Error(`--size must be 1 to 9, got ${values.size}`);
+  if (!Number.isInteger(basePort) || !Number.isInteger(adminBasePort)) throw new Error(usage);
+  const env: Record<string, string> = {};
+  if (values['wal-sync'] !== undefined) env['STREAMBUS_WAL_SYNC'] = values['wal-sync'];
+  const cluster = await TestCluster.create({
+    size,
+    dataDir: resolve(values['data-dir']),
+    listenPorts: Array.from({ length: size }, (_, index) => basePort + index),
+    adminPorts: Array.from({ length: size }, (_, index) => adminBasePort + index),
+    env,
+    onProgress: (line) => console.log(`cluster: ${line}`),
+  });
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`cluster: ${signal}: stopping ${size} brokers`);
+    await cluster.stopAll();
+    console.log('cluster: stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  console.log(`cluster: starting ${size} brokers, data under ${resolve(values['data-dir'])}`);
+  try {
+    await cluster.startAll();
+  } catch (error) {
+    console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
+    await cluster.stopAll();
+    process.exit(1);
+  }
+  console.log('');
+  console.log(`bootstrap: ${cluster.bootstrap}`);
+  for (const broker of cluster.brokers) console.log(`broker ${broker.id}: admin http://${broker.admin}  data ${broker.dataDir}`);
+  console.log('');
+  console.log(`try: export STREAMBUS_BOOTSTRAP=${cluster.bootstrap}; npx streambus cluster status`);
+  console.log('Ctrl-C stops the cluster.');
+}
+
+main().catch((error: unknown) => {
+  console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,247 @@
+/**
+ * Real `streambus server` processes on 127.0.0.1: start, stop (SIGTERM), kill (SIGKILL), pause
+ * (SIGSTOP/SIGCONT) and restart single brokers. Every process is tracked by PID and stopped by
+ * `stopAll()`; nothing is ever killed by name.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePorts } from './ports.js';
+
+export interface BrokerAddress {
+  readonly id: number;
+  /** Client and peer gRPC address, host:port. */
+  readonly listen: string;
+  /** Admin HTTP address, host:port. */
+  readonly admin: string;
+  readonly dataDir: string;
+}
+
+export interface TestClusterOptions {
+  /** Number of brokers. Default 3. */
+  readonly size?: number;
+  /** Parent of the per-broker data directories `broker-N`. */
+  readonly dataDir: string;
+  /** Fixed client ports (one per broker); default: free ephemeral ports. */
+  readonly listenPorts?: readonly number[];
+  /** Fixed admin ports (one per broker); default: free ephemeral ports. */
+  readonly adminPorts?: readonly number[];
+  /** Extra environment (e.g. STREAMBUS_WAL_SYNC) for every broker. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Extra flags for every broker's `server` command. */
+  readonly extraArgs?: readonly string[];
+  /** Log level of the brokers. Default "info". */
+  readonly logLevel?: string;
+  /** Called with progress lines (starting, ready, stopped). */
+  readonly onProgress?: (line: string) => void;
+}
+
+export type BrokerState = 'stopped' | 'running' | 'paused';
+
+interface BrokerProcess {
+  readonly address: BrokerAddress;
+  child: ChildProcess | null;
+  state: BrokerState;
+  log: WriteStream | null;
+  exited: Promise<number | null> | null;
+}
+
+const readyPollMs = 100;
+
+/** Path of the built `streambus` CLI entry point (test-cluster sits beside packages/ in the repo). */
+export function brokerBinPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, '..', '..', 'packages', 'broker', 'dist', 'cli', 'main.js');
+}
+
+export class TestCluster {
+  readonly brokers: readonly BrokerAddress[];
+  private readonly processes = new Map<number, BrokerProcess>();
+  private readonly options: TestClusterOptions;
+
+  private constructor(options: TestClusterOptions, brokers: BrokerAddress[]) {
+    this.options = options;
+    this.brokers = brokers;
+    for (const address of brokers) {
+      this.processes.set(address.id, { address, child: null, state: 'stopped', log: null, exited: null });
+    }
+  }
+
+  /** Plans a cluster (ports, directories) without starting anything. */
+  static async create(options: TestClusterOptions): Promise<TestCluster> {
+    const size = options.size ?? 3;
+    const listenPorts = options.listenPorts ?? (await freePorts(size));
+    const adminPorts = options.adminPorts ?? (await freePorts(size));
+    const brokers: BrokerAddress[] = [];
+    for (let index = 0; index < size; index += 1) {
+      const id = index + 1;
+      brokers.push({
+        id,
+        listen: `127.0.0.1:${listenPorts[index]}`,
+        admin: `127.0.0.1:${adminPorts[index]}`,
+        dataDir: join(options.dataDir, `broker-${id}`),
+      });
+    }
+    return new TestCluster(options, brokers);
+  }
+
+  /** The client bootstrap list, host:port comma separated. */
+  get bootstrap(): string {
+    return this.brokers.map((broker) => broker.listen).join(',');
+  }
+
+  get peersFlag(): string {
+    return this.brokers.map((broker) => `${broker.id}=${broker.listen}`).join(',');
+  }
+
+  state(id: number): BrokerState {
+    return this.broker(id).state;
+  }
+
+  pid(id: number): number | undefined {
+    return this.broker(id).child?.pid;
+  }
+
+  /** Starts every stopped broker and waits until all are ready. */
+  async startAll(readyTimeoutMs = 60_000): Promise<void> {
+    for (const address of this.brokers) this.start(address.id);
+    await Promise.all(this.brokers.map((address) => this.waitReady(address.id, readyTimeoutMs)));
+  }
+
+  /** Spawns one broker process (does not wait for readiness). */
+  start(id: number): void {
+    const broker = this.broker(id);
+    if (broker.state !== 'stopped') throw new Error(`broker ${id} is already ${broker.state}`);
+    mkdirSync(broker.address.dataDir, { recursive: true });
+    const log = createWriteStream(join(this.options.dataDir, `broker-${id}.log`), { flags: 'a' });
+    const args = [
+      brokerBinPath(),
+      'server',
+      '--id', String(id),
+      '--data-dir', broker.address.dataDir,
+      '--listen', broker.address.listen,
+      '--admin', broker.address.admin,
+      '--peers', this.peersFlag,
+      '--log-level', this.options.logLevel ?? 'info',
+      ...(this.options.extraArgs ?? []),
+    ];
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...this.options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    broker.child = child;
+    broker.log = log;
+    broker.state = 'running';
+    broker.exited = new Promise((resolve) => {
+      child.once('exit', (code) => {
+        broker.state = 'stopped';
+        broker.child = null;
+        log.end();
+        resolve(code);
+      });
+    });
+    this.progress(`broker ${id}: started pid ${child.pid} (listen ${broker.address.listen}, admin http://${broker.address.admin})`);
+  }
+
+  /** Polls `/ready` until it answers 200. */
+  async waitReady(id: number, timeoutMs = 60_000): Promise<void> {
+    const broker = this.broker(id);
+    const deadline = Date.now() + timeoutMs;
+    let reason = 'no answer yet';
+    while (Date.now() < deadline) {
+      if (broker.state === 'stopped') throw new Error(`broker ${id} exited before it was ready; see ${this.logPath(id)}`);
+      try {
+        const response = await fetch(`http://${broker.address.admin}/ready`, { signal: AbortSignal.timeout(2_000) });
+        if (response.status === 200) {
+          this.progress(`broker ${id}: ready`);
+          return;
+        }
+        reason = await response.text();
+      } catch (error) {
+        reason = error instanceof Error ? error.message : String(error);
+      }
+      await sleep(readyPollMs);
+    }
+    throw new Error(`broker ${id} not ready after ${timeoutMs} ms: ${reason}`);
+  }
+
+  /** SIGTERM (graceful: leadership hand-off, flush) and wait for the exit. */
+  async stop(id: number, timeoutMs = 30_000): Promise<number | null> {
+    return this.signalAndWait(id, 'SIGTERM', timeoutMs);
+  }
+
+  /** SIGKILL and wait for the exit. */
+  async kill(id: number): Promise<number | null> {
+    return this.signalAndWait(id, 'SIGKILL', 10_000);
+  }
+
+  /** SIGSTOP: the process stops running (like a long GC pause). */
+  pause(id: number): void {
+    const broker = this.broker(id);
+    if (broker.state !== 'running' || broker.child === null) throw new Error(`broker ${id} is not running`);
+    broker.child.kill('SIGSTOP');
+    broker.state = 'paused';
+    this.progress(`broker ${id}: paused`);
+  }
+
+  /** SIGCONT after `pause`. */
+  resume(id: number): void {
+    const broker = this.broker(id);
+    if (broker.state !== 'paused' || broker.child === null) throw new Error(`broker ${id} is not paused`);
+    broker.child.kill('SIGCONT');
+    broker.state = 'running';
+    this.progress(`broker ${id}: resumed`);
+  }
+
+  /** Starts a stopped broker again on the same data dir and waits for readiness. */
+  async restart(id: number, readyTimeoutMs = 60_000): Promise<void> {
+    this.start(id);
+    await this.waitReady(id, readyTimeoutMs);
+  }
+
+  /** Stops every running broker: SIGTERM, then SIGKILL after `graceMs`. */
+  async stopAll(graceMs = 15_000): Promise<void> {
+    await Promise.all(
+      [...this.processes.values()].map(async (broker) => {
+        if (broker.state === 'paused') this.resume(broker.address.id);
+        if (broker.state === 'stopped') return;
+        const exited = await this.signalAndWait(broker.address.id, 'SIGTERM', graceMs).catch(() => undefined);
+        if (exited === undefined && broker.child !== null) await this.kill(broker.address.id);
+      }),
+    );
+  }
+
+  logPath(id: number): string {
+    return join(this.options.dataDir, `broker-${id}.log`);
+  }
+
+  private async signalAndWait(id: number, signal: NodeJS.Signals, timeoutMs: number): Promise<number | null> {
+    const broker = this.broker(id);
+    if (broker.child === null || broker.exited === null) return null;
+    if (broker.state === 'paused' && signal !== 'SIGKILL') broker.child.kill('SIGCONT');
+    broker.child.kill(signal);
+    const exited = broker.exited;
+    const timeout = sleep(timeoutMs).then(() => 'timeout' as const);
+    const result = await Promise.race([exited, timeout]);
+    if (result === 'timeout') throw new Error(`broker ${id} did not exit within ${timeoutMs} ms of ${signal}`);
+    this.progress(`broker ${id}: exited (${signal}, code ${String(result)})`);
+    return result;
+  }
+
+  private broker(id: number): BrokerProcess {
+    const broker = this.processes.get(id);
+    if (broker === undefined) throw new Error(`no broker ${id} in this cluster`);
+    return broker;
+  }
+
+  private progress(line: string): void {
+    this.options.onProgress?.(line);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
