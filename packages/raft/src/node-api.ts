@@ -68,6 +68,13 @@ export interface RaftNodeApi {
   /** Reports the outcome of sending a snapshot to `to`. */
   reportSnapshot(to: NodeId, ok: boolean): void;
   status(): NodeStatus;
+  /**
+   * True iff ticking this node can stop without changing what Raft does (quiescence): it is the
+   * leader, no leadership transfer, conf change or read is pending, commit === lastIndex, every
+   * member's match === lastIndex and the last append/heartbeat sent to each carried
+   * commit === lastIndex. The host stops calling tick() and resumes on any message or proposal.
+   */
+  canQuiesce(): boolean;
 }
 
 /** The application's state, per group, as the host sees it. */

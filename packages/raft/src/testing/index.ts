@@ -1,2 +1,2 @@
 // Test-only implementations (in-memory storage, transport, simulator). Never used in production.
-export {};
+export { MemoryStorage, MemoryRaftStore } from './memory-storage.js';
