@@ -1,0 +1,224 @@
+/**
+ * TypeScript shapes of the messages of `streambus.v1` (proto/streambus/v1/streambus.proto), as
+ * @grpc/proto-loader produces and accepts them with the options in `load.ts`: camelCase field
+ * names, int64 as `number` (values above 2^53 - 1 are not supported by this code), bytes as
+ * `Buffer`/`Uint8Array`, enums as numbers, maps as plain objects, every field present when
+ * decoded. See the .proto file for what each field means.
+ */
+import type { ErrorCode } from './error-code.js';
+
+/** When the broker answers a Produce (proto enum `streambus.v1.Acks`). */
+export const Acks = { ALL: 0, LEADER: 1, NONE: 2 } as const;
+/** A wire acks value. */
+export type Acks = (typeof Acks)[keyof typeof Acks];
+
+export interface MetadataRequest {
+  topics: string[];
+  brokersOnly: boolean;
+}
+
+export interface BrokerInfo {
+  id: number;
+  host: string;
+  port: number;
+  rack: string;
+}
+
+export interface PartitionMetadata {
+  errorCode: ErrorCode;
+  partition: number;
+  leaderId: number;
+  leaderEpoch: number;
+  replicas: number[];
+  inSyncReplicas: number[];
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export interface TopicMetadata {
+  errorCode: ErrorCode;
+  name: string;
+  partitions: PartitionMetadata[];
+  configs: Record<string, string>;
+}
+
+export interface MetadataResponse {
+  apiVersion: number;
+  clusterId: string;
+  controllerId: number;
+  brokers: BrokerInfo[];
+  topics: TopicMetadata[];
+  brokerId: number;
+}
+
+export interface CreatableTopic {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  configs: Record<string, string>;
+}
+
+export interface CreateTopicsRequest {
+  topics: CreatableTopic[];
+  timeoutMs: number;
+  validateOnly: boolean;
+}
+
+export interface TopicResult {
+  name: string;
+  errorCode: ErrorCode;
+  errorMessage: string;
+}
+
+export interface CreateTopicsResponse {
+  topics: TopicResult[];
+}
+
+export interface DeleteTopicsRequest {
+  topics: string[];
+  timeoutMs: number;
+}
+
+export interface DeleteTopicsResponse {
+  topics: TopicResult[];
+}
+
+/** ClusterStatus takes no arguments today. */
+export type ClusterStatusRequest = Record<string, never>;
+
+export interface BrokerStatus {
+  broker: BrokerInfo;
+  alive: boolean;
+  leaderCount: number;
+  replicaCount: number;
+}
+
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
+export interface ClusterStatusResponse {
+  clusterId: string;
+  controllerId: number;
+  brokers: BrokerStatus[];
+  underReplicatedPartitions: PartitionRef[];
+  offlinePartitions: PartitionRef[];
+  topicCount: number;
+  partitionCount: number;
+}
+
+export interface InitProducerIdRequest {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+}
+
+export interface InitProducerIdResponse {
+  errorCode: ErrorCode;
+  producerId: number;
+  producerEpoch: number;
+}
+
+export interface PartitionProduceData {
+  topic: string;
+  partition: number;
+  /** Exactly one encoded record batch. */
+  records: Uint8Array;
+}
+
+export interface ProduceRequest {
+  acks: Acks;
+  timeoutMs: number;
+  partitions: PartitionProduceData[];
+  transactionalId: string;
+}
+
+export interface PartitionProduceResult {
+  topic: string;
+  partition: number;
+  errorCode: ErrorCode;
+  errorMessage: string;
+  baseOffset: number;
+  logAppendTimeMs: number;
+  leaderId: number;
+  leaderEpoch: number;
+  logStartOffset: number;
+}
+
+export interface ProduceResponse {
+  partitions: PartitionProduceResult[];
+  throttleTimeMs: number;
+}
+
+export interface FetchPartition {
+  topic: string;
+  partition: number;
+  fetchOffset: number;
+  partitionMaxBytes: number;
+}
+
+export interface FetchRequest {
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  partitions: FetchPartition[];
+  replicaId: number;
+}
+
+export interface FetchPartitionResult {
+  topic: string;
+  partition: number;
+  errorCode: ErrorCode;
+  errorMessage: string;
+  highWatermark: number;
+  logStartOffset: number;
+  /** Zero or more whole record batches, concatenated as stored. */
+  records: Uint8Array;
+  leaderId: number;
+  leaderEpoch: number;
+}
+
+export interface FetchResponse {
+  partitions: FetchPartitionResult[];
+  throttleTimeMs: number;
+}
+
+export interface ListOffsetsPartition {
+  topic: string;
+  partition: number;
+  timestampMs: number;
+}
+
+export interface ListOffsetsRequest {
+  partitions: ListOffsetsPartition[];
+}
+
+export interface ListOffsetsPartitionResult {
+  topic: string;
+  partition: number;
+  errorCode: ErrorCode;
+  errorMessage: string;
+  offset: number;
+  timestampMs: number;
+  leaderId: number;
+}
+
+export interface ListOffsetsResponse {
+  partitions: ListOffsetsPartitionResult[];
+}
+
+/** Request and response types of each RPC of the StreamBus service, keyed by method name. */
+export interface StreamBusMethods {
+  Metadata: { request: MetadataRequest; response: MetadataResponse };
+  CreateTopics: { request: CreateTopicsRequest; response: CreateTopicsResponse };
+  DeleteTopics: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
+  ClusterStatus: { request: ClusterStatusRequest; response: ClusterStatusResponse };
+  InitProducerId: { request: InitProducerIdRequest; response: InitProducerIdResponse };
+  Produce: { request: ProduceRequest; response: ProduceResponse };
+  Fetch: { request: FetchRequest; response: FetchResponse };
+  ListOffsets: { request: ListOffsetsRequest; response: ListOffsetsResponse };
+}
+
+/** Name of one RPC of the StreamBus service. */
+export type StreamBusMethodName = keyof StreamBusMethods;
