@@ -1,0 +1,46 @@
+/**
+ * Bounds and defaults of the deterministic Raft simulator, with load-time checks of how they
+ * relate. Names carry units last.
+ */
+import { assert } from '../../errors.js';
+
+/** Members a simulated group starts with. */
+export const simNodesMin = 3;
+export const simNodesMax = 5;
+export const simNodesDefault = 3;
+/** Members a group may ever have, counting the ones added by membership changes. */
+export const simMembersMax = 9;
+/** Workload and fault actions in one run before the final quiet period. */
+export const simStepsDefault = 150;
+export const simStepsMax = 100_000;
+/** Virtual milliseconds between two ticks of one node. */
+export const simTickMs = 10;
+/** Election timeout of the simulated nodes, in ticks. */
+export const simElectionTicksDefault = 10;
+/** After faults heal, a leader must be elected and every proposal committed within this many election timeouts. */
+export const simQuietElectionTimeoutsMax = 60;
+/** Ready → persist → advance turns one host loop runs before yielding to other events. */
+export const simHostTurnsMax = 64;
+/** Events one run may process: a bound that turns a livelock into a reported failure. */
+export const simEventsPerRunMax = 3_000_000;
+/** Bytes of a random proposal payload (after its 4-byte id). */
+export const simPayloadBytesMax = 48;
+/** Entries of one batch proposal. */
+export const simBatchEntriesMax = 4;
+/** Virtual milliseconds between two workload or fault actions. */
+export const simActionGapMsMin = 2;
+export const simActionGapMsMax = 40;
+/** How long a crashed node stays down, in virtual milliseconds. */
+export const simDowntimeMsMin = 20;
+export const simDowntimeMsMax = 1500;
+/** Virtual milliseconds one persist takes when the disk is asynchronous. */
+export const simDiskLatencyMsMax = 8;
+/** Trace lines kept for a failure report when not verbose. */
+export const simTraceLinesKept = 60;
+
+assert(simNodesMin >= 1, 'a group has a member');
+assert(simNodesMin <= simNodesDefault && simNodesDefault <= simNodesMax, 'default group size within bounds');
+assert(simNodesMax <= simMembersMax, 'membership changes start from at most the largest group');
+assert(simActionGapMsMin <= simActionGapMsMax, 'action gap range is ordered');
+assert(simDowntimeMsMin <= simDowntimeMsMax, 'downtime range is ordered');
+assert(simDiskLatencyMsMax < simTickMs * simElectionTicksDefault, 'a persist is shorter than an election timeout');

@@ -1,0 +1,153 @@
+/**
+ * A simulated network between the members of a group: every message is dropped, duplicated,
+ * delayed (so reordered) or cut by a partition according to the current fault settings and a
+ * seeded generator. It only decides; the owner's clock delivers (see `Simulation`).
+ *
+ * Partitions are checked when a message is sent and again when it arrives, so cutting a link
+ * also loses what was in flight on it, as a broken TCP connection would.
+ */
+import type { NodeId } from '../../types.js';
+import { assert } from '../../errors.js';
+import type { Prng } from './prng.js';
+
+export interface Addressed {
+  readonly from: NodeId;
+  readonly to: NodeId;
+}
+
+/** How the network misbehaves right now; all rates are probabilities per message. */
+export interface NetworkFaults {
+  readonly dropRate: number;
+  readonly duplicateRate: number;
+  /** The usual one-way latency range. */
+  readonly delayMsMin: number;
+  readonly delayMsMax: number;
+  /** Probability that one message takes a long detour (up to `spikeDelayMsMax`): reordering. */
+  readonly spikeRate: number;
+  readonly spikeDelayMsMax: number;
+}
+
+/** A quiet network: no loss, no duplicates, short delays. */
+export const quietNetworkFaults: NetworkFaults = {
+  dropRate: 0,
+  duplicateRate: 0,
+  delayMsMin: 1,
+  delayMsMax: 5,
+  spikeRate: 0,
+  spikeDelayMsMax: 5,
+};
+
+export interface NetworkStats {
+  sent: number;
+  delivered: number;
+  dropped: number;
+  cut: number;
+  duplicated: number;
+}
+
+/** A scripted rule: return true to drop the message (directed scenarios). */
+export type MessageFilter<M> = (message: M) => boolean;
+
+export class SimNetwork<M extends Addressed> {
+  faults: NetworkFaults = quietNetworkFaults;
+  readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, cut: 0, duplicated: 0 };
+  /** Directed links that are cut, as "from>to". */
+  private readonly blocked = new Set<string>();
+  private readonly filters = new Map<number, MessageFilter<M>>();
+  private nextFilterId = 1;
+
+  constructor(
+    private readonly prng: Prng,
+    /** Delivers `message` after `delayMs` of virtual time (the owner calls `arrive` then). */
+    private readonly schedule: (delayMs: number, message: M) => void,
+  ) {}
+
+  /** Hands a message to the network. */
+  send(message: M): void {
+    this.stats.sent++;
+    if (!this.linkUp(message.from, message.to) || this.filtered(message)) {
+      this.stats.cut++;
+      return;
+    }
+    if (this.prng.chance(this.faults.dropRate)) {
+      this.stats.dropped++;
+      return;
+    }
+    this.schedule(this.delayMs(), message);
+    if (this.prng.chance(this.faults.duplicateRate)) {
+      this.stats.duplicated++;
+      this.schedule(this.delayMs(), message);
+    }
+  }
+
+  /** Called by the owner when a message's delay is over: true if it may be delivered now. */
+  arrive(message: M): boolean {
+    if (!this.linkUp(message.from, message.to) || this.filtered(message)) {
+      this.stats.cut++;
+      return false;
+    }
+    this.stats.delivered++;
+    return true;
+  }
+
+  linkUp(from: NodeId, to: NodeId): boolean {
+    return !this.blocked.has(linkKey(from, to));
+  }
+
+  /** Cuts every link between `side` and `others`, both ways. */
+  partition(side: readonly NodeId[], others: readonly NodeId[]): void {
+    for (const a of side) {
+      for (const b of others) {
+        if (a === b) continue;
+        this.blocked.add(linkKey(a, b));
+        this.blocked.add(linkKey(b, a));
+      }
+    }
+  }
+
+  /** Cuts the link from `from` to `to` only: `to` still reaches `from`. */
+  blockOneWay(from: NodeId, to: NodeId): void {
+    assert(from !== to, 'a node is never cut from itself');
+    this.blocked.add(linkKey(from, to));
+  }
+
+  /** Restores every link (filters stay until removed). */
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  /** The directed links that are cut, for traces. */
+  cutLinks(): string[] {
+    return [...this.blocked].sort();
+  }
+
+  /** Adds a scripted drop rule; returns its id for `removeFilter`. */
+  addFilter(filter: MessageFilter<M>): number {
+    const id = this.nextFilterId++;
+    this.filters.set(id, filter);
+    return id;
+  }
+
+  removeFilter(id: number): void {
+    this.filters.delete(id);
+  }
+
+  private filtered(message: M): boolean {
+    for (const filter of this.filters.values()) {
+      if (filter(message)) return true;
+    }
+    return false;
+  }
+
+  private delayMs(): number {
+    const faults = this.faults;
+    if (faults.spikeRate > 0 && this.prng.chance(faults.spikeRate)) {
+      return this.prng.between(faults.delayMsMin, Math.max(faults.delayMsMin, faults.spikeDelayMsMax));
+    }
+    return this.prng.between(faults.delayMsMin, Math.max(faults.delayMsMin, faults.delayMsMax));
+  }
+}
+
+function linkKey(from: NodeId, to: NodeId): string {
+  return `${from}>${to}`;
+}

@@ -1,0 +1,898 @@
+/**
+ * A deterministic simulation of one Raft group: 3 to 5 `RaftNode` members on a virtual clock,
+ * a simulated network (drop, duplicate, reorder, delay, partitions) and a simulated disk per
+ * node (`MemoryStorage`, with crashes that lose what was not yet persisted). Clients propose,
+ * read, transfer leadership and change membership under faults while `SafetyChecker` watches
+ * every Ready, write and apply. One seed replays one run exactly: nothing reads real time or
+ * Math.random.
+ *
+ * The host loop of a node is the one the `Ready` contract prescribes: ready() → persist to its
+ * MemoryStorage → advance() → send the released messages → apply committed entries. With an
+ * asynchronous disk the persist takes virtual time, and a crash in the meantime loses it (or,
+ * as a coin decides, lands it on disk without the messages ever leaving: fsync done, then crash).
+ *
+ * Reusable pieces: `clock` (virtual time and events), `network` (faults and partitions) and the
+ * fault primitives (`crash`, `restart`, `network.partition`, `network.addFilter`) let scripted
+ * scenarios drive a group step by step (see sim.test.ts's Figure 8 scenario).
+ */
+import { RaftNode } from '../../node/raft-node.js';
+import { RaftError, assert } from '../../errors.js';
+import type { RaftNodeConfig, UnsafeTestingKnobs } from '../../config.js';
+import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../../types.js';
+import { EntryType, MessageType, Role } from '../../types.js';
+import { MemoryStorage } from '../memory-storage.js';
+import { SafetyChecker, entryHash } from './checker.js';
+import {
+  simActionGapMsMax,
+  simActionGapMsMin,
+  simBatchEntriesMax,
+  simDiskLatencyMsMax,
+  simDowntimeMsMax,
+  simDowntimeMsMin,
+  simElectionTicksDefault,
+  simEventsPerRunMax,
+  simHostTurnsMax,
+  simMembersMax,
+  simNodesDefault,
+  simNodesMax,
+  simNodesMin,
+  simPayloadBytesMax,
+  simQuietElectionTimeoutsMax,
+  simStepsDefault,
+  simStepsMax,
+  simTickMs,
+} from './constants.js';
+import { EventQueue } from './event-queue.js';
+import { SimNetwork, quietNetworkFaults } from './network.js';
+import type { NetworkFaults } from './network.js';
+import { Prng } from './prng.js';
+import { SimViolation } from './violation.js';
+
+/** Raft settings of the simulated nodes; unset ones are chosen by the seed. */
+export interface SimRaftOptions {
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  readonly preVote?: boolean;
+  readonly checkQuorum?: boolean;
+  readonly inflightMessagesMax?: number;
+  readonly messageBytesMax?: number;
+  readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
+}
+
+/** Relative weights of the random actions of a run; 0 turns an action off. */
+export interface SimActionWeights {
+  readonly propose: number;
+  readonly proposeBatch: number;
+  readonly read: number;
+  readonly transferLeader: number;
+  readonly campaign: number;
+  readonly crash: number;
+  readonly partition: number;
+  readonly oneWay: number;
+  readonly isolate: number;
+  readonly heal: number;
+  readonly networkFaults: number;
+  readonly compact: number;
+  readonly membership: number;
+}
+
+export const simActionWeightsDefault: SimActionWeights = {
+  propose: 30,
+  proposeBatch: 6,
+  read: 10,
+  transferLeader: 3,
+  campaign: 1,
+  crash: 4,
+  partition: 3,
+  oneWay: 2,
+  isolate: 2,
+  heal: 5,
+  networkFaults: 3,
+  compact: 2,
+  membership: 0,
+};
+
+export interface SimulationOptions {
+  readonly seed: number;
+  /** Initial voters, 3 to 5. Default 3. */
+  readonly nodes?: number;
+  /** Random actions before the final quiet period. Default `simStepsDefault`. */
+  readonly steps?: number;
+  /** Receives one line per event when set (the `--verbose` trace). */
+  readonly trace?: (line: string) => void;
+  readonly raft?: SimRaftOptions;
+  readonly weights?: Partial<SimActionWeights>;
+  /** Persists take virtual time (and can be lost by a crash). Default: chosen by the seed. */
+  readonly asyncDisk?: boolean;
+}
+
+export interface SimulationStats {
+  virtualMs: number;
+  events: number;
+  proposals: number;
+  proposalsCommitted: number;
+  reads: number;
+  readsAnswered: number;
+  crashes: number;
+  leaderElections: number;
+  messagesSent: number;
+  messagesDropped: number;
+  committedIndex: number;
+}
+
+export interface SimulationResult {
+  readonly seed: number;
+  readonly passed: boolean;
+  readonly violation: SimViolation | null;
+  readonly stats: SimulationStats;
+}
+
+type SimEvent =
+  | { readonly kind: 'tick'; readonly node: NodeId; readonly incarnation: number }
+  | { readonly kind: 'deliver'; readonly message: Message }
+  | { readonly kind: 'persisted'; readonly node: NodeId; readonly incarnation: number }
+  | { readonly kind: 'drive'; readonly node: NodeId; readonly incarnation: number }
+  | { readonly kind: 'restart'; readonly node: NodeId; readonly incarnation: number }
+  | { readonly kind: 'action' }
+  | { readonly kind: 'call'; readonly run: () => void };
+
+/** One simulated machine: its disk survives crashes, everything else is lost. */
+interface SimMember {
+  readonly id: NodeId;
+  readonly storage: MemoryStorage;
+  readonly random: Prng;
+  node: RaftNode | null;
+  /** Bumped by every crash and restart; events of an older incarnation are ignored. */
+  incarnation: number;
+  /** A Ready whose persist is in flight (asynchronous disk). */
+  pending: Ready | null;
+  role: Role;
+  term: number;
+  leaderId: NodeId;
+  applied: number;
+  /** The state machine: a hash of everything applied, in order. */
+  chain: number;
+  confState: ConfState;
+}
+
+interface ResolvedRaftOptions {
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly inflightMessagesMax: number;
+  readonly messageBytesMax: number;
+  readonly unsafeTestingKnobs: UnsafeTestingKnobs | undefined;
+}
+
+export class Simulation {
+  readonly seed: number;
+  readonly clock = new EventQueue<SimEvent>();
+  readonly network: SimNetwork<Message>;
+  readonly checker = new SafetyChecker();
+  readonly raft: ResolvedRaftOptions;
+  readonly asyncDisk: boolean;
+  readonly steps: number;
+  private readonly prng: Prng;
+  private readonly members = new Map<NodeId, SimMember>();
+  private readonly weights: SimActionWeights;
+  private readonly trace: ((line: string) => void) | null;
+  private events = 0;
+  private stepsDone = 0;
+  private crashes = 0;
+  private reads = 0;
+  private nextProposalId = 1;
+  private nextReadId = 1;
+  private started = false;
+  private randomActions = false;
+
+  constructor(options: SimulationOptions) {
+    const nodes = options.nodes ?? simNodesDefault;
+    assert(Number.isInteger(nodes) && nodes >= simNodesMin && nodes <= simNodesMax, 'simulated group size within bounds');
+    this.steps = options.steps ?? simStepsDefault;
+    assert(Number.isInteger(this.steps) && this.steps >= 0 && this.steps <= simStepsMax, 'simulation steps within bounds');
+    this.seed = options.seed;
+    this.prng = new Prng(options.seed);
+    this.trace = options.trace ?? null;
+    this.weights = { ...simActionWeightsDefault, ...options.weights };
+    const choices = this.prng.fork(1);
+    this.raft = resolveRaftOptions(options.raft ?? {}, choices);
+    this.asyncDisk = options.asyncDisk ?? choices.chance(0.5);
+    this.network = new SimNetwork<Message>(this.prng.fork(2), (delayMs, message) => this.clock.schedule(delayMs, { kind: 'deliver', message }));
+    const voters: NodeId[] = [];
+    for (let id = 1; id <= nodes; id++) voters.push(id);
+    for (const id of voters) this.addMember(id, { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+  }
+
+  /** Starts every member's clock. Scripted scenarios call this, then `runFor`/`runUntil`. */
+  start(): void {
+    assert(!this.started, 'a simulation starts once');
+    this.started = true;
+    this.log(() => `start seed=${this.seed} nodes=${this.members.size} asyncDisk=${this.asyncDisk} raft=${JSON.stringify(this.raft)}`);
+    for (const member of this.members.values()) this.boot(member);
+  }
+
+  /** The whole random run: actions under faults, then a quiet period that must converge. */
+  run(): SimulationResult {
+    try {
+      this.start();
+      this.randomActions = true;
+      this.clock.schedule(this.actionGapMs(), { kind: 'action' });
+      while (this.stepsDone < this.steps) this.processNext();
+      this.randomActions = false;
+      this.settle();
+      return this.result(null);
+    } catch (error) {
+      if (error instanceof SimViolation) return this.result(error);
+      throw error;
+    }
+  }
+
+  // ---- scripted control ------------------------------------------------------------------
+
+  /** Processes events for `durationMs` of virtual time. */
+  runFor(durationMs: number): void {
+    const endMs = this.clock.nowMs() + durationMs;
+    for (;;) {
+      const next = this.clock.peekMs();
+      if (next === null || next > endMs) break;
+      this.processNext();
+    }
+  }
+
+  /** Processes events until `done()` holds (checked after each event) or `durationMs` pass. */
+  runUntil(done: () => boolean, durationMs: number): boolean {
+    const endMs = this.clock.nowMs() + durationMs;
+    while (!done()) {
+      const next = this.clock.peekMs();
+      if (next === null || next > endMs) return false;
+      this.processNext();
+    }
+    return true;
+  }
+
+  /** Runs `fn` at `delayMs` from now, inside the event loop. */
+  at(delayMs: number, fn: () => void): void {
+    this.clock.schedule(delayMs, { kind: 'call', run: fn });
+  }
+
+  memberIds(): NodeId[] {
+    return [...this.members.keys()];
+  }
+
+  isUp(id: NodeId): boolean {
+    return this.member(id).node !== null;
+  }
+
+  /** The live node that believes it leads the highest term, or 0. */
+  leader(): NodeId {
+    let best: SimMember | null = null;
+    for (const member of this.members.values()) {
+      if (member.node === null || member.role !== Role.leader) continue;
+      if (best === null || member.term > best.term) best = member;
+    }
+    return best === null ? 0 : best.id;
+  }
+
+  /** The term and the stored log's (index, term) pairs of a member, for scripted assertions. */
+  describe(id: NodeId): { term: number; role: Role; applied: number; log: Array<[number, number]> } {
+    const member = this.member(id);
+    const log: Array<[number, number]> = [];
+    for (let index = member.storage.firstIndex(); index <= member.storage.lastIndex(); index++) log.push([index, member.storage.term(index)]);
+    return { term: member.term, role: member.role, applied: member.applied, log };
+  }
+
+  /** Proposes `count` random entries on `id` if it is up; returns the receipt index or 0. */
+  propose(id: NodeId, count = 1): number {
+    const member = this.member(id);
+    const node = member.node;
+    if (node === null) return 0;
+    const payloads: Uint8Array[] = [];
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const proposalId = this.nextProposalId++;
+      ids.push(proposalId);
+      payloads.push(this.payload(proposalId));
+    }
+    try {
+      const receipt = count === 1 ? node.propose(payloads[0] as Uint8Array) : node.proposeBatch(payloads);
+      payloads.forEach((data, i) => {
+        const entry: Entry = { index: receipt.index + i, term: receipt.term, type: EntryType.normal, data };
+        this.checker.recordProposal({ id: ids[i] as number, index: entry.index, term: receipt.term, hash: entryHash(entry), leader: id });
+      });
+      this.log(() => `propose on ${id}: ${count} entr${count === 1 ? 'y' : 'ies'} → receipt (${receipt.index}, ${receipt.term})`);
+      this.drive(member);
+      return receipt.index;
+    } catch (error) {
+      if (!(error instanceof RaftError)) throw this.nodeError(id, error);
+      this.log(() => `propose on ${id}: ${error.code}`);
+      return 0;
+    }
+  }
+
+  /** Crashes a member: its node object and unpersisted state are gone; its disk stays. */
+  crash(id: NodeId): void {
+    const member = this.member(id);
+    if (member.node === null) return;
+    const pending = member.pending;
+    let fate = 'nothing in flight';
+    if (pending !== null) {
+      // The persist in flight either finished just before the crash (durable, messages never
+      // sent) or did not (lost, as an fsync not yet done).
+      if (this.prng.chance(0.5)) {
+        this.persist(member, pending);
+        fate = 'in-flight persist landed';
+      } else {
+        fate = 'in-flight persist lost';
+      }
+    }
+    member.node = null;
+    member.pending = null;
+    member.incarnation++;
+    member.role = Role.follower;
+    member.leaderId = 0;
+    this.crashes++;
+    this.checker.forgetReads(id);
+    this.log(() => `crash ${id} (${fate})`);
+  }
+
+  /** Restarts a crashed member from its disk. */
+  restart(id: NodeId): void {
+    const member = this.member(id);
+    if (member.node !== null) return;
+    member.incarnation++;
+    this.boot(member);
+  }
+
+  /** Heals the network, restarts every crashed member and waits for convergence. */
+  settle(): void {
+    this.network.heal();
+    this.network.faults = quietNetworkFaults;
+    for (const member of this.members.values()) if (member.node === null) this.restart(member.id);
+    const limitMs = simQuietElectionTimeoutsMax * this.raft.electionTicks * simTickMs;
+    this.log(() => `quiet: faults healed, waiting up to ${limitMs} ms for convergence`);
+    const converged = this.runUntil(() => this.converged(), limitMs);
+    if (!converged) throw new SimViolation('liveness', `no convergence ${limitMs} virtual ms after faults healed: ${this.convergenceReport()}`);
+    this.checkFinal();
+  }
+
+  // ---- the event loop --------------------------------------------------------------------
+
+  private processNext(): void {
+    const event = this.clock.pop();
+    assert(event !== null, 'the simulation always has events (ticks)');
+    this.events++;
+    if (this.events > simEventsPerRunMax) throw new SimViolation('liveness', `more than ${simEventsPerRunMax} events in one run`);
+    switch (event.kind) {
+      case 'tick':
+        return this.onTick(event.node, event.incarnation);
+      case 'deliver':
+        return this.onDeliver(event.message);
+      case 'persisted':
+        return this.onPersisted(event.node, event.incarnation);
+      case 'drive': {
+        const member = this.member(event.node);
+        if (member.incarnation === event.incarnation) this.drive(member);
+        return;
+      }
+      case 'restart': {
+        const member = this.member(event.node);
+        if (member.incarnation === event.incarnation) this.restart(event.node);
+        return;
+      }
+      case 'action':
+        return this.onAction();
+      case 'call':
+        return event.run();
+    }
+  }
+
+  private onTick(id: NodeId, incarnation: number): void {
+    const member = this.member(id);
+    if (member.incarnation !== incarnation || member.node === null) return;
+    const node = member.node;
+    this.guard(id, () => node.tick());
+    this.drive(member);
+    this.clock.schedule(simTickMs, { kind: 'tick', node: id, incarnation });
+  }
+
+  private onDeliver(message: Message): void {
+    const member = this.members.get(message.to);
+    if (member === undefined || member.node === null) return;
+    if (!this.network.arrive(message)) return;
+    const node = member.node;
+    this.log(() => `deliver ${describeMessage(message)}`);
+    this.guard(member.id, () => node.step(message));
+    this.drive(member);
+  }
+
+  private onPersisted(id: NodeId, incarnation: number): void {
+    const member = this.member(id);
+    if (member.incarnation !== incarnation || member.node === null) return;
+    const ready = member.pending;
+    assert(ready !== null, 'a persist completes only when one is in flight');
+    member.pending = null;
+    this.complete(member, member.node, ready);
+    this.drive(member);
+  }
+
+  private onAction(): void {
+    if (!this.randomActions) return;
+    this.stepsDone++;
+    this.randomAction();
+    if (this.stepsDone < this.steps) this.clock.schedule(this.actionGapMs(), { kind: 'action' });
+  }
+
+  // ---- the host loop ---------------------------------------------------------------------
+
+  private boot(member: SimMember): void {
+    const config = this.nodeConfig(member);
+    const node = this.guard(member.id, () => new RaftNode(config));
+    const initial = member.storage.initialState();
+    const snapshotIndex = member.storage.firstIndex() - 1;
+    member.node = node;
+    member.pending = null;
+    member.role = Role.follower;
+    member.term = initial.hardState.term;
+    member.leaderId = 0;
+    member.applied = snapshotIndex;
+    member.chain = snapshotChain(member.storage.snapshot());
+    member.confState = initial.confState;
+    this.log(() => `boot ${member.id} term=${initial.hardState.term} vote=${initial.hardState.vote} commit=${initial.hardState.commit} log=[${member.storage.firstIndex()}, ${member.storage.lastIndex()}]`);
+    this.clock.schedule(member.random.int(simTickMs) + 1, { kind: 'tick', node: member.id, incarnation: member.incarnation });
+  }
+
+  private nodeConfig(member: SimMember): RaftNodeConfig {
+    const raft = this.raft;
+    const random = member.random;
+    const base = {
+      id: member.id,
+      storage: member.storage,
+      random: () => random.next(),
+      electionTicks: raft.electionTicks,
+      heartbeatTicks: raft.heartbeatTicks,
+      preVote: raft.preVote,
+      checkQuorum: raft.checkQuorum,
+      inflightMessagesMax: raft.inflightMessagesMax,
+      messageBytesMax: raft.messageBytesMax,
+    };
+    return raft.unsafeTestingKnobs === undefined ? base : { ...base, unsafeTestingKnobs: raft.unsafeTestingKnobs };
+  }
+
+  /** ready() → persist → advance() → send → apply, until the node has nothing more. */
+  private drive(member: SimMember): void {
+    const node = member.node;
+    if (node === null) return;
+    for (let turn = 0; turn < simHostTurnsMax; turn++) {
+      if (member.pending !== null) return;
+      if (!this.guard(member.id, () => node.hasReady())) return;
+      const ready = this.guard(member.id, () => node.ready());
+      this.observeReady(member, node, ready);
+      if (this.asyncDisk && needsPersist(ready)) {
+        member.pending = ready;
+        this.clock.schedule(member.random.int(simDiskLatencyMsMax + 1), { kind: 'persisted', node: member.id, incarnation: member.incarnation });
+        return;
+      }
+      this.complete(member, node, ready);
+    }
+    // Still busy after a full turn budget: let other events in before going on.
+    this.clock.schedule(0, { kind: 'drive', node: member.id, incarnation: member.incarnation });
+  }
+
+  private observeReady(member: SimMember, node: RaftNode, ready: Ready): void {
+    if (ready.hardState !== null) {
+      member.term = ready.hardState.term;
+      this.checker.observeCommit(ready.hardState.commit);
+    }
+    const soft = ready.softState;
+    if (soft === null) return;
+    const wasRole = member.role;
+    member.role = soft.role;
+    member.leaderId = soft.leaderId;
+    if (soft.role === Role.leader) {
+      const term = this.guard(member.id, () => node.status()).hardState.term;
+      member.term = term;
+      this.checker.observeLeader(member.id, term);
+    }
+    if (wasRole !== soft.role) this.log(() => `node ${member.id} becomes ${soft.role} in term ${member.term}`);
+  }
+
+  private complete(member: SimMember, node: RaftNode, ready: Ready): void {
+    this.persist(member, ready);
+    const messages = this.guard(member.id, () => node.advance(ready));
+    for (const message of messages) {
+      assert(message.from === member.id, 'a node sends as itself');
+      assert(message.to !== member.id, 'a node never sends to itself');
+      this.network.send(message);
+    }
+    if (ready.snapshot !== null) this.restoreSnapshot(member, ready.snapshot);
+    this.apply(member, node, ready.committedEntries);
+    for (const state of ready.readStates) {
+      const readId = decodeId(state.requestContext);
+      this.log(() => `read ${readId} on ${member.id} answered at index ${state.index}`);
+      this.checker.answerRead(readId, member.id, state.index);
+    }
+  }
+
+  private persist(member: SimMember, ready: Ready): void {
+    if (!needsPersist(ready)) return;
+    this.checker.beforeWrite(member.id, member.storage, ready.entries, ready.snapshot);
+    member.storage.write({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+    this.checker.afterWrite(member.id, member.storage, ready.entries);
+  }
+
+  private restoreSnapshot(member: SimMember, snapshot: Snapshot): void {
+    member.applied = snapshot.metadata.index;
+    member.chain = snapshotChain(snapshot);
+    member.confState = snapshot.metadata.confState;
+    const known = this.checker.chainAt(snapshot.metadata.index);
+    if (known !== null && known !== member.chain) {
+      throw new SimViolation('state-machine-safety', `node ${member.id} restores a snapshot at ${snapshot.metadata.index} whose state differs from what was applied there`);
+    }
+    this.log(() => `node ${member.id} restores snapshot at ${snapshot.metadata.index}`);
+  }
+
+  private apply(member: SimMember, node: RaftNode, entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      const stored = entry.index >= member.storage.firstIndex() - 1 && entry.index <= member.storage.lastIndex() ? member.storage.term(entry.index) : -1;
+      if (stored !== entry.term) {
+        throw new SimViolation('node-error', `node ${member.id} hands out entry ${entry.index} (term ${entry.term}) to apply before it is persisted`);
+      }
+      member.chain = this.checker.observeApply(member.id, entry, member.applied, member.chain);
+      member.applied = entry.index;
+      if (entry.type === EntryType.confChange) this.applyConfChange(member, node, entry);
+    }
+  }
+
+  private applyConfChange(member: SimMember, node: RaftNode, entry: Entry): void {
+    // Membership changes are not generated yet (see the report); a conf change entry is applied
+    // as a no-op so that the node's view stays its own.
+    void member;
+    void node;
+    void entry;
+  }
+
+  // ---- random actions --------------------------------------------------------------------
+
+  private randomAction(): void {
+    const weights = this.weights;
+    const table: Array<[number, () => void]> = [
+      [weights.propose, () => this.actionPropose(1)],
+      [weights.proposeBatch, () => this.actionPropose(1 + this.prng.int(simBatchEntriesMax))],
+      [weights.read, () => this.actionRead()],
+      [weights.transferLeader, () => this.actionTransfer()],
+      [weights.campaign, () => this.actionCampaign()],
+      [weights.crash, () => this.actionCrash()],
+      [weights.partition, () => this.actionPartition()],
+      [weights.oneWay, () => this.actionOneWay()],
+      [weights.isolate, () => this.actionIsolate()],
+      [weights.heal, () => this.actionHeal()],
+      [weights.networkFaults, () => this.actionNetworkFaults()],
+      [weights.compact, () => this.actionCompact()],
+    ];
+    let total = 0;
+    for (const [weight] of table) total += weight;
+    if (total === 0) return;
+    let roll = this.prng.next() * total;
+    for (const [weight, action] of table) {
+      roll -= weight;
+      if (roll < 0) return action();
+    }
+  }
+
+  private actionPropose(count: number): void {
+    // Clients find the leader; now and then they reach a stale one or a follower.
+    const leader = this.leader();
+    const target = leader !== 0 && this.prng.chance(0.9) ? leader : this.randomUpMember();
+    if (target !== 0) this.propose(target, count);
+  }
+
+  private actionRead(): void {
+    const id = this.randomUpMember();
+    if (id === 0) return;
+    const node = this.member(id).node;
+    assert(node !== null, 'a member picked as up has a node');
+    const readId = this.nextReadId++;
+    this.reads++;
+    this.checker.issueRead(readId, id);
+    this.log(() => `read ${readId} issued on ${id} (commit known ${this.checker.commitKnownMax})`);
+    this.guard(id, () => node.readIndex(encodeId(readId)));
+    this.drive(this.member(id));
+  }
+
+  private actionTransfer(): void {
+    const leader = this.leader();
+    if (leader === 0) return;
+    const member = this.member(leader);
+    const others = member.confState.voters.filter((id) => id !== leader);
+    if (others.length === 0) return;
+    const to = this.prng.pick(others);
+    this.log(() => `transfer leadership ${leader} → ${to}`);
+    this.tolerate(leader, () => member.node?.transferLeadership(to));
+    this.drive(member);
+  }
+
+  private actionCampaign(): void {
+    const id = this.randomUpMember();
+    if (id === 0) return;
+    const member = this.member(id);
+    this.log(() => `campaign on ${id}`);
+    this.tolerate(id, () => member.node?.campaign());
+    this.drive(member);
+  }
+
+  private actionCrash(): void {
+    const id = this.randomUpMember();
+    if (id === 0) return;
+    this.crash(id);
+    const member = this.member(id);
+    this.clock.schedule(this.prng.between(simDowntimeMsMin, simDowntimeMsMax), { kind: 'restart', node: id, incarnation: member.incarnation });
+  }
+
+  private actionPartition(): void {
+    const ids = this.prng.shuffled(this.memberIds());
+    const size = 1 + this.prng.int(Math.max(1, Math.floor(ids.length / 2)));
+    const side = ids.slice(0, size);
+    this.network.partition(side, ids.slice(size));
+    this.log(() => `partition [${side.join(',')}] | [${ids.slice(size).join(',')}]`);
+  }
+
+  private actionOneWay(): void {
+    const ids = this.prng.shuffled(this.memberIds());
+    const [from, to] = ids;
+    if (from === undefined || to === undefined) return;
+    this.network.blockOneWay(from, to);
+    this.log(() => `cut link ${from} → ${to}`);
+  }
+
+  private actionIsolate(): void {
+    const target = this.prng.chance(0.5) ? this.leader() : 0;
+    const id = target !== 0 ? target : this.prng.pick(this.memberIds());
+    this.network.partition([id], this.memberIds());
+    this.log(() => `isolate ${id}`);
+  }
+
+  private actionHeal(): void {
+    this.network.heal();
+    this.log(() => 'heal network');
+  }
+
+  private actionNetworkFaults(): void {
+    const prng = this.prng;
+    const faults: NetworkFaults = prng.chance(0.3)
+      ? quietNetworkFaults
+      : {
+          dropRate: prng.chance(0.5) ? 0 : prng.next() * 0.3,
+          duplicateRate: prng.chance(0.5) ? 0 : prng.next() * 0.2,
+          delayMsMin: 1,
+          delayMsMax: prng.between(1, 40),
+          spikeRate: prng.chance(0.5) ? 0 : prng.next() * 0.2,
+          spikeDelayMsMax: prng.between(40, 400),
+        };
+    this.network.faults = faults;
+    this.log(() => `network faults ${JSON.stringify(faults)}`);
+  }
+
+  private actionCompact(): void {
+    const id = this.randomUpMember();
+    if (id === 0) return;
+    const member = this.member(id);
+    const storage = member.storage;
+    // Compact to what this node applied (and persisted), keeping a few entries so that most
+    // followers catch up from the log and a lagging one needs a snapshot.
+    const index = Math.min(member.applied, storage.lastIndex()) - this.prng.int(4);
+    if (index < storage.firstIndex()) return;
+    const snapshot: Snapshot = {
+      metadata: { index, term: storage.term(index), confState: member.confState },
+      data: encodeSnapshotState(index, this.checker.chainAt(index) ?? 0),
+    };
+    assert(this.checker.chainAt(index) !== null, 'a node compacts only what was applied');
+    storage.compact(snapshot);
+    this.log(() => `compact ${id} to ${index}`);
+  }
+
+  // ---- convergence -----------------------------------------------------------------------
+
+  private converged(): boolean {
+    const leaderId = this.leader();
+    if (leaderId === 0) return false;
+    const leader = this.member(leaderId);
+    const node = leader.node;
+    assert(node !== null, 'the leader is up');
+    const status = node.status();
+    const commit = status.hardState.commit;
+    if (commit !== status.lastIndex) return false;
+    for (const proposal of this.checker.proposalList) if (proposal.index > commit) return false;
+    for (const id of membersOf(status.confState)) {
+      const member = this.members.get(id);
+      if (member === undefined || member.node === null || member.pending !== null) return false;
+      if (member.applied !== commit) return false;
+    }
+    return true;
+  }
+
+  private convergenceReport(): string {
+    const parts: string[] = [];
+    for (const member of this.members.values()) {
+      const status = member.node?.status();
+      parts.push(
+        status === undefined
+          ? `${member.id}: down`
+          : `${member.id}: ${status.role} term=${status.hardState.term} commit=${status.hardState.commit} last=${status.lastIndex} applied=${member.applied} leader=${status.leaderId}`,
+      );
+    }
+    const pending = this.checker.proposalList.filter((p) => this.checker.committedTermAt(p.index) === null).length;
+    return `${parts.join('; ')}; proposals not committed: ${pending}`;
+  }
+
+  /** Every committed proposal is applied, in the same order, on every live member. */
+  private checkFinal(): void {
+    const leader = this.member(this.leader());
+    const commit = leader.applied;
+    for (const proposal of this.checker.proposalList) {
+      const term = this.checker.committedTermAt(proposal.index);
+      if (term === null) throw new SimViolation('liveness', `proposal ${proposal.id} at index ${proposal.index} never resolved (commit is ${commit})`);
+    }
+    const expected = this.checker.chainAt(commit);
+    for (const id of membersOf(leader.confState)) {
+      const member = this.member(id);
+      if (member.applied !== commit || member.chain !== expected) {
+        throw new SimViolation('proposal-applied', `member ${id} applied up to ${member.applied} with a different state than the leader's ${commit}`);
+      }
+    }
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  private addMember(id: NodeId, confState: ConfState): void {
+    assert(!this.members.has(id), 'member ids are never reused');
+    assert(this.members.size < simMembersMax, 'members within bounds');
+    this.members.set(id, {
+      id,
+      storage: new MemoryStorage(confState),
+      random: this.prng.fork(100 + id),
+      node: null,
+      incarnation: 0,
+      pending: null,
+      role: Role.follower,
+      term: 0,
+      leaderId: 0,
+      applied: 0,
+      chain: 0,
+      confState,
+    });
+  }
+
+  private member(id: NodeId): SimMember {
+    const member = this.members.get(id);
+    assert(member !== undefined, `member ${id} exists`);
+    return member;
+  }
+
+  private randomUpMember(): NodeId {
+    const up: NodeId[] = [];
+    for (const member of this.members.values()) if (member.node !== null) up.push(member.id);
+    return up.length === 0 ? 0 : this.prng.pick(up);
+  }
+
+  private payload(proposalId: number): Uint8Array {
+    const bytes = new Uint8Array(4 + this.prng.int(simPayloadBytesMax + 1));
+    bytes.set(encodeId(proposalId));
+    for (let i = 4; i < bytes.length; i++) bytes[i] = this.prng.int(256);
+    return bytes;
+  }
+
+  private actionGapMs(): number {
+    return this.prng.between(simActionGapMsMin, simActionGapMsMax);
+  }
+
+  /** Calls into the node under test; anything it throws is a bug of the node. */
+  private guard<T>(id: NodeId, fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw this.nodeError(id, error);
+    }
+  }
+
+  /** Like `guard`, but the node's typed errors (NotLeaderError, ...) are expected answers. */
+  private tolerate(id: NodeId, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      if (error instanceof RaftError) {
+        this.log(() => `node ${id}: ${error.code}`);
+        return;
+      }
+      throw this.nodeError(id, error);
+    }
+  }
+
+  private nodeError(id: NodeId, error: unknown): SimViolation {
+    if (error instanceof SimViolation) return error;
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    return new SimViolation('node-error', `node ${id} threw: ${text.split('\n').slice(0, 6).join('\n')}`);
+  }
+
+  private log(line: () => string): void {
+    if (this.trace !== null) this.trace(`[${String(this.clock.nowMs()).padStart(6)} ms] ${line()}`);
+  }
+
+  private result(violation: SimViolation | null): SimulationResult {
+    const committed = this.checker.proposalList.filter((p) => this.checker.committedTermAt(p.index) === p.term).length;
+    if (violation !== null) this.log(() => `VIOLATION ${violation.message}`);
+    return {
+      seed: this.seed,
+      passed: violation === null,
+      violation,
+      stats: {
+        virtualMs: this.clock.nowMs(),
+        events: this.events,
+        proposals: this.checker.proposalList.length,
+        proposalsCommitted: committed,
+        reads: this.reads,
+        readsAnswered: this.checker.readsAnswered,
+        crashes: this.crashes,
+        leaderElections: this.checker.leaderElections,
+        messagesSent: this.network.stats.sent,
+        messagesDropped: this.network.stats.dropped + this.network.stats.cut,
+        committedIndex: this.checker.committedIndexMax,
+      },
+    };
+  }
+}
+
+function resolveRaftOptions(options: SimRaftOptions, prng: Prng): ResolvedRaftOptions {
+  const electionTicks = options.electionTicks ?? simElectionTicksDefault;
+  return {
+    electionTicks,
+    heartbeatTicks: options.heartbeatTicks ?? prng.between(1, Math.min(3, electionTicks - 1)),
+    preVote: options.preVote ?? prng.chance(0.7),
+    checkQuorum: options.checkQuorum ?? prng.chance(0.7),
+    inflightMessagesMax: options.inflightMessagesMax ?? prng.pick([1, 4, 256]),
+    // Small messages force long logs to be sent in several appends.
+    messageBytesMax: options.messageBytesMax ?? prng.pick([1, 64, 1024 * 1024]),
+    unsafeTestingKnobs: options.unsafeTestingKnobs,
+  };
+}
+
+function needsPersist(ready: Ready): boolean {
+  return ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null;
+}
+
+function membersOf(confState: ConfState): NodeId[] {
+  return [...new Set([...confState.voters, ...confState.learners, ...confState.votersOutgoing, ...confState.learnersNext])];
+}
+
+function encodeId(id: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, id);
+  return bytes;
+}
+
+function decodeId(bytes: Uint8Array): number {
+  if (bytes.length < 4) return 0;
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+}
+
+/** The simulated state machine's snapshot: the applied index and the hash of all it applied. */
+function encodeSnapshotState(index: number, chain: number): Uint8Array {
+  const bytes = new Uint8Array(8);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, index);
+  view.setUint32(4, chain);
+  return bytes;
+}
+
+function snapshotChain(snapshot: Snapshot): number {
+  if (snapshot.data.length < 8) return 0;
+  return new DataView(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength).getUint32(4);
+}
+
+function describeMessage(message: Message): string {
+  const name = messageTypeNames.get(message.type) ?? String(message.type);
+  const entries = message.entries.length === 0 ? '' : ` entries=[${message.entries[0]?.index}..${message.entries[message.entries.length - 1]?.index}]`;
+  return `${name} ${message.from}→${message.to} term=${message.term} logTerm=${message.logTerm} index=${message.index} commit=${message.commit}${entries}${message.reject ? ' reject' : ''}`;
+}
+
+const messageTypeNames = new Map<number, string>(Object.entries(MessageType).map(([name, value]) => [value, name]));
