@@ -1,0 +1,35 @@
+/**
+ * Bounds of the broker's configuration, in one place, with load-time checks of how they relate.
+ * Names carry units last.
+ */
+import { assert } from '@streambus/raft';
+
+/** A config file larger than this is surely not a config file. */
+export const configFileBytesMax = 1024 * 1024;
+/** Static peer lists longer than this are refused (one Raft group spans every broker). */
+export const peersMax = 64;
+/** Broker ids are positive unsigned 31-bit integers; 0 means "none" in Raft. */
+export const brokerIdMax = 2 ** 31 - 1;
+/** Longest accepted duration: ten years, far beyond any sensible retention. */
+export const durationMsMax = 10 * 365 * 24 * 3600 * 1000;
+/** Largest accepted size: 1 PiB. */
+export const sizeBytesMax = 2 ** 50;
+/** Problems reported at start are capped so that a wrong file does not flood the terminal. */
+export const configProblemsMax = 50;
+/** Suggestions ("did you mean") are offered only within this edit distance. */
+export const suggestionDistanceMax = 3;
+
+export const tickMsMin = 1;
+export const tickMsMax = 1000;
+export const electionTicksMax = 1000;
+export const walSyncIntervalMsMax = 10_000;
+export const requestBytesMax = 256 * 1024 * 1024;
+export const connectionsMax = 1_000_000;
+export const ioThreadsMax = 1024;
+export const batchRecordsMax = 1_000_000;
+
+assert(tickMsMin <= tickMsMax, 'tick bounds are ordered');
+assert(walSyncIntervalMsMax <= durationMsMax, 'sync interval fits the duration bound');
+assert(requestBytesMax <= sizeBytesMax, 'request bound fits the size bound');
+assert(sizeBytesMax <= Number.MAX_SAFE_INTEGER, 'sizes are exact doubles');
+assert(durationMsMax <= Number.MAX_SAFE_INTEGER, 'durations are exact doubles');

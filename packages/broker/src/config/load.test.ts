@@ -1,0 +1,298 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { dumpConfig, secretMask } from './dump.js';
+import type { ConfigSources, LoadedConfig } from './load.js';
+import { formatConfigProblem, loadConfig, resolveConfig } from './load.js';
+
+const serverYaml = `
+server:
+  broker_id: 1
+  listen: "0.0.0.0:9092"
+  data_dir: "/var/lib/streambus"
+  log_level: "info"
+storage:
+  wal_sync: "periodic"
+  wal_sync_interval: "10ms"
+  memtable_flush_threshold: 67108864
+  compaction_policy: "size-tiered"
+  max_sstable_size: 268435456
+  retention:
+    max_age: "168h"
+    max_bytes: 107374182400
+network:
+  max_request_size: 1048576
+  connection_timeout: "30s"
+  read_timeout: "30s"
+  write_timeout: "30s"
+  max_connections: 10000
+performance:
+  io_threads: 8
+  socket_send_buffer: 131072
+  socket_receive_buffer: 131072
+  batch_timeout: "10ms"
+  max_batch_size: 1000
+monitoring:
+  metrics_enabled: true
+  metrics_port: 9090
+  profiling_enabled: false
+  profiling_port: 6060
+security:
+  tls_enabled: false
+  tls_cert: "/etc/streambus/tls/server.crt"
+  tls_key: "/etc/streambus/tls/server.key"
+  auth_enabled: false
+  auth_mechanism: "SCRAM-SHA-256"
+`;
+
+function resolve(sources: Partial<ConfigSources>): LoadedConfig {
+  const result = resolveConfig({ env: {}, flags: {}, ...sources });
+  if (!result.ok) throw new Error(result.problems.map(formatConfigProblem).join('\n'));
+  return result.loaded;
+}
+
+function problemsOf(sources: Partial<ConfigSources>): string[] {
+  const result = resolveConfig({ env: {}, flags: {}, ...sources });
+  if (result.ok) throw new Error('expected config problems');
+  return result.problems.map(formatConfigProblem);
+}
+
+const file = (text: string): ConfigSources['file'] => ({ path: 'server.yaml', text });
+
+describe('defaults', () => {
+  it('gives a valid single-broker config with wal_sync always', () => {
+    const { config } = resolve({});
+    expect(config.server.brokerId).toBe(1);
+    expect(config.server.peers).toEqual([]);
+    expect(config.storage.walSync).toBe('always');
+    expect(config.storage.walSyncIntervalMs).toBe(10);
+    expect(config.storage.retentionAgeMsMax).toBe(168 * 3600_000);
+    expect(config.server.adminListen).toEqual({ host: '0.0.0.0', port: 9090 });
+    expect(config.raft).toEqual({ tickMs: 50, electionTicks: 10, heartbeatTicks: 1 });
+  });
+});
+
+describe('the seed server.yaml', () => {
+  it('loads every key with its unit', () => {
+    const { config, origins } = resolve({ file: file(serverYaml) });
+    expect(config.server.dataDir).toBe('/var/lib/streambus');
+    expect(config.storage.walSync).toBe('periodic');
+    expect(config.storage.compactionPolicy).toBe('size-tiered');
+    expect(config.storage.retentionBytesMax).toBe(107374182400);
+    expect(config.network.connectionTimeoutMs).toBe(30_000);
+    expect(config.performance.batchTimeoutMs).toBe(10);
+    expect(config.security.tlsKeyFile).toBe('/etc/streambus/tls/server.key');
+    expect(origins.get('storage.wal_sync')).toEqual({ kind: 'file', file: 'server.yaml' });
+    expect(origins.get('raft.tick_ms')).toEqual({ kind: 'default' });
+    expect(origins.get('server.admin_listen')).toEqual({ kind: 'derived', from: 'monitoring.metrics_port' });
+  });
+
+  it('accepts peers as a YAML map and as a list', () => {
+    const asMap = resolve({ file: file('server:\n  broker_id: 2\n  peers:\n    1: "a:1"\n    2: "b:2"\n') });
+    expect(asMap.config.server.peers.map((peer) => peer.id)).toEqual([1, 2]);
+    const asList = resolve({ file: file('server:\n  broker_id: 2\n  peers: ["1=a:1", "2=b:2"]\n') });
+    expect(asList.config.server.peers).toEqual(asMap.config.server.peers);
+  });
+
+  it('treats an empty file or empty section as defaults', () => {
+    expect(resolve({ file: file('') }).config.storage.walSync).toBe('always');
+    expect(resolve({ file: file('storage:\n') }).config.storage.walSync).toBe('always');
+  });
+});
+
+describe('precedence: file < env < flags', () => {
+  const yaml = 'server:\n  broker_id: 1\n  data_dir: /from/file\n  log_level: warn\n  listen: "127.0.0.1:1000"\nstorage:\n  wal_sync: none\n';
+
+  it('env overrides the file and flags override env', () => {
+    const { config, origins } = resolve({
+      file: file(yaml),
+      env: { STREAMBUS_DATA_DIR: '/from/env', STREAMBUS_LOG_LEVEL: 'debug', STREAMBUS_WAL_SYNC: 'periodic', STREAMBUS_BROKER_ID: '2' },
+      flags: { dataDir: '/from/flag', id: '3' },
+    });
+    expect(config.server.dataDir).toBe('/from/flag');
+    expect(config.server.brokerId).toBe(3);
+    expect(config.server.logLevel).toBe('debug');
+    expect(config.storage.walSync).toBe('periodic');
+    expect(config.server.listen).toEqual({ host: '127.0.0.1', port: 1000 });
+    expect(origins.get('server.data_dir')).toEqual({ kind: 'flag', name: '--data-dir' });
+    expect(origins.get('server.log_level')).toEqual({ kind: 'env', name: 'STREAMBUS_LOG_LEVEL' });
+    expect(origins.get('server.listen')).toEqual({ kind: 'file', file: 'server.yaml' });
+  });
+
+  it('derives every environment variable name from the key path', () => {
+    const { config } = resolve({
+      env: {
+        STREAMBUS_RETENTION_MAX_AGE: '24h',
+        STREAMBUS_MAX_CONNECTIONS: '5',
+        STREAMBUS_CONNECTION_TIMEOUT: '5s',
+        STREAMBUS_METRICS_ENABLED: 'false',
+        STREAMBUS_MEMTABLE_FLUSH_THRESHOLD: '32MiB',
+        STREAMBUS_ELECTION_TICKS: '20',
+        STREAMBUS_PEERS: '1=a:1,2=b:2,3=c:3',
+        STREAMBUS_ADMIN_LISTEN: '127.0.0.1:0',
+      },
+    });
+    expect(config.storage.retentionAgeMsMax).toBe(24 * 3600_000);
+    expect(config.network.connectionsMax).toBe(5);
+    expect(config.network.connectionTimeoutMs).toBe(5000);
+    expect(config.monitoring.metricsEnabled).toBe(false);
+    expect(config.storage.memtableFlushThresholdBytes).toBe(32 * 1024 ** 2);
+    expect(config.raft.electionTicks).toBe(20);
+    expect(config.server.peers).toHaveLength(3);
+    expect(config.server.adminListen).toEqual({ host: '127.0.0.1', port: 0 });
+  });
+
+  it('takes a StatefulSet pod name as broker id', () => {
+    const { config } = resolve({ env: { STREAMBUS_BROKER_ID: 'streambus-2', STREAMBUS_PEERS: '1=s0:9093,2=s1:9093,3=s2:9093' } });
+    expect(config.server.brokerId).toBe(3);
+  });
+
+  it('warns about unknown STREAMBUS_ variables but ignores Kubernetes service links and client variables', () => {
+    const { warnings } = resolve({
+      env: {
+        STREAMBUS_WAL_SINK: 'always',
+        STREAMBUS_PORT: 'tcp://10.0.0.1:9092',
+        STREAMBUS_PORT_9092_TCP_ADDR: '10.0.0.1',
+        STREAMBUS_SERVICE_HOST: '10.0.0.1',
+        STREAMBUS_BOOTSTRAP: 'a:1',
+        OTHER: 'x',
+      },
+    });
+    expect(warnings).toEqual(['config warning: STREAMBUS_WAL_SINK: unknown variable, ignored; did you mean STREAMBUS_WAL_SYNC?']);
+  });
+});
+
+describe('one clear line per problem', () => {
+  it('unknown key, with a suggestion', () => {
+    expect(problemsOf({ file: file('storage:\n  wal_sink: always\n') })).toEqual([
+      'config error: storage.wal_sink: unknown key; did you mean storage.wal_sync?',
+    ]);
+    expect(problemsOf({ file: file('server:\n  wal_sync: always\n') })).toEqual([
+      'config error: server.wal_sync: unknown key; did you mean storage.wal_sync?',
+    ]);
+    expect(problemsOf({ file: file('consumer:\n  max_fetch_bytes: 1\n') })).toEqual([
+      'config error: consumer: unknown key; remove it; "streambus config dump" lists every key',
+    ]);
+  });
+
+  it('wrong type', () => {
+    expect(problemsOf({ file: file('network:\n  max_connections: "lots"\n') })).toEqual([
+      'config error: network.max_connections: expected a whole number in 1..1000000, got the string "lots"; set it to a whole number in 1..1000000',
+    ]);
+    expect(problemsOf({ file: file('monitoring:\n  metrics_enabled: "yes"\n') })[0]).toMatch(/^config error: monitoring.metrics_enabled: expected true or false/);
+    expect(problemsOf({ file: file('storage: 5\n') })).toEqual(['config error: storage: expected a map of keys, got the number 5; indent the keys of storage under it']);
+  });
+
+  it('bad duration', () => {
+    expect(problemsOf({ file: file('network:\n  read_timeout: 30\n') })).toEqual([
+      'config error: network.read_timeout: expected a duration like "10ms", "30s" or "168h", got the number 30; set it to a duration like "10ms", "30s" or "168h"',
+    ]);
+    expect(problemsOf({ env: { STREAMBUS_CONNECTION_TIMEOUT: '30 seconds' } })).toEqual([
+      'config error: STREAMBUS_CONNECTION_TIMEOUT: "30 seconds" is not a duration; set it to a duration like "10ms", "30s" or "168h"',
+    ]);
+  });
+
+  it('bad enum', () => {
+    expect(problemsOf({ env: { STREAMBUS_WAL_SYNC: 'sometimes' } })).toEqual([
+      'config error: STREAMBUS_WAL_SYNC: "sometimes" is not one of always, periodic, none; set it to one of always, periodic, none',
+    ]);
+    expect(problemsOf({ flags: { logLevel: 'loud' } })).toEqual([
+      'config error: --log-level: "loud" is not one of debug, info, warn, error; set it to one of debug, info, warn, error',
+    ]);
+  });
+
+  it('bad peers list', () => {
+    expect(problemsOf({ flags: { peers: '1=a:1,2=b' } })).toEqual([
+      'config error: --peers: peer 2: "b" is not HOST:PORT (IPv6 as [::1]:PORT); set it to a peer list 1=HOST:PORT,2=HOST:PORT or a map of id to HOST:PORT',
+    ]);
+  });
+
+  it('missing id in peers', () => {
+    expect(problemsOf({ flags: { id: '4', peers: '1=a:1,2=b:2,3=c:3' } })).toEqual([
+      "config error: server.peers: this broker's id 4 (flag --id) is not in the peer list; add 4=HOST:PORT to the peers or fix the broker id",
+    ]);
+  });
+
+  it('planned features are accepted but refused when turned on', () => {
+    expect(problemsOf({ file: file('security:\n  tls_enabled: true\n'), env: { STREAMBUS_AUTH_ENABLED: 'true' } })).toEqual([
+      'config error: security.tls_enabled: TLS is not available yet in this version; set it to false (the key is accepted so that configs can be written ahead)',
+      'config error: STREAMBUS_AUTH_ENABLED: authentication is not available yet in this version; set it to false (the key is accepted so that configs can be written ahead)',
+    ]);
+  });
+
+  it('collects every problem, from every source, instead of stopping at the first', () => {
+    const problems = problemsOf({
+      file: file('storage:\n  wal_sync: sometimes\nnetwork:\n  max_conections: 5\nraft:\n  election_ticks: 3\n  heartbeat_ticks: 3\n'),
+      env: { STREAMBUS_MAX_BATCH_SIZE: '0' },
+      flags: { listen: 'nowhere' },
+    });
+    expect(problems).toHaveLength(5);
+    expect(problems.every((line) => line.startsWith('config error: '))).toBe(true);
+    expect(problems.every((line) => !line.includes('\n'))).toBe(true);
+  });
+
+  it('YAML syntax errors and duplicate keys name the line', () => {
+    expect(problemsOf({ file: file('server:\n  broker_id: 1\n  broker_id: 2\n') })[0]).toMatch(/^config error: server.yaml:3:\d+: .*; fix the YAML syntax$/);
+    expect(problemsOf({ file: file('server: [\n') })[0]).toMatch(/^config error: server.yaml:\d+:\d+: /);
+  });
+
+  it('admin and metrics ports that disagree', () => {
+    expect(problemsOf({ flags: { admin: '127.0.0.1:9644' }, env: { STREAMBUS_METRICS_PORT: '9100' } })).toEqual([
+      'config error: monitoring.metrics_port: 9100 differs from the port of server.admin_listen (127.0.0.1:9644); /metrics is served on the admin address: set only server.admin_listen',
+    ]);
+  });
+});
+
+describe('config dump', () => {
+  it('masks secrets, keeps file paths, and round-trips through the loader', () => {
+    const loaded = resolve({
+      file: file(serverYaml),
+      env: { STREAMBUS_TLS_KEY_PASSWORD: 'hunter2', STREAMBUS_PEERS: '1=a:1,2=b:2' },
+    });
+    const text = dumpConfig(loaded, { showOrigin: false });
+    expect(text).not.toContain('hunter2');
+    expect(text).toContain(`tls_key_password: "${secretMask}"`);
+    expect(text).toContain('tls_key: /etc/streambus/tls/server.key');
+    const reparsed = parse(text) as Record<string, Record<string, unknown>>;
+    expect(reparsed['storage']?.['wal_sync']).toBe('periodic');
+    const reloaded = resolve({ file: file(text.replace(`"${secretMask}"`, '"x"')) });
+    expect({ ...reloaded.config, security: null }).toEqual({ ...loaded.config, security: null });
+  });
+
+  it('shows where each value came from', () => {
+    const loaded = resolve({ file: file(serverYaml), env: { STREAMBUS_WAL_SYNC: 'none' }, flags: { id: '1' } });
+    const text = dumpConfig(loaded, { showOrigin: true });
+    expect(text).toContain('wal_sync: none # env STREAMBUS_WAL_SYNC (env STREAMBUS_WAL_SYNC)');
+    expect(text).toContain('broker_id: 1 # flag --id (env STREAMBUS_BROKER_ID)');
+    expect(text).toContain('tick_ms: 50 # default (env STREAMBUS_TICK_MS)');
+    expect(text).toContain('read_timeout: 30s # file server.yaml');
+  });
+});
+
+describe('loading from disk', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'streambus-config-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads --config, or STREAMBUS_CONFIG', async () => {
+    const path = join(dir, 'server.yaml');
+    await writeFile(path, 'server:\n  data_dir: /x\n');
+    const byFlag = await loadConfig({ env: {}, flags: { config: path } });
+    expect(byFlag.ok && byFlag.loaded.config.server.dataDir).toBe('/x');
+    const byEnv = await loadConfig({ env: { STREAMBUS_CONFIG: path }, flags: {} });
+    expect(byEnv.ok && byEnv.loaded.config.server.dataDir).toBe('/x');
+  });
+
+  it('reports a missing file as one problem', async () => {
+    const missing = join(dir, 'nope.yaml');
+    const result = await loadConfig({ env: {}, flags: { config: missing } });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.map(formatConfigProblem)).toEqual([`config error: ${missing}: no such file; check the path given to --config`]);
+  });
+});

@@ -1,0 +1,423 @@
+/**
+ * Loads the effective configuration: defaults < server.yaml < STREAMBUS_* environment < flags.
+ * Every problem is collected (not just the first) so that one start-up attempt shows the operator
+ * all that is wrong, one line each.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import { assert } from '@streambus/raft';
+import type { HostPort, Peer } from './address.js';
+import { formatHostPort } from './address.js';
+import { configFileBytesMax, configProblemsMax } from './constants.js';
+import type { ConfigValue, KeySpec } from './schema.js';
+import { describeKind, envNameOf, keySpecs, parseTextValue, parseYamlValue, specsByEnvName, specsByPath, typeName } from './schema.js';
+import { suggest } from './suggest.js';
+import type {
+  AuthMechanism,
+  BrokerConfig,
+  CompactionPolicy,
+  ConfigFlags,
+  ConfigOrigin,
+  ConfigProblem,
+  LogLevel,
+  WalSyncPolicy,
+} from './types.js';
+
+export interface ConfigFile {
+  /** As given by the user; shown in origins and errors. */
+  readonly path: string;
+  readonly text: string;
+}
+
+export interface ConfigSources {
+  readonly file?: ConfigFile;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly flags: ConfigFlags;
+}
+
+/** The effective configuration with the raw value and origin of every key, for `config dump`. */
+export interface LoadedConfig {
+  readonly config: BrokerConfig;
+  readonly values: ReadonlyMap<string, ConfigValue>;
+  readonly origins: ReadonlyMap<string, ConfigOrigin>;
+  /** Things worth a line on stderr that do not stop start-up (an unknown STREAMBUS_ variable). */
+  readonly warnings: readonly string[];
+}
+
+export type LoadResult =
+  | { readonly ok: true; readonly loaded: LoadedConfig }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+/** Thrown by `loadBrokerConfig`; the CLI prints `lines()` and exits 2. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID' as const;
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(problems.map(formatConfigProblem).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatConfigProblem(problem: ConfigProblem): string {
+  return `config error: ${problem.path}: ${problem.message}; ${problem.hint}`;
+}
+
+/** Environment variables for clients, not the server: known, so never warned about. */
+export const clientEnvNames: readonly string[] = ['STREAMBUS_BOOTSTRAP', 'STREAMBUS_ADMIN'];
+
+/**
+ * Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT`, `<SERVICE>_PORT_9092_TCP...`
+ * for a Service named streambus; they are not config and must not be warned about.
+ */
+const serviceLinkPattern = /^STREAMBUS_(SERVICE_HOST|SERVICE_PORT(_.+)?|PORT(_\d+_(TCP|UDP|SCTP)(_.+)?)?)$/;
+
+const flagPaths: ReadonlyArray<readonly [keyof ConfigFlags, string, string]> = [
+  ['id', '--id', 'server.broker_id'],
+  ['listen', '--listen', 'server.listen'],
+  ['admin', '--admin', 'server.admin_listen'],
+  ['dataDir', '--data-dir', 'server.data_dir'],
+  ['peers', '--peers', 'server.peers'],
+  ['logLevel', '--log-level', 'server.log_level'],
+];
+
+const groupPaths: ReadonlySet<string> = new Set(
+  keySpecs.flatMap((spec) => {
+    const parts = spec.path.split('.');
+    return parts.slice(0, -1).map((_, index) => parts.slice(0, index + 1).join('.'));
+  }),
+);
+
+class Collector {
+  readonly values = new Map<string, ConfigValue>();
+  readonly origins = new Map<string, ConfigOrigin>();
+  readonly problems: ConfigProblem[] = [];
+  readonly warnings: string[] = [];
+
+  constructor() {
+    for (const spec of keySpecs) {
+      this.values.set(spec.path, spec.defaultValue);
+      this.origins.set(spec.path, { kind: 'default' });
+    }
+  }
+
+  problem(path: string, message: string, hint: string): void {
+    if (this.problems.length < configProblemsMax) this.problems.push({ path, message, hint });
+  }
+
+  badValue(path: string, spec: KeySpec, reason: string): void {
+    this.problem(path, reason, `set it to ${describeKind(spec.kind)}`);
+  }
+
+  set(spec: KeySpec, value: ConfigValue, origin: ConfigOrigin): void {
+    this.values.set(spec.path, value);
+    this.origins.set(spec.path, origin);
+  }
+
+  value(path: string): ConfigValue {
+    const value = this.values.get(path);
+    assert(value !== undefined, `config key ${path} has a value`);
+    return value;
+  }
+
+  origin(path: string): ConfigOrigin {
+    const origin = this.origins.get(path);
+    assert(origin !== undefined, `config key ${path} has an origin`);
+    return origin;
+  }
+}
+
+/** Resolves configuration from sources already in memory. Pure: no I/O. */
+export function resolveConfig(sources: ConfigSources): LoadResult {
+  const collector = new Collector();
+  if (sources.file !== undefined) applyFile(collector, sources.file);
+  applyEnv(collector, sources.env);
+  applyFlags(collector, sources.flags);
+  deriveAdminAddress(collector);
+  checkRelations(collector);
+  if (collector.problems.length > 0) return { ok: false, problems: collector.problems };
+  return {
+    ok: true,
+    loaded: { config: assemble(collector), values: collector.values, origins: collector.origins, warnings: collector.warnings },
+  };
+}
+
+/**
+ * Reads the config file named by `--config` (or STREAMBUS_CONFIG), then resolves. File problems
+ * (missing, too large) are reported like any other problem.
+ */
+export async function loadConfig(sources: Omit<ConfigSources, 'file'>): Promise<LoadResult> {
+  const filePath = sources.flags.config ?? sources.env['STREAMBUS_CONFIG'];
+  if (filePath === undefined) return resolveConfig(sources);
+  const file = await readConfigFile(filePath);
+  if ('problem' in file) return { ok: false, problems: [file.problem] };
+  return resolveConfig({ ...sources, file });
+}
+
+/** Like `loadConfig`, but throws `ConfigError`: for code that embeds a broker. */
+export async function loadBrokerConfig(sources: Omit<ConfigSources, 'file'>): Promise<LoadedConfig> {
+  const result = await loadConfig(sources);
+  if (!result.ok) throw new ConfigError(result.problems);
+  return result.loaded;
+}
+
+async function readConfigFile(path: string): Promise<ConfigFile | { problem: ConfigProblem }> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) return { problem: { path, message: 'is not a file', hint: 'pass a YAML file to --config' } };
+    if (info.size > configFileBytesMax) {
+      return { problem: { path, message: `is ${info.size} bytes, more than ${configFileBytesMax}`, hint: 'pass the server.yaml file to --config' } };
+    }
+    return { path, text: await readFile(path, 'utf8') };
+  } catch (error: unknown) {
+    const code = error instanceof Error && 'code' in error ? String(error.code) : 'unknown';
+    const message = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot be read (${code})`;
+    return { problem: { path, message, hint: 'check the path given to --config' } };
+  }
+}
+
+function applyFile(collector: Collector, file: ConfigFile): void {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(file.text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (document.errors.length > 0) {
+    for (const error of document.errors) {
+      const position = lineCounter.linePos(error.pos[0]);
+      const firstLine = error.message.split('\n')[0] ?? error.message;
+      collector.problem(`${file.path}:${position.line}:${position.col}`, firstLine, 'fix the YAML syntax');
+    }
+    return;
+  }
+  const root: unknown = document.toJS({ maxAliasCount: 100 });
+  if (root === null || root === undefined) return;
+  if (!isPlainMap(root)) {
+    collector.problem(file.path, `expected a map of sections (server, storage, ...), got ${typeName(root)}`, 'see "streambus config dump" for the layout');
+    return;
+  }
+  walkYaml(collector, file, root, '');
+}
+
+function walkYaml(collector: Collector, file: ConfigFile, map: Readonly<Record<string, unknown>>, prefix: string): void {
+  for (const [name, raw] of Object.entries(map)) {
+    const path = prefix === '' ? name : `${prefix}.${name}`;
+    const spec = specsByPath.get(path);
+    if (spec !== undefined) {
+      const parsed = parseYamlValue(spec, raw);
+      if (parsed.ok) collector.set(spec, parsed.value, { kind: 'file', file: file.path });
+      else collector.badValue(path, spec, parsed.reason);
+    } else if (groupPaths.has(path)) {
+      if (raw === null) continue;
+      if (isPlainMap(raw)) walkYaml(collector, file, raw, path);
+      else collector.problem(path, `expected a map of keys, got ${typeName(raw)}`, `indent the keys of ${path} under it`);
+    } else {
+      unknownKey(collector, path, [...specsByPath.keys(), ...groupPaths]);
+    }
+  }
+}
+
+function unknownKey(collector: Collector, path: string, candidates: readonly string[]): void {
+  const suggestion = suggest(path, candidates);
+  const hint = suggestion === undefined ? 'remove it; "streambus config dump" lists every key' : `did you mean ${suggestion}?`;
+  collector.problem(path, 'unknown key', hint);
+}
+
+function applyEnv(collector: Collector, env: Readonly<Record<string, string | undefined>>): void {
+  const names = Object.keys(env)
+    .filter((name) => name.startsWith('STREAMBUS_'))
+    .sort();
+  for (const name of names) {
+    const raw = env[name];
+    if (raw === undefined) continue;
+    const spec = specsByEnvName.get(name);
+    if (spec === undefined) {
+      if (name === 'STREAMBUS_CONFIG' || clientEnvNames.includes(name) || serviceLinkPattern.test(name)) continue;
+      const suggestion = suggest(name, specsByEnvName.keys());
+      collector.warnings.push(
+        `config warning: ${name}: unknown variable, ignored${suggestion === undefined ? '' : `; did you mean ${suggestion}?`}`,
+      );
+      continue;
+    }
+    if (raw.trim() === '' && spec.kind.type !== 'string' && spec.kind.type !== 'peers') {
+      collector.problem(name, 'is set but empty', `unset it or set it to ${describeKind(spec.kind)}`);
+      continue;
+    }
+    const parsed = parseTextValue(spec, raw);
+    if (parsed.ok) collector.set(spec, parsed.value, { kind: 'env', name });
+    else collector.badValue(name, spec, parsed.reason);
+  }
+}
+
+function applyFlags(collector: Collector, flags: ConfigFlags): void {
+  for (const [field, flag, path] of flagPaths) {
+    const raw = flags[field];
+    if (raw === undefined) continue;
+    const spec = specsByPath.get(path);
+    assert(spec !== undefined, `flag ${flag} maps to a known key`);
+    const parsed = parseTextValue(spec, raw);
+    if (parsed.ok) collector.set(spec, parsed.value, { kind: 'flag', name: flag });
+    else collector.badValue(flag, spec, parsed.reason);
+  }
+}
+
+/** The admin address defaults to the seed's metrics port; two explicit, different ports conflict. */
+function deriveAdminAddress(collector: Collector): void {
+  const adminOrigin = collector.origin('server.admin_listen');
+  const portOrigin = collector.origin('monitoring.metrics_port');
+  if (portOrigin.kind === 'default') return;
+  const metricsPort = collector.value('monitoring.metrics_port');
+  assert(typeof metricsPort === 'number', 'metrics_port is a number');
+  const admin = asHostPort(collector.value('server.admin_listen'));
+  if (adminOrigin.kind === 'default') {
+    const spec = specsByPath.get('server.admin_listen');
+    assert(spec !== undefined, 'admin_listen is a key');
+    collector.set(spec, { host: admin.host, port: metricsPort }, { kind: 'derived', from: 'monitoring.metrics_port' });
+    return;
+  }
+  if (admin.port !== metricsPort) {
+    collector.problem(
+      'monitoring.metrics_port',
+      `${metricsPort} differs from the port of server.admin_listen (${formatHostPort(admin)})`,
+      '/metrics is served on the admin address: set only server.admin_listen',
+    );
+  }
+}
+
+function checkRelations(collector: Collector): void {
+  const brokerId = collector.value('server.broker_id');
+  const peers = collector.value('server.peers');
+  assert(Array.isArray(peers), 'peers is a list');
+  if (peers.length > 0 && !peers.some((peer: Peer) => peer.id === brokerId)) {
+    collector.problem(
+      'server.peers',
+      `this broker's id ${String(brokerId)} (${describeOrigin(collector.origin('server.broker_id'))}) is not in the peer list`,
+      `add ${String(brokerId)}=HOST:PORT to the peers or fix the broker id`,
+    );
+  }
+  const electionTicks = collector.value('raft.election_ticks');
+  const heartbeatTicks = collector.value('raft.heartbeat_ticks');
+  if (typeof electionTicks === 'number' && typeof heartbeatTicks === 'number' && heartbeatTicks >= electionTicks) {
+    collector.problem('raft.heartbeat_ticks', `${heartbeatTicks} is not fewer than raft.election_ticks (${electionTicks})`, 'make heartbeats more frequent than elections');
+  }
+  const listen = asHostPort(collector.value('server.listen'));
+  const admin = asHostPort(collector.value('server.admin_listen'));
+  if (listen.port !== 0 && listen.port === admin.port && (listen.host === admin.host || isWildcard(listen.host) || isWildcard(admin.host))) {
+    collector.problem('server.admin_listen', `${formatHostPort(admin)} collides with server.listen (${formatHostPort(listen)})`, 'give the admin server its own port');
+  }
+  for (const spec of keySpecs) {
+    if (spec.plannedFeature !== undefined && collector.value(spec.path) === true) {
+      collector.problem(
+        pathAsWritten(spec.path, collector.origin(spec.path)),
+        `${spec.plannedFeature} is not available yet in this version`,
+        'set it to false (the key is accepted so that configs can be written ahead)',
+      );
+    }
+  }
+}
+
+function pathAsWritten(path: string, origin: ConfigOrigin): string {
+  if (origin.kind === 'env' || origin.kind === 'flag') return origin.name;
+  return path;
+}
+
+export function describeOrigin(origin: ConfigOrigin): string {
+  switch (origin.kind) {
+    case 'default':
+      return 'default';
+    case 'file':
+      return `file ${origin.file}`;
+    case 'env':
+      return `env ${origin.name}`;
+    case 'flag':
+      return `flag ${origin.name}`;
+    case 'derived':
+      return `derived from ${origin.from}`;
+  }
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+function isPlainMap(raw: unknown): raw is Readonly<Record<string, unknown>> {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !(raw instanceof Map);
+}
+
+function asHostPort(value: ConfigValue): HostPort {
+  assert(typeof value === 'object' && !Array.isArray(value), 'address values are host/port pairs');
+  return value as HostPort;
+}
+
+function assemble(collector: Collector): BrokerConfig {
+  const num = (path: string): number => {
+    const value = collector.value(path);
+    assert(typeof value === 'number', `${path} is a number`);
+    return value;
+  };
+  const bool = (path: string): boolean => {
+    const value = collector.value(path);
+    assert(typeof value === 'boolean', `${path} is a boolean`);
+    return value;
+  };
+  const str = (path: string): string => {
+    const value = collector.value(path);
+    assert(typeof value === 'string', `${path} is a string`);
+    return value;
+  };
+  const peers = collector.value('server.peers');
+  assert(Array.isArray(peers), 'server.peers is a list');
+  return {
+    server: {
+      brokerId: num('server.broker_id'),
+      listen: asHostPort(collector.value('server.listen')),
+      adminListen: asHostPort(collector.value('server.admin_listen')),
+      dataDir: str('server.data_dir'),
+      logLevel: str('server.log_level') as LogLevel,
+      peers: peers as readonly Peer[],
+      clusterId: str('server.cluster_id'),
+    },
+    storage: {
+      walSync: str('storage.wal_sync') as WalSyncPolicy,
+      walSyncIntervalMs: num('storage.wal_sync_interval'),
+      memtableFlushThresholdBytes: num('storage.memtable_flush_threshold'),
+      compactionPolicy: str('storage.compaction_policy') as CompactionPolicy,
+      sstableBytesMax: num('storage.max_sstable_size'),
+      retentionAgeMsMax: num('storage.retention.max_age'),
+      retentionBytesMax: num('storage.retention.max_bytes'),
+    },
+    network: {
+      requestBytesMax: num('network.max_request_size'),
+      connectionTimeoutMs: num('network.connection_timeout'),
+      readTimeoutMs: num('network.read_timeout'),
+      writeTimeoutMs: num('network.write_timeout'),
+      connectionsMax: num('network.max_connections'),
+    },
+    performance: {
+      ioThreads: num('performance.io_threads'),
+      socketSendBufferBytes: num('performance.socket_send_buffer'),
+      socketReceiveBufferBytes: num('performance.socket_receive_buffer'),
+      batchTimeoutMs: num('performance.batch_timeout'),
+      batchRecordsMax: num('performance.max_batch_size'),
+    },
+    monitoring: {
+      metricsEnabled: bool('monitoring.metrics_enabled'),
+      metricsPort: num('monitoring.metrics_port'),
+      profilingEnabled: bool('monitoring.profiling_enabled'),
+      profilingPort: num('monitoring.profiling_port'),
+    },
+    security: {
+      tlsEnabled: bool('security.tls_enabled'),
+      tlsCertFile: str('security.tls_cert'),
+      tlsKeyFile: str('security.tls_key'),
+      tlsKeyPassword: str('security.tls_key_password'),
+      tlsCaFile: str('security.tls_ca'),
+      authEnabled: bool('security.auth_enabled'),
+      authMechanism: str('security.auth_mechanism') as AuthMechanism,
+      usersFile: str('security.users_file'),
+    },
+    raft: {
+      tickMs: num('raft.tick_ms'),
+      electionTicks: num('raft.election_ticks'),
+      heartbeatTicks: num('raft.heartbeat_ticks'),
+    },
+  };
+}
+
+/** The environment variable that sets a key (for docs and `--help`). */
+export { envNameOf };

@@ -1,0 +1,260 @@
+/**
+ * Every configuration key: its path in server.yaml, its type and bounds, its default, whether it
+ * is secret, and whether it is planned (accepted and validated, but turning it on stops start-up
+ * until the feature exists). The environment variable of a key is derived from its path:
+ * `STREAMBUS_` + the path after its section, upper-cased, dots as underscores
+ * (`storage.wal_sync` -> STREAMBUS_WAL_SYNC, `storage.retention.max_age` ->
+ * STREAMBUS_RETENTION_MAX_AGE, `raft.tick_ms` -> STREAMBUS_TICK_MS).
+ */
+import { assert } from '@streambus/raft';
+import type { HostPort, Peer } from './address.js';
+import { parseBrokerId, parseHostPort, parsePeerEntries, parsePeerList } from './address.js';
+import {
+  batchRecordsMax,
+  brokerIdMax,
+  connectionsMax,
+  durationMsMax,
+  electionTicksMax,
+  ioThreadsMax,
+  requestBytesMax,
+  sizeBytesMax,
+  tickMsMax,
+  tickMsMin,
+  walSyncIntervalMsMax,
+} from './constants.js';
+import type { Parsed } from './units.js';
+import { parseDurationMs, parseSizeBytes } from './units.js';
+
+export type ConfigValue = number | boolean | string | HostPort | readonly Peer[];
+
+export type KeyKind =
+  | { readonly type: 'int'; readonly min: number; readonly max: number }
+  | { readonly type: 'bool' }
+  | { readonly type: 'string'; readonly emptyAllowed: boolean }
+  | { readonly type: 'duration'; readonly minMs: number; readonly maxMs: number }
+  | { readonly type: 'size'; readonly minBytes: number; readonly maxBytes: number }
+  | { readonly type: 'enum'; readonly values: readonly string[] }
+  | { readonly type: 'address'; readonly portZeroAllowed: boolean }
+  | { readonly type: 'peers' }
+  | { readonly type: 'broker-id' };
+
+export interface KeySpec {
+  /** Dotted path in server.yaml, e.g. `storage.retention.max_age`. */
+  readonly path: string;
+  readonly kind: KeyKind;
+  readonly defaultValue: ConfigValue;
+  /** Masked by `config dump`. */
+  readonly secret: boolean;
+  /** Set for features not built yet: turning the key on is a start-up error saying so. */
+  readonly plannedFeature?: string;
+  readonly help: string;
+}
+
+export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
+export const walSyncPolicies = ['always', 'periodic', 'none'] as const;
+export const compactionPolicies = ['leveled', 'size-tiered'] as const;
+export const authMechanisms = ['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN'] as const;
+
+const int = (min: number, max: number): KeyKind => ({ type: 'int', min, max });
+const duration = (minMs: number, maxMs: number): KeyKind => ({ type: 'duration', minMs, maxMs });
+const size = (minBytes: number, maxBytes: number): KeyKind => ({ type: 'size', minBytes, maxBytes });
+const enumOf = (values: readonly string[]): KeyKind => ({ type: 'enum', values });
+const bool: KeyKind = { type: 'bool' };
+const text = (emptyAllowed: boolean): KeyKind => ({ type: 'string', emptyAllowed });
+
+function key(path: string, kind: KeyKind, defaultValue: ConfigValue, help: string, extra: Partial<KeySpec> = {}): KeySpec {
+  return { path, kind, defaultValue, help, secret: extra.secret ?? false, ...(extra.plannedFeature === undefined ? {} : { plannedFeature: extra.plannedFeature }) };
+}
+
+const defaultMetricsPort = 9090;
+
+export const keySpecs: readonly KeySpec[] = [
+  key('server.broker_id', { type: 'broker-id' }, 1, 'this broker\'s id (1..2^31-1), or a StatefulSet pod name: streambus-N is broker N+1'),
+  key('server.listen', { type: 'address', portZeroAllowed: true }, { host: '0.0.0.0', port: 9092 }, 'client and peer gRPC address'),
+  key('server.admin_listen', { type: 'address', portZeroAllowed: true }, { host: '0.0.0.0', port: defaultMetricsPort }, 'admin HTTP address (/live, /ready, /health, /metrics)'),
+  key('server.data_dir', text(false), './data', 'directory of this broker\'s database'),
+  key('server.log_level', enumOf(logLevels), 'info', 'log level'),
+  key('server.peers', { type: 'peers' }, [], 'static cluster members, ID=HOST:PORT,...; empty for a single broker'),
+  key('server.cluster_id', text(false), 'streambus', 'name shared by every broker of one cluster'),
+  key('storage.wal_sync', enumOf(walSyncPolicies), 'always', 'fsync policy: always (acks=all means on disk on a quorum), periodic, none'),
+  key('storage.wal_sync_interval', duration(1, walSyncIntervalMsMax), 10, 'sync interval of the periodic policy'),
+  key('storage.memtable_flush_threshold', size(64 * 1024, sizeBytesMax), 64 * 1024 * 1024, 'write buffer size of the database'),
+  key('storage.compaction_policy', enumOf(compactionPolicies), 'leveled', 'database compaction policy'),
+  key('storage.max_sstable_size', size(64 * 1024, sizeBytesMax), 256 * 1024 * 1024, 'largest table file'),
+  key('storage.retention.max_age', duration(0, durationMsMax), 168 * 3600 * 1000, 'delete log prefixes older than this (0: keep forever)'),
+  key('storage.retention.max_bytes', size(0, sizeBytesMax), 0, 'delete log prefixes beyond this size per partition (0: no limit)'),
+  key('network.max_request_size', size(1024, requestBytesMax), 1024 * 1024, 'largest request accepted'),
+  key('network.connection_timeout', duration(1, durationMsMax), 30_000, 'time allowed to establish a connection'),
+  key('network.read_timeout', duration(1, durationMsMax), 30_000, 'time allowed to read a request'),
+  key('network.write_timeout', duration(1, durationMsMax), 30_000, 'time allowed to write a response'),
+  key('network.max_connections', int(1, connectionsMax), 10_000, 'concurrent client connections'),
+  key('performance.io_threads', int(1, ioThreadsMax), 8, 'I/O worker threads'),
+  key('performance.socket_send_buffer', size(1024, 1024 ** 3), 128 * 1024, 'socket send buffer'),
+  key('performance.socket_receive_buffer', size(1024, 1024 ** 3), 128 * 1024, 'socket receive buffer'),
+  key('performance.batch_timeout', duration(0, 60_000), 10, 'longest wait to fill a batch'),
+  key('performance.max_batch_size', int(1, batchRecordsMax), 1000, 'records per batch'),
+  key('monitoring.metrics_enabled', bool, true, 'serve /metrics on the admin address'),
+  key('monitoring.metrics_port', int(0, 65535), defaultMetricsPort, 'port of the admin address when server.admin_listen is not set'),
+  key('monitoring.profiling_enabled', bool, false, 'profiling endpoint', { plannedFeature: 'profiling' }),
+  key('monitoring.profiling_port', int(0, 65535), 6060, 'profiling port'),
+  key('security.tls_enabled', bool, false, 'TLS on the client and peer listener', { plannedFeature: 'TLS' }),
+  key('security.tls_cert', text(true), '', 'TLS certificate file'),
+  key('security.tls_key', text(true), '', 'TLS private key file'),
+  key('security.tls_key_password', text(true), '', 'passphrase of the TLS private key', { secret: true }),
+  key('security.tls_ca', text(true), '', 'TLS CA bundle for peer and client verification'),
+  key('security.auth_enabled', bool, false, 'client authentication', { plannedFeature: 'authentication' }),
+  key('security.auth_mechanism', enumOf(authMechanisms), 'SCRAM-SHA-256', 'SASL mechanism'),
+  key('security.users_file', text(true), '', 'users and credentials file'),
+  key('raft.tick_ms', int(tickMsMin, tickMsMax), 50, 'Raft logical clock period'),
+  key('raft.election_ticks', int(2, electionTicksMax), 10, 'ticks without a leader before an election'),
+  key('raft.heartbeat_ticks', int(1, electionTicksMax - 1), 1, 'ticks between heartbeats; fewer than election_ticks'),
+];
+
+/** The sections of server.yaml, in order. */
+export const sections: readonly string[] = [...new Set(keySpecs.map((spec) => spec.path.split('.')[0] ?? ''))];
+
+export function envNameOf(path: string): string {
+  return `STREAMBUS_${path.split('.').slice(1).join('_').toUpperCase()}`;
+}
+
+export const specsByPath: ReadonlyMap<string, KeySpec> = new Map(keySpecs.map((spec) => [spec.path, spec]));
+export const specsByEnvName: ReadonlyMap<string, KeySpec> = new Map(keySpecs.map((spec) => [envNameOf(spec.path), spec]));
+
+assert(specsByPath.size === keySpecs.length, 'config key paths are unique');
+assert(specsByEnvName.size === keySpecs.length, 'derived environment variable names are unique');
+assert(brokerIdMax > 0, 'broker ids have room');
+
+/** Describes the type of a key for error messages ("a duration like 30s"). */
+export function describeKind(kind: KeyKind): string {
+  switch (kind.type) {
+    case 'int':
+      return `a whole number in ${kind.min}..${kind.max}`;
+    case 'bool':
+      return 'true or false';
+    case 'string':
+      return 'a string';
+    case 'duration':
+      return 'a duration like "10ms", "30s" or "168h"';
+    case 'size':
+      return 'a size in bytes, or like "64MiB"';
+    case 'enum':
+      return `one of ${kind.values.join(', ')}`;
+    case 'address':
+      return 'an address HOST:PORT';
+    case 'peers':
+      return 'a peer list 1=HOST:PORT,2=HOST:PORT or a map of id to HOST:PORT';
+    case 'broker-id':
+      return 'a broker id (whole number >= 1) or a pod name like streambus-0';
+  }
+}
+
+/** Parses a value given as text (an environment variable or a flag). */
+export function parseTextValue(spec: KeySpec, raw: string): Parsed<ConfigValue> {
+  const kind = spec.kind;
+  switch (kind.type) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) return { ok: false, reason: `"${raw}" is not a whole number` };
+      return checkInt(kind, Number(raw.trim()));
+    }
+    case 'bool': {
+      const lowered = raw.trim().toLowerCase();
+      if (lowered === 'true') return { ok: true, value: true };
+      if (lowered === 'false') return { ok: true, value: false };
+      return { ok: false, reason: `"${raw}" is not true or false` };
+    }
+    case 'string':
+      return checkString(kind, raw);
+    case 'duration': {
+      const parsed = parseDurationMs(raw);
+      return parsed.ok ? checkRange(parsed.value, kind.minMs, kind.maxMs, 'ms') : parsed;
+    }
+    case 'size': {
+      const parsed = parseSizeBytes(raw);
+      return parsed.ok ? checkRange(parsed.value, kind.minBytes, kind.maxBytes, ' bytes') : parsed;
+    }
+    case 'enum':
+      return kind.values.includes(raw.trim()) ? { ok: true, value: raw.trim() } : { ok: false, reason: `"${raw}" is not ${describeKind(kind)}` };
+    case 'address':
+      return parseHostPort(raw, kind.portZeroAllowed);
+    case 'peers':
+      return parsePeerList(raw);
+    case 'broker-id':
+      return parseBrokerId(raw);
+  }
+}
+
+/** Parses a value as YAML gave it: numbers, booleans and strings keep their YAML type. */
+export function parseYamlValue(spec: KeySpec, raw: unknown): Parsed<ConfigValue> {
+  const kind = spec.kind;
+  if (raw === null || raw === undefined) return { ok: false, reason: 'has no value' };
+  switch (kind.type) {
+    case 'int':
+      if (typeof raw !== 'number' || !Number.isInteger(raw)) return wrongType(kind, raw);
+      return checkInt(kind, raw);
+    case 'bool':
+      return typeof raw === 'boolean' ? { ok: true, value: raw } : wrongType(kind, raw);
+    case 'string':
+    case 'enum':
+    case 'address':
+      return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
+    case 'duration':
+      if (raw === 0) return checkRange(0, kind.minMs, kind.maxMs, 'ms');
+      return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
+    case 'size':
+      if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0) return checkRange(raw, kind.minBytes, kind.maxBytes, ' bytes');
+      return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
+    case 'broker-id':
+      if (typeof raw === 'number' && Number.isInteger(raw)) return parseBrokerId(String(raw));
+      return typeof raw === 'string' ? parseBrokerId(raw) : wrongType(kind, raw);
+    case 'peers':
+      return parseYamlPeers(kind, raw);
+  }
+}
+
+function parseYamlPeers(kind: KeyKind, raw: unknown): Parsed<ConfigValue> {
+  if (typeof raw === 'string') return parsePeerList(raw);
+  if (Array.isArray(raw)) {
+    if (!raw.every((item): item is string => typeof item === 'string')) return wrongType(kind, raw);
+    return parsePeerList(raw.join(','));
+  }
+  if (typeof raw === 'object' && raw !== null) {
+    const entries: Array<readonly [string, string]> = [];
+    for (const [id, address] of Object.entries(raw)) {
+      if (typeof address !== 'string') return { ok: false, reason: `peer ${id}: expected HOST:PORT, got ${typeName(address)}` };
+      entries.push([id, address]);
+    }
+    return parsePeerEntries(entries);
+  }
+  return wrongType(kind, raw);
+}
+
+function checkInt(kind: { readonly min: number; readonly max: number }, value: number): Parsed<ConfigValue> {
+  if (!Number.isSafeInteger(value) || value < kind.min || value > kind.max) {
+    return { ok: false, reason: `${value} is outside ${kind.min}..${kind.max}` };
+  }
+  return { ok: true, value };
+}
+
+function checkRange(value: number, min: number, max: number, unit: string): Parsed<ConfigValue> {
+  if (value < min) return { ok: false, reason: `${value}${unit} is below the minimum ${min}${unit}` };
+  if (value > max) return { ok: false, reason: `${value}${unit} is above the maximum ${max}${unit}` };
+  return { ok: true, value };
+}
+
+function checkString(kind: { readonly emptyAllowed: boolean }, raw: string): Parsed<ConfigValue> {
+  if (!kind.emptyAllowed && raw.trim() === '') return { ok: false, reason: 'is empty' };
+  return { ok: true, value: raw };
+}
+
+function wrongType(kind: KeyKind, raw: unknown): Parsed<ConfigValue> {
+  return { ok: false, reason: `expected ${describeKind(kind)}, got ${typeName(raw)}` };
+}
+
+export function typeName(raw: unknown): string {
+  if (raw === null) return 'null';
+  if (Array.isArray(raw)) return 'a list';
+  if (typeof raw === 'object') return 'a map';
+  if (typeof raw === 'string') return `the string "${raw}"`;
+  if (typeof raw === 'number') return Number.isInteger(raw) ? `the number ${raw}` : `the fraction ${raw}`;
+  return `${typeof raw} ${String(raw)}`;
+}

@@ -1,0 +1,30 @@
+// Public API of @streambus/broker. Named exports only; each area adds its own lines.
+
+// Application shell: version and configuration.
+export { streambusVersion } from './version.js';
+export { resolveConfig, loadConfig, loadBrokerConfig, ConfigError, formatConfigProblem, describeOrigin } from './config/load.js';
+export type { ConfigFile, ConfigSources, LoadedConfig, LoadResult } from './config/load.js';
+export { dumpConfig, secretMask } from './config/dump.js';
+export type { DumpOptions } from './config/dump.js';
+export { keySpecs, envNameOf } from './config/schema.js';
+export type { KeySpec, KeyKind, ConfigValue } from './config/schema.js';
+export { parseDurationMs, formatDurationMs, parseSizeBytes, formatSizeBytes } from './config/units.js';
+export { parseHostPort, formatHostPort, parsePeerList, parseBrokerId } from './config/address.js';
+export type { HostPort, Peer } from './config/address.js';
+export type {
+  BrokerConfig,
+  ServerConfig,
+  StorageConfig,
+  NetworkConfig,
+  PerformanceConfig,
+  MonitoringConfig,
+  SecurityConfig,
+  RaftTimingConfig,
+  LogLevel,
+  WalSyncPolicy,
+  CompactionPolicy,
+  AuthMechanism,
+  ConfigOrigin,
+  ConfigProblem,
+  ConfigFlags,
+} from './config/types.js';
