@@ -20,3 +20,17 @@ assert(heartbeatTicksDefault < electionTicksDefault, 'heartbeat must be shorter 
 assert(messageBytesMaxDefault <= frameBytesMax, 'one append message must fit in one frame');
 assert(snapshotChunkBytesDefault <= frameBytesMax, 'one snapshot chunk must fit in one frame');
 assert(committedBytesPerReadyMaxDefault >= messageBytesMaxDefault, 'a Ready must hold at least one append worth of entries');
+
+// RaftHost bounds (src/host/).
+/** Default milliseconds between host ticks (one tick source for every group on a host). */
+export const hostTickMsDefault = 100;
+/** Proposals (single or batch) awaiting their outcome in one group before new ones are dropped. */
+export const hostProposalsPendingMax = 65_536;
+/** ReadIndex requests awaiting their read point in one group before new ones are dropped. */
+export const hostReadsPendingMax = 4096;
+/** Election timeouts a ReadIndex request may wait for its answer before it is dropped (the leader may be gone). */
+export const hostReadTimeoutElections = 3;
+/** Groups a host handles in one loop turn; the rest wait for the next turn (bounds one persist batch). */
+export const hostGroupsPerTurnMax = 16_384;
+
+assert(hostReadTimeoutElections >= 2, 'a read outlives at least one election');

@@ -12,3 +12,6 @@ export { SimViolation } from './sim/violation.js';
 export type { SimCheck } from './sim/violation.js';
 export { runSeed, describeFailure, replayCommand } from './sim/run-seeds.js';
 export type { SeedRunOptions } from './sim/run-seeds.js';
+export { MemoryNetwork, frameMessageCount } from './memory-transport.js';
+export type { MemoryNetworkOptions, MemoryNetworkStats, FrameReceiver } from './memory-transport.js';
+export { ManualTimer } from './manual-timer.js';
