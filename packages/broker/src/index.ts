@@ -28,3 +28,15 @@ export type {
   ConfigProblem,
   ConfigFlags,
 } from './config/types.js';
+
+// Application shell: logging.
+export { createLogger, componentLogger, raftLogger } from './logging/logger.js';
+export type { Logger, LogComponent, LoggerOptions } from './logging/logger.js';
+
+// Application shell: admin HTTP server, health and metrics.
+export { startAdminServer } from './admin/server.js';
+export type { AdminServer, AdminServerOptions, AdminErrorCode } from './admin/server.js';
+export { HealthRegistry, worstStatus } from './admin/health.js';
+export type { HealthStatus, ComponentHealth, HealthProvider, Readiness, ReadinessCheck, HealthReport, HealthRegistryOptions } from './admin/health.js';
+export { createBrokerMetrics, latencyBucketsSeconds } from './admin/metrics.js';
+export type { BrokerMetrics, MetricsOptions } from './admin/metrics.js';

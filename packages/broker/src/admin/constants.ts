@@ -1,0 +1,20 @@
+/** Bounds of the admin HTTP server. Names carry units last. */
+import { assert } from '@streambus/raft';
+
+/** Probes and scrapes send tiny requests; anything bigger is not for us. */
+export const adminHeaderBytesMax = 8 * 1024;
+/** A client must send its whole request (headers included) within this. */
+export const adminRequestTimeoutMs = 5_000;
+export const adminHeadersTimeoutMs = 5_000;
+export const adminKeepAliveTimeoutMs = 5_000;
+/** Probes, scrapers and operators together: a small number suffices. */
+export const adminConnectionsMax = 64;
+/** A component health provider that takes longer is reported down. */
+export const healthProviderTimeoutMs = 2_000;
+/** Longest detail string kept per component, so that /health stays small. */
+export const healthDetailCharsMax = 1_000;
+/** At most this many components and readiness checks may be registered. */
+export const healthProvidersMax = 64;
+
+assert(adminHeadersTimeoutMs <= adminRequestTimeoutMs, 'headers arrive within the request timeout');
+assert(healthProviderTimeoutMs < adminRequestTimeoutMs, 'a slow provider cannot outlast the request');
