@@ -1,63 +1,1165 @@
-// Skeleton; filled in next.
-import { NotLeaderError } from '../errors.js';
-import type { RaftNodeConfig } from '../config.js';
-import type { NodeStatus, ProposalReceipt, RaftNodeApi } from '../node-api.js';
-import type { ConfChange, ConfState, Message, NodeId, Ready } from '../types.js';
-import { Role } from '../types.js';
+/**
+ * One member of a Raft group as a pure, deterministic state machine, in the style of
+ * etcd-io/raft: the host calls tick(), step(), propose...(), then ready() to learn what to
+ * persist and apply, and advance(ready) once it is persisted, which returns the messages to send.
+ *
+ * Persist-before-send: every message is produced into an outbox that only advance() empties, and
+ * only with the messages produced before the matching ready() call. So no vote, append response
+ * or append leaves the node before the term, vote and entries it depends on are on disk. A
+ * leader's own entries count toward commit only once persisted: its match moves in advance().
+ *
+ * Each role has its own step and tick function; impossible transitions throw AssertionError.
+ */
+import type { RaftLogger, RaftNodeConfig, ReadOnlyMode } from '../config.js';
+import {
+  committedBytesPerReadyMaxDefault,
+  electionTicksDefault,
+  heartbeatTicksDefault,
+  inflightMessagesMaxDefault,
+  messageBytesMaxDefault,
+  snapshotChunkBytesDefault,
+  uncommittedBytesMaxDefault,
+} from '../constants.js';
+import { decodeConfChange, encodeConfChange } from '../confchange/codec.js';
+import { applyChange } from '../confchange/changer.js';
+import {
+  assert,
+  CompactedError,
+  EntriesPendingError,
+  NotLeaderError,
+  ProposalDroppedError,
+  SnapshotTemporarilyUnavailableError,
+} from '../errors.js';
+import { dataBytes, RaftLog } from '../log/raft-log.js';
+import type { NodeStatus, ProgressStatus, ProposalReceipt, RaftNodeApi } from '../node-api.js';
+import { jointVoteResult } from '../quorum/quorum.js';
+import { ReadOnly } from '../read-only/read-only.js';
+import type { Progress } from '../tracker/progress.js';
+import {
+  allMembers,
+  allVoters,
+  configFromConfState,
+  confStateFromConfig,
+  isJoint,
+  isVoter,
+  ProgressTracker,
+} from '../tracker/tracker.js';
+import type { TrackerConfig } from '../tracker/tracker.js';
+import { ConfChangeTransition, EntryType, MessageType, Role } from '../types.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  Ready,
+  ReadState,
+  Snapshot,
+  SnapshotChunk,
+  SnapshotMetadata,
+  SoftState,
+} from '../types.js';
+import { inflightBytesMaxDefault, proposalBatchEntriesMax, readRequestsPendingMax } from './constants.js';
+
+const emptyBytes = new Uint8Array(0);
+/** Vote requests carrying this context come from a leadership transfer: leases do not apply. */
+export const transferContext = new TextEncoder().encode('transfer');
+
+type MessageFields = Partial<Message> & Pick<Message, 'type' | 'to'>;
+
+interface Options {
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly messageBytesMax: number;
+  readonly uncommittedBytesMax: number;
+  readonly committedBytesPerReadyMax: number;
+  readonly snapshotChunkBytes: number;
+  readonly readOnlyMode: ReadOnlyMode;
+  readonly leaseDriftBoundTicks: number;
+  readonly skipVotePersistence: boolean;
+  readonly commitOldTermEntries: boolean;
+}
+
+/** The one snapshot being received in chunks (follower). */
+interface SnapshotReceive {
+  readonly term: number;
+  readonly metadata: SnapshotMetadata;
+  readonly parts: Uint8Array[];
+  bytes: number;
+}
+
+interface PendingRead {
+  readonly context: Uint8Array;
+  readonly from: NodeId;
+}
+
+function resolveOptions(config: RaftNodeConfig): Options {
+  const electionTicks = config.electionTicks ?? electionTicksDefault;
+  const heartbeatTicks = config.heartbeatTicks ?? heartbeatTicksDefault;
+  const checkQuorum = config.checkQuorum ?? true;
+  const readOnlyMode = config.readOnlyMode ?? 'safe';
+  const leaseDriftBoundTicks = config.leaseDriftBoundTicks ?? 0;
+  assert(config.id > 0, 'node id is positive');
+  assert(heartbeatTicks > 0, 'heartbeat ticks are positive');
+  assert(heartbeatTicks < electionTicks, 'heartbeat is shorter than the election timeout');
+  assert(readOnlyMode === 'safe' || checkQuorum, 'lease reads need checkQuorum');
+  assert(readOnlyMode === 'safe' || config.leaseDriftBoundTicks !== undefined, 'lease reads need leaseDriftBoundTicks');
+  assert(leaseDriftBoundTicks >= 0 && leaseDriftBoundTicks < electionTicks, 'lease drift bound within the election timeout');
+  return {
+    electionTicks,
+    heartbeatTicks,
+    preVote: config.preVote ?? true,
+    checkQuorum,
+    messageBytesMax: config.messageBytesMax ?? messageBytesMaxDefault,
+    uncommittedBytesMax: config.uncommittedBytesMax ?? uncommittedBytesMaxDefault,
+    committedBytesPerReadyMax: config.committedBytesPerReadyMax ?? committedBytesPerReadyMaxDefault,
+    snapshotChunkBytes: config.snapshotChunkBytes ?? snapshotChunkBytesDefault,
+    readOnlyMode,
+    leaseDriftBoundTicks,
+    skipVotePersistence: config.unsafeTestingKnobs?.skipVotePersistence ?? false,
+    commitOldTermEntries: config.unsafeTestingKnobs?.commitOldTermEntries ?? false,
+  };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function responseType(type: MessageType): MessageType {
+  if (type === MessageType.vote) return MessageType.voteResponse;
+  assert(type === MessageType.preVote, 'vote response for a vote request');
+  return MessageType.preVoteResponse;
+}
+
+function concatBytes(parts: readonly Uint8Array[], totalBytes: number): Uint8Array {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  const out = new Uint8Array(totalBytes);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
 
 export class RaftNode implements RaftNodeApi {
-  constructor(readonly config: RaftNodeConfig) {}
-  tick(): void {}
+  readonly id: NodeId;
+  private readonly options: Options;
+  private readonly random: () => number;
+  private readonly logger: RaftLogger | undefined;
+  private readonly log: RaftLog;
+  private readonly tracker: ProgressTracker;
+  private readonly readOnly = new ReadOnly(readRequestsPendingMax);
+
+  private term = 0;
+  private vote: NodeId = 0;
+  private role: Role = Role.follower;
+  private lead: NodeId = 0;
+  private stepRole: (message: Message) => void = (message) => this.stepFollower(message);
+  private tickRole: () => void = () => this.tickElection();
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTicks = 0;
+  /** Ticks since start; the clock of lease reads. */
+  private ticks = 0;
+
+  private leadTransferee: NodeId = 0;
+  /** The index of the latest conf change the leader may have appended; none pending once applied. */
+  private pendingConfIndex = 0;
+  /** Conf change entries handed to the host in committedEntries but not yet applyConfChange'd. */
+  private confChangesUnapplied = 0;
+  private uncommittedBytes = 0;
+  /** Reads received before the leader committed an entry of its term. */
+  private pendingReads: PendingRead[] = [];
+  private readStates: ReadState[] = [];
+  private snapshotReceive: SnapshotReceive | null = null;
+
+  /** Messages produced since the last ready(); released by the advance() after the next ready(). */
+  private outbox: Message[] = [];
+  /** Proposals appended since the last ready(): appends go out in one batch at ready(). */
+  private appendsDirty = false;
+  /** Committed entries could not be read (EntriesPendingError) until entriesLoaded(). */
+  private committedPending = false;
+  private readyInFlight: { readonly ready: Ready; readonly messages: Message[] } | null = null;
+  private prevSoftState: SoftState;
+  private prevHardState: HardState;
+
+  constructor(config: RaftNodeConfig) {
+    this.id = config.id;
+    this.options = resolveOptions(config);
+    this.random = config.random;
+    this.logger = config.logger;
+    const storage = config.storage;
+    const initial = storage.initialState();
+    const snapshotIndex = storage.firstIndex() - 1;
+    this.log = new RaftLog(storage, config.applied ?? snapshotIndex);
+    this.tracker = new ProgressTracker(configFromConfState(initial.confState), {
+      inflightMessagesMax: config.inflightMessagesMax ?? inflightMessagesMaxDefault,
+      inflightBytesMax: Math.max(inflightBytesMaxDefault, this.options.messageBytesMax),
+    });
+    this.replayAppliedConfChanges(snapshotIndex);
+    this.becomeFollower(initial.hardState.term, 0);
+    this.vote = initial.hardState.vote;
+    this.prevSoftState = this.softState();
+    this.prevHardState = this.reportedHardState();
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  tick(): void {
+    this.ticks++;
+    this.tickRole();
+  }
+
   step(message: Message): void {
-    void message;
+    assert(message.to === this.id, 'message addressed to this node');
+    if (message.term > this.term && !this.stepHigherTerm(message)) return;
+    if (message.term !== 0 && message.term < this.term) {
+      this.stepLowerTerm(message);
+      return;
+    }
+    if (message.type === MessageType.vote || message.type === MessageType.preVote) {
+      this.handleVoteRequest(message);
+      return;
+    }
+    this.stepRole(message);
   }
+
   propose(data: Uint8Array): ProposalReceipt {
-    void data;
-    throw new NotLeaderError(0);
+    return this.proposeBatch([data]);
   }
+
   proposeBatch(data: readonly Uint8Array[]): ProposalReceipt {
-    void data;
-    throw new NotLeaderError(0);
+    this.checkCanPropose();
+    assert(data.length > 0, 'a batch proposes at least one entry');
+    if (data.length > proposalBatchEntriesMax) throw new ProposalDroppedError(`more than ${proposalBatchEntriesMax} entries in one batch`);
+    const index = this.log.lastIndex() + 1;
+    this.appendEntries(data.map((bytes) => ({ type: EntryType.normal, data: bytes })));
+    return { index, term: this.term };
   }
+
   proposeConfChange(change: ConfChange): ProposalReceipt {
-    void change;
-    throw new NotLeaderError(0);
+    this.checkCanPropose();
+    if (this.confChangePending()) throw new ProposalDroppedError('a membership change is already pending; retry once it is applied');
+    const result = applyChange(this.tracker.config, change);
+    if (!result.ok) throw new ProposalDroppedError(`invalid membership change: ${result.reason}`);
+    return this.appendConfChange(change);
   }
+
   applyConfChange(change: ConfChange): ConfState {
-    void change;
-    return this.config.storage.initialState().confState;
+    if (this.confChangesUnapplied > 0) this.confChangesUnapplied--;
+    const result = applyChange(this.tracker.config, change);
+    if (!result.ok) {
+      // Every member applies the same log to the same config, so all of them skip it alike.
+      this.logger?.warn({ id: this.id, reason: result.reason }, 'committed membership change ignored');
+      return this.confState();
+    }
+    this.switchToConfig(result.config);
+    return this.confState();
   }
-  campaign(): void {}
+
+  campaign(): void {
+    this.hup(false);
+  }
+
   transferLeadership(to: NodeId): void {
-    void to;
+    if (this.role !== Role.leader) {
+      if (this.lead === 0) throw new NotLeaderError(0);
+      this.send({ type: MessageType.transferLeader, to: this.lead, term: 0, index: to });
+      return;
+    }
+    const progress = this.tracker.progress.get(to);
+    if (progress === undefined || progress.isLearner) throw new ProposalDroppedError(`node ${to} is not a voter; leadership can only go to a voter`);
+    this.handleTransfer(to);
   }
+
   readIndex(context: Uint8Array): void {
-    void context;
+    if (this.role !== Role.leader) {
+      if (this.lead === 0) throw new NotLeaderError(0);
+      this.send({ type: MessageType.readIndex, to: this.lead, term: 0, context });
+      return;
+    }
+    if (!this.handleReadIndex(context, this.id)) throw new ProposalDroppedError('too many reads pending; retry later');
   }
+
   hasReady(): boolean {
-    return false;
+    if (this.readyInFlight !== null) return false;
+    if (this.appendsDirty || this.outbox.length > 0 || this.readStates.length > 0) return true;
+    if (this.log.unstable.length > 0 || this.log.unstable.snapshot !== null) return true;
+    if (!this.sameSoftState(this.softState())) return true;
+    if (!this.sameHardState(this.reportedHardState())) return true;
+    return !this.committedPending && this.log.hasNextCommittedEntries();
   }
+
   ready(): Ready {
-    return { softState: null, hardState: null, entries: [], snapshot: null, committedEntries: [], readStates: [], mustSync: false };
+    assert(this.readyInFlight === null, 'ready() is not called again before advance()');
+    this.flushAppends();
+    const soft = this.softState();
+    const hard = this.reportedHardState();
+    const softChanged = !this.sameSoftState(soft);
+    const hardChanged = !this.sameHardState(hard);
+    const entries = this.log.unstableEntries();
+    const snapshot = this.log.unstable.snapshot;
+    const durableChanged = hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote;
+    const ready: Ready = {
+      softState: softChanged ? soft : null,
+      hardState: hardChanged ? hard : null,
+      entries,
+      snapshot,
+      committedEntries: this.takeCommittedEntries(),
+      readStates: this.readStates,
+      mustSync: durableChanged || entries.length > 0 || snapshot !== null,
+    };
+    this.readStates = [];
+    this.prevSoftState = soft;
+    this.prevHardState = hard;
+    this.readyInFlight = { ready, messages: this.outbox };
+    this.outbox = [];
+    return ready;
   }
+
   advance(ready: Ready): Message[] {
-    void ready;
-    return [];
+    const inFlight = this.readyInFlight;
+    assert(inFlight !== null, 'advance() follows ready()');
+    assert(inFlight.ready === ready, 'advance() gets the Ready last returned');
+    this.readyInFlight = null;
+    if (ready.snapshot !== null) this.advanceSnapshot(ready.snapshot);
+    const last = ready.entries[ready.entries.length - 1];
+    if (last !== undefined) this.log.stableTo(last.index, last.term);
+    const applied = ready.committedEntries[ready.committedEntries.length - 1];
+    if (applied !== undefined) this.advanceApplied(applied.index, ready.committedEntries);
+    if (this.role === Role.leader) this.advanceLeaderMatch();
+    this.maybeAutoLeave();
+    return inFlight.messages;
   }
-  entriesLoaded(): void {}
+
+  entriesLoaded(): void {
+    this.committedPending = false;
+    if (this.role === Role.leader) this.appendsDirty = true;
+  }
+
   reportUnreachable(to: NodeId): void {
-    void to;
+    if (this.role !== Role.leader) return;
+    const progress = this.tracker.progress.get(to);
+    if (progress !== undefined && progress.state === 'replicate') progress.becomeProbe();
   }
+
   reportSnapshot(to: NodeId, ok: boolean): void {
-    void to;
-    void ok;
+    if (this.role !== Role.leader) return;
+    const progress = this.tracker.progress.get(to);
+    if (progress === undefined || progress.state !== 'snapshot') return;
+    if (!ok) progress.pendingSnapshotIndex = 0;
+    progress.becomeProbe();
+    // Wait for a heartbeat response before probing again (as etcd).
+    progress.probeSent = true;
   }
+
   status(): NodeStatus {
-    const storage = this.config.storage;
-    const init = storage.initialState();
-    return { id: this.config.id, hardState: init.hardState, role: Role.follower, leaderId: 0, applied: 0, lastIndex: storage.lastIndex(), confState: init.confState, progress: new Map(), leadTransferee: 0 };
+    const progress = new Map<NodeId, ProgressStatus>();
+    if (this.role === Role.leader) {
+      for (const [id, pr] of this.tracker.progress) {
+        progress.set(id, {
+          match: pr.match,
+          next: pr.next,
+          state: pr.state,
+          inflightMessages: pr.inflights.count,
+          recentActive: pr.recentActive,
+          isLearner: pr.isLearner,
+        });
+      }
+    }
+    return {
+      id: this.id,
+      hardState: { term: this.term, vote: this.vote, commit: this.log.committed },
+      role: this.role,
+      leaderId: this.lead,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      confState: this.confState(),
+      progress,
+      leadTransferee: this.leadTransferee,
+    };
   }
+
   canQuiesce(): boolean {
+    if (this.role !== Role.leader || this.leadTransferee !== 0) return false;
+    if (this.confChangePending() || (isJoint(this.tracker.config) && this.tracker.config.autoLeave)) return false;
+    if (this.readOnly.size > 0 || this.pendingReads.length > 0) return false;
+    const lastIndex = this.log.lastIndex();
+    if (this.log.committed !== lastIndex) return false;
+    for (const [id, pr] of this.tracker.progress) {
+      if (pr.match !== lastIndex) return false;
+      if (id !== this.id && pr.sentCommit !== lastIndex) return false;
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.stepRole = (message) => this.stepFollower(message);
+    this.tickRole = () => this.tickElection();
+    this.lead = lead;
+    this.role = Role.follower;
+  }
+
+  private becomePreCandidate(): void {
+    assert(this.role !== Role.leader, 'a leader does not become pre-candidate');
+    // The term does not move: a pre-vote that fails leaves no trace.
+    this.stepRole = (message) => this.stepCandidate(message);
+    this.tickRole = () => this.tickElection();
+    this.tracker.resetVotes();
+    this.lead = 0;
+    this.role = Role.preCandidate;
+  }
+
+  private becomeCandidate(): void {
+    assert(this.role !== Role.leader, 'a leader does not become candidate');
+    this.reset(this.term + 1);
+    this.stepRole = (message) => this.stepCandidate(message);
+    this.tickRole = () => this.tickElection();
+    this.vote = this.id;
+    this.role = Role.candidate;
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === Role.candidate, 'only a candidate becomes leader');
+    this.reset(this.term);
+    this.stepRole = (message) => this.stepLeader(message);
+    this.tickRole = () => this.tickHeartbeat();
+    this.lead = this.id;
+    this.role = Role.leader;
+    const self = this.tracker.progress.get(this.id);
+    assert(self !== undefined, 'a leader is a member');
+    // Only what is on disk counts toward commit; the rest moves match in advance().
+    self.maybeUpdate(this.log.lastStableIndex());
+    self.becomeReplicate();
+    self.recentActive = true;
+    // Every entry not yet applied may be a membership change: no new one until they are.
+    this.pendingConfIndex = this.log.lastIndex();
+    this.appendEntries([{ type: EntryType.normal, data: emptyBytes }]);
+  }
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = 0;
+    }
+    this.lead = 0;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTicks = this.options.electionTicks + Math.floor(this.random() * this.options.electionTicks);
+    this.leadTransferee = 0;
+    this.tracker.resetVotes();
+    this.resetProgress();
+    this.uncommittedBytes = 0;
+    this.readOnly.clear();
+    this.pendingReads = [];
+    this.appendsDirty = false;
+  }
+
+  private resetProgress(): void {
+    const next = this.log.lastIndex() + 1;
+    this.tracker.progress.clear();
+    this.tracker.setConfig(this.tracker.config, next);
+  }
+
+  // ---------------------------------------------------------------- ticks
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (!this.promotable() || this.electionElapsed < this.randomizedElectionTicks) return;
+    this.electionElapsed = 0;
+    this.hup(false);
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.options.electionTicks) {
+      this.electionElapsed = 0;
+      if (!this.checkQuorumRound()) return;
+      if (this.leadTransferee !== 0) this.leadTransferee = 0;
+    }
+    this.tickSnapshotResends();
+    if (this.heartbeatElapsed < this.options.heartbeatTicks) return;
+    this.heartbeatElapsed = 0;
+    this.bcastHeartbeat();
+  }
+
+  /** CheckQuorum: false when the leader stepped down for not hearing from a quorum. */
+  private checkQuorumRound(): boolean {
+    if (!this.options.checkQuorum) return true;
+    if (!this.tracker.quorumActive(this.id)) {
+      this.logger?.info({ id: this.id, term: this.term }, 'stepping down: no quorum heard within the election timeout');
+      this.becomeFollower(this.term, 0);
+      return false;
+    }
+    for (const [id, pr] of this.tracker.progress) pr.recentActive = id === this.id;
+    return true;
+  }
+
+  private tickSnapshotResends(): void {
+    for (const [id, pr] of this.tracker.progress) {
+      if (pr.state !== 'snapshot') continue;
+      pr.snapshotIdleTicks++;
+      if (pr.snapshotIdleTicks < this.options.electionTicks) continue;
+      pr.snapshotIdleTicks = 0;
+      this.sendSnapshotChunk(id, pr);
+    }
+  }
+
+  private promotable(): boolean {
+    return isVoter(this.tracker.config, this.id) && this.log.unstable.snapshot === null;
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  private hup(transfer: boolean): void {
+    if (this.role === Role.leader) return;
+    if (!this.promotable()) return;
+    if (this.hasUnappliedConfChanges()) {
+      this.logger?.info({ id: this.id }, 'not campaigning: committed membership changes are not applied yet');
+      return;
+    }
+    if (this.options.preVote && !transfer) this.campaignPreVote();
+    else this.campaignVote(transfer);
+  }
+
+  private campaignPreVote(): void {
+    this.becomePreCandidate();
+    this.requestVotes(MessageType.preVote, this.term + 1, emptyBytes);
+  }
+
+  private campaignVote(transfer: boolean): void {
+    this.becomeCandidate();
+    this.requestVotes(MessageType.vote, this.term, transfer ? transferContext : emptyBytes);
+  }
+
+  private requestVotes(type: MessageType, term: number, context: Uint8Array): void {
+    this.tracker.recordVote(this.id, true);
+    if (this.afterVote()) return;
+    const lastIndex = this.log.lastIndex();
+    const lastTerm = this.log.lastTerm();
+    for (const id of allVoters(this.tracker.config)) {
+      if (id === this.id) continue;
+      this.send({ type, to: id, term, index: lastIndex, logTerm: lastTerm, context });
+    }
+  }
+
+  /** Acts on the votes so far; true when the election ended. */
+  private afterVote(): boolean {
+    const result = this.tracker.voteResult();
+    if (result === 'pending') return false;
+    if (result === 'lost') {
+      this.becomeFollower(this.term, 0);
+      return true;
+    }
+    if (this.role === Role.preCandidate) this.campaignVote(false);
+    else {
+      this.becomeLeader();
+      this.bcastAppend();
+    }
+    return true;
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const isPreVote = m.type === MessageType.preVote;
+    const canVote = this.vote === m.from || (this.vote === 0 && this.lead === 0) || (isPreVote && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      // A granted pre-vote answers with the candidate's future term, so that it counts.
+      this.send({ type: responseType(m.type), to: m.from, term: m.term, reject: false });
+      if (isPreVote) return;
+      this.electionElapsed = 0;
+      this.vote = m.from;
+      return;
+    }
+    this.send({ type: responseType(m.type), to: m.from, term: this.term, reject: true });
+  }
+
+  /** A message of a newer term; false when it is to be ignored. */
+  private stepHigherTerm(m: Message): boolean {
+    const isVoteRequest = m.type === MessageType.vote || m.type === MessageType.preVote;
+    if (isVoteRequest && !sameBytes(m.context, transferContext) && this.inLease()) {
+      // Leader lease: we heard from a leader recently, so this candidate is likely disruptive.
+      return false;
+    }
+    if (m.type === MessageType.preVote) return true;
+    if (m.type === MessageType.preVoteResponse && !m.reject) return true;
+    const fromLeader = m.type === MessageType.append || m.type === MessageType.heartbeat || m.type === MessageType.snapshot;
+    this.becomeFollower(m.term, fromLeader ? m.from : 0);
+    return true;
+  }
+
+  private inLease(): boolean {
+    return this.options.checkQuorum && this.lead !== 0 && this.electionElapsed < this.options.electionTicks;
+  }
+
+  private stepLowerTerm(m: Message): void {
+    const fromStaleLeader = m.type === MessageType.append || m.type === MessageType.heartbeat;
+    if ((this.options.checkQuorum || this.options.preVote) && fromStaleLeader) {
+      // Tell the stale leader our term so that it steps down (it may be cut off from the rest).
+      this.send({ type: MessageType.appendResponse, to: m.from });
+      return;
+    }
+    if (m.type === MessageType.preVote) this.send({ type: MessageType.preVoteResponse, to: m.from, reject: true });
+  }
+
+  // ---------------------------------------------------------------- follower and candidate
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case MessageType.append:
+      case MessageType.heartbeat:
+      case MessageType.snapshot:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.stepFromLeader(m);
+        return;
+      case MessageType.timeoutNow:
+        this.hup(true);
+        return;
+      case MessageType.readIndex:
+      case MessageType.transferLeader:
+        if (this.lead !== 0) this.send({ ...m, to: this.lead });
+        return;
+      case MessageType.readIndexResponse:
+        this.readStates.push({ index: m.index, requestContext: m.context });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case MessageType.append:
+      case MessageType.heartbeat:
+      case MessageType.snapshot:
+        this.becomeFollower(m.term, m.from);
+        this.stepFromLeader(m);
+        return;
+      case MessageType.preVoteResponse:
+      case MessageType.voteResponse: {
+        const expected = this.role === Role.preCandidate ? MessageType.preVoteResponse : MessageType.voteResponse;
+        if (m.type !== expected) return;
+        this.tracker.recordVote(m.from, !m.reject);
+        this.afterVote();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private stepFromLeader(m: Message): void {
+    if (m.type === MessageType.append) this.handleAppend(m);
+    else if (m.type === MessageType.heartbeat) this.handleHeartbeat(m);
+    else this.handleSnapshotChunk(m);
+  }
+
+  private handleAppend(m: Message): void {
+    if (m.index < this.log.committed) {
+      this.send({ type: MessageType.appendResponse, to: m.from, index: this.log.committed });
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== undefined) {
+      this.send({ type: MessageType.appendResponse, to: m.from, index: lastNew });
+      return;
+    }
+    // Fast backtracking: tell the leader the last index whose term is <= the term it sent.
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    this.send({ type: MessageType.appendResponse, to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term });
+  }
+
+  private handleHeartbeat(m: Message): void {
+    this.log.commitTo(m.commit);
+    this.send({ type: MessageType.heartbeatResponse, to: m.from, context: m.context });
+  }
+
+  private handleSnapshotChunk(m: Message): void {
+    const chunk = m.snapshot;
+    if (chunk === null) return;
+    const metadata = chunk.metadata;
+    if (metadata.index <= this.log.committed) {
+      // We have it all already: tell the leader where we are.
+      this.snapshotReceive = null;
+      this.send({ type: MessageType.appendResponse, to: m.from, index: this.log.committed });
+      return;
+    }
+    const receive = this.receiveChunk(m.term, chunk);
+    if (receive === null) return this.ackChunk(m.from, metadata, 0, true);
+    if (chunk.offset !== receive.bytes - chunk.data.byteLength) return this.ackChunk(m.from, metadata, receive.bytes, chunk.offset > receive.bytes);
+    if (!chunk.done) return this.ackChunk(m.from, metadata, receive.bytes, false);
+    this.snapshotReceive = null;
+    if (receive.bytes !== chunk.totalBytes) return this.ackChunk(m.from, metadata, 0, true);
+    const snapshot: Snapshot = { metadata, data: concatBytes(receive.parts, receive.bytes) };
+    const restored = this.restore(snapshot);
+    this.send({ type: MessageType.appendResponse, to: m.from, index: restored ? this.log.lastIndex() : this.log.committed });
+  }
+
+  /**
+   * Adds a chunk to the snapshot being received; returns the receive state, or null when the
+   * chunk does not continue it (then the buffer is dropped unless the chunk starts a snapshot).
+   * A duplicate chunk leaves the state unchanged (the caller sees offset != bytes - length).
+   */
+  private receiveChunk(term: number, chunk: SnapshotChunk): SnapshotReceive | null {
+    if (chunk.offset === 0) this.snapshotReceive = { term, metadata: chunk.metadata, parts: [], bytes: 0 };
+    const receive = this.snapshotReceive;
+    if (receive === null) return null;
+    const same = receive.term === term && receive.metadata.index === chunk.metadata.index && receive.metadata.term === chunk.metadata.term;
+    if (!same) {
+      this.snapshotReceive = null;
+      return null;
+    }
+    if (chunk.offset !== receive.bytes) return receive;
+    receive.parts.push(chunk.data);
+    receive.bytes += chunk.data.byteLength;
+    return receive;
+  }
+
+  private ackChunk(to: NodeId, metadata: SnapshotMetadata, bytes: number, reject: boolean): void {
+    const ack: SnapshotChunk = { metadata, offset: bytes, totalBytes: 0, data: emptyBytes, done: false };
+    this.send({ type: MessageType.snapshotResponse, to, index: metadata.index, reject, snapshot: ack });
+  }
+
+  /** Installs a snapshot from the leader; false when our log already has it. */
+  private restore(snapshot: Snapshot): boolean {
+    assert(this.role === Role.follower, 'only a follower restores a snapshot');
+    const { index, term, confState } = snapshot.metadata;
+    if (index <= this.log.committed) return false;
+    const members = allMembers(configFromConfState(confState));
+    if (!members.has(this.id)) {
+      this.logger?.warn({ id: this.id, index }, 'snapshot ignored: this node is not in its membership');
+      return false;
+    }
+    if (this.log.matchTerm(index, term)) {
+      // Our log has the snapshot's last entry: just move commit.
+      this.log.commitTo(index);
+      return false;
+    }
+    this.log.restore(snapshot);
+    this.confChangesUnapplied = 0;
+    this.tracker.config = configFromConfState(confState);
+    this.resetProgress();
+    return true;
+  }
+
+  // ---------------------------------------------------------------- leader
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case MessageType.propose:
+        return this.handleForwardedProposal(m);
+      case MessageType.readIndex:
+        this.handleReadIndex(m.context, m.from);
+        return;
+      case MessageType.transferLeader:
+        return this.handleTransfer(m.index === 0 ? m.from : m.index);
+      case MessageType.appendResponse:
+      case MessageType.heartbeatResponse:
+      case MessageType.snapshotResponse:
+        return this.stepResponse(m);
+      default:
+        return;
+    }
+  }
+
+  private stepResponse(m: Message): void {
+    const pr = this.tracker.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    pr.lastActiveTick = this.ticks;
+    if (m.type === MessageType.appendResponse) this.handleAppendResponse(m, pr);
+    else if (m.type === MessageType.heartbeatResponse) this.handleHeartbeatResponse(m, pr);
+    else this.handleSnapshotResponse(m, pr);
+  }
+
+  private handleForwardedProposal(m: Message): void {
+    if (m.entries.length === 0 || this.leadTransferee !== 0) return;
+    try {
+      this.appendEntries(m.entries.map((entry) => ({ type: EntryType.normal, data: entry.data })));
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
+  }
+
+  private handleAppendResponse(m: Message, pr: Progress): void {
+    if (m.reject) {
+      this.handleAppendReject(m, pr);
+      return;
+    }
+    const oldPaused = pr.isPaused();
+    const updated = pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === 'probe');
+    if (!updated) return;
+    if (pr.state === 'probe') pr.becomeReplicate();
+    else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshotIndex) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
+    if (this.maybeCommit()) this.afterCommit();
+    else if (oldPaused) this.maybeSendAppend(m.from, true);
+    while (this.maybeSendAppend(m.from, false)) {
+      // Fill the inflight window.
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+  }
+
+  private handleAppendReject(m: Message, pr: Progress): void {
+    // Jump back using our own log: the follower's hint says where its terms are <= logTerm.
+    const nextProbe = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm).index : m.rejectHint;
+    if (!pr.maybeDecrTo(m.index, nextProbe)) return;
+    if (pr.state === 'replicate') pr.becomeProbe();
+    this.maybeSendAppend(m.from, true);
+  }
+
+  private handleHeartbeatResponse(m: Message, pr: Progress): void {
+    pr.probeSent = false;
+    if (pr.match < this.log.lastIndex() || pr.sentCommit < Math.min(pr.match, this.log.committed)) this.maybeSendAppend(m.from, true);
+    if (m.context.byteLength === 0) return;
+    const acks = this.readOnly.recvAck(m.from, m.context);
+    if (acks === undefined) return;
+    const votes = new Map<NodeId, boolean>([[this.id, true]]);
+    for (const id of acks) votes.set(id, true);
+    const config = this.tracker.config;
+    if (jointVoteResult(config.voters, config.votersOutgoing, votes) !== 'won') return;
+    for (const request of this.readOnly.advance(m.context)) this.answerRead(request.index, request.context, request.from);
+  }
+
+  private handleSnapshotResponse(m: Message, pr: Progress): void {
+    const ack = m.snapshot;
+    if (pr.state !== 'snapshot' || pr.snapshot === null || ack === null) return;
+    if (ack.metadata.index !== pr.pendingSnapshotIndex) return;
+    pr.snapshotOffsetBytes = ack.offset;
+    pr.snapshotIdleTicks = 0;
+    this.sendSnapshotChunk(m.from, pr);
+  }
+
+  private maybeCommit(): boolean {
+    const index = this.tracker.committed();
+    assert(Number.isFinite(index), 'a config has voters');
+    if (index <= this.log.committed) return false;
+    // Raft §5.4.2: only entries of the current term commit by counting replicas.
+    if (!this.options.commitOldTermEntries && this.log.term(index) !== this.term) return false;
+    this.log.commitTo(index);
+    return true;
+  }
+
+  private afterCommit(): void {
+    this.bcastAppend();
+    if (!this.committedEntryInCurrentTerm() || this.pendingReads.length === 0) return;
+    const reads = this.pendingReads;
+    this.pendingReads = [];
+    for (const read of reads) this.handleReadIndex(read.context, read.from);
+  }
+
+  private advanceLeaderMatch(): void {
+    const self = this.tracker.progress.get(this.id);
+    if (self === undefined) return;
+    if (self.maybeUpdate(this.log.lastStableIndex()) && this.maybeCommit()) this.afterCommit();
+  }
+
+  private checkCanPropose(): void {
+    if (this.role !== Role.leader) throw new NotLeaderError(this.lead);
+    if (this.leadTransferee !== 0) throw new ProposalDroppedError(`leadership is being transferred to node ${this.leadTransferee}; retry on the new leader`);
+  }
+
+  private appendEntries(entries: readonly { readonly type: EntryType; readonly data: Uint8Array }[]): void {
+    const bytes = entries.reduce((sum, entry) => sum + entry.data.byteLength, 0);
+    if (this.uncommittedBytes > 0 && bytes > 0 && this.uncommittedBytes + bytes > this.options.uncommittedBytesMax) {
+      throw new ProposalDroppedError('too many uncommitted bytes on the leader; retry later');
+    }
+    const first = this.log.lastIndex() + 1;
+    const full: Entry[] = entries.map((entry, i) => ({ term: this.term, index: first + i, type: entry.type, data: entry.data }));
+    this.log.append(full);
+    this.uncommittedBytes += bytes;
+    this.appendsDirty = true;
+  }
+
+  private appendConfChange(change: ConfChange): ProposalReceipt {
+    const index = this.log.lastIndex() + 1;
+    this.appendEntries([{ type: EntryType.confChange, data: encodeConfChange(change) }]);
+    this.pendingConfIndex = index;
+    return { index, term: this.term };
+  }
+
+  private confChangePending(): boolean {
+    return this.pendingConfIndex > this.log.applied || this.confChangesUnapplied > 0;
+  }
+
+  private maybeAutoLeave(): void {
+    if (this.role !== Role.leader || !isJoint(this.tracker.config) || !this.tracker.config.autoLeave) return;
+    if (this.confChangePending() || this.leadTransferee !== 0) return;
+    this.appendConfChange({ transition: ConfChangeTransition.auto, changes: [], context: emptyBytes });
+  }
+
+  private switchToConfig(config: TrackerConfig): void {
+    const next = this.log.lastIndex() + 1;
+    const known = new Set(this.tracker.progress.keys());
+    this.tracker.setConfig(config, next);
+    // New members count as active so that CheckQuorum does not trip on them at once.
+    for (const [id, pr] of this.tracker.progress) if (!known.has(id)) pr.recentActive = true;
+    if (this.role !== Role.leader) return;
+    if (!isVoter(config, this.id)) {
+      this.stepDownRemoved();
+      return;
+    }
+    if (this.leadTransferee !== 0 && !isVoter(config, this.leadTransferee)) this.leadTransferee = 0;
+    if (this.maybeCommit()) this.afterCommit();
+    else for (const id of this.tracker.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
+    this.maybeAutoLeave();
+  }
+
+  /**
+   * This leader is no longer a voter: tell everyone the commit index, hand leadership to an
+   * up-to-date voter if there is one (so the group does not wait an election timeout), and stop.
+   */
+  private stepDownRemoved(): void {
+    this.bcastAppend();
+    const lastIndex = this.log.lastIndex();
+    const successor = [...allVoters(this.tracker.config)].find((id) => this.tracker.progress.get(id)?.match === lastIndex);
+    if (successor !== undefined) this.sendTimeoutNow(successor);
+    this.logger?.info({ id: this.id, term: this.term, successor }, 'stepping down: removed from the group');
+    this.becomeFollower(this.term, 0);
+  }
+
+  private handleTransfer(to: NodeId): void {
+    const pr = this.tracker.progress.get(to);
+    if (pr === undefined || pr.isLearner || to === this.id) return;
+    if (this.leadTransferee === to) return;
+    this.leadTransferee = to;
+    // The transfer must finish within an election timeout or it is abandoned (tickHeartbeat).
+    this.electionElapsed = 0;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.maybeSendAppend(to, true);
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({ type: MessageType.timeoutNow, to });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Starts or answers a ReadIndex; false when it had to be dropped (bounds). */
+  private handleReadIndex(context: Uint8Array, from: NodeId): boolean {
+    if (!this.committedEntryInCurrentTerm()) {
+      if (this.pendingReads.length >= readRequestsPendingMax) return false;
+      this.pendingReads.push({ context, from });
+      return true;
+    }
+    if (this.isSingleVoter() || this.leaseValid()) {
+      this.answerRead(this.log.committed, context, from);
+      return true;
+    }
+    if (this.readOnly.full()) return false;
+    this.readOnly.add(this.log.committed, context, from);
+    this.bcastHeartbeat(context);
+    return true;
+  }
+
+  private answerRead(index: number, context: Uint8Array, from: NodeId): void {
+    if (from === this.id || from === 0) this.readStates.push({ index, requestContext: context });
+    else this.send({ type: MessageType.readIndexResponse, to: from, index, context });
+  }
+
+  private committedEntryInCurrentTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  private isSingleVoter(): boolean {
+    const config = this.tracker.config;
+    return config.voters.size === 1 && config.voters.has(this.id) && config.votersOutgoing.size === 0;
+  }
+
+  /** Lease mode: a quorum answered within the election timeout minus the drift bound. */
+  private leaseValid(): boolean {
+    if (this.options.readOnlyMode !== 'lease') return false;
+    const quorumTick = this.tracker.quorumActiveTick(this.id, this.ticks);
+    return this.ticks - quorumTick < this.options.electionTicks - this.options.leaseDriftBoundTicks;
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private send(fields: MessageFields): void {
+    this.outbox.push({
+      from: this.id,
+      term: this.term,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      snapshot: null,
+      context: emptyBytes,
+      ...fields,
+    });
+  }
+
+  private flushAppends(): void {
+    if (!this.appendsDirty) return;
+    this.appendsDirty = false;
+    if (this.role !== Role.leader) return;
+    for (const id of this.tracker.progress.keys()) {
+      if (id === this.id) continue;
+      while (this.maybeSendAppend(id, false)) {
+        // Pipelined: keep sending while the window is open.
+      }
+    }
+  }
+
+  private bcastAppend(): void {
+    for (const id of this.tracker.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, true);
+  }
+
+  private bcastHeartbeat(context?: Uint8Array): void {
+    const ctx = context ?? this.readOnly.lastContext() ?? emptyBytes;
+    for (const [id, pr] of this.tracker.progress) {
+      if (id === this.id) continue;
+      const commit = Math.min(pr.match, this.log.committed);
+      pr.sentCommit = commit;
+      this.send({ type: MessageType.heartbeat, to: id, commit, context: ctx });
+    }
+  }
+
+  /** Sends entries (or a snapshot) to `to`; true when something was sent. */
+  private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.tracker.progress.get(to);
+    if (pr === undefined || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) return this.sendSnapshot(to, pr);
+    let entries: readonly Entry[];
+    try {
+      entries = this.log.slice(pr.next, this.log.lastIndex() + 1, this.options.messageBytesMax);
+    } catch (error) {
+      if (error instanceof CompactedError) return this.sendSnapshot(to, pr);
+      if (error instanceof EntriesPendingError) return false;
+      throw error;
+    }
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    const commit = this.log.committed;
+    this.send({ type: MessageType.append, to, index: prevIndex, logTerm: prevTerm, entries, commit });
+    const last = entries[entries.length - 1];
+    pr.sentEntries(entries.length, last?.index ?? prevIndex, dataBytes(entries));
+    pr.sentCommit = commit;
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, pr: Progress): boolean {
+    if (!pr.recentActive) return false;
+    let snapshot: Snapshot;
+    try {
+      snapshot = this.log.snapshot();
+    } catch (error) {
+      if (error instanceof SnapshotTemporarilyUnavailableError) return false;
+      throw error;
+    }
+    assert(snapshot.metadata.index > 0, 'a snapshot to send is not empty');
+    pr.becomeSnapshot(snapshot);
+    this.sendSnapshotChunk(to, pr);
+    return true;
+  }
+
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const snapshot = pr.snapshot;
+    assert(snapshot !== null, 'snapshot state holds the snapshot');
+    const totalBytes = snapshot.data.byteLength;
+    const offset = Math.min(pr.snapshotOffsetBytes, totalBytes);
+    const end = Math.min(totalBytes, offset + this.options.snapshotChunkBytes);
+    // subarray: the chunk shares the snapshot's bytes, no copy.
+    const chunk: SnapshotChunk = { metadata: snapshot.metadata, offset, totalBytes, data: snapshot.data.subarray(offset, end), done: end === totalBytes };
+    this.send({ type: MessageType.snapshot, to, snapshot: chunk });
+  }
+
+  // ---------------------------------------------------------------- ready bookkeeping
+
+  private softState(): SoftState {
+    return { leaderId: this.lead, role: this.role };
+  }
+
+  private sameSoftState(soft: SoftState): boolean {
+    return soft.leaderId === this.prevSoftState.leaderId && soft.role === this.prevSoftState.role;
+  }
+
+  /** The hard state as handed to storage (the vote hidden under skipVotePersistence). */
+  private reportedHardState(): HardState {
+    const vote = this.options.skipVotePersistence ? 0 : this.vote;
+    return { term: this.term, vote, commit: this.log.committed };
+  }
+
+  private sameHardState(hard: HardState): boolean {
+    const prev = this.prevHardState;
+    return hard.term === prev.term && hard.vote === prev.vote && hard.commit === prev.commit;
+  }
+
+  private takeCommittedEntries(): readonly Entry[] {
+    let entries: readonly Entry[];
+    try {
+      entries = this.log.nextCommittedEntries(this.options.committedBytesPerReadyMax);
+    } catch (error) {
+      if (!(error instanceof EntriesPendingError)) throw error;
+      this.committedPending = true;
+      return [];
+    }
+    this.committedPending = false;
+    for (const entry of entries) if (entry.type === EntryType.confChange) this.confChangesUnapplied++;
+    return entries;
+  }
+
+  private advanceSnapshot(snapshot: Snapshot): void {
+    this.log.stableSnapTo(snapshot.metadata.index);
+    // The host restores the state machine from the snapshot: it is applied.
+    if (snapshot.metadata.index > this.log.applied) this.log.applied = snapshot.metadata.index;
+  }
+
+  private advanceApplied(index: number, entries: readonly Entry[]): void {
+    this.log.appliedTo(index);
+    if (this.role !== Role.leader) return;
+    this.uncommittedBytes = Math.max(0, this.uncommittedBytes - dataBytes(entries));
+  }
+
+  private confState(): ConfState {
+    return confStateFromConfig(this.tracker.config);
+  }
+
+  private hasUnappliedConfChanges(): boolean {
+    if (this.confChangesUnapplied > 0) return true;
+    let lo = this.log.applied + 1;
+    const hi = this.log.committed + 1;
+    try {
+      while (lo < hi) {
+        const page = this.log.slice(lo, hi, this.options.committedBytesPerReadyMax);
+        if (page.some((entry) => entry.type === EntryType.confChange)) return true;
+        lo += page.length;
+      }
+    } catch (error) {
+      if (error instanceof EntriesPendingError || error instanceof CompactedError) return true;
+      throw error;
+    }
     return false;
+  }
+
+  /** Re-applies membership changes in (snapshot, applied] when the host says they are applied. */
+  private replayAppliedConfChanges(snapshotIndex: number): void {
+    let lo = snapshotIndex + 1;
+    const hi = this.log.applied + 1;
+    while (lo < hi) {
+      const page = this.log.slice(lo, hi, this.options.committedBytesPerReadyMax);
+      for (const entry of page) {
+        if (entry.type !== EntryType.confChange) continue;
+        const result = applyChange(this.tracker.config, decodeConfChange(entry.data));
+        if (result.ok) this.tracker.config = result.config;
+      }
+      lo += page.length;
+    }
   }
 }
