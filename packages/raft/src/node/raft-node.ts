@@ -626,10 +626,6 @@ export class RaftNode implements RaftNodeApi {
       case MessageType.timeoutNow:
         this.hup(true);
         return;
-      case MessageType.readIndex:
-      case MessageType.transferLeader:
-        if (this.lead !== 0) this.send({ ...m, to: this.lead });
-        return;
       case MessageType.readIndexResponse:
         this.readStates.push({ index: m.index, requestContext: m.context });
         return;
@@ -823,6 +819,8 @@ export class RaftNode implements RaftNodeApi {
 
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.probeSent = false;
+    // Appends in flight may have been lost: free one slot so that replication resumes (as etcd).
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex() || pr.sentCommit < Math.min(pr.match, this.log.committed)) this.maybeSendAppend(m.from, true);
     if (m.context.byteLength === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);

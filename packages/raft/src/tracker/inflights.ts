@@ -55,6 +55,12 @@ export class Inflights {
     if (this.countMessages === 0) this.start = 0;
   }
 
+  /** Frees the oldest message in flight. */
+  freeFirstOne(): void {
+    const first = this.lastIndexes[this.start];
+    if (this.countMessages > 0 && first !== undefined) this.freeLE(first);
+  }
+
   reset(): void {
     this.start = 0;
     this.countMessages = 0;
