@@ -1,0 +1,166 @@
+/**
+ * Topic administration and cluster status. Requests go to any broker (brokers forward admin
+ * requests to the controller); retriable failures are retried with backoff a bounded number of
+ * times, the rest surface as typed errors.
+ */
+import { ErrorCode, offsetTimestampEarliest, offsetTimestampLatest, type TopicMetadata } from '@streambus/proto';
+import { Cluster } from '../cluster/cluster.js';
+import { listOffsetsAtLeaders, type OffsetAnswer } from '../cluster/list-offsets.js';
+import type { ClientOptions } from '../cluster/options.js';
+import { InvalidConfigError, errorFromCode } from '../errors.js';
+import type { TopicPartition } from '../records.js';
+
+/** Admin options: the common client options. */
+export type AdminOptions = ClientOptions;
+
+/** A topic to create. */
+export interface NewTopic {
+  name: string;
+  /** Partition count (default: the broker's default). */
+  partitions?: number;
+  /** Replicas per partition (default: the broker's default, 3 or fewer brokers). */
+  replicationFactor?: number;
+  /** Topic configs, for example `{ 'retention.ms': '86400000' }`. */
+  configs?: Record<string, string>;
+}
+
+/** One partition as described by the cluster. */
+export interface PartitionDescription {
+  partition: number;
+  /** Leader broker id, 0 while an election is under way. */
+  leaderId: number;
+  /** Raft term of the leader. */
+  leaderEpoch: number;
+  replicas: number[];
+  inSyncReplicas: number[];
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+/** A topic as described by the cluster. */
+export interface TopicDescription {
+  name: string;
+  partitions: PartitionDescription[];
+  configs: Record<string, string>;
+}
+
+/** Cluster status as reported by the controller. */
+export interface ClusterStatus {
+  clusterId: string;
+  controllerId: number;
+  brokers: { id: number; host: string; port: number; rack: string; alive: boolean; leaderCount: number; replicaCount: number }[];
+  underReplicatedPartitions: TopicPartition[];
+  offlinePartitions: TopicPartition[];
+  topicCount: number;
+  partitionCount: number;
+}
+
+/** Which offset to look up: earliest, latest, or the first at or after a timestamp (ms). */
+export type OffsetSpec = 'earliest' | 'latest' | { timestampMs: number };
+
+/** Manages topics and reads cluster state. */
+export class Admin {
+  private readonly cluster: Cluster;
+
+  constructor(options: AdminOptions) {
+    this.cluster = new Cluster(options);
+  }
+
+  /**
+   * Creates topics. Throws the typed error of the first topic that failed
+   * (TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_REQUEST, ...).
+   */
+  async createTopics(topics: readonly NewTopic[], options: { validateOnly?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    const response = await this.cluster.callWithRetries('any', 'CreateTopics', {
+      topics: topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 0, replicationFactor: t.replicationFactor ?? 0, configs: t.configs ?? {} })),
+      timeoutMs: options.timeoutMs ?? 0,
+      validateOnly: options.validateOnly ?? false,
+    });
+    for (const result of response.topics) {
+      if (result.errorCode !== ErrorCode.NONE) throw errorFromCode(result.errorCode, `topic "${result.name}": ${result.errorMessage}`);
+    }
+    for (const t of topics) this.cluster.invalidateTopic(t.name);
+  }
+
+  /** Creates one topic. */
+  createTopic(topic: NewTopic): Promise<void> {
+    return this.createTopics([topic]);
+  }
+
+  /** Deletes topics and their data. Throws UNKNOWN_TOPIC_OR_PARTITION for a missing topic. */
+  async deleteTopics(names: readonly string[], options: { timeoutMs?: number } = {}): Promise<void> {
+    const response = await this.cluster.callWithRetries('any', 'DeleteTopics', { topics: [...names], timeoutMs: options.timeoutMs ?? 0 });
+    for (const name of names) this.cluster.invalidateTopic(name);
+    for (const result of response.topics) {
+      if (result.errorCode !== ErrorCode.NONE) throw errorFromCode(result.errorCode, `topic "${result.name}": ${result.errorMessage}`);
+    }
+  }
+
+  /** Deletes one topic. */
+  deleteTopic(name: string): Promise<void> {
+    return this.deleteTopics([name]);
+  }
+
+  /** Names of all topics, sorted. */
+  async listTopics(): Promise<string[]> {
+    const topics = await this.cluster.allTopics();
+    return topics.map((t) => t.name).sort();
+  }
+
+  /** Partitions, leaders, replicas and offsets of a topic. Throws UNKNOWN_TOPIC_OR_PARTITION. */
+  async describeTopic(name: string): Promise<TopicDescription> {
+    const response = await this.cluster.callWithRetries('any', 'Metadata', { topics: [name], brokersOnly: false });
+    const topic = response.topics.find((t) => t.name === name);
+    if (topic === undefined) throw errorFromCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${name}" does not exist`);
+    if (topic.errorCode !== ErrorCode.NONE) throw errorFromCode(topic.errorCode, `topic "${name}"`);
+    return describe(topic);
+  }
+
+  /** Brokers with liveness and leader counts, the controller, under-replicated partitions. */
+  async clusterStatus(): Promise<ClusterStatus> {
+    const r = await this.cluster.callWithRetries('any', 'ClusterStatus', {});
+    return {
+      clusterId: r.clusterId,
+      controllerId: r.controllerId,
+      brokers: r.brokers.map((b) => ({ ...b.broker, alive: b.alive, leaderCount: b.leaderCount, replicaCount: b.replicaCount })),
+      underReplicatedPartitions: r.underReplicatedPartitions.map(({ topic, partition }) => ({ topic, partition })),
+      offlinePartitions: r.offlinePartitions.map(({ topic, partition }) => ({ topic, partition })),
+      topicCount: r.topicCount,
+      partitionCount: r.partitionCount,
+    };
+  }
+
+  /** Offsets of partitions: earliest, latest (the high watermark), or by timestamp. */
+  listOffsets(partitions: readonly TopicPartition[], spec: OffsetSpec): Promise<OffsetAnswer[]> {
+    let timestampMs: number;
+    if (spec === 'earliest') timestampMs = offsetTimestampEarliest;
+    else if (spec === 'latest') timestampMs = offsetTimestampLatest;
+    else if (Number.isSafeInteger(spec.timestampMs) && spec.timestampMs >= 0) timestampMs = spec.timestampMs;
+    else throw new InvalidConfigError(`timestampMs must be >= 0, got ${spec.timestampMs}`);
+    return listOffsetsAtLeaders(this.cluster, partitions.map(({ topic, partition }) => ({ topic, partition, timestampMs })));
+  }
+
+  /** Closes the connections. */
+  close(): Promise<void> {
+    this.cluster.close();
+    return Promise.resolve();
+  }
+}
+
+function describe(topic: TopicMetadata): TopicDescription {
+  return {
+    name: topic.name,
+    configs: { ...topic.configs },
+    partitions: topic.partitions
+      .map((p) => ({
+        partition: p.partition,
+        leaderId: p.leaderId,
+        leaderEpoch: p.leaderEpoch,
+        replicas: [...p.replicas],
+        inSyncReplicas: [...p.inSyncReplicas],
+        highWatermark: p.highWatermark,
+        logStartOffset: p.logStartOffset,
+      }))
+      .sort((a, b) => a.partition - b.partition),
+  };
+}

@@ -1,0 +1,17 @@
+/** Options every StreamBus client (producer, consumer, admin) takes. */
+export interface ClientOptions {
+  /** `host:port` of one or more brokers; the client learns the rest from Metadata. */
+  bootstrapServers: readonly string[];
+  /** Name sent with requests in the `streambus-client-id` metadata key, for broker logs. */
+  clientId?: string;
+  /** Deadline of each RPC in milliseconds (default 30000). */
+  requestTimeoutMs?: number;
+  /** First retry backoff in milliseconds (default 100); doubles per attempt, with jitter. */
+  retryBackoffMs?: number;
+  /** Ceiling of the retry backoff in milliseconds (default 1000). */
+  retryBackoffMsMax?: number;
+  /** Cached metadata older than this is refreshed before use (default 300000). */
+  metadataMaxAgeMs?: number;
+  /** Random source in [0, 1) for jitter and sticky partitioning; inject a seeded one in tests. */
+  random?: () => number;
+}

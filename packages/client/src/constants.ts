@@ -1,0 +1,65 @@
+/**
+ * Defaults and upper bounds of the client SDK. Every queue, batch and wait of the client is
+ * bounded by a value here; the load-time checks at the end state how the bounds relate.
+ */
+import { fetchMaxWaitMsMax, producerDedupeWindowBatches, recordBatchBytesMax } from '@streambus/proto';
+
+/** Deadline of one RPC (Fetch adds its max wait on top). */
+export const requestTimeoutMsDefault = 30_000;
+/** First retry backoff; it doubles on each attempt, with full jitter. */
+export const retryBackoffMsDefault = 100;
+/** Largest retry backoff. */
+export const retryBackoffMsMaxDefault = 1_000;
+/** Attempts of one admin or metadata operation before its error surfaces. */
+export const adminAttemptsMax = 5;
+/** Cached metadata older than this is refreshed before use. */
+export const metadataMaxAgeMsDefault = 5 * 60_000;
+/** Most brokers the client keeps channels to (one channel each). */
+export const brokersMax = 1_000;
+
+/** How long a producer waits for more records before it sends a partial batch. */
+export const lingerMsDefault = 5;
+/** Largest batch (encoded bytes, before compression) per partition. */
+export const batchBytesMaxDefault = 256 * 1024;
+/** Largest `batchBytesMax` a user may configure: one batch must fit a Produce's batch bound. */
+export const batchBytesMaxLimit = recordBatchBytesMax;
+/** Bytes of records a producer buffers (queued and in flight) before `send()` waits. */
+export const bufferBytesMaxDefault = 32 * 1024 * 1024;
+/** Time from `send()` to its result, retries included, before it fails with DELIVERY_TIMEOUT. */
+export const deliveryTimeoutMsDefault = 120_000;
+/** Produce requests in flight to one broker at a time. */
+export const inFlightRequestsPerBrokerDefault = 5;
+/** Upper bound of `inFlightRequestsPerBroker`. */
+export const inFlightRequestsPerBrokerLimit = 64;
+/**
+ * Batches in flight per partition. An idempotent producer may not exceed the broker's dedupe
+ * window, or a retry could slip past the duplicate check.
+ */
+export const inFlightBatchesPerPartitionMax = producerDedupeWindowBatches;
+/** Bytes a record costs in the buffer beyond its key, value and headers (varints, attributes). */
+export const recordOverheadBytes = 24;
+/** Records in one producer batch. */
+export const recordsPerBatchMax = 100_000;
+
+/** Longest a Fetch long-polls at the broker. */
+export const fetchMaxWaitMsDefault = 500;
+/** Bytes a Fetch waits for before returning (1: any data). */
+export const fetchMinBytesDefault = 1;
+/** Bytes per Fetch response. */
+export const fetchMaxBytesDefault = 16 * 1024 * 1024;
+/** Bytes per partition per Fetch response. */
+export const fetchPartitionMaxBytesDefault = 1024 * 1024;
+/** Records one `poll()` returns at most. */
+export const pollRecordsMaxDefault = 10_000;
+/** Partitions one consumer may be assigned. */
+export const assignedPartitionsMax = 10_000;
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new Error(`client constants: ${message}`);
+}
+check(retryBackoffMsDefault <= retryBackoffMsMaxDefault, 'backoff must start below its ceiling');
+check(batchBytesMaxDefault <= batchBytesMaxLimit, 'default batch must fit the protocol bound');
+check(batchBytesMaxDefault <= bufferBytesMaxDefault, 'one batch must fit in the buffer');
+check(inFlightBatchesPerPartitionMax <= producerDedupeWindowBatches, 'in-flight batches must fit the dedupe window');
+check(fetchMaxWaitMsDefault <= fetchMaxWaitMsMax, 'fetch wait must be within the protocol bound');
+check(fetchPartitionMaxBytesDefault <= fetchMaxBytesDefault, 'a partition fetch must fit the response bound');

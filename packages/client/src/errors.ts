@@ -1,0 +1,194 @@
+/**
+ * Typed errors of the client SDK. Each class has a stable `code` (the protocol's error code
+ * name, or a client-side code) and a `retriable` flag telling whether the same operation may
+ * succeed if tried again. The SDK retries retriable errors itself within its bounds; what reaches
+ * the user is final.
+ */
+import { ErrorCode, errorCodeName, readCallError, type ErrorCodeName } from '@streambus/proto';
+
+/** Codes that exist only on the client side. */
+export type ClientErrorCode = 'CLIENT_CLOSED' | 'DELIVERY_TIMEOUT' | 'INVALID_CONFIG' | 'ILLEGAL_STATE';
+
+/** Every code a StreamBus client error may carry. */
+export type StreamBusErrorCode = Exclude<ErrorCodeName, 'NONE'> | ClientErrorCode;
+
+/** Base class of every error the SDK reports. */
+export abstract class StreamBusError extends Error {
+  /** Stable code, safe to switch on. */
+  abstract readonly code: StreamBusErrorCode;
+  /** True when trying the same operation again may succeed. */
+  abstract readonly retriable: boolean;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The broker does not lead the partition. `leaderId` is the broker's hint, 0 when unknown. */
+export class NotLeaderError extends StreamBusError {
+  readonly code = 'NOT_LEADER' as const;
+  readonly retriable = true;
+  constructor(message: string, readonly leaderId = 0) {
+    super(message);
+  }
+}
+/** The topic or partition does not exist (yet). */
+export class UnknownTopicOrPartitionError extends StreamBusError {
+  readonly code = 'UNKNOWN_TOPIC_OR_PARTITION' as const;
+  readonly retriable = true;
+}
+/** The offset is outside [log start offset, high watermark]. Seek to a valid offset. */
+export class OffsetOutOfRangeError extends StreamBusError {
+  readonly code = 'OFFSET_OUT_OF_RANGE' as const;
+  readonly retriable = false;
+}
+/** A record, batch or request exceeds a size bound. Send smaller records or raise the bound. */
+export class RequestTooLargeError extends StreamBusError {
+  readonly code = 'REQUEST_TOO_LARGE' as const;
+  readonly retriable = false;
+}
+/** The broker lost track of this producer's sequence; records may be missing. */
+export class OutOfOrderSequenceError extends StreamBusError {
+  readonly code = 'OUT_OF_ORDER_SEQUENCE' as const;
+  readonly retriable = false;
+}
+/** The batch was already written (the SDK treats this as success; users never see it). */
+export class DuplicateSequenceError extends StreamBusError {
+  readonly code = 'DUPLICATE_SEQUENCE' as const;
+  readonly retriable = false;
+}
+/** A newer producer with the same id fenced this one. Close it. */
+export class InvalidProducerEpochError extends StreamBusError {
+  readonly code = 'INVALID_PRODUCER_EPOCH' as const;
+  readonly retriable = false;
+}
+/** The broker found a corrupt record batch. */
+export class CorruptMessageError extends StreamBusError {
+  readonly code = 'CORRUPT_MESSAGE' as const;
+  readonly retriable = true;
+}
+/** The topic exists already. */
+export class TopicAlreadyExistsError extends StreamBusError {
+  readonly code = 'TOPIC_ALREADY_EXISTS' as const;
+  readonly retriable = false;
+}
+/** The request is malformed. */
+export class InvalidRequestError extends StreamBusError {
+  readonly code = 'INVALID_REQUEST' as const;
+  readonly retriable = false;
+}
+/** The partition count is out of bounds. */
+export class InvalidPartitionsError extends StreamBusError {
+  readonly code = 'INVALID_PARTITIONS' as const;
+  readonly retriable = false;
+}
+/** The replication factor is out of bounds (more than the live brokers?). */
+export class InvalidReplicationFactorError extends StreamBusError {
+  readonly code = 'INVALID_REPLICATION_FACTOR' as const;
+  readonly retriable = false;
+}
+/** Too few in-sync replicas for acks=all. */
+export class NotEnoughReplicasError extends StreamBusError {
+  readonly code = 'NOT_ENOUGH_REPLICAS' as const;
+  readonly retriable = true;
+}
+/** The broker or the call's deadline timed out. */
+export class RequestTimedOutError extends StreamBusError {
+  readonly code = 'REQUEST_TIMED_OUT' as const;
+  readonly retriable = true;
+}
+/** The broker is not the controller leader. */
+export class NotControllerError extends StreamBusError {
+  readonly code = 'NOT_CONTROLLER' as const;
+  readonly retriable = true;
+  constructor(message: string, readonly leaderId = 0) {
+    super(message);
+  }
+}
+/** The broker cannot be reached or is not serving. */
+export class BrokerNotAvailableError extends StreamBusError {
+  readonly code = 'BROKER_NOT_AVAILABLE' as const;
+  readonly retriable = true;
+}
+/** The broker forgot this producer id. */
+export class UnknownProducerIdError extends StreamBusError {
+  readonly code = 'UNKNOWN_PRODUCER_ID' as const;
+  readonly retriable = false;
+}
+/** A broker bug or an unknown error code. */
+export class InternalError extends StreamBusError {
+  readonly code = 'INTERNAL' as const;
+  readonly retriable = false;
+}
+/** The client was closed; the operation did not run (or did not finish). */
+export class ClientClosedError extends StreamBusError {
+  readonly code = 'CLIENT_CLOSED' as const;
+  readonly retriable = false;
+}
+/** A record was not acknowledged within `deliveryTimeoutMs`; `cause` holds the last error. */
+export class DeliveryTimeoutError extends StreamBusError {
+  readonly code = 'DELIVERY_TIMEOUT' as const;
+  readonly retriable = false;
+}
+/** An option or argument is invalid. */
+export class InvalidConfigError extends StreamBusError {
+  readonly code = 'INVALID_CONFIG' as const;
+  readonly retriable = false;
+}
+/** The call is not allowed in the client's current state (for example two concurrent polls). */
+export class IllegalStateError extends StreamBusError {
+  readonly code = 'ILLEGAL_STATE' as const;
+  readonly retriable = false;
+}
+
+/** The typed error for a protocol error code (NONE is not an error and reads as INTERNAL). */
+export function errorFromCode(code: ErrorCode, message: string, leaderId = 0): StreamBusError {
+  const text = message === '' ? errorCodeName(code).toLowerCase().replace(/_/g, ' ') : message;
+  switch (code) {
+    case ErrorCode.NOT_LEADER:
+      return new NotLeaderError(text, leaderId);
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+      return new UnknownTopicOrPartitionError(text);
+    case ErrorCode.OFFSET_OUT_OF_RANGE:
+      return new OffsetOutOfRangeError(text);
+    case ErrorCode.REQUEST_TOO_LARGE:
+      return new RequestTooLargeError(text);
+    case ErrorCode.OUT_OF_ORDER_SEQUENCE:
+      return new OutOfOrderSequenceError(text);
+    case ErrorCode.DUPLICATE_SEQUENCE:
+      return new DuplicateSequenceError(text);
+    case ErrorCode.INVALID_PRODUCER_EPOCH:
+      return new InvalidProducerEpochError(text);
+    case ErrorCode.CORRUPT_MESSAGE:
+      return new CorruptMessageError(text);
+    case ErrorCode.TOPIC_ALREADY_EXISTS:
+      return new TopicAlreadyExistsError(text);
+    case ErrorCode.INVALID_REQUEST:
+      return new InvalidRequestError(text);
+    case ErrorCode.INVALID_PARTITIONS:
+      return new InvalidPartitionsError(text);
+    case ErrorCode.INVALID_REPLICATION_FACTOR:
+      return new InvalidReplicationFactorError(text);
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+      return new NotEnoughReplicasError(text);
+    case ErrorCode.REQUEST_TIMED_OUT:
+      return new RequestTimedOutError(text);
+    case ErrorCode.NOT_CONTROLLER:
+      return new NotControllerError(text, leaderId);
+    case ErrorCode.BROKER_NOT_AVAILABLE:
+      return new BrokerNotAvailableError(text);
+    case ErrorCode.UNKNOWN_PRODUCER_ID:
+      return new UnknownProducerIdError(text);
+    default:
+      return new InternalError(`${text} (error code ${code})`);
+  }
+}
+
+/** The typed error for a failed RPC (gRPC status plus StreamBus metadata). */
+export function errorFromCall(error: unknown, address: string): StreamBusError {
+  if (error instanceof StreamBusError) return error;
+  const info = readCallError(error);
+  const detail = info.message === '' ? 'call failed' : info.message;
+  const wrapped = errorFromCode(info.errorCode, `${address}: ${detail}`, info.leaderId);
+  return wrapped;
+}

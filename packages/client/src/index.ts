@@ -1,0 +1,48 @@
+// The StreamBus client SDK: Producer, Consumer, Admin over the public gRPC protocol.
+export { Producer } from './producer/producer.js';
+export type { ProducerOptions, ProducerStats, AcksMode, CompressionMode, Partitioner } from './producer/producer.js';
+export { Consumer } from './consumer/consumer.js';
+export type { ConsumerOptions, OffsetResetPolicy } from './consumer/consumer.js';
+export { Admin } from './admin/admin.js';
+export type { AdminOptions, NewTopic, TopicDescription, PartitionDescription, ClusterStatus, OffsetSpec } from './admin/admin.js';
+export type { OffsetAnswer } from './cluster/list-offsets.js';
+export type { ClientOptions } from './cluster/options.js';
+export type { ProducerRecord, RecordMetadata, ConsumerRecord, TopicPartition, BytesLike } from './records.js';
+export { murmur2, toPositive, partitionForKey } from './murmur2.js';
+export {
+  StreamBusError,
+  NotLeaderError,
+  UnknownTopicOrPartitionError,
+  OffsetOutOfRangeError,
+  RequestTooLargeError,
+  OutOfOrderSequenceError,
+  DuplicateSequenceError,
+  InvalidProducerEpochError,
+  CorruptMessageError,
+  TopicAlreadyExistsError,
+  InvalidRequestError,
+  InvalidPartitionsError,
+  InvalidReplicationFactorError,
+  NotEnoughReplicasError,
+  RequestTimedOutError,
+  NotControllerError,
+  BrokerNotAvailableError,
+  UnknownProducerIdError,
+  InternalError,
+  ClientClosedError,
+  DeliveryTimeoutError,
+  InvalidConfigError,
+  IllegalStateError,
+  errorFromCode,
+} from './errors.js';
+export type { StreamBusErrorCode, ClientErrorCode } from './errors.js';
+export {
+  requestTimeoutMsDefault,
+  lingerMsDefault,
+  batchBytesMaxDefault,
+  bufferBytesMaxDefault,
+  deliveryTimeoutMsDefault,
+  inFlightRequestsPerBrokerDefault,
+  inFlightBatchesPerPartitionMax,
+  fetchMaxWaitMsDefault,
+} from './constants.js';

@@ -1,0 +1,480 @@
+/**
+ * An in-memory StreamBus cluster for client tests: real grpc-js servers on 127.0.0.1 (port 0),
+ * one per fake broker, all sharing one set of in-memory partition logs (as if replication were
+ * instant). It verifies every record batch (CRC), assigns offsets, deduplicates idempotent
+ * producers by (producer id, epoch, sequence) over a 5-batch window, long-polls fetches, and can
+ * be told to move leaders, answer NOT_LEADER, fail calls or partitions N times, or apply a
+ * Produce and then drop its response. Not for production.
+ */
+import * as grpc from '@grpc/grpc-js';
+import {
+  ErrorCode,
+  addStreamBusService,
+  decodeRecordBatch,
+  makeCallError,
+  partitionsPerRequestMax,
+  partitionsPerTopicMax,
+  producerDedupeWindowBatches,
+  recordBatchBytesMax,
+  stampBaseOffset,
+  topicNameLengthMax,
+  topicNamePattern,
+  verifyBatch,
+  type FetchPartitionResult,
+  type PartitionMetadata,
+  type PartitionProduceResult,
+  type RecordBatchHeader,
+  type StreamBusHandlers,
+  type TopicMetadata,
+  type TopicResult,
+} from '@streambus/proto';
+
+/** A whole-call fault for the next matching RPC. */
+export type CallFault =
+  /** Fail the call with this error code (as a gRPC status plus metadata); nothing is applied. */
+  | { kind: 'error'; code: ErrorCode; leaderId?: number }
+  /** Apply the request, then fail the call with UNAVAILABLE: the client cannot know it worked. */
+  | { kind: 'drop' };
+
+/** One batch the fake received in a Produce, for assertions. */
+export interface ReceivedBatch {
+  brokerId: number;
+  topic: string;
+  partition: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+  /** What the fake answered for it. */
+  result: ErrorCode;
+}
+
+/** A record as stored by the fake. */
+export interface StoredRecord {
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: number;
+  headers: { key: string; value: Buffer | null }[];
+}
+
+interface StoredBatch {
+  readonly bytes: Buffer;
+  readonly header: RecordBatchHeader;
+  readonly baseOffset: number;
+}
+
+interface ProducerWindow {
+  epoch: number;
+  nextSequence: number;
+  recent: { baseSequence: number; recordCount: number; baseOffset: number }[];
+}
+
+interface FakePartition {
+  leaderId: number;
+  leaderEpoch: number;
+  replicas: number[];
+  batches: StoredBatch[];
+  highWatermark: number;
+  producers: Map<number, ProducerWindow>;
+  /** Error codes the next Produce results for this partition carry. */
+  faults: ErrorCode[];
+}
+
+interface FakeTopic {
+  name: string;
+  partitions: FakePartition[];
+  configs: Record<string, string>;
+}
+
+/** Options of the fake cluster. */
+export interface FakeClusterOptions {
+  /** Number of brokers (ids 1..n), default 1. */
+  brokers?: number;
+  /** When false, NOT_LEADER answers carry no leader hint (leader id 0). Default true. */
+  leaderHints?: boolean;
+}
+
+/** Counters of what the fake served. */
+export interface FakeClusterStats {
+  produceRequests: number;
+  fetchRequests: number;
+  metadataRequests: number;
+  initProducerIdRequests: number;
+}
+
+/** A fake StreamBus cluster. `start()` it, use `bootstrapServers`, `stop()` it. */
+export class FakeStreamBusCluster {
+  /** `host:port` of every broker. */
+  readonly bootstrapServers: string[] = [];
+  /** Every batch received by Produce, in arrival order. */
+  readonly received: ReceivedBatch[] = [];
+  readonly stats: FakeClusterStats = { produceRequests: 0, fetchRequests: 0, metadataRequests: 0, initProducerIdRequests: 0 };
+  private readonly servers: grpc.Server[] = [];
+  private readonly ports = new Map<number, number>();
+  private readonly topics = new Map<string, FakeTopic>();
+  private readonly callFaults = new Map<string, CallFault[]>();
+  private readonly dataWaiters = new Set<() => void>();
+  private readonly leaderHints: boolean;
+  private nextProducerId = 1000;
+  private stopped = false;
+  private nextLeader = 0;
+
+  private constructor(readonly brokerCount: number, options: FakeClusterOptions) {
+    this.leaderHints = options.leaderHints ?? true;
+  }
+
+  /** Starts the brokers on ephemeral loopback ports. */
+  static async start(options: FakeClusterOptions = {}): Promise<FakeStreamBusCluster> {
+    const cluster = new FakeStreamBusCluster(options.brokers ?? 1, options);
+    for (let id = 1; id <= cluster.brokerCount; id++) {
+      const server = new grpc.Server();
+      addStreamBusService(server, cluster.handlers(id));
+      const port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      );
+      cluster.servers.push(server);
+      cluster.ports.set(id, port);
+      cluster.bootstrapServers.push(`127.0.0.1:${port}`);
+    }
+    return cluster;
+  }
+
+  /** Stops every broker at once (in-flight calls fail). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const wake of [...this.dataWaiters]) wake();
+    for (const server of this.servers) server.forceShutdown();
+    await Promise.resolve();
+  }
+
+  /** Creates a topic directly (no RPC); leaders are spread round-robin unless given. */
+  createTopic(name: string, partitions: number, leaderId?: number): void {
+    if (this.topics.has(name)) throw new Error(`topic ${name} exists`);
+    const brokerIds = [...this.ports.keys()];
+    this.topics.set(name, {
+      name,
+      configs: {},
+      partitions: Array.from({ length: partitions }, () => ({
+        leaderId: leaderId ?? (brokerIds[this.nextLeader++ % brokerIds.length] as number),
+        leaderEpoch: 1,
+        replicas: brokerIds,
+        batches: [],
+        highWatermark: 0,
+        producers: new Map(),
+        faults: [],
+      })),
+    });
+  }
+
+  /** Moves a partition's leadership (bumping its epoch); the old leader answers NOT_LEADER. */
+  setLeader(topic: string, partition: number, leaderId: number): void {
+    const p = this.partition(topic, partition);
+    if (p === undefined) throw new Error(`no partition ${topic}/${partition}`);
+    p.leaderId = leaderId;
+    p.leaderEpoch++;
+  }
+
+  /** The leader of a partition. */
+  leaderOf(topic: string, partition: number): number {
+    return this.partition(topic, partition)?.leaderId ?? 0;
+  }
+
+  /** Queues faults for the next calls of `method` (on any broker), in order. */
+  failCalls(method: 'Produce' | 'Fetch' | 'Metadata' | 'InitProducerId' | 'ListOffsets' | 'CreateTopics', ...faults: CallFault[]): void {
+    const list = this.callFaults.get(method) ?? [];
+    list.push(...faults);
+    this.callFaults.set(method, list);
+  }
+
+  /** The next `count` Produce results for the partition carry `code` (nothing is appended). */
+  failPartition(topic: string, partition: number, code: ErrorCode, count = 1): void {
+    const p = this.partition(topic, partition);
+    if (p === undefined) throw new Error(`no partition ${topic}/${partition}`);
+    for (let i = 0; i < count; i++) p.faults.push(code);
+  }
+
+  /** Every record stored in a partition, in offset order. */
+  records(topic: string, partition: number): StoredRecord[] {
+    const p = this.partition(topic, partition);
+    if (p === undefined) return [];
+    const out: StoredRecord[] = [];
+    for (const batch of p.batches) {
+      for (const r of decodeRecordBatch(batch.bytes).records) {
+        out.push({
+          offset: r.offset,
+          timestamp: r.timestamp,
+          key: r.key === null ? null : Buffer.from(r.key),
+          value: r.value === null ? null : Buffer.from(r.value),
+          headers: r.headers.map((h) => ({ key: h.key, value: h.value === null ? null : Buffer.from(h.value) })),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Stored batch headers of a partition (compression, producer fields, counts). */
+  batchHeaders(topic: string, partition: number): RecordBatchHeader[] {
+    return this.partition(topic, partition)?.batches.map((b) => b.header) ?? [];
+  }
+
+  private partition(topic: string, partition: number): FakePartition | undefined {
+    return this.topics.get(topic)?.partitions[partition];
+  }
+
+  private takeFault(method: string): CallFault | undefined {
+    return this.callFaults.get(method)?.shift();
+  }
+
+  private brokerInfo(id: number): { id: number; host: string; port: number; rack: string } {
+    return { id, host: '127.0.0.1', port: this.ports.get(id) ?? 0, rack: '' };
+  }
+
+  private notLeader(p: FakePartition): { errorCode: ErrorCode; leaderId: number; leaderEpoch: number } {
+    return { errorCode: ErrorCode.NOT_LEADER, leaderId: this.leaderHints ? p.leaderId : 0, leaderEpoch: this.leaderHints ? p.leaderEpoch : 0 };
+  }
+
+  private handlers(brokerId: number): StreamBusHandlers {
+    return {
+      Metadata: (call, callback) => {
+        this.stats.metadataRequests++;
+        const fault = this.takeFault('Metadata');
+        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
+        const names = call.request.topics.length > 0 ? call.request.topics : call.request.brokersOnly ? [] : [...this.topics.keys()];
+        callback(null, {
+          apiVersion: 1,
+          clusterId: 'fake-cluster',
+          controllerId: 1,
+          brokerId,
+          brokers: [...this.ports.keys()].map((id) => this.brokerInfo(id)),
+          topics: names.map((name) => this.topicMetadata(name)),
+        });
+      },
+      CreateTopics: (call, callback) => {
+        const fault = this.takeFault('CreateTopics');
+        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
+        const results: TopicResult[] = call.request.topics.map((t) => {
+          const fail = (code: ErrorCode, message: string): TopicResult => ({ name: t.name, errorCode: code, errorMessage: message });
+          if (t.name.length === 0 || t.name.length > topicNameLengthMax || !topicNamePattern.test(t.name)) return fail(ErrorCode.INVALID_REQUEST, 'bad topic name');
+          if (this.topics.has(t.name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, 'topic exists');
+          const partitions = t.partitions === 0 ? 1 : t.partitions;
+          if (partitions < 1 || partitions > partitionsPerTopicMax) return fail(ErrorCode.INVALID_PARTITIONS, `partitions must be in [1, ${partitionsPerTopicMax}]`);
+          if (t.replicationFactor < 0 || t.replicationFactor > this.brokerCount) return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `only ${this.brokerCount} brokers`);
+          if (!call.request.validateOnly) {
+            this.createTopic(t.name, partitions);
+            (this.topics.get(t.name) as FakeTopic).configs = { ...t.configs };
+          }
+          return fail(ErrorCode.NONE, '');
+        });
+        callback(null, { topics: results });
+      },
+      DeleteTopics: (call, callback) => {
+        callback(null, {
+          topics: call.request.topics.map((name) => {
+            const existed = this.topics.delete(name);
+            return { name, errorCode: existed ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: existed ? '' : 'no such topic' };
+          }),
+        });
+      },
+      ClusterStatus: (_call, callback) => {
+        const leaderCounts = new Map<number, number>();
+        let partitionCount = 0;
+        for (const topic of this.topics.values()) {
+          for (const p of topic.partitions) {
+            partitionCount++;
+            leaderCounts.set(p.leaderId, (leaderCounts.get(p.leaderId) ?? 0) + 1);
+          }
+        }
+        callback(null, {
+          clusterId: 'fake-cluster',
+          controllerId: 1,
+          brokers: [...this.ports.keys()].map((id) => ({ broker: this.brokerInfo(id), alive: true, leaderCount: leaderCounts.get(id) ?? 0, replicaCount: partitionCount })),
+          underReplicatedPartitions: [],
+          offlinePartitions: [],
+          topicCount: this.topics.size,
+          partitionCount,
+        });
+      },
+      InitProducerId: (call, callback) => {
+        this.stats.initProducerIdRequests++;
+        const fault = this.takeFault('InitProducerId');
+        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
+        if (call.request.producerId >= 0) {
+          callback(null, { errorCode: ErrorCode.NONE, producerId: call.request.producerId, producerEpoch: call.request.producerEpoch + 1 });
+          return;
+        }
+        callback(null, { errorCode: ErrorCode.NONE, producerId: this.nextProducerId++, producerEpoch: 0 });
+      },
+      Produce: (call, callback) => {
+        this.stats.produceRequests++;
+        if (call.request.partitions.length > partitionsPerRequestMax) {
+          return callback(makeCallError(ErrorCode.REQUEST_TOO_LARGE, `more than ${partitionsPerRequestMax} partitions`));
+        }
+        const fault = this.takeFault('Produce');
+        if (fault?.kind === 'error') return callback(makeCallError(fault.code, 'injected fault', fault.leaderId ?? 0));
+        const results = call.request.partitions.map((data) => this.produceOne(brokerId, data.topic, data.partition, Buffer.from(data.records)));
+        if (fault?.kind === 'drop') return callback(makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault: response dropped after the append'));
+        callback(null, { partitions: call.request.acks === 2 ? [] : results, throttleTimeMs: 0 });
+      },
+      Fetch: (call, callback) => {
+        this.stats.fetchRequests++;
+        const fault = this.takeFault('Fetch');
+        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
+        const answer = (): { results: FetchPartitionResult[]; bytes: number } => {
+          const results = call.request.partitions.map((req) => this.fetchOne(brokerId, req.topic, req.partition, req.fetchOffset, req.partitionMaxBytes));
+          return { results, bytes: results.reduce((sum, r) => sum + r.records.byteLength, 0) };
+        };
+        const first = answer();
+        const minBytes = Math.max(1, call.request.minBytes);
+        if (first.bytes >= minBytes || call.request.maxWaitMs <= 0) return callback(null, { partitions: first.results, throttleTimeMs: 0 });
+        const deadline = Date.now() + call.request.maxWaitMs;
+        const retry = (): void => {
+          const next = answer();
+          if (next.bytes >= minBytes || Date.now() >= deadline || this.stopped) {
+            this.dataWaiters.delete(retry);
+            clearTimeout(timer);
+            callback(null, { partitions: next.results, throttleTimeMs: 0 });
+          }
+        };
+        const timer = setTimeout(() => {
+          this.dataWaiters.delete(retry);
+          callback(null, { partitions: answer().results, throttleTimeMs: 0 });
+        }, call.request.maxWaitMs);
+        this.dataWaiters.add(retry);
+      },
+      ListOffsets: (call, callback) => {
+        const fault = this.takeFault('ListOffsets');
+        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
+        callback(null, {
+          partitions: call.request.partitions.map((req) => {
+            const base = { topic: req.topic, partition: req.partition, errorMessage: '', offset: -1, timestampMs: -1, leaderId: 0 };
+            const p = this.partition(req.topic, req.partition);
+            if (p === undefined) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+            if (p.leaderId !== brokerId) return { ...base, errorCode: ErrorCode.NOT_LEADER, leaderId: this.notLeader(p).leaderId };
+            if (req.timestampMs === -1) return { ...base, errorCode: ErrorCode.NONE, offset: p.highWatermark };
+            if (req.timestampMs === -2) return { ...base, errorCode: ErrorCode.NONE, offset: 0 };
+            const found = this.records(req.topic, req.partition).find((r) => r.timestamp >= req.timestampMs);
+            return { ...base, errorCode: ErrorCode.NONE, offset: found?.offset ?? p.highWatermark, timestampMs: found?.timestamp ?? -1 };
+          }),
+        });
+      },
+    };
+  }
+
+  private topicMetadata(name: string): TopicMetadata {
+    const topic = this.topics.get(name);
+    if (topic === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [], configs: {} };
+    return {
+      errorCode: ErrorCode.NONE,
+      name,
+      configs: { ...topic.configs },
+      partitions: topic.partitions.map(
+        (p, index): PartitionMetadata => ({
+          errorCode: ErrorCode.NONE,
+          partition: index,
+          leaderId: p.leaderId,
+          leaderEpoch: p.leaderEpoch,
+          replicas: [...p.replicas],
+          inSyncReplicas: [...p.replicas],
+          highWatermark: p.highWatermark,
+          logStartOffset: 0,
+        }),
+      ),
+    };
+  }
+
+  private produceOne(brokerId: number, topic: string, partition: number, bytes: Buffer): PartitionProduceResult {
+    const base = { topic, partition, errorMessage: '', baseOffset: -1, logAppendTimeMs: -1, leaderId: 0, leaderEpoch: 0, logStartOffset: 0 };
+    const p = this.partition(topic, partition);
+    const note = (header: RecordBatchHeader | undefined, result: ErrorCode): void => {
+      this.received.push({
+        brokerId,
+        topic,
+        partition,
+        producerId: header?.producerId ?? -1,
+        producerEpoch: header?.producerEpoch ?? -1,
+        baseSequence: header?.baseSequence ?? -1,
+        recordCount: header?.recordCount ?? 0,
+        result,
+      });
+    };
+    if (p === undefined) {
+      note(undefined, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'no such topic or partition' };
+    }
+    if (p.leaderId !== brokerId) {
+      note(undefined, ErrorCode.NOT_LEADER);
+      return { ...base, ...this.notLeader(p), errorMessage: `broker ${brokerId} is not the leader` };
+    }
+    if (bytes.byteLength > recordBatchBytesMax) {
+      note(undefined, ErrorCode.REQUEST_TOO_LARGE);
+      return { ...base, errorCode: ErrorCode.REQUEST_TOO_LARGE, errorMessage: `batch of ${bytes.byteLength} bytes exceeds ${recordBatchBytesMax}` };
+    }
+    let header: RecordBatchHeader;
+    try {
+      header = verifyBatch(bytes);
+    } catch (error) {
+      note(undefined, ErrorCode.CORRUPT_MESSAGE);
+      return { ...base, errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: error instanceof Error ? error.message : String(error) };
+    }
+    const injected = p.faults.shift();
+    if (injected !== undefined) {
+      note(header, injected);
+      return { ...base, errorCode: injected, errorMessage: 'injected fault', ...(injected === ErrorCode.NOT_LEADER ? this.notLeader(p) : {}) };
+    }
+    let window: ProducerWindow | undefined;
+    if (header.producerId >= 0) {
+      window = p.producers.get(header.producerId);
+      if (window !== undefined && header.producerEpoch < window.epoch) {
+        note(header, ErrorCode.INVALID_PRODUCER_EPOCH);
+        return { ...base, errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, errorMessage: 'fenced' };
+      }
+      if (window === undefined || header.producerEpoch > window.epoch) {
+        window = { epoch: header.producerEpoch, nextSequence: 0, recent: [] };
+        p.producers.set(header.producerId, window);
+      }
+      const duplicate = window.recent.find((r) => r.baseSequence === header.baseSequence && r.recordCount === header.recordCount);
+      if (duplicate !== undefined) {
+        note(header, ErrorCode.DUPLICATE_SEQUENCE);
+        return { ...base, errorCode: ErrorCode.DUPLICATE_SEQUENCE, baseOffset: duplicate.baseOffset };
+      }
+      if (header.baseSequence !== window.nextSequence) {
+        note(header, ErrorCode.OUT_OF_ORDER_SEQUENCE);
+        return { ...base, errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE, errorMessage: `expected sequence ${window.nextSequence}, got ${header.baseSequence}` };
+      }
+    }
+    const baseOffset = p.highWatermark;
+    const stored = Buffer.from(bytes);
+    stampBaseOffset(stored, baseOffset);
+    p.batches.push({ bytes: stored, header: verifyBatch(stored), baseOffset });
+    p.highWatermark += header.recordCount;
+    if (window !== undefined) {
+      window.recent.push({ baseSequence: header.baseSequence, recordCount: header.recordCount, baseOffset });
+      if (window.recent.length > producerDedupeWindowBatches) window.recent.shift();
+      window.nextSequence = (header.baseSequence + header.recordCount) % 2 ** 31;
+    }
+    note(header, ErrorCode.NONE);
+    for (const wake of [...this.dataWaiters]) wake();
+    return { ...base, errorCode: ErrorCode.NONE, baseOffset };
+  }
+
+  private fetchOne(brokerId: number, topic: string, partition: number, fetchOffset: number, partitionMaxBytes: number): FetchPartitionResult {
+    const base = { topic, partition, errorMessage: '', highWatermark: 0, logStartOffset: 0, records: Buffer.alloc(0), leaderId: 0, leaderEpoch: 0 };
+    const p = this.partition(topic, partition);
+    if (p === undefined) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    if (p.leaderId !== brokerId) return { ...base, ...this.notLeader(p) };
+    if (fetchOffset < 0 || fetchOffset > p.highWatermark) {
+      return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: p.highWatermark };
+    }
+    const limit = partitionMaxBytes > 0 ? partitionMaxBytes : 1024 * 1024;
+    const chosen: Buffer[] = [];
+    let bytes = 0;
+    for (const batch of p.batches) {
+      if (batch.header.lastOffset < fetchOffset) continue;
+      if (chosen.length > 0 && bytes + batch.bytes.byteLength > limit) break;
+      chosen.push(batch.bytes);
+      bytes += batch.bytes.byteLength;
+    }
+    return { ...base, errorCode: ErrorCode.NONE, highWatermark: p.highWatermark, records: Buffer.concat(chosen) };
+  }
+}

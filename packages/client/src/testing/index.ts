@@ -1,0 +1,3 @@
+// Test doubles of the client package (never used in production).
+export { FakeStreamBusCluster } from './fake-cluster.js';
+export type { CallFault, ReceivedBatch, StoredRecord, FakeClusterOptions, FakeClusterStats } from './fake-cluster.js';
