@@ -1,0 +1,41 @@
+/**
+ * Every bound and fixed value of the storage package in one place, with load-time checks of how
+ * they relate. Names carry units last.
+ */
+import { assert } from '@streambus/raft';
+
+/** The Raft library's default bytes per append message (not exported by it; mirrored here). */
+const raftMessageBytesMaxDefault = 1024 * 1024;
+
+/** Bytes of a key: [kind u8][group u32][index u64], big-endian so that ranges iterate in order. */
+export const keyBytes = 13;
+/** Bytes before an entry's data in its stored value: [term u64][type u8]. */
+export const entryValueHeaderBytes = 9;
+
+/** Default byte budget of the tail cache, shared by all groups of a store. */
+export const tailCacheBytesMaxDefault = 64 * 1024 * 1024;
+/** Bytes one asynchronous load of old entries reads for one group (at least one entry). */
+export const loadWindowBytesMax = 4 * 1024 * 1024;
+/** Entries one asynchronous load reads for one group. */
+export const loadWindowEntriesMax = 65_536;
+/** Default interval of the `periodic` sync policy. */
+export const walSyncIntervalMsDefault = 10;
+/** Bounds of the `periodic` interval. */
+export const walSyncIntervalMsMin = 1;
+export const walSyncIntervalMsMax = 60_000;
+/** Batches one `readBatches` call returns, whatever `bytesMax` says. */
+export const readBatchesMax = 10_000;
+/** Problems `verifyStore` lists in detail before only counting them. */
+export const verifyProblemsMax = 1000;
+/** A progress callback fires at most every this many groups (open) or entries (verify). */
+export const progressGroupsEvery = 100;
+export const progressEntriesEvery = 100_000;
+/** Largest group id: ids are unsigned 32-bit. */
+export const groupIdMax = 0xffff_ffff;
+/** Version of the key/value layout, stored under the store-meta key. */
+export const storeLayoutVersion = 1;
+
+assert(loadWindowBytesMax >= raftMessageBytesMaxDefault, 'one load window holds at least one append message of entries');
+assert(tailCacheBytesMaxDefault >= loadWindowBytesMax, 'the tail cache is larger than one load window');
+assert(walSyncIntervalMsMin <= walSyncIntervalMsDefault, 'default sync interval within bounds');
+assert(walSyncIntervalMsDefault <= walSyncIntervalMsMax, 'default sync interval within bounds');

@@ -1,0 +1,26 @@
+// Public API of @streambus/storage. Named exports only.
+export { LevelRaftStore } from './log/level-raft-store.js';
+export type {
+  WalSyncPolicy,
+  LevelRaftStoreOptions,
+  OpenProgress,
+  StoredBatch,
+  RetentionPolicy,
+  RetentionResult,
+  GroupStats,
+  StoreStats,
+} from './log/level-raft-store.js';
+export { GroupLog } from './log/group-log.js';
+export { verifyStore } from './verify/verify-store.js';
+export type { VerifyProblem, VerifyProblemKind, VerifyProgress, VerifyOptions, VerifyReport } from './verify/verify-store.js';
+export { StorageError, CorruptBatchError, CorruptStoreError, OffsetOutOfRangeError, StoreClosedError, InvalidStoreConfigError } from './errors.js';
+export type { StorageErrorCode } from './errors.js';
+export { KeyKind, makeKey } from './keys.js';
+export {
+  tailCacheBytesMaxDefault,
+  loadWindowBytesMax,
+  walSyncIntervalMsDefault,
+  walSyncIntervalMsMin,
+  walSyncIntervalMsMax,
+  readBatchesMax,
+} from './constants.js';

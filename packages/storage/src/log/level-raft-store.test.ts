@@ -1,0 +1,340 @@
+import { ClassicLevel } from 'classic-level';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CompactedError, EntriesPendingError, EntryType, GroupNotFoundError, UnavailableError } from '@streambus/raft';
+import type { ConfState, Entry, GroupWrite, HardState } from '@streambus/raft';
+import { decodeRecordBatch } from '@streambus/proto';
+import { CorruptBatchError, OffsetOutOfRangeError } from '../errors.js';
+import { KeyKind, makeKey } from '../keys.js';
+import { verifyStore } from '../verify/verify-store.js';
+import { batchEntry, openTempStore, plainEntry } from '../testing/index.js';
+import type { TempStore } from '../testing/index.js';
+import type { LevelRaftStoreOptions } from './level-raft-store.js';
+
+const voters: ConfState = { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+const temps: TempStore[] = [];
+
+async function temp(options: LevelRaftStoreOptions = {}): Promise<TempStore> {
+  const t = await openTempStore(options);
+  temps.push(t);
+  return t;
+}
+
+afterEach(async () => {
+  for (const t of temps.splice(0)) await t.cleanup();
+});
+
+function write(groupId: number, entries: Entry[], hardState: HardState | null = null): GroupWrite {
+  return { groupId, entries, hardState, snapshot: null };
+}
+
+/** Batches of 2 records each: entry i (from `from`) holds offsets [2(i-1), 2(i-1)+1]. */
+function batches(from: number, to: number, term: number, extra: Partial<{ valueBytes: number; timestampMs: number }> = {}): Entry[] {
+  const out: Entry[] = [];
+  for (let index = from; index <= to; index++) out.push(batchEntry({ index, term, baseOffset: 2 * (index - 1), ...extra }));
+  return out;
+}
+
+function terms(entries: readonly Entry[]): number[] {
+  return entries.map((e) => e.term);
+}
+
+describe('LevelRaftStore', () => {
+  it('appends, answers from memory and restores exactly after reopen', async () => {
+    const t = await temp();
+    const log = t.store.openGroup(7, voters);
+    expect(log.firstIndex()).toBe(1);
+    expect(log.lastIndex()).toBe(0);
+    await t.store.persist([write(7, [...batches(1, 3, 1), plainEntry(4, 2)], { term: 2, vote: 3, commit: 3 })], true);
+    expect(log.lastIndex()).toBe(4);
+    expect(log.term(0)).toBe(0);
+    expect(log.term(3)).toBe(1);
+    expect(log.term(4)).toBe(2);
+    expect(terms(log.entries(1, 5, Infinity))).toEqual([1, 1, 1, 2]);
+    expect(() => log.term(5)).toThrow(UnavailableError);
+    expect(() => log.entries(1, 6, Infinity)).toThrow(UnavailableError);
+
+    const store = await t.reopen();
+    expect(store.groupIds()).toEqual([7]);
+    const again = store.openGroup(7, null);
+    expect(again.initialState()).toEqual({ hardState: { term: 2, vote: 3, commit: 3 }, confState: voters });
+    expect(again.firstIndex()).toBe(1);
+    expect(again.lastIndex()).toBe(4);
+    expect(again.term(4)).toBe(2);
+    expect(again.term(2)).toBe(1);
+    // After a reopen the tail cache is empty: entries load asynchronously.
+    const loaded = new Promise<number>((resolve) => store.onEntriesLoaded(resolve));
+    expect(() => again.entries(1, 5, Infinity)).toThrow(EntriesPendingError);
+    expect(await loaded).toBe(7);
+    const entries = again.entries(1, 5, Infinity);
+    expect(terms(entries)).toEqual([1, 1, 1, 2]);
+    expect(Buffer.from(entries[0]?.data ?? []).equals(Buffer.from(batches(1, 1, 1)[0]?.data ?? []))).toBe(true);
+    expect(entries[3]?.data.byteLength).toBe(0);
+  });
+
+  it('group-commits many groups in one persist and refuses unknown groups', async () => {
+    const t = await temp();
+    const ids = Array.from({ length: 50 }, (_, i) => i * 1000 + 1);
+    for (const id of ids) t.store.openGroup(id, voters);
+    await t.store.persist(ids.map((id) => write(id, batches(1, 2, 1), { term: 1, vote: 0, commit: 2 })), true);
+    expect(t.store.stats().persistCount).toBe(1);
+    await expect(t.store.persist([write(999_999, batches(1, 1, 1))], true)).rejects.toBeInstanceOf(GroupNotFoundError);
+    const store = await t.reopen();
+    expect([...store.groupIds()].sort((a, b) => a - b)).toEqual(ids);
+    for (const id of ids) {
+      expect(store.openGroup(id, null).lastIndex()).toBe(2);
+      expect(store.latestOffset(id)).toBe(4);
+    }
+  });
+
+  it('truncates a conflicting suffix, in memory, in the offset index and on disk', async () => {
+    const t = await temp();
+    const log = t.store.openGroup(1, voters);
+    await t.store.persist([write(1, batches(1, 10, 1))], true);
+    expect(t.store.latestOffset(1)).toBe(20);
+    // A new leader of term 2 overwrites from index 6 with three entries.
+    await t.store.persist([write(1, batches(6, 8, 2))], true);
+    expect(log.lastIndex()).toBe(8);
+    expect(terms(log.entries(4, 9, Infinity))).toEqual([1, 1, 2, 2, 2]);
+    expect(t.store.latestOffset(1)).toBe(16);
+    const store = await t.reopen();
+    const again = store.openGroup(1, null);
+    expect(again.lastIndex()).toBe(8);
+    expect(again.term(5)).toBe(1);
+    expect(again.term(6)).toBe(2);
+    expect(store.latestOffset(1)).toBe(16);
+    const report = await verifyStore(store);
+    expect(report.problems).toEqual([]);
+    expect(report.entries).toBe(8);
+  });
+
+  it('compacts a prefix: snapshot recorded, entries below gone, terms kept', async () => {
+    const t = await temp();
+    const log = t.store.openGroup(2, voters);
+    await t.store.persist([write(2, [...batches(1, 4, 1), ...batches(5, 8, 3)])], true);
+    await t.store.compact(2, { metadata: { index: 6, term: 3, confState: voters }, data: Buffer.from('state@6') });
+    expect(log.firstIndex()).toBe(7);
+    expect(log.term(6)).toBe(3);
+    expect(log.term(7)).toBe(3);
+    expect(() => log.term(5)).toThrow(CompactedError);
+    expect(() => log.entries(6, 8, Infinity)).toThrow(CompactedError);
+    expect(Buffer.from(log.snapshot().data).toString()).toBe('state@6');
+    expect(t.store.earliestOffset(2)).toBe(12);
+    const store = await t.reopen();
+    const again = store.openGroup(2, null);
+    expect(again.firstIndex()).toBe(7);
+    expect(again.lastIndex()).toBe(8);
+    expect(again.term(6)).toBe(3);
+    expect(again.term(8)).toBe(3);
+    expect(Buffer.from(again.snapshot().data).toString()).toBe('state@6');
+    expect(store.earliestOffset(2)).toBe(12);
+    const keys: number[] = [];
+    for await (const key of store.db.keys({ gte: makeKey(KeyKind.entry, 2, 0), lt: makeKey(KeyKind.entry, 3, 0) })) keys.push(key.readUInt32BE(9));
+    expect(keys).toEqual([7, 8]);
+    expect((await verifyStore(store)).ok).toBe(true);
+  });
+
+  it('installs a snapshot from a leader, replacing the whole log', async () => {
+    const t = await temp();
+    const log = t.store.openGroup(3, voters);
+    await t.store.persist([write(3, batches(1, 5, 1))], true);
+    const snapshot = { metadata: { index: 20, term: 4, confState: voters }, data: Buffer.from('leader-state') };
+    await t.store.persist([{ groupId: 3, hardState: { term: 4, vote: 0, commit: 20 }, snapshot, entries: [batchEntry({ index: 21, term: 4, baseOffset: 40 })] }], true);
+    expect(log.firstIndex()).toBe(21);
+    expect(log.lastIndex()).toBe(21);
+    expect(log.term(20)).toBe(4);
+    expect(t.store.earliestOffset(3)).toBe(40);
+    const store = await t.reopen();
+    const again = store.openGroup(3, null);
+    expect([again.firstIndex(), again.lastIndex(), again.term(20), again.term(21)]).toEqual([21, 21, 4, 4]);
+    expect(again.initialState().hardState.commit).toBe(20);
+    expect((await verifyStore(store)).ok).toBe(true);
+  });
+
+  it('bounds the tail cache across groups and loads evicted entries asynchronously', async () => {
+    const t = await temp({ tailCacheBytesMax: 4096 });
+    const a = t.store.openGroup(1, voters);
+    const b = t.store.openGroup(2, voters);
+    for (let i = 0; i < 10; i++) {
+      const index = i + 1;
+      await t.store.persist([write(1, batches(index, index, 1, { valueBytes: 200 })), write(2, batches(index, index, 1, { valueBytes: 200 }))], true);
+    }
+    const stats = t.store.stats();
+    expect(stats.cacheBytes).toBeLessThanOrEqual(4096);
+    expect(stats.cacheBytes).toBeGreaterThan(0);
+    // The newest entries are served from memory...
+    expect(a.entries(10, 11, Infinity)).toHaveLength(1);
+    // ...the oldest were evicted: pending, then served after the load.
+    const loaded: number[] = [];
+    t.store.onEntriesLoaded((id) => loaded.push(id));
+    expect(() => b.entries(1, 11, Infinity)).toThrow(EntriesPendingError);
+    await new Promise<void>((resolve) => {
+      const poll = (): void => (loaded.includes(2) ? resolve() : void setTimeout(poll, 5));
+      poll();
+    });
+    const entries = b.entries(1, 11, Infinity);
+    expect(entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(b.entries(1, 11, 1).map((e) => e.index)).toEqual([1]);
+  });
+
+  it('reads committed batches by offset, never past the high watermark, from cache and from disk', async () => {
+    const t = await temp();
+    t.store.openGroup(5, voters);
+    // Offsets 0..19 in entries 1..10, with a no-op at 11 and more batches 12..13 (offsets 20..23).
+    const later = [batchEntry({ index: 12, term: 2, baseOffset: 20, timestampMs: 2_000 }), batchEntry({ index: 13, term: 2, baseOffset: 22, timestampMs: 3_000 })];
+    await t.store.persist([write(5, [...batches(1, 10, 1, { timestampMs: 1_000 }), plainEntry(11, 2), ...later])], true);
+    const hw = 12; // commit index
+    const all = await t.store.readBatches(5, 0, Infinity, hw);
+    expect(all.map((b) => b.raftIndex)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12]);
+    expect(all.every((b) => b.fromCache)).toBe(true);
+    const mid = await t.store.readBatches(5, 7, 1, hw);
+    expect(mid.map((b) => [b.raftIndex, b.baseOffset, b.lastOffset])).toEqual([[4, 6, 7]]);
+    expect(decodeRecordBatch(mid[0]?.data ?? new Uint8Array()).records.map((r) => r.offset)).toEqual([6, 7]);
+    expect(await t.store.readBatches(5, 22, Infinity, hw)).toEqual([]);
+    expect(t.store.latestOffset(5, hw)).toBe(22);
+    expect(t.store.latestOffset(5)).toBe(24);
+    await expect(t.store.readBatches(5, 23, Infinity, hw)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    expect(t.store.offsetForTimestamp(5, 1_500, hw)).toBe(20);
+    expect(t.store.offsetForTimestamp(5, 500, hw)).toBe(0);
+    expect(t.store.offsetForTimestamp(5, 2_500, hw)).toBeNull();
+    expect(t.store.offsetForTimestamp(5, 2_500)).toBe(22);
+
+    const store = await t.reopen();
+    const fromDisk = await store.readBatches(5, 3, 2 * all[0]!.data.byteLength, hw);
+    expect(fromDisk.map((b) => b.raftIndex)).toEqual([2, 3]);
+    expect(fromDisk.every((b) => !b.fromCache)).toBe(true);
+    expect(Buffer.from(fromDisk[0]!.data).equals(Buffer.from(all[1]!.data))).toBe(true);
+    expect(store.earliestOffset(5)).toBe(0);
+    expect(store.latestOffset(5, 13)).toBe(24);
+  });
+
+  it('applies retention by bytes and by age at whole-batch boundaries, never above the applied index', async () => {
+    const t = await temp();
+    const log = t.store.openGroup(9, voters);
+    const entries: Entry[] = [];
+    for (let i = 1; i <= 10; i++) entries.push(batchEntry({ index: i, term: 1, baseOffset: 2 * (i - 1), timestampMs: i * 1000 }));
+    await t.store.persist([write(9, entries)], true);
+    const batchBytes = entries[0]!.data.byteLength;
+    expect(t.store.stats().groups[0]?.batchBytes).toBe(10 * batchBytes);
+
+    // Bytes: keep at most 7 batches' worth; the applied index allows it.
+    const bytesCut = await t.store.applyRetention(9, { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10 }, Buffer.from('p1'));
+    expect(bytesCut).toMatchObject({ snapshotIndex: 3, batchesDeleted: 3, bytesDeleted: 3 * batchBytes, earliestOffset: 6 });
+    expect(log.firstIndex()).toBe(4);
+    expect(Buffer.from(log.snapshot().data).toString()).toBe('p1');
+
+    // Age: everything older than 8 s is due, but only up to the applied index 5.
+    const ageCut = await t.store.applyRetention(9, { maxAgeMs: 2_000, now: 10_000, appliedIndex: 5 }, Buffer.from('p2'));
+    expect(ageCut).toMatchObject({ snapshotIndex: 5, batchesDeleted: 2, earliestOffset: 10 });
+    const none = await t.store.applyRetention(9, { maxAgeMs: 100_000, now: 10_000, appliedIndex: 10 }, Buffer.from('p3'));
+    expect(none.snapshotIndex).toBeNull();
+
+    const stats = t.store.stats();
+    expect(stats.groups[0]).toMatchObject({ groupId: 9, firstIndex: 6, lastIndex: 10, entryCount: 5, batchCount: 5, batchBytes: 5 * batchBytes, earliestOffset: 10, nextOffset: 20 });
+    expect(stats).toMatchObject({ groupCount: 1, entryCount: 5, batchCount: 5 });
+    await expect(t.store.readBatches(9, 9, Infinity, 10)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    const store = await t.reopen();
+    expect(store.earliestOffset(9)).toBe(10);
+    expect((await store.readBatches(9, 10, Infinity, 10)).map((b) => b.raftIndex)).toEqual([6, 7, 8, 9, 10]);
+    // Everything retained away: the offsets survive in the group meta.
+    await store.applyRetention(9, { maxBytes: 0, now: 0, appliedIndex: 10 }, Buffer.from('p4'));
+    expect([store.earliestOffset(9), store.latestOffset(9)]).toEqual([20, 20]);
+    const reopened = await t.reopen();
+    expect([reopened.earliestOffset(9), reopened.latestOffset(9)]).toEqual([20, 20]);
+    expect(await reopened.readBatches(9, 20, Infinity, 10)).toEqual([]);
+  });
+
+  it('finds a flipped byte with verifyStore and never serves the corrupt batch', async () => {
+    const t = await temp();
+    t.store.openGroup(4, voters);
+    await t.store.persist([write(4, batches(1, 6, 1))], true);
+    await t.store.close();
+    // Flip one byte inside the records of the batch at raft index 4 (offsets 6..7).
+    const db = new ClassicLevel<Buffer, Buffer>(t.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const key = makeKey(KeyKind.entry, 4, 4);
+    const value = Buffer.from((await db.get(key))!);
+    value[value.byteLength - 3] = (value[value.byteLength - 3] as number) ^ 0x10;
+    await db.put(key, value);
+    await db.close();
+
+    const progress: number[] = [];
+    const report = await verifyStore(t.dir, { onProgress: (p) => progress.push(p.groupsDone) });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toHaveLength(1);
+    expect(report.problems[0]).toMatchObject({ groupId: 4, index: 4, offset: 6, kind: 'BAD_BATCH' });
+    expect(report.problems[0]?.message).toContain('BAD_CRC');
+    expect(progress).toEqual([1]);
+
+    const store = await t.reopen();
+    const before = await store.readBatches(4, 0, 2 * (value.byteLength - 9), 6);
+    expect(before.map((b) => b.raftIndex)).toEqual([1, 2]);
+    const error = await store.readBatches(4, 6, Infinity, 6).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptBatchError);
+    expect(error).toMatchObject({ code: 'CORRUPT_BATCH', groupId: 4, index: 4, offset: 6 });
+    await expect(store.readBatches(4, 2, Infinity, 6)).rejects.toBeInstanceOf(CorruptBatchError);
+  });
+
+  it('deletes a group and lets the id be created again from scratch', async () => {
+    const t = await temp();
+    t.store.openGroup(11, voters);
+    t.store.openGroup(12, voters);
+    await t.store.persist([write(11, batches(1, 3, 1)), write(12, batches(1, 3, 1))], true);
+    await t.store.deleteGroup(11);
+    expect(t.store.groupIds()).toEqual([12]);
+    const fresh = t.store.openGroup(11, null);
+    expect(fresh.lastIndex()).toBe(0);
+    await t.store.persist([], true);
+    const store = await t.reopen();
+    expect([...store.groupIds()].sort()).toEqual([11, 12]);
+    expect(store.openGroup(11, null).lastIndex()).toBe(0);
+    expect(store.openGroup(12, null).lastIndex()).toBe(3);
+    expect((await verifyStore(store)).ok).toBe(true);
+  });
+
+  it('periodic policy: acknowledges without fsync and reports each timed sync', async () => {
+    const t = await temp({ walSync: 'periodic', walSyncIntervalMs: 5 });
+    t.store.openGroup(1, voters);
+    const synced: number[] = [];
+    t.store.onSync((count) => synced.push(count));
+    await t.store.persist([write(1, batches(1, 1, 1))], true);
+    await t.store.persist([write(1, batches(2, 2, 1))], true);
+    await new Promise<void>((resolve) => {
+      const poll = (): void => (synced.includes(2) ? resolve() : void setTimeout(poll, 2));
+      poll();
+    });
+    expect(t.store.stats().syncCount).toBeGreaterThanOrEqual(1);
+    await t.store.syncNow();
+    expect(synced[synced.length - 1]).toBe(2);
+  });
+
+  it('none policy never syncs; always syncs only when asked to', async () => {
+    const none = await temp({ walSync: 'none' });
+    none.store.openGroup(1, voters);
+    await none.store.persist([write(1, batches(1, 1, 1))], true);
+    expect(none.store.stats().syncCount).toBe(0);
+    const always = await temp();
+    always.store.openGroup(1, voters);
+    await always.store.persist([write(1, batches(1, 1, 1))], true);
+    await always.store.persist([write(1, [], { term: 1, vote: 1, commit: 1 })], false);
+    expect(always.store.stats()).toMatchObject({ persistCount: 2, syncCount: 1 });
+    expect(always.store.openGroup(1, null).initialState().hardState).toEqual({ term: 1, vote: 1, commit: 1 });
+  });
+
+  it('keeps conf change entries and their type', async () => {
+    const t = await temp();
+    const log = t.store.openGroup(1, voters);
+    await t.store.persist([write(1, [{ index: 1, term: 1, type: EntryType.confChange, data: Buffer.from([1, 2, 3]) }])], true);
+    const store = await t.reopen();
+    const again = store.openGroup(1, null);
+    await new Promise<void>((resolve) => {
+      store.onEntriesLoaded(() => resolve());
+      try {
+        again.entries(1, 2, Infinity);
+        resolve();
+      } catch (e: unknown) {
+        if (!(e instanceof EntriesPendingError)) throw e;
+      }
+    });
+    expect(again.entries(1, 2, Infinity)[0]).toMatchObject({ index: 1, term: 1, type: EntryType.confChange });
+    void log;
+  });
+});

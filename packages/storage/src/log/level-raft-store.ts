@@ -1,0 +1,739 @@
+/**
+ * `LevelRaftStore`: the durable store of every Raft group of a broker, in ONE classic-level
+ * (LevelDB) database. Keys are `[kind u8][group u32][index u64]` big-endian (see keys.ts).
+ *
+ * Group commit: `persist` writes every group's snapshot, entries and hard state of one host loop
+ * turn as ONE LevelDB write batch, so one fsync covers them all.
+ *
+ * Acknowledgement semantics (`walSync`), i.e. what it means when `persist` resolves:
+ *  - `always` (default): the batch was written with `sync: true` (LevelDB appends it to its log
+ *    and fsyncs) whenever `mustSync` is true. It survives a process crash, a kernel crash and
+ *    a power loss. `acks=all` then means a quorum holds the batch on disk.
+ *  - `periodic`: the batch is in LevelDB's log file (handed to the OS, written without fsync).
+ *    It survives a crash of the process (SIGKILL), but a kernel crash or power loss may lose
+ *    writes acknowledged since the last completed sync. A timer every `walSyncIntervalMs` forces
+ *    an fsync by writing a tiny marker with `sync: true`; when that resolves every `persist`
+ *    resolved before it started is on disk (`onSync` reports how many, `syncNow()` forces one).
+ *    So the window of acknowledged-but-losable writes is at most one interval plus one fsync.
+ *  - `none`: never fsync; the OS writes back when it likes. Survives process crashes only.
+ * In every policy a crash keeps a prefix of the write batches (LevelDB replays its log up to
+ * the first torn record), so the store reopens consistent: never a torn batch, never a hole.
+ * Caveat (LevelDB): its log file switches when the memtable fills; the old file is not
+ * fsynced at the switch, so under `periodic`/`none` a power loss can also lose writes older
+ * than the last sync if they sat in the previous log file and had not been flushed to a table.
+ *
+ * Writes other than `persist` (compaction, retention, group deletion) use the same policy.
+ */
+import { ClassicLevel } from 'classic-level';
+import { assert, EntryType, GroupNotFoundError } from '@streambus/raft';
+import type { ConfState, Entry, GroupId, GroupWrite, HardState, LogStorage, RaftLogger, RaftStore, Snapshot } from '@streambus/raft';
+import { isRecordBatch, readBatchHeader, verifyBatch, RecordBatchError } from '@streambus/proto';
+import {
+  decodeBatchLocation,
+  decodeEntryValue,
+  decodeGroupMeta,
+  decodeHardState,
+  decodeSnapshotMeta,
+  decodeTerm,
+  encodeBatchLocation,
+  encodeEntryValue,
+  encodeGroupMeta,
+  encodeHardState,
+  encodeSnapshotMeta,
+  encodeTerm,
+} from '../codec.js';
+import type { BatchLocation } from '../codec.js';
+import {
+  groupIdMax,
+  loadWindowBytesMax,
+  loadWindowEntriesMax,
+  progressGroupsEvery,
+  readBatchesMax,
+  storeLayoutVersion,
+  tailCacheBytesMaxDefault,
+  walSyncIntervalMsDefault,
+  walSyncIntervalMsMax,
+  walSyncIntervalMsMin,
+} from '../constants.js';
+import { CorruptBatchError, CorruptStoreError, InvalidStoreConfigError, OffsetOutOfRangeError, StoreClosedError } from '../errors.js';
+import { groupRangeEnd, indexRange, KeyKind, keyIndex, keyGroup, makeKey } from '../keys.js';
+import { GroupLog } from './group-log.js';
+import type { GroupLogHost } from './group-log.js';
+
+export type WalSyncPolicy = 'always' | 'periodic' | 'none';
+
+export interface OpenProgress {
+  readonly groupsLoaded: number;
+  readonly groupsTotal: number;
+}
+
+export interface LevelRaftStoreOptions {
+  /** Config `wal_sync`. Default `always`. */
+  readonly walSync?: WalSyncPolicy;
+  /** Config `wal_sync_interval` in ms, for `periodic`. Default 10. */
+  readonly walSyncIntervalMs?: number;
+  /** Byte budget of the tail cache shared by all groups. Default 64 MiB. */
+  readonly tailCacheBytesMax?: number;
+  readonly logger?: RaftLogger;
+  /** Called while groups are loaded at open (every 100 groups and at the end). */
+  readonly onOpenProgress?: (progress: OpenProgress) => void;
+}
+
+/** A committed record batch, as stored (never re-encoded). */
+export interface StoredBatch {
+  readonly raftIndex: number;
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  /** The batch bytes: the entry's data as proposed. */
+  readonly data: Uint8Array;
+  /** True when served from the tail cache, false when read (and CRC-checked) from LevelDB. */
+  readonly fromCache: boolean;
+}
+
+export interface RetentionPolicy {
+  /** Delete batches whose records are all older than now - maxAgeMs. */
+  readonly maxAgeMs?: number;
+  /** Delete the oldest batches while the partition holds more record-batch bytes than this. */
+  readonly maxBytes?: number;
+  readonly now: number;
+  /** The group's applied index: nothing above it is ever deleted. */
+  readonly appliedIndex: number;
+  /** Membership as of `appliedIndex`, for the snapshot; default: the current snapshot's. */
+  readonly confState?: ConfState;
+}
+
+export interface RetentionResult {
+  /** The snapshot index the log was compacted to, or null when nothing was due. */
+  readonly snapshotIndex: number | null;
+  readonly batchesDeleted: number;
+  readonly bytesDeleted: number;
+  readonly earliestOffset: number;
+}
+
+export interface GroupStats {
+  readonly groupId: GroupId;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly entryCount: number;
+  readonly batchCount: number;
+  /** Bytes of record batches kept (the partition's size as retention counts it). */
+  readonly batchBytes: number;
+  readonly earliestOffset: number;
+  readonly nextOffset: number;
+  readonly cachedEntries: number;
+  readonly cacheBytes: number;
+}
+
+export interface StoreStats {
+  readonly groups: readonly GroupStats[];
+  readonly groupCount: number;
+  readonly entryCount: number;
+  readonly batchCount: number;
+  readonly batchBytes: number;
+  readonly cacheBytes: number;
+  readonly cacheBytesMax: number;
+  readonly persistCount: number;
+  readonly syncCount: number;
+}
+
+type Db = ClassicLevel<Buffer, Buffer>;
+type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+const emptyConfState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+const emptyHardState: HardState = { term: 0, vote: 0, commit: 0 };
+const emptyBytes = Buffer.alloc(0);
+
+interface CacheChunk {
+  readonly log: GroupLog;
+  readonly throughIndex: number;
+}
+
+export class LevelRaftStore implements RaftStore, GroupLogHost {
+  private readonly groups = new Map<GroupId, GroupLog>();
+  private readonly loadedListeners: ((groupId: GroupId) => void)[] = [];
+  private readonly syncListeners: ((persistCount: number) => void)[] = [];
+  private readonly walSync: WalSyncPolicy;
+  private readonly tailCacheBytesMax: number;
+  private readonly logger: RaftLogger | undefined;
+  private cacheBytesTotal = 0;
+  private cacheChunks: CacheChunk[] = [];
+  private cacheChunksHead = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private persists = 0;
+  private persistsSynced = 0;
+  private syncs = 0;
+
+  private constructor(readonly db: Db, readonly location: string, options: LevelRaftStoreOptions) {
+    this.walSync = options.walSync ?? 'always';
+    this.tailCacheBytesMax = options.tailCacheBytesMax ?? tailCacheBytesMaxDefault;
+    this.logger = options.logger;
+  }
+
+  /** Opens (creating if needed) the store in `dir` and rebuilds every group's in-memory view. */
+  static async open(dir: string, options: LevelRaftStoreOptions = {}): Promise<LevelRaftStore> {
+    validateOptions(options);
+    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    const store = new LevelRaftStore(db, dir, options);
+    try {
+      await store.recover(options.onOpenProgress);
+    } catch (error: unknown) {
+      await db.close();
+      throw error;
+    }
+    if (store.walSync === 'periodic') {
+      const intervalMs = options.walSyncIntervalMs ?? walSyncIntervalMsDefault;
+      store.timer = setInterval(() => store.periodicSync(), intervalMs);
+      store.timer.unref();
+    }
+    return store;
+  }
+
+  // ---------------------------------------------------------------- RaftStore
+
+  groupIds(): readonly GroupId[] {
+    return [...this.groups.keys()];
+  }
+
+  openGroup(groupId: GroupId, bootstrap: ConfState | null): LogStorage {
+    return this.group(groupId, bootstrap);
+  }
+
+  /** Like `openGroup`, typed as the concrete log (offsets, cache figures). */
+  group(groupId: GroupId, bootstrap: ConfState | null = null): GroupLog {
+    this.checkOpen();
+    assert(Number.isInteger(groupId) && groupId >= 0 && groupId <= groupIdMax, 'group id is unsigned 32-bit');
+    const existing = this.groups.get(groupId);
+    if (existing !== undefined) return existing;
+    const snap: Snapshot = { metadata: { index: 0, term: 0, confState: bootstrap ?? emptyConfState }, data: emptyBytes };
+    const log = new GroupLog(groupId, this, emptyHardState, snap, 0, 0);
+    log.pendingCreate = true;
+    this.groups.set(groupId, log);
+    return log;
+  }
+
+  persist(writes: readonly GroupWrite[], mustSync: boolean): Promise<void> {
+    return this.exclusive(() => this.persistNow(writes, mustSync));
+  }
+
+  compact(groupId: GroupId, snapshot: Snapshot): Promise<void> {
+    return this.exclusive(() => this.compactNow(groupId, snapshot));
+  }
+
+  deleteGroup(groupId: GroupId): Promise<void> {
+    return this.exclusive(async () => {
+      const log = this.groups.get(groupId);
+      if (log === undefined) return;
+      // The meta key goes first: without it the group does not exist at the next open, and
+      // whatever of it a crash leaves behind is cleared when the id is created again.
+      await this.db.del(makeKey(KeyKind.groupMeta, groupId, 0), { sync: this.walSync === 'always' });
+      this.groups.delete(groupId);
+      this.cacheBytesTotal -= log.evictThrough(log.last);
+      log.generation++;
+      await this.clearGroup(groupId);
+    });
+  }
+
+  onEntriesLoaded(listener: (groupId: GroupId) => void): void {
+    this.loadedListeners.push(listener);
+  }
+
+  // ---------------------------------------------------------------- durability
+
+  /** Called after each completed sync with the number of `persist` calls it made durable. */
+  onSync(listener: (persistCount: number) => void): void {
+    this.syncListeners.push(listener);
+  }
+
+  /** Number of `persist` calls resolved so far. */
+  get persistCount(): number {
+    return this.persists;
+  }
+
+  /** Forces an fsync: when it resolves, every write resolved before the call is on disk. */
+  async syncNow(): Promise<void> {
+    this.checkOpen();
+    const covered = this.persists;
+    await this.db.put(makeKey(KeyKind.syncMarker, 0, 0), emptyBytes, { sync: true });
+    this.syncs++;
+    if (covered > this.persistsSynced) this.persistsSynced = covered;
+    for (const listener of this.syncListeners) listener(covered);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.queue;
+    if (this.walSync === 'periodic' && this.persists > this.persistsSynced) await this.syncNow();
+    this.closed = true;
+    await this.db.close();
+  }
+
+  // ---------------------------------------------------------------- partition reads
+
+  /**
+   * Committed record batches from `fromOffset`: the batch holding it first, then the following
+   * ones, up to `bytesMax` (at least one batch) and never past raft index `maxIndexInclusive`
+   * (the commit index: the high watermark). From the tail cache when present, else LevelDB;
+   * every batch read from LevelDB is CRC-checked and a corrupt one raises CorruptBatchError.
+   * Throws OffsetOutOfRangeError below the earliest offset or above the next one; returns [] at
+   * the next offset.
+   */
+  async readBatches(groupId: GroupId, fromOffset: number, bytesMax: number, maxIndexInclusive: number): Promise<StoredBatch[]> {
+    this.checkOpen();
+    const log = this.existingGroup(groupId);
+    const earliest = log.earliestOffset();
+    const next = log.nextOffset(maxIndexInclusive);
+    if (fromOffset < earliest || fromOffset > Math.max(next, earliest)) throw new OffsetOutOfRangeError(groupId, fromOffset, earliest, next);
+    const picked: BatchLocation[] = [];
+    let bytes = 0;
+    for (let pos = log.offsets.findOffset(fromOffset); pos < log.offsets.count && picked.length < readBatchesMax; pos++) {
+      const loc = log.offsets.at(pos);
+      if (loc.raftIndex > maxIndexInclusive) break;
+      if (picked.length > 0 && bytes + loc.bytes > bytesMax) break;
+      bytes += loc.bytes;
+      picked.push(loc);
+    }
+    const out: StoredBatch[] = [];
+    const misses: BatchLocation[] = [];
+    for (const loc of picked) {
+      const cached = misses.length === 0 ? log.cachedEntry(loc.raftIndex) : undefined;
+      if (cached !== undefined) out.push({ raftIndex: loc.raftIndex, baseOffset: loc.baseOffset, lastOffset: loc.lastOffset, data: cached.data, fromCache: true });
+      else misses.push(loc);
+    }
+    if (misses.length === 0) return out;
+    const values = await this.db.getMany(misses.map((loc) => makeKey(KeyKind.entry, groupId, loc.raftIndex)));
+    for (let i = 0; i < misses.length; i++) {
+      const loc = misses[i] as BatchLocation;
+      const value = values[i];
+      if (value === undefined) break; // compacted meanwhile: serve what precedes it
+      out.push({ ...loc, data: checkedBatch(groupId, loc, value), fromCache: false });
+    }
+    return out;
+  }
+
+  /** The offset of the first batch kept (after retention), or the next offset when none. */
+  earliestOffset(groupId: GroupId): number {
+    return this.existingGroup(groupId).earliestOffset();
+  }
+
+  /** The offset after the last batch at or below raft index `maxIndexInclusive` (the high watermark). */
+  latestOffset(groupId: GroupId, maxIndexInclusive = Infinity): number {
+    return this.existingGroup(groupId).nextOffset(maxIndexInclusive);
+  }
+
+  /**
+   * The base offset of the first batch holding a record with timestamp >= `timestampMs`
+   * (fetching from it yields that record first among the newer ones), or null when no batch at or
+   * below `maxIndexInclusive` does. Batch granularity: records of that batch that are older
+   * than `timestampMs` are the consumer's to skip.
+   */
+  offsetForTimestamp(groupId: GroupId, timestampMs: number, maxIndexInclusive = Infinity): number | null {
+    const log = this.existingGroup(groupId);
+    const pos = log.offsets.findTimestamp(timestampMs);
+    if (pos >= log.offsets.count) return null;
+    const loc = log.offsets.at(pos);
+    return loc.raftIndex <= maxIndexInclusive ? loc.baseOffset : null;
+  }
+
+  // ---------------------------------------------------------------- retention and stats
+
+  /**
+   * Deletes the oldest whole batches of a partition that are older than `maxAgeMs` or beyond
+   * `maxBytes`, never above `appliedIndex`: records `partitionState` (the partition's small
+   * state — next offset, producer sequences — as of `appliedIndex`) as the snapshot at the cut
+   * index, then range-deletes the prefix. The cut is the raft index just below the first batch
+   * kept (or the applied index when every batch goes).
+   */
+  applyRetention(groupId: GroupId, policy: RetentionPolicy, partitionState: Uint8Array): Promise<RetentionResult> {
+    return this.exclusive(async () => {
+      const log = this.existingGroup(groupId);
+      const offsets = log.offsets;
+      const applied = Math.min(policy.appliedIndex, log.last);
+      let drop = 0;
+      if (policy.maxAgeMs !== undefined) {
+        const cutoff = policy.now - policy.maxAgeMs;
+        // The running max timestamp makes "every record up to here is older" a prefix test.
+        drop = Math.min(offsets.findTimestamp(cutoff), offsets.count);
+      }
+      if (policy.maxBytes !== undefined) {
+        let bytes = offsets.bytes;
+        let n = 0;
+        while (n < offsets.count && bytes > policy.maxBytes) bytes -= offsets.bytesAt(n++);
+        drop = Math.max(drop, n);
+      }
+      while (drop > 0 && offsets.raftIndexAt(drop - 1) > applied) drop--;
+      if (drop === 0) return { snapshotIndex: null, batchesDeleted: 0, bytesDeleted: 0, earliestOffset: log.earliestOffset() };
+      const cut = drop < offsets.count ? Math.min(applied, offsets.raftIndexAt(drop) - 1) : applied;
+      let bytesDeleted = 0;
+      for (let i = 0; i < drop; i++) bytesDeleted += offsets.bytesAt(i);
+      const snapshot: Snapshot = {
+        metadata: { index: cut, term: log.term(cut), confState: policy.confState ?? log.snap.metadata.confState },
+        data: partitionState,
+      };
+      await this.compactNow(groupId, snapshot);
+      return { snapshotIndex: cut, batchesDeleted: drop, bytesDeleted, earliestOffset: log.earliestOffset() };
+    });
+  }
+
+  stats(): StoreStats {
+    const groups: GroupStats[] = [];
+    let entryCount = 0;
+    let batchCount = 0;
+    let batchBytes = 0;
+    for (const log of this.groups.values()) {
+      const s: GroupStats = {
+        groupId: log.groupId,
+        firstIndex: log.firstIndex(),
+        lastIndex: log.last,
+        entryCount: log.last - log.firstIndex() + 1,
+        batchCount: log.offsets.count,
+        batchBytes: log.offsets.bytes,
+        earliestOffset: log.earliestOffset(),
+        nextOffset: log.nextOffset(),
+        cachedEntries: log.cachedEntries,
+        cacheBytes: log.cacheBytes,
+      };
+      groups.push(s);
+      entryCount += s.entryCount;
+      batchCount += s.batchCount;
+      batchBytes += s.batchBytes;
+    }
+    return {
+      groups,
+      groupCount: groups.length,
+      entryCount,
+      batchCount,
+      batchBytes,
+      cacheBytes: this.cacheBytesTotal,
+      cacheBytesMax: this.tailCacheBytesMax,
+      persistCount: this.persists,
+      syncCount: this.syncs,
+    };
+  }
+
+  // ---------------------------------------------------------------- loads (GroupLogHost)
+
+  loadEntries(log: GroupLog, lo: number, hi: number): void {
+    if (log.loading || this.closed) return;
+    log.loading = true;
+    const generation = log.generation;
+    void this.readEntries(log.groupId, lo, hi).then(
+      ({ entries, bytes }) => {
+        log.loading = false;
+        if (generation === log.generation && this.groups.get(log.groupId) === log) log.setWindow(lo, entries, bytes);
+        this.notifyLoaded(log.groupId);
+      },
+      (error: unknown) => {
+        log.loading = false;
+        this.logger?.warn({ groupId: log.groupId, lo, hi, error: String(error) }, 'loading entries failed');
+        this.notifyLoaded(log.groupId);
+      },
+    );
+  }
+
+  private async readEntries(groupId: GroupId, lo: number, hi: number): Promise<{ entries: Entry[]; bytes: number }> {
+    const entries: Entry[] = [];
+    let bytes = 0;
+    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.entry, groupId, lo, hi), fillCache: false })) {
+      const index = keyIndex(key);
+      if (index !== lo + entries.length) break;
+      const entry = decodeEntryValue(index, value);
+      if (entry === null) throw new CorruptStoreError(groupId, `entry ${index} is malformed`);
+      entries.push(entry);
+      bytes += entry.data.byteLength;
+      if (bytes >= loadWindowBytesMax || entries.length >= loadWindowEntriesMax) break;
+    }
+    return { entries, bytes };
+  }
+
+  private notifyLoaded(groupId: GroupId): void {
+    for (const listener of this.loadedListeners) listener(groupId);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      this.checkOpen();
+      return fn();
+    });
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+
+  private existingGroup(groupId: GroupId): GroupLog {
+    const log = this.groups.get(groupId);
+    if (log === undefined) throw new GroupNotFoundError(groupId);
+    return log;
+  }
+
+  private periodicSync(): void {
+    if (this.closed || this.persists === this.persistsSynced) return;
+    this.syncNow().catch((error: unknown) => this.logger?.warn({ error: String(error) }, 'periodic sync failed'));
+  }
+
+  private async persistNow(writes: readonly GroupWrite[], mustSync: boolean): Promise<void> {
+    const logs = writes.map((write) => this.existingGroup(write.groupId));
+    const batch = this.db.batch();
+    const after: (() => void)[] = [];
+    const creating = [...this.groups.values()].filter((log) => log.pendingCreate);
+    for (const log of creating) {
+      // A crashed deleteGroup may have left keys of this id behind: clear them first.
+      await this.clearGroup(log.groupId);
+      batch.put(makeKey(KeyKind.groupMeta, log.groupId, 0), encodeGroupMeta({ offsetFloor: 0 }));
+      batch.put(makeKey(KeyKind.snapshotMeta, log.groupId, 0), encodeSnapshotMeta(log.snap.metadata));
+      batch.put(makeKey(KeyKind.snapshotData, log.groupId, 0), Buffer.from(log.snap.data));
+      batch.put(makeKey(KeyKind.hardState, log.groupId, 0), encodeHardState(log.hard));
+    }
+    const clears: (() => Promise<void>)[] = [];
+    writes.forEach((write, i) => this.planWrite(logs[i] as GroupLog, write, batch, after, clears));
+    await batch.write({ sync: mustSync && this.walSync === 'always' });
+    for (const log of creating) log.pendingCreate = false;
+    for (const apply of after) apply();
+    this.persists++;
+    if (mustSync && this.walSync === 'always') {
+      this.syncs++;
+      this.persistsSynced = this.persists;
+    }
+    this.evictCache();
+    for (const clear of clears) await clear();
+  }
+
+  /** Adds one group's write to `batch`; pushes the in-memory changes to apply once it is written. */
+  private planWrite(log: GroupLog, write: GroupWrite, batch: ReturnType<Db['batch']>, after: (() => void)[], clears: (() => Promise<void>)[]): void {
+    const g = log.groupId;
+    let last = log.last;
+    let snapIndex = log.snap.metadata.index;
+    let snapTerm = log.snap.metadata.term;
+    let batchesKept = log.offsets.count;
+    let runsKept = log.runs.runs;
+    const snapshot = write.snapshot;
+    if (snapshot !== null) {
+      assert(snapshot.metadata.index >= snapIndex, 'an installed snapshot does not go backwards');
+      batch.put(makeKey(KeyKind.snapshotMeta, g, 0), encodeSnapshotMeta(snapshot.metadata));
+      batch.put(makeKey(KeyKind.snapshotData, g, 0), Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength));
+      // The whole log is replaced. Keys above the snapshot go in this batch; those at or below
+      // it are garbage once the snapshot is written, and are range-deleted afterwards.
+      for (let index = Math.max(snapIndex, snapshot.metadata.index) + 1; index <= last; index++) batch.del(makeKey(KeyKind.entry, g, index));
+      for (let i = log.offsets.findRaftIndex(snapshot.metadata.index + 1); i < log.offsets.count; i++) batch.del(makeKey(KeyKind.offsetIndex, g, log.offsets.raftIndexAt(i)));
+      for (const run of runsKept) batch.del(makeKey(KeyKind.termRun, g, run.startIndex));
+      const upTo = snapshot.metadata.index + 1;
+      const dropPos = log.offsets.findRaftIndex(upTo);
+      const floor = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
+      batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor }));
+      clears.push(() => this.clearBelow(g, upTo));
+      after.push(() => {
+        this.cacheBytesTotal -= log.installSnapshot(snapshot);
+      });
+      snapIndex = snapshot.metadata.index;
+      snapTerm = snapshot.metadata.term;
+      last = snapIndex;
+      batchesKept = 0;
+      runsKept = [];
+    }
+    const entries = write.entries;
+    const first = entries[0];
+    if (first !== undefined) {
+      assert(first.index > snapIndex, 'entries are appended above the snapshot');
+      assert(first.index <= last + 1, 'entries leave no gap in the log');
+      let lastBatch: BatchLocation | null = null;
+      if (first.index <= last) {
+        for (let index = first.index; index <= last; index++) batch.del(makeKey(KeyKind.entry, g, index));
+        const pos = log.offsets.findRaftIndex(first.index);
+        for (let i = pos; i < batchesKept; i++) batch.del(makeKey(KeyKind.offsetIndex, g, log.offsets.raftIndexAt(i)));
+        batchesKept = Math.min(batchesKept, pos);
+        for (const run of runsKept) if (run.startIndex >= first.index) batch.del(makeKey(KeyKind.termRun, g, run.startIndex));
+        const truncateAt = first.index;
+        after.push(() => {
+          this.cacheBytesTotal -= log.truncateFrom(truncateAt);
+        });
+      }
+      if (batchesKept > 0) lastBatch = log.offsets.at(batchesKept - 1);
+      let prevTerm = first.index - 1 === snapIndex ? snapTerm : log.runs.termAt(first.index - 1);
+      const newRuns: [number, number][] = [];
+      const newBatches: BatchLocation[] = [];
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i] as Entry;
+        assert(entry.index === first.index + i, 'entries are contiguous');
+        batch.put(makeKey(KeyKind.entry, g, entry.index), encodeEntryValue(entry));
+        if (entry.term !== prevTerm || (i === 0 && first.index === snapIndex + 1)) {
+          assert(entry.term >= prevTerm, 'terms never decrease along the log');
+          batch.put(makeKey(KeyKind.termRun, g, entry.index), encodeTerm(entry.term));
+          newRuns.push([entry.index, entry.term]);
+          prevTerm = entry.term;
+        }
+        const loc = batchLocation(entry);
+        if (loc !== null && (lastBatch === null || loc.baseOffset > lastBatch.lastOffset)) {
+          batch.put(makeKey(KeyKind.offsetIndex, g, entry.index), encodeBatchLocation(loc));
+          newBatches.push(loc);
+          lastBatch = loc;
+        } else if (loc !== null) {
+          this.logger?.warn({ groupId: g, index: entry.index, baseOffset: loc.baseOffset }, 'record batch overlaps the previous offsets; not indexed');
+        }
+      }
+      after.push(() => {
+        for (const [index, term] of newRuns) log.runs.push(index, term);
+        for (const loc of newBatches) log.offsets.append(loc);
+        const bytes = log.cacheAppend(entries);
+        this.cacheBytesTotal += bytes;
+        this.cacheChunks.push({ log, throughIndex: log.last });
+      });
+    }
+    const hardState = write.hardState;
+    if (hardState !== null) {
+      batch.put(makeKey(KeyKind.hardState, g, 0), encodeHardState(hardState));
+      after.push(() => {
+        log.hard = hardState;
+      });
+    }
+  }
+
+  private async compactNow(groupId: GroupId, snapshot: Snapshot): Promise<void> {
+    const log = this.existingGroup(groupId);
+    const index = snapshot.metadata.index;
+    if (index <= log.snap.metadata.index) return;
+    assert(index <= log.last, 'compaction within the log');
+    assert(log.term(index) === snapshot.metadata.term, 'compaction snapshot term matches the log');
+    const g = groupId;
+    const batch = this.db.batch();
+    batch.put(makeKey(KeyKind.snapshotMeta, g, 0), encodeSnapshotMeta(snapshot.metadata));
+    batch.put(makeKey(KeyKind.snapshotData, g, 0), Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength));
+    // The run covering index + 1 must start there once the runs below are gone.
+    if (index < log.last) {
+      const term = log.term(index + 1);
+      batch.put(makeKey(KeyKind.termRun, g, index + 1), encodeTerm(term));
+    }
+    const dropPos = log.offsets.findRaftIndex(index + 1);
+    const floor = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
+    batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor }));
+    await batch.write({ sync: this.walSync === 'always' });
+    this.cacheBytesTotal -= log.compactTo(snapshot);
+    await this.clearBelow(g, index + 1);
+  }
+
+  /** Range-deletes entries, offset index and term runs of a group below `index`. */
+  private async clearBelow(groupId: GroupId, index: number): Promise<void> {
+    await this.db.clear(indexRange(KeyKind.entry, groupId, 0, index));
+    await this.db.clear(indexRange(KeyKind.offsetIndex, groupId, 0, index));
+    await this.db.clear(indexRange(KeyKind.termRun, groupId, 0, index));
+  }
+
+  private async clearGroup(groupId: GroupId): Promise<void> {
+    for (const kind of [KeyKind.hardState, KeyKind.snapshotMeta, KeyKind.snapshotData, KeyKind.termRun, KeyKind.offsetIndex, KeyKind.entry]) {
+      await this.db.clear({ gte: makeKey(kind, groupId, 0), lte: groupRangeEnd(kind, groupId) });
+    }
+  }
+
+  private evictCache(): void {
+    while (this.cacheBytesTotal > this.tailCacheBytesMax && this.cacheChunksHead < this.cacheChunks.length) {
+      const chunk = this.cacheChunks[this.cacheChunksHead] as CacheChunk;
+      this.cacheChunksHead++;
+      this.cacheBytesTotal -= chunk.log.evictThrough(chunk.throughIndex);
+    }
+    if (this.cacheChunksHead > 1024 && this.cacheChunksHead * 2 > this.cacheChunks.length) {
+      this.cacheChunks = this.cacheChunks.slice(this.cacheChunksHead);
+      this.cacheChunksHead = 0;
+    }
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  private async recover(onProgress: ((progress: OpenProgress) => void) | undefined): Promise<void> {
+    const versionKey = makeKey(KeyKind.storeMeta, 0, 0);
+    const version = await this.db.get(versionKey);
+    if (version === undefined) await this.db.put(versionKey, Buffer.from([storeLayoutVersion]), { sync: true });
+    else if (version[0] !== storeLayoutVersion) throw new CorruptStoreError(0, `layout version ${version[0]}, this build reads ${storeLayoutVersion}`);
+    const ids: GroupId[] = [];
+    for await (const key of this.db.keys({ gte: makeKey(KeyKind.groupMeta, 0, 0), lt: makeKey(KeyKind.hardState, 0, 0) })) ids.push(keyGroup(key));
+    for (let i = 0; i < ids.length; i++) {
+      await this.recoverGroup(ids[i] as GroupId);
+      if ((i + 1) % progressGroupsEvery === 0 || i + 1 === ids.length) onProgress?.({ groupsLoaded: i + 1, groupsTotal: ids.length });
+    }
+  }
+
+  private async recoverGroup(g: GroupId): Promise<void> {
+    const meta = decodeGroupMeta(required(g, 'group meta', await this.db.get(makeKey(KeyKind.groupMeta, g, 0))));
+    const hard = decodeHardState(required(g, 'hard state', await this.db.get(makeKey(KeyKind.hardState, g, 0))));
+    const snapMeta = decodeSnapshotMeta(required(g, 'snapshot metadata', await this.db.get(makeKey(KeyKind.snapshotMeta, g, 0))));
+    const snapData = (await this.db.get(makeKey(KeyKind.snapshotData, g, 0))) ?? emptyBytes;
+    if (meta === null || hard === null || snapMeta === null) throw new CorruptStoreError(g, 'metadata does not decode');
+    const firstIndex = snapMeta.index + 1;
+    let last = snapMeta.index;
+    for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, g, firstIndex, Infinity), reverse: true, limit: 1 })) last = keyIndex(key);
+    const log = new GroupLog(g, this, hard, { metadata: snapMeta, data: snapData }, last, meta.offsetFloor);
+    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.termRun, g, firstIndex, last + 1) })) {
+      const term = decodeTerm(value);
+      if (term === null) throw new CorruptStoreError(g, 'term run does not decode');
+      log.runs.push(keyIndex(key), term);
+    }
+    if (last >= firstIndex && log.runs.runs[0]?.startIndex !== firstIndex) throw new CorruptStoreError(g, `no term run starts at the first index ${firstIndex}`);
+    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.offsetIndex, g, firstIndex, last + 1) })) {
+      const loc = decodeBatchLocation(keyIndex(key), value);
+      if (loc === null) throw new CorruptStoreError(g, 'offset index does not decode');
+      if (log.offsets.accepts(loc.raftIndex, loc.baseOffset)) log.offsets.append(loc);
+    }
+    this.groups.set(g, log);
+    // Keys below the snapshot left by a crash between a compaction and its range delete.
+    let stale = false;
+    for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, g, 0, firstIndex), limit: 1 })) stale = key.byteLength > 0;
+    if (stale) {
+      this.logger?.info({ groupId: g, firstIndex }, 'clearing entries left below the snapshot');
+      await this.clearBelow(g, firstIndex);
+    }
+  }
+}
+
+function required(groupId: GroupId, what: string, value: Buffer | undefined): Buffer {
+  if (value === undefined) throw new CorruptStoreError(groupId, `${what} is missing`);
+  return value;
+}
+
+/** The offset-index entry of a record batch entry, or null for other payloads. */
+function batchLocation(entry: Entry): BatchLocation | null {
+  if (entry.type !== EntryType.normal || !isRecordBatch(entry.data)) return null;
+  try {
+    const h = readBatchHeader(entry.data);
+    return { raftIndex: entry.index, baseOffset: h.baseOffset, lastOffset: h.lastOffset, maxTimestamp: h.maxTimestamp, bytes: h.sizeBytes };
+  } catch (error: unknown) {
+    if (error instanceof RecordBatchError) return null;
+    throw error;
+  }
+}
+
+/** The batch bytes of a stored entry value, CRC-verified and matched against the offset index. */
+function checkedBatch(groupId: GroupId, loc: BatchLocation, value: Buffer): Uint8Array {
+  const entry = decodeEntryValue(loc.raftIndex, value);
+  if (entry === null) throw new CorruptBatchError(groupId, loc.raftIndex, loc.baseOffset, 'entry value is malformed');
+  try {
+    const header = verifyBatch(entry.data);
+    if (header.baseOffset !== loc.baseOffset || header.lastOffset !== loc.lastOffset) {
+      throw new CorruptBatchError(groupId, loc.raftIndex, loc.baseOffset, `offsets [${header.baseOffset}, ${header.lastOffset}] disagree with the index`);
+    }
+  } catch (error: unknown) {
+    if (error instanceof RecordBatchError) throw new CorruptBatchError(groupId, loc.raftIndex, loc.baseOffset, error.message);
+    throw error;
+  }
+  return entry.data;
+}
+
+function validateOptions(options: LevelRaftStoreOptions): void {
+  const policy = options.walSync ?? 'always';
+  if (policy !== 'always' && policy !== 'periodic' && policy !== 'none') throw new InvalidStoreConfigError(`wal_sync must be always, periodic or none, got ${String(policy)}`);
+  const interval = options.walSyncIntervalMs ?? walSyncIntervalMsDefault;
+  if (!Number.isFinite(interval) || interval < walSyncIntervalMsMin || interval > walSyncIntervalMsMax) {
+    throw new InvalidStoreConfigError(`wal_sync_interval must be within [${walSyncIntervalMsMin}, ${walSyncIntervalMsMax}] ms, got ${interval}`);
+  }
+  const cache = options.tailCacheBytesMax ?? tailCacheBytesMaxDefault;
+  if (!Number.isSafeInteger(cache) || cache < 0) throw new InvalidStoreConfigError(`tail cache bytes must be a non-negative integer, got ${cache}`);
+}
