@@ -15,3 +15,5 @@ export type { SeedRunOptions } from './sim/run-seeds.js';
 export { MemoryNetwork, frameMessageCount } from './memory-transport.js';
 export type { MemoryNetworkOptions, MemoryNetworkStats, FrameReceiver } from './memory-transport.js';
 export { ManualTimer } from './manual-timer.js';
+export { MemoryHostCluster, RecordingStateMachine } from './host-cluster.js';
+export type { MemoryHostClusterOptions } from './host-cluster.js';

@@ -1,0 +1,244 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NotLeaderError, ProposalDroppedError, StoppedError } from '../errors.js';
+import { MemoryHostCluster } from '../testing/host-cluster.js';
+import type { Frame } from './frame.js';
+import { frameMessageCount } from '../testing/memory-transport.js';
+import { Role } from '../types.js';
+import type { GroupId, NodeId } from '../types.js';
+
+const encoder = new TextEncoder();
+const bytes = (text: string): Uint8Array => encoder.encode(text);
+const range = (lo: number, hi: number): number[] => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+
+let cluster: MemoryHostCluster | undefined;
+
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+/** A 3-node cluster with `groups` groups, all led by node 1 (it campaigns for each). */
+async function ledByOne(groups: number, seed = 1): Promise<MemoryHostCluster> {
+  const c = new MemoryHostCluster({ seed });
+  cluster = c;
+  for (const groupId of range(1, groups)) c.createGroup(groupId);
+  await c.settle();
+  for (const groupId of range(1, groups)) c.host(1).campaign(groupId);
+  await c.settle();
+  expect(await c.waitLeaders(range(1, groups))).toEqual(range(1, groups).map(() => 1));
+  return c;
+}
+
+/** Ticks until every group is quiesced on every running host. */
+async function waitQuiesced(c: MemoryHostCluster, groupIds: readonly GroupId[], ticksMax = 50): Promise<void> {
+  for (let i = 0; i < ticksMax; i++) {
+    if (c.live().every((host) => groupIds.every((groupId) => !host.hasGroup(groupId) || host.isQuiesced(groupId)))) return;
+    await c.tick();
+  }
+  throw new Error('groups did not quiesce');
+}
+
+describe('RaftHost over MemoryNetwork', () => {
+  it('elects leaders by ticking, commits proposals and applies them on every node', async () => {
+    const c = new MemoryHostCluster({ seed: 7 });
+    cluster = c;
+    const groups = range(1, 4);
+    for (const groupId of groups) c.createGroup(groupId);
+    const leaders = await c.waitLeaders(groups);
+    for (const [i, groupId] of groups.entries()) {
+      const leader = leaders[i] as NodeId;
+      const receipt = await c.host(leader).propose(groupId, bytes(`g${groupId}-a`));
+      expect(receipt.index).toBeGreaterThan(0);
+      await c.host(leader).proposeBatch(groupId, [bytes(`g${groupId}-b`), bytes(`g${groupId}-c`)]);
+    }
+    await c.tick(2);
+    for (const nodeId of c.nodeIds) {
+      for (const groupId of groups) expect(c.machine(nodeId).texts(groupId)).toEqual([`g${groupId}-a`, `g${groupId}-b`, `g${groupId}-c`]);
+    }
+  });
+
+  it('persists many groups with one store write per loop turn (group commit)', async () => {
+    const c = await ledByOne(64);
+    const writesBefore = c.host(1).metrics.groupWrites;
+    const persistsBefore = c.store(1).persistCalls;
+    const followerPersistsBefore = c.store(2).persistCalls;
+    const proposals = range(1, 64).map((groupId) => c.host(1).propose(groupId, bytes(`x${groupId}`)));
+    await Promise.all(proposals);
+    await c.settle();
+    const persists = c.store(1).persistCalls - persistsBefore;
+    const writes = c.host(1).metrics.groupWrites - writesBefore;
+    // One persist for the 64 appends, one for the 64 commit advances; never one per group.
+    expect(writes).toBeGreaterThanOrEqual(64);
+    expect(persists).toBeLessThanOrEqual(3);
+    expect(c.store(2).persistCalls - followerPersistsBefore).toBeLessThanOrEqual(3);
+    for (const groupId of range(1, 64)) expect(c.machine(3).texts(groupId)).toEqual([`x${groupId}`]);
+  });
+
+  it('sends each peer one frame per turn, carrying every group', async () => {
+    const c = await ledByOne(64);
+    const framesToTwo: Frame[] = [];
+    c.network.observe((frame) => {
+      if (frame.from === 1 && frame.to === 2) framesToTwo.push(frame);
+    });
+    await Promise.all(range(1, 64).map((groupId) => c.host(1).propose(groupId, bytes('y'))));
+    await c.settle();
+    const messages = framesToTwo.reduce((sum, frame) => sum + frameMessageCount(frame), 0);
+    expect(messages).toBeGreaterThanOrEqual(64);
+    expect(framesToTwo.length).toBeLessThanOrEqual(3);
+  });
+
+  it('coalesces the heartbeats of all active groups into one frame per peer per tick', async () => {
+    const c = await ledByOne(32);
+    const framesToThree: Frame[] = [];
+    c.network.observe((frame) => {
+      if (frame.from === 1 && frame.to === 3) framesToThree.push(frame);
+    });
+    // Keep the groups awake: a follower cut off from node 1 stops acking, so nothing quiesces.
+    c.network.block(3, 1);
+    await c.tick(1);
+    expect(framesToThree).toHaveLength(1);
+    expect(framesToThree[0]?.heartbeats).toHaveLength(32);
+    c.network.heal();
+  });
+
+  it('quiesces idle groups: no ticks and no messages, then wakes on a proposal', async () => {
+    const c = await ledByOne(40);
+    await waitQuiesced(c, range(1, 40));
+    const messagesBefore = c.network.stats.messagesDelivered;
+    const ticksBefore = c.live().map((host) => host.metrics.groupTicks);
+    await c.tick(30);
+    expect(c.network.stats.messagesDelivered - messagesBefore).toBe(0);
+    expect(c.live().map((host) => host.metrics.groupTicks)).toEqual(ticksBefore);
+    // Liveness frames keep flowing: one per peer per tick on each host.
+    expect(c.network.stats.framesDelivered).toBeGreaterThan(0);
+
+    await c.host(1).propose(7, bytes('wake'));
+    expect(c.host(1).isQuiesced(7)).toBe(false);
+    await c.settle();
+    expect(c.machine(2).texts(7)).toEqual(['wake']);
+    expect(c.host(1).isQuiesced(8)).toBe(true);
+    await waitQuiesced(c, [7]);
+  });
+
+  it('elects new leaders for the quiesced groups of a killed leader host', async () => {
+    const c = await ledByOne(20);
+    await waitQuiesced(c, range(1, 20));
+    await c.kill(1);
+    const leaders = await c.waitLeaders(range(1, 20), 300);
+    expect(leaders.every((leader) => leader === 2 || leader === 3)).toBe(true);
+    for (const [i, groupId] of range(1, 20).entries()) {
+      await c.host(leaders[i] as NodeId).propose(groupId, bytes(`after-${groupId}`));
+    }
+    await c.settle();
+    for (const groupId of range(1, 20)) {
+      expect(c.machine(2).texts(groupId)).toEqual([`after-${groupId}`]);
+      expect(c.machine(3).texts(groupId)).toEqual([`after-${groupId}`]);
+    }
+  });
+
+  it('rejects proposals on a follower with NotLeaderError naming the leader', async () => {
+    const c = await ledByOne(1);
+    const error: unknown = await c.host(2).propose(1, bytes('nope')).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(NotLeaderError);
+    expect((error as NotLeaderError).leaderId).toBe(1);
+    expect((error as NotLeaderError).code).toBe('NOT_LEADER');
+  });
+
+  it('transfers leadership and reports it through onLeaderChange', async () => {
+    const c = await ledByOne(2);
+    await waitQuiesced(c, [1, 2]);
+    const seen: string[] = [];
+    c.host(3).onLeaderChange((groupId, leaderId, term, role) => seen.push(`${groupId}:${leaderId}:${role}:${term > 0}`));
+    c.host(1).transferLeadership(1, 3);
+    await c.settle();
+    await c.waitLeaders([1]);
+    expect(c.leaderOf(1)).toBe(3);
+    expect(c.host(3).roleOf(1)).toBe(Role.leader);
+    expect(seen).toContain(`1:3:${Role.leader}:true`);
+    expect(c.leaderOf(2)).toBe(1);
+    await c.host(3).propose(1, bytes('new-leader'));
+    await c.settle();
+    expect(c.machine(1).texts(1)).toEqual(['new-leader']);
+  });
+
+  it('recovers a restarted host from its store and catches it up', async () => {
+    const c = await ledByOne(3);
+    for (const groupId of range(1, 3)) await c.host(1).propose(groupId, bytes(`before-${groupId}`));
+    await c.settle();
+    await c.kill(3);
+    for (const groupId of range(1, 3)) await c.host(1).propose(groupId, bytes(`while-down-${groupId}`));
+    const restarted = c.restart(3);
+    expect(restarted.groupIds().sort()).toEqual([1, 2, 3]);
+    await c.tick(5);
+    for (const groupId of range(1, 3)) {
+      expect(c.machine(3).texts(groupId)).toEqual([`before-${groupId}`, `while-down-${groupId}`]);
+    }
+    await c.host(1).propose(2, bytes('after'));
+    await c.settle();
+    expect(c.machine(3).texts(2)).toEqual(['before-2', 'while-down-2', 'after']);
+  });
+
+  it('answers linearizable reads on leader and follower', async () => {
+    const c = await ledByOne(1);
+    const receipt = await c.host(1).propose(1, bytes('r'));
+    const leaderRead = await c.host(1).readIndex(1);
+    expect(leaderRead).toBeGreaterThanOrEqual(receipt.index);
+    const followerRead = await c.host(2).linearizableRead(1);
+    expect(followerRead).toBeGreaterThanOrEqual(receipt.index);
+    expect(c.machine(2).texts(1)).toEqual(['r']);
+  });
+
+  it("resolves waitFor 'persist' once on the leader's disk, before a quorum has it", async () => {
+    const c = await ledByOne(1);
+    c.network.partition([1], [2, 3]);
+    const receipt = await c.host(1).propose(1, bytes('leader-only'), { waitFor: 'persist' });
+    expect(c.store(1).group(1).lastIndex()).toBeGreaterThanOrEqual(receipt.index);
+    expect(c.machine(1).texts(1)).toEqual([]);
+    c.network.heal();
+    await c.tick(2);
+    expect(c.machine(2).texts(1)).toEqual(['leader-only']);
+  });
+
+  it('rejects pending proposals with StoppedError on stop', async () => {
+    const c = await ledByOne(1);
+    c.network.partition([1], [2, 3]);
+    const pending = c.host(1).propose(1, bytes('stuck'));
+    await c.settle();
+    await c.host(1).stop();
+    await expect(pending).rejects.toBeInstanceOf(StoppedError);
+    await expect(c.host(1).propose(1, bytes('late'))).rejects.toBeInstanceOf(StoppedError);
+  });
+
+  it('supersedes a proposal of a deposed leader', async () => {
+    const c = await ledByOne(1);
+    c.network.partition([1], [2, 3]);
+    const lost = c.host(1).propose(1, bytes('lost'));
+    const outcome = lost.catch((caught: unknown) => caught);
+    let leader: NodeId = 0;
+    for (let i = 0; i < 100 && leader === 0; i++) {
+      await c.tick();
+      leader = [2, 3].find((nodeId) => c.host(nodeId).roleOf(1) === Role.leader) ?? 0;
+    }
+    expect(leader).not.toBe(0);
+    await c.host(leader).propose(1, bytes('won'));
+    c.network.heal();
+    await c.tick(3);
+    const error: unknown = await outcome;
+    expect(error).toBeInstanceOf(ProposalDroppedError);
+    expect((error as ProposalDroppedError).reason).toContain('superseded');
+    expect(c.machine(1).texts(1)).toEqual(['won']);
+  });
+
+  it('compacts a group into a snapshot, and removes a group', async () => {
+    const c = await ledByOne(2);
+    for (let i = 0; i < 5; i++) await c.host(1).propose(1, bytes(`c${i}`));
+    await c.settle();
+    const applied = c.host(1).status(1).applied;
+    await c.host(1).compact(1, bytes('state'), applied);
+    expect(c.store(1).group(1).firstIndex()).toBe(applied + 1);
+    expect(c.store(1).group(1).snapshot().data).toEqual(bytes('state'));
+    await c.host(2).removeGroup(2);
+    expect(c.host(2).hasGroup(2)).toBe(false);
+    expect(c.store(2).groupIds()).not.toContain(2);
+  });
+});
