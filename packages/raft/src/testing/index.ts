@@ -3,7 +3,7 @@ export { MemoryStorage, MemoryRaftStore } from './memory-storage.js';
 export { Simulation, simActionWeightsDefault } from './sim/simulation.js';
 export type { SimulationOptions, SimulationResult, SimulationStats, SimRaftOptions, SimActionWeights } from './sim/simulation.js';
 export { SimNetwork, quietNetworkFaults } from './sim/network.js';
-export type { NetworkFaults, NetworkStats, MessageFilter, Addressed } from './sim/network.js';
+export type { NetworkFaults, NetworkStats, MessageFilter, MessageRewrite, Addressed } from './sim/network.js';
 export { EventQueue } from './sim/event-queue.js';
 export { Prng } from './sim/prng.js';
 export { SafetyChecker } from './sim/checker.js';

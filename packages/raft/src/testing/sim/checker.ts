@@ -191,6 +191,11 @@ export class SafetyChecker {
     }
   }
 
+  /** A read the node refused (no leader known): it will not be answered. */
+  forgetRead(readId: number): void {
+    this.reads.delete(readId);
+  }
+
   /** Reads issued on a node that crashed are never answered. */
   forgetReads(node: NodeId): void {
     for (const [id, read] of this.reads) if (read.node === node) this.reads.delete(id);

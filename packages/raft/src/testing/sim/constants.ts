@@ -8,6 +8,8 @@ import { assert } from '../../errors.js';
 export const simNodesMin = 3;
 export const simNodesMax = 5;
 export const simNodesDefault = 3;
+/** Membership changes never take a group below this many voters. */
+export const simVotersMin = 3;
 /** Members a group may ever have, counting the ones added by membership changes. */
 export const simMembersMax = 9;
 /** Workload and fault actions in one run before the final quiet period. */
@@ -31,7 +33,7 @@ export const simBatchEntriesMax = 4;
 export const simActionGapMsMin = 2;
 export const simActionGapMsMax = 40;
 /** How long a crashed node stays down, in virtual milliseconds. */
-export const simDowntimeMsMin = 20;
+export const simDowntimeMsMin = 1;
 export const simDowntimeMsMax = 1500;
 /** Virtual milliseconds one persist takes when the disk is asynchronous. */
 export const simDiskLatencyMsMax = 8;
@@ -40,6 +42,7 @@ export const simTraceLinesKept = 60;
 
 assert(simNodesMin >= 1, 'a group has a member');
 assert(simNodesMin <= simNodesDefault && simNodesDefault <= simNodesMax, 'default group size within bounds');
+assert(simVotersMin <= simNodesMin, 'membership changes start from a group they may shrink');
 assert(simNodesMax <= simMembersMax, 'membership changes start from at most the largest group');
 assert(simActionGapMsMin <= simActionGapMsMax, 'action gap range is ordered');
 assert(simDowntimeMsMin <= simDowntimeMsMax, 'downtime range is ordered');

@@ -48,12 +48,19 @@ export interface NetworkStats {
 /** A scripted rule: return true to drop the message (directed scenarios). */
 export type MessageFilter<M> = (message: M) => boolean;
 
+/**
+ * A scripted rewrite applied on arrival (directed scenarios), e.g. shortening an append to a
+ * prefix of its entries: a message the sender could as well have sent.
+ */
+export type MessageRewrite<M> = (message: M) => M;
+
 export class SimNetwork<M extends Addressed> {
   faults: NetworkFaults = quietNetworkFaults;
   readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, cut: 0, duplicated: 0 };
   /** Directed links that are cut, as "from>to". */
   private readonly blocked = new Set<string>();
   private readonly filters = new Map<number, MessageFilter<M>>();
+  private readonly rewrites = new Map<number, MessageRewrite<M>>();
   private nextFilterId = 1;
 
   constructor(
@@ -62,32 +69,38 @@ export class SimNetwork<M extends Addressed> {
     private readonly schedule: (delayMs: number, message: M) => void,
   ) {}
 
-  /** Hands a message to the network. */
-  send(message: M): void {
+  /**
+   * Hands a message to the network. Returns 'unreachable' when the link is cut (a transport
+   * notices: its connection fails), else 'sent' (which includes silent loss).
+   */
+  send(message: M): 'sent' | 'unreachable' {
     this.stats.sent++;
     if (!this.linkUp(message.from, message.to) || this.filtered(message)) {
       this.stats.cut++;
-      return;
+      return 'unreachable';
     }
     if (this.prng.chance(this.faults.dropRate)) {
       this.stats.dropped++;
-      return;
+      return 'sent';
     }
     this.schedule(this.delayMs(), message);
     if (this.prng.chance(this.faults.duplicateRate)) {
       this.stats.duplicated++;
       this.schedule(this.delayMs(), message);
     }
+    return 'sent';
   }
 
-  /** Called by the owner when a message's delay is over: true if it may be delivered now. */
-  arrive(message: M): boolean {
+  /** Called by the owner when a message's delay is over: what to deliver now, or null. */
+  arrive(message: M): M | null {
     if (!this.linkUp(message.from, message.to) || this.filtered(message)) {
       this.stats.cut++;
-      return false;
+      return null;
     }
     this.stats.delivered++;
-    return true;
+    let out = message;
+    for (const rewrite of this.rewrites.values()) out = rewrite(out);
+    return out;
   }
 
   linkUp(from: NodeId, to: NodeId): boolean {
@@ -130,6 +143,17 @@ export class SimNetwork<M extends Addressed> {
 
   removeFilter(id: number): void {
     this.filters.delete(id);
+  }
+
+  /** Adds a scripted rewrite applied to messages on arrival; returns its id for `removeRewrite`. */
+  addRewrite(rewrite: MessageRewrite<M>): number {
+    const id = this.nextFilterId++;
+    this.rewrites.set(id, rewrite);
+    return id;
+  }
+
+  removeRewrite(id: number): void {
+    this.rewrites.delete(id);
   }
 
   private filtered(message: M): boolean {

@@ -5,6 +5,7 @@
  */
 import { simNodesMax, simNodesMin, simTraceLinesKept } from './constants.js';
 import { Simulation } from './simulation.js';
+import type { NetworkFaults } from './network.js';
 import type { SimActionWeights, SimRaftOptions, SimulationOptions, SimulationResult } from './simulation.js';
 
 export interface SeedRunOptions {
@@ -14,6 +15,8 @@ export interface SeedRunOptions {
   readonly raft?: SimRaftOptions;
   readonly weights?: Partial<SimActionWeights>;
   readonly asyncDisk?: boolean;
+  readonly networkFaults?: NetworkFaults;
+  readonly downtimeMsMax?: number;
   /** Receives every trace line (verbose). */
   readonly trace?: (line: string) => void;
 }
@@ -32,6 +35,8 @@ export function simulationOptions(seed: number, options: SeedRunOptions): Simula
     ...(options.raft === undefined ? {} : { raft: options.raft }),
     ...(options.weights === undefined ? {} : { weights: options.weights }),
     ...(options.asyncDisk === undefined ? {} : { asyncDisk: options.asyncDisk }),
+    ...(options.networkFaults === undefined ? {} : { networkFaults: options.networkFaults }),
+    ...(options.downtimeMsMax === undefined ? {} : { downtimeMsMax: options.downtimeMsMax }),
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   };
 }

@@ -75,7 +75,10 @@ describe('SimNetwork', () => {
     const network = new SimNetwork<Msg>(new Prng(1), (delayMs, message) => queue.schedule(delayMs, message));
     const deliveredNs = (): number[] => {
       const out: number[] = [];
-      for (let m = queue.pop(); m !== null; m = queue.pop()) if (network.arrive(m)) out.push(m.n);
+      for (let m = queue.pop(); m !== null; m = queue.pop()) {
+        const arrived = network.arrive(m);
+        if (arrived !== null) out.push(arrived.n);
+      }
       return out;
     };
     return { network, queue, deliveredNs };
@@ -116,6 +119,10 @@ describe('SimNetwork', () => {
     for (let n = 0; n < 4; n++) network.send({ from: 1, to: 2, n });
     expect(deliveredNs().sort()).toEqual([1, 3]);
     network.removeFilter(id);
+    const rewrite = network.addRewrite((m) => ({ ...m, n: m.n * 10 }));
+    network.send({ from: 1, to: 2, n: 4 });
+    expect(deliveredNs()).toEqual([40]);
+    network.removeRewrite(rewrite);
   });
 });
 

@@ -18,8 +18,9 @@
 import { RaftNode } from '../../node/raft-node.js';
 import { RaftError, assert } from '../../errors.js';
 import type { RaftNodeConfig, UnsafeTestingKnobs } from '../../config.js';
-import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../../types.js';
-import { EntryType, MessageType, Role } from '../../types.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../../types.js';
+import { ConfChangeTransition, ConfChangeType, EntryType, MessageType, Role } from '../../types.js';
+import { decodeConfChange } from '../../confchange/codec.js';
 import { MemoryStorage } from '../memory-storage.js';
 import { SafetyChecker, entryHash } from './checker.js';
 import {
@@ -41,6 +42,7 @@ import {
   simStepsDefault,
   simStepsMax,
   simTickMs,
+  simVotersMin,
 } from './constants.js';
 import { EventQueue } from './event-queue.js';
 import { SimNetwork, quietNetworkFaults } from './network.js';
@@ -89,7 +91,7 @@ export const simActionWeightsDefault: SimActionWeights = {
   heal: 5,
   networkFaults: 3,
   compact: 2,
-  membership: 0,
+  membership: 3,
 };
 
 export interface SimulationOptions {
@@ -104,6 +106,10 @@ export interface SimulationOptions {
   readonly weights?: Partial<SimActionWeights>;
   /** Persists take virtual time (and can be lost by a crash). Default: chosen by the seed. */
   readonly asyncDisk?: boolean;
+  /** Network faults at the start (the `networkFaults` action changes them). Default: quiet. */
+  readonly networkFaults?: NetworkFaults;
+  /** Longest time a crashed node stays down. Default `simDowntimeMsMax`. */
+  readonly downtimeMsMax?: number;
 }
 
 export interface SimulationStats {
@@ -142,6 +148,8 @@ interface SimMember {
   readonly storage: MemoryStorage;
   readonly random: Prng;
   node: RaftNode | null;
+  /** Removed from the group and shut down for good. */
+  removed: boolean;
   /** Bumped by every crash and restart; events of an older incarnation are ignored. */
   incarnation: number;
   /** A Ready whose persist is in flight (asynchronous disk). */
@@ -176,6 +184,7 @@ export class Simulation {
   private readonly prng: Prng;
   private readonly members = new Map<NodeId, SimMember>();
   private readonly weights: SimActionWeights;
+  private readonly downtimeMsMax: number;
   private readonly trace: ((line: string) => void) | null;
   private events = 0;
   private stepsDone = 0;
@@ -185,6 +194,13 @@ export class Simulation {
   private nextReadId = 1;
   private started = false;
   private randomActions = false;
+  private nextMemberId: NodeId;
+  /** What to do once the conf change being proposed is accepted (start a new member). */
+  private onAccepted: (() => void) | null = null;
+  /** The highest conf change index applied anywhere. */
+  private confIndex = 0;
+  /** Every node that was ever in a committed configuration. */
+  private readonly everMember = new Set<NodeId>();
 
   constructor(options: SimulationOptions) {
     const nodes = options.nodes ?? simNodesDefault;
@@ -199,9 +215,17 @@ export class Simulation {
     this.raft = resolveRaftOptions(options.raft ?? {}, choices);
     this.asyncDisk = options.asyncDisk ?? choices.chance(0.5);
     this.network = new SimNetwork<Message>(this.prng.fork(2), (delayMs, message) => this.clock.schedule(delayMs, { kind: 'deliver', message }));
+    if (options.networkFaults !== undefined) this.network.faults = options.networkFaults;
+    this.downtimeMsMax = options.downtimeMsMax ?? simDowntimeMsMax;
+    assert(this.downtimeMsMax >= simDowntimeMsMin, 'downtime range is ordered');
     const voters: NodeId[] = [];
     for (let id = 1; id <= nodes; id++) voters.push(id);
-    for (const id of voters) this.addMember(id, { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+    this.nextMemberId = nodes + 1;
+    const bootstrap: ConfState = { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    for (const id of voters) {
+      this.addMember(id, bootstrap, new MemoryStorage(bootstrap));
+      this.everMember.add(id);
+    }
   }
 
   /** Starts every member's clock. Scripted scenarios call this, then `runFor`/`runUntil`. */
@@ -339,7 +363,7 @@ export class Simulation {
   /** Restarts a crashed member from its disk. */
   restart(id: NodeId): void {
     const member = this.member(id);
-    if (member.node !== null) return;
+    if (member.node !== null || member.removed) return;
     member.incarnation++;
     this.boot(member);
   }
@@ -348,7 +372,7 @@ export class Simulation {
   settle(): void {
     this.network.heal();
     this.network.faults = quietNetworkFaults;
-    for (const member of this.members.values()) if (member.node === null) this.restart(member.id);
+    for (const member of this.members.values()) if (member.node === null && !member.removed) this.restart(member.id);
     const limitMs = simQuietElectionTimeoutsMax * this.raft.electionTicks * simTickMs;
     this.log(() => `quiet: faults healed, waiting up to ${limitMs} ms for convergence`);
     const converged = this.runUntil(() => this.converged(), limitMs);
@@ -399,10 +423,11 @@ export class Simulation {
   private onDeliver(message: Message): void {
     const member = this.members.get(message.to);
     if (member === undefined || member.node === null) return;
-    if (!this.network.arrive(message)) return;
+    const arrived = this.network.arrive(message);
+    if (arrived === null) return;
     const node = member.node;
-    this.log(() => `deliver ${describeMessage(message)}`);
-    this.guard(member.id, () => node.step(message));
+    this.log(() => `deliver ${describeMessage(arrived)}`);
+    this.guard(member.id, () => node.step(arrived));
     this.drive(member);
   }
 
@@ -438,6 +463,10 @@ export class Simulation {
     member.applied = snapshotIndex;
     member.chain = snapshotChain(member.storage.snapshot());
     member.confState = initial.confState;
+    const known = this.checker.chainAt(snapshotIndex);
+    if (known !== null && known !== member.chain) {
+      throw new SimViolation('state-machine-safety', `node ${member.id} boots from a snapshot at ${snapshotIndex} whose state differs from what was applied there`);
+    }
     this.log(() => `boot ${member.id} term=${initial.hardState.term} vote=${initial.hardState.vote} commit=${initial.hardState.commit} log=[${member.storage.firstIndex()}, ${member.storage.lastIndex()}]`);
     this.clock.schedule(member.random.int(simTickMs) + 1, { kind: 'tick', node: member.id, incarnation: member.incarnation });
   }
@@ -500,11 +529,13 @@ export class Simulation {
   private complete(member: SimMember, node: RaftNode, ready: Ready): void {
     this.persist(member, ready);
     const messages = this.guard(member.id, () => node.advance(ready));
+    const unreachable = new Set<NodeId>();
     for (const message of messages) {
       assert(message.from === member.id, 'a node sends as itself');
       assert(message.to !== member.id, 'a node never sends to itself');
-      this.network.send(message);
+      if (this.network.send(message) === 'unreachable') unreachable.add(message.to);
     }
+    for (const to of unreachable) this.guard(member.id, () => node.reportUnreachable(to));
     if (ready.snapshot !== null) this.restoreSnapshot(member, ready.snapshot);
     this.apply(member, node, ready.committedEntries);
     for (const state of ready.readStates) {
@@ -545,11 +576,110 @@ export class Simulation {
   }
 
   private applyConfChange(member: SimMember, node: RaftNode, entry: Entry): void {
-    // Membership changes are not generated yet (see the report); a conf change entry is applied
-    // as a no-op so that the node's view stays its own.
-    void member;
-    void node;
-    void entry;
+    const change = decodeConfChange(entry.data);
+    member.confState = this.guard(member.id, () => node.applyConfChange(change));
+    const confState = member.confState;
+    this.log(() => `node ${member.id} applies conf change ${entry.index}: ${describeConfState(confState)}`);
+    if (entry.index <= this.confIndex) return;
+    this.confIndex = entry.index;
+    // Members no longer in the committed configuration are shut down, as an operator would.
+    const current = new Set(membersOf(confState));
+    for (const other of this.members.values()) {
+      if (other.removed || current.has(other.id) || !this.everMember.has(other.id)) continue;
+      other.removed = true;
+      this.log(() => `member ${other.id} removed from the group: shut down`);
+      this.crash(other.id);
+    }
+    for (const id of current) this.everMember.add(id);
+  }
+
+  /**
+   * A random membership change through the leader: add a learner (seeded from a copy of the
+   * leader's snapshot, as an operator would), promote one, remove a voter or learner, replace a
+   * voter through a joint configuration (left automatically or explicitly), or leave one.
+   */
+  private actionMembership(): void {
+    const leaderId = this.leader();
+    if (leaderId === 0) return;
+    const leader = this.member(leaderId);
+    const conf = leader.confState;
+    const voters = conf.voters;
+    const learners = conf.learners;
+    const joint = conf.votersOutgoing.length > 0;
+    const choices: Array<() => ConfChange | null> = [];
+    if (joint) {
+      choices.push(() => ({ transition: ConfChangeTransition.auto, changes: [], context: new Uint8Array(0) }));
+    } else {
+      if (this.members.size < simMembersMax) choices.push(() => this.addLearner(leader));
+      if (learners.length > 0) {
+        choices.push(() => single(ConfChangeType.addVoter, this.prng.pick(learners)));
+        choices.push(() => single(ConfChangeType.removeNode, this.prng.pick(learners)));
+      }
+      if (voters.length > simVotersMin) choices.push(() => single(ConfChangeType.removeNode, this.prng.pick(voters)));
+      if (learners.length > 0 && voters.length >= simVotersMin) {
+        choices.push(() => ({
+          transition: this.prng.chance(0.5) ? ConfChangeTransition.jointImplicit : ConfChangeTransition.jointExplicit,
+          changes: [
+            { type: ConfChangeType.addVoter, nodeId: this.prng.pick(learners) },
+            { type: this.prng.chance(0.5) ? ConfChangeType.removeNode : ConfChangeType.addLearner, nodeId: this.prng.pick(voters) },
+          ],
+          context: new Uint8Array(0),
+        }));
+      }
+    }
+    if (choices.length === 0) return;
+    const change = this.prng.pick(choices)();
+    if (change === null) return;
+    this.log(() => `propose conf change on ${leaderId}: ${describeConfChange(change)}`);
+    const receipt = this.guard(leaderId, () => this.proposeConfChangeOn(leader, change));
+    const onAccepted = this.onAccepted;
+    this.onAccepted = null;
+    if (receipt.index > 0) {
+      this.log(() => `conf change receipt (${receipt.index}, ${receipt.term})`);
+      onAccepted?.();
+    }
+    this.drive(leader);
+  }
+
+  private proposeConfChangeOn(leader: SimMember, change: ConfChange): { index: number; term: number } {
+    const node = leader.node;
+    assert(node !== null, 'the leader is up');
+    try {
+      return node.proposeConfChange(change);
+    } catch (error) {
+      if (error instanceof RaftError) {
+        this.log(() => `conf change refused: ${error.code} ${error.message}`);
+        return { index: 0, term: 0 };
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Proposes adding a new member as a learner; once the leader accepts, the member starts from a
+   * copy of the leader's state at its applied index (its snapshot), as an operator would seed a
+   * new replica, since the bootstrap membership is not in the log.
+   */
+  private addLearner(leader: SimMember): ConfChange | null {
+    const index = leader.applied;
+    if (index === 0 || index < leader.storage.firstIndex() - 1) return null;
+    const chain = this.checker.chainAt(index);
+    if (chain === null) return null;
+    const id = this.nextMemberId;
+    const seed: Snapshot = {
+      metadata: { index, term: leader.storage.term(index), confState: leader.confState },
+      data: encodeSnapshotState(index, chain),
+    };
+    this.onAccepted = () => {
+      this.nextMemberId++;
+      const storage = new MemoryStorage();
+      storage.applySnapshot(seed);
+      storage.setHardState({ term: 0, vote: 0, commit: index });
+      this.addMember(id, seed.metadata.confState, storage);
+      this.log(() => `new member ${id} seeded from ${leader.id}'s state at ${index}`);
+      this.boot(this.member(id));
+    };
+    return single(ConfChangeType.addLearner, id);
   }
 
   // ---- random actions --------------------------------------------------------------------
@@ -569,6 +699,7 @@ export class Simulation {
       [weights.heal, () => this.actionHeal()],
       [weights.networkFaults, () => this.actionNetworkFaults()],
       [weights.compact, () => this.actionCompact()],
+      [weights.membership, () => this.actionMembership()],
     ];
     let total = 0;
     for (const [weight] of table) total += weight;
@@ -596,7 +727,13 @@ export class Simulation {
     this.reads++;
     this.checker.issueRead(readId, id);
     this.log(() => `read ${readId} issued on ${id} (commit known ${this.checker.commitKnownMax})`);
-    this.guard(id, () => node.readIndex(encodeId(readId)));
+    try {
+      node.readIndex(encodeId(readId));
+    } catch (error) {
+      if (!(error instanceof RaftError)) throw this.nodeError(id, error);
+      this.log(() => `read ${readId} refused: ${error.code}`);
+      this.checker.forgetRead(readId);
+    }
     this.drive(this.member(id));
   }
 
@@ -626,7 +763,7 @@ export class Simulation {
     if (id === 0) return;
     this.crash(id);
     const member = this.member(id);
-    this.clock.schedule(this.prng.between(simDowntimeMsMin, simDowntimeMsMax), { kind: 'restart', node: id, incarnation: member.incarnation });
+    this.clock.schedule(this.prng.between(simDowntimeMsMin, this.downtimeMsMax), { kind: 'restart', node: id, incarnation: member.incarnation });
   }
 
   private actionPartition(): void {
@@ -702,7 +839,9 @@ export class Simulation {
     const status = node.status();
     const commit = status.hardState.commit;
     if (commit !== status.lastIndex) return false;
-    for (const proposal of this.checker.proposalList) if (proposal.index > commit) return false;
+    // A proposal above the leader's log, from an older term, can never commit: it is lost, as
+    // Raft allows for proposals that were not yet committed (the client retries).
+    for (const proposal of this.checker.proposalList) if (proposal.index > commit && proposal.term >= status.hardState.term) return false;
     for (const id of membersOf(status.confState)) {
       const member = this.members.get(id);
       if (member === undefined || member.node === null || member.pending !== null) return false;
@@ -721,8 +860,8 @@ export class Simulation {
           : `${member.id}: ${status.role} term=${status.hardState.term} commit=${status.hardState.commit} last=${status.lastIndex} applied=${member.applied} leader=${status.leaderId}`,
       );
     }
-    const pending = this.checker.proposalList.filter((p) => this.checker.committedTermAt(p.index) === null).length;
-    return `${parts.join('; ')}; proposals not committed: ${pending}`;
+    const pending = this.checker.proposalList.filter((p) => this.checker.committedTermAt(p.index) === null).map((p) => `${p.id}@(${p.index},${p.term})`);
+    return `${parts.join('; ')}; proposals not committed: [${pending.join(' ')}]`;
   }
 
   /** Every committed proposal is applied, in the same order, on every live member. */
@@ -731,7 +870,9 @@ export class Simulation {
     const commit = leader.applied;
     for (const proposal of this.checker.proposalList) {
       const term = this.checker.committedTermAt(proposal.index);
-      if (term === null) throw new SimViolation('liveness', `proposal ${proposal.id} at index ${proposal.index} never resolved (commit is ${commit})`);
+      if (term === null && (proposal.index <= commit || proposal.term >= leader.term)) {
+        throw new SimViolation('liveness', `proposal ${proposal.id} at index ${proposal.index} never resolved (commit is ${commit})`);
+      }
     }
     const expected = this.checker.chainAt(commit);
     for (const id of membersOf(leader.confState)) {
@@ -744,12 +885,13 @@ export class Simulation {
 
   // ---- helpers ---------------------------------------------------------------------------
 
-  private addMember(id: NodeId, confState: ConfState): void {
+  private addMember(id: NodeId, confState: ConfState, storage: MemoryStorage): void {
     assert(!this.members.has(id), 'member ids are never reused');
     assert(this.members.size < simMembersMax, 'members within bounds');
     this.members.set(id, {
       id,
-      storage: new MemoryStorage(confState),
+      storage,
+      removed: false,
       random: this.prng.fork(100 + id),
       node: null,
       incarnation: 0,
@@ -818,7 +960,8 @@ export class Simulation {
     if (this.trace !== null) this.trace(`[${String(this.clock.nowMs()).padStart(6)} ms] ${line()}`);
   }
 
-  private result(violation: SimViolation | null): SimulationResult {
+  /** The outcome so far: stats, and the violation that ended the run if any. */
+  result(violation: SimViolation | null = null): SimulationResult {
     const committed = this.checker.proposalList.filter((p) => this.checker.committedTermAt(p.index) === p.term).length;
     if (violation !== null) this.log(() => `VIOLATION ${violation.message}`);
     return {
@@ -854,6 +997,21 @@ function resolveRaftOptions(options: SimRaftOptions, prng: Prng): ResolvedRaftOp
     messageBytesMax: options.messageBytesMax ?? prng.pick([1, 64, 1024 * 1024]),
     unsafeTestingKnobs: options.unsafeTestingKnobs,
   };
+}
+
+function single(type: ConfChangeType, nodeId: NodeId): ConfChange {
+  return { transition: ConfChangeTransition.auto, changes: [{ type, nodeId }], context: new Uint8Array(0) };
+}
+
+function describeConfChange(change: ConfChange): string {
+  if (change.changes.length === 0) return 'leave joint';
+  const names = ['addVoter', 'removeNode', 'addLearner'];
+  return `transition=${change.transition} ${change.changes.map((c) => `${names[c.type] ?? c.type}(${c.nodeId})`).join(' ')}`;
+}
+
+function describeConfState(conf: ConfState): string {
+  const out = conf.votersOutgoing.length > 0 ? ` outgoing=[${conf.votersOutgoing.join(',')}] learnersNext=[${conf.learnersNext.join(',')}] autoLeave=${conf.autoLeave}` : '';
+  return `voters=[${conf.voters.join(',')}] learners=[${conf.learners.join(',')}]${out}`;
 }
 
 function needsPersist(ready: Ready): boolean {
