@@ -91,7 +91,6 @@ export class Cluster {
   private readonly interestingTopics = new Set<string>();
   private readonly channels = new Map<string, StreamBusRpcClient>();
   private refreshInFlight: Promise<void> | undefined;
-  private refreshTopicsPending = new Set<string>();
   private nextAnyIndex = 0;
   private closed = false;
   /** Cluster id from the last Metadata response. */
@@ -127,6 +126,12 @@ export class Cluster {
   /** Forgets what is cached about a topic so that the next use refreshes it. */
   invalidateTopic(topic: string): void {
     this.topics.delete(topic);
+  }
+
+  /** Marks a partition's leader unknown (after NOT_LEADER without a hint) until the next refresh. */
+  forgetLeader(topic: string, partition: number): void {
+    const p = this.topics.get(topic)?.metadata.partitions[partition];
+    if (p !== undefined) p.leaderId = 0;
   }
 
   /**
@@ -179,7 +184,6 @@ export class Cluster {
   refreshMetadata(topics: readonly string[] = []): Promise<void> {
     for (const topic of topics) {
       this.interestingTopics.add(topic);
-      this.refreshTopicsPending.add(topic);
     }
     if (this.refreshInFlight !== undefined) {
       // Chain one more refresh after the running one if it may not cover the new topics.
@@ -196,7 +200,6 @@ export class Cluster {
 
   private async doRefresh(): Promise<void> {
     const topics = [...this.interestingTopics];
-    this.refreshTopicsPending.clear();
     const response = await this.call('any', 'Metadata', { topics, brokersOnly: topics.length === 0 });
     this.applyMetadata(response, topics);
   }

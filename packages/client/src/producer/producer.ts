@@ -222,9 +222,10 @@ export class Producer {
    */
   async flush(): Promise<void> {
     const waitFor = [...this.unsettled];
+    const admitted = this.admission;
     this.flushing++;
     try {
-      await this.admission;
+      await admitted;
       for (const state of this.partitions.values()) this.closeOpenBatch(state);
       this.scheduleDrain();
       await Promise.all(waitFor);
@@ -338,7 +339,7 @@ export class Producer {
     }
     if (state.open === undefined) {
       state.open = new ProducerBatch(startedAtMs);
-      if (this.lingerMs > 0 && this.flushing === 0) {
+      if (this.lingerMs > 0) {
         state.lingerTimer = setTimeout(() => {
           state.lingerTimer = undefined;
           this.closeOpenBatch(state);
@@ -350,7 +351,7 @@ export class Producer {
     batch.records.push({ input: prepared.input, timestamp: prepared.timestamp, sizeBytes: prepared.sizeBytes, resolve, reject });
     batch.sizeBytes += prepared.sizeBytes;
     this.bufferedBytes += prepared.sizeBytes;
-    if (this.lingerMs === 0 || this.flushing > 0 || batch.sizeBytes >= this.batchBytesMax) this.closeOpenBatch(state);
+    if (this.lingerMs === 0 || batch.sizeBytes >= this.batchBytesMax) this.closeOpenBatch(state);
     this.scheduleDrain();
   }
 
@@ -613,8 +614,9 @@ export class Producer {
           if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.DUPLICATE_SEQUENCE) {
             this.completeBatch(state, batch, result.baseOffset);
           } else {
-            if (result.errorCode === ErrorCode.NOT_LEADER) {
-              this.cluster.applyLeaderHint(state.topic, state.partition, result.leaderId, result.leaderEpoch);
+            if (result.errorCode === ErrorCode.NOT_LEADER && !this.cluster.applyLeaderHint(state.topic, state.partition, result.leaderId, result.leaderEpoch)) {
+              // No usable hint: wait for the metadata refresh instead of asking the old leader again.
+              this.cluster.forgetLeader(state.topic, state.partition);
             }
             this.batchFailed(state, batch, errorFromCode(result.errorCode, `${state.topic}/${state.partition}: ${result.errorMessage}`, result.leaderId));
           }
@@ -664,7 +666,7 @@ export class Producer {
     const behindFailure =
       error.code === 'OUT_OF_ORDER_SEQUENCE' &&
       [...state.queue, ...state.inFlight].some((other) => other.baseSequence >= 0 && other.baseSequence < batch.baseSequence);
-    const retriable = (error.retriable || behindFailure) && !this.closing;
+    const retriable = error.retriable || behindFailure;
     const expired = Date.now() - batch.createdAtMs >= this.deliveryTimeoutMs;
     if (retriable && !expired && !this.cluster.isClosed) {
       batch.retryAtMs = Date.now() + this.cluster.backoffMs(batch.attempts - 1);
