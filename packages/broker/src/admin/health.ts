@@ -49,6 +49,7 @@ export class HealthRegistry {
   private readonly nowMs: () => number;
   private readonly startedMs: number;
   private readonly providerTimeoutMs: number;
+  private stoppingReason = '';
 
   constructor(private readonly options: HealthRegistryOptions) {
     this.nowMs = options.nowMs ?? (() => performance.now());
@@ -72,7 +73,17 @@ export class HealthRegistry {
     return () => this.readinessChecks.delete(name);
   }
 
+  /**
+   * From now on /ready answers 503 with this reason, whatever the checks say: a stopping broker
+   * is taken out of load balancing before it hands its leaderships away.
+   */
+  markStopping(reason: string): void {
+    assert(reason !== '', 'a stopping reason is given');
+    this.stoppingReason = reason;
+  }
+
   async readiness(): Promise<Readiness> {
+    if (this.stoppingReason !== '') return { ready: false, reason: this.stoppingReason };
     if (this.readinessChecks.size === 0) return { ready: false, reason: 'starting: the broker has not registered its readiness checks yet' };
     const answers = await Promise.all(
       [...this.readinessChecks].map(async ([name, check]) => {

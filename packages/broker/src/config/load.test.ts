@@ -264,10 +264,10 @@ describe('config dump', () => {
   it('shows where each value came from', () => {
     const loaded = resolve({ file: file(serverYaml), env: { STREAMBUS_WAL_SYNC: 'none' }, flags: { id: '1' } });
     const text = dumpConfig(loaded, { showOrigin: true });
-    expect(text).toContain('wal_sync: none # env STREAMBUS_WAL_SYNC (env STREAMBUS_WAL_SYNC)');
-    expect(text).toContain('broker_id: 1 # flag --id (env STREAMBUS_BROKER_ID)');
-    expect(text).toContain('tick_ms: 50 # default (env STREAMBUS_TICK_MS)');
-    expect(text).toContain('read_timeout: 30s # file server.yaml');
+    expect(text).toContain('wal_sync: none # env STREAMBUS_WAL_SYNC\n');
+    expect(text).toContain('broker_id: 1 # flag --id\n');
+    expect(text).toContain('tick_ms: 50 # default; override with STREAMBUS_TICK_MS\n');
+    expect(text).toContain('read_timeout: 30s # file server.yaml\n');
   });
 });
 

@@ -1,0 +1,112 @@
+/**
+ * What the client verbs need from a StreamBus client. The CLI is written against this small
+ * interface so that argument parsing, output and exit codes are tested with a fake, and the real
+ * SDK (@streambus/client) is plugged in by a thin adapter (client-adapter.ts).
+ *
+ * Failures are thrown as errors with a stable string `code` (the SDK's codes: TOPIC_ALREADY_EXISTS,
+ * UNKNOWN_TOPIC_OR_PARTITION, BROKER_NOT_AVAILABLE, REQUEST_TIMED_OUT, ...); see exit-codes.ts
+ * for how they map to exit codes.
+ */
+
+export interface CliPartitionDescription {
+  readonly partition: number;
+  /** 0 while an election is under way. */
+  readonly leaderId: number;
+  readonly replicas: readonly number[];
+  readonly inSyncReplicas: readonly number[];
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+}
+
+export interface CliTopicDescription {
+  readonly name: string;
+  readonly partitions: readonly CliPartitionDescription[];
+}
+
+export interface CliTopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface CliBrokerStatus {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+  readonly alive: boolean;
+  readonly leaderCount: number;
+  readonly replicaCount: number;
+}
+
+export interface CliClusterStatus {
+  readonly clusterId: string;
+  /** 0 when the controller has no leader. */
+  readonly controllerId: number;
+  readonly brokers: readonly CliBrokerStatus[];
+  readonly underReplicatedPartitions: readonly CliTopicPartition[];
+  readonly offlinePartitions: readonly CliTopicPartition[];
+  readonly topicCount: number;
+  readonly partitionCount: number;
+}
+
+export interface CliProduceRecord {
+  readonly topic: string;
+  /** Absent: the client's partitioner chooses (by key hash, else spread). */
+  readonly partition?: number;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array;
+}
+
+export interface CliProduceResult {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export type CliConsumeStart = 'beginning' | 'end' | { readonly offset: number };
+
+export interface CliConsumeRequest {
+  readonly topic: string;
+  /** Absent: every partition of the topic. */
+  readonly partition?: number;
+  readonly start: CliConsumeStart;
+  /** Stop consuming (the iterator ends) when aborted. */
+  readonly signal: AbortSignal;
+}
+
+export interface CliRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestampMs: number;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array;
+}
+
+export interface CliNewTopic {
+  readonly name: string;
+  readonly partitions?: number;
+  readonly replicationFactor?: number;
+}
+
+export interface CliClient {
+  /** Absent counts take the cluster's defaults. */
+  createTopic(topic: CliNewTopic): Promise<void>;
+  listTopics(): Promise<readonly string[]>;
+  describeTopic(name: string): Promise<CliTopicDescription>;
+  deleteTopic(name: string): Promise<void>;
+  /** Sends records with acks=all; results are in the order of `records`. */
+  produce(records: readonly CliProduceRecord[]): Promise<readonly CliProduceResult[]>;
+  /** Committed records in offset order per partition, until the signal aborts. */
+  consume(request: CliConsumeRequest): AsyncIterable<CliRecord>;
+  clusterStatus(): Promise<CliClusterStatus>;
+  close(): Promise<void>;
+}
+
+export interface CliClientOptions {
+  /** host:port of brokers to bootstrap from. */
+  readonly bootstrap: readonly string[];
+  /** Per-operation deadline. */
+  readonly timeoutMs: number;
+}
+
+export type CliClientFactory = (options: CliClientOptions) => CliClient;

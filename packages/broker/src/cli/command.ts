@@ -1,0 +1,126 @@
+/** The shape of a CLI verb and what it receives; parsing helpers shared by the verbs. */
+import { parseHostPort } from '../config/address.js';
+import { parseDurationMs } from '../config/units.js';
+import type { CliClientFactory } from './client.js';
+import { bootstrapAddressesMax, defaultBootstrap } from './constants.js';
+import type { StartBroker, VerifyWal } from './seams.js';
+
+/** The process as the CLI sees it; tests pass a fake. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Lines of standard input, without their line ends. */
+  readonly stdinLines: () => AsyncIterable<string>;
+  /** Aborted when the process is asked to stop (SIGINT, SIGTERM). */
+  readonly signal: AbortSignal;
+}
+
+export interface CliDeps {
+  readonly io: CliIo;
+  /** The client SDK; absent in builds without it (client verbs then say so). */
+  readonly clientFactory?: CliClientFactory;
+  /** The broker core; absent until it exists (`server` then says so). */
+  readonly startBroker?: StartBroker;
+  /** The storage verifier; absent until it exists (`wal verify` then says so). */
+  readonly verifyWal?: VerifyWal;
+}
+
+export type OptionSpec = { readonly type: 'string' | 'boolean'; readonly short?: string; readonly multiple?: false };
+export type OptionValues = Readonly<Record<string, string | boolean | undefined>>;
+
+export interface CommandInput {
+  readonly values: OptionValues;
+  readonly positionals: readonly string[];
+  readonly deps: CliDeps;
+}
+
+export interface Command {
+  /** Words after `streambus`: ['topic', 'create']. */
+  readonly path: readonly string[];
+  readonly summary: string;
+  /** The synopsis after `streambus `, e.g. "topic create NAME [--partitions N]". */
+  readonly synopsis: string;
+  /** Option lines for --help, already aligned. */
+  readonly optionHelp: readonly string[];
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  readonly positionalsMin: number;
+  readonly positionalsMax: number;
+  run(input: CommandInput): Promise<number>;
+}
+
+/** A wrong invocation: printed with the verb's synopsis; exit code 2. */
+export class UsageError extends Error {
+  readonly code = 'USAGE' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A needed part of StreamBus is not in this build yet; exit code 1. */
+export class NotAvailableError extends Error {
+  readonly code = 'NOT_AVAILABLE' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotAvailableError';
+  }
+}
+
+export function stringOption(values: OptionValues, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function booleanOption(values: OptionValues, name: string): boolean {
+  return values[name] === true;
+}
+
+/** A whole number option within bounds, or a usage error naming the flag. */
+export function integerOption(values: OptionValues, name: string, min: number, max: number): number | undefined {
+  const text = stringOption(values, name);
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number, got "${text}"`);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be in ${min}..${max}, got ${text}`);
+  return value;
+}
+
+export function durationOption(values: OptionValues, name: string, defaultMs: number): number {
+  const text = stringOption(values, name);
+  if (text === undefined) return defaultMs;
+  const parsed = parseDurationMs(text);
+  if (!parsed.ok) throw new UsageError(`--${name}: ${parsed.reason} (write e.g. 500ms, 10s, 1m)`);
+  if (parsed.value === 0) throw new UsageError(`--${name} must be longer than 0`);
+  return parsed.value;
+}
+
+/** --bootstrap, else STREAMBUS_BOOTSTRAP, else 127.0.0.1:9092; each address checked. */
+export function bootstrapOption(values: OptionValues, env: CliIo['env']): readonly string[] {
+  const fromFlag = stringOption(values, 'bootstrap');
+  const text = fromFlag ?? env['STREAMBUS_BOOTSTRAP'] ?? defaultBootstrap;
+  const source = fromFlag !== undefined ? '--bootstrap' : env['STREAMBUS_BOOTSTRAP'] !== undefined ? 'STREAMBUS_BOOTSTRAP' : 'the default bootstrap';
+  const addresses = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (addresses.length === 0) throw new UsageError(`${source} is empty; give HOST:PORT[,HOST:PORT...]`);
+  if (addresses.length > bootstrapAddressesMax) throw new UsageError(`${source} lists more than ${bootstrapAddressesMax} brokers`);
+  for (const address of addresses) {
+    const parsed = parseHostPort(address, false);
+    if (!parsed.ok) throw new UsageError(`${source}: ${parsed.reason}`);
+  }
+  return addresses;
+}
+
+export const clientOptions: Readonly<Record<string, OptionSpec>> = {
+  bootstrap: { type: 'string', short: 'b' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+};
+
+export const clientOptionHelp: readonly string[] = [
+  '-b, --bootstrap HOST:PORT[,...]  brokers to contact (default $STREAMBUS_BOOTSTRAP, else 127.0.0.1:9092)',
+  '    --json                       machine-readable output, one JSON document per line',
+  '    --timeout DURATION           deadline of the operation (default 10s)',
+];

@@ -1,0 +1,143 @@
+/**
+ * `streambus server`: validate the configuration, start logging, the admin server and then the
+ * broker core; on SIGTERM/SIGINT mark the broker not ready, stop the core gracefully, exit 0.
+ */
+import type { DestinationStream } from 'pino';
+import { HealthRegistry } from '../../admin/health.js';
+import { createBrokerMetrics } from '../../admin/metrics.js';
+import type { AdminServer } from '../../admin/server.js';
+import { startAdminServer } from '../../admin/server.js';
+import { formatHostPort, formatPeerList } from '../../config/address.js';
+import { configToYamlObject } from '../../config/dump.js';
+import { componentLogger, createLogger } from '../../logging/logger.js';
+import { streambusVersion } from '../../version.js';
+import type { Command, CommandInput } from '../command.js';
+import { NotAvailableError } from '../command.js';
+import { shutdownTimeoutMs } from '../constants.js';
+import { ExitCode, errorCode } from '../exit-codes.js';
+import type { RunningBroker } from '../seams.js';
+import { loadForCommand, serverOptionHelp, serverOptions } from './server-flags.js';
+
+export const server: Command = {
+  path: ['server'],
+  summary: 'run a broker',
+  synopsis: 'server [--config FILE] [--id N] [--data-dir DIR] [--listen HOST:PORT] [--admin HOST:PORT] [--peers 1=H:P,...] [--log-level L]',
+  optionHelp: serverOptionHelp,
+  options: serverOptions,
+  positionalsMin: 0,
+  positionalsMax: 0,
+  run: runServer,
+};
+
+async function runServer(input: CommandInput): Promise<number> {
+  const loadedOrExit = await loadForCommand(input);
+  if ('exitCode' in loadedOrExit) return loadedOrExit.exitCode;
+  const loaded = loadedOrExit.result.loaded;
+  const config = loaded.config;
+  const startBroker = input.deps.startBroker;
+  if (startBroker === undefined) {
+    throw new NotAvailableError("the broker core is not available in this build yet; the configuration is valid ('streambus config dump' shows it)");
+  }
+  const io = input.deps.io;
+  const destination: DestinationStream = { write: (line: string) => io.stdout(line) };
+  const logger = createLogger({ level: config.server.logLevel, destination, brokerId: config.server.brokerId });
+  const health = new HealthRegistry({ brokerId: config.server.brokerId, version: streambusVersion });
+  const metrics = createBrokerMetrics({ processMetrics: true, brokerId: config.server.brokerId });
+  logger.info(
+    {
+      version: streambusVersion,
+      listen: formatHostPort(config.server.listen),
+      admin: formatHostPort(config.server.adminListen),
+      peers: formatPeerList(config.server.peers),
+      data_dir: config.server.dataDir,
+      wal_sync: config.storage.walSync,
+    },
+    'starting streambus',
+  );
+
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer({
+      listen: config.server.adminListen,
+      health,
+      ...(config.monitoring.metricsEnabled ? { metrics: metrics.registry } : {}),
+      configView: () => configToYamlObject(loaded),
+      logger: componentLogger(logger, 'admin'),
+    });
+  } catch (error: unknown) {
+    const reason = errorCode(error) === 'EADDRINUSE' ? 'address in use; is another broker running? choose another with --admin' : String(error);
+    io.stderr(`streambus server: admin address ${formatHostPort(config.server.adminListen)}: ${reason}\n`);
+    return ExitCode.failed;
+  }
+
+  let broker: RunningBroker;
+  try {
+    broker = await startBroker({ config, loaded, logger, health, metrics, version: streambusVersion });
+  } catch (error: unknown) {
+    logger.error({ err: error }, 'broker failed to start');
+    io.stderr(`streambus server: the broker failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    await admin.close();
+    return ExitCode.failed;
+  }
+  logger.info({ admin: formatHostPort(admin.address) }, 'streambus started');
+
+  const outcome = await waitForStop(io.signal, broker.stopped);
+  if (outcome.kind === 'failed') {
+    logger.fatal({ err: outcome.error }, 'broker stopped on a fatal error');
+    await admin.close();
+    return ExitCode.failed;
+  }
+  if (outcome.kind === 'stopped') {
+    logger.error('broker stopped without being asked to');
+    await admin.close();
+    return ExitCode.failed;
+  }
+  logger.info('stopping: handing over leadership and flushing');
+  health.markStopping('stopping: the broker is shutting down');
+  const stop = await withDeadline(broker.stop(), shutdownTimeoutMs);
+  await admin.close();
+  if (stop.kind === 'timeout') {
+    logger.error({ timeout_ms: shutdownTimeoutMs }, 'graceful stop did not finish in time');
+    return ExitCode.failed;
+  }
+  if (stop.kind === 'failed') {
+    logger.error({ err: stop.error }, 'graceful stop failed');
+    return ExitCode.failed;
+  }
+  logger.info('stopped');
+  return ExitCode.ok;
+}
+
+type StopOutcome = { readonly kind: 'signal' } | { readonly kind: 'stopped' } | { readonly kind: 'failed'; readonly error: unknown };
+
+function waitForStop(signal: AbortSignal, stopped: Promise<void>): Promise<StopOutcome> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve({ kind: 'signal' });
+      return;
+    }
+    signal.addEventListener('abort', () => resolve({ kind: 'signal' }), { once: true });
+    stopped.then(
+      () => resolve({ kind: 'stopped' }),
+      (error: unknown) => resolve({ kind: 'failed', error }),
+    );
+  });
+}
+
+type DeadlineOutcome = { readonly kind: 'done' } | { readonly kind: 'timeout' } | { readonly kind: 'failed'; readonly error: unknown };
+
+async function withDeadline(work: Promise<void>, timeoutMs: number): Promise<DeadlineOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<DeadlineOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
+  });
+  try {
+    const finished = work.then(
+      (): DeadlineOutcome => ({ kind: 'done' }),
+      (error: unknown): DeadlineOutcome => ({ kind: 'failed', error }),
+    );
+    return await Promise.race([finished, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/**
+ * The `streambus` executable: real process I/O and signals around `runCli`, plus the seams to
+ * parts built elsewhere. A seam whose module is not in this build stays empty, and the verb that
+ * needs it says so (exit 1) instead of failing to import.
+ */
+import { createInterface } from 'node:readline';
+import type { CliDeps, CliIo } from './command.js';
+import { runCli } from './run.js';
+import type { StartBroker } from './seams.js';
+
+/** Exit code after a second Ctrl-C / SIGTERM: the shell convention 128 + SIGINT. */
+const forcedExitCode = 130;
+
+async function loadStartBroker(): Promise<StartBroker | undefined> {
+  // The broker core provides src/server/start.ts exporting `startBroker: StartBroker`.
+  const specifier = '../server/start.js';
+  try {
+    const module = (await import(specifier)) as { startBroker?: unknown };
+    return typeof module.startBroker === 'function' ? (module.startBroker as StartBroker) : undefined;
+  } catch (error: unknown) {
+    if (isMissingModule(error, 'server/start.js')) return undefined;
+    throw error;
+  }
+}
+
+function isMissingModule(error: unknown, name: string): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  const message = error instanceof Error ? error.message : '';
+  return error.code === 'ERR_MODULE_NOT_FOUND' && message.includes(name);
+}
+
+async function main(): Promise<void> {
+  const controller = new AbortController();
+  let signalsSeen = 0;
+  const onSignal = (): void => {
+    signalsSeen++;
+    if (signalsSeen > 1) process.exit(forcedExitCode);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // `streambus topic list | head` closes our stdout early: that is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+
+  const io: CliIo = {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    env: process.env,
+    stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
+    signal: controller.signal,
+  };
+  const argv = process.argv.slice(2);
+  const startBroker = argv[0] === 'server' ? await loadStartBroker() : undefined;
+  // Client SDK and storage verifier seams: wired here once @streambus/client and
+  // @streambus/storage export them (see client-adapter.ts / the wal verify seam in seams.ts).
+  const deps: CliDeps = { io, ...(startBroker === undefined ? {} : { startBroker }) };
+  const exitCode = await runCli(argv, deps);
+  process.exitCode = exitCode;
+  // A server's collaborators may leave handles behind; once it has stopped, it must exit.
+  if (argv[0] === 'server') setTimeout(() => process.exit(exitCode), 200).unref();
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
+}
+
+await main();
