@@ -40,6 +40,9 @@ export function entersJoint(change: ConfChange): boolean {
 }
 
 export function applyChange(config: TrackerConfig, change: ConfChange): ChangeResult {
+  // Changes apply on top of the group's membership; a member opened without it (an empty
+  // bootstrap) must not build a config of its own from the changes alone (it could elect itself).
+  if (config.voters.size === 0) return { ok: false, reason: 'no voters known: open a joining member with the group\'s bootstrap membership' };
   if (isLeaveJoint(change)) return leaveJoint(config);
   if (entersJoint(change)) return enterJoint(config, change);
   return simple(config, change.changes);
