@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { MessageType } from '../types.js';
+import { TestNetwork, text } from './test-network.js';
+
+const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+
+describe('leadership transfer', () => {
+  it('hands leadership to an up-to-date voter with TimeoutNow', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.node(1).transferLeadership(2);
+    net.stabilize();
+    expect(net.leaders()).toEqual([2]);
+    expect(net.node(2).status().hardState.term).toBe(2);
+    expect(net.countDelivered(MessageType.timeoutNow, 2)).toBe(1);
+  });
+
+  it('catches a lagging transferee up first and drops proposals meanwhile', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.isolate(3);
+    net.node(1).propose(text('x'));
+    net.stabilize();
+    net.heal();
+    net.node(1).transferLeadership(3);
+    expect(net.node(1).status().leadTransferee).toBe(3);
+    expect(() => net.node(1).propose(text('dropped'))).toThrow(/transferred/);
+    net.stabilize();
+    expect(net.leaders()).toEqual([3]);
+    expect(net.appliedData(3)).toEqual(['x']);
+  });
+
+  it('aborts after an election timeout when the transferee does not answer', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.isolate(3);
+    net.node(1).propose(text('x'));
+    net.stabilize();
+    net.node(1).transferLeadership(3);
+    net.tickAll(10);
+    expect(net.node(1).status().leadTransferee).toBe(0);
+    expect(net.leaders()).toEqual([1]);
+    net.node(1).propose(text('accepted again'));
+  });
+
+  it('a transfer campaign bypasses the voters\u2019 leader lease', () => {
+    const net = new TestNetwork([1, 2, 3], { preVote: true, checkQuorum: true });
+    net.elect(1);
+    net.tickAll(1);
+    net.node(1).transferLeadership(3);
+    net.stabilize();
+    expect(net.leaders()).toEqual([3]);
+  });
+
+  it('a follower forwards a transfer request to the leader', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.node(2).transferLeadership(2);
+    net.stabilize();
+    expect(net.leaders()).toEqual([2]);
+  });
+
+  it('refuses a learner or unknown node as transferee', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    expect(() => net.node(1).transferLeadership(9)).toThrow(/not a voter/);
+  });
+});
+
+describe('ReadIndex', () => {
+  it('safe mode: confirms leadership with a heartbeat round before answering', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.node(1).propose(text('w'));
+    net.stabilize();
+    const heartbeatsBefore = net.countDelivered(MessageType.heartbeat);
+    net.node(1).readIndex(text('r1'));
+    net.drain(1);
+    expect(net.member(1).readStates).toEqual([]);
+    net.stabilize();
+    expect(net.countDelivered(MessageType.heartbeat) - heartbeatsBefore).toBe(2);
+    expect(net.member(1).readStates.map((r) => [r.index, decode(r.requestContext)])).toEqual([[2, 'r1']]);
+  });
+
+  it('safe mode: no answer without a quorum', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.isolate(1);
+    net.node(1).readIndex(text('r'));
+    net.stabilize();
+    expect(net.member(1).readStates).toEqual([]);
+  });
+
+  it('a follower forwards to the leader and gets the read state back', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.node(2).readIndex(text('f1'));
+    net.stabilize();
+    expect(net.member(2).readStates.map((r) => [r.index, decode(r.requestContext)])).toEqual([[1, 'f1']]);
+  });
+
+  it('waits until the new leader has committed an entry of its term', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.isolate(2);
+    net.isolate(3);
+    net.node(1).campaign();
+    net.heal();
+    net.drainAll();
+    // Leader 1 won? Not yet: deliver the election, but hold back append responses.
+    net.filter = (m) => m.type !== MessageType.appendResponse;
+    net.stabilize();
+    expect(net.node(1).status().role).toBe('leader');
+    net.node(1).readIndex(text('early'));
+    net.stabilize();
+    expect(net.member(1).readStates).toEqual([]);
+    net.filter = null;
+    net.tickAll(2);
+    expect(net.member(1).readStates.map((r) => [r.index, decode(r.requestContext)])).toEqual([[1, 'early']]);
+  });
+
+  it('a single voter answers at once', () => {
+    const net = new TestNetwork([1]);
+    net.elect(1);
+    net.node(1).readIndex(text('solo'));
+    net.drain(1);
+    expect(net.member(1).readStates.map((r) => r.index)).toEqual([1]);
+  });
+
+  it('lease mode: answers without a round trip while the lease holds, else falls back to safe', () => {
+    const net = new TestNetwork([1, 2, 3], { readOnlyMode: 'lease', leaseDriftBoundTicks: 2 });
+    net.elect(1);
+    net.tickAll(1);
+    const before = net.countDelivered(MessageType.heartbeat);
+    net.node(1).readIndex(text('lease'));
+    net.drain(1);
+    expect(net.member(1).readStates.map((r) => decode(r.requestContext))).toEqual(['lease']);
+    expect(net.queue.filter((m) => m.type === MessageType.heartbeat)).toHaveLength(0);
+    expect(net.countDelivered(MessageType.heartbeat)).toBe(before);
+    // Cut off for longer than electionTicks - drift: the lease is gone, the read needs a quorum.
+    net.isolate(1);
+    net.tick(1, 8);
+    net.stabilize();
+    net.node(1).readIndex(text('expired'));
+    net.stabilize();
+    expect(net.member(1).readStates.map((r) => decode(r.requestContext))).toEqual(['lease']);
+  });
+});
