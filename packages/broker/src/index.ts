@@ -40,3 +40,26 @@ export { HealthRegistry, worstStatus } from './admin/health.js';
 export type { HealthStatus, ComponentHealth, HealthProvider, Readiness, ReadinessCheck, HealthReport, HealthRegistryOptions } from './admin/health.js';
 export { createBrokerMetrics, latencyBucketsSeconds } from './admin/metrics.js';
 export type { BrokerMetrics, MetricsOptions } from './admin/metrics.js';
+
+// Application shell: the streambus CLI and its seams.
+export { runCli, commands, generalHelp } from './cli/run.js';
+export { ExitCode, exitCodeForError, unavailableErrorCodes } from './cli/exit-codes.js';
+export { UsageError, NotAvailableError } from './cli/command.js';
+export type { CliIo, CliDeps, Command } from './cli/command.js';
+export type { BrokerContext, RunningBroker, StartBroker, VerifyWal, WalVerifyReport } from './cli/seams.js';
+export type {
+  CliClient,
+  CliClientFactory,
+  CliClientOptions,
+  CliNewTopic,
+  CliTopicDescription,
+  CliPartitionDescription,
+  CliClusterStatus,
+  CliBrokerStatus,
+  CliTopicPartition,
+  CliProduceRecord,
+  CliProduceResult,
+  CliConsumeRequest,
+  CliConsumeStart,
+  CliRecord,
+} from './cli/client.js';

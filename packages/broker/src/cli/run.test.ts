@@ -1,0 +1,385 @@
+import { describe, expect, it } from 'vitest';
+import { streambusVersion } from '../version.js';
+import type { CliClient, CliClientOptions, CliConsumeRequest, CliNewTopic, CliProduceRecord, CliRecord, CliTopicDescription } from './client.js';
+import type { CliDeps, CliIo } from './command.js';
+import { runCli } from './run.js';
+
+class TypedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** An in-memory cluster behind the CliClient interface; records every call. */
+class FakeClient implements CliClient {
+  readonly calls: string[] = [];
+  readonly produced: CliProduceRecord[][] = [];
+  readonly topics = new Map<string, CliTopicDescription>();
+  consumeRequests: Array<Omit<CliConsumeRequest, 'signal'>> = [];
+  records: CliRecord[] = [];
+  failWith: TypedError | undefined;
+  closed = 0;
+
+  private check(call: string): void {
+    this.calls.push(call);
+    if (this.failWith !== undefined) throw this.failWith;
+  }
+
+  async createTopic(topic: CliNewTopic): Promise<void> {
+    this.check(`createTopic ${JSON.stringify(topic)}`);
+    if (this.topics.has(topic.name)) throw new TypedError('TOPIC_ALREADY_EXISTS', `topic ${topic.name} exists already`);
+    const partitions = Array.from({ length: topic.partitions ?? 1 }, (_, partition) => {
+      const replicas = Array.from({ length: topic.replicationFactor ?? 1 }, (__, index) => index + 1);
+      return { partition, leaderId: 1, replicas, inSyncReplicas: replicas, highWatermark: 0, logStartOffset: 0 };
+    });
+    this.topics.set(topic.name, { name: topic.name, partitions });
+  }
+  async listTopics(): Promise<readonly string[]> {
+    this.check('listTopics');
+    return [...this.topics.keys()];
+  }
+  async describeTopic(name: string): Promise<CliTopicDescription> {
+    this.check(`describeTopic ${name}`);
+    const topic = this.topics.get(name);
+    if (topic === undefined) throw new TypedError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic ${name}`);
+    return topic;
+  }
+  async deleteTopic(name: string): Promise<void> {
+    this.check(`deleteTopic ${name}`);
+    if (!this.topics.delete(name)) throw new TypedError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic ${name}`);
+  }
+  async produce(records: readonly CliProduceRecord[]): Promise<ReadonlyArray<{ topic: string; partition: number; offset: number }>> {
+    this.check(`produce ${records.length}`);
+    const offset = this.produced.flat().length;
+    this.produced.push([...records]);
+    return records.map((record, index) => ({ topic: record.topic, partition: record.partition ?? 0, offset: offset + index }));
+  }
+  async *consume(request: CliConsumeRequest): AsyncIterable<CliRecord> {
+    this.check(`consume ${request.topic}`);
+    const { signal, ...rest } = request;
+    this.consumeRequests.push(rest);
+    for (const record of this.records) {
+      if (signal.aborted) return;
+      yield record;
+    }
+    // Then wait for new records that never come, until aborted (Ctrl-C, --idle-timeout).
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  }
+  async clusterStatus() {
+    this.check('clusterStatus');
+    return {
+      clusterId: 'streambus',
+      controllerId: 2,
+      brokers: [
+        { id: 2, host: '127.0.0.1', port: 9093, alive: true, leaderCount: 3, replicaCount: 6 },
+        { id: 1, host: '127.0.0.1', port: 9092, alive: true, leaderCount: 2, replicaCount: 6 },
+        { id: 3, host: '127.0.0.1', port: 9094, alive: false, leaderCount: 0, replicaCount: 6 },
+      ],
+      underReplicatedPartitions: [{ topic: 'events', partition: 4 }],
+      offlinePartitions: [],
+      topicCount: 1,
+      partitionCount: 6,
+    };
+  }
+  async close(): Promise<void> {
+    this.closed++;
+  }
+}
+
+interface Harness {
+  readonly deps: CliDeps;
+  readonly client: FakeClient;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly factoryOptions: CliClientOptions[];
+  readonly interrupt: () => void;
+}
+
+function harness(options: { env?: Record<string, string>; stdin?: readonly string[]; withClient?: boolean } = {}): Harness {
+  const out: string[] = [];
+  const err: string[] = [];
+  const client = new FakeClient();
+  const factoryOptions: CliClientOptions[] = [];
+  const controller = new AbortController();
+  const io: CliIo = {
+    stdout: (text) => void out.push(text),
+    stderr: (text) => void err.push(text),
+    env: options.env ?? {},
+    stdinLines: async function* () {
+      yield* options.stdin ?? [];
+    },
+    signal: controller.signal,
+  };
+  const deps: CliDeps =
+    options.withClient === false
+      ? { io }
+      : {
+          io,
+          clientFactory: (clientOptions) => {
+            factoryOptions.push(clientOptions);
+            return client;
+          },
+        };
+  return { deps, client, stdout: () => out.join(''), stderr: () => err.join(''), factoryOptions, interrupt: () => controller.abort() };
+}
+
+const lastJson = (text: string): unknown => JSON.parse(text.trimEnd().split('\n').at(-1) ?? '') as unknown;
+
+const jsonLines = (text: string): unknown[] =>
+  text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as unknown);
+
+describe('streambus dispatcher', () => {
+  it('--version prints the version', async () => {
+    const h = harness();
+    expect(await runCli(['--version'], h.deps)).toBe(0);
+    expect(h.stdout()).toBe(`streambus ${streambusVersion}\n`);
+  });
+
+  it('--help lists every verb and the exit codes; no arguments is a usage error', async () => {
+    const h = harness();
+    expect(await runCli(['--help'], h.deps)).toBe(0);
+    for (const verb of ['server', 'topic create', 'topic list', 'topic describe', 'topic delete', 'produce', 'consume', 'cluster status', 'health', 'config dump', 'wal verify']) {
+      expect(h.stdout()).toContain(`  ${verb} `);
+    }
+    expect(h.stdout()).toContain('3  unavailable or timed out');
+    expect(await runCli([], harness().deps)).toBe(2);
+  });
+
+  it('--help per verb and per group', async () => {
+    const h = harness();
+    expect(await runCli(['topic', 'create', '--help'], h.deps)).toBe(0);
+    expect(h.stdout()).toContain('usage: streambus topic create NAME');
+    expect(h.stdout()).toContain('--replication-factor R');
+    const group = harness();
+    expect(await runCli(['topic', '--help'], group.deps)).toBe(0);
+    expect(group.stdout()).toContain('usage: streambus topic <create|list|describe|delete>');
+  });
+
+  it('unknown verbs, subcommands and flags are usage errors with a suggestion', async () => {
+    const verb = harness();
+    expect(await runCli(['tpoic', 'list'], verb.deps)).toBe(2);
+    expect(verb.stderr()).toContain('unknown command "tpoic"; did you mean "streambus topic"?');
+    const sub = harness();
+    expect(await runCli(['topic', 'lsit'], sub.deps)).toBe(2);
+    expect(sub.stderr()).toContain('did you mean "streambus topic list"?');
+    const flag = harness();
+    expect(await runCli(['topic', 'list', '--jsn'], flag.deps)).toBe(2);
+    expect(flag.stderr()).toContain("Unknown option '--jsn'");
+    expect(flag.stderr()).toContain('usage: streambus topic list');
+    expect(flag.client.calls).toEqual([]);
+  });
+});
+
+describe('client verbs against a fake client', () => {
+  it('topic create passes partitions and replication factor; human and --json output', async () => {
+    const h = harness();
+    expect(await runCli(['topic', 'create', 'events', '--partitions', '6', '--replication-factor', '3'], h.deps)).toBe(0);
+    expect(h.client.calls).toEqual(['createTopic {"name":"events","partitions":6,"replicationFactor":3}']);
+    expect(h.stdout()).toBe('created topic events (6 partitions, replication factor 3)\n');
+    expect(h.client.closed).toBe(1);
+    const json = harness();
+    expect(await runCli(['topic', 'create', 'orders', '-p', '2', '--json'], json.deps)).toBe(0);
+    expect(jsonLines(json.stdout())).toEqual([{ topic: 'orders', created: true, partitions: 2 }]);
+  });
+
+  it('topic create refuses bad counts before contacting anyone', async () => {
+    const h = harness();
+    expect(await runCli(['topic', 'create', 'events', '--partitions', 'six'], h.deps)).toBe(2);
+    expect(h.stderr()).toContain('--partitions must be a whole number, got "six"');
+    expect(await runCli(['topic', 'create', 'events', '--partitions', '0'], h.deps)).toBe(2);
+    expect(await runCli(['topic', 'create'], h.deps)).toBe(2);
+    expect(await runCli(['topic', 'create', 'a', 'b'], h.deps)).toBe(2);
+    expect(h.client.calls).toEqual([]);
+  });
+
+  it('an existing topic fails with exit 1 and its code, unless --if-not-exists', async () => {
+    const h = harness();
+    await runCli(['topic', 'create', 'events'], h.deps);
+    expect(await runCli(['topic', 'create', 'events'], h.deps)).toBe(1);
+    expect(h.stderr()).toBe('streambus topic create: topic events exists already (TOPIC_ALREADY_EXISTS)\n');
+    expect(await runCli(['topic', 'create', 'events', '--if-not-exists'], h.deps)).toBe(0);
+    const json = harness();
+    await runCli(['topic', 'create', 'events'], json.deps);
+    expect(await runCli(['topic', 'create', 'events', '--json'], json.deps)).toBe(1);
+    expect(jsonLines(json.stderr())).toEqual([{ error: { code: 'TOPIC_ALREADY_EXISTS', message: 'topic events exists already' } }]);
+  });
+
+  it('topic list, describe and delete', async () => {
+    const h = harness();
+    await runCli(['topic', 'create', 'b', '-p', '2', '-r', '3'], h.deps);
+    await runCli(['topic', 'create', 'a'], h.deps);
+    const list = harness();
+    list.client.topics.set('b', h.client.topics.get('b') as CliTopicDescription);
+    list.client.topics.set('a', h.client.topics.get('a') as CliTopicDescription);
+    expect(await runCli(['topic', 'list'], list.deps)).toBe(0);
+    expect(list.stdout()).toBe('a\nb\n');
+    expect(await runCli(['topic', 'list', '--json'], list.deps)).toBe(0);
+    expect(lastJson(list.stdout())).toEqual({ topics: ['a', 'b'] });
+
+    const describe = harness();
+    describe.client.topics.set('b', {
+      name: 'b',
+      partitions: [
+        { partition: 1, leaderId: 0, replicas: [2, 3, 1], inSyncReplicas: [2, 3], highWatermark: 7, logStartOffset: 0 },
+        { partition: 0, leaderId: 1, replicas: [1, 2, 3], inSyncReplicas: [1, 2, 3], highWatermark: 120, logStartOffset: 100 },
+      ],
+    });
+    expect(await runCli(['topic', 'describe', 'b'], describe.deps)).toBe(0);
+    expect(describe.stdout()).toBe(
+      [
+        'topic b: 2 partitions, replication factor 3, 1 under-replicated',
+        'PARTITION  LEADER  REPLICAS  ISR    HIGH-WATERMARK  LOG-START',
+        '0          1       1,2,3     1,2,3  120             100',
+        '1          none    2,3,1     2,3    7               0',
+        '',
+      ].join('\n'),
+    );
+    expect(await runCli(['topic', 'describe', 'b', '--json'], describe.deps)).toBe(0);
+    expect(lastJson(describe.stdout())).toEqual({
+      topic: 'b',
+      partitions: [
+        { partition: 1, leader: 0, replicas: [2, 3, 1], isr: [2, 3], high_watermark: 7, log_start_offset: 0 },
+        { partition: 0, leader: 1, replicas: [1, 2, 3], isr: [1, 2, 3], high_watermark: 120, log_start_offset: 100 },
+      ],
+    });
+    expect(await runCli(['topic', 'describe', 'nope'], describe.deps)).toBe(1);
+    expect(describe.stderr()).toContain('unknown topic nope (UNKNOWN_TOPIC_OR_PARTITION)');
+
+    expect(await runCli(['topic', 'delete', 'b'], describe.deps)).toBe(0);
+    expect(await runCli(['topic', 'delete', 'b'], describe.deps)).toBe(1);
+    expect(await runCli(['topic', 'delete', 'b', '--if-exists', '--json'], describe.deps)).toBe(0);
+    expect(lastJson(describe.stdout())).toEqual({ topic: 'b', deleted: false });
+  });
+
+  it('produce --value sends one record and prints its partition and offset', async () => {
+    const h = harness();
+    expect(await runCli(['produce', 'events', '--partition', '2', '--key', 'k1', '--value', 'hello'], h.deps)).toBe(0);
+    expect(h.client.produced).toEqual([[{ topic: 'events', partition: 2, key: encoder.encode('k1'), value: encoder.encode('hello') }]]);
+    expect(h.stdout()).toBe('partition 2 offset 0\n');
+  });
+
+  it('produce without --value sends one record per stdin line, in bounded batches, --json per record', async () => {
+    const lines = Array.from({ length: 1203 }, (_, index) => `line ${index}`);
+    const h = harness({ stdin: lines });
+    expect(await runCli(['produce', 'events', '--json'], h.deps)).toBe(0);
+    expect(h.client.produced.map((batch) => batch.length)).toEqual([500, 500, 203]);
+    expect(h.client.produced.flat().map((record) => new TextDecoder().decode(record.value))).toEqual(lines);
+    const printed = jsonLines(h.stdout());
+    expect(printed).toHaveLength(1203);
+    expect(printed[1202]).toEqual({ topic: 'events', partition: 0, offset: 1202 });
+  });
+
+  it('consume --from-beginning --limit prints records and stops', async () => {
+    const h = harness();
+    h.client.records = [0, 1, 2].map((offset) => ({
+      topic: 'events',
+      partition: 1,
+      offset,
+      timestampMs: 1_700_000_000_000 + offset,
+      key: offset === 0 ? null : encoder.encode(`k${offset}`),
+      value: encoder.encode(`v${offset}`),
+    }));
+    expect(await runCli(['consume', 'events', '--from-beginning', '--limit', '2'], h.deps)).toBe(0);
+    expect(h.stdout()).toBe('[1@0] v0\n[1@1] k1: v1\n');
+    expect(h.client.consumeRequests).toEqual([{ topic: 'events', start: 'beginning' }]);
+
+    const json = harness();
+    json.client.records = h.client.records;
+    expect(await runCli(['consume', 'events', '-P', '1', '--offset', '1', '--json', '--idle-timeout', '20ms'], json.deps)).toBe(0);
+    expect(json.client.consumeRequests).toEqual([{ topic: 'events', partition: 1, start: { offset: 1 } }]);
+    expect(jsonLines(json.stdout())).toEqual([
+      { topic: 'events', partition: 1, offset: 0, timestamp_ms: 1_700_000_000_000, key: null, value: 'v0' },
+      { topic: 'events', partition: 1, offset: 1, timestamp_ms: 1_700_000_000_001, key: 'k1', value: 'v1' },
+      { topic: 'events', partition: 1, offset: 2, timestamp_ms: 1_700_000_000_002, key: 'k2', value: 'v2' },
+    ]);
+  });
+
+  it('consume stops cleanly on Ctrl-C', async () => {
+    const h = harness();
+    const running = runCli(['consume', 'events'], h.deps);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    h.interrupt();
+    expect(await running).toBe(0);
+    expect(h.client.consumeRequests).toEqual([{ topic: 'events', start: 'end' }]);
+  });
+
+  it('consume refuses contradictory start positions', async () => {
+    const h = harness();
+    expect(await runCli(['consume', 'events', '--from-beginning', '--offset', '3', '--partition', '0'], h.deps)).toBe(2);
+    expect(h.stderr()).toContain('--from-beginning and --offset exclude each other');
+    expect(await runCli(['consume', 'events', '--offset', '3'], h.deps)).toBe(2);
+    expect(h.stderr()).toContain('--offset needs --partition');
+    expect(h.client.calls).toEqual([]);
+  });
+
+  it('cluster status: brokers, controller, leaders per broker, under-replicated partitions', async () => {
+    const h = harness();
+    expect(await runCli(['cluster', 'status'], h.deps)).toBe(0);
+    expect(h.stdout()).toBe(
+      [
+        'cluster streambus: controller broker 2, 3 brokers, 1 topics, 6 partitions',
+        'BROKER  ADDRESS         ALIVE  LEADERS  REPLICAS',
+        '1       127.0.0.1:9092  yes    2        6',
+        '2       127.0.0.1:9093  yes    3        6',
+        '3       127.0.0.1:9094  NO     0        6',
+        'under-replicated partitions: events-4',
+        'offline partitions: none',
+        '',
+      ].join('\n'),
+    );
+    const json = harness();
+    expect(await runCli(['cluster', 'status', '--json'], json.deps)).toBe(0);
+    expect(jsonLines(json.stdout())[0]).toMatchObject({
+      cluster_id: 'streambus',
+      controller: 2,
+      brokers: expect.arrayContaining([{ id: 3, address: '127.0.0.1:9094', alive: false, leaders: 0, replicas: 6 }]),
+      under_replicated: [{ topic: 'events', partition: 4 }],
+    });
+  });
+
+  it('maps unavailable and timeout errors to exit 3, other failures to exit 1', async () => {
+    for (const [code, exitCode] of [
+      ['BROKER_NOT_AVAILABLE', 3],
+      ['REQUEST_TIMED_OUT', 3],
+      ['NOT_ENOUGH_REPLICAS', 3],
+      ['INVALID_REPLICATION_FACTOR', 1],
+      ['INTERNAL', 1],
+      ['INVALID_CONFIG', 2],
+    ] as const) {
+      const h = harness();
+      h.client.failWith = new TypedError(code, 'nope');
+      expect(await runCli(['cluster', 'status'], h.deps)).toBe(exitCode);
+      expect(h.client.closed).toBe(1);
+    }
+  });
+
+  it('--bootstrap, else STREAMBUS_BOOTSTRAP, else 127.0.0.1:9092; --timeout', async () => {
+    const byDefault = harness();
+    await runCli(['topic', 'list'], byDefault.deps);
+    expect(byDefault.factoryOptions).toEqual([{ bootstrap: ['127.0.0.1:9092'], timeoutMs: 10_000 }]);
+    const byEnv = harness({ env: { STREAMBUS_BOOTSTRAP: 'a:1, b:2' } });
+    await runCli(['topic', 'list', '--timeout', '2s'], byEnv.deps);
+    expect(byEnv.factoryOptions).toEqual([{ bootstrap: ['a:1', 'b:2'], timeoutMs: 2000 }]);
+    const byFlag = harness({ env: { STREAMBUS_BOOTSTRAP: 'a:1' } });
+    await runCli(['topic', 'list', '--bootstrap', 'c:3'], byFlag.deps);
+    expect(byFlag.factoryOptions[0]?.bootstrap).toEqual(['c:3']);
+    const bad = harness();
+    expect(await runCli(['topic', 'list', '-b', 'nohost'], bad.deps)).toBe(2);
+    expect(bad.stderr()).toContain('--bootstrap: "nohost" is not HOST:PORT');
+    expect(await runCli(['topic', 'list', '--timeout', '10'], bad.deps)).toBe(2);
+  });
+
+  it('without the client SDK, client verbs say so (exit 1)', async () => {
+    const h = harness({ withClient: false });
+    expect(await runCli(['topic', 'list'], h.deps)).toBe(1);
+    expect(h.stderr()).toBe('streambus topic list: the client SDK is not available in this build yet\n');
+  });
+});

@@ -1,0 +1,260 @@
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HealthRegistry } from '../admin/health.js';
+import type { AdminServer } from '../admin/server.js';
+import { startAdminServer } from '../admin/server.js';
+import { streambusVersion } from '../version.js';
+import type { CliDeps, CliIo } from './command.js';
+import { runCli } from './run.js';
+import type { BrokerContext, StartBroker, VerifyWal } from './seams.js';
+
+interface Harness {
+  readonly deps: CliDeps;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly interrupt: () => void;
+}
+
+function harness(env: Record<string, string> = {}, extra: Partial<Omit<CliDeps, 'io'>> = {}): Harness {
+  const out: string[] = [];
+  const err: string[] = [];
+  const controller = new AbortController();
+  const io: CliIo = {
+    stdout: (text) => void out.push(text),
+    stderr: (text) => void err.push(text),
+    env,
+    stdinLines: async function* () {},
+    signal: controller.signal,
+  };
+  return { deps: { io, ...extra }, stdout: () => out.join(''), stderr: () => err.join(''), interrupt: () => controller.abort() };
+}
+
+let dir = '';
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'streambus-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('config dump', () => {
+  it('prints the effective config from file, env and flags, secrets masked, origins on request', async () => {
+    const file = join(dir, 'server.yaml');
+    await writeFile(file, 'server:\n  data_dir: /from/file\nsecurity:\n  tls_key: /etc/tls/server.key\n  tls_key_password: s3cret\n');
+    const h = harness({ STREAMBUS_WAL_SYNC: 'periodic' });
+    expect(await runCli(['config', 'dump', '--config', file, '--id', '2', '--show-origin'], h.deps)).toBe(0);
+    const text = h.stdout();
+    expect(text).toContain('broker_id: 2 # flag --id\n');
+    expect(text).toContain(`data_dir: /from/file # file ${file}\n`);
+    expect(text).toContain('wal_sync: periodic # env STREAMBUS_WAL_SYNC\n');
+    expect(text).toContain('tls_key: /etc/tls/server.key');
+    expect(text).not.toContain('s3cret');
+    expect(text).toContain('tls_key_password: "********"');
+  });
+
+  it('stops with one line per problem and exit 2', async () => {
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'storage:\n  wal_sink: always\n  wal_sync_interval: 10\nserver:\n  peers: "1=a:1,2=b:2"\n  broker_id: 3\n');
+    const h = harness({ STREAMBUS_WAL_SYNC: 'sometimes' });
+    expect(await runCli(['config', 'dump', '--config', file], h.deps)).toBe(2);
+    expect(h.stdout()).toBe('');
+    expect(h.stderr().trimEnd().split('\n')).toEqual([
+      'config error: storage.wal_sink: unknown key; did you mean storage.wal_sync?',
+      'config error: storage.wal_sync_interval: expected a duration like "10ms", "30s" or "168h", got the number 10; set it to a duration like "10ms", "30s" or "168h"',
+      'config error: STREAMBUS_WAL_SYNC: "sometimes" is not one of always, periodic, none; set it to one of always, periodic, none',
+      "config error: server.peers: this broker's id 3 (file " + file + ') is not in the peer list; add 3=HOST:PORT to the peers or fix the broker id',
+    ]);
+  });
+});
+
+describe('server', () => {
+  it('exits 2 on bad configuration, before starting anything', async () => {
+    let started = false;
+    const h = harness({}, { startBroker: async () => {
+      started = true;
+      throw new Error('unreachable');
+    } });
+    expect(await runCli(['server', '--id', '4', '--peers', '1=a:1,2=b:2,3=c:3'], h.deps)).toBe(2);
+    expect(h.stderr()).toContain("config error: server.peers: this broker's id 4 (flag --id) is not in the peer list");
+    expect(started).toBe(false);
+  });
+
+  it('says the broker core is not available yet when it is missing (exit 1)', async () => {
+    const h = harness();
+    expect(await runCli(['server', '--admin', '127.0.0.1:0'], h.deps)).toBe(1);
+    expect(h.stderr()).toContain('the broker core is not available in this build yet');
+  });
+
+  it('runs the admin server around the core, turns /ready off on SIGTERM, stops the core, exits 0', async () => {
+    let context: BrokerContext | undefined;
+    let stopCalls = 0;
+    let readyDuringStop: unknown;
+    let adminPort = 0;
+    const startBroker: StartBroker = async (given) => {
+      context = given;
+      given.health.registerReadinessCheck('replicas', () => ({ ready: true, reason: '' }));
+      given.health.registerComponent('raft', () => ({ status: 'ok', detail: 'leader of 1 of 1 groups' }));
+      return {
+        stop: async () => {
+          stopCalls++;
+          readyDuringStop = await (await fetch(`http://127.0.0.1:${adminPort}/ready`)).json();
+        },
+        stopped: new Promise<void>(() => undefined),
+      };
+    };
+    const h = harness({ STREAMBUS_BROKER_ID: 'streambus-1' }, { startBroker });
+    const running = runCli(['server', '--admin', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--log-level', 'info'], h.deps);
+    const startedLine = await waitFor(() => logLines(h.stdout()).find((line) => line['msg'] === 'streambus started'));
+    adminPort = Number(String(startedLine['admin']).split(':').at(-1));
+    expect(context?.config.server.brokerId).toBe(2);
+    const health = (await (await fetch(`http://127.0.0.1:${adminPort}/health`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ status: 'ok', broker_id: 2, version: streambusVersion, ready: true, components: { raft: { status: 'ok' } } });
+    expect((await fetch(`http://127.0.0.1:${adminPort}/metrics`)).status).toBe(200);
+    const config = (await (await fetch(`http://127.0.0.1:${adminPort}/config`)).json()) as { server: { broker_id: number } };
+    expect(config.server.broker_id).toBe(2);
+    h.interrupt();
+    expect(await running).toBe(0);
+    expect(stopCalls).toBe(1);
+    expect(readyDuringStop).toEqual({ ready: false, reason: 'stopping: the broker is shutting down' });
+    await expect(fetch(`http://127.0.0.1:${adminPort}/live`)).rejects.toThrow();
+    const messages = logLines(h.stdout()).map((line) => line['msg']);
+    expect(messages).toEqual(['starting streambus', 'admin server listening', 'streambus started', 'stopping: handing over leadership and flushing', 'stopped']);
+    expect(logLines(h.stdout())[0]).toMatchObject({ level: 'info', broker_id: 2, wal_sync: 'always' });
+  });
+
+  it('exits 1 when the core fails to start, and closes the admin server', async () => {
+    const h = harness({}, { startBroker: async () => {
+      throw new Error('data dir is locked by another broker');
+    } });
+    expect(await runCli(['server', '--admin', '127.0.0.1:0'], h.deps)).toBe(1);
+    expect(h.stderr()).toBe('streambus server: the broker failed to start: data dir is locked by another broker\n');
+  });
+});
+
+describe('health --broker', () => {
+  const servers: AdminServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+  });
+
+  async function adminWith(setup: (health: HealthRegistry) => void): Promise<string> {
+    const health = new HealthRegistry({ brokerId: 3, version: streambusVersion });
+    setup(health);
+    const server = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, health });
+    servers.push(server);
+    return `127.0.0.1:${server.address.port}`;
+  }
+
+  it('prints status and components of a live broker; exit 0', async () => {
+    const address = await adminWith((health) => {
+      health.registerComponent('raft', () => ({ status: 'ok', detail: 'leader of 2 of 6 groups' }));
+      health.registerComponent('storage', () => ({ status: 'degraded', detail: 'disk 91% full' }));
+      health.registerReadinessCheck('replicas', () => ({ ready: true, reason: '' }));
+    });
+    const h = harness();
+    expect(await runCli(['health', '--broker', address], h.deps)).toBe(0);
+    expect(h.stdout()).toMatch(/^broker 3: degraded, ready \(version 0\.1\.0, up \d+s\)\n/);
+    expect(h.stdout()).toContain('COMPONENT  STATUS    DETAIL\nraft       ok        leader of 2 of 6 groups\nstorage    degraded  disk 91% full\n');
+    const strict = harness();
+    expect(await runCli(['health', '--broker', address, '--strict'], strict.deps)).toBe(1);
+    const json = harness({ STREAMBUS_ADMIN: address });
+    expect(await runCli(['health', '--json'], json.deps)).toBe(0);
+    expect(JSON.parse(json.stdout())).toMatchObject({ status: 'degraded', broker_id: 3, components: { storage: { status: 'degraded', detail: 'disk 91% full' } } });
+  });
+
+  it('exit 1 when the broker reports down', async () => {
+    const address = await adminWith((health) => {
+      health.registerComponent('controller', () => ({ status: 'down', detail: 'no quorum' }));
+    });
+    const h = harness();
+    expect(await runCli(['health', '--broker', address], h.deps)).toBe(1);
+    expect(h.stdout()).toContain('broker 3: down, not ready');
+  });
+
+  it('exit 3 when nothing answers; exit 2 for a malformed address', async () => {
+    const address = await adminWith(() => undefined);
+    const port = Number(address.split(':')[1]);
+    await servers.pop()?.close();
+    const h = harness();
+    expect(await runCli(['health', '--broker', `127.0.0.1:${port}`, '--timeout', '2s'], h.deps)).toBe(3);
+    expect(h.stderr()).toContain('connection refused');
+    const bad = harness();
+    expect(await runCli(['health', '--broker', 'nohost'], bad.deps)).toBe(2);
+    expect(bad.stderr()).toContain('--broker: "nohost" is not HOST:PORT');
+  });
+
+  it('exit 1 when something that is not a StreamBus admin server answers', async () => {
+    const other = createServer((_request, response) => response.end('<html>hello</html>'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = other.address() as AddressInfo;
+      const h = harness();
+      expect(await runCli(['health', '--broker', `127.0.0.1:${port}`], h.deps)).toBe(1);
+      expect(h.stderr()).toContain('not JSON: is this a StreamBus admin address? (BAD_RESPONSE)');
+    } finally {
+      other.closeAllConnections();
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+});
+
+describe('wal verify', () => {
+  it('reports clean and damaged directories through the verifier seam', async () => {
+    const verifyWal: VerifyWal = async (dataDir) =>
+      dataDir.endsWith('bad') ? { ok: false, counts: { batches: 10 }, problems: ['group 3 index 17: CRC mismatch'] } : { ok: true, counts: { groups: 2, batches: 10 }, problems: [] };
+    const clean = harness({}, { verifyWal });
+    expect(await runCli(['wal', 'verify', '/data/good'], clean.deps)).toBe(0);
+    expect(clean.stdout()).toBe('ok: /data/good (2 groups, 10 batches)\n');
+    const damaged = harness({}, { verifyWal });
+    expect(await runCli(['wal', 'verify', '/data/bad', '--json'], damaged.deps)).toBe(1);
+    expect(JSON.parse(damaged.stdout())).toEqual({ dir: '/data/bad', ok: false, counts: { batches: 10 }, problems: ['group 3 index 17: CRC mismatch'] });
+    const missing = harness();
+    expect(await runCli(['wal', 'verify', '/data'], missing.deps)).toBe(1);
+    expect(missing.stderr()).toContain('the storage verifier is not available in this build yet');
+    expect(await runCli(['wal', 'verify'], missing.deps)).toBe(2);
+  });
+});
+
+describe('the executable', () => {
+  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const run = (args: readonly string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--conditions=@streambus/source', '--import', 'tsx', main, ...args], {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      timeout: 30_000,
+    });
+
+  it('--version, and exit code 2 with one line per config problem', () => {
+    const version = run(['--version']);
+    expect(version.status).toBe(0);
+    expect(version.stdout).toBe(`streambus ${streambusVersion}\n`);
+    const bad = run(['server', '--listen', 'nowhere'], { STREAMBUS_WAL_SYNC: 'sometimes', STREAMBUS_PORT: 'tcp://10.0.0.1:9092' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trimEnd().split('\n')).toEqual([
+      'config error: STREAMBUS_WAL_SYNC: "sometimes" is not one of always, periodic, none; set it to one of always, periodic, none',
+      'config error: --listen: "nowhere" is not HOST:PORT (IPv6 as [::1]:PORT); set it to an address HOST:PORT',
+    ]);
+  });
+});
+
+function logLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function waitFor<T>(probe: () => T | undefined): Promise<T> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const value = probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('condition not reached');
+}
