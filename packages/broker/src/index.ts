@@ -41,6 +41,70 @@ export type { HealthStatus, ComponentHealth, HealthProvider, Readiness, Readines
 export { createBrokerMetrics, latencyBucketsSeconds } from './admin/metrics.js';
 export type { BrokerMetrics, MetricsOptions } from './admin/metrics.js';
 
+// controller (replicated state machine of the controller group)
+export { encodeCommand, decodeCommand, isControllerCommand, commandTypeCodes, commandVersions } from './controller/codec.js';
+export { ControllerCodecError } from './controller/errors.js';
+export type { ControllerCodecErrorCode } from './controller/errors.js';
+export type {
+  ConfigEntry,
+  RegisterBrokerCommand,
+  BrokerHeartbeatCommand,
+  SetBrokerFencedCommand,
+  CreateTopicCommand,
+  DeleteTopicCommand,
+  UpdateTopicConfigCommand,
+  AddPartitionsCommand,
+  PartitionReassignment,
+  ReassignPartitionsCommand,
+  PartitionReport,
+  ReportPartitionsCommand,
+  AllocateProducerIdsCommand,
+  ControllerCommand,
+  ControllerCommandType,
+  ControllerFailureCode,
+  ControllerResultDetail,
+  ControllerResult,
+} from './controller/commands.js';
+export { ControllerState } from './controller/state.js';
+export type { BrokerInfo, PartitionLeaderInfo, PartitionInfo, TopicInfo, ControllerEvent, ControllerStateParts } from './controller/state.js';
+export { encodeSnapshot, decodeSnapshot } from './controller/snapshot.js';
+export {
+  assignReplicas,
+  clusterLoad,
+  preferredLeaderElections,
+  underReplicated,
+  offlinePartitions,
+  brokersToFence,
+} from './controller/placement.js';
+export type { PlacementBroker, BrokerLoad, PreferredLeaderMove } from './controller/placement.js';
+export { planCreateTopic, planAddPartitions } from './controller/plan.js';
+export type { Plan, CreateTopicRequest } from './controller/plan.js';
+export { checkTopicName } from './controller/validation.js';
+export type { ControllerFailure } from './controller/validation.js';
+export { ControllerStateMachine } from './controller/state-machine.js';
+export type {
+  AppliedCommand,
+  RejectedEntry,
+  ControllerEventListener,
+  AppliedListener,
+  RestoredListener,
+  RejectedListener,
+  Unsubscribe,
+} from './controller/state-machine.js';
+export {
+  controllerGroupId,
+  commandMagic,
+  snapshotMagic,
+  topicNameLengthMax,
+  topicsMax,
+  partitionsPerTopicMax,
+  partitionsMax,
+  replicationFactorMax,
+  producerIdBlockSizeMax,
+  commandBytesMax,
+} from './controller/constants.js';
+// end controller
+
 // Application shell: the streambus CLI and its seams.
 export { runCli, commands, generalHelp } from './cli/run.js';
 export { ExitCode, exitCodeForError, unavailableErrorCodes } from './cli/exit-codes.js';

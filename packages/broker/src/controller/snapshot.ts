@@ -1,0 +1,189 @@
+/**
+ * The controller state as snapshot bytes, so that the controller log can be compacted:
+ *
+ *   [0xC2 magic][version u8][body][CRC-32 u32 big-endian of everything before it]
+ *
+ * The body lists counters, brokers by id and topics by name with their partitions, so equal
+ * states encode to equal bytes. The checksum is written here and verified on decode (a pair).
+ */
+import type { NodeId } from '@streambus/raft';
+import { ByteReader, ByteWriter } from './binary.js';
+import type { ConfigEntry } from './commands.js';
+import {
+  adminAddressBytesMax,
+  brokerIdMax,
+  brokersMax,
+  configKeyBytesMax,
+  configValueBytesMax,
+  groupIdMax,
+  hostBytesMax,
+  isrSizeMax,
+  partitionsPerTopicMax,
+  producerIdMax,
+  rackBytesMax,
+  replicationFactorMax,
+  snapshotBytesMax,
+  snapshotMagic,
+  snapshotVersion,
+  topicConfigsMax,
+  topicIdMax,
+  topicNameLengthMax,
+  topicsMax,
+} from './constants.js';
+import { crc32 } from './crc32.js';
+import { ControllerCodecError } from './errors.js';
+import { ControllerState } from './state.js';
+import type { BrokerInfo, PartitionInfo, PartitionLeaderInfo, TopicInfo } from './state.js';
+
+const crcBytes = 4;
+
+function writeIds(w: ByteWriter, ids: readonly NodeId[]): void {
+  w.varint(ids.length);
+  for (const id of ids) w.varint(id);
+}
+
+function readIds(r: ByteReader, max: number, field: string): NodeId[] {
+  const count = r.count(`${field} count`, max);
+  const ids: NodeId[] = [];
+  for (let i = 0; i < count; i++) ids.push(r.bounded(field, 1, brokerIdMax));
+  return ids;
+}
+
+export function encodeSnapshot(state: ControllerState): Uint8Array {
+  const parts = state.toParts();
+  const w = new ByteWriter(snapshotBytesMax, 'controller snapshot', 4096);
+  w.u8(snapshotMagic);
+  w.u8(snapshotVersion);
+  w.varint(parts.nextGroupId);
+  w.varint(parts.nextTopicId);
+  w.varint(parts.nextProducerId);
+  w.varint(parts.brokers.length);
+  for (const b of parts.brokers) {
+    w.varint(b.id);
+    w.string(b.host, hostBytesMax, 'host');
+    w.varint(b.port);
+    w.string(b.adminAddress, adminAddressBytesMax, 'admin address');
+    w.optionalString(b.rack, rackBytesMax, 'rack');
+    w.bool(b.fenced);
+    w.varint(b.registeredAtMs);
+    w.varint(b.lastHeartbeatMs);
+  }
+  w.varint(parts.topics.length);
+  for (const t of parts.topics) {
+    w.string(t.name, topicNameLengthMax, 'topic name');
+    w.varint(t.topicId);
+    w.varint(t.replicationFactor);
+    w.varint(t.configs.length);
+    for (const c of t.configs) {
+      w.string(c.key, configKeyBytesMax, 'config key');
+      w.string(c.value, configValueBytesMax, 'config value');
+    }
+    w.varint(t.groupIds.length);
+    for (const p of state.partitionsOf(t.name)) {
+      w.varint(p.groupId);
+      writeIds(w, p.replicas);
+      w.bool(p.leader !== null);
+      if (p.leader !== null) {
+        w.varint(p.leader.leaderId);
+        w.varint(p.leader.term);
+        writeIds(w, p.leader.isr);
+        w.varint(p.leader.highWatermark);
+      }
+    }
+  }
+  w.u32(0); // room for the checksum
+  const bytes = w.finish();
+  const crc = crc32(bytes, 0, bytes.length - crcBytes);
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(bytes.length - crcBytes, crc);
+  return bytes;
+}
+
+function readBroker(r: ByteReader): BrokerInfo {
+  const id = r.bounded('broker id', 1, brokerIdMax);
+  const host = r.string('host', hostBytesMax);
+  const port = r.bounded('port', 1, 0xffff);
+  const adminAddress = r.string('admin address', adminAddressBytesMax);
+  const rack = r.optionalString('rack', rackBytesMax);
+  const fenced = r.bool('fenced');
+  const registeredAtMs = r.varint('registeredAtMs');
+  const lastHeartbeatMs = r.varint('lastHeartbeatMs');
+  return { id, host, port, adminAddress, rack, fenced, registeredAtMs, lastHeartbeatMs };
+}
+
+function readLeader(r: ByteReader): PartitionLeaderInfo | null {
+  if (!r.bool('leader presence')) return null;
+  const leaderId = r.bounded('leader id', 1, brokerIdMax);
+  const term = r.bounded('term', 1, Number.MAX_SAFE_INTEGER);
+  const isr = readIds(r, isrSizeMax, 'isr');
+  const highWatermark = r.varint('high watermark');
+  return { leaderId, term, isr, highWatermark };
+}
+
+/** Decodes a snapshot written by `encodeSnapshot`. Throws ControllerCodecError on anything else. */
+export function decodeSnapshot(data: Uint8Array): ControllerState {
+  if (data.length > snapshotBytesMax) {
+    throw new ControllerCodecError('CONTROLLER_TOO_LARGE', `controller snapshot of ${data.length} bytes exceeds ${snapshotBytesMax}`);
+  }
+  const head = new ByteReader(data, 'controller snapshot');
+  const magic = head.u8('magic');
+  if (magic !== snapshotMagic) throw head.malformed(`magic 0x${magic.toString(16)} is not a controller snapshot`);
+  const version = head.u8('version');
+  if (version === 0) throw head.malformed('version 0');
+  if (version > snapshotVersion) {
+    throw new ControllerCodecError(
+      'CONTROLLER_UNSUPPORTED_VERSION',
+      `controller snapshot version ${version} is newer than this broker supports (${snapshotVersion}); upgrade this broker`,
+    );
+  }
+  if (data.length < 2 + crcBytes) throw head.malformed('too short for a checksum');
+  const end = data.length - crcBytes;
+  const stored = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(end);
+  if (crc32(data, 0, end) !== stored) throw head.malformed('checksum mismatch');
+  const r = new ByteReader(data, 'controller snapshot', 2, end);
+  const nextGroupId = r.bounded('next group id', 1, groupIdMax + 1);
+  const nextTopicId = r.bounded('next topic id', 1, topicIdMax + 1);
+  const nextProducerId = r.bounded('next producer id', 1, producerIdMax + 1);
+  const brokers: BrokerInfo[] = [];
+  const brokerCount = r.count('broker count', brokersMax, 8);
+  for (let i = 0; i < brokerCount; i++) {
+    const broker = readBroker(r);
+    if (i > 0 && broker.id <= (brokers[i - 1] as BrokerInfo).id) throw r.malformed('brokers out of order');
+    brokers.push(broker);
+  }
+  const topics: TopicInfo[] = [];
+  const partitions: PartitionInfo[] = [];
+  const groupIdsSeen = new Set<number>();
+  const topicIdsSeen = new Set<number>();
+  const topicCount = r.count('topic count', topicsMax, 5);
+  for (let i = 0; i < topicCount; i++) {
+    const name = r.string('topic name', topicNameLengthMax);
+    if (i > 0 && name <= (topics[i - 1] as TopicInfo).name) throw r.malformed('topics out of order');
+    const topicId = r.bounded('topic id', 1, nextTopicId - 1);
+    if (topicIdsSeen.has(topicId)) throw r.malformed(`topic id ${topicId} twice`);
+    topicIdsSeen.add(topicId);
+    const replicationFactor = r.bounded('replication factor', 1, replicationFactorMax);
+    const configCount = r.count('config count', topicConfigsMax, 2);
+    const configs: ConfigEntry[] = [];
+    for (let c = 0; c < configCount; c++) {
+      const key = r.string('config key', configKeyBytesMax);
+      const value = r.string('config value', configValueBytesMax);
+      if (c > 0 && key <= (configs[c - 1] as ConfigEntry).key) throw r.malformed('configs out of order');
+      configs.push({ key, value });
+    }
+    const partitionCount = r.count('partition count', partitionsPerTopicMax, 3);
+    const groupIds: number[] = [];
+    for (let p = 0; p < partitionCount; p++) {
+      const groupId = r.bounded('group id', 1, nextGroupId - 1);
+      if (groupIdsSeen.has(groupId)) throw r.malformed(`group id ${groupId} twice`);
+      groupIdsSeen.add(groupId);
+      const replicas = readIds(r, replicationFactorMax, 'replicas');
+      if (replicas.length === 0 || new Set(replicas).size !== replicas.length) throw r.malformed('bad replica list');
+      const leader = readLeader(r);
+      groupIds.push(groupId);
+      partitions.push({ topic: name, partition: p, groupId, replicas, leader });
+    }
+    topics.push({ name, topicId, replicationFactor, configs, groupIds });
+  }
+  r.done();
+  return ControllerState.fromParts({ nextGroupId, nextTopicId, nextProducerId, brokers, topics, partitions });
+}
