@@ -106,3 +106,19 @@ export type {
   RecordBatch,
   RecordBatchErrorCode,
 } from './batch/index.js';
+
+// peer: the broker-to-broker protocol (streambus.peer.v1); see peer/load.ts
+export {
+  peerProtocolVersion,
+  peerMessageBytesMax,
+  peerControllerCommandBytesMax,
+  peerRaftMethodPath,
+  peerProposeControllerCommandMethodPath,
+  peerProtoFile,
+  peerProtoTypes,
+  peerServiceDefinition,
+  wireNumber,
+  wireBytes,
+} from './peer/index.js';
+export type { PeerProtoTypes, RaftStreamClosed, ControllerCommandRequest, ControllerCommandResponse } from './peer/index.js';
+// end peer
