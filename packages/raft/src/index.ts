@@ -39,3 +39,5 @@ export type { RaftHostOptions, GroupConfig, ProposeOptions, HostGroupStatus, Lea
 export type { Frame, FrameMessage, FrameHeartbeat, FrameHeartbeatResponse, FrameQuiesce, RaftTransport } from './host/frame.js';
 export { realTimer } from './host/timer.js';
 export type { HostTimer, TimerHandle } from './host/timer.js';
+// Frame bounds, read by the broker's peer transport to size its gRPC messages.
+export { frameBytesMax, frameMessagesMax } from './constants.js';
