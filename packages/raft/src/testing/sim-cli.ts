@@ -5,6 +5,8 @@
  * `sim: P passed, F failed` and exits 1 when any seed failed.
  */
 import { simNodesMax, simNodesMin, simStepsMax } from './sim/constants.js';
+import { isSimKnob, isSimProfileName, simKnobs, simProfiles } from './sim/profiles.js';
+import type { SimKnob, SimProfileName } from './sim/profiles.js';
 import { describeFailure, replayCommand, runSeed } from './sim/run-seeds.js';
 import type { SeedRunOptions } from './sim/run-seeds.js';
 
@@ -14,7 +16,9 @@ interface CliOptions {
   readonly run: SeedRunOptions;
 }
 
-const usage = 'usage: npm run sim -- [--seeds N [--start S] | --seed N] [--verbose] [--nodes 3..5] [--steps N]';
+const usage =
+  'usage: npm run sim -- [--seeds N [--start S] | --seed N] [--verbose] [--nodes 3..5] [--steps N] ' +
+  `[--profile ${Object.keys(simProfiles).join('|')}] [--knob ${simKnobs.join('|')}]...`;
 const progressEverySeeds = 250;
 
 function parseIntArg(name: string, value: string | undefined, min: number, max: number): number {
@@ -32,6 +36,8 @@ function parseArgs(argv: readonly string[]): CliOptions {
   let verbose = false;
   let nodes: number | undefined;
   let steps: number | undefined;
+  let profile: SimProfileName | undefined;
+  const knobs: SimKnob[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = (): string | undefined => argv[++i];
@@ -54,6 +60,18 @@ function parseArgs(argv: readonly string[]): CliOptions {
       case '--steps':
         steps = parseIntArg('--steps', next(), 0, simStepsMax);
         break;
+      case '--profile': {
+        const name = next() ?? '';
+        if (!isSimProfileName(name)) throw new Error(`unknown profile ${name}; ${usage}`);
+        profile = name;
+        break;
+      }
+      case '--knob': {
+        const name = next() ?? '';
+        if (!isSimKnob(name)) throw new Error(`unknown knob ${name}; ${usage}`);
+        knobs.push(name);
+        break;
+      }
       case '--help':
         console.log(usage);
         process.exit(0);
@@ -68,6 +86,8 @@ function parseArgs(argv: readonly string[]): CliOptions {
   const run: SeedRunOptions = {
     ...(nodes === undefined ? {} : { nodes }),
     ...(steps === undefined ? {} : { steps }),
+    ...(profile === undefined ? {} : { profile }),
+    ...(knobs.length === 0 ? {} : { knobs }),
     ...(verbose ? { trace: (line: string) => console.log(line) } : {}),
   };
   return { seeds, verbose, run };

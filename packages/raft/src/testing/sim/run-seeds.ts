@@ -1,22 +1,23 @@
 /**
- * Runs the simulator over many seeds and reports failures the way a developer needs them: the
- * seed, the check that failed with its details, the tail of the run's trace, and the exact
- * command that replays it.
+ * Runs the simulator over seeds and reports failures the way a developer needs them: the seed,
+ * the check that failed with its details, the tail of the run's trace, and the exact command
+ * that replays it.
  */
 import { simNodesMax, simNodesMin, simTraceLinesKept } from './constants.js';
+import { profileOptions } from './profiles.js';
+import type { SimKnob, SimProfileName } from './profiles.js';
 import { Simulation } from './simulation.js';
-import type { NetworkFaults } from './network.js';
-import type { SimActionWeights, SimRaftOptions, SimulationOptions, SimulationResult } from './simulation.js';
+import type { SimulationOptions, SimulationResult } from './simulation.js';
 
+/** Everything a run depends on besides its seed; all of it can be given on the command line. */
 export interface SeedRunOptions {
   /** Initial voters; default: 3, 4 or 5 chosen by the seed. */
   readonly nodes?: number;
   readonly steps?: number;
-  readonly raft?: SimRaftOptions;
-  readonly weights?: Partial<SimActionWeights>;
-  readonly asyncDisk?: boolean;
-  readonly networkFaults?: NetworkFaults;
-  readonly downtimeMsMax?: number;
+  /** Default 'default'. */
+  readonly profile?: SimProfileName;
+  /** Unsafe knobs to switch on (tests that prove the checkers can fail). */
+  readonly knobs?: readonly SimKnob[];
   /** Receives every trace line (verbose). */
   readonly trace?: (line: string) => void;
 }
@@ -29,14 +30,10 @@ export function nodesForSeed(seed: number): number {
 
 export function simulationOptions(seed: number, options: SeedRunOptions): SimulationOptions {
   return {
+    ...profileOptions(options.profile ?? 'default', options.knobs ?? []),
     seed,
     nodes: options.nodes ?? nodesForSeed(seed),
     ...(options.steps === undefined ? {} : { steps: options.steps }),
-    ...(options.raft === undefined ? {} : { raft: options.raft }),
-    ...(options.weights === undefined ? {} : { weights: options.weights }),
-    ...(options.asyncDisk === undefined ? {} : { asyncDisk: options.asyncDisk }),
-    ...(options.networkFaults === undefined ? {} : { networkFaults: options.networkFaults }),
-    ...(options.downtimeMsMax === undefined ? {} : { downtimeMsMax: options.downtimeMsMax }),
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   };
 }
@@ -50,21 +47,23 @@ export function replayCommand(seed: number, options: SeedRunOptions): string {
   const args = [`--seed ${seed}`];
   if (options.nodes !== undefined) args.push(`--nodes ${options.nodes}`);
   if (options.steps !== undefined) args.push(`--steps ${options.steps}`);
+  if (options.profile !== undefined && options.profile !== 'default') args.push(`--profile ${options.profile}`);
+  for (const knob of options.knobs ?? []) args.push(`--knob ${knob}`);
   return `npm run sim -- ${args.join(' ')}`;
 }
 
 /**
  * A failure report: seed, check, details, the last trace lines (from a deterministic re-run
- * with tracing on) and the replay command. Options other than nodes and steps (knobs, weights)
- * are the caller's to mention.
+ * with tracing on) and the replay command.
  */
 export function describeFailure(result: SimulationResult, options: SeedRunOptions): string {
   const violation = result.violation;
-  if (violation === null) return `seed ${result.seed}: passed`;
+  if (violation === null) return `sim: seed ${result.seed} passed`;
   const tail: string[] = [];
+  const { trace: _trace, ...quiet } = options;
   new Simulation(
     simulationOptions(result.seed, {
-      ...options,
+      ...quiet,
       trace: (line) => {
         tail.push(line);
         if (tail.length > simTraceLinesKept) tail.shift();
@@ -76,7 +75,7 @@ export function describeFailure(result: SimulationResult, options: SeedRunOption
     `  ${violation.details}`,
     `  last ${tail.length} trace lines:`,
     ...tail.map((line) => `    ${line}`),
-    `  replay: ${replayCommand(result.seed, options)}`,
-    `  trace:  ${replayCommand(result.seed, options)} --verbose`,
+    `  replay: ${replayCommand(result.seed, quiet)}`,
+    `  trace:  ${replayCommand(result.seed, quiet)} --verbose`,
   ].join('\n');
 }

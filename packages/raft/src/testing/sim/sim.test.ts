@@ -63,23 +63,18 @@ describe('Raft simulator', () => {
 describe('the checkers can fail', () => {
   // Crash-heavy runs with very short downtimes, concurrent campaigns and late duplicates of vote
   // requests: a node votes, crashes, forgets its vote and votes again in the same term.
-  const crashHeavy = (knob: boolean): SeedRunOptions => ({
-    nodes: 3,
-    raft: { preVote: false, checkQuorum: false, ...(knob ? { unsafeTestingKnobs: { skipVotePersistence: true } } : {}) },
-    weights: { crash: 40, campaign: 20 },
-    downtimeMsMax: 30,
-    networkFaults: { dropRate: 0, duplicateRate: 0.3, delayMsMin: 1, delayMsMax: 20, spikeRate: 0.3, spikeDelayMsMax: 200 },
-  });
+  const crashHeavy: SeedRunOptions = { nodes: 3, profile: 'crash-heavy' };
+  const crashHeavyKnob: SeedRunOptions = { ...crashHeavy, knobs: ['skipVotePersistence'] };
 
   it('the crash-heavy profile passes without the knob', () => {
-    const failures = runSeeds(1, 50, crashHeavy(false));
+    const failures = runSeeds(1, 50, crashHeavy);
     expect(failures.map((f) => `${f.seed}: ${f.violation?.message ?? ''}`)).toEqual([]);
   });
 
   it('skipVotePersistence: a seed among the first 200 breaks election safety', () => {
-    const failure = firstFailingSeed(200, crashHeavy(true));
+    const failure = firstFailingSeed(200, crashHeavyKnob);
     expect(failure, 'no seed in 1..200 failed').not.toBeNull();
-    console.log(`skipVotePersistence: seed ${failure?.seed} fails ${failure?.violation?.check}; replay with ${replayCommand(failure?.seed ?? 0, {})} with the crash-heavy options and the knob`);
+    console.log(`skipVotePersistence: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, crashHeavyKnob)}`);
     expect(failure?.violation?.check).toBe('election-safety');
   });
 
@@ -91,6 +86,18 @@ describe('the checkers can fail', () => {
 
   it('the same Figure 8 scenario without the knob passes every check', () => {
     const result = runFigure8({ seed: 1, commitOldTermEntries: false });
+    expect(result.violation?.message ?? null).toBeNull();
+  });
+});
+
+describe('known RaftNode issues (kept as failing seeds)', () => {
+  // Without the host snapshotting on membership changes, a learner added after the leader's last
+  // snapshot can never catch up: the leader's log no longer holds the learner's next entries, and
+  // RaftNode.restore ignores the snapshot it is sent because the snapshot's membership (older
+  // than the addLearner entry) does not name the learner. The leader resends it forever.
+  // Replay: npm run sim -- --seed 646 --profile no-conf-snapshot --verbose
+  it.fails('seed 646 (profile no-conf-snapshot): a new learner never installs a snapshot that predates its addition', () => {
+    const result = runSeed(646, { profile: 'no-conf-snapshot' });
     expect(result.violation?.message ?? null).toBeNull();
   });
 });

@@ -110,6 +110,14 @@ export interface SimulationOptions {
   readonly networkFaults?: NetworkFaults;
   /** Longest time a crashed node stays down. Default `simDowntimeMsMax`. */
   readonly downtimeMsMax?: number;
+  /**
+   * Host policy: a node whose log is compacted takes a new snapshot when it applies a membership
+   * change, so that its snapshot names every current member. Without it a member added after the
+   * leader's last snapshot can never install one (RaftNode ignores a snapshot whose membership
+   * does not name the recipient), and catches up only if the log still holds its entries.
+   * Default true.
+   */
+  readonly snapshotOnConfChange?: boolean;
 }
 
 export interface SimulationStats {
@@ -161,6 +169,8 @@ interface SimMember {
   /** The state machine: a hash of everything applied, in order. */
   chain: number;
   confState: ConfState;
+  /** The index of the last conf change reflected in `confState` (or of the snapshot it came from). */
+  confIndex: number;
 }
 
 interface ResolvedRaftOptions {
@@ -185,6 +195,7 @@ export class Simulation {
   private readonly members = new Map<NodeId, SimMember>();
   private readonly weights: SimActionWeights;
   private readonly downtimeMsMax: number;
+  private readonly snapshotOnConfChange: boolean;
   private readonly trace: ((line: string) => void) | null;
   private events = 0;
   private stepsDone = 0;
@@ -217,6 +228,7 @@ export class Simulation {
     this.network = new SimNetwork<Message>(this.prng.fork(2), (delayMs, message) => this.clock.schedule(delayMs, { kind: 'deliver', message }));
     if (options.networkFaults !== undefined) this.network.faults = options.networkFaults;
     this.downtimeMsMax = options.downtimeMsMax ?? simDowntimeMsMax;
+    this.snapshotOnConfChange = options.snapshotOnConfChange ?? true;
     assert(this.downtimeMsMax >= simDowntimeMsMin, 'downtime range is ordered');
     const voters: NodeId[] = [];
     for (let id = 1; id <= nodes; id++) voters.push(id);
@@ -463,6 +475,7 @@ export class Simulation {
     member.applied = snapshotIndex;
     member.chain = snapshotChain(member.storage.snapshot());
     member.confState = initial.confState;
+    member.confIndex = snapshotIndex;
     const known = this.checker.chainAt(snapshotIndex);
     if (known !== null && known !== member.chain) {
       throw new SimViolation('state-machine-safety', `node ${member.id} boots from a snapshot at ${snapshotIndex} whose state differs from what was applied there`);
@@ -556,6 +569,7 @@ export class Simulation {
     member.applied = snapshot.metadata.index;
     member.chain = snapshotChain(snapshot);
     member.confState = snapshot.metadata.confState;
+    member.confIndex = snapshot.metadata.index;
     const known = this.checker.chainAt(snapshot.metadata.index);
     if (known !== null && known !== member.chain) {
       throw new SimViolation('state-machine-safety', `node ${member.id} restores a snapshot at ${snapshot.metadata.index} whose state differs from what was applied there`);
@@ -578,8 +592,10 @@ export class Simulation {
   private applyConfChange(member: SimMember, node: RaftNode, entry: Entry): void {
     const change = decodeConfChange(entry.data);
     member.confState = this.guard(member.id, () => node.applyConfChange(change));
+    member.confIndex = entry.index;
     const confState = member.confState;
     this.log(() => `node ${member.id} applies conf change ${entry.index}: ${describeConfState(confState)}`);
+    if (this.snapshotOnConfChange && member.storage.firstIndex() > 1) this.compact(member, entry.index);
     if (entry.index <= this.confIndex) return;
     this.confIndex = entry.index;
     // Members no longer in the committed configuration are shut down, as an operator would.
@@ -814,18 +830,23 @@ export class Simulation {
     const id = this.randomUpMember();
     if (id === 0) return;
     const member = this.member(id);
-    const storage = member.storage;
     // Compact to what this node applied (and persisted), keeping a few entries so that most
     // followers catch up from the log and a lagging one needs a snapshot.
-    const index = Math.min(member.applied, storage.lastIndex()) - this.prng.int(4);
-    if (index < storage.firstIndex()) return;
-    const snapshot: Snapshot = {
-      metadata: { index, term: storage.term(index), confState: member.confState },
-      data: encodeSnapshotState(index, this.checker.chainAt(index) ?? 0),
-    };
-    assert(this.checker.chainAt(index) !== null, 'a node compacts only what was applied');
+    this.compact(member, Math.min(member.applied, member.storage.lastIndex()) - this.prng.int(4));
+  }
+
+  /** Records the state machine's snapshot at `index` (applied) and drops the log up to it. */
+  private compact(member: SimMember, index: number): void {
+    const storage = member.storage;
+    if (index < storage.firstIndex() || index > member.applied) return;
+    const chain = this.checker.chainAt(index);
+    assert(chain !== null, 'a node compacts only what was applied');
+    // The snapshot's membership must be the one as of `index`: this member's current one,
+    // unless it applied a conf change after `index`.
+    if (member.confIndex > index) return;
+    const snapshot: Snapshot = { metadata: { index, term: storage.term(index), confState: member.confState }, data: encodeSnapshotState(index, chain) };
     storage.compact(snapshot);
-    this.log(() => `compact ${id} to ${index}`);
+    this.log(() => `compact ${member.id} to ${index}`);
   }
 
   // ---- convergence -----------------------------------------------------------------------
@@ -902,6 +923,7 @@ export class Simulation {
       applied: 0,
       chain: 0,
       confState,
+      confIndex: 0,
     });
   }
 

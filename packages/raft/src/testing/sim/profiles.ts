@@ -1,0 +1,47 @@
+/**
+ * Named run profiles and unsafe knobs, so that every run the tests make can be replayed from the
+ * command line: `npm run sim -- --seed 28 --profile crash-heavy --knob skipVotePersistence`.
+ */
+import type { UnsafeTestingKnobs } from '../../config.js';
+import type { SimulationOptions } from './simulation.js';
+
+type ProfileOptions = Omit<SimulationOptions, 'seed' | 'trace' | 'nodes' | 'steps'>;
+
+export const simProfiles = {
+  /** Every fault and action, each seed choosing its Raft settings. */
+  default: {},
+  /**
+   * Crashes with very short downtimes, concurrent campaigns and late duplicates of vote requests,
+   * without PreVote or CheckQuorum: what it takes for a node that forgets its vote to vote twice.
+   */
+  'crash-heavy': {
+    raft: { preVote: false, checkQuorum: false },
+    weights: { crash: 40, campaign: 20 },
+    downtimeMsMax: 30,
+    networkFaults: { dropRate: 0, duplicateRate: 0.3, delayMsMin: 1, delayMsMax: 20, spikeRate: 0.3, spikeDelayMsMax: 200 },
+  },
+  /** The default run without the host's snapshot-on-membership-change policy. */
+  'no-conf-snapshot': { snapshotOnConfChange: false },
+} satisfies Record<string, ProfileOptions>;
+
+export type SimProfileName = keyof typeof simProfiles;
+
+export function isSimProfileName(name: string): name is SimProfileName {
+  return Object.hasOwn(simProfiles, name);
+}
+
+export type SimKnob = keyof UnsafeTestingKnobs;
+
+export const simKnobs: readonly SimKnob[] = ['skipVotePersistence', 'commitOldTermEntries'];
+
+export function isSimKnob(name: string): name is SimKnob {
+  return (simKnobs as readonly string[]).includes(name);
+}
+
+/** The options of a profile, with `knobs` switched on in its Raft settings. */
+export function profileOptions(profile: SimProfileName, knobs: readonly SimKnob[]): ProfileOptions {
+  const base: ProfileOptions = simProfiles[profile];
+  if (knobs.length === 0) return base;
+  const unsafeTestingKnobs: UnsafeTestingKnobs = Object.fromEntries(knobs.map((knob) => [knob, true]));
+  return { ...base, raft: { ...base.raft, unsafeTestingKnobs } };
+}
