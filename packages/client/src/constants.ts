@@ -38,6 +38,10 @@ export const inFlightRequestsPerBrokerLimit = 64;
 export const inFlightBatchesPerPartitionMax = producerDedupeWindowBatches;
 /** Bytes a record costs in the buffer beyond its key, value and headers (varints, attributes). */
 export const recordOverheadBytes = 24;
+/** Sequences wrap like Kafka's: a partition's next sequence after 2^31 - 1 is 0. */
+export const sequenceModulus = 2 ** 31;
+/** Extra gRPC deadline over the broker-side timeout (timeout_ms) of a Produce. */
+export const produceDeadlineMarginMs = 1_000;
 /** Records in one producer batch. */
 export const recordsPerBatchMax = 100_000;
 

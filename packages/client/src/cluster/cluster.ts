@@ -112,6 +112,12 @@ export class Cluster {
     return this.topics.get(topic)?.metadata;
   }
 
+  /** True when the topic's cached metadata is older than metadataMaxAgeMs (or absent). */
+  isStale(topic: string): boolean {
+    const cached = this.topics.get(topic);
+    return cached === undefined || Date.now() - cached.fetchedAtMs >= this.options.metadataMaxAgeMs;
+  }
+
   /** Cached partition metadata, or undefined. */
   cachedPartition(topic: string, partition: number): PartitionMetadata | undefined {
     return this.topics.get(topic)?.metadata.partitions[partition];

@@ -194,6 +194,7 @@ export class Consumer {
         unroutable = true;
         continue;
       }
+      if (this.cluster.cachedTopic(state.topic) !== undefined && this.cluster.isStale(state.topic)) this.refreshSoon([state.topic]);
       if (this.cluster.cachedTopic(state.topic) === undefined) {
         await this.cluster.topicMetadata(state.topic).catch((error: unknown) => this.onRetriable(error));
       }

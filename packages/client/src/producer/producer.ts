@@ -20,8 +20,10 @@ import {
   inFlightRequestsPerBrokerDefault,
   inFlightRequestsPerBrokerLimit,
   lingerMsDefault,
+  produceDeadlineMarginMs,
   recordOverheadBytes,
   recordsPerBatchMax,
+  sequenceModulus,
 } from '../constants.js';
 import {
   ClientClosedError,
@@ -122,7 +124,6 @@ class PartitionState {
   constructor(readonly topic: string, readonly partition: number) {}
 }
 
-const sequenceModulus = 2 ** 31;
 
 function ignore(): void {}
 
@@ -318,6 +319,7 @@ export class Producer {
   ): Promise<void> {
     if (this.closed) throw new ClientClosedError('the producer is closed');
     const cached = this.cluster.cachedTopic(record.topic);
+    if (cached !== undefined && this.cluster.isStale(record.topic)) this.refreshMetadata(record.topic);
     const partitionCount = cached !== undefined ? cached.partitions.length : await this.cluster.partitionCount(record.topic);
     const partition = this.choosePartition(record, prepared.key, partitionCount);
     while (this.bufferedBytes + prepared.sizeBytes > this.bufferBytesMax) {
@@ -599,7 +601,8 @@ export class Producer {
       transactionalId: '',
       partitions: entries.map(({ state, batch }) => ({ topic: state.topic, partition: state.partition, records: batch.encoded as Buffer })),
     };
-    this.cluster.call(brokerId, 'Produce', request).then(
+    // The broker answers REQUEST_TIMED_OUT after timeoutMs; the gRPC deadline leaves it room to.
+    this.cluster.call(brokerId, 'Produce', request, produceDeadlineMarginMs).then(
       (response) => {
         this.requestDone(brokerId);
         const results = new Map<string, PartitionProduceResult>();
