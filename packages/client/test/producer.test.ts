@@ -56,6 +56,20 @@ describe('Producer', () => {
     expect(total).toBe(1_200);
   });
 
+  it('bounds requests in flight per broker and batches in flight per partition', async () => {
+    cluster.createTopic('slow', 2, 1);
+    cluster.setProduceDelay(20);
+    const p = producer({ lingerMs: 0, batchBytesMax: 200, inFlightRequestsPerBroker: 2 });
+    await Promise.all(Array.from({ length: 60 }, (_, i) => p.send({ topic: 'slow', partition: i % 2, value: 'w'.repeat(100) + i })));
+    expect(cluster.stats.produceConcurrentPerBrokerMax).toBe(2);
+    expect(cluster.stats.batchesInFlightPerPartitionMax).toBeLessThanOrEqual(2);
+
+    const q = producer({ lingerMs: 0, batchBytesMax: 200, inFlightRequestsPerBroker: 20 });
+    await Promise.all(Array.from({ length: 60 }, (_, i) => q.send({ topic: 'slow', partition: 0, value: 'w'.repeat(100) + i })));
+    expect(cluster.stats.batchesInFlightPerPartitionMax).toBe(5);
+    expect(values('slow', 0).slice(-60)).toEqual(Array.from({ length: 60 }, (_, i) => 'w'.repeat(100) + i));
+  });
+
   it('closes a batch at batchBytesMax', async () => {
     const p = producer({ lingerMs: 10_000, batchBytesMax: 2_000 });
     const sends = Array.from({ length: 40 }, (_, i) => p.send({ topic: 't', partition: 0, value: 'x'.repeat(100) + i }));
@@ -210,6 +224,10 @@ describe('Producer', () => {
     expect(timedOut).toBeInstanceOf(DeliveryTimeoutError);
     expect(((timedOut as DeliveryTimeoutError).cause as StreamBusError).code).toBe('REQUEST_TIMED_OUT');
 
+    cluster.failCalls('Produce', { kind: 'error', code: ErrorCode.REQUEST_TOO_LARGE });
+    const tooLarge = await p.send({ topic: 't', partition: 2, value: 'x' }).catch((e: unknown) => e);
+    expect(tooLarge).toBeInstanceOf(RequestTooLargeError);
+
     expect(() => new Producer({ bootstrapServers: [] })).toThrow(InvalidConfigError);
     expect(() => new Producer({ bootstrapServers: ['a:1'], acks: 'leader', idempotent: true })).toThrow(InvalidConfigError);
     expect(() => new Producer({ bootstrapServers: ['a:1'], batchBytesMax: 64 * 1024 * 1024 })).toThrow(InvalidConfigError);
@@ -232,6 +250,20 @@ describe('Producer', () => {
     const error = await p.send({ topic: 't', value: 'x' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StreamBusError);
     expect(['BROKER_NOT_AVAILABLE', 'DELIVERY_TIMEOUT', 'REQUEST_TIMED_OUT']).toContain((error as StreamBusError).code);
+  });
+
+  it('fails dropped sends typed, without unhandled rejections, when the cluster goes away', async () => {
+    const p = producer({ lingerMs: 0, deliveryTimeoutMs: 400, requestTimeoutMs: 100 });
+    await p.send({ topic: 't', partition: 0, value: 'warm-up' });
+    await cluster.stop();
+    const outcomes: unknown[] = [];
+    for (let i = 0; i < 10; i++) {
+      void p.send({ topic: 't', partition: i % 3, value: `lost${i}` }); // dropped on purpose
+      p.send({ topic: 't', partition: i % 3, value: `seen${i}` }).catch((e: unknown) => outcomes.push(e));
+    }
+    await p.flush();
+    expect(outcomes).toHaveLength(10);
+    for (const e of outcomes) expect(e).toBeInstanceOf(StreamBusError);
   });
 
   it('compresses batches with gzip', async () => {

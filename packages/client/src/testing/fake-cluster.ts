@@ -98,6 +98,10 @@ export interface FakeClusterOptions {
 /** Counters of what the fake served. */
 export interface FakeClusterStats {
   produceRequests: number;
+  /** Most Produce requests one broker had open at once (see `setProduceDelay`). */
+  produceConcurrentPerBrokerMax: number;
+  /** Most batches of one partition inside open Produce requests at once. */
+  batchesInFlightPerPartitionMax: number;
   fetchRequests: number;
   metadataRequests: number;
   initProducerIdRequests: number;
@@ -109,7 +113,17 @@ export class FakeStreamBusCluster {
   readonly bootstrapServers: string[] = [];
   /** Every batch received by Produce, in arrival order. */
   readonly received: ReceivedBatch[] = [];
-  readonly stats: FakeClusterStats = { produceRequests: 0, fetchRequests: 0, metadataRequests: 0, initProducerIdRequests: 0 };
+  readonly stats: FakeClusterStats = {
+    produceRequests: 0,
+    produceConcurrentPerBrokerMax: 0,
+    batchesInFlightPerPartitionMax: 0,
+    fetchRequests: 0,
+    metadataRequests: 0,
+    initProducerIdRequests: 0,
+  };
+  private produceDelayMs = 0;
+  private readonly openProducesPerBroker = new Map<number, number>();
+  private readonly openBatchesPerPartition = new Map<string, number>();
   private readonly servers: grpc.Server[] = [];
   private readonly ports = new Map<number, number>();
   private readonly topics = new Map<string, FakeTopic>();
@@ -185,6 +199,11 @@ export class FakeStreamBusCluster {
     const list = this.callFaults.get(method) ?? [];
     list.push(...faults);
     this.callFaults.set(method, list);
+  }
+
+  /** Holds every Produce this long before applying and answering it (0: answer at once). */
+  setProduceDelay(ms: number): void {
+    this.produceDelayMs = ms;
   }
 
   /** The next `count` Produce results for the partition carry `code` (nothing is appended). */
@@ -312,9 +331,16 @@ export class FakeStreamBusCluster {
         }
         const fault = this.takeFault('Produce');
         if (fault?.kind === 'error') return callback(makeCallError(fault.code, 'injected fault', fault.leaderId ?? 0));
-        const results = call.request.partitions.map((data) => this.produceOne(brokerId, data.topic, data.partition, Buffer.from(data.records)));
-        if (fault?.kind === 'drop') return callback(makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault: response dropped after the append'));
-        callback(null, { partitions: call.request.acks === 2 ? [] : results, throttleTimeMs: 0 });
+        const keys = call.request.partitions.map((data) => `${data.topic}/${data.partition}`);
+        this.trackOpen(brokerId, keys, +1);
+        const apply = (): void => {
+          this.trackOpen(brokerId, keys, -1);
+          const results = call.request.partitions.map((data) => this.produceOne(brokerId, data.topic, data.partition, Buffer.from(data.records)));
+          if (fault?.kind === 'drop') return callback(makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault: response dropped after the append'));
+          callback(null, { partitions: call.request.acks === 2 ? [] : results, throttleTimeMs: 0 });
+        };
+        if (this.produceDelayMs > 0) setTimeout(apply, this.produceDelayMs);
+        else apply();
       },
       Fetch: (call, callback) => {
         this.stats.fetchRequests++;
@@ -359,6 +385,17 @@ export class FakeStreamBusCluster {
         });
       },
     };
+  }
+
+  private trackOpen(brokerId: number, partitionKeys: readonly string[], delta: number): void {
+    const open = (this.openProducesPerBroker.get(brokerId) ?? 0) + delta;
+    this.openProducesPerBroker.set(brokerId, open);
+    this.stats.produceConcurrentPerBrokerMax = Math.max(this.stats.produceConcurrentPerBrokerMax, open);
+    for (const key of partitionKeys) {
+      const batches = (this.openBatchesPerPartition.get(key) ?? 0) + delta;
+      this.openBatchesPerPartition.set(key, batches);
+      this.stats.batchesInFlightPerPartitionMax = Math.max(this.stats.batchesInFlightPerPartitionMax, batches);
+    }
   }
 
   private topicMetadata(name: string): TopicMetadata {
