@@ -136,6 +136,24 @@ describe('RaftHost over MemoryNetwork', () => {
     }
   });
 
+  it('wakes the quiesced groups of an isolated leader host so that CheckQuorum deposes it', async () => {
+    const c = await ledByOne(10);
+    await waitQuiesced(c, range(1, 10));
+    c.network.isolate(1, [2, 3]);
+    let deposed = false;
+    for (let i = 0; i < 100 && !deposed; i++) {
+      await c.tick();
+      deposed = range(1, 10).every((groupId) => c.host(1).roleOf(groupId) !== Role.leader);
+    }
+    expect(deposed).toBe(true);
+    const majorityLeads = (): boolean => range(1, 10).every((groupId) => [2, 3].includes(c.host(2).leaderOf(groupId)) && c.host(3).leaderOf(groupId) === c.host(2).leaderOf(groupId));
+    for (let i = 0; i < 100 && !majorityLeads(); i++) await c.tick();
+    expect(majorityLeads()).toBe(true);
+    c.network.heal();
+    await c.tick(5);
+    for (const groupId of range(1, 10)) expect(c.host(1).leaderOf(groupId)).toBe(c.host(2).leaderOf(groupId));
+  });
+
   it('rejects proposals on a follower with NotLeaderError naming the leader', async () => {
     const c = await ledByOne(1);
     const error: unknown = await c.host(2).propose(1, bytes('nope')).catch((caught: unknown) => caught);
@@ -165,14 +183,20 @@ describe('RaftHost over MemoryNetwork', () => {
     const c = await ledByOne(3);
     for (const groupId of range(1, 3)) await c.host(1).propose(groupId, bytes(`before-${groupId}`));
     await c.settle();
+    // Group 3 is compacted on node 3: the restarted state machine must be restored from it.
+    const applied = c.host(3).status(3).applied;
+    await c.host(3).compact(3, bytes('snap-3'), applied);
     await c.kill(3);
     for (const groupId of range(1, 3)) await c.host(1).propose(groupId, bytes(`while-down-${groupId}`));
     const restarted = c.restart(3);
     expect(restarted.groupIds().sort()).toEqual([1, 2, 3]);
     await c.tick(5);
-    for (const groupId of range(1, 3)) {
+    for (const groupId of range(1, 2)) {
       expect(c.machine(3).texts(groupId)).toEqual([`before-${groupId}`, `while-down-${groupId}`]);
     }
+    expect(c.machine(3).restored.get(3)?.data).toEqual(bytes('snap-3'));
+    expect(c.machine(3).restored.get(3)?.metadata.index).toBe(applied);
+    expect(c.machine(3).texts(3)).toEqual(['while-down-3']);
     await c.host(1).propose(2, bytes('after'));
     await c.settle();
     expect(c.machine(3).texts(2)).toEqual(['before-2', 'while-down-2', 'after']);

@@ -394,6 +394,16 @@ export class RaftHost {
     return this.group(groupId).role;
   }
 
+  /**
+   * True when `nodeId` was heard from within an election timeout (any frame counts). A peer this
+   * host shares no group with is never tracked and reads as not alive.
+   */
+  peerAlive(nodeId: NodeId): boolean {
+    if (nodeId === this.nodeId) return true;
+    const peer = this.peers.get(nodeId);
+    return peer !== undefined && !peer.dead && this.tickCount - peer.lastHeardTick < this.electionTicks;
+  }
+
   isQuiesced(groupId: GroupId): boolean {
     return this.group(groupId).quiesced;
   }
