@@ -24,6 +24,28 @@ async function loadStartBroker(): Promise<StartBroker | undefined> {
   }
 }
 
+/**
+ * Loads only what the verb needs, so that `--version` or `config dump` never load gRPC or the
+ * native database binding.
+ */
+async function loadSeams(verb: string | undefined): Promise<Omit<CliDeps, 'io'>> {
+  switch (verb) {
+    case 'server': {
+      const startBroker = await loadStartBroker();
+      return startBroker === undefined ? {} : { startBroker };
+    }
+    case 'wal':
+      return { verifyWal: (await import('./storage-adapter.js')).verifyWalWithStorage };
+    case 'topic':
+    case 'produce':
+    case 'consume':
+    case 'cluster':
+      return { clientFactory: (await import('./client-adapter.js')).createSdkClient };
+    default:
+      return {};
+  }
+}
+
 function isMissingModule(error: unknown, name: string): boolean {
   if (typeof error !== 'object' || error === null || !('code' in error)) return false;
   const message = error instanceof Error ? error.message : '';
@@ -54,10 +76,7 @@ async function main(): Promise<void> {
     signal: controller.signal,
   };
   const argv = process.argv.slice(2);
-  const startBroker = argv[0] === 'server' ? await loadStartBroker() : undefined;
-  // Client SDK and storage verifier seams: wired here once @streambus/client and
-  // @streambus/storage export them (see client-adapter.ts / the wal verify seam in seams.ts).
-  const deps: CliDeps = { io, ...(startBroker === undefined ? {} : { startBroker }) };
+  const deps: CliDeps = { io, ...(await loadSeams(argv[0])) };
   const exitCode = await runCli(argv, deps);
   process.exitCode = exitCode;
   // A server's collaborators may leave handles behind; once it has stopped, it must exit.

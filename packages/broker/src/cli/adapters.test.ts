@@ -1,0 +1,124 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeStreamBusCluster } from '@streambus/client/testing';
+import { openTempStore } from '@streambus/storage/testing';
+import { createSdkClient } from './client-adapter.js';
+import type { CliDeps } from './command.js';
+import { runCli } from './run.js';
+import { verifyWalWithStorage } from './storage-adapter.js';
+
+function harness(stdin: readonly string[] = []) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const deps: CliDeps = {
+    io: {
+      stdout: (text) => void out.push(text),
+      stderr: (text) => void err.push(text),
+      env: {},
+      stdinLines: async function* () {
+        yield* stdin;
+      },
+      signal: new AbortController().signal,
+    },
+    clientFactory: createSdkClient,
+    verifyWal: verifyWalWithStorage,
+  };
+  return { deps, stdout: () => out.join(''), stderr: () => err.join('') };
+}
+
+describe('client verbs on the real SDK against the fake gRPC cluster', () => {
+  let cluster: FakeStreamBusCluster;
+  let bootstrap = '';
+  beforeAll(async () => {
+    cluster = await FakeStreamBusCluster.start({ brokers: 3 });
+    bootstrap = cluster.bootstrapServers.join(',');
+  });
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('creates, lists, describes, produces to, consumes from and deletes a topic', async () => {
+    const create = harness();
+    expect(await runCli(['topic', 'create', 'events', '--partitions', '3', '--bootstrap', bootstrap], create.deps)).toBe(0);
+    expect(create.stdout()).toBe('created topic events (3 partitions)\n');
+    const exists = harness();
+    expect(await runCli(['topic', 'create', 'events', '--bootstrap', bootstrap], exists.deps)).toBe(1);
+    expect(exists.stderr()).toContain('(TOPIC_ALREADY_EXISTS)');
+
+    const list = harness();
+    expect(await runCli(['topic', 'list', '--json', '-b', bootstrap], list.deps)).toBe(0);
+    expect(JSON.parse(list.stdout())).toEqual({ topics: ['events'] });
+
+    const one = harness();
+    expect(await runCli(['produce', 'events', '--partition', '1', '--key', 'k', '--value', 'hello', '-b', bootstrap], one.deps)).toBe(0);
+    expect(one.stdout()).toBe('partition 1 offset 0\n');
+    const lines = harness(['a', 'b', 'c']);
+    expect(await runCli(['produce', 'events', '--partition', '1', '--json', '-b', bootstrap], lines.deps)).toBe(0);
+    expect(lines.stdout().trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
+      { topic: 'events', partition: 1, offset: 1 },
+      { topic: 'events', partition: 1, offset: 2 },
+      { topic: 'events', partition: 1, offset: 3 },
+    ]);
+
+    const describeTopic = harness();
+    expect(await runCli(['topic', 'describe', 'events', '--json', '-b', bootstrap], describeTopic.deps)).toBe(0);
+    const described = JSON.parse(describeTopic.stdout()) as { partitions: Array<{ partition: number; high_watermark: number }> };
+    expect(described.partitions.map((partition) => [partition.partition, partition.high_watermark])).toEqual([
+      [0, 0],
+      [1, 4],
+      [2, 0],
+    ]);
+
+    const consume = harness();
+    expect(await runCli(['consume', 'events', '--from-beginning', '--limit', '4', '-b', bootstrap], consume.deps)).toBe(0);
+    expect(consume.stdout()).toBe('[1@0] k: hello\n[1@1] a\n[1@2] b\n[1@3] c\n');
+    const fromOffset = harness();
+    expect(await runCli(['consume', 'events', '-P', '1', '--offset', '2', '--idle-timeout', '300ms', '--json', '-b', bootstrap], fromOffset.deps)).toBe(0);
+    expect(fromOffset.stdout().trimEnd().split('\n').map((line) => (JSON.parse(line) as { value: string }).value)).toEqual(['b', 'c']);
+
+    const status = harness();
+    expect(await runCli(['cluster', 'status', '--json', '-b', bootstrap], status.deps)).toBe(0);
+    expect(JSON.parse(status.stdout())).toMatchObject({ brokers: expect.any(Array), topics: 1 });
+
+    const remove = harness();
+    expect(await runCli(['topic', 'delete', 'events', '-b', bootstrap], remove.deps)).toBe(0);
+    const missing = harness();
+    expect(await runCli(['topic', 'describe', 'events', '-b', bootstrap], missing.deps)).toBe(1);
+    expect(missing.stderr()).toContain('(UNKNOWN_TOPIC_OR_PARTITION)');
+  });
+
+  it('exits 3 when no broker answers', async () => {
+    const down = await FakeStreamBusCluster.start({ brokers: 1 });
+    const address = down.bootstrapServers[0] ?? '';
+    await down.stop();
+    const h = harness();
+    expect(await runCli(['topic', 'list', '-b', address, '--timeout', '1s'], h.deps)).toBe(3);
+  });
+});
+
+describe('wal verify on the storage verifier', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'streambus-wal-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('verifies a store directory, and refuses a missing one', async () => {
+    const temp = await openTempStore();
+    try {
+      await temp.store.close();
+      const h = harness();
+      expect(await runCli(['wal', 'verify', temp.dir], h.deps)).toBe(0);
+      expect(h.stdout()).toMatch(/^ok: .* \(0 groups, 0 entries, 0 batches, 0 records, 0 batch bytes\)\n$/);
+    } finally {
+      await rm(temp.dir, { recursive: true, force: true });
+    }
+    const missing = harness();
+    expect(await runCli(['wal', 'verify', join(dir, 'nope')], missing.deps)).toBe(1);
+    expect(missing.stderr()).toContain('is not a directory; give a broker\'s data directory (NO_SUCH_DATA_DIR)');
+  });
+});

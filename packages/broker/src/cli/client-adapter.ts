@@ -1,0 +1,118 @@
+/**
+ * The CLI's client verbs on the real SDK (@streambus/client): a thin mapping from `CliClient`
+ * to Admin, Producer (acks=all, idempotent) and Consumer (assigned partitions, no group).
+ * SDK errors pass through unchanged: their stable `code` decides the exit code.
+ */
+import { Admin, Consumer, Producer } from '@streambus/client';
+import type { ConsumerRecord, TopicPartition } from '@streambus/client';
+import type { CliClient, CliClientOptions, CliConsumeRequest, CliRecord } from './client.js';
+
+/** How long one consumer poll waits before checking for Ctrl-C or an idle timeout. */
+const consumePollMs = 250;
+const clientId = 'streambus-cli';
+
+export function createSdkClient(options: CliClientOptions): CliClient {
+  const common = { bootstrapServers: options.bootstrap, requestTimeoutMs: options.timeoutMs, clientId };
+  const admin = new Admin(common);
+  let producer: Producer | undefined;
+  const consumers = new Set<Consumer>();
+
+  return {
+    createTopic: (topic) =>
+      admin.createTopic({
+        name: topic.name,
+        ...(topic.partitions === undefined ? {} : { partitions: topic.partitions }),
+        ...(topic.replicationFactor === undefined ? {} : { replicationFactor: topic.replicationFactor }),
+      }),
+    listTopics: () => admin.listTopics(),
+    describeTopic: async (name) => {
+      const description = await admin.describeTopic(name);
+      return {
+        name: description.name,
+        partitions: description.partitions.map((partition) => ({
+          partition: partition.partition,
+          leaderId: partition.leaderId,
+          replicas: partition.replicas,
+          inSyncReplicas: partition.inSyncReplicas,
+          highWatermark: partition.highWatermark,
+          logStartOffset: partition.logStartOffset,
+        })),
+      };
+    },
+    deleteTopic: (name) => admin.deleteTopic(name),
+    produce: async (records) => {
+      producer ??= new Producer({ ...common, acks: 'all', idempotent: true, deliveryTimeoutMs: Math.max(options.timeoutMs, 1) });
+      const results = await producer.sendBatch(
+        records.map((record) => ({ topic: record.topic, key: record.key, value: record.value, ...(record.partition === undefined ? {} : { partition: record.partition }) })),
+      );
+      return results.map((result) => ({ topic: result.topic, partition: result.partition, offset: result.offset }));
+    },
+    consume: (request) => consumeRecords(admin, common, request, consumers),
+    clusterStatus: async () => {
+      const status = await admin.clusterStatus();
+      return {
+        clusterId: status.clusterId,
+        controllerId: status.controllerId,
+        brokers: status.brokers.map((broker) => ({
+          id: broker.id,
+          host: broker.host,
+          port: broker.port,
+          alive: broker.alive,
+          leaderCount: broker.leaderCount,
+          replicaCount: broker.replicaCount,
+        })),
+        underReplicatedPartitions: status.underReplicatedPartitions,
+        offlinePartitions: status.offlinePartitions,
+        topicCount: status.topicCount,
+        partitionCount: status.partitionCount,
+      };
+    },
+    close: async () => {
+      await Promise.all([...consumers].map((consumer) => consumer.close()));
+      if (producer !== undefined) await producer.close({ timeoutMs: options.timeoutMs });
+      await admin.close();
+    },
+  };
+}
+
+async function* consumeRecords(
+  admin: Admin,
+  common: { readonly bootstrapServers: readonly string[]; readonly requestTimeoutMs: number; readonly clientId: string },
+  request: CliConsumeRequest,
+  consumers: Set<Consumer>,
+): AsyncIterable<CliRecord> {
+  const partitions: TopicPartition[] =
+    request.partition !== undefined
+      ? [{ topic: request.topic, partition: request.partition }]
+      : (await admin.describeTopic(request.topic)).partitions.map((partition) => ({ topic: request.topic, partition: partition.partition }));
+  const consumer = new Consumer({ ...common, autoOffsetReset: request.start === 'beginning' ? 'earliest' : 'latest' });
+  consumers.add(consumer);
+  try {
+    consumer.assign(partitions);
+    const start = request.start;
+    if (typeof start === 'object') for (const tp of partitions) consumer.seek(tp, start.offset);
+    while (!request.signal.aborted) {
+      const records = await consumer.poll(consumePollMs);
+      for (const record of records) {
+        if (request.signal.aborted) return;
+        yield toCliRecord(record);
+      }
+    }
+  } finally {
+    consumers.delete(consumer);
+    await consumer.close();
+  }
+}
+
+const empty = new Uint8Array(0);
+
+function toCliRecord(record: ConsumerRecord): CliRecord {
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestampMs: record.timestamp,
+    key: record.key,
+    value: record.value ?? empty,
+  };
+}
