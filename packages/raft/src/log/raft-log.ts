@@ -92,7 +92,7 @@ export class RaftLog {
       assert(conflict > this.committed, 'a conflicting entry is never committed');
       const firstEntry = entries[0];
       assert(firstEntry !== undefined, 'a conflict has entries');
-      this.append(entries.slice(conflict - firstEntry.index));
+      this.append(conflict === firstEntry.index ? entries : entries.slice(conflict - firstEntry.index));
     }
     this.commitTo(Math.min(commit, lastNew));
     return lastNew;

@@ -83,11 +83,14 @@ export class Unstable {
     if (first === undefined) return;
     const after = first.index;
     assert(this.snapshot === null || after > this.snapshot.metadata.index, 'no append below an unstable snapshot');
-    if (after <= this.offset) {
-      // Replaces every unstable entry (and maybe stable ones: the host truncates storage).
+    if (after <= this.offset || this.list.length === 0) {
+      assert(after <= this.offset + this.list.length, 'unstable append leaves no gap');
+      // Replaces every unstable entry (and maybe stable ones: the host truncates storage). The
+      // caller's array is adopted by reference, copied only if written to later.
       this.offset = after;
-      this.list = [];
-      this.shared = false;
+      this.list = entries as Entry[];
+      this.shared = true;
+      return;
     }
     assert(after <= this.offset + this.list.length, 'unstable append leaves no gap');
     const list = this.writable();

@@ -184,6 +184,8 @@ export class RaftNode implements RaftNodeApi {
   private outbox: Message[] = [];
   /** Proposals appended since the last ready(): appends go out in one batch at ready(). */
   private appendsDirty = false;
+  /** Reads queued since the last ready(): one heartbeat round goes out at ready(). */
+  private readsDirty = false;
   /** Committed entries could not be read (EntriesPendingError) until entriesLoaded(). */
   private committedPending = false;
   private readyInFlight: { readonly ready: Ready; readonly messages: Message[] } | null = null;
@@ -290,7 +292,7 @@ export class RaftNode implements RaftNodeApi {
 
   hasReady(): boolean {
     if (this.readyInFlight !== null) return false;
-    if (this.appendsDirty || this.outbox.length > 0 || this.readStates.length > 0) return true;
+    if (this.appendsDirty || this.readsDirty || this.outbox.length > 0 || this.readStates.length > 0) return true;
     if (this.log.unstable.length > 0 || this.log.unstable.snapshot !== null) return true;
     if (!this.sameSoftState(this.softState())) return true;
     if (!this.sameHardState(this.reportedHardState())) return true;
@@ -300,6 +302,7 @@ export class RaftNode implements RaftNodeApi {
   ready(): Ready {
     assert(this.readyInFlight === null, 'ready() is not called again before advance()');
     this.flushAppends();
+    this.flushReads();
     const soft = this.softState();
     const hard = this.reportedHardState();
     const softChanged = !this.sameSoftState(soft);
@@ -463,6 +466,7 @@ export class RaftNode implements RaftNodeApi {
     this.readOnly.clear();
     this.pendingReads = [];
     this.appendsDirty = false;
+    this.readsDirty = false;
   }
 
   private resetProgress(): void {
@@ -896,7 +900,12 @@ export class RaftNode implements RaftNodeApi {
   private maybeAutoLeave(): void {
     if (this.role !== Role.leader || !isJoint(this.tracker.config) || !this.tracker.config.autoLeave) return;
     if (this.confChangePending() || this.leadTransferee !== 0) return;
-    this.appendConfChange({ transition: ConfChangeTransition.auto, changes: [], context: emptyBytes });
+    try {
+      this.appendConfChange({ transition: ConfChangeTransition.auto, changes: [], context: emptyBytes });
+    } catch (error) {
+      // Over the uncommitted bytes bound: try again at the next advance().
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
   }
 
   private switchToConfig(config: TrackerConfig): void {
@@ -959,7 +968,8 @@ export class RaftNode implements RaftNodeApi {
     }
     if (this.readOnly.full()) return false;
     this.readOnly.add(this.log.committed, context, from);
-    this.bcastHeartbeat(context);
+    // One heartbeat round (carrying the newest context) confirms every read since the last Ready.
+    this.readsDirty = true;
     return true;
   }
 
@@ -1000,6 +1010,12 @@ export class RaftNode implements RaftNodeApi {
       context: emptyBytes,
       ...fields,
     });
+  }
+
+  private flushReads(): void {
+    if (!this.readsDirty) return;
+    this.readsDirty = false;
+    if (this.role === Role.leader && this.readOnly.size > 0) this.bcastHeartbeat();
   }
 
   private flushAppends(): void {
