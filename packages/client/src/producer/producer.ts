@@ -151,6 +151,7 @@ export class Producer {
   private flushing = 0;
   private closing = false;
   private closed = false;
+  private closePromise: Promise<void> | undefined;
   private drainScheduled = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAtMs = Infinity;
@@ -239,10 +240,13 @@ export class Producer {
    * Stops accepting records, flushes, and closes the connections. Records not settled within
    * `timeoutMs` (default: deliveryTimeoutMs) fail with ClientClosedError. Never rejects.
    */
-  async close(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.closing) return;
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.closePromise ??= this.doClose(options.timeoutMs ?? this.deliveryTimeoutMs);
+    return this.closePromise;
+  }
+
+  private async doClose(timeoutMs: number): Promise<void> {
     this.closing = true;
-    const timeoutMs = options.timeoutMs ?? this.deliveryTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
@@ -273,7 +277,7 @@ export class Producer {
     try {
       prepared = this.prepare(record);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(error instanceof StreamBusError ? error : new InvalidRequestError(`invalid record: ${error instanceof Error ? error.message : String(error)}`));
     }
     const startedAtMs = Date.now();
     let resolveDelivery!: (metadata: RecordMetadata) => void;
@@ -649,6 +653,7 @@ export class Producer {
   }
 
   private completeBatch(state: PartitionState, batch: ProducerBatch, baseOffset: number): void {
+    if (!state.inFlight.includes(batch)) return; // already failed by close()
     this.removeInFlight(state, batch);
     batch.records.forEach((record, i) => {
       record.resolve({ topic: state.topic, partition: state.partition, offset: baseOffset < 0 ? -1 : baseOffset + i, timestamp: record.timestamp });
