@@ -266,3 +266,47 @@ describe('RaftHost over MemoryNetwork', () => {
     expect(c.store(2).groupIds()).not.toContain(2);
   });
 });
+
+describe('RaftHost with a store that loads entries asynchronously', () => {
+  it('calls entriesLoaded on the node and runs a turn when the store says so', async () => {
+    const { MemoryRaftStore } = await import('../testing/memory-storage.js');
+    const { ManualTimer } = await import('../testing/manual-timer.js');
+    const { RaftNode } = await import('../node/raft-node.js');
+    const store = new MemoryRaftStore();
+    let notify: ((groupId: GroupId) => void) | undefined;
+    store.onEntriesLoaded = (listener): void => {
+      notify = listener;
+    };
+    let loadedCalls = 0;
+    const host = new (await import('./raft-host.js')).RaftHost({
+      nodeId: 1,
+      store,
+      transport: { send: () => undefined },
+      stateMachine: { apply: () => undefined, restore: () => undefined },
+      timer: new ManualTimer(),
+      createNode: (config) => {
+        const node = new RaftNode(config);
+        const original = node.entriesLoaded.bind(node);
+        node.entriesLoaded = (): void => {
+          loadedCalls++;
+          original();
+        };
+        return node;
+      },
+    });
+    host.createGroup(9, { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+    host.start();
+    host.campaign(9);
+    await host.whenIdle();
+    expect(host.roleOf(9)).toBe(Role.leader);
+    expect(notify).toBeDefined();
+    const turns = host.metrics.turns;
+    notify?.(9);
+    notify?.(12345);
+    expect(loadedCalls).toBe(1);
+    await host.whenIdle();
+    expect(host.metrics.turns).toBeGreaterThan(turns);
+    await host.propose(9, bytes('solo'));
+    await host.stop();
+  });
+});

@@ -603,6 +603,17 @@ export class RaftHost {
       const led = this.quiescedByLeader.get(nodeId);
       if (led !== undefined) for (const group of [...led]) this.wake(group);
       this.wakeGroupsWith(nodeId);
+      this.reportDead(nodeId);
+    }
+  }
+
+  /** Tells every group this host leads that `nodeId` is gone, so it stops pipelining into the void. */
+  private reportDead(nodeId: NodeId): void {
+    for (const group of this.groups.values()) {
+      if (group.role !== Role.leader || !group.members.includes(nodeId)) continue;
+      group.node.reportUnreachable(nodeId);
+      group.node.reportSnapshot(nodeId, false);
+      this.markDirty(group);
     }
   }
 
