@@ -1,0 +1,31 @@
+/**
+ * Bounds of the broker's peer transport, with load-time checks of how they relate. Names carry
+ * units last.
+ */
+import { peerMessageBytesMax } from '@streambus/proto';
+import { assert, frameBytesMax, frameMessagesMax } from '@streambus/raft';
+
+/** Frames waiting for one peer's stream (down, or not writable) before new ones are dropped. */
+export const peerQueueFramesMaxDefault = 1024;
+/** Encoded bytes waiting for one peer's stream before new frames are dropped. */
+export const peerQueueBytesMaxDefault = 64 * 1024 * 1024;
+/** First wait before reopening a broken stream; doubled per failure up to the max. */
+export const peerReconnectBackoffMsMin = 50;
+/** Longest wait before reopening a broken stream. */
+export const peerReconnectBackoffMsMaxDefault = 2000;
+/** gRPC keepalive ping interval on peer channels: a silently dead peer is noticed. */
+export const peerKeepaliveMs = 10_000;
+/** How long a keepalive ping may go unanswered before the channel is declared broken. */
+export const peerKeepaliveTimeoutMs = 5_000;
+/** Longest deadline of a ProposeControllerCommand call. */
+export const peerCallDeadlineMsMax = 60_000;
+/** Protobuf framing per Raft message and entry that the raft bounds do not count (fields, tags). */
+const protobufOverheadPerMessageBytes = 128;
+
+assert(peerReconnectBackoffMsMin <= peerReconnectBackoffMsMaxDefault, 'backoff min is below its max');
+assert(peerQueueBytesMaxDefault >= peerMessageBytesMax, 'a peer queue holds at least one largest frame');
+assert(frameBytesMax + frameMessagesMax * protobufOverheadPerMessageBytes <= peerMessageBytesMax, 'a largest raft frame fits in one peer message');
+assert(peerKeepaliveTimeoutMs < peerKeepaliveMs, 'a keepalive ping times out before the next is due');
+
+/** Shortest interval between two warn lines about the same peer (the rest go to debug). */
+export const peerWarnIntervalMs = 10_000;
