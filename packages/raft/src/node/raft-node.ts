@@ -921,7 +921,8 @@ export class RaftNode implements RaftNodeApi {
     }
     if (this.leadTransferee !== 0 && !isVoter(config, this.leadTransferee)) this.leadTransferee = 0;
     if (this.maybeCommit()) this.afterCommit();
-    else for (const id of this.tracker.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
+    // New members are probed at once rather than at the next heartbeat.
+    else for (const id of this.tracker.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, !known.has(id));
     this.maybeAutoLeave();
   }
 
