@@ -189,6 +189,20 @@ describe('health --broker', () => {
     expect(bad.stderr()).toContain('--broker: "nohost" is not HOST:PORT');
   });
 
+  it('exit 3 when the broker accepts but does not answer in time', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const h = harness();
+      expect(await runCli(['health', '--broker', `127.0.0.1:${port}`, '--timeout', '200ms'], h.deps)).toBe(3);
+      expect(h.stderr()).toContain('no answer within 200ms (TIMEOUT)');
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('exit 1 when something that is not a StreamBus admin server answers', async () => {
     const other = createServer((_request, response) => response.end('<html>hello</html>'));
     await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));

@@ -1,4 +1,5 @@
 /** `streambus health --broker HOST:ADMINPORT`: asks one broker's admin server for /health. */
+import { get } from 'node:http';
 import type { ComponentHealth, HealthReport, HealthStatus } from '../../admin/health.js';
 import { parseHostPort } from '../../config/address.js';
 import type { Command } from '../command.js';
@@ -59,17 +60,50 @@ class BadResponseError extends Error {
   readonly code = 'BAD_RESPONSE' as const;
 }
 
-async function fetchHealth(url: string, timeoutMs: number): Promise<HealthReport> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-  const body = await response.text();
-  if (body.length > healthResponseBytesMax) throw new BadResponseError(`answer larger than ${healthResponseBytesMax} bytes`);
+/**
+ * GET /health with node:http rather than fetch: fetch refuses the Fetch standard's "bad ports"
+ * (6000, 6665-6669, 10080, ...), which are legitimate admin ports here.
+ */
+function fetchHealth(url: string, timeoutMs: number): Promise<HealthReport> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { headers: { accept: 'application/json' } }, (response) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      response.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > healthResponseBytesMax) {
+          request.destroy(new BadResponseError(`answer larger than ${healthResponseBytesMax} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('error', reject);
+      response.on('end', () => {
+        try {
+          resolve(parseHealth(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+        } catch (error: unknown) {
+          reject(error);
+        }
+      });
+    });
+    const deadline = setTimeout(() => request.destroy(new HealthTimeoutError(`no answer within ${timeoutMs}ms`)), timeoutMs);
+    request.on('close', () => clearTimeout(deadline));
+    request.on('error', reject);
+  });
+}
+
+class HealthTimeoutError extends Error {
+  readonly code = 'TIMEOUT' as const;
+}
+
+function parseHealth(status: number, body: string): HealthReport {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
-    throw new BadResponseError(`HTTP ${response.status}, not JSON: is this a StreamBus admin address?`);
+    throw new BadResponseError(`HTTP ${status}, not JSON: is this a StreamBus admin address?`);
   }
-  if (!isHealthReport(parsed)) throw new BadResponseError(`HTTP ${response.status}, not a /health document: is this a StreamBus admin address?`);
+  if (!isHealthReport(parsed)) throw new BadResponseError(`HTTP ${status}, not a /health document: is this a StreamBus admin address?`);
   return parsed;
 }
 
@@ -87,7 +121,6 @@ function isHealthReport(value: unknown): value is HealthReport {
 }
 
 function describeFetchError(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError') return 'no answer in time';
   const code = errorCode(error);
   if (code === 'ECONNREFUSED') return 'connection refused: is the broker running, and is this its admin address?';
   if (error instanceof Error) return error.message;
