@@ -17,7 +17,7 @@
  */
 import { RaftNode } from '../../node/raft-node.js';
 import { RaftError, assert } from '../../errors.js';
-import type { RaftNodeConfig, UnsafeTestingKnobs } from '../../config.js';
+import type { RaftNodeConfig, ReadOnlyMode, UnsafeTestingKnobs } from '../../config.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../../types.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, MessageType, Role } from '../../types.js';
 import { decodeConfChange } from '../../confchange/codec.js';
@@ -58,6 +58,9 @@ export interface SimRaftOptions {
   readonly checkQuorum?: boolean;
   readonly inflightMessagesMax?: number;
   readonly messageBytesMax?: number;
+  /** 'lease' needs checkQuorum; the drift bound is then `leaseDriftBoundTicks` (default 2). */
+  readonly readOnlyMode?: ReadOnlyMode;
+  readonly leaseDriftBoundTicks?: number;
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
 }
 
@@ -128,6 +131,12 @@ export interface SimulationStats {
   reads: number;
   readsAnswered: number;
   crashes: number;
+  /** Snapshots installed by followers from their leader. */
+  snapshotsInstalled: number;
+  /** Conf change entries committed (counted once per index). */
+  confChangesCommitted: number;
+  transfersRequested: number;
+  compactions: number;
   leaderElections: number;
   messagesSent: number;
   messagesDropped: number;
@@ -180,6 +189,8 @@ interface ResolvedRaftOptions {
   readonly checkQuorum: boolean;
   readonly inflightMessagesMax: number;
   readonly messageBytesMax: number;
+  readonly readOnlyMode: ReadOnlyMode;
+  readonly leaseDriftBoundTicks: number;
   readonly unsafeTestingKnobs: UnsafeTestingKnobs | undefined;
 }
 
@@ -200,9 +211,11 @@ export class Simulation {
   private events = 0;
   private stepsDone = 0;
   private crashes = 0;
+  private readonly counters = { snapshotsInstalled: 0, confChangesCommitted: 0, transfersRequested: 0, compactions: 0 };
   private reads = 0;
   private nextProposalId = 1;
   private nextReadId = 1;
+  private readonly readAnswers = new Map<number, number>();
   private started = false;
   private randomActions = false;
   private nextMemberId: NodeId;
@@ -344,6 +357,41 @@ export class Simulation {
       this.log(() => `propose on ${id}: ${error.code}`);
       return 0;
     }
+  }
+
+  /** Issues a ReadIndex on `id`; returns the read's id (see `readAnswer`), 0 when refused or down. */
+  read(id: NodeId): number {
+    const member = this.member(id);
+    const node = member.node;
+    if (node === null) return 0;
+    const readId = this.nextReadId++;
+    this.reads++;
+    this.checker.issueRead(readId, id);
+    this.log(() => `read ${readId} issued on ${id} (commit known ${this.checker.commitKnownMax})`);
+    try {
+      node.readIndex(encodeId(readId));
+    } catch (error) {
+      if (!(error instanceof RaftError)) throw this.nodeError(id, error);
+      this.log(() => `read ${readId} refused: ${error.code}`);
+      this.checker.forgetRead(readId);
+      return 0;
+    }
+    this.drive(member);
+    return readId;
+  }
+
+  /** The index a read was answered with, or null while unanswered. */
+  readAnswer(readId: number): number | null {
+    return this.readAnswers.get(readId) ?? null;
+  }
+
+  /** Asks leader `from` to hand leadership to `to`. */
+  transferLeadership(from: NodeId, to: NodeId): void {
+    const member = this.member(from);
+    this.counters.transfersRequested++;
+    this.log(() => `transfer leadership ${from} → ${to}`);
+    this.tolerate(from, () => member.node?.transferLeadership(to));
+    this.drive(member);
   }
 
   /** Crashes a member: its node object and unpersisted state are gone; its disk stays. */
@@ -497,6 +545,8 @@ export class Simulation {
       checkQuorum: raft.checkQuorum,
       inflightMessagesMax: raft.inflightMessagesMax,
       messageBytesMax: raft.messageBytesMax,
+      readOnlyMode: raft.readOnlyMode,
+      leaseDriftBoundTicks: raft.leaseDriftBoundTicks,
     };
     return raft.unsafeTestingKnobs === undefined ? base : { ...base, unsafeTestingKnobs: raft.unsafeTestingKnobs };
   }
@@ -555,6 +605,7 @@ export class Simulation {
       const readId = decodeId(state.requestContext);
       this.log(() => `read ${readId} on ${member.id} answered at index ${state.index}`);
       this.checker.answerRead(readId, member.id, state.index);
+      if (!this.readAnswers.has(readId)) this.readAnswers.set(readId, state.index);
     }
   }
 
@@ -574,6 +625,7 @@ export class Simulation {
     if (known !== null && known !== member.chain) {
       throw new SimViolation('state-machine-safety', `node ${member.id} restores a snapshot at ${snapshot.metadata.index} whose state differs from what was applied there`);
     }
+    this.counters.snapshotsInstalled++;
     this.log(() => `node ${member.id} restores snapshot at ${snapshot.metadata.index}`);
   }
 
@@ -598,6 +650,7 @@ export class Simulation {
     if (this.snapshotOnConfChange && member.storage.firstIndex() > 1) this.compact(member, entry.index);
     if (entry.index <= this.confIndex) return;
     this.confIndex = entry.index;
+    this.counters.confChangesCommitted++;
     // Members no longer in the committed configuration are shut down, as an operator would.
     const current = new Set(membersOf(confState));
     for (const other of this.members.values()) {
@@ -736,33 +789,15 @@ export class Simulation {
 
   private actionRead(): void {
     const id = this.randomUpMember();
-    if (id === 0) return;
-    const node = this.member(id).node;
-    assert(node !== null, 'a member picked as up has a node');
-    const readId = this.nextReadId++;
-    this.reads++;
-    this.checker.issueRead(readId, id);
-    this.log(() => `read ${readId} issued on ${id} (commit known ${this.checker.commitKnownMax})`);
-    try {
-      node.readIndex(encodeId(readId));
-    } catch (error) {
-      if (!(error instanceof RaftError)) throw this.nodeError(id, error);
-      this.log(() => `read ${readId} refused: ${error.code}`);
-      this.checker.forgetRead(readId);
-    }
-    this.drive(this.member(id));
+    if (id !== 0) this.read(id);
   }
 
   private actionTransfer(): void {
     const leader = this.leader();
     if (leader === 0) return;
-    const member = this.member(leader);
-    const others = member.confState.voters.filter((id) => id !== leader);
+    const others = this.member(leader).confState.voters.filter((id) => id !== leader);
     if (others.length === 0) return;
-    const to = this.prng.pick(others);
-    this.log(() => `transfer leadership ${leader} → ${to}`);
-    this.tolerate(leader, () => member.node?.transferLeadership(to));
-    this.drive(member);
+    this.transferLeadership(leader, this.prng.pick(others));
   }
 
   private actionCampaign(): void {
@@ -846,6 +881,7 @@ export class Simulation {
     if (member.confIndex > index) return;
     const snapshot: Snapshot = { metadata: { index, term: storage.term(index), confState: member.confState }, data: encodeSnapshotState(index, chain) };
     storage.compact(snapshot);
+    this.counters.compactions++;
     this.log(() => `compact ${member.id} to ${index}`);
   }
 
@@ -998,6 +1034,7 @@ export class Simulation {
         reads: this.reads,
         readsAnswered: this.checker.readsAnswered,
         crashes: this.crashes,
+        ...this.counters,
         leaderElections: this.checker.leaderElections,
         messagesSent: this.network.stats.sent,
         messagesDropped: this.network.stats.dropped + this.network.stats.cut,
@@ -1009,14 +1046,21 @@ export class Simulation {
 
 function resolveRaftOptions(options: SimRaftOptions, prng: Prng): ResolvedRaftOptions {
   const electionTicks = options.electionTicks ?? simElectionTicksDefault;
+  const heartbeatTicks = options.heartbeatTicks ?? prng.between(1, Math.min(3, electionTicks - 1));
+  const preVote = options.preVote ?? prng.chance(0.7);
+  const checkQuorum = options.checkQuorum ?? prng.chance(0.7);
+  // Lease reads are safe here only because every simulated clock ticks at the same rate.
+  const readOnlyMode = options.readOnlyMode ?? (checkQuorum && prng.chance(0.3) ? 'lease' : 'safe');
   return {
     electionTicks,
-    heartbeatTicks: options.heartbeatTicks ?? prng.between(1, Math.min(3, electionTicks - 1)),
-    preVote: options.preVote ?? prng.chance(0.7),
-    checkQuorum: options.checkQuorum ?? prng.chance(0.7),
+    heartbeatTicks,
+    preVote,
+    checkQuorum,
     inflightMessagesMax: options.inflightMessagesMax ?? prng.pick([1, 4, 256]),
     // Small messages force long logs to be sent in several appends.
     messageBytesMax: options.messageBytesMax ?? prng.pick([1, 64, 1024 * 1024]),
+    readOnlyMode,
+    leaseDriftBoundTicks: options.leaseDriftBoundTicks ?? 2,
     unsafeTestingKnobs: options.unsafeTestingKnobs,
   };
 }
