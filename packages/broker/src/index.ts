@@ -127,3 +127,28 @@ export type {
   CliConsumeStart,
   CliRecord,
 } from './cli/client.js';
+
+// peer (broker-to-broker transport: Raft frames and controller commands over gRPC)
+export { PeerTransport, addPeerService, encodeFrame, decodeFrame, PeerError, MalformedFrameError, UnsupportedVersionError, PeerCallError } from './peer/index.js';
+export {
+  peerQueueFramesMaxDefault,
+  peerQueueBytesMaxDefault,
+  peerReconnectBackoffMsMin,
+  peerReconnectBackoffMsMaxDefault,
+  peerKeepaliveMs,
+  peerKeepaliveTimeoutMs,
+  peerCallDeadlineMsMax,
+  peerWarnIntervalMs,
+} from './peer/index.js';
+export type {
+  PeerTransportOptions,
+  PeerLinkStats,
+  PeerTransportStats,
+  PeerServiceHandlers,
+  PeerServiceOptions,
+  PeerServiceStats,
+  PeerServiceHandle,
+  PeerErrorCode,
+  PeerLogger,
+} from './peer/index.js';
+// end peer
