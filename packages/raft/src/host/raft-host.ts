@@ -145,6 +145,8 @@ export class RaftHost {
   private readonly readGroups = new Set<HostedGroup>();
   private readonly peers = new Map<NodeId, PeerState>();
   private readonly leaderListeners = new Set<LeaderChangeListener>();
+  /** Groups removed whose deletion from the store has not finished. */
+  private readonly deleting = new Set<GroupId>();
   private readonly outbox: Outbox;
   private dirty: HostedGroup[] = [];
   /** Leaders quiesced since the last turn began; their markers go out after that turn's messages. */
@@ -228,6 +230,7 @@ export class RaftHost {
   createGroup(groupId: GroupId, bootstrap: ConfState | null, overrides: GroupConfig = {}): void {
     this.checkOpen();
     if (this.groups.has(groupId)) return;
+    assert(!this.deleting.has(groupId), 'a removed group is re-created only after removeGroup resolved');
     const storage = this.store.openGroup(groupId, bootstrap);
     const config: RaftNodeConfig = {
       ...this.groupDefaults,
@@ -265,7 +268,10 @@ export class RaftHost {
     return opened;
   }
 
-  /** Closes a group and deletes it from the store; its pending work is rejected. */
+  /**
+   * Closes a group and deletes it from the store; its pending work is rejected. Re-create the same
+   * group id only after the returned promise resolved.
+   */
   removeGroup(groupId: GroupId): Promise<void> {
     const group = this.groups.get(groupId);
     if (group === undefined) return Promise.reject(new GroupNotFoundError(groupId));
@@ -276,7 +282,8 @@ export class RaftHost {
     this.readGroups.delete(group);
     this.setMembers(group, []);
     group.rejectAll(new ProposalDroppedError(`group ${groupId} was removed from this host`));
-    return this.chore(() => this.store.deleteGroup(groupId));
+    this.deleting.add(groupId);
+    return this.chore(() => this.store.deleteGroup(groupId)).finally(() => this.deleting.delete(groupId));
   }
 
   hasGroup(groupId: GroupId): boolean {

@@ -1,0 +1,514 @@
+/**
+ * One StreamBus broker: the LevelDB store, the RaftHost with the controller group (0) and one
+ * group per partition replica, the peer transport, and the gRPC server for clients and peers.
+ *
+ * Start-up: open the store (rebuilding every group's view), reopen the groups it holds, join the
+ * controller group (all static members are its voters), serve gRPC, register with the
+ * controller. Partition groups follow the controller's assignments: created when a topic lands
+ * in the applied controller state, removed when it is deleted.
+ */
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { addStreamBusService, messageBytesMax } from '@streambus/proto';
+import { RaftHost, Role } from '@streambus/raft';
+import type { ConfState, Entry, GroupId, NodeId, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
+import { LevelRaftStore } from '@streambus/storage';
+import type { HealthRegistry } from '../admin/health.js';
+import type { BrokerMetrics } from '../admin/metrics.js';
+import type { BrokerConfig } from '../config/types.js';
+import type { PartitionInfo } from '../controller/state.js';
+import { controllerGroupId } from '../controller/constants.js';
+import { ControllerStateMachine } from '../controller/state-machine.js';
+import type { PartitionReport } from '../controller/commands.js';
+import type { Logger } from '../logging/logger.js';
+import { componentLogger, raftLogger } from '../logging/logger.js';
+import { PartitionReplica } from '../partition/partition-replica.js';
+import { addPeerService, PeerTransport } from '../peer/index.js';
+import type { PeerServiceHandle } from '../peer/index.js';
+import { ClientService } from './client-service.js';
+import {
+  controllerCommandDeadlineMs,
+  controllerCompactEntries,
+  isrLagEntriesMax,
+  leadershipHandoffMsMax,
+  partitionReportIntervalMs,
+  partitionReportRefreshMs,
+  preferredLeaderCheckMs,
+  reconcileIntervalMs,
+  retentionCheckMs,
+} from './constants.js';
+import { ControllerGateway } from './controller-gateway.js';
+import { Forwarder } from './forwarder.js';
+
+export interface BrokerOptions {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly health?: HealthRegistry;
+  readonly metrics?: BrokerMetrics;
+  /** Wraps the peer transport (fault injection in tests). */
+  readonly wrapTransport?: (transport: RaftTransport) => RaftTransport;
+}
+
+interface SentReport {
+  readonly key: string;
+  readonly atMs: number;
+}
+
+export class Broker {
+  readonly nodeId: NodeId;
+  readonly config: BrokerConfig;
+  readonly store: LevelRaftStore;
+  readonly host: RaftHost;
+  readonly controller: ControllerStateMachine;
+  readonly gateway: ControllerGateway;
+  readonly replicas = new Map<GroupId, PartitionReplica>();
+  readonly forwarder: Forwarder;
+  private readonly logger: Logger;
+  private readonly transport: PeerTransport;
+  private readonly server: grpc.Server;
+  private readonly peerService: PeerServiceHandle;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly sentReports = new Map<GroupId, SentReport>();
+  private readonly unregister: (() => void)[] = [];
+  private boundPort = 0;
+  private registered = false;
+  private stopping = false;
+  private controllerSnapshotIndex = 0;
+  private reporting = false;
+
+  private constructor(options: BrokerOptions, store: LevelRaftStore) {
+    const config = options.config;
+    this.config = config;
+    this.nodeId = config.server.brokerId;
+    this.logger = options.logger;
+    this.store = store;
+    const peers = new Map<NodeId, string>();
+    for (const peer of config.server.peers) if (peer.id !== this.nodeId) peers.set(peer.id, `${peer.host}:${peer.port}`);
+    this.transport = new PeerTransport({ nodeId: this.nodeId, peers, logger: componentLogger(this.logger, 'grpc') });
+    this.controller = new ControllerStateMachine();
+    const stateMachine: StateMachine = {
+      apply: (groupId: GroupId, entries: readonly Entry[]) => this.apply(groupId, entries),
+      restore: (groupId: GroupId, snapshot: Snapshot) => this.restore(groupId, snapshot),
+    };
+    this.host = new RaftHost({
+      nodeId: this.nodeId,
+      store,
+      transport: options.wrapTransport === undefined ? this.transport : options.wrapTransport(this.transport),
+      stateMachine,
+      tickMs: config.raft.tickMs,
+      logger: raftLogger(componentLogger(this.logger, 'raft')),
+      groupDefaults: { electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks, preVote: true, checkQuorum: true },
+    });
+    this.gateway = new ControllerGateway(this.nodeId, this.host, this.controller, this.transport);
+    this.forwarder = new Forwarder(this.nodeId, peers);
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': Math.max(messageBytesMax, config.network.requestBytesMax + 64 * 1024),
+      'grpc.max_send_message_length': messageBytesMax,
+    });
+    const service = new ClientService(this, componentLogger(this.logger, 'grpc'), options.metrics);
+    addStreamBusService(this.server, service.handlers());
+    this.peerService = addPeerService(
+      this.server,
+      {
+        onFrame: (frame) => this.host.receive(frame),
+        proposeControllerCommand: (command) => this.gateway.handleForwarded(command),
+      },
+      { nodeId: this.nodeId, logger: componentLogger(this.logger, 'grpc') },
+    );
+    this.host.onLeaderChange((groupId, leaderId, term, role) => this.onLeaderChange(groupId, leaderId, term, role, options.metrics));
+    this.controller.onEvent((event) => {
+      if (event.type === 'topicCreated' || event.type === 'partitionsAdded') for (const partition of event.partitions) this.ensureGroup(partition);
+      else if (event.type === 'assignmentChanged') this.ensureGroup(event.partition);
+      else if (event.type === 'topicDeleted') for (const partition of event.partitions) void this.dropGroup(partition.groupId);
+    });
+    this.controller.onRestored((state) => {
+      for (const partition of state.partitions()) this.ensureGroup(partition);
+    });
+    if (options.health !== undefined) this.registerHealth(options.health);
+  }
+
+  /** Opens the store, starts Raft and the gRPC server, and joins the cluster. */
+  static async start(options: BrokerOptions): Promise<Broker> {
+    const config = options.config;
+    const storageLogger = componentLogger(options.logger, 'storage');
+    const started = Date.now();
+    const store = await LevelRaftStore.open(join(config.server.dataDir, 'raft'), {
+      walSync: config.storage.walSync,
+      walSyncIntervalMs: config.storage.walSyncIntervalMs,
+      logger: raftLogger(storageLogger),
+      onOpenProgress: (progress) => storageLogger.info({ groups_loaded: progress.groupsLoaded, groups_total: progress.groupsTotal }, 'recovering store'),
+    });
+    storageLogger.info({ groups: store.groupIds().length, ms: Date.now() - started }, 'store open');
+    const broker = new Broker(options, store);
+    try {
+      await broker.startServing();
+    } catch (error) {
+      await broker.stop().catch(() => undefined);
+      throw error;
+    }
+    return broker;
+  }
+
+  /** The port the gRPC server is bound to (useful when configured with port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** True when a peer broker has been heard from within an election timeout (always for itself). */
+  peerAlive(id: NodeId): boolean {
+    return id === this.nodeId || this.host.peerAlive(id);
+  }
+
+  /** The static cluster's member ids (this broker included). */
+  memberIds(): NodeId[] {
+    const ids = new Set<NodeId>([this.nodeId, ...this.config.server.peers.map((peer) => peer.id)]);
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  private async startServing(): Promise<void> {
+    const recovered = this.host.openExisting();
+    this.logger.info({ groups: recovered.length }, 'raft groups reopened');
+    if (!this.host.hasGroup(controllerGroupId)) this.host.createGroup(controllerGroupId, confState(this.memberIds()));
+    const listen = this.config.server.listen;
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${listen.host}:${listen.port}`, grpc.ServerCredentials.createInsecure(), (error, port) => (error !== null ? reject(error) : resolve(port)));
+    });
+    this.host.start();
+    if (this.memberIds().length === 1) this.host.campaign(controllerGroupId);
+    this.logger.info({ listen: `${listen.host}:${this.boundPort}`, members: this.memberIds() }, 'broker serving');
+    this.every(partitionReportIntervalMs, () => this.reportPartitions());
+    this.every(preferredLeaderCheckMs, () => this.restorePreferredLeaders());
+    this.every(reconcileIntervalMs, () => this.reconcile());
+    this.every(retentionCheckMs, () => this.enforceRetention());
+    void this.register();
+  }
+
+  // ---- the state machine of every group ---------------------------------------------------
+
+  private apply(groupId: GroupId, entries: readonly Entry[]): void {
+    if (groupId === controllerGroupId) {
+      this.controller.apply(groupId, entries);
+      return;
+    }
+    this.replica(groupId).apply(entries);
+  }
+
+  private restore(groupId: GroupId, snapshot: Snapshot): void {
+    if (groupId === controllerGroupId) {
+      this.controller.restore(groupId, snapshot);
+      this.controllerSnapshotIndex = snapshot.metadata.index;
+      return;
+    }
+    this.replica(groupId).restore(snapshot);
+  }
+
+  /** The replica object of a hosted group, created on first use (also during recovery). */
+  replica(groupId: GroupId): PartitionReplica {
+    let replica = this.replicas.get(groupId);
+    if (replica === undefined) {
+      replica = new PartitionReplica({ groupId, brokerId: this.nodeId, host: this.host, store: this.store, logger: componentLogger(this.logger, 'partition') });
+      const info = this.controller.state.partition(groupId);
+      if (info !== undefined) {
+        replica.topic = info.topic;
+        replica.partition = info.partition;
+      }
+      this.replicas.set(groupId, replica);
+    }
+    return replica;
+  }
+
+  private onLeaderChange(groupId: GroupId, leaderId: NodeId, term: number, role: Role, metrics: BrokerMetrics | undefined): void {
+    metrics?.raftLeaderChangesTotal.inc();
+    if (groupId === controllerGroupId) {
+      this.logger.info({ leader: leaderId, term, role }, 'controller leader changed');
+      return;
+    }
+    this.replicas.get(groupId)?.onLeaderChange(role, term);
+    if (role === Role.leader) this.sentReports.delete(groupId);
+  }
+
+  // ---- groups follow the controller's assignments ------------------------------------------
+
+  private ensureGroup(partition: PartitionInfo): void {
+    if (this.stopping || !partition.replicas.includes(this.nodeId)) return;
+    const replica = this.replica(partition.groupId);
+    replica.topic = partition.topic;
+    replica.partition = partition.partition;
+    if (this.host.hasGroup(partition.groupId)) return;
+    this.host.createGroup(partition.groupId, confState(partition.replicas));
+    // The preferred leader campaigns at once, so leaders start balanced as placement made them.
+    if (partition.replicas[0] === this.nodeId) this.host.campaign(partition.groupId);
+  }
+
+  private async dropGroup(groupId: GroupId): Promise<void> {
+    const replica = this.replicas.get(groupId);
+    this.replicas.delete(groupId);
+    replica?.close();
+    this.sentReports.delete(groupId);
+    if (!this.host.hasGroup(groupId)) return;
+    await this.host.removeGroup(groupId);
+    await this.store.deleteGroup(groupId);
+    this.logger.info({ group: groupId }, 'partition group removed');
+  }
+
+  /** Creates missing groups and removes those no longer assigned here, once the controller is caught up. */
+  private reconcile(): void {
+    if (!this.controllerCaughtUp()) return;
+    const state = this.controller.state;
+    for (const partition of state.partitions()) this.ensureGroup(partition);
+    for (const groupId of this.host.groupIds()) {
+      if (groupId === controllerGroupId) continue;
+      const info = state.partition(groupId);
+      if (info === undefined || !info.replicas.includes(this.nodeId)) void this.dropGroup(groupId);
+    }
+  }
+
+  /** True when the controller group has a leader and this broker applied all it knows committed. */
+  controllerCaughtUp(): boolean {
+    if (!this.host.hasGroup(controllerGroupId) || this.host.leaderOf(controllerGroupId) === 0) return false;
+    const status = this.host.status(controllerGroupId);
+    return status.applied >= status.hardState.commit && this.controller.appliedIndex >= status.hardState.commit;
+  }
+
+  // ---- registration, reports, preferred leaders, compaction --------------------------------
+
+  private async register(): Promise<void> {
+    const listen = this.config.server.listen;
+    const admin = this.config.server.adminListen;
+    while (!this.stopping && !this.registered) {
+      try {
+        const result = await this.gateway.propose(
+          { type: 'registerBroker', brokerId: this.nodeId, host: listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host, port: this.boundPort, adminAddress: `${admin.host}:${admin.port}`, rack: null, nowMs: Date.now() },
+          controllerCommandDeadlineMs,
+        );
+        if (result.ok) {
+          this.registered = true;
+          this.logger.info({ broker: this.nodeId }, 'registered with the controller');
+        } else {
+          this.logger.error({ code: result.code, reason: result.message }, 'controller refused registration');
+          await sleep(1_000);
+        }
+      } catch (error) {
+        if (this.stopping) return;
+        this.logger.warn({ err: (error as Error).message }, 'registration with the controller failed; retrying');
+        await sleep(500);
+      }
+    }
+  }
+
+  /** In-sync replicas of a group this broker leads: itself and followers close to its last index. */
+  isr(groupId: GroupId): NodeId[] {
+    const status = this.host.status(groupId);
+    const isr: NodeId[] = [];
+    for (const [id, progress] of status.progress) {
+      if (progress.isLearner) continue;
+      if (id === this.nodeId || (progress.recentActive && status.lastIndex - progress.match <= isrLagEntriesMax)) isr.push(id);
+    }
+    return isr.sort((a, b) => a - b);
+  }
+
+  private reportPartitions(): void {
+    if (this.reporting || !this.registered || this.stopping) return;
+    const now = Date.now();
+    const reports: PartitionReport[] = [];
+    for (const [groupId, replica] of this.replicas) {
+      if (!this.host.hasGroup(groupId) || this.host.roleOf(groupId) !== Role.leader) continue;
+      const status = this.host.status(groupId);
+      const isr = this.isr(groupId);
+      const key = `${status.hardState.term}/${isr.join(',')}`;
+      const sent = this.sentReports.get(groupId);
+      if (sent !== undefined && sent.key === key && now - sent.atMs < partitionReportRefreshMs) continue;
+      reports.push({ groupId, leaderId: this.nodeId, term: status.hardState.term, isr, highWatermark: replica.highWatermark });
+      this.sentReports.set(groupId, { key, atMs: now });
+    }
+    if (reports.length === 0) return;
+    this.reporting = true;
+    this.gateway
+      .propose({ type: 'reportPartitions', reports }, controllerCommandDeadlineMs)
+      .catch((error: unknown) => {
+        for (const report of reports) this.sentReports.delete(report.groupId);
+        this.logger.debug({ err: (error as Error).message }, 'partition report not delivered; will retry');
+      })
+      .finally(() => {
+        this.reporting = false;
+      });
+  }
+
+  /** Hands leadership back to the preferred replica when it is live and in sync. */
+  private restorePreferredLeaders(): void {
+    if (this.stopping) return;
+    for (const groupId of this.host.groupIds()) {
+      if (groupId === controllerGroupId || this.host.roleOf(groupId) !== Role.leader) continue;
+      const info = this.controller.state.partition(groupId);
+      const preferred = info?.replicas[0];
+      if (preferred === undefined || preferred === this.nodeId || !this.controller.state.isLive(preferred)) continue;
+      const status = this.host.status(groupId);
+      const progress = status.progress.get(preferred);
+      if (progress === undefined || !progress.recentActive || progress.match < status.lastIndex) continue;
+      this.host.transferLeadership(groupId, preferred);
+    }
+    this.compactController();
+  }
+
+  private compactController(): void {
+    const applied = this.controller.appliedIndex;
+    if (applied - this.controllerSnapshotIndex < controllerCompactEntries) return;
+    this.controllerSnapshotIndex = applied;
+    this.host.compact(controllerGroupId, this.controller.snapshot(), applied).catch((error: unknown) => {
+      this.logger.warn({ err: (error as Error).message }, 'controller log compaction failed');
+    });
+  }
+
+  private enforceRetention(): void {
+    const maxAgeMs = this.config.storage.retentionAgeMsMax;
+    const maxBytes = this.config.storage.retentionBytesMax;
+    if (maxAgeMs === 0 && maxBytes === 0) return;
+    for (const [groupId, replica] of this.replicas) {
+      if (!this.host.hasGroup(groupId)) continue;
+      const { data, appliedIndex } = replica.stateSnapshot();
+      const policy = { now: Date.now(), appliedIndex, ...(maxAgeMs > 0 ? { maxAgeMs } : {}), ...(maxBytes > 0 ? { maxBytes } : {}) };
+      this.store.applyRetention(groupId, policy, data).catch((error: unknown) => {
+        this.logger.warn({ group: groupId, err: (error as Error).message }, 'retention failed');
+      });
+    }
+  }
+
+  // ---- health and readiness ----------------------------------------------------------------
+
+  /** Why this broker is not ready, or null when it is. */
+  notReadyReason(): string | null {
+    if (this.stopping) return 'broker is stopping';
+    if (this.gateway.leaderId() === 0) return 'no controller leader (waiting for a quorum of brokers)';
+    if (!this.registered) return 'not yet registered with the controller';
+    if (!this.controllerCaughtUp()) return 'controller state not caught up';
+    for (const groupId of this.host.groupIds()) {
+      if (groupId === controllerGroupId) continue;
+      if (this.host.leaderOf(groupId) === 0) return `partition group ${groupId} has no leader yet`;
+      const status = this.host.status(groupId);
+      if (status.applied < status.hardState.commit) return `partition group ${groupId} is catching up (${status.applied}/${status.hardState.commit})`;
+    }
+    return null;
+  }
+
+  private registerHealth(health: HealthRegistry): void {
+    this.unregister.push(
+      health.registerReadinessCheck('broker', () => {
+        const reason = this.notReadyReason();
+        return { ready: reason === null, reason: reason ?? '' };
+      }),
+      health.registerComponent('raft', () => {
+        const groups = this.host.groupIds().length;
+        let leaders = 0;
+        let leaderless = 0;
+        for (const groupId of this.host.groupIds()) {
+          const leader = this.host.leaderOf(groupId);
+          if (leader === this.nodeId) leaders += 1;
+          if (leader === 0) leaderless += 1;
+        }
+        return { status: leaderless === 0 ? 'ok' : 'degraded', detail: `${groups} groups, leader of ${leaders}, ${leaderless} without a leader` };
+      }),
+      health.registerComponent('controller', () => {
+        const leader = this.gateway.leaderId();
+        return { status: leader === 0 ? 'down' : 'ok', detail: leader === 0 ? 'no controller leader' : `leader broker ${leader}, applied ${this.controller.appliedIndex}` };
+      }),
+      health.registerComponent('storage', () => {
+        const stats = this.store.stats();
+        return { status: 'ok', detail: `${stats.groupCount} groups, ${stats.batchCount} batches, ${stats.batchBytes} bytes, wal_sync ${this.config.storage.walSync}` };
+      }),
+    );
+  }
+
+  // ---- stop --------------------------------------------------------------------------------
+
+  /**
+   * Graceful stop: hands leadership of every group to an in-sync peer, then stops serving,
+   * flushes and closes the store.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
+    for (const unregister of this.unregister) unregister();
+    if (this.host.isRunning()) await this.handOffLeadership();
+    for (const replica of this.replicas.values()) replica.close();
+    this.peerService.closeStreams();
+    // In-flight calls (long polls) get a moment to finish; then the server closes regardless.
+    await Promise.race([new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())), sleep(2_000)]);
+    this.server.forceShutdown();
+    if (this.host.isRunning()) await this.host.stop();
+    this.transport.close();
+    this.forwarder.close();
+    await this.store.close();
+    this.logger.info({}, 'broker stopped');
+  }
+
+  /** Abrupt stop for tests: no hand-off, no flush beyond what the sync policy did. */
+  async kill(): Promise<void> {
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
+    for (const unregister of this.unregister) unregister();
+    for (const replica of this.replicas.values()) replica.close();
+    this.peerService.closeStreams();
+    this.server.forceShutdown();
+    if (this.host.isRunning()) await this.host.stop();
+    this.transport.close();
+    this.forwarder.close();
+    await this.store.close();
+  }
+
+  private async handOffLeadership(): Promise<void> {
+    if (this.memberIds().length === 1) return;
+    const deadline = Date.now() + leadershipHandoffMsMax;
+    let asked = 0;
+    while (Date.now() < deadline) {
+      const led = this.host.groupIds().filter((groupId) => this.host.roleOf(groupId) === Role.leader);
+      if (led.length === 0) break;
+      for (const groupId of led) {
+        const target = this.handOffTarget(groupId);
+        if (target !== 0) {
+          this.host.transferLeadership(groupId, target);
+          asked += 1;
+        }
+      }
+      await sleep(100);
+    }
+    const still = this.host.groupIds().filter((groupId) => this.host.roleOf(groupId) === Role.leader).length;
+    this.logger.info({ transfers_asked: asked, still_leading: still }, 'leadership hand-off done');
+  }
+
+  private handOffTarget(groupId: GroupId): NodeId {
+    const status = this.host.status(groupId);
+    let best: NodeId = 0;
+    let bestMatch = -1;
+    for (const [id, progress] of status.progress) {
+      if (id === this.nodeId || progress.isLearner || !progress.recentActive) continue;
+      if (progress.match > bestMatch) {
+        best = id;
+        bestMatch = progress.match;
+      }
+    }
+    return best;
+  }
+
+  private every(ms: number, run: () => void): void {
+    const timer = setInterval(() => {
+      try {
+        run();
+      } catch (error) {
+        this.logger.error({ err: (error as Error).message }, 'periodic broker task failed');
+      }
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
+
+function confState(voters: readonly NodeId[]): ConfState {
+  return { voters: [...voters], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export { controllerCommandDeadlineMs };

@@ -1,0 +1,483 @@
+/**
+ * The `streambus.v1.StreamBus` gRPC service of a broker: metadata and topic admin from the
+ * controller state, produce (local leader, or one forwarding hop), long-poll fetch and offsets
+ * from partition leaders. Every handler answers typed error codes; none lets an exception escape.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import {
+  Acks,
+  ErrorCode,
+  apiVersion,
+  fetchBytesDefault,
+  fetchPartitionBytesDefault,
+  makeCallError,
+  requestTimeoutMsDefault,
+} from '@streambus/proto';
+import type {
+  BrokerStatus,
+  ClusterStatusResponse,
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  DeleteTopicsRequest,
+  DeleteTopicsResponse,
+  FetchPartitionResult,
+  FetchRequest,
+  FetchResponse,
+  InitProducerIdResponse,
+  ListOffsetsRequest,
+  ListOffsetsResponse,
+  MetadataRequest,
+  MetadataResponse,
+  PartitionMetadata,
+  PartitionProduceResult,
+  PartitionRef,
+  ProduceRequest,
+  ProduceResponse,
+  StreamBusHandlers,
+  TopicMetadata,
+  TopicResult,
+} from '@streambus/proto';
+import { Role } from '@streambus/raft';
+import type { NodeId } from '@streambus/raft';
+import type { BrokerMetrics } from '../admin/metrics.js';
+import type { ControllerFailureCode, ControllerResult } from '../controller/commands.js';
+import { planCreateTopic } from '../controller/plan.js';
+import type { PartitionInfo, TopicInfo } from '../controller/state.js';
+import type { Logger } from '../logging/logger.js';
+import type { AcksMode, ProduceOutcome } from '../partition/partition-replica.js';
+import type { Broker } from './broker.js';
+import { controllerCommandDeadlineMs, fetchWaitMsMax, forwardSlackMs, producerIdBlockSize } from './constants.js';
+import { isForwarded } from './forwarder.js';
+
+/** What the cluster knows of a partition's leadership, from this broker's point of view. */
+interface PartitionView {
+  readonly leaderId: NodeId;
+  readonly term: number;
+  readonly isr: readonly NodeId[];
+  readonly highWatermark: number;
+}
+
+const partitionsPerRequestMax = 10_000;
+const produceTimeoutMsMax = 120_000;
+const createTopicsLeaderWaitMsMax = 10_000;
+
+export class ClientService {
+  private producerIds = { next: 0, end: 0 };
+  private producerIdsAllocation: Promise<void> | null = null;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly logger: Logger,
+    private readonly metrics: BrokerMetrics | undefined,
+  ) {}
+
+  handlers(): StreamBusHandlers {
+    return {
+      Metadata: this.unary('Metadata', (request: MetadataRequest) => this.metadata(request)),
+      CreateTopics: this.unary('CreateTopics', (request: CreateTopicsRequest) => this.createTopics(request)),
+      DeleteTopics: this.unary('DeleteTopics', (request: DeleteTopicsRequest) => this.deleteTopics(request)),
+      ClusterStatus: this.unary('ClusterStatus', () => this.clusterStatus()),
+      InitProducerId: this.unary('InitProducerId', () => this.initProducerId()),
+      Produce: this.unary('Produce', (request: ProduceRequest, call) => this.produce(request, call.metadata)),
+      Fetch: this.unary('Fetch', (request: FetchRequest) => this.fetch(request)),
+      ListOffsets: this.unary('ListOffsets', (request: ListOffsetsRequest) => this.listOffsets(request)),
+    };
+  }
+
+  private unary<Req, Res>(name: string, run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      run(call.request, call).then(
+        (response) => callback(null, response),
+        (error: unknown) => {
+          if (error instanceof InvalidRequestError) {
+            callback(makeCallError(ErrorCode.INVALID_REQUEST, error.message));
+            return;
+          }
+          this.logger.error({ rpc: name, err: error instanceof Error ? error.stack : String(error) }, 'request failed');
+          callback(makeCallError(ErrorCode.INTERNAL, `internal error in ${name}; see the broker log`));
+        },
+      );
+    };
+  }
+
+  // ---- metadata and admin -------------------------------------------------------------------
+
+  private view(info: PartitionInfo): PartitionView {
+    const broker = this.broker;
+    const groupId = info.groupId;
+    if (broker.host.hasGroup(groupId)) {
+      const leaderId = broker.host.leaderOf(groupId);
+      if (leaderId === broker.nodeId && broker.host.roleOf(groupId) === Role.leader) {
+        const replica = broker.replicas.get(groupId);
+        return { leaderId, term: broker.host.status(groupId).hardState.term, isr: broker.isr(groupId), highWatermark: replica?.highWatermark ?? 0 };
+      }
+      if (leaderId !== 0) {
+        const report = info.leader;
+        const fresh = report !== null && report.leaderId === leaderId;
+        return { leaderId, term: fresh ? report.term : 0, isr: fresh ? report.isr : [leaderId], highWatermark: fresh ? report.highWatermark : 0 };
+      }
+    }
+    return info.leader === null
+      ? { leaderId: 0, term: 0, isr: [], highWatermark: 0 }
+      : { leaderId: info.leader.leaderId, term: info.leader.term, isr: info.leader.isr, highWatermark: info.leader.highWatermark };
+  }
+
+  private partitionMetadata(info: PartitionInfo): PartitionMetadata {
+    const view = this.view(info);
+    const replica = this.broker.replicas.get(info.groupId);
+    return {
+      errorCode: view.leaderId === 0 ? ErrorCode.NOT_LEADER : ErrorCode.NONE,
+      partition: info.partition,
+      leaderId: view.leaderId,
+      leaderEpoch: view.term,
+      replicas: [...info.replicas],
+      inSyncReplicas: [...view.isr],
+      highWatermark: view.highWatermark,
+      logStartOffset: replica !== undefined && this.broker.host.hasGroup(info.groupId) ? replica.logStartOffset() : 0,
+    };
+  }
+
+  private topicMetadata(topic: TopicInfo): TopicMetadata {
+    const state = this.broker.controller.state;
+    const configs: Record<string, string> = {};
+    for (const entry of topic.configs) configs[entry.key] = entry.value;
+    return {
+      errorCode: ErrorCode.NONE,
+      name: topic.name,
+      partitions: state.partitionsOf(topic.name).map((info) => this.partitionMetadata(info)),
+      configs,
+    };
+  }
+
+  private async metadata(request: MetadataRequest): Promise<MetadataResponse> {
+    const state = this.broker.controller.state;
+    if (request.topics.length > partitionsPerRequestMax) throw new InvalidRequestError(`at most ${partitionsPerRequestMax} topics per request`);
+    const brokers = state.brokers().map((info) => ({ id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' }));
+    let topics: TopicMetadata[] = [];
+    if (!request.brokersOnly) {
+      const names = request.topics.length > 0 ? request.topics : state.topics().map((topic) => topic.name);
+      topics = names.map((name) => {
+        const topic = state.topic(name);
+        return topic === undefined ? { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [], configs: {} } : this.topicMetadata(topic);
+      });
+    }
+    return { apiVersion, clusterId: this.broker.config.server.clusterId, controllerId: this.broker.gateway.leaderId(), brokers, topics, brokerId: this.broker.nodeId };
+  }
+
+  private async createTopics(request: CreateTopicsRequest): Promise<CreateTopicsResponse> {
+    const deadlineMs = boundedTimeout(request.timeoutMs, controllerCommandDeadlineMs);
+    const results: TopicResult[] = [];
+    for (const topic of request.topics) {
+      const state = this.broker.controller.state;
+      const partitions = topic.partitions > 0 ? topic.partitions : 1;
+      const replicationFactor = topic.replicationFactor > 0 ? topic.replicationFactor : Math.min(3, Math.max(1, state.liveBrokers().length));
+      const configs = Object.entries(topic.configs ?? {}).map(([key, value]) => ({ key, value }));
+      const plan = planCreateTopic(state, { name: topic.name, partitions, replicationFactor, configs });
+      if (!plan.ok) {
+        results.push({ name: topic.name, errorCode: errorCodeFor(plan.code), errorMessage: plan.message });
+        continue;
+      }
+      if (request.validateOnly) {
+        results.push({ name: topic.name, errorCode: ErrorCode.NONE, errorMessage: '' });
+        continue;
+      }
+      const result = await this.proposeOrTimeout(plan.command, deadlineMs);
+      if ('errorCode' in result) {
+        results.push({ name: topic.name, ...result });
+        continue;
+      }
+      if (!result.ok) {
+        results.push({ name: topic.name, errorCode: errorCodeFor(result.code), errorMessage: result.message });
+        continue;
+      }
+      await this.waitForLeaders(topic.name, Math.min(deadlineMs, createTopicsLeaderWaitMsMax));
+      results.push({ name: topic.name, errorCode: ErrorCode.NONE, errorMessage: '' });
+    }
+    return { topics: results };
+  }
+
+  private async waitForLeaders(topic: string, waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      const partitions = this.broker.controller.state.partitionsOf(topic);
+      if (partitions.length > 0 && partitions.every((info) => this.view(info).leaderId !== 0)) return;
+      await sleep(25);
+    }
+  }
+
+  private async deleteTopics(request: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
+    const deadlineMs = boundedTimeout(request.timeoutMs, controllerCommandDeadlineMs);
+    const results: TopicResult[] = [];
+    for (const name of request.topics) {
+      if (this.broker.controller.state.topic(name) === undefined) {
+        results.push({ name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${name} does not exist` });
+        continue;
+      }
+      const result = await this.proposeOrTimeout({ type: 'deleteTopic', name }, deadlineMs);
+      if ('errorCode' in result) results.push({ name, ...result });
+      else if (!result.ok) results.push({ name, errorCode: errorCodeFor(result.code), errorMessage: result.message });
+      else results.push({ name, errorCode: ErrorCode.NONE, errorMessage: '' });
+    }
+    return { topics: results };
+  }
+
+  private async proposeOrTimeout(
+    command: Parameters<Broker['gateway']['propose']>[0],
+    deadlineMs: number,
+  ): Promise<ControllerResult | { errorCode: ErrorCode; errorMessage: string }> {
+    try {
+      return await this.broker.gateway.propose(command, deadlineMs);
+    } catch (error) {
+      return { errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: (error as Error).message };
+    }
+  }
+
+  private async clusterStatus(): Promise<ClusterStatusResponse> {
+    const state = this.broker.controller.state;
+    const leaders = new Map<NodeId, number>();
+    const replicas = new Map<NodeId, number>();
+    const underReplicated: PartitionRef[] = [];
+    const offline: PartitionRef[] = [];
+    for (const info of state.partitions()) {
+      const view = this.view(info);
+      for (const id of info.replicas) replicas.set(id, (replicas.get(id) ?? 0) + 1);
+      if (view.leaderId === 0) offline.push({ topic: info.topic, partition: info.partition });
+      else leaders.set(view.leaderId, (leaders.get(view.leaderId) ?? 0) + 1);
+      if (view.leaderId !== 0 && view.isr.length < info.replicas.length) underReplicated.push({ topic: info.topic, partition: info.partition });
+    }
+    const brokers: BrokerStatus[] = state.brokers().map((info) => ({
+      broker: { id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' },
+      alive: !info.fenced && this.broker.peerAlive(info.id),
+      leaderCount: leaders.get(info.id) ?? 0,
+      replicaCount: replicas.get(info.id) ?? 0,
+    }));
+    return {
+      clusterId: this.broker.config.server.clusterId,
+      controllerId: this.broker.gateway.leaderId(),
+      brokers,
+      underReplicatedPartitions: underReplicated,
+      offlinePartitions: offline,
+      topicCount: state.topicCount,
+      partitionCount: state.partitionCount,
+    };
+  }
+
+  private async initProducerId(): Promise<InitProducerIdResponse> {
+    while (this.producerIds.next >= this.producerIds.end) {
+      if (this.producerIdsAllocation === null) {
+        this.producerIdsAllocation = this.allocateProducerIds().finally(() => {
+          this.producerIdsAllocation = null;
+        });
+      }
+      try {
+        await this.producerIdsAllocation;
+      } catch (error) {
+        return { errorCode: ErrorCode.REQUEST_TIMED_OUT, producerId: -1, producerEpoch: -1 };
+      }
+    }
+    const producerId = this.producerIds.next;
+    this.producerIds.next += 1;
+    return { errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
+  }
+
+  private async allocateProducerIds(): Promise<void> {
+    const result = await this.broker.gateway.propose({ type: 'allocateProducerIds', brokerId: this.broker.nodeId, count: producerIdBlockSize }, controllerCommandDeadlineMs);
+    if (!result.ok || result.detail.kind !== 'producerIds') throw new Error(`producer ids not allocated: ${result.ok ? 'unexpected result' : result.message}`);
+    this.producerIds = { next: result.detail.firstProducerId, end: result.detail.firstProducerId + result.detail.count };
+  }
+
+  // ---- produce ------------------------------------------------------------------------------
+
+  private async produce(request: ProduceRequest, metadata: grpc.Metadata): Promise<ProduceResponse> {
+    if (request.partitions.length > partitionsPerRequestMax) throw new InvalidRequestError(`at most ${partitionsPerRequestMax} partitions per produce request`);
+    const started = process.hrtime.bigint();
+    const acks = acksMode(request.acks);
+    const timeoutMs = boundedTimeout(request.timeoutMs, produceTimeoutMsMax);
+    const forwarded = isForwarded(metadata);
+    const state = this.broker.controller.state;
+    const results: (PartitionProduceResult | Promise<PartitionProduceResult>)[] = [];
+    const remote = new Map<NodeId, number[]>();
+    for (let index = 0; index < request.partitions.length; index++) {
+      const part = request.partitions[index];
+      if (part === undefined) continue;
+      const info = state.partitionOf(part.topic, part.partition);
+      if (info === undefined) {
+        results.push(produceResult(part.topic, part.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${part.topic} partition ${part.partition} does not exist`));
+        continue;
+      }
+      if (part.records.byteLength > this.broker.config.network.requestBytesMax) {
+        results.push(produceResult(part.topic, part.partition, ErrorCode.REQUEST_TOO_LARGE, `record batch of ${part.records.byteLength} bytes exceeds network.max_request_size ${this.broker.config.network.requestBytesMax}`));
+        continue;
+      }
+      const host = this.broker.host;
+      if (host.hasGroup(info.groupId) && host.roleOf(info.groupId) === Role.leader) {
+        const replica = this.broker.replica(info.groupId);
+        results.push(replica.produce(part.records, acks, timeoutMs).then((outcome) => this.produced(part.topic, part.partition, outcome, part.records.byteLength)));
+        continue;
+      }
+      const leaderId = this.view(info).leaderId;
+      if (!forwarded && this.broker.forwarder.canForwardTo(leaderId)) {
+        const indexes = remote.get(leaderId) ?? [];
+        indexes.push(index);
+        remote.set(leaderId, indexes);
+        results.push(produceResult(part.topic, part.partition, ErrorCode.NOT_LEADER, 'forwarding', leaderId));
+        continue;
+      }
+      results.push(produceResult(part.topic, part.partition, ErrorCode.NOT_LEADER, leaderId === 0 ? 'no leader is known for this partition; retry' : `broker ${leaderId} leads this partition`, leaderId));
+    }
+    const forwards = [...remote].map(async ([leaderId, indexes]) => {
+      const subset: ProduceRequest = { ...request, partitions: indexes.map((index) => request.partitions[index]).filter((part) => part !== undefined) };
+      this.metrics?.forwardedProducesTotal.inc();
+      try {
+        const response = await this.broker.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs);
+        indexes.forEach((index, position) => {
+          const answer = response.partitions[position];
+          if (answer !== undefined) results[index] = answer;
+        });
+      } catch (error) {
+        indexes.forEach((index) => {
+          const part = request.partitions[index];
+          if (part !== undefined) results[index] = produceResult(part.topic, part.partition, ErrorCode.NOT_LEADER, `forwarding to broker ${leaderId} failed: ${(error as Error).message}; retry`, leaderId);
+        });
+      }
+    });
+    await Promise.all(forwards);
+    const partitions = await Promise.all(results);
+    this.metrics?.produceLatencySeconds.observe({ acks: acks }, Number(process.hrtime.bigint() - started) / 1e9);
+    return { partitions, throttleTimeMs: 0 };
+  }
+
+  private produced(topic: string, partition: number, outcome: ProduceOutcome, bytes: number): PartitionProduceResult {
+    if (outcome.errorCode === ErrorCode.NONE) this.metrics?.bytesInTotal.inc({ topic }, bytes);
+    return {
+      topic,
+      partition,
+      errorCode: outcome.errorCode,
+      errorMessage: outcome.errorMessage,
+      baseOffset: outcome.baseOffset,
+      logAppendTimeMs: -1,
+      leaderId: outcome.leaderId,
+      leaderEpoch: outcome.leaderEpoch,
+      logStartOffset: outcome.logStartOffset,
+    };
+  }
+
+  // ---- fetch and offsets --------------------------------------------------------------------
+
+  private async fetch(request: FetchRequest): Promise<FetchResponse> {
+    if (request.partitions.length > partitionsPerRequestMax) throw new InvalidRequestError(`at most ${partitionsPerRequestMax} partitions per fetch request`);
+    const started = Date.now();
+    const maxWaitMs = Math.min(Math.max(0, request.maxWaitMs), fetchWaitMsMax);
+    const minBytes = Math.max(1, request.minBytes);
+    const maxBytes = request.maxBytes > 0 ? request.maxBytes : fetchBytesDefault;
+    for (;;) {
+      const partitions = await this.fetchOnce(request, maxBytes);
+      const bytes = partitions.reduce((sum, part) => sum + part.records.byteLength, 0);
+      const failed = partitions.some((part) => part.errorCode !== ErrorCode.NONE);
+      const remaining = maxWaitMs - (Date.now() - started);
+      if (bytes >= minBytes || failed || remaining <= 0) {
+        this.metrics?.fetchLatencySeconds.observe((Date.now() - started) / 1000);
+        for (const part of partitions) if (part.records.byteLength > 0) this.metrics?.bytesOutTotal.inc({ topic: part.topic }, part.records.byteLength);
+        return { partitions, throttleTimeMs: 0 };
+      }
+      const waits = request.partitions
+        .map((part) => this.broker.controller.state.partitionOf(part.topic, part.partition))
+        .filter((info): info is PartitionInfo => info !== undefined)
+        .map((info) => this.broker.replicas.get(info.groupId)?.waitForData(remaining))
+        .filter((wait): wait is Promise<void> => wait !== undefined);
+      if (waits.length === 0) await sleep(remaining);
+      else await Promise.race(waits);
+    }
+  }
+
+  private async fetchOnce(request: FetchRequest, maxBytes: number): Promise<FetchPartitionResult[]> {
+    let budget = maxBytes;
+    const out: FetchPartitionResult[] = [];
+    for (const part of request.partitions) {
+      const info = this.broker.controller.state.partitionOf(part.topic, part.partition);
+      const empty = { topic: part.topic, partition: part.partition, highWatermark: -1, logStartOffset: -1, records: new Uint8Array(0), leaderId: 0, leaderEpoch: 0 };
+      if (info === undefined) {
+        out.push({ ...empty, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${part.topic} partition ${part.partition} does not exist` });
+        continue;
+      }
+      const host = this.broker.host;
+      if (!(host.hasGroup(info.groupId) && host.roleOf(info.groupId) === Role.leader)) {
+        const leaderId = this.view(info).leaderId;
+        out.push({ ...empty, leaderId, errorCode: ErrorCode.NOT_LEADER, errorMessage: leaderId === 0 ? 'no leader is known; retry' : `broker ${leaderId} leads this partition` });
+        continue;
+      }
+      const partitionBytes = Math.min(part.partitionMaxBytes > 0 ? part.partitionMaxBytes : fetchPartitionBytesDefault, Math.max(1, budget));
+      const outcome = await this.broker.replica(info.groupId).fetch(part.fetchOffset, partitionBytes);
+      const records = outcome.batches.length === 1 ? (outcome.batches[0] as Uint8Array) : Buffer.concat(outcome.batches);
+      budget -= records.byteLength;
+      out.push({
+        topic: part.topic,
+        partition: part.partition,
+        errorCode: outcome.errorCode,
+        errorMessage: outcome.errorMessage,
+        highWatermark: outcome.highWatermark,
+        logStartOffset: outcome.logStartOffset,
+        records,
+        leaderId: outcome.leaderId,
+        leaderEpoch: outcome.leaderEpoch,
+      });
+    }
+    return out;
+  }
+
+  private async listOffsets(request: ListOffsetsRequest): Promise<ListOffsetsResponse> {
+    if (request.partitions.length > partitionsPerRequestMax) throw new InvalidRequestError(`at most ${partitionsPerRequestMax} partitions per request`);
+    return {
+      partitions: request.partitions.map((part) => {
+        const info = this.broker.controller.state.partitionOf(part.topic, part.partition);
+        const base = { topic: part.topic, partition: part.partition, offset: -1, timestampMs: part.timestampMs };
+        if (info === undefined) return { ...base, leaderId: 0, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${part.topic} partition ${part.partition} does not exist` };
+        const host = this.broker.host;
+        if (!(host.hasGroup(info.groupId) && host.roleOf(info.groupId) === Role.leader)) {
+          const leaderId = this.view(info).leaderId;
+          return { ...base, leaderId, errorCode: ErrorCode.NOT_LEADER, errorMessage: leaderId === 0 ? 'no leader is known; retry' : `broker ${leaderId} leads this partition` };
+        }
+        const offset = this.broker.replica(info.groupId).offsetFor(part.timestampMs);
+        return { ...base, leaderId: this.broker.nodeId, offset: offset ?? -1, errorCode: ErrorCode.NONE, errorMessage: '' };
+      }),
+    };
+  }
+}
+
+/** A request whose shape is wrong; answered with INVALID_REQUEST. */
+class InvalidRequestError extends Error {}
+
+function produceResult(topic: string, partition: number, errorCode: ErrorCode, errorMessage: string, leaderId = 0): PartitionProduceResult {
+  return { topic, partition, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, leaderId, leaderEpoch: 0, logStartOffset: -1 };
+}
+
+function acksMode(acks: number): AcksMode {
+  if (acks === Acks.LEADER) return 'leader';
+  if (acks === Acks.NONE) return 'none';
+  return 'all';
+}
+
+function boundedTimeout(requested: number, max: number): number {
+  if (!Number.isFinite(requested) || requested <= 0) return Math.min(requestTimeoutMsDefault, max);
+  return Math.min(requested, max);
+}
+
+function errorCodeFor(code: ControllerFailureCode): ErrorCode {
+  switch (code) {
+    case 'TOPIC_ALREADY_EXISTS':
+      return ErrorCode.TOPIC_ALREADY_EXISTS;
+    case 'UNKNOWN_TOPIC':
+      return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    case 'INVALID_PARTITIONS':
+    case 'PARTITION_LIMIT_REACHED':
+      return ErrorCode.INVALID_PARTITIONS;
+    case 'INVALID_REPLICATION_FACTOR':
+      return ErrorCode.INVALID_REPLICATION_FACTOR;
+    default:
+      return ErrorCode.INVALID_REQUEST;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

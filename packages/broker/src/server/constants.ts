@@ -1,0 +1,30 @@
+/** Bounds and periods of the broker core. Names carry units last. */
+import { assert } from '@streambus/raft';
+
+/** How often partition leaders report leader/ISR/high watermark to the controller. */
+export const partitionReportIntervalMs = 250;
+/** A report is re-sent at least this often even when nothing but the high watermark moved. */
+export const partitionReportRefreshMs = 5_000;
+/** How often leaders hand partitions back to their preferred (first) replica when it is in sync. */
+export const preferredLeaderCheckMs = 3_000;
+/** How often the broker reconciles its partition groups with the controller's assignments. */
+export const reconcileIntervalMs = 1_000;
+/** Controller entries applied since the last snapshot before the controller log is compacted. */
+export const controllerCompactEntries = 10_000;
+/** A follower this many entries behind the leader's last index is out of the ISR. */
+export const isrLagEntriesMax = 1_000;
+/** Deadline of a controller command proposed on behalf of a client request. */
+export const controllerCommandDeadlineMs = 10_000;
+/** Producer ids a broker takes from the controller at a time. */
+export const producerIdBlockSize = 1_000;
+/** Longest a graceful stop waits for partition leadership to move away. */
+export const leadershipHandoffMsMax = 10_000;
+/** Longest a fetch may long-poll. */
+export const fetchWaitMsMax = 30_000;
+/** Retention is enforced this often. */
+export const retentionCheckMs = 60_000;
+/** Deadline of a produce forwarded to the leader, on top of the produce's own timeout. */
+export const forwardSlackMs = 2_000;
+
+assert(partitionReportIntervalMs < partitionReportRefreshMs, 'reports are checked more often than they are refreshed');
+assert(producerIdBlockSize > 0, 'a producer id block is not empty');

@@ -1,0 +1,113 @@
+/**
+ * Proposes controller commands from any broker: on the controller leader directly into group 0,
+ * elsewhere forwarded to the leader over the peer channel. The leader answers with the command's
+ * result once it is applied, so a caller on any broker learns the outcome.
+ */
+import { ErrorCode } from '@streambus/proto';
+import { NotLeaderError, ProposalDroppedError } from '@streambus/raft';
+import type { NodeId, RaftHost } from '@streambus/raft';
+import type { ControllerCommand, ControllerResult } from '../controller/commands.js';
+import { encodeCommand } from '../controller/codec.js';
+import { controllerGroupId } from '../controller/constants.js';
+import type { ControllerStateMachine } from '../controller/state-machine.js';
+
+/** The peer RPC that carries a command to the controller leader. */
+export interface ControllerCommandForwarder {
+  proposeControllerCommand(to: NodeId, command: Uint8Array, deadlineMs: number): Promise<{ errorCode: number; leaderHint: number; result: Uint8Array }>;
+}
+
+/** A controller command could not be proposed before its deadline. */
+export class ControllerUnavailableError extends Error {
+  readonly code = 'CONTROLLER_UNAVAILABLE' as const;
+  constructor(reason: string) {
+    super(`the controller is not available: ${reason}; retry when the cluster has a quorum`);
+  }
+}
+
+const resultsKeptMax = 4096;
+const retryPauseMs = 50;
+
+export class ControllerGateway {
+  /** Results of recently applied commands by log index, until their proposer takes them. */
+  private readonly results = new Map<number, { term: number; result: ControllerResult }>();
+
+  constructor(
+    private readonly nodeId: NodeId,
+    private readonly host: RaftHost,
+    private readonly controller: ControllerStateMachine,
+    private readonly forwarder: ControllerCommandForwarder,
+  ) {
+    controller.onApplied((applied) => {
+      this.results.set(applied.index, { term: applied.term, result: applied.result });
+      if (this.results.size > resultsKeptMax) {
+        const oldest = this.results.keys().next();
+        if (oldest.done !== true) this.results.delete(oldest.value);
+      }
+    });
+  }
+
+  /** The controller leader as this broker last saw it, 0 when unknown. */
+  leaderId(): NodeId {
+    return this.host.hasGroup(controllerGroupId) ? this.host.leaderOf(controllerGroupId) : 0;
+  }
+
+  /** Proposes `command` and resolves with its result once applied; retries until `deadlineMs` from now. */
+  async propose(command: ControllerCommand, deadlineMs: number): Promise<ControllerResult> {
+    const bytes = encodeCommand(command);
+    const deadline = Date.now() + deadlineMs;
+    let reason = 'no controller leader is known';
+    while (Date.now() < deadline) {
+      const leader = this.leaderId();
+      try {
+        if (leader === this.nodeId) return await this.proposeLocally(bytes);
+        if (leader !== 0) {
+          const response = await this.forwarder.proposeControllerCommand(leader, bytes, Math.max(1, deadline - Date.now()));
+          if (response.errorCode === ErrorCode.NONE) return decodeResult(response.result);
+          reason = `controller leader ${leader} answered error ${response.errorCode}`;
+        }
+      } catch (error) {
+        if (!(error instanceof NotLeaderError || error instanceof ProposalDroppedError || error instanceof Error)) throw error;
+        reason = error.message;
+      }
+      await sleep(retryPauseMs);
+    }
+    throw new ControllerUnavailableError(reason);
+  }
+
+  /**
+   * Handles a command forwarded by a peer: proposes it if this broker leads the controller.
+   * Never throws: failures become error codes for the peer.
+   */
+  async handleForwarded(command: Uint8Array): Promise<{ errorCode: number; leaderHint: number; result: Uint8Array }> {
+    const leader = this.leaderId();
+    if (leader !== this.nodeId) return { errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: leader, result: new Uint8Array(0) };
+    try {
+      const result = await this.proposeLocally(command);
+      return { errorCode: ErrorCode.NONE, leaderHint: this.nodeId, result: encodeResult(result) };
+    } catch (error) {
+      const hint = this.leaderId();
+      return { errorCode: error instanceof NotLeaderError ? ErrorCode.NOT_CONTROLLER : ErrorCode.REQUEST_TIMED_OUT, leaderHint: hint, result: new Uint8Array(0) };
+    }
+  }
+
+  private async proposeLocally(bytes: Uint8Array): Promise<ControllerResult> {
+    const receipt = await this.host.propose(controllerGroupId, bytes);
+    const applied = this.results.get(receipt.index);
+    this.results.delete(receipt.index);
+    if (applied === undefined || applied.term !== receipt.term) throw new ProposalDroppedError('the command was superseded by a new controller leader');
+    return applied.result;
+  }
+}
+
+/** Results cross the peer channel as JSON: small, plain data, never replicated. */
+export function encodeResult(result: ControllerResult): Uint8Array {
+  return Buffer.from(JSON.stringify(result));
+}
+
+export function decodeResult(bytes: Uint8Array): ControllerResult {
+  return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as ControllerResult;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

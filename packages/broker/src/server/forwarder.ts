@@ -1,0 +1,53 @@
+/**
+ * Produce requests that reach a broker which does not lead a partition are forwarded to the
+ * leader over the ordinary client API of that broker (same port), marked as forwarded so that
+ * they are never forwarded twice: stale client metadata costs one hop, never an error.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { createStreamBusRpcClient } from '@streambus/proto';
+import type { ProduceRequest, ProduceResponse, StreamBusRpcClient } from '@streambus/proto';
+import type { NodeId } from '@streambus/raft';
+
+/** gRPC metadata key set on forwarded requests; its value is the forwarding broker's id. */
+export const forwardedMetadataKey = 'streambus-forwarded-by';
+
+export class Forwarder {
+  private readonly clients = new Map<NodeId, StreamBusRpcClient>();
+
+  constructor(
+    private readonly nodeId: NodeId,
+    private readonly peers: ReadonlyMap<NodeId, string>,
+  ) {}
+
+  /** True when `leaderId` is a peer this broker can forward to. */
+  canForwardTo(leaderId: NodeId): boolean {
+    return leaderId !== this.nodeId && this.peers.has(leaderId);
+  }
+
+  produce(leaderId: NodeId, request: ProduceRequest, deadlineMs: number): Promise<ProduceResponse> {
+    const metadata = new grpc.Metadata();
+    metadata.set(forwardedMetadataKey, String(this.nodeId));
+    return this.client(leaderId).Produce(request, { deadlineMs, metadata });
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+
+  private client(id: NodeId): StreamBusRpcClient {
+    let client = this.clients.get(id);
+    if (client === undefined) {
+      const address = this.peers.get(id);
+      if (address === undefined) throw new Error(`broker ${id} is not a known peer`);
+      client = createStreamBusRpcClient(address);
+      this.clients.set(id, client);
+    }
+    return client;
+  }
+}
+
+/** True when a call was forwarded by another broker (it must not be forwarded again). */
+export function isForwarded(metadata: grpc.Metadata): boolean {
+  return metadata.get(forwardedMetadataKey).length > 0;
+}
