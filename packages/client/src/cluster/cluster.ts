@@ -91,6 +91,8 @@ export class Cluster {
   private readonly interestingTopics = new Set<string>();
   private readonly channels = new Map<string, StreamBusRpcClient>();
   private refreshInFlight: Promise<void> | undefined;
+  /** Topics the refresh in flight asks about. */
+  private refreshCovers: ReadonlySet<string> = new Set();
   private nextAnyIndex = 0;
   private closed = false;
   /** Cluster id from the last Metadata response. */
@@ -192,10 +194,10 @@ export class Cluster {
       this.interestingTopics.add(topic);
     }
     if (this.refreshInFlight !== undefined) {
-      // Chain one more refresh after the running one if it may not cover the new topics.
-      const missing = topics.some((t) => !this.topics.has(t));
-      if (!missing) return this.refreshInFlight;
-      return this.refreshInFlight.then(() => this.refreshMetadata(topics));
+      // Chain one more refresh after the running one when it does not cover the new topics.
+      if (topics.every((t) => this.refreshCovers.has(t))) return this.refreshInFlight;
+      const again = (): Promise<void> => this.refreshMetadata(topics);
+      return this.refreshInFlight.then(again, again);
     }
     const run = this.doRefresh().finally(() => {
       this.refreshInFlight = undefined;
@@ -206,6 +208,7 @@ export class Cluster {
 
   private async doRefresh(): Promise<void> {
     const topics = [...this.interestingTopics];
+    this.refreshCovers = new Set(topics);
     const response = await this.call('any', 'Metadata', { topics, brokersOnly: topics.length === 0 });
     this.applyMetadata(response, topics);
   }
