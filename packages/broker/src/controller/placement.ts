@@ -51,31 +51,21 @@ function rackInterleaved(brokers: readonly PlacementBroker[]): PlacementBroker[]
   return ordered;
 }
 
-interface Candidate {
-  readonly id: NodeId;
-  readonly rack: string | null;
-  readonly position: number;
+interface RackLoad {
   replicas: number;
   leaders: number;
 }
 
-function compareBy(keys: (c: Candidate) => readonly number[]): (a: Candidate, b: Candidate) => number {
-  return (a, b) => {
-    const ka = keys(a);
-    const kb = keys(b);
-    for (let i = 0; i < ka.length; i++) {
-      const d = (ka[i] as number) - (kb[i] as number);
-      if (d !== 0) return d;
-    }
-    return 0;
-  };
-}
-
-function pickMin(candidates: readonly Candidate[], compare: (a: Candidate, b: Candidate) => number): Candidate {
-  let best = candidates[0];
-  assert(best !== undefined, 'there is a candidate to pick');
-  for (const candidate of candidates) if (compare(candidate, best) < 0) best = candidate;
-  return best;
+interface Candidate {
+  readonly id: NodeId;
+  readonly rack: string | null;
+  /** Load of the broker's rack (shared by its brokers); null when it has no rack. */
+  readonly rackLoad: RackLoad | null;
+  readonly position: number;
+  replicas: number;
+  leaders: number;
+  /** Already chosen for the partition being placed. */
+  chosen: boolean;
 }
 
 /** Adds (+1) or removes (-1) one partition's replicas and leadership. */
@@ -83,13 +73,18 @@ function place(chosen: readonly Candidate[], delta: 1 | -1): void {
   const leader = chosen[0];
   assert(leader !== undefined, 'a partition has a leader');
   leader.leaders += delta;
-  for (const c of chosen) c.replicas += delta;
+  if (leader.rackLoad !== null) leader.rackLoad.leaders += delta;
+  for (const c of chosen) {
+    c.replicas += delta;
+    if (c.rackLoad !== null) c.rackLoad.replicas += delta;
+  }
 }
 
 /**
  * True when a broker carrying more replicas never has fewer preferred leaderships than one
  * carrying fewer. While this holds, the next leader can always be a broker with both the fewest
- * leaderships and the fewest replicas, which is what keeps both spreads within one.
+ * leaderships and the fewest replicas, which is what keeps both spreads within one. It is also
+ * necessary: from a state without it, a run of RF 1 topics must unbalance one of the two.
  */
 function loadCorrelated(candidates: readonly Candidate[]): boolean {
   const levels = new Map<number, { leadersMin: number; leadersMax: number }>();
@@ -111,42 +106,77 @@ function loadCorrelated(candidates: readonly Candidate[]): boolean {
   return true;
 }
 
+/** Distance from `start` to `position` going round a ring of `size`. */
+function rotation(position: number, start: number, size: number): number {
+  return (((position - start) % size) + size) % size;
+}
+
 /**
  * One partition's replicas, leader first:
  *  - B, the brokers with the fewest replicas: if B can hold the whole partition every replica
  *    goes there (else the replica spread grows to 2); if not, all of B is used plus others;
  *  - the leader has the fewest leaderships; among those, one in B when the partition fits in B,
- *    else one outside B (it gets the extra replica and the extra leadership together);
+ *    else one outside B (it gets the extra replica and the extra leadership together); then the
+ *    rack leading least, so leaderships alternate over racks;
  *  - followers have the fewest replicas, then (rack first or not) an unused rack and the most
- *    leaderships, so that brokers short of leaderships stay short of replicas.
+ *    leaderships (brokers short of leaderships stay short of replicas), then the rack carrying
+ *    the fewest replicas.
  */
-function choosePartition(
-  candidates: readonly Candidate[],
-  replicationFactor: number,
-  start: number,
-  rotation: (position: number, start: number) => number,
-  rackFirst: boolean,
-): Candidate[] {
-  const replicasMin = Math.min(...candidates.map((c) => c.replicas));
-  const fitsInFewest = candidates.filter((c) => c.replicas === replicasMin).length >= replicationFactor;
-  const leader = pickMin(candidates, compareBy((c) => [c.leaders, fitsInFewest ? c.replicas : -c.replicas, rotation(c.position, start)]));
-  const chosen: Candidate[] = [leader];
-  const racks = new Set<string | null>([leader.rack]);
-  while (chosen.length < replicationFactor) {
-    const rest = candidates.filter((c) => !chosen.includes(c));
-    const rackUsed = (c: Candidate): number => (c.rack !== null && racks.has(c.rack) ? 1 : 0);
-    const follower = pickMin(
-      rest,
-      compareBy((c) =>
-        rackFirst
-          ? [c.replicas, rackUsed(c), -c.leaders, rotation(c.position, leader.position + 1)]
-          : [c.replicas, -c.leaders, rackUsed(c), rotation(c.position, leader.position + 1)],
-      ),
-    );
-    chosen.push(follower);
-    racks.add(follower.rack);
+function choosePartition(candidates: readonly Candidate[], replicationFactor: number, start: number, rackFirst: boolean): Candidate[] {
+  const size = candidates.length;
+  let replicasMin = Infinity;
+  let fewestCount = 0;
+  for (const c of candidates) {
+    if (c.replicas < replicasMin) {
+      replicasMin = c.replicas;
+      fewestCount = 0;
+    }
+    if (c.replicas === replicasMin) fewestCount++;
   }
+  const replicasSign = fewestCount >= replicationFactor ? 1 : -1;
+  let leader: Candidate | undefined;
+  for (const c of candidates) {
+    if (leader === undefined || compareLeaders(c, leader, replicasSign, start, size) < 0) leader = c;
+  }
+  assert(leader !== undefined, 'there is a broker to lead');
+  leader.chosen = true;
+  const chosen: Candidate[] = [leader];
+  const racks = new Set<string>();
+  if (leader.rack !== null) racks.add(leader.rack);
+  while (chosen.length < replicationFactor) {
+    let follower: Candidate | undefined;
+    for (const c of candidates) {
+      if (c.chosen) continue;
+      if (follower === undefined || compareFollowers(c, follower, racks, rackFirst, leader.position + 1, size) < 0) follower = c;
+    }
+    assert(follower !== undefined, 'there is a broker to follow');
+    follower.chosen = true;
+    chosen.push(follower);
+    if (follower.rack !== null) racks.add(follower.rack);
+  }
+  for (const c of chosen) c.chosen = false;
   return chosen;
+}
+
+function compareLeaders(a: Candidate, b: Candidate, replicasSign: number, start: number, size: number): number {
+  return (
+    a.leaders - b.leaders ||
+    replicasSign * (a.replicas - b.replicas) ||
+    (a.rackLoad?.leaders ?? 0) - (b.rackLoad?.leaders ?? 0) ||
+    rotation(a.position, start, size) - rotation(b.position, start, size)
+  );
+}
+
+function compareFollowers(a: Candidate, b: Candidate, racks: ReadonlySet<string>, rackFirst: boolean, start: number, size: number): number {
+  const byReplicas = a.replicas - b.replicas;
+  if (byReplicas !== 0) return byReplicas;
+  const byRack = (a.rack !== null && racks.has(a.rack) ? 1 : 0) - (b.rack !== null && racks.has(b.rack) ? 1 : 0);
+  const byLeaders = b.leaders - a.leaders;
+  return (
+    (rackFirst ? byRack || byLeaders : byLeaders || byRack) ||
+    (a.rackLoad?.replicas ?? 0) - (b.rackLoad?.replicas ?? 0) ||
+    rotation(a.position, start, size) - rotation(b.position, start, size)
+  );
 }
 
 /**
@@ -163,24 +193,29 @@ export function assignReplicas(
   assert(Number.isInteger(replicationFactor) && replicationFactor >= 1, 'replication factor is at least 1');
   assert(replicationFactor <= brokers.length, 'replication factor fits on the brokers');
   assert(new Set(brokers.map((b) => b.id)).size === brokers.length, 'brokers are distinct');
-  const candidates: Candidate[] = rackInterleaved(brokers).map((broker, position) => ({
-    id: broker.id,
-    rack: broker.rack,
-    position,
-    replicas: existingLoad.get(broker.id)?.replicas ?? 0,
-    leaders: existingLoad.get(broker.id)?.leaders ?? 0,
-  }));
-  const size = candidates.length;
-  const rotation = (position: number, start: number): number => (((position - start) % size) + size) % size;
+  const rackLoads = new Map<string, RackLoad>();
+  const candidates: Candidate[] = rackInterleaved(brokers).map((broker, position) => {
+    const replicas = existingLoad.get(broker.id)?.replicas ?? 0;
+    const leaders = existingLoad.get(broker.id)?.leaders ?? 0;
+    let rackLoad: RackLoad | null = null;
+    if (broker.rack !== null) {
+      rackLoad = rackLoads.get(broker.rack) ?? { replicas: 0, leaders: 0 };
+      rackLoads.set(broker.rack, rackLoad);
+      rackLoad.replicas += replicas;
+      rackLoad.leaders += leaders;
+    }
+    return { id: broker.id, rack: broker.rack, rackLoad, position, replicas, leaders, chosen: false };
+  });
+  const racksSet = rackLoads.size > 0;
   let start = candidates.reduce((sum, c) => sum + c.leaders, 0);
   const assignments: NodeId[][] = [];
   for (let p = 0; p < partitions; p++, start++) {
     // Rack spread first when that keeps load and leaderships correlated; else the safe choice.
-    let chosen = choosePartition(candidates, replicationFactor, start, rotation, true);
+    let chosen = choosePartition(candidates, replicationFactor, start, racksSet);
     place(chosen, +1);
-    if (!loadCorrelated(candidates)) {
+    if (racksSet && !loadCorrelated(candidates)) {
       place(chosen, -1);
-      chosen = choosePartition(candidates, replicationFactor, start, rotation, false);
+      chosen = choosePartition(candidates, replicationFactor, start, false);
       place(chosen, +1);
     }
     assignments.push(chosen.map((c) => c.id));

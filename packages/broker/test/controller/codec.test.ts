@@ -30,7 +30,7 @@ describe('controller command codec', () => {
         expect(decoded).toEqual(command);
         expect(encodeCommand(decoded)).toEqual(bytes);
       }),
-      fcOptions(file, 500),
+      fcOptions(file, 300),
     );
   });
 
@@ -45,7 +45,7 @@ describe('controller command codec', () => {
           expect(error).toBeInstanceOf(ControllerCodecError);
         }
       }),
-      fcOptions(file, 2000),
+      fcOptions(file, 1000),
     );
   });
 
@@ -60,7 +60,7 @@ describe('controller command codec', () => {
           expect((error as ControllerCodecError).code).toBe('CONTROLLER_MALFORMED');
         }
       }),
-      fcOptions(file, 3000),
+      fcOptions(file, 1000),
     );
   });
 
@@ -82,7 +82,7 @@ describe('controller command codec', () => {
           expect(error).toBeInstanceOf(ControllerCodecError);
         }
       }),
-      fcOptions(file, 500),
+      fcOptions(file, 300),
     );
   });
 

@@ -58,7 +58,7 @@ describe('assignReplicas', () => {
           expect(spread(new Map([...load].map(([id, l]) => [id, l.leaders])))).toBeLessThanOrEqual(1);
         }
       }),
-      fcOptions(file, 150),
+      fcOptions(file, 100),
     );
   });
 
@@ -90,10 +90,20 @@ describe('assignReplicas', () => {
     );
   });
 
-  it.skip('spreads RF 3 over three racks of two brokers each', () => {
-    const brokers = Array.from({ length: 6 }, (_, i): PlacementBroker => ({ id: i + 1, rack: `az-${i % 3}` }));
-    const rackOf = new Map(brokers.map((b) => [b.id, b.rack]));
-    for (const replicas of assignReplicas(brokers, 60, 3)) expect(new Set(replicas.map((id) => rackOf.get(id))).size).toBe(3);
+  it('puts the replicas of an RF 3 partition on three racks of a three-rack cluster', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 4 }), (perRack, topicSizes) => {
+        const brokers = Array.from({ length: 3 * perRack }, (_, i): PlacementBroker => ({ id: i + 1, rack: `az-${i % 3}` }));
+        const rackOf = new Map(brokers.map((b) => [b.id, b.rack]));
+        const load = new Map(brokers.map((b) => [b.id, { replicas: 0, leaders: 0 }]));
+        for (const partitions of topicSizes) {
+          const assignments = assignReplicas(brokers, partitions, 3, load);
+          for (const replicas of assignments) expect(new Set(replicas.map((id) => rackOf.get(id))).size).toBe(3);
+          addLoad(load, assignments);
+        }
+      }),
+      fcOptions(file, 100),
+    );
   });
 
   it('places a first topic on 3 brokers with RF 3 with every broker leading 2 of 6', () => {

@@ -29,7 +29,7 @@ describe('controller snapshots', () => {
         expect(restored.toParts()).toEqual(state.toParts());
         expect(encodeSnapshot(restored)).toEqual(bytes);
       }),
-      fcOptions(file, 300),
+      fcOptions(file, 100),
     );
   });
 
@@ -43,7 +43,7 @@ describe('controller snapshots', () => {
         expect(restoredResults).toEqual(results);
         expect(encodeSnapshot(restored)).toEqual(encodeSnapshot(state));
       }),
-      fcOptions(file, 150),
+      fcOptions(file, 100),
     );
   });
 
@@ -55,7 +55,7 @@ describe('controller snapshots', () => {
         expect(second.results).toEqual(first.results);
         expect(encodeSnapshot(second.state)).toEqual(encodeSnapshot(first.state));
       }),
-      fcOptions(file, 150),
+      fcOptions(file, 100),
     );
   });
 
@@ -69,7 +69,7 @@ describe('controller snapshots', () => {
         expect(() => decodeSnapshot(flipped)).toThrow(ControllerCodecError);
         expect(() => decodeSnapshot(bytes.subarray(0, i))).toThrow(ControllerCodecError);
       }),
-      fcOptions(file, 200),
+      fcOptions(file, 100),
     );
   });
 
