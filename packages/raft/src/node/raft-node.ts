@@ -168,6 +168,8 @@ export class RaftNode implements RaftNodeApi {
   private randomizedElectionTicks = 0;
   /** Ticks since start; the clock of lease reads. */
   private ticks = 0;
+  /** When this node last told a peer to campaign at once (lease reads pause after it). */
+  private timeoutNowSentTick: number | undefined = undefined;
 
   private leadTransferee: NodeId = 0;
   /** The index of the latest conf change the leader may have appended; none pending once applied. */
@@ -741,6 +743,11 @@ export class RaftNode implements RaftNodeApi {
       this.logger?.warn({ id: this.id, index }, 'snapshot ignored: this node is not in its membership');
       return false;
     }
+    if (this.confChangesUnapplied > 0) {
+      // The host still applies membership changes handed out earlier; they must not land on the
+      // snapshot's membership. The leader resends the snapshot later.
+      return false;
+    }
     if (this.log.matchTerm(index, term)) {
       // Our log has the snapshot's last entry: just move commit.
       this.log.commitTo(index);
@@ -951,6 +958,7 @@ export class RaftNode implements RaftNodeApi {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    this.timeoutNowSentTick = this.ticks;
     this.send({ type: MessageType.timeoutNow, to });
   }
 
@@ -991,6 +999,9 @@ export class RaftNode implements RaftNodeApi {
   /** Lease mode: a quorum answered within the election timeout minus the drift bound. */
   private leaseValid(): boolean {
     if (this.options.readOnlyMode !== 'lease') return false;
+    // A transferee campaigns past the voters' leases: no lease from the TimeoutNow on.
+    if (this.leadTransferee !== 0) return false;
+    if (this.timeoutNowSentTick !== undefined && this.ticks - this.timeoutNowSentTick < this.options.electionTicks) return false;
     const quorumTick = this.tracker.quorumActiveTick(this.id, this.ticks);
     return this.ticks - quorumTick < this.options.electionTicks - this.options.leaseDriftBoundTicks;
   }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AssertionError } from '../errors.js';
 import { MemoryStorage } from '../testing/memory-storage.js';
-import { MessageType } from '../types.js';
+import { encodeConfChange } from '../confchange/codec.js';
+import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../types.js';
 import type { Message } from '../types.js';
 import { RaftNode } from './raft-node.js';
 import { seededRandom, TestNetwork, text } from './test-network.js';
@@ -134,5 +135,36 @@ describe('canQuiesce', () => {
     expect(net.node(1).canQuiesce()).toBe(false);
     net.stabilize();
     expect(net.node(1).canQuiesce()).toBe(true);
+  });
+});
+
+describe('snapshot restore while the host applies membership changes', () => {
+  it('waits until handed-out conf changes are applied', () => {
+    const storage = MemoryStorage.withVoters([1, 2, 3]);
+    const node = newNode(2, [1, 2, 3], storage);
+    const cc = { transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }], context: new Uint8Array(0) };
+    const base: Message = {
+      type: MessageType.append, from: 1, to: 2, term: 1, logTerm: 0, index: 0, commit: 1, reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0),
+      entries: [{ index: 1, term: 1, type: EntryType.confChange, data: encodeConfChange(cc) }],
+    };
+    node.step(base);
+    const ready = node.ready();
+    storage.write(ready);
+    expect(ready.committedEntries).toHaveLength(1);
+    node.advance(ready);
+    const confState = { voters: [1, 2, 3], learners: [4], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    const chunk: Message = {
+      ...base, type: MessageType.snapshot, entries: [], commit: 0,
+      snapshot: { metadata: { index: 10, term: 1, confState }, offset: 0, totalBytes: 1, data: new Uint8Array([7]), done: true },
+    };
+    node.step(chunk);
+    const refused = node.ready();
+    expect(refused.snapshot).toBeNull();
+    expect(node.advance(refused).map((m) => [m.type, m.index])).toEqual([[MessageType.appendResponse, 1]]);
+    node.applyConfChange(cc);
+    node.step(chunk);
+    const installed = node.ready();
+    expect(installed.snapshot?.metadata.index).toBe(10);
+    expect(node.advance(installed).map((m) => [m.type, m.index])).toEqual([[MessageType.appendResponse, 10]]);
   });
 });

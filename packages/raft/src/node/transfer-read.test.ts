@@ -145,3 +145,19 @@ describe('ReadIndex', () => {
     expect(net.member(1).readStates.map((r) => decode(r.requestContext))).toEqual(['lease']);
   });
 });
+
+describe('lease reads and leadership transfer', () => {
+  it('a leader that sent TimeoutNow stops serving lease reads', () => {
+    const net = new TestNetwork([1, 2, 3], { readOnlyMode: 'lease', leaseDriftBoundTicks: 2 });
+    net.elect(1);
+    net.tickAll(1);
+    // Hold back the transferee's campaign so that node 1 is still leader.
+    net.filter = (m) => m.type !== MessageType.timeoutNow;
+    net.node(1).transferLeadership(2);
+    net.stabilize();
+    net.node(1).readIndex(text('after-transfer'));
+    net.drain(1);
+    expect(net.member(1).readStates).toEqual([]);
+    expect(net.queue.some((m) => m.type === MessageType.heartbeat)).toBe(true);
+  });
+});
