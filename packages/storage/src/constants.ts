@@ -14,6 +14,8 @@ export const entryValueHeaderBytes = 9;
 
 /** Default byte budget of the tail cache, shared by all groups of a store. */
 export const tailCacheBytesMaxDefault = 64 * 1024 * 1024;
+/** Appends remembered for cache eviction order; beyond it the oldest are evicted regardless of bytes. */
+export const tailCacheChunksMax = 1 << 20;
 /** Bytes one asynchronous load of old entries reads for one group (at least one entry). */
 export const loadWindowBytesMax = 4 * 1024 * 1024;
 /** Entries one asynchronous load reads for one group. */

@@ -78,7 +78,9 @@ describe('LevelRaftStore', () => {
     await t.store.persist(ids.map((id) => write(id, batches(1, 2, 1), { term: 1, vote: 0, commit: 2 })), true);
     expect(t.store.stats().persistCount).toBe(1);
     await expect(t.store.persist([write(999_999, batches(1, 1, 1))], true)).rejects.toBeInstanceOf(GroupNotFoundError);
-    const store = await t.reopen();
+    const progress: number[] = [];
+    const store = await t.reopen({ onOpenProgress: (p) => progress.push(p.groupsLoaded) });
+    expect(progress).toEqual([50]);
     expect([...store.groupIds()].sort((a, b) => a - b)).toEqual(ids);
     for (const id of ids) {
       expect(store.openGroup(id, null).lastIndex()).toBe(2);

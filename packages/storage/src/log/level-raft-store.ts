@@ -50,6 +50,7 @@ import {
   progressGroupsEvery,
   readBatchesMax,
   storeLayoutVersion,
+  tailCacheChunksMax,
   tailCacheBytesMaxDefault,
   walSyncIntervalMsDefault,
   walSyncIntervalMsMax,
@@ -636,7 +637,8 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
   }
 
   private evictCache(): void {
-    while (this.cacheBytesTotal > this.tailCacheBytesMax && this.cacheChunksHead < this.cacheChunks.length) {
+    const over = (): boolean => this.cacheBytesTotal > this.tailCacheBytesMax || this.cacheChunks.length - this.cacheChunksHead > tailCacheChunksMax;
+    while (over() && this.cacheChunksHead < this.cacheChunks.length) {
       const chunk = this.cacheChunks[this.cacheChunksHead] as CacheChunk;
       this.cacheChunksHead++;
       this.cacheBytesTotal -= chunk.log.evictThrough(chunk.throughIndex);
@@ -658,7 +660,10 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     for await (const key of this.db.keys({ gte: makeKey(KeyKind.groupMeta, 0, 0), lt: makeKey(KeyKind.hardState, 0, 0) })) ids.push(keyGroup(key));
     for (let i = 0; i < ids.length; i++) {
       await this.recoverGroup(ids[i] as GroupId);
-      if ((i + 1) % progressGroupsEvery === 0 || i + 1 === ids.length) onProgress?.({ groupsLoaded: i + 1, groupsTotal: ids.length });
+      if ((i + 1) % progressGroupsEvery === 0 || i + 1 === ids.length) {
+        onProgress?.({ groupsLoaded: i + 1, groupsTotal: ids.length });
+        this.logger?.info({ groupsLoaded: i + 1, groupsTotal: ids.length }, 'storage: groups loaded');
+      }
     }
   }
 
