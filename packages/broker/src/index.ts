@@ -152,3 +152,13 @@ export type {
   PeerLogger,
 } from './peer/index.js';
 // end peer
+
+// Broker core: the broker process, partition replicas, client service.
+export { Broker } from './server/broker.js';
+export type { BrokerOptions } from './server/broker.js';
+export { startBroker } from './server/start.js';
+export { ControllerGateway, ControllerUnavailableError } from './server/controller-gateway.js';
+export { PartitionReplica } from './partition/partition-replica.js';
+export type { AcksMode, ProduceOutcome, FetchOutcome } from './partition/partition-replica.js';
+export { PartitionState, PartitionStateError } from './partition/partition-state.js';
+export type { ProducerBatch, SequenceCheck } from './partition/partition-state.js';
