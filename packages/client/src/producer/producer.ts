@@ -90,10 +90,19 @@ export interface ProducerStats {
   bufferedBytes: number;
 }
 
+interface PreparedRecord {
+  readonly input: RecordInput;
+  readonly sizeBytes: number;
+  readonly key: Uint8Array | null;
+  readonly timestamp: number;
+}
+
+/** A record with the callbacks of its delivery promise and the flush epoch it was sent in. */
 interface PendingRecord {
   readonly input: RecordInput;
   readonly timestamp: number;
   readonly sizeBytes: number;
+  readonly epoch: number;
   readonly resolve: (metadata: RecordMetadata) => void;
   readonly reject: (error: StreamBusError) => void;
 }
@@ -144,8 +153,13 @@ export class Producer {
   private readonly partitions = new Map<string, PartitionState>();
   private readonly sticky = new Map<string, number>();
   private readonly brokerInFlight = new Map<number, number>();
-  private readonly unsettled = new Set<Promise<void>>();
+  /** Unsettled records per flush epoch (epochs in increasing insertion order). */
+  private readonly unsettledByEpoch = new Map<number, number>();
+  private flushEpoch = 0;
+  private flushWaiters: { epoch: number; resolve: () => void }[] = [];
   private admission: Promise<void> = Promise.resolve();
+  /** Records waiting in the admission chain; while > 0 new records queue behind them. */
+  private admissionQueued = 0;
   private spaceWaiters: (() => void)[] = [];
   private bufferedBytes = 0;
   private flushing = 0;
@@ -223,14 +237,14 @@ export class Producer {
    * record sent before the call has settled (acknowledged or failed). Never rejects.
    */
   async flush(): Promise<void> {
-    const waitFor = [...this.unsettled];
+    const epoch = this.flushEpoch++;
     const admitted = this.admission;
     this.flushing++;
     try {
       await admitted;
       for (const state of this.partitions.values()) this.closeOpenBatch(state);
       this.scheduleDrain();
-      await Promise.all(waitFor);
+      if (!this.settledThrough(epoch)) await new Promise<void>((resolve) => this.flushWaiters.push({ epoch, resolve }));
     } finally {
       this.flushing--;
     }
@@ -273,33 +287,80 @@ export class Producer {
 
   private enqueue(record: ProducerRecord): Promise<RecordMetadata> {
     if (this.closing) return Promise.reject(new ClientClosedError('the producer is closed; create a new one'));
-    let prepared: { input: RecordInput; sizeBytes: number; key: Uint8Array | null; timestamp: number };
+    let prepared: PreparedRecord;
     try {
       prepared = this.prepare(record);
     } catch (error) {
       return Promise.reject(error instanceof StreamBusError ? error : new InvalidRequestError(`invalid record: ${error instanceof Error ? error.message : String(error)}`));
     }
     const startedAtMs = Date.now();
+    const epoch = this.flushEpoch;
+    this.unsettledByEpoch.set(epoch, (this.unsettledByEpoch.get(epoch) ?? 0) + 1);
     let resolveDelivery!: (metadata: RecordMetadata) => void;
     let rejectDelivery!: (error: StreamBusError) => void;
     const delivery = new Promise<RecordMetadata>((resolve, reject) => {
       resolveDelivery = resolve;
       rejectDelivery = reject;
     });
-    const settled = delivery.then(ignore, ignore);
-    this.unsettled.add(settled);
-    void settled.then(() => this.unsettled.delete(settled));
-    // Admission is one chain so that records keep their order per partition even when some
-    // wait for metadata or buffer space.
+    const pending = { resolve: resolveDelivery, reject: rejectDelivery, epoch };
+    // Fast path: nothing queued ahead, metadata cached, buffer room: admit synchronously.
+    if (this.admissionQueued === 0 && this.tryAdmitNow(record, prepared, startedAtMs, pending)) return delivery;
+    // Slow path: one chain, so that records keep their order per partition even when some wait
+    // for metadata or buffer space.
+    this.admissionQueued++;
     this.admission = this.admission.then(() =>
-      this.admit(record, prepared, startedAtMs, resolveDelivery, rejectDelivery).catch((error: unknown) => {
-        rejectDelivery(asStreamBusError(error));
-      }),
+      this.admit(record, prepared, startedAtMs, pending)
+        .catch((error: unknown) => this.rejectUnadmitted(pending, asStreamBusError(error)))
+        .finally(() => {
+          this.admissionQueued--;
+        }),
     );
     return delivery;
   }
 
-  private prepare(record: ProducerRecord): { input: RecordInput; sizeBytes: number; key: Uint8Array | null; timestamp: number } {
+  /** Admits at once when possible; false when the record must wait (metadata, buffer space). */
+  private tryAdmitNow(record: ProducerRecord, prepared: PreparedRecord, startedAtMs: number, pending: Pick<PendingRecord, 'resolve' | 'reject' | 'epoch'>): boolean {
+    const cached = this.cluster.cachedTopic(record.topic);
+    if (cached === undefined || this.closed || this.bufferedBytes + prepared.sizeBytes > this.bufferBytesMax) return false;
+    if (this.cluster.isStale(record.topic)) this.refreshMetadata(record.topic);
+    try {
+      this.append(record.topic, this.choosePartition(record, prepared.key, cached.partitions.length), prepared, startedAtMs, pending);
+    } catch (error) {
+      this.rejectUnadmitted(pending, asStreamBusError(error));
+    }
+    return true;
+  }
+
+  private rejectUnadmitted(pending: Pick<PendingRecord, 'reject' | 'epoch'>, error: StreamBusError): void {
+    pending.reject(error);
+    this.counters.recordsFailed++;
+    this.recordSettled(pending.epoch);
+  }
+
+  private recordSettled(epoch: number): void {
+    const left = (this.unsettledByEpoch.get(epoch) ?? 0) - 1;
+    assert(left >= 0, 'a record settles once');
+    if (left > 0) {
+      this.unsettledByEpoch.set(epoch, left);
+      return;
+    }
+    this.unsettledByEpoch.delete(epoch);
+    if (this.flushWaiters.length === 0) return;
+    const waiting: { epoch: number; resolve: () => void }[] = [];
+    for (const waiter of this.flushWaiters) {
+      if (this.settledThrough(waiter.epoch)) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.flushWaiters = waiting;
+  }
+
+  /** True when every record sent in epochs <= `epoch` has settled. */
+  private settledThrough(epoch: number): boolean {
+    for (const pendingEpoch of this.unsettledByEpoch.keys()) return pendingEpoch > epoch;
+    return true;
+  }
+
+  private prepare(record: ProducerRecord): PreparedRecord {
     if (typeof record.topic !== 'string' || record.topic === '') throw new InvalidRequestError('record.topic must be a non-empty string');
     const key = toBytesOrNull(record.key);
     const value = toBytesOrNull(record.value);
@@ -314,13 +375,7 @@ export class Producer {
     return { input: { key, value, headers, timestamp }, sizeBytes, key, timestamp };
   }
 
-  private async admit(
-    record: ProducerRecord,
-    prepared: { input: RecordInput; sizeBytes: number; key: Uint8Array | null; timestamp: number },
-    startedAtMs: number,
-    resolve: (metadata: RecordMetadata) => void,
-    reject: (error: StreamBusError) => void,
-  ): Promise<void> {
+  private async admit(record: ProducerRecord, prepared: PreparedRecord, startedAtMs: number, pending: Pick<PendingRecord, 'resolve' | 'reject' | 'epoch'>): Promise<void> {
     if (this.closed) throw new ClientClosedError('the producer is closed');
     const cached = this.cluster.cachedTopic(record.topic);
     if (cached !== undefined && this.cluster.isStale(record.topic)) this.refreshMetadata(record.topic);
@@ -339,7 +394,12 @@ export class Producer {
       });
     }
     if (this.closed) throw new ClientClosedError('the producer is closed');
-    const state = this.partitionState(record.topic, partition);
+    this.append(record.topic, partition, prepared, startedAtMs, pending);
+  }
+
+  /** Adds an admitted record to its partition's open batch (closing it when full). */
+  private append(topic: string, partition: number, prepared: PreparedRecord, startedAtMs: number, pending: Pick<PendingRecord, 'resolve' | 'reject' | 'epoch'>): void {
+    const state = this.partitionState(topic, partition);
     if (state.open !== undefined && (state.open.sizeBytes + prepared.sizeBytes > this.batchBytesMax || state.open.records.length >= recordsPerBatchMax)) {
       this.closeOpenBatch(state);
     }
@@ -354,7 +414,7 @@ export class Producer {
       }
     }
     const batch = state.open;
-    batch.records.push({ input: prepared.input, timestamp: prepared.timestamp, sizeBytes: prepared.sizeBytes, resolve, reject });
+    batch.records.push({ input: prepared.input, timestamp: prepared.timestamp, sizeBytes: prepared.sizeBytes, epoch: pending.epoch, resolve: pending.resolve, reject: pending.reject });
     batch.sizeBytes += prepared.sizeBytes;
     this.bufferedBytes += prepared.sizeBytes;
     if (this.lingerMs === 0 || batch.sizeBytes >= this.batchBytesMax) this.closeOpenBatch(state);
@@ -657,6 +717,7 @@ export class Producer {
     this.removeInFlight(state, batch);
     batch.records.forEach((record, i) => {
       record.resolve({ topic: state.topic, partition: state.partition, offset: baseOffset < 0 ? -1 : baseOffset + i, timestamp: record.timestamp });
+      this.recordSettled(record.epoch);
     });
     this.counters.recordsAcked += batch.records.length;
     this.release(batch);
@@ -691,7 +752,10 @@ export class Producer {
   }
 
   private failBatch(batch: ProducerBatch, error: StreamBusError): void {
-    for (const record of batch.records) record.reject(error);
+    for (const record of batch.records) {
+      record.reject(error);
+      this.recordSettled(record.epoch);
+    }
     this.counters.recordsFailed += batch.records.length;
     this.release(batch);
   }
