@@ -52,6 +52,22 @@ describe('Consumer', () => {
     expect(await c.position({ topic: 't', partition: 0 })).toBe(5);
   });
 
+  it('reads gzip-compressed batches and null keys/values', async () => {
+    const gzip = new Producer({ bootstrapServers: cluster.bootstrapServers, compression: 'gzip', lingerMs: 5 });
+    await Promise.all([
+      gzip.send({ topic: 't', partition: 1, key: null, value: 'a'.repeat(500) }),
+      gzip.send({ topic: 't', partition: 1, key: 'k', value: null }),
+    ]);
+    await gzip.close();
+    const c = consumer({ autoOffsetReset: 'earliest' });
+    c.assign([{ topic: 't', partition: 1 }]);
+    const records = await pollUntil(c, 2);
+    expect(records.map((r) => [r.key?.toString() ?? null, r.value?.toString() ?? null])).toEqual([
+      [null, 'a'.repeat(500)],
+      ['k', null],
+    ]);
+  });
+
   it('returns [] after the timeout when nothing arrives', async () => {
     const c = consumer();
     c.assign([{ topic: 't', partition: 1 }]);

@@ -290,6 +290,14 @@ describe('Producer', () => {
     expect(values('t', 0)).toEqual(['l1', 'l2', 'n1']);
   });
 
+  it('sends caller metadata (tracing context) with every call', async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const p = producer({ clientId: 'orders-service', callMetadata: () => ({ traceparent }) });
+    await p.send({ topic: 't', partition: 0, value: 'traced' });
+    expect(cluster.lastCallMetadata.get('Produce')).toMatchObject({ traceparent, 'streambus-client-id': 'orders-service' });
+    expect(cluster.lastCallMetadata.get('Metadata')).toMatchObject({ traceparent });
+  });
+
   it('retries InitProducerId and Metadata failures', async () => {
     cluster.failCalls('Metadata', { kind: 'error', code: ErrorCode.BROKER_NOT_AVAILABLE });
     cluster.failCalls('InitProducerId', { kind: 'error', code: ErrorCode.NOT_CONTROLLER }, { kind: 'drop' });

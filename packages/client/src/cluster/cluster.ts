@@ -47,6 +47,7 @@ export interface ResolvedClientOptions {
   retryBackoffMsMax: number;
   metadataMaxAgeMs: number;
   random: () => number;
+  callMetadata: (() => Readonly<Record<string, string>>) | undefined;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
@@ -74,6 +75,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     retryBackoffMsMax,
     metadataMaxAgeMs: positive(options.metadataMaxAgeMs, metadataMaxAgeMsDefault, 'metadataMaxAgeMs'),
     random: options.random ?? Math.random,
+    callMetadata: options.callMetadata,
   };
 }
 
@@ -291,6 +293,8 @@ export class Cluster {
     const channel = target === 'any' ? this.channel(this.anyAddress()) : this.channelFor(target);
     const metadata = new grpc.Metadata();
     metadata.set('streambus-client-id', this.options.clientId);
+    const extra = this.options.callMetadata?.();
+    if (extra !== undefined) for (const [key, value] of Object.entries(extra)) metadata.set(key, value);
     const invoke = channel[method] as (
       r: StreamBusMethods[M]['request'],
       o: { deadlineMs: number; metadata: grpc.Metadata },

@@ -12,6 +12,11 @@ export interface ClientOptions {
   retryBackoffMsMax?: number;
   /** Cached metadata older than this is refreshed before use (default 300000). */
   metadataMaxAgeMs?: number;
+  /**
+   * Extra gRPC metadata for every call, read at each call: for example W3C `traceparent` /
+   * `tracestate` of the active span (tracing context travels in metadata, not in messages).
+   */
+  callMetadata?: () => Readonly<Record<string, string>>;
   /** Random source in [0, 1) for jitter and sticky partitioning; inject a seeded one in tests. */
   random?: () => number;
 }

@@ -121,6 +121,8 @@ export class FakeStreamBusCluster {
     metadataRequests: 0,
     initProducerIdRequests: 0,
   };
+  /** Request metadata (gRPC headers) of the last call of each method, for assertions. */
+  readonly lastCallMetadata = new Map<string, Record<string, string>>();
   private produceDelayMs = 0;
   private readonly openProducesPerBroker = new Map<number, number>();
   private readonly openBatchesPerPartition = new Map<string, number>();
@@ -257,6 +259,7 @@ export class FakeStreamBusCluster {
     return {
       Metadata: (call, callback) => {
         this.stats.metadataRequests++;
+        this.noteMetadata('Metadata', call.metadata);
         const fault = this.takeFault('Metadata');
         if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
         const names = call.request.topics.length > 0 ? call.request.topics : call.request.brokersOnly ? [] : [...this.topics.keys()];
@@ -326,6 +329,7 @@ export class FakeStreamBusCluster {
       },
       Produce: (call, callback) => {
         this.stats.produceRequests++;
+        this.noteMetadata('Produce', call.metadata);
         if (call.request.partitions.length > partitionsPerRequestMax) {
           return callback(makeCallError(ErrorCode.REQUEST_TOO_LARGE, `more than ${partitionsPerRequestMax} partitions`));
         }
@@ -385,6 +389,12 @@ export class FakeStreamBusCluster {
         });
       },
     };
+  }
+
+  private noteMetadata(method: string, metadata: grpc.Metadata): void {
+    const flat: Record<string, string> = {};
+    for (const [key, value] of Object.entries(metadata.getMap())) flat[key] = typeof value === 'string' ? value : value.toString('base64');
+    this.lastCallMetadata.set(method, flat);
   }
 
   private trackOpen(brokerId: number, partitionKeys: readonly string[], delta: number): void {
