@@ -310,3 +310,18 @@ describe('RaftHost with a store that loads entries asynchronously', () => {
     await host.stop();
   });
 });
+
+describe('RaftHost peer liveness', () => {
+  it('reports a peer alive while its frames arrive, dead after an election timeout of silence', async () => {
+    const c = new MemoryHostCluster({ seed: 3 });
+    cluster = c;
+    c.createGroup(1);
+    await c.tick(2);
+    expect(c.host(1).peerAlive(2)).toBe(true);
+    expect(c.host(1).peerAlive(9)).toBe(false);
+    await c.kill(2);
+    await c.tick(11);
+    expect(c.host(1).peerAlive(2)).toBe(false);
+    expect(c.host(1).peerAlive(3)).toBe(true);
+  });
+});
