@@ -109,6 +109,20 @@ describe('Consumer', () => {
     expect(after.map((r) => r.value?.toString())).toEqual(['moved0', 'moved1']);
   });
 
+  it('follows the leader when its broker dies', async () => {
+    cluster.createTopic('fo', 1, 1);
+    await produce('fo', 0, 3);
+    const c = consumer({ autoOffsetReset: 'earliest', requestTimeoutMs: 1_000 });
+    c.assign([{ topic: 'fo', partition: 0 }]);
+    expect(await pollUntil(c, 3)).toHaveLength(3);
+    cluster.stopBroker(1);
+    await produce('fo', 0, 2, 'later');
+    expect((await pollUntil(c, 2)).map((r) => [r.offset, r.value?.toString()])).toEqual([
+      [3, 'later0'],
+      [4, 'later1'],
+    ]);
+  });
+
   it('recovers from fetch failures', async () => {
     await produce('t', 0, 3);
     cluster.failCalls('Fetch', { kind: 'error', code: ErrorCode.BROKER_NOT_AVAILABLE }, { kind: 'drop' });

@@ -152,6 +152,19 @@ describe('Producer', () => {
     }
   });
 
+  it('fails over when the leader broker dies: connection errors, refresh, new leader', async () => {
+    cluster.createTopic('fo', 2, 2);
+    const p = producer({ lingerMs: 1, requestTimeoutMs: 1_000 });
+    await Promise.all([0, 1].map((partition) => p.send({ topic: 'fo', partition, value: 'before' })));
+    cluster.stopBroker(2);
+    const metas = await Promise.all(Array.from({ length: 20 }, (_, i) => p.send({ topic: 'fo', partition: i % 2, value: `after${i}` })));
+    expect(new Set(metas.map((m) => m.partition))).toEqual(new Set([0, 1]));
+    for (const partition of [0, 1]) {
+      expect(cluster.leaderOf('fo', partition)).not.toBe(2);
+      expect(values('fo', partition)).toEqual(['before', ...Array.from({ length: 10 }, (_, i) => `after${2 * i + partition}`)]);
+    }
+  });
+
   it('applies backpressure: buffered bytes stay under bufferBytesMax and send() waits', async () => {
     const p = producer({ lingerMs: 0, batchBytesMax: 1_024, bufferBytesMax: 4_096 });
     await p.send({ topic: 't', partition: 0, value: 'warm-up' });

@@ -134,6 +134,7 @@ export class FakeStreamBusCluster {
   private readonly leaderHints: boolean;
   private nextProducerId = 1000;
   private stopped = false;
+  private readonly stoppedBrokers = new Set<number>();
   private nextLeader = 0;
 
   private constructor(readonly brokerCount: number, options: FakeClusterOptions) {
@@ -162,6 +163,23 @@ export class FakeStreamBusCluster {
     for (const wake of [...this.dataWaiters]) wake();
     for (const server of this.servers) server.forceShutdown();
     await Promise.resolve();
+  }
+
+  /**
+   * Stops one broker (its port refuses connections) and moves the leadership of its partitions
+   * to the next live broker, as a controller would after a broker failure.
+   */
+  stopBroker(brokerId: number): void {
+    const server = this.servers[brokerId - 1];
+    if (server === undefined) throw new Error(`no broker ${brokerId}`);
+    server.forceShutdown();
+    this.stoppedBrokers.add(brokerId);
+    const live = [...this.ports.keys()].filter((id) => !this.stoppedBrokers.has(id));
+    for (const topic of this.topics.values()) {
+      topic.partitions.forEach((p, index) => {
+        if (p.leaderId === brokerId && live.length > 0) this.setLeader(topic.name, index, live[index % live.length] as number);
+      });
+    }
   }
 
   /** Creates a topic directly (no RPC); leaders are spread round-robin unless given. */
