@@ -49,6 +49,18 @@ interface BrokerProcess {
 
 const readyPollMs = 100;
 
+/** Every broker PID started by this process; killed if this process exits without stopping them. */
+const trackedPids = new Set<number>();
+process.once('exit', () => {
+  for (const pid of trackedPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 /** Path of the built `streambus` CLI entry point (test-cluster sits beside packages/ in the repo). */
 export function brokerBinPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -126,10 +138,15 @@ export class TestCluster {
       '--log-level', this.options.logLevel ?? 'info',
       ...(this.options.extraArgs ?? []),
     ];
+    // Each broker gets its own process group: a terminal's Ctrl-C reaches only the parent, which
+    // then stops every broker exactly once (a second signal would force a broker's exit).
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    trackedPids.add(child.pid ?? 0);
+    child.once('exit', () => trackedPids.delete(child.pid ?? 0));
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     broker.child = child;
