@@ -34,6 +34,7 @@ export type { InitialState, LogStorage, GroupWrite, RaftStore } from './storage.
 export type { RaftNodeConfig, ReadOnlyMode, UnsafeTestingKnobs, RaftLogger } from './config.js';
 export type { ProposalReceipt, ProgressStatus, NodeStatus, RaftNodeApi, StateMachine } from './node-api.js';
 export { RaftNode } from './node/raft-node.js';
+export { encodeConfChange, decodeConfChange } from './confchange/codec.js';
 export { RaftHost } from './host/raft-host.js';
 export type { RaftHostOptions, GroupConfig, ProposeOptions, HostGroupStatus, LeaderChangeListener, HostMetrics } from './host/raft-host.js';
 export type { Frame, FrameMessage, FrameHeartbeat, FrameHeartbeatResponse, FrameQuiesce, RaftTransport } from './host/frame.js';
