@@ -168,3 +168,28 @@ describe('snapshot restore while the host applies membership changes', () => {
     expect(node.advance(installed).map((m) => [m.type, m.index])).toEqual([[MessageType.appendResponse, 10]]);
   });
 });
+
+describe('skipVotePersistence lets a restarted voter vote twice in a term (unsafe knob)', () => {
+  function voteRequest(from: number, term: number): Message {
+    return { type: MessageType.vote, from, to: 2, term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0) };
+  }
+
+  function votesAfterRestart(skipVotePersistence: boolean): boolean[] {
+    const storage = MemoryStorage.withVoters([1, 2, 3]);
+    const options = { id: 2, storage, random: seededRandom(2), unsafeTestingKnobs: { skipVotePersistence } };
+    const granted: boolean[] = [];
+    for (const candidate of [1, 3]) {
+      const node = new RaftNode(options);
+      node.step(voteRequest(candidate, 5));
+      const ready = node.ready();
+      storage.write(ready);
+      granted.push(...node.advance(ready).map((m) => !m.reject));
+    }
+    return granted;
+  }
+
+  it('grants both votes with the knob and only the first without', () => {
+    expect(votesAfterRestart(true)).toEqual([true, true]);
+    expect(votesAfterRestart(false)).toEqual([true, false]);
+  });
+});
