@@ -1,3 +1,5 @@
+import { defineConfig, mergeConfig } from 'vitest/config';
 import { sharedConfig } from '../vitest.shared.js';
 
-export default sharedConfig;
+// Real processes: one file at a time, generous timeouts.
+export default mergeConfig(sharedConfig, defineConfig({ test: { fileParallelism: false, testTimeout: 300_000, hookTimeout: 120_000 } }));
