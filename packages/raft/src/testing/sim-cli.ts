@@ -7,7 +7,8 @@
 import { simNodesMax, simNodesMin, simStepsMax } from './sim/constants.js';
 import { isSimKnob, isSimProfileName, simKnobs, simProfiles } from './sim/profiles.js';
 import type { SimKnob, SimProfileName } from './sim/profiles.js';
-import { describeFailure, replayCommand, runSeed } from './sim/run-seeds.js';
+import { describeFailure, isSimScenarioName, replayCommand, runSeed, simScenarios } from './sim/run-seeds.js';
+import type { SimScenarioName } from './sim/run-seeds.js';
 import type { SeedRunOptions } from './sim/run-seeds.js';
 
 interface CliOptions {
@@ -18,7 +19,7 @@ interface CliOptions {
 
 const usage =
   'usage: npm run sim -- [--seeds N [--start S] | --seed N] [--verbose] [--nodes 3..5] [--steps N] ' +
-  `[--profile ${Object.keys(simProfiles).join('|')}] [--knob ${simKnobs.join('|')}]...`;
+  `[--profile ${Object.keys(simProfiles).join('|')}] [--knob ${simKnobs.join('|')}]... [--scenario ${simScenarios.join('|')}]`;
 const progressEverySeeds = 250;
 
 function parseIntArg(name: string, value: string | undefined, min: number, max: number): number {
@@ -38,6 +39,7 @@ function parseArgs(argv: readonly string[]): CliOptions {
   let steps: number | undefined;
   let profile: SimProfileName | undefined;
   const knobs: SimKnob[] = [];
+  let scenario: SimScenarioName | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = (): string | undefined => argv[++i];
@@ -72,6 +74,12 @@ function parseArgs(argv: readonly string[]): CliOptions {
         knobs.push(name);
         break;
       }
+      case '--scenario': {
+        const name = next() ?? '';
+        if (!isSimScenarioName(name)) throw new Error(`unknown scenario ${name}; ${usage}`);
+        scenario = name;
+        break;
+      }
       case '--help':
         console.log(usage);
         process.exit(0);
@@ -88,6 +96,7 @@ function parseArgs(argv: readonly string[]): CliOptions {
     ...(steps === undefined ? {} : { steps }),
     ...(profile === undefined ? {} : { profile }),
     ...(knobs.length === 0 ? {} : { knobs }),
+    ...(scenario === undefined ? {} : { scenario }),
     ...(verbose ? { trace: (line: string) => console.log(line) } : {}),
   };
   return { seeds, verbose, run };

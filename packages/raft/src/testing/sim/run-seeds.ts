@@ -6,6 +6,8 @@
 import { simNodesMax, simNodesMin, simTraceLinesKept } from './constants.js';
 import { profileOptions } from './profiles.js';
 import type { SimKnob, SimProfileName } from './profiles.js';
+import { runFigure8 } from './figure8.js';
+import { runLeaseTransfer } from './lease-transfer.js';
 import { Simulation } from './simulation.js';
 import type { SimulationOptions, SimulationResult } from './simulation.js';
 
@@ -18,6 +20,8 @@ export interface SeedRunOptions {
   readonly profile?: SimProfileName;
   /** Unsafe knobs to switch on (tests that prove the checkers can fail). */
   readonly knobs?: readonly SimKnob[];
+  /** A directed scenario instead of a random run (nodes, steps and profile do not apply). */
+  readonly scenario?: SimScenarioName;
   /** Receives every trace line (verbose). */
   readonly trace?: (line: string) => void;
 }
@@ -38,13 +42,30 @@ export function simulationOptions(seed: number, options: SeedRunOptions): Simula
   };
 }
 
+/** The directed scenarios the command line can run (`--scenario`). */
+export const simScenarios = ['figure8', 'lease-transfer'] as const;
+export type SimScenarioName = (typeof simScenarios)[number];
+
+export function isSimScenarioName(name: string): name is SimScenarioName {
+  return (simScenarios as readonly string[]).includes(name);
+}
+
 export function runSeed(seed: number, options: SeedRunOptions = {}): SimulationResult {
-  return new Simulation(simulationOptions(seed, options)).run();
+  const trace = options.trace === undefined ? {} : { trace: options.trace };
+  switch (options.scenario) {
+    case 'figure8':
+      return runFigure8({ seed, commitOldTermEntries: (options.knobs ?? []).includes('commitOldTermEntries'), ...trace });
+    case 'lease-transfer':
+      return runLeaseTransfer({ seed, ...trace });
+    default:
+      return new Simulation(simulationOptions(seed, options)).run();
+  }
 }
 
 /** The command that replays `seed` with the same options. */
 export function replayCommand(seed: number, options: SeedRunOptions): string {
   const args = [`--seed ${seed}`];
+  if (options.scenario !== undefined) args.push(`--scenario ${options.scenario}`);
   if (options.nodes !== undefined) args.push(`--nodes ${options.nodes}`);
   if (options.steps !== undefined) args.push(`--steps ${options.steps}`);
   if (options.profile !== undefined && options.profile !== 'default') args.push(`--profile ${options.profile}`);
@@ -61,15 +82,13 @@ export function describeFailure(result: SimulationResult, options: SeedRunOption
   if (violation === null) return `sim: seed ${result.seed} passed`;
   const tail: string[] = [];
   const { trace: _trace, ...quiet } = options;
-  new Simulation(
-    simulationOptions(result.seed, {
-      ...quiet,
-      trace: (line) => {
-        tail.push(line);
-        if (tail.length > simTraceLinesKept) tail.shift();
-      },
-    }),
-  ).run();
+  runSeed(result.seed, {
+    ...quiet,
+    trace: (line) => {
+      tail.push(line);
+      if (tail.length > simTraceLinesKept) tail.shift();
+    },
+  });
   return [
     `sim: seed ${result.seed} FAILED check ${violation.check}`,
     `  ${violation.details}`,
