@@ -6,6 +6,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { CliDeps, CliIo } from './command.js';
+import { ExitCode } from './exit-codes.js';
 import { runCli } from './run.js';
 import type { StartBroker } from './seams.js';
 
@@ -53,6 +54,13 @@ function isMissingModule(error: unknown, name: string): boolean {
 }
 
 async function main(): Promise<void> {
+  // Pessimistic until the verb returns: if the event loop drains while an operation is still
+  // pending (a call nothing keeps alive), scripts see "unavailable" instead of Node's exit 13.
+  let finished = false;
+  process.exitCode = ExitCode.unavailable;
+  process.once('beforeExit', () => {
+    if (!finished) process.stderr.write('streambus: the operation stalled without an answer\n');
+  });
   const controller = new AbortController();
   let signalsSeen = 0;
   const onSignal = (): void => {
@@ -78,6 +86,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const deps: CliDeps = { io, ...(await loadSeams(argv[0])) };
   const exitCode = await runCli(argv, deps);
+  finished = true;
   process.exitCode = exitCode;
   // A server's collaborators may leave handles behind; once it has stopped, it must exit.
   if (argv[0] === 'server') setTimeout(() => process.exit(exitCode), 200).unref();
@@ -85,4 +94,4 @@ async function main(): Promise<void> {
   process.removeListener('SIGTERM', onSignal);
 }
 
-await main();
+void main();

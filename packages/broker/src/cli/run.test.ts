@@ -15,6 +15,9 @@ class TypedError extends Error {
 
 const encoder = new TextEncoder();
 
+/** Makes a fake call never settle, like a request lost in a retry loop. */
+class Hang extends Error {}
+
 /** An in-memory cluster behind the CliClient interface; records every call. */
 class FakeClient implements CliClient {
   readonly calls: string[] = [];
@@ -23,10 +26,12 @@ class FakeClient implements CliClient {
   consumeRequests: Array<Omit<CliConsumeRequest, 'signal'>> = [];
   records: CliRecord[] = [];
   failWith: TypedError | undefined;
+  hang = false;
   closed = 0;
 
   private check(call: string): void {
     this.calls.push(call);
+    if (this.hang) throw new Hang();
     if (this.failWith !== undefined) throw this.failWith;
   }
 
@@ -40,7 +45,12 @@ class FakeClient implements CliClient {
     this.topics.set(topic.name, { name: topic.name, partitions });
   }
   async listTopics(): Promise<readonly string[]> {
-    this.check('listTopics');
+    try {
+      this.check('listTopics');
+    } catch (error: unknown) {
+      if (error instanceof Hang) return new Promise<readonly string[]>(() => undefined);
+      throw error;
+    }
     return [...this.topics.keys()];
   }
   async describeTopic(name: string): Promise<CliTopicDescription> {
@@ -375,6 +385,14 @@ describe('client verbs against a fake client', () => {
     expect(await runCli(['topic', 'list', '-b', 'nohost'], bad.deps)).toBe(2);
     expect(bad.stderr()).toContain('--bootstrap: "nohost" is not HOST:PORT');
     expect(await runCli(['topic', 'list', '--timeout', '10'], bad.deps)).toBe(2);
+  });
+
+  it('an operation that never settles ends at --timeout with exit 3', async () => {
+    const h = harness();
+    h.client.hang = true;
+    expect(await runCli(['topic', 'list', '--timeout', '100ms'], h.deps)).toBe(3);
+    expect(h.stderr()).toBe('streambus topic list: topic list did not finish within 1100ms; is the cluster reachable? (TIMEOUT)\n');
+    expect(h.client.closed).toBe(1);
   });
 
   it('without the client SDK, client verbs say so (exit 1)', async () => {

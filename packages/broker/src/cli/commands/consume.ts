@@ -67,7 +67,7 @@ export const consume: Command = {
         input.deps.io.signal.removeEventListener('abort', onInterrupt);
         stop.abort();
       }
-    });
+    }, false);
   },
 };
 

@@ -41,7 +41,9 @@ export const produce: Command = {
       }
       await produceLines(client, input.deps.io.stdinLines(), record, print);
       return ExitCode.ok;
-    });
+      // From stdin the input may last as long as its writer: each record is bounded by the
+      // producer's delivery timeout (--timeout), not the whole run.
+    }, value !== undefined);
   },
 };
 

@@ -13,7 +13,24 @@ export interface ClientRun {
   readonly out: (text: string) => void;
 }
 
-export async function withClient(input: CommandInput, verb: string, operation: (run: ClientRun) => Promise<number>): Promise<number> {
+/** The operation did not finish within --timeout (plus a grace for the SDK's own deadline to fire first). */
+export class OperationTimeoutError extends Error {
+  readonly code = 'TIMEOUT' as const;
+}
+
+/** Room for the SDK to report its own, more precise, deadline error before ours fires. */
+const deadlineGraceMs = 1_000;
+
+/**
+ * Runs a client verb. `bounded` verbs (all but consume) get a whole-operation deadline of
+ * --timeout: retries inside the SDK cannot keep a script waiting past it.
+ */
+export async function withClient(
+  input: CommandInput,
+  verb: string,
+  operation: (run: ClientRun) => Promise<number>,
+  bounded = true,
+): Promise<number> {
   const json = booleanOption(input.values, 'json');
   const bootstrap = bootstrapOption(input.values, input.deps.io.env);
   const timeoutMs = durationOption(input.values, 'timeout', operationTimeoutMsDefault);
@@ -21,7 +38,8 @@ export async function withClient(input: CommandInput, verb: string, operation: (
   if (factory === undefined) throw new NotAvailableError('the client SDK is not available in this build yet');
   const client = factory({ bootstrap, timeoutMs });
   try {
-    return await operation({ client, json, timeoutMs, out: input.deps.io.stdout });
+    const work = operation({ client, json, timeoutMs, out: input.deps.io.stdout });
+    return bounded ? await withDeadline(work, timeoutMs + deadlineGraceMs, verb) : await work;
   } catch (error: unknown) {
     reportFailure(input, verb, json, error);
     return exitCodeForError(error);
@@ -36,4 +54,16 @@ export function reportFailure(input: CommandInput, verb: string, json: boolean, 
   const message = error instanceof Error ? error.message : String(error);
   if (json) input.deps.io.stderr(jsonLine({ error: { code, message } }));
   else input.deps.io.stderr(`streambus ${verb}: ${message} (${code})\n`);
+}
+
+async function withDeadline<T>(work: Promise<T>, deadlineMs: number, verb: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OperationTimeoutError(`${verb} did not finish within ${deadlineMs}ms; is the cluster reachable?`)), deadlineMs);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
