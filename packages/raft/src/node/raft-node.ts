@@ -296,8 +296,10 @@ export class RaftNode implements RaftNodeApi {
     if (this.readyInFlight !== null) return false;
     if (this.appendsDirty || this.readsDirty || this.outbox.length > 0 || this.readStates.length > 0) return true;
     if (this.log.unstable.length > 0 || this.log.unstable.snapshot !== null) return true;
-    if (!this.sameSoftState(this.softState())) return true;
-    if (!this.sameHardState(this.reportedHardState())) return true;
+    // Compared field by field: hasReady() runs for every group on every host loop turn.
+    if (this.lead !== this.prevSoftState.leaderId || this.role !== this.prevSoftState.role) return true;
+    const prev = this.prevHardState;
+    if (this.term !== prev.term || this.reportedVote() !== prev.vote || this.log.committed !== prev.commit) return true;
     return !this.committedPending && this.log.hasNextCommittedEntries();
   }
 
@@ -1118,8 +1120,11 @@ export class RaftNode implements RaftNodeApi {
 
   /** The hard state as handed to storage (the vote hidden under skipVotePersistence). */
   private reportedHardState(): HardState {
-    const vote = this.options.skipVotePersistence ? 0 : this.vote;
-    return { term: this.term, vote, commit: this.log.committed };
+    return { term: this.term, vote: this.reportedVote(), commit: this.log.committed };
+  }
+
+  private reportedVote(): NodeId {
+    return this.options.skipVotePersistence ? 0 : this.vote;
   }
 
   private sameHardState(hard: HardState): boolean {
