@@ -3,7 +3,7 @@ import { NotLeaderError, ProposalDroppedError, StoppedError } from '../errors.js
 import { MemoryHostCluster } from '../testing/host-cluster.js';
 import type { Frame } from './frame.js';
 import { frameMessageCount } from '../testing/memory-transport.js';
-import { Role } from '../types.js';
+import { ConfChangeTransition, ConfChangeType, Role } from '../types.js';
 import type { GroupId, NodeId } from '../types.js';
 
 const encoder = new TextEncoder();
@@ -323,5 +323,33 @@ describe('RaftHost peer liveness', () => {
     await c.tick(11);
     expect(c.host(1).peerAlive(2)).toBe(false);
     expect(c.host(1).peerAlive(3)).toBe(true);
+  });
+});
+
+describe('RaftHost membership changes', () => {
+  it('adds a voter on a new host, which catches up, and removes another', async () => {
+    const c = new MemoryHostCluster({ nodeIds: [1, 2, 3, 4], seed: 11 });
+    cluster = c;
+    const initial = { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    for (const nodeId of [1, 2, 3]) c.host(nodeId).createGroup(5, initial);
+    await c.settle();
+    c.host(1).campaign(5);
+    await c.settle();
+    expect(c.host(1).roleOf(5)).toBe(Role.leader);
+    for (const text of ['a', 'b']) await c.host(1).propose(5, bytes(text));
+    // The new member starts empty and learns everything from the leader.
+    c.host(4).createGroup(5, null);
+    await c.host(1).proposeConfChange(5, { transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addVoter, nodeId: 4 }], context: new Uint8Array(0) });
+    expect(c.host(1).status(5).confState.voters).toEqual([1, 2, 3, 4]);
+    await c.host(1).propose(5, bytes('c'));
+    await c.tick(3);
+    expect(c.machine(4).texts(5)).toEqual(['a', 'b', 'c']);
+    await c.host(1).proposeConfChange(5, { transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.removeNode, nodeId: 3 }], context: new Uint8Array(0) });
+    expect(c.host(1).status(5).confState.voters).toEqual([1, 2, 4]);
+    await c.kill(3);
+    await c.host(1).propose(5, bytes('d'));
+    await c.tick(3);
+    expect(c.machine(4).texts(5)).toEqual(['a', 'b', 'c', 'd']);
+    expect(c.host(1).peerAlive(4)).toBe(true);
   });
 });
