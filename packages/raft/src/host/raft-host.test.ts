@@ -353,3 +353,26 @@ describe('RaftHost membership changes', () => {
     expect(c.host(1).peerAlive(4)).toBe(true);
   });
 });
+
+describe('RaftHost snapshots', () => {
+  it('brings a lagging follower up with InstallSnapshot and restores its state machine', async () => {
+    const c = await ledByOne(1);
+    await c.kill(3);
+    for (let i = 0; i < 6; i++) await c.host(1).propose(1, bytes(`s${i}`));
+    await c.settle();
+    for (const nodeId of [1, 2]) {
+      const applied = c.host(nodeId).status(1).applied;
+      await c.host(nodeId).compact(1, bytes(`state@${applied}`), applied);
+    }
+    const snapshotIndex = c.store(1).group(1).firstIndex() - 1;
+    c.restart(3);
+    await c.tick(5);
+    await c.host(1).propose(1, bytes('after-snapshot'));
+    await c.tick(2);
+    const restored = c.machine(3).restored.get(1);
+    expect(restored?.metadata.index).toBe(snapshotIndex);
+    expect(restored?.data).toEqual(bytes(`state@${snapshotIndex}`));
+    expect(c.machine(3).texts(1)).toEqual(['after-snapshot']);
+    expect(c.host(3).status(1).applied).toBe(c.host(1).status(1).applied);
+  });
+});
