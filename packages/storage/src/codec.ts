@@ -26,6 +26,19 @@ export function encodeEntryValue(entry: Entry): Buffer {
   return value;
 }
 
+/**
+ * Writes [term][type][data] into `scratch` (which must be large enough) and returns the view of
+ * it: for writers whose sink copies the value at once (a LevelDB WriteBatch does).
+ */
+export function encodeEntryValueInto(scratch: Buffer, entry: Entry): Buffer {
+  const bytes = entryValueHeaderBytes + entry.data.byteLength;
+  assert(scratch.byteLength >= bytes, 'scratch buffer holds the entry value');
+  writeU64(scratch, 0, entry.term);
+  scratch[8] = entry.type;
+  scratch.set(entry.data, entryValueHeaderBytes);
+  return scratch.subarray(0, bytes);
+}
+
 /** Decodes a stored entry; `data` is a view of `value`. Null when the value is malformed. */
 export function decodeEntryValue(index: number, value: Buffer): Entry | null {
   if (value.byteLength < entryValueHeaderBytes) return null;
