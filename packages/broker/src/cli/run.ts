@@ -8,7 +8,7 @@ import { streambusVersion } from '../version.js';
 import type { CliDeps, Command, OptionValues } from './command.js';
 import { NotAvailableError, UsageError } from './command.js';
 import { clusterStatus } from './commands/cluster.js';
-import { configDump } from './commands/config.js';
+import { configDump, configKeys } from './commands/config.js';
 import { consume } from './commands/consume.js';
 import { health } from './commands/health.js';
 import { produce } from './commands/produce.js';
@@ -17,7 +17,7 @@ import { topicCreate, topicDelete, topicDescribe, topicList } from './commands/t
 import { walVerify } from './commands/wal.js';
 import { ExitCode } from './exit-codes.js';
 
-export const commands: readonly Command[] = [server, topicCreate, topicList, topicDescribe, topicDelete, produce, consume, clusterStatus, health, configDump, walVerify];
+export const commands: readonly Command[] = [server, topicCreate, topicList, topicDescribe, topicDelete, produce, consume, clusterStatus, health, configDump, configKeys, walVerify];
 
 const exitCodeHelp = [
   'Exit codes:',

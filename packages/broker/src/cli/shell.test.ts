@@ -73,6 +73,21 @@ describe('config dump', () => {
   });
 });
 
+describe('config keys', () => {
+  it('lists every key with its derived environment variable and default', async () => {
+    const h = harness();
+    expect(await runCli(['config', 'keys'], h.deps)).toBe(0);
+    expect(h.stdout()).toMatch(/storage\.wal_sync +STREAMBUS_WAL_SYNC +"always" +fsync policy/);
+    expect(h.stdout()).toMatch(/storage\.retention\.max_age +STREAMBUS_RETENTION_MAX_AGE +"7d"/);
+    const json = harness();
+    expect(await runCli(['config', 'keys', '--json'], json.deps)).toBe(0);
+    const keys = json.stdout().trimEnd().split('\n').map((line) => JSON.parse(line) as { key: string; env: string; secret: boolean; planned: boolean });
+    expect(keys.find((key) => key.key === 'security.tls_key_password')).toMatchObject({ env: 'STREAMBUS_TLS_KEY_PASSWORD', secret: true });
+    expect(keys.find((key) => key.key === 'security.tls_enabled')).toMatchObject({ planned: true });
+    expect(new Set(keys.map((key) => key.env)).size).toBe(keys.length);
+  });
+});
+
 describe('server', () => {
   it('exits 2 on bad configuration, before starting anything', async () => {
     let started = false;

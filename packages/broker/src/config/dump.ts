@@ -45,7 +45,8 @@ export function dumpConfig(loaded: LoadedConfig, options: DumpOptions): string {
   return document.toString({ lineWidth: 0 });
 }
 
-function renderValue(spec: KeySpec, value: ConfigValue): unknown {
+/** A value as server.yaml would spell it (durations as text, peers as a list string), secrets masked. */
+export function renderValue(spec: KeySpec, value: ConfigValue): unknown {
   if (spec.secret) return value === '' ? '' : secretMask;
   switch (spec.kind.type) {
     case 'duration':

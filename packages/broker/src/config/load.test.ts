@@ -173,7 +173,7 @@ describe('one clear line per problem', () => {
       'config error: server.wal_sync: unknown key; did you mean storage.wal_sync?',
     ]);
     expect(problemsOf({ file: file('consumer:\n  max_fetch_bytes: 1\n') })).toEqual([
-      'config error: consumer: unknown key; remove it; "streambus config dump" lists every key',
+      'config error: consumer: unknown key; remove it; "streambus config keys" lists every key',
     ]);
   });
 

@@ -214,7 +214,7 @@ function walkYaml(collector: Collector, file: ConfigFile, map: Readonly<Record<s
 
 function unknownKey(collector: Collector, path: string, candidates: readonly string[]): void {
   const suggestion = suggest(path, candidates);
-  const hint = suggestion === undefined ? 'remove it; "streambus config dump" lists every key' : `did you mean ${suggestion}?`;
+  const hint = suggestion === undefined ? 'remove it; "streambus config keys" lists every key' : `did you mean ${suggestion}?`;
   collector.problem(path, 'unknown key', hint);
 }
 

@@ -1,7 +1,9 @@
 /** `streambus config dump`: the effective configuration as YAML, secrets masked. */
 import type { Command } from '../command.js';
 import { booleanOption } from '../command.js';
-import { dumpConfig } from '../../config/dump.js';
+import { dumpConfig, renderValue } from '../../config/dump.js';
+import { describeKind, envNameOf, keySpecs } from '../../config/schema.js';
+import { formatTable, jsonLine } from '../format.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadForCommand, serverOptionHelp, serverOptions } from './server-flags.js';
 
@@ -17,6 +19,38 @@ export const configDump: Command = {
     const loaded = await loadForCommand(input);
     if ('exitCode' in loaded) return loaded.exitCode;
     input.deps.io.stdout(dumpConfig(loaded.result.loaded, { showOrigin: booleanOption(input.values, 'show-origin') }));
+    return ExitCode.ok;
+  },
+};
+
+export const configKeys: Command = {
+  path: ['config', 'keys'],
+  summary: 'list every config key with its environment variable, type and default',
+  synopsis: 'config keys [--json]',
+  optionHelp: ['    --json                       one JSON document per key'],
+  options: { json: { type: 'boolean' } },
+  positionalsMin: 0,
+  positionalsMax: 0,
+  run: async (input) => {
+    const rows = keySpecs.map((spec) => ({
+      key: spec.path,
+      env: envNameOf(spec.path),
+      type: describeKind(spec.kind),
+      default: renderValue(spec, spec.defaultValue),
+      secret: spec.secret,
+      planned: spec.plannedFeature !== undefined,
+      help: spec.help,
+    }));
+    if (booleanOption(input.values, 'json')) {
+      input.deps.io.stdout(rows.map((row) => jsonLine(row)).join(''));
+      return ExitCode.ok;
+    }
+    input.deps.io.stdout(
+      formatTable(
+        ['KEY', 'ENV', 'DEFAULT', 'MEANING'],
+        rows.map((row) => [row.key, row.env, JSON.stringify(row.default), `${row.help}${row.planned ? ' (planned: must stay false)' : ''}`]),
+      ),
+    );
     return ExitCode.ok;
   },
 };
