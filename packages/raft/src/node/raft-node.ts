@@ -275,6 +275,7 @@ export class RaftNode implements RaftNodeApi {
   transferLeadership(to: NodeId): void {
     if (this.role !== Role.leader) {
       if (this.lead === 0) throw new NotLeaderError(0);
+      // Forwarded with term 0 (no term effects); `index` names the transferee (0: the sender).
       this.send({ type: MessageType.transferLeader, to: this.lead, term: 0, index: to });
       return;
     }
@@ -810,7 +811,8 @@ export class RaftNode implements RaftNodeApi {
     const updated = pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === 'probe');
     if (!updated) return;
     if (pr.state === 'probe') pr.becomeReplicate();
-    else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshotIndex) {
+    else if (pr.state === 'snapshot' && (pr.match >= pr.pendingSnapshotIndex || pr.match + 1 >= this.log.firstIndex())) {
+      // The follower has the snapshot, or can now be caught up from the log (as etcd).
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
