@@ -20,6 +20,17 @@ export const simProfiles = {
     downtimeMsMax: 30,
     networkFaults: { dropRate: 0, duplicateRate: 0.3, delayMsMin: 1, delayMsMax: 20, spikeRate: 0.3, spikeDelayMsMax: 200 },
   },
+  /**
+   * Crashes, isolations and campaigns on a lossy network, one entry per append and one append in
+   * flight, without PreVote: random runs that reach Figure 8 of the Raft paper (an old-term entry
+   * replicated on a quorum, then overwritten) within a few hundred seeds.
+   */
+  'figure8-hunt': {
+    raft: { messageBytesMax: 1, inflightMessagesMax: 1, preVote: false, checkQuorum: true },
+    weights: { crash: 25, isolate: 15, partition: 10, heal: 10, campaign: 10, propose: 30, membership: 0, compact: 0, read: 0 },
+    downtimeMsMax: 200,
+    networkFaults: { dropRate: 0.1, duplicateRate: 0.05, delayMsMin: 1, delayMsMax: 15, spikeRate: 0.1, spikeDelayMsMax: 150 },
+  },
   /** The default run without the host's snapshot-on-membership-change policy. */
   'no-conf-snapshot': { snapshotOnConfChange: false },
 } satisfies Record<string, ProfileOptions>;

@@ -79,6 +79,21 @@ describe('the checkers can fail', () => {
     expect(failure?.violation?.check).toBe('election-safety');
   });
 
+  const figure8Hunt: SeedRunOptions = { nodes: 3, steps: 300, profile: 'figure8-hunt' };
+
+  it('commitOldTermEntries: a random seed among the first 200 loses a committed entry (Figure 8)', () => {
+    const options: SeedRunOptions = { ...figure8Hunt, knobs: ['commitOldTermEntries'] };
+    const failure = firstFailingSeed(200, options);
+    expect(failure, 'no seed in 1..200 failed').not.toBeNull();
+    console.log(`commitOldTermEntries: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, options)}`);
+    expect(['committed-entry-lost', 'leader-completeness', 'state-machine-safety']).toContain(failure?.violation?.check);
+  });
+
+  it('the figure8-hunt profile passes without the knob', () => {
+    const failures = runSeeds(1, 70, figure8Hunt);
+    expect(failures.map((f) => `${f.seed}: ${f.violation?.message ?? ''}`)).toEqual([]);
+  });
+
   it('commitOldTermEntries: the directed Figure 8 scenario loses a committed entry', () => {
     const result = runFigure8({ seed: 1, commitOldTermEntries: true });
     expect(result.passed).toBe(false);
