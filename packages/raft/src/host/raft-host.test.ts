@@ -212,6 +212,20 @@ describe('RaftHost over MemoryNetwork', () => {
     expect(c.machine(2).texts(1)).toEqual(['r']);
   });
 
+  it('drops a read the cut-off leader cannot confirm, and a read without a known leader', async () => {
+    const c = await ledByOne(1);
+    c.network.partition([1], [2, 3]);
+    const read = c.host(1).readIndex(1).catch((caught: unknown) => caught);
+    await c.tick(40);
+    const error = await read;
+    expect(error).toBeInstanceOf(ProposalDroppedError);
+    expect(c.host(1).roleOf(1)).not.toBe(Role.leader);
+    const unknownLeader = new MemoryHostCluster({ seed: 5 });
+    unknownLeader.createGroup(1);
+    await expect(unknownLeader.host(1).readIndex(1)).rejects.toBeInstanceOf(NotLeaderError);
+    await unknownLeader.stop();
+  });
+
   it("resolves waitFor 'persist' once on the leader's disk, before a quorum has it", async () => {
     const c = await ledByOne(1);
     c.network.partition([1], [2, 3]);
