@@ -36,7 +36,6 @@ import { jointVoteResult } from '../quorum/quorum.js';
 import { ReadOnly } from '../read-only/read-only.js';
 import type { Progress } from '../tracker/progress.js';
 import {
-  allMembers,
   allVoters,
   configFromConfState,
   confStateFromConfig,
@@ -741,11 +740,10 @@ export class RaftNode implements RaftNodeApi {
     assert(this.role === Role.follower, 'only a follower restores a snapshot');
     const { index, term, confState } = snapshot.metadata;
     if (index <= this.log.committed) return false;
-    const members = allMembers(configFromConfState(confState));
-    if (!members.has(this.id)) {
-      this.logger?.warn({ id: this.id, index }, 'snapshot ignored: this node is not in its membership');
-      return false;
-    }
+    // The snapshot's membership may predate this node's addition (a learner added after the
+    // leader's last snapshot): restore anyway. The leader only sends snapshots to members of its
+    // current config, and a node outside the restored config never campaigns; it learns of its
+    // own addition from the entries that follow.
     if (this.confChangesUnapplied > 0) {
       // The host still applies membership changes handed out earlier; they must not land on the
       // snapshot's membership. The leader resends the snapshot later.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../types.js';
+import { MemoryStorage } from '../testing/memory-storage.js';
+import { ConfChangeTransition, ConfChangeType, MessageType } from '../types.js';
 import type { Snapshot } from '../types.js';
 import { TestNetwork, text } from './test-network.js';
 
@@ -131,5 +132,22 @@ describe('snapshots', () => {
     expect(restarted.node.hasReady()).toBe(false);
     restarted.node.entriesLoaded();
     expect(restarted.node.ready().committedEntries.map((e) => e.index)).toEqual([1, 2]);
+  });
+});
+
+describe('a learner added after the leader’s last snapshot', () => {
+  it('installs a snapshot whose membership predates it, then learns of its addition', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.node(1).propose(text('a'));
+    net.stabilize();
+    compact(net, 1, text('state'));
+    net.add(4, MemoryStorage.withVoters([1, 2, 3]));
+    net.node(1).proposeConfChange({ transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }], context: new Uint8Array(0) });
+    net.stabilize();
+    net.tickAll(3);
+    expect(net.member(4).snapshots.map((s) => s.metadata.confState.learners)).toEqual([[]]);
+    expect(net.node(4).status().confState.learners).toEqual([4]);
+    expect(net.node(4).status().applied).toBe(net.node(1).status().applied);
   });
 });
