@@ -53,9 +53,12 @@ export class PartitionState {
   check(header: RecordBatchHeader): SequenceCheck {
     if (header.producerId === noProducerId) return { kind: 'new' };
     const entry = this.producers.get(header.producerId);
-    if (entry === undefined) return { kind: 'new' };
+    // A producer (or a new epoch of it) starts at sequence 0: accepting a later batch first would
+    // let its retried first batch land after it, out of the producer's order.
+    if (entry === undefined || header.producerEpoch > entry.epoch) {
+      return header.baseSequence === 0 ? { kind: 'new' } : { kind: 'out-of-order', expected: 0 };
+    }
     if (header.producerEpoch < entry.epoch) return { kind: 'fenced', currentEpoch: entry.epoch };
-    if (header.producerEpoch > entry.epoch) return { kind: 'new' };
     const lastSequence = nextSequence(header.baseSequence, header.recordCount - 1);
     for (const batch of entry.batches) {
       if (batch.firstSequence === header.baseSequence && batch.lastSequence === lastSequence) return { kind: 'duplicate', batch };
