@@ -202,6 +202,18 @@ describe('RaftHost over MemoryNetwork', () => {
     expect(c.machine(3).texts(2)).toEqual(['before-2', 'while-down-2', 'after']);
   });
 
+  it('wakes quiesced leaders when a member restarts (new session), so it learns its leaders at once', async () => {
+    const c = await ledByOne(8);
+    await waitQuiesced(c, range(1, 8));
+    await c.kill(3);
+    await c.tick(2);
+    const restarted = c.restart(3);
+    expect(range(1, 8).map((groupId) => restarted.leaderOf(groupId))).toEqual(range(1, 8).map(() => 0));
+    await c.tick(3);
+    expect(range(1, 8).map((groupId) => restarted.leaderOf(groupId))).toEqual(range(1, 8).map(() => 1));
+    await waitQuiesced(c, range(1, 8));
+  });
+
   it('answers linearizable reads on leader and follower', async () => {
     const c = await ledByOne(1);
     const receipt = await c.host(1).propose(1, bytes('r'));
