@@ -65,8 +65,8 @@ describe('config dump', () => {
     expect(await runCli(['config', 'dump', '--config', file], h.deps)).toBe(2);
     expect(h.stdout()).toBe('');
     expect(h.stderr().trimEnd().split('\n')).toEqual([
-      'config error: storage.wal_sink: unknown key; did you mean storage.wal_sync?',
-      'config error: storage.wal_sync_interval: expected a duration like "10ms", "30s" or "168h", got the number 10; set it to a duration like "10ms", "30s" or "168h"',
+      `config error: storage.wal_sink: unknown key (${file} line 2); did you mean storage.wal_sync?`,
+      `config error: storage.wal_sync_interval: expected a duration like "10ms", "30s" or "168h", got the number 10 (${file} line 3); set it to a duration like "10ms", "30s" or "168h"`,
       'config error: STREAMBUS_WAL_SYNC: "sometimes" is not one of always, periodic, none; set it to one of always, periodic, none',
       "config error: server.peers: this broker's id 3 (file " + file + ') is not in the peer list; add 3=HOST:PORT to the peers or fix the broker id',
     ]);

@@ -167,27 +167,27 @@ describe('precedence: file < env < flags', () => {
 describe('one clear line per problem', () => {
   it('unknown key, with a suggestion', () => {
     expect(problemsOf({ file: file('storage:\n  wal_sink: always\n') })).toEqual([
-      'config error: storage.wal_sink: unknown key; did you mean storage.wal_sync?',
+      'config error: storage.wal_sink: unknown key (server.yaml line 2); did you mean storage.wal_sync?',
     ]);
     expect(problemsOf({ file: file('server:\n  wal_sync: always\n') })).toEqual([
-      'config error: server.wal_sync: unknown key; did you mean storage.wal_sync?',
+      'config error: server.wal_sync: unknown key (server.yaml line 2); did you mean storage.wal_sync?',
     ]);
     expect(problemsOf({ file: file('consumer:\n  max_fetch_bytes: 1\n') })).toEqual([
-      'config error: consumer: unknown key; remove it; "streambus config keys" lists every key',
+      'config error: consumer: unknown key (server.yaml line 2); remove it; "streambus config keys" lists every key',
     ]);
   });
 
   it('wrong type', () => {
     expect(problemsOf({ file: file('network:\n  max_connections: "lots"\n') })).toEqual([
-      'config error: network.max_connections: expected a whole number in 1..1000000, got the string "lots"; set it to a whole number in 1..1000000',
+      'config error: network.max_connections: expected a whole number in 1..1000000, got the string "lots" (server.yaml line 2); set it to a whole number in 1..1000000',
     ]);
     expect(problemsOf({ file: file('monitoring:\n  metrics_enabled: "yes"\n') })[0]).toMatch(/^config error: monitoring.metrics_enabled: expected true or false/);
-    expect(problemsOf({ file: file('storage: 5\n') })).toEqual(['config error: storage: expected a map of keys, got the number 5; indent the keys of storage under it']);
+    expect(problemsOf({ file: file('storage: 5\n') })).toEqual(['config error: storage: expected a map of keys, got the number 5 (server.yaml line 1); indent the keys of storage under it']);
   });
 
   it('bad duration', () => {
     expect(problemsOf({ file: file('network:\n  read_timeout: 30\n') })).toEqual([
-      'config error: network.read_timeout: expected a duration like "10ms", "30s" or "168h", got the number 30; set it to a duration like "10ms", "30s" or "168h"',
+      'config error: network.read_timeout: expected a duration like "10ms", "30s" or "168h", got the number 30 (server.yaml line 2); set it to a duration like "10ms", "30s" or "168h"',
     ]);
     expect(problemsOf({ env: { STREAMBUS_CONNECTION_TIMEOUT: '30 seconds' } })).toEqual([
       'config error: STREAMBUS_CONNECTION_TIMEOUT: "30 seconds" is not a duration; set it to a duration like "10ms", "30s" or "168h"',

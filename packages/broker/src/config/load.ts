@@ -4,7 +4,7 @@
  * all that is wrong, one line each.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, isNode, parseDocument } from 'yaml';
 import { assert } from '@streambus/raft';
 import type { HostPort, Peer } from './address.js';
 import { formatHostPort } from './address.js';
@@ -191,31 +191,37 @@ function applyFile(collector: Collector, file: ConfigFile): void {
     collector.problem(file.path, `expected a map of sections (server, storage, ...), got ${typeName(root)}`, 'see "streambus config dump" for the layout');
     return;
   }
-  walkYaml(collector, file, root, '');
+  const locate = (path: string): string => {
+    const node = document.getIn(path.split('.'), true);
+    const offset = isNode(node) ? node.range?.[0] : undefined;
+    return offset === undefined ? '' : ` (${file.path} line ${lineCounter.linePos(offset).line})`;
+  };
+  walkYaml(collector, file, root, '', locate);
 }
 
-function walkYaml(collector: Collector, file: ConfigFile, map: Readonly<Record<string, unknown>>, prefix: string): void {
+/** `locate` names the file line of a key, so that a problem in a long file is found at once. */
+function walkYaml(collector: Collector, file: ConfigFile, map: Readonly<Record<string, unknown>>, prefix: string, locate: (path: string) => string): void {
   for (const [name, raw] of Object.entries(map)) {
     const path = prefix === '' ? name : `${prefix}.${name}`;
     const spec = specsByPath.get(path);
     if (spec !== undefined) {
       const parsed = parseYamlValue(spec, raw);
       if (parsed.ok) collector.set(spec, parsed.value, { kind: 'file', file: file.path });
-      else collector.badValue(path, spec, parsed.reason);
+      else collector.badValue(path, spec, `${parsed.reason}${locate(path)}`);
     } else if (groupPaths.has(path)) {
       if (raw === null) continue;
-      if (isPlainMap(raw)) walkYaml(collector, file, raw, path);
-      else collector.problem(path, `expected a map of keys, got ${typeName(raw)}`, `indent the keys of ${path} under it`);
+      if (isPlainMap(raw)) walkYaml(collector, file, raw, path, locate);
+      else collector.problem(path, `expected a map of keys, got ${typeName(raw)}${locate(path)}`, `indent the keys of ${path} under it`);
     } else {
-      unknownKey(collector, path, [...specsByPath.keys(), ...groupPaths]);
+      unknownKey(collector, path, [...specsByPath.keys(), ...groupPaths], locate(path));
     }
   }
 }
 
-function unknownKey(collector: Collector, path: string, candidates: readonly string[]): void {
+function unknownKey(collector: Collector, path: string, candidates: readonly string[], location = ''): void {
   const suggestion = suggest(path, candidates);
   const hint = suggestion === undefined ? 'remove it; "streambus config keys" lists every key' : `did you mean ${suggestion}?`;
-  collector.problem(path, 'unknown key', hint);
+  collector.problem(path, `unknown key${location}`, hint);
 }
 
 function applyEnv(collector: Collector, env: Readonly<Record<string, string | undefined>>): void {
