@@ -1,5 +1,5 @@
 /** Expected failures of the storage package, with stable codes. Bugs are `assert` failures. */
-export type StorageErrorCode = 'CORRUPT_BATCH' | 'CORRUPT_STORE' | 'OFFSET_OUT_OF_RANGE' | 'STORE_CLOSED' | 'INVALID_CONFIG';
+export type StorageErrorCode = 'CORRUPT_BATCH' | 'CORRUPT_STORE' | 'OFFSET_OUT_OF_RANGE' | 'STORE_CLOSED' | 'STORE_LOCKED' | 'STORE_NOT_FOUND' | 'INVALID_CONFIG';
 
 export abstract class StorageError extends Error {
   abstract readonly code: StorageErrorCode;
@@ -42,5 +42,21 @@ export class InvalidStoreConfigError extends StorageError {
   readonly code = 'INVALID_CONFIG' as const;
   constructor(detail: string) {
     super(`invalid storage config: ${detail}`);
+  }
+}
+
+/** Another process (a running broker) holds the data directory's lock. */
+export class StoreLockedError extends StorageError {
+  readonly code = 'STORE_LOCKED' as const;
+  constructor(readonly dir: string) {
+    super(`the data dir ${dir} is in use by another process (a running broker?); stop it first or verify through it`);
+  }
+}
+
+/** There is no store at the path given. */
+export class StoreNotFoundError extends StorageError {
+  readonly code = 'STORE_NOT_FOUND' as const;
+  constructor(readonly dir: string) {
+    super(`no StreamBus store at ${dir}; check the data dir path`);
   }
 }

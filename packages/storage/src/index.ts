@@ -13,7 +13,16 @@ export type {
 export { GroupLog } from './log/group-log.js';
 export { verifyStore } from './verify/verify-store.js';
 export type { VerifyProblem, VerifyProblemKind, VerifyProgress, VerifyOptions, VerifyReport } from './verify/verify-store.js';
-export { StorageError, CorruptBatchError, CorruptStoreError, OffsetOutOfRangeError, StoreClosedError, InvalidStoreConfigError } from './errors.js';
+export {
+  StorageError,
+  CorruptBatchError,
+  CorruptStoreError,
+  OffsetOutOfRangeError,
+  StoreClosedError,
+  StoreLockedError,
+  StoreNotFoundError,
+  InvalidStoreConfigError,
+} from './errors.js';
 export type { StorageErrorCode } from './errors.js';
 export { KeyKind, makeKey } from './keys.js';
 export {

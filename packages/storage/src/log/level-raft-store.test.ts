@@ -3,11 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CompactedError, EntriesPendingError, EntryType, GroupNotFoundError, UnavailableError } from '@streambus/raft';
 import type { ConfState, Entry, GroupWrite, HardState } from '@streambus/raft';
 import { decodeRecordBatch } from '@streambus/proto';
-import { CorruptBatchError, OffsetOutOfRangeError } from '../errors.js';
+import { CorruptBatchError, InvalidStoreConfigError, OffsetOutOfRangeError, StoreLockedError, StoreNotFoundError } from '../errors.js';
 import { KeyKind, makeKey } from '../keys.js';
 import { verifyStore } from '../verify/verify-store.js';
 import { batchEntry, openTempStore, plainEntry } from '../testing/index.js';
 import type { TempStore } from '../testing/index.js';
+import { LevelRaftStore } from './level-raft-store.js';
 import type { LevelRaftStoreOptions } from './level-raft-store.js';
 
 const voters: ConfState = { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
@@ -319,6 +320,14 @@ describe('LevelRaftStore', () => {
     await always.store.persist([write(1, [], { term: 1, vote: 1, commit: 1 })], false);
     expect(always.store.stats()).toMatchObject({ persistCount: 2, syncCount: 1 });
     expect(always.store.openGroup(1, null).initialState().hardState).toEqual({ term: 1, vote: 1, commit: 1 });
+  });
+
+  it('refuses a data dir in use, a missing one and bad options with typed errors', async () => {
+    const t = await temp();
+    await expect(verifyStore(t.dir)).rejects.toBeInstanceOf(StoreLockedError);
+    await expect(LevelRaftStore.open(t.dir)).rejects.toBeInstanceOf(StoreLockedError);
+    await expect(verifyStore(`${t.dir}-missing`)).rejects.toBeInstanceOf(StoreNotFoundError);
+    await expect(LevelRaftStore.open(`${t.dir}-x`, { walSync: 'periodic', walSyncIntervalMs: 0 })).rejects.toBeInstanceOf(InvalidStoreConfigError);
   });
 
   it('keeps conf change entries and their type', async () => {

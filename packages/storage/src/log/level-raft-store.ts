@@ -24,7 +24,6 @@
  *
  * Writes other than `persist` (compaction, retention, group deletion) use the same policy.
  */
-import { ClassicLevel } from 'classic-level';
 import { assert, EntryType, GroupNotFoundError } from '@streambus/raft';
 import type { ConfState, Entry, GroupId, GroupWrite, HardState, LogStorage, RaftLogger, RaftStore, Snapshot } from '@streambus/raft';
 import { isRecordBatch, readBatchHeader, verifyBatch, RecordBatchError } from '@streambus/proto';
@@ -58,6 +57,8 @@ import {
   walSyncIntervalMsMin,
 } from '../constants.js';
 import { CorruptBatchError, CorruptStoreError, InvalidStoreConfigError, OffsetOutOfRangeError, StoreClosedError } from '../errors.js';
+import { openDb } from '../open-db.js';
+import type { Db } from '../open-db.js';
 import { groupRangeEnd, indexRange, KeyKind, keyIndex, keyGroup, makeKey } from '../keys.js';
 import { GroupLog } from './group-log.js';
 import type { GroupLogHost } from './group-log.js';
@@ -138,7 +139,6 @@ export interface StoreStats {
   readonly syncCount: number;
 }
 
-type Db = ClassicLevel<Buffer, Buffer>;
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 const emptyConfState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
@@ -185,8 +185,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
   /** Opens (creating if needed) the store in `dir` and rebuilds every group's in-memory view. */
   static async open(dir: string, options: LevelRaftStoreOptions = {}): Promise<LevelRaftStore> {
     validateOptions(options);
-    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await db.open();
+    const db = await openDb(dir, true);
     const store = new LevelRaftStore(db, dir, options);
     assert(db.listenerCount('write') === 0, 'no write listener holds batch values (the scratch buffer is reused)');
     try {

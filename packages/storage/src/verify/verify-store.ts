@@ -4,7 +4,6 @@
  * agreement of the offset index and term runs with the entries. Problems are reported precisely
  * (group, raft index, offset, what); nothing is modified. `streambus wal verify DIR` calls it.
  */
-import { ClassicLevel } from 'classic-level';
 import { EntryType } from '@streambus/raft';
 import type { GroupId } from '@streambus/raft';
 import { isRecordBatch, readBatchHeader, RecordBatchError, verifyBatch } from '@streambus/proto';
@@ -12,7 +11,9 @@ import { decodeBatchLocation, decodeEntryValue, decodeGroupMeta, decodeHardState
 import type { BatchLocation } from '../codec.js';
 import { progressEntriesEvery, verifyProblemsMax } from '../constants.js';
 import { indexRange, KeyKind, keyGroup, keyIndex, makeKey } from '../keys.js';
-import { LevelRaftStore } from '../log/level-raft-store.js';
+import type { LevelRaftStore } from '../log/level-raft-store.js';
+import { openDb } from '../open-db.js';
+import type { Db } from '../open-db.js';
 
 export type VerifyProblemKind =
   | 'MISSING_METADATA'
@@ -62,7 +63,6 @@ export interface VerifyReport {
   readonly problemCount: number;
 }
 
-type Db = ClassicLevel<Buffer, Buffer>;
 
 class Walk {
   groups = 0;
@@ -83,8 +83,7 @@ class Walk {
 /** Verifies a store: an open `LevelRaftStore`, or the path of a closed data directory. */
 export async function verifyStore(target: string | LevelRaftStore, options: VerifyOptions = {}): Promise<VerifyReport> {
   const owned = typeof target === 'string';
-  const db: Db = owned ? new ClassicLevel<Buffer, Buffer>(target, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: false }) : target.db;
-  if (owned) await db.open();
+  const db = owned ? await openDb(target, false) : target.db;
   try {
     const walk = new Walk();
     const ids: GroupId[] = [];
