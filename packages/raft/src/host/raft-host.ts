@@ -535,6 +535,9 @@ export class RaftHost {
     if (group === undefined || group.quiesced) return;
     const status = group.node.status();
     if (status.role !== Role.follower || status.leaderId !== leaderId || status.hardState.term !== term) return;
+    // The leader quiesces only once this follower matched its last index; if the final commit
+    // did not arrive (a dropped heartbeat), keep ticking: the silence brings a heartbeat back.
+    if (status.hardState.commit !== status.lastIndex) return;
     group.quiesced = true;
     group.quiesceLeader = leaderId;
     group.quiesceTerm = term;
