@@ -87,6 +87,22 @@ function place(chosen: readonly Candidate[], delta: 1 | -1): void {
  * necessary: from a state without it, a run of RF 1 topics must unbalance one of the two.
  */
 function loadCorrelated(candidates: readonly Candidate[]): boolean {
+  let replicasMin = Infinity;
+  let replicasMax = -Infinity;
+  for (const c of candidates) {
+    replicasMin = Math.min(replicasMin, c.replicas);
+    replicasMax = Math.max(replicasMax, c.replicas);
+  }
+  if (replicasMax - replicasMin <= 1) {
+    // The balanced case, without allocating: two levels of replica counts.
+    let leadersMaxLow = -Infinity;
+    let leadersMinHigh = Infinity;
+    for (const c of candidates) {
+      if (c.replicas === replicasMin) leadersMaxLow = Math.max(leadersMaxLow, c.leaders);
+      else leadersMinHigh = Math.min(leadersMinHigh, c.leaders);
+    }
+    return leadersMinHigh >= leadersMaxLow;
+  }
   const levels = new Map<number, { leadersMin: number; leadersMax: number }>();
   for (const c of candidates) {
     const level = levels.get(c.replicas);

@@ -95,24 +95,33 @@ export class ControllerStateMachine implements StateMachine {
       assert(entry.index === this.applied + 1, 'committed entries are applied without gaps');
       assert(entry.term >= this.appliedAtTerm, 'terms do not go back along the log');
       this.applyEntry(entry);
-      this.applied = entry.index;
-      this.appliedAtTerm = entry.term;
     }
   }
 
+  private markApplied(entry: Entry): void {
+    this.applied = entry.index;
+    this.appliedAtTerm = entry.term;
+  }
+
+  /** Applies one entry and records it applied before any listener runs (a throwing listener must not make it apply twice). */
   private applyEntry(entry: Entry): void {
-    if (entry.type === EntryType.confChange || entry.data.length === 0) return;
+    if (entry.type === EntryType.confChange || entry.data.length === 0) {
+      this.markApplied(entry);
+      return;
+    }
     let command: ControllerCommand;
     try {
       command = decodeCommand(entry.data);
     } catch (error) {
       if (!(error instanceof ControllerCodecError) || error.needsUpgrade) throw error;
+      this.markApplied(entry);
       const rejected: RejectedEntry = { index: entry.index, term: entry.term, error };
       for (const listener of [...this.rejectedListeners]) listener(rejected);
       return;
     }
     const events: ControllerEvent[] = [];
     const result = this.current.apply(command, events);
+    this.markApplied(entry);
     for (const event of events) for (const listener of [...this.eventListeners]) listener(event, this.current);
     const applied: AppliedCommand = { index: entry.index, term: entry.term, command, result };
     for (const listener of [...this.appliedListeners]) listener(applied, this.current);

@@ -77,6 +77,18 @@ describe('ControllerStateMachine', () => {
     expect(() => machine.apply(0, [entry(1, Uint8Array.from([commandMagic, 250, 1]))])).toThrow(/upgrade this broker/);
   });
 
+  it('counts an entry applied even when a listener throws, so it is never applied twice', () => {
+    const machine = new ControllerStateMachine();
+    machine.onEvent(() => {
+      throw new Error('listener bug');
+    });
+    expect(() => machine.apply(0, [commandEntry(1, register(1))])).toThrow('listener bug');
+    expect(machine.appliedIndex).toBe(1);
+    expect(() => machine.apply(0, [commandEntry(1, register(1)), commandEntry(2, createOrders)])).toThrow('listener bug');
+    expect(machine.appliedIndex).toBe(2);
+    expect(machine.state.topicCount).toBe(1);
+  });
+
   it('skips entries a snapshot covers and crashes on a gap', () => {
     const source = new ControllerStateMachine();
     source.apply(0, [commandEntry(1, register(1)), commandEntry(2, createOrders)]);
