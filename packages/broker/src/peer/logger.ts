@@ -15,9 +15,10 @@ export const silentPeerLogger: PeerLogger = {
   warn: () => undefined,
 };
 
-/** Logs at warn at most once per `intervalMs`, at debug otherwise. */
+/** Logs each message at warn at most once per `intervalMs`, at debug otherwise. */
 export class WarnLimiter {
-  private lastWarnMs = Number.NEGATIVE_INFINITY;
+  /** Last warn time per message text (a handful of fixed texts per limiter). */
+  private readonly lastWarnMs = new Map<string, number>();
 
   constructor(
     private readonly logger: PeerLogger,
@@ -26,8 +27,8 @@ export class WarnLimiter {
 
   log(fields: Record<string, unknown>, message: string): void {
     const now = Date.now();
-    if (now - this.lastWarnMs >= this.intervalMs) {
-      this.lastWarnMs = now;
+    if (now - (this.lastWarnMs.get(message) ?? Number.NEGATIVE_INFINITY) >= this.intervalMs) {
+      this.lastWarnMs.set(message, now);
       this.logger.warn(fields, message);
       return;
     }

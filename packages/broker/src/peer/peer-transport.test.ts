@@ -10,6 +10,7 @@ import { addPeerService } from './peer-service.js';
 import type { PeerServiceHandle, PeerServiceHandlers } from './peer-service.js';
 import { PeerTransport } from './peer-transport.js';
 import type { PeerTransportOptions } from './peer-transport.js';
+import type { PeerLogger } from './logger.js';
 
 // ---- helpers: servers on 127.0.0.1, everything closed after each test ----------------------
 
@@ -55,6 +56,17 @@ async function startPeer(nodeId: NodeId, port = 0, proposeControllerCommand = no
   };
   cleanups.push(() => node.stop());
   return node;
+}
+
+/** Records what is logged, by level. */
+function recordingLogger(): PeerLogger & { readonly lines: { level: string; message: string }[] } {
+  const lines: { level: string; message: string }[] = [];
+  return {
+    lines,
+    debug: (_fields, message) => lines.push({ level: 'debug', message }),
+    info: (_fields, message) => lines.push({ level: 'info', message }),
+    warn: (_fields, message) => lines.push({ level: 'warn', message }),
+  };
 }
 
 function transport(options: PeerTransportOptions): PeerTransport {
@@ -158,7 +170,8 @@ describe('PeerTransport over real gRPC', () => {
     const port = await freePort();
     const queueFramesMax = 50;
     const queueBytesMax = 64 * 1024;
-    const t1 = transport({ nodeId: 1, peers: new Map([[2, `127.0.0.1:${port}`]]), queueFramesMax, queueBytesMax });
+    const logger = recordingLogger();
+    const t1 = transport({ nodeId: 1, peers: new Map([[2, `127.0.0.1:${port}`]]), queueFramesMax, queueBytesMax, logger });
     const stats = t1.stats.peers.get(2)!;
     let sequence = 0;
     for (let i = 0; i < 5000; i++) expect(() => t1.send(frameOf(1, 2, ++sequence, i % 7 === 0 ? 3000 : 0))).not.toThrow();
@@ -170,6 +183,8 @@ describe('PeerTransport over real gRPC', () => {
     expect(stats.framesDroppedQueueFull).toBe(stats.framesDropped);
     await waitFor(() => stats.streamFailures >= 2, 'failed reconnects to the down peer');
     expect(stats.connected).toBe(false);
+    // One warn line per reason, not one per dropped frame (the rest go to debug).
+    expect(logger.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual(['peer queue full; dropping raft frames', 'raft stream to peer broken; reconnecting']);
 
     const peer2 = await startPeer(2, port);
     const interval = setInterval(() => t1.send(frameOf(1, 2, ++sequence)), 20);

@@ -157,6 +157,22 @@ class PeerLink {
     this.enqueue(bytes);
   }
 
+  /**
+   * True when a frame sent now would be dropped whatever its size: the link is closed, or frames
+   * must wait and the queue is at a bound. Lets the transport skip encoding it.
+   */
+  isFull(): boolean {
+    if (this.closed) return true;
+    const mustQueue = !this.writable || this.stats.framesQueued > 0;
+    return mustQueue && (this.stats.framesQueued >= this.settings.queueFramesMax || this.stats.bytesQueued >= this.settings.queueBytesMax);
+  }
+
+  /** Counts a frame dropped before it reached `send` (see `isFull`). */
+  dropFull(): void {
+    if (this.closed) this.stats.framesDropped++;
+    else this.dropQueueFull();
+  }
+
   /** The channel, created on first use (streams and unary calls share it). */
   channel(): grpc.Client {
     if (this.client === null) this.client = new grpc.Client(this.address, this.settings.credentials, this.settings.channelOptions);
@@ -252,17 +268,20 @@ class PeerLink {
   private enqueue(bytes: Buffer): void {
     const { stats, settings } = this;
     if (stats.framesQueued + 1 > settings.queueFramesMax || stats.bytesQueued + bytes.byteLength > settings.queueBytesMax) {
-      stats.framesDropped++;
-      stats.framesDroppedQueueFull++;
-      if (stats.framesDroppedQueueFull === 1 || stats.framesDroppedQueueFull % 1000 === 0) {
-        this.warnings.log({ peer: this.peerId, dropped: stats.framesDroppedQueueFull, queued: stats.framesQueued, bytesQueued: stats.bytesQueued }, 'peer queue full; dropping raft frames');
-      }
+      this.dropQueueFull();
       return;
     }
     this.queue.push(bytes);
     stats.framesQueued++;
     stats.bytesQueued += bytes.byteLength;
     if (stats.bytesQueued > stats.bytesQueuedPeak) stats.bytesQueuedPeak = stats.bytesQueued;
+  }
+
+  private dropQueueFull(): void {
+    const { stats } = this;
+    stats.framesDropped++;
+    stats.framesDroppedQueueFull++;
+    this.warnings.log({ peer: this.peerId, dropped: stats.framesDroppedQueueFull, queued: stats.framesQueued, bytesQueued: stats.bytesQueued }, 'peer queue full; dropping raft frames');
   }
 
   private flush(): void {
@@ -336,6 +355,10 @@ export class PeerTransport implements RaftTransport {
     if (link === undefined || frame.from !== this.nodeId) {
       this.stats.framesMisaddressed++;
       this.warnings.log({ from: frame.from, to: frame.to }, 'raft frame for an unknown peer dropped');
+      return;
+    }
+    if (link.isFull()) {
+      link.dropFull();
       return;
     }
     let bytes: Buffer;
