@@ -87,6 +87,9 @@ export interface HostMetrics {
   entriesApplied: number;
   /** Messages for groups this host does not have (dropped). */
   unknownGroupMessages: number;
+  /** Milliseconds spent in `store.persist` (by the host timer's clock), in total and at most once. */
+  persistMsTotal: number;
+  persistMsMax: number;
 }
 
 interface PeerState {
@@ -123,6 +126,8 @@ export class RaftHost {
     hostTicks: 0,
     entriesApplied: 0,
     unknownGroupMessages: 0,
+    persistMsTotal: 0,
+    persistMsMax: 0,
   };
   private readonly store: RaftStore;
   private readonly transport: RaftTransport;
@@ -701,7 +706,11 @@ export class RaftHost {
     if (writes.length > 0) {
       this.metrics.persistCalls++;
       this.metrics.groupWrites += writes.length;
+      const startMs = this.timer.now();
       await this.store.persist(writes, mustSync);
+      const persistMs = this.timer.now() - startMs;
+      this.metrics.persistMsTotal += persistMs;
+      this.metrics.persistMsMax = Math.max(this.metrics.persistMsMax, persistMs);
     }
 
     for (let i = 0; i < groups.length; i++) {
