@@ -56,6 +56,19 @@ interface LeaderState {
   readonly drainWaiters: (() => void)[];
 }
 
+/**
+ * Faults planted on purpose so the chaos harness can prove its checkers catch them. NEVER set in
+ * production: each one breaks a guarantee StreamBus makes. All default off.
+ */
+export interface UnsafeTestingKnobs {
+  /** acks=all resolves once the leader persisted the batch, before a quorum has it (commit). */
+  readonly ackBeforeCommit?: boolean;
+  /** Host writes never ask the store to fsync (acknowledged writes live in the OS cache only). */
+  readonly skipSync?: boolean;
+  /** Fetch serves batches the leader has in its log but that are not committed yet. */
+  readonly servePastHighWatermark?: boolean;
+}
+
 export interface PartitionReplicaOptions {
   readonly groupId: number;
   readonly brokerId: number;
@@ -63,6 +76,8 @@ export interface PartitionReplicaOptions {
   readonly store: LevelRaftStore;
   readonly logger: Logger;
   readonly nowMs?: () => number;
+  /** Test-only faults; see UnsafeTestingKnobs. */
+  readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
 }
 
 function producerKey(header: RecordBatchHeader): string {
@@ -83,6 +98,7 @@ export class PartitionReplica {
   private readonly brokerId: number;
   private readonly logger: Logger;
   private readonly nowMs: () => number;
+  private readonly knobs: UnsafeTestingKnobs;
   private applied = new PartitionState();
   private appliedIndex = 0;
   private leader: LeaderState | null = null;
@@ -96,6 +112,7 @@ export class PartitionReplica {
     this.store = options.store;
     this.logger = options.logger;
     this.nowMs = options.nowMs ?? Date.now;
+    this.knobs = options.unsafeTestingKnobs ?? {};
   }
 
   /** The offset after the last committed (and applied) record: the high watermark. */
@@ -251,7 +268,7 @@ export class PartitionReplica {
 
   private async propose(state: LeaderState, batch: Uint8Array, header: RecordBatchHeader, acks: AcksMode): Promise<ProduceOutcome> {
     try {
-      await this.host.propose(this.groupId, batch, { waitFor: acks === 'all' ? 'commit' : 'persist' });
+      await this.host.propose(this.groupId, batch, { waitFor: acks === 'all' && this.knobs.ackBeforeCommit !== true ? 'commit' : 'persist' });
       return { errorCode: ErrorCode.NONE, errorMessage: '', baseOffset: header.baseOffset, leaderId: this.brokerId, leaderEpoch: state.term, logStartOffset: this.logStartOffset() };
     } catch (error) {
       this.resynchronize(state);
@@ -312,12 +329,14 @@ export class PartitionReplica {
     const leaderId = this.host.hasGroup(this.groupId) ? this.host.leaderOf(this.groupId) : 0;
     const base = { highWatermark: this.highWatermark, logStartOffset: this.logStartOffset(), leaderId, leaderEpoch: state?.term ?? 0 };
     if (state === null) return { ...base, errorCode: ErrorCode.NOT_LEADER, errorMessage: leaderId === 0 ? 'no leader is known; retry' : `broker ${leaderId} leads this partition`, batches: [], bytes: 0 };
-    if (fetchOffset < base.logStartOffset || fetchOffset > base.highWatermark) {
+    const pastHighWatermark = this.knobs.servePastHighWatermark === true;
+    if (fetchOffset < base.logStartOffset || (fetchOffset > base.highWatermark && !pastHighWatermark)) {
       return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: `offset ${fetchOffset} is outside [${base.logStartOffset}, ${base.highWatermark}]`, batches: [], bytes: 0 };
     }
-    if (fetchOffset === base.highWatermark) return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', batches: [], bytes: 0 };
+    if (fetchOffset === base.highWatermark && !pastHighWatermark) return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', batches: [], bytes: 0 };
     try {
-      const stored = await this.store.readBatches(this.groupId, fetchOffset, bytesMax, this.appliedIndex);
+      const maxIndex = pastHighWatermark ? this.host.status(this.groupId).lastIndex : this.appliedIndex;
+      const stored = await this.store.readBatches(this.groupId, fetchOffset, bytesMax, maxIndex);
       let bytes = 0;
       const batches = stored.map((batch) => {
         bytes += batch.data.byteLength;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { addStreamBusService, messageBytesMax } from '@streambus/proto';
 import { RaftHost, Role } from '@streambus/raft';
-import type { ConfState, Entry, GroupId, NodeId, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
+import type { ConfState, Entry, GroupId, GroupWrite, HostTimer, NodeId, RaftStore, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
 import { LevelRaftStore } from '@streambus/storage';
 import type { HealthRegistry } from '../admin/health.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
@@ -23,6 +23,7 @@ import type { PartitionReport } from '../controller/commands.js';
 import type { Logger } from '../logging/logger.js';
 import { componentLogger, raftLogger } from '../logging/logger.js';
 import { PartitionReplica } from '../partition/partition-replica.js';
+import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { addPeerService, PeerTransport } from '../peer/index.js';
 import type { PeerServiceHandle } from '../peer/index.js';
 import { ClientService } from './client-service.js';
@@ -47,6 +48,12 @@ export interface BrokerOptions {
   readonly metrics?: BrokerMetrics;
   /** Wraps the peer transport (fault injection in tests). */
   readonly wrapTransport?: (transport: RaftTransport) => RaftTransport;
+  /** Wraps the store the Raft host writes through (disk faults in tests). */
+  readonly wrapStore?: (store: RaftStore) => RaftStore;
+  /** The Raft host's clock and tick source (pauses and clock skew in tests). Default real time. */
+  readonly timer?: HostTimer;
+  /** Planted faults for the chaos harness's own tests. NEVER in production; default all off. */
+  readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
 }
 
 interface SentReport {
@@ -75,6 +82,7 @@ export class Broker {
   private stopping = false;
   private controllerSnapshotIndex = 0;
   private reporting = false;
+  private readonly knobs: UnsafeTestingKnobs;
 
   private constructor(options: BrokerOptions, store: LevelRaftStore) {
     const config = options.config;
@@ -82,6 +90,7 @@ export class Broker {
     this.nodeId = config.server.brokerId;
     this.logger = options.logger;
     this.store = store;
+    this.knobs = options.unsafeTestingKnobs ?? {};
     const peers = new Map<NodeId, string>();
     for (const peer of config.server.peers) if (peer.id !== this.nodeId) peers.set(peer.id, `${peer.host}:${peer.port}`);
     this.transport = new PeerTransport({ nodeId: this.nodeId, peers, logger: componentLogger(this.logger, 'grpc') });
@@ -90,9 +99,11 @@ export class Broker {
       apply: (groupId: GroupId, entries: readonly Entry[]) => this.apply(groupId, entries),
       restore: (groupId: GroupId, snapshot: Snapshot) => this.restore(groupId, snapshot),
     };
+    const wrapped = options.wrapStore === undefined ? store : options.wrapStore(store);
     this.host = new RaftHost({
       nodeId: this.nodeId,
-      store,
+      store: this.knobs.skipSync === true ? neverSync(wrapped) : wrapped,
+      ...(options.timer === undefined ? {} : { timer: options.timer }),
       transport: options.wrapTransport === undefined ? this.transport : options.wrapTransport(this.transport),
       stateMachine,
       tickMs: config.raft.tickMs,
@@ -206,7 +217,7 @@ export class Broker {
   replica(groupId: GroupId): PartitionReplica {
     let replica = this.replicas.get(groupId);
     if (replica === undefined) {
-      replica = new PartitionReplica({ groupId, brokerId: this.nodeId, host: this.host, store: this.store, logger: componentLogger(this.logger, 'partition') });
+      replica = new PartitionReplica({ groupId, brokerId: this.nodeId, host: this.host, store: this.store, logger: componentLogger(this.logger, 'partition'), unsafeTestingKnobs: this.knobs });
       const info = this.controller.state.partition(groupId);
       if (info !== undefined) {
         replica.topic = info.topic;
@@ -505,6 +516,18 @@ export class Broker {
 
 function confState(voters: readonly NodeId[]): ConfState {
   return { voters: [...voters], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+}
+
+/** The skipSync planted fault: every host write goes to the store without asking for a sync. */
+function neverSync(store: RaftStore): RaftStore {
+  return {
+    groupIds: () => store.groupIds(),
+    openGroup: (groupId, bootstrap) => store.openGroup(groupId, bootstrap),
+    persist: (writes: readonly GroupWrite[]) => store.persist(writes, false),
+    compact: (groupId, snapshot) => store.compact(groupId, snapshot),
+    deleteGroup: (groupId) => store.deleteGroup(groupId),
+    onEntriesLoaded: (listener) => store.onEntriesLoaded(listener),
+  };
 }
 
 function sleep(ms: number): Promise<void> {

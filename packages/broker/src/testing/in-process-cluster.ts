@@ -7,11 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RaftTransport } from '@streambus/raft';
+import type { HostTimer, RaftStore, RaftTransport } from '@streambus/raft';
 import { resolveConfig } from '../config/load.js';
 import type { BrokerConfig } from '../config/types.js';
 import { createLogger } from '../logging/logger.js';
 import type { Logger } from '../logging/logger.js';
+import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { Broker } from '../server/broker.js';
 
 export interface InProcessClusterOptions {
@@ -25,6 +26,12 @@ export interface InProcessClusterOptions {
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Wraps each broker's peer transport, e.g. to inject faults. */
   readonly wrapTransport?: (brokerId: number, transport: RaftTransport) => RaftTransport;
+  /** Wraps each broker's Raft store (called at every start), e.g. to lose unsynced writes on a kill. */
+  readonly wrapStore?: (brokerId: number, store: RaftStore) => RaftStore;
+  /** Each broker's Raft host timer (called at every start), e.g. to pause it or skew its clock. */
+  readonly timer?: (brokerId: number) => HostTimer;
+  /** Planted faults (chaos harness self-tests). NEVER in production; default all off. */
+  readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
 }
 
 interface Member {
@@ -114,10 +121,16 @@ export class InProcessCluster {
     const member = this.member(id);
     if (member.broker !== null) throw new Error(`broker ${id} is already running`);
     const wrap = this.options.wrapTransport;
+    const wrapStore = this.options.wrapStore;
+    const timer = this.options.timer;
+    const knobs = this.options.unsafeTestingKnobs;
     const broker = await Broker.start({
       config: this.config(id),
       logger: this.logger.child({ broker_id: id }),
       ...(wrap === undefined ? {} : { wrapTransport: (transport: RaftTransport) => wrap(id, transport) }),
+      ...(wrapStore === undefined ? {} : { wrapStore: (store: RaftStore) => wrapStore(id, store) }),
+      ...(timer === undefined ? {} : { timer: timer(id) }),
+      ...(knobs === undefined ? {} : { unsafeTestingKnobs: knobs }),
     });
     member.broker = broker;
     return broker;

@@ -1,3 +1,4 @@
 // Test-only: in-process brokers for tests and the chaos harness. Never used in production.
 export { InProcessCluster } from './in-process-cluster.js';
 export type { InProcessClusterOptions } from './in-process-cluster.js';
+export type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
