@@ -30,6 +30,8 @@ export interface HealthReport {
   readonly status: HealthStatus;
   readonly version: string;
   readonly uptime_seconds: number;
+  /** The same, for people, as the seed's health document shows it: "24h30m15s". */
+  readonly uptime: string;
   readonly broker_id: number;
   readonly ready: boolean;
   readonly components: Readonly<Record<string, ComponentHealth>>;
@@ -105,10 +107,12 @@ export class HealthRegistry {
     );
     const components = Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
     const readiness = await this.readiness();
+    const uptimeSeconds = Math.floor((this.nowMs() - this.startedMs) / 1000);
     return {
       status: worstStatus(Object.values(components).map((component) => component.status)),
       version: this.options.version,
-      uptime_seconds: Math.floor((this.nowMs() - this.startedMs) / 1000),
+      uptime_seconds: uptimeSeconds,
+      uptime: formatUptime(uptimeSeconds),
       broker_id: this.options.brokerId,
       ready: readiness.ready,
       components,
@@ -133,4 +137,14 @@ export function worstStatus(statuses: readonly HealthStatus[]): HealthStatus {
   if (statuses.includes('down')) return 'down';
   if (statuses.includes('degraded')) return 'degraded';
   return 'ok';
+}
+
+/** "24h30m15s", "5m0s", "42s". */
+export function formatUptime(seconds: number): string {
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  const rest = seconds % 60;
+  if (hours > 0) return `${hours}h${minutes}m${rest}s`;
+  if (minutes > 0) return `${minutes}m${rest}s`;
+  return `${rest}s`;
 }

@@ -80,6 +80,7 @@ describe('admin server', () => {
       status: 'down',
       version: '0.1.0',
       uptime_seconds: 61,
+      uptime: '1m1s',
       broker_id: 2,
       ready: false,
       components: {

@@ -30,12 +30,4 @@ export function encodeUtf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
-/** "1h2m3s" style uptime for people. */
-export function formatUptime(seconds: number): string {
-  const hours = Math.floor(seconds / 3600);
-  const minutes = Math.floor((seconds % 3600) / 60);
-  const rest = seconds % 60;
-  if (hours > 0) return `${hours}h${minutes}m${rest}s`;
-  if (minutes > 0) return `${minutes}m${rest}s`;
-  return `${rest}s`;
-}
+export { formatUptime } from '../admin/health.js';
