@@ -1,0 +1,134 @@
+/**
+ * `npm run bench`: produce and consume throughput, and latency at a fixed rate, against a real
+ * 3-process cluster on 127.0.0.1 (wal_sync always: acks=all means on disk on a quorum).
+ *
+ * Phases: (1) highest sustained acks=all throughput with 100 B records, (2) the same with 1 KiB,
+ * (3) latency p50/p99 at 10,000 msg/s with 100 B records, (4) consume everything from the start.
+ * The last line is `produce: N msg/s, p99 M ms` (N from phase 1, M from phase 3).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { Admin, Consumer } from '@streambus/client';
+import type { WorkerInput, WorkerMessage } from './bench-worker.js';
+import { TestCluster } from './cluster.js';
+
+interface PhaseResult {
+  readonly acked: number;
+  readonly failed: number;
+  readonly seconds: number;
+  readonly latenciesUs: number[];
+}
+
+function log(line: string): void {
+  console.log(`bench: ${line}`);
+}
+
+async function producePhase(name: string, base: Omit<WorkerInput, 'workerIndex'>, workers: number): Promise<PhaseResult> {
+  log(`${name}: ${workers} producer threads, ${base.recordBytes} B records, ${base.ratePerSecond === 0 ? 'as fast as possible' : `${base.ratePerSecond} msg/s`}, ${base.durationMs / 1000} s`);
+  const progress = new Array<number>(workers).fill(0);
+  let lastTotal = 0;
+  const ticker = setInterval(() => {
+    const total = progress.reduce((sum, value) => sum + value, 0);
+    log(`${name}: ${total} acked (${total - lastTotal} msg/s)`);
+    lastTotal = total;
+  }, 1000);
+  const results = await Promise.all(
+    Array.from({ length: workers }, (_, workerIndex) =>
+      new Promise<WorkerMessage & { kind: 'done' }>((resolve, reject) => {
+        const worker = new Worker(new URL('./bench-worker.js', import.meta.url), { workerData: { ...base, workerIndex } satisfies WorkerInput });
+        worker.on('message', (message: WorkerMessage) => {
+          if (message.kind === 'progress') progress[workerIndex] = message.acked;
+          else resolve(message);
+        });
+        worker.on('error', reject);
+      }),
+    ),
+  );
+  clearInterval(ticker);
+  const seconds = Math.max(...results.map((result) => result.elapsedMs)) / 1000;
+  return {
+    acked: results.reduce((sum, result) => sum + result.acked, 0),
+    failed: results.reduce((sum, result) => sum + result.failed, 0),
+    seconds,
+    latenciesUs: results.flatMap((result) => result.latenciesUs),
+  };
+}
+
+function percentileMs(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length));
+  return (sorted[index] as number) / 1000;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '10' },
+      partitions: { type: 'string', default: '6' },
+      producers: { type: 'string', default: '2' },
+      rate: { type: 'string', default: '10000' },
+      'wal-sync': { type: 'string', default: 'always' },
+    },
+  });
+  const durationMs = Number(values.seconds) * 1000;
+  const partitions = Number(values.partitions);
+  const producers = Number(values.producers);
+  const rate = Number(values.rate);
+  const dir = await mkdtemp(join(tmpdir(), 'streambus-bench-'));
+  log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}`);
+  const cluster = await TestCluster.create({ size: 3, dataDir: dir, logLevel: 'warn', env: { STREAMBUS_WAL_SYNC: values['wal-sync'] }, onProgress: (line) => log(line) });
+  try {
+    await cluster.startAll(60_000);
+    const bootstrap = cluster.bootstrap;
+    const admin = new Admin({ bootstrapServers: bootstrap.split(',') });
+    for (const topic of ['bench-100', 'bench-1k', 'bench-latency']) await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
+    await admin.close();
+    await new Promise((resolve) => setTimeout(resolve, 4_000)); // let preferred leaders settle
+
+    const small = await producePhase('throughput 100 B', { bootstrap, topic: 'bench-100', partitions, recordBytes: 100, durationMs, ratePerSecond: 0 }, producers);
+    const large = await producePhase('throughput 1 KiB', { bootstrap, topic: 'bench-1k', partitions, recordBytes: 1024, durationMs, ratePerSecond: 0 }, producers);
+    const paced = await producePhase('latency', { bootstrap, topic: 'bench-latency', partitions, recordBytes: 100, durationMs, ratePerSecond: rate }, 1);
+
+    log('consume: reading bench-100 from the beginning');
+    const consumer = new Consumer({ bootstrapServers: bootstrap.split(','), autoOffsetReset: 'earliest', fetchMaxBytes: 64 * 1024 * 1024 });
+    consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic: 'bench-100', partition })));
+    const consumeStarted = performance.now();
+    let consumed = 0;
+    let consumedBytes = 0;
+    let lastLog = consumeStarted;
+    while (consumed < small.acked && performance.now() - consumeStarted < 120_000) {
+      for (const record of await consumer.poll(500)) {
+        consumed += 1;
+        consumedBytes += record.value?.byteLength ?? 0;
+      }
+      if (performance.now() - lastLog > 1000) {
+        log(`consume: ${consumed}/${small.acked}`);
+        lastLog = performance.now();
+      }
+    }
+    const consumeSeconds = (performance.now() - consumeStarted) / 1000;
+    await consumer.close();
+
+    const rateOf = (result: PhaseResult): number => Math.round(result.acked / result.seconds);
+    const mbOf = (result: PhaseResult, bytes: number): string => ((result.acked * bytes) / result.seconds / 1e6).toFixed(1);
+    log('');
+    log(`results (3 broker processes, RF 3, ${partitions} partitions, acks=all, wal_sync ${values['wal-sync']}, ${producers} producer threads):`);
+    log(`  produce 100 B : ${rateOf(small)} msg/s, ${mbOf(small, 100)} MB/s (${small.acked} acked, ${small.failed} failed)`);
+    log(`  produce 1 KiB : ${rateOf(large)} msg/s, ${mbOf(large, 1024)} MB/s (${large.acked} acked, ${large.failed} failed)`);
+    log(`  latency at ${rate} msg/s (100 B): p50 ${percentileMs(paced.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(2)} ms, achieved ${rateOf(paced)} msg/s`);
+    log(`  consume 100 B : ${Math.round(consumed / consumeSeconds)} msg/s, ${(consumedBytes / consumeSeconds / 1e6).toFixed(1)} MB/s (${consumed} records)`);
+    console.log(`produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms`);
+  } finally {
+    await cluster.stopAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(1);
+});
