@@ -18,6 +18,10 @@ export const tailCacheBytesMaxDefault = 64 * 1024 * 1024;
 export const tailCacheChunksMax = 1 << 20;
 /** Bytes one asynchronous load of old entries reads for one group (at least one entry). */
 export const loadWindowBytesMax = 4 * 1024 * 1024;
+/** Load windows one group keeps (readers at different positions: applying, followers catching up). */
+export const loadWindowsPerGroupMax = 4;
+/** Bytes of load windows kept across all groups; beyond it the oldest windows are dropped. */
+export const loadWindowsBytesMax = 64 * 1024 * 1024;
 /** Entries one asynchronous load reads for one group. */
 export const loadWindowEntriesMax = 65_536;
 /** Default interval of the `periodic` sync policy. */
@@ -39,5 +43,6 @@ export const storeLayoutVersion = 1;
 
 assert(loadWindowBytesMax >= raftMessageBytesMaxDefault, 'one load window holds at least one append message of entries');
 assert(tailCacheBytesMaxDefault >= loadWindowBytesMax, 'the tail cache is larger than one load window');
+assert(loadWindowsBytesMax >= loadWindowsPerGroupMax * loadWindowBytesMax, 'one group can keep its windows whole');
 assert(walSyncIntervalMsMin <= walSyncIntervalMsDefault, 'default sync interval within bounds');
 assert(walSyncIntervalMsDefault <= walSyncIntervalMsMax, 'default sync interval within bounds');

@@ -10,7 +10,7 @@ export type {
   GroupStats,
   StoreStats,
 } from './log/level-raft-store.js';
-export { GroupLog } from './log/group-log.js';
+export type { GroupLog } from './log/group-log.js';
 export { verifyStore } from './verify/verify-store.js';
 export type { VerifyProblem, VerifyProblemKind, VerifyProgress, VerifyOptions, VerifyReport } from './verify/verify-store.js';
 export {

@@ -9,17 +9,21 @@
  * All mutation goes through the owning `LevelRaftStore`, after its writes have reached LevelDB.
  */
 import { assert, CompactedError, EntriesPendingError, UnavailableError } from '@streambus/raft';
+import { loadWindowsPerGroupMax } from '../constants.js';
 import type { Entry, GroupId, HardState, InitialState, LogStorage, Snapshot } from '@streambus/raft';
 import { OffsetIndex } from './offset-index.js';
 import { TermRuns } from './term-runs.js';
 
-/** What a group needs from its store: starting an asynchronous load of [lo, hi). */
+/** What a group needs from its store. */
 export interface GroupLogHost {
+  /** Starts an asynchronous load of entries [lo, hi). */
   loadEntries(log: GroupLog, lo: number, hi: number): void;
+  /** Load windows of `bytes` in total were dropped by the group itself. */
+  windowsDropped(bytes: number): void;
 }
 
 /** Entries loaded from disk for a reader behind the tail cache. */
-interface LoadWindow {
+export interface LoadWindow {
   readonly lo: number;
   readonly entries: readonly Entry[];
   readonly bytes: number;
@@ -44,7 +48,8 @@ export class GroupLog implements LogStorage {
   private cacheHead = 0;
   private cacheFirstIndex: number;
   private cacheBytesTotal = 0;
-  private window: LoadWindow | null = null;
+  /** Windows of entries loaded from disk, oldest first (at most loadWindowsPerGroupMax). */
+  private windows: LoadWindow[] = [];
 
   constructor(readonly groupId: GroupId, private readonly host: GroupLogHost, hard: HardState, snap: Snapshot, last: number, offsetFloor: number) {
     this.hard = hard;
@@ -112,7 +117,7 @@ export class GroupLog implements LogStorage {
   }
 
   get windowBytes(): number {
-    return this.window?.bytes ?? 0;
+    return this.windows.reduce((n, w) => n + w.bytes, 0);
   }
 
   cachedEntry(index: number): Entry | undefined {
@@ -121,13 +126,37 @@ export class GroupLog implements LogStorage {
   }
 
   private windowEntry(index: number): Entry | undefined {
-    const w = this.window;
-    if (w === null || index < w.lo) return undefined;
-    return w.entries[index - w.lo];
+    for (const w of this.windows) {
+      if (index >= w.lo && index < w.lo + w.entries.length) return w.entries[index - w.lo];
+    }
+    return undefined;
   }
 
-  setWindow(lo: number, entries: readonly Entry[], bytes: number): void {
-    this.window = entries.length === 0 ? null : { lo, entries, bytes };
+  /** Adds a loaded window, dropping this group's oldest beyond the per-group bound. */
+  addWindow(window: LoadWindow): void {
+    this.windows.push(window);
+    if (this.windows.length > loadWindowsPerGroupMax) {
+      const oldest = this.windows.shift() as LoadWindow;
+      this.host.windowsDropped(oldest.bytes);
+    }
+  }
+
+  /** Removes `window` if still held (the store's global budget); true when it was. */
+  removeWindow(window: LoadWindow): boolean {
+    const i = this.windows.indexOf(window);
+    if (i < 0) return false;
+    this.windows.splice(i, 1);
+    return true;
+  }
+
+  hasWindow(window: LoadWindow): boolean {
+    return this.windows.includes(window);
+  }
+
+  private clearWindows(): void {
+    const bytes = this.windowBytes;
+    this.windows = [];
+    if (bytes > 0) this.host.windowsDropped(bytes);
   }
 
   /** Appends entries that now follow `last` (truncation already applied); returns bytes added. */
@@ -155,7 +184,7 @@ export class GroupLog implements LogStorage {
     assert(index > this.snap.metadata.index, 'truncation stays above the snapshot');
     assert(index <= this.last + 1, 'truncation within the log');
     this.generation++;
-    this.window = null;
+    this.clearWindows();
     let freed = 0;
     if (index < this.cacheFirstIndex) {
       freed = this.cacheBytesTotal;
@@ -201,7 +230,7 @@ export class GroupLog implements LogStorage {
     const index = snapshot.metadata.index;
     assert(index <= this.last, 'compaction within the log');
     this.generation++;
-    this.window = null;
+    this.clearWindows();
     const freed = this.evictThrough(index);
     this.snap = snapshot;
     if (index === this.last) this.runs.clear();
@@ -214,7 +243,7 @@ export class GroupLog implements LogStorage {
   /** Snapshot install: the whole log is replaced; returns cache bytes freed. */
   installSnapshot(snapshot: Snapshot): number {
     this.generation++;
-    this.window = null;
+    this.clearWindows();
     const freed = this.cacheBytesTotal;
     this.cache = [];
     this.cacheHead = 0;

@@ -177,6 +177,26 @@ describe('LevelRaftStore', () => {
     const entries = b.entries(1, 11, Infinity);
     expect(entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(b.entries(1, 11, 1).map((e) => e.index)).toEqual([1]);
+    expect(t.store.stats().loadWindowBytes).toBeGreaterThan(0);
+
+    // Two readers at different positions (say, two lagging followers) both make progress: the
+    // group keeps several load windows instead of one they would steal from each other.
+    const store = await t.reopen({ tailCacheBytesMax: 0 });
+    const log = store.openGroup(1, null);
+    let got = new Set<number>();
+    for (let round = 0; round < 20 && got.size < 2; round++) {
+      got = new Set<number>(); // both in the same round: neither evicted the other's window
+      for (const lo of [2, 9]) {
+        try {
+          log.entries(lo, lo + 1, Infinity);
+          got.add(lo);
+        } catch (error: unknown) {
+          if (!(error instanceof EntriesPendingError)) throw error;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect([...got].sort((x, y) => x - y)).toEqual([2, 9]);
   });
 
   it('reads committed batches by offset, never past the high watermark, from cache and from disk', async () => {

@@ -47,6 +47,7 @@ import {
   groupIdMax,
   loadWindowBytesMax,
   loadWindowEntriesMax,
+  loadWindowsBytesMax,
   progressGroupsEvery,
   readBatchesMax,
   storeLayoutVersion,
@@ -61,7 +62,7 @@ import { openDb } from '../open-db.js';
 import type { Db } from '../open-db.js';
 import { groupRangeEnd, indexRange, KeyKind, keyIndex, keyGroup, makeKey } from '../keys.js';
 import { GroupLog } from './group-log.js';
-import type { GroupLogHost } from './group-log.js';
+import type { GroupLogHost, LoadWindow } from './group-log.js';
 
 export type WalSyncPolicy = 'always' | 'periodic' | 'none';
 
@@ -135,6 +136,8 @@ export interface StoreStats {
   readonly batchBytes: number;
   readonly cacheBytes: number;
   readonly cacheBytesMax: number;
+  /** Bytes of entries loaded from disk and held for readers behind the tail cache. */
+  readonly loadWindowBytes: number;
   readonly persistCount: number;
   readonly syncCount: number;
 }
@@ -161,6 +164,9 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
   private readonly logger: RaftLogger | undefined;
   private cacheBytesTotal = 0;
   private cacheChunks: CacheChunk[] = [];
+  /** Load windows of all groups, oldest first, for the global bound (stale ones are skipped). */
+  private windowQueue: { readonly log: GroupLog; readonly window: LoadWindow }[] = [];
+  private windowBytesTotal = 0;
   private cacheChunksHead = 0;
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
@@ -244,7 +250,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       this.groups.delete(groupId);
       this.creating.delete(log);
       this.cacheBytesTotal -= log.evictThrough(log.last);
-      log.generation++;
+      log.truncateFrom(log.firstIndex()); // drops its load windows (and bumps the generation)
       await this.clearGroup(groupId);
     });
   }
@@ -423,6 +429,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       batchBytes,
       cacheBytes: this.cacheBytesTotal,
       cacheBytesMax: this.tailCacheBytesMax,
+      loadWindowBytes: this.windowBytesTotal,
       persistCount: this.persists,
       syncCount: this.syncs,
     };
@@ -437,7 +444,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     void this.readEntries(log.groupId, lo, hi).then(
       ({ entries, bytes }) => {
         log.loading = false;
-        if (generation === log.generation && this.groups.get(log.groupId) === log) log.setWindow(lo, entries, bytes);
+        if (entries.length > 0 && generation === log.generation && this.groups.get(log.groupId) === log) this.addWindow(log, { lo, entries, bytes });
         this.notifyLoaded(log.groupId);
       },
       (error: unknown) => {
@@ -446,6 +453,23 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
         this.notifyLoaded(log.groupId);
       },
     );
+  }
+
+  windowsDropped(bytes: number): void {
+    this.windowBytesTotal -= bytes;
+  }
+
+  private addWindow(log: GroupLog, window: LoadWindow): void {
+    this.windowBytesTotal += window.bytes;
+    log.addWindow(window);
+    this.windowQueue.push({ log, window });
+    while (this.windowBytesTotal > loadWindowsBytesMax && this.windowQueue.length > 1) {
+      const oldest = this.windowQueue.shift();
+      if (oldest !== undefined && oldest.log.removeWindow(oldest.window)) this.windowBytesTotal -= oldest.window.bytes;
+    }
+    if (this.windowQueue.length > 4 * loadWindowsBytesMax / loadWindowBytesMax) {
+      this.windowQueue = this.windowQueue.filter((w) => w.log.hasWindow(w.window));
+    }
   }
 
   private async readEntries(groupId: GroupId, lo: number, hi: number): Promise<{ entries: Entry[]; bytes: number }> {
