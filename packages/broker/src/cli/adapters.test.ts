@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeStreamBusCluster } from '@streambus/client/testing';
 import { openTempStore } from '@streambus/storage/testing';
@@ -87,6 +89,31 @@ describe('client verbs on the real SDK against the fake gRPC cluster', () => {
     const missing = harness();
     expect(await runCli(['topic', 'describe', 'events', '-b', bootstrap], missing.deps)).toBe(1);
     expect(missing.stderr()).toContain('(UNKNOWN_TOPIC_OR_PARTITION)');
+  });
+
+  it('the executable stops consuming on SIGINT and exits 0', async () => {
+    const setup = harness();
+    expect(await runCli(['topic', 'create', 'signals', '-p', '1', '-b', bootstrap], setup.deps)).toBe(0);
+    expect(await runCli(['produce', 'signals', '--value', 'first', '-b', bootstrap], setup.deps)).toBe(0);
+    const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--conditions=@streambus/source', '--import', 'tsx', main, 'consume', 'signals', '--from-beginning', '-b', bootstrap], {
+      env: { PATH: process.env['PATH'] ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('\n')) resolve();
+      });
+      child.once('exit', () => reject(new Error(`consume exited early: ${stderr}`)));
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stdout).toBe('[0@0] first\n');
   });
 
   it('exits 3 when no broker answers', async () => {
