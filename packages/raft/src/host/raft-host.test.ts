@@ -222,6 +222,12 @@ describe('RaftHost over MemoryNetwork', () => {
     const followerRead = await c.host(2).linearizableRead(1);
     expect(followerRead).toBeGreaterThanOrEqual(receipt.index);
     expect(c.machine(2).texts(1)).toEqual(['r']);
+    // A read on a quiesced follower wakes the group on both sides and is answered.
+    await waitQuiesced(c, [1]);
+    const quiescedRead = c.host(3).linearizableRead(1);
+    await c.settle();
+    expect(await quiescedRead).toBeGreaterThanOrEqual(receipt.index);
+    await waitQuiesced(c, [1]);
   });
 
   it('drops a read the cut-off leader cannot confirm, and a read without a known leader', async () => {
