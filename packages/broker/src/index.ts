@@ -129,7 +129,7 @@ export type {
 } from './cli/client.js';
 
 // peer (broker-to-broker transport: Raft frames and controller commands over gRPC)
-export { PeerTransport, addPeerService, encodeFrame, decodeFrame, PeerError, MalformedFrameError, UnsupportedVersionError, PeerCallError } from './peer/index.js';
+export { PeerTransport, addPeerService, peerServerOptions, encodeFrame, decodeFrame, PeerError, MalformedFrameError, UnsupportedVersionError, PeerCallError } from './peer/index.js';
 export {
   peerQueueFramesMaxDefault,
   peerQueueBytesMaxDefault,

@@ -1,7 +1,7 @@
 // The broker-to-broker (peer) transport: Raft frames and controller commands over gRPC.
 export { PeerTransport } from './peer-transport.js';
 export type { PeerTransportOptions, PeerLinkStats, PeerTransportStats } from './peer-transport.js';
-export { addPeerService } from './peer-service.js';
+export { addPeerService, peerServerOptions } from './peer-service.js';
 export type { PeerServiceHandlers, PeerServiceOptions, PeerServiceStats, PeerServiceHandle } from './peer-service.js';
 export { encodeFrame, decodeFrame } from './frame-codec.js';
 export { PeerError, MalformedFrameError, UnsupportedVersionError, PeerCallError } from './errors.js';

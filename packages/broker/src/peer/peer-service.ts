@@ -4,14 +4,17 @@
  *
  * Each incoming `Raft` stream hands decoded frames to `onFrame` in order. A frame that does not
  * decode, has an unknown protocol version, or (when `nodeId` is given) is addressed to another
- * broker is logged (rate-limited) and dropped; the stream goes on. Streams are long-lived: call
- * `closeStreams()` on the returned handle when the broker stops, or `server.tryShutdown` waits
- * for the peers to hang up.
+ * broker is logged (rate-limited) and dropped; the stream goes on.
+ *
+ * Streams are long-lived, so a plain `server.tryShutdown` would wait for the peers to hang up,
+ * which they never do. `addPeerService` therefore wraps the server's `tryShutdown` so that it first
+ * answers and ends the open Raft streams (`closeStreams()` on the returned handle does the same
+ * explicitly). Peers see their stream end and reconnect, with backoff, to whoever serves next.
  */
 import * as grpc from '@grpc/grpc-js';
 import { AssertionError } from '@streambus/raft';
 import type { Frame, NodeId } from '@streambus/raft';
-import { ErrorCode, peerControllerCommandBytesMax, peerServiceDefinition } from '@streambus/proto';
+import { ErrorCode, peerControllerCommandBytesMax, peerMessageBytesMax, peerServiceDefinition } from '@streambus/proto';
 import type { ControllerCommandRequest, ControllerCommandResponse, RaftStreamClosed } from '@streambus/proto';
 import { peerWarnIntervalMs } from './constants.js';
 import { PeerError } from './errors.js';
@@ -166,10 +169,22 @@ export function addPeerService(server: grpc.Server, handlers: PeerServiceHandler
 
   server.addService(peerServiceDefinition(), { Raft: raft, ProposeControllerCommand: proposeControllerCommand } as grpc.UntypedServiceImplementation);
 
-  return {
-    stats,
-    closeStreams: () => {
-      for (const stream of [...open]) finish(stream);
-    },
+  const closeStreams = (): void => {
+    for (const stream of [...open]) finish(stream);
   };
+  const tryShutdown = server.tryShutdown.bind(server);
+  server.tryShutdown = (callback: (error?: Error) => void): void => {
+    closeStreams();
+    tryShutdown(callback);
+  };
+  return { stats, closeStreams };
 }
+
+/**
+ * Options the broker's grpc.Server needs for peer traffic (merge them into its own): a peer
+ * message may be as large as `peerMessageBytesMax`.
+ */
+export const peerServerOptions: grpc.ServerOptions = {
+  'grpc.max_receive_message_length': peerMessageBytesMax,
+  'grpc.max_send_message_length': peerMessageBytesMax,
+};

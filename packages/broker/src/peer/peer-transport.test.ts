@@ -164,6 +164,20 @@ describe('PeerTransport over real gRPC', () => {
     expect(peer2.handle.stats.framesReceived).toBe(count);
     expect(peer2.handle.stats.framesReceivedByPeer.get(1)).toBe(count);
     expect(peer2.handle.stats.bytesReceived).toBe(stats.bytesSent);
+    expect(peer2.handle.stats.streamsActive).toBe(1);
+    t1.close();
+    await waitFor(() => peer2.handle.stats.streamsActive === 0, 'the stream to end at the receiver');
+    expect(stats.connected).toBe(false);
+  });
+
+  it('server.tryShutdown completes although peers keep their streams open', async () => {
+    const peer2 = await startPeer(2);
+    const t1 = transport({ nodeId: 1, peers: new Map([[2, `127.0.0.1:${peer2.port}`]]) });
+    t1.send(frameOf(1, 2, 1));
+    await waitFor(() => peer2.frames.length === 1 && t1.stats.peers.get(2)!.connected, 'the stream');
+    await new Promise<void>((resolve, reject) => peer2.server.tryShutdown((error) => (error === undefined ? resolve() : reject(error))));
+    expect(peer2.handle.stats.streamsActive).toBe(0);
+    await waitFor(() => t1.stats.peers.get(2)!.streamFailures >= 1, 'the sender to notice');
   });
 
   it('a down peer: send never throws, frames beyond the queue bounds are dropped; the peer comes back on the same port and frames flow again, in order', async () => {
