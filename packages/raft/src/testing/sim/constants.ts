@@ -17,6 +17,10 @@ export const simStepsDefault = 150;
 export const simStepsMax = 100_000;
 /** Virtual milliseconds between two ticks of one node. */
 export const simTickMs = 10;
+/** Each machine's clock runs up to this fraction faster or slower than virtual time. */
+export const simClockRateDriftMax = 0.04;
+/** The lease drift bound the simulated nodes are configured with, in ticks. */
+export const simLeaseDriftBoundTicks = 2;
 /** Election timeout of the simulated nodes, in ticks. */
 export const simElectionTicksDefault = 10;
 /** After faults heal, a leader must be elected and every proposal committed within this many election timeouts. */
@@ -44,6 +48,9 @@ assert(simNodesMin >= 1, 'a group has a member');
 assert(simNodesMin <= simNodesDefault && simNodesDefault <= simNodesMax, 'default group size within bounds');
 assert(simVotersMin <= simNodesMin, 'membership changes start from a group they may shrink');
 assert(simNodesMax <= simMembersMax, 'membership changes start from at most the largest group');
+// Two clocks drift apart by at most 2 * rate drift * election timeout ticks: lease reads are safe
+// only while that stays under the drift bound the nodes are configured with.
+assert(2 * simClockRateDriftMax * simElectionTicksDefault < simLeaseDriftBoundTicks, 'simulated clock drift within the lease drift bound');
 assert(simActionGapMsMin <= simActionGapMsMax, 'action gap range is ordered');
 assert(simDowntimeMsMin <= simDowntimeMsMax, 'downtime range is ordered');
 assert(simDiskLatencyMsMax < simTickMs * simElectionTicksDefault, 'a persist is shorter than an election timeout');

@@ -81,10 +81,11 @@ function script(sim: Simulation): void {
   sim.runFor(500);
 
   // 4. A crashes, B returns and wins with C's vote.
+  // (A's appends still in flight stay cut short: C must not learn A's no-op.)
   sim.crash(a);
-  sim.network.removeRewrite(cutAfterI);
   sim.restart(b);
   need(sim.runUntil(() => sim.leader() === b && termAt(sim, c, i) === termAt(sim, b, i), phaseMsMax), 'B leads and C follows it');
+  sim.network.removeRewrite(cutAfterI);
   sim.restart(a);
 }
 
