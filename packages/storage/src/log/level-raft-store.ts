@@ -522,6 +522,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
 
   private async persistNow(writes: readonly GroupWrite[], mustSync: boolean): Promise<void> {
     const logs = writes.map((write) => this.existingGroup(write.groupId));
+    assert(new Set(logs).size === logs.length, 'one write per group in a persist');
     const batch = this.db.batch();
     const after: (() => void)[] = [];
     const creating = [...this.creating];
