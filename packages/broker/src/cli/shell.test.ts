@@ -100,6 +100,26 @@ describe('server', () => {
     expect(started).toBe(false);
   });
 
+  it.each([
+    ['unknown key', 'network:\n  max_conections: 5\n', {}, [], /^config error: network\.max_conections: unknown key \(.* line 2\); did you mean network\.max_connections\?$/],
+    ['wrong type', 'monitoring:\n  metrics_enabled: "yes"\n', {}, [], /^config error: monitoring\.metrics_enabled: expected true or false, got the string "yes"/],
+    ['bad duration', '', { STREAMBUS_READ_TIMEOUT: '30' }, [], /^config error: STREAMBUS_READ_TIMEOUT: duration "30" has no unit; set it to a duration/],
+    ['bad enum', '', {}, ['--log-level', 'verbose'], /^config error: --log-level: "verbose" is not one of debug, info, warn, error; /],
+    ['bad peers list', '', {}, ['--peers', '1=a:1;2=b:2'], /^config error: --peers: peer 1: "a:1;2=b:2" is not HOST:PORT/],
+    ['missing id in peers', 'server:\n  peers: {1: "a:1", 2: "b:2"}\n', { STREAMBUS_BROKER_ID: '3' }, [], /^config error: server\.peers: this broker's id 3 \(env STREAMBUS_BROKER_ID\) is not in the peer list; add 3=HOST:PORT/],
+  ] as const)('%s: exit 2 with exactly one line', async (_name, yaml, env, flags, line) => {
+    const file = join(dir, `case-${_name.replace(/ /g, '-')}.yaml`);
+    await writeFile(file, yaml);
+    const h = harness({ ...env }, { startBroker: async () => {
+      throw new Error('must not start');
+    } });
+    expect(await runCli(['server', '--config', file, ...flags], h.deps)).toBe(2);
+    const lines = h.stderr().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(line);
+    expect(h.stdout()).toBe('');
+  });
+
   it('says the broker core is not available yet when it is missing (exit 1)', async () => {
     const h = harness();
     expect(await runCli(['server', '--admin', '127.0.0.1:0'], h.deps)).toBe(1);
