@@ -9,6 +9,7 @@
  *     lease, its read index is below the commit index already known: a stale read.
  */
 import { assert } from '../../errors.js';
+import { Role } from '../../types.js';
 import { Simulation } from './simulation.js';
 import type { SimulationResult } from './simulation.js';
 import { SimViolation } from './violation.js';
@@ -55,7 +56,9 @@ function script(sim: Simulation): void {
   const next = sim.propose(transferee);
   need(next > first, 'the new leader accepts a proposal');
   need(sim.runUntil(() => sim.checker.commitKnownMax >= next, phaseMsMax), 'the new leader commits');
-  // Still well within the old leader's lease (election timeout minus the drift bound).
+  // Still well within the old leader's lease (election timeout minus the drift bound), and it
+  // still believes it leads: the read must not be answered from its lease.
+  need(sim.describe(leader).role === Role.leader, 'the old leader still believes it leads');
   const read = sim.read(leader);
   sim.runFor(20);
   sim.network.removeFilter(cut);
