@@ -212,6 +212,15 @@ describe('health --broker', () => {
     expect(h.stdout()).toContain('broker 3: down, not ready');
   });
 
+  it('--ready exits 1 on a healthy broker that is not ready yet', async () => {
+    const address = await adminWith((health) => {
+      health.registerComponent('raft', () => ({ status: 'ok', detail: '' }));
+      health.registerReadinessCheck('replicas', () => ({ ready: false, reason: 'catching up' }));
+    });
+    expect(await runCli(['health', '--broker', address], harness().deps)).toBe(0);
+    expect(await runCli(['health', '--broker', address, '--ready'], harness().deps)).toBe(1);
+  });
+
   it('exit 3 when nothing answers; exit 2 for a malformed address', async () => {
     const address = await adminWith(() => undefined);
     const port = Number(address.split(':')[1]);

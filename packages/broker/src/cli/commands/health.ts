@@ -11,14 +11,15 @@ import { formatTable, formatUptime, jsonLine } from '../format.js';
 export const health: Command = {
   path: ['health'],
   summary: "show a broker's health (exit 0 ok or degraded, 1 down, 3 unreachable)",
-  synopsis: 'health [--broker HOST:ADMINPORT] [--strict]',
+  synopsis: 'health [--broker HOST:ADMINPORT] [--strict] [--ready]',
   optionHelp: [
     '    --broker HOST:ADMINPORT      admin address (default $STREAMBUS_ADMIN, else $STREAMBUS_ADMIN_LISTEN, else 127.0.0.1:9090)',
     '    --strict                     exit 1 when degraded too',
+    '    --ready                      exit 1 unless the broker is ready (for exec readiness probes)',
     '    --json                       print the /health document',
     '    --timeout DURATION           deadline (default 5s)',
   ],
-  options: { broker: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, timeout: { type: 'string' } },
+  options: { broker: { type: 'string' }, strict: { type: 'boolean' }, ready: { type: 'boolean' }, json: { type: 'boolean' }, timeout: { type: 'string' } },
   positionalsMin: 0,
   positionalsMax: 0,
   run: async (input) => {
@@ -36,6 +37,7 @@ export const health: Command = {
       return code === 'BAD_RESPONSE' ? ExitCode.failed : ExitCode.unavailable;
     }
     input.deps.io.stdout(json ? jsonLine(report) : formatReport(report));
+    if (booleanOption(input.values, 'ready') && !report.ready) return ExitCode.failed;
     return exitCodeFor(report.status, booleanOption(input.values, 'strict'));
   },
 };
