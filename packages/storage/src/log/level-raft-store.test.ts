@@ -311,6 +311,22 @@ describe('LevelRaftStore', () => {
     expect(store.openGroup(11, null).lastIndex()).toBe(0);
     expect(store.openGroup(12, null).lastIndex()).toBe(3);
     expect((await verifyStore(store)).ok).toBe(true);
+
+    // A deleteGroup interrupted after its first step (the meta key) leaves an orphan: reported,
+    // harmless, and cleared when the id is created again.
+    await store.persist([write(12, batches(4, 5, 1))], true);
+    await store.close();
+    const db = new ClassicLevel<Buffer, Buffer>(t.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.del(makeKey(KeyKind.groupMeta, 12, 0));
+    await db.close();
+    const report = await verifyStore(t.dir);
+    expect(report).toMatchObject({ ok: true, orphanGroups: [12], groups: 1 });
+    const after = await t.reopen();
+    expect(after.groupIds()).toEqual([11]);
+    expect(after.openGroup(12, null).lastIndex()).toBe(0);
+    await after.persist([], true);
+    expect(after.openGroup(12, null).lastIndex()).toBe(0);
+    expect(await verifyStore(after)).toMatchObject({ ok: true, orphanGroups: [], groups: 2, entries: 0 });
   });
 
   it('periodic policy: acknowledges without fsync and reports each timed sync', async () => {

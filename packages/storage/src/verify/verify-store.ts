@@ -9,8 +9,8 @@ import type { GroupId } from '@streambus/raft';
 import { isRecordBatch, readBatchHeader, RecordBatchError, verifyBatch } from '@streambus/proto';
 import { decodeBatchLocation, decodeEntryValue, decodeGroupMeta, decodeHardState, decodeSnapshotMeta, decodeTerm } from '../codec.js';
 import type { BatchLocation } from '../codec.js';
-import { progressEntriesEvery, verifyProblemsMax } from '../constants.js';
-import { indexRange, KeyKind, keyGroup, keyIndex, makeKey } from '../keys.js';
+import { groupIdMax, progressEntriesEvery, verifyProblemsMax } from '../constants.js';
+import { groupRangeEnd, indexRange, KeyKind, keyGroup, keyIndex, makeKey } from '../keys.js';
 import type { LevelRaftStore } from '../log/level-raft-store.js';
 import { openDb } from '../open-db.js';
 import type { Db } from '../open-db.js';
@@ -58,6 +58,8 @@ export interface VerifyReport {
   readonly batchBytes: number;
   /** Entries below a group's snapshot left by an interrupted compaction (harmless; cleared at open). */
   readonly staleEntries: number;
+  /** Groups with keys but no group meta: left by a deleteGroup a crash interrupted (harmless; cleared when the id is created again). */
+  readonly orphanGroups: readonly GroupId[];
   /** The first `verifyProblemsMax` problems, in walk order. */
   readonly problems: readonly VerifyProblem[];
   readonly problemCount: number;
@@ -93,7 +95,13 @@ export async function verifyStore(target: string | LevelRaftStore, options: Veri
       walk.groups++;
       options.onProgress?.({ groupsDone: walk.groups, groupsTotal: ids.length, entriesChecked: walk.entries });
     }
+    const known = new Set(ids);
+    const orphans = new Set<GroupId>();
+    for (const kind of [KeyKind.hardState, KeyKind.snapshotMeta, KeyKind.snapshotData, KeyKind.termRun, KeyKind.offsetIndex, KeyKind.entry]) {
+      for (const g of await groupsWithKeys(db, kind)) if (!known.has(g)) orphans.add(g);
+    }
     return {
+      orphanGroups: [...orphans].sort((a, b) => a - b),
       ok: walk.problemCount === 0,
       groups: walk.groups,
       entries: walk.entries,
@@ -208,4 +216,19 @@ function checkBatch(g: GroupId, index: number, data: Uint8Array, loc: BatchLocat
     walk.problem(g, index, header.baseOffset, 'OFFSET_INDEX_MISMATCH', `index says [${loc.baseOffset}, ${loc.lastOffset}] ${loc.bytes} B, batch is [${header.baseOffset}, ${header.lastOffset}] ${header.sizeBytes} B`);
   }
   return header.lastOffset;
+}
+
+/** The groups having keys of `kind`, found by seeking from group to group (one seek per group). */
+async function groupsWithKeys(db: Db, kind: KeyKind): Promise<GroupId[]> {
+  const groups: GroupId[] = [];
+  let from = makeKey(kind, 0, 0);
+  const end = kind === KeyKind.syncMarker ? groupRangeEnd(kind, groupIdMax) : makeKey((kind + 1) as KeyKind, 0, 0);
+  for (;;) {
+    let next: GroupId | null = null;
+    for await (const key of db.keys({ gte: from, lt: end, limit: 1 })) next = keyGroup(key);
+    if (next === null) return groups;
+    groups.push(next);
+    if (next === groupIdMax) return groups;
+    from = makeKey(kind, next + 1, 0);
+  }
 }
