@@ -1,6 +1,6 @@
 /**
  * Randomized cluster runs over the in-test network: drops, partitions, restarts, proposals,
- * transfers and reads, checking Raft's safety properties after every step:
+ * transfers, reads and one-at-a-time membership changes, checking Raft's safety properties after every step:
  *  - at most one leader per term;
  *  - every node applies a prefix of one and the same sequence of entries (state machine safety);
  *  - a node's commit index never goes back, not even across restarts.
@@ -8,15 +8,19 @@
  * Wider sweep (seeds 1..N): RAFT_CLUSTER_SEEDS=<N> npx vitest run src/node/random-cluster.test.ts
  */
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../types.js';
+import { MemoryStorage } from '../testing/memory-storage.js';
+import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../types.js';
 import type { Entry } from '../types.js';
 import { seededRandom, TestNetwork, text } from './test-network.js';
 
-function runSeed(seed: number): { commit: number; terms: number } {
+function runSeed(seed: number): { commit: number; terms: number; confChanges: number } {
   const random = seededRandom(seed);
   const pick = (n: number): number => Math.floor(random() * n);
   const ids = [1, 2, 3, 4, 5].slice(0, 3 + pick(3));
   const net = new TestNetwork(ids, { preVote: random() < 0.7, checkQuorum: random() < 0.7 }, seed);
+  // Two spare nodes that membership changes may add (opened with the group's bootstrap membership).
+  const all = [...ids, ids.length + 1, ids.length + 2];
+  for (const spare of all.slice(ids.length)) net.add(spare, MemoryStorage.withVoters(ids));
   const leaderOfTerm = new Map<number, number>();
   /** The term of the entry applied at each index, by whichever node applied it first. */
   const reference = new Map<number, number>();
@@ -51,7 +55,7 @@ function runSeed(seed: number): { commit: number; terms: number } {
   };
 
   for (let step = 0; step < 300; step++) {
-    const id = ids[pick(ids.length)] as number;
+    const id = all[pick(all.length)] as number;
     const action = pick(100);
     if (action < 50) for (const each of ids) net.tick(each);
     else if (action < 70) {
@@ -66,7 +70,7 @@ function runSeed(seed: number): { commit: number; terms: number } {
     else if (action < 89) net.restart(id);
     else if (action < 92) {
       try {
-        net.node(id).transferLeadership(ids[pick(ids.length)] as number);
+        net.node(id).transferLeadership(all[pick(all.length)] as number);
       } catch {
         // Not a leader with a known leader, or not a voter.
       }
@@ -76,6 +80,13 @@ function runSeed(seed: number): { commit: number; terms: number } {
       } catch {
         // No leader known.
       }
+    } else {
+      const type = [ConfChangeType.addVoter, ConfChangeType.addLearner, ConfChangeType.removeNode][pick(3)] as ConfChangeType;
+      try {
+        net.node(id).proposeConfChange({ transition: ConfChangeTransition.auto, changes: [{ type, nodeId: all[pick(all.length)] as number }], context: new Uint8Array(0) });
+      } catch {
+        // Not the leader, one pending, or an invalid change.
+      }
     }
     net.stabilize(100_000);
     check();
@@ -84,15 +95,33 @@ function runSeed(seed: number): { commit: number; terms: number } {
   // PreVote a node left at a higher term first disrupts the leader: give it time.)
   net.heal();
   dropRate = 0;
+  // Converged: one leader of a config it belongs to, every member at its commit index. Nodes
+  // outside that config are cut off, as an operator shuts down removed replicas.
   const converged = (): boolean => {
-    const commits = new Set(ids.map((id) => net.node(id).status().hardState.commit));
-    return net.leaders().length === 1 && commits.size === 1;
+    const leaders = net.leaders().filter((id) => net.node(id).status().confState.voters.includes(id));
+    if (leaders.length !== 1) return false;
+    const leader = net.node(leaders[0] as number).status();
+    const members = [...leader.confState.voters, ...leader.confState.learners];
+    net.heal();
+    for (const id of all) if (!members.includes(id)) net.isolate(id);
+    if (leader.hardState.commit !== leader.lastIndex) return false;
+    return members.every((id) => net.node(id).status().hardState.commit === leader.hardState.commit);
   };
-  for (let round = 0; round < 300 && !converged(); round++) net.tickAll(1);
+  for (let round = 0; round < 400 && !converged(); round++) net.tickAll(1);
   check();
-  const commits = ids.map((id) => net.node(id).status().hardState.commit);
-  expect(converged(), `seed ${seed}: no convergence after healing: leaders ${net.leaders().join(',')}, commits ${commits.join(',')}`).toBe(true);
-  return { commit: commits[0] ?? 0, terms: leaderOfTerm.size };
+  const commits = all.map((id) => `${id}:${net.node(id).status().role}@${net.node(id).status().hardState.commit}`);
+  if (process.env.RAFT_CLUSTER_DEBUG === '1') {
+    for (const id of all) {
+      const st = net.node(id).status();
+      console.log(id, st.role, JSON.stringify(st.hardState), st.lastIndex, st.applied, JSON.stringify(st.confState), [...st.progress].map(([p, v]) => `${p}:${v.state} m${v.match} n${v.next} i${v.inflightMessages} a${v.recentActive}`).join(' '));
+    }
+    net.tickAll(1);
+    console.log(net.delivered.slice(-16).map((m) => `${m.from}->${m.to} t${m.type} term${m.term} i${m.index} lt${m.logTerm} c${m.commit} r${m.reject} n${m.entries.length}`).join('\n'));
+  }
+  expect(converged(), `seed ${seed}: no convergence after healing: ${commits.join(' ')}`).toBe(true);
+  const leader = net.node(net.leaders()[0] as number).status();
+  const confChanges = [...reference.keys()].length === 0 ? 0 : net.member(net.leaders()[0] as number).applied.filter((e) => e.type === EntryType.confChange).length;
+  return { commit: leader.hardState.commit, terms: leaderOfTerm.size, confChanges };
 }
 
 describe('randomized clusters', () => {
@@ -102,17 +131,19 @@ describe('randomized clusters', () => {
     const seeds = fixed === undefined ? Array.from({ length: count }, (_, i) => i + 1) : [Number(fixed)];
     let commits = 0;
     let terms = 0;
+    let confChanges = 0;
     for (const seed of seeds) {
       try {
         const result = runSeed(seed);
         commits += result.commit;
         terms += result.terms;
+        confChanges += result.confChanges;
       } catch (error) {
         console.log(`random cluster seed ${seed} failed; replay: RAFT_CLUSTER_SEED=${seed} npx vitest run src/node/random-cluster.test.ts`);
         throw error;
       }
     }
-    console.log(`random clusters: seeds ${seeds[0]}..${seeds[seeds.length - 1]}: ${commits} entries committed, ${terms} terms with a leader`);
+    console.log(`random clusters: seeds ${seeds[0]}..${seeds[seeds.length - 1]}: ${commits} entries committed, ${terms} terms with a leader, ${confChanges} membership changes applied`);
     expect(commits).toBeGreaterThan(seeds.length);
   });
 });
