@@ -317,6 +317,16 @@ describe('PeerTransport over real gRPC', () => {
     expect(t1.stats.peers.get(2)!.framesDropped).toBe(1);
     await expect(t1.proposeControllerCommand(2, new Uint8Array([1]), 1000)).rejects.toMatchObject({ code: 'TRANSPORT_CLOSED' });
   });
+
+  it('a peer address grpc-js cannot parse: frames are queued and retried, calls rejected, nothing throws', async () => {
+    const t1 = transport({ nodeId: 1, peers: new Map([[2, '']]), queueFramesMax: 4 });
+    for (let i = 1; i <= 10; i++) expect(() => t1.send(frameOf(1, 2, i))).not.toThrow();
+    const stats = t1.stats.peers.get(2)!;
+    expect(stats.framesQueued).toBe(4);
+    expect(stats.framesDropped).toBe(6);
+    await waitFor(() => stats.streamFailures >= 2, 'retries');
+    await expect(t1.proposeControllerCommand(2, new Uint8Array([1]), 1000)).rejects.toMatchObject({ code: 'PEER_UNAVAILABLE' });
+  });
 });
 
 describe('proposeControllerCommand over real gRPC', () => {

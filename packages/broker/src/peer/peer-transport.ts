@@ -199,6 +199,21 @@ class PeerLink {
 
   private open(): void {
     this.stats.streamsOpened++;
+    let stream: RaftStream;
+    try {
+      stream = this.startStream();
+    } catch (error) {
+      // grpc-js refused to create the channel or call (a bad address): retry like a broken stream.
+      this.stats.streamFailures++;
+      this.scheduleRetry({ peer: this.peerId, address: this.address, reason: error instanceof Error ? error.message : String(error) }, true);
+      return;
+    }
+    this.stream = stream;
+    this.writable = true;
+    this.flush();
+  }
+
+  private startStream(): RaftStream {
     const stream: RaftStream = this.channel().makeClientStreamRequest<Buffer, RaftStreamClosed>(
       peerRaftMethodPath,
       passBuffer,
@@ -207,8 +222,6 @@ class PeerLink {
       {},
       (error) => this.onEnded(stream, error),
     );
-    this.stream = stream;
-    this.writable = true;
     // The receiver sends its headers as soon as it accepts the stream: the peer is reachable.
     stream.on('metadata', () => {
       if (this.stream !== stream) return;
@@ -223,7 +236,7 @@ class PeerLink {
     });
     // Failures arrive through the call's callback; an 'error' event must never crash the broker.
     stream.on('error', (error: Error) => this.settings.logger.debug({ peer: this.peerId, error: error.message }, 'raft stream error'));
-    this.flush();
+    return stream;
   }
 
   private onEnded(stream: RaftStream, error: grpc.ServiceError | null): void {
@@ -234,11 +247,14 @@ class PeerLink {
     this.stats.connected = false;
     if (this.closed) return;
     this.stats.streamFailures++;
+    this.scheduleRetry({ peer: this.peerId, address: this.address, code: error?.code ?? grpc.status.OK, reason: error?.details ?? 'stream closed by peer' }, wasConnected);
+  }
+
+  private scheduleRetry(fields: Record<string, unknown>, wasConnected: boolean): void {
     const delayMs = this.backoffMs();
     this.failures++;
-    const fields = { peer: this.peerId, address: this.address, code: error?.code ?? grpc.status.OK, reason: error?.details ?? 'stream closed by peer', retryMs: delayMs };
-    if (wasConnected || this.failures === 1) this.warnings.log(fields, 'raft stream to peer broken; reconnecting');
-    else this.settings.logger.debug(fields, 'raft stream to peer still down');
+    if (wasConnected || this.failures === 1) this.warnings.log({ ...fields, retryMs: delayMs }, 'raft stream to peer broken; reconnecting');
+    else this.settings.logger.debug({ ...fields, retryMs: delayMs }, 'raft stream to peer still down');
     this.retryTimer = setTimeout(() => this.retry(), delayMs);
     this.retryTimer.unref();
   }
@@ -394,7 +410,14 @@ export class PeerTransport implements RaftTransport {
     const request: ControllerCommandRequest = { command, fromBroker: this.nodeId };
     const timeoutMs = Math.min(Math.max(1, deadlineMs), peerCallDeadlineMsMax);
     return new Promise((resolve, reject) => {
-      link.channel().makeUnaryRequest<ControllerCommandRequest, ControllerCommandResponse>(
+      let channel: grpc.Client;
+      try {
+        channel = link.channel();
+      } catch (error) {
+        reject(new PeerCallError('PEER_UNAVAILABLE', to, `broker ${to} at ${link.address} is unreachable: ${error instanceof Error ? error.message : String(error)}`));
+        return;
+      }
+      channel.makeUnaryRequest<ControllerCommandRequest, ControllerCommandResponse>(
         peerProposeControllerCommandMethodPath,
         method.requestSerialize as (request: ControllerCommandRequest) => Buffer,
         method.responseDeserialize as (bytes: Buffer) => ControllerCommandResponse,
