@@ -96,8 +96,11 @@ export class HostedGroup {
     this.confHistory.push({ index, confState });
   }
 
-  /** The membership as of applied `index`; forgets history before it (it was compacted). */
-  confAt(index: number): ConfState {
+  /**
+   * The membership as of applied `index`, or undefined when it is not known (below the applied
+   * index the group was opened at). Forgets history before it (it is being compacted).
+   */
+  confAt(index: number): ConfState | undefined {
     let found: ConfAt | undefined;
     let foundAt = 0;
     this.confHistory.forEach((conf, i) => {
@@ -106,7 +109,7 @@ export class HostedGroup {
         foundAt = i;
       }
     });
-    assert(found !== undefined, 'membership is known at every index from the snapshot on');
+    if (found === undefined) return undefined;
     this.confHistory = this.confHistory.slice(foundAt);
     return found.confState;
   }

@@ -384,8 +384,12 @@ export class RaftHost {
     if (group === undefined) return Promise.reject(new GroupNotFoundError(groupId));
     assert(appliedIndex <= group.applied, 'compact only what is applied');
     if (appliedIndex < group.storage.firstIndex()) return Promise.resolve();
+    const confState = group.confAt(appliedIndex);
+    if (confState === undefined) {
+      return Promise.reject(new ProposalDroppedError(`membership at index ${appliedIndex} is unknown (below the index the group was opened at); compact at a later applied index`));
+    }
     const snapshot = {
-      metadata: { index: appliedIndex, term: group.storage.term(appliedIndex), confState: group.confAt(appliedIndex) },
+      metadata: { index: appliedIndex, term: group.storage.term(appliedIndex), confState },
       data: snapshotData,
     };
     return this.chore(() => this.store.compact(groupId, snapshot));
