@@ -1,6 +1,6 @@
 /**
  * Randomized cluster runs over the in-test network: drops, partitions, restarts, proposals,
- * transfers, reads and one-at-a-time membership changes, checking Raft's safety properties after every step:
+ * transfers, reads and membership changes (simple and joint), checking Raft's safety properties after every step:
  *  - at most one leader per term;
  *  - every node applies a prefix of one and the same sequence of entries (state machine safety);
  *  - a node's commit index never goes back, not even across restarts.
@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../testing/memory-storage.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../types.js';
-import type { Entry } from '../types.js';
+import type { ConfChangeSingle, ConfState, Entry, NodeId } from '../types.js';
 import { seededRandom, TestNetwork, text } from './test-network.js';
 
 function runSeed(seed: number): { commit: number; terms: number; confChanges: number } {
@@ -81,9 +81,16 @@ function runSeed(seed: number): { commit: number; terms: number; confChanges: nu
         // No leader known.
       }
     } else {
-      const type = [ConfChangeType.addVoter, ConfChangeType.addLearner, ConfChangeType.removeNode][pick(3)] as ConfChangeType;
+      const single = (): ConfChangeSingle => ({
+        type: [ConfChangeType.addVoter, ConfChangeType.addLearner, ConfChangeType.removeNode][pick(3)] as ConfChangeType,
+        nodeId: all[pick(all.length)] as number,
+      });
+      // Mostly simple changes; sometimes joint ones (left automatically or explicitly) and leaves.
+      const kind = pick(8);
+      const transition = kind < 5 ? ConfChangeTransition.auto : kind < 6 ? ConfChangeTransition.jointImplicit : ConfChangeTransition.jointExplicit;
+      const changes = kind < 5 ? [single()] : kind < 7 ? [single(), single()] : [];
       try {
-        net.node(id).proposeConfChange({ transition: ConfChangeTransition.auto, changes: [{ type, nodeId: all[pick(all.length)] as number }], context: new Uint8Array(0) });
+        net.node(id).proposeConfChange({ transition, changes, context: new Uint8Array(0) });
       } catch {
         // Not the leader, one pending, or an invalid change.
       }
@@ -98,10 +105,11 @@ function runSeed(seed: number): { commit: number; terms: number; confChanges: nu
   // Converged: one leader of a config it belongs to, every member at its commit index. Nodes
   // outside that config are cut off, as an operator shuts down removed replicas.
   const converged = (): boolean => {
-    const leaders = net.leaders().filter((id) => net.node(id).status().confState.voters.includes(id));
+    const membersOf = (cs: ConfState): NodeId[] => [...cs.voters, ...cs.votersOutgoing, ...cs.learners, ...cs.learnersNext];
+    const leaders = net.leaders().filter((id) => membersOf(net.node(id).status().confState).includes(id));
     if (leaders.length !== 1) return false;
     const leader = net.node(leaders[0] as number).status();
-    const members = [...leader.confState.voters, ...leader.confState.learners];
+    const members = membersOf(leader.confState);
     net.heal();
     for (const id of all) if (!members.includes(id)) net.isolate(id);
     if (leader.hardState.commit !== leader.lastIndex) return false;
