@@ -1,0 +1,43 @@
+/**
+ * Reads the final state of every replica of a partition from running in-process brokers: the
+ * stored batches up to each replica's applied index (its high watermark), byte for byte.
+ */
+import { decodeRecordBatch } from '@streambus/proto';
+import { CorruptBatchError } from '@streambus/storage';
+import type { Broker } from '@streambus/broker';
+import type { ReplicaLog, ReplicaRecord, StoredBatchBytes } from './final-state.js';
+
+const readBytesMax = 4 * 1024 * 1024;
+
+export async function readReplicaLog(broker: Broker, groupId: number): Promise<ReplicaLog | null> {
+  const replica = broker.replicas.get(groupId);
+  if (replica === undefined || !broker.host.hasGroup(groupId)) return null;
+  const highWatermark = replica.highWatermark;
+  const appliedIndex = replica.appliedRaftIndex;
+  const batches: StoredBatchBytes[] = [];
+  const records: ReplicaRecord[] = [];
+  let offset = broker.store.earliestOffset(groupId);
+  let corrupt = false;
+  while (offset < highWatermark) {
+    let stored;
+    try {
+      stored = await broker.store.readBatches(groupId, offset, readBytesMax, appliedIndex);
+    } catch (error) {
+      if (error instanceof CorruptBatchError) {
+        corrupt = true;
+        break;
+      }
+      throw error;
+    }
+    if (stored.length === 0) break;
+    for (const batch of stored) {
+      const data = Uint8Array.from(batch.data);
+      batches.push({ baseOffset: batch.baseOffset, lastOffset: batch.lastOffset, data });
+      for (const record of decodeRecordBatch(data).records) {
+        records.push({ offset: record.offset, value: record.value === null ? '' : Buffer.from(record.value).toString('utf8') });
+      }
+      offset = batch.lastOffset + 1;
+    }
+  }
+  return { brokerId: broker.nodeId, highWatermark, batches, records, corrupt };
+}

@@ -1,0 +1,67 @@
+/**
+ * Bounds of the chaos harness. Every run, queue and history is bounded so that a mistaken
+ * argument cannot exhaust the machine the brokers share with the harness.
+ */
+import { assert } from '@streambus/raft';
+
+/** Longest run the CLI accepts (a nightly soak is 10 minutes). */
+export const runDurationMsMax = 60 * 60_000;
+/** Brokers of one in-process cluster. */
+export const brokersMin = 1;
+export const brokersMax = 7;
+/** Partitions of the workload's topic. */
+export const partitionsMax = 64;
+/** Producer workers (each one idempotent producer). */
+export const workersMax = 32;
+/** Sends one worker keeps outstanding. */
+export const inflightPerWorkerMax = 64;
+/** Records the whole workload sends at most (each one a history entry). */
+export const recordsTotalMax = 2_000_000;
+/** Reads recorded at most (further ones are counted but not kept). */
+export const readsRecordedMax = 4_000_000;
+/** Leadership samples and nemesis events kept at most. */
+export const leaderSamplesMax = 1_000_000;
+export const faultEventsMax = 100_000;
+/** Faults scheduled per run at most. */
+export const faultStepsMax = 10_000;
+
+/** Defaults of a run. */
+export const runDurationMsDefault = 20_000;
+export const brokersDefault = 3;
+export const partitionsDefault = 3;
+export const workersDefault = 2;
+export const inflightPerWorkerDefault = 8;
+/** Target produce rate of the whole workload (bounded CPU on a shared 2-core machine). */
+export const recordsPerSecondDefault = 300;
+/** After faults heal: every partition has a leader and full ISR within this bound. */
+export const recoveryMsMaxDefault = 30_000;
+/** A produce not acknowledged within this is recorded as unknown (it may still land). */
+export const deliveryTimeoutMsDefault = 15_000;
+/** How long the final phase waits for readers and replicas to catch up. */
+export const settleMsMax = 60_000;
+/** Fetch long-poll of a checking reader. */
+export const readerFetchWaitMs = 200;
+/** Bytes a checking reader asks for per fetch. */
+export const readerFetchBytesMax = 1024 * 1024;
+/** Raft tick of the in-process brokers (elections within ~0.5 s). */
+export const tickMsDefault = 20;
+
+/** Fault timing: how long one fault stays active and the quiet gap after it. */
+export const faultActiveMsMin = 800;
+export const faultActiveMsMax = 4_000;
+export const faultGapMsMin = 300;
+export const faultGapMsMax = 2_000;
+/** Link faults: delay bound and probabilities while a `delay`/`drop`/`duplicate`/`reorder` fault is active. */
+export const linkDelayMsMax = 60;
+export const linkDropProbability = 0.2;
+export const linkDuplicateProbability = 0.2;
+/** Clock faults: skew of one broker's host clock, and the size of a jump. */
+export const clockSkewMsMax = 5_000;
+
+assert(brokersMin <= brokersDefault && brokersDefault <= brokersMax, 'default brokers within bounds');
+assert(workersDefault <= workersMax, 'default workers within bounds');
+assert(inflightPerWorkerDefault <= inflightPerWorkerMax, 'default in-flight within bounds');
+assert(partitionsDefault <= partitionsMax, 'default partitions within bounds');
+assert(faultActiveMsMin <= faultActiveMsMax, 'fault activity range is ordered');
+assert(faultGapMsMin <= faultGapMsMax, 'fault gap range is ordered');
+assert(runDurationMsDefault <= runDurationMsMax, 'default duration within bounds');

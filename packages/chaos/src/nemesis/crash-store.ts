@@ -1,0 +1,187 @@
+/**
+ * The disk-fault layer: a RaftStore wrapper that knows which writes a crash may lose, so that a
+ * kill of an in-process broker loses exactly what a power loss would (the OS page cache is gone),
+ * and the guarantees of each sync policy are measured, not assumed.
+ *
+ * A write is durable once a sync covered it: with `always`, a persist asked to sync (LevelDB's
+ * log is sequential, so a synced write also covers everything before it); with `periodic`, when
+ * the store reports a completed sync; with `none`, never. For each write not yet durable it
+ * remembers every touched group's state before it. On `crash()` it freezes (the store's own sync
+ * at close comes too late to count) and `rollback()` then reopens the data directory and rewinds
+ * each group to its last durable state: the log truncated to the last durable entry, the hard
+ * state as it was.
+ *
+ * Limits: an unsynced InstallSnapshot or group creation is not rewound (counted in
+ * `unrollbackable`); the rewind needs the last durable entry to be still in the log.
+ */
+import { assert, EntriesPendingError } from '@streambus/raft';
+import type { ConfState, GroupId, GroupWrite, HardState, LogStorage, RaftStore, Snapshot, Entry } from '@streambus/raft';
+import { LevelRaftStore } from '@streambus/storage';
+
+export type WalSyncPolicy = 'always' | 'periodic' | 'none';
+
+interface GroupBefore {
+  readonly lastIndex: number;
+  readonly hardState: HardState;
+  /** The lowest entry index this write replaced or appended (Infinity when it wrote no entries). */
+  readonly firstTouched: number;
+  readonly snapshot: boolean;
+}
+
+interface PendingWrite {
+  readonly seq: number;
+  readonly groups: Map<GroupId, GroupBefore>;
+}
+
+/** The rewind a crash needs for one group. */
+export interface GroupRewind {
+  readonly groupId: GroupId;
+  readonly durableLastIndex: number;
+  readonly hardState: HardState;
+  readonly rewindable: boolean;
+}
+
+export interface RollbackResult {
+  readonly groupsRewound: number;
+  readonly entriesDropped: number;
+  readonly unrollbackable: number;
+}
+
+export class CrashableStore implements RaftStore {
+  private seq = 0;
+  private durableSeq = 0;
+  private pending: PendingWrite[] = [];
+  private frozen: GroupRewind[] | null = null;
+
+  constructor(
+    private readonly inner: RaftStore,
+    private readonly policy: WalSyncPolicy,
+  ) {
+    if (policy === 'periodic' && inner instanceof LevelRaftStore) {
+      // The store counts its own persists; ours match them one for one (the host is the only writer).
+      inner.onSync((persistCount) => this.markDurable(persistCount));
+    }
+  }
+
+  groupIds(): readonly GroupId[] {
+    return this.inner.groupIds();
+  }
+
+  openGroup(groupId: GroupId, bootstrap: ConfState | null): LogStorage {
+    return this.inner.openGroup(groupId, bootstrap);
+  }
+
+  async persist(writes: readonly GroupWrite[], mustSync: boolean): Promise<void> {
+    const groups = new Map<GroupId, GroupBefore>();
+    for (const write of writes) {
+      const log = this.inner.openGroup(write.groupId, null);
+      groups.set(write.groupId, {
+        lastIndex: log.lastIndex(),
+        hardState: log.initialState().hardState,
+        firstTouched: write.entries[0]?.index ?? Infinity,
+        snapshot: write.snapshot !== null,
+      });
+    }
+    const seq = ++this.seq;
+    this.pending.push({ seq, groups });
+    await this.inner.persist(writes, mustSync);
+    if (this.policy === 'always' && mustSync) this.markDurable(seq);
+  }
+
+  compact(groupId: GroupId, snapshot: Snapshot): Promise<void> {
+    return this.inner.compact(groupId, snapshot);
+  }
+
+  deleteGroup(groupId: GroupId): Promise<void> {
+    return this.inner.deleteGroup(groupId);
+  }
+
+  onEntriesLoaded(listener: (groupId: GroupId) => void): void {
+    this.inner.onEntriesLoaded(listener);
+  }
+
+  /** Writes not yet covered by a sync. */
+  get unsyncedWrites(): number {
+    return this.pending.length;
+  }
+
+  /** The power goes out: from now on nothing becomes durable. Returns what must be rewound. */
+  crash(): GroupRewind[] {
+    if (this.frozen !== null) return this.frozen;
+    const rewinds = new Map<GroupId, { before: GroupBefore; firstTouched: number; snapshot: boolean }>();
+    for (const write of this.pending) {
+      for (const [groupId, before] of write.groups) {
+        const seen = rewinds.get(groupId);
+        if (seen === undefined) rewinds.set(groupId, { before, firstTouched: before.firstTouched, snapshot: before.snapshot });
+        else rewinds.set(groupId, { before: seen.before, firstTouched: Math.min(seen.firstTouched, before.firstTouched), snapshot: seen.snapshot || before.snapshot });
+      }
+    }
+    this.frozen = [...rewinds].map(([groupId, { before, firstTouched, snapshot }]) => ({
+      groupId,
+      durableLastIndex: Math.min(before.lastIndex, firstTouched - 1),
+      hardState: before.hardState,
+      rewindable: !snapshot,
+    }));
+    return this.frozen;
+  }
+
+  private markDurable(seq: number): void {
+    if (this.frozen !== null || seq <= this.durableSeq) return;
+    this.durableSeq = seq;
+    this.pending = this.pending.filter((write) => write.seq > seq);
+  }
+}
+
+/** Rewinds a closed store at `dir` to the durable state `crash()` computed. */
+export async function rollbackStore(dir: string, rewinds: readonly GroupRewind[]): Promise<RollbackResult> {
+  let groupsRewound = 0;
+  let entriesDropped = 0;
+  let unrollbackable = 0;
+  if (rewinds.length === 0) return { groupsRewound, entriesDropped, unrollbackable };
+  const store = await LevelRaftStore.open(dir, { walSync: 'always' });
+  try {
+    const present = new Set(store.groupIds());
+    for (const rewind of rewinds) {
+      if (!present.has(rewind.groupId)) continue;
+      if (!rewind.rewindable) {
+        unrollbackable += 1;
+        continue;
+      }
+      const log = store.openGroup(rewind.groupId, null);
+      const lastIndex = log.lastIndex();
+      if (lastIndex <= rewind.durableLastIndex) {
+        await store.persist([{ groupId: rewind.groupId, hardState: rewind.hardState, entries: [], snapshot: null }], true);
+        groupsRewound += 1;
+        continue;
+      }
+      if (rewind.durableLastIndex < log.firstIndex()) {
+        unrollbackable += 1;
+        continue;
+      }
+      // Rewriting the last durable entry truncates everything after it.
+      const entry = await entryAt(store, log, rewind.durableLastIndex);
+      await store.persist([{ groupId: rewind.groupId, hardState: rewind.hardState, entries: [entry], snapshot: null }], true);
+      assert(log.lastIndex() === rewind.durableLastIndex, 'rewind truncated the log to its durable end');
+      groupsRewound += 1;
+      entriesDropped += lastIndex - rewind.durableLastIndex;
+    }
+  } finally {
+    await store.close();
+  }
+  return { groupsRewound, entriesDropped, unrollbackable };
+}
+
+async function entryAt(store: LevelRaftStore, log: LogStorage, index: number): Promise<Entry> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    try {
+      const entry = log.entries(index, index + 1, Infinity)[0];
+      assert(entry !== undefined, 'the durable entry is in the log');
+      return entry;
+    } catch (error) {
+      if (!(error instanceof EntriesPendingError)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  void store;
+  throw new Error(`entry ${index} did not load from the store`);
+}

@@ -1,0 +1,51 @@
+/** The report of a chaos run and its printer. */
+import type { CheckCounts } from './checker/checker.js';
+
+export interface ChaosReport {
+  readonly seed: number;
+  readonly ok: boolean;
+  /** The command that replays this run's fault schedule. */
+  readonly replayCommand: string;
+  readonly settings: string;
+  readonly counts: CheckCounts;
+  /** Milliseconds from healing until every partition had a leader and a full ISR; null if not within the bound. */
+  readonly recoveryMs: number | null;
+  readonly recoveryMsMax: number;
+  readonly faultsInjected: number;
+  readonly runMs: number;
+  readonly violations: readonly string[];
+  readonly examples: readonly string[];
+  /** Facts worth reading that are not violations (measured losses, limits hit). */
+  readonly notes: readonly string[];
+}
+
+export function formatReport(report: ChaosReport): string {
+  const c = report.counts;
+  const lines = [
+    `chaos report  seed ${report.seed}  ${report.settings}`,
+    `  acked: ${c.acked}`,
+    `  lost: ${c.lost}`,
+    `  duplicated: ${c.duplicated}`,
+    `  unknown: ${c.unknown} (${c.unknownLanded} of them landed)`,
+    `  failed: ${c.failed}`,
+    `  offset mismatch: ${c.offsetMismatch}`,
+    `  divergence: ${c.divergence}`,
+    `  offset gaps: ${c.offsetGaps}`,
+    `  reads: ${c.reads}  above HW: ${c.readAboveHighWatermark}  rolled back: ${c.readRolledBack}  out of order: ${c.readOutOfOrder}`,
+    `  leader conflicts: ${c.leaderConflicts}`,
+    `  corrupt replicas: ${c.corruptReplicas}`,
+    `  recovery time: ${report.recoveryMs === null ? `NOT within ${report.recoveryMsMax} ms` : `${report.recoveryMs} ms (bound ${report.recoveryMsMax} ms)`}`,
+    `  faults injected: ${report.faultsInjected}  run: ${(report.runMs / 1000).toFixed(1)} s`,
+  ];
+  for (const note of report.notes) lines.push(`  note: ${note}`);
+  if (report.ok) {
+    lines.push('  result: OK');
+  } else {
+    lines.push('  result: VIOLATIONS');
+    for (const violation of report.violations) lines.push(`    - ${violation}`);
+    for (const example of report.examples) lines.push(`      ${example}`);
+    lines.push(`  seed: ${report.seed}`);
+    lines.push(`  replay: ${report.replayCommand}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,230 @@
+/**
+ * An InProcessCluster under the nemesis's control: every broker's peer transport passes the
+ * FaultNetwork, its Raft host runs on a ChaosTimer (pauses, clock jumps), its store is wrapped by
+ * a CrashableStore (a crash loses what was not synced), and every leadership claim is recorded
+ * in the history.
+ */
+import { join } from 'node:path';
+import { InProcessCluster } from '@streambus/broker/testing';
+import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
+import type { Broker } from '@streambus/broker';
+import { Role } from '@streambus/raft';
+import type { PartitionFinalState, ReplicaLog } from '../checker/final-state.js';
+import { readReplicaLog } from '../checker/replica-logs.js';
+import type { History } from '../history/history.js';
+import { ChaosTimer } from '../nemesis/chaos-timer.js';
+import { CrashableStore, rollbackStore } from '../nemesis/crash-store.js';
+import type { RollbackResult, WalSyncPolicy } from '../nemesis/crash-store.js';
+import { FaultNetwork } from '../nemesis/fault-network.js';
+
+export interface ChaosClusterOptions {
+  readonly size: number;
+  readonly seed: number;
+  readonly history: History;
+  readonly walSync?: WalSyncPolicy;
+  readonly tickMs?: number;
+  readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ChaosCluster {
+  readonly network: FaultNetwork;
+  private readonly timers = new Map<number, ChaosTimer>();
+  private readonly stores = new Map<number, CrashableStore>();
+  private cluster: InProcessCluster | null = null;
+  readonly walSync: WalSyncPolicy;
+  /** Totals of what crashes rewound. */
+  readonly crashes = { count: 0, groupsRewound: 0, entriesDropped: 0, unrollbackable: 0 };
+
+  private constructor(private readonly options: ChaosClusterOptions) {
+    this.network = new FaultNetwork(options.seed ^ 0x5eed);
+    this.walSync = options.walSync ?? 'always';
+  }
+
+  static async start(options: ChaosClusterOptions): Promise<ChaosCluster> {
+    const chaos = new ChaosCluster(options);
+    chaos.cluster = await InProcessCluster.start({
+      size: options.size,
+      tickMs: options.tickMs ?? 20,
+      logLevel: options.logLevel ?? 'error',
+      env: { STREAMBUS_WAL_SYNC: chaos.walSync },
+      wrapTransport: (id, transport) => chaos.network.wrap(id, transport),
+      timer: (id) => {
+        const timer = new ChaosTimer();
+        chaos.timers.set(id, timer);
+        return timer;
+      },
+      wrapStore: (id, store) => {
+        const crashable = new CrashableStore(store, chaos.walSync);
+        chaos.stores.set(id, crashable);
+        return crashable;
+      },
+      ...(options.unsafeTestingKnobs === undefined ? {} : { unsafeTestingKnobs: options.unsafeTestingKnobs }),
+    });
+    for (const broker of chaos.cluster.running()) chaos.watch(broker);
+    return chaos;
+  }
+
+  get inner(): InProcessCluster {
+    if (this.cluster === null) throw new Error('chaos cluster is closed');
+    return this.cluster;
+  }
+
+  get bootstrapServers(): string[] {
+    return this.inner.bootstrapServers;
+  }
+
+  ids(): number[] {
+    return this.inner.ids();
+  }
+
+  isRunning(id: number): boolean {
+    return this.inner.isRunning(id);
+  }
+
+  running(): Broker[] {
+    return this.inner.running();
+  }
+
+  timer(id: number): ChaosTimer | undefined {
+    return this.timers.get(id);
+  }
+
+  async kill(id: number): Promise<void> {
+    await this.inner.killBroker(id);
+  }
+
+  async stop(id: number): Promise<void> {
+    await this.inner.stopBroker(id);
+  }
+
+  /** A power loss on one broker: killed, and every write no sync covered is gone. */
+  async crash(id: number): Promise<RollbackResult> {
+    const store = this.stores.get(id);
+    const rewinds = store?.crash() ?? [];
+    await this.inner.killBroker(id);
+    const result = await rollbackStore(join(this.inner.config(id).server.dataDir, 'raft'), rewinds);
+    this.crashes.count += 1;
+    this.crashes.groupsRewound += result.groupsRewound;
+    this.crashes.entriesDropped += result.entriesDropped;
+    this.crashes.unrollbackable += result.unrollbackable;
+    return result;
+  }
+
+  async restart(id: number): Promise<void> {
+    if (this.inner.isRunning(id)) return;
+    const broker = await this.inner.startBroker(id);
+    this.watch(broker);
+  }
+
+  /** A pause (long GC, SIGSTOP-like): no ticks, no peer traffic in or out. */
+  pause(id: number): void {
+    this.network.pause(id);
+    this.timers.get(id)?.pause();
+  }
+
+  resume(id: number): void {
+    this.network.resume(id);
+    this.timers.get(id)?.resume();
+  }
+
+  /** Heals the network, resumes every pause, restarts every stopped broker. */
+  async healAll(): Promise<void> {
+    this.network.heal();
+    for (const timer of this.timers.values()) timer.resume();
+    for (const id of this.ids()) {
+      if (!this.isRunning(id)) await this.restart(id);
+    }
+  }
+
+  /** The running broker that leads `groupId`, or 0. */
+  leaderOf(groupId: number): number {
+    const leaders = this.running().filter((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader);
+    return leaders.length === 1 ? (leaders[0] as Broker).nodeId : leaders.length === 0 ? 0 : -1;
+  }
+
+  /** Group ids of a topic's partitions, by partition index, from a running broker's controller state. */
+  groupsOf(topic: string): number[] {
+    const broker = this.running()[0];
+    if (broker === undefined) return [];
+    return broker.controller.state.partitionsOf(topic).map((info) => info.groupId);
+  }
+
+  /** True when every partition of every topic has exactly one leader and a full ISR. */
+  fullyReplicated(): boolean {
+    const broker = this.running()[0];
+    if (broker === undefined) return false;
+    if (this.running().length !== this.ids().length) return false;
+    for (const info of broker.controller.state.partitions()) {
+      const leaderId = this.leaderOf(info.groupId);
+      if (leaderId <= 0) return false;
+      const isr = this.inner.broker(leaderId).isr(info.groupId);
+      if (isr.length !== info.replicas.length) return false;
+    }
+    return true;
+  }
+
+  /** Waits until every partition is fully replicated; the milliseconds it took, or null past `boundMs`. */
+  async waitRecovered(boundMs: number): Promise<number | null> {
+    const started = Date.now();
+    while (Date.now() - started <= boundMs) {
+      if (this.fullyReplicated()) return Date.now() - started;
+      await sleep(50);
+    }
+    return null;
+  }
+
+  /** Waits (bounded) until every replica of every group of `topic` has its leader's high watermark. */
+  async waitConverged(topic: string, boundMs: number): Promise<boolean> {
+    const deadline = Date.now() + boundMs;
+    while (Date.now() < deadline) {
+      const groups = this.groupsOf(topic);
+      const converged = groups.every((groupId) => {
+        const hws = this.running().flatMap((broker) => {
+          const replica = broker.replicas.get(groupId);
+          if (replica === undefined || !broker.host.hasGroup(groupId)) return [];
+          const status = broker.host.status(groupId);
+          return [status.applied >= status.hardState.commit ? replica.highWatermark : -1];
+        });
+        return hws.length > 0 && hws.every((hw) => hw >= 0 && hw === hws[0]);
+      });
+      if (converged && groups.length > 0) return true;
+      await sleep(100);
+    }
+    return false;
+  }
+
+  /** The final state of every replica of every partition of `topic`. */
+  async finalState(topic: string): Promise<PartitionFinalState[]> {
+    const broker = this.running()[0];
+    if (broker === undefined) return [];
+    const out: PartitionFinalState[] = [];
+    for (const info of broker.controller.state.partitionsOf(topic)) {
+      const replicas: ReplicaLog[] = [];
+      for (const member of this.running()) {
+        const log = await readReplicaLog(member, info.groupId);
+        if (log !== null) replicas.push(log);
+      }
+      out.push({ topic, partition: info.partition, groupId: info.groupId, replicas });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.network.close();
+    const cluster = this.cluster;
+    this.cluster = null;
+    await cluster?.close();
+  }
+
+  private watch(broker: Broker): void {
+    const id = broker.nodeId;
+    broker.host.onLeaderChange((groupId, _leaderId, term, role) => {
+      if (role === Role.leader) this.options.history.leaderClaim(groupId, term, id);
+    });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,322 @@
+/**
+ * One chaos run against an in-process cluster: start brokers, create the workload's topic, run
+ * producers and checking readers while the nemesis plays its seeded schedule, heal, measure
+ * recovery, let everything settle, read every replica, check, report.
+ */
+import { Admin } from '@streambus/client';
+import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
+import { assert } from '@streambus/raft';
+import { check } from '../checker/checker.js';
+import {
+  brokersDefault,
+  brokersMax,
+  brokersMin,
+  deliveryTimeoutMsDefault,
+  inflightPerWorkerDefault,
+  linkDelayMsMax,
+  linkDropProbability,
+  linkDuplicateProbability,
+  partitionsDefault,
+  partitionsMax,
+  recordsPerSecondDefault,
+  recoveryMsMaxDefault,
+  runDurationMsDefault,
+  runDurationMsMax,
+  settleMsMax,
+  tickMsDefault,
+  workersDefault,
+} from '../constants.js';
+import { History } from '../history/history.js';
+import type { WalSyncPolicy } from '../nemesis/crash-store.js';
+import { describeStep, planSchedule, shuffled } from '../nemesis/schedule.js';
+import type { FaultStep, NemesisKind } from '../nemesis/schedule.js';
+import type { ChaosReport } from '../report.js';
+import { ProducerWorkload } from '../workload/producers.js';
+import type { WorkloadAcks } from '../workload/producers.js';
+import { ReaderWorkload } from '../workload/readers.js';
+import { ChaosCluster } from './chaos-cluster.js';
+
+export interface ChaosRunOptions {
+  readonly seed: number;
+  readonly durationMs?: number;
+  readonly brokers?: number;
+  readonly partitions?: number;
+  readonly nemesis?: readonly NemesisKind[];
+  readonly acks?: WorkloadAcks;
+  readonly walSync?: WalSyncPolicy;
+  readonly workers?: number;
+  readonly readers?: number;
+  readonly recordsPerSecond?: number;
+  readonly recoveryMsMax?: number;
+  readonly tickMs?: number;
+  /** Planted faults (self-tests of the checkers). NEVER in production. */
+  readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
+  /** Progress lines while the run goes (default: none). */
+  readonly onProgress?: (line: string) => void;
+  readonly progressIntervalMs?: number;
+}
+
+export const defaultNemesis: readonly NemesisKind[] = ['kill', 'stop', 'crash', 'partition', 'pause', 'delay', 'drop', 'duplicate', 'reorder', 'clock', 'transfer', 'topic'];
+
+const topic = 'chaos';
+
+export function replayCommand(options: ChaosRunOptions): string {
+  const parts = [
+    'npx streambus-chaos run',
+    `--seed ${options.seed}`,
+    `--duration ${Math.round((options.durationMs ?? runDurationMsDefault) / 1000)}s`,
+    `--brokers ${options.brokers ?? brokersDefault}`,
+    `--partitions ${options.partitions ?? partitionsDefault}`,
+    `--nemesis ${(options.nemesis ?? defaultNemesis).join(',') || 'none'}`,
+    `--acks ${options.acks ?? 'all'}`,
+    `--wal-sync ${options.walSync ?? 'always'}`,
+    `--workers ${options.workers ?? workersDefault}`,
+    `--rate ${options.recordsPerSecond ?? recordsPerSecondDefault}`,
+  ];
+  const knobs = Object.entries(options.unsafeTestingKnobs ?? {}).filter(([, on]) => on === true).map(([name]) => name);
+  if (knobs.length > 0) parts.push(`--unsafe ${knobs.join(',')}`);
+  return parts.join(' ');
+}
+
+export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
+  const durationMs = options.durationMs ?? runDurationMsDefault;
+  const brokers = options.brokers ?? brokersDefault;
+  const partitions = options.partitions ?? partitionsDefault;
+  const acks = options.acks ?? 'all';
+  const walSync = options.walSync ?? 'always';
+  const nemesis = options.nemesis ?? defaultNemesis;
+  const recoveryMsMax = options.recoveryMsMax ?? recoveryMsMaxDefault;
+  const progress = options.onProgress ?? (() => undefined);
+  assert(durationMs > 0 && durationMs <= runDurationMsMax, 'run duration within bounds');
+  assert(brokers >= brokersMin && brokers <= brokersMax, 'brokers within bounds');
+  assert(partitions >= 1 && partitions <= partitionsMax, 'partitions within bounds');
+
+  const schedule = planSchedule({ seed: options.seed, durationMs, kinds: nemesis });
+  const history = new History();
+  const started = Date.now();
+  progress(`seed ${options.seed}: ${brokers} brokers, ${partitions} partitions, acks=${acks}, wal_sync=${walSync}, ${schedule.length} faults planned over ${durationMs} ms`);
+  const cluster = await ChaosCluster.start({
+    size: brokers,
+    seed: options.seed,
+    history,
+    walSync,
+    tickMs: options.tickMs ?? tickMsDefault,
+    ...(options.unsafeTestingKnobs === undefined ? {} : { unsafeTestingKnobs: options.unsafeTestingKnobs }),
+  });
+  const notes: string[] = [];
+  let producers: ProducerWorkload | null = null;
+  let readers: ReaderWorkload | null = null;
+  let ticker: NodeJS.Timeout | null = null;
+  try {
+    await cluster.inner.waitReady(30_000);
+    const admin = new Admin({ bootstrapServers: cluster.bootstrapServers });
+    await admin.createTopic({ name: topic, partitions, replicationFactor: Math.min(3, brokers) });
+    await admin.close();
+    await waitFor(() => cluster.groupsOf(topic).every((groupId) => cluster.leaderOf(groupId) > 0) && cluster.groupsOf(topic).length === partitions, 30_000);
+
+    producers = new ProducerWorkload({
+      bootstrapServers: cluster.bootstrapServers,
+      topic,
+      partitions,
+      workers: options.workers ?? workersDefault,
+      inflightPerWorker: inflightPerWorkerDefault,
+      recordsPerSecond: options.recordsPerSecond ?? recordsPerSecondDefault,
+      acks,
+      deliveryTimeoutMs: deliveryTimeoutMsDefault,
+      history,
+      seed: options.seed,
+    });
+    readers = new ReaderWorkload({ bootstrapServers: cluster.bootstrapServers, topic, partitions, readers: options.readers ?? 1, history });
+    const runStarted = Date.now();
+    let current = 'quiet';
+    ticker = setInterval(() => {
+      const acked = history.produces.filter((op) => op.outcome?.kind === 'ok').length;
+      const pending = history.produces.filter((op) => op.outcome === null).length;
+      progress(`t=${((Date.now() - runStarted) / 1000).toFixed(1)}s sent=${history.produces.length} acked=${acked} pending=${pending} reads=${history.reads.length} faults=${history.faults.length} now: ${current}`);
+    }, options.progressIntervalMs ?? 2_000);
+    ticker.unref();
+    producers.start();
+    readers.start();
+
+    for (const step of schedule) {
+      const waitMs = runStarted + step.atMs - Date.now();
+      if (waitMs > 0) await sleep(waitMs);
+      current = describeStep(step, cluster.ids());
+      history.fault(`start #${step.index}: ${current}`);
+      await runStep(cluster, step, history, options.seed);
+      history.fault(`end #${step.index}`);
+      current = 'quiet';
+    }
+    const restMs = runStarted + durationMs - Date.now();
+    if (restMs > 0) await sleep(restMs);
+
+    // Heal, then measure how long until every partition is led and fully replicated again.
+    await cluster.healAll();
+    history.fault('heal all');
+    const recoveryMs = await cluster.waitRecovered(recoveryMsMax);
+    await producers.stop();
+    const converged = await cluster.waitConverged(topic, settleMsMax);
+    if (!converged) notes.push('replicas did not converge on one high watermark within the settle bound');
+    const ends = await cluster.finalState(topic);
+    const endOffsets = ends.map((state) => Math.max(0, ...state.replicas.map((replica) => replica.highWatermark)));
+    await waitFor(() => readers?.caughtUp(endOffsets) ?? true, settleMsMax).catch(() => notes.push('readers did not reach the final high watermark within the settle bound'));
+    await readers.stop();
+    readers = null;
+    const finalState = await cluster.finalState(topic);
+    const result = check(history, finalState, { acksAll: acks === 'all', idempotent: acks === 'all', durable: true });
+    const violations = [...result.violations];
+    if (recoveryMs === null) violations.push(`recovery: partitions not led and fully replicated within ${recoveryMsMax} ms of healing`);
+    if (cluster.crashes.count > 0) {
+      notes.push(`crashes: ${cluster.crashes.count}, unsynced entries dropped: ${cluster.crashes.entriesDropped}, groups rewound: ${cluster.crashes.groupsRewound}, not rewindable: ${cluster.crashes.unrollbackable}`);
+    }
+    if (acks !== 'all' && result.counts.lost > 0) notes.push(`acks=${acks} lost ${result.counts.lost} acknowledged records (measured; not a violation in this mode)`);
+    const net = cluster.network.stats;
+    notes.push(`frames: sent ${net.framesSent}, blocked ${net.framesBlocked}, dropped ${net.framesDropped}, duplicated ${net.framesDuplicated}, delayed ${net.framesDelayed}`);
+    return {
+      seed: options.seed,
+      ok: violations.length === 0,
+      replayCommand: replayCommand(options),
+      settings: `brokers=${brokers} partitions=${partitions} acks=${acks} wal_sync=${walSync} nemesis=${nemesis.join(',') || 'none'}`,
+      counts: result.counts,
+      recoveryMs,
+      recoveryMsMax,
+      faultsInjected: schedule.length,
+      runMs: Date.now() - started,
+      violations,
+      examples: result.examples,
+      notes,
+    };
+  } finally {
+    if (ticker !== null) clearInterval(ticker);
+    await producers?.stop().catch(() => undefined);
+    await readers?.stop().catch(() => undefined);
+    await cluster.close();
+  }
+}
+
+/** Plays one fault step: inject, hold for its active time (with its extra action midway), heal it. */
+async function runStep(cluster: ChaosCluster, step: FaultStep, history: History, seed: number): Promise<void> {
+  const ids = cluster.ids();
+  const broker = ids[step.brokerIndex % ids.length] as number;
+  const groups = cluster.groupsOf(topic);
+  const groupId = groups.length === 0 ? 0 : (groups[step.partitionIndex % groups.length] as number);
+  const leader = groupId === 0 ? 0 : cluster.leaderOf(groupId);
+  let undo: () => Promise<void> = async () => undefined;
+  switch (step.kind) {
+    case 'kill':
+      await cluster.kill(broker);
+      undo = () => cluster.restart(broker);
+      break;
+    case 'stop':
+      await cluster.stop(broker);
+      undo = () => cluster.restart(broker);
+      break;
+    case 'crash': {
+      const result = await cluster.crash(broker);
+      history.fault(`crash of broker ${broker} dropped ${result.entriesDropped} unsynced entries`);
+      undo = () => cluster.restart(broker);
+      break;
+    }
+    case 'pause':
+      cluster.pause(broker);
+      undo = async () => cluster.resume(broker);
+      break;
+    case 'clock':
+      cluster.timer(broker)?.jump(step.clockJumpMs);
+      break;
+    case 'delay':
+    case 'reorder':
+      cluster.network.setLinkFaults({ dropProbability: 0, duplicateProbability: 0, delayMsMax: linkDelayMsMax });
+      undo = async () => cluster.network.setLinkFaults({ dropProbability: 0, duplicateProbability: 0, delayMsMax: 0 });
+      break;
+    case 'drop':
+      cluster.network.setLinkFaults({ dropProbability: linkDropProbability, duplicateProbability: 0, delayMsMax: 0 });
+      undo = async () => cluster.network.setLinkFaults({ dropProbability: 0, duplicateProbability: 0, delayMsMax: 0 });
+      break;
+    case 'duplicate':
+      cluster.network.setLinkFaults({ dropProbability: 0, duplicateProbability: linkDuplicateProbability, delayMsMax: 5 });
+      undo = async () => cluster.network.setLinkFaults({ dropProbability: 0, duplicateProbability: 0, delayMsMax: 0 });
+      break;
+    case 'partition':
+      applyPartition(cluster, step, ids, leader > 0 ? leader : broker);
+      undo = async () => cluster.network.heal();
+      break;
+  }
+  const half = Math.floor(step.activeMs / 2);
+  await sleep(half);
+  if (step.extra !== null) await runExtra(cluster, step, history, seed, groupId);
+  await sleep(step.activeMs - half);
+  try {
+    await undo();
+  } catch (error) {
+    history.fault(`undo of #${step.index} failed: ${(error as Error).message}; healed at the end`);
+  }
+}
+
+function applyPartition(cluster: ChaosCluster, step: FaultStep, ids: readonly number[], target: number): void {
+  const others = ids.filter((id) => id !== target);
+  switch (step.shape) {
+    case 'isolate-leader':
+      cluster.network.split([target], others);
+      return;
+    case 'one-way':
+      // The target's frames go nowhere; it still hears everyone.
+      for (const other of others) cluster.network.block(target, other);
+      return;
+    case 'majority-minority': {
+      const order = shuffled(ids, step.shuffleSeed);
+      const minority = order.slice(0, Math.max(1, Math.floor((ids.length - 1) / 2)));
+      cluster.network.split(minority, order.slice(minority.length));
+      return;
+    }
+    case 'bridge': {
+      const order = shuffled(ids, step.shuffleSeed);
+      if (order.length < 3) {
+        cluster.network.split(order.slice(0, 1), order.slice(1));
+        return;
+      }
+      // order[0] is the bridge: it sees both sides, which do not see each other.
+      const rest = order.slice(1);
+      const half = Math.ceil(rest.length / 2);
+      cluster.network.split(rest.slice(0, half), rest.slice(half));
+      return;
+    }
+  }
+}
+
+async function runExtra(cluster: ChaosCluster, step: FaultStep, history: History, seed: number, groupId: number): Promise<void> {
+  if (step.extra === 'transfer') {
+    const leader = groupId === 0 ? 0 : cluster.leaderOf(groupId);
+    if (leader <= 0 || !cluster.isRunning(leader)) {
+      history.fault(`transfer of group ${groupId} skipped: no leader`);
+      return;
+    }
+    const targets = cluster.ids().filter((id) => id !== leader);
+    const target = targets[step.brokerIndex % targets.length] as number;
+    cluster.inner.broker(leader).host.transferLeadership(groupId, target);
+    history.fault(`transfer of group ${groupId} from ${leader} to ${target}`);
+    return;
+  }
+  const name = `chaos-extra-${seed}-${step.index}`;
+  const admin = new Admin({ bootstrapServers: cluster.bootstrapServers, requestTimeoutMs: 3_000 });
+  try {
+    await admin.createTopics([{ name, partitions: 1, replicationFactor: Math.min(3, cluster.ids().length) }], { timeoutMs: 3_000 });
+    history.fault(`topic ${name} created`);
+  } catch (error) {
+    history.fault(`topic ${name} not created during the fault: ${(error as Error).message}`);
+  } finally {
+    await admin.close();
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
