@@ -18,6 +18,8 @@ export { runFigure8 } from './sim/figure8.js';
 export type { Figure8Options } from './sim/figure8.js';
 export { runLeaseTransfer } from './sim/lease-transfer.js';
 export type { LeaseTransferOptions } from './sim/lease-transfer.js';
+export { runDoubleVote } from './sim/double-vote.js';
+export type { DoubleVoteOptions } from './sim/double-vote.js';
 export { MemoryNetwork, frameMessageCount } from './memory-transport.js';
 export type { MemoryNetworkOptions, MemoryNetworkStats, FrameReceiver } from './memory-transport.js';
 export { ManualTimer } from './manual-timer.js';

@@ -9,6 +9,7 @@ import { isSimKnob, isSimProfileName, simKnobs, simProfiles } from './sim/profil
 import type { SimKnob, SimProfileName } from './sim/profiles.js';
 import { describeFailure, isSimScenarioName, replayCommand, runSeed, simScenarios } from './sim/run-seeds.js';
 import type { SimScenarioName } from './sim/run-seeds.js';
+import type { SimulationResult } from './sim/simulation.js';
 import type { SeedRunOptions } from './sim/run-seeds.js';
 
 interface CliOptions {
@@ -114,7 +115,17 @@ function main(): number {
   let failed = 0;
   const startedMs = Date.now();
   for (const seed of options.seeds) {
-    const result = runSeed(seed, options.run);
+    let result: SimulationResult;
+    try {
+      result = runSeed(seed, options.run);
+    } catch (error) {
+      // A broken assertion of the simulator or a scenario itself: still a failed seed, replayable.
+      failed++;
+      const { trace: _trace, ...quiet } = options.run;
+      console.log(`sim: seed ${seed} FAILED with an error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      console.log(`  replay: ${replayCommand(seed, quiet)}`);
+      continue;
+    }
     if (result.passed) {
       passed++;
       if (options.seeds.length === 1) console.log(`sim: seed ${seed} passed ${JSON.stringify(result.stats)}`);

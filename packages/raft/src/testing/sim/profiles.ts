@@ -16,9 +16,9 @@ export const simProfiles = {
    */
   'crash-heavy': {
     raft: { preVote: false, checkQuorum: false },
-    weights: { crash: 40, campaign: 20 },
-    downtimeMsMax: 30,
-    networkFaults: { dropRate: 0, duplicateRate: 0.3, delayMsMin: 1, delayMsMax: 20, spikeRate: 0.3, spikeDelayMsMax: 200 },
+    weights: { crash: 40, campaign: 40, propose: 10, read: 0, membership: 0, partition: 0, isolate: 0, oneWay: 0, networkFaults: 0 },
+    downtimeMsMax: 10,
+    networkFaults: { dropRate: 0, duplicateRate: 0.5, delayMsMin: 1, delayMsMax: 30, spikeRate: 0.3, spikeDelayMsMax: 100 },
   },
   /**
    * Crashes, isolations and campaigns on a lossy network, one entry per append and one append in

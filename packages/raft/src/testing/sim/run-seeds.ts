@@ -6,6 +6,7 @@
 import { simNodesMax, simNodesMin, simTraceLinesKept } from './constants.js';
 import { profileOptions } from './profiles.js';
 import type { SimKnob, SimProfileName } from './profiles.js';
+import { runDoubleVote } from './double-vote.js';
 import { runFigure8 } from './figure8.js';
 import { runLeaseTransfer } from './lease-transfer.js';
 import { Simulation } from './simulation.js';
@@ -43,7 +44,7 @@ export function simulationOptions(seed: number, options: SeedRunOptions): Simula
 }
 
 /** The directed scenarios the command line can run (`--scenario`). */
-export const simScenarios = ['figure8', 'lease-transfer'] as const;
+export const simScenarios = ['figure8', 'lease-transfer', 'double-vote'] as const;
 export type SimScenarioName = (typeof simScenarios)[number];
 
 export function isSimScenarioName(name: string): name is SimScenarioName {
@@ -57,6 +58,8 @@ export function runSeed(seed: number, options: SeedRunOptions = {}): SimulationR
       return runFigure8({ seed, commitOldTermEntries: (options.knobs ?? []).includes('commitOldTermEntries'), ...trace });
     case 'lease-transfer':
       return runLeaseTransfer({ seed, ...trace });
+    case 'double-vote':
+      return runDoubleVote({ seed, skipVotePersistence: (options.knobs ?? []).includes('skipVotePersistence'), ...trace });
     default:
       return new Simulation(simulationOptions(seed, options)).run();
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runDoubleVote } from './double-vote.js';
 import { runFigure8 } from './figure8.js';
 import { runLeaseTransfer } from './lease-transfer.js';
 import { describeFailure, replayCommand, runSeed } from './run-seeds.js';
@@ -77,6 +78,20 @@ describe('the checkers can fail', () => {
     expect(failure, 'no seed in 1..200 failed').not.toBeNull();
     console.log(`skipVotePersistence: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, crashHeavyKnob)}`);
     expect(failure?.violation?.check).toBe('election-safety');
+  });
+
+  it('skipVotePersistence: the directed double-vote scenario elects two leaders in one term (seeds 1..5)', () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const result = runDoubleVote({ seed, skipVotePersistence: true });
+      expect(result.violation?.check, `seed ${seed}`).toBe('election-safety');
+    }
+  });
+
+  it('the same double-vote scenario without the knob passes every check (seeds 1..5)', () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const result = runDoubleVote({ seed, skipVotePersistence: false });
+      expect(result.violation?.message ?? null, `seed ${seed}`).toBeNull();
+    }
   });
 
   const figure8Hunt: SeedRunOptions = { nodes: 3, steps: 300, profile: 'figure8-hunt' };

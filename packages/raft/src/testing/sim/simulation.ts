@@ -390,6 +390,14 @@ export class Simulation {
     return this.readAnswers.get(readId) ?? null;
   }
 
+  /** Makes `id` campaign now (if it is up). */
+  campaign(id: NodeId): void {
+    const member = this.member(id);
+    this.log(() => `campaign on ${id}`);
+    this.tolerate(id, () => member.node?.campaign());
+    this.drive(member);
+  }
+
   /** Asks leader `from` to hand leadership to `to`. */
   transferLeadership(from: NodeId, to: NodeId): void {
     const member = this.member(from);
@@ -808,11 +816,7 @@ export class Simulation {
 
   private actionCampaign(): void {
     const id = this.randomUpMember();
-    if (id === 0) return;
-    const member = this.member(id);
-    this.log(() => `campaign on ${id}`);
-    this.tolerate(id, () => member.node?.campaign());
-    this.drive(member);
+    if (id !== 0) this.campaign(id);
   }
 
   private actionCrash(): void {
