@@ -79,9 +79,10 @@ export class GroupLog implements LogStorage {
       index++;
     }
     if (index === hi) return out;
-    // Entries from `index` on are on disk only. Start loading them; a short answer is allowed
-    // (the caller asks again from where it stopped), an empty one must be a pending error.
-    this.host.loadEntries(this, index, Math.min(hi, this.cacheFirstIndex));
+    // Entries from `index` on are on disk only. Start loading them, reading ahead up to the tail
+    // cache (one window's worth: readers mostly go forward); a short answer is allowed (the
+    // caller asks again from where it stopped), an empty one must be a pending error.
+    this.host.loadEntries(this, index, this.cacheFirstIndex);
     if (out.length > 0) return out;
     throw new EntriesPendingError(lo, hi);
   }

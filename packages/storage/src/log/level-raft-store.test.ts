@@ -180,13 +180,15 @@ describe('LevelRaftStore', () => {
     expect(t.store.stats().loadWindowBytes).toBeGreaterThan(0);
 
     // Two readers at different positions (say, two lagging followers) both make progress: the
-    // group keeps several load windows instead of one they would steal from each other.
+    // group keeps several load windows instead of one they would steal from each other. Entries
+    // of 1 MiB, so that one window (4 MiB of read-ahead) cannot hold both positions.
+    await t.store.persist([write(1, batches(11, 22, 1, { valueBytes: 1 << 19 }))], true);
     const store = await t.reopen({ tailCacheBytesMax: 0 });
     const log = store.openGroup(1, null);
     let got = new Set<number>();
     for (let round = 0; round < 20 && got.size < 2; round++) {
       got = new Set<number>(); // both in the same round: neither evicted the other's window
-      for (const lo of [2, 9]) {
+      for (const lo of [12, 20]) {
         try {
           log.entries(lo, lo + 1, Infinity);
           got.add(lo);
@@ -196,7 +198,7 @@ describe('LevelRaftStore', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect([...got].sort((x, y) => x - y)).toEqual([2, 9]);
+    expect([...got].sort((x, y) => x - y)).toEqual([12, 20]);
   });
 
   it('reads committed batches by offset, never past the high watermark, from cache and from disk', async () => {

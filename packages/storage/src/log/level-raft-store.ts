@@ -366,6 +366,11 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
    * state — next offset, producer sequences — as of `appliedIndex`) as the snapshot at the cut
    * index, then range-deletes the prefix. The cut is the raft index just below the first batch
    * kept (or the applied index when every batch goes).
+   * The state describes `appliedIndex` but is recorded at the cut (<= appliedIndex): a replica
+   * that installs this snapshot re-applies entries (cut, appliedIndex] on top of it, so the
+   * partition's apply must be idempotent for them (next offset = max, sequences only forward).
+   * `confState` should be the membership as of the cut (the host knows it; the storage does
+   * not decode conf changes); it defaults to the current snapshot's.
    */
   applyRetention(groupId: GroupId, policy: RetentionPolicy, partitionState: Uint8Array): Promise<RetentionResult> {
     return this.exclusive(async () => {
