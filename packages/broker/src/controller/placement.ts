@@ -69,7 +69,7 @@ interface Candidate {
 }
 
 /** Adds (+1) or removes (-1) one partition's replicas and leadership. */
-function place(chosen: readonly Candidate[], delta: 1 | -1): void {
+function place(chosen: readonly Candidate[], delta: 1 | -1, pairs: Pairs): void {
   const leader = chosen[0];
   assert(leader !== undefined, 'a partition has a leader');
   leader.leaders += delta;
@@ -77,6 +77,27 @@ function place(chosen: readonly Candidate[], delta: 1 | -1): void {
   for (const c of chosen) {
     c.replicas += delta;
     if (c.rackLoad !== null) c.rackLoad.replicas += delta;
+    if (c !== leader) pairs.add(leader, c, delta);
+  }
+}
+
+/**
+ * How often each broker followed each leader in this placement. Spreading a leader's followers
+ * spreads its leaderships over many brokers when it fails (Kafka shifts followers for the same
+ * reason), instead of pairing brokers for good.
+ */
+class Pairs {
+  private readonly counts = new Map<number, number>();
+  constructor(private readonly size: number) {}
+  private key(leader: Candidate, follower: Candidate): number {
+    return leader.position * this.size + follower.position;
+  }
+  get(leader: Candidate, follower: Candidate): number {
+    return this.counts.get(this.key(leader, follower)) ?? 0;
+  }
+  add(leader: Candidate, follower: Candidate, delta: number): void {
+    const key = this.key(leader, follower);
+    this.counts.set(key, (this.counts.get(key) ?? 0) + delta);
   }
 }
 
@@ -135,10 +156,10 @@ function rotation(position: number, start: number, size: number): number {
  *    else one outside B (it gets the extra replica and the extra leadership together); then the
  *    rack leading least, so leaderships alternate over racks;
  *  - followers have the fewest replicas, then (rack first or not) an unused rack and the most
- *    leaderships (brokers short of leaderships stay short of replicas), then the rack carrying
- *    the fewest replicas.
+ *    leaderships (brokers short of leaderships stay short of replicas), then the fewest times
+ *    they followed this leader already, then the rack carrying the fewest replicas.
  */
-function choosePartition(candidates: readonly Candidate[], replicationFactor: number, start: number, rackFirst: boolean): Candidate[] {
+function choosePartition(candidates: readonly Candidate[], replicationFactor: number, start: number, rackFirst: boolean, pairs: Pairs): Candidate[] {
   const size = candidates.length;
   let replicasMin = Infinity;
   let fewestCount = 0;
@@ -163,7 +184,7 @@ function choosePartition(candidates: readonly Candidate[], replicationFactor: nu
     let follower: Candidate | undefined;
     for (const c of candidates) {
       if (c.chosen) continue;
-      if (follower === undefined || compareFollowers(c, follower, racks, rackFirst, leader.position + 1, size) < 0) follower = c;
+      if (follower === undefined || compareFollowers(c, follower, leader, racks, rackFirst, pairs, size) < 0) follower = c;
     }
     assert(follower !== undefined, 'there is a broker to follow');
     follower.chosen = true;
@@ -183,13 +204,23 @@ function compareLeaders(a: Candidate, b: Candidate, replicasSign: number, start:
   );
 }
 
-function compareFollowers(a: Candidate, b: Candidate, racks: ReadonlySet<string>, rackFirst: boolean, start: number, size: number): number {
+function compareFollowers(
+  a: Candidate,
+  b: Candidate,
+  leader: Candidate,
+  racks: ReadonlySet<string>,
+  rackFirst: boolean,
+  pairs: Pairs,
+  size: number,
+): number {
+  const start = leader.position + 1;
   const byReplicas = a.replicas - b.replicas;
   if (byReplicas !== 0) return byReplicas;
   const byRack = (a.rack !== null && racks.has(a.rack) ? 1 : 0) - (b.rack !== null && racks.has(b.rack) ? 1 : 0);
   const byLeaders = b.leaders - a.leaders;
   return (
     (rackFirst ? byRack || byLeaders : byLeaders || byRack) ||
+    pairs.get(leader, a) - pairs.get(leader, b) ||
     (a.rackLoad?.replicas ?? 0) - (b.rackLoad?.replicas ?? 0) ||
     rotation(a.position, start, size) - rotation(b.position, start, size)
   );
@@ -223,16 +254,17 @@ export function assignReplicas(
     return { id: broker.id, rack: broker.rack, rackLoad, position, replicas, leaders, chosen: false };
   });
   const racksSet = rackLoads.size > 0;
+  const pairs = new Pairs(candidates.length);
   let start = candidates.reduce((sum, c) => sum + c.leaders, 0);
   const assignments: NodeId[][] = [];
   for (let p = 0; p < partitions; p++, start++) {
     // Rack spread first when that keeps load and leaderships correlated; else the safe choice.
-    let chosen = choosePartition(candidates, replicationFactor, start, racksSet);
-    place(chosen, +1);
+    let chosen = choosePartition(candidates, replicationFactor, start, racksSet, pairs);
+    place(chosen, +1, pairs);
     if (racksSet && !loadCorrelated(candidates)) {
-      place(chosen, -1);
-      chosen = choosePartition(candidates, replicationFactor, start, false);
-      place(chosen, +1);
+      place(chosen, -1, pairs);
+      chosen = choosePartition(candidates, replicationFactor, start, false, pairs);
+      place(chosen, +1, pairs);
     }
     assignments.push(chosen.map((c) => c.id));
   }

@@ -106,6 +106,21 @@ describe('assignReplicas', () => {
     );
   });
 
+  it('spreads the followers of each leader over several brokers, so a failure spreads its leaderships', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 9 }), fc.integer({ min: 3, max: 6 }), (brokerCount, rounds) => {
+        // RF 2 is the worst case: one follower per partition.
+        const brokers = Array.from({ length: brokerCount }, (_, i): PlacementBroker => ({ id: i + 1, rack: null }));
+        const assignments = assignReplicas(brokers, rounds * brokerCount, 2);
+        for (const broker of brokers) {
+          const followers = new Set(assignments.filter((r) => r[0] === broker.id).map((r) => r[1]));
+          expect(followers.size).toBeGreaterThanOrEqual(2);
+        }
+      }),
+      fcOptions(file, 100),
+    );
+  });
+
   it('places a first topic on 3 brokers with RF 3 with every broker leading 2 of 6', () => {
     const brokers = [1, 2, 3].map((id) => ({ id, rack: null }));
     const assignments = assignReplicas(brokers, 6, 3);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ControllerCommand } from '../../src/controller/commands.js';
 import { brokersToFence, clusterLoad, offlinePartitions, preferredLeaderElections, underReplicated } from '../../src/controller/placement.js';
-import { planCreateTopic } from '../../src/controller/plan.js';
+import { planCreateTopic, planMoveReplicasOff } from '../../src/controller/plan.js';
 import { clusterOf, expectOk } from './helpers.js';
 import { fcOptions } from './seed.js';
 
@@ -78,5 +78,42 @@ describe('cluster queries', () => {
       ),
       fcOptions(file, 60),
     );
+  });
+});
+
+describe('planMoveReplicasOff', () => {
+  it('moves every replica off a broker, keeping replicas per broker within two', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 8 }), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 3 }), (brokerCount, partitions, rf) => {
+        const state = clusterOf(brokerCount, ['az-1', 'az-2']);
+        const replicationFactor = Math.min(rf, brokerCount - 1);
+        const plan = planCreateTopic(state, { name: 't', partitions, replicationFactor, configs: [] });
+        if (!plan.ok) throw new Error(plan.message);
+        expectOk(state.apply(plan.command));
+        expectOk(state.apply({ type: 'setBrokerFenced', brokerId: 1, fenced: true }));
+        const move = planMoveReplicasOff(state, 1);
+        if ('ok' in move) throw new Error(move.message);
+        expect(move.stuck).toEqual([]);
+        for (const command of move.commands) expectOk(state.apply(command));
+        for (const p of state.partitions()) {
+          expect(p.replicas).not.toContain(1);
+          expect(p.replicas).toHaveLength(replicationFactor);
+        }
+        const load = [...clusterLoad(state).values()];
+        // Greedy, partition by partition: best effort, not the within-one of assignReplicas.
+        expect(Math.max(...load.map((l) => l.replicas)) - Math.min(...load.map((l) => l.replicas))).toBeLessThanOrEqual(2);
+      }),
+      fcOptions(file, 100),
+    );
+  });
+
+  it('reports partitions it cannot move and unknown brokers', () => {
+    const state = clusterOf(2);
+    expectOk(state.apply({ type: 'createTopic', name: 't', replicationFactor: 2, configs: [], assignments: [[1, 2]] }));
+    const move = planMoveReplicasOff(state, 1);
+    if ('ok' in move) throw new Error(move.message);
+    expect(move.commands).toEqual([]);
+    expect(move.stuck.map((p) => p.groupId)).toEqual([1]);
+    expect(planMoveReplicasOff(state, 7)).toMatchObject({ ok: false, code: 'UNKNOWN_BROKER' });
   });
 });
