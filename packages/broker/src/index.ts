@@ -77,8 +77,8 @@ export {
   brokersToFence,
 } from './controller/placement.js';
 export type { PlacementBroker, BrokerLoad, PreferredLeaderMove } from './controller/placement.js';
-export { planCreateTopic, planAddPartitions } from './controller/plan.js';
-export type { Plan, CreateTopicRequest } from './controller/plan.js';
+export { planCreateTopic, planAddPartitions, planMoveReplicasOff } from './controller/plan.js';
+export type { Plan, CreateTopicRequest, MoveReplicasPlan } from './controller/plan.js';
 export { checkTopicName } from './controller/validation.js';
 export type { ControllerFailure } from './controller/validation.js';
 export { ControllerStateMachine } from './controller/state-machine.js';
@@ -133,6 +133,7 @@ export { PeerTransport, addPeerService, peerServerOptions, encodeFrame, decodeFr
 export {
   peerQueueFramesMaxDefault,
   peerQueueBytesMaxDefault,
+  peerInFlightBytesMax,
   peerReconnectBackoffMsMin,
   peerReconnectBackoffMsMaxDefault,
   peerKeepaliveMs,

@@ -9,6 +9,11 @@ import { assert, frameBytesMax, frameMessagesMax } from '@streambus/raft';
 export const peerQueueFramesMaxDefault = 1024;
 /** Encoded bytes waiting for one peer's stream before new frames are dropped. */
 export const peerQueueBytesMaxDefault = 64 * 1024 * 1024;
+/**
+ * Bytes written to one peer's stream that grpc-js has not yet handed to HTTP/2; beyond it frames
+ * wait in the queue (bounded) instead of in grpc-js's buffer (bounded only in count).
+ */
+export const peerInFlightBytesMax = 8 * 1024 * 1024;
 /** First wait before reopening a broken stream; doubled per failure up to the max. */
 export const peerReconnectBackoffMsMin = 50;
 /** Longest wait before reopening a broken stream. */
@@ -25,6 +30,7 @@ const protobufOverheadPerMessageBytes = 128;
 assert(peerReconnectBackoffMsMin <= peerReconnectBackoffMsMaxDefault, 'backoff min is below its max');
 assert(peerQueueBytesMaxDefault >= peerMessageBytesMax, 'a peer queue holds at least one largest frame');
 assert(frameBytesMax + frameMessagesMax * protobufOverheadPerMessageBytes <= peerMessageBytesMax, 'a largest raft frame fits in one peer message');
+assert(peerInFlightBytesMax >= frameBytesMax, 'a largest raft frame fits in flight');
 assert(peerKeepaliveTimeoutMs < peerKeepaliveMs, 'a keepalive ping times out before the next is due');
 
 /** Shortest interval between two warn lines about the same peer (the rest go to debug). */

@@ -10,6 +10,7 @@ export type { PeerLogger } from './logger.js';
 export {
   peerQueueFramesMaxDefault,
   peerQueueBytesMaxDefault,
+  peerInFlightBytesMax,
   peerReconnectBackoffMsMin,
   peerReconnectBackoffMsMaxDefault,
   peerKeepaliveMs,

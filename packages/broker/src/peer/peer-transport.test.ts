@@ -4,6 +4,7 @@ import { ErrorCode, peerServiceDefinition } from '@streambus/proto';
 import type { RaftStreamClosed } from '@streambus/proto';
 import { MessageType } from '@streambus/raft';
 import type { Frame, NodeId } from '@streambus/raft';
+import { peerInFlightBytesMax } from './constants.js';
 import { PeerCallError } from './errors.js';
 import { decodeFrame, encodeFrame } from './frame-codec.js';
 import { addPeerService } from './peer-service.js';
@@ -243,9 +244,9 @@ describe('PeerTransport over real gRPC', () => {
     const stats = t1.stats.peers.get(2)!;
     t1.send(frameOf(1, 2, 0));
     await waitFor(() => stats.connected && paused !== undefined, 'the stream to be accepted');
-    const frameBytes = 256 * 1024;
+    const frameBytes = 1024 * 1024;
     let sequence = 0;
-    const total = 200;
+    const total = 60;
     for (let i = 0; i < total; i++) {
       t1.send(frameOf(1, 2, ++sequence, frameBytes));
       await new Promise((resolve) => setImmediate(resolve));
@@ -253,10 +254,13 @@ describe('PeerTransport over real gRPC', () => {
     expect(stats.framesDroppedQueueFull).toBeGreaterThan(0);
     expect(stats.framesQueued).toBeLessThanOrEqual(queueFramesMax);
     expect(stats.bytesQueuedPeak).toBeLessThanOrEqual(queueBytesMax);
+    // What grpc-js holds is bounded in bytes too: at most one frame beyond the in-flight bound.
+    expect(stats.bytesInFlightPeak).toBeLessThan(peerInFlightBytesMax + frameBytes + 1024);
     paused!.resume();
     await waitFor(() => stats.framesQueued === 0 && received.length === stats.framesSent, 'the queue to drain');
     expect(isIncreasing(received)).toBe(true);
     expect(received.length + stats.framesDropped).toBe(total + 1);
+    expect(stats.bytesInFlight).toBe(0);
     expect(stats.framesDropped).toBe(stats.framesDroppedQueueFull);
   });
 

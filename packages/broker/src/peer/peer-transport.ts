@@ -6,7 +6,7 @@
  * never throws and never blocks: it encodes the frame (its size counts towards the queue bounds,
  * and nothing of the caller's frame is retained) and writes it to the peer's stream. While the
  * stream is down, or not writable (grpc-js's write() returned false: HTTP/2 flow control, a slow
- * peer), frames wait in a per-peer FIFO bounded in frames and bytes; beyond the bound the NEW
+ * peer; or `peerInFlightBytesMax` bytes are written but not yet taken by HTTP/2), frames wait in a per-peer FIFO bounded in frames and bytes; beyond the bound the NEW
  * frame is dropped and counted (Raft retries: heartbeats, append retries, snapshot resends).
  * Frames to one peer keep their order; frames in flight when a stream breaks are lost.
  *
@@ -24,6 +24,7 @@ import type { ControllerCommandRequest, ControllerCommandResponse, RaftStreamClo
 import type { Frame, NodeId, RaftTransport } from '@streambus/raft';
 import {
   peerCallDeadlineMsMax,
+  peerInFlightBytesMax,
   peerKeepaliveMs,
   peerKeepaliveTimeoutMs,
   peerQueueBytesMaxDefault,
@@ -73,6 +74,9 @@ export interface PeerLinkStats {
   bytesQueued: number;
   /** Highest `bytesQueued` seen. */
   bytesQueuedPeak: number;
+  /** Bytes written to the stream that grpc-js has not yet handed to HTTP/2, and the highest seen. */
+  bytesInFlight: number;
+  bytesInFlightPeak: number;
   /** Streams opened (the first included). */
   streamsOpened: number;
   /** Streams reopened after a failure. */
@@ -135,6 +139,8 @@ class PeerLink {
       framesQueued: 0,
       bytesQueued: 0,
       bytesQueuedPeak: 0,
+      bytesInFlight: 0,
+      bytesInFlightPeak: 0,
       streamsOpened: 0,
       reconnects: 0,
       streamFailures: 0,
@@ -187,6 +193,7 @@ class PeerLink {
     const stream = this.stream;
     this.stream = null;
     this.writable = false;
+    this.stats.bytesInFlight = 0;
     this.stats.connected = false;
     this.stats.framesDropped += this.stats.framesQueued;
     this.queue = [];
@@ -229,11 +236,7 @@ class PeerLink {
       this.failures = 0;
       this.stats.connected = true;
     });
-    stream.on('drain', () => {
-      if (this.stream !== stream) return;
-      this.writable = true;
-      this.flush();
-    });
+    stream.on('drain', () => this.resume(stream));
     // Failures arrive through the call's callback; an 'error' event must never crash the broker.
     stream.on('error', (error: Error) => this.settings.logger.debug({ peer: this.peerId, error: error.message }, 'raft stream error'));
     return stream;
@@ -243,6 +246,7 @@ class PeerLink {
     if (this.stream !== stream) return;
     this.stream = null;
     this.writable = false;
+    this.stats.bytesInFlight = 0;
     const wasConnected = this.stats.connected;
     this.stats.connected = false;
     if (this.closed) return;
@@ -278,7 +282,22 @@ class PeerLink {
     if (stream === null) return;
     this.stats.framesSent++;
     this.stats.bytesSent += bytes.byteLength;
-    if (!stream.write(bytes)) this.writable = false;
+    const bytesLength = bytes.byteLength;
+    this.stats.bytesInFlight += bytesLength;
+    if (this.stats.bytesInFlight > this.stats.bytesInFlightPeak) this.stats.bytesInFlightPeak = this.stats.bytesInFlight;
+    const accepted = stream.write(bytes, () => {
+      if (this.stream !== stream) return;
+      this.stats.bytesInFlight -= bytesLength;
+      this.resume(stream);
+    });
+    if (!accepted || this.stats.bytesInFlight >= peerInFlightBytesMax) this.writable = false;
+  }
+
+  /** Writes again once grpc-js drained (after write() returned false) and the bytes in flight are below their bound. */
+  private resume(stream: RaftStream): void {
+    if (this.stream !== stream || this.writable || stream.writableNeedDrain || this.stats.bytesInFlight >= peerInFlightBytesMax) return;
+    this.writable = true;
+    this.flush();
   }
 
   private enqueue(bytes: Buffer): void {
