@@ -100,6 +100,13 @@ export class CrashableStore implements RaftStore {
     this.inner.onEntriesLoaded(listener);
   }
 
+  /** Forces a real fsync of the underlying store (a checkpoint: the OS wrote everything back). */
+  async syncNow(): Promise<void> {
+    const seq = this.seq;
+    if (this.inner instanceof LevelRaftStore) await this.inner.syncNow();
+    this.markDurable(seq);
+  }
+
   /** Writes not yet covered by a sync. */
   get unsyncedWrites(): number {
     return this.pending.length;

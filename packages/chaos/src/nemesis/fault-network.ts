@@ -7,6 +7,7 @@
  * Blocking on the sender side covers both directions of a link, because every frame of the
  * cluster passes the wrapper of its sender.
  */
+import { MessageType } from '@streambus/raft';
 import type { Frame, RaftTransport } from '@streambus/raft';
 import { Prng } from '@streambus/raft/testing';
 
@@ -31,6 +32,8 @@ export class FaultNetwork {
   private readonly blocked = new Set<string>();
   private readonly paused = new Set<number>();
   private linkFaults: LinkFaults = noLinkFaults;
+  /** Groups whose entries a broker never sends (appends stripped, heartbeats kept): `${broker}/${group}`. */
+  private readonly withheld = new Set<string>();
   private readonly random: Prng;
   private readonly timers = new Set<NodeJS.Timeout>();
   readonly stats: FaultNetworkStats = { framesSent: 0, framesBlocked: 0, framesDropped: 0, framesDuplicated: 0, framesDelayed: 0 };
@@ -72,6 +75,14 @@ export class FaultNetwork {
     this.paused.delete(brokerId);
   }
 
+  /**
+   * `brokerId` keeps leading `groupId` (its heartbeats flow) but its entries never reach anyone:
+   * nothing it appends can commit. A precise way to hold uncommitted data on a live leader.
+   */
+  withholdEntries(brokerId: number, groupId: number): void {
+    this.withheld.add(`${brokerId}/${groupId}`);
+  }
+
   setLinkFaults(faults: LinkFaults): void {
     this.linkFaults = faults;
   }
@@ -80,6 +91,7 @@ export class FaultNetwork {
   heal(): void {
     this.blocked.clear();
     this.paused.clear();
+    this.withheld.clear();
     this.linkFaults = noLinkFaults;
   }
 
@@ -90,8 +102,9 @@ export class FaultNetwork {
     this.heal();
   }
 
-  private send(from: number, inner: RaftTransport, frame: Frame): void {
+  private send(from: number, inner: RaftTransport, original: Frame): void {
     this.stats.framesSent += 1;
+    const frame = this.withheld.size === 0 ? original : this.strip(from, original);
     if (this.isBlocked(from, frame.to)) {
       this.stats.framesBlocked += 1;
       return;
@@ -118,6 +131,11 @@ export class FaultNetwork {
       timer.unref();
       this.timers.add(timer);
     }
+  }
+
+  private strip(from: number, frame: Frame): Frame {
+    const messages = frame.messages.filter((item) => !(item.message.type === MessageType.append && this.withheld.has(`${from}/${item.groupId}`)));
+    return messages.length === frame.messages.length ? frame : { ...frame, messages };
   }
 }
 

@@ -111,6 +111,30 @@ export class ChaosCluster {
     return result;
   }
 
+  /** A power loss of the whole cluster: every broker loses its unsynced writes at the same instant. */
+  async crashAll(): Promise<RollbackResult[]> {
+    const ids = this.ids().filter((id) => this.isRunning(id));
+    const rewinds = ids.map((id) => this.stores.get(id)?.crash() ?? []);
+    await Promise.all(ids.map((id) => this.inner.killBroker(id)));
+    const results: RollbackResult[] = [];
+    for (const [i, id] of ids.entries()) {
+      const result = await rollbackStore(join(this.inner.config(id).server.dataDir, 'raft'), rewinds[i] ?? []);
+      this.crashes.count += 1;
+      this.crashes.groupsRewound += result.groupsRewound;
+      this.crashes.entriesDropped += result.entriesDropped;
+      this.crashes.unrollbackable += result.unrollbackable;
+      results.push(result);
+    }
+    return results;
+  }
+
+  /** Makes every running broker's writes durable now (as if the OS wrote its cache back). */
+  async syncAll(): Promise<void> {
+    for (const id of this.ids()) {
+      if (this.isRunning(id)) await this.stores.get(id)?.syncNow();
+    }
+  }
+
   async restart(id: number): Promise<void> {
     if (this.inner.isRunning(id)) return;
     const broker = await this.inner.startBroker(id);
