@@ -64,6 +64,7 @@ export class TestNetwork {
     const old = this.member(id);
     const member = this.add(id, old.storage, options);
     member.applied.push(...old.applied);
+    member.snapshots.push(...old.snapshots);
     return member;
   }
 
