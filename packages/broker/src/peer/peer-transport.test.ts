@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, peerServiceDefinition } from '@streambus/proto';
+import { ErrorCode, peerMessageBytesMax, peerServiceDefinition } from '@streambus/proto';
 import type { RaftStreamClosed } from '@streambus/proto';
 import { MessageType } from '@streambus/raft';
 import type { Frame, NodeId } from '@streambus/raft';
@@ -320,6 +320,14 @@ describe('PeerTransport over real gRPC', () => {
     expect(() => t1.send(frameOf(1, 2, 1))).not.toThrow();
     expect(t1.stats.peers.get(2)!.framesDropped).toBe(1);
     await expect(t1.proposeControllerCommand(2, new Uint8Array([1]), 1000)).rejects.toMatchObject({ code: 'TRANSPORT_CLOSED' });
+  });
+
+  it('drops (and counts) a frame that encodes larger than a peer message, without throwing', () => {
+    const t1 = transport({ nodeId: 1, peers: new Map([[2, '127.0.0.1:1']]) });
+    expect(() => t1.send(frameOf(1, 2, 1, peerMessageBytesMax + 1))).not.toThrow();
+    const stats = t1.stats.peers.get(2)!;
+    expect(stats.framesDropped).toBe(1);
+    expect(stats.framesQueued + stats.framesSent).toBe(0);
   });
 
   it('a peer address grpc-js cannot parse: frames are queued and retried, calls rejected, nothing throws', async () => {
