@@ -18,7 +18,15 @@ function runSeed(seed: number): { commit: number; terms: number; confChanges: nu
   const random = seededRandom(seed);
   const pick = (n: number): number => Math.floor(random() * n);
   const ids = [1, 2, 3, 4, 5].slice(0, 3 + pick(3));
-  const net = new TestNetwork(ids, { preVote: random() < 0.7, checkQuorum: random() < 0.7 }, seed);
+  const options = {
+    preVote: random() < 0.7,
+    checkQuorum: random() < 0.7,
+    // Small bounds exercise chunked snapshots, one-entry appends and a closed inflight window.
+    snapshotChunkBytes: [2, 5, 1 << 18][pick(3)] as number,
+    messageBytesMax: [1, 16, 1 << 20][pick(3)] as number,
+    inflightMessagesMax: [1, 2, 256][pick(3)] as number,
+  };
+  const net = new TestNetwork(ids, options, seed);
   // Two spare nodes that membership changes may add (opened with the group's bootstrap membership).
   const all = [...ids, ids.length + 1, ids.length + 2];
   for (const spare of all.slice(ids.length)) net.add(spare, MemoryStorage.withVoters(ids));
