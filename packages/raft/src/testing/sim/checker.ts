@@ -4,7 +4,8 @@
  * Every check is incremental, so checking after every event stays cheap.
  */
 import type { MemoryStorage } from '../memory-storage.js';
-import type { Entry, NodeId, Snapshot } from '../../types.js';
+import type { Entry, Message, MessageType as MessageTypeValue, NodeId, Snapshot } from '../../types.js';
+import { MessageType } from '../../types.js';
 import { SimViolation } from './violation.js';
 
 /** What identifies an entry's content: its type and a hash of its data. */
@@ -62,6 +63,29 @@ export class SafetyChecker {
   private readonly reads = new Map<number, ReadRecord>();
   readsAnswered = 0;
   leaderElections = 0;
+
+  /**
+   * Persist-before-send: a message leaving a node may only promise what is on its disk. A granted
+   * vote needs the term and the vote stored; any message of a term needs that term stored; an
+   * accepted append needs the entries it acknowledges stored.
+   */
+  checkSent(storage: MemoryStorage, message: Message): void {
+    const type = message.type;
+    if (type === MessageType.preVote || type === MessageType.preVoteResponse) return; // nothing durable is promised
+    const hard = storage.hardState();
+    if (message.term > hard.term) {
+      throw new SimViolation('durability', `node ${message.from} sends ${messageTypeName(type)} of term ${message.term} to node ${message.to} while its disk holds term ${hard.term}`);
+    }
+    if (type === MessageType.voteResponse && !message.reject && (hard.term !== message.term || hard.vote !== message.to)) {
+      throw new SimViolation(
+        'durability',
+        `node ${message.from} grants its vote in term ${message.term} to node ${message.to} while its disk holds term ${hard.term}, vote ${hard.vote}`,
+      );
+    }
+    if (type === MessageType.appendResponse && !message.reject && message.index > storage.lastIndex()) {
+      throw new SimViolation('durability', `node ${message.from} acknowledges entries up to ${message.index} while its disk ends at ${storage.lastIndex()}`);
+    }
+  }
 
   /** A node reports being leader of `term`. */
   observeLeader(node: NodeId, term: number): void {
@@ -260,4 +284,10 @@ export function chainHash(chain: number, term: number, hash: number): number {
   let next = Math.imul(chain ^ 0x9e3779b9, 0x85ebca6b) ^ term;
   next = Math.imul(next ^ (next >>> 13), 0xc2b2ae35) ^ hash;
   return (next ^ (next >>> 16)) >>> 0;
+}
+
+const messageTypeNames = new Map<number, string>(Object.entries(MessageType).map(([name, value]) => [value, name]));
+
+export function messageTypeName(type: MessageTypeValue): string {
+  return messageTypeNames.get(type) ?? String(type);
 }

@@ -26,6 +26,9 @@ export function runDoubleVote(options: DoubleVoteOptions): SimulationResult {
     nodes: 3,
     steps: 0,
     asyncDisk: false,
+    // With the knob the durability check would report the unpersisted vote at once; off, the
+    // scenario shows its consequence: two leaders in one term.
+    checkDurability: !options.skipVotePersistence,
     raft: { preVote: true, checkQuorum: false, ...(options.skipVotePersistence ? { unsafeTestingKnobs: { skipVotePersistence: true } } : {}) },
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EntryType } from '../../types.js';
-import type { Entry } from '../../types.js';
+import { EntryType, MessageType } from '../../types.js';
+import type { Entry, Message } from '../../types.js';
 import { MemoryStorage } from '../memory-storage.js';
 import { SafetyChecker } from './checker.js';
 import { EventQueue } from './event-queue.js';
@@ -184,5 +184,22 @@ describe('SafetyChecker fails on broken histories', () => {
     const checker = new SafetyChecker();
     checker.recordProposal({ id: 1, index: 1, term: 1, hash: 12345, leader: 1 });
     expect(violationOf(() => checker.observeApply(1, entry(1, 1), 0, 0)).check).toBe('proposal-applied');
+  });
+
+  it('durability: a vote, a term or an acknowledgement that is not on disk', () => {
+    const checker = new SafetyChecker();
+    const storage = new MemoryStorage();
+    storage.setHardState({ term: 2, vote: 3, commit: 0 });
+    storage.append([entry(1, 1)]);
+    const message = (fields: Partial<Message>): Message => ({
+      type: MessageType.voteResponse, from: 1, to: 3, term: 2, logTerm: 0, index: 0, entries: [], commit: 0,
+      reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0), ...fields,
+    });
+    checker.checkSent(storage, message({}));
+    checker.checkSent(storage, message({ type: MessageType.appendResponse, index: 1 }));
+    checker.checkSent(storage, message({ type: MessageType.preVote, term: 3 }));
+    expect(violationOf(() => checker.checkSent(storage, message({ to: 2 }))).check).toBe('durability');
+    expect(violationOf(() => checker.checkSent(storage, message({ type: MessageType.heartbeatResponse, term: 3 }))).check).toBe('durability');
+    expect(violationOf(() => checker.checkSent(storage, message({ type: MessageType.appendResponse, index: 2 }))).check).toBe('durability');
   });
 });

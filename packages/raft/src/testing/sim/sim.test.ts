@@ -80,6 +80,13 @@ describe('the checkers can fail', () => {
     expect(failure?.violation?.check).toBe('election-safety');
   });
 
+  it('skipVotePersistence: the durability check catches the unpersisted vote on seeds 1..5 of the default profile', () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const result = runSeed(seed, { knobs: ['skipVotePersistence'] });
+      expect(result.violation?.check, `seed ${seed}`).toBe('durability');
+    }
+  });
+
   it('skipVotePersistence: the directed double-vote scenario elects two leaders in one term (seeds 1..5)', () => {
     for (let seed = 1; seed <= 5; seed++) {
       const result = runDoubleVote({ seed, skipVotePersistence: true });

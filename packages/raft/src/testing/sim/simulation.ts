@@ -122,6 +122,11 @@ export interface SimulationOptions {
    * until 78db91b, so such a learner never caught up). Default: chosen by the seed.
    */
   readonly snapshotOnConfChange?: boolean;
+  /**
+   * Check persist-before-send on every message that leaves a node (`durability`). Off only to
+   * show what other checkers see when a knob breaks persistence. Default true.
+   */
+  readonly checkDurability?: boolean;
 }
 
 export interface SimulationStats {
@@ -212,6 +217,7 @@ export class Simulation {
   private readonly weights: SimActionWeights;
   private readonly downtimeMsMax: number;
   private readonly snapshotOnConfChange: boolean;
+  private readonly checkDurability: boolean;
   private readonly trace: ((line: string) => void) | null;
   private events = 0;
   private stepsDone = 0;
@@ -247,6 +253,7 @@ export class Simulation {
     if (options.networkFaults !== undefined) this.network.faults = options.networkFaults;
     this.downtimeMsMax = options.downtimeMsMax ?? simDowntimeMsMax;
     this.snapshotOnConfChange = options.snapshotOnConfChange ?? choices.chance(0.5);
+    this.checkDurability = options.checkDurability ?? true;
     assert(this.downtimeMsMax >= simDowntimeMsMin, 'downtime range is ordered');
     const voters: NodeId[] = [];
     for (let id = 1; id <= nodes; id++) voters.push(id);
@@ -609,6 +616,7 @@ export class Simulation {
     for (const message of messages) {
       assert(message.from === member.id, 'a node sends as itself');
       assert(message.to !== member.id, 'a node never sends to itself');
+      if (this.checkDurability) this.checker.checkSent(member.storage, message);
       if (this.network.send(message) === 'unreachable') unreachable.add(message.to);
     }
     for (const to of unreachable) this.guard(member.id, () => node.reportUnreachable(to));

@@ -14,6 +14,8 @@ export type SimCheck =
   | 'state-machine-safety'
   /** A committed proposal is the one its receipt promised, and every live member applies it. */
   | 'proposal-applied'
+  /** Persist-before-send: no message promises a term, vote or entry that is not on disk. */
+  | 'durability'
   /** ReadIndex never answers below the commit index known when the read was issued. */
   | 'read-linearizable'
   /** After faults heal, a leader is elected and every proposal commits in bounded virtual time. */
