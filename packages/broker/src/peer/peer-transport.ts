@@ -62,7 +62,7 @@ export interface PeerTransportOptions {
 export interface PeerLinkStats {
   readonly peerId: NodeId;
   readonly address: string;
-  /** Frames written to the stream, and their encoded bytes. */
+  /** Frames written to the stream, and their encoded bytes (a stream that breaks loses what it had in flight). */
   framesSent: number;
   bytesSent: number;
   /** Frames dropped: queue full, transport closed, too large, or not encodable. */
