@@ -13,7 +13,7 @@ export const brokersMax = 7;
 export const partitionsMax = 64;
 /** Producer workers (each one idempotent producer). */
 export const workersMax = 32;
-/** Sends one worker keeps outstanding. */
+/** Sends one worker keeps outstanding per partition. */
 export const inflightPerWorkerMax = 64;
 /** Records the whole workload sends at most (each one a history entry). */
 export const recordsTotalMax = 2_000_000;

@@ -112,7 +112,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     const admin = new Admin({ bootstrapServers: cluster.bootstrapServers });
     await admin.createTopic({ name: topic, partitions, replicationFactor: Math.min(3, brokers) });
     await admin.close();
-    await waitFor(() => cluster.groupsOf(topic).every((groupId) => cluster.leaderOf(groupId) > 0) && cluster.groupsOf(topic).length === partitions, 30_000);
+    await waitFor(() => cluster.groupsOf(topic).every((groupId) => cluster.leaderOf(groupId) > 0) && cluster.groupsOf(topic).length === partitions, 60_000, () => `topic ${topic}: groups ${cluster.groupsOf(topic).map((groupId) => `${groupId} led by ${cluster.leaderOf(groupId)}`).join(', ')}`);
 
     producers = new ProducerWorkload({
       bootstrapServers: cluster.bootstrapServers,
@@ -309,10 +309,10 @@ async function runExtra(cluster: ChaosCluster, step: FaultStep, history: History
   }
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms ${describe()}`.trim());
     await sleep(50);
   }
 }

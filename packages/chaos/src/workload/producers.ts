@@ -87,17 +87,27 @@ export class ProducerWorkload {
   private async loop(worker: number, producer: Producer): Promise<void> {
     const { topic, partitions, history, workers, recordsPerSecond, inflightPerWorker } = this.options;
     const intervalMs = (1000 * workers) / recordsPerSecond;
-    const mine = new Set<Promise<void>>();
+    // Outstanding sends by partition: a partition stuck behind a fault does not stall the others.
+    const mine = Array.from({ length: partitions }, () => new Set<Promise<void>>());
     let n = 0;
+    let turn = worker;
     let nextAtMs = Date.now();
     while (this.running) {
       if (this.options.recordsMax !== undefined && this.sent >= this.options.recordsMax) break;
-      if (mine.size >= inflightPerWorker) {
-        await Promise.race(mine);
+      let partition = -1;
+      for (let k = 0; k < partitions; k++) {
+        const candidate = (turn + k) % partitions;
+        if ((mine[candidate] as Set<Promise<void>>).size < inflightPerWorker) {
+          partition = candidate;
+          break;
+        }
+      }
+      if (partition < 0) {
+        await Promise.race(mine.flatMap((set) => [...set]));
         continue;
       }
+      turn = partition + 1;
       const value = `w${worker}-${n}`;
-      const partition = (n + worker) % partitions;
       n += 1;
       const op = history.invokeProduce(worker, value, topic, partition);
       if (op === null) break;
@@ -106,10 +116,11 @@ export class ProducerWorkload {
         (metadata) => history.completeProduce(op, { kind: 'ok', partition: metadata.partition, offset: metadata.offset }),
         (error: unknown) => history.completeProduce(op, classifyProduceError(error)),
       );
-      mine.add(done);
+      const set = mine[partition] as Set<Promise<void>>;
+      set.add(done);
       this.outstanding.add(done);
       void done.finally(() => {
-        mine.delete(done);
+        set.delete(done);
         this.outstanding.delete(done);
       });
       nextAtMs += intervalMs;

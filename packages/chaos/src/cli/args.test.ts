@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, parseDurationMs, UsageError } from './args.js';
+import { planSchedule, parseNemesis } from '../nemesis/schedule.js';
+
+describe('streambus-chaos arguments', () => {
+  it('parses a full run command', () => {
+    const run = parseArgs(['run', '--seed', '42', '--duration', '60s', '--brokers', '5', '--nemesis', 'kill,partition,pause', '--acks', 'leader', '--wal-sync', 'none', '--unsafe', 'skipSync', '--quiet'], () => 7);
+    expect(run.seedWasRandom).toBe(false);
+    expect(run.quiet).toBe(true);
+    expect(run.options).toMatchObject({ seed: 42, durationMs: 60_000, brokers: 5, nemesis: ['kill', 'partition', 'pause'], acks: 'leader', walSync: 'none', unsafeTestingKnobs: { skipSync: true } });
+  });
+
+  it('draws a seed when none is given', () => {
+    const run = parseArgs(['run'], () => 1234);
+    expect(run.seedWasRandom).toBe(true);
+    expect(run.options.seed).toBe(1234);
+  });
+
+  it('reads durations with units', () => {
+    expect(parseDurationMs('10m', '--duration')).toBe(600_000);
+    expect(parseDurationMs('1500ms', '--duration')).toBe(1_500);
+    expect(parseDurationMs('2', '--duration')).toBe(2_000);
+    expect(() => parseDurationMs('soon', '--duration')).toThrow(UsageError);
+  });
+
+  it('refuses unknown commands, options, nemeses and knobs', () => {
+    expect(() => parseArgs(['walk'], () => 1)).toThrow(UsageError);
+    expect(() => parseArgs(['run', '--bogus'], () => 1)).toThrow(/unknown option/);
+    expect(() => parseArgs(['run', '--nemesis', 'meteor'], () => 1)).toThrow(/unknown nemesis/);
+    expect(() => parseArgs(['run', '--unsafe', 'yolo'], () => 1)).toThrow(/unknown knob/);
+    expect(() => parseArgs(['run', '--brokers', '99'], () => 1)).toThrow(/integer/);
+  });
+});
+
+describe('nemesis schedule', () => {
+  it('is a function of the seed alone', () => {
+    const kinds = parseNemesis('all');
+    const a = planSchedule({ seed: 99, durationMs: 60_000, kinds });
+    const b = planSchedule({ seed: 99, durationMs: 60_000, kinds });
+    const c = planSchedule({ seed: 100, durationMs: 60_000, kinds });
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+    expect(a.length).toBeGreaterThan(5);
+  });
+
+  it('keeps every step inside the run and in order, one fault at a time', () => {
+    const steps = planSchedule({ seed: 3, durationMs: 30_000, kinds: parseNemesis('kill,partition') });
+    for (const [i, step] of steps.entries()) {
+      expect(step.atMs + step.activeMs).toBeLessThanOrEqual(30_000);
+      expect(['kill', 'partition']).toContain(step.kind);
+      if (i > 0) expect(step.atMs).toBeGreaterThan(steps[i - 1]!.atMs + steps[i - 1]!.activeMs);
+    }
+  });
+
+  it('plans nothing without a nemesis', () => {
+    expect(planSchedule({ seed: 1, durationMs: 30_000, kinds: [] })).toEqual([]);
+  });
+});
