@@ -9,6 +9,22 @@
  * leader's own entries count toward commit only once persisted: its match moves in advance().
  *
  * Each role has its own step and tick function; impossible transitions throw AssertionError.
+ *
+ * Wire conventions beyond those of `Message` (types.ts), for transports and the simulator:
+ *  - snapshot: one chunk per message, in order; the follower answers every chunk but the last
+ *    with a snapshotResponse whose `snapshot` is an ack chunk (same metadata, empty data,
+ *    `offset` = bytes it holds, `reject` when it cannot continue from the chunk sent); the
+ *    leader continues from that offset. After the last chunk the follower answers with an
+ *    appendResponse at its new last index. An unacknowledged chunk is resent after an election
+ *    timeout.
+ *  - readIndex and transferLeader forwarded by a follower carry term 0 (no term effects);
+ *    transferLeader names the transferee in `index` (0: the sender itself).
+ *  - A vote request from a leadership transfer carries the context "transfer" (leases ignored).
+ *  - Heartbeats carry the newest pending ReadIndex context; the response echoes it.
+ *
+ * Deliberate choices, as in etcd: a node that is a learner in its own config still answers vote
+ * requests (its promotion may be committed but not yet applied); the candidate only counts votes
+ * of voters in its config, so a learner's vote never counts toward a quorum there.
  */
 import type { RaftLogger, RaftNodeConfig, ReadOnlyMode } from '../config.js';
 import {
