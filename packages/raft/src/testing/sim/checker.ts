@@ -65,9 +65,9 @@ export class SafetyChecker {
   leaderElections = 0;
 
   /**
-   * Persist-before-send: a message leaving a node may only promise what is on its disk. A granted
-   * vote needs the term and the vote stored; any message of a term needs that term stored; an
-   * accepted append needs the entries it acknowledges stored.
+   * Persist-before-send: a message leaving a node may only promise what is on its disk. Any
+   * message of a term needs that term (or a later one) stored; in that same term, a granted vote
+   * needs the vote stored and an accepted append the entries it acknowledges.
    */
   checkSent(storage: MemoryStorage, message: Message): void {
     const type = message.type;
@@ -76,7 +76,9 @@ export class SafetyChecker {
     if (message.term > hard.term) {
       throw new SimViolation('durability', `node ${message.from} sends ${messageTypeName(type)} of term ${message.term} to node ${message.to} while its disk holds term ${hard.term}`);
     }
-    if (type === MessageType.voteResponse && !message.reject && (hard.term !== message.term || hard.vote !== message.to)) {
+    // A disk already in a later term supersedes the promise: the node never acts in that term again.
+    if (hard.term > message.term) return;
+    if (type === MessageType.voteResponse && !message.reject && hard.vote !== message.to) {
       throw new SimViolation(
         'durability',
         `node ${message.from} grants its vote in term ${message.term} to node ${message.to} while its disk holds term ${hard.term}, vote ${hard.vote}`,

@@ -198,6 +198,7 @@ describe('SafetyChecker fails on broken histories', () => {
     checker.checkSent(storage, message({}));
     checker.checkSent(storage, message({ type: MessageType.appendResponse, index: 1 }));
     checker.checkSent(storage, message({ type: MessageType.preVote, term: 3 }));
+    checker.checkSent(storage, message({ term: 1, to: 2 })); // superseded by term 2 on disk
     expect(violationOf(() => checker.checkSent(storage, message({ to: 2 }))).check).toBe('durability');
     expect(violationOf(() => checker.checkSent(storage, message({ type: MessageType.heartbeatResponse, term: 3 }))).check).toBe('durability');
     expect(violationOf(() => checker.checkSent(storage, message({ type: MessageType.appendResponse, index: 2 }))).check).toBe('durability');
