@@ -129,7 +129,9 @@ export class ControllerStateMachine implements StateMachine {
 
   restore(groupId: GroupId, snapshot: Snapshot): void {
     assert(groupId === this.groupId, 'snapshot is for the controller group');
-    this.current = decodeSnapshot(snapshot.data);
+    // A bootstrapped group's storage starts from an empty snapshot at index 0: the empty state.
+    const empty = snapshot.metadata.index === 0 && snapshot.data.length === 0;
+    this.current = empty ? new ControllerState() : decodeSnapshot(snapshot.data);
     this.applied = snapshot.metadata.index;
     this.appliedAtTerm = snapshot.metadata.term;
     for (const listener of [...this.restoredListeners]) listener(this.current, snapshot);

@@ -89,6 +89,16 @@ describe('ControllerStateMachine', () => {
     expect(machine.state.topicCount).toBe(1);
   });
 
+  it('restores the empty bootstrap snapshot (index 0, no data) as the empty state, and rejects empty data elsewhere', () => {
+    const machine = new ControllerStateMachine();
+    machine.apply(0, [commandEntry(1, register(1))]);
+    const confState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    machine.restore(0, { metadata: { index: 0, term: 0, confState }, data: new Uint8Array() });
+    expect(machine.state.brokers()).toEqual([]);
+    expect(machine.appliedIndex).toBe(0);
+    expect(() => machine.restore(0, { metadata: { index: 5, term: 1, confState }, data: new Uint8Array() })).toThrow(ControllerCodecError);
+  });
+
   it('skips entries a snapshot covers and crashes on a gap', () => {
     const source = new ControllerStateMachine();
     source.apply(0, [commandEntry(1, register(1)), commandEntry(2, createOrders)]);
