@@ -1195,12 +1195,24 @@ export class RaftNode implements RaftNodeApi {
     return false;
   }
 
-  /** Re-applies membership changes in (snapshot, applied] when the host says they are applied. */
+  /**
+   * Re-applies membership changes in (snapshot, applied] when the host says they are applied.
+   * Entries the storage must first load (EntriesPendingError) are not waited for: applied drops
+   * to just before them, so the host is handed them again (as when no `applied` is given).
+   */
   private replayAppliedConfChanges(snapshotIndex: number): void {
     let lo = snapshotIndex + 1;
     const hi = this.log.applied + 1;
     while (lo < hi) {
-      const page = this.log.slice(lo, hi, this.options.committedBytesPerReadyMax);
+      let page: readonly Entry[];
+      try {
+        page = this.log.slice(lo, hi, this.options.committedBytesPerReadyMax);
+      } catch (error) {
+        if (!(error instanceof EntriesPendingError)) throw error;
+        this.logger?.info({ id: this.id, applied: lo - 1 }, 'entries to replay are not in memory: applying again from there');
+        this.log.applied = lo - 1;
+        return;
+      }
       for (const entry of page) {
         if (entry.type !== EntryType.confChange) continue;
         const result = applyChange(this.tracker.config, decodeConfChange(entry.data));

@@ -151,3 +151,24 @@ describe('a learner added after the leader’s last snapshot', () => {
     expect(net.node(4).status().applied).toBe(net.node(1).status().applied);
   });
 });
+
+describe('restart with an applied index', () => {
+  it('replays membership changes up to applied, or hands back what the storage must load first', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.add(4, MemoryStorage.withVoters([1, 2, 3]));
+    net.node(1).proposeConfChange({ transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }], context: new Uint8Array(0) });
+    net.stabilize();
+    net.node(1).propose(text('x'));
+    net.stabilize();
+    net.tickAll(1);
+    const applied = net.node(2).status().applied;
+    const restarted = net.restart(2, { applied });
+    expect(restarted.node.status().confState.learners).toEqual([4]);
+    expect(restarted.node.hasReady()).toBe(false);
+    net.member(2).storage.makePendingBelow(3);
+    const again = net.restart(2, { applied });
+    expect(again.node.status().applied).toBe(0);
+    expect(again.node.ready().committedEntries.map((e) => e.index)).toEqual([1, 2, 3]);
+  });
+});
