@@ -1,7 +1,7 @@
 // Test-only implementations (in-memory storage, transport, simulator). Never used in production.
 export { MemoryStorage, MemoryRaftStore } from './memory-storage.js';
 export { Simulation, simActionWeightsDefault } from './sim/simulation.js';
-export type { SimulationOptions, SimulationResult, SimulationStats, SimRaftOptions, SimActionWeights } from './sim/simulation.js';
+export type { SimulationOptions, SimulationResult, SimulationStats, SimRaftOptions, SimActionWeights, ResolvedRaftOptions } from './sim/simulation.js';
 export { SimNetwork, quietNetworkFaults } from './sim/network.js';
 export type { NetworkFaults, NetworkStats, MessageFilter, MessageRewrite, Addressed } from './sim/network.js';
 export { EventQueue } from './sim/event-queue.js';

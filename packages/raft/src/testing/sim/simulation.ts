@@ -19,10 +19,10 @@ import { RaftNode } from '../../node/raft-node.js';
 import { RaftError, assert } from '../../errors.js';
 import type { RaftNodeConfig, ReadOnlyMode, UnsafeTestingKnobs } from '../../config.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../../types.js';
-import { ConfChangeTransition, ConfChangeType, EntryType, MessageType, Role } from '../../types.js';
+import { ConfChangeTransition, ConfChangeType, EntryType, Role } from '../../types.js';
 import { decodeConfChange } from '../../confchange/codec.js';
 import { MemoryStorage } from '../memory-storage.js';
-import { SafetyChecker, entryHash } from './checker.js';
+import { SafetyChecker, entryHash, messageTypeName } from './checker.js';
 import {
   simActionGapMsMax,
   simActionGapMsMin,
@@ -192,7 +192,8 @@ interface SimMember {
   confIndex: number;
 }
 
-interface ResolvedRaftOptions {
+/** The Raft settings a run uses, after the seed chose the unset ones. */
+export interface ResolvedRaftOptions {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly preVote: boolean;
@@ -269,7 +270,7 @@ export class Simulation {
   start(): void {
     assert(!this.started, 'a simulation starts once');
     this.started = true;
-    this.log(() => `start seed=${this.seed} nodes=${this.members.size} asyncDisk=${this.asyncDisk} raft=${JSON.stringify(this.raft)}`);
+    this.log(() => `start seed=${this.seed} nodes=${this.members.size} asyncDisk=${this.asyncDisk} snapshotOnConfChange=${this.snapshotOnConfChange} raft=${JSON.stringify(this.raft)}`);
     for (const member of this.members.values()) this.boot(member);
   }
 
@@ -1134,9 +1135,8 @@ function snapshotChain(snapshot: Snapshot): number {
 }
 
 function describeMessage(message: Message): string {
-  const name = messageTypeNames.get(message.type) ?? String(message.type);
+  const name = messageTypeName(message.type);
   const entries = message.entries.length === 0 ? '' : ` entries=[${message.entries[0]?.index}..${message.entries[message.entries.length - 1]?.index}]`;
   return `${name} ${message.from}→${message.to} term=${message.term} logTerm=${message.logTerm} index=${message.index} commit=${message.commit}${entries}${message.reject ? ' reject' : ''}`;
 }
 
-const messageTypeNames = new Map<number, string>(Object.entries(MessageType).map(([name, value]) => [value, name]));
