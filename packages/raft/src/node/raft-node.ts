@@ -259,7 +259,7 @@ export class RaftNode implements RaftNodeApi {
     assert(data.length > 0, 'a batch proposes at least one entry');
     if (data.length > proposalBatchEntriesMax) throw new ProposalDroppedError(`more than ${proposalBatchEntriesMax} entries in one batch`);
     const index = this.log.lastIndex() + 1;
-    this.appendEntries(data.map((bytes) => ({ type: EntryType.normal, data: bytes })));
+    this.appendEntries(EntryType.normal, data);
     return { index, term: this.term };
   }
 
@@ -467,7 +467,7 @@ export class RaftNode implements RaftNodeApi {
     self.recentActive = true;
     // Every entry not yet applied may be a membership change: no new one until they are.
     this.pendingConfIndex = this.log.lastIndex();
-    this.appendEntries([{ type: EntryType.normal, data: emptyBytes }]);
+    this.appendEntries(EntryType.normal, [emptyBytes]);
   }
 
   private reset(term: number): void {
@@ -810,7 +810,7 @@ export class RaftNode implements RaftNodeApi {
   private handleForwardedProposal(m: Message): void {
     if (m.entries.length === 0 || this.leadTransferee !== 0) return;
     try {
-      this.appendEntries(m.entries.map((entry) => ({ type: EntryType.normal, data: entry.data })));
+      this.appendEntries(EntryType.normal, m.entries.map((entry) => entry.data));
     } catch (error) {
       if (!(error instanceof ProposalDroppedError)) throw error;
     }
@@ -899,21 +899,26 @@ export class RaftNode implements RaftNodeApi {
     if (this.leadTransferee !== 0) throw new ProposalDroppedError(`leadership is being transferred to node ${this.leadTransferee}; retry on the new leader`);
   }
 
-  private appendEntries(entries: readonly { readonly type: EntryType; readonly data: Uint8Array }[]): void {
-    const bytes = entries.reduce((sum, entry) => sum + entry.data.byteLength, 0);
+  /** Appends one entry of `type` per payload at the end of the leader's log. */
+  private appendEntries(type: EntryType, payloads: readonly Uint8Array[]): void {
+    let bytes = 0;
+    for (const data of payloads) bytes += data.byteLength;
     if (this.uncommittedBytes > 0 && bytes > 0 && this.uncommittedBytes + bytes > this.options.uncommittedBytesMax) {
       throw new ProposalDroppedError('too many uncommitted bytes on the leader; retry later');
     }
     const first = this.log.lastIndex() + 1;
-    const full: Entry[] = entries.map((entry, i) => ({ term: this.term, index: first + i, type: entry.type, data: entry.data }));
-    this.log.append(full);
+    const term = this.term;
+    const entries: Entry[] = new Array<Entry>(payloads.length);
+    for (let i = 0; i < payloads.length; i++) entries[i] = { term, index: first + i, type, data: payloads[i] as Uint8Array };
+    this.log.append(entries);
     this.uncommittedBytes += bytes;
     this.appendsDirty = true;
   }
 
+
   private appendConfChange(change: ConfChange): ProposalReceipt {
     const index = this.log.lastIndex() + 1;
-    this.appendEntries([{ type: EntryType.confChange, data: encodeConfChange(change) }]);
+    this.appendEntries(EntryType.confChange, [encodeConfChange(change)]);
     this.pendingConfIndex = index;
     return { index, term: this.term };
   }
