@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@streambus/proto';
 import { RaftHost, Role } from '@streambus/raft';
-import type { GroupId, NodeId } from '@streambus/raft';
+import type { GroupConfig, GroupId, NodeId } from '@streambus/raft';
 import { MemoryRaftStore, RecordingStateMachine } from '@streambus/raft/testing';
 import { addPeerService } from './peer-service.js';
 import type { PeerServiceHandle } from './peer-service.js';
@@ -15,12 +15,14 @@ import { PeerTransport } from './peer-transport.js';
 
 interface Broker {
   readonly nodeId: NodeId;
-  readonly server: grpc.Server;
-  readonly port: number;
-  readonly service: PeerServiceHandle;
+  server: grpc.Server;
+  port: number;
+  service: PeerServiceHandle;
   transport?: PeerTransport;
   host?: RaftHost;
-  readonly machine: RecordingStateMachine;
+  machine: RecordingStateMachine;
+  /** Survives a restart, like a disk. */
+  readonly store: MemoryRaftStore;
   stopped: boolean;
 }
 
@@ -39,41 +41,56 @@ afterEach(async () => {
   for (const broker of brokers.splice(0)) await stopBroker(broker);
 });
 
-async function startCluster(nodeIds: readonly NodeId[], groupIds: readonly GroupId[]): Promise<Broker[]> {
+/** Serves the Peer service for `broker` on `port` (0: any); frames go to its current host. */
+async function serve(broker: { readonly nodeId: NodeId; host?: RaftHost }, port: number): Promise<{ server: grpc.Server; service: PeerServiceHandle; port: number }> {
+  const server = new grpc.Server();
+  const service = addPeerService(
+    server,
+    {
+      onFrame: (frame) => broker.host?.receive(frame),
+      proposeControllerCommand: () => Promise.resolve({ errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: 0, result: new Uint8Array(0) }),
+    },
+    { nodeId: broker.nodeId },
+  );
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+  );
+  return { server, service, port: bound };
+}
+
+/** Creates the broker's transport and RaftHost (recovering its groups from its store) and starts it. */
+function boot(broker: Broker, nodeIds: readonly NodeId[], groupIds: readonly GroupId[], overrides: GroupConfig): void {
+  const peers = new Map(brokers.filter((other) => other.nodeId !== broker.nodeId).map((other) => [other.nodeId, `127.0.0.1:${other.port}`] as const));
+  broker.transport = new PeerTransport({ nodeId: broker.nodeId, peers, reconnectBackoffMsMax: 200 });
+  broker.host = new RaftHost({
+    nodeId: broker.nodeId,
+    store: broker.store,
+    transport: broker.transport,
+    stateMachine: broker.machine,
+    tickMs: 20,
+    groupDefaults: { electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true },
+  });
+  for (const groupId of groupIds) broker.host.createGroup(groupId, { voters: [...nodeIds], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, overrides);
+  broker.host.start();
+}
+
+async function startCluster(nodeIds: readonly NodeId[], groupIds: readonly GroupId[], overrides: GroupConfig = {}): Promise<Broker[]> {
   for (const nodeId of nodeIds) {
-    const server = new grpc.Server();
-    const machine = new RecordingStateMachine();
-    const partial: { broker?: Broker } = {};
-    const service = addPeerService(
-      server,
-      {
-        onFrame: (frame) => partial.broker?.host?.receive(frame),
-        proposeControllerCommand: () => Promise.resolve({ errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: 0, result: new Uint8Array(0) }),
-      },
-      { nodeId },
-    );
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
-    );
-    const broker: Broker = { nodeId, server, port, service, machine, stopped: false };
-    partial.broker = broker;
+    const broker = { nodeId, machine: new RecordingStateMachine(), store: new MemoryRaftStore(), stopped: false } as Broker;
+    Object.assign(broker, await serve(broker, 0));
     brokers.push(broker);
   }
-  for (const broker of brokers) {
-    const peers = new Map(brokers.filter((other) => other !== broker).map((other) => [other.nodeId, `127.0.0.1:${other.port}`] as const));
-    broker.transport = new PeerTransport({ nodeId: broker.nodeId, peers, reconnectBackoffMsMax: 200 });
-    broker.host = new RaftHost({
-      nodeId: broker.nodeId,
-      store: new MemoryRaftStore(),
-      transport: broker.transport,
-      stateMachine: broker.machine,
-      tickMs: 20,
-      groupDefaults: { electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true },
-    });
-    for (const groupId of groupIds) broker.host.createGroup(groupId, { voters: [...nodeIds], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
-    broker.host.start();
-  }
+  for (const broker of brokers) boot(broker, nodeIds, groupIds, overrides);
   return brokers;
+}
+
+/** Brings a stopped broker back on its old port with its old store and a fresh state machine. */
+async function restartBroker(broker: Broker, nodeIds: readonly NodeId[], groupIds: readonly GroupId[], overrides: GroupConfig = {}): Promise<void> {
+  broker.machine = new RecordingStateMachine();
+  delete broker.host;
+  Object.assign(broker, await serve(broker, broker.port));
+  broker.stopped = false;
+  boot(broker, nodeIds, groupIds, overrides);
 }
 
 function hostOf(broker: Broker): RaftHost {
@@ -159,5 +176,42 @@ describe('RaftHosts over PeerTransports (real gRPC)', () => {
       expect(toLost.framesSent).toBeGreaterThan(0);
       expect(toLost.framesQueued).toBeLessThanOrEqual(1024);
     }
+  });
+
+  it('a broker that was down while the others compacted their logs catches up by a chunked snapshot over gRPC, on its old port', async () => {
+    const nodeIds = [1, 2, 3];
+    const groupId = 7;
+    const overrides: GroupConfig = { snapshotChunkBytes: 64 * 1024 };
+    await startCluster(nodeIds, [groupId], overrides);
+    const before = Array.from({ length: 10 }, (_, i) => `before-${i}`);
+    await proposeAll(groupId, before);
+    await waitFor(() => brokers.every((broker) => broker.machine.texts(groupId).length === before.length), 'the first proposals everywhere');
+
+    const leader = await waitLeader(groupId);
+    const lagging = brokers.find((broker) => broker !== leader)!;
+    await stopBroker(lagging);
+    const survivors = brokers.filter((broker) => !broker.stopped);
+    const during = Array.from({ length: 10 }, (_, i) => `during-${i}`);
+    await proposeAll(groupId, during);
+    await waitFor(() => survivors.every((broker) => broker.machine.texts(groupId).length === before.length + during.length), 'proposals on the survivors');
+    // The application's state: 300 KiB, so the snapshot travels as several 64 KiB chunks.
+    const snapshotData = Uint8Array.from({ length: 300 * 1024 }, (_, i) => (i * 31) % 256);
+    for (const broker of survivors) {
+      const host = hostOf(broker);
+      await host.compact(groupId, snapshotData, host.status(groupId).applied);
+    }
+
+    await restartBroker(lagging, nodeIds, [groupId], overrides);
+    await waitFor(() => lagging.machine.restored.has(groupId), 'the snapshot to be installed');
+    const restored = lagging.machine.restored.get(groupId)!;
+    expect(restored.data.byteLength).toBe(snapshotData.byteLength);
+    expect(Buffer.from(restored.data).equals(Buffer.from(snapshotData))).toBe(true);
+    expect(restored.metadata.confState.voters).toEqual(nodeIds);
+
+    const after = ['after-0', 'after-1'];
+    await proposeAll(groupId, after);
+    await waitFor(() => lagging.machine.texts(groupId).join() === after.join(), 'entries after the snapshot on the restarted broker');
+    for (const broker of survivors) expect(broker.machine.texts(groupId)).toEqual([...before, ...during, ...after]);
+    expect(lagging.service.stats.framesMalformed).toBe(0);
   });
 });
