@@ -412,6 +412,8 @@ export class RaftNode implements RaftNodeApi {
 
   canQuiesce(): boolean {
     if (this.role !== Role.leader || this.leadTransferee !== 0) return false;
+    // A lease is measured in ticks: a leader that stops ticking would hold it forever.
+    if (this.options.readOnlyMode === 'lease') return false;
     if (this.confChangePending() || (isJoint(this.tracker.config) && this.tracker.config.autoLeave)) return false;
     if (this.readOnly.size > 0 || this.pendingReads.length > 0) return false;
     const lastIndex = this.log.lastIndex();

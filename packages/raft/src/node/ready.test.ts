@@ -193,3 +193,12 @@ describe('skipVotePersistence lets a restarted voter vote twice in a term (unsaf
     expect(votesAfterRestart(false)).toEqual([true, false]);
   });
 });
+
+describe('canQuiesce in lease mode', () => {
+  it('is never true: a leader that stops ticking would keep its lease forever', () => {
+    const net = new TestNetwork([1, 2, 3], { readOnlyMode: 'lease', leaseDriftBoundTicks: 2 });
+    net.elect(1);
+    net.tickAll(2);
+    expect(net.node(1).canQuiesce()).toBe(false);
+  });
+});
