@@ -73,6 +73,7 @@ export interface RaftNodeApi {
    * leader, no leadership transfer, conf change or read is pending, commit === lastIndex, every
    * member's match === lastIndex and the last append/heartbeat sent to each carried
    * commit === lastIndex. The host stops calling tick() and resumes on any message or proposal.
+   * Never true in 'lease' read mode: a lease is measured in ticks.
    */
   canQuiesce(): boolean;
 }
