@@ -23,3 +23,6 @@ export { ReaderWorkload } from './workload/readers.js';
 export type { ReaderWorkloadOptions } from './workload/readers.js';
 export { formatReport } from './report.js';
 export type { ChaosReport } from './report.js';
+export { readStoppedReplicas } from './checker/offline-logs.js';
+export type { BrokerDataDir } from './checker/offline-logs.js';
+export { waitRecoveredByMetadata } from './run/metadata-recovery.js';

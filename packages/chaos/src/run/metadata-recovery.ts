@@ -1,0 +1,27 @@
+/**
+ * Recovery seen from outside (real processes): poll Metadata until every partition of `topic`
+ * has a leader and a full ISR. Returns the milliseconds it took, or null past the bound.
+ */
+import { createStreamBusRpcClient } from '@streambus/proto';
+
+export async function waitRecoveredByMetadata(bootstrapServers: readonly string[], topic: string, boundMs: number): Promise<number | null> {
+  const clients = bootstrapServers.map((address) => createStreamBusRpcClient(address));
+  const started = Date.now();
+  try {
+    let turn = 0;
+    while (Date.now() - started <= boundMs) {
+      const client = clients[turn++ % clients.length];
+      try {
+        const metadata = await client!.Metadata({ topics: [topic], brokersOnly: false }, { deadlineMs: 2_000 });
+        const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leaderId > 0 && p.inSyncReplicas.length === p.replicas.length)) return Date.now() - started;
+      } catch {
+        // that broker is down or slow: ask the next one
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return null;
+  } finally {
+    for (const client of clients) client.close();
+  }
+}
