@@ -4,7 +4,7 @@
  * Every check is incremental, so checking after every event stays cheap.
  */
 import type { MemoryStorage } from '../memory-storage.js';
-import type { Entry, Message, MessageType as MessageTypeValue, NodeId, Snapshot } from '../../types.js';
+import type { Entry, HardState, Message, MessageType as MessageTypeValue, NodeId, Ready, Snapshot } from '../../types.js';
 import { MessageType } from '../../types.js';
 import { SimViolation } from './violation.js';
 
@@ -86,6 +86,16 @@ export class SafetyChecker {
     }
     if (type === MessageType.appendResponse && !message.reject && message.index > storage.lastIndex()) {
       throw new SimViolation('durability', `node ${message.from} acknowledges entries up to ${message.index} while its disk ends at ${storage.lastIndex()}`);
+    }
+  }
+
+  /** A Ready without `mustSync` may change nothing durable but the commit index. */
+  checkUnsyncedWrite(node: NodeId, stored: HardState, ready: Ready): void {
+    const hard = ready.hardState;
+    const changed =
+      ready.entries.length > 0 || ready.snapshot !== null || (hard !== null && (hard.term !== stored.term || hard.vote !== stored.vote));
+    if (changed) {
+      throw new SimViolation('durability', `node ${node} hands out a Ready with mustSync false that changes entries, a snapshot, the term or the vote`);
     }
   }
 

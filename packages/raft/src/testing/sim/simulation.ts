@@ -18,7 +18,7 @@
 import { RaftNode } from '../../node/raft-node.js';
 import { RaftError, assert } from '../../errors.js';
 import type { RaftNodeConfig, ReadOnlyMode, UnsafeTestingKnobs } from '../../config.js';
-import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../../types.js';
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, Ready, Snapshot } from '../../types.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, Role } from '../../types.js';
 import { decodeConfChange } from '../../confchange/codec.js';
 import { MemoryStorage } from '../memory-storage.js';
@@ -185,6 +185,8 @@ interface SimMember {
   applied: number;
   /** The state machine: a hash of everything applied, in order. */
   chain: number;
+  /** The hard state as of the last synced write (null before any); see `crash`. */
+  syncedHardState: HardState | null;
   /** This machine's tick period: clocks run at slightly different rates (bounded drift). */
   readonly tickMs: number;
   confState: ConfState;
@@ -431,6 +433,13 @@ export class Simulation {
         fate = 'in-flight persist lost';
       }
     }
+    // What was written without an fsync (only a newer commit index, by the Ready contract) may be
+    // lost with the page cache.
+    const synced = member.syncedHardState;
+    if (synced !== null && member.storage.hardState() !== synced && this.prng.chance(0.5)) {
+      member.storage.setHardState(synced);
+      fate += ', unsynced hard state lost';
+    }
     member.node = null;
     member.pending = null;
     member.incarnation++;
@@ -633,9 +642,12 @@ export class Simulation {
 
   private persist(member: SimMember, ready: Ready): void {
     if (!needsPersist(ready)) return;
+    if (!ready.mustSync) this.checker.checkUnsyncedWrite(member.id, member.storage.hardState(), ready);
     this.checker.beforeWrite(member.id, member.storage, ready.entries, ready.snapshot);
     member.storage.write({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
     this.checker.afterWrite(member.id, member.storage, ready.entries);
+    // A write that skipped the fsync is durable only once a later synced write covers it.
+    if (ready.mustSync) member.syncedHardState = member.storage.hardState();
   }
 
   private restoreSnapshot(member: SimMember, snapshot: Snapshot): void {
@@ -980,6 +992,7 @@ export class Simulation {
       chain: 0,
       confState,
       confIndex: 0,
+      syncedHardState: null,
       tickMs,
     });
   }
