@@ -138,13 +138,16 @@ describe('a learner added after the leader\'s last snapshot', () => {
   // learner added after the leader's last snapshot could never catch up, because RaftNode ignored
   // a snapshot whose membership did not name it and the leader resent it forever. Fixed in
   // RaftNode by 78db91b; these seeds install exactly such snapshots and must converge.
-  // Replay: npm run sim -- --seed 31 --profile no-conf-snapshot --verbose
-  it('installs a snapshot that predates its addition and catches up (seeds 31, 93, 135)', () => {
-    for (const seed of [31, 93, 135]) {
+  // Replay one with: npm run sim -- --seed N --profile no-conf-snapshot --verbose
+  it('installs a snapshot that predates its addition and catches up (profile no-conf-snapshot, seeds 1..600)', () => {
+    const exercised: number[] = [];
+    for (let seed = 1; seed <= 600 && exercised.length < 2; seed++) {
       const result = runSeed(seed, { profile: 'no-conf-snapshot' });
       expect(result.violation?.message ?? null, `seed ${seed}`).toBeNull();
-      expect(result.stats.snapshotsNotNamingRecipient, `seed ${seed}`).toBeGreaterThan(0);
+      if (result.stats.snapshotsNotNamingRecipient > 0) exercised.push(seed);
     }
+    console.log(`seeds installing a snapshot older than their recipient: ${exercised.join(', ')}`);
+    expect(exercised.length).toBeGreaterThanOrEqual(2);
   });
 });
 
