@@ -30,6 +30,8 @@ export interface ProduceOutcome {
   readonly leaderId: number;
   readonly leaderEpoch: number;
   readonly logStartOffset: number;
+  /** Records in the batch when it was appended (0 on error). */
+  readonly recordCount?: number;
 }
 
 export interface FetchOutcome {

@@ -35,6 +35,7 @@ import {
   partitionReportIntervalMs,
   partitionReportRefreshMs,
   preferredLeaderCheckMs,
+  metricsRefreshMs,
   reconcileIntervalMs,
   retentionCheckMs,
 } from './constants.js';
@@ -82,6 +83,7 @@ export class Broker {
   private stopping = false;
   private controllerSnapshotIndex = 0;
   private reporting = false;
+  private readonly metrics: BrokerMetrics | undefined;
   private readonly knobs: UnsafeTestingKnobs;
 
   private constructor(options: BrokerOptions, store: LevelRaftStore) {
@@ -136,6 +138,7 @@ export class Broker {
       for (const partition of state.partitions()) this.ensureGroup(partition);
     });
     if (options.health !== undefined) this.registerHealth(options.health);
+    this.metrics = options.metrics;
   }
 
   /** Opens the store, starts Raft and the gRPC server, and joins the cluster. */
@@ -191,6 +194,7 @@ export class Broker {
     this.every(preferredLeaderCheckMs, () => this.restorePreferredLeaders());
     this.every(reconcileIntervalMs, () => this.reconcile());
     this.every(retentionCheckMs, () => this.enforceRetention());
+    this.every(metricsRefreshMs, () => this.refreshGauges());
     void this.register();
   }
 
@@ -382,6 +386,23 @@ export class Broker {
         this.logger.warn({ group: groupId, err: (error as Error).message }, 'retention failed');
       });
     }
+  }
+
+  /** Gauges sampled periodically (counters and histograms are fed on the request paths). */
+  private refreshGauges(): void {
+    const metrics = this.metrics;
+    if (metrics === undefined) return;
+    const groupIds = this.host.groupIds();
+    metrics.raftGroups.set(groupIds.length);
+    metrics.raftLeaders.set(groupIds.filter((groupId) => this.host.leaderOf(groupId) === this.nodeId).length);
+    metrics.controllerLeader.set(this.gateway.leaderId());
+    const stats = this.store.stats();
+    metrics.storageBytesUsed.set(stats.batchBytes);
+    let underReplicated = 0;
+    for (const info of this.controller.state.partitions()) {
+      if (info.leader !== null && info.leader.isr.length < info.replicas.length) underReplicated += 1;
+    }
+    metrics.underReplicatedPartitions.set(underReplicated);
   }
 
   // ---- health and readiness ----------------------------------------------------------------

@@ -348,7 +348,10 @@ export class ClientService {
   }
 
   private produced(topic: string, partition: number, outcome: ProduceOutcome, bytes: number): PartitionProduceResult {
-    if (outcome.errorCode === ErrorCode.NONE) this.metrics?.bytesInTotal.inc({ topic }, bytes);
+    if (outcome.errorCode === ErrorCode.NONE && this.metrics !== undefined) {
+      this.metrics.bytesInTotal.inc({ topic }, bytes);
+      if (outcome.recordCount !== undefined) this.metrics.messagesProducedTotal.inc({ topic }, outcome.recordCount);
+    }
     return {
       topic,
       partition,

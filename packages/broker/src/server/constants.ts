@@ -21,6 +21,8 @@ export const producerIdBlockSize = 1_000;
 export const leadershipHandoffMsMax = 10_000;
 /** Longest a fetch may long-poll. */
 export const fetchWaitMsMax = 30_000;
+/** Gauges (groups, leaders, storage bytes) are sampled this often. */
+export const metricsRefreshMs = 5_000;
 /** Retention is enforced this often. */
 export const retentionCheckMs = 60_000;
 /** Deadline of a produce forwarded to the leader, on top of the produce's own timeout. */
