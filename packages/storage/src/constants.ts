@@ -12,6 +12,13 @@ export const keyBytes = 13;
 /** Bytes before an entry's data in its stored value: [term u64][type u8]. */
 export const entryValueHeaderBytes = 9;
 
+/**
+ * LevelDB memtable size. Larger than the 4 MiB default so that a memtable flush carries many
+ * batches: fewer level-0 tables, hence fewer compactions rewriting log data (the hard state key,
+ * rewritten by every persist, makes each table overlap the previous one). Costs up to twice this
+ * in memory (active and immutable memtable).
+ */
+export const levelWriteBufferBytes = 32 * 1024 * 1024;
 /** Default byte budget of the tail cache, shared by all groups of a store. */
 export const tailCacheBytesMaxDefault = 64 * 1024 * 1024;
 /** Appends remembered for cache eviction order; beyond it the oldest are evicted regardless of bytes. */

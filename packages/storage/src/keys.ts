@@ -8,20 +8,24 @@ import { keyBytes } from './constants.js';
 export const KeyKind = {
   /** [0][0][0]: the store's layout version. */
   storeMeta: 0,
-  /** The group exists: [version u8][offsetFloor u64]. */
-  groupMeta: 1,
-  /** HardState: [term u64][vote u32][commit u64]. */
-  hardState: 2,
-  /** The latest snapshot's metadata: index, term, ConfState. */
-  snapshotMeta: 3,
-  /** The latest snapshot's data (for a partition: its small state). */
-  snapshotData: 4,
-  /** A run of equal terms starting at `index`: [term u64]. */
-  termRun: 5,
+  /**
+   * A log entry: [term u64][type u8][data]. Entries sort before every other kind written per
+   * persist, on purpose: a LevelDB table written from the memtable then spans [new entries,
+   * metadata], which overlaps no older entry, so compaction never rewrites the log's bulk.
+   */
+  entry: 1,
   /** A record batch carried by the entry at `index`: [baseOffset u64][lastOffsetDelta u32][maxTimestamp f64][bytes u32]. */
-  offsetIndex: 6,
-  /** A log entry: [term u64][type u8][data]. */
-  entry: 7,
+  offsetIndex: 2,
+  /** A run of equal terms starting at `index`: [term u64]. */
+  termRun: 3,
+  /** HardState: [term u64][vote u32][commit u64]. */
+  hardState: 4,
+  /** The group exists: [version u8][offsetFloor u64]. */
+  groupMeta: 5,
+  /** The latest snapshot's metadata: index, term, ConfState. */
+  snapshotMeta: 6,
+  /** The latest snapshot's data (for a partition: its small state). */
+  snapshotData: 7,
   /** Target of the tiny synced write the `periodic` policy uses to force an fsync. */
   syncMarker: 8,
 } as const;
@@ -61,4 +65,9 @@ export function keyIndex(key: Uint8Array): number {
 /** Range options covering every key of (kind, group) with index in [lo, hi). */
 export function indexRange(kind: KeyKind, groupId: number, lo: number, hi: number): { gte: Buffer; lt: Buffer } {
   return { gte: makeKey(kind, groupId, lo), lt: hi === Infinity ? groupRangeEnd(kind, groupId) : makeKey(kind, groupId, hi) };
+}
+
+/** Range options covering every key of `kind`, all groups. */
+export function kindRange(kind: KeyKind): { gte: Buffer; lte: Buffer } {
+  return { gte: makeKey(kind, 0, 0), lte: groupRangeEnd(kind, 0xffff_ffff) };
 }

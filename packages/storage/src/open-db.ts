@@ -1,11 +1,15 @@
 import { ClassicLevel } from 'classic-level';
+import { levelWriteBufferBytes } from './constants.js';
 import { StoreLockedError, StoreNotFoundError } from './errors.js';
 
 export type Db = ClassicLevel<Buffer, Buffer>;
 
+/** How the store opens LevelDB (the benchmark opens its raw baseline the same way). */
+export const levelOpenOptions = { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: levelWriteBufferBytes } as const;
+
 /** Opens the LevelDB database of a store, turning a held lock or a missing dir into typed errors. */
 export async function openDb(dir: string, createIfMissing: boolean): Promise<Db> {
-  const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing });
+  const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { ...levelOpenOptions, createIfMissing });
   try {
     await db.open();
   } catch (error: unknown) {

@@ -5,7 +5,8 @@
  *
  * Method: 1 KiB records, record batches of 100 and 1,000 records (~100 KiB, ~1 MiB), one Raft
  * entry per batch, one `persist` per batch (one group; hard state written with it) versus one
- * raw chained `batch()` per batch holding the same batch bytes under a 13-byte key. Each
+ * raw chained `batch()` per batch holding the same batch bytes under a 13-byte key, on a
+ * database opened with the store's LevelDB options (32 MiB write buffer). Each
  * measurement writes `appendBytesPerRun` into a fresh directory; store and raw runs are paired
  * and alternate which goes first; figures are medians of `repetitions` (5), ratios medians of
  * the paired ratios (the headline configuration runs 2 * repetitions - 1 pairs). MB = 10^6
@@ -22,6 +23,7 @@ import { EntryType } from '@streambus/raft';
 import { LevelRaftStore } from '../log/level-raft-store.js';
 import type { WalSyncPolicy } from '../log/level-raft-store.js';
 import { KeyKind, makeKey } from '../keys.js';
+import { levelOpenOptions } from '../open-db.js';
 
 const recordBytes = 1024;
 const batchSizes = [100, 1000] as const;
@@ -98,7 +100,7 @@ async function appendStore(dir: string, policy: WalSyncPolicy, batches: readonly
 }
 
 async function appendRaw(dir: string, policy: WalSyncPolicy, batches: readonly Buffer[]): Promise<Rate> {
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  const db = new ClassicLevel<Buffer, Buffer>(dir, levelOpenOptions);
   await db.open();
   const syncKey = makeKey(KeyKind.syncMarker, 0, 0);
   const empty = Buffer.alloc(0);

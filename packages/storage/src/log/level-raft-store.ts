@@ -60,7 +60,7 @@ import {
 import { CorruptBatchError, CorruptStoreError, InvalidStoreConfigError, OffsetOutOfRangeError, StoreClosedError } from '../errors.js';
 import { openDb } from '../open-db.js';
 import type { Db } from '../open-db.js';
-import { groupRangeEnd, indexRange, KeyKind, keyIndex, keyGroup, makeKey } from '../keys.js';
+import { groupRangeEnd, indexRange, KeyKind, keyIndex, keyGroup, kindRange, makeKey } from '../keys.js';
 import { GroupLog } from './group-log.js';
 import type { GroupLogHost, LoadWindow } from './group-log.js';
 
@@ -540,7 +540,11 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       batch.put(makeKey(KeyKind.hardState, log.groupId, 0), encodeHardState(log.hard));
     }
     const clears: (() => Promise<void>)[] = [];
-    writes.forEach((write, i) => this.planWrite(logs[i] as GroupLog, write, batch, after, clears));
+    const entryPuts: [Buffer, Entry][] = [];
+    writes.forEach((write, i) => this.planWrite(logs[i] as GroupLog, write, batch, after, clears, entryPuts));
+    // Entry values go last: LevelDB's WriteBatch is one growing string, and a small record
+    // appended after a large value would make it reallocate and copy that value again.
+    for (const [key, entry] of entryPuts) batch.put(key, this.entryValue(entry));
     await batch.write({ sync: mustSync && this.walSync === 'always' });
     for (const log of creating) {
       log.pendingCreate = false;
@@ -556,8 +560,15 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     for (const clear of clears) await clear();
   }
 
-  /** Adds one group's write to `batch`; pushes the in-memory changes to apply once it is written. */
-  private planWrite(log: GroupLog, write: GroupWrite, batch: ReturnType<Db['batch']>, after: (() => void)[], clears: (() => Promise<void>)[]): void {
+  /** Adds one group's write to `batch` (entry values to `entryPuts`); pushes the in-memory changes to apply once it is written. */
+  private planWrite(
+    log: GroupLog,
+    write: GroupWrite,
+    batch: ReturnType<Db['batch']>,
+    after: (() => void)[],
+    clears: (() => Promise<void>)[],
+    entryPuts: [Buffer, Entry][],
+  ): void {
     const g = log.groupId;
     let last = log.last;
     let snapIndex = log.snap.metadata.index;
@@ -612,7 +623,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i] as Entry;
         assert(entry.index === first.index + i, 'entries are contiguous');
-        batch.put(makeKey(KeyKind.entry, g, entry.index), this.entryValue(entry));
+        entryPuts.push([makeKey(KeyKind.entry, g, entry.index), entry]);
         if (entry.term !== prevTerm || (i === 0 && first.index === snapIndex + 1)) {
           assert(entry.term >= prevTerm, 'terms never decrease along the log');
           batch.put(makeKey(KeyKind.termRun, g, entry.index), encodeTerm(entry.term));
@@ -708,7 +719,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     if (version === undefined) await this.db.put(versionKey, Buffer.from([storeLayoutVersion]), { sync: true });
     else if (version[0] !== storeLayoutVersion) throw new CorruptStoreError(0, `layout version ${version[0]}, this build reads ${storeLayoutVersion}`);
     const ids: GroupId[] = [];
-    for await (const key of this.db.keys({ gte: makeKey(KeyKind.groupMeta, 0, 0), lt: makeKey(KeyKind.hardState, 0, 0) })) ids.push(keyGroup(key));
+    for await (const key of this.db.keys(kindRange(KeyKind.groupMeta))) ids.push(keyGroup(key));
     for (let i = 0; i < ids.length; i++) {
       await this.recoverGroup(ids[i] as GroupId);
       if ((i + 1) % progressGroupsEvery === 0 || i + 1 === ids.length) {

@@ -10,7 +10,7 @@ import { isRecordBatch, readBatchHeader, RecordBatchError, verifyBatch } from '@
 import { decodeBatchLocation, decodeEntryValue, decodeGroupMeta, decodeHardState, decodeSnapshotMeta, decodeTerm } from '../codec.js';
 import type { BatchLocation } from '../codec.js';
 import { groupIdMax, progressEntriesEvery, verifyProblemsMax } from '../constants.js';
-import { groupRangeEnd, indexRange, KeyKind, keyGroup, keyIndex, makeKey } from '../keys.js';
+import { groupRangeEnd, indexRange, KeyKind, keyGroup, keyIndex, kindRange, makeKey } from '../keys.js';
 import type { LevelRaftStore } from '../log/level-raft-store.js';
 import { openDb } from '../open-db.js';
 import type { Db } from '../open-db.js';
@@ -89,7 +89,7 @@ export async function verifyStore(target: string | LevelRaftStore, options: Veri
   try {
     const walk = new Walk();
     const ids: GroupId[] = [];
-    for await (const key of db.keys({ gte: makeKey(KeyKind.groupMeta, 0, 0), lt: makeKey(KeyKind.hardState, 0, 0) })) ids.push(keyGroup(key));
+    for await (const key of db.keys(kindRange(KeyKind.groupMeta))) ids.push(keyGroup(key));
     for (const groupId of ids) {
       await verifyGroup(db, groupId, walk, (entriesChecked) => options.onProgress?.({ groupsDone: walk.groups, groupsTotal: ids.length, entriesChecked }));
       walk.groups++;
@@ -222,10 +222,10 @@ function checkBatch(g: GroupId, index: number, data: Uint8Array, loc: BatchLocat
 async function groupsWithKeys(db: Db, kind: KeyKind): Promise<GroupId[]> {
   const groups: GroupId[] = [];
   let from = makeKey(kind, 0, 0);
-  const end = kind === KeyKind.syncMarker ? groupRangeEnd(kind, groupIdMax) : makeKey((kind + 1) as KeyKind, 0, 0);
+  const end = groupRangeEnd(kind, groupIdMax);
   for (;;) {
     let next: GroupId | null = null;
-    for await (const key of db.keys({ gte: from, lt: end, limit: 1 })) next = keyGroup(key);
+    for await (const key of db.keys({ gte: from, lte: end, limit: 1 })) next = keyGroup(key);
     if (next === null) return groups;
     groups.push(next);
     if (next === groupIdMax) return groups;
