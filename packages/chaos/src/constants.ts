@@ -55,6 +55,8 @@ export const faultGapMsMax = 2_000;
 export const linkDelayMsMax = 60;
 export const linkDropProbability = 0.2;
 export const linkDuplicateProbability = 0.2;
+/** A slow disk: extra milliseconds per persist on the faulty broker. */
+export const slowDiskMs = 40;
 /** Clock faults: skew of one broker's host clock, and the size of a jump. */
 export const clockSkewMsMax = 5_000;
 

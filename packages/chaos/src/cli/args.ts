@@ -21,8 +21,8 @@ options:
   --duration D          how long faults and load run: 60s, 10m, 1500ms (default 20s)
   --brokers N           brokers (default 3)
   --partitions N        partitions of the workload topic (default 3)
-  --nemesis LIST        comma list of kill,stop,crash,partition,pause,delay,drop,duplicate,
-                        reorder,clock,transfer,topic; or all / none (default all)
+  --nemesis LIST        comma list of kill,stop,crash,power,partition,pause,delay,drop,duplicate,
+                        reorder,disk,clock,transfer,topic; or all / none (default all)
   --acks all|leader     producer acks (default all; leader measures what that mode loses)
   --wal-sync P          always|periodic|none (default always)
   --workers N           producer workers (default 2)

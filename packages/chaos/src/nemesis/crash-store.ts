@@ -52,6 +52,8 @@ export class CrashableStore implements RaftStore {
   private durableSeq = 0;
   private pending: PendingWrite[] = [];
   private frozen: GroupRewind[] | null = null;
+  /** A slow disk: every persist takes this much longer. */
+  slowMs = 0;
 
   constructor(
     private readonly inner: RaftStore,
@@ -84,6 +86,7 @@ export class CrashableStore implements RaftStore {
     }
     const seq = ++this.seq;
     this.pending.push({ seq, groups });
+    if (this.slowMs > 0) await new Promise((resolve) => setTimeout(resolve, this.slowMs));
     await this.inner.persist(writes, mustSync);
     if (this.policy === 'always' && mustSync) this.markDurable(seq);
   }

@@ -141,6 +141,12 @@ export class ChaosCluster {
     this.watch(broker);
   }
 
+  /** Makes one broker's disk slow (every persist waits `slowMs` more); 0 heals it. */
+  slowDisk(id: number, slowMs: number): void {
+    const store = this.stores.get(id);
+    if (store !== undefined) store.slowMs = slowMs;
+  }
+
   /** A pause (long GC, SIGSTOP-like): no ticks, no peer traffic in or out. */
   pause(id: number): void {
     this.network.pause(id);
@@ -155,6 +161,7 @@ export class ChaosCluster {
   /** Heals the network, resumes every pause, restarts every stopped broker. */
   async healAll(): Promise<void> {
     this.network.heal();
+    for (const store of this.stores.values()) store.slowMs = 0;
     for (const timer of this.timers.values()) timer.resume();
     for (const id of this.ids()) {
       if (!this.isRunning(id)) await this.restart(id);
