@@ -222,6 +222,9 @@ export class SafetyChecker {
     if (read.node !== node) {
       throw new SimViolation('read-linearizable', `read ${readId} issued on node ${read.node} answered on node ${node}`);
     }
+    if (index > this.commitKnownMax) {
+      throw new SimViolation('read-linearizable', `read ${readId} on node ${node} answered index ${index}, above every commit index reported (${this.commitKnownMax})`);
+    }
     if (index < read.commitAtIssue) {
       throw new SimViolation('read-linearizable', `read ${readId} on node ${node} answered index ${index}, below commit index ${read.commitAtIssue} known at issue`);
     }

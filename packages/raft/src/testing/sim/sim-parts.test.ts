@@ -178,6 +178,8 @@ describe('SafetyChecker fails on broken histories', () => {
     checker.issueRead(2, 2);
     checker.answerRead(1, 2, 5);
     expect(violationOf(() => checker.answerRead(2, 2, 4)).check).toBe('read-linearizable');
+    checker.issueRead(3, 2);
+    expect(violationOf(() => checker.answerRead(3, 2, 6)).check).toBe('read-linearizable');
   });
 
   it('proposals: a receipt whose (index, term) commits with other content', () => {
