@@ -6,7 +6,7 @@
  *  - every node applies a prefix of one and the same sequence of entries (state machine safety);
  *  - a node's commit index never goes back, not even across restarts.
  * Replay one seed: RAFT_CLUSTER_SEED=<seed> npx vitest run src/node/random-cluster.test.ts
- * Wider sweep (seeds 1..N): RAFT_CLUSTER_SEEDS=<N> npx vitest run src/node/random-cluster.test.ts
+ * Wider sweep (seeds 1..N): RAFT_CLUSTER_SEEDS=<N> npx vitest run src/node/random-cluster.test.ts --testTimeout 900000
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../testing/memory-storage.js';
