@@ -11,8 +11,8 @@
  * each group to its last durable state: the log truncated to the last durable entry, the hard
  * state as it was.
  *
- * Limits: an unsynced InstallSnapshot or group creation is not rewound (counted in
- * `unrollbackable`); the rewind needs the last durable entry to be still in the log.
+ * Limits: an unsynced InstallSnapshot or group creation is not rewound, and a log with no durable
+ * entry keeps its first one (both counted in `unrollbackable`).
  */
 import { assert, EntriesPendingError } from '@streambus/raft';
 import type { ConfState, GroupId, GroupWrite, HardState, LogStorage, RaftStore, Snapshot, Entry } from '@streambus/raft';
@@ -164,16 +164,16 @@ export async function rollbackStore(dir: string, rewinds: readonly GroupRewind[]
         groupsRewound += 1;
         continue;
       }
-      if (rewind.durableLastIndex < log.firstIndex()) {
-        unrollbackable += 1;
-        continue;
-      }
-      // Rewriting the last durable entry truncates everything after it.
-      const entry = await entryAt(store, log, rewind.durableLastIndex);
-      await store.persist([{ groupId: rewind.groupId, hardState: rewind.hardState, entries: [entry], snapshot: null }], true);
-      assert(log.lastIndex() === rewind.durableLastIndex, 'rewind truncated the log to its durable end');
+      // Rewriting the last durable entry truncates everything after it. When nothing after the
+      // snapshot was durable, the first entry is kept (the store cannot hold an empty log above
+      // a snapshot it did not write): one entry, usually a new leader's empty one, survives.
+      const keep = Math.max(rewind.durableLastIndex, log.firstIndex());
+      if (keep > rewind.durableLastIndex) unrollbackable += 1;
+      const entry = await entryAt(store, log, keep);
+      await store.persist([{ groupId: rewind.groupId, hardState: { ...rewind.hardState, commit: Math.min(rewind.hardState.commit, keep) }, entries: [entry], snapshot: null }], true);
+      assert(log.lastIndex() === keep, 'rewind truncated the log to its durable end');
       groupsRewound += 1;
-      entriesDropped += lastIndex - rewind.durableLastIndex;
+      entriesDropped += lastIndex - keep;
     }
   } finally {
     await store.close();

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { InProcessCluster } from '@streambus/broker/testing';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import type { Broker } from '@streambus/broker';
+import { isRecordBatch } from '@streambus/proto';
 import { Role } from '@streambus/raft';
+import { KeyKind, LevelRaftStore, makeKey } from '@streambus/storage';
 import type { PartitionFinalState, ReplicaLog } from '../checker/final-state.js';
 import { readReplicaLog } from '../checker/replica-logs.js';
 import type { History } from '../history/history.js';
@@ -139,6 +141,35 @@ export class ChaosCluster {
     if (this.inner.isRunning(id)) return;
     const broker = await this.inner.startBroker(id);
     this.watch(broker);
+  }
+
+  /**
+   * Bit rot on one replica: the broker is killed, one bit of a stored record batch of `groupId`
+   * (a committed one, below its commit index) is flipped on its disk, and the broker stays down
+   * until `restart`. Returns what was flipped, or null when no batch was found.
+   */
+  async corrupt(id: number, groupId: number): Promise<string | null> {
+    await this.inner.killBroker(id);
+    const store = await LevelRaftStore.open(join(this.inner.config(id).server.dataDir, 'raft'), { walSync: 'always' });
+    try {
+      if (!store.groupIds().includes(groupId)) return null;
+      const log = store.openGroup(groupId, null);
+      const commit = Math.min(log.lastIndex(), log.initialState().hardState.commit);
+      for (let index = commit; index >= log.firstIndex() && index > commit - 200; index--) {
+        const key = makeKey(KeyKind.entry, groupId, index);
+        const value = (await store.db.get(key)) as Buffer | undefined;
+        // Entry value: [term u64][type u8][data]; the batch's records start well past its header.
+        if (value === undefined || value.byteLength < 9 + 80 || !isRecordBatch(value.subarray(9))) continue;
+        const flipped = Buffer.from(value);
+        const at = value.byteLength - 3;
+        flipped[at] = (flipped[at] as number) ^ 0x10;
+        await store.db.put(key, flipped, { sync: true });
+        return `broker ${id} group ${groupId} entry ${index} byte ${at}`;
+      }
+      return null;
+    } finally {
+      await store.close();
+    }
   }
 
   /** Makes one broker's disk slow (every persist waits `slowMs` more); 0 heals it. */

@@ -237,6 +237,14 @@ async function runStep(cluster: ChaosCluster, step: FaultStep, history: History,
       };
       break;
     }
+    case 'corrupt': {
+      // A follower of the partition: corruption on a minority of replicas.
+      const follower = ids.find((id) => id !== leader && cluster.isRunning(id) && (ids.indexOf(id) + step.brokerIndex) % 2 === 0) ?? ids.find((id) => id !== leader) ?? broker;
+      const what = await cluster.corrupt(follower, groupId);
+      history.fault(what === null ? `corrupt: no stored batch found on broker ${follower}` : `corrupt: flipped a bit: ${what}`);
+      undo = () => cluster.restart(follower);
+      break;
+    }
     case 'disk':
       cluster.slowDisk(broker, slowDiskMs);
       undo = async () => cluster.slowDisk(broker, 0);
