@@ -101,6 +101,23 @@ export class SafetyChecker {
 
   /** A node reports being leader of `term`. */
   observeLeader(node: NodeId, term: number): void {
+    this.checkLeader(node, term);
+    const check = this.leaderChecks.get(node);
+    if (check === undefined || check.term < term) this.leaderChecks.set(node, { term, committedUpTo: this.committedIndexMax });
+  }
+
+  /**
+   * A node sends what only a leader sends (append, heartbeat, snapshot, TimeoutNow): it leads
+   * `term`, even if no Ready showed it (it may have lost the role before the next one).
+   */
+  observeLeaderMessage(message: Message): void {
+    const type = message.type;
+    if (type === MessageType.append || type === MessageType.heartbeat || type === MessageType.snapshot || type === MessageType.timeoutNow) {
+      this.checkLeader(message.from, message.term);
+    }
+  }
+
+  private checkLeader(node: NodeId, term: number): void {
     const known = this.leaders.get(term);
     if (known !== undefined && known !== node) {
       throw new SimViolation('election-safety', `term ${term} has two leaders: node ${known} and node ${node}`);
@@ -109,8 +126,6 @@ export class SafetyChecker {
       this.leaders.set(term, node);
       this.leaderElections++;
     }
-    const check = this.leaderChecks.get(node);
-    if (check === undefined || check.term < term) this.leaderChecks.set(node, { term, committedUpTo: this.committedIndexMax });
   }
 
   observeCommit(commit: number): void {

@@ -627,6 +627,7 @@ export class Simulation {
       assert(message.from === member.id, 'a node sends as itself');
       assert(message.to !== member.id, 'a node never sends to itself');
       if (this.checkDurability) this.checker.checkSent(member.storage, message);
+      this.checker.observeLeaderMessage(message);
       if (this.network.send(message) === 'unreachable') unreachable.add(message.to);
     }
     for (const to of unreachable) this.guard(member.id, () => node.reportUnreachable(to));
