@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { dumpConfig, secretMask } from './dump.js';
-import type { ConfigSources, LoadedConfig } from './load.js';
+import type { ConfigFile, ConfigSources, LoadedConfig } from './load.js';
 import { formatConfigProblem, loadConfig, resolveConfig } from './load.js';
 
 const serverYaml = `
@@ -59,7 +59,7 @@ function problemsOf(sources: Partial<ConfigSources>): string[] {
   return result.problems.map(formatConfigProblem);
 }
 
-const file = (text: string): ConfigSources['file'] => ({ path: 'server.yaml', text });
+const file = (text: string): ConfigFile => ({ path: 'server.yaml', text });
 
 describe('defaults', () => {
   it('gives a valid single-broker config with wal_sync always', () => {

@@ -94,7 +94,7 @@ describe('the broker protocol', () => {
     const unknown = await leader.Produce({ acks: Acks.ALL, timeoutMs: 1_000, transactionalId: '', partitions: [{ topic: 'nope', partition: 0, records: batch(['a']) }] }, call);
     expect(unknown.partitions[0]?.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     const corrupt = batch(['hello']);
-    corrupt[corrupt.length - 1] ^= 0xff;
+    corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] ?? 0) ^ 0xff;
     const bad = await leader.Produce({ acks: Acks.ALL, timeoutMs: 1_000, transactionalId: '', partitions: [{ topic, partition: 0, records: corrupt }] }, call);
     expect(bad.partitions[0]?.errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
     const garbage = await leader.Produce({ acks: Acks.ALL, timeoutMs: 1_000, transactionalId: '', partitions: [{ topic, partition: 0, records: Buffer.from('not a batch') }] }, call);
