@@ -186,7 +186,7 @@ describe('LevelRaftStore', () => {
     const store = await t.reopen({ tailCacheBytesMax: 0 });
     const log = store.openGroup(1, null);
     let got = new Set<number>();
-    for (let round = 0; round < 20 && got.size < 2; round++) {
+    for (let round = 0; round < 300 && got.size < 2; round++) {
       got = new Set<number>(); // both in the same round: neither evicted the other's window
       for (const lo of [12, 20]) {
         try {

@@ -324,7 +324,11 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       else misses.push(loc);
     }
     if (misses.length === 0) return out;
-    const values = await this.db.getMany(misses.map((loc) => makeKey(KeyKind.entry, groupId, loc.raftIndex)));
+    // fillCache off: large batch values would evict the block index from LevelDB's small cache.
+    const values = await this.db.getMany(
+      misses.map((loc) => makeKey(KeyKind.entry, groupId, loc.raftIndex)),
+      { fillCache: false },
+    );
     for (let i = 0; i < misses.length; i++) {
       const loc = misses[i] as BatchLocation;
       const value = values[i];
