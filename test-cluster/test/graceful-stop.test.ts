@@ -58,6 +58,17 @@ describe('graceful stop and restart (real processes)', () => {
     await producer.close();
     const status = await survivors.clusterStatus();
     expect(status.brokers.filter((broker) => broker.alive)).toHaveLength(3);
+    // Broker 1 gets back the leadership of the partitions it is the preferred leader of.
+    const preferred = (await survivors.describeTopic('handoff')).partitions.filter((partition) => partition.replicas[0] === 1).map((partition) => partition.partition);
+    expect(preferred.length).toBeGreaterThan(0);
+    let regained: number[] = [];
+    const rebalance = Date.now() + 20_000;
+    while (Date.now() < rebalance) {
+      regained = (await survivors.describeTopic('handoff')).partitions.filter((partition) => partition.leaderId === 1).map((partition) => partition.partition);
+      if (preferred.every((partition) => regained.includes(partition))) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(regained.sort()).toEqual(preferred.sort());
     await survivors.close();
 
     const consumer = new Consumer({ bootstrapServers: cluster.bootstrap.split(','), autoOffsetReset: 'earliest' });
