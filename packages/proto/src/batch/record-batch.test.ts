@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { batchHeaderBytes, headerLayout } from './constants.js';
+import { gzipSync } from 'node:zlib';
+import { batchHeaderBytes, decompressedBytesMax, headerLayout } from './constants.js';
 import { RecordBatchError } from './errors.js';
 import {
   computeBatchCrc,
@@ -129,6 +130,16 @@ describe('record batch codec', () => {
     broken.writeUInt32BE(computeBatchCrc(broken), headerLayout.crc);
     expect(errorCode(() => decodeRecordBatch(broken))).toBe('CORRUPT_RECORD');
     expect(errorCode(() => verifyBatch(broken))).toBe('OK');
+  });
+
+  it('refuses a gzip block that would decompress beyond the bound (no bomb)', () => {
+    const small = encodeRecordBatch({ records: [{ value: Buffer.from('x') }] }, { compression: 'gzip', timestampMs: 1 });
+    const bomb = gzipSync(Buffer.alloc(decompressedBytesMax + 1024));
+    const batch = Buffer.concat([small.subarray(0, batchHeaderBytes), bomb]);
+    batch.writeUInt32BE(batch.byteLength - headerLayout.crc, headerLayout.batchLength);
+    batch.writeUInt32BE(computeBatchCrc(batch), headerLayout.crc);
+    expect(errorCode(() => verifyBatch(batch))).toBe('OK');
+    expect(errorCode(() => decodeRecordBatch(batch))).toBe('CORRUPT_RECORD');
   });
 
   it('stamps the base offset in place without breaking the CRC', () => {
