@@ -4,7 +4,11 @@ import { runFigure8 } from './figure8.js';
 import { runLeaseTransfer } from './lease-transfer.js';
 import { describeFailure, replayCommand, runSeed } from './run-seeds.js';
 import type { SeedRunOptions } from './run-seeds.js';
+import { Simulation } from './simulation.js';
 import type { SimulationResult } from './simulation.js';
+import { RaftNode } from '../../node/raft-node.js';
+import { assert } from '../../errors.js';
+import type { Ready } from '../../types.js';
 
 /** Runs seeds first..first+count-1; returns the failures, printing each with its replay command. */
 function runSeeds(first: number, count: number, options: SeedRunOptions = {}): SimulationResult[] {
@@ -59,6 +63,46 @@ describe('Raft simulator', () => {
     expect(totals.snapshotsInstalled).toBeGreaterThan(0);
     expect(totals.confChangesCommitted).toBeGreaterThan(5);
     expect(totals.transfersRequested).toBeGreaterThan(0);
+  });
+});
+
+describe('Simulation with another RaftNodeApi implementation', () => {
+  it('boots every node through createNode, and checks what that node does', () => {
+    let boots = 0;
+    const passing = new Simulation({
+      seed: 5,
+      nodes: 3,
+      steps: 60,
+      createNode: (config) => {
+        boots++;
+        return new RaftNode(config);
+      },
+    }).run();
+    expect(passing.violation?.message ?? null).toBeNull();
+    expect(boots).toBeGreaterThanOrEqual(3);
+    // A node that hands its host a hard state without the vote (the vote is never stored).
+    const forgetful = new Simulation({
+      seed: 5,
+      nodes: 3,
+      steps: 60,
+      createNode: (config) => {
+        const node = new RaftNode(config);
+        const ready = node.ready.bind(node);
+        const advance = node.advance.bind(node);
+        let original: Ready | null = null;
+        node.ready = () => {
+          original = ready();
+          const hard = original.hardState;
+          return hard === null ? original : { ...original, hardState: { ...hard, vote: 0 } };
+        };
+        node.advance = () => {
+          assert(original !== null, 'advance after ready');
+          return advance(original);
+        };
+        return node;
+      },
+    }).run();
+    expect(forgetful.violation?.check).toBe('durability');
   });
 });
 

@@ -16,6 +16,7 @@
  * scenarios drive a group step by step (see sim.test.ts's Figure 8 scenario).
  */
 import { RaftNode } from '../../node/raft-node.js';
+import type { RaftNodeApi } from '../../node-api.js';
 import { RaftError, assert } from '../../errors.js';
 import type { RaftNodeConfig, ReadOnlyMode, UnsafeTestingKnobs } from '../../config.js';
 import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, Ready, Snapshot } from '../../types.js';
@@ -127,6 +128,8 @@ export interface SimulationOptions {
    * show what other checkers see when a knob breaks persistence. Default true.
    */
   readonly checkDurability?: boolean;
+  /** Builds the node under test on every boot. Default: `new RaftNode(config)`. */
+  readonly createNode?: (config: RaftNodeConfig) => RaftNodeApi;
 }
 
 export interface SimulationStats {
@@ -172,7 +175,7 @@ interface SimMember {
   readonly id: NodeId;
   readonly storage: MemoryStorage;
   readonly random: Prng;
-  node: RaftNode | null;
+  node: RaftNodeApi | null;
   /** Removed from the group and shut down for good. */
   removed: boolean;
   /** Bumped by every crash and restart; events of an older incarnation are ignored. */
@@ -221,6 +224,7 @@ export class Simulation {
   private readonly downtimeMsMax: number;
   private readonly snapshotOnConfChange: boolean;
   private readonly checkDurability: boolean;
+  private readonly createNode: (config: RaftNodeConfig) => RaftNodeApi;
   private readonly trace: ((line: string) => void) | null;
   private events = 0;
   private stepsDone = 0;
@@ -257,6 +261,7 @@ export class Simulation {
     this.downtimeMsMax = options.downtimeMsMax ?? simDowntimeMsMax;
     this.snapshotOnConfChange = options.snapshotOnConfChange ?? choices.chance(0.5);
     this.checkDurability = options.checkDurability ?? true;
+    this.createNode = options.createNode ?? ((config) => new RaftNode(config));
     assert(this.downtimeMsMax >= simDowntimeMsMin, 'downtime range is ordered');
     const voters: NodeId[] = [];
     for (let id = 1; id <= nodes; id++) voters.push(id);
@@ -542,7 +547,7 @@ export class Simulation {
 
   private boot(member: SimMember): void {
     const config = this.nodeConfig(member);
-    const node = this.guard(member.id, () => new RaftNode(config));
+    const node = this.guard(member.id, () => this.createNode(config));
     const initial = member.storage.initialState();
     const snapshotIndex = member.storage.firstIndex() - 1;
     member.node = node;
@@ -601,7 +606,7 @@ export class Simulation {
     this.clock.schedule(0, { kind: 'drive', node: member.id, incarnation: member.incarnation });
   }
 
-  private observeReady(member: SimMember, node: RaftNode, ready: Ready): void {
+  private observeReady(member: SimMember, node: RaftNodeApi, ready: Ready): void {
     if (ready.hardState !== null) {
       member.term = ready.hardState.term;
       this.checker.observeCommit(ready.hardState.commit);
@@ -619,7 +624,7 @@ export class Simulation {
     if (wasRole !== soft.role) this.log(() => `node ${member.id} becomes ${soft.role} in term ${member.term}`);
   }
 
-  private complete(member: SimMember, node: RaftNode, ready: Ready): void {
+  private complete(member: SimMember, node: RaftNodeApi, ready: Ready): void {
     this.persist(member, ready);
     const messages = this.guard(member.id, () => node.advance(ready));
     const unreachable = new Set<NodeId>();
@@ -665,7 +670,7 @@ export class Simulation {
     this.log(() => `node ${member.id} restores snapshot at ${snapshot.metadata.index}`);
   }
 
-  private apply(member: SimMember, node: RaftNode, entries: readonly Entry[]): void {
+  private apply(member: SimMember, node: RaftNodeApi, entries: readonly Entry[]): void {
     for (const entry of entries) {
       const stored = entry.index >= member.storage.firstIndex() - 1 && entry.index <= member.storage.lastIndex() ? member.storage.term(entry.index) : -1;
       if (stored !== entry.term) {
@@ -677,7 +682,7 @@ export class Simulation {
     }
   }
 
-  private applyConfChange(member: SimMember, node: RaftNode, entry: Entry): void {
+  private applyConfChange(member: SimMember, node: RaftNodeApi, entry: Entry): void {
     const change = decodeConfChange(entry.data);
     member.confState = this.guard(member.id, () => node.applyConfChange(change));
     member.confIndex = entry.index;
