@@ -333,7 +333,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       const loc = misses[i] as BatchLocation;
       const value = values[i];
       if (value === undefined) break; // compacted meanwhile: serve what precedes it
-      out.push({ ...loc, data: checkedBatch(groupId, loc, value), fromCache: false });
+      out.push({ raftIndex: loc.raftIndex, baseOffset: loc.baseOffset, lastOffset: loc.lastOffset, data: checkedBatch(groupId, loc, value), fromCache: false });
     }
     return out;
   }
