@@ -94,3 +94,17 @@ describe('checkers', () => {
     expect(result.violations.join()).toMatch(/two leaders|leaderConflicts/);
   });
 });
+
+describe('checkers without durability', () => {
+  it('measure loss and two leaders per term but still flag reads above the high watermark', () => {
+    const history = new History();
+    acked(history, 'a', 0);
+    history.leaderClaim(1, 1, 1);
+    history.leaderClaim(1, 1, 2);
+    history.read({ reader: 0, topic: 't', partition: 0, offset: 0, value: 'a', highWatermark: 0, brokerId: 1 });
+    const result = check(history, state(replica(1, [])), { acksAll: true, idempotent: true, durable: false });
+    expect(result.counts.lost).toBe(1);
+    expect(result.counts.leaderConflicts).toBe(1);
+    expect(result.violations).toEqual(['readAboveHighWatermark: 1 records served above the high watermark']);
+  });
+});

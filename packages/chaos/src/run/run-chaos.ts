@@ -174,7 +174,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       notes.push(`crashes: ${cluster.crashes.count}, unsynced entries dropped: ${cluster.crashes.entriesDropped}, groups rewound: ${cluster.crashes.groupsRewound}, not rewindable: ${cluster.crashes.unrollbackable}`);
     }
     if (acks !== 'all' && result.counts.lost > 0) notes.push(`acks=${acks} lost ${result.counts.lost} acknowledged records (measured; not a violation in this mode)`);
-    if (!durable) notes.push(`wal_sync=${walSync} with crashes: lost ${result.counts.lost} acknowledged records (measured; the policy does not promise to survive a power loss)`);
+    if (!durable) {
+      const c = result.counts;
+      notes.push(`wal_sync=${walSync} with crashes (measured; the policy does not survive a power loss): lost ${c.lost}, rolled back reads ${c.readRolledBack}, divergent partitions ${c.divergence}, terms with two leaders ${c.leaderConflicts}`);
+    }
     const errors = new Map<string, number>();
     for (const op of history.produces) {
       if (op.outcome === null || op.outcome.kind === 'ok') continue;
