@@ -13,7 +13,7 @@ export const simVotersMin = 3;
 /** Members a group may ever have, counting the ones added by membership changes. */
 export const simMembersMax = 9;
 /** Workload and fault actions in one run before the final quiet period. */
-export const simStepsDefault = 150;
+export const simStepsDefault = 400;
 export const simStepsMax = 100_000;
 /** Virtual milliseconds between two ticks of one node. */
 export const simTickMs = 10;
