@@ -29,8 +29,10 @@ const recordBytes = 1024;
 const batchSizes = [100, 1000] as const;
 const policies: readonly WalSyncPolicy[] = ['always', 'periodic', 'none'];
 const repetitions = Number(process.env['BENCH_REPETITIONS'] ?? 5);
-const appendBytesPerRun = Number(process.env['BENCH_APPEND_MB'] ?? 32) * 1_000_000;
+const appendBytesPerRun = Number(process.env['BENCH_APPEND_MB'] ?? 64) * 1_000_000;
 const syncIntervalMs = 10;
+/** BENCH_ONLY=policy/records (e.g. always/100) runs that configuration and the headline one only. */
+const only = process.env['BENCH_ONLY'];
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -155,6 +157,7 @@ async function main(): Promise<void> {
     const batches = makeBatches(recordsPerBatch);
     for (const policy of policies) {
       const key = `${policy}/${recordsPerBatch}`;
+      if (only !== undefined && key !== only && !(policy === 'none' && recordsPerBatch === 1000)) continue;
       const entry = { store: [] as Rate[], raw: [] as Rate[] };
       results.set(key, entry);
       // The configuration of the headline ratio gets more pairs.
