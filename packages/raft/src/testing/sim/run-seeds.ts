@@ -3,7 +3,7 @@
  * the check that failed with its details, the tail of the run's trace, and the exact command
  * that replays it.
  */
-import { simNodesMax, simNodesMin, simTraceLinesKept } from './constants.js';
+import { simNodesMax, simNodesMin, simStepsDefault, simTraceLinesKept } from './constants.js';
 import { profileOptions } from './profiles.js';
 import type { SimKnob, SimProfileName } from './profiles.js';
 import { runDoubleVote } from './double-vote.js';
@@ -92,6 +92,10 @@ export function describeFailure(result: SimulationResult, options: SeedRunOption
       if (tail.length > simTraceLinesKept) tail.shift();
     },
   });
+  const shorter =
+    result.phase === 'random' && options.scenario === undefined && result.stepsDone + 1 < (options.steps ?? simStepsDefault)
+      ? [`  shorter: ${replayCommand(result.seed, { ...quiet, steps: result.stepsDone + 1 })} (the same run up to the failure, at random step ${result.stepsDone})`]
+      : [];
   return [
     `sim: seed ${result.seed} FAILED check ${violation.check}`,
     `  ${violation.details}`,
@@ -99,5 +103,6 @@ export function describeFailure(result: SimulationResult, options: SeedRunOption
     ...tail.map((line) => `    ${line}`),
     `  replay: ${replayCommand(result.seed, quiet)}`,
     `  trace:  ${replayCommand(result.seed, quiet)} --verbose`,
+    ...shorter,
   ].join('\n');
 }

@@ -158,6 +158,13 @@ export interface SimulationResult {
   readonly seed: number;
   readonly passed: boolean;
   readonly violation: SimViolation | null;
+  /**
+   * Random actions done when the run ended. A violation before the quiet period replays with
+   * `--steps stepsDone + 1` too (the run is the same up to it), for a shorter trace.
+   */
+  readonly stepsDone: number;
+  /** Whether the run ended in the random phase or in the final quiet period. */
+  readonly phase: 'random' | 'quiet';
   readonly stats: SimulationStats;
 }
 
@@ -1066,6 +1073,8 @@ export class Simulation {
       seed: this.seed,
       passed: violation === null,
       violation,
+      stepsDone: this.stepsDone,
+      phase: this.randomActions ? 'random' : 'quiet',
       stats: {
         virtualMs: Math.round(this.clock.nowMs()),
         events: this.events,
