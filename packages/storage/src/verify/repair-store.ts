@@ -15,7 +15,7 @@ import { groupRangeEnd, indexRange, KeyKind, keyGroup, keyIndex, kindRange, make
 import { openDb } from '../open-db.js';
 import type { Db } from '../open-db.js';
 import type { VerifyProblem, VerifyProgress } from './verify-store.js';
-import { verifyStore } from './verify-store.js';
+import { groupKeyKinds, groupsWithKeys, verifyStore } from './verify-store.js';
 
 export interface RepairOptions {
   readonly onProgress?: (progress: VerifyProgress) => void;
@@ -49,7 +49,7 @@ export async function repairStore(dir: string, options: RepairOptions = {}): Pro
       options.onProgress?.({ groupsDone: i + 1, groupsTotal: ids.length, entriesChecked: 0 });
     }
     for (const g of await orphanGroups(db, known)) {
-      for (const kind of [KeyKind.entry, KeyKind.offsetIndex, KeyKind.termRun, KeyKind.hardState, KeyKind.snapshotMeta, KeyKind.snapshotData]) {
+      for (const kind of groupKeyKinds) {
         await db.clear({ gte: makeKey(kind, g, 0), lte: groupRangeEnd(kind, g) });
       }
       orphans++;
@@ -63,18 +63,7 @@ export async function repairStore(dir: string, options: RepairOptions = {}): Pro
 
 async function orphanGroups(db: Db, known: ReadonlySet<GroupId>): Promise<GroupId[]> {
   const found = new Set<GroupId>();
-  for (const kind of [KeyKind.entry, KeyKind.offsetIndex, KeyKind.termRun, KeyKind.hardState, KeyKind.snapshotMeta, KeyKind.snapshotData]) {
-    let from = makeKey(kind, 0, 0);
-    const end = groupRangeEnd(kind, 0xffff_ffff);
-    for (;;) {
-      let next: GroupId | null = null;
-      for await (const key of db.keys({ gte: from, lte: end, limit: 1 })) next = keyGroup(key);
-      if (next === null) break;
-      if (!known.has(next)) found.add(next);
-      if (next === 0xffff_ffff) break;
-      from = makeKey(kind, next + 1, 0);
-    }
-  }
+  for (const kind of groupKeyKinds) for (const g of await groupsWithKeys(db, kind)) if (!known.has(g)) found.add(g);
   return [...found];
 }
 

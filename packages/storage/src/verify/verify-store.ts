@@ -82,6 +82,9 @@ class Walk {
   }
 }
 
+/** Every kind of key a group owns besides its meta key. */
+export const groupKeyKinds = [KeyKind.entry, KeyKind.offsetIndex, KeyKind.termRun, KeyKind.hardState, KeyKind.snapshotMeta, KeyKind.snapshotData] as const;
+
 /** Verifies a store: an open `LevelRaftStore`, or the path of a closed data directory. */
 export async function verifyStore(target: string | LevelRaftStore, options: VerifyOptions = {}): Promise<VerifyReport> {
   const owned = typeof target === 'string';
@@ -97,7 +100,7 @@ export async function verifyStore(target: string | LevelRaftStore, options: Veri
     }
     const known = new Set(ids);
     const orphans = new Set<GroupId>();
-    for (const kind of [KeyKind.hardState, KeyKind.snapshotMeta, KeyKind.snapshotData, KeyKind.termRun, KeyKind.offsetIndex, KeyKind.entry]) {
+    for (const kind of groupKeyKinds) {
       for (const g of await groupsWithKeys(db, kind)) if (!known.has(g)) orphans.add(g);
     }
     return {
@@ -219,7 +222,7 @@ function checkBatch(g: GroupId, index: number, data: Uint8Array, loc: BatchLocat
 }
 
 /** The groups having keys of `kind`, found by seeking from group to group (one seek per group). */
-async function groupsWithKeys(db: Db, kind: KeyKind): Promise<GroupId[]> {
+export async function groupsWithKeys(db: Db, kind: KeyKind): Promise<GroupId[]> {
   const groups: GroupId[] = [];
   let from = makeKey(kind, 0, 0);
   const end = groupRangeEnd(kind, groupIdMax);
