@@ -4,7 +4,7 @@
  * record with the high watermark that came with it. Readers never skip or reset: a reader that
  * would have to skip an offset records nothing past it.
  */
-import { decodeRecordBatch, ErrorCode, createStreamBusRpcClient } from '@streambus/proto';
+import { decodeRecordBatch, ErrorCode, RecordBatchError, createStreamBusRpcClient } from '@streambus/proto';
 import type { StreamBusRpcClient } from '@streambus/proto';
 import { readerFetchBytesMax, readerFetchWaitMs } from '../constants.js';
 import type { History } from '../history/history.js';
@@ -31,6 +31,10 @@ export class ReaderWorkload {
   private readonly cursors: PartitionCursor[][] = [];
   private bootstrapIndex = 0;
   errors = 0;
+  /** Fetches a broker refused with CORRUPT_MESSAGE (it detected bad stored bytes). */
+  corruptRefusals = 0;
+  /** Batches that arrived and failed their CRC here: corrupt data a broker served. */
+  corruptServed = 0;
 
   constructor(private readonly options: ReaderWorkloadOptions) {}
 
@@ -85,6 +89,7 @@ export class ReaderWorkload {
           { deadlineMs: readerFetchWaitMs + 2_000 },
         );
         const result = response.partitions[0];
+        if (result?.errorCode === ErrorCode.CORRUPT_MESSAGE) this.corruptRefusals += 1;
         if (result === undefined || result.errorCode !== ErrorCode.NONE) {
           // NOT_LEADER, out of range on a leader still applying, corrupt data refused: ask again.
           cursor.leaderAddress = null;
@@ -92,7 +97,7 @@ export class ReaderWorkload {
           continue;
         }
         cursor.lastHighWatermark = result.highWatermark;
-        this.consume(reader, cursor, result.records, result.highWatermark, result.leaderId);
+        if (!this.consume(reader, cursor, result.records, result.highWatermark, result.leaderId)) await sleep(100);
       } catch {
         this.errors += 1;
         cursor.leaderAddress = null;
@@ -101,22 +106,31 @@ export class ReaderWorkload {
     }
   }
 
-  private consume(reader: number, cursor: PartitionCursor, bytes: Uint8Array, highWatermark: number, brokerId: number): void {
+  /** Records what a fetch returned; false when a served batch failed its CRC. */
+  private consume(reader: number, cursor: PartitionCursor, bytes: Uint8Array, highWatermark: number, brokerId: number): boolean {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let pos = 0;
     while (pos + 14 <= buffer.byteLength) {
       const size = 14 + buffer.readUInt32BE(pos + 10);
       if (pos + size > buffer.byteLength) break;
-      const batch = decodeRecordBatch(buffer.subarray(pos, pos + size));
+      let batch;
+      try {
+        batch = decodeRecordBatch(buffer.subarray(pos, pos + size));
+      } catch (error) {
+        if (!(error instanceof RecordBatchError)) throw error;
+        this.corruptServed += 1;
+        return false;
+      }
       pos += size;
       for (const record of batch.records) {
         if (record.offset < cursor.position) continue;
-        if (record.offset !== cursor.position) return; // a gap: never skip; the checker sees no read past it
+        if (record.offset !== cursor.position) return true; // a gap: never skip; the checker sees no read past it
         const value = record.value === null ? '' : Buffer.from(record.value).toString('utf8');
         this.options.history.read({ reader, topic: this.options.topic, partition: cursor.partition, offset: record.offset, value, highWatermark, brokerId });
         cursor.position = record.offset + 1;
       }
     }
+    return true;
   }
 
   private async findLeader(partition: number): Promise<string | null> {
