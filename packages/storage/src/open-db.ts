@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import { levelWriteBufferBytes } from './constants.js';
 import { StoreLockedError, StoreNotFoundError } from './errors.js';
@@ -9,6 +10,8 @@ export const levelOpenOptions = { keyEncoding: 'buffer', valueEncoding: 'buffer'
 
 /** Opens the LevelDB database of a store, turning a held lock or a missing dir into typed errors. */
 export async function openDb(dir: string, createIfMissing: boolean): Promise<Db> {
+  // classic-level creates the directory even when the database must exist: check first.
+  if (!createIfMissing && !(await stat(dir).then((s) => s.isDirectory(), () => false))) throw new StoreNotFoundError(dir);
   const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { ...levelOpenOptions, createIfMissing });
   try {
     await db.open();
