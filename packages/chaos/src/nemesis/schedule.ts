@@ -103,7 +103,7 @@ export function describeStep(step: FaultStep, brokerIds: readonly number[]): str
     case 'partition':
       return `partition ${step.shape} for ${step.activeMs} ms${extra}`;
     case 'clock':
-      return `clock of broker ${broker} jumps ${step.clockJumpMs} ms${extra}`;
+      return `clock of broker ${broker} jumps ${step.clockJumpMs} ms and runs at x${(2 ** (step.clockJumpMs / clockSkewMsMax)).toFixed(2)} for ${step.activeMs} ms${extra}`;
     case 'power':
       return `power loss of every broker for ${step.activeMs} ms${extra}`;
     case 'corrupt':

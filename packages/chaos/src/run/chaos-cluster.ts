@@ -193,7 +193,10 @@ export class ChaosCluster {
   async healAll(): Promise<void> {
     this.network.heal();
     for (const store of this.stores.values()) store.slowMs = 0;
-    for (const timer of this.timers.values()) timer.resume();
+    for (const timer of this.timers.values()) {
+      timer.resume();
+      timer.setRate(1);
+    }
     for (const id of this.ids()) {
       if (!this.isRunning(id)) await this.restart(id);
     }

@@ -9,6 +9,7 @@ import { assert } from '@streambus/raft';
 import { check } from '../checker/checker.js';
 import {
   brokersDefault,
+  clockSkewMsMax,
   brokersMax,
   brokersMin,
   deliveryTimeoutMsDefault,
@@ -256,9 +257,14 @@ async function runStep(cluster: ChaosCluster, step: FaultStep, history: History,
       cluster.pause(broker);
       undo = async () => cluster.resume(broker);
       break;
-    case 'clock':
-      cluster.timer(broker)?.jump(step.clockJumpMs);
+    case 'clock': {
+      // A jump, and a rate skew in [0.5, 2] for the fault window, both from the step's draw.
+      const timer = cluster.timer(broker);
+      timer?.jump(step.clockJumpMs);
+      timer?.setRate(2 ** (step.clockJumpMs / clockSkewMsMax));
+      undo = async () => cluster.timer(broker)?.setRate(1);
       break;
+    }
     case 'delay':
     case 'reorder':
       cluster.network.setLinkFaults({ dropProbability: 0, duplicateProbability: 0, delayMsMax: linkDelayMsMax });
