@@ -169,6 +169,13 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
   private windowBytesTotal = 0;
   private cacheChunksHead = 0;
   private queue: Promise<void> = Promise.resolve();
+  /**
+   * Range deletes below a snapshot, chained per group, run outside the write queue: deleting a
+   * large prefix can take long and must not hold up every group's persist. They only touch keys
+   * below the group's first index, which no later write of the group uses; a deleted or
+   * re-created group waits for them first.
+   */
+  private readonly rangeDeletes = new Map<GroupId, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   /**
@@ -247,6 +254,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       // The meta key goes first: without it the group does not exist at the next open, and
       // whatever of it a crash leaves behind is cleared when the id is created again.
       await this.db.del(makeKey(KeyKind.groupMeta, groupId, 0), { sync: this.walSync === 'always' });
+      await this.rangeDeletes.get(groupId);
       this.groups.delete(groupId);
       this.creating.delete(log);
       this.cacheBytesTotal -= log.evictThrough(log.last);
@@ -286,6 +294,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.queue;
+    while (this.rangeDeletes.size > 0) await Promise.all(this.rangeDeletes.values());
     if (this.walSync === 'periodic' && this.persists > this.persistsSynced) await this.syncNow();
     this.closed = true;
     await this.db.close();
@@ -537,15 +546,15 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     const creating = [...this.creating];
     for (const log of creating) {
       // A crashed deleteGroup may have left keys of this id behind: clear them first.
+      await this.rangeDeletes.get(log.groupId);
       await this.clearGroup(log.groupId);
       batch.put(makeKey(KeyKind.groupMeta, log.groupId, 0), encodeGroupMeta({ offsetFloor: 0 }));
       batch.put(makeKey(KeyKind.snapshotMeta, log.groupId, 0), encodeSnapshotMeta(log.snap.metadata));
       batch.put(makeKey(KeyKind.snapshotData, log.groupId, 0), Buffer.from(log.snap.data));
       batch.put(makeKey(KeyKind.hardState, log.groupId, 0), encodeHardState(log.hard));
     }
-    const clears: (() => Promise<void>)[] = [];
     const entryPuts: [Buffer, Entry][] = [];
-    writes.forEach((write, i) => this.planWrite(logs[i] as GroupLog, write, batch, after, clears, entryPuts));
+    writes.forEach((write, i) => this.planWrite(logs[i] as GroupLog, write, batch, after, entryPuts));
     // Entry values go last: LevelDB's WriteBatch is one growing string, and a small record
     // appended after a large value would make it reallocate and copy that value again.
     for (const [key, entry] of entryPuts) batch.put(key, this.entryValue(entry));
@@ -561,7 +570,6 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       this.persistsSynced = this.persists;
     }
     this.evictCache();
-    for (const clear of clears) await clear();
   }
 
   /** Adds one group's write to `batch` (entry values to `entryPuts`); pushes the in-memory changes to apply once it is written. */
@@ -570,7 +578,6 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     write: GroupWrite,
     batch: ReturnType<Db['batch']>,
     after: (() => void)[],
-    clears: (() => Promise<void>)[],
     entryPuts: [Buffer, Entry][],
   ): void {
     const g = log.groupId;
@@ -593,9 +600,9 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       const dropPos = log.offsets.findRaftIndex(upTo);
       const floor = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
       batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor }));
-      clears.push(() => this.clearBelow(g, upTo));
       after.push(() => {
         this.cacheBytesTotal -= log.installSnapshot(snapshot);
+        this.clearBelowLater(g, upTo);
       });
       snapIndex = snapshot.metadata.index;
       snapTerm = snapshot.metadata.term;
@@ -686,7 +693,19 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor }));
     await batch.write({ sync: this.walSync === 'always' });
     this.cacheBytesTotal -= log.compactTo(snapshot);
-    await this.clearBelow(g, index + 1);
+    this.clearBelowLater(g, index + 1);
+  }
+
+  /** Schedules `clearBelow` after the group's earlier range deletes (see `rangeDeletes`). */
+  private clearBelowLater(groupId: GroupId, index: number): void {
+    const previous = this.rangeDeletes.get(groupId) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.clearBelow(groupId, index))
+      .catch((error: unknown) => this.logger?.warn({ groupId, index, error: String(error) }, 'range delete below the snapshot failed; it is retried at the next open'));
+    this.rangeDeletes.set(groupId, next);
+    void next.then(() => {
+      if (this.rangeDeletes.get(groupId) === next) this.rangeDeletes.delete(groupId);
+    });
   }
 
   /** Range-deletes entries, offset index and term runs of a group below `index`. */
@@ -760,7 +779,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, g, 0, firstIndex), limit: 1 })) stale = key.byteLength > 0;
     if (stale) {
       this.logger?.info({ groupId: g, firstIndex }, 'clearing entries left below the snapshot');
-      await this.clearBelow(g, firstIndex);
+      this.clearBelowLater(g, firstIndex);
     }
   }
 }
