@@ -54,6 +54,8 @@ export class CrashableStore implements RaftStore {
   private frozen: GroupRewind[] | null = null;
   /** A slow disk: every persist takes this much longer. */
   slowMs = 0;
+  /** A failing disk: every persist throws (the host then stops: it cannot trust what is durable). */
+  failing = false;
 
   constructor(
     private readonly inner: RaftStore,
@@ -87,6 +89,7 @@ export class CrashableStore implements RaftStore {
     const seq = ++this.seq;
     this.pending.push({ seq, groups });
     if (this.slowMs > 0) await new Promise((resolve) => setTimeout(resolve, this.slowMs));
+    if (this.failing) throw new Error('injected disk failure: write failed (EIO)');
     await this.inner.persist(writes, mustSync);
     if (this.policy === 'always' && mustSync) this.markDurable(seq);
   }

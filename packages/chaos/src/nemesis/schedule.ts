@@ -9,7 +9,7 @@ import { Prng } from '@streambus/raft/testing';
 import { clockSkewMsMax, faultActiveMsMax, faultActiveMsMin, faultGapMsMax, faultGapMsMin, faultStepsMax } from '../constants.js';
 
 /** Faults the nemesis can combine. `transfer` and `topic` happen while another fault is active. */
-export const nemesisKinds = ['kill', 'stop', 'crash', 'power', 'partition', 'pause', 'delay', 'drop', 'duplicate', 'reorder', 'disk', 'corrupt', 'clock', 'transfer', 'topic'] as const;
+export const nemesisKinds = ['kill', 'stop', 'crash', 'power', 'partition', 'pause', 'delay', 'drop', 'duplicate', 'reorder', 'disk', 'disk-fail', 'corrupt', 'clock', 'transfer', 'topic'] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];
 
 export const partitionShapes = ['majority-minority', 'isolate-leader', 'one-way', 'bridge'] as const;
@@ -108,6 +108,8 @@ export function describeStep(step: FaultStep, brokerIds: readonly number[]): str
       return `power loss of every broker for ${step.activeMs} ms${extra}`;
     case 'corrupt':
       return `bit flip in a stored batch on a follower for ${step.activeMs} ms${extra}`;
+    case 'disk-fail':
+      return `failing disk on broker ${broker} for ${step.activeMs} ms, then a restart${extra}`;
     case 'disk':
       return `slow disk on broker ${broker} for ${step.activeMs} ms${extra}`;
     case 'delay':

@@ -178,6 +178,12 @@ export class ChaosCluster {
     if (store !== undefined) store.slowMs = slowMs;
   }
 
+  /** Makes one broker's disk fail every write (true) or work again (false). */
+  failDisk(id: number, failing: boolean): void {
+    const store = this.stores.get(id);
+    if (store !== undefined) store.failing = failing;
+  }
+
   /** A pause (long GC, SIGSTOP-like): no ticks, no peer traffic in or out. */
   pause(id: number): void {
     this.network.pause(id);
@@ -192,7 +198,10 @@ export class ChaosCluster {
   /** Heals the network, resumes every pause, restarts every stopped broker. */
   async healAll(): Promise<void> {
     this.network.heal();
-    for (const store of this.stores.values()) store.slowMs = 0;
+    for (const store of this.stores.values()) {
+      store.slowMs = 0;
+      store.failing = false;
+    }
     for (const timer of this.timers.values()) {
       timer.resume();
       timer.setRate(1);
