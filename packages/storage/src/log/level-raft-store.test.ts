@@ -331,6 +331,23 @@ describe('LevelRaftStore', () => {
     expect(await verifyStore(after)).toMatchObject({ ok: true, orphanGroups: [], groups: 2, entries: 0 });
   });
 
+  it('never lets a pending range delete of a deleted group touch the group re-created with its id', async () => {
+    const t = await temp();
+    t.store.openGroup(21, voters);
+    await t.store.persist([write(21, batches(1, 200, 1))], true);
+    // The compaction's range delete of [1, 150] runs in the background...
+    await t.store.compact(21, { metadata: { index: 150, term: 1, confState: voters }, data: Buffer.alloc(0) });
+    // ...while the group is deleted and re-created with fresh entries at the same indexes.
+    await t.store.deleteGroup(21);
+    t.store.openGroup(21, voters);
+    await t.store.persist([write(21, batches(1, 5, 7))], true);
+    const store = await t.reopen();
+    const log = store.openGroup(21, null);
+    expect([log.firstIndex(), log.lastIndex(), log.term(5)]).toEqual([1, 5, 7]);
+    expect((await store.readBatches(21, 0, Infinity, 5)).map((b) => b.raftIndex)).toEqual([1, 2, 3, 4, 5]);
+    expect((await verifyStore(store)).ok).toBe(true);
+  });
+
   it('periodic policy: acknowledges without fsync and reports each timed sync', async () => {
     const t = await temp({ walSync: 'periodic', walSyncIntervalMs: 5 });
     t.store.openGroup(1, voters);
