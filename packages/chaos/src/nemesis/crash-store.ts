@@ -7,9 +7,10 @@
  * log is sequential, so a synced write also covers everything before it); with `periodic`, when
  * the store reports a completed sync; with `none`, never. For each write not yet durable it
  * remembers every touched group's state before it. On `crash()` it freezes (the store's own sync
- * at close comes too late to count) and `rollback()` then reopens the data directory and rewinds
- * each group to its last durable state: the log truncated to the last durable entry, the hard
- * state as it was.
+ * at close comes too late to count); after the kill, `rollbackStore(dir, rewinds())` reopens the
+ * data directory and rewinds each group to its last durable state: the log truncated to the last
+ * durable entry, the hard state as it was. The caller must cut the broker off the network before
+ * the crash: an acknowledgement of a write the crash then rewinds must never leave.
  *
  * Limits: an unsynced InstallSnapshot or group creation is not rewound, and a log with no durable
  * entry keeps its first one (both counted in `unrollbackable`).
@@ -51,7 +52,7 @@ export class CrashableStore implements RaftStore {
   private seq = 0;
   private durableSeq = 0;
   private pending: PendingWrite[] = [];
-  private frozen: GroupRewind[] | null = null;
+  private frozen = false;
   /** A slow disk: every persist takes this much longer. */
   slowMs = 0;
   /** A failing disk: every persist throws (the host then stops: it cannot trust what is durable). */
@@ -118,9 +119,17 @@ export class CrashableStore implements RaftStore {
     return this.pending.length;
   }
 
-  /** The power goes out: from now on nothing becomes durable. Returns what must be rewound. */
-  crash(): GroupRewind[] {
-    if (this.frozen !== null) return this.frozen;
+  /**
+   * The power goes out: from now on nothing becomes durable (a sync the store makes while it is
+   * being killed, e.g. at close, came too late). Writes still in flight stay in the pending list
+   * and are rewound too.
+   */
+  crash(): void {
+    this.frozen = true;
+  }
+
+  /** What a crash must rewind: for each group touched since the last durable point, its durable end. Call after the kill. */
+  rewinds(): GroupRewind[] {
     const rewinds = new Map<GroupId, { before: GroupBefore; firstTouched: number; snapshot: boolean }>();
     for (const write of this.pending) {
       for (const [groupId, before] of write.groups) {
@@ -129,17 +138,16 @@ export class CrashableStore implements RaftStore {
         else rewinds.set(groupId, { before: seen.before, firstTouched: Math.min(seen.firstTouched, before.firstTouched), snapshot: seen.snapshot || before.snapshot });
       }
     }
-    this.frozen = [...rewinds].map(([groupId, { before, firstTouched, snapshot }]) => ({
+    return [...rewinds].map(([groupId, { before, firstTouched, snapshot }]) => ({
       groupId,
       durableLastIndex: Math.min(before.lastIndex, firstTouched - 1),
       hardState: before.hardState,
       rewindable: !snapshot,
     }));
-    return this.frozen;
   }
 
   private markDurable(seq: number): void {
-    if (this.frozen !== null || seq <= this.durableSeq) return;
+    if (this.frozen || seq <= this.durableSeq) return;
     this.durableSeq = seq;
     this.pending = this.pending.filter((write) => write.seq > seq);
   }

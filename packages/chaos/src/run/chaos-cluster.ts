@@ -102,30 +102,33 @@ export class ChaosCluster {
 
   /** A power loss on one broker: killed, and every write no sync covered is gone. */
   async crash(id: number): Promise<RollbackResult> {
-    const store = this.stores.get(id);
-    const rewinds = store?.crash() ?? [];
-    await this.inner.killBroker(id);
-    const result = await rollbackStore(join(this.inner.config(id).server.dataDir, 'raft'), rewinds);
-    this.crashes.count += 1;
-    this.crashes.groupsRewound += result.groupsRewound;
-    this.crashes.entriesDropped += result.entriesDropped;
-    this.crashes.unrollbackable += result.unrollbackable;
-    return result;
+    const [result] = await this.crashMany([id]);
+    return result ?? { groupsRewound: 0, entriesDropped: 0, unrollbackable: 0 };
   }
 
   /** A power loss of the whole cluster: every broker loses its unsynced writes at the same instant. */
   async crashAll(): Promise<RollbackResult[]> {
-    const ids = this.ids().filter((id) => this.isRunning(id));
-    const rewinds = ids.map((id) => this.stores.get(id)?.crash() ?? []);
+    return this.crashMany(this.ids().filter((id) => this.isRunning(id)));
+  }
+
+  private async crashMany(ids: readonly number[]): Promise<RollbackResult[]> {
+    // The instant of the power loss: nothing leaves or reaches these brokers any more (an ack of
+    // a write about to be rewound must not escape), and no later sync counts.
+    for (const id of ids) {
+      this.network.pause(id);
+      this.stores.get(id)?.crash();
+    }
     await Promise.all(ids.map((id) => this.inner.killBroker(id)));
     const results: RollbackResult[] = [];
-    for (const [i, id] of ids.entries()) {
-      const result = await rollbackStore(join(this.inner.config(id).server.dataDir, 'raft'), rewinds[i] ?? []);
+    for (const id of ids) {
+      const rewinds = this.stores.get(id)?.rewinds() ?? [];
+      const result = await rollbackStore(join(this.inner.config(id).server.dataDir, 'raft'), rewinds);
       this.crashes.count += 1;
       this.crashes.groupsRewound += result.groupsRewound;
       this.crashes.entriesDropped += result.entriesDropped;
       this.crashes.unrollbackable += result.unrollbackable;
       results.push(result);
+      this.network.resume(id);
     }
     return results;
   }
