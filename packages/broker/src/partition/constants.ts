@@ -8,6 +8,13 @@ export const producerWindowBatches = producerDedupeWindowBatches;
 export const producersPerPartitionMax = 10_000;
 /** Bytes of produce data proposed but not yet committed, per partition; beyond it producers wait. */
 export const uncommittedBytesMax = 32 * 1024 * 1024;
+/**
+ * Longest a batch ahead of its producer's next sequence waits for the earlier ones, which may be
+ * in flight on other HTTP/2 streams of the same connection, before it is refused as out of order.
+ */
+export const reorderWaitMsMax = 1_000;
+/** Batches waiting for reordering per partition. */
+export const reorderWaitersMax = 1_000;
 /** Fetch waiters per partition (long polls). */
 export const fetchWaitersMax = 10_000;
 /** First byte of a partition-state snapshot, and its format version. */

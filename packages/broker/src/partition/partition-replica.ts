@@ -16,8 +16,9 @@ import type { Entry, RaftHost, Snapshot } from '@streambus/raft';
 import { CorruptBatchError, OffsetOutOfRangeError } from '@streambus/storage';
 import type { LevelRaftStore } from '@streambus/storage';
 import type { Logger } from '../logging/logger.js';
-import { fetchWaitersMax, uncommittedBytesMax } from './constants.js';
+import { fetchWaitersMax, reorderWaitMsMax, reorderWaitersMax, uncommittedBytesMax } from './constants.js';
 import { PartitionState } from './partition-state.js';
+import type { SequenceCheck } from './partition-state.js';
 
 export type AcksMode = 'all' | 'leader' | 'none';
 
@@ -56,6 +57,8 @@ interface LeaderState {
   readonly inflight: Map<string, Promise<ProduceOutcome>>;
   readonly readyWaiters: (() => void)[];
   readonly drainWaiters: (() => void)[];
+  /** Batches waiting for an earlier sequence of their producer to be appended. */
+  readonly appendWaiters: (() => void)[];
 }
 
 /**
@@ -138,7 +141,10 @@ export class PartitionReplica {
     for (const entry of entries) {
       if (entry.index <= this.appliedIndex) continue;
       if (entry.type === EntryType.normal && entry.data.length > 0 && isRecordBatch(entry.data)) {
-        this.applied.append(readBatchHeader(entry.data));
+        const header = readBatchHeader(entry.data);
+        // A retention snapshot may describe a state later than its own index: batches it
+        // already covers are skipped, so replaying them after a restore changes nothing.
+        if (header.lastOffset >= this.applied.nextOffset) this.applied.append(header);
       }
       this.appliedIndex = entry.index;
     }
@@ -165,6 +171,7 @@ export class PartitionReplica {
       this.leader = null;
       for (const wake of previous.readyWaiters.splice(0)) wake();
       for (const wake of previous.drainWaiters.splice(0)) wake();
+      for (const wake of previous.appendWaiters.splice(0)) wake();
     }
     if (role === Role.leader && this.leader === null) {
       const state: LeaderState = {
@@ -175,6 +182,7 @@ export class PartitionReplica {
         inflight: new Map(),
         readyWaiters: [],
         drainWaiters: [],
+        appendWaiters: [],
       };
       this.leader = state;
       void this.synchronize(state);
@@ -231,13 +239,24 @@ export class PartitionReplica {
       if (error instanceof RecordBatchError) return errorOutcome(ErrorCode.CORRUPT_MESSAGE, `record batch rejected: ${error.message}`);
       throw error;
     }
-    const state = await this.waitUntilWritable(batch.byteLength, deadline);
-    if (!(state !== null && state.ready)) {
-      if (state === null) return this.notLeader();
-      return errorOutcome(ErrorCode.REQUEST_TIMED_OUT, 'partition leader is not ready yet (it is applying its log); retry', this.brokerId, state.term);
+    const reorderDeadline = Math.min(deadline, this.nowMs() + reorderWaitMsMax);
+    let state: LeaderState | null;
+    let check: SequenceCheck;
+    for (;;) {
+      state = await this.waitUntilWritable(batch.byteLength, deadline);
+      if (!(state !== null && state.ready)) {
+        if (state === null) return this.notLeader();
+        return errorOutcome(ErrorCode.REQUEST_TIMED_OUT, 'partition leader is not ready yet (it is applying its log); retry', this.brokerId, state.term);
+      }
+      // From here to propose() nothing awaits: the check and the stamp are atomic.
+      check = state.projected.check(header);
+      // Pipelined requests of one producer may arrive out of order (HTTP/2 streams interleave):
+      // a batch ahead of the next expected sequence waits a little for the ones before it.
+      if (check.kind !== 'out-of-order' || !isAhead(header.baseSequence, check.expected)) break;
+      const remaining = reorderDeadline - this.nowMs();
+      if (remaining <= 0) break;
+      await this.waitForAppend(state, remaining);
     }
-    // From here to propose() nothing awaits: the check and the stamp are atomic.
-    const check = state.projected.check(header);
     switch (check.kind) {
       case 'fenced':
         return errorOutcome(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${header.producerId} epoch ${header.producerEpoch} is fenced by epoch ${check.currentEpoch}`, this.brokerId, state.term);
@@ -252,6 +271,7 @@ export class PartitionReplica {
     stampBaseOffset(batch, baseOffset);
     const stamped: RecordBatchHeader = { ...header, baseOffset, lastOffset: baseOffset + header.lastOffsetDelta };
     state.projected.append(stamped);
+    if (state.appendWaiters.length > 0) for (const wake of state.appendWaiters.splice(0)) wake();
     state.uncommittedBytes += batch.byteLength;
     const outcome = this.propose(state, batch, stamped, acks);
     if (stamped.producerId >= 0) {
@@ -312,6 +332,17 @@ export class PartitionReplica {
         (state.ready ? state.drainWaiters : state.readyWaiters).push(wake);
       });
     }
+  }
+
+  private waitForAppend(state: LeaderState, waitMs: number): Promise<void> {
+    if (state.appendWaiters.length >= reorderWaitersMax) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      state.appendWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private notLeader(): ProduceOutcome {
@@ -386,6 +417,12 @@ export class PartitionReplica {
     this.fetchWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** True when `sequence` is ahead of `expected` within half the 31-bit sequence space (wrapping). */
+function isAhead(sequence: number, expected: number): boolean {
+  const distance = (sequence - expected + 0x8000_0000) % 0x8000_0000;
+  return distance > 0 && distance < 0x4000_0000;
 }
 
 function sleep(ms: number): Promise<void> {

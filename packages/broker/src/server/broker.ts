@@ -381,7 +381,8 @@ export class Broker {
     for (const [groupId, replica] of this.replicas) {
       if (!this.host.hasGroup(groupId)) continue;
       const { data, appliedIndex } = replica.stateSnapshot();
-      const policy = { now: Date.now(), appliedIndex, ...(maxAgeMs > 0 ? { maxAgeMs } : {}), ...(maxBytes > 0 ? { maxBytes } : {}) };
+      const confState = this.host.status(groupId).confState;
+      const policy = { now: Date.now(), appliedIndex, confState, ...(maxAgeMs > 0 ? { maxAgeMs } : {}), ...(maxBytes > 0 ? { maxBytes } : {}) };
       this.store.applyRetention(groupId, policy, data).catch((error: unknown) => {
         this.logger.warn({ group: groupId, err: (error as Error).message }, 'retention failed');
       });

@@ -77,6 +77,24 @@ describe('the broker protocol', () => {
     expect(fetched.partitions[0]?.highWatermark).toBe(values.length);
   });
 
+  it('puts pipelined batches of one producer back in sequence order when they arrive out of order', async () => {
+    const init = await clients.get(leaderId)!.InitProducerId({ transactionalId: '', producerId: -1, producerEpoch: -1 }, call);
+    const producer = { id: init.producerId, epoch: init.producerEpoch };
+    const leader = clients.get(leaderId)!;
+    const produce = (values: string[], sequence: number) =>
+      leader.Produce({ acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions: [{ topic, partition: 0, records: batch(values, { ...producer, sequence }) }] }, call);
+    const later = produce(['r3', 'r4'], 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const earlier = produce(['r1', 'r2'], 0);
+    const [second, first] = await Promise.all([later, earlier]);
+    expect(first.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+    expect(second.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+    expect(second.partitions[0]!.baseOffset).toBe(first.partitions[0]!.baseOffset + 2);
+    // A gap that never fills is refused once the reorder wait ends.
+    const gap = await produce(['r9'], 9);
+    expect(gap.partitions[0]?.errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE);
+  });
+
   it('never serves past the high watermark and reports offsets out of range', async () => {
     const leader = clients.get(leaderId)!;
     const hw = (await leader.ListOffsets({ partitions: [{ topic, partition: 0, timestampMs: -1 }] }, call)).partitions[0]!.offset;
