@@ -111,6 +111,16 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     ...(options.unsafeTestingKnobs === undefined ? {} : { unsafeTestingKnobs: options.unsafeTestingKnobs }),
   });
   const notes: string[] = [];
+  // The brokers run in this process: an error nobody handled in broker code would end a real
+  // broker process. It is recorded as a violation and the run goes on, so the data checks still
+  // report what happened to the data.
+  const unhandled: string[] = [];
+  const onUnhandled = (error: unknown): void => {
+    const text = error instanceof Error ? `${error.name}: ${error.message} @ ${(error.stack ?? '').split('\n').slice(1, 3).map((line) => line.trim()).join(' < ')}` : String(error);
+    unhandled.push(text);
+    progress(`unhandled rejection in broker code: ${text}`);
+  };
+  process.on('unhandledRejection', onUnhandled);
   let producers: ProducerWorkload | null = null;
   let readers: ReaderWorkload | null = null;
   let ticker: NodeJS.Timeout | null = null;
@@ -176,6 +186,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     const result = check(history, finalState, { acksAll: acks === 'all', idempotent: acks === 'all', durable });
     const violations = [...result.violations];
     if (recoveryMs === null) violations.push(`recovery: partitions not led and fully replicated within ${recoveryMsMax} ms of healing`);
+    if (unhandled.length > 0) {
+      violations.push(`unhandledRejections: ${unhandled.length} errors escaped broker code (each would end a broker process)`);
+      for (const text of new Set(unhandled)) result.examples.push(`unhandled: ${text}`);
+    }
     if (cluster.crashes.count > 0) {
       notes.push(`crashes: ${cluster.crashes.count}, unsynced entries dropped: ${cluster.crashes.entriesDropped}, groups rewound: ${cluster.crashes.groupsRewound}, not rewindable: ${cluster.crashes.unrollbackable}`);
     }
@@ -208,6 +222,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       notes,
     };
   } finally {
+    process.off('unhandledRejection', onUnhandled);
     if (ticker !== null) clearInterval(ticker);
     await producers?.stop().catch(() => undefined);
     await readers?.stop().catch(() => undefined);
