@@ -15,6 +15,10 @@ export interface WorkerInput {
   /** Records per second, 0 for as fast as possible. */
   readonly ratePerSecond: number;
   readonly workerIndex: number;
+  /** Producer linger: larger batches for throughput runs, the SDK default for latency runs. */
+  readonly lingerMs: number;
+  /** Latencies of records sent in this first stretch are not recorded (JIT and caches warm up). */
+  readonly warmupMs: number;
 }
 
 export type WorkerMessage =
@@ -24,7 +28,7 @@ export type WorkerMessage =
 async function run(input: WorkerInput): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('bench-worker runs in a worker thread');
-  const producer = new Producer({ bootstrapServers: input.bootstrap.split(','), lingerMs: 5, batchBytesMax: 512 * 1024, bufferBytesMax: 64 * 1024 * 1024 });
+  const producer = new Producer({ bootstrapServers: input.bootstrap.split(','), lingerMs: input.lingerMs, batchBytesMax: 512 * 1024, bufferBytesMax: 64 * 1024 * 1024 });
   const value = Buffer.alloc(input.recordBytes, 0x61 + input.workerIndex);
   let acked = 0;
   let failed = 0;
@@ -49,21 +53,19 @@ async function run(input: WorkerInput): Promise<void> {
       await Promise.race([Promise.all(burst), new Promise((resolve) => setTimeout(resolve, 1))]);
     }
   } else {
-    const intervalMs = 1;
-    const perTick = input.ratePerSecond / 1000;
-    let due = 0;
+    // Paced by elapsed time, not by timer count: slow timers must not lower the offered rate.
     while (performance.now() < deadline) {
-      due += perTick;
-      while (due >= 1) {
-        due -= 1;
+      const due = Math.floor(((performance.now() - started) / 1000) * input.ratePerSecond) - sent;
+      for (let i = 0; i < due; i++) {
         const at = performance.now();
+        const measured = at - started >= input.warmupMs;
         producer.send({ topic: input.topic, partition: sent % input.partitions, value }).then(() => {
           acked += 1;
-          latenciesUs.push(Math.round((performance.now() - at) * 1000));
+          if (measured) latenciesUs.push(Math.round((performance.now() - at) * 1000));
         }, onFail);
         sent += 1;
       }
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }
   await producer.flush();
