@@ -3,31 +3,16 @@
  * before it exits (exit code 0), so its partitions never go leaderless; a restart recovers from
  * the data directory and catches up before it reports ready.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Admin, Consumer, Producer } from '@streambus/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from './helpers.js';
 
 describe('graceful stop and restart (real processes)', () => {
-  let dir: string;
-  let cluster: TestCluster;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'streambus-graceful-'));
-    cluster = await TestCluster.create({ size: 3, dataDir: dir, logLevel: 'warn' });
-    await cluster.startAll(60_000);
-  }, 90_000);
-
-  afterAll(async () => {
-    await cluster?.stopAll();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const setup = useCluster('graceful');
 
   it('hands leadership away on SIGTERM, exits 0, and catches up after a restart', async () => {
-    const others = cluster.brokers.filter((broker) => broker.id !== 1).map((broker) => broker.listen);
-    const admin = new Admin({ bootstrapServers: cluster.bootstrap.split(',') });
+    const others = setup.cluster.brokers.filter((broker) => broker.id !== 1).map((broker) => broker.listen);
+    const admin = new Admin({ bootstrapServers: setup.cluster.bootstrap.split(',') });
     await admin.createTopic({ name: 'handoff', partitions: 6, replicationFactor: 3 });
     let led: number[] = [];
     const settle = Date.now() + 15_000;
@@ -39,10 +24,10 @@ describe('graceful stop and restart (real processes)', () => {
     await admin.close();
     expect(led.length).toBeGreaterThan(0);
 
-    const producer = new Producer({ bootstrapServers: cluster.bootstrap.split(',') });
+    const producer = new Producer({ bootstrapServers: setup.cluster.bootstrap.split(',') });
     await Promise.all(Array.from({ length: 600 }, (_, i) => producer.send({ topic: 'handoff', partition: i % 6, value: `before-${i}` })));
 
-    const exitCode = await cluster.stop(1);
+    const exitCode = await setup.cluster.stop(1);
     expect(exitCode).toBe(0);
     // Right after the exit, the survivors already lead every partition broker 1 led.
     const survivors = new Admin({ bootstrapServers: others });
@@ -53,7 +38,7 @@ describe('graceful stop and restart (real processes)', () => {
     }
     await Promise.all(Array.from({ length: 600 }, (_, i) => producer.send({ topic: 'handoff', partition: i % 6, value: `during-${i}` })));
 
-    await cluster.restart(1, 60_000);
+    await setup.cluster.restart(1, 60_000);
     await Promise.all(Array.from({ length: 600 }, (_, i) => producer.send({ topic: 'handoff', partition: i % 6, value: `after-${i}` })));
     await producer.close();
     const status = await survivors.clusterStatus();
@@ -71,7 +56,7 @@ describe('graceful stop and restart (real processes)', () => {
     expect(regained.sort()).toEqual(preferred.sort());
     await survivors.close();
 
-    const consumer = new Consumer({ bootstrapServers: cluster.bootstrap.split(','), autoOffsetReset: 'earliest' });
+    const consumer = new Consumer({ bootstrapServers: setup.cluster.bootstrap.split(','), autoOffsetReset: 'earliest' });
     consumer.assign(Array.from({ length: 6 }, (_, partition) => ({ topic: 'handoff', partition })));
     const values = new Set<string>();
     const deadline = Date.now() + 30_000;

@@ -4,14 +4,12 @@
  * restarted; every acknowledged record is then read back exactly once, in producer order per
  * partition, and the three replicas' logs are identical up to the high watermark.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin, Consumer, Producer } from '@streambus/client';
 import type { RecordMetadata } from '@streambus/client';
 import { LevelRaftStore } from '@streambus/storage';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from './helpers.js';
 
 const topic = 'e2e';
 const partitions = 6;
@@ -41,22 +39,10 @@ async function groupLogs(dataDir: string): Promise<Map<number, { next: number; b
 }
 
 describe('SIGKILL of a partition leader under load (real processes)', () => {
-  let dir: string;
-  let cluster: TestCluster;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'streambus-e2e-'));
-    cluster = await TestCluster.create({ size: 3, dataDir: dir, logLevel: 'warn' });
-    await cluster.startAll(60_000);
-  }, 90_000);
-
-  afterAll(async () => {
-    await cluster?.stopAll();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const setup = useCluster('e2e');
 
   it('loses nothing acknowledged, duplicates nothing, and replicas agree', async () => {
-    const bootstrapServers = cluster.bootstrap.split(',');
+    const bootstrapServers = setup.cluster.bootstrap.split(',');
     const admin = new Admin({ bootstrapServers });
     await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
     const before = await admin.describeTopic(topic);
@@ -70,9 +56,9 @@ describe('SIGKILL of a partition leader under load (real processes)', () => {
       acked.push(producer.send({ topic, partition, value: `${partition}:${Math.floor(i / partitions)}` }));
       if (i === 30_000) {
         await Promise.all(acked.slice(-500));
-        await cluster.kill(victim);
+        await setup.cluster.kill(victim);
       }
-      if (i === 60_000) cluster.start(victim);
+      if (i === 60_000) setup.cluster.start(victim);
       if (i % 2_000 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     const metadata = await Promise.all(acked);
@@ -105,9 +91,9 @@ describe('SIGKILL of a partition leader under load (real processes)', () => {
     }
 
     // Let the restarted broker catch up, stop everyone gracefully, then compare the stores.
-    await cluster.waitReady(victim, 60_000);
-    await cluster.stopAll();
-    const stores = await Promise.all(cluster.brokers.map((broker) => groupLogs(broker.dataDir)));
+    await setup.cluster.waitReady(victim, 60_000);
+    await setup.cluster.stopAll();
+    const stores = await Promise.all(setup.cluster.brokers.map((broker) => groupLogs(broker.dataDir)));
     const groupIds = [...stores[0]!.keys()].sort((a, b) => a - b);
     expect(groupIds).toHaveLength(partitions);
     let records = 0;

@@ -4,12 +4,11 @@
  * shows under it (`...` ends the comparison for that command).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from './helpers.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cliPath = join(repoRoot, 'packages', 'broker', 'bin', 'streambus.js');
@@ -41,28 +40,16 @@ function run(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number; s
 }
 
 describe('the README CLI session', () => {
-  let dir: string;
-  let cluster: TestCluster;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'streambus-readme-'));
-    cluster = await TestCluster.create({ size: 3, dataDir: dir, logLevel: 'warn' });
-    await cluster.startAll(60_000);
-  }, 90_000);
-
-  afterAll(async () => {
-    await cluster?.stopAll();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const setup = useCluster('readme');
 
   it('works as shown', async () => {
     const steps = await readmeSession();
     expect(steps.length).toBeGreaterThan(5);
     const env: NodeJS.ProcessEnv = { ...process.env };
-    const adminOfFirst = cluster.brokers[0]!.admin;
+    const adminOfFirst = setup.cluster.brokers[0]!.admin;
     for (const step of steps) {
       const command = step.command
-        .replaceAll('127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094', cluster.bootstrap)
+        .replaceAll('127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094', setup.cluster.bootstrap)
         .replaceAll('127.0.0.1:8081', adminOfFirst)
         .replaceAll('npx streambus', `node ${cliPath}`);
       const exported = /^export (\w+)=(\S+)$/.exec(command);
