@@ -83,6 +83,7 @@ export {
   stampBaseOffset,
   isRecordBatch,
   computeBatchCrc,
+  splitRecordBatches,
   RecordBatchError,
   recordBatchMagic,
   recordBatchVersion,

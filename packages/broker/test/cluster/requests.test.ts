@@ -2,7 +2,7 @@
  * The raw protocol against real brokers: forwarding from followers, idempotent retries, the high
  * watermark bound, and a typed error for every malformed or oversized request.
  */
-import { Acks, ErrorCode, createStreamBusRpcClient, decodeRecordBatch, encodeRecordBatch, readCallError } from '@streambus/proto';
+import { Acks, ErrorCode, createStreamBusRpcClient, decodeRecordBatch, encodeRecordBatch, readCallError, splitRecordBatches } from '@streambus/proto';
 import type { StreamBusRpcClient } from '@streambus/proto';
 import { Role } from '@streambus/raft';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,12 +66,8 @@ describe('the broker protocol', () => {
     expect(fenced.partitions[0]?.errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
     const fetched = await leader.Fetch({ maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, replicaId: -1, partitions: [{ topic, partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }, call);
     const values: string[] = [];
-    let records = Buffer.from(fetched.partitions[0]!.records);
-    while (records.length > 0) {
-      const size = 14 + records.readUInt32BE(10); // TODO: a proto helper to split concatenated batches
-      const decoded = decodeRecordBatch(records.subarray(0, size));
-      for (const record of decoded.records) values.push(Buffer.from(record.value!).toString());
-      records = records.subarray(size);
+    for (const bytes of splitRecordBatches(fetched.partitions[0]!.records).batches) {
+      for (const record of decodeRecordBatch(bytes).records) values.push(Buffer.from(record.value!).toString());
     }
     expect(values.filter((value) => value === 'x1')).toHaveLength(1);
     expect(fetched.partitions[0]?.highWatermark).toBe(values.length);

@@ -6,6 +6,7 @@
 import {
   ErrorCode,
   decodeRecordBatch,
+  splitRecordBatches,
   fetchMaxWaitMsMax,
   offsetTimestampEarliest,
   offsetTimestampLatest,
@@ -277,22 +278,27 @@ export class Consumer {
   }
 
   private decodeInto(state: Assigned, bytes: Buffer, out: ConsumerRecord[]): void {
-    let pos = 0;
-    // Batches are concatenated whole; each starts with its fixed header whose batchLength field
-    // (u32 at byte 10) counts the bytes after byte 14.
-    while (pos + 14 <= bytes.byteLength && out.length < this.pollRecordsMax) {
-      const size = 14 + bytes.readUInt32BE(pos + 10);
-      if (pos + size > bytes.byteLength) break; // a partial trailing batch: fetched again next time
+    // Whole batches laid end to end; a partial trailing one is fetched again next time.
+    let split: Buffer[];
+    try {
+      split = splitRecordBatches(bytes).batches;
+    } catch (error) {
+      if (error instanceof RecordBatchError) {
+        throw new CorruptMessageError(`${state.topic}/${state.partition}: corrupt fetch response at offset ${state.position}: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+    for (const bytesOfBatch of split) {
+      if (out.length >= this.pollRecordsMax) break;
       let batch;
       try {
-        batch = decodeRecordBatch(bytes.subarray(pos, pos + size));
+        batch = decodeRecordBatch(bytesOfBatch);
       } catch (error) {
         if (error instanceof RecordBatchError) {
           throw new CorruptMessageError(`${state.topic}/${state.partition}: corrupt batch at offset ${state.position}: ${error.message}`, { cause: error });
         }
         throw error;
       }
-      pos += size;
       for (const record of batch.records) {
         if (record.offset < (state.position as number)) continue;
         if (out.length >= this.pollRecordsMax) break;

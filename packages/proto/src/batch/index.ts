@@ -8,6 +8,7 @@ export {
   stampBaseOffset,
   isRecordBatch,
   computeBatchCrc,
+  splitRecordBatches,
 } from './record-batch.js';
 export type {
   CompressionCodecName,

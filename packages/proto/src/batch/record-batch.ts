@@ -418,3 +418,22 @@ function decodeRecords(block: Buffer, start: number, header: RecordBatchHeader):
   if (first !== undefined && first.timestampDelta !== 0) throw new RecordBatchError('CORRUPT_RECORD', 'the first record must carry the first timestamp');
   return records;
 }
+
+/**
+ * Splits whole batches laid end to end (as a Fetch returns them) into views of each batch, in
+ * order, without copying or checking CRCs. A trailing partial batch is left out (`restBytes`
+ * says how much). Throws RecordBatchError when a batch does not start with the magic byte.
+ */
+export function splitRecordBatches(bytes: Uint8Array): { readonly batches: Buffer[]; readonly restBytes: number } {
+  const buf = asBuffer(bytes);
+  const batches: Buffer[] = [];
+  let pos = 0;
+  while (pos + batchLengthFieldEnd <= buf.byteLength) {
+    if (buf[pos + at.magic] !== recordBatchMagic) throw new RecordBatchError('BAD_MAGIC', `byte ${pos} does not start a record batch`);
+    const size = batchLengthFieldEnd + buf.readUInt32BE(pos + at.batchLength);
+    if (pos + size > buf.byteLength) break;
+    batches.push(buf.subarray(pos, pos + size));
+    pos += size;
+  }
+  return { batches, restBytes: buf.byteLength - pos };
+}
