@@ -1,7 +1,7 @@
 /**
  * The controller state as snapshot bytes, so that the controller log can be compacted:
  *
- *   [0xC2 magic][version u8][body][CRC-32 u32 big-endian of everything before it]
+ *   [0xC2 magic][version u8][body][CRC32C u32 big-endian of everything before it]
  *
  * The body lists counters, brokers by id and topics by name with their partitions, so equal
  * states encode to equal bytes. The checksum is written here and verified on decode (a pair).
@@ -30,7 +30,7 @@ import {
   topicNameLengthMax,
   topicsMax,
 } from './constants.js';
-import { crc32 } from './crc32.js';
+import { crc32c } from '@node-rs/crc32';
 import { ControllerCodecError } from './errors.js';
 import { ControllerState } from './state.js';
 import type { BrokerInfo, PartitionInfo, PartitionLeaderInfo, TopicInfo } from './state.js';
@@ -93,7 +93,7 @@ export function encodeSnapshot(state: ControllerState): Uint8Array {
   }
   w.u32(0); // room for the checksum
   const bytes = w.finish();
-  const crc = crc32(bytes, 0, bytes.length - crcBytes);
+  const crc = crc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length - crcBytes));
   new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(bytes.length - crcBytes, crc);
   return bytes;
 }
@@ -138,7 +138,7 @@ export function decodeSnapshot(data: Uint8Array): ControllerState {
   if (data.length < 2 + crcBytes) throw head.malformed('too short for a checksum');
   const end = data.length - crcBytes;
   const stored = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(end);
-  if (crc32(data, 0, end) !== stored) throw head.malformed('checksum mismatch');
+  if (crc32c(Buffer.from(data.buffer, data.byteOffset, end)) !== stored) throw head.malformed('checksum mismatch');
   const r = new ByteReader(data, 'controller snapshot', 2, end);
   const nextGroupId = r.bounded('next group id', 1, groupIdMax + 1);
   const nextTopicId = r.bounded('next topic id', 1, topicIdMax + 1);
