@@ -23,29 +23,6 @@ const runs: ChaosRunOptions[] = [
 
 const reports: ChaosReport[] = [];
 
-/**
- * Broker bugs this suite has found and reported, printed loudly but not failed on, so the suite
- * keeps guarding the data guarantees meanwhile. Only unhandled rejections whose text matches an
- * entry are tolerated; anything else fails. Remove an entry as soon as its fix lands.
- */
-const knownIssues: readonly { readonly pattern: RegExp; readonly note: string }[] = [
-  {
-    pattern: /read index lost: the leader changed/,
-    note: 'RaftHost.readIndex leaves a read registered when node.readIndex throws; rejectReads later rejects it with no listener (packages/raft/src/host/raft-host.ts)',
-  },
-];
-
-/** The report's violations minus unhandled rejections that are all known issues. */
-function violationsBeyondKnownIssues(report: ChaosReport): readonly string[] {
-  const unhandled = report.examples.filter((line) => line.startsWith('unhandled: '));
-  const allKnown = unhandled.length > 0 && unhandled.every((line) => knownIssues.some((issue) => issue.pattern.test(line)));
-  if (!allKnown) return report.violations;
-  for (const issue of knownIssues) {
-    if (unhandled.some((line) => issue.pattern.test(line))) console.warn(`KNOWN BROKER BUG (not failing the suite): ${issue.note}; replay: ${report.replayCommand}`);
-  }
-  return report.violations.filter((line) => !line.startsWith('unhandledRejections:'));
-}
-
 afterAll(() => {
   const sum = (pick: (report: ChaosReport) => number): number => reports.reduce((total, report) => total + pick(report), 0);
   console.log(
@@ -72,7 +49,7 @@ describe('chaos suite (acks=all, wal_sync=always)', () => {
       expect(report.counts.acked).toBeGreaterThan(0);
       expect(report.counts.lost, report.replayCommand).toBe(0);
       expect(report.counts.duplicated, report.replayCommand).toBe(0);
-      expect(violationsBeyondKnownIssues(report), report.replayCommand).toEqual([]);
+      expect(report.violations, report.replayCommand).toEqual([]);
     }, 150_000);
   }
 });

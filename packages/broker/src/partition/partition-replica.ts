@@ -277,7 +277,10 @@ export class PartitionReplica {
     if (stamped.producerId >= 0) {
       const key = producerKey(stamped);
       state.inflight.set(key, outcome);
-      void outcome.finally(() => state.inflight.delete(key));
+      const forget = (): void => {
+        state.inflight.delete(key);
+      };
+      outcome.then(forget, forget);
     }
     if (acks === 'none') {
       void outcome.catch(() => undefined);

@@ -333,7 +333,13 @@ export class RaftHost {
     });
     this.readGroups.add(group);
     this.wake(group);
-    group.node.readIndex(encodeReadContext(id));
+    try {
+      group.node.readIndex(encodeReadContext(id));
+    } catch (error) {
+      // Not registered after all: a rejection nobody awaits would otherwise surface later.
+      group.reads.delete(id);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     this.markDirty(group);
     this.schedule();
     return promise;
