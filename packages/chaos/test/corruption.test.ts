@@ -1,7 +1,9 @@
 /**
  * Corruption of stored bytes on a minority replica: one bit of a committed batch is flipped on a
- * follower's disk. What the broker does today (detection and refusal; repair from a healthy
- * replica does not exist yet): this test records it, so a change in that behaviour is noticed.
+ * follower's disk, which is then made the leader. What the broker does today: it detects the bad
+ * batch when reading it, never serves it, and hands leadership to a healthy replica that serves
+ * everything. Repairing the corrupt copy from a healthy replica does not exist yet: this test
+ * records that too, so a change in that behaviour is noticed.
  */
 import { Admin } from '@streambus/client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,22 +50,13 @@ describe('a flipped bit on a follower', () => {
     });
     const readers = new ReaderWorkload({ bootstrapServers: chaos.bootstrapServers, topic, partitions: 1, readers: 1, history });
     readers.start();
-    await until(() => (readers.corruptRefusals + readers.corruptServed > 0 ? 1 : 0));
-    const readsWhileCorruptLeads = history.reads.length;
-    console.log(`corrupt leader: refusals ${readers.corruptRefusals}, corrupt batches served ${readers.corruptServed}, reads ${readsWhileCorruptLeads}/40`);
-    expect(readers.corruptServed).toBe(0);
-    expect(readsWhileCorruptLeads).toBeLessThan(40);
-
-    // A healthy leader serves everything.
-    const healthy = chaos.ids().find((id) => id !== follower)!;
-    await until(() => {
-      const current = chaos.leaderOf(groupId);
-      if (current === healthy) return 1;
-      if (current > 0) chaos.inner.broker(current).host.transferLeadership(groupId, healthy);
-      return 0;
-    });
+    // The corrupt leader refuses to serve the bad batch and hands leadership to a healthy
+    // replica, which serves everything.
+    await until(() => (chaos.leaderOf(groupId) > 0 && chaos.leaderOf(groupId) !== follower ? 1 : 0));
     await until(() => (readers.caughtUp([40]) ? 1 : 0));
     await readers.stop();
+    console.log(`corrupt batches served ${readers.corruptServed}, refusals ${readers.corruptRefusals}, reads ${history.reads.length}`);
+    expect(readers.corruptServed).toBe(0);
 
     const result = check(history, await chaos.finalState(topic), { acksAll: true, idempotent: true, durable: true });
     console.log('corruption', result.counts, result.examples);

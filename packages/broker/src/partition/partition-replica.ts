@@ -81,6 +81,8 @@ export interface PartitionReplicaOptions {
   readonly store: LevelRaftStore;
   readonly logger: Logger;
   readonly nowMs?: () => number;
+  /** Called when this replica finds a corrupt batch in its own log (it stops serving it). */
+  readonly onCorrupt?: (groupId: number) => void;
   /** Test-only faults; see UnsafeTestingKnobs. */
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
 }
@@ -103,6 +105,7 @@ export class PartitionReplica {
   private readonly brokerId: number;
   private readonly logger: Logger;
   private readonly nowMs: () => number;
+  private readonly onCorrupt: ((groupId: number) => void) | undefined;
   private readonly knobs: UnsafeTestingKnobs;
   private applied = new PartitionState();
   private appliedIndex = 0;
@@ -117,6 +120,7 @@ export class PartitionReplica {
     this.store = options.store;
     this.logger = options.logger;
     this.nowMs = options.nowMs ?? Date.now;
+    this.onCorrupt = options.onCorrupt;
     this.knobs = options.unsafeTestingKnobs ?? {};
   }
 
@@ -382,8 +386,9 @@ export class PartitionReplica {
     } catch (error) {
       if (error instanceof OffsetOutOfRangeError) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: error.message, batches: [], bytes: 0 };
       if (error instanceof CorruptBatchError) {
-        this.logger.error({ group: this.groupId, err: error.message }, 'corrupt batch on disk: refusing to serve it');
-        return { ...base, errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: `stored data is corrupt on broker ${this.brokerId}; it is not served`, batches: [], bytes: 0 };
+        this.logger.error({ group: this.groupId, err: error.message }, 'corrupt batch on disk: refusing to serve it; handing leadership to a healthy replica');
+        this.onCorrupt?.(this.groupId);
+        return { ...base, errorCode: ErrorCode.NOT_LEADER, errorMessage: `stored data is corrupt on broker ${this.brokerId}; it is not served, and leadership moves to a healthy replica: retry`, batches: [], bytes: 0 };
       }
       throw error;
     }

@@ -77,6 +77,8 @@ export class Broker {
   private readonly peerService: PeerServiceHandle;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly sentReports = new Map<GroupId, SentReport>();
+  /** Groups whose local log holds a corrupt batch: this broker hands their leadership away. */
+  private readonly corruptGroups = new Set<GroupId>();
   private readonly unregister: (() => void)[] = [];
   private boundPort = 0;
   private registered = false;
@@ -232,6 +234,22 @@ export class Broker {
     return replica;
   }
 
+  /**
+   * A replica found a corrupt batch in its own log: it must not lead (and serve) the partition
+   * while healthy replicas can. Repairing the local copy from a healthy replica is not built yet;
+   * `streambus wal verify` reports the damage.
+   */
+  private onCorruptReplica(groupId: GroupId): void {
+    this.corruptGroups.add(groupId);
+    this.handOffCorrupt(groupId);
+  }
+
+  private handOffCorrupt(groupId: GroupId): void {
+    if (!this.host.hasGroup(groupId) || this.host.roleOf(groupId) !== Role.leader) return;
+    const target = this.handOffTarget(groupId);
+    if (target !== 0) this.host.transferLeadership(groupId, target);
+  }
+
   private onLeaderChange(groupId: GroupId, leaderId: NodeId, term: number, role: Role, metrics: BrokerMetrics | undefined): void {
     metrics?.raftLeaderChangesTotal.inc();
     if (groupId === controllerGroupId) {
@@ -240,6 +258,7 @@ export class Broker {
     }
     this.replicas.get(groupId)?.onLeaderChange(role, term);
     if (role === Role.leader) this.sentReports.delete(groupId);
+    if (role === Role.leader && this.corruptGroups.has(groupId)) queueMicrotask(() => this.handOffCorrupt(groupId));
   }
 
   // ---- groups follow the controller's assignments ------------------------------------------

@@ -306,7 +306,8 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
    * Committed record batches from `fromOffset`: the batch holding it first, then the following
    * ones, up to `bytesMax` (at least one batch) and never past raft index `maxIndexInclusive`
    * (the commit index: the high watermark). From the tail cache when present, else LevelDB;
-   * every batch read from LevelDB is CRC-checked and a corrupt one raises CorruptBatchError.
+   * every batch read from LevelDB is CRC-checked: a corrupt one ends the read (the intact batches
+   * before it are returned) and raises CorruptBatchError when it is the first.
    * Throws OffsetOutOfRangeError below the earliest offset or above the next one; returns [] at
    * the next offset.
    */
@@ -342,7 +343,15 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       const loc = misses[i] as BatchLocation;
       const value = values[i];
       if (value === undefined) break; // compacted meanwhile: serve what precedes it
-      out.push({ raftIndex: loc.raftIndex, baseOffset: loc.baseOffset, lastOffset: loc.lastOffset, data: checkedBatch(groupId, loc, value), fromCache: false });
+      let data: Uint8Array;
+      try {
+        data = checkedBatch(groupId, loc, value);
+      } catch (error) {
+        // Serve the intact batches before a corrupt one; the next read starting at it fails.
+        if (error instanceof CorruptBatchError && out.length > 0) break;
+        throw error;
+      }
+      out.push({ raftIndex: loc.raftIndex, baseOffset: loc.baseOffset, lastOffset: loc.lastOffset, data, fromCache: false });
     }
     return out;
   }
