@@ -9,8 +9,8 @@
  */
 import { assert } from '../../errors.js';
 import { Simulation } from './simulation.js';
+import { runScenario, scenarioNeed } from './scenario.js';
 import type { SimulationResult } from './simulation.js';
-import { SimViolation } from './violation.js';
 
 export interface DoubleVoteOptions {
   readonly seed: number;
@@ -32,14 +32,7 @@ export function runDoubleVote(options: DoubleVoteOptions): SimulationResult {
     raft: { preVote: true, checkQuorum: false, ...(options.skipVotePersistence ? { unsafeTestingKnobs: { skipVotePersistence: true } } : {}) },
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   });
-  try {
-    script(sim);
-    sim.settle();
-    return sim.result();
-  } catch (error) {
-    if (error instanceof SimViolation) return sim.result(error);
-    throw error;
-  }
+  return runScenario(sim, script);
 }
 
 function script(sim: Simulation): void {
@@ -68,5 +61,5 @@ function script(sim: Simulation): void {
 }
 
 function need(ok: boolean, what: string): void {
-  assert(ok, `double vote scenario: ${what}`);
+  scenarioNeed('double vote', ok, what);
 }

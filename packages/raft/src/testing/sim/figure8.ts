@@ -15,8 +15,8 @@ import { assert } from '../../errors.js';
 import type { Message, NodeId } from '../../types.js';
 import { MessageType } from '../../types.js';
 import { Simulation } from './simulation.js';
+import { runScenario, scenarioNeed } from './scenario.js';
 import type { SimulationResult } from './simulation.js';
-import { SimViolation } from './violation.js';
 
 export interface Figure8Options {
   readonly seed: number;
@@ -37,14 +37,7 @@ export function runFigure8(options: Figure8Options): SimulationResult {
     raft: { messageBytesMax: 1, preVote: true, checkQuorum: true, ...(options.commitOldTermEntries ? { unsafeTestingKnobs: { commitOldTermEntries: true } } : {}) },
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   });
-  try {
-    script(sim);
-    sim.settle();
-    return sim.result();
-  } catch (error) {
-    if (error instanceof SimViolation) return sim.result(error);
-    throw error;
-  }
+  return runScenario(sim, script);
 }
 
 function script(sim: Simulation): void {
@@ -90,7 +83,7 @@ function script(sim: Simulation): void {
 }
 
 function need(ok: boolean, what: string): void {
-  assert(ok, `figure 8 scenario: ${what}`);
+  scenarioNeed('figure 8', ok, what);
 }
 
 function lastOf(sim: Simulation, id: NodeId): [number, number] | undefined {

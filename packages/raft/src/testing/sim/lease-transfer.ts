@@ -11,8 +11,8 @@
 import { assert } from '../../errors.js';
 import { Role } from '../../types.js';
 import { Simulation } from './simulation.js';
+import { runScenario, scenarioNeed } from './scenario.js';
 import type { SimulationResult } from './simulation.js';
-import { SimViolation } from './violation.js';
 
 export interface LeaseTransferOptions {
   readonly seed: number;
@@ -30,14 +30,7 @@ export function runLeaseTransfer(options: LeaseTransferOptions): SimulationResul
     raft: { readOnlyMode: 'lease', leaseDriftBoundTicks: 2, checkQuorum: true, preVote: true },
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   });
-  try {
-    script(sim);
-    sim.settle();
-    return sim.result();
-  } catch (error) {
-    if (error instanceof SimViolation) return sim.result(error);
-    throw error;
-  }
+  return runScenario(sim, script);
 }
 
 function script(sim: Simulation): void {
@@ -66,5 +59,5 @@ function script(sim: Simulation): void {
 }
 
 function need(ok: boolean, what: string): void {
-  assert(ok, `lease transfer scenario: ${what}`);
+  scenarioNeed('lease transfer', ok, what);
 }
