@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from './ports.js';
+import { freePorts } from '@streambus/broker/testing';
 
 export interface BrokerAddress {
   readonly id: number;

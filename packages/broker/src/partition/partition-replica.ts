@@ -9,6 +9,7 @@
  * starts from the applied state and offsets stay gap-free along the log. After any failed
  * proposal the leader stops, waits for its log to drain, and starts the projection again.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, isRecordBatch, readBatchHeader, stampBaseOffset, verifyBatch, RecordBatchError } from '@streambus/proto';
 import type { RecordBatchHeader } from '@streambus/proto';
 import { EntryType, NotLeaderError, ProposalDroppedError, Role, StoppedError } from '@streambus/raft';
@@ -433,9 +434,6 @@ function isAhead(sequence: number, expected: number): boolean {
   return distance > 0 && distance < 0x4000_0000;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
   if (ms <= 0) return Promise.resolve(onTimeout());

@@ -7,11 +7,12 @@
  * controller. Partition groups follow the controller's assignments: created when a topic lands
  * in the applied controller state, removed when it is deleted.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { addStreamBusService, messageBytesMax } from '@streambus/proto';
 import { RaftHost, Role } from '@streambus/raft';
-import type { ConfState, Entry, GroupId, GroupWrite, HostTimer, NodeId, RaftStore, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
+import type { ConfState, Entry, GroupId, GroupWrite, HostGroupStatus, HostTimer, NodeId, RaftStore, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
 import { LevelRaftStore } from '@streambus/storage';
 import type { HealthRegistry } from '../admin/health.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
@@ -331,8 +332,7 @@ export class Broker {
   }
 
   /** In-sync replicas of a group this broker leads: itself and followers close to its last index. */
-  isr(groupId: GroupId): NodeId[] {
-    const status = this.host.status(groupId);
+  isr(groupId: GroupId, status: HostGroupStatus = this.host.status(groupId)): NodeId[] {
     const isr: NodeId[] = [];
     for (const [id, progress] of status.progress) {
       if (progress.isLearner) continue;
@@ -348,7 +348,7 @@ export class Broker {
     for (const [groupId, replica] of this.replicas) {
       if (!this.host.hasGroup(groupId) || this.host.roleOf(groupId) !== Role.leader) continue;
       const status = this.host.status(groupId);
-      const isr = this.isr(groupId);
+      const isr = this.isr(groupId, status);
       const key = `${status.hardState.term}/${isr.join(',')}`;
       const sent = this.sentReports.get(groupId);
       if (sent !== undefined && sent.key === key && now - sent.atMs < partitionReportRefreshMs) continue;
@@ -478,29 +478,24 @@ export class Broker {
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
-    this.stopping = true;
-    for (const timer of this.timers) clearInterval(timer);
-    for (const unregister of this.unregister) unregister();
-    if (this.host.isRunning()) await this.handOffLeadership();
-    for (const replica of this.replicas.values()) replica.close();
-    this.peerService.closeStreams();
-    // In-flight calls (long polls) get a moment to finish; then the server closes regardless.
-    await Promise.race([new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())), sleep(2_000)]);
-    this.server.forceShutdown();
-    if (this.host.isRunning()) await this.host.stop();
-    this.transport.close();
-    this.forwarder.close();
-    await this.store.close();
+    await this.shutdown(true);
     this.logger.info({}, 'broker stopped');
   }
 
   /** Abrupt stop for tests: no hand-off, no flush beyond what the sync policy did. */
   async kill(): Promise<void> {
+    await this.shutdown(false);
+  }
+
+  private async shutdown(graceful: boolean): Promise<void> {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     for (const unregister of this.unregister) unregister();
+    if (graceful && this.host.isRunning()) await this.handOffLeadership();
     for (const replica of this.replicas.values()) replica.close();
     this.peerService.closeStreams();
+    // In-flight calls (long polls) get a moment to finish on a graceful stop; then the server closes regardless.
+    if (graceful) await Promise.race([new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())), sleep(2_000)]);
     this.server.forceShutdown();
     if (this.host.isRunning()) await this.host.stop();
     this.transport.close();
@@ -571,8 +566,5 @@ function neverSync(store: RaftStore): RaftStore {
   };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 export { controllerCommandDeadlineMs };

@@ -3,6 +3,7 @@
  * controller state, produce (local leader, or one forwarding hop), long-poll fetch and offsets
  * from partition leaders. Every handler answers typed error codes; none lets an exception escape.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import {
   Acks,
@@ -109,7 +110,8 @@ export class ClientService {
       const leaderId = broker.host.leaderOf(groupId);
       if (leaderId === broker.nodeId && broker.host.roleOf(groupId) === Role.leader) {
         const replica = broker.replicas.get(groupId);
-        return { leaderId, term: broker.host.status(groupId).hardState.term, isr: broker.isr(groupId), highWatermark: replica?.highWatermark ?? 0 };
+        const status = broker.host.status(groupId);
+        return { leaderId, term: status.hardState.term, isr: broker.isr(groupId, status), highWatermark: replica?.highWatermark ?? 0 };
       }
       if (leaderId !== 0) {
         const report = info.leader;
@@ -481,6 +483,3 @@ function errorCodeFor(code: ControllerFailureCode): ErrorCode {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -3,6 +3,7 @@
  * elsewhere forwarded to the leader over the peer channel. The leader answers with the command's
  * result once it is applied, so a caller on any broker learns the outcome.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '@streambus/proto';
 import { NotLeaderError, ProposalDroppedError } from '@streambus/raft';
 import type { NodeId, RaftHost } from '@streambus/raft';
@@ -108,6 +109,3 @@ export function decodeResult(bytes: Uint8Array): ControllerResult {
   return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as ControllerResult;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -4,7 +4,6 @@
  * restarted on the same data directory; every one is stopped by `close()`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostTimer, RaftStore, RaftTransport } from '@streambus/raft';
@@ -14,6 +13,7 @@ import { createLogger } from '../logging/logger.js';
 import type { Logger } from '../logging/logger.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { Broker } from '../server/broker.js';
+import { freePorts } from './ports.js';
 
 export interface InProcessClusterOptions {
   /** Brokers; default 3. */
@@ -181,21 +181,4 @@ export class InProcessCluster {
     if (member === undefined) throw new Error(`no broker ${id} in this cluster`);
     return member;
   }
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  return ports;
 }

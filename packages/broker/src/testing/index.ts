@@ -2,3 +2,4 @@
 export { InProcessCluster } from './in-process-cluster.js';
 export type { InProcessClusterOptions } from './in-process-cluster.js';
 export type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
+export { freePorts } from './ports.js';
