@@ -4,10 +4,10 @@
  * numbers are recovered from the history: the values a group holds were sent to one partition.
  */
 import { join } from 'node:path';
-import { decodeRecordBatch } from '@streambus/proto';
 import { LevelRaftStore } from '@streambus/storage';
 import type { History } from '../history/history.js';
-import type { PartitionFinalState, ReplicaLog, ReplicaRecord, StoredBatchBytes } from './final-state.js';
+import type { PartitionFinalState, ReplicaLog, ReplicaRecord } from './final-state.js';
+import { readStoredLog } from './replica-logs.js';
 
 const readBytesMax = 16 * 1024 * 1024;
 
@@ -43,22 +43,8 @@ export async function readStoppedReplicas(dirs: readonly BrokerDataDir[], topic:
 async function readGroup(store: LevelRaftStore, groupId: number, brokerId: number): Promise<ReplicaLog> {
   const commit = store.openGroup(groupId, null).initialState().hardState.commit;
   const highWatermark = store.latestOffset(groupId, commit);
-  const batches: StoredBatchBytes[] = [];
-  const records: ReplicaRecord[] = [];
-  let offset = store.earliestOffset(groupId);
-  while (offset < highWatermark) {
-    const stored = await store.readBatches(groupId, offset, readBytesMax, commit);
-    if (stored.length === 0) break;
-    for (const batch of stored) {
-      const data = Uint8Array.from(batch.data);
-      batches.push({ baseOffset: batch.baseOffset, lastOffset: batch.lastOffset, data });
-      for (const record of decodeRecordBatch(data).records) {
-        records.push({ offset: record.offset, value: record.value === null ? '' : Buffer.from(record.value).toString('utf8') });
-      }
-      offset = batch.lastOffset + 1;
-    }
-  }
-  return { brokerId, highWatermark, batches, records, corrupt: false };
+  const read = await readStoredLog(store, groupId, highWatermark, commit, readBytesMax, 'throw');
+  return { brokerId, highWatermark, ...read };
 }
 
 function majorityPartition(records: readonly ReplicaRecord[], partitionOfValue: ReadonlyMap<string, number>): number | null {

@@ -4,6 +4,7 @@
  */
 import { decodeRecordBatch } from '@streambus/proto';
 import { CorruptBatchError } from '@streambus/storage';
+import type { LevelRaftStore } from '@streambus/storage';
 import type { Broker } from '@streambus/broker';
 import type { ReplicaLog, ReplicaRecord, StoredBatchBytes } from './final-state.js';
 
@@ -13,17 +14,33 @@ export async function readReplicaLog(broker: Broker, groupId: number): Promise<R
   const replica = broker.replicas.get(groupId);
   if (replica === undefined || !broker.host.hasGroup(groupId)) return null;
   const highWatermark = replica.highWatermark;
-  const appliedIndex = replica.appliedRaftIndex;
+  const read = await readStoredLog(broker.store, groupId, highWatermark, replica.appliedRaftIndex, readBytesMax, 'report');
+  return { brokerId: broker.nodeId, highWatermark, ...read };
+}
+
+/**
+ * Every stored batch of a group from its earliest offset up to `highWatermark` (raft indexes at
+ * most `maxIndex`), copied, with its records decoded. A corrupt batch ends the read: reported as
+ * `corrupt` or rethrown.
+ */
+export async function readStoredLog(
+  store: LevelRaftStore,
+  groupId: number,
+  highWatermark: number,
+  maxIndex: number,
+  bytesPerRead: number,
+  onCorrupt: 'report' | 'throw',
+): Promise<Pick<ReplicaLog, 'batches' | 'records' | 'corrupt'>> {
   const batches: StoredBatchBytes[] = [];
   const records: ReplicaRecord[] = [];
-  let offset = broker.store.earliestOffset(groupId);
+  let offset = store.earliestOffset(groupId);
   let corrupt = false;
   while (offset < highWatermark) {
     let stored;
     try {
-      stored = await broker.store.readBatches(groupId, offset, readBytesMax, appliedIndex);
+      stored = await store.readBatches(groupId, offset, bytesPerRead, maxIndex);
     } catch (error) {
-      if (error instanceof CorruptBatchError) {
+      if (error instanceof CorruptBatchError && onCorrupt === 'report') {
         corrupt = true;
         break;
       }
@@ -39,5 +56,5 @@ export async function readReplicaLog(broker: Broker, groupId: number): Promise<R
       offset = batch.lastOffset + 1;
     }
   }
-  return { brokerId: broker.nodeId, highWatermark, batches, records, corrupt };
+  return { batches, records, corrupt };
 }
