@@ -3,9 +3,12 @@
  *
  *   [0xC2 magic][version u8][body][CRC32C u32 big-endian of everything before it]
  *
+ * Version 2 adds each partition's initial replicas after its replicas; version 1 is still read.
+ *
  * The body lists counters, brokers by id and topics by name with their partitions, so equal
  * states encode to equal bytes. The checksum is written here and verified on decode (a pair).
  */
+import { assert } from '@streambus/raft';
 import type { NodeId } from '@streambus/raft';
 import { ByteReader, ByteWriter } from './binary.js';
 import type { ConfigEntry } from './commands.js';
@@ -49,11 +52,16 @@ function readIds(r: ByteReader, max: number, field: string): NodeId[] {
   return ids;
 }
 
-export function encodeSnapshot(state: ControllerState): Uint8Array {
+/**
+ * Encodes the state in the newest format, or in an older `version` for a reader not yet upgraded
+ * (version 1 has no initial replicas: a reader takes the current replicas for them).
+ */
+export function encodeSnapshot(state: ControllerState, version: number = snapshotVersion): Uint8Array {
+  assert(Number.isInteger(version) && version >= 1 && version <= snapshotVersion, 'a snapshot version this code knows');
   const parts = state.toParts();
   const w = new ByteWriter(snapshotBytesMax, 'controller snapshot', 4096);
   w.u8(snapshotMagic);
-  w.u8(snapshotVersion);
+  w.u8(version);
   w.varint(parts.nextGroupId);
   w.varint(parts.nextTopicId);
   w.varint(parts.nextProducerId);
@@ -82,6 +90,7 @@ export function encodeSnapshot(state: ControllerState): Uint8Array {
     for (const p of state.partitionsOf(t.name)) {
       w.varint(p.groupId);
       writeIds(w, p.replicas);
+      if (version >= 2) writeIds(w, p.initialReplicas);
       w.bool(p.leader !== null);
       if (p.leader !== null) {
         w.varint(p.leader.leaderId);
@@ -178,9 +187,12 @@ export function decodeSnapshot(data: Uint8Array): ControllerState {
       groupIdsSeen.add(groupId);
       const replicas = readIds(r, replicationFactorMax, 'replicas');
       if (replicas.length === 0 || new Set(replicas).size !== replicas.length) throw r.malformed('bad replica list');
+      // Version 1 predates reassignment as a membership change: its groups still have their first voters.
+      const initialReplicas = version >= 2 ? readIds(r, replicationFactorMax, 'initial replicas') : replicas;
+      if (initialReplicas.length === 0 || new Set(initialReplicas).size !== initialReplicas.length) throw r.malformed('bad initial replica list');
       const leader = readLeader(r);
       groupIds.push(groupId);
-      partitions.push({ topic: name, partition: p, groupId, replicas, leader });
+      partitions.push({ topic: name, partition: p, groupId, replicas, initialReplicas, leader });
     }
     topics.push({ name, topicId, replicationFactor, configs, groupIds });
   }

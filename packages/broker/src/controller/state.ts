@@ -71,8 +71,15 @@ export interface PartitionInfo {
   readonly partition: number;
   /** The partition's Raft group; never reused after the partition is deleted. */
   readonly groupId: number;
-  /** replicas[0] is the preferred leader. */
+  /** The target replica list; replicas[0] is the preferred leader. Brokers move the Raft group's membership towards it. */
   readonly replicas: readonly NodeId[];
+  /**
+   * The voters the partition's Raft group was bootstrapped with (the replicas at topic creation or
+   * addPartitions); a reassignment never changes it. Every broker that creates the group's local
+   * state, an original member or a replica added later, bootstraps it with these voters, because
+   * the log from index 1 (conf changes included) is replayed on top of that configuration.
+   */
+  readonly initialReplicas: readonly NodeId[];
   /** Null until its leader first reported. */
   readonly leader: PartitionLeaderInfo | null;
 }
@@ -350,7 +357,14 @@ export class ControllerState {
   private allocatePartitions(topic: string, firstIndex: number, assignments: readonly (readonly NodeId[])[]): PartitionInfo[] {
     const created: PartitionInfo[] = [];
     for (const [offset, replicas] of assignments.entries()) {
-      const partition: PartitionInfo = { topic, partition: firstIndex + offset, groupId: this.nextGroup++, replicas: [...replicas], leader: null };
+      const partition: PartitionInfo = {
+        topic,
+        partition: firstIndex + offset,
+        groupId: this.nextGroup++,
+        replicas: [...replicas],
+        initialReplicas: [...replicas],
+        leader: null,
+      };
       assert(!this.partitionMap.has(partition.groupId), 'group ids are never reused');
       this.partitionMap.set(partition.groupId, partition);
       created.push(partition);
@@ -532,6 +546,7 @@ export class ControllerState {
       assert(groupId === partition.groupId, 'partition keyed by its group id');
       assert(groupId > controllerGroupId && groupId < this.nextGroup, 'group id was allocated');
       assert(partition.replicas.length >= 1 && distinct(partition.replicas), 'replicas are distinct and not empty');
+      assert(partition.initialReplicas.length >= 1 && distinct(partition.initialReplicas), 'initial replicas are distinct and not empty');
     }
   }
 }

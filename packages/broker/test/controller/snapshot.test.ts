@@ -5,6 +5,7 @@ import type { ControllerCommand, ControllerResult } from '../../src/controller/c
 import { decodeSnapshot, encodeSnapshot } from '../../src/controller/snapshot.js';
 import { ControllerState } from '../../src/controller/state.js';
 import { ControllerCodecError } from '../../src/controller/errors.js';
+import { snapshotVersion } from '../../src/controller/constants.js';
 import { clusterCommands } from './arbitraries.js';
 import { fcOptions } from './seed.js';
 
@@ -76,7 +77,7 @@ describe('controller snapshots', () => {
   it('rejects a newer snapshot version clearly', () => {
     const bytes = encodeSnapshot(new ControllerState());
     const newer = bytes.slice();
-    newer[1] = 2;
+    newer[1] = snapshotVersion + 1;
     try {
       decodeSnapshot(newer);
       expect.unreachable();
@@ -85,6 +86,24 @@ describe('controller snapshots', () => {
       expect((error as ControllerCodecError).code).toBe('CONTROLLER_UNSUPPORTED_VERSION');
       expect((error as ControllerCodecError).message).toMatch(/upgrade this broker/);
     }
+  });
+
+  it('keeps initial replicas across a reassignment (version 2), and reads version 1 with initial = current replicas', () => {
+    const brokers: ControllerCommand[] = [1, 2, 3, 4].map((brokerId) => ({ type: 'registerBroker', brokerId, host: 'h', port: 1, adminAddress: '', rack: null, nowMs: 0 }));
+    const { state } = run([
+      ...brokers,
+      { type: 'createTopic', name: 't', replicationFactor: 3, configs: [], assignments: [[1, 2, 3], [2, 3, 4]] },
+      { type: 'reassignPartitions', name: 't', reassignments: [{ partition: 0, replicas: [1, 2, 4] }] },
+    ]);
+    const restored = decodeSnapshot(encodeSnapshot(state));
+    expect(restored.partitionOf('t', 0)).toMatchObject({ replicas: [1, 2, 4], initialReplicas: [1, 2, 3] });
+    const v1 = encodeSnapshot(state, 1);
+    expect(v1[1]).toBe(1);
+    const old = decodeSnapshot(v1);
+    expect(old.partitionOf('t', 0)).toMatchObject({ replicas: [1, 2, 4], initialReplicas: [1, 2, 4] });
+    expect(old.partitionOf('t', 1)).toMatchObject({ replicas: [2, 3, 4], initialReplicas: [2, 3, 4] });
+    // Written again, it is version 2 and keeps what version 1 gave it.
+    expect(decodeSnapshot(encodeSnapshot(old)).toParts()).toEqual(old.toParts());
   });
 
   it('keeps the producer id counter, so allocations survive a restart', () => {

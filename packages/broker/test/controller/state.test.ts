@@ -49,7 +49,7 @@ describe('ControllerState topics', () => {
     const result = expectOk(state.apply(create('orders', [[1, 2], [2, 3], [3, 1]], [{ key: 'retention.ms', value: '1000' }]), events));
     expect(result.detail).toEqual({ kind: 'topicCreated', topicId: 1, groupIds: [1, 2, 3] });
     expect(state.topic('orders')).toEqual({ name: 'orders', topicId: 1, replicationFactor: 2, configs: [{ key: 'retention.ms', value: '1000' }], groupIds: [1, 2, 3] });
-    expect(state.partitionOf('orders', 1)).toEqual({ topic: 'orders', partition: 1, groupId: 2, replicas: [2, 3], leader: null });
+    expect(state.partitionOf('orders', 1)).toEqual({ topic: 'orders', partition: 1, groupId: 2, replicas: [2, 3], initialReplicas: [2, 3], leader: null });
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ type: 'topicCreated', partitions: [{ groupId: 1 }, { groupId: 2 }, { groupId: 3 }] });
 
@@ -139,6 +139,10 @@ describe('ControllerState topics', () => {
     const events: ControllerEvent[] = [];
     expect(expectOk(state.apply({ type: 'reassignPartitions', name: 't', reassignments: [{ partition: 0, replicas: [2, 4] }] }, events)).changed).toBe(true);
     expect(events).toEqual([{ type: 'assignmentChanged', partition: state.partitionOf('t', 0), previousReplicas: [1, 2] }]);
+    // The Raft group's bootstrap voters stay what they were: joiners replay the log from them.
+    expect(state.partitionOf('t', 0)?.initialReplicas).toEqual([1, 2]);
+    expectOk(state.apply({ type: 'reassignPartitions', name: 't', reassignments: [{ partition: 0, replicas: [4, 3] }] }));
+    expect(state.partitionOf('t', 0)).toMatchObject({ replicas: [4, 3], initialReplicas: [1, 2] });
     expectFailure(
       state.apply({ type: 'reassignPartitions', name: 't', reassignments: [{ partition: 1, replicas: [3, 4] }, { partition: 0, replicas: [2, 5] }] }),
       'INVALID_REPLICA_ASSIGNMENT',
