@@ -30,6 +30,8 @@ export interface NodeStatus {
   readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
   /** A leadership transfer in progress to this node, else 0. */
   readonly leadTransferee: NodeId;
+  /** While a repaired log is catching up again: the index it must reach (see InitialState); else 0. */
+  readonly repairIndex: number;
 }
 
 /**

@@ -5,6 +5,13 @@ export interface InitialState {
   readonly hardState: HardState;
   /** Membership as of the latest snapshot (index 0 for a bootstrapped group). */
   readonly confState: ConfState;
+  /**
+   * Non-zero after the store dropped a suffix of the log this node had acknowledged (a corrupt
+   * batch, see `RaftStore.discardFrom`): the last index it held before. Until its log reaches it
+   * again the node grants no votes and never campaigns, since its shorter log no longer proves
+   * what a majority committed.
+   */
+  readonly repairIndex?: number;
 }
 
 /**
@@ -70,6 +77,12 @@ export interface RaftStore {
    * and including `snapshot.metadata.index`. Entries above it are kept.
    */
   compact(groupId: GroupId, snapshot: Snapshot): Promise<void>;
+  /**
+   * Optional (repair of a corrupt replica): drops the entries at and above `fromIndex`, lowers the
+   * stored commit below them, keeps term and vote, and records the previous last index as the
+   * group's `repairIndex`. The group must not be open in a host while this runs.
+   */
+  discardFrom?(groupId: GroupId, fromIndex: number): Promise<void>;
   /** Removes every trace of a group. */
   deleteGroup(groupId: GroupId): Promise<void>;
   /** Called with a group id when entries it reported pending have been loaded. */

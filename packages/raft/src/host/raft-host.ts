@@ -280,15 +280,51 @@ export class RaftHost {
   removeGroup(groupId: GroupId): Promise<void> {
     const group = this.groups.get(groupId);
     if (group === undefined) return Promise.reject(new GroupNotFoundError(groupId));
+    this.closeGroup(group, new ProposalDroppedError(`group ${groupId} was removed from this host`));
+    this.deleting.add(groupId);
+    return this.chore(() => this.store.deleteGroup(groupId)).finally(() => this.deleting.delete(groupId));
+  }
+
+  /**
+   * Repairs a group whose stored log is corrupt from `fromIndex` on: closes it (pending work is
+   * rejected), has the store drop that suffix (`RaftStore.discardFrom`: term and vote are kept,
+   * the commit index goes below the suffix), and opens it again, which replays the kept log into
+   * the state machine from its snapshot. The node then re-replicates the suffix from the leader
+   * and grants no votes until its log is as long as before (see `InitialState.repairIndex`).
+   * The caller resets its state machine for the group before the returned promise resolves: it
+   * is re-applied from the snapshot (restore, when the group has one) and the kept entries.
+   */
+  repairGroup(groupId: GroupId, fromIndex: number, beforeReopen: () => void): Promise<void> {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return Promise.reject(new GroupNotFoundError(groupId));
+    const discardFrom = this.store.discardFrom?.bind(this.store);
+    if (discardFrom === undefined) return Promise.reject(new ProposalDroppedError('this store cannot drop a corrupt suffix'));
+    this.closeGroup(group, new ProposalDroppedError(`group ${groupId} is being repaired on this host; retry`));
+    this.deleting.add(groupId);
+    return this.chore(async () => {
+      try {
+        await discardFrom(groupId, fromIndex);
+      } catch (error) {
+        // The store's write is atomic: nothing was dropped, so the group reopens as it was.
+        this.deleting.delete(groupId);
+        beforeReopen();
+        this.createGroup(groupId, null);
+        throw error;
+      }
+      this.deleting.delete(groupId);
+      beforeReopen();
+      this.createGroup(groupId, null);
+    });
+  }
+
+  private closeGroup(group: HostedGroup, reason: Error): void {
     group.removed = true;
-    this.groups.delete(groupId);
+    this.groups.delete(group.groupId);
     this.unquiesce(group);
     this.active.delete(group);
     this.readGroups.delete(group);
     this.setMembers(group, []);
-    group.rejectAll(new ProposalDroppedError(`group ${groupId} was removed from this host`));
-    this.deleting.add(groupId);
-    return this.chore(() => this.store.deleteGroup(groupId)).finally(() => this.deleting.delete(groupId));
+    group.rejectAll(reason);
   }
 
   hasGroup(groupId: GroupId): boolean {

@@ -80,6 +80,12 @@ import { inflightBytesMaxDefault, proposalBatchEntriesMax, readRequestsPendingMa
 const emptyBytes = new Uint8Array(0);
 /** Vote requests carrying this context come from a leadership transfer: leases do not apply. */
 export const transferContext = new TextEncoder().encode('transfer');
+/**
+ * An append rejection carrying this context says "I lost entries I had acknowledged; I hold the
+ * log up to `rejectHint` only": the leader moves its match for that follower back (which a
+ * normal, possibly stale, rejection never does) and probes from there.
+ */
+export const logLostContext = new TextEncoder().encode('log-lost');
 
 type MessageFields = Partial<Message> & Pick<Message, 'type' | 'to'>;
 
@@ -187,6 +193,8 @@ export class RaftNode implements RaftNodeApi {
   private timeoutNowSentTick: number | undefined = undefined;
 
   private leadTransferee: NodeId = 0;
+  /** See InitialState.repairIndex: no votes, no campaigns until the log reaches it (0: none). */
+  private repairIndex: number;
   /** The index of the latest conf change the leader may have appended; none pending once applied. */
   private pendingConfIndex = 0;
   /** Conf change entries handed to the host in committedEntries but not yet applyConfChange'd. */
@@ -216,6 +224,7 @@ export class RaftNode implements RaftNodeApi {
     this.logger = config.logger;
     const storage = config.storage;
     const initial = storage.initialState();
+    this.repairIndex = initial.repairIndex ?? 0;
     const snapshotIndex = storage.firstIndex() - 1;
     this.log = new RaftLog(storage, config.applied ?? snapshotIndex);
     this.tracker = new ProgressTracker(configFromConfState(initial.confState), {
@@ -407,6 +416,7 @@ export class RaftNode implements RaftNodeApi {
       confState: this.confState(),
       progress,
       leadTransferee: this.leadTransferee,
+      repairIndex: this.repairing() ? this.repairIndex : 0,
     };
   }
 
@@ -501,6 +511,12 @@ export class RaftNode implements RaftNodeApi {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.electionElapsed >= this.randomizedElectionTicks && this.repairing()) {
+      // Never campaign with a repaired log; make sure a leader (maybe quiesced) hears of it.
+      this.electionElapsed = 0;
+      for (const id of allVoters(this.tracker.config)) if (id !== this.id) this.sendLogLost(id);
+      return;
+    }
     if (!this.promotable() || this.electionElapsed < this.randomizedElectionTicks) return;
     this.electionElapsed = 0;
     this.hup(false);
@@ -543,7 +559,21 @@ export class RaftNode implements RaftNodeApi {
   }
 
   private promotable(): boolean {
-    return isVoter(this.tracker.config, this.id) && this.log.unstable.snapshot === null;
+    return isVoter(this.tracker.config, this.id) && this.log.unstable.snapshot === null && !this.repairing();
+  }
+
+  /** True while a log that lost acknowledged entries has not caught up to what it held. */
+  private repairing(): boolean {
+    if (this.repairIndex === 0) return false;
+    if (this.log.lastIndex() < this.repairIndex) return true;
+    this.logger?.info({ id: this.id, index: this.repairIndex }, 'repaired log caught up: voting again');
+    this.repairIndex = 0;
+    return false;
+  }
+
+  private sendLogLost(to: NodeId): void {
+    const lastIndex = this.log.lastIndex();
+    this.send({ type: MessageType.appendResponse, to, index: lastIndex, reject: true, rejectHint: lastIndex, logTerm: 0, context: logLostContext });
   }
 
   // ---------------------------------------------------------------- elections
@@ -599,7 +629,7 @@ export class RaftNode implements RaftNodeApi {
   private handleVoteRequest(m: Message): void {
     const isPreVote = m.type === MessageType.preVote;
     const canVote = this.vote === m.from || (this.vote === 0 && this.lead === 0) || (isPreVote && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && !this.repairing() && this.log.isUpToDate(m.index, m.logTerm)) {
       // A granted pre-vote answers with the candidate's future term, so that it counts.
       this.send({ type: responseType(m.type), to: m.from, term: m.term, reject: false });
       if (isPreVote) return;
@@ -697,13 +727,23 @@ export class RaftNode implements RaftNodeApi {
       this.send({ type: MessageType.appendResponse, to: m.from, index: lastNew });
       return;
     }
+    if (this.repairing()) {
+      this.sendLogLost(m.from);
+      return;
+    }
     // Fast backtracking: tell the leader the last index whose term is <= the term it sent.
     const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
     this.send({ type: MessageType.appendResponse, to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term });
   }
 
   private handleHeartbeat(m: Message): void {
-    this.log.commitTo(m.commit);
+    if (this.repairing() && m.commit > this.log.lastIndex()) {
+      // The leader still believes we hold what we dropped: commit nothing on its word until it
+      // has probed our log again (the appends that follow carry the commit index).
+      this.sendLogLost(m.from);
+    } else {
+      this.log.commitTo(m.commit);
+    }
     this.send({ type: MessageType.heartbeatResponse, to: m.from, context: m.context });
   }
 
@@ -841,6 +881,13 @@ export class RaftNode implements RaftNodeApi {
   }
 
   private handleAppendReject(m: Message, pr: Progress): void {
+    if (sameBytes(m.context, logLostContext)) {
+      if (pr.state === 'snapshot' && pr.match <= m.rejectHint) return;
+      pr.becomeProbeAfterLoss(Math.min(m.rejectHint, this.log.lastIndex()));
+      this.logger?.info({ id: this.id, follower: m.from, lastIndex: m.rejectHint }, 'follower lost part of its log: replicating it again');
+      this.maybeSendAppend(m.from, true);
+      return;
+    }
     // Jump back using our own log: the follower's hint says where its terms are <= logTerm.
     const nextProbe = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm).index : m.rejectHint;
     if (!pr.maybeDecrTo(m.index, nextProbe)) return;

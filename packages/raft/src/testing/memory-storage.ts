@@ -20,6 +20,8 @@ export class MemoryStorage implements LogStorage {
   snapshotUnavailable = false;
   /** Test knob: entries below this index are "on disk" and reported pending once each. */
   private pendingBelowIndex = 0;
+  /** See InitialState.repairIndex. */
+  private repairIndex = 0;
 
   constructor(confState: ConfState = emptyConfState) {
     this.snap = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
@@ -31,7 +33,16 @@ export class MemoryStorage implements LogStorage {
   }
 
   initialState(): InitialState {
-    return { hardState: this.hard, confState: this.snap.metadata.confState };
+    if (this.repairIndex !== 0 && this.lastIndex() >= this.repairIndex) this.repairIndex = 0;
+    return { hardState: this.hard, confState: this.snap.metadata.confState, ...(this.repairIndex === 0 ? {} : { repairIndex: this.repairIndex }) };
+  }
+
+  /** Drops entries at and above `fromIndex` as a corrupt-suffix repair does (RaftStore.discardFrom). */
+  discardFrom(fromIndex: number): void {
+    assert(fromIndex > this.snap.metadata.index && fromIndex <= this.lastIndex(), 'discard within the log');
+    this.repairIndex = Math.max(this.repairIndex, this.lastIndex());
+    this.log.length = fromIndex - this.snap.metadata.index - 1;
+    this.hard = { ...this.hard, commit: Math.min(this.hard.commit, fromIndex - 1) };
   }
 
   entries(lo: number, hi: number, bytesMax: number): Entry[] {
@@ -178,6 +189,11 @@ export class MemoryRaftStore implements RaftStore {
 
   compact(groupId: GroupId, snapshot: Snapshot): Promise<void> {
     this.group(groupId).compact(snapshot);
+    return Promise.resolve();
+  }
+
+  discardFrom(groupId: GroupId, fromIndex: number): Promise<void> {
+    this.group(groupId).discardFrom(fromIndex);
     return Promise.resolve();
   }
 

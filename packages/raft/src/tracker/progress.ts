@@ -58,6 +58,16 @@ export class Progress {
     this.next = Math.max(this.match + 1, snapshotIndex + 1);
   }
 
+  /**
+   * The follower lost acknowledged entries (it dropped a corrupt suffix) and now holds the log up
+   * to `lastIndex` only: match goes back with it, and replication restarts with a probe there.
+   */
+  becomeProbeAfterLoss(lastIndex: number): void {
+    this.match = Math.min(this.match, lastIndex);
+    this.resetState('probe');
+    this.next = lastIndex + 1;
+  }
+
   becomeReplicate(): void {
     this.resetState('replicate');
     this.next = this.match + 1;
