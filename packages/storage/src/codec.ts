@@ -145,16 +145,21 @@ export function decodeBatchLocation(raftIndex: number, value: Buffer): BatchLoca
 export interface GroupMeta {
   /** The offset after the last batch ever dropped by compaction or retention (0 if none). */
   readonly offsetFloor: number;
+  /** Non-zero while a repaired log catches up: the last index it held before (see InitialState). */
+  readonly repairIndex: number;
 }
 
+/** Version 1: [1][offsetFloor u64]; version 2 adds [repairIndex u64]. */
 export function encodeGroupMeta(meta: GroupMeta): Buffer {
-  const value = Buffer.allocUnsafe(9);
-  value[0] = 1;
+  const value = Buffer.allocUnsafe(17);
+  value[0] = 2;
   writeU64(value, 1, meta.offsetFloor);
+  writeU64(value, 9, meta.repairIndex);
   return value;
 }
 
 export function decodeGroupMeta(value: Buffer): GroupMeta | null {
-  if (value.byteLength !== 9 || value[0] !== 1) return null;
-  return { offsetFloor: readU64(value, 1) };
+  if (value.byteLength === 9 && value[0] === 1) return { offsetFloor: readU64(value, 1), repairIndex: 0 };
+  if (value.byteLength !== 17 || value[0] !== 2) return null;
+  return { offsetFloor: readU64(value, 1), repairIndex: readU64(value, 9) };
 }

@@ -4,6 +4,7 @@ export type {
   WalSyncPolicy,
   LevelRaftStoreOptions,
   OpenProgress,
+  ScrubResult,
   StoredBatch,
   RetentionPolicy,
   RetentionResult,

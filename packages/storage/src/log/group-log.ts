@@ -37,6 +37,8 @@ export class GroupLog implements LogStorage {
   readonly offsets = new OffsetIndex();
   /** The offset after the last batch dropped by compaction or retention. */
   offsetFloor: number;
+  /** See InitialState.repairIndex; cleared once a write brings the log back to it. */
+  repairIndex = 0;
   /** Bumped by every truncation, snapshot or compaction: a load started before is stale. */
   generation = 0;
   loading = false;
@@ -60,7 +62,7 @@ export class GroupLog implements LogStorage {
   }
 
   initialState(): InitialState {
-    return { hardState: this.hard, confState: this.snap.metadata.confState };
+    return { hardState: this.hard, confState: this.snap.metadata.confState, ...(this.repairIndex === 0 ? {} : { repairIndex: this.repairIndex }) };
   }
 
   entries(lo: number, hi: number, bytesMax: number): Entry[] {

@@ -302,6 +302,49 @@ describe('LevelRaftStore', () => {
     expect(upTo.every((b) => b.lastOffset < 6)).toBe(true);
   });
 
+  it('scrubs stored batches from disk, then drops the corrupt suffix for repair (kept across a reopen until re-replicated)', async () => {
+    const t = await temp();
+    t.store.openGroup(5, voters);
+    await t.store.persist([write(5, batches(1, 6, 1), { term: 1, vote: 2, commit: 6 })], true);
+    await t.store.close();
+    const db = new ClassicLevel<Buffer, Buffer>(t.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const key = makeKey(KeyKind.entry, 5, 4);
+    const value = Buffer.from((await db.get(key))!);
+    value[value.byteLength - 3] = (value[value.byteLength - 3] as number) ^ 0x10;
+    await db.put(key, value);
+    await db.close();
+
+    let store = await t.reopen();
+    // Small passes: the scrub walks the log and finds the batch at index 4.
+    const first = await store.scrub(5, 1, 6, 1);
+    expect(first).toMatchObject({ nextIndex: 2, corrupt: null });
+    let pass = first;
+    while (pass.corrupt === null && pass.nextIndex !== 0) pass = await store.scrub(5, pass.nextIndex, 6, 1);
+    expect(pass.corrupt).toMatchObject({ code: 'CORRUPT_BATCH', index: 4, offset: 6 });
+    // Scrubbing stops at the given index: nothing above 3 is read.
+    expect((await store.scrub(5, 1, 3, Infinity)).corrupt).toBeNull();
+
+    await store.discardFrom(5, 4);
+    let log = store.openGroup(5, null);
+    expect(log.lastIndex()).toBe(3);
+    expect(log.initialState()).toEqual({ hardState: { term: 1, vote: 2, commit: 3 }, confState: voters, repairIndex: 6 });
+    expect(store.latestOffset(5)).toBe(6);
+    store = await t.reopen();
+    log = store.openGroup(5, null);
+    expect(log.initialState()).toEqual({ hardState: { term: 1, vote: 2, commit: 3 }, confState: voters, repairIndex: 6 });
+    expect((await verifyStore(store)).ok).toBe(true);
+
+    // Re-replicated up to index 5: still repairing. At 6: repaired, and that is durable.
+    await store.persist([write(5, batches(4, 5, 1))], true);
+    expect(log.initialState().repairIndex).toBe(6);
+    await store.persist([write(5, batches(6, 6, 1), { term: 1, vote: 2, commit: 6 })], true);
+    expect(log.initialState()).toEqual({ hardState: { term: 1, vote: 2, commit: 6 }, confState: voters });
+    store = await t.reopen();
+    expect(store.openGroup(5, null).initialState()).toEqual({ hardState: { term: 1, vote: 2, commit: 6 }, confState: voters });
+    expect((await store.readBatches(5, 0, Infinity, 6)).map((b) => b.raftIndex)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await store.scrub(5, 1, 6, Infinity)).corrupt).toBeNull();
+  });
+
   it('deletes a group and lets the id be created again from scratch', async () => {
     const t = await temp();
     t.store.openGroup(11, voters);

@@ -83,6 +83,16 @@ export interface LevelRaftStoreOptions {
   readonly onOpenProgress?: (progress: OpenProgress) => void;
 }
 
+/** One pass of `LevelRaftStore.scrub`. */
+export interface ScrubResult {
+  /** The raft index the next pass starts at; 0 when this pass reached the end of the range. */
+  readonly nextIndex: number;
+  /** The first corrupt batch found in this pass, or null. */
+  readonly corrupt: CorruptBatchError | null;
+  /** Bytes read and checked. */
+  readonly bytes: number;
+}
+
 /** A committed record batch, as stored (never re-encoded). */
 export interface StoredBatch {
   readonly raftIndex: number;
@@ -247,6 +257,33 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     return this.exclusive(() => this.compactNow(groupId, snapshot));
   }
 
+  /**
+   * Repair of a corrupt replica (see `RaftStore.discardFrom`): drops entries [fromIndex, last]
+   * with their offsets and term runs, lowers the commit index below them (term and vote stay)
+   * and records the old last index as the group's repairIndex, in one synced write.
+   */
+  discardFrom(groupId: GroupId, fromIndex: number): Promise<void> {
+    return this.exclusive(async () => {
+      const log = this.existingGroup(groupId);
+      assert(fromIndex > log.snap.metadata.index && fromIndex <= log.last, 'the dropped suffix lies within the log');
+      const g = groupId;
+      const batch = this.db.batch();
+      // Key by key, so that the whole repair is one atomic write.
+      for (let index = fromIndex; index <= log.last; index++) batch.del(makeKey(KeyKind.entry, g, index));
+      for (let i = log.offsets.findRaftIndex(fromIndex); i < log.offsets.count; i++) batch.del(makeKey(KeyKind.offsetIndex, g, log.offsets.raftIndexAt(i)));
+      for (const run of log.runs.runs) if (run.startIndex >= fromIndex) batch.del(makeKey(KeyKind.termRun, g, run.startIndex));
+      const hard: HardState = { ...log.hard, commit: Math.min(log.hard.commit, fromIndex - 1) };
+      const repairIndex = Math.max(log.repairIndex, log.last);
+      batch.put(makeKey(KeyKind.hardState, g, 0), encodeHardState(hard));
+      batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: log.offsetFloor, repairIndex }));
+      await batch.write({ sync: true });
+      this.logger?.warn({ groupId: g, fromIndex, lastIndex: log.last }, 'storage: corrupt suffix dropped; the replica re-replicates it');
+      this.cacheBytesTotal -= log.truncateFrom(fromIndex);
+      log.hard = hard;
+      log.repairIndex = repairIndex;
+    });
+  }
+
   deleteGroup(groupId: GroupId): Promise<void> {
     return this.exclusive(async () => {
       const log = this.groups.get(groupId);
@@ -357,6 +394,45 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
   }
 
   /** The offset of the first batch kept (after retention), or the next offset when none. */
+  /**
+   * Background verification (scrubbing): reads the stored record batches of `groupId` from
+   * LevelDB itself (never the tail cache), from raft index `fromIndex` up to `maxIndexInclusive`
+   * and about `bytesMax` bytes, checking every CRC. Returns where the next pass continues (0 when
+   * it reached the end) and the first corrupt batch found, if any.
+   */
+  async scrub(groupId: GroupId, fromIndex: number, maxIndexInclusive: number, bytesMax: number): Promise<ScrubResult> {
+    this.checkOpen();
+    const log = this.existingGroup(groupId);
+    const picked: BatchLocation[] = [];
+    let bytes = 0;
+    let pos = log.offsets.findRaftIndex(fromIndex);
+    for (; pos < log.offsets.count && picked.length < readBatchesMax; pos++) {
+      const loc = log.offsets.at(pos);
+      if (loc.raftIndex > maxIndexInclusive || (picked.length > 0 && bytes + loc.bytes > bytesMax)) break;
+      bytes += loc.bytes;
+      picked.push(loc);
+    }
+    const lastPicked = picked[picked.length - 1];
+    const done = pos >= log.offsets.count || log.offsets.at(pos).raftIndex > maxIndexInclusive;
+    const nextIndex = done || lastPicked === undefined ? 0 : lastPicked.raftIndex + 1;
+    if (picked.length === 0) return { nextIndex, corrupt: null, bytes: 0 };
+    const values = await this.db.getMany(
+      picked.map((loc) => makeKey(KeyKind.entry, groupId, loc.raftIndex)),
+      { fillCache: false },
+    );
+    for (let i = 0; i < picked.length; i++) {
+      const value = values[i];
+      if (value === undefined) break; // compacted or truncated meanwhile
+      try {
+        checkedBatch(groupId, picked[i] as BatchLocation, value);
+      } catch (error) {
+        if (error instanceof CorruptBatchError) return { nextIndex, corrupt: error, bytes };
+        throw error;
+      }
+    }
+    return { nextIndex, corrupt: null, bytes };
+  }
+
   earliestOffset(groupId: GroupId): number {
     return this.existingGroup(groupId).earliestOffset();
   }
@@ -557,7 +633,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       // A crashed deleteGroup may have left keys of this id behind: clear them first.
       await this.rangeDeletes.get(log.groupId);
       await this.clearGroup(log.groupId);
-      batch.put(makeKey(KeyKind.groupMeta, log.groupId, 0), encodeGroupMeta({ offsetFloor: 0 }));
+      batch.put(makeKey(KeyKind.groupMeta, log.groupId, 0), encodeGroupMeta({ offsetFloor: 0, repairIndex: 0 }));
       batch.put(makeKey(KeyKind.snapshotMeta, log.groupId, 0), encodeSnapshotMeta(log.snap.metadata));
       batch.put(makeKey(KeyKind.snapshotData, log.groupId, 0), Buffer.from(log.snap.data));
       batch.put(makeKey(KeyKind.hardState, log.groupId, 0), encodeHardState(log.hard));
@@ -595,6 +671,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     let snapTerm = log.snap.metadata.term;
     let batchesKept = log.offsets.count;
     let runsKept = log.runs.runs;
+    let metaFloor: number | null = null;
     const snapshot = write.snapshot;
     if (snapshot !== null) {
       assert(snapshot.metadata.index >= snapIndex, 'an installed snapshot does not go backwards');
@@ -608,7 +685,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       const upTo = snapshot.metadata.index + 1;
       const dropPos = log.offsets.findRaftIndex(upTo);
       const floor = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
-      batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor }));
+      metaFloor = floor;
       after.push(() => {
         this.cacheBytesTotal -= log.installSnapshot(snapshot);
         this.clearBelowLater(g, upTo);
@@ -667,6 +744,16 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
         this.cacheChunks.push({ log, throughIndex: log.last });
       });
     }
+    const lastAfter = first === undefined ? last : first.index + entries.length - 1;
+    const repaired = log.repairIndex !== 0 && lastAfter >= log.repairIndex;
+    if (metaFloor !== null || repaired) {
+      const floor = metaFloor ?? log.offsetFloor;
+      const repairIndex = repaired ? 0 : log.repairIndex;
+      batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor, repairIndex }));
+      after.push(() => {
+        log.repairIndex = repairIndex;
+      });
+    }
     const hardState = write.hardState;
     if (hardState !== null) {
       batch.put(makeKey(KeyKind.hardState, g, 0), encodeHardState(hardState));
@@ -699,7 +786,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     }
     const dropPos = log.offsets.findRaftIndex(index + 1);
     const floor = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
-    batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor }));
+    batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor, repairIndex: log.repairIndex }));
     await batch.write({ sync: this.walSync === 'always' });
     this.cacheBytesTotal -= log.compactTo(snapshot);
     this.clearBelowLater(g, index + 1);
@@ -771,6 +858,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     let last = snapMeta.index;
     for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, g, firstIndex, Infinity), reverse: true, limit: 1 })) last = keyIndex(key);
     const log = new GroupLog(g, this, hard, { metadata: snapMeta, data: snapData }, last, meta.offsetFloor);
+    log.repairIndex = meta.repairIndex;
     for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.termRun, g, firstIndex, last + 1) })) {
       const term = decodeTerm(value);
       if (term === null) throw new CorruptStoreError(g, 'term run does not decode');
