@@ -1,9 +1,9 @@
 /**
  * Corruption of stored bytes on a minority replica: one bit of a committed batch is flipped on a
- * follower's disk, which is then made the leader. What the broker does today: it detects the bad
- * batch when reading it, never serves it, and hands leadership to a healthy replica that serves
- * everything. Repairing the corrupt copy from a healthy replica does not exist yet: this test
- * records that too, so a change in that behaviour is noticed.
+ * follower's disk. The broker must find it (its background scrubber CRC-checks stored batches),
+ * never serve it, and repair the copy from the leader; nothing acknowledged is lost, and at the
+ * end every replica holds the same intact log, the repaired one included, which can lead and
+ * serve everything again.
  */
 import { Admin } from '@streambus/client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 describe('a flipped bit on a follower', () => {
-  it('is detected and not served; nothing acknowledged is lost; the healthy replicas keep serving', async () => {
+  it('is found by the scrubber, never served, and repaired from the leader; nothing acknowledged is lost', async () => {
     const history = new History();
     const chaos = await ChaosCluster.start({ size: 3, seed: 9, history });
     cluster = chaos;
@@ -40,20 +40,30 @@ describe('a flipped bit on a follower', () => {
     expect(flipped).not.toBeNull();
     await chaos.restart(follower);
     await chaos.inner.waitReady(30_000);
+    const readers = new ReaderWorkload({ bootstrapServers: chaos.bootstrapServers, topic, partitions: 1, readers: 1, history });
+    readers.start();
 
-    // Make the corrupt replica the leader: it must refuse to serve the bad batch.
+    // The scrubber finds the flipped bit, and the follower re-replicates its log from the leader.
+    const repaired = async (): Promise<number> => {
+      const state = await chaos.finalState(topic);
+      const replicas = state[0]?.replicas ?? [];
+      const broker = chaos.inner.broker(follower);
+      const status = broker.host.hasGroup(groupId) ? broker.host.status(groupId) : null;
+      return replicas.length === 3 && replicas.every((replica) => !replica.corrupt) && status !== null && status.repairIndex === 0 && status.lastIndex === chaos.inner.broker(chaos.leaderOf(groupId) > 0 ? chaos.leaderOf(groupId) : leader).host.status(groupId).lastIndex ? 1 : 0;
+    };
+    await untilAsync(repaired, 30_000);
+
+    // The repaired replica can lead again and serves the whole log.
     await until(() => {
       const current = chaos.leaderOf(groupId);
       if (current === follower) return 1;
       if (current > 0) chaos.inner.broker(current).host.transferLeadership(groupId, follower);
       return 0;
     });
-    const readers = new ReaderWorkload({ bootstrapServers: chaos.bootstrapServers, topic, partitions: 1, readers: 1, history });
-    readers.start();
-    // The corrupt leader refuses to serve the bad batch and hands leadership to a healthy
-    // replica, which serves everything.
-    await until(() => (chaos.leaderOf(groupId) > 0 && chaos.leaderOf(groupId) !== follower ? 1 : 0));
     await until(() => (readers.caughtUp([40]) ? 1 : 0));
+    const fetched = await chaos.inner.broker(follower).replicas.get(groupId)!.fetch(0, 1 << 20);
+    expect(fetched.errorCode).toBe(0);
+    expect(fetched.highWatermark).toBe(40);
     await readers.stop();
     console.log(`corrupt batches served ${readers.corruptServed}, refusals ${readers.corruptRefusals}, reads ${history.reads.length}`);
     expect(readers.corruptServed).toBe(0);
@@ -62,11 +72,21 @@ describe('a flipped bit on a follower', () => {
     console.log('corruption', result.counts, result.examples);
     expect(result.counts.lost).toBe(0);
     expect(result.counts.readRolledBack).toBe(0);
-    // No repair yet: the follower still holds the bad batch at the end.
-    expect(result.counts.corruptReplicas).toBe(1);
+    expect(result.counts.corruptReplicas).toBe(0);
+    expect(result.counts.divergence).toBe(0);
     expect(result.violations).toEqual([]);
   });
 });
+
+async function untilAsync(probe: () => Promise<number>, timeoutMs = 20_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== 0) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 async function until(probe: () => number, timeoutMs = 20_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;

@@ -83,7 +83,7 @@ export interface PartitionReplicaOptions {
   readonly logger: Logger;
   readonly nowMs?: () => number;
   /** Called when this replica finds a corrupt batch in its own log (it stops serving it). */
-  readonly onCorrupt?: (groupId: number) => void;
+  readonly onCorrupt?: (error: CorruptBatchError) => void;
   /** Test-only faults; see UnsafeTestingKnobs. */
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
 }
@@ -106,7 +106,7 @@ export class PartitionReplica {
   private readonly brokerId: number;
   private readonly logger: Logger;
   private readonly nowMs: () => number;
-  private readonly onCorrupt: ((groupId: number) => void) | undefined;
+  private readonly onCorrupt: ((error: CorruptBatchError) => void) | undefined;
   private readonly knobs: UnsafeTestingKnobs;
   private applied = new PartitionState();
   private appliedIndex = 0;
@@ -388,7 +388,7 @@ export class PartitionReplica {
       if (error instanceof OffsetOutOfRangeError) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: error.message, batches: [], bytes: 0 };
       if (error instanceof CorruptBatchError) {
         this.logger.error({ group: this.groupId, err: error.message }, 'corrupt batch on disk: refusing to serve it; handing leadership to a healthy replica');
-        this.onCorrupt?.(this.groupId);
+        this.onCorrupt?.(error);
         return { ...base, errorCode: ErrorCode.NOT_LEADER, errorMessage: `stored data is corrupt on broker ${this.brokerId}; it is not served, and leadership moves to a healthy replica: retry`, batches: [], bytes: 0 };
       }
       throw error;

@@ -14,6 +14,7 @@ import { addStreamBusService, messageBytesMax } from '@streambus/proto';
 import { RaftHost, Role } from '@streambus/raft';
 import type { ConfState, Entry, GroupId, GroupWrite, HostGroupStatus, HostTimer, NodeId, RaftStore, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
 import { LevelRaftStore } from '@streambus/storage';
+import type { CorruptBatchError } from '@streambus/storage';
 import type { HealthRegistry } from '../admin/health.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import type { BrokerConfig } from '../config/types.js';
@@ -39,6 +40,9 @@ import {
   metricsRefreshMs,
   reconcileIntervalMs,
   retentionCheckMs,
+  repairRetryMs,
+  scrubBytesPerPassMax,
+  scrubIntervalMs,
 } from './constants.js';
 import { ControllerGateway } from './controller-gateway.js';
 import { Forwarder } from './forwarder.js';
@@ -78,8 +82,16 @@ export class Broker {
   private readonly peerService: PeerServiceHandle;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly sentReports = new Map<GroupId, SentReport>();
-  /** Groups whose local log holds a corrupt batch: this broker hands their leadership away. */
-  private readonly corruptGroups = new Set<GroupId>();
+  /**
+   * Groups whose local log holds a corrupt batch, with the lowest raft index found corrupt: this
+   * broker hands their leadership away and repairs its copy from the leader.
+   */
+  private readonly corruptGroups = new Map<GroupId, number>();
+  /** Groups closed in the host while their corrupt suffix is dropped: not re-created meanwhile. */
+  private readonly repairing = new Set<GroupId>();
+  /** Background verification: where the next scrub pass starts, per group. */
+  private readonly scrubCursor = new Map<GroupId, number>();
+  private scrubbing = false;
   private readonly unregister: (() => void)[] = [];
   private boundPort = 0;
   private registered = false;
@@ -198,6 +210,7 @@ export class Broker {
     this.every(reconcileIntervalMs, () => this.reconcile());
     this.every(retentionCheckMs, () => this.enforceRetention());
     this.every(metricsRefreshMs, () => this.refreshGauges());
+    this.every(scrubIntervalMs, () => this.scrub());
     void this.register();
   }
 
@@ -224,7 +237,15 @@ export class Broker {
   replica(groupId: GroupId): PartitionReplica {
     let replica = this.replicas.get(groupId);
     if (replica === undefined) {
-      replica = new PartitionReplica({ groupId, brokerId: this.nodeId, host: this.host, store: this.store, logger: componentLogger(this.logger, 'partition'), unsafeTestingKnobs: this.knobs });
+      replica = new PartitionReplica({
+        groupId,
+        brokerId: this.nodeId,
+        host: this.host,
+        store: this.store,
+        logger: componentLogger(this.logger, 'partition'),
+        onCorrupt: (error) => this.onCorruptReplica(error),
+        unsafeTestingKnobs: this.knobs,
+      });
       const info = this.controller.state.partition(groupId);
       if (info !== undefined) {
         replica.topic = info.topic;
@@ -236,19 +257,101 @@ export class Broker {
   }
 
   /**
-   * A replica found a corrupt batch in its own log: it must not lead (and serve) the partition
-   * while healthy replicas can. Repairing the local copy from a healthy replica is not built yet;
-   * `streambus wal verify` reports the damage.
+   * A replica found a corrupt batch in its own log (a read or the scrubber): it must not serve it
+   * nor lead while healthy replicas can, and its copy is repaired from the leader: once this
+   * broker follows another leader, the host drops the log from the corrupt batch on (term and
+   * vote kept) and re-replicates it. Until the log is as long as before, this replica grants no
+   * votes (see RaftHost.repairGroup). Acknowledged data is safe as long as the corruption is on a
+   * minority: the leader and the other replicas still hold it.
    */
-  private onCorruptReplica(groupId: GroupId): void {
-    this.corruptGroups.add(groupId);
+  private onCorruptReplica(error: CorruptBatchError): void {
+    const groupId = error.groupId;
+    const known = this.corruptGroups.get(groupId);
+    if (known !== undefined && known <= error.index) return;
+    this.logger.error({ group: groupId, index: error.index, offset: error.offset, err: error.reason }, 'corrupt batch in the local log: repairing this replica from the leader');
+    this.corruptGroups.set(groupId, error.index);
     this.handOffCorrupt(groupId);
+    if (known === undefined) void this.repairCorrupt(groupId);
   }
 
   private handOffCorrupt(groupId: GroupId): void {
     if (!this.host.hasGroup(groupId) || this.host.roleOf(groupId) !== Role.leader) return;
     const target = this.handOffTarget(groupId);
     if (target !== 0) this.host.transferLeadership(groupId, target);
+  }
+
+  /** Waits until another broker leads the group, then drops the corrupt suffix and re-replicates it. */
+  private async repairCorrupt(groupId: GroupId): Promise<void> {
+    while (!this.stopping && this.corruptGroups.has(groupId)) {
+      if (!this.host.hasGroup(groupId)) {
+        this.corruptGroups.delete(groupId);
+        return;
+      }
+      const status = this.host.status(groupId);
+      const others = status.confState.voters.filter((id) => id !== this.nodeId);
+      const leader = status.leaderId;
+      if (others.length > 0 && leader !== 0 && leader !== this.nodeId && status.role !== Role.leader) {
+        const fromIndex = this.corruptGroups.get(groupId) as number;
+        this.repairing.add(groupId);
+        try {
+          await this.host.repairGroup(groupId, fromIndex, () => this.resetReplica(groupId));
+          this.corruptGroups.delete(groupId);
+          this.scrubCursor.delete(groupId);
+          this.logger.warn({ group: groupId, from_index: fromIndex, leader }, 'corrupt suffix dropped: re-replicating it from the leader');
+          return;
+        } catch (error) {
+          if (this.stopping) return;
+          this.logger.error({ group: groupId, err: (error as Error).message }, 'repair of a corrupt replica failed; retrying');
+        } finally {
+          this.repairing.delete(groupId);
+        }
+      } else {
+        this.handOffCorrupt(groupId);
+      }
+      await sleep(repairRetryMs);
+    }
+  }
+
+  /** A fresh state machine for a group reopened by a repair (it is re-applied from its snapshot and log). */
+  private resetReplica(groupId: GroupId): void {
+    this.replicas.get(groupId)?.close();
+    this.replicas.delete(groupId);
+    this.replica(groupId);
+  }
+
+  /**
+   * Background verification: CRC-checks a bounded slice of the committed, stored batches each
+   * pass, group after group, reading LevelDB itself. Corruption on a follower is found before
+   * that follower ever leads or serves.
+   */
+  private scrub(): void {
+    if (this.scrubbing || this.stopping) return;
+    this.scrubbing = true;
+    void this.scrubPass()
+      .catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'scrub pass failed'))
+      .finally(() => {
+        this.scrubbing = false;
+      });
+  }
+
+  private async scrubPass(): Promise<void> {
+    let budget = scrubBytesPerPassMax;
+    const groups = this.host.groupIds().filter((groupId) => groupId !== controllerGroupId && !this.corruptGroups.has(groupId));
+    for (const groupId of groups) {
+      if (budget <= 0 || this.stopping) return;
+      if (!this.host.hasGroup(groupId) || this.repairing.has(groupId)) continue;
+      const from = this.scrubCursor.get(groupId) ?? 1;
+      const commit = this.host.status(groupId).hardState.commit;
+      if (from > commit) continue;
+      const pass = await this.store.scrub(groupId, from, commit, budget);
+      budget -= Math.max(1, pass.bytes);
+      if (pass.corrupt !== null) {
+        this.onCorruptReplica(pass.corrupt);
+        continue;
+      }
+      // At the end the cursor waits at the commit index: the next passes check what commits later.
+      this.scrubCursor.set(groupId, pass.nextIndex === 0 ? commit + 1 : pass.nextIndex);
+    }
   }
 
   private onLeaderChange(groupId: GroupId, leaderId: NodeId, term: number, role: Role, metrics: BrokerMetrics | undefined): void {
@@ -265,7 +368,7 @@ export class Broker {
   // ---- groups follow the controller's assignments ------------------------------------------
 
   private ensureGroup(partition: PartitionInfo): void {
-    if (this.stopping || !partition.replicas.includes(this.nodeId)) return;
+    if (this.stopping || !partition.replicas.includes(this.nodeId) || this.repairing.has(partition.groupId)) return;
     const replica = this.replica(partition.groupId);
     replica.topic = partition.topic;
     replica.partition = partition.partition;
@@ -438,6 +541,7 @@ export class Broker {
       if (this.host.leaderOf(groupId) === 0) return `partition group ${groupId} has no leader yet`;
       const status = this.host.status(groupId);
       if (status.applied < status.hardState.commit) return `partition group ${groupId} is catching up (${status.applied}/${status.hardState.commit})`;
+      if (status.repairIndex > 0) return `partition group ${groupId} is re-replicating a corrupt log (${status.lastIndex}/${status.repairIndex})`;
     }
     return null;
   }

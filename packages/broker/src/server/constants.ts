@@ -25,6 +25,12 @@ export const fetchWaitMsMax = 30_000;
 export const metricsRefreshMs = 5_000;
 /** Retention is enforced this often. */
 export const retentionCheckMs = 60_000;
+/** How often the scrubber CRC-checks a slice of the stored partition logs (background verification). */
+export const scrubIntervalMs = 1_000;
+/** Bytes of stored batches one scrub pass reads from disk, across all groups (about 4 MB/s). */
+export const scrubBytesPerPassMax = 4 * 1024 * 1024;
+/** How often a corrupt replica checks whether it can be repaired (it must follow a healthy leader). */
+export const repairRetryMs = 250;
 /** Deadline of a produce forwarded to the leader, on top of the produce's own timeout. */
 export const forwardSlackMs = 2_000;
 

@@ -99,6 +99,13 @@ export class CrashableStore implements RaftStore {
     return this.inner.compact(groupId, snapshot);
   }
 
+  async discardFrom(groupId: GroupId, fromIndex: number): Promise<void> {
+    if (this.inner.discardFrom === undefined) throw new Error('the inner store cannot drop a suffix');
+    await this.inner.discardFrom(groupId, fromIndex);
+    // A synced LevelDB write: everything written before it is on disk too.
+    this.markDurable(this.seq);
+  }
+
   deleteGroup(groupId: GroupId): Promise<void> {
     return this.inner.deleteGroup(groupId);
   }
