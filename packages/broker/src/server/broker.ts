@@ -46,6 +46,8 @@ import {
 } from './constants.js';
 import { ControllerGateway } from './controller-gateway.js';
 import { Forwarder } from './forwarder.js';
+import { Reconfigurer } from './reconfigurer.js';
+import { reconfigureIntervalMs, removedReplicaGraceMs } from './constants.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -100,6 +102,12 @@ export class Broker {
   private reporting = false;
   private readonly metrics: BrokerMetrics | undefined;
   private readonly knobs: UnsafeTestingKnobs;
+  /** Moves led groups' Raft membership to the controller's replicas (created at the first run). */
+  private reconfigurer: Reconfigurer | null = null;
+  /** Groups moved off this broker, by when their leader was first seen reporting an ISR without it. */
+  private readonly outOfIsrSinceMs = new Map<GroupId, number>();
+  /** Groups being removed from the host and store: not re-created until that finished. */
+  private readonly dropping = new Set<GroupId>();
 
   private constructor(options: BrokerOptions, store: LevelRaftStore) {
     const config = options.config;
@@ -210,6 +218,7 @@ export class Broker {
     this.every(reconcileIntervalMs, () => this.reconcile());
     this.every(retentionCheckMs, () => this.enforceRetention());
     this.every(metricsRefreshMs, () => this.refreshGauges());
+    this.every(reconfigureIntervalMs, () => this.reconfigure());
     this.every(scrubIntervalMs, () => this.scrub());
     void this.register();
   }
@@ -368,14 +377,18 @@ export class Broker {
   // ---- groups follow the controller's assignments ------------------------------------------
 
   private ensureGroup(partition: PartitionInfo): void {
-    if (this.stopping || !partition.replicas.includes(this.nodeId) || this.repairing.has(partition.groupId)) return;
+    if (this.stopping || !partition.replicas.includes(this.nodeId) || this.repairing.has(partition.groupId) || this.dropping.has(partition.groupId)) return;
     const replica = this.replica(partition.groupId);
     replica.topic = partition.topic;
     replica.partition = partition.partition;
     if (this.host.hasGroup(partition.groupId)) return;
-    this.host.createGroup(partition.groupId, confState(partition.replicas));
-    // The preferred leader campaigns at once, so leaders start balanced as placement made them.
-    if (partition.replicas[0] === this.nodeId) this.host.campaign(partition.groupId);
+    // Every member bootstraps with the group's FIRST voters, a replica added by a reassignment
+    // too: the log from index 1 (conf changes included) replays on top of them. A joiner is no
+    // voter there, so it never campaigns; it learns the membership from the log or a snapshot.
+    this.host.createGroup(partition.groupId, confState(partition.initialReplicas));
+    // The preferred leader of a new partition campaigns at once, so leaders start balanced as placement made them.
+    const fresh = partition.leader === null && partition.initialReplicas.includes(this.nodeId);
+    if (fresh && partition.replicas[0] === this.nodeId) this.host.campaign(partition.groupId);
   }
 
   private async dropGroup(groupId: GroupId): Promise<void> {
@@ -383,9 +396,16 @@ export class Broker {
     this.replicas.delete(groupId);
     replica?.close();
     this.sentReports.delete(groupId);
-    if (!this.host.hasGroup(groupId)) return;
-    await this.host.removeGroup(groupId);
-    await this.store.deleteGroup(groupId);
+    this.outOfIsrSinceMs.delete(groupId);
+    this.reconfigurer?.forget(groupId);
+    if (!this.host.hasGroup(groupId) || this.dropping.has(groupId)) return;
+    this.dropping.add(groupId);
+    try {
+      await this.host.removeGroup(groupId);
+      await this.store.deleteGroup(groupId);
+    } finally {
+      this.dropping.delete(groupId);
+    }
     this.logger.info({ group: groupId }, 'partition group removed');
   }
 
@@ -397,8 +417,49 @@ export class Broker {
     for (const groupId of this.host.groupIds()) {
       if (groupId === controllerGroupId) continue;
       const info = state.partition(groupId);
-      if (info === undefined || !info.replicas.includes(this.nodeId)) void this.dropGroup(groupId);
+      if (info === undefined || this.movedAway(info)) void this.dropGroup(groupId);
     }
+  }
+
+  /**
+   * True when a reassignment took this broker out of the group for good. The controller's list
+   * alone is not enough: until the leader removes it, this broker is still a voter the group may
+   * need for its quorum. It is out once its own applied ConfState lacks it, or once the group's
+   * leader (another broker) has reported an ISR without it for a while (a removed follower may
+   * never apply its own removal: the leader stops replicating to it once it applied it).
+   */
+  private movedAway(info: PartitionInfo): boolean {
+    const groupId = info.groupId;
+    if (info.replicas.includes(this.nodeId)) {
+      this.outOfIsrSinceMs.delete(groupId);
+      return false;
+    }
+    const status = this.host.status(groupId);
+    const conf = status.confState;
+    const member = conf.voters.includes(this.nodeId) || conf.learners.includes(this.nodeId) || conf.votersOutgoing.includes(this.nodeId);
+    if (!member) return true;
+    const report = info.leader;
+    if (status.role === Role.leader || report === null || report.leaderId === this.nodeId || report.isr.includes(this.nodeId)) {
+      this.outOfIsrSinceMs.delete(groupId);
+      return false;
+    }
+    const now = Date.now();
+    const since = this.outOfIsrSinceMs.get(groupId) ?? now;
+    this.outOfIsrSinceMs.set(groupId, since);
+    return now - since >= removedReplicaGraceMs;
+  }
+
+  /** Leaders step their groups' Raft membership towards the controller's replicas. */
+  private reconfigure(): void {
+    if (this.stopping || !this.controllerCaughtUp()) return;
+    this.reconfigurer ??= new Reconfigurer(this.nodeId, this.host, componentLogger(this.logger, 'partition'));
+    const state = this.controller.state;
+    const targets = this.host.groupIds().flatMap((groupId) => {
+      if (groupId === controllerGroupId || this.host.roleOf(groupId) !== Role.leader) return [];
+      const info = state.partition(groupId);
+      return info === undefined ? [] : [{ groupId, replicas: info.replicas }];
+    });
+    this.reconfigurer.run(targets);
   }
 
   /** True when the controller group has a leader and this broker applied all it knows committed. */

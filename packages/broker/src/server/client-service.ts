@@ -31,8 +31,11 @@ import type {
   MetadataResponse,
   PartitionMetadata,
   PartitionProduceResult,
+  PartitionReassignmentResult,
   PartitionRef,
   ProduceRequest,
+  ReassignPartitionsRequest,
+  ReassignPartitionsResponse,
   ProduceResponse,
   StreamBusHandlers,
   TopicMetadata,
@@ -43,7 +46,8 @@ import type { NodeId } from '@streambus/raft';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import type { ControllerFailureCode, ControllerResult } from '../controller/commands.js';
 import { planCreateTopic } from '../controller/plan.js';
-import type { PartitionInfo, TopicInfo } from '../controller/state.js';
+import type { ControllerState, PartitionInfo, TopicInfo } from '../controller/state.js';
+import { reassignmentsPerCommandMax, replicationFactorMax } from '../controller/constants.js';
 import type { Logger } from '../logging/logger.js';
 import type { AcksMode, ProduceOutcome } from '../partition/partition-replica.js';
 import type { Broker } from './broker.js';
@@ -61,6 +65,8 @@ interface PartitionView {
 const partitionsPerRequestMax = 10_000;
 const produceTimeoutMsMax = 120_000;
 const createTopicsLeaderWaitMsMax = 10_000;
+/** Partitions one ReassignPartitions request moves at most (one controller command). */
+const reassignmentsPerRequestMax = Math.min(partitionsPerRequestMax, reassignmentsPerCommandMax);
 
 export class ClientService {
   private producerIds = { next: 0, end: 0 };
@@ -77,6 +83,7 @@ export class ClientService {
       Metadata: this.unary('Metadata', (request: MetadataRequest) => this.metadata(request)),
       CreateTopics: this.unary('CreateTopics', (request: CreateTopicsRequest) => this.createTopics(request)),
       DeleteTopics: this.unary('DeleteTopics', (request: DeleteTopicsRequest) => this.deleteTopics(request)),
+      ReassignPartitions: this.unary('ReassignPartitions', (request: ReassignPartitionsRequest) => this.reassignPartitions(request)),
       ClusterStatus: this.unary('ClusterStatus', () => this.clusterStatus()),
       InitProducerId: this.unary('InitProducerId', () => this.initProducerId()),
       Produce: this.unary('Produce', (request: ProduceRequest, call) => this.produce(request, call.metadata)),
@@ -221,6 +228,46 @@ export class ClientService {
       else results.push({ name, errorCode: ErrorCode.NONE, errorMessage: '' });
     }
     return { topics: results };
+  }
+
+  /**
+   * Records new replica lists for partitions of one topic (all or none). Checked here first
+   * (the same checks the controller's apply makes), so that each partition gets its own error;
+   * the leaders of the partitions then move their Raft groups (see reconfigurer.ts).
+   */
+  private async reassignPartitions(request: ReassignPartitionsRequest): Promise<ReassignPartitionsResponse> {
+    const deadlineMs = boundedTimeout(request.timeoutMs, controllerCommandDeadlineMs);
+    if (request.partitions.length === 0) throw new InvalidRequestError('no partitions to reassign');
+    if (request.partitions.length > reassignmentsPerRequestMax) throw new InvalidRequestError(`at most ${reassignmentsPerRequestMax} partitions per request`);
+    const state = this.broker.controller.state;
+    const answer = (errorCode: ErrorCode, errorMessage: string): ReassignPartitionsResponse => ({
+      partitions: request.partitions.map((p) => ({ partition: p.partition, errorCode, errorMessage })),
+    });
+    if (state.topic(request.topic) === undefined) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${request.topic} does not exist`);
+    const failed: PartitionReassignmentResult[] = [];
+    const seen = new Set<number>();
+    for (const { partition, replicas } of request.partitions) {
+      const problem = reassignmentProblem(state, request.topic, partition, replicas, seen);
+      if (problem !== null) failed.push({ partition, errorCode: problem.errorCode, errorMessage: problem.message });
+    }
+    if (failed.length > 0) {
+      // All or nothing: the valid ones are not recorded either, and say why.
+      const bad = new Map(failed.map((result) => [result.partition, result]));
+      return {
+        partitions: request.partitions.map(
+          (p) => bad.get(p.partition) ?? { partition: p.partition, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'not recorded: another partition of the request is invalid' },
+        ),
+      };
+    }
+    const command = {
+      type: 'reassignPartitions' as const,
+      name: request.topic,
+      reassignments: request.partitions.map((p) => ({ partition: p.partition, replicas: [...p.replicas] })),
+    };
+    const result = await this.proposeOrTimeout(command, deadlineMs);
+    if ('errorCode' in result) return answer(result.errorCode, result.errorMessage);
+    if (!result.ok) return answer(errorCodeFor(result.code), result.message);
+    return answer(ErrorCode.NONE, '');
   }
 
   private async proposeOrTimeout(
@@ -465,6 +512,27 @@ function acksMode(acks: number): AcksMode {
 function boundedTimeout(requested: number, max: number): number {
   if (!Number.isFinite(requested) || requested <= 0) return Math.min(requestTimeoutMsDefault, max);
   return Math.min(requested, max);
+}
+
+/** Why one partition's reassignment cannot be recorded, or null: the controller's own checks, per partition. */
+function reassignmentProblem(
+  state: ControllerState,
+  topic: string,
+  partition: number,
+  replicas: readonly NodeId[],
+  seen: Set<number>,
+): { errorCode: ErrorCode; message: string } | null {
+  if (seen.has(partition)) return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} is listed twice` };
+  seen.add(partition);
+  const info = state.partitionOf(topic, partition);
+  if (info === undefined) return { errorCode: ErrorCode.INVALID_PARTITIONS, message: `topic ${topic} has no partition ${partition}` };
+  if (replicas.length < 1 || replicas.length > replicationFactorMax) {
+    return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} gets ${replicas.length} replicas; give 1..${replicationFactorMax}` };
+  }
+  if (new Set(replicas).size !== replicas.length) return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} names a broker twice` };
+  const bad = replicas.find((id) => state.broker(id) === undefined || (!info.replicas.includes(id) && !state.isLive(id)));
+  if (bad !== undefined) return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} cannot move to broker ${bad}: it is not a live broker` };
+  return null;
 }
 
 function errorCodeFor(code: ControllerFailureCode): ErrorCode {

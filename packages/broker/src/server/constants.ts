@@ -33,6 +33,20 @@ export const scrubBytesPerPassMax = 4 * 1024 * 1024;
 export const repairRetryMs = 250;
 /** Deadline of a produce forwarded to the leader, on top of the produce's own timeout. */
 export const forwardSlackMs = 2_000;
+/** How often partition leaders step their group's membership towards the controller's replicas. */
+export const reconfigureIntervalMs = 250;
+/** Groups one reconfigure run proposes a membership step for, at most. */
+export const reconfigureGroupsPerRunMax = 256;
+/** A learner (or a leadership successor) within this many entries of the leader's last index has caught up. */
+export const promoteLagEntriesMax = 64;
+/**
+ * A replica the controller moved away drops its local group once its own ConfState no longer has
+ * it, or once the partition's leader has reported an ISR without it for this long (a removed
+ * follower may never apply its own removal: the leader stops replicating to it).
+ */
+export const removedReplicaGraceMs = 3_000;
 
 assert(partitionReportIntervalMs < partitionReportRefreshMs, 'reports are checked more often than they are refreshed');
 assert(producerIdBlockSize > 0, 'a producer id block is not empty');
+assert(promoteLagEntriesMax < isrLagEntriesMax, 'a promoted learner is in sync');
+assert(removedReplicaGraceMs > 4 * partitionReportIntervalMs, 'a removed replica waits for several leader reports');

@@ -55,6 +55,12 @@ export interface ClusterStatus {
   partitionCount: number;
 }
 
+/** A partition's new replica list, the preferred leader first. */
+export interface PartitionReassignment {
+  partition: number;
+  replicas: number[];
+}
+
 /** Which offset to look up: earliest, latest, or the first at or after a timestamp (ms). */
 export type OffsetSpec = 'earliest' | 'latest' | { timestampMs: number };
 
@@ -99,6 +105,27 @@ export class Admin {
   /** Deletes one topic. */
   deleteTopic(name: string): Promise<void> {
     return this.deleteTopics([name]);
+  }
+
+  /**
+   * Moves partitions of `topic` to new replica lists, all or none (Kafka's
+   * alterPartitionReassignments). Resolves once the controller recorded the targets; each
+   * partition's leader then changes the Raft membership one replica at a time (new replicas
+   * join as learners and are promoted once caught up; only then are the old ones removed).
+   * Watch the move with `describeTopic` (replicas are the target; inSyncReplicas the voters
+   * caught up). Throws the typed error of the first partition that failed: UNKNOWN_TOPIC_OR_PARTITION,
+   * INVALID_PARTITIONS, INVALID_REQUEST (a bad replica list).
+   */
+  async reassignPartitions(topic: string, reassignments: readonly PartitionReassignment[], options: { timeoutMs?: number } = {}): Promise<void> {
+    const response = await this.cluster.callWithRetries('any', 'ReassignPartitions', {
+      topic,
+      partitions: reassignments.map((r) => ({ partition: r.partition, replicas: [...r.replicas] })),
+      timeoutMs: options.timeoutMs ?? 0,
+    });
+    this.cluster.invalidateTopic(topic);
+    for (const result of response.partitions) {
+      if (result.errorCode !== ErrorCode.NONE) throw errorFromCode(result.errorCode, `topic "${topic}" partition ${result.partition}: ${result.errorMessage}`);
+    }
   }
 
   /** Names of all topics, sorted. */

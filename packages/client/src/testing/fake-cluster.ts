@@ -316,6 +316,31 @@ export class FakeStreamBusCluster {
           }),
         });
       },
+      ReassignPartitions: (call, callback) => {
+        // Replication is instant here: the new replica list takes effect at once (the leader stays
+        // where it is when kept, else moves to the first new replica). All or nothing.
+        const topic = this.topics.get(call.request.topic);
+        const results = call.request.partitions.map(({ partition, replicas }) => {
+          const fail = (errorCode: ErrorCode, errorMessage: string) => ({ partition, errorCode, errorMessage });
+          if (topic === undefined) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'no such topic');
+          if (topic.partitions[partition] === undefined) return fail(ErrorCode.INVALID_PARTITIONS, 'no such partition');
+          if (replicas.length === 0 || new Set(replicas).size !== replicas.length || replicas.some((id) => !this.ports.has(id))) {
+            return fail(ErrorCode.INVALID_REQUEST, 'bad replica list');
+          }
+          return fail(ErrorCode.NONE, '');
+        });
+        if (topic !== undefined && results.every((r) => r.errorCode === ErrorCode.NONE)) {
+          for (const { partition, replicas } of call.request.partitions) {
+            const p = topic.partitions[partition] as FakePartition;
+            p.replicas = [...replicas];
+            if (!replicas.includes(p.leaderId)) {
+              p.leaderId = replicas[0] as number;
+              p.leaderEpoch += 1;
+            }
+          }
+        }
+        callback(null, { partitions: results });
+      },
       ClusterStatus: (_call, callback) => {
         const leaderCounts = new Map<number, number>();
         let partitionCount = 0;

@@ -38,7 +38,7 @@ export interface RpcClientOptions {
 }
 
 const methodNames: readonly StreamBusMethodName[] = [
-  'Metadata', 'CreateTopics', 'DeleteTopics', 'ClusterStatus', 'InitProducerId', 'Produce', 'Fetch', 'ListOffsets',
+  'Metadata', 'CreateTopics', 'DeleteTopics', 'ReassignPartitions', 'ClusterStatus', 'InitProducerId', 'Produce', 'Fetch', 'ListOffsets',
 ];
 
 type UnaryCallback = (error: grpc.ServiceError | null, response?: unknown) => void;

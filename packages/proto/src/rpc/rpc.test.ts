@@ -44,6 +44,7 @@ describe('rpc: StreamBus service over grpc-js', () => {
       },
       CreateTopics: unimplemented,
       DeleteTopics: unimplemented,
+      ReassignPartitions: unimplemented,
       ClusterStatus: (_call, callback) => callback(makeCallError(ErrorCode.NOT_CONTROLLER, 'ask broker 3', 3)),
       InitProducerId: unimplemented,
       Fetch: unimplemented,

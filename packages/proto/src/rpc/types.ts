@@ -83,6 +83,28 @@ export interface DeleteTopicsResponse {
   topics: TopicResult[];
 }
 
+export interface PartitionReassignment {
+  partition: number;
+  /** The new replicas, the preferred leader first. */
+  replicas: number[];
+}
+
+export interface ReassignPartitionsRequest {
+  topic: string;
+  partitions: PartitionReassignment[];
+  timeoutMs: number;
+}
+
+export interface PartitionReassignmentResult {
+  partition: number;
+  errorCode: ErrorCode;
+  errorMessage: string;
+}
+
+export interface ReassignPartitionsResponse {
+  partitions: PartitionReassignmentResult[];
+}
+
 /** ClusterStatus takes no arguments today. */
 export type ClusterStatusRequest = Record<string, never>;
 
@@ -213,6 +235,7 @@ export interface StreamBusMethods {
   Metadata: { request: MetadataRequest; response: MetadataResponse };
   CreateTopics: { request: CreateTopicsRequest; response: CreateTopicsResponse };
   DeleteTopics: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
+  ReassignPartitions: { request: ReassignPartitionsRequest; response: ReassignPartitionsResponse };
   ClusterStatus: { request: ClusterStatusRequest; response: ClusterStatusResponse };
   InitProducerId: { request: InitProducerIdRequest; response: InitProducerIdResponse };
   Produce: { request: ProduceRequest; response: ProduceResponse };
