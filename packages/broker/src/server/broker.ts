@@ -25,6 +25,7 @@ import type { PartitionReport } from '../controller/commands.js';
 import type { Logger } from '../logging/logger.js';
 import { componentLogger, raftLogger } from '../logging/logger.js';
 import { PartitionReplica } from '../partition/partition-replica.js';
+import { PartitionState } from '../partition/partition-state.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { addPeerService, PeerTransport } from '../peer/index.js';
 import type { PeerServiceHandle } from '../peer/index.js';
@@ -174,6 +175,9 @@ export class Broker {
       walSyncIntervalMs: config.storage.walSyncIntervalMs,
       logger: raftLogger(storageLogger),
       onOpenProgress: (progress) => storageLogger.info({ groups_loaded: progress.groupsLoaded, groups_total: progress.groupsTotal }, 'recovering store'),
+      // A partition snapshot (retention) knows where its records end: a follower that installs one
+      // starts its log there.
+      snapshotNextOffset: (groupId, data) => (groupId === controllerGroupId || data.byteLength === 0 ? null : PartitionState.decode(data).nextOffset),
     });
     storageLogger.info({ groups: store.groupIds().length, ms: Date.now() - started }, 'store open');
     const broker = new Broker(options, store);

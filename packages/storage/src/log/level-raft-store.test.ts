@@ -153,6 +153,23 @@ describe('LevelRaftStore', () => {
     expect((await verifyStore(store)).ok).toBe(true);
   });
 
+  it('takes the offsets of a snapshot that replaced a log with no batches of its own from the application', async () => {
+    // A new or far-behind follower gets a retention snapshot covering offsets [0, 40): before any
+    // later batch arrives its earliest and next offsets must be 40, not 0.
+    const options: LevelRaftStoreOptions = { snapshotNextOffset: (_groupId, data) => (data.byteLength === 0 ? null : Number(Buffer.from(data).toString())) };
+    const t = await temp(options);
+    t.store.openGroup(6, voters);
+    const snapshot = { metadata: { index: 20, term: 4, confState: voters }, data: Buffer.from('40') };
+    await t.store.persist([{ groupId: 6, hardState: { term: 4, vote: 0, commit: 20 }, snapshot, entries: [] }], true);
+    expect([t.store.earliestOffset(6), t.store.latestOffset(6)]).toEqual([40, 40]);
+    expect(await t.store.readBatches(6, 40, Infinity, 20)).toEqual([]);
+    const store = await t.reopen();
+    store.openGroup(6, null);
+    expect([store.earliestOffset(6), store.latestOffset(6)]).toEqual([40, 40]);
+    await store.persist([write(6, [batchEntry({ index: 21, term: 4, baseOffset: 40 })])], true);
+    expect([store.earliestOffset(6), store.latestOffset(6)]).toEqual([40, 42]);
+  });
+
   it('bounds the tail cache across groups and loads evicted entries asynchronously', async () => {
     const t = await temp({ tailCacheBytesMax: 4096 });
     const a = t.store.openGroup(1, voters);

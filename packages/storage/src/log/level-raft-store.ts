@@ -81,6 +81,13 @@ export interface LevelRaftStoreOptions {
   readonly logger?: RaftLogger;
   /** Called while groups are loaded at open (every 100 groups and at the end). */
   readonly onOpenProgress?: (progress: OpenProgress) => void;
+  /**
+   * The offset after the last record a group's snapshot covers, decoded from the application's
+   * snapshot data (null when the group holds no records). When a snapshot from the leader replaces
+   * a follower's log, it becomes the group's earliest and next offset: the follower may never
+   * have held the batches the snapshot summarises.
+   */
+  readonly snapshotNextOffset?: (groupId: GroupId, data: Uint8Array) => number | null;
 }
 
 /** One pass of `LevelRaftStore.scrub`. */
@@ -195,6 +202,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
    * buffer serves every entry: no allocation, no garbage, one warm memcpy per entry.
    */
   private scratch = Buffer.allocUnsafeSlow(1024 * 1024);
+  private readonly snapshotNextOffset: ((groupId: GroupId, data: Uint8Array) => number | null) | undefined;
   private persists = 0;
   private persistsSynced = 0;
   private syncs = 0;
@@ -203,6 +211,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     this.walSync = options.walSync ?? 'always';
     this.tailCacheBytesMax = options.tailCacheBytesMax ?? tailCacheBytesMaxDefault;
     this.logger = options.logger;
+    this.snapshotNextOffset = options.snapshotNextOffset;
   }
 
   /** Opens (creating if needed) the store in `dir` and rebuilds every group's in-memory view. */
@@ -684,10 +693,12 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       for (const run of runsKept) batch.del(makeKey(KeyKind.termRun, g, run.startIndex));
       const upTo = snapshot.metadata.index + 1;
       const dropPos = log.offsets.findRaftIndex(upTo);
-      const floor = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
+      const dropped = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
+      const floor = Math.max(dropped, this.snapshotNextOffset?.(g, snapshot.data) ?? 0);
       metaFloor = floor;
       after.push(() => {
         this.cacheBytesTotal -= log.installSnapshot(snapshot);
+        log.offsetFloor = Math.max(log.offsetFloor, floor);
         this.clearBelowLater(g, upTo);
       });
       snapIndex = snapshot.metadata.index;
