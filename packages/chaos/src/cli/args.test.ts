@@ -52,6 +52,15 @@ describe('nemesis schedule', () => {
     }
   });
 
+  it('plans reassignments as an extra action in the middle of another fault', () => {
+    const kinds = parseNemesis('kill,reassign');
+    expect(kinds).toEqual(['kill', 'reassign']);
+    const steps = planSchedule({ seed: 2, durationMs: 30_000, kinds });
+    expect(steps.every((step) => step.kind === 'kill')).toBe(true);
+    expect(steps.some((step) => step.extra === 'reassign')).toBe(true);
+    expect(parseNemesis('all')).toContain('reassign');
+  });
+
   it('plans nothing without a nemesis', () => {
     expect(planSchedule({ seed: 1, durationMs: 30_000, kinds: [] })).toEqual([]);
   });

@@ -22,8 +22,8 @@ options:
   --brokers N           brokers (default 3)
   --partitions N        partitions of the workload topic (default 3)
   --nemesis LIST        comma list of kill,stop,crash,power,partition,pause,delay,drop,duplicate,
-                        reorder,disk,disk-fail,corrupt,clock,transfer,topic; all or none;
-                        default: all but corrupt and disk-fail (see README)
+                        reorder,disk,disk-fail,corrupt,clock,transfer,topic,reassign; all or none;
+                        default: all but corrupt, disk-fail and reassign (see README)
   --acks all|leader     producer acks (default all; leader measures what that mode loses)
   --wal-sync P          always|periodic|none (default always)
   --workers N           producer workers (default 2)

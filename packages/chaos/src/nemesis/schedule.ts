@@ -8,15 +8,24 @@ import { assert } from '@streambus/raft';
 import { Prng } from '@streambus/raft/testing';
 import { clockSkewMsMax, faultActiveMsMax, faultActiveMsMin, faultGapMsMax, faultGapMsMin, faultStepsMax } from '../constants.js';
 
-/** Faults the nemesis can combine. `transfer` and `topic` happen while another fault is active. */
-export const nemesisKinds = ['kill', 'stop', 'crash', 'power', 'partition', 'pause', 'delay', 'drop', 'duplicate', 'reorder', 'disk', 'disk-fail', 'corrupt', 'clock', 'transfer', 'topic'] as const;
+/** Faults the nemesis can combine. `transfer`, `topic` and `reassign` happen while another fault is active. */
+export const nemesisKinds = ['kill', 'stop', 'crash', 'power', 'partition', 'pause', 'delay', 'drop', 'duplicate', 'reorder', 'disk', 'disk-fail', 'corrupt', 'clock', 'transfer', 'topic', 'reassign'] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];
 
 export const partitionShapes = ['majority-minority', 'isolate-leader', 'one-way', 'bridge'] as const;
 export type PartitionShape = (typeof partitionShapes)[number];
 
-/** Actions that happen in the middle of a fault window. */
-export type ExtraAction = 'transfer' | 'topic';
+/**
+ * Actions that happen in the middle of a fault window. `reassign` moves one replica of a
+ * partition (Raft membership change: learner, promotion, removal) and goes on in the background.
+ */
+export type ExtraAction = 'transfer' | 'topic' | 'reassign';
+
+const extraActions: readonly NemesisKind[] = ['transfer', 'topic', 'reassign'];
+
+function isExtra(kind: NemesisKind): kind is ExtraAction {
+  return extraActions.includes(kind);
+}
 
 export interface FaultStep {
   readonly index: number;
@@ -25,7 +34,7 @@ export interface FaultStep {
   readonly kind: Exclude<NemesisKind, ExtraAction>;
   /** Index into the sorted broker ids (kill, stop, crash, pause, clock, and the bridge node). */
   readonly brokerIndex: number;
-  /** Index into the workload's partitions (isolate-leader, one-way, transfer). */
+  /** Index into the workload's partitions (isolate-leader, one-way, transfer, reassign). */
   readonly partitionIndex: number;
   readonly shape: PartitionShape;
   /** Order of broker ids for majority/minority and bridge splits (a permutation seed). */
@@ -45,8 +54,8 @@ export interface ScheduleOptions {
 
 export function planSchedule(options: ScheduleOptions): FaultStep[] {
   const random = new Prng(options.seed);
-  const faults = options.kinds.filter((kind): kind is FaultStep['kind'] => kind !== 'transfer' && kind !== 'topic');
-  const extras = options.kinds.filter((kind): kind is ExtraAction => kind === 'transfer' || kind === 'topic');
+  const faults = options.kinds.filter((kind): kind is FaultStep['kind'] => !isExtra(kind));
+  const extras = options.kinds.filter(isExtra);
   const steps: FaultStep[] = [];
   if (faults.length === 0 && extras.length === 0) return steps;
   let atMs = options.warmupMs ?? 1_000;

@@ -227,7 +227,10 @@ export class ChaosCluster {
     return broker.controller.state.partitionsOf(topic).map((info) => info.groupId);
   }
 
-  /** True when every partition of every topic has exactly one leader and a full ISR. */
+  /**
+   * True when every partition of every topic has exactly one leader, its Raft voters are its
+   * (final) replica list with no learner left, and every one of them is in the ISR.
+   */
   fullyReplicated(): boolean {
     const broker = this.running()[0];
     if (broker === undefined) return false;
@@ -235,10 +238,52 @@ export class ChaosCluster {
     for (const info of broker.controller.state.partitions()) {
       const leaderId = this.leaderOf(info.groupId);
       if (leaderId <= 0) return false;
-      const isr = this.inner.broker(leaderId).isr(info.groupId);
-      if (isr.length !== info.replicas.length) return false;
+      const leader = this.inner.broker(leaderId);
+      const conf = leader.host.status(info.groupId).confState;
+      if (conf.learners.length > 0 || !sameSet(conf.voters, info.replicas)) return false;
+      if (!sameSet(leader.isr(info.groupId), info.replicas)) return false;
     }
     return true;
+  }
+
+  /**
+   * What is wrong with the Raft membership of `topic`'s partitions against their final replica
+   * lists (empty when nothing): every replica's applied voters must be the list, no learner may
+   * remain, and no broker outside the list may still host the group. Waits up to `boundMs` for a
+   * moved-off broker to drop its copy (it does so a few seconds after its leader left it out).
+   */
+  async membershipProblems(topic: string, boundMs: number): Promise<string[]> {
+    const deadline = Date.now() + boundMs;
+    for (;;) {
+      const problems = this.membershipNow(topic);
+      if (problems.length === 0 || Date.now() > deadline) return problems;
+      await sleep(200);
+    }
+  }
+
+  private membershipNow(topic: string): string[] {
+    const broker = this.running()[0];
+    if (broker === undefined) return ['no broker running'];
+    const problems: string[] = [];
+    for (const info of broker.controller.state.partitionsOf(topic)) {
+      const where = `partition ${info.partition} (group ${info.groupId}, replicas [${info.replicas.join(',')}])`;
+      for (const member of this.running()) {
+        const hosts = member.host.hasGroup(info.groupId);
+        if (!info.replicas.includes(member.nodeId)) {
+          if (hosts) problems.push(`${where}: broker ${member.nodeId} still hosts the group`);
+          continue;
+        }
+        if (!hosts) {
+          problems.push(`${where}: replica ${member.nodeId} does not host the group`);
+          continue;
+        }
+        const conf = member.host.status(info.groupId).confState;
+        if (conf.learners.length > 0 || !sameSet(conf.voters, info.replicas)) {
+          problems.push(`${where}: broker ${member.nodeId} has voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`);
+        }
+      }
+    }
+    return problems;
   }
 
   /** Waits until every partition is fully replicated; the milliseconds it took, or null past `boundMs`. */
@@ -251,13 +296,13 @@ export class ChaosCluster {
     return null;
   }
 
-  /** Waits (bounded) until every replica of every group of `topic` has its leader's high watermark. */
+  /** Waits (bounded) until every replica (of the final lists) of every group of `topic` has its leader's high watermark. */
   async waitConverged(topic: string, boundMs: number): Promise<boolean> {
     const deadline = Date.now() + boundMs;
     while (Date.now() < deadline) {
       const groups = this.groupsOf(topic);
       const converged = groups.every((groupId) => {
-        const hws = this.running().flatMap((broker) => {
+        const hws = this.replicaBrokers(groupId).flatMap((broker) => {
           const replica = broker.replicas.get(groupId);
           if (replica === undefined || !broker.host.hasGroup(groupId)) return [];
           const status = broker.host.status(groupId);
@@ -271,14 +316,20 @@ export class ChaosCluster {
     return false;
   }
 
-  /** The final state of every replica of every partition of `topic`. */
+  /** The running brokers of a group's final replica list (the controller's, after any reassignment). */
+  private replicaBrokers(groupId: number): Broker[] {
+    const info = this.running()[0]?.controller.state.partition(groupId);
+    return this.running().filter((broker) => info === undefined || info.replicas.includes(broker.nodeId));
+  }
+
+  /** The final state of every replica of every partition of `topic`, on its final replica list. */
   async finalState(topic: string): Promise<PartitionFinalState[]> {
     const broker = this.running()[0];
     if (broker === undefined) return [];
     const out: PartitionFinalState[] = [];
     for (const info of broker.controller.state.partitionsOf(topic)) {
       const replicas: ReplicaLog[] = [];
-      for (const member of this.running()) {
+      for (const member of this.replicaBrokers(info.groupId)) {
         const log = await readReplicaLog(member, info.groupId);
         if (log !== null) replicas.push(log);
       }
@@ -300,6 +351,10 @@ export class ChaosCluster {
       if (role === Role.leader) this.options.history.leaderClaim(groupId, term, id);
     });
   }
+}
+
+function sameSet(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((id) => b.includes(id));
 }
 
 function sleep(ms: number): Promise<void> {

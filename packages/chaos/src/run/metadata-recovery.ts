@@ -14,7 +14,7 @@ export async function waitRecoveredByMetadata(bootstrapServers: readonly string[
       try {
         const metadata = await client!.Metadata({ topics: [topic], brokersOnly: false }, { deadlineMs: 2_000 });
         const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
-        if (partitions.length > 0 && partitions.every((p) => p.leaderId > 0 && p.inSyncReplicas.length === p.replicas.length)) return Date.now() - started;
+        if (partitions.length > 0 && partitions.every((p) => p.leaderId > 0 && p.inSyncReplicas.length === p.replicas.length && p.replicas.every((id) => p.inSyncReplicas.includes(id)))) return Date.now() - started;
       } catch {
         // that broker is down or slow: ask the next one
       }

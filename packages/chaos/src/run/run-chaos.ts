@@ -37,6 +37,7 @@ import { ProducerWorkload } from '../workload/producers.js';
 import type { WorkloadAcks } from '../workload/producers.js';
 import { ReaderWorkload } from '../workload/readers.js';
 import { ChaosCluster } from './chaos-cluster.js';
+import { PartitionMover } from './partition-mover.js';
 
 export interface ChaosRunOptions {
   readonly seed: number;
@@ -124,6 +125,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   let producers: ProducerWorkload | null = null;
   let readers: ReaderWorkload | null = null;
   let ticker: NodeJS.Timeout | null = null;
+  const mover = new PartitionMover(cluster, history, topic);
   try {
     await cluster.inner.waitReady(30_000);
     const admin = new Admin({ bootstrapServers: cluster.bootstrapServers });
@@ -160,16 +162,18 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       if (waitMs > 0) await sleep(waitMs);
       current = describeStep(step, cluster.ids());
       history.fault(`start #${step.index}: ${current}`);
-      await runStep(cluster, step, history, options.seed);
+      await runStep(cluster, step, history, options.seed, mover);
       history.fault(`end #${step.index}`);
       current = 'quiet';
     }
     const restMs = runStarted + durationMs - Date.now();
     if (restMs > 0) await sleep(restMs);
 
-    // Heal, then measure how long until every partition is led and fully replicated again.
+    // Heal, then measure how long until every partition is led and fully replicated again (on
+    // its final replica list: a move under way finishes first).
     await cluster.healAll();
     history.fault('heal all');
+    await mover.finish();
     const recoveryMs = await cluster.waitRecovered(recoveryMsMax);
     await producers.stop();
     const converged = await cluster.waitConverged(topic, settleMsMax);
@@ -180,12 +184,20 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     await readers.stop();
     readers = null;
     const finalState = await cluster.finalState(topic);
+    const membership = await cluster.membershipProblems(topic, settleMsMax);
     // Losing acknowledged writes to a crash is a violation only where the sync policy promised otherwise.
     const crashes = nemesis.includes('crash') || nemesis.includes('power');
     const durable = walSync === 'always' || !crashes;
     const result = check(history, finalState, { acksAll: acks === 'all', idempotent: acks === 'all', durable });
     const violations = [...result.violations];
     if (recoveryMs === null) violations.push(`recovery: partitions not led and fully replicated within ${recoveryMsMax} ms of healing`);
+    if (membership.length > 0) {
+      violations.push(`membership: ${membership.length} partitions whose Raft membership is not their final replica list`);
+      result.examples.push(...membership.map((problem) => `membership: ${problem}`));
+    }
+    if (mover.moves.length > 0) {
+      notes.push(`reassignments: ${mover.moves.map((move) => `p${move.partition} [${move.from.join(',')}]->[${move.to.join(',')}]`).join(', ')}`);
+    }
     if (unhandled.length > 0) {
       violations.push(`unhandledRejections: ${unhandled.length} errors escaped broker code (each would end a broker process)`);
       for (const text of new Set(unhandled)) result.examples.push(`unhandled: ${text}`);
@@ -222,16 +234,18 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       notes,
     };
   } finally {
+    mover.stop();
     process.off('unhandledRejection', onUnhandled);
     if (ticker !== null) clearInterval(ticker);
     await producers?.stop().catch(() => undefined);
     await readers?.stop().catch(() => undefined);
+    await mover.finish();
     await cluster.close();
   }
 }
 
 /** Plays one fault step: inject, hold for its active time (with its extra action midway), heal it. */
-async function runStep(cluster: ChaosCluster, step: FaultStep, history: History, seed: number): Promise<void> {
+async function runStep(cluster: ChaosCluster, step: FaultStep, history: History, seed: number, mover: PartitionMover): Promise<void> {
   const ids = cluster.ids();
   const broker = ids[step.brokerIndex % ids.length] as number;
   const groups = cluster.groupsOf(topic);
@@ -314,7 +328,7 @@ async function runStep(cluster: ChaosCluster, step: FaultStep, history: History,
   }
   const half = Math.floor(step.activeMs / 2);
   await sleep(half);
-  if (step.extra !== null) await runExtra(cluster, step, history, seed, groupId);
+  if (step.extra !== null) await runExtra(cluster, step, history, seed, groupId, mover);
   await sleep(step.activeMs - half);
   try {
     await undo();
@@ -354,17 +368,30 @@ function applyPartition(cluster: ChaosCluster, step: FaultStep, ids: readonly nu
   }
 }
 
-async function runExtra(cluster: ChaosCluster, step: FaultStep, history: History, seed: number, groupId: number): Promise<void> {
+async function runExtra(cluster: ChaosCluster, step: FaultStep, history: History, seed: number, groupId: number, mover: PartitionMover): Promise<void> {
+  if (step.extra === 'reassign') {
+    mover.begin(step);
+    return;
+  }
   if (step.extra === 'transfer') {
     const leader = groupId === 0 ? 0 : cluster.leaderOf(groupId);
     if (leader <= 0 || !cluster.isRunning(leader)) {
       history.fault(`transfer of group ${groupId} skipped: no leader`);
       return;
     }
-    const targets = cluster.ids().filter((id) => id !== leader);
+    // Only a voter can take over (a reassignment may have changed who they are).
+    const targets = cluster.inner.broker(leader).host.status(groupId).confState.voters.filter((id) => id !== leader);
+    if (targets.length === 0) {
+      history.fault(`transfer of group ${groupId} skipped: no other voter`);
+      return;
+    }
     const target = targets[step.brokerIndex % targets.length] as number;
-    cluster.inner.broker(leader).host.transferLeadership(groupId, target);
-    history.fault(`transfer of group ${groupId} from ${leader} to ${target}`);
+    try {
+      cluster.inner.broker(leader).host.transferLeadership(groupId, target);
+      history.fault(`transfer of group ${groupId} from ${leader} to ${target}`);
+    } catch (error) {
+      history.fault(`transfer of group ${groupId} from ${leader} to ${target} refused: ${(error as Error).message}`);
+    }
     return;
   }
   const name = `chaos-extra-${seed}-${step.index}`;
