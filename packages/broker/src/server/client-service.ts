@@ -292,7 +292,8 @@ export class ClientService {
       for (const id of info.replicas) replicas.set(id, (replicas.get(id) ?? 0) + 1);
       if (view.leaderId === 0) offline.push({ topic: info.topic, partition: info.partition });
       else leaders.set(view.leaderId, (leaders.get(view.leaderId) ?? 0) + 1);
-      if (view.leaderId !== 0 && view.isr.length < info.replicas.length) underReplicated.push({ topic: info.topic, partition: info.partition });
+      // During a reassignment the ISR (voters caught up) may hold a leaving replica and not yet a new one.
+      if (view.leaderId !== 0 && info.replicas.some((id) => !view.isr.includes(id))) underReplicated.push({ topic: info.topic, partition: info.partition });
     }
     const brokers: BrokerStatus[] = state.brokers().map((info) => ({
       broker: { id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' },
