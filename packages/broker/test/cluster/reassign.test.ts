@@ -139,4 +139,44 @@ describe('partition reassignment under load', () => {
     expect(cluster.broker(leader2).host.hasGroup(groupId)).toBe(false);
     expect(cluster.broker(leader2).store.groupIds()).not.toContain(groupId);
   }, 120_000);
+
+  it('moves a replica off a broker that is down; once back, that broker drops its stale copy', async () => {
+    const admin = new Admin({ bootstrapServers: cluster.bootstrapServers });
+    await admin.createTopic({ name: 'moves-down', partitions: 1, replicationFactor: 3 });
+    const info = cluster.broker(1).controller.state.partitionOf('moves-down', 0)!;
+    const groupId = info.groupId;
+    const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, lingerMs: 2, deliveryTimeoutMs: 60_000 });
+    const before = await Promise.all(Array.from({ length: 200 }, (_, i) => producer.send({ topic: 'moves-down', partition: 0, value: `a${i}` })));
+    const leader = leaderOf(cluster, groupId)!.nodeId;
+    const down = info.replicas.find((id) => id !== leader)!;
+    const spare = cluster.ids().find((id) => !info.replicas.includes(id))!;
+    await cluster.killBroker(down);
+    const target = [...info.replicas.filter((id) => id !== down), spare];
+    await admin.reassignPartitions('moves-down', [{ partition: 0, replicas: target }]);
+    const during = await Promise.all(Array.from({ length: 200 }, (_, i) => producer.send({ topic: 'moves-down', partition: 0, value: `b${i}` })));
+    await waitUntil(() => {
+      const conf = leaderOf(cluster, groupId)?.host.status(groupId).confState;
+      return conf !== undefined && sorted(conf.voters).join() === sorted(target).join() && conf.learners.length === 0;
+    }, 30_000, () => `voters ${leaderOf(cluster, groupId)?.host.status(groupId).confState.voters.join(',') ?? '?'}`);
+    await cluster.startBroker(down);
+    // It never applied its removal (the leader stopped replicating to it); the leader's ISR without it tells it.
+    await waitUntil(() => !cluster.broker(down).host.hasGroup(groupId), 20_000, () => `broker ${down} still hosts group ${groupId}`);
+    expect(cluster.broker(down).store.groupIds()).not.toContain(groupId);
+    const after = await producer.send({ topic: 'moves-down', partition: 0, value: 'c' });
+    await producer.close();
+    expect([...before, ...during, after].map((meta) => meta.offset)).toEqual(Array.from({ length: 401 }, (_, i) => i));
+    const logs = await Promise.all(target.map((id) => replicaLog(cluster.broker(id), groupId)));
+    const deadline = Date.now() + 10_000;
+    while (!logs.every((log) => log.equals(logs[0]!)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      logs.splice(0, logs.length, ...(await Promise.all(target.map((id) => replicaLog(cluster.broker(id), groupId)))));
+    }
+    for (const log of logs) expect(log.equals(logs[0]!)).toBe(true);
+    // Reassignments the controller refuses come back typed, and change nothing.
+    await expect(admin.reassignPartitions('moves-down', [{ partition: 0, replicas: [1, 99] }])).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    await expect(admin.reassignPartitions('moves-down', [{ partition: 3, replicas: [1] }])).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
+    await expect(admin.reassignPartitions('nope', [{ partition: 0, replicas: [1] }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    expect(cluster.broker(1).controller.state.partitionOf('moves-down', 0)!.replicas).toEqual(target);
+    await admin.close();
+  }, 90_000);
 });
