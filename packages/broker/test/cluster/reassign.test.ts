@@ -18,12 +18,12 @@ function leaderOf(cluster: InProcessCluster, groupId: number): Broker | undefine
   return cluster.running().find((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader);
 }
 
-/** Every stored batch of a group up to its applied index, as one buffer. */
-async function replicaLog(broker: Broker, groupId: number): Promise<Buffer> {
+/** Every stored batch of a group from `from` up to its applied index, as one buffer. */
+async function replicaLog(broker: Broker, groupId: number, from = 0): Promise<Buffer> {
   const replica = broker.replicas.get(groupId);
   if (replica === undefined) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
-  let offset = 0;
+  let offset = from;
   while (offset < replica.highWatermark) {
     const batches = await broker.store.readBatches(groupId, offset, 8 * 1024 * 1024, replica.appliedRaftIndex);
     if (batches.length === 0) break;
@@ -41,6 +41,12 @@ function moved(cluster: InProcessCluster, groupId: number, target: readonly numb
   if (leader === undefined) return false;
   const conf = leader.host.status(groupId).confState;
   return sorted(conf.voters).join() === sorted(target).join() && conf.learners.length === 0 && !cluster.broker(gone).host.hasGroup(groupId);
+}
+
+/** The group's leader, once there is one. */
+async function waitLeader(cluster: InProcessCluster, groupId: number): Promise<Broker> {
+  await waitUntil(() => leaderOf(cluster, groupId) !== undefined, 20_000, () => `group ${groupId} has no leader`);
+  return leaderOf(cluster, groupId)!;
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
@@ -91,7 +97,7 @@ describe('partition reassignment under load', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
 
     // 1. A follower moves to the spare broker: {a,b,c} -> {a,b,spare} (the preferred leader stays first).
-    const leader1 = leaderOf(cluster, groupId)!.nodeId;
+    const leader1 = (await waitLeader(cluster, groupId)).nodeId;
     const follower = [...original].reverse().find((id) => id !== leader1 && id !== original[0])!;
     const firstTarget = original.map((id) => (id === follower ? spare : id));
     await admin.reassignPartitions(topic, [{ partition: 0, replicas: firstTarget }]);
@@ -99,7 +105,7 @@ describe('partition reassignment under load', () => {
     await waitUntil(() => moved(cluster, groupId, firstTarget, follower), 30_000, describe);
 
     // 2. The leader moves away (to the broker freed by step 1): it hands leadership over first.
-    const leader2 = leaderOf(cluster, groupId)!.nodeId;
+    const leader2 = (await waitLeader(cluster, groupId)).nodeId;
     const secondTarget = [...firstTarget.filter((id) => id !== leader2), follower];
     await admin.reassignPartitions(topic, [{ partition: 0, replicas: secondTarget }]);
     await waitUntil(() => moved(cluster, groupId, secondTarget, leader2), 30_000, describe);
@@ -147,7 +153,7 @@ describe('partition reassignment under load', () => {
     const groupId = info.groupId;
     const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, lingerMs: 2, deliveryTimeoutMs: 60_000 });
     const before = await Promise.all(Array.from({ length: 200 }, (_, i) => producer.send({ topic: 'moves-down', partition: 0, value: `a${i}` })));
-    const leader = leaderOf(cluster, groupId)!.nodeId;
+    const leader = (await waitLeader(cluster, groupId)).nodeId;
     const down = info.replicas.find((id) => id !== leader)!;
     const spare = cluster.ids().find((id) => !info.replicas.includes(id))!;
     await cluster.killBroker(down);
@@ -178,5 +184,42 @@ describe('partition reassignment under load', () => {
     await expect(admin.reassignPartitions('nope', [{ partition: 0, replicas: [1] }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
     expect(cluster.broker(1).controller.state.partitionOf('moves-down', 0)!.replicas).toEqual(target);
     await admin.close();
+  }, 90_000);
+
+  it('a replica added after retention compacted the log joins from a snapshot that carries the membership', async () => {
+    const admin = new Admin({ bootstrapServers: cluster.bootstrapServers });
+    await admin.createTopic({ name: 'moves-compacted', partitions: 1, replicationFactor: 3 });
+    const info = cluster.broker(1).controller.state.partitionOf('moves-compacted', 0)!;
+    const groupId = info.groupId;
+    const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, lingerMs: 0, deliveryTimeoutMs: 60_000 });
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => producer.send({ topic: 'moves-compacted', partition: 0, value: `r${round}-${i}` })));
+    }
+    // Retention on every replica, as the broker's periodic task does it: the log keeps its last batches only.
+    for (const id of info.replicas) {
+      const broker = cluster.broker(id);
+      const { data, appliedIndex } = broker.replicas.get(groupId)!.stateSnapshot();
+      const confState = broker.host.status(groupId).confState;
+      await broker.store.applyRetention(groupId, { now: Date.now(), appliedIndex, confState, maxBytes: 1 }, data);
+    }
+    const leader = await waitLeader(cluster, groupId);
+    expect(leader.store.earliestOffset(groupId)).toBeGreaterThan(0);
+    const spare = cluster.ids().find((id) => !info.replicas.includes(id))!;
+    const leaving = info.replicas.find((id) => id !== leader.nodeId)!;
+    const target = [...info.replicas.filter((id) => id !== leaving), spare];
+    await admin.reassignPartitions('moves-compacted', [{ partition: 0, replicas: target }]);
+    await waitUntil(() => moved(cluster, groupId, target, leaving), 30_000, () => `voters ${leaderOf(cluster, groupId)?.host.status(groupId).confState.voters.join(',') ?? '?'}`);
+    const last = await producer.send({ topic: 'moves-compacted', partition: 0, value: 'after' });
+    await producer.close();
+    await admin.close();
+    const joiner = cluster.broker(spare);
+    // The joiner's log starts where the snapshot ended, and holds what the leader holds from there.
+    const start = joiner.store.earliestOffset(groupId);
+    expect(start).toBeGreaterThan(0);
+    await waitUntil(() => joiner.replicas.get(groupId)!.highWatermark === last.offset + 1, 10_000, () => `joiner high watermark ${joiner.replicas.get(groupId)!.highWatermark}`);
+    const [mine, theirs] = await Promise.all([replicaLog(joiner, groupId, start), replicaLog(await waitLeader(cluster, groupId), groupId, start)]);
+    expect(mine.byteLength).toBeGreaterThan(0);
+    expect(mine.equals(theirs!)).toBe(true);
+    expect(sorted(joiner.host.status(groupId).confState.voters)).toEqual(sorted(target));
   }, 90_000);
 });
