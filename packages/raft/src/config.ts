@@ -14,6 +14,8 @@ export interface UnsafeTestingKnobs {
   readonly skipVotePersistence?: boolean;
   /** Commit entries of earlier terms by counting replicas (violates Raft §5.4.2). */
   readonly commitOldTermEntries?: boolean;
+  /** A node repairing a lost log suffix votes and campaigns anyway (see InitialState.repairIndex). */
+  readonly voteWhileRepairing?: boolean;
 }
 
 /** Logging hook; the core never logs on its own hot paths. */

@@ -101,6 +101,7 @@ interface Options {
   readonly readOnlyMode: ReadOnlyMode;
   readonly leaseDriftBoundTicks: number;
   readonly skipVotePersistence: boolean;
+  readonly voteWhileRepairing: boolean;
   readonly commitOldTermEntries: boolean;
 }
 
@@ -141,6 +142,7 @@ function resolveOptions(config: RaftNodeConfig): Options {
     readOnlyMode,
     leaseDriftBoundTicks,
     skipVotePersistence: config.unsafeTestingKnobs?.skipVotePersistence ?? false,
+    voteWhileRepairing: config.unsafeTestingKnobs?.voteWhileRepairing ?? false,
     commitOldTermEntries: config.unsafeTestingKnobs?.commitOldTermEntries ?? false,
   };
 }
@@ -511,7 +513,7 @@ export class RaftNode implements RaftNodeApi {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTicks && this.repairing()) {
+    if (this.electionElapsed >= this.randomizedElectionTicks && this.abstains()) {
       // Never campaign with a repaired log; make sure a leader (maybe quiesced) hears of it.
       this.electionElapsed = 0;
       for (const id of allVoters(this.tracker.config)) if (id !== this.id) this.sendLogLost(id);
@@ -559,7 +561,12 @@ export class RaftNode implements RaftNodeApi {
   }
 
   private promotable(): boolean {
-    return isVoter(this.tracker.config, this.id) && this.log.unstable.snapshot === null && !this.repairing();
+    return isVoter(this.tracker.config, this.id) && this.log.unstable.snapshot === null && !this.abstains();
+  }
+
+  /** A repairing node grants no votes and never campaigns (unless a test knob breaks the rule). */
+  private abstains(): boolean {
+    return this.repairing() && !this.options.voteWhileRepairing;
   }
 
   /** True while a log that lost acknowledged entries has not caught up to what it held. */
@@ -571,9 +578,10 @@ export class RaftNode implements RaftNodeApi {
     return false;
   }
 
+  /** Tells `to` (a leader, maybe) that this log lost entries and ends at its last index. */
   private sendLogLost(to: NodeId): void {
     const lastIndex = this.log.lastIndex();
-    this.send({ type: MessageType.appendResponse, to, index: lastIndex, reject: true, rejectHint: lastIndex, logTerm: 0, context: logLostContext });
+    this.send({ type: MessageType.appendResponse, to, index: lastIndex, reject: true, rejectHint: lastIndex, logTerm: this.log.lastTerm(), context: logLostContext });
   }
 
   // ---------------------------------------------------------------- elections
@@ -629,7 +637,7 @@ export class RaftNode implements RaftNodeApi {
   private handleVoteRequest(m: Message): void {
     const isPreVote = m.type === MessageType.preVote;
     const canVote = this.vote === m.from || (this.vote === 0 && this.lead === 0) || (isPreVote && m.term > this.term);
-    if (canVote && !this.repairing() && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && !this.abstains() && this.log.isUpToDate(m.index, m.logTerm)) {
       // A granted pre-vote answers with the candidate's future term, so that it counts.
       this.send({ type: responseType(m.type), to: m.from, term: m.term, reject: false });
       if (isPreVote) return;
@@ -727,13 +735,11 @@ export class RaftNode implements RaftNodeApi {
       this.send({ type: MessageType.appendResponse, to: m.from, index: lastNew });
       return;
     }
-    if (this.repairing()) {
-      this.sendLogLost(m.from);
-      return;
-    }
     // Fast backtracking: tell the leader the last index whose term is <= the term it sent.
     const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
-    this.send({ type: MessageType.appendResponse, to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term });
+    // A repaired log also says it lost entries: the leader's match for it may be stale.
+    const context = this.repairing() ? logLostContext : emptyBytes;
+    this.send({ type: MessageType.appendResponse, to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term, context });
   }
 
   private handleHeartbeat(m: Message): void {
@@ -883,7 +889,8 @@ export class RaftNode implements RaftNodeApi {
   private handleAppendReject(m: Message, pr: Progress): void {
     if (sameBytes(m.context, logLostContext)) {
       if (pr.state === 'snapshot' && pr.match <= m.rejectHint) return;
-      pr.becomeProbeAfterLoss(Math.min(m.rejectHint, this.log.lastIndex()));
+      const agreeAt = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm).index : m.rejectHint;
+      pr.becomeProbeAfterLoss(Math.min(agreeAt, this.log.lastIndex()));
       this.logger?.info({ id: this.id, follower: m.from, lastIndex: m.rejectHint }, 'follower lost part of its log: replicating it again');
       this.maybeSendAppend(m.from, true);
       return;

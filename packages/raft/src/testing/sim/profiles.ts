@@ -33,6 +33,13 @@ export const simProfiles = {
     downtimeMsMax: 200,
     networkFaults: { dropRate: 0.1, duplicateRate: 0.05, delayMsMin: 1, delayMsMax: 15, spikeRate: 0.1, spikeDelayMsMax: 150 },
   },
+  /**
+   * Every fault plus corrupt logs: a follower restarts with a suffix of its log dropped, as the
+   * broker's repair of a corrupt replica does, and must never help elect a leader lacking what it
+   * had acknowledged. `--knob voteWhileRepairing` drops that rule: the checkers then see committed
+   * entries lost. Membership changes are off: a removal can leave too few healthy voters.
+   */
+  'corrupt-repair': { weights: { corrupt: 4, membership: 0 } },
   /** The default run without the host's snapshot-on-membership-change policy. */
   'no-conf-snapshot': { snapshotOnConfChange: false },
 } satisfies Record<string, ProfileOptions>;
@@ -45,7 +52,7 @@ export function isSimProfileName(name: string): name is SimProfileName {
 
 export type SimKnob = keyof UnsafeTestingKnobs;
 
-export const simKnobs: readonly SimKnob[] = ['skipVotePersistence', 'commitOldTermEntries'];
+export const simKnobs: readonly SimKnob[] = ['skipVotePersistence', 'commitOldTermEntries', 'voteWhileRepairing'];
 
 export function isSimKnob(name: string): name is SimKnob {
   return (simKnobs as readonly string[]).includes(name);

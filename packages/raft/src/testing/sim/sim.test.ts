@@ -181,6 +181,25 @@ describe('the checkers can fail', () => {
   });
 });
 
+describe('corrupt logs repaired from the leader', () => {
+  const corruptRepair: SeedRunOptions = { profile: 'corrupt-repair' };
+
+  it('passes every check with followers restarting on cut logs (seeds 1..150)', () => {
+    const failures = runSeeds(1, 150, corruptRepair);
+    expect(failures.map((f) => `${f.seed}: ${f.violation?.message ?? ''}`)).toEqual([]);
+    const corruptions = runSeed(1, corruptRepair).stats.corruptions;
+    expect(corruptions, 'seed 1 cuts some logs').toBeGreaterThan(0);
+  });
+
+  it('voteWhileRepairing: a seed among the first 100 elects a leader lacking a committed entry', () => {
+    const options: SeedRunOptions = { ...corruptRepair, knobs: ['voteWhileRepairing'] };
+    const failure = firstFailingSeed(100, options);
+    expect(failure, 'no seed in 1..100 failed').not.toBeNull();
+    console.log(`voteWhileRepairing: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, options)}`);
+    expect(['committed-entry-lost', 'leader-completeness', 'state-machine-safety']).toContain(failure?.violation?.check);
+  });
+});
+
 describe('a learner added after the leader\'s last snapshot', () => {
   // Found by the simulator (seed 646 of profile no-conf-snapshot, before clocks drifted): a
   // learner added after the leader's last snapshot could never catch up, because RaftNode ignored

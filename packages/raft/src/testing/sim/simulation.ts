@@ -82,6 +82,12 @@ export interface SimActionWeights {
   readonly networkFaults: number;
   readonly compact: number;
   readonly membership: number;
+  /**
+   * A follower finds a corrupt entry on its disk: it restarts with its log cut from a random index
+   * on (`MemoryStorage.discardFrom`) and must be repaired without losing anything committed. At
+   * most one member is repairing at a time (corruption on a minority). Default 0.
+   */
+  readonly corrupt: number;
 }
 
 export const simActionWeightsDefault: SimActionWeights = {
@@ -98,6 +104,7 @@ export const simActionWeightsDefault: SimActionWeights = {
   networkFaults: 3,
   compact: 2,
   membership: 3,
+  corrupt: 0,
 };
 
 export interface SimulationOptions {
@@ -148,6 +155,8 @@ export interface SimulationStats {
   confChangesCommitted: number;
   transfersRequested: number;
   compactions: number;
+  /** Followers restarted with a cut log (the `corrupt` action), each repaired from a leader. */
+  corruptions: number;
   leaderElections: number;
   messagesSent: number;
   messagesDropped: number;
@@ -236,7 +245,7 @@ export class Simulation {
   private events = 0;
   private stepsDone = 0;
   private crashes = 0;
-  private readonly counters = { snapshotsNotNamingRecipient: 0, snapshotsInstalled: 0, confChangesCommitted: 0, transfersRequested: 0, compactions: 0 };
+  private readonly counters = { snapshotsNotNamingRecipient: 0, snapshotsInstalled: 0, confChangesCommitted: 0, transfersRequested: 0, compactions: 0, corruptions: 0 };
   private reads = 0;
   private nextProposalId = 1;
   private nextReadId = 1;
@@ -817,6 +826,7 @@ export class Simulation {
       [weights.networkFaults, () => this.actionNetworkFaults()],
       [weights.compact, () => this.actionCompact()],
       [weights.membership, () => this.actionMembership()],
+      [weights.corrupt, () => this.actionCorrupt()],
     ];
     let total = 0;
     for (const [weight] of table) total += weight;
@@ -859,6 +869,29 @@ export class Simulation {
     this.crash(id);
     const member = this.member(id);
     this.clock.schedule(this.prng.between(simDowntimeMsMin, this.downtimeMsMax), { kind: 'restart', node: id, incarnation: member.incarnation });
+  }
+
+  private actionCorrupt(): void {
+    const leader = this.leader();
+    const members = [...this.members.values()];
+    if (members.some((member) => (member.storage.initialState().repairIndex ?? 0) > 0)) return;
+    const candidates = members.filter((member) => member.node !== null && member.id !== leader && member.storage.lastIndex() >= member.storage.firstIndex());
+    if (candidates.length === 0) return;
+    const member = this.prng.pick(candidates);
+    this.crash(member.id);
+    if (member.storage.lastIndex() < member.storage.firstIndex()) {
+      // The persist in flight landed a snapshot: no entry left to cut.
+      this.restart(member.id);
+      return;
+    }
+    const from = this.prng.between(member.storage.firstIndex(), member.storage.lastIndex());
+    const last = member.storage.lastIndex();
+    member.storage.discardFrom(from);
+    // The repair is one synced write.
+    member.syncedHardState = member.storage.hardState();
+    this.counters.corruptions++;
+    this.log(() => `corrupt ${member.id}: log cut at ${from} (was up to ${last})`);
+    this.restart(member.id);
   }
 
   private actionPartition(): void {
