@@ -45,6 +45,8 @@ export const promoteLagEntriesMax = 64;
  * follower may never apply its own removal: the leader stops replicating to it).
  */
 export const removedReplicaGraceMs = 3_000;
+/** A proposed conf change whose outcome was never reported is given up (and the step retried) after this. */
+export const confChangeWaitMsMax = 30_000;
 
 assert(partitionReportIntervalMs < partitionReportRefreshMs, 'reports are checked more often than they are refreshed');
 assert(producerIdBlockSize > 0, 'a producer id block is not empty');

@@ -1,8 +1,10 @@
-import { Role } from '@streambus/raft';
-import type { HostGroupStatus, NodeId, ProgressStatus } from '@streambus/raft';
+import { ConfChangeType, ProposalDroppedError, Role } from '@streambus/raft';
+import type { ConfChange, GroupId, HostGroupStatus, NodeId, ProgressStatus, ProposalReceipt } from '@streambus/raft';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { promoteLagEntriesMax } from './constants.js';
-import { planMembershipStep } from './reconfigurer.js';
+import { confChangeWaitMsMax, promoteLagEntriesMax } from './constants.js';
+import { planMembershipStep, Reconfigurer } from './reconfigurer.js';
+import type { ReconfigurerHost } from './reconfigurer.js';
 
 interface Shape {
   voters: NodeId[];
@@ -84,5 +86,94 @@ describe('planMembershipStep (leader 1)', () => {
   it('waits when not leading or in a joint configuration', () => {
     expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3], role: Role.follower }))).toMatchObject({ kind: 'wait' });
     expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 4], outgoing: [1, 2, 3] }))).toMatchObject({ kind: 'wait' });
+  });
+});
+
+/** A host whose group 7 this broker (1) leads; proposals wait until the test settles them. */
+class FakeHost implements ReconfigurerHost {
+  shape: Shape = { voters: [1, 2, 3] };
+  readonly proposed: ConfChange[] = [];
+  readonly transfers: NodeId[] = [];
+  statusCalls = 0;
+  private settle: { resolve: (receipt: ProposalReceipt) => void; reject: (error: Error) => void } | null = null;
+  hasGroup(groupId: GroupId): boolean {
+    return groupId === 7;
+  }
+  roleOf(): Role {
+    return this.shape.role ?? Role.leader;
+  }
+  status(): HostGroupStatus {
+    this.statusCalls += 1;
+    return status(this.shape);
+  }
+  proposeConfChange(_groupId: GroupId, change: ConfChange): Promise<ProposalReceipt> {
+    this.proposed.push(change);
+    return new Promise((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
+  }
+  transferLeadership(_groupId: GroupId, to: NodeId): void {
+    this.transfers.push(to);
+  }
+  /** Applies (or fails) the pending proposal. */
+  async finish(shape: Shape | Error): Promise<void> {
+    const settle = this.settle;
+    this.settle = null;
+    if (shape instanceof Error) settle?.reject(shape);
+    else {
+      this.shape = shape;
+      settle?.resolve({ index: 1, term: 1 });
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe('Reconfigurer', () => {
+  const silent = pino({ level: 'silent' });
+  const changes = (host: FakeHost): string[] => host.proposed.map((c) => `${c.changes.map((one) => `${one.type === ConfChangeType.addLearner ? 'learner' : one.type === ConfChangeType.addVoter ? 'voter' : 'remove'} ${one.nodeId}`).join()}`);
+
+  it('proposes one change at a time, each after the previous one applied, and then leaves the group alone', async () => {
+    const host = new FakeHost();
+    const reconfigurer = new Reconfigurer(1, host, silent);
+    const target = [{ groupId: 7, replicas: [1, 2, 4] }];
+    reconfigurer.run(target);
+    reconfigurer.run(target);
+    expect(changes(host)).toEqual(['learner 4']);
+    await host.finish({ voters: [1, 2, 3], learners: [4] });
+    reconfigurer.run(target);
+    await host.finish({ voters: [1, 2, 3, 4] });
+    reconfigurer.run(target);
+    await host.finish({ voters: [1, 2, 4] });
+    reconfigurer.run(target);
+    expect(changes(host)).toEqual(['learner 4', 'voter 4', 'remove 3']);
+    const calls = host.statusCalls;
+    reconfigurer.run(target);
+    reconfigurer.run(target);
+    expect(host.statusCalls).toBe(calls);
+  });
+
+  it('retries a step whose proposal failed, and gives up waiting on one never reported', async () => {
+    let nowMs = 0;
+    const host = new FakeHost();
+    const reconfigurer = new Reconfigurer(1, host, silent, () => nowMs);
+    const target = [{ groupId: 7, replicas: [1, 2, 4] }];
+    reconfigurer.run(target);
+    await host.finish(new ProposalDroppedError('a membership change is already pending'));
+    reconfigurer.run(target);
+    expect(changes(host)).toEqual(['learner 4', 'learner 4']);
+    nowMs += confChangeWaitMsMax - 1;
+    reconfigurer.run(target);
+    expect(host.proposed).toHaveLength(2);
+    nowMs += 1;
+    reconfigurer.run(target);
+    expect(host.proposed).toHaveLength(3);
+  });
+
+  it('a leader that must leave asks for a transfer and proposes nothing', () => {
+    const host = new FakeHost();
+    host.shape = { voters: [1, 2, 3, 4] };
+    new Reconfigurer(1, host, silent).run([{ groupId: 7, replicas: [2, 3, 4] }]);
+    expect(host.transfers).toEqual([2]);
+    expect(host.proposed).toEqual([]);
   });
 });

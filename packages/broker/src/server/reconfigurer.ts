@@ -18,7 +18,7 @@
 import { ConfChangeTransition, ConfChangeType, GroupNotFoundError, NotLeaderError, ProposalDroppedError, Role, StoppedError } from '@streambus/raft';
 import type { ConfChange, GroupId, HostGroupStatus, NodeId, ProposalReceipt } from '@streambus/raft';
 import type { Logger } from '../logging/logger.js';
-import { promoteLagEntriesMax, reconfigureGroupsPerRunMax } from './constants.js';
+import { confChangeWaitMsMax, promoteLagEntriesMax, reconfigureGroupsPerRunMax } from './constants.js';
 
 /** The next move of a group's membership towards its target. */
 export type MembershipStep =
@@ -97,23 +97,40 @@ function single(type: ConfChangeType, nodeId: NodeId): ConfChange {
 }
 
 export class Reconfigurer {
-  /** Groups with a conf change proposed and not yet applied here: nothing more until it is. */
-  private readonly inFlight = new Set<GroupId>();
+  /**
+   * Groups with a conf change proposed and not yet applied here, since when: nothing more until
+   * it is (or until `confChangeWaitMsMax`, should its outcome never be reported).
+   */
+  private readonly inFlight = new Map<GroupId, number>();
   /** The last step logged per group, so that a long wait is logged once, not every run. */
   private readonly lastLogged = new Map<GroupId, string>();
+  /**
+   * Per group, the target its membership was found equal to. Leaders only ever move a group
+   * towards its target, so it stays done until the target changes: idle groups cost a string
+   * compare per run, not a status.
+   */
+  private readonly done = new Map<GroupId, string>();
 
   constructor(
     private readonly nodeId: NodeId,
     private readonly host: ReconfigurerHost,
     private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Takes at most one step for each led group whose membership differs from its target. */
   run(targets: Iterable<ReconfigureTarget>): void {
+    // Another leader may have moved a group meanwhile: "done" holds only while this broker leads.
+    for (const groupId of this.done.keys()) {
+      if (!this.host.hasGroup(groupId) || this.host.roleOf(groupId) !== Role.leader) this.done.delete(groupId);
+    }
     let stepped = 0;
     for (const target of targets) {
       if (stepped >= reconfigureGroupsPerRunMax) return;
-      if (this.inFlight.has(target.groupId) || !this.host.hasGroup(target.groupId) || this.host.roleOf(target.groupId) !== Role.leader) continue;
+      if (this.done.get(target.groupId) === target.replicas.join(',')) continue;
+      const since = this.inFlight.get(target.groupId);
+      if (since !== undefined && this.now() - since < confChangeWaitMsMax) continue;
+      if (!this.host.hasGroup(target.groupId) || this.host.roleOf(target.groupId) !== Role.leader) continue;
       if (this.stepGroup(target)) stepped += 1;
     }
   }
@@ -122,6 +139,7 @@ export class Reconfigurer {
   forget(groupId: GroupId): void {
     this.inFlight.delete(groupId);
     this.lastLogged.delete(groupId);
+    this.done.delete(groupId);
   }
 
   /** One step for one group; true when it proposed something. */
@@ -130,6 +148,7 @@ export class Reconfigurer {
     const status = this.host.status(groupId);
     const step = planMembershipStep(this.nodeId, replicas, status);
     if (step.kind === 'done') {
+      this.done.set(groupId, replicas.join(','));
       if (this.lastLogged.has(groupId)) this.logger.info({ group: groupId, step: 'done', voters: status.confState.voters }, 'partition membership reached its target');
       this.lastLogged.delete(groupId);
       return false;
@@ -159,7 +178,8 @@ export class Reconfigurer {
           : single(ConfChangeType.removeNode, step.nodeId);
     this.logger.info({ ...fields, broker: step.nodeId }, 'partition membership step proposed');
     this.lastLogged.set(groupId, `${step.kind} ${step.nodeId}`);
-    this.inFlight.add(groupId);
+    const proposedAt = this.now();
+    this.inFlight.set(groupId, proposedAt);
     this.host
       .proposeConfChange(groupId, change)
       .then(
@@ -170,7 +190,9 @@ export class Reconfigurer {
           else this.logger.debug({ group: groupId, step: step.kind, err: (error as Error).message }, 'partition membership step not taken; retrying');
         },
       )
-      .finally(() => this.inFlight.delete(groupId));
+      .finally(() => {
+        if (this.inFlight.get(groupId) === proposedAt) this.inFlight.delete(groupId);
+      });
     return true;
   }
 }
