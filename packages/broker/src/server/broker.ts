@@ -443,7 +443,10 @@ export class Broker {
     const member = conf.voters.includes(this.nodeId) || conf.learners.includes(this.nodeId) || conf.votersOutgoing.includes(this.nodeId);
     if (!member) return true;
     const report = info.leader;
-    if (status.role === Role.leader || report === null || report.leaderId === this.nodeId || report.isr.includes(this.nodeId)) {
+    // The leader's ISR lacking this broker counts only once every target replica is in it: then the
+    // move is at its removal step, not waiting for this (maybe lagging, still voting) replica.
+    const atRemoval = report !== null && info.replicas.every((id) => report.isr.includes(id));
+    if (status.role === Role.leader || report === null || !atRemoval || report.leaderId === this.nodeId || report.isr.includes(this.nodeId)) {
       this.outOfIsrSinceMs.delete(groupId);
       return false;
     }
