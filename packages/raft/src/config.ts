@@ -57,6 +57,13 @@ export interface RaftNodeConfig {
   readonly readOnlyMode?: ReadOnlyMode;
   /** The worst clock drift between members over an election timeout, in ticks (lease mode). */
   readonly leaseDriftBoundTicks?: number;
+  /**
+   * A leader hands its appends and heartbeats out in `Ready.messages`, to send before its own
+   * persist completes, so that followers write in parallel with it (Raft thesis §10.2.1). Safe:
+   * they promise nothing the leader has not made durable (its term was persisted before it could
+   * win), and its own entries count toward commit only once persisted. Default false.
+   */
+  readonly appendBeforePersist?: boolean;
   /** The index already applied by the state machine at start (default: the snapshot's index). */
   readonly applied?: number;
   readonly logger?: RaftLogger;

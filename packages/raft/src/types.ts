@@ -207,4 +207,10 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** False only when nothing durable changed (then persistence may skip the fsync). */
   readonly mustSync: boolean;
+  /**
+   * Messages that may be sent at once, before the persist completes: a leader's appends and
+   * heartbeats when `appendBeforePersist` is on. Empty otherwise. Everything else comes from
+   * advance(), after the persist.
+   */
+  readonly messages: readonly Message[];
 }

@@ -408,3 +408,43 @@ describe('RaftHost snapshots', () => {
     expect(c.host(3).status(1).applied).toBe(c.host(1).status(1).applied);
   });
 });
+
+describe('appendBeforePersist', () => {
+  /** Holds node 1's store writes until released; reports whether a follower got the entry meanwhile. */
+  async function followerWritesFirst(appendBeforePersist: boolean): Promise<boolean> {
+    const c = new MemoryHostCluster({ seed: 3, groupDefaults: { appendBeforePersist } });
+    cluster = c;
+    c.createGroup(1);
+    await c.settle();
+    c.host(1).campaign(1);
+    await c.settle();
+    expect(await c.waitLeaders([1])).toEqual([1]);
+    const leaderStore = c.stores.get(1)!;
+    const follower = c.stores.get(2)!.group(1);
+    const before = follower.lastIndex();
+    const persist = leaderStore.persist.bind(leaderStore);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let leaderWrote = false;
+    leaderStore.persist = async (writes, mustSync) => {
+      await gate;
+      await persist(writes, mustSync);
+      leaderWrote = true;
+    };
+    const proposal = c.host(1).propose(1, bytes('parallel'));
+    for (let i = 0; i < 20 && follower.lastIndex() === before; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    const followerFirst = follower.lastIndex() > before && !leaderWrote;
+    release();
+    await proposal;
+    expect(c.stores.get(1)!.group(1).lastIndex()).toBe(before + 1);
+    return followerFirst;
+  }
+
+  it('on: a follower writes the leader\'s entry while the leader\'s own write is still in flight', async () => {
+    expect(await followerWritesFirst(true)).toBe(true);
+  });
+
+  it('off: nothing leaves the leader before its write', async () => {
+    expect(await followerWritesFirst(false)).toBe(false);
+  });
+});

@@ -749,6 +749,19 @@ export class RaftHost {
         mustSync ||= ready.mustSync;
       }
     }
+    // A leader's appends leave now, so that followers write in parallel with it (appendBeforePersist).
+    let early = 0;
+    for (let i = 0; i < readies.length; i++) {
+      const ready = readies[i] as Ready;
+      if (ready.messages.length === 0) continue;
+      const groupId = (groups[i] as HostedGroup).groupId;
+      for (const message of ready.messages) this.outbox.addMessage(groupId, message);
+      early += ready.messages.length;
+    }
+    if (early > 0) {
+      this.metrics.messagesSent += early;
+      this.metrics.framesSent += this.outbox.flush(this.transport);
+    }
     if (writes.length > 0) {
       this.metrics.persistCalls++;
       this.metrics.groupWrites += writes.length;

@@ -7,6 +7,9 @@
  * only with the messages produced before the matching ready() call. So no vote, append response
  * or append leaves the node before the term, vote and entries it depends on are on disk. A
  * leader's own entries count toward commit only once persisted: its match moves in advance().
+ * Opt-in exception (`appendBeforePersist`, Raft thesis §10.2.1): a leader's appends and heartbeats
+ * come out in `Ready.messages`, to send while its own write is in flight; they depend on nothing
+ * that write makes durable (its term was on disk before it could win).
  *
  * Each role has its own step and tick function; impossible transitions throw AssertionError.
  *
@@ -78,6 +81,12 @@ import type {
 import { inflightBytesMaxDefault, proposalBatchEntriesMax, readRequestsPendingMax } from './constants.js';
 
 const emptyBytes = new Uint8Array(0);
+const emptyMessages: Message[] = [];
+
+/** A leader's appends and heartbeats: nothing in them waits for its own persist (see appendBeforePersist). */
+function isLeaderReplication(m: Message): boolean {
+  return m.type === MessageType.append || m.type === MessageType.heartbeat;
+}
 /** Vote requests carrying this context come from a leadership transfer: leases do not apply. */
 export const transferContext = new TextEncoder().encode('transfer');
 /**
@@ -102,6 +111,7 @@ interface Options {
   readonly leaseDriftBoundTicks: number;
   readonly skipVotePersistence: boolean;
   readonly voteWhileRepairing: boolean;
+  readonly appendBeforePersist: boolean;
   readonly commitOldTermEntries: boolean;
 }
 
@@ -143,6 +153,7 @@ function resolveOptions(config: RaftNodeConfig): Options {
     leaseDriftBoundTicks,
     skipVotePersistence: config.unsafeTestingKnobs?.skipVotePersistence ?? false,
     voteWhileRepairing: config.unsafeTestingKnobs?.voteWhileRepairing ?? false,
+    appendBeforePersist: config.appendBeforePersist ?? false,
     commitOldTermEntries: config.unsafeTestingKnobs?.commitOldTermEntries ?? false,
   };
 }
@@ -341,6 +352,13 @@ export class RaftNode implements RaftNodeApi {
     const entries = this.log.unstableEntries();
     const snapshot = this.log.unstable.snapshot;
     const durableChanged = hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote;
+    let early: Message[] = emptyMessages;
+    let late = this.outbox;
+    if (this.options.appendBeforePersist && this.role === Role.leader && !durableChanged && late.length > 0) {
+      early = late.filter(isLeaderReplication);
+      if (early.length === late.length) late = [];
+      else if (early.length > 0) late = late.filter((m) => !isLeaderReplication(m));
+    }
     const ready: Ready = {
       softState: softChanged ? soft : null,
       hardState: hardChanged ? hard : null,
@@ -349,11 +367,12 @@ export class RaftNode implements RaftNodeApi {
       committedEntries: this.takeCommittedEntries(),
       readStates: this.readStates,
       mustSync: durableChanged || entries.length > 0 || snapshot !== null,
+      messages: early,
     };
     this.readStates = [];
     this.prevSoftState = soft;
     this.prevHardState = hard;
-    this.readyInFlight = { ready, messages: this.outbox };
+    this.readyInFlight = { ready, messages: late };
     this.outbox = [];
     return ready;
   }

@@ -84,6 +84,7 @@ export class TestNetwork {
     while (member.node.hasReady()) {
       const ready = member.node.ready();
       member.readies.push(ready);
+      this.queue.push(...ready.messages);
       member.storage.write(ready);
       const messages = member.node.advance(ready);
       if (ready.snapshot !== null) member.snapshots.push(ready.snapshot);

@@ -55,6 +55,8 @@ import { SimViolation } from './violation.js';
 
 /** Raft settings of the simulated nodes; unset ones are chosen by the seed. */
 export interface SimRaftOptions {
+  /** Default: on for odd seeds (without touching the seed's randomness). */
+  readonly appendBeforePersist?: boolean;
   readonly electionTicks?: number;
   readonly heartbeatTicks?: number;
   readonly preVote?: boolean;
@@ -223,6 +225,7 @@ export interface ResolvedRaftOptions {
   readonly messageBytesMax: number;
   readonly readOnlyMode: ReadOnlyMode;
   readonly leaseDriftBoundTicks: number;
+  readonly appendBeforePersist: boolean;
   readonly unsafeTestingKnobs: UnsafeTestingKnobs | undefined;
 }
 
@@ -270,7 +273,7 @@ export class Simulation {
     this.trace = options.trace ?? null;
     this.weights = { ...simActionWeightsDefault, ...options.weights };
     const choices = this.prng.fork(1);
-    this.raft = resolveRaftOptions(options.raft ?? {}, choices);
+    this.raft = resolveRaftOptions(options.raft ?? {}, choices, options.seed);
     this.asyncDisk = options.asyncDisk ?? choices.chance(0.5);
     this.network = new SimNetwork<Message>(this.prng.fork(2), (delayMs, message) => this.clock.schedule(delayMs, { kind: 'deliver', message }));
     if (options.networkFaults !== undefined) this.network.faults = options.networkFaults;
@@ -598,6 +601,7 @@ export class Simulation {
       messageBytesMax: raft.messageBytesMax,
       readOnlyMode: raft.readOnlyMode,
       leaseDriftBoundTicks: raft.leaseDriftBoundTicks,
+      appendBeforePersist: raft.appendBeforePersist,
     };
     return raft.unsafeTestingKnobs === undefined ? base : { ...base, unsafeTestingKnobs: raft.unsafeTestingKnobs };
   }
@@ -611,6 +615,8 @@ export class Simulation {
       if (!this.guard(member.id, () => node.hasReady())) return;
       const ready = this.guard(member.id, () => node.ready());
       this.observeReady(member, node, ready);
+      // A leader's appends may leave before its own write (appendBeforePersist).
+      this.sendMessages(member, node, ready.messages);
       if (this.asyncDisk && needsPersist(ready)) {
         member.pending = ready;
         this.clock.schedule(member.random.int(simDiskLatencyMsMax + 1), { kind: 'persisted', node: member.id, incarnation: member.incarnation });
@@ -643,6 +649,19 @@ export class Simulation {
   private complete(member: SimMember, node: RaftNodeApi, ready: Ready): void {
     this.persist(member, ready);
     const messages = this.guard(member.id, () => node.advance(ready));
+    this.sendMessages(member, node, messages);
+    if (ready.snapshot !== null) this.restoreSnapshot(member, ready.snapshot);
+    this.apply(member, node, ready.committedEntries);
+    for (const state of ready.readStates) {
+      const readId = decodeId(state.requestContext);
+      this.log(() => `read ${readId} on ${member.id} answered at index ${state.index}`);
+      this.checker.answerRead(readId, member.id, state.index);
+      if (!this.readAnswers.has(readId)) this.readAnswers.set(readId, state.index);
+    }
+  }
+
+  private sendMessages(member: SimMember, node: RaftNodeApi, messages: readonly Message[]): void {
+    if (messages.length === 0) return;
     const unreachable = new Set<NodeId>();
     for (const message of messages) {
       assert(message.from === member.id, 'a node sends as itself');
@@ -652,14 +671,6 @@ export class Simulation {
       if (this.network.send(message) === 'unreachable') unreachable.add(message.to);
     }
     for (const to of unreachable) this.guard(member.id, () => node.reportUnreachable(to));
-    if (ready.snapshot !== null) this.restoreSnapshot(member, ready.snapshot);
-    this.apply(member, node, ready.committedEntries);
-    for (const state of ready.readStates) {
-      const readId = decodeId(state.requestContext);
-      this.log(() => `read ${readId} on ${member.id} answered at index ${state.index}`);
-      this.checker.answerRead(readId, member.id, state.index);
-      if (!this.readAnswers.has(readId)) this.readAnswers.set(readId, state.index);
-    }
   }
 
   private persist(member: SimMember, ready: Ready): void {
@@ -1126,7 +1137,7 @@ export class Simulation {
   }
 }
 
-function resolveRaftOptions(options: SimRaftOptions, prng: Prng): ResolvedRaftOptions {
+function resolveRaftOptions(options: SimRaftOptions, prng: Prng, seed: number): ResolvedRaftOptions {
   const electionTicks = options.electionTicks ?? simElectionTicksDefault;
   const heartbeatTicks = options.heartbeatTicks ?? prng.between(1, Math.min(3, electionTicks - 1));
   const preVote = options.preVote ?? prng.chance(0.7);
@@ -1143,6 +1154,7 @@ function resolveRaftOptions(options: SimRaftOptions, prng: Prng): ResolvedRaftOp
     messageBytesMax: options.messageBytesMax ?? prng.pick([1, 64, 1024 * 1024]),
     readOnlyMode,
     leaseDriftBoundTicks: options.leaseDriftBoundTicks ?? simLeaseDriftBoundTicks,
+    appendBeforePersist: options.appendBeforePersist ?? seed % 2 === 1,
     unsafeTestingKnobs: options.unsafeTestingKnobs,
   };
 }
