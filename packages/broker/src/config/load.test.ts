@@ -70,7 +70,7 @@ describe('defaults', () => {
     expect(config.storage.walSyncIntervalMs).toBe(10);
     expect(config.storage.retentionAgeMsMax).toBe(168 * 3600_000);
     expect(config.server.adminListen).toEqual({ host: '0.0.0.0', port: 9090 });
-    expect(config.raft).toEqual({ tickMs: 50, electionTicks: 10, heartbeatTicks: 1 });
+    expect(config.raft).toEqual({ tickMs: 50, electionTicks: 10, heartbeatTicks: 1, appendBeforePersist: true });
   });
 });
 

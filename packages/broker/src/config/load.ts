@@ -421,6 +421,7 @@ function assemble(collector: Collector): BrokerConfig {
       tickMs: num('raft.tick_ms'),
       electionTicks: num('raft.election_ticks'),
       heartbeatTicks: num('raft.heartbeat_ticks'),
+      appendBeforePersist: bool('raft.append_before_persist'),
     },
   };
 }

@@ -108,6 +108,7 @@ export const keySpecs: readonly KeySpec[] = [
   key('raft.tick_ms', int(tickMsMin, tickMsMax), 50, 'Raft logical clock period'),
   key('raft.election_ticks', int(2, electionTicksMax), 10, 'ticks without a leader before an election'),
   key('raft.heartbeat_ticks', int(1, electionTicksMax - 1), 1, 'ticks between heartbeats; fewer than election_ticks'),
+  key('raft.append_before_persist', bool, true, "a leader replicates while its own write is in flight (followers fsync in parallel); off: after it"),
 ];
 
 /** The sections of server.yaml, in order. */

@@ -70,6 +70,8 @@ export interface RaftTimingConfig {
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
+  /** Leaders send appends before their own write completes (Raft thesis §10.2.1). */
+  readonly appendBeforePersist: boolean;
 }
 
 export interface BrokerConfig {

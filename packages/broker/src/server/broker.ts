@@ -134,7 +134,7 @@ export class Broker {
       stateMachine,
       tickMs: config.raft.tickMs,
       logger: raftLogger(componentLogger(this.logger, 'raft')),
-      groupDefaults: { electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks, preVote: true, checkQuorum: true },
+      groupDefaults: { electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks, preVote: true, checkQuorum: true, appendBeforePersist: config.raft.appendBeforePersist },
     });
     this.gateway = new ControllerGateway(this.nodeId, this.host, this.controller, this.transport);
     this.forwarder = new Forwarder(this.nodeId, peers);
