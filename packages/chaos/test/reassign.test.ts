@@ -27,6 +27,14 @@ describe('reassign nemesis (acks=all, wal_sync=always)', () => {
       console.log(formatReport(report));
       const moves = report.notes.find((note) => note.startsWith('reassignments: '));
       expect(moves, `no reassignment was recorded; ${report.replayCommand}`).toBeDefined();
+      // Each moved partition ends with Raft voters = its final replica list, and the brokers moved off host nothing.
+      const moved = report.notes.filter((note) => note.startsWith('moved group '));
+      expect(moved.length).toBeGreaterThan(0);
+      for (const note of moved) {
+        const [, replicas, voters, stillHosting] = /final replicas \[([\d,]*)\], Raft voters \[([\d,]*)\], moved off \[[\d,]*\] still hosting \[([\d,]*)\]/.exec(note) ?? [];
+        expect(replicas?.split(',').map(Number).sort((a, b) => a - b), note).toEqual(voters?.split(',').map(Number));
+        expect(stillHosting, note).toBe('');
+      }
       expect(report.counts.acked).toBeGreaterThan(0);
       expect(report.counts.lost, report.replayCommand).toBe(0);
       expect(report.counts.duplicated, report.replayCommand).toBe(0);

@@ -261,6 +261,19 @@ export class ChaosCluster {
     }
   }
 
+  /**
+   * One moved partition as the run ends: its final replicas, its leader's applied voters, and the
+   * brokers of `formerReplicas` outside the final list that still host the group.
+   */
+  membershipOf(groupId: number, formerReplicas: readonly number[]): { replicas: number[]; voters: number[]; stillHosting: number[] } {
+    const info = this.running()[0]?.controller.state.partition(groupId);
+    const replicas = [...(info?.replicas ?? [])];
+    const leaderId = this.leaderOf(groupId);
+    const voters = leaderId > 0 ? [...this.inner.broker(leaderId).host.status(groupId).confState.voters].sort((a, b) => a - b) : [];
+    const stillHosting = formerReplicas.filter((id) => !replicas.includes(id) && this.isRunning(id) && this.inner.broker(id).host.hasGroup(groupId));
+    return { replicas, voters, stillHosting };
+  }
+
   private membershipNow(topic: string): string[] {
     const broker = this.running()[0];
     if (broker === undefined) return ['no broker running'];

@@ -197,6 +197,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     }
     if (mover.moves.length > 0) {
       notes.push(`reassignments: ${mover.moves.map((move) => `p${move.partition} [${move.from.join(',')}]->[${move.to.join(',')}]`).join(', ')}`);
+      for (const groupId of new Set(mover.moves.map((move) => move.groupId))) {
+        const former = [...new Set(mover.moves.filter((move) => move.groupId === groupId).flatMap((move) => move.from))];
+        const end = cluster.membershipOf(groupId, former);
+        const off = former.filter((id) => !end.replicas.includes(id));
+        notes.push(`moved group ${groupId}: final replicas [${end.replicas.join(',')}], Raft voters [${end.voters.join(',')}], moved off [${off.join(',')}] still hosting [${end.stillHosting.join(',')}]`);
+      }
     }
     if (unhandled.length > 0) {
       violations.push(`unhandledRejections: ${unhandled.length} errors escaped broker code (each would end a broker process)`);
