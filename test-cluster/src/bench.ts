@@ -75,8 +75,13 @@ async function main(): Promise<void> {
       'linger-ms': { type: 'string', default: '20' },
       'warmup-seconds': { type: 'string', default: '5' },
       'wal-sync': { type: 'string', default: 'always' },
+      // Off: leaders send appends only after their own write (for side-by-side comparisons).
+      'append-before-persist': { type: 'string', default: 'on' },
+      // Only the latency phase (quicker A/B runs).
+      'latency-only': { type: 'boolean', default: false },
     },
   });
+  const appendBeforePersist = values['append-before-persist'] !== 'off';
   const durationMs = Number(values.seconds) * 1000;
   const partitions = Number(values.partitions);
   const producers = Number(values.producers);
@@ -84,8 +89,8 @@ async function main(): Promise<void> {
   const lingerMs = Number(values['linger-ms']);
   const warmupMs = Number(values['warmup-seconds']) * 1000;
   const dir = await mkdtemp(join(tmpdir(), 'streambus-bench-'));
-  log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}`);
-  const cluster = await TestCluster.create({ size: 3, dataDir: dir, logLevel: 'warn', env: { STREAMBUS_WAL_SYNC: values['wal-sync'] }, onProgress: (line) => log(line) });
+  log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}; append_before_persist ${appendBeforePersist}`);
+  const cluster = await TestCluster.create({ size: 3, dataDir: dir, logLevel: 'warn', env: { STREAMBUS_WAL_SYNC: values['wal-sync'], STREAMBUS_APPEND_BEFORE_PERSIST: String(appendBeforePersist) }, onProgress: (line) => log(line) });
   try {
     await cluster.startAll(60_000);
     const bootstrap = cluster.bootstrap;
@@ -94,7 +99,13 @@ async function main(): Promise<void> {
     await admin.close();
     await new Promise((resolve) => setTimeout(resolve, 4_000)); // let preferred leaders settle
 
-const paced = await producePhase('latency', { bootstrap, topic: 'bench-latency', partitions, recordBytes: 100, durationMs: durationMs + warmupMs, ratePerSecond: rate, lingerMs, warmupMs }, 1);
+    const paced = await producePhase('latency', { bootstrap, topic: 'bench-latency', partitions, recordBytes: 100, durationMs: durationMs + warmupMs, ratePerSecond: rate, lingerMs, warmupMs }, 1);
+    const latencyLine = `latency at ${rate} msg/s (100 B, after ${warmupMs / 1000} s warm-up): p50 ${percentileMs(paced.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(2)} ms, achieved ${Math.round(paced.acked / paced.seconds)} msg/s`;
+    if (values['latency-only']) {
+      log(`  ${latencyLine} (append_before_persist ${appendBeforePersist})`);
+      console.log(`latency: p50 ${percentileMs(paced.latenciesUs, 50).toFixed(1)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, append_before_persist ${appendBeforePersist}`);
+      return;
+    }
     const small = await producePhase('throughput 100 B', { bootstrap, topic: 'bench-100', partitions, recordBytes: 100, durationMs, ratePerSecond: 0, lingerMs, warmupMs: 0 }, producers);
     const large = await producePhase('throughput 1 KiB', { bootstrap, topic: 'bench-1k', partitions, recordBytes: 1024, durationMs, ratePerSecond: 0, lingerMs, warmupMs: 0 }, producers);
 
@@ -124,7 +135,7 @@ const paced = await producePhase('latency', { bootstrap, topic: 'bench-latency',
     log(`results (3 broker processes, RF 3, ${partitions} partitions, acks=all, wal_sync ${values['wal-sync']}, ${producers} producer threads, linger ${lingerMs} ms):`);
     log(`  produce 100 B : ${rateOf(small)} msg/s, ${mbOf(small, 100)} MB/s (${small.acked} acked, ${small.failed} failed)`);
     log(`  produce 1 KiB : ${rateOf(large)} msg/s, ${mbOf(large, 1024)} MB/s (${large.acked} acked, ${large.failed} failed)`);
-    log(`  latency at ${rate} msg/s (100 B, after ${warmupMs / 1000} s warm-up): p50 ${percentileMs(paced.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(2)} ms, achieved ${rateOf(paced)} msg/s`);
+    log(`  ${latencyLine}`);
     log(`  consume 100 B : ${Math.round(consumed / consumeSeconds)} msg/s, ${(consumedBytes / consumeSeconds / 1e6).toFixed(1)} MB/s (${consumed} records)`);
     console.log(`produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms`);
   } finally {
