@@ -549,7 +549,9 @@ export class Broker {
       if (preferred === undefined || preferred === this.nodeId || !this.controller.state.isLive(preferred)) continue;
       const status = this.host.status(groupId);
       const progress = status.progress.get(preferred);
-      if (progress === undefined || !progress.recentActive || progress.match < status.lastIndex) continue;
+      // A learner (a replica a reassignment is still adding) cannot lead yet; nor can a lagging or
+      // repairing replica (its match was moved back).
+      if (progress === undefined || progress.isLearner || !progress.recentActive || progress.match < status.lastIndex) continue;
       this.host.transferLeadership(groupId, preferred);
     }
     this.compactController();
@@ -571,8 +573,9 @@ export class Broker {
     for (const [groupId, replica] of this.replicas) {
       if (!this.host.hasGroup(groupId)) continue;
       const { data, appliedIndex } = replica.stateSnapshot();
-      const confState = this.host.status(groupId).confState;
-      const policy = { now: Date.now(), appliedIndex, confState, ...(maxAgeMs > 0 ? { maxAgeMs } : {}), ...(maxBytes > 0 ? { maxBytes } : {}) };
+      // The snapshot is cut at or below the applied index: its membership must be the one there.
+      const confStateAt = (index: number): ConfState | undefined => (this.host.hasGroup(groupId) ? this.host.confStateAt(groupId, index) : undefined);
+      const policy = { now: Date.now(), appliedIndex, confStateAt, ...(maxAgeMs > 0 ? { maxAgeMs } : {}), ...(maxBytes > 0 ? { maxBytes } : {}) };
       this.store.applyRetention(groupId, policy, data).catch((error: unknown) => {
         this.logger.warn({ group: groupId, err: (error as Error).message }, 'retention failed');
       });

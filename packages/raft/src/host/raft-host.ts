@@ -437,6 +437,15 @@ export class RaftHost {
     return this.chore(() => this.store.compact(groupId, snapshot));
   }
 
+  /**
+   * The group's membership as of `index` (applied conf changes up to it), or undefined when that
+   * is not known (beyond the applied index, or below the index the group was opened at).
+   */
+  confStateAt(groupId: GroupId, index: number): ConfState | undefined {
+    const group = this.group(groupId);
+    return index > group.applied ? undefined : group.confAt(index);
+  }
+
   status(groupId: GroupId): HostGroupStatus {
     const group = this.group(groupId);
     return { ...group.node.status(), quiesced: group.quiesced, proposalsPending: group.pendingProposals() };
