@@ -30,7 +30,7 @@ import {
 } from '../constants.js';
 import { History } from '../history/history.js';
 import type { WalSyncPolicy } from '../nemesis/crash-store.js';
-import { describeStep, planSchedule, shuffled } from '../nemesis/schedule.js';
+import { describeStep, nemesisKinds, planSchedule, shuffled } from '../nemesis/schedule.js';
 import type { FaultStep, NemesisKind } from '../nemesis/schedule.js';
 import type { ChaosReport } from '../report.js';
 import { ProducerWorkload } from '../workload/producers.js';
@@ -59,12 +59,8 @@ export interface ChaosRunOptions {
   readonly progressIntervalMs?: number;
 }
 
-/**
- * Every kind but those the broker cannot survive cleanly yet: `corrupt` (no repair from a healthy
- * replica) and `disk-fail` (a failed write becomes an unhandled rejection that ends the process).
- * Name them explicitly (or `all`) to run them.
- */
-export const defaultNemesis: readonly NemesisKind[] = ['kill', 'stop', 'crash', 'power', 'partition', 'pause', 'delay', 'drop', 'duplicate', 'reorder', 'disk', 'clock', 'transfer', 'topic'];
+/** Every kind: kills, partitions, pauses, disks, clocks, transfers, topics, reassignments, corruption. */
+export const defaultNemesis: readonly NemesisKind[] = [...nemesisKinds];
 
 const topic = 'chaos';
 
