@@ -7,6 +7,7 @@
  */
 import { Admin } from '@streambus/client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from './helpers.js';
 import { ChaosCluster, History, ProducerWorkload, ReaderWorkload, check } from '../src/index.js';
 
 const topic = 'rot';
@@ -51,7 +52,7 @@ describe('a flipped bit on a follower', () => {
       const status = broker.host.hasGroup(groupId) ? broker.host.status(groupId) : null;
       return replicas.length === 3 && replicas.every((replica) => !replica.corrupt) && status !== null && status.repairIndex === 0 && status.lastIndex === chaos.inner.broker(chaos.leaderOf(groupId) > 0 ? chaos.leaderOf(groupId) : leader).host.status(groupId).lastIndex ? 1 : 0;
     };
-    await untilAsync(repaired, 30_000);
+    await until(repaired, 30_000, 100);
 
     // The repaired replica can lead again and serves the whole log.
     await until(() => {
@@ -78,22 +79,3 @@ describe('a flipped bit on a follower', () => {
   });
 });
 
-async function untilAsync(probe: () => Promise<number>, timeoutMs = 20_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== 0) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function until(probe: () => number, timeoutMs = 20_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== 0) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -7,6 +7,7 @@
 import { Admin } from '@streambus/client';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from './helpers.js';
 import { ChaosCluster, History, ProducerWorkload, ReaderWorkload, check } from '../src/index.js';
 
 const topic = 'planted';
@@ -106,13 +107,3 @@ describe('planted faults are caught by the checkers', () => {
   }
 });
 
-/** Polls `probe` until it returns non-zero (bounded); returns that value. */
-async function until(probe: () => number | Promise<number>, timeoutMs = 20_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== 0) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -35,6 +35,17 @@ function batches(from: number, to: number, term: number, extra: Partial<{ valueB
   return out;
 }
 
+/** Flips one bit near the end (inside the records) of the stored entry `index` of `groupId`, in a closed store; returns the new value. */
+async function flipStoredByte(dir: string, groupId: number, index: number): Promise<Buffer> {
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  const key = makeKey(KeyKind.entry, groupId, index);
+  const value = Buffer.from((await db.get(key))!);
+  value[value.byteLength - 3] = (value[value.byteLength - 3] as number) ^ 0x10;
+  await db.put(key, value);
+  await db.close();
+  return value;
+}
+
 function terms(entries: readonly Entry[]): number[] {
   return entries.map((e) => e.term);
 }
@@ -291,12 +302,7 @@ describe('LevelRaftStore', () => {
     await t.store.persist([write(4, batches(1, 6, 1))], true);
     await t.store.close();
     // Flip one byte inside the records of the batch at raft index 4 (offsets 6..7).
-    const db = new ClassicLevel<Buffer, Buffer>(t.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    const key = makeKey(KeyKind.entry, 4, 4);
-    const value = Buffer.from((await db.get(key))!);
-    value[value.byteLength - 3] = (value[value.byteLength - 3] as number) ^ 0x10;
-    await db.put(key, value);
-    await db.close();
+    const value = await flipStoredByte(t.dir, 4, 4);
 
     const progress: number[] = [];
     const report = await verifyStore(t.dir, { onProgress: (p) => progress.push(p.groupsDone) });
@@ -324,12 +330,7 @@ describe('LevelRaftStore', () => {
     t.store.openGroup(5, voters);
     await t.store.persist([write(5, batches(1, 6, 1), { term: 1, vote: 2, commit: 6 })], true);
     await t.store.close();
-    const db = new ClassicLevel<Buffer, Buffer>(t.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    const key = makeKey(KeyKind.entry, 5, 4);
-    const value = Buffer.from((await db.get(key))!);
-    value[value.byteLength - 3] = (value[value.byteLength - 3] as number) ^ 0x10;
-    await db.put(key, value);
-    await db.close();
+    await flipStoredByte(t.dir, 5, 4);
 
     let store = await t.reopen();
     // Small passes: the scrub walks the log and finds the batch at index 4.
