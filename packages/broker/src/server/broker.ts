@@ -389,9 +389,11 @@ export class Broker {
     // Every member bootstraps with the group's FIRST voters, a replica added by a reassignment
     // too: the log from index 1 (conf changes included) replays on top of them. A joiner is no
     // voter there, so it never campaigns; it learns the membership from the log or a snapshot.
-    this.host.createGroup(partition.groupId, confState(partition.initialReplicas));
-    // The preferred leader of a new partition campaigns at once, so leaders start balanced as placement made them.
+    // A replica created for a partition that already ran (a reassignment, or a copy lost with its
+    // disk) may have voted in this group before: it joins, voting only once a leader was heard.
     const fresh = partition.leader === null && partition.initialReplicas.includes(this.nodeId);
+    this.host.createGroup(partition.groupId, confState(partition.initialReplicas), fresh ? {} : { joining: true });
+    // The preferred leader of a new partition campaigns at once, so leaders start balanced as placement made them.
     if (fresh && partition.replicas[0] === this.nodeId) this.host.campaign(partition.groupId);
   }
 

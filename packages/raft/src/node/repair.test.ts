@@ -4,8 +4,11 @@
  * holds them. Scenario: 1 leads, 3 is cut off while entries 3..12 commit on {1, 2}; 2 drops 3..12.
  */
 import { describe, expect, it } from 'vitest';
+import { MemoryStorage } from '../testing/memory-storage.js';
 import { MessageType } from '../types.js';
-import { TestNetwork, text } from './test-network.js';
+import type { Message } from '../types.js';
+import { RaftNode } from './raft-node.js';
+import { TestNetwork, seededRandom, text } from './test-network.js';
 
 function setUp(): TestNetwork {
   const net = new TestNetwork([1, 2, 3]);
@@ -80,5 +83,42 @@ describe('a follower repairing a corrupt suffix', () => {
     net.tickAll(3);
     expect(net.node(2).status().lastIndex).toBe(12);
     expect(net.node(2).status().repairIndex).toBe(0);
+  });
+});
+
+describe('a member that lost its whole state (a replica re-added to a broker that deleted its copy)', () => {
+  /** A vote request of term 1 from node 2, arriving late. */
+  const lateVoteRequest: Message = { type: MessageType.vote, from: 2, to: 3, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0) };
+  const heartbeat: Message = { ...lateVoteRequest, type: MessageType.heartbeat, from: 1 };
+
+  function fresh(joining: boolean): RaftNode {
+    return new RaftNode({ id: 3, storage: MemoryStorage.withVoters([1, 2, 3]), random: seededRandom(3), electionTicks: 10, joining });
+  }
+
+  function granted(node: RaftNode): boolean {
+    const ready = node.ready();
+    const answers = [...ready.messages, ...node.advance(ready)].filter((m) => m.type === MessageType.voteResponse);
+    return answers.length === 1 && answers[0]?.reject === false;
+  }
+
+  it('without joining, grants a late vote in a term its earlier self may have voted in (the hole)', () => {
+    const node = fresh(false);
+    node.step(lateVoteRequest);
+    expect(granted(node)).toBe(true);
+  });
+
+  it('joining: grants no vote and never campaigns until a leader was heard; then its vote for that leader is durable', () => {
+    const node = fresh(true);
+    node.step(lateVoteRequest);
+    expect(granted(node)).toBe(false);
+    for (let i = 0; i < 50; i++) node.tick();
+    expect(node.status().role).toBe('follower');
+    node.step(heartbeat);
+    const ready = node.ready();
+    expect(ready.hardState).toMatchObject({ term: 1, vote: 1 });
+    expect(ready.mustSync).toBe(true);
+    node.advance(ready);
+    node.step(lateVoteRequest);
+    expect(granted(node)).toBe(false);
   });
 });
