@@ -63,6 +63,11 @@ export interface BrokerOptions {
   readonly timer?: HostTimer;
   /** Planted faults for the chaos harness's own tests. NEVER in production; default all off. */
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
+  /**
+   * Called when the broker can no longer serve: its store failed and the Raft host stopped (what
+   * is durable is unknown). `streambus server` then exits 1 for its supervisor to restart it.
+   */
+  readonly onFatal?: (error: Error) => void;
 }
 
 interface SentReport {
@@ -103,6 +108,8 @@ export class Broker {
   private reporting = false;
   private readonly metrics: BrokerMetrics | undefined;
   private readonly knobs: UnsafeTestingKnobs;
+  /** Why this broker stopped serving (its store failed), or null. */
+  private fatalError: Error | null = null;
   /** Moves led groups' Raft membership to the controller's replicas (created at the first run). */
   private reconfigurer: Reconfigurer | null = null;
   /** Groups moved off this broker, by when their leader was first seen reporting an ISR without it. */
@@ -153,6 +160,13 @@ export class Broker {
       { nodeId: this.nodeId, logger: componentLogger(this.logger, 'grpc') },
     );
     this.host.onLeaderChange((groupId, leaderId, term, role) => this.onLeaderChange(groupId, leaderId, term, role, options.metrics));
+    this.host.onFailure((error) => {
+      this.fatalError = error;
+      this.logger.fatal({ err: error.message }, 'storage failed: this broker stops serving (restart it once the disk is sound)');
+      // Its partitions are led elsewhere from now on: pending produce and fetch calls end.
+      for (const replica of this.replicas.values()) replica.close();
+      options.onFatal?.(error);
+    });
     this.controller.onEvent((event) => {
       if (event.type === 'topicCreated' || event.type === 'partitionsAdded') for (const partition of event.partitions) this.ensureGroup(partition);
       else if (event.type === 'assignmentChanged') this.ensureGroup(event.partition);
@@ -603,8 +617,14 @@ export class Broker {
 
   // ---- health and readiness ----------------------------------------------------------------
 
+  /** Why this broker stopped serving (its store failed), or null. */
+  get fatal(): Error | null {
+    return this.fatalError;
+  }
+
   /** Why this broker is not ready, or null when it is. */
   notReadyReason(): string | null {
+    if (this.fatalError !== null) return `storage failed (${this.fatalError.message}); restart the broker`;
     if (this.stopping) return 'broker is stopping';
     if (this.gateway.leaderId() === 0) return 'no controller leader (waiting for a quorum of brokers)';
     if (!this.registered) return 'not yet registered with the controller';

@@ -94,11 +94,22 @@ export class ClientService {
 
   private unary<Req, Res>(name: string, run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
+      const fatal = this.broker.fatal;
+      if (fatal !== null) {
+        // Retriable for the client: other brokers lead its partitions once it stopped.
+        callback(makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${this.broker.nodeId} stopped serving after a storage failure (${fatal.message}); retry on another broker`));
+        return;
+      }
       run(call.request, call).then(
         (response) => callback(null, response),
         (error: unknown) => {
           if (error instanceof InvalidRequestError) {
             callback(makeCallError(ErrorCode.INVALID_REQUEST, error.message));
+            return;
+          }
+          const failed = this.broker.fatal;
+          if (failed !== null) {
+            callback(makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${this.broker.nodeId} stopped serving after a storage failure (${failed.message}); retry on another broker`));
             return;
           }
           this.logger.error({ rpc: name, err: error instanceof Error ? error.stack : String(error) }, 'request failed');

@@ -6,14 +6,28 @@ import type { RunningBroker, StartBroker } from '../cli/seams.js';
 import { Broker } from './broker.js';
 
 export const startBroker: StartBroker = async (context) => {
-  const broker = await Broker.start({ config: context.config, logger: context.logger, health: context.health, metrics: context.metrics });
   let resolveStopped: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => {
+  let rejectStopped: (error: Error) => void = () => undefined;
+  const stopped = new Promise<void>((resolve, reject) => {
     resolveStopped = resolve;
+    rejectStopped = reject;
   });
+  // A failed store stops the broker for good: close what is left and exit 1 (the shell does).
+  let broker: Broker | undefined;
+  let fatal: Error | null = null;
+  const die = (running: Broker, error: Error): void => {
+    void running.kill().finally(() => rejectStopped(error));
+  };
+  const onFatal = (error: Error): void => {
+    if (broker === undefined) fatal = error;
+    else die(broker, error);
+  };
+  const started = await Broker.start({ config: context.config, logger: context.logger, health: context.health, metrics: context.metrics, onFatal });
+  broker = started;
+  if (fatal !== null) die(started, fatal);
   const running: RunningBroker = {
     stop: async () => {
-      await broker.stop();
+      await started.stop();
       resolveStopped();
     },
     stopped,

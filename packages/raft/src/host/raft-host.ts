@@ -150,6 +150,7 @@ export class RaftHost {
   private readonly readGroups = new Set<HostedGroup>();
   private readonly peers = new Map<NodeId, PeerState>();
   private readonly leaderListeners = new Set<LeaderChangeListener>();
+  private readonly failureListeners = new Set<(error: Error) => void>();
   /** Groups removed whose deletion from the store has not finished. */
   private readonly deleting = new Set<GroupId>();
   private readonly outbox: Outbox;
@@ -479,6 +480,12 @@ export class RaftHost {
   onLeaderChange(listener: LeaderChangeListener): () => void {
     this.leaderListeners.add(listener);
     return () => this.leaderListeners.delete(listener);
+  }
+
+  /** Called once if the host stops after a failure (see `failureCause`): the store failed. */
+  onFailure(listener: (error: Error) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
   }
 
   // ---- transport -------------------------------------------------------------------------
@@ -919,6 +926,13 @@ export class RaftHost {
     this.tickHandle = undefined;
     this.logger?.warn({ nodeId: this.nodeId, error: this.failure.message }, 'raft host stopped after a failure');
     this.rejectEverything(this.failure);
+    for (const listener of this.failureListeners) {
+      try {
+        listener(this.failure);
+      } catch (listenerError) {
+        this.logger?.warn({ nodeId: this.nodeId, error: String(listenerError) }, 'failure listener failed');
+      }
+    }
     if (isAssertion(error)) {
       setImmediate(() => {
         throw error;
