@@ -109,10 +109,10 @@ function agreedLeader(groupId: GroupId): NodeId {
   return leaderBroker !== undefined && hostOf(leaderBroker).roleOf(groupId) === Role.leader ? leader : 0;
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000, state: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${state()}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -202,7 +202,15 @@ describe('RaftHosts over PeerTransports (real gRPC)', () => {
     }
 
     await restartBroker(lagging, nodeIds, [groupId], overrides);
-    await waitFor(() => lagging.machine.restored.has(groupId), 'the snapshot to be installed');
+    const progressOf = (): string => {
+      const parts = brokers.map((broker) => {
+        const status = hostOf(broker).status(groupId);
+        const pr = status.progress.get(lagging.nodeId);
+        return `${broker.nodeId}: ${status.role} term ${status.hardState.term} last ${status.lastIndex}${pr === undefined ? '' : ` (lagging: ${pr.state} match ${pr.match} next ${pr.next} active ${pr.recentActive})`}`;
+      });
+      return `[${parts.join('; ')}]`;
+    };
+    await waitFor(() => lagging.machine.restored.has(groupId), 'the snapshot to be installed', 20_000, progressOf);
     const restored = lagging.machine.restored.get(groupId)!;
     expect(restored.data.byteLength).toBe(snapshotData.byteLength);
     expect(Buffer.from(restored.data).equals(Buffer.from(snapshotData))).toBe(true);

@@ -30,8 +30,13 @@ describe('the broker protocol', () => {
     cluster.bootstrapServers.forEach((address, index) => clients.set(index + 1, createStreamBusRpcClient(address)));
     const created = await clients.get(1)!.CreateTopics({ topics: [{ name: topic, partitions: 1, replicationFactor: 3, configs: {} }], timeoutMs: 10_000, validateOnly: false }, call);
     expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
-    const groupId = cluster.broker(1).controller.state.partitionOf(topic, 0)!.groupId;
-    for (const broker of cluster.running()) if (broker.host.roleOf(groupId) === Role.leader) leaderId = broker.nodeId;
+    const info = cluster.broker(1).controller.state.partitionOf(topic, 0)!;
+    // The preferred replica leads once things settle (a broker that won first hands over to it
+    // within the 3 s preferred-leader check): take the leader only then, so that it stays put.
+    const preferred = info.replicas[0]!;
+    const deadline = Date.now() + 20_000;
+    while (cluster.broker(preferred).host.roleOf(info.groupId) !== Role.leader && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const broker of cluster.running()) if (broker.host.roleOf(info.groupId) === Role.leader) leaderId = broker.nodeId;
     followerId = cluster.ids().find((id) => id !== leaderId)!;
     expect(leaderId).toBeGreaterThan(0);
   });
