@@ -5,9 +5,8 @@
  * end every replica holds the same intact log, the repaired one included, which can lead and
  * serve everything again.
  */
-import { Admin } from '@streambus/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { until } from './helpers.js';
+import { startWithTopic, until } from './helpers.js';
 import { ChaosCluster, History, ProducerWorkload, ReaderWorkload, check } from '../src/index.js';
 
 const topic = 'rot';
@@ -21,14 +20,7 @@ afterEach(async () => {
 describe('a flipped bit on a follower', () => {
   it('is found by the scrubber, never served, and repaired from the leader; nothing acknowledged is lost', async () => {
     const history = new History();
-    const chaos = await ChaosCluster.start({ size: 3, seed: 9, history });
-    cluster = chaos;
-    await chaos.inner.waitReady(30_000);
-    const admin = new Admin({ bootstrapServers: chaos.bootstrapServers });
-    await admin.createTopic({ name: topic, partitions: 1, replicationFactor: 3 });
-    await admin.close();
-    const groupId = await until(() => chaos.groupsOf(topic)[0] ?? 0);
-    const leader = await until(() => Math.max(0, chaos.leaderOf(groupId)));
+    const { chaos, groupId, leader } = await startWithTopic({ size: 3, seed: 9, history }, topic, (started) => (cluster = started));
     const producers = new ProducerWorkload({ bootstrapServers: chaos.bootstrapServers, topic, partitions: 1, workers: 1, inflightPerWorker: 8, recordsPerSecond: 200, acks: 'all', deliveryTimeoutMs: 10_000, history, seed: 9, recordsMax: 40 });
     producers.start();
     await until(() => (history.produces.length === 40 && history.produces.every((op) => op.outcome?.kind === 'ok') ? 1 : 0));

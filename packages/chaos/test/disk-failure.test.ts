@@ -3,11 +3,11 @@
  * the broker says so on /ready, answers clients with a retriable BROKER_NOT_AVAILABLE (not an
  * internal error), and the other brokers take its partitions over; nothing acknowledged is lost.
  */
-import { Admin, Producer } from '@streambus/client';
+import { Producer } from '@streambus/client';
 import { ErrorCode, createStreamBusRpcClient, readCallError } from '@streambus/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChaosCluster, History } from '../src/index.js';
-import { until } from './helpers.js';
+import { startWithTopic, until } from './helpers.js';
 
 const topic = 'eio';
 let cluster: ChaosCluster | null = null;
@@ -19,14 +19,7 @@ afterEach(async () => {
 
 describe('a failing disk on one broker', () => {
   it('stops that broker serving (not ready, retriable errors) while the others take over', async () => {
-    const chaos = await ChaosCluster.start({ size: 3, seed: 11, history: new History() });
-    cluster = chaos;
-    await chaos.inner.waitReady(30_000);
-    const admin = new Admin({ bootstrapServers: chaos.bootstrapServers });
-    await admin.createTopic({ name: topic, partitions: 1, replicationFactor: 3 });
-    await admin.close();
-    const groupId = await until(() => chaos.groupsOf(topic)[0] ?? 0);
-    const leader = await until(() => Math.max(0, chaos.leaderOf(groupId)));
+    const { chaos, groupId, leader } = await startWithTopic({ size: 3, seed: 11, history: new History() }, topic, (started) => (cluster = started));
     const producer = new Producer({ bootstrapServers: chaos.bootstrapServers, acks: 'all', lingerMs: 0, deliveryTimeoutMs: 20_000 });
     await producer.send({ topic, partition: 0, value: Buffer.from('before') });
 

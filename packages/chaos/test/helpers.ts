@@ -1,4 +1,7 @@
 /** Test helpers shared by the chaos suites. */
+import { Admin } from '@streambus/client';
+import { ChaosCluster } from '../src/index.js';
+import type { ChaosClusterOptions } from '../src/index.js';
 
 /** Polls `probe` until it returns non-zero (bounded); returns that value. */
 export async function until(probe: () => number | Promise<number>, timeoutMs = 20_000, pollMs = 50): Promise<number> {
@@ -9,4 +12,17 @@ export async function until(probe: () => number | Promise<number>, timeoutMs = 2
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+}
+
+/** A started 3-broker chaos cluster with a 1-partition, RF 3 `topic`, its group and its leader. */
+export async function startWithTopic(options: ChaosClusterOptions, topic: string, onStarted: (chaos: ChaosCluster) => void): Promise<{ chaos: ChaosCluster; groupId: number; leader: number }> {
+  const chaos = await ChaosCluster.start(options);
+  onStarted(chaos);
+  await chaos.inner.waitReady(30_000);
+  const admin = new Admin({ bootstrapServers: chaos.bootstrapServers });
+  await admin.createTopic({ name: topic, partitions: 1, replicationFactor: 3 });
+  await admin.close();
+  const groupId = await until(() => chaos.groupsOf(topic)[0] ?? 0);
+  const leader = await until(() => Math.max(0, chaos.leaderOf(groupId)));
+  return { chaos, groupId, leader };
 }

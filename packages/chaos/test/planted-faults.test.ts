@@ -4,10 +4,9 @@
  * checker that guards that promise must catch it. The crash-all scenario also runs without the
  * knob, as the control that the scenario alone loses nothing.
  */
-import { Admin } from '@streambus/client';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { until } from './helpers.js';
+import { startWithTopic, until } from './helpers.js';
 import { ChaosCluster, History, ProducerWorkload, ReaderWorkload, check } from '../src/index.js';
 
 const topic = 'planted';
@@ -19,15 +18,7 @@ afterEach(async () => {
 });
 
 async function setUp(history: History, knobs: UnsafeTestingKnobs): Promise<{ chaos: ChaosCluster; groupId: number; leader: number }> {
-  const chaos = await ChaosCluster.start({ size: 3, seed: 7, history, unsafeTestingKnobs: knobs });
-  cluster = chaos;
-  await chaos.inner.waitReady(30_000);
-  const admin = new Admin({ bootstrapServers: chaos.bootstrapServers });
-  await admin.createTopic({ name: topic, partitions: 1, replicationFactor: 3 });
-  await admin.close();
-  const groupId = await until(() => chaos.groupsOf(topic)[0] ?? 0);
-  const leader = await until(() => Math.max(0, chaos.leaderOf(groupId)));
-  return { chaos, groupId, leader };
+  return startWithTopic({ size: 3, seed: 7, history, unsafeTestingKnobs: knobs }, topic, (started) => (cluster = started));
 }
 
 function workload(chaos: ChaosCluster, history: History, recordsMax: number, deliveryTimeoutMs: number): ProducerWorkload {
