@@ -91,6 +91,35 @@ describe('client verbs on the real SDK against the fake gRPC cluster', () => {
     expect(missing.stderr()).toContain('(UNKNOWN_TOPIC_OR_PARTITION)');
   });
 
+  it('reassigns partitions through Admin.reassignPartitions; the broker\'s errors keep their codes', async () => {
+    const setup = harness();
+    expect(await runCli(['topic', 'create', 'moves', '-p', '2', '-b', bootstrap], setup.deps)).toBe(0);
+    const one = harness();
+    expect(await runCli(['topic', 'reassign', 'moves', '--partition', '1', '--replicas', '3,1', '-b', bootstrap], one.deps)).toBe(0);
+    expect(one.stdout()).toContain('reassigning topic moves: partition 1 -> [3,1]\n');
+    const several = harness();
+    expect(await runCli(['topic', 'reassign', 'moves', '--assignment', '0=2', '--assignment', '1=1,2,3', '--json', '-b', bootstrap], several.deps)).toBe(0);
+    expect(JSON.parse(several.stdout())).toEqual({ topic: 'moves', reassignments: [{ partition: 0, replicas: [2] }, { partition: 1, replicas: [1, 2, 3] }] });
+    const describeTopic = harness();
+    expect(await runCli(['topic', 'describe', 'moves', '--json', '-b', bootstrap], describeTopic.deps)).toBe(0);
+    const described = JSON.parse(describeTopic.stdout()) as { partitions: Array<{ partition: number; replicas: number[] }> };
+    expect(described.partitions.map((partition) => [partition.partition, partition.replicas])).toEqual([
+      [0, [2]],
+      [1, [1, 2, 3]],
+    ]);
+
+    const unknownBroker = harness();
+    expect(await runCli(['topic', 'reassign', 'moves', '--partition', '0', '--replicas', '9', '-b', bootstrap], unknownBroker.deps)).toBe(1);
+    expect(unknownBroker.stderr()).toContain('(INVALID_REQUEST)');
+    const unknownPartition = harness();
+    expect(await runCli(['topic', 'reassign', 'moves', '--partition', '5', '--replicas', '1', '-b', bootstrap], unknownPartition.deps)).toBe(1);
+    expect(unknownPartition.stderr()).toContain('(INVALID_PARTITIONS)');
+    const unknownTopic = harness();
+    expect(await runCli(['topic', 'reassign', 'nope', '--partition', '0', '--replicas', '1', '-b', bootstrap], unknownTopic.deps)).toBe(1);
+    expect(unknownTopic.stderr()).toContain('(UNKNOWN_TOPIC_OR_PARTITION)');
+    expect(await runCli(['topic', 'delete', 'moves', '-b', bootstrap], setup.deps)).toBe(0);
+  });
+
   it('the executable stops consuming on SIGINT and exits 0', async () => {
     const setup = harness();
     expect(await runCli(['topic', 'create', 'signals', '-p', '1', '-b', bootstrap], setup.deps)).toBe(0);

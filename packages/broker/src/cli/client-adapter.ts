@@ -40,6 +40,12 @@ export function createSdkClient(options: CliClientOptions): CliClient {
       };
     },
     deleteTopic: (name) => admin.deleteTopic(name),
+    reassignPartitions: (topic, reassignments) =>
+      admin.reassignPartitions(
+        topic,
+        reassignments.map((reassignment) => ({ partition: reassignment.partition, replicas: [...reassignment.replicas] })),
+        { timeoutMs: options.timeoutMs },
+      ),
     produce: async (records) => {
       producer ??= new Producer({ ...common, acks: 'all', idempotent: true, deliveryTimeoutMs: Math.max(options.timeoutMs, 1) });
       const results = await producer.sendBatch(

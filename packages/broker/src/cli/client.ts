@@ -88,12 +88,25 @@ export interface CliNewTopic {
   readonly replicationFactor?: number;
 }
 
+/** A partition's new replica list, the preferred leader first. */
+export interface CliPartitionReassignment {
+  readonly partition: number;
+  readonly replicas: readonly number[];
+}
+
 export interface CliClient {
   /** Absent counts take the cluster's defaults. */
   createTopic(topic: CliNewTopic): Promise<void>;
   listTopics(): Promise<readonly string[]>;
   describeTopic(name: string): Promise<CliTopicDescription>;
   deleteTopic(name: string): Promise<void>;
+  /**
+   * Records new replica lists for partitions of `topic`, all or none. Resolves once the
+   * controller recorded the targets; the partition leaders then move the replicas in the
+   * background (describeTopic shows the progress). Fails with UNKNOWN_TOPIC_OR_PARTITION,
+   * INVALID_PARTITIONS or INVALID_REQUEST (a bad replica list).
+   */
+  reassignPartitions(topic: string, reassignments: readonly CliPartitionReassignment[]): Promise<void>;
   /** Sends records with acks=all; results are in the order of `records`. */
   produce(records: readonly CliProduceRecord[]): Promise<readonly CliProduceResult[]>;
   /** Committed records in offset order per partition, until the signal aborts. */

@@ -26,8 +26,9 @@ export interface CliDeps {
   readonly verifyWal?: VerifyWal;
 }
 
-export type OptionSpec = { readonly type: 'string' | 'boolean'; readonly short?: string; readonly multiple?: false };
-export type OptionValues = Readonly<Record<string, string | boolean | undefined>>;
+/** `multiple` (string options only) collects every occurrence, in order: `--assignment A --assignment B`. */
+export type OptionSpec = { readonly type: 'string' | 'boolean'; readonly short?: string; readonly multiple?: boolean };
+export type OptionValues = Readonly<Record<string, string | boolean | readonly string[] | undefined>>;
 
 export interface CommandInput {
   readonly values: OptionValues;
@@ -70,6 +71,13 @@ export class NotAvailableError extends Error {
 export function stringOption(values: OptionValues, name: string): string | undefined {
   const value = values[name];
   return typeof value === 'string' ? value : undefined;
+}
+
+/** Every value of a `multiple` string option, in the order given; empty when absent. */
+export function stringListOption(values: OptionValues, name: string): readonly string[] {
+  const value = values[name];
+  if (typeof value === 'string') return [value];
+  return typeof value === 'object' ? value : [];
 }
 
 export function booleanOption(values: OptionValues, name: string): boolean {

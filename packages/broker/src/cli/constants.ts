@@ -1,5 +1,6 @@
 /** Bounds and defaults of the CLI. Names carry units last. */
 import { assert } from '@streambus/raft';
+import { brokerIdMax, partitionsPerTopicMax, reassignmentsPerCommandMax, replicationFactorMax } from '../controller/constants.js';
 
 export const defaultBootstrap = '127.0.0.1:9092';
 export const defaultAdminAddress = '127.0.0.1:9090';
@@ -22,3 +23,15 @@ assert(healthTimeoutMsDefault <= operationTimeoutMsDefault, 'a health probe is n
 
 /** A graceful stop (leadership hand-off, flush) that takes longer than this exits 1 anyway. */
 export const shutdownTimeoutMs = 30_000;
+
+// `topic reassign` refuses what the controller would refuse, before contacting anyone.
+/** Highest partition index of a topic. */
+export const reassignPartitionMax = partitionsPerTopicMax - 1;
+/** Replicas in one new replica list (the voters of the partition's Raft group). */
+export const reassignReplicasMax = replicationFactorMax;
+/** Broker ids are 1..this (0 means "none" in Raft). */
+export const reassignBrokerIdMax = brokerIdMax;
+/** Partitions one `topic reassign` moves (one controller command). */
+export const reassignmentsMax = reassignmentsPerCommandMax;
+
+assert(reassignmentsMax <= reassignPartitionMax + 1, 'a reassignment names each partition of one topic at most once');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { streambusVersion } from '../version.js';
-import type { CliClient, CliClientOptions, CliConsumeRequest, CliNewTopic, CliProduceRecord, CliRecord, CliTopicDescription } from './client.js';
+import type { CliClient, CliClientOptions, CliConsumeRequest, CliNewTopic, CliPartitionReassignment, CliProduceRecord, CliRecord, CliTopicDescription } from './client.js';
 import type { CliDeps, CliIo } from './command.js';
 import { runCli } from './run.js';
 
@@ -62,6 +62,19 @@ class FakeClient implements CliClient {
   async deleteTopic(name: string): Promise<void> {
     this.check(`deleteTopic ${name}`);
     if (!this.topics.delete(name)) throw new TypedError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic ${name}`);
+  }
+  /** Like the broker: all or none; the new lists are the topic's replicas at once (no background move here). */
+  async reassignPartitions(topic: string, reassignments: readonly CliPartitionReassignment[]): Promise<void> {
+    this.check(`reassignPartitions ${topic} ${JSON.stringify(reassignments)}`);
+    const description = this.topics.get(topic);
+    if (description === undefined) throw new TypedError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}": topic ${topic} does not exist`);
+    const missing = reassignments.find(({ partition }) => description.partitions.every((existing) => existing.partition !== partition));
+    if (missing !== undefined) throw new TypedError('INVALID_PARTITIONS', `topic "${topic}" partition ${missing.partition}: no such partition`);
+    const targets = new Map(reassignments.map(({ partition, replicas }) => [partition, replicas]));
+    this.topics.set(topic, {
+      name: topic,
+      partitions: description.partitions.map((partition) => ({ ...partition, replicas: targets.get(partition.partition) ?? partition.replicas })),
+    });
   }
   async produce(records: readonly CliProduceRecord[]): Promise<ReadonlyArray<{ topic: string; partition: number; offset: number }>> {
     this.check(`produce ${records.length}`);
@@ -156,7 +169,7 @@ describe('streambus dispatcher', () => {
   it('--help lists every verb and the exit codes; no arguments is a usage error', async () => {
     const h = harness();
     expect(await runCli(['--help'], h.deps)).toBe(0);
-    for (const verb of ['server', 'topic create', 'topic list', 'topic describe', 'topic delete', 'produce', 'consume', 'cluster status', 'health', 'config dump', 'wal verify']) {
+    for (const verb of ['server', 'topic create', 'topic list', 'topic describe', 'topic delete', 'topic reassign', 'produce', 'consume', 'cluster status', 'health', 'config dump', 'wal verify']) {
       expect(h.stdout()).toContain(`  ${verb} `);
     }
     expect(h.stdout()).toContain('3  unavailable or timed out');
@@ -170,7 +183,12 @@ describe('streambus dispatcher', () => {
     expect(h.stdout()).toContain('--replication-factor R');
     const group = harness();
     expect(await runCli(['topic', '--help'], group.deps)).toBe(0);
-    expect(group.stdout()).toContain('usage: streambus topic <create|list|describe|delete>');
+    expect(group.stdout()).toContain('usage: streambus topic <create|list|describe|delete|reassign>');
+    const reassign = harness();
+    expect(await runCli(['topic', 'reassign', '--help'], reassign.deps)).toBe(0);
+    expect(reassign.stdout()).toContain('usage: streambus topic reassign NAME (--partition P --replicas IDS | --assignment P=IDS [--assignment P=IDS ...])');
+    expect(reassign.stdout()).toContain('--assignment P=IDS');
+    expect(reassign.client.calls).toEqual([]);
   });
 
   it('unknown verbs, subcommands and flags are usage errors with a suggestion', async () => {
@@ -399,5 +417,110 @@ describe('client verbs against a fake client', () => {
     const h = harness({ withClient: false });
     expect(await runCli(['topic', 'list'], h.deps)).toBe(1);
     expect(h.stderr()).toBe('streambus topic list: the client SDK is not available in this build yet\n');
+  });
+});
+
+describe('topic reassign against a fake client', () => {
+  const withTopic = (): Harness => {
+    const h = harness();
+    h.client.topics.set('events', {
+      name: 'events',
+      partitions: [0, 1, 2].map((partition) => ({ partition, leaderId: 1, replicas: [1, 2, 3], inSyncReplicas: [1, 2, 3], highWatermark: 0, logStartOffset: 0 })),
+    });
+    return h;
+  };
+
+  it('--partition/--replicas moves one partition and says the move runs in the background', async () => {
+    const h = withTopic();
+    expect(await runCli(['topic', 'reassign', 'events', '--partition', '0', '--replicas', '1,2,4'], h.deps)).toBe(0);
+    expect(h.client.calls).toEqual(['reassignPartitions events [{"partition":0,"replicas":[1,2,4]}]']);
+    expect(h.stdout()).toBe(
+      'reassigning topic events: partition 0 -> [1,2,4]\n' +
+        'the move proceeds in the background (new replicas join and catch up, then old ones leave); ' +
+        'watch it with: streambus topic describe events (REPLICAS is the target, ISR the replicas caught up)\n',
+    );
+    expect(h.stderr()).toBe('');
+    expect(h.client.closed).toBe(1);
+    expect(h.client.topics.get('events')?.partitions.map((partition) => partition.replicas)).toEqual([[1, 2, 4], [1, 2, 3], [1, 2, 3]]);
+  });
+
+  it('repeated --assignment moves several partitions in one request, in the order given; --json', async () => {
+    const h = withTopic();
+    const argv = ['topic', 'reassign', 'events', '--assignment', '2=4,5', '--assignment', ' 0 = 3, 1 ,2', '--json'];
+    expect(await runCli(argv, h.deps)).toBe(0);
+    expect(h.client.calls).toEqual(['reassignPartitions events [{"partition":2,"replicas":[4,5]},{"partition":0,"replicas":[3,1,2]}]']);
+    expect(jsonLines(h.stdout())).toEqual([
+      {
+        topic: 'events',
+        reassignments: [
+          { partition: 2, replicas: [4, 5] },
+          { partition: 0, replicas: [3, 1, 2] },
+        ],
+      },
+    ]);
+    const human = withTopic();
+    expect(await runCli(['topic', 'reassign', 'events', '--assignment', '1=2,3,4', '--assignment', '0=1'], human.deps)).toBe(0);
+    expect(human.stdout().split('\n').slice(0, 2)).toEqual(['reassigning topic events: partition 1 -> [2,3,4]', 'reassigning topic events: partition 0 -> [1]']);
+  });
+
+  it('refuses bad input with one line and exit 2, before contacting anyone', async () => {
+    const cases: ReadonlyArray<readonly [readonly string[], string]> = [
+      [[], 'nothing to reassign; give --partition P --replicas IDS, or --assignment P=IDS (repeatable)'],
+      [['--partition', '0'], '--partition needs --replicas'],
+      [['--replicas', '1,2'], '--replicas needs --partition'],
+      [['--partition', '0', '--replicas', '1,2', '--assignment', '1=1,2'], '--assignment and --partition/--replicas exclude each other'],
+      [['--partition', '-1', '--replicas', '1'], "Option '--partition' argument is ambiguous"],
+      [['--partition=-1', '--replicas', '1'], '--partition must be a whole number, got "-1"'],
+      [['--partition', 'one', '--replicas', '1'], '--partition must be a whole number, got "one"'],
+      [['--partition', '10000', '--replicas', '1'], '--partition must be in 0..9999, got 10000'],
+      [['--partition', '0', '--replicas', ''], '--replicas: no replicas; give broker ids like 1,2,4'],
+      [['--partition', '0', '--replicas', '1,,2'], '--replicas: "" is not a broker id (a whole number from 1)'],
+      [['--partition', '0', '--replicas', '1,b'], '--replicas: "b" is not a broker id (a whole number from 1)'],
+      [['--partition', '0', '--replicas', '0,1'], '--replicas: broker id 0 is outside 1..2147483647'],
+      [['--partition', '0', '--replicas', '1,2147483648'], '--replicas: broker id 2147483648 is outside 1..2147483647'],
+      [['--partition', '0', '--replicas', '1,2,1'], '--replicas: broker 1 is listed twice; replicas must be distinct'],
+      [['--partition', '0', '--replicas', '1,2,3,4,5,6,7,8'], '--replicas: 8 replicas, at most 7 per partition'],
+      [['--assignment', '0:1,2'], '--assignment must be PARTITION=BROKER,BROKER,... (e.g. 0=1,2,4), got "0:1,2"'],
+      [['--assignment', 'x=1,2'], '--assignment x=1,2: the partition must be a whole number, got "x"'],
+      [['--assignment', '=1,2'], '--assignment =1,2: the partition must be a whole number, got ""'],
+      [['--assignment', '10000=1'], '--assignment 10000=1: the partition must be in 0..9999, got 10000'],
+      [['--assignment', '0='], '--assignment 0=: no replicas; give broker ids like 1,2,4'],
+      [['--assignment', '0=1,1'], '--assignment 0=1,1: broker 1 is listed twice; replicas must be distinct'],
+      [['--assignment', '0=1', '--assignment', '1=2', '--assignment', '0=3'], '--assignment names partition 0 twice'],
+    ];
+    for (const [flags, message] of cases) {
+      const h = withTopic();
+      expect(await runCli(['topic', 'reassign', 'events', ...flags], h.deps), flags.join(' ')).toBe(2);
+      const [first, second] = h.stderr().split('\n');
+      expect(first, flags.join(' ')).toContain(`streambus topic reassign: ${message}`);
+      expect(second).toMatch(/^usage: streambus topic reassign NAME /);
+      expect(h.client.calls).toEqual([]);
+    }
+    const noName = withTopic();
+    expect(await runCli(['topic', 'reassign', '--partition', '0', '--replicas', '1'], noName.deps)).toBe(2);
+    expect(noName.stderr()).toContain('streambus topic reassign: missing argument');
+  });
+
+  it('broker errors surface with their code: unknown topic or partition, bad replica list; --json on stderr', async () => {
+    const unknownTopic = withTopic();
+    expect(await runCli(['topic', 'reassign', 'orders', '--partition', '0', '--replicas', '1'], unknownTopic.deps)).toBe(1);
+    expect(unknownTopic.stderr()).toBe('streambus topic reassign: topic "orders": topic orders does not exist (UNKNOWN_TOPIC_OR_PARTITION)\n');
+    expect(unknownTopic.stdout()).toBe('');
+
+    const unknownPartition = withTopic();
+    expect(await runCli(['topic', 'reassign', 'events', '--assignment', '0=1', '--assignment', '7=1'], unknownPartition.deps)).toBe(1);
+    expect(unknownPartition.stderr()).toBe('streambus topic reassign: topic "events" partition 7: no such partition (INVALID_PARTITIONS)\n');
+    expect(unknownPartition.client.topics.get('events')?.partitions[0]?.replicas).toEqual([1, 2, 3]);
+
+    const badList = withTopic();
+    badList.client.failWith = new TypedError('INVALID_REQUEST', 'topic "events" partition 0: broker 9 is not registered');
+    expect(await runCli(['topic', 'reassign', 'events', '--partition', '0', '--replicas', '9', '--json'], badList.deps)).toBe(1);
+    expect(jsonLines(badList.stderr())).toEqual([{ error: { code: 'INVALID_REQUEST', message: 'topic "events" partition 0: broker 9 is not registered' } }]);
+    expect(badList.stdout()).toBe('');
+    expect(badList.client.closed).toBe(1);
+
+    const down = withTopic();
+    down.client.failWith = new TypedError('NOT_CONTROLLER', 'no controller leader');
+    expect(await runCli(['topic', 'reassign', 'events', '--partition', '0', '--replicas', '1'], down.deps)).toBe(3);
   });
 });

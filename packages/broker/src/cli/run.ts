@@ -14,10 +14,11 @@ import { health } from './commands/health.js';
 import { produce } from './commands/produce.js';
 import { server } from './commands/server.js';
 import { topicCreate, topicDelete, topicDescribe, topicList } from './commands/topic.js';
+import { topicReassign } from './commands/topic-reassign.js';
 import { walVerify } from './commands/wal.js';
 import { ExitCode } from './exit-codes.js';
 
-export const commands: readonly Command[] = [server, topicCreate, topicList, topicDescribe, topicDelete, produce, consume, clusterStatus, health, configDump, configKeys, walVerify];
+export const commands: readonly Command[] = [server, topicCreate, topicList, topicDescribe, topicDelete, topicReassign, produce, consume, clusterStatus, health, configDump, configKeys, walVerify];
 
 const exitCodeHelp = [
   'Exit codes:',
