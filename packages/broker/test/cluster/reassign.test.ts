@@ -180,6 +180,8 @@ describe('partition reassignment under load', () => {
     // Reassignments the controller refuses come back typed, and change nothing.
     await expect(admin.reassignPartitions('moves-down', [{ partition: 0, replicas: [1, 99] }])).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     await expect(admin.reassignPartitions('moves-down', [{ partition: 3, replicas: [1] }])).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
+    // All or nothing: the valid partition is "not recorded"; the error names the one that is wrong.
+    await expect(admin.reassignPartitions('moves-down', [{ partition: 0, replicas: target }, { partition: 3, replicas: [1] }])).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
     await expect(admin.reassignPartitions('nope', [{ partition: 0, replicas: [1] }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
     expect(cluster.broker(1).controller.state.partitionOf('moves-down', 0)!.replicas).toEqual(target);
     await admin.close();

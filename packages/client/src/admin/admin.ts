@@ -123,9 +123,11 @@ export class Admin {
       timeoutMs: options.timeoutMs ?? 0,
     });
     this.cluster.invalidateTopic(topic);
-    for (const result of response.partitions) {
-      if (result.errorCode !== ErrorCode.NONE) throw errorFromCode(result.errorCode, `topic "${topic}" partition ${result.partition}: ${result.errorMessage}`);
-    }
+    // All or nothing: the broker answers the valid partitions of a refused request "not recorded";
+    // report the partition that caused the refusal.
+    const failures = response.partitions.filter((result) => result.errorCode !== ErrorCode.NONE);
+    const cause = failures.find((result) => !result.errorMessage.startsWith('not recorded')) ?? failures[0];
+    if (cause !== undefined) throw errorFromCode(cause.errorCode, `topic "${topic}" partition ${cause.partition}: ${cause.errorMessage}`);
   }
 
   /** Names of all topics, sorted. */
