@@ -118,6 +118,7 @@ export type {
   CliNewTopic,
   CliTopicDescription,
   CliPartitionDescription,
+  CliPartitionReassignment,
   CliClusterStatus,
   CliBrokerStatus,
   CliTopicPartition,
