@@ -152,6 +152,21 @@ describe('Reconfigurer', () => {
     expect(host.statusCalls).toBe(calls);
   });
 
+  it('a target that goes back while a step is in flight is followed back ({1,2,3} -> {1,2} -> {1,2,3}; chaos seed 798619)', async () => {
+    const host = new FakeHost();
+    host.shape = { voters: [1, 2, 3] };
+    const reconfigurer = new Reconfigurer(1, host, silent);
+    reconfigurer.run([{ groupId: 7, replicas: [1, 2, 3] }]);
+    expect(changes(host)).toEqual([]);
+    reconfigurer.run([{ groupId: 7, replicas: [1, 2] }]);
+    expect(changes(host)).toEqual(['remove 3']);
+    // The controller takes 3 back before the removal is applied.
+    reconfigurer.run([{ groupId: 7, replicas: [1, 2, 3] }]);
+    await host.finish({ voters: [1, 2] });
+    reconfigurer.run([{ groupId: 7, replicas: [1, 2, 3] }]);
+    expect(changes(host)).toEqual(['remove 3', 'learner 3']);
+  });
+
   it('retries a step whose proposal failed, and gives up waiting on one never reported', async () => {
     let nowMs = 0;
     const host = new FakeHost();

@@ -145,6 +145,10 @@ export class Reconfigurer {
   /** One step for one group; true when it proposed something. */
   private stepGroup(target: ReconfigureTarget): boolean {
     const { groupId, replicas } = target;
+    // The membership is about to be looked at (and maybe moved): a "done" recorded for an
+    // earlier target no longer holds. (A target that went [1,2,3] -> [1,2] -> [1,2,3] while the
+    // removal was in flight would otherwise match the stale "done" and never get 3 back.)
+    this.done.delete(groupId);
     const status = this.host.status(groupId);
     const step = planMembershipStep(this.nodeId, replicas, status);
     if (step.kind === 'done') {

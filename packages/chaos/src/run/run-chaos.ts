@@ -106,6 +106,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     walSync,
     tickMs: options.tickMs ?? tickMsDefault,
     ...(options.unsafeTestingKnobs === undefined ? {} : { unsafeTestingKnobs: options.unsafeTestingKnobs }),
+    // The brokers' own logs (to stderr) when a run needs explaining: CHAOS_LOG_LEVEL=info.
+    ...(isLogLevel(process.env.CHAOS_LOG_LEVEL) ? { logLevel: process.env.CHAOS_LOG_LEVEL } : {}),
   });
   const notes: string[] = [];
   // The brokers run in this process: an error nobody handled in broker code would end a real
@@ -418,4 +420,8 @@ async function waitFor(condition: () => boolean, timeoutMs: number, describe: ()
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function isLogLevel(value: string | undefined): value is 'debug' | 'info' | 'warn' | 'error' {
+  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error';
 }
