@@ -100,6 +100,7 @@ export class Broker {
   /** Background verification: where the next scrub pass starts, per group. */
   private readonly scrubCursor = new Map<GroupId, number>();
   private scrubbing = false;
+  private scrubRotation = 0;
   private readonly unregister: (() => void)[] = [];
   private boundPort = 0;
   private registered = false;
@@ -364,7 +365,9 @@ export class Broker {
   private async scrubPass(): Promise<void> {
     let budget = scrubBytesPerPassMax;
     const groups = this.host.groupIds().filter((groupId) => groupId !== controllerGroupId && !this.corruptGroups.has(groupId));
-    for (const groupId of groups) {
+    // Each pass starts one group further on, so a busy group cannot take every pass's budget.
+    this.scrubRotation = groups.length === 0 ? 0 : (this.scrubRotation + 1) % groups.length;
+    for (const groupId of [...groups.slice(this.scrubRotation), ...groups.slice(0, this.scrubRotation)]) {
       if (budget <= 0 || this.stopping) return;
       if (!this.host.hasGroup(groupId) || this.repairing.has(groupId)) continue;
       const from = this.scrubCursor.get(groupId) ?? 1;
