@@ -64,14 +64,6 @@ export interface RaftNodeConfig {
    * win), and its own entries count toward commit only once persisted. Default false.
    */
   readonly appendBeforePersist?: boolean;
-  /**
-   * This member starts without whatever state it may have had in the group before (a replica
-   * added by a reassignment, maybe to a broker that held one earlier and deleted it): it grants no
-   * votes and never campaigns until a leader has told it the current term (in which it then
-   * records its vote for that leader), so it cannot vote twice in a term it voted in before.
-   * Default false.
-   */
-  readonly joining?: boolean;
   /** The index already applied by the state machine at start (default: the snapshot's index). */
   readonly applied?: number;
   readonly logger?: RaftLogger;

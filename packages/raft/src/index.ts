@@ -30,7 +30,7 @@ export {
   assert,
 } from './errors.js';
 export type { RaftErrorCode } from './errors.js';
-export type { InitialState, LogStorage, GroupWrite, RaftStore } from './storage.js';
+export type { InitialState, LogStorage, GroupWrite, OpenGroupOptions, RaftStore } from './storage.js';
 export type { RaftNodeConfig, ReadOnlyMode, UnsafeTestingKnobs, RaftLogger } from './config.js';
 export type { ProposalReceipt, ProgressStatus, NodeStatus, RaftNodeApi, StateMachine } from './node-api.js';
 export { RaftNode } from './node/raft-node.js';

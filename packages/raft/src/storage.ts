@@ -46,6 +46,18 @@ export interface LogStorage {
   snapshot(): Snapshot;
 }
 
+/** How a store creates a group it does not hold yet (ignored when it holds it). */
+export interface OpenGroupOptions {
+  /**
+   * The member may have been in this group before, with state it lost (a replica a reassignment
+   * adds to a broker that deleted its copy): the store records repairIndex 1, so the node grants
+   * no votes and never campaigns until it holds an entry from a leader (whose message also made
+   * its vote for that leader durable). It cannot vote twice in a term its earlier self voted in,
+   * across restarts too.
+   */
+  readonly joining?: boolean;
+}
+
 /** One group's share of a group-committed storage write; see `Ready` for the meaning of each. */
 export interface GroupWrite {
   readonly groupId: GroupId;
@@ -69,7 +81,7 @@ export interface RaftStore {
    * at index 0, term 0) when the store holds nothing for it. The creation is part of the next
    * `persist`.
    */
-  openGroup(groupId: GroupId, bootstrap: ConfState | null): LogStorage;
+  openGroup(groupId: GroupId, bootstrap: ConfState | null, options?: OpenGroupOptions): LogStorage;
   /** Writes all groups' changes in one batch (group commit). */
   persist(writes: readonly GroupWrite[], mustSync: boolean): Promise<void>;
   /**

@@ -409,7 +409,7 @@ export class Broker {
     // A replica created for a partition that already ran (a reassignment, or a copy lost with its
     // disk) may have voted in this group before: it joins, voting only once a leader was heard.
     const fresh = partition.leader === null && partition.initialReplicas.includes(this.nodeId);
-    this.host.createGroup(partition.groupId, confState(partition.initialReplicas), fresh ? {} : { joining: true });
+    this.host.createGroup(partition.groupId, confState(partition.initialReplicas), {}, fresh ? {} : { joining: true });
     // The preferred leader of a new partition campaigns at once, so leaders start balanced as placement made them.
     if (fresh && partition.replicas[0] === this.nodeId) this.host.campaign(partition.groupId);
   }
@@ -758,7 +758,7 @@ function confState(voters: readonly NodeId[]): ConfState {
 function neverSync(store: RaftStore): RaftStore {
   return {
     groupIds: () => store.groupIds(),
-    openGroup: (groupId, bootstrap) => store.openGroup(groupId, bootstrap),
+    openGroup: (groupId, bootstrap, options) => store.openGroup(groupId, bootstrap, options),
     persist: (writes: readonly GroupWrite[]) => store.persist(writes, false),
     compact: (groupId, snapshot) => store.compact(groupId, snapshot),
     deleteGroup: (groupId) => store.deleteGroup(groupId),

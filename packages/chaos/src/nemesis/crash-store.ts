@@ -16,7 +16,7 @@
  * entry keeps its first one (both counted in `unrollbackable`).
  */
 import { assert, EntriesPendingError } from '@streambus/raft';
-import type { ConfState, GroupId, GroupWrite, HardState, LogStorage, RaftStore, Snapshot, Entry } from '@streambus/raft';
+import type { ConfState, GroupId, GroupWrite, HardState, LogStorage, OpenGroupOptions, RaftStore, Snapshot, Entry } from '@streambus/raft';
 import { LevelRaftStore } from '@streambus/storage';
 
 export type WalSyncPolicy = 'always' | 'periodic' | 'none';
@@ -72,8 +72,8 @@ export class CrashableStore implements RaftStore {
     return this.inner.groupIds();
   }
 
-  openGroup(groupId: GroupId, bootstrap: ConfState | null): LogStorage {
-    return this.inner.openGroup(groupId, bootstrap);
+  openGroup(groupId: GroupId, bootstrap: ConfState | null, options?: OpenGroupOptions): LogStorage {
+    return this.inner.openGroup(groupId, bootstrap, options);
   }
 
   async persist(writes: readonly GroupWrite[], mustSync: boolean): Promise<void> {

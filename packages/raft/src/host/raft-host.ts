@@ -24,7 +24,7 @@ import { electionTicksDefault, hostGroupsPerTurnMax, hostProposalsPendingMax, ho
 import { AssertionError, assert, GroupNotFoundError, NotLeaderError, ProposalDroppedError, StoppedError } from '../errors.js';
 import type { NodeStatus, ProposalReceipt, RaftNodeApi, StateMachine } from '../node-api.js';
 import { RaftNode } from '../node/raft-node.js';
-import type { GroupWrite, RaftStore } from '../storage.js';
+import type { GroupWrite, OpenGroupOptions, RaftStore } from '../storage.js';
 import { EntryType, MessageType, Role } from '../types.js';
 import type { ConfChange, ConfState, Entry, GroupId, Message, NodeId, Ready, SoftState } from '../types.js';
 import type { Frame, RaftTransport } from './frame.js';
@@ -233,11 +233,11 @@ export class RaftHost {
    * nothing for it, else recovers it (then `bootstrap` is ignored). A group already open is left
    * as it is. `overrides` win over the host's `groupDefaults`.
    */
-  createGroup(groupId: GroupId, bootstrap: ConfState | null, overrides: GroupConfig = {}): void {
+  createGroup(groupId: GroupId, bootstrap: ConfState | null, overrides: GroupConfig = {}, options: OpenGroupOptions = {}): void {
     this.checkOpen();
     if (this.groups.has(groupId)) return;
     assert(!this.deleting.has(groupId), 'a removed group is re-created only after removeGroup resolved');
-    const storage = this.store.openGroup(groupId, bootstrap);
+    const storage = this.store.openGroup(groupId, bootstrap, options);
     const config: RaftNodeConfig = {
       ...this.groupDefaults,
       ...(this.logger === undefined ? {} : { logger: this.logger }),

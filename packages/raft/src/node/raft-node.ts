@@ -208,8 +208,6 @@ export class RaftNode implements RaftNodeApi {
   private leadTransferee: NodeId = 0;
   /** See InitialState.repairIndex: no votes, no campaigns until the log reaches it (0: none). */
   private repairIndex: number;
-  /** See RaftNodeConfig.joining: no votes, no campaigns until a leader was heard. */
-  private joining: boolean;
   /** The index of the latest conf change the leader may have appended; none pending once applied. */
   private pendingConfIndex = 0;
   /** Conf change entries handed to the host in committedEntries but not yet applyConfChange'd. */
@@ -240,7 +238,6 @@ export class RaftNode implements RaftNodeApi {
     const storage = config.storage;
     const initial = storage.initialState();
     this.repairIndex = initial.repairIndex ?? 0;
-    this.joining = config.joining ?? false;
     const snapshotIndex = storage.firstIndex() - 1;
     this.log = new RaftLog(storage, config.applied ?? snapshotIndex);
     this.tracker = new ProgressTracker(configFromConfState(initial.confState), {
@@ -588,18 +585,17 @@ export class RaftNode implements RaftNodeApi {
 
   /** A repairing node grants no votes and never campaigns (unless a test knob breaks the rule). */
   private abstains(): boolean {
-    return (this.repairing() || this.joining) && !this.options.voteWhileRepairing;
+    return this.repairing() && !this.options.voteWhileRepairing;
   }
 
   /**
    * A leader of our term spoke: follow it, and make the vote durable. With a leader in the term no
    * other candidate may win it, so recording a vote for the leader changes no outcome; but it
-   * survives a restart (and a lost store, for a joining member), where an empty vote would not.
+   * survives a restart, where an empty vote would not (see OpenGroupOptions.joining).
    */
   private followLeader(leaderId: NodeId): void {
     this.electionElapsed = 0;
     this.lead = leaderId;
-    this.joining = false;
     if (this.vote === 0) this.vote = leaderId;
   }
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../testing/memory-storage.js';
-import { MessageType } from '../types.js';
+import { EntryType, MessageType } from '../types.js';
 import type { Message } from '../types.js';
 import { RaftNode } from './raft-node.js';
 import { TestNetwork, seededRandom, text } from './test-network.js';
@@ -92,7 +92,9 @@ describe('a member that lost its whole state (a replica re-added to a broker tha
   const heartbeat: Message = { ...lateVoteRequest, type: MessageType.heartbeat, from: 1 };
 
   function fresh(joining: boolean): RaftNode {
-    return new RaftNode({ id: 3, storage: MemoryStorage.withVoters([1, 2, 3]), random: seededRandom(3), electionTicks: 10, joining });
+    const storage = MemoryStorage.withVoters([1, 2, 3]);
+    if (joining) storage.markJoining();
+    return new RaftNode({ id: 3, storage, random: seededRandom(3), electionTicks: 10 });
   }
 
   function granted(node: RaftNode): boolean {
@@ -120,5 +122,24 @@ describe('a member that lost its whole state (a replica re-added to a broker tha
     node.advance(ready);
     node.step(lateVoteRequest);
     expect(granted(node)).toBe(false);
+  });
+
+  it('joining survives a restart before any leader was heard (the store holds it, not the node)', () => {
+    const storage = MemoryStorage.withVoters([1, 2, 3]);
+    storage.markJoining();
+    const first = new RaftNode({ id: 3, storage, random: seededRandom(3), electionTicks: 10 });
+    for (let i = 0; i < 5; i++) first.tick();
+    // Restarted from the same storage: still joining.
+    const again = new RaftNode({ id: 3, storage, random: seededRandom(3), electionTicks: 10 });
+    again.step(lateVoteRequest);
+    expect(granted(again)).toBe(false);
+    // An append from the leader of term 1: entries and the vote for the leader are written together.
+    again.step({ ...heartbeat, type: MessageType.append, index: 0, logTerm: 0, entries: [{ index: 1, term: 1, type: EntryType.normal, data: new Uint8Array(0) }] });
+    const ready = again.ready();
+    expect(ready.hardState).toMatchObject({ term: 1, vote: 1 });
+    expect(ready.entries).toHaveLength(1);
+    storage.write(ready);
+    again.advance(ready);
+    expect(storage.initialState().repairIndex).toBeUndefined();
   });
 });

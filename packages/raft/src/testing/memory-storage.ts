@@ -4,7 +4,7 @@
  * production: nothing here survives the process.
  */
 import { assert, CompactedError, EntriesPendingError, GroupNotFoundError, SnapshotTemporarilyUnavailableError, UnavailableError } from '../errors.js';
-import type { GroupWrite, InitialState, LogStorage, RaftStore } from '../storage.js';
+import type { GroupWrite, InitialState, LogStorage, OpenGroupOptions, RaftStore } from '../storage.js';
 import type { ConfState, Entry, GroupId, HardState, Snapshot } from '../types.js';
 
 const emptyConfState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
@@ -35,6 +35,12 @@ export class MemoryStorage implements LogStorage {
   initialState(): InitialState {
     if (this.repairIndex !== 0 && this.lastIndex() >= this.repairIndex) this.repairIndex = 0;
     return { hardState: this.hard, confState: this.snap.metadata.confState, ...(this.repairIndex === 0 ? {} : { repairIndex: this.repairIndex }) };
+  }
+
+  /** A new member that may have been in the group before (OpenGroupOptions.joining): no votes until it holds an entry. */
+  markJoining(): void {
+    assert(this.lastIndex() === 0 && this.hard.term === 0, 'only a new, empty group joins');
+    this.repairIndex = 1;
   }
 
   /** Drops entries at and above `fromIndex` as a corrupt-suffix repair does (RaftStore.discardFrom). */
@@ -154,10 +160,11 @@ export class MemoryRaftStore implements RaftStore {
     return [...this.groups.keys()];
   }
 
-  openGroup(groupId: GroupId, bootstrap: ConfState | null): MemoryStorage {
+  openGroup(groupId: GroupId, bootstrap: ConfState | null, options: OpenGroupOptions = {}): MemoryStorage {
     const existing = this.groups.get(groupId);
     if (existing !== undefined) return existing;
     const storage = new MemoryStorage(bootstrap ?? emptyConfState);
+    if (options.joining === true) storage.markJoining();
     this.groups.set(groupId, storage);
     return storage;
   }

@@ -363,6 +363,20 @@ describe('LevelRaftStore', () => {
     expect((await store.scrub(5, 1, 6, Infinity)).corrupt).toBeNull();
   });
 
+  it('creates a joining group with repairIndex 1 (no votes until it holds an entry), kept across a reopen', async () => {
+    const t = await temp();
+    const log = t.store.openGroup(8, voters, { joining: true });
+    expect(log.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, confState: voters, repairIndex: 1 });
+    await t.store.persist([], true);
+    let store = await t.reopen();
+    expect(store.openGroup(8, null).initialState().repairIndex).toBe(1);
+    await store.persist([write(8, batches(1, 1, 2), { term: 2, vote: 1, commit: 0 })], true);
+    store = await t.reopen();
+    expect(store.openGroup(8, null).initialState()).toEqual({ hardState: { term: 2, vote: 1, commit: 0 }, confState: voters });
+    // An existing group ignores the option.
+    expect(store.openGroup(8, null, { joining: true }).initialState().repairIndex).toBeUndefined();
+  });
+
   it('deletes a group and lets the id be created again from scratch', async () => {
     const t = await temp();
     t.store.openGroup(11, voters);

@@ -25,7 +25,7 @@
  * Writes other than `persist` (compaction, retention, group deletion) use the same policy.
  */
 import { assert, EntryType, GroupNotFoundError } from '@streambus/raft';
-import type { ConfState, Entry, GroupId, GroupWrite, HardState, LogStorage, RaftLogger, RaftStore, Snapshot } from '@streambus/raft';
+import type { ConfState, Entry, GroupId, GroupWrite, HardState, LogStorage, OpenGroupOptions, RaftLogger, RaftStore, Snapshot } from '@streambus/raft';
 import { isRecordBatch, readBatchHeader, verifyBatch, RecordBatchError } from '@streambus/proto';
 import {
   decodeBatchLocation,
@@ -246,12 +246,12 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     return [...this.groups.keys()];
   }
 
-  openGroup(groupId: GroupId, bootstrap: ConfState | null): LogStorage {
-    return this.group(groupId, bootstrap);
+  openGroup(groupId: GroupId, bootstrap: ConfState | null, options: OpenGroupOptions = {}): LogStorage {
+    return this.group(groupId, bootstrap, options);
   }
 
   /** Like `openGroup`, typed as the concrete log (offsets, cache figures). */
-  group(groupId: GroupId, bootstrap: ConfState | null = null): GroupLog {
+  group(groupId: GroupId, bootstrap: ConfState | null = null, options: OpenGroupOptions = {}): GroupLog {
     this.checkOpen();
     assert(Number.isInteger(groupId) && groupId >= 0 && groupId <= groupIdMax, 'group id is unsigned 32-bit');
     const existing = this.groups.get(groupId);
@@ -259,6 +259,8 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     const snap: Snapshot = { metadata: { index: 0, term: 0, confState: bootstrap ?? emptyConfState }, data: emptyBytes };
     const log = new GroupLog(groupId, this, emptyHardState, snap, 0, 0);
     log.pendingCreate = true;
+    // See OpenGroupOptions.joining: no votes until the group holds an entry from a leader.
+    if (options.joining === true) log.repairIndex = 1;
     this.creating.add(log);
     this.groups.set(groupId, log);
     return log;
@@ -650,7 +652,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       // A crashed deleteGroup may have left keys of this id behind: clear them first.
       await this.rangeDeletes.get(log.groupId);
       await this.clearGroup(log.groupId);
-      batch.put(makeKey(KeyKind.groupMeta, log.groupId, 0), encodeGroupMeta({ offsetFloor: 0, repairIndex: 0 }));
+      batch.put(makeKey(KeyKind.groupMeta, log.groupId, 0), encodeGroupMeta({ offsetFloor: 0, repairIndex: log.repairIndex }));
       batch.put(makeKey(KeyKind.snapshotMeta, log.groupId, 0), encodeSnapshotMeta(log.snap.metadata));
       batch.put(makeKey(KeyKind.snapshotData, log.groupId, 0), Buffer.from(log.snap.data));
       batch.put(makeKey(KeyKind.hardState, log.groupId, 0), encodeHardState(log.hard));
