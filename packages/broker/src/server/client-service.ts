@@ -51,7 +51,7 @@ import { reassignmentsPerCommandMax, replicationFactorMax } from '../controller/
 import type { Logger } from '../logging/logger.js';
 import type { AcksMode, ProduceOutcome } from '../partition/partition-replica.js';
 import type { Broker } from './broker.js';
-import { controllerCommandDeadlineMs, fetchWaitMsMax, forwardSlackMs, producerIdBlockSize } from './constants.js';
+import { controllerCatchUpMsMax, controllerCommandDeadlineMs, fetchWaitMsMax, forwardSlackMs, producerIdBlockSize } from './constants.js';
 import { isForwarded } from './forwarder.js';
 
 /** What the cluster knows of a partition's leadership, from this broker's point of view. */
@@ -187,6 +187,8 @@ export class ClientService {
   private async createTopics(request: CreateTopicsRequest): Promise<CreateTopicsResponse> {
     const deadlineMs = boundedTimeout(request.timeoutMs, controllerCommandDeadlineMs);
     const results: TopicResult[] = [];
+    // Plan from a state that has every broker registration and topic committed so far.
+    await this.broker.gateway.catchUp(Math.min(deadlineMs, controllerCatchUpMsMax));
     for (const topic of request.topics) {
       const state = this.broker.controller.state;
       const partitions = topic.partitions > 0 ? topic.partitions : 1;
@@ -250,6 +252,7 @@ export class ClientService {
     const deadlineMs = boundedTimeout(request.timeoutMs, controllerCommandDeadlineMs);
     if (request.partitions.length === 0) throw new InvalidRequestError('no partitions to reassign');
     if (request.partitions.length > reassignmentsPerRequestMax) throw new InvalidRequestError(`at most ${reassignmentsPerRequestMax} partitions per request`);
+    await this.broker.gateway.catchUp(Math.min(deadlineMs, controllerCatchUpMsMax));
     const state = this.broker.controller.state;
     const answer = (errorCode: ErrorCode, errorMessage: string): ReassignPartitionsResponse => ({
       partitions: request.partitions.map((p) => ({ partition: p.partition, errorCode, errorMessage })),

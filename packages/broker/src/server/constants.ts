@@ -13,6 +13,8 @@ export const reconcileIntervalMs = 1_000;
 export const controllerCompactEntries = 10_000;
 /** A follower this many entries behind the leader's last index is out of the ISR. */
 export const isrLagEntriesMax = 1_000;
+/** Longest an admin request waits for this broker's controller state to catch up before planning. */
+export const controllerCatchUpMsMax = 2_000;
 /** Deadline of a controller command proposed on behalf of a client request. */
 export const controllerCommandDeadlineMs = 10_000;
 /** Producer ids a broker takes from the controller at a time. */

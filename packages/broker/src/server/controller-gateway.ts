@@ -52,6 +52,26 @@ export class ControllerGateway {
     return this.host.hasGroup(controllerGroupId) ? this.host.leaderOf(controllerGroupId) : 0;
   }
 
+  /**
+   * Brings this broker's controller state up to what the leader has committed (a ReadIndex
+   * round), so that a command planned from it sees every registration and topic before it. Best
+   * effort within `waitMsMax`: the caller then plans from the state it has (the controller
+   * validates each command again when it applies it).
+   */
+  async catchUp(waitMsMax: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMsMax);
+    });
+    try {
+      await Promise.race([this.host.linearizableRead(controllerGroupId).then(() => undefined), timeout]);
+    } catch {
+      // No leader or the read was dropped: plan from the local state.
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Proposes `command` and resolves with its result once applied; retries until `deadlineMs` from now. */
   async propose(command: ControllerCommand, deadlineMs: number): Promise<ControllerResult> {
     const bytes = encodeCommand(command);
