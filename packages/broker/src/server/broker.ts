@@ -630,7 +630,8 @@ export class Broker {
     if (this.fatalError !== null) return `storage failed (${this.fatalError.message}); restart the broker`;
     if (this.stopping) return 'broker is stopping';
     if (this.gateway.leaderId() === 0) return 'no controller leader (waiting for a quorum of brokers)';
-    if (!this.registered) return 'not yet registered with the controller';
+    // Registered, and the registration applied here too (the leader applied it first).
+    if (!this.registered || this.controller.state.broker(this.nodeId) === undefined) return 'not yet registered with the controller';
     if (!this.controllerCaughtUp()) return 'controller state not caught up';
     for (const groupId of this.host.groupIds()) {
       if (groupId === controllerGroupId) continue;
