@@ -92,12 +92,18 @@ export class ClientService {
     };
   }
 
+  /** The answer to every call once the broker's store failed (retriable: other brokers lead its partitions), else null. */
+  private stoppedError(): ReturnType<typeof makeCallError> | null {
+    const fatal = this.broker.fatal;
+    if (fatal === null) return null;
+    return makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${this.broker.nodeId} stopped serving after a storage failure (${fatal.message}); retry on another broker`);
+  }
+
   private unary<Req, Res>(name: string, run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      const fatal = this.broker.fatal;
-      if (fatal !== null) {
-        // Retriable for the client: other brokers lead its partitions once it stopped.
-        callback(makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${this.broker.nodeId} stopped serving after a storage failure (${fatal.message}); retry on another broker`));
+      const stopped = this.stoppedError();
+      if (stopped !== null) {
+        callback(stopped);
         return;
       }
       run(call.request, call).then(
@@ -107,9 +113,9 @@ export class ClientService {
             callback(makeCallError(ErrorCode.INVALID_REQUEST, error.message));
             return;
           }
-          const failed = this.broker.fatal;
+          const failed = this.stoppedError();
           if (failed !== null) {
-            callback(makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${this.broker.nodeId} stopped serving after a storage failure (${failed.message}); retry on another broker`));
+            callback(failed);
             return;
           }
           this.logger.error({ rpc: name, err: error instanceof Error ? error.stack : String(error) }, 'request failed');

@@ -305,16 +305,12 @@ export class RaftHost {
     return this.chore(async () => {
       try {
         await discardFrom(groupId, fromIndex);
-      } catch (error) {
-        // The store's write is atomic: nothing was dropped, so the group reopens as it was.
+      } finally {
+        // Reopened either way: on failure the store's atomic write dropped nothing.
         this.deleting.delete(groupId);
         beforeReopen();
         this.createGroup(groupId, null);
-        throw error;
       }
-      this.deleting.delete(groupId);
-      beforeReopen();
-      this.createGroup(groupId, null);
     });
   }
 
