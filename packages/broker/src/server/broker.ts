@@ -762,6 +762,7 @@ function neverSync(store: RaftStore): RaftStore {
     openGroup: (groupId, bootstrap, options) => store.openGroup(groupId, bootstrap, options),
     persist: (writes: readonly GroupWrite[]) => store.persist(writes, false),
     compact: (groupId, snapshot) => store.compact(groupId, snapshot),
+    ...(store.discardFrom === undefined ? {} : { discardFrom: (groupId: GroupId, fromIndex: number) => store.discardFrom?.(groupId, fromIndex) ?? Promise.resolve() }),
     deleteGroup: (groupId) => store.deleteGroup(groupId),
     onEntriesLoaded: (listener) => store.onEntriesLoaded(listener),
   };
