@@ -371,15 +371,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     const earliest = log.earliestOffset();
     const next = log.nextOffset(maxIndexInclusive);
     if (fromOffset < earliest || fromOffset > Math.max(next, earliest)) throw new OffsetOutOfRangeError(groupId, fromOffset, earliest, next);
-    const picked: BatchLocation[] = [];
-    let bytes = 0;
-    for (let pos = log.offsets.findOffset(fromOffset); pos < log.offsets.count && picked.length < readBatchesMax; pos++) {
-      const loc = log.offsets.at(pos);
-      if (loc.raftIndex > maxIndexInclusive) break;
-      if (picked.length > 0 && bytes + loc.bytes > bytesMax) break;
-      bytes += loc.bytes;
-      picked.push(loc);
-    }
+    const { picked } = pickBatches(log, log.offsets.findOffset(fromOffset), maxIndexInclusive, bytesMax);
     const out: StoredBatch[] = [];
     const misses: BatchLocation[] = [];
     for (const loc of picked) {
@@ -420,15 +412,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
   async scrub(groupId: GroupId, fromIndex: number, maxIndexInclusive: number, bytesMax: number): Promise<ScrubResult> {
     this.checkOpen();
     const log = this.existingGroup(groupId);
-    const picked: BatchLocation[] = [];
-    let bytes = 0;
-    let pos = log.offsets.findRaftIndex(fromIndex);
-    for (; pos < log.offsets.count && picked.length < readBatchesMax; pos++) {
-      const loc = log.offsets.at(pos);
-      if (loc.raftIndex > maxIndexInclusive || (picked.length > 0 && bytes + loc.bytes > bytesMax)) break;
-      bytes += loc.bytes;
-      picked.push(loc);
-    }
+    const { picked, bytes, pos } = pickBatches(log, log.offsets.findRaftIndex(fromIndex), maxIndexInclusive, bytesMax);
     const lastPicked = picked[picked.length - 1];
     const done = pos >= log.offsets.count || log.offsets.at(pos).raftIndex > maxIndexInclusive;
     const nextIndex = done || lastPicked === undefined ? 0 : lastPicked.raftIndex + 1;
@@ -905,6 +889,23 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
 function required(groupId: GroupId, what: string, value: Buffer | undefined): Buffer {
   if (value === undefined) throw new CorruptStoreError(groupId, `${what} is missing`);
   return value;
+}
+
+/**
+ * The batches of the offset index from position `from` on, up to raft index `maxIndexInclusive`,
+ * about `bytesMax` bytes (at least one) and `readBatchesMax` batches; `pos` is where it stopped.
+ */
+function pickBatches(log: GroupLog, from: number, maxIndexInclusive: number, bytesMax: number): { picked: BatchLocation[]; bytes: number; pos: number } {
+  const picked: BatchLocation[] = [];
+  let bytes = 0;
+  let pos = from;
+  for (; pos < log.offsets.count && picked.length < readBatchesMax; pos++) {
+    const loc = log.offsets.at(pos);
+    if (loc.raftIndex > maxIndexInclusive || (picked.length > 0 && bytes + loc.bytes > bytesMax)) break;
+    bytes += loc.bytes;
+    picked.push(loc);
+  }
+  return { picked, bytes, pos };
 }
 
 /** The offset-index entry of a record batch entry, or null for other payloads. */
