@@ -57,6 +57,11 @@ async function waitUntil(condition: () => boolean, timeoutMs: number, what: () =
   }
 }
 
+/** Waits until broker `id` hosts nothing of `groupId`: the host closes it at once, the store deletes it in the next chore. */
+function waitDropped(cluster: InProcessCluster, id: number, groupId: number): Promise<void> {
+  return waitUntil(() => !cluster.broker(id).host.hasGroup(groupId) && !cluster.broker(id).store.groupIds().includes(groupId), 20_000, () => `broker ${id} still hosts group ${groupId}`);
+}
+
 describe('partition reassignment under load', () => {
   let cluster: InProcessCluster;
 
@@ -142,7 +147,7 @@ describe('partition reassignment under load', () => {
     expect(logs[0]!.byteLength).toBeGreaterThan(0);
     for (const log of logs) expect(log.equals(logs[0]!)).toBe(true);
     for (const id of secondTarget) expect(cluster.broker(id).host.status(groupId).confState.voters.slice().sort()).toEqual(sorted(secondTarget));
-    await waitUntil(() => !cluster.broker(leader2).host.hasGroup(groupId) && !cluster.broker(leader2).store.groupIds().includes(groupId), 20_000, () => `broker ${leader2} still hosts group ${groupId}`);
+    await waitDropped(cluster, leader2, groupId);
   }, 120_000);
 
   it('moves a replica off a broker that is down; once back, that broker drops its stale copy', async () => {
@@ -165,8 +170,7 @@ describe('partition reassignment under load', () => {
     }, 30_000, () => `voters ${leaderOf(cluster, groupId)?.host.status(groupId).confState.voters.join(',') ?? '?'}`);
     await cluster.startBroker(down);
     // It never applied its removal (the leader stopped replicating to it); the leader's ISR without it tells it.
-    // The host closes the group at once; the store deletes it in the host's next chore.
-    await waitUntil(() => !cluster.broker(down).host.hasGroup(groupId) && !cluster.broker(down).store.groupIds().includes(groupId), 20_000, () => `broker ${down} still hosts group ${groupId}`);
+    await waitDropped(cluster, down, groupId);
     const after = await producer.send({ topic: 'moves-down', partition: 0, value: 'c' });
     await producer.close();
     expect([...before, ...during, after].map((meta) => meta.offset)).toEqual(Array.from({ length: 401 }, (_, i) => i));
