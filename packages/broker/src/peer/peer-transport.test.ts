@@ -181,7 +181,7 @@ describe('PeerTransport over real gRPC', () => {
     await waitFor(() => t1.stats.peers.get(2)!.streamFailures >= 1, 'the sender to notice');
   });
 
-  it('a down peer: send never throws, frames beyond the queue bounds are dropped; the peer comes back on the same port and frames flow again, in order', async () => {
+  it('a down peer: send never throws, frames beyond the queue bounds are dropped, and once it is known down nothing is queued; the peer comes back on the same port and frames flow again, in order', async () => {
     const port = await freePort();
     const queueFramesMax = 50;
     const queueBytesMax = 64 * 1024;
@@ -200,12 +200,21 @@ describe('PeerTransport over real gRPC', () => {
     expect(stats.connected).toBe(false);
     // One warn line per reason, not one per dropped frame (the rest go to debug).
     expect(logger.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual(['peer queue full; dropping raft frames', 'raft stream to peer broken; reconnecting']);
+    // Known down (between reconnect attempts): a new frame is dropped, not queued, and the queue
+    // is empty (stale appends and heartbeats must not reach the peer in a burst when it comes back).
+    await waitFor(() => {
+      t1.send(frameOf(1, 2, ++sequence));
+      return stats.framesDroppedPeerDown > 0;
+    }, 'a frame dropped while the peer is known down');
+    expect(stats.framesQueued).toBe(0);
+    const downAt = sequence;
 
     const peer2 = await startPeer(2, port);
     const interval = setInterval(() => t1.send(frameOf(1, 2, ++sequence)), 20);
     cleanups.push(() => clearInterval(interval));
     const restartedAt = sequence;
     await waitFor(() => peer2.frames.some((frame) => sequenceOf(frame) > restartedAt), 'frames after the peer came back');
+    expect(peer2.frames.some((frame) => sequenceOf(frame) <= downAt)).toBe(false);
     // The peer's stream headers may reach the sender after its first frames reached the peer.
     await waitFor(() => stats.connected, 'the sender to see the accepted stream');
     expect(stats.reconnects).toBeGreaterThanOrEqual(1);
@@ -330,12 +339,13 @@ describe('PeerTransport over real gRPC', () => {
     expect(stats.framesQueued + stats.framesSent).toBe(0);
   });
 
-  it('a peer address grpc-js cannot parse: frames are queued and retried, calls rejected, nothing throws', async () => {
+  it('a peer address grpc-js cannot parse: the link is retried, frames dropped meanwhile, calls rejected, nothing throws', async () => {
     const t1 = transport({ nodeId: 1, peers: new Map([[2, '']]), queueFramesMax: 4 });
     for (let i = 1; i <= 10; i++) expect(() => t1.send(frameOf(1, 2, i))).not.toThrow();
     const stats = t1.stats.peers.get(2)!;
-    expect(stats.framesQueued).toBe(4);
-    expect(stats.framesDropped).toBe(6);
+    expect(stats.framesQueued).toBe(0);
+    expect(stats.framesDropped).toBe(10);
+    expect(stats.framesDroppedPeerDown).toBe(10);
     await waitFor(() => stats.streamFailures >= 2, 'retries');
     await expect(t1.proposeControllerCommand(2, new Uint8Array([1]), 1000)).rejects.toMatchObject({ code: 'PEER_UNAVAILABLE' });
   });

@@ -8,7 +8,10 @@
  * stream is down, or not writable (grpc-js's write() returned false: HTTP/2 flow control, a slow
  * peer; or `peerInFlightBytesMax` bytes are written but not yet taken by HTTP/2), frames wait in a per-peer FIFO bounded in frames and bytes; beyond the bound the NEW
  * frame is dropped and counted (Raft retries: heartbeats, append retries, snapshot resends).
- * Frames to one peer keep their order; frames in flight when a stream breaks are lost.
+ * Frames to one peer keep their order; frames in flight or queued when a stream breaks are lost.
+ * While the peer is known to be down (a stream broke or could not open, and the next attempt
+ * waits for its backoff) frames are dropped at once, unencoded: a peer that comes back gets
+ * fresh frames, not a burst of stale appends and heartbeats, and a down peer costs no memory.
  *
  * The same channel carries unary `ProposeControllerCommand` calls (`proposeControllerCommand`).
  */
@@ -65,10 +68,12 @@ export interface PeerLinkStats {
   /** Frames written to the stream, and their encoded bytes (a stream that breaks loses what it had in flight). */
   framesSent: number;
   bytesSent: number;
-  /** Frames dropped: queue full, transport closed, too large, or not encodable. */
+  /** Frames dropped: queue full, peer down, transport closed, too large, or not encodable. */
   framesDropped: number;
   /** Of `framesDropped`, those dropped because the queue was at its bound. */
   framesDroppedQueueFull: number;
+  /** Of `framesDropped`, those dropped because the peer was down (sent during a reconnect backoff, or queued when a stream broke). */
+  framesDroppedPeerDown: number;
   /** Frames waiting now, and their bytes. */
   framesQueued: number;
   bytesQueued: number;
@@ -136,6 +141,7 @@ class PeerLink {
       bytesSent: 0,
       framesDropped: 0,
       framesDroppedQueueFull: 0,
+      framesDroppedPeerDown: 0,
       framesQueued: 0,
       bytesQueued: 0,
       bytesQueuedPeak: 0,
@@ -156,6 +162,10 @@ class PeerLink {
       return;
     }
     if (this.stream === null && this.retryTimer === null) this.open();
+    if (this.stream === null) {
+      this.dropPeerDown(1);
+      return;
+    }
     if (this.writable && this.stats.framesQueued === 0) {
       this.write(bytes);
       return;
@@ -168,7 +178,7 @@ class PeerLink {
    * must wait and the queue is at a bound. Lets the transport skip encoding it.
    */
   isFull(): boolean {
-    if (this.closed) return true;
+    if (this.closed || this.isDown()) return true;
     const mustQueue = !this.writable || this.stats.framesQueued > 0;
     return mustQueue && (this.stats.framesQueued >= this.settings.queueFramesMax || this.stats.bytesQueued >= this.settings.queueBytesMax);
   }
@@ -176,7 +186,13 @@ class PeerLink {
   /** Counts a frame dropped before it reached `send` (see `isFull`). */
   dropFull(): void {
     if (this.closed) this.stats.framesDropped++;
+    else if (this.isDown()) this.dropPeerDown(1);
     else this.dropQueueFull();
+  }
+
+  /** No stream, and the next attempt waits for its backoff. */
+  private isDown(): boolean {
+    return this.stream === null && this.retryTimer !== null;
   }
 
   /** The channel, created on first use (streams and unary calls share it). */
@@ -251,6 +267,12 @@ class PeerLink {
     this.stats.connected = false;
     if (this.closed) return;
     this.stats.streamFailures++;
+    // Queued frames would reach the peer only after the backoff: stale by then. Raft resends.
+    this.dropPeerDown(this.stats.framesQueued);
+    this.queue = [];
+    this.head = 0;
+    this.stats.framesQueued = 0;
+    this.stats.bytesQueued = 0;
     this.scheduleRetry({ peer: this.peerId, address: this.address, code: error?.code ?? grpc.status.OK, reason: error?.details ?? 'stream closed by peer' }, wasConnected);
   }
 
@@ -310,6 +332,11 @@ class PeerLink {
     stats.framesQueued++;
     stats.bytesQueued += bytes.byteLength;
     if (stats.bytesQueued > stats.bytesQueuedPeak) stats.bytesQueuedPeak = stats.bytesQueued;
+  }
+
+  private dropPeerDown(frames: number): void {
+    this.stats.framesDropped += frames;
+    this.stats.framesDroppedPeerDown += frames;
   }
 
   private dropQueueFull(): void {

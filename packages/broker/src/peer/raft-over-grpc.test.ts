@@ -206,7 +206,7 @@ describe('RaftHosts over PeerTransports (real gRPC)', () => {
       const parts = brokers.map((broker) => {
         const status = hostOf(broker).status(groupId);
         const pr = status.progress.get(lagging.nodeId);
-        return `${broker.nodeId}: ${status.role} term ${status.hardState.term} last ${status.lastIndex}${pr === undefined ? '' : ` (lagging: ${pr.state} match ${pr.match} next ${pr.next} active ${pr.recentActive})`}`;
+        return `${broker.nodeId}: ${status.role} term ${status.hardState.term} last ${status.lastIndex} applied ${status.applied} machine ${broker.machine.applied.get(groupId)?.length ?? 0}/${broker.machine.restored.has(groupId) ? 'restored' : 'not restored'}${pr === undefined ? '' : ` (lagging: ${pr.state} match ${pr.match} next ${pr.next} active ${pr.recentActive})`}`;
       });
       return `[${parts.join('; ')}]`;
     };
