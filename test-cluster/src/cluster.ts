@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from '@streambus/broker/testing';
@@ -83,8 +84,10 @@ export class TestCluster {
   /** Plans a cluster (ports, directories) without starting anything. */
   static async create(options: TestClusterOptions): Promise<TestCluster> {
     const size = options.size ?? 3;
-    const listenPorts = options.listenPorts ?? (await freePorts(size));
-    const adminPorts = options.adminPorts ?? (await freePorts(size));
+    // One call, so that no admin port equals a listen port.
+    const ports = options.listenPorts === undefined || options.adminPorts === undefined ? await freePorts(size * 2) : [];
+    const listenPorts = options.listenPorts ?? ports.slice(0, size);
+    const adminPorts = options.adminPorts ?? ports.slice(size);
     const brokers: BrokerAddress[] = [];
     for (let index = 0; index < size; index += 1) {
       const id = index + 1;
@@ -169,7 +172,10 @@ export class TestCluster {
     const deadline = Date.now() + timeoutMs;
     let reason = 'no answer yet';
     while (Date.now() < deadline) {
-      if (broker.state === 'stopped') throw new Error(`broker ${id} exited before it was ready; see ${this.logPath(id)}`);
+      if (broker.state === 'stopped') {
+        const code = await broker.exited;
+        throw new Error(`broker ${id} exited (code ${code}) before it was ready; ${this.logPath(id)} ends with:\n${await this.logTail(id, 20)}`);
+      }
       try {
         const response = await fetch(`http://${broker.address.admin}/ready`, { signal: AbortSignal.timeout(2_000) });
         if (response.status === 200) {
@@ -229,6 +235,17 @@ export class TestCluster {
         if (exited === undefined && broker.child !== null) await this.kill(broker.address.id);
       }),
     );
+  }
+
+  /** The last `lines` lines of a broker's log (its file may be removed with the cluster's directory). */
+  async logTail(id: number, lines: number): Promise<string> {
+    const log = this.broker(id).log;
+    if (log !== null && !log.writableFinished) await new Promise<void>((resolve) => log.once('finish', () => resolve()).once('error', () => resolve()));
+    try {
+      return (await readFile(this.logPath(id), 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+    } catch (error) {
+      return `(log not readable: ${error instanceof Error ? error.message : String(error)})`;
+    }
   }
 
   logPath(id: number): string {
