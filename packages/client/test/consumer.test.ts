@@ -97,6 +97,33 @@ describe('Consumer', () => {
     expect(rest.map((r) => r.offset)).toEqual(Array.from({ length: 15 }, (_, i) => i + 10));
   });
 
+  it('returns one broker\'s records without waiting for another broker\'s long poll', async () => {
+    cluster.createTopic('busy', 1, 1);
+    cluster.createTopic('quiet', 1, 2);
+    await produce('busy', 0, 5);
+    // The quiet partition's broker holds its Fetch for 20 s; the busy one answers at once.
+    const c = consumer({ autoOffsetReset: 'earliest', fetchMaxWaitMs: 20_000 });
+    c.assign([{ topic: 'quiet', partition: 0 }, { topic: 'busy', partition: 0 }]);
+    // One poll that may wait 15 s: it must not wait for the quiet broker's answer.
+    const started = Date.now();
+    const records = await c.poll(15_000);
+    expect(records.map((r) => [r.topic, r.offset])).toEqual([0, 1, 2, 3, 4].map((offset) => ['busy', offset]));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // Records that arrive later on the quiet partition end its long poll.
+    await produce('quiet', 0, 2);
+    expect((await pollUntil(c, 2, 15_000)).map((r) => [r.topic, r.offset])).toEqual([['quiet', 0], ['quiet', 1]]);
+  }, 40_000);
+
+  it('keeps fetched records beyond pollRecordsMax for the next polls instead of fetching them again', async () => {
+    await produce('t', 0, 30);
+    const c = consumer({ autoOffsetReset: 'earliest', pollRecordsMax: 7 });
+    c.assign([{ topic: 't', partition: 0 }]);
+    const got = await pollUntil(c, 30);
+    expect(got.map((r) => r.offset)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    // One Fetch brought all 30 (the producer's batches), then one more long-polled at the end.
+    expect(cluster.callsOf('Fetch')).toBeLessThanOrEqual(3);
+  });
+
   it('follows a leader change', async () => {
     await produce('t', 0, 2);
     const c = consumer({ autoOffsetReset: 'earliest' });

@@ -2,6 +2,12 @@
  * The consumer: reads assigned partitions with long-poll Fetch requests sent to each partition's
  * leader (one request per broker, many partitions), follows leader changes, and keeps a position
  * per partition. Consumer groups (subscribe, commit) come later; `groupId` is reserved for them.
+ *
+ * Fetches run in the background, one at a time per leader broker: a poll returns as soon as any
+ * of them brought records (a broker whose partitions are caught up long-polls without holding
+ * the others back), and fetched batches beyond `pollRecordsMax` wait for the next poll. A
+ * partition is fetched again once its fetched batches are all returned, so fetching overlaps
+ * the application's processing of the previous poll's records.
  */
 import {
   ErrorCode,
@@ -65,6 +71,13 @@ interface Assigned {
   reset: OffsetResetPolicy;
   /** Bumped by every seek, to discard fetches that were in flight before it. */
   generation: number;
+  /** Whole batches fetched and not yet returned, from `fetched[fetchedHead]` on; they hold `position`. */
+  fetched: Buffer[];
+  fetchedHead: number;
+  /** A Fetch for this partition is in flight. */
+  fetching: boolean;
+  /** A non-retriable failure of this partition, thrown by the next poll that returns nothing. */
+  error: unknown;
 }
 
 /** Reads records from assigned partitions. */
@@ -79,7 +92,17 @@ export class Consumer {
   private readonly assigned = new Map<string, Assigned>();
   private polling = false;
   private closed = false;
+  /** Failed fetch rounds in a row (for the backoff), and when fetching may start again. */
   private idleRounds = 0;
+  private retryAtMs = 0;
+  /** Leader brokers with a Fetch in flight. */
+  private readonly inFlight = new Set<number>();
+  /** Wakes a waiting poll when a Fetch ends. */
+  private wake: (() => void) | undefined;
+  /** A failure of a whole Fetch that is not retriable, thrown by the next poll. */
+  private failure: unknown;
+  /** Where the next poll starts returning records, so that no partition starves the others. */
+  private drainFrom = 0;
 
   constructor(options: ConsumerOptions) {
     if (options.groupId !== undefined) throw new InvalidConfigError('consumer groups are not supported yet; use assign()');
@@ -103,7 +126,7 @@ export class Consumer {
         throw new InvalidConfigError(`invalid topic partition ${String(topic)}/${String(partition)}`);
       }
       const key = tpKey(topic, partition);
-      next.set(key, this.assigned.get(key) ?? { topic, partition, position: undefined, reset: this.autoOffsetReset, generation: 0 });
+      next.set(key, this.assigned.get(key) ?? { topic, partition, position: undefined, reset: this.autoOffsetReset, generation: 0, fetched: [], fetchedHead: 0, fetching: false, error: undefined });
     }
     this.assigned.clear();
     for (const [key, value] of next) this.assigned.set(key, value);
@@ -119,7 +142,7 @@ export class Consumer {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidConfigError(`offset must be a non-negative integer, got ${offset}`);
     const state = this.state(tp);
     state.position = offset;
-    state.generation++;
+    discardFetched(state);
   }
 
   /** Moves the given partitions (default all assigned) to their log start offset. */
@@ -175,19 +198,39 @@ export class Consumer {
       }
       const unresolved = states.filter((s) => s.position === undefined);
       if (unresolved.length > 0) await this.resolvePositions(unresolved).catch((error: unknown) => this.onRetriable(error));
-      const records = await this.fetchOnce(states, deadlineMs);
-      if (records.length > 0) {
-        this.idleRounds = 0;
-        return records;
-      }
+      const records = this.drain(states);
+      // Fetch ahead for the partitions returned in full while the caller handles these records.
+      await this.startFetches(states, records.length > 0 ? this.fetchMaxWaitMs : Math.max(0, Math.min(this.fetchMaxWaitMs, deadlineMs - Date.now())));
+      if (records.length > 0) return records;
       const remainingMs = deadlineMs - Date.now();
       if (remainingMs <= 0) return [];
-      if (this.idleRounds > 0) await sleep(Math.min(remainingMs, this.cluster.backoffMs(this.idleRounds - 1)));
+      await this.waitForFetch(remainingMs);
     }
   }
 
-  /** One Fetch per leader broker, in parallel. */
-  private async fetchOnce(states: readonly Assigned[], deadlineMs: number): Promise<ConsumerRecord[]> {
+  /**
+   * Up to `pollRecordsMax` fetched records, partition after partition from a rotating start.
+   * With none, throws the first failure recorded (a partition's, else a whole Fetch's).
+   */
+  private drain(states: readonly Assigned[]): ConsumerRecord[] {
+    const out: ConsumerRecord[] = [];
+    const start = this.drainFrom++ % states.length;
+    for (let i = 0; i < states.length && out.length < this.pollRecordsMax; i++) {
+      const state = states[(start + i) % states.length] as Assigned;
+      if (state.error === undefined) this.decodeInto(state, out);
+    }
+    if (out.length > 0) return out;
+    const failed = states.find((s) => s.error !== undefined);
+    const failure = failed?.error ?? this.failure;
+    if (failed !== undefined) failed.error = undefined;
+    else this.failure = undefined;
+    if (failure !== undefined) throw failure;
+    return out;
+  }
+
+  /** Sends a Fetch to every leader without one in flight, for its partitions with nothing fetched. */
+  private async startFetches(states: readonly Assigned[], maxWaitMs: number): Promise<void> {
+    if (Date.now() < this.retryAtMs) return;
     const byLeader = new Map<number, Assigned[]>();
     let unroutable = false;
     for (const state of states) {
@@ -195,6 +238,7 @@ export class Consumer {
         unroutable = true;
         continue;
       }
+      if (state.fetching || state.error !== undefined || state.fetchedHead < state.fetched.length) continue;
       if (this.cluster.cachedTopic(state.topic) !== undefined && this.cluster.isStale(state.topic)) this.refreshSoon([state.topic]);
       if (this.cluster.cachedTopic(state.topic) === undefined) {
         await this.cluster.topicMetadata(state.topic).catch((error: unknown) => this.onRetriable(error));
@@ -204,62 +248,88 @@ export class Consumer {
         unroutable = true;
         continue;
       }
+      if (this.inFlight.has(leader)) continue;
       const list = byLeader.get(leader) ?? [];
       list.push(state);
       byLeader.set(leader, list);
     }
     if (unroutable) this.refreshSoon(states.map((s) => s.topic));
     if (byLeader.size === 0) {
-      this.idleRounds++;
-      return [];
+      if (this.inFlight.size === 0 && unroutable) this.failedRound();
+      return;
     }
-    const maxWaitMs = Math.max(0, Math.min(this.fetchMaxWaitMs, deadlineMs - Date.now()));
-    const out: ConsumerRecord[] = [];
-    let failed = false;
-    let fatal: unknown;
-    await Promise.all(
-      [...byLeader].map(async ([leader, list]) => {
-        const generations = list.map((s) => s.generation);
-        const request = {
-          maxWaitMs,
-          minBytes: this.fetchMinBytes,
-          maxBytes: this.fetchMaxBytes,
-          replicaId: 0,
-          partitions: list.map((s) => ({ topic: s.topic, partition: s.partition, fetchOffset: s.position as number, partitionMaxBytes: this.partitionFetchBytesMax })),
-        };
-        let results: FetchPartitionResult[];
-        try {
-          results = (await this.cluster.call(leader, 'Fetch', request, maxWaitMs)).partitions;
-        } catch (error) {
-          failed = true;
-          this.onRetriable(error);
-          this.refreshSoon(list.map((s) => s.topic));
-          return;
-        }
-        const byKey = new Map(results.map((r) => [tpKey(r.topic, r.partition), r]));
-        list.forEach((state, i) => {
-          const result = byKey.get(tpKey(state.topic, state.partition));
-          if (result === undefined || state.generation !== generations[i] || this.assigned.get(tpKey(state.topic, state.partition)) !== state) return;
-          try {
-            if (!this.applyFetchResult(state, result, out)) failed = true;
-          } catch (error) {
-            // Reported once the records fetched from the other partitions are returned: the
-            // failing partition keeps its position, so the error comes back on the next poll.
-            fatal ??= error;
-          }
-        });
-      }),
-    );
-    if (fatal !== undefined && out.length === 0) throw fatal;
-    this.idleRounds = failed ? this.idleRounds + 1 : 0;
-    return out;
+    for (const [leader, list] of byLeader) this.fetchFrom(leader, list, maxWaitMs);
   }
 
-  /** Applies one partition's fetch result; false when it failed (retriable). */
-  private applyFetchResult(state: Assigned, result: FetchPartitionResult, out: ConsumerRecord[]): boolean {
+  /** One Fetch to `leader` in the background; its results wait in the partitions' states. */
+  private fetchFrom(leader: number, list: Assigned[], maxWaitMs: number): void {
+    this.inFlight.add(leader);
+    const generations = list.map((s) => s.generation);
+    for (const state of list) state.fetching = true;
+    const request = {
+      maxWaitMs,
+      minBytes: this.fetchMinBytes,
+      maxBytes: this.fetchMaxBytes,
+      replicaId: 0,
+      partitions: list.map((s) => ({ topic: s.topic, partition: s.partition, fetchOffset: s.position as number, partitionMaxBytes: this.partitionFetchBytesMax })),
+    };
+    this.cluster
+      .call(leader, 'Fetch', request, maxWaitMs)
+      .then(
+        (response) => {
+          const byKey = new Map(response.partitions.map((r) => [tpKey(r.topic, r.partition), r]));
+          let failed = false;
+          list.forEach((state, i) => {
+            const result = byKey.get(tpKey(state.topic, state.partition));
+            if (result === undefined || state.generation !== generations[i] || this.assigned.get(tpKey(state.topic, state.partition)) !== state) return;
+            if (!this.applyFetchResult(state, result)) failed = true;
+          });
+          if (failed) this.failedRound();
+          else this.idleRounds = 0;
+        },
+        (error: unknown) => {
+          if (this.closed) return;
+          if (error instanceof StreamBusError && error.retriable) {
+            this.failedRound();
+            this.refreshSoon(list.map((s) => s.topic));
+          } else {
+            this.failure ??= error;
+          }
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(leader);
+        for (const state of list) state.fetching = false;
+        this.wake?.();
+      });
+  }
+
+  /** Waits until a Fetch ends, the retry backoff is over, or `remainingMs` passed. */
+  private waitForFetch(remainingMs: number): Promise<void> {
+    const backoffMs = this.retryAtMs - Date.now();
+    const waitMs = Math.min(remainingMs, backoffMs > 0 ? backoffMs : this.inFlight.size > 0 ? remainingMs : 1);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      this.wake = done;
+    });
+  }
+
+  private failedRound(): void {
+    this.retryAtMs = Date.now() + this.cluster.backoffMs(this.idleRounds);
+    this.idleRounds++;
+  }
+
+  /** Applies one partition's fetch result; false when it failed (retriable, or recorded in `state.error`). */
+  private applyFetchResult(state: Assigned, result: FetchPartitionResult): boolean {
     if (result.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
       if (this.autoOffsetReset === 'none') {
-        throw new OffsetOutOfRangeError(`${state.topic}/${state.partition}: offset ${state.position} is outside [${result.logStartOffset}, ${result.highWatermark}]; seek to a valid offset`);
+        state.error = new OffsetOutOfRangeError(`${state.topic}/${state.partition}: offset ${state.position} is outside [${result.logStartOffset}, ${result.highWatermark}]; seek to a valid offset`);
+        return false;
       }
       state.position = undefined;
       state.reset = this.autoOffsetReset;
@@ -267,41 +337,47 @@ export class Consumer {
     }
     if (result.errorCode !== ErrorCode.NONE) {
       const error = errorFromCode(result.errorCode, `${state.topic}/${state.partition}: ${result.errorMessage}`, result.leaderId);
-      if (!error.retriable) throw error;
+      if (!error.retriable) {
+        state.error = error;
+        return false;
+      }
       if (result.errorCode === ErrorCode.NOT_LEADER && this.cluster.applyLeaderHint(state.topic, state.partition, result.leaderId, result.leaderEpoch)) return false;
       if (result.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.cluster.invalidateTopic(state.topic);
       this.refreshSoon([state.topic]);
       return false;
     }
-    this.decodeInto(state, asBuffer(result.records), out);
+    // Whole batches laid end to end; a partial trailing one is fetched again next time.
+    try {
+      state.fetched = splitRecordBatches(asBuffer(result.records)).batches;
+      state.fetchedHead = 0;
+    } catch (error) {
+      if (!(error instanceof RecordBatchError)) throw error;
+      state.error = new CorruptMessageError(`${state.topic}/${state.partition}: corrupt fetch response at offset ${state.position}: ${error.message}`, { cause: error });
+    }
     return true;
   }
 
-  private decodeInto(state: Assigned, bytes: Buffer, out: ConsumerRecord[]): void {
-    // Whole batches laid end to end; a partial trailing one is fetched again next time.
-    let split: Buffer[];
-    try {
-      split = splitRecordBatches(bytes).batches;
-    } catch (error) {
-      if (error instanceof RecordBatchError) {
-        throw new CorruptMessageError(`${state.topic}/${state.partition}: corrupt fetch response at offset ${state.position}: ${error.message}`, { cause: error });
-      }
-      throw error;
-    }
-    for (const bytesOfBatch of split) {
-      if (out.length >= this.pollRecordsMax) break;
+  /** Moves fetched records of `state` to `out` (up to `pollRecordsMax`), advancing its position. */
+  private decodeInto(state: Assigned, out: ConsumerRecord[]): void {
+    while (state.fetchedHead < state.fetched.length && out.length < this.pollRecordsMax) {
+      const bytesOfBatch = state.fetched[state.fetchedHead] as Buffer;
       let batch;
       try {
         batch = decodeRecordBatch(bytesOfBatch);
       } catch (error) {
-        if (error instanceof RecordBatchError) {
-          throw new CorruptMessageError(`${state.topic}/${state.partition}: corrupt batch at offset ${state.position}: ${error.message}`, { cause: error });
-        }
-        throw error;
+        if (!(error instanceof RecordBatchError)) throw error;
+        // Reported once the records of the other partitions are returned; the position stays.
+        state.error = new CorruptMessageError(`${state.topic}/${state.partition}: corrupt batch at offset ${state.position}: ${error.message}`, { cause: error });
+        discardFetched(state, false);
+        return;
       }
+      let whole = true;
       for (const record of batch.records) {
         if (record.offset < (state.position as number)) continue;
-        if (out.length >= this.pollRecordsMax) break;
+        if (out.length >= this.pollRecordsMax) {
+          whole = false;
+          break;
+        }
         out.push({
           topic: state.topic,
           partition: state.partition,
@@ -313,7 +389,10 @@ export class Consumer {
         });
         state.position = record.offset + 1;
       }
+      if (!whole) return;
+      state.fetchedHead++;
     }
+    if (state.fetchedHead >= state.fetched.length) discardFetched(state, false);
   }
 
   private async resolvePositions(states: readonly Assigned[]): Promise<void> {
@@ -336,7 +415,7 @@ export class Consumer {
     for (const state of states) {
       state.position = undefined;
       state.reset = reset;
-      state.generation++;
+      discardFetched(state);
     }
   }
 
@@ -362,6 +441,15 @@ export class Consumer {
       // The next round retries; a broker that stays unreachable shows up as empty polls.
     });
   }
+}
+
+/** Drops what was fetched for `state`; with `newGeneration`, also the results of fetches in flight (a seek). */
+function discardFetched(state: Assigned, newGeneration = true): void {
+  state.fetched = [];
+  state.fetchedHead = 0;
+  if (!newGeneration) return;
+  state.generation++;
+  state.error = undefined;
 }
 
 function bounded(value: number | undefined, fallback: number, min: number, max: number, name: string): number {

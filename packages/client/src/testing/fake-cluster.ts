@@ -130,6 +130,7 @@ export class FakeStreamBusCluster {
   private readonly ports = new Map<number, number>();
   private readonly topics = new Map<string, FakeTopic>();
   private readonly callFaults = new Map<string, CallFault[]>();
+  private readonly calls = new Map<string, number>();
   private readonly dataWaiters = new Set<() => void>();
   private readonly leaderHints: boolean;
   private nextProducerId = 1000;
@@ -214,6 +215,11 @@ export class FakeStreamBusCluster {
     return this.partition(topic, partition)?.leaderId ?? 0;
   }
 
+  /** Calls of `method` received so far, on every broker (faulted ones included). */
+  callsOf(method: 'Produce' | 'Fetch' | 'Metadata' | 'InitProducerId' | 'ListOffsets' | 'CreateTopics'): number {
+    return this.calls.get(method) ?? 0;
+  }
+
   /** Queues faults for the next calls of `method` (on any broker), in order. */
   failCalls(method: 'Produce' | 'Fetch' | 'Metadata' | 'InitProducerId' | 'ListOffsets' | 'CreateTopics', ...faults: CallFault[]): void {
     const list = this.callFaults.get(method) ?? [];
@@ -262,6 +268,7 @@ export class FakeStreamBusCluster {
   }
 
   private takeFault(method: string): CallFault | undefined {
+    this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
     return this.callFaults.get(method)?.shift();
   }
 
@@ -399,7 +406,9 @@ export class FakeStreamBusCluster {
         };
         const first = answer();
         const minBytes = Math.max(1, call.request.minBytes);
-        if (first.bytes >= minBytes || call.request.maxWaitMs <= 0) return callback(null, { partitions: first.results, throttleTimeMs: 0 });
+        // Like the broker: a partition's error is answered at once, without waiting for data.
+        const failed = first.results.some((r) => r.errorCode !== ErrorCode.NONE);
+        if (first.bytes >= minBytes || failed || call.request.maxWaitMs <= 0) return callback(null, { partitions: first.results, throttleTimeMs: 0 });
         const deadline = Date.now() + call.request.maxWaitMs;
         const retry = (): void => {
           const next = answer();
