@@ -311,6 +311,19 @@ describe('Producer', () => {
     expect(cluster.lastCallMetadata.get('Metadata')).toMatchObject({ traceparent });
   });
 
+  it('waits through a cluster outage for a topic\'s metadata, up to the delivery timeout', async () => {
+    // More failures in a row than one metadata request retries (adminAttemptsMax).
+    const outage = Array.from({ length: 12 }, () => ({ kind: 'error' as const, code: ErrorCode.BROKER_NOT_AVAILABLE }));
+    cluster.failCalls('Metadata', ...outage);
+    const p = producer({ lingerMs: 0, deliveryTimeoutMs: 20_000 });
+    await expect(p.send({ topic: 't', partition: 0, value: 'after the outage' })).resolves.toMatchObject({ offset: 0 });
+    expect(cluster.callsOf('Metadata')).toBeGreaterThan(12);
+    // Past the delivery timeout the record fails typed.
+    cluster.failCalls('Metadata', ...Array.from({ length: 1000 }, () => ({ kind: 'error' as const, code: ErrorCode.BROKER_NOT_AVAILABLE })));
+    const late = producer({ lingerMs: 0, deliveryTimeoutMs: 300 });
+    await expect(late.send({ topic: 't', partition: 0, value: 'never' })).rejects.toMatchObject({ code: 'DELIVERY_TIMEOUT' });
+  });
+
   it('retries InitProducerId and Metadata failures', async () => {
     cluster.failCalls('Metadata', { kind: 'error', code: ErrorCode.BROKER_NOT_AVAILABLE });
     cluster.failCalls('InitProducerId', { kind: 'error', code: ErrorCode.NOT_CONTROLLER }, { kind: 'drop' });

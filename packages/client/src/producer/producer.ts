@@ -35,6 +35,7 @@ import {
   StreamBusError,
   errorFromCode,
 } from '../errors.js';
+import { sleep } from '../backoff.js';
 import { partitionForKey } from '../murmur2.js';
 import { toBytesOrNull, toHeaders, tpKey, type ProducerRecord, type RecordMetadata } from '../records.js';
 
@@ -379,7 +380,7 @@ export class Producer {
     if (this.closed) throw new ClientClosedError('the producer is closed');
     const cached = this.cluster.cachedTopic(record.topic);
     if (cached !== undefined && this.cluster.isStale(record.topic)) this.refreshMetadata(record.topic);
-    const partitionCount = cached !== undefined ? cached.partitions.length : await this.cluster.partitionCount(record.topic);
+    const partitionCount = cached !== undefined ? cached.partitions.length : await this.partitionCountWithin(record.topic, startedAtMs);
     const partition = this.choosePartition(record, prepared.key, partitionCount);
     while (this.bufferedBytes + prepared.sizeBytes > this.bufferBytesMax) {
       const remainingMs = startedAtMs + this.deliveryTimeoutMs - Date.now();
@@ -395,6 +396,26 @@ export class Producer {
     }
     if (this.closed) throw new ClientClosedError('the producer is closed');
     this.append(record.topic, partition, prepared, startedAtMs, pending);
+  }
+
+  /**
+   * The topic's partition count. While no broker answers (a whole-cluster outage, a restart)
+   * it keeps asking, with backoff, until the record's delivery timeout: the record waits like
+   * one already in a batch would, instead of failing after a few attempts.
+   */
+  private async partitionCountWithin(topic: string, startedAtMs: number): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.cluster.partitionCount(topic);
+      } catch (error) {
+        const typed = asStreamBusError(error);
+        const unreachable = typed.code === 'BROKER_NOT_AVAILABLE' || typed.code === 'REQUEST_TIMED_OUT';
+        const remainingMs = startedAtMs + this.deliveryTimeoutMs - Date.now();
+        if (!unreachable || this.closed) throw typed;
+        if (remainingMs <= 0) throw new DeliveryTimeoutError(`no metadata for topic "${topic}" within deliveryTimeoutMs ${this.deliveryTimeoutMs}; last error: ${typed.message}`, { cause: typed });
+        await sleep(Math.min(remainingMs, this.cluster.backoffMs(attempt)));
+      }
+    }
   }
 
   /** Adds an admitted record to its partition's open batch (closing it when full). */
