@@ -297,6 +297,10 @@ export class Consumer {
           }
         },
       )
+      .catch((error: unknown) => {
+        // A bug while applying the answer: reported by the next poll, never an unhandled rejection.
+        this.failure ??= error;
+      })
       .finally(() => {
         this.inFlight.delete(leader);
         for (const state of list) state.fetching = false;
