@@ -211,11 +211,7 @@ class PeerLink {
     this.writable = false;
     this.stats.bytesInFlight = 0;
     this.stats.connected = false;
-    this.stats.framesDropped += this.stats.framesQueued;
-    this.queue = [];
-    this.head = 0;
-    this.stats.framesQueued = 0;
-    this.stats.bytesQueued = 0;
+    this.stats.framesDropped += this.clearQueue();
     if (stream !== null) stream.end();
     if (this.client !== null) this.client.close();
   }
@@ -268,11 +264,7 @@ class PeerLink {
     if (this.closed) return;
     this.stats.streamFailures++;
     // Queued frames would reach the peer only after the backoff: stale by then. Raft resends.
-    this.dropPeerDown(this.stats.framesQueued);
-    this.queue = [];
-    this.head = 0;
-    this.stats.framesQueued = 0;
-    this.stats.bytesQueued = 0;
+    this.dropPeerDown(this.clearQueue());
     this.scheduleRetry({ peer: this.peerId, address: this.address, code: error?.code ?? grpc.status.OK, reason: error?.details ?? 'stream closed by peer' }, wasConnected);
   }
 
@@ -332,6 +324,16 @@ class PeerLink {
     stats.framesQueued++;
     stats.bytesQueued += bytes.byteLength;
     if (stats.bytesQueued > stats.bytesQueuedPeak) stats.bytesQueuedPeak = stats.bytesQueued;
+  }
+
+  /** Empties the queue; returns how many frames it held. */
+  private clearQueue(): number {
+    const frames = this.stats.framesQueued;
+    this.queue = [];
+    this.head = 0;
+    this.stats.framesQueued = 0;
+    this.stats.bytesQueued = 0;
+    return frames;
   }
 
   private dropPeerDown(frames: number): void {
