@@ -5,22 +5,17 @@
  * end every replica holds the same intact log, the repaired one included, which can lead and
  * serve everything again.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { startWithTopic, until } from './helpers.js';
-import { ChaosCluster, History, ProducerWorkload, ReaderWorkload, check } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { closeClustersAfterEach, startWithTopic, until } from './helpers.js';
+import { History, ProducerWorkload, ReaderWorkload, check } from '../src/index.js';
 
 const topic = 'rot';
-let cluster: ChaosCluster | null = null;
-
-afterEach(async () => {
-  await cluster?.close();
-  cluster = null;
-});
+closeClustersAfterEach();
 
 describe('a flipped bit on a follower', () => {
   it('is found by the scrubber, never served, and repaired from the leader; nothing acknowledged is lost', async () => {
     const history = new History();
-    const { chaos, groupId, leader } = await startWithTopic({ size: 3, seed: 9, history }, topic, (started) => (cluster = started));
+    const { chaos, groupId, leader } = await startWithTopic({ size: 3, seed: 9, history }, topic);
     const producers = new ProducerWorkload({ bootstrapServers: chaos.bootstrapServers, topic, partitions: 1, workers: 1, inflightPerWorker: 8, recordsPerSecond: 200, acks: 'all', deliveryTimeoutMs: 10_000, history, seed: 9, recordsMax: 40 });
     producers.start();
     await until(() => (history.produces.length === 40 && history.produces.every((op) => op.outcome?.kind === 'ok') ? 1 : 0));

@@ -5,21 +5,16 @@
  */
 import { Producer } from '@streambus/client';
 import { ErrorCode, createStreamBusRpcClient, readCallError } from '@streambus/proto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ChaosCluster, History } from '../src/index.js';
-import { startWithTopic, until } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { History } from '../src/index.js';
+import { closeClustersAfterEach, startWithTopic, until } from './helpers.js';
 
 const topic = 'eio';
-let cluster: ChaosCluster | null = null;
-
-afterEach(async () => {
-  await cluster?.close();
-  cluster = null;
-});
+closeClustersAfterEach();
 
 describe('a failing disk on one broker', () => {
   it('stops that broker serving (not ready, retriable errors) while the others take over', async () => {
-    const { chaos, groupId, leader } = await startWithTopic({ size: 3, seed: 11, history: new History() }, topic, (started) => (cluster = started));
+    const { chaos, groupId, leader } = await startWithTopic({ size: 3, seed: 11, history: new History() }, topic);
     const producer = new Producer({ bootstrapServers: chaos.bootstrapServers, acks: 'all', lingerMs: 0, deliveryTimeoutMs: 20_000 });
     await producer.send({ topic, partition: 0, value: Buffer.from('before') });
 

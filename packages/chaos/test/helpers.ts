@@ -1,5 +1,6 @@
 /** Test helpers shared by the chaos suites. */
 import { Admin } from '@streambus/client';
+import { afterEach } from 'vitest';
 import { ChaosCluster } from '../src/index.js';
 import type { ChaosClusterOptions } from '../src/index.js';
 
@@ -14,10 +15,23 @@ export async function until(probe: () => number | Promise<number>, timeoutMs = 2
   }
 }
 
-/** A started 3-broker chaos cluster with a 1-partition, RF 3 `topic`, its group and its leader. */
-export async function startWithTopic(options: ChaosClusterOptions, topic: string, onStarted: (chaos: ChaosCluster) => void): Promise<{ chaos: ChaosCluster; groupId: number; leader: number }> {
+/** Clusters started by `startWithTopic` and not yet closed. */
+const started: ChaosCluster[] = [];
+
+/** Call once per test file: closes every cluster `startWithTopic` started, after each test. */
+export function closeClustersAfterEach(): void {
+  afterEach(async () => {
+    for (const chaos of started.splice(0)) await chaos.close();
+  });
+}
+
+/**
+ * A started 3-broker chaos cluster with a 1-partition, RF 3 `topic`, its group and its leader.
+ * The cluster is closed after the test (see `closeClustersAfterEach`), even when it fails here.
+ */
+export async function startWithTopic(options: ChaosClusterOptions, topic: string): Promise<{ chaos: ChaosCluster; groupId: number; leader: number }> {
   const chaos = await ChaosCluster.start(options);
-  onStarted(chaos);
+  started.push(chaos);
   await chaos.inner.waitReady(30_000);
   const admin = new Admin({ bootstrapServers: chaos.bootstrapServers });
   await admin.createTopic({ name: topic, partitions: 1, replicationFactor: 3 });

@@ -5,20 +5,15 @@
  * knob, as the control that the scenario alone loses nothing.
  */
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startWithTopic, until } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { closeClustersAfterEach, startWithTopic, until } from './helpers.js';
 import { ChaosCluster, History, ProducerWorkload, ReaderWorkload, check } from '../src/index.js';
 
 const topic = 'planted';
-let cluster: ChaosCluster | null = null;
-
-afterEach(async () => {
-  await cluster?.close();
-  cluster = null;
-});
+closeClustersAfterEach();
 
 async function setUp(history: History, knobs: UnsafeTestingKnobs): Promise<{ chaos: ChaosCluster; groupId: number; leader: number }> {
-  return startWithTopic({ size: 3, seed: 7, history, unsafeTestingKnobs: knobs }, topic, (started) => (cluster = started));
+  return startWithTopic({ size: 3, seed: 7, history, unsafeTestingKnobs: knobs }, topic);
 }
 
 function workload(chaos: ChaosCluster, history: History, recordsMax: number, deliveryTimeoutMs: number): ProducerWorkload {
