@@ -8,6 +8,7 @@
 import { Admin, Consumer, Producer } from '@streambus/client';
 import type { RecordMetadata } from '@streambus/client';
 import { Role } from '@streambus/raft';
+import type { ConfState } from '@streambus/raft';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { InProcessCluster } from '../../src/testing/index.js';
@@ -204,8 +205,8 @@ describe('partition reassignment under load', () => {
     for (const id of info.replicas) {
       const broker = cluster.broker(id);
       const { data, appliedIndex } = broker.replicas.get(groupId)!.stateSnapshot();
-      const confState = broker.host.status(groupId).confState;
-      await broker.store.applyRetention(groupId, { now: Date.now(), appliedIndex, confState, maxBytes: 1 }, data);
+      const confStateAt = (index: number): ConfState | undefined => broker.host.confStateAt(groupId, index);
+      await broker.store.applyRetention(groupId, { now: Date.now(), appliedIndex, confStateAt, maxBytes: 1 }, data);
     }
     const leader = await waitLeader(cluster, groupId);
     expect(leader.store.earliestOffset(groupId)).toBeGreaterThan(0);

@@ -119,12 +119,10 @@ export interface RetentionPolicy {
   readonly now: number;
   /** The group's applied index: nothing above it is ever deleted. */
   readonly appliedIndex: number;
-  /** Membership as of `appliedIndex`, for the snapshot; default: the current snapshot's. */
-  readonly confState?: ConfState;
   /**
-   * Membership as of any index up to `appliedIndex` (wins over `confState`): the snapshot is cut
-   * below the applied index, and conf changes between the two must replay on top of it. When it
-   * answers undefined for the cut, nothing is deleted this time.
+   * Membership as of any index up to `appliedIndex`, for the snapshot (default: the current
+   * snapshot's): the snapshot is cut below the applied index, and conf changes between the two
+   * must replay on top of it. When it answers undefined for the cut, nothing is deleted this time.
    */
   readonly confStateAt?: (index: number) => ConfState | undefined;
 }
@@ -491,7 +489,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       while (drop > 0 && offsets.raftIndexAt(drop - 1) > applied) drop--;
       if (drop === 0) return { snapshotIndex: null, batchesDeleted: 0, bytesDeleted: 0, earliestOffset: log.earliestOffset() };
       const cut = drop < offsets.count ? Math.min(applied, offsets.raftIndexAt(drop) - 1) : applied;
-      const confState = policy.confStateAt === undefined ? (policy.confState ?? log.snap.metadata.confState) : policy.confStateAt(cut);
+      const confState = policy.confStateAt === undefined ? log.snap.metadata.confState : policy.confStateAt(cut);
       if (confState === undefined) return { snapshotIndex: null, batchesDeleted: 0, bytesDeleted: 0, earliestOffset: log.earliestOffset() };
       let bytesDeleted = 0;
       for (let i = 0; i < drop; i++) bytesDeleted += offsets.bytesAt(i);
