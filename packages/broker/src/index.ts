@@ -6,7 +6,7 @@ export { resolveConfig, loadConfig, loadBrokerConfig, ConfigError, formatConfigP
 export type { ConfigFile, ConfigSources, LoadedConfig, LoadResult } from './config/load.js';
 export { dumpConfig, secretMask } from './config/dump.js';
 export type { DumpOptions } from './config/dump.js';
-export { keySpecs, envNameOf } from './config/schema.js';
+export { keySpecs, envNameOf, logLevels } from './config/schema.js';
 export type { KeySpec, KeyKind, ConfigValue } from './config/schema.js';
 export { parseDurationMs, formatDurationMs, parseSizeBytes, formatSizeBytes } from './config/units.js';
 export { parseHostPort, formatHostPort, parsePeerList, parseBrokerId } from './config/address.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostTimer, RaftStore, RaftTransport } from '@streambus/raft';
 import { resolveConfig } from '../config/load.js';
-import type { BrokerConfig } from '../config/types.js';
+import type { BrokerConfig, LogLevel } from '../config/types.js';
 import { createLogger } from '../logging/logger.js';
 import type { Logger } from '../logging/logger.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
@@ -23,7 +23,7 @@ export interface InProcessClusterOptions {
   /** Raft tick; default 20 ms (elections within ~0.5 s). */
   readonly tickMs?: number;
   /** Broker log level; default 'error'. */
-  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel?: LogLevel;
   /** Wraps each broker's peer transport, e.g. to inject faults. */
   readonly wrapTransport?: (brokerId: number, transport: RaftTransport) => RaftTransport;
   /** Wraps each broker's Raft store (called at every start), e.g. to lose unsynced writes on a kill. */

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { InProcessCluster } from '@streambus/broker/testing';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
-import type { Broker } from '@streambus/broker';
+import type { Broker, LogLevel } from '@streambus/broker';
 import { isRecordBatch } from '@streambus/proto';
 import { Role } from '@streambus/raft';
 import { KeyKind, LevelRaftStore, makeKey } from '@streambus/storage';
@@ -26,7 +26,7 @@ export interface ChaosClusterOptions {
   readonly walSync?: WalSyncPolicy;
   readonly tickMs?: number;
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
-  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel?: LogLevel;
 }
 
 export class ChaosCluster {

@@ -4,6 +4,8 @@
  * recovery, let everything settle, read every replica, check, report.
  */
 import { Admin } from '@streambus/client';
+import { logLevels } from '@streambus/broker';
+import type { LogLevel } from '@streambus/broker';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import { assert } from '@streambus/raft';
 import { check } from '../checker/checker.js';
@@ -422,6 +424,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function isLogLevel(value: string | undefined): value is 'debug' | 'info' | 'warn' | 'error' {
-  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error';
+function isLogLevel(value: string | undefined): value is LogLevel {
+  return (logLevels as readonly (string | undefined)[]).includes(value);
 }
