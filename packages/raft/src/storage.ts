@@ -64,7 +64,14 @@ export interface GroupWrite {
   readonly hardState: HardState | null;
   /** Appended after truncating any stored entries at or above entries[0].index. */
   readonly entries: readonly Entry[];
-  /** Replaces the log up to and including its index (InstallSnapshot on a follower). */
+  /**
+   * InstallSnapshot on a follower: replaces the WHOLE stored log, not only its prefix. After it
+   * the log is empty at the snapshot (firstIndex() = index + 1, lastIndex() = index, term(index) =
+   * the snapshot's term): every stored entry is dropped, those above the snapshot's index too.
+   * The node installs a snapshot only when its own entry at that index is missing or of another
+   * term, so whatever it holds beyond the index is a divergent history. `entries`, if any, are
+   * then appended above the snapshot in the same write.
+   */
   readonly snapshot: Snapshot | null;
 }
 

@@ -199,7 +199,10 @@ export interface Ready {
    * last index: the stored suffix from there on must be replaced (a conflict truncation).
    */
   readonly entries: readonly Entry[];
-  /** A snapshot received from the leader: persist it, replacing the whole log before it. */
+  /**
+   * A snapshot received from the leader: persist it first, replacing the whole stored log,
+   * entries above its index included (see `GroupWrite.snapshot`); `entries` follow it.
+   */
   readonly snapshot: Snapshot | null;
   /** Committed entries to apply to the state machine, in order, contiguous. */
   readonly committedEntries: readonly Entry[];
