@@ -32,20 +32,28 @@ export function membersOf(confState: ConfState, self: NodeId): NodeId[] {
   return [...members].sort((a, b) => a - b);
 }
 
-/** The 8-byte ReadIndex context carrying a host-wide request id. */
-export function encodeReadContext(id: number): Uint8Array {
-  const context = new Uint8Array(8);
+const readContextBytes = 12;
+
+/**
+ * The 12-byte ReadIndex context: the host run's `session`, then a request id unique within that
+ * run. Every run numbers its reads from 1, so the session keeps an answer meant for an earlier run
+ * of this host (still in flight across a restart) from resolving a newer read with its older index.
+ */
+export function encodeReadContext(session: number, id: number): Uint8Array {
+  const context = new Uint8Array(readContextBytes);
   const view = new DataView(context.buffer);
-  view.setUint32(0, Math.floor(id / 0x1_0000_0000));
-  view.setUint32(4, id >>> 0);
+  view.setUint32(0, session >>> 0);
+  view.setUint32(4, Math.floor(id / 0x1_0000_0000));
+  view.setUint32(8, id >>> 0);
   return context;
 }
 
-/** The request id of a ReadIndex context, or -1 if it is not one of ours. */
-export function decodeReadContext(context: Uint8Array): number {
-  if (context.byteLength !== 8) return -1;
-  const view = new DataView(context.buffer, context.byteOffset, 8);
-  return view.getUint32(0) * 0x1_0000_0000 + view.getUint32(4);
+/** The request id of a ReadIndex context of run `session`, or -1 if it is not one of this run's. */
+export function decodeReadContext(session: number, context: Uint8Array): number {
+  if (context.byteLength !== readContextBytes) return -1;
+  const view = new DataView(context.buffer, context.byteOffset, readContextBytes);
+  if (view.getUint32(0) !== session >>> 0) return -1;
+  return view.getUint32(4) * 0x1_0000_0000 + view.getUint32(8);
 }
 
 export class HostedGroup {

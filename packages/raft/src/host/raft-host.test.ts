@@ -3,8 +3,8 @@ import { NotLeaderError, ProposalDroppedError, StoppedError } from '../errors.js
 import { MemoryHostCluster } from '../testing/host-cluster.js';
 import type { Frame } from './frame.js';
 import { frameMessageCount } from '../testing/memory-transport.js';
-import { ConfChangeTransition, ConfChangeType, Role } from '../types.js';
-import type { GroupId, NodeId } from '../types.js';
+import { ConfChangeTransition, ConfChangeType, MessageType, Role } from '../types.js';
+import type { GroupId, Message, NodeId } from '../types.js';
 
 const encoder = new TextEncoder();
 const bytes = (text: string): Uint8Array => encoder.encode(text);
@@ -228,6 +228,55 @@ describe('RaftHost over MemoryNetwork', () => {
     await c.settle();
     expect(await quiescedRead).toBeGreaterThanOrEqual(receipt.index);
     await waitQuiesced(c, [1]);
+  });
+
+  it('answers reads of two followers at once, though each host numbers its reads from 1', async () => {
+    const c = await ledByOne(1);
+    const receipt = await c.host(1).propose(1, bytes('before-reads'));
+    await c.settle();
+    // The first read of each follower host: the leader must not take the second for a retry.
+    const answers: (number | string)[] = ['pending', 'pending', 'pending'];
+    [c.host(2).readIndex(1), c.host(3).readIndex(1), c.host(1).readIndex(1)].forEach((read, i) => {
+      read.then(
+        (index) => (answers[i] = index),
+        (error: unknown) => (answers[i] = String(error)),
+      );
+    });
+    await c.tick(2);
+    expect(answers.map((answer) => (typeof answer === 'number' && answer >= receipt.index ? 'answered' : answer))).toEqual(['answered', 'answered', 'answered']);
+  });
+
+  it('never resolves a read with the answer to an earlier run of the host (in flight across its restart)', async () => {
+    const c = await ledByOne(1);
+    await c.host(1).propose(1, bytes('a'));
+    await c.settle();
+    let earlierContext: Uint8Array | undefined;
+    c.network.observe((frame) => {
+      for (const { message } of frame.messages) if (frame.from === 2 && message.type === MessageType.readIndex) earlierContext ??= message.context;
+    });
+    // Host 2's first read reaches the leader; its answer is held back, and host 2 restarts.
+    c.network.block(1, 2);
+    const lost = c.host(2).readIndex(1).catch((caught: unknown) => caught);
+    await c.settle();
+    expect(earlierContext).toBeDefined();
+    const staleIndex = c.host(1).status(1).hardState.commit;
+    await c.kill(2);
+    expect(await lost).toBeInstanceOf(StoppedError);
+    c.network.heal();
+    const receipt = await c.host(1).propose(1, bytes('b'));
+    const restarted = c.restart(2);
+    for (let i = 0; i < 20 && restarted.leaderOf(1) !== 1; i++) await c.tick();
+    expect(restarted.leaderOf(1)).toBe(1);
+    // The restarted host numbers its reads from 1 again; then the old answer arrives.
+    let answer: number | string = 'pending';
+    restarted.readIndex(1).then(
+      (index) => (answer = index),
+      (error: unknown) => (answer = String(error)),
+    );
+    const message: Message = { type: MessageType.readIndexResponse, from: 1, to: 2, term: c.host(1).status(1).hardState.term, logTerm: 0, index: staleIndex, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: null, context: earlierContext as Uint8Array };
+    restarted.receive({ from: 1, to: 2, session: c.host(1).session, messages: [{ groupId: 1, message }], heartbeats: [], heartbeatResponses: [], quiesce: [] });
+    await c.tick(2);
+    expect(answer).toBeGreaterThanOrEqual(receipt.index);
   });
 
   it('drops a read the cut-off leader cannot confirm, and a read without a known leader', async () => {

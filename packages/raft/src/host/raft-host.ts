@@ -367,7 +367,7 @@ export class RaftHost {
     this.readGroups.add(group);
     this.wake(group);
     try {
-      group.node.readIndex(encodeReadContext(id));
+      group.node.readIndex(encodeReadContext(this.session, id));
     } catch (error) {
       // Not registered after all: a rejection nobody awaits would otherwise surface later.
       group.reads.delete(id);
@@ -854,7 +854,7 @@ export class RaftHost {
       group.commitWaiters.settle(entries);
       group.settleApplied();
     }
-    for (const readState of ready.readStates) group.resolveRead(readState, decodeReadContext);
+    for (const readState of ready.readStates) group.resolveRead(readState, (context) => decodeReadContext(this.session, context));
   }
 
   private async restoreSnapshot(group: HostedGroup, ready: Ready): Promise<void> {

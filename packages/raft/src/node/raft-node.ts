@@ -23,7 +23,9 @@
  *  - readIndex and transferLeader forwarded by a follower carry term 0 (no term effects);
  *    transferLeader names the transferee in `index` (0: the sender itself).
  *  - A vote request from a leadership transfer carries the context "transfer" (leases ignored).
- *  - Heartbeats carry the newest pending ReadIndex context; the response echoes it.
+ *  - Heartbeats carry the leader's number of its newest pending ReadIndex request (an 8-byte read
+ *    round, see read-only.ts), never a requester's own context; the response echoes it. Requests
+ *    are told apart by requester and context, so two hosts may use the same bytes.
  *
  * Deliberate choices, as in etcd: a node that is a learner in its own config still answers vote
  * requests (its promotion may be committed but not yet applied); the candidate only counts votes
@@ -51,8 +53,8 @@ import {
 } from '../errors.js';
 import { dataBytes, RaftLog } from '../log/raft-log.js';
 import type { NodeStatus, ProgressStatus, ProposalReceipt, RaftNodeApi } from '../node-api.js';
-import { jointVoteResult } from '../quorum/quorum.js';
-import { ReadOnly } from '../read-only/read-only.js';
+import { jointCommittedIndex } from '../quorum/quorum.js';
+import { decodeReadRound, ReadOnly } from '../read-only/read-only.js';
 import type { Progress } from '../tracker/progress.js';
 import {
   allVoters,
@@ -937,14 +939,12 @@ export class RaftNode implements RaftNodeApi {
     // Appends in flight may have been lost: free one slot so that replication resumes (as etcd).
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex() || pr.sentCommit < Math.min(pr.match, this.log.committed)) this.maybeSendAppend(m.from, true);
-    if (m.context.byteLength === 0) return;
-    const acks = this.readOnly.recvAck(m.from, m.context);
-    if (acks === undefined) return;
-    const votes = new Map<NodeId, boolean>([[this.id, true]]);
-    for (const id of acks) votes.set(id, true);
+    if (m.context.byteLength === 0 || !this.readOnly.recvAck(m.from, decodeReadRound(m.context))) return;
+    // ReadIndex (thesis §6.4): a read is confirmed once a quorum acknowledged a heartbeat sent
+    // after it arrived, i.e. one carrying its round or a later one. This leader counts itself.
     const config = this.tracker.config;
-    if (jointVoteResult(config.voters, config.votersOutgoing, votes) !== 'won') return;
-    for (const request of this.readOnly.advance(m.context)) this.answerRead(request.index, request.context, request.from);
+    const confirmed = jointCommittedIndex(config.voters, config.votersOutgoing, (id) => (id === this.id ? Number.MAX_SAFE_INTEGER : this.readOnly.ackedRound(id)));
+    for (const request of this.readOnly.advance(confirmed)) this.answerRead(request.index, request.context, request.from);
   }
 
   private handleSnapshotResponse(m: Message, pr: Progress): void {
@@ -1086,7 +1086,7 @@ export class RaftNode implements RaftNodeApi {
     }
     if (this.readOnly.full()) return false;
     this.readOnly.add(this.log.committed, context, from);
-    // One heartbeat round (carrying the newest context) confirms every read since the last Ready.
+    // One heartbeat round (carrying the newest read round) confirms every read since the last Ready.
     this.readsDirty = true;
     return true;
   }

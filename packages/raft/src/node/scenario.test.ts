@@ -17,6 +17,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { decodeReadRound } from '../read-only/read-only.js';
 import { MemoryStorage } from '../testing/memory-storage.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../types.js';
 import type { ConfChangeSingle, Entry, Message } from '../types.js';
@@ -68,8 +69,9 @@ function describeMessage(m: Message): string {
   if (m.type === MessageType.appendResponse) parts.push(m.reject ? `reject index=${m.index} hint=${m.rejectHint}/${m.logTerm}` : `index=${m.index}`);
   if (m.type === MessageType.vote || m.type === MessageType.preVote) parts.push(`last=${m.index}/${m.logTerm}${m.context.byteLength > 0 ? ` ctx=${decoder.decode(m.context)}` : ''}`);
   if (m.type === MessageType.voteResponse || m.type === MessageType.preVoteResponse) parts.push(m.reject ? 'rejected' : 'granted');
-  if (m.type === MessageType.heartbeatResponse && m.context.byteLength > 0) parts.push(`ctx=${decoder.decode(m.context)}`);
-  if (m.type === MessageType.heartbeat) parts.push(`commit=${m.commit}${m.context.byteLength > 0 ? ` ctx=${decoder.decode(m.context)}` : ''}`);
+  // Heartbeats name the leader's read round, not the requester's context (read-only.ts).
+  if (m.type === MessageType.heartbeatResponse && m.context.byteLength > 0) parts.push(`read=${decodeReadRound(m.context)}`);
+  if (m.type === MessageType.heartbeat) parts.push(`commit=${m.commit}${m.context.byteLength > 0 ? ` read=${decodeReadRound(m.context)}` : ''}`);
   if (m.type === MessageType.readIndexResponse) parts.push(`index=${m.index} ctx=${decoder.decode(m.context)}`);
   if (m.snapshot !== null) parts.push(`snapshot@${m.snapshot.metadata.index} offset=${m.snapshot.offset}${m.type === MessageType.snapshot ? ` bytes=${m.snapshot.data.byteLength}${m.snapshot.done ? ' done' : ''}` : ''}`);
   return parts.join(' ');

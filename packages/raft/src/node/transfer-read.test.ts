@@ -99,6 +99,30 @@ describe('ReadIndex', () => {
     expect(net.member(2).readStates.map((r) => [r.index, decode(r.requestContext)])).toEqual([[1, 'f1']]);
   });
 
+  it('answers two followers that use the same context bytes (contexts are per requester)', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    // Every host numbers its reads from 1: equal bytes from two requesters are two reads.
+    net.node(2).readIndex(text('same'));
+    net.node(3).readIndex(text('same'));
+    net.stabilize();
+    expect(net.member(2).readStates.map((r) => [r.index, decode(r.requestContext)])).toEqual([[1, 'same']]);
+    expect(net.member(3).readStates.map((r) => [r.index, decode(r.requestContext)])).toEqual([[1, 'same']]);
+  });
+
+  it('answers the leader and a follower that use the same context bytes', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.node(2).readIndex(text('same'));
+    net.drain(2);
+    // The follower's request reaches the leader and waits there; then the leader's own read.
+    for (const m of net.queue.splice(0)) net.node(m.to).step(m);
+    net.node(1).readIndex(text('same'));
+    net.stabilize();
+    expect(net.member(1).readStates.map((r) => [r.index, decode(r.requestContext)])).toEqual([[1, 'same']]);
+    expect(net.member(2).readStates.map((r) => [r.index, decode(r.requestContext)])).toEqual([[1, 'same']]);
+  });
+
   it('waits until the new leader has committed an entry of its term', () => {
     const net = new TestNetwork([1, 2, 3]);
     net.isolate(2);
