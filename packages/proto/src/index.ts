@@ -82,6 +82,7 @@ export {
   CompressionCodec,
   encodeRecordBatch,
   decodeRecordBatch,
+  validateRecordBatch,
   readBatchHeader,
   verifyBatch,
   stampBaseOffset,

@@ -44,6 +44,8 @@ export const headersPerRecordMax = 4096;
 /** Bytes of one varint: 5 for 32-bit fields, 10 for 64-bit ones. */
 export const varint32BytesMax = 5;
 export const varint64BytesMax = 10;
+/** A 32-bit field's varint, before zigzag decoding, is below 2^32 (so it decodes into int32). */
+export const varint32RawLimit = 2 ** 32;
 
 /** The low bits of `attributes` name the compression codec; the others must be zero. */
 export const codecMask = 0x07;

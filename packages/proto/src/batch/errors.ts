@@ -13,7 +13,11 @@ export type RecordBatchErrorCode =
 /** A malformed, corrupted or over-limit record batch (or invalid input to the encoder). */
 export class RecordBatchError extends Error {
   override readonly name = 'RecordBatchError';
+  /** What is wrong, without the code's prefix (the message is the code's words, then this). */
+  readonly detail: string;
+
   constructor(readonly code: RecordBatchErrorCode, detail: string) {
     super(`record batch ${code.toLowerCase().replace(/_/g, ' ')}: ${detail}`);
+    this.detail = detail;
   }
 }

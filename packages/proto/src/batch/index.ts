@@ -3,6 +3,7 @@ export {
   CompressionCodec,
   encodeRecordBatch,
   decodeRecordBatch,
+  validateRecordBatch,
   readBatchHeader,
   verifyBatch,
   stampBaseOffset,

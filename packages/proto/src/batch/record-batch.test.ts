@@ -28,13 +28,13 @@ const recordArb: fc.Arbitrary<RecordInput> = fc.record({
   headers: fc.array(fc.record({ key: fc.string({ maxLength: 8 }), value: fc.option(bytesArb, { nil: null }) }), { maxLength: 3 }),
   timestamp: fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }),
 });
-const batchArb: fc.Arbitrary<RecordBatchInput> = fc.record({
-  baseOffset: fc.maxSafeNat().map((n) => n % 2 ** 48),
-  producerId: fc.integer({ min: -1, max: 2 ** 40 }),
-  producerEpoch: fc.integer({ min: -1, max: 0x7fff }),
-  baseSequence: fc.integer({ min: -1, max: 0x7fffffff }),
-  records: fc.array(recordArb, { minLength: 1, maxLength: 12 }),
-});
+const producerArb = fc.oneof(
+  fc.constant({ producerId: -1, producerEpoch: -1, baseSequence: -1 }),
+  fc.record({ producerId: fc.integer({ min: 0, max: 2 ** 40 }), producerEpoch: fc.integer({ min: 0, max: 0x7fff }), baseSequence: fc.integer({ min: 0, max: 0x7fffffff }) }),
+);
+const batchArb: fc.Arbitrary<RecordBatchInput> = fc
+  .record({ baseOffset: fc.maxSafeNat().map((n) => n % 2 ** 48), producer: producerArb, records: fc.array(recordArb, { minLength: 1, maxLength: 12 }) })
+  .map(({ baseOffset, producer, records }) => ({ baseOffset, ...producer, records }));
 const codecArb = fc.constantFrom('none' as const, 'gzip' as const);
 
 function errorCode(fn: () => unknown): string {

@@ -25,6 +25,7 @@
  * -1 = null, bytes), value (same), header count (varint), then per header: key (varint length,
  * UTF-8), value (varint length, -1 = null, bytes). Varints are zigzag, as in Kafka.
  */
+import { isUtf8 } from 'node:buffer';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import {
@@ -42,11 +43,9 @@ import {
   recordBatchMagic,
   recordBatchVersion,
   recordsPerBatchMax,
-  varint32BytesMax,
-  varint64BytesMax,
 } from './constants.js';
 import { RecordBatchError } from './errors.js';
-import { Reader, varintBytes, writeVarint } from './varint.js';
+import { Reader, unzigzag, varintBytes, writeVarint } from './varint.js';
 
 /**
  * Compression codecs, numbered as in Kafka. Only `none` and `gzip` are implemented; the others
@@ -130,8 +129,6 @@ export interface RecordBatch {
   readonly records: readonly DecodedRecord[];
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -168,6 +165,8 @@ export function encodeRecordBatch(input: RecordBatchInput, options: EncodeOption
   const producerId = checkInt(input.producerId ?? noProducerId, -1, Number.MAX_SAFE_INTEGER, 'producerId');
   const producerEpoch = checkInt(input.producerEpoch ?? noProducerEpoch, -1, 0x7fff, 'producerEpoch');
   const baseSequence = checkInt(input.baseSequence ?? noSequence, -1, 0x7fffffff, 'baseSequence');
+  // What validateRecordBatch refuses, the encoder never writes.
+  if (producerId !== noProducerId && (producerEpoch < 0 || baseSequence < 0)) invalid(`producerId ${producerId} needs producerEpoch and baseSequence >= 0`);
   const now = options.timestampMs ?? Date.now();
 
   const first = records[0] as RecordInput;
@@ -356,6 +355,45 @@ export function stampBaseOffset(bytes: Uint8Array, baseOffset: number): void {
 export function decodeRecordBatch(bytes: Uint8Array): RecordBatch {
   const buf = asBuffer(bytes);
   const header = verifyBatch(buf);
+  const records: DecodedRecord[] = [];
+  readBlock(buf, header, records);
+  return { header, records };
+}
+
+/**
+ * Checks a whole batch the way a partition leader must before it appends one (as Kafka's
+ * LogValidator does): the frame, the CRC and the header fields; the producer fields of an
+ * idempotent batch; then every record, in one pass that allocates nothing (a compressed batch
+ * is decompressed, within `decompressedBytesMax`): its length against its bytes, every varint
+ * (well-formed, in range, zigzag), offset deltas 0..count-1 in order, timestamps against the
+ * header's first and max timestamps, header counts and keys (non-null, UTF-8), no bytes left
+ * over. A batch it accepts, `decodeRecordBatch` decodes. Returns the header; throws
+ * RecordBatchError (CORRUPT_RECORD names the record, its byte position and what is wrong).
+ */
+export function validateRecordBatch(bytes: Uint8Array): RecordBatchHeader {
+  const buf = asBuffer(bytes);
+  const header = verifyBatch(buf);
+  checkProducerFields(header);
+  readBlock(buf, header, null);
+  return header;
+}
+
+/**
+ * Producer fields the leader's sequence check relies on. Only for produced batches: stored
+ * batches are read with the rules they were written under.
+ */
+function checkProducerFields(header: RecordBatchHeader): void {
+  if (header.producerId === noProducerId) return;
+  if (header.producerEpoch < 0) {
+    throw new RecordBatchError('CORRUPT_RECORD', `producer id ${header.producerId} with epoch ${header.producerEpoch}: an idempotent batch carries the epoch InitProducerId returned (0..32767)`);
+  }
+  if (header.baseSequence < 0) {
+    throw new RecordBatchError('CORRUPT_RECORD', `producer id ${header.producerId} with base sequence ${header.baseSequence}: an idempotent batch carries a sequence in 0..2^31-1`);
+  }
+}
+
+/** Reads the records section of a verified batch (decompressing it first); with `out`, collects the records. */
+function readBlock(buf: Buffer, header: RecordBatchHeader, out: DecodedRecord[] | null): void {
   let block: Buffer = buf;
   let start: number = batchHeaderBytes;
   if (header.compression === CompressionCodec.gzip) {
@@ -364,59 +402,105 @@ export function decodeRecordBatch(bytes: Uint8Array): RecordBatch {
   } else if (header.compression !== CompressionCodec.none) {
     throw new RecordBatchError('UNSUPPORTED_CODEC', `codec ${header.compression} is not available in this build (gzip and none are)`);
   }
-  const records = decodeRecords(block, start, header);
-  return { header, records };
+  try {
+    readRecords(block, start, header, out, true);
+  } catch (error: unknown) {
+    if (error instanceof RecordBatchError && readsAsUnsigned(block, start, header)) {
+      throw new RecordBatchError(error.code, `${error.detail}; the records are well-formed if their varints are read as unsigned: StreamBus varints are zigzag-encoded (protobuf sint32/sint64, Kafka's varint)`);
+    }
+    throw error;
+  }
+}
+
+/** True when the records parse with plain unsigned varints: the writer forgot zigzag encoding. Failure path only. */
+function readsAsUnsigned(block: Buffer, start: number, header: RecordBatchHeader): boolean {
+  try {
+    readRecords(block, start, header, null, false);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function gunzip(compressed: Buffer): Buffer {
   try {
     return gunzipSync(compressed, { maxOutputLength: decompressedBytesMax });
   } catch (error: unknown) {
-    throw new RecordBatchError('CORRUPT_RECORD', `gzip block does not decompress: ${error instanceof Error ? error.message : String(error)}`);
+    throw new RecordBatchError('CORRUPT_RECORD', `gzip block does not decompress within ${decompressedBytesMax} bytes: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
-function decodeRecords(block: Buffer, start: number, header: RecordBatchHeader): DecodedRecord[] {
-  const records: DecodedRecord[] = [];
-  const reader = new Reader(block, start, block.byteLength);
+/**
+ * The one reader of record bytes, so that decoding and validation accept exactly the same
+ * batches: reads `header.recordCount` records from `block[start..]` in one pass and checks each
+ * against the header; with `out` it also collects them (views of `block`, header keys as
+ * strings), without it nothing is allocated.
+ */
+function readRecords(block: Buffer, start: number, header: RecordBatchHeader, out: DecodedRecord[] | null, zigzag: boolean): void {
+  const blockEnd = block.byteLength;
+  const r = new Reader(block, start, blockEnd, zigzag);
   let maxTimestamp = -Number.MAX_SAFE_INTEGER;
   for (let i = 0; i < header.recordCount; i++) {
-    const length = reader.varint(varint32BytesMax, 'record length');
-    if (length < 1 || length > block.byteLength - reader.pos) throw new RecordBatchError('CORRUPT_RECORD', `record ${i}: length ${length} runs past the batch`);
-    const end = reader.pos + length;
-    const r = new Reader(block, reader.pos, end);
-    if (r.u8('attributes') !== 0) throw new RecordBatchError('CORRUPT_RECORD', `record ${i}: unknown attributes`);
-    const timestampDelta = r.varint(varint64BytesMax, 'timestamp delta');
-    const offsetDelta = r.varint(varint32BytesMax, 'offset delta');
-    if (offsetDelta !== i) throw new RecordBatchError('CORRUPT_RECORD', `record ${i}: offset delta ${offsetDelta}`);
-    const key = r.bytesOrNull('key');
-    const value = r.bytesOrNull('value');
-    const headerCount = r.varint(varint32BytesMax, 'header count');
-    if (headerCount < 0 || headerCount > headersPerRecordMax) throw new RecordBatchError('CORRUPT_RECORD', `record ${i}: ${headerCount} headers`);
-    const headers: RecordHeader[] = [];
+    r.record = i;
+    r.recordStart = r.pos;
+    r.end = blockEnd;
+    if (r.pos >= blockEnd) r.fail(`missing: the header says ${header.recordCount} records, the batch holds ${i}`);
+    const length = r.varint32('length');
+    if (length < 1 || length > blockEnd - r.pos) r.fail(`length ${length} does not fit the ${blockEnd - r.pos} bytes left in the batch`);
+    const end = r.pos + length;
+    r.end = end;
+    const attributes = r.u8('attributes');
+    if (attributes !== 0) r.fail(`attributes 0x${attributes.toString(16)}; record attributes are 0`);
+    const timestampDelta = r.varint64('timestamp delta');
+    const offsetDelta = r.varint32('offset delta');
+    if (offsetDelta !== i) r.fail(`offset delta ${offsetDelta}; the record at position ${i} has offset delta ${i}${zigzag && unzigzag(i) === offsetDelta ? ` (read unsigned it is ${i}: varints are zigzag-encoded)` : ''}`);
+    const keyLength = r.nullableLength('key');
+    const keyEnd = r.pos;
+    const valueLength = r.nullableLength('value');
+    const valueEnd = r.pos;
+    const headerCount = r.varint32('header count');
+    if (headerCount < 0 || headerCount > headersPerRecordMax) r.fail(`header count ${headerCount} outside [0, ${headersPerRecordMax}]`);
+    const headers: RecordHeader[] | null = out === null ? null : [];
     for (let h = 0; h < headerCount; h++) {
-      const keyBytes = r.bytesOrNull('header key');
-      if (keyBytes === null) throw new RecordBatchError('CORRUPT_RECORD', `record ${i}: null header key`);
-      let hkey: string;
-      try {
-        hkey = utf8.decode(keyBytes);
-      } catch {
-        throw new RecordBatchError('CORRUPT_RECORD', `record ${i}: header key is not UTF-8`);
-      }
-      headers.push({ key: hkey, value: r.bytesOrNull('header value') });
+      r.header = h;
+      const headerKeyLength = r.nullableLength('key');
+      if (headerKeyLength === -1) r.fail('key is null; a header key is a UTF-8 string');
+      const headerKeyEnd = r.pos;
+      if (!isUtf8Range(block, headerKeyEnd - headerKeyLength, headerKeyEnd)) r.fail('key is not valid UTF-8');
+      const headerValueLength = r.nullableLength('value');
+      headers?.push({
+        key: block.toString('utf8', headerKeyEnd - headerKeyLength, headerKeyEnd),
+        value: headerValueLength === -1 ? null : block.subarray(r.pos - headerValueLength, r.pos),
+      });
     }
-    if (r.pos !== end) throw new RecordBatchError('CORRUPT_RECORD', `record ${i}: ${end - r.pos} bytes left over`);
-    reader.pos = end;
+    r.header = -1;
+    if (r.pos !== end) r.fail(`${end - r.pos} bytes left over after its last field (its length says ${length})`);
+    if (i === 0 && timestampDelta !== 0) r.fail(`timestamp delta ${timestampDelta}; the first record carries the batch's first timestamp (delta 0)`);
     const timestamp = header.firstTimestamp + timestampDelta;
-    if (!Number.isSafeInteger(timestamp)) throw new RecordBatchError('CORRUPT_RECORD', `record ${i}: timestamp out of range`);
+    if (!Number.isSafeInteger(timestamp)) r.fail(`timestamp ${timestamp} exceeds 2^53`);
+    if (timestamp > header.maxTimestamp) r.fail(`timestamp ${timestamp} is after the batch's max timestamp ${header.maxTimestamp}`);
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-    records.push({ offset: header.baseOffset + i, offsetDelta, timestamp, timestampDelta, key, value, headers });
+    out?.push({
+      offset: header.baseOffset + i,
+      offsetDelta,
+      timestamp,
+      timestampDelta,
+      key: keyLength === -1 ? null : block.subarray(keyEnd - keyLength, keyEnd),
+      value: valueLength === -1 ? null : block.subarray(valueEnd - valueLength, valueEnd),
+      headers: headers ?? [],
+    });
   }
-  if (reader.pos !== block.byteLength) throw new RecordBatchError('CORRUPT_RECORD', `${block.byteLength - reader.pos} bytes after the last record`);
-  if (maxTimestamp !== header.maxTimestamp) throw new RecordBatchError('CORRUPT_RECORD', `max timestamp ${header.maxTimestamp}, records say ${maxTimestamp}`);
-  const first = records[0];
-  if (first !== undefined && first.timestampDelta !== 0) throw new RecordBatchError('CORRUPT_RECORD', 'the first record must carry the first timestamp');
-  return records;
+  r.record = -1;
+  if (r.pos !== blockEnd) r.fail(`${blockEnd - r.pos} bytes after the last record (the header says ${header.recordCount} records)`);
+  if (maxTimestamp !== header.maxTimestamp) r.fail(`max timestamp ${header.maxTimestamp}, but the largest record timestamp is ${maxTimestamp}`);
+}
+
+/** UTF-8 validity of `buf[start, end)`; ASCII (the usual header key) is checked without a view. */
+function isUtf8Range(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    if ((buf[i] as number) >= 0x80) return isUtf8(buf.subarray(start, end));
+  }
+  return true;
 }
 
 /**
