@@ -10,7 +10,7 @@
  * proposal the leader stops, waits for its log to drain, and starts the projection again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, isRecordBatch, readBatchHeader, stampBaseOffset, verifyBatch, RecordBatchError } from '@streambus/proto';
+import { ErrorCode, isRecordBatch, readBatchHeader, stampBaseOffset, validateRecordBatch, RecordBatchError } from '@streambus/proto';
 import type { RecordBatchHeader } from '@streambus/proto';
 import { EntryType, NotLeaderError, ProposalDroppedError, Role, StoppedError } from '@streambus/raft';
 import type { Entry, RaftHost, Snapshot } from '@streambus/raft';
@@ -239,9 +239,14 @@ export class PartitionReplica {
     const deadline = this.nowMs() + timeoutMs;
     let header: RecordBatchHeader;
     try {
-      header = verifyBatch(batch);
+      // The base offset is the leader's to assign (the protocol says a producer's is ignored):
+      // clear it first so that a client's placeholder (Kafka clients write 0, others -1) is no error.
+      stampBaseOffset(batch, 0);
+      // Every record is checked before the batch is proposed: once in the log, a malformed batch
+      // would be replicated and would fail every consumer of the partition.
+      header = validateRecordBatch(batch);
     } catch (error) {
-      if (error instanceof RecordBatchError) return errorOutcome(ErrorCode.CORRUPT_MESSAGE, `record batch rejected: ${error.message}`);
+      if (error instanceof RecordBatchError) return errorOutcome(ErrorCode.CORRUPT_MESSAGE, `record batch rejected, nothing appended: ${error.message}`);
       throw error;
     }
     const reorderDeadline = Math.min(deadline, this.nowMs() + reorderWaitMsMax);
