@@ -36,7 +36,17 @@ export interface TestClusterOptions {
   readonly logLevel?: string;
   /** Called with progress lines (starting, ready, stopped). */
   readonly onProgress?: (line: string) => void;
+  /** Listen (and advertised) host of each broker, by index; default 127.0.0.1 for all. */
+  readonly listenHosts?: readonly string[];
+  /** How a broker process is started (e.g. inside a network namespace); default `node` itself. */
+  readonly launcher?: BrokerLauncher;
 }
+
+/**
+ * Wraps a broker's `node <nodeArgs>` command line. The wrapper must exec node in the end (not
+ * fork it), so that the spawned PID is the broker's: kill, pause and resume signal that PID.
+ */
+export type BrokerLauncher = (id: number, nodeArgs: readonly string[]) => { readonly command: string; readonly args: readonly string[]; readonly env?: Readonly<Record<string, string>> };
 
 export type BrokerState = 'stopped' | 'running' | 'paused';
 
@@ -91,10 +101,11 @@ export class TestCluster {
     const brokers: BrokerAddress[] = [];
     for (let index = 0; index < size; index += 1) {
       const id = index + 1;
+      const host = options.listenHosts?.[index] ?? '127.0.0.1';
       brokers.push({
         id,
-        listen: `127.0.0.1:${listenPorts[index]}`,
-        admin: `127.0.0.1:${adminPorts[index]}`,
+        listen: `${host}:${listenPorts[index]}`,
+        admin: `${host}:${adminPorts[index]}`,
         dataDir: join(options.dataDir, `broker-${id}`),
       });
     }
@@ -130,7 +141,7 @@ export class TestCluster {
     if (broker.state !== 'stopped') throw new Error(`broker ${id} is already ${broker.state}`);
     mkdirSync(broker.address.dataDir, { recursive: true });
     const log = createWriteStream(join(this.options.dataDir, `broker-${id}.log`), { flags: 'a' });
-    const args = [
+    const nodeArgs = [
       brokerBinPath(),
       'server',
       '--id', String(id),
@@ -143,8 +154,9 @@ export class TestCluster {
     ];
     // Each broker gets its own process group: a terminal's Ctrl-C reaches only the parent, which
     // then stops every broker exactly once (a second signal would force a broker's exit).
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, ...this.options.env },
+    const launch = this.options.launcher?.(id, nodeArgs) ?? { command: process.execPath, args: nodeArgs };
+    const child = spawn(launch.command, launch.args, {
+      env: { ...process.env, ...this.options.env, ...launch.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
