@@ -95,6 +95,87 @@ describe('checkers', () => {
   });
 });
 
+describe('checkers of polling consumers and mixed senders (Jepsen-style anomalies)', () => {
+  /** Consumer 0 returns `offsets` of t/0 in one poll each, values from `log` (or `v<offset>`). */
+  function polled(history: History, offsets: readonly number[], log: readonly string[]): void {
+    offsets.forEach((offset, i) => history.poll({ consumer: 0, topic: 't', partition: 0, offset, value: log[offset] ?? `v${offset}`, poll: i + 1 }));
+  }
+
+  it('a consumer that returns every offset once, in order, passes', () => {
+    const history = new History();
+    const log = ['a', 'b', 'c'];
+    polled(history, [0, 1, 2], log);
+    const result = check(history, state(replica(1, log)), all);
+    expect(result.counts).toMatchObject({ polls: 3, pollNonMonotonic: 0, pollSkipped: 0, inconsistentOffsets: 0 });
+    expect(result.violations).toEqual([]);
+  });
+
+  it('finds a poll that goes back and a poll that skips offsets', () => {
+    const history = new History();
+    const log = ['a', 'b', 'c', 'd', 'e', 'f'];
+    polled(history, [0, 1, 2, 1, 2, 5], log);
+    const result = check(history, state(replica(1, log)), all);
+    expect(result.counts.pollNonMonotonic).toBe(1);
+    expect(result.counts.pollSkipped).toBe(1);
+    expect(result.examples.join('\n')).toMatch(/non-monotonic poll: consumer 0 poll 4 got t\/0@1 after @2/);
+    expect(result.examples.join('\n')).toMatch(/skipped offsets: consumer 0 poll 6 got t\/0@5 after @2 \(poll 5\): 2 offsets never returned/);
+    expect(result.violations.join('\n')).toMatch(/^pollNonMonotonic: 1/m);
+    expect(result.violations.join('\n')).toMatch(/^pollSkipped: 1/m);
+  });
+
+  it('a consumer whose first poll starts past offset 0 skipped the start of the log', () => {
+    const history = new History();
+    polled(history, [2, 3], ['a', 'b', 'c', 'd']);
+    expect(check(history, state(replica(1, ['a', 'b', 'c', 'd'])), all).counts.pollSkipped).toBe(1);
+  });
+
+  it('sequences are per consumer and partition', () => {
+    const history = new History();
+    history.poll({ consumer: 0, topic: 't', partition: 0, offset: 0, value: 'a', poll: 1 });
+    history.poll({ consumer: 1, topic: 't', partition: 0, offset: 0, value: 'a', poll: 1 });
+    history.poll({ consumer: 0, topic: 't', partition: 1, offset: 0, value: 'x', poll: 1 });
+    history.poll({ consumer: 0, topic: 't', partition: 0, offset: 1, value: 'b', poll: 2 });
+    const result = check(history, [...state(replica(1, ['a', 'b'])), { topic: 't', partition: 1, groupId: 2, replicas: [replica(1, ['x'])] }], all);
+    expect(result.counts).toMatchObject({ pollNonMonotonic: 0, pollSkipped: 0 });
+  });
+
+  it('finds one offset read with two values, across readers and consumers', () => {
+    const history = new History();
+    history.read({ reader: 0, topic: 't', partition: 0, offset: 0, value: 'a', highWatermark: 2, brokerId: 1 });
+    history.poll({ consumer: 0, topic: 't', partition: 0, offset: 0, value: 'q', poll: 1 });
+    history.poll({ consumer: 1, topic: 't', partition: 0, offset: 0, value: 'r', poll: 1 });
+    history.poll({ consumer: 0, topic: 't', partition: 0, offset: 1, value: 'b', poll: 2 });
+    const result = check(history, state(replica(1, ['a', 'b'])), all);
+    expect(result.counts.inconsistentOffsets).toBe(1);
+    expect(result.examples.join('\n')).toMatch(/inconsistent offset: t\/0@0 was read as a and, by consumer 0, as q/);
+    expect(result.violations.join('\n')).toMatch(/^inconsistentOffsets: 1/m);
+  });
+
+  it('duplicates of a non-idempotent sender are measured; an idempotent sender\'s are violations', () => {
+    const history = new History();
+    const plain = history.invokeProduce(1, 'p1', 't', 0, false)!;
+    history.completeProduce(plain, { kind: 'ok', partition: 0, offset: 0 });
+    const exact = history.invokeProduce(0, 'i1', 't', 0, true)!;
+    history.completeProduce(exact, { kind: 'ok', partition: 0, offset: 2 });
+    const result = check(history, state(replica(1, ['p1', 'p1', 'i1'])), all);
+    expect(result.counts).toMatchObject({ duplicated: 0, duplicatedNonIdempotent: 1 });
+    expect(result.violations).toEqual([]);
+    const twice = check(history, state(replica(1, ['p1', 'p1', 'i1', 'i1'])), all);
+    expect(twice.counts).toMatchObject({ duplicated: 1, duplicatedNonIdempotent: 1 });
+    expect(twice.violations.join('\n')).toMatch(/^duplicated: 1/m);
+  });
+
+  it('counts acknowledged, failed and unknown sends separately', () => {
+    const history = new History();
+    acked(history, 'a', 0);
+    history.completeProduce(history.invokeProduce(0, 'b', 't', 0)!, { kind: 'failed', error: 'INVALID_REQUEST: no' });
+    history.completeProduce(history.invokeProduce(0, 'c', 't', 0)!, { kind: 'unknown', error: 'cli timed out' });
+    history.invokeProduce(0, 'd', 't', 0); // never completed: unknown
+    const result = check(history, state(replica(1, ['a', 'c'])), all);
+    expect(result.counts).toMatchObject({ acked: 1, failed: 1, unknown: 2, unknownLanded: 1, lost: 0 });
+  });
+});
+
 describe('checkers without durability', () => {
   it('measure loss and two leaders per term but still flag reads above the high watermark', () => {
     const history = new History();

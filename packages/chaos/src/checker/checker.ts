@@ -29,8 +29,10 @@ export interface CheckCounts {
   readonly lost: number;
   /** Acknowledged at an offset that holds another value in the final log. */
   readonly offsetMismatch: number;
-  /** Values present more than once in a partition's final log (extra copies counted). */
+  /** Values of idempotent senders present more than once in a partition's final log (extra copies counted). */
   readonly duplicated: number;
+  /** The same for values of non-idempotent senders (at-least-once delivery: measured, allowed). */
+  readonly duplicatedNonIdempotent: number;
   /** Partitions whose replicas' logs differ below their common high watermark. */
   readonly divergence: number;
   /** Missing or repeated offsets in a partition's final log. */
@@ -41,6 +43,13 @@ export interface CheckCounts {
   readonly readRolledBack: number;
   /** A reader saw offsets of a partition out of order or skipped some. */
   readonly readOutOfOrder: number;
+  /** Offsets that readers or polling consumers saw holding two different values. */
+  readonly inconsistentOffsets: number;
+  /** A polling consumer returned an offset at or below one it had returned before (per partition). */
+  readonly pollNonMonotonic: number;
+  /** A polling consumer's next offset of a partition was past the one after its previous (offsets never returned). */
+  readonly pollSkipped: number;
+  readonly polls: number;
   /** Terms of a partition in which two brokers claimed leadership. */
   readonly leaderConflicts: number;
   /** Replicas that hold a batch failing its CRC (detected; not a violation by itself). */
@@ -116,12 +125,17 @@ export function check(history: History, finalState: readonly PartitionFinalState
   }
 
   const duplicated = { n: 0 };
+  const duplicatedNonIdempotent = { n: 0 };
   const divergence = { n: 0 };
   const gaps = { n: 0 };
   let corruptReplicas = 0;
+  const nonIdempotentValues = new Set<string>();
+  for (const op of history.produces) if (op.idempotent === false) nonIdempotentValues.add(op.value);
   for (const { state, reference, valueOffsets } of byPartition.values()) {
     for (const [value, offsets] of valueOffsets) {
-      if (offsets.length > 1) for (let i = 1; i < offsets.length; i++) example(duplicated, `duplicate: ${value} in ${state.topic}/${state.partition} at offsets ${offsets.join(',')}`);
+      if (offsets.length < 2) continue;
+      const counter = nonIdempotentValues.has(value) ? duplicatedNonIdempotent : duplicated;
+      for (let i = 1; i < offsets.length; i++) example(counter, `duplicate${counter === duplicated ? '' : ' (non-idempotent sender)'}: ${value} in ${state.topic}/${state.partition} at offsets ${offsets.join(',')}`);
     }
     corruptReplicas += state.replicas.filter((replica) => replica.corrupt).length;
     const diverged = divergentPair(state.replicas);
@@ -148,6 +162,33 @@ export function check(history: History, finalState: readonly PartitionFinalState
     lastSeen.set(key, read.offset);
   }
 
+  const inconsistent = { n: 0 };
+  const seenAt = new Map<string, string>();
+  const conflicting = new Set<string>();
+  const observe = (who: string, topic: string, partition: number, offset: number, value: string): void => {
+    const key = `${topic}/${partition}@${offset}`;
+    const first = seenAt.get(key);
+    if (first === undefined) seenAt.set(key, value);
+    else if (first !== value && !conflicting.has(key)) {
+      conflicting.add(key);
+      example(inconsistent, `inconsistent offset: ${key} was read as ${first} and, by ${who}, as ${value}`);
+    }
+  };
+  for (const read of history.reads) observe(`reader ${read.reader}`, read.topic, read.partition, read.offset, read.value);
+  for (const polled of history.polls) observe(`consumer ${polled.consumer}`, polled.topic, polled.partition, polled.offset, polled.value);
+
+  const nonMonotonic = { n: 0 };
+  const skipped = { n: 0 };
+  const lastPolled = new Map<string, { offset: number; poll: number }>();
+  for (const polled of history.polls) {
+    const key = `${polled.consumer}/${polled.topic}/${polled.partition}`;
+    const previous = lastPolled.get(key) ?? { offset: -1, poll: 0 };
+    const where = `consumer ${polled.consumer} poll ${polled.poll} got ${polled.topic}/${polled.partition}@${polled.offset}`;
+    if (polled.offset <= previous.offset) example(nonMonotonic, `non-monotonic poll: ${where} after @${previous.offset} (poll ${previous.poll})`);
+    else if (polled.offset > previous.offset + 1) example(skipped, `skipped offsets: ${where} after @${previous.offset} (poll ${previous.poll}): ${polled.offset - previous.offset - 1} offsets never returned`);
+    lastPolled.set(key, { offset: polled.offset, poll: polled.poll });
+  }
+
   const conflicts = { n: 0 };
   const claims = new Map<string, Set<number>>();
   for (const claim of history.leaderClaims) {
@@ -168,11 +209,16 @@ export function check(history: History, finalState: readonly PartitionFinalState
     lost: lost.n,
     offsetMismatch: mismatch.n,
     duplicated: duplicated.n,
+    duplicatedNonIdempotent: duplicatedNonIdempotent.n,
     divergence: divergence.n,
     offsetGaps: gaps.n,
     readAboveHighWatermark: above.n,
     readRolledBack: rolledBack.n,
     readOutOfOrder: outOfOrder.n,
+    inconsistentOffsets: inconsistent.n,
+    pollNonMonotonic: nonMonotonic.n,
+    pollSkipped: skipped.n,
+    polls: history.polls.length,
     leaderConflicts: conflicts.n,
     corruptReplicas,
     reads: history.reads.length,
@@ -191,6 +237,9 @@ export function check(history: History, finalState: readonly PartitionFinalState
   if (counts.readAboveHighWatermark > 0) violations.push(`readAboveHighWatermark: ${counts.readAboveHighWatermark} records served above the high watermark`);
   if (durable && counts.readRolledBack > 0) violations.push(`readRolledBack: ${counts.readRolledBack} records read were later rolled back`);
   if (counts.readOutOfOrder > 0) violations.push(`readOutOfOrder: ${counts.readOutOfOrder} reads out of order`);
+  if (durable && counts.inconsistentOffsets > 0) violations.push(`inconsistentOffsets: ${counts.inconsistentOffsets} offsets were read with two different values`);
+  if (counts.pollNonMonotonic > 0) violations.push(`pollNonMonotonic: ${counts.pollNonMonotonic} polled records at or below an offset the consumer already had`);
+  if (counts.pollSkipped > 0) violations.push(`pollSkipped: ${counts.pollSkipped} times a consumer's polls skipped offsets`);
   if (durable && counts.leaderConflicts > 0) violations.push(`leaderConflicts: ${counts.leaderConflicts} terms with two leaders`);
   return { counts, violations, examples };
 }

@@ -1,7 +1,8 @@
 /**
  * The history of one chaos run: every produce with its invocation time, completion time and
  * outcome; every record a checking reader saw with the high watermark reported with it; every
- * leadership claim (partition, term, broker); every nemesis event. Times are milliseconds since
+ * record a polling consumer (the SDK's) returned, poll by poll; every leadership claim
+ * (partition, term, broker); every nemesis event. Times are milliseconds since
  * the start of the run. All lists are bounded (constants.ts); what overflows is counted.
  */
 import { faultEventsMax, leaderSamplesMax, readsRecordedMax, recordsTotalMax } from '../constants.js';
@@ -14,10 +15,15 @@ export type ProduceOutcome =
 
 export interface ProduceOp {
   readonly worker: number;
-  /** Unique in the run: `w{worker}-{n}`. */
+  /** Unique in the run: `w{worker}-{n}` (other workloads use other prefixes). */
   readonly value: string;
   readonly topic: string;
   readonly partition: number;
+  /**
+   * Whether the sender deduplicates its retries (an idempotent producer). Unset: as the run's
+   * expectations say. A non-idempotent sender may legitimately land a value twice.
+   */
+  readonly idempotent?: boolean;
   readonly invokedMs: number;
   completedMs: number;
   outcome: ProduceOutcome | null;
@@ -33,6 +39,18 @@ export interface ReadObservation {
   readonly highWatermark: number;
   /** The broker that served it. */
   readonly brokerId: number;
+  readonly atMs: number;
+}
+
+/** A record a polling consumer returned to the application. */
+export interface PollObservation {
+  readonly consumer: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly value: string;
+  /** Which poll of this consumer returned it (1, 2, ...). */
+  readonly poll: number;
   readonly atMs: number;
 }
 
@@ -53,9 +71,11 @@ export class History {
   readonly startedAtMs: number;
   readonly produces: ProduceOp[] = [];
   readonly reads: ReadObservation[] = [];
+  readonly polls: PollObservation[] = [];
   readonly leaderClaims: LeaderClaim[] = [];
   readonly faults: FaultEvent[] = [];
   readsDropped = 0;
+  pollsDropped = 0;
   leaderClaimsDropped = 0;
 
   constructor(private readonly clock: () => number = Date.now) {
@@ -66,9 +86,9 @@ export class History {
     return this.clock() - this.startedAtMs;
   }
 
-  invokeProduce(worker: number, value: string, topic: string, partition: number): ProduceOp | null {
+  invokeProduce(worker: number, value: string, topic: string, partition: number, idempotent?: boolean): ProduceOp | null {
     if (this.produces.length >= recordsTotalMax) return null;
-    const op: ProduceOp = { worker, value, topic, partition, invokedMs: this.nowMs(), completedMs: -1, outcome: null };
+    const op: ProduceOp = { worker, value, topic, partition, ...(idempotent === undefined ? {} : { idempotent }), invokedMs: this.nowMs(), completedMs: -1, outcome: null };
     this.produces.push(op);
     return op;
   }
@@ -84,6 +104,14 @@ export class History {
       return;
     }
     this.reads.push({ ...observation, atMs: this.nowMs() });
+  }
+
+  poll(observation: Omit<PollObservation, 'atMs'>): void {
+    if (this.polls.length >= readsRecordedMax) {
+      this.pollsDropped += 1;
+      return;
+    }
+    this.polls.push({ ...observation, atMs: this.nowMs() });
   }
 
   leaderClaim(groupId: number, term: number, brokerId: number): void {

@@ -1,7 +1,8 @@
 /**
  * Producer workers: each an idempotent producer (acks=all) or a plain one (acks=leader, to
- * measure what that mode loses), sending unique values `w{worker}-{n}` at a bounded rate with a
- * bounded number outstanding, every send recorded in the history with its outcome.
+ * measure what that mode loses, or acks=all without idempotence: at-least-once), sending unique
+ * values `{prefix}{worker}-{n}` at a bounded rate with a bounded number outstanding, every send
+ * recorded in the history with its outcome and whether its producer was idempotent.
  */
 import { Producer, StreamBusError } from '@streambus/client';
 import { assert } from '@streambus/raft';
@@ -24,6 +25,12 @@ export interface ProducerWorkloadOptions {
   readonly seed: number;
   /** Stop after this many records in total (default: unbounded until stop()). */
   readonly recordsMax?: number;
+  /** Idempotent producers (default: with acks=all). acks=all without idempotence retries at least once. */
+  readonly idempotent?: boolean;
+  /** Prefix of the values, so that several workloads in one history send distinct values. Default `w`. */
+  readonly valuePrefix?: string;
+  /** Number of the first worker in the history (default 0), for the same reason. */
+  readonly workerBase?: number;
 }
 
 /** Errors after which the record was certainly not written; any other failure is `unknown`. */
@@ -49,6 +56,11 @@ export class ProducerWorkload {
     assert(options.recordsPerSecond > 0, 'produce rate is positive');
   }
 
+  /** Whether this workload's producers are idempotent. */
+  get idempotent(): boolean {
+    return this.options.idempotent ?? this.options.acks === 'all';
+  }
+
   get recordsSent(): number {
     return this.sent;
   }
@@ -56,13 +68,14 @@ export class ProducerWorkload {
   start(): void {
     assert(!this.running, 'a workload starts once');
     this.running = true;
-    for (let worker = 0; worker < this.options.workers; worker++) {
+    const base = this.options.workerBase ?? 0;
+    for (let worker = base; worker < base + this.options.workers; worker++) {
       const random = new Prng(this.options.seed * 31 + worker);
       const producer = new Producer({
         bootstrapServers: this.options.bootstrapServers,
-        clientId: `chaos-w${worker}`,
+        clientId: `chaos-${this.options.valuePrefix ?? 'w'}${worker}`,
         acks: this.options.acks,
-        idempotent: this.options.acks === 'all',
+        idempotent: this.idempotent,
         lingerMs: 2,
         deliveryTimeoutMs: this.options.deliveryTimeoutMs,
         requestTimeoutMs: Math.min(5_000, this.options.deliveryTimeoutMs),
@@ -87,10 +100,11 @@ export class ProducerWorkload {
   private async loop(worker: number, producer: Producer): Promise<void> {
     const { topic, partitions, history, workers, recordsPerSecond, inflightPerWorker } = this.options;
     const intervalMs = (1000 * workers) / recordsPerSecond;
+    const turnBase = worker - (this.options.workerBase ?? 0);
     // Outstanding sends by partition: a partition stuck behind a fault does not stall the others.
     const mine = Array.from({ length: partitions }, () => new Set<Promise<void>>());
     let n = 0;
-    let turn = worker;
+    let turn = turnBase;
     let nextAtMs = Date.now();
     while (this.running) {
       if (this.options.recordsMax !== undefined && this.sent >= this.options.recordsMax) break;
@@ -107,9 +121,9 @@ export class ProducerWorkload {
         continue;
       }
       turn = partition + 1;
-      const value = `w${worker}-${n}`;
+      const value = `${this.options.valuePrefix ?? 'w'}${worker}-${n}`;
       n += 1;
-      const op = history.invokeProduce(worker, value, topic, partition);
+      const op = history.invokeProduce(worker, value, topic, partition, this.idempotent);
       if (op === null) break;
       this.sent += 1;
       const done: Promise<void> = producer.send({ topic, partition, value }).then(
