@@ -4,6 +4,7 @@
  */
 import type { RunningBroker, StartBroker } from '../cli/seams.js';
 import { Broker } from './broker.js';
+import { unsafeKnobsEnvName, unsafeKnobsFromEnv } from './unsafe-knobs.js';
 
 export const startBroker: StartBroker = async (context) => {
   let resolveStopped: () => void = () => undefined;
@@ -22,7 +23,19 @@ export const startBroker: StartBroker = async (context) => {
     if (broker === undefined) fatal = error;
     else die(broker, error);
   };
-  const started = await Broker.start({ config: context.config, logger: context.logger, health: context.health, metrics: context.metrics, onFatal });
+  // Test-only planted faults (the chaos harness's real-network runs); refused if misspelled.
+  const unsafe = unsafeKnobsFromEnv(process.env);
+  for (const name of unsafe.names) {
+    context.logger.warn({ knob: name, env: unsafeKnobsEnvName }, `UNSAFE TESTING KNOB ${name} IS ON: this broker breaks its guarantees on purpose (chaos self-test); never run it with real data`);
+  }
+  const started = await Broker.start({
+    config: context.config,
+    logger: context.logger,
+    health: context.health,
+    metrics: context.metrics,
+    onFatal,
+    ...(unsafe.names.length === 0 ? {} : { unsafeTestingKnobs: unsafe.knobs }),
+  });
   broker = started;
   if (fatal !== null) die(started, fatal);
   const running: RunningBroker = {
