@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeStreamBusCluster } from '@streambus/client/testing';
-import { openTempStore } from '@streambus/storage/testing';
+import { computeBatchCrc } from '@streambus/proto';
+import { batchEntry, openTempStore } from '@streambus/storage/testing';
 import { createSdkClient } from './client-adapter.js';
 import type { CliDeps } from './command.js';
 import { runCli } from './run.js';
@@ -176,5 +177,24 @@ describe('wal verify on the storage verifier', () => {
     const missing = harness();
     expect(await runCli(['wal', 'verify', join(dir, 'nope')], missing.deps)).toBe(1);
     expect(missing.stderr()).toContain('is not a directory; give a broker\'s data directory (NO_SUCH_DATA_DIR)');
+  });
+
+  it('reports the group, index and offset of a batch whose CRC holds and whose records are malformed', async () => {
+    const temp = await openTempStore();
+    try {
+      temp.store.openGroup(3, null);
+      const good = batchEntry({ index: 1, term: 1, baseOffset: 0 });
+      const bad = batchEntry({ index: 2, term: 1, baseOffset: 2 });
+      const data = Buffer.from(bad.data);
+      data[58 + 3] = 2; // record 0's offset delta: 1 instead of 0
+      data.writeUInt32BE(computeBatchCrc(data), 14);
+      await temp.store.persist([{ groupId: 3, entries: [good, { ...bad, data }], hardState: null, snapshot: null }], true);
+      await temp.store.close();
+      const h = harness();
+      expect(await runCli(['wal', 'verify', temp.dir], h.deps)).toBe(1);
+      expect(h.stdout()).toMatch(/^problem: group 3 index 2 offset 2: BAD_RECORDS: CORRUPT_RECORD: .*record 0 .*offset delta 1.*\nDAMAGED: /);
+    } finally {
+      await rm(temp.dir, { recursive: true, force: true });
+    }
   });
 });

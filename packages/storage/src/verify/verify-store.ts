@@ -1,12 +1,15 @@
 /**
  * `verifyStore`: walks every entry of every group of a store (open, or a closed data dir) and
- * checks every record batch's CRC, the continuity of raft indexes, terms and offsets, and the
- * agreement of the offset index and term runs with the entries. Problems are reported precisely
- * (group, raft index, offset, what); nothing is modified. `streambus wal verify DIR` calls it.
+ * checks every record batch (its CRC, and its records as a partition leader validates them before
+ * appending: what a consumer must be able to decode), the continuity of raft indexes, terms and
+ * offsets, and the agreement of the offset index and term runs with the entries. Problems are
+ * reported precisely (group, raft index, offset, what); nothing is modified.
+ * `streambus wal verify DIR` calls it.
  */
 import { EntryType } from '@streambus/raft';
 import type { GroupId } from '@streambus/raft';
-import { isRecordBatch, readBatchHeader, RecordBatchError, verifyBatch } from '@streambus/proto';
+import { isRecordBatch, readBatchHeader, RecordBatchError, validateRecordBatch } from '@streambus/proto';
+import type { RecordBatchErrorCode, RecordBatchHeader } from '@streambus/proto';
 import { decodeBatchLocation, decodeEntryValue, decodeGroupMeta, decodeHardState, decodeSnapshotMeta, decodeTerm } from '../codec.js';
 import type { BatchLocation } from '../codec.js';
 import { groupIdMax, progressEntriesEvery, verifyProblemsMax } from '../constants.js';
@@ -22,7 +25,13 @@ export type VerifyProblemKind =
   | 'CORRUPT_ENTRY'
   | 'TERM_DECREASE'
   | 'TERM_RUN_MISMATCH'
+  /** Damaged bytes: a bad CRC or frame. Another replica's copy is likely sound (re-replicate). */
   | 'BAD_BATCH'
+  /**
+   * The CRC holds but the header or records are malformed (a producer wrote them so, before
+   * leaders validated every record): every replica holds the same bytes, and consumers fail on them.
+   */
+  | 'BAD_RECORDS'
   | 'OFFSET_GAP'
   | 'OFFSET_OVERLAP'
   | 'OFFSET_INDEX_MISSING'
@@ -190,6 +199,9 @@ async function verifyGroup(db: Db, g: GroupId, walk: Walk, progress: (entriesChe
   }
 }
 
+/** Codes that validation throws only once the CRC held: the bytes are as their writer made them. */
+const writtenMalformed: ReadonlySet<RecordBatchErrorCode> = new Set<RecordBatchErrorCode>(['CORRUPT_RECORD', 'UNSUPPORTED_CODEC']);
+
 /** Checks one stored batch; returns the last offset to continue from. */
 function checkBatch(g: GroupId, index: number, data: Uint8Array, loc: BatchLocation | undefined, prevLastOffset: number | null, walk: Walk): number | null {
   walk.batches++;
@@ -200,13 +212,22 @@ function checkBatch(g: GroupId, index: number, data: Uint8Array, loc: BatchLocat
   } catch {
     // reported below with the verification error
   }
-  let header;
+  let header: RecordBatchHeader;
   try {
-    header = verifyBatch(data);
+    header = validateRecordBatch(data);
   } catch (error: unknown) {
     if (!(error instanceof RecordBatchError)) throw error;
-    walk.problem(g, index, offset, 'BAD_BATCH', `${error.code}: ${error.message}`);
-    return loc?.lastOffset ?? prevLastOffset;
+    if (!writtenMalformed.has(error.code)) {
+      walk.problem(g, index, offset, 'BAD_BATCH', `${error.code}: ${error.message}`);
+      return loc?.lastOffset ?? prevLastOffset;
+    }
+    walk.problem(g, index, offset, 'BAD_RECORDS', `${error.code}: ${error.message}`);
+    try {
+      // The offsets still count when the header reads: a bad record does not hide a gap.
+      header = readBatchHeader(data);
+    } catch {
+      return loc?.lastOffset ?? prevLastOffset;
+    }
   }
   walk.records += header.recordCount;
   if (prevLastOffset !== null && header.baseOffset > prevLastOffset + 1) {

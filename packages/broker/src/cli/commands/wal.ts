@@ -1,4 +1,4 @@
-/** `streambus wal verify DIR`: walks a stopped broker's data directory and checks every batch. */
+/** `streambus wal verify DIR`: walks a stopped broker's data directory and checks every batch and its records. */
 import type { Command } from '../command.js';
 import { NotAvailableError, booleanOption } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
@@ -7,7 +7,7 @@ import { reportFailure } from './with-client.js';
 
 export const walVerify: Command = {
   path: ['wal', 'verify'],
-  summary: "check every record batch's CRC and the log's consistency in a data directory",
+  summary: "check every record batch (CRC and records) and the log's consistency in a data directory",
   synopsis: 'wal verify DIR [--json]',
   optionHelp: ['    --json                       print the report as JSON', 'Run it on a stopped broker\'s data directory. Exit 0 clean, 1 damage found.'],
   options: { json: { type: 'boolean' } },
