@@ -5,7 +5,14 @@ import type { NodeId } from './types.js';
 export type ReadOnlyMode =
   /** ReadIndex confirmed by a heartbeat round to a quorum: safe under any clock. */
   | 'safe'
-  /** Leader lease: no round trip while the lease (election timeout minus drift bound) holds. */
+  /**
+   * Leader lease (Raft thesis §6.4.1): no round trip while the lease holds, which is
+   * `electionTicks - leaseDriftBoundTicks - 1` ticks from the SEND of the newest heartbeat round a
+   * quorum acknowledged. It rests on clocks (rates within the drift bound) and on every member of
+   * the group running in this mode: a member that heard from a leader within an election timeout,
+   * or restarted within one, grants no vote and does not campaign (leadership transfers aside; the
+   * leader that sent TimeoutNow serves no lease read for the rest of its term).
+   */
   | 'lease';
 
 /** Switches that break Raft on purpose, so that tests can prove the checkers catch it. */
@@ -55,7 +62,7 @@ export interface RaftNodeConfig {
   readonly snapshotChunkBytes?: number;
   /** Default 'safe'. 'lease' requires checkQuorum and `leaseDriftBoundTicks`. */
   readonly readOnlyMode?: ReadOnlyMode;
-  /** The worst clock drift between members over an election timeout, in ticks (lease mode). */
+  /** The worst clock drift between members over an election timeout, in ticks (lease mode); < electionTicks - 1. */
   readonly leaseDriftBoundTicks?: number;
   /**
    * A leader hands its appends and heartbeats out in `Ready.messages`, to send before its own

@@ -23,6 +23,8 @@
  *  - readIndex and transferLeader forwarded by a follower carry term 0 (no term effects);
  *    transferLeader names the transferee in `index` (0: the sender itself).
  *  - A vote request from a leadership transfer carries the context "transfer" (leases ignored).
+ *  - Lease mode: a heartbeat's `index` is the leader's tick when it was sent; the response echoes
+ *    it, and the lease runs from it (0 in safe mode, so plain heartbeats stay compact).
  *  - Heartbeats carry the leader's number of its newest pending ReadIndex request (an 8-byte read
  *    round, see read-only.ts), never a requester's own context; the response echoes it. Requests
  *    are told apart by requester and context, so two hosts may use the same bytes.
@@ -110,7 +112,8 @@ interface Options {
   readonly committedBytesPerReadyMax: number;
   readonly snapshotChunkBytes: number;
   readonly readOnlyMode: ReadOnlyMode;
-  readonly leaseDriftBoundTicks: number;
+  /** Lease mode: ticks after a heartbeat round's send that its quorum's acknowledgement covers. */
+  readonly leaseTicks: number;
   readonly skipVotePersistence: boolean;
   readonly voteWhileRepairing: boolean;
   readonly appendBeforePersist: boolean;
@@ -141,7 +144,7 @@ function resolveOptions(config: RaftNodeConfig): Options {
   assert(heartbeatTicks < electionTicks, 'heartbeat is shorter than the election timeout');
   assert(readOnlyMode === 'safe' || checkQuorum, 'lease reads need checkQuorum');
   assert(readOnlyMode === 'safe' || config.leaseDriftBoundTicks !== undefined, 'lease reads need leaseDriftBoundTicks');
-  assert(leaseDriftBoundTicks >= 0 && leaseDriftBoundTicks < electionTicks, 'lease drift bound within the election timeout');
+  assert(leaseDriftBoundTicks >= 0 && leaseDriftBoundTicks + 1 < electionTicks, 'lease drift bound leaves a lease within the election timeout');
   return {
     electionTicks,
     heartbeatTicks,
@@ -152,7 +155,7 @@ function resolveOptions(config: RaftNodeConfig): Options {
     committedBytesPerReadyMax: config.committedBytesPerReadyMax ?? committedBytesPerReadyMaxDefault,
     snapshotChunkBytes: config.snapshotChunkBytes ?? snapshotChunkBytesDefault,
     readOnlyMode,
-    leaseDriftBoundTicks,
+    leaseTicks: electionTicks - leaseDriftBoundTicks - 1,
     skipVotePersistence: config.unsafeTestingKnobs?.skipVotePersistence ?? false,
     voteWhileRepairing: config.unsafeTestingKnobs?.voteWhileRepairing ?? false,
     appendBeforePersist: config.appendBeforePersist ?? false,
@@ -204,8 +207,15 @@ export class RaftNode implements RaftNodeApi {
   private randomizedElectionTicks = 0;
   /** Ticks since start; the clock of lease reads. */
   private ticks = 0;
-  /** When this node last told a peer to campaign at once (lease reads pause after it). */
-  private timeoutNowSentTick: number | undefined = undefined;
+  /** The last term in which this node, leading, told a peer to campaign at once (no lease in it after). */
+  private timeoutNowSentTerm = 0;
+  /**
+   * Lease mode: the tick at which this member last heard from a leader; undefined when it never
+   * did since it started and never answered one before (its stored term was 0). A member that
+   * restarts with a term starts at tick 0, as if it had just heard from a leader: it may have
+   * acknowledged one just before it went down, and forgot.
+   */
+  private leaderHeardTick: number | undefined;
 
   private leadTransferee: NodeId = 0;
   /** See InitialState.repairIndex: no votes, no campaigns until the log reaches it (0: none). */
@@ -249,6 +259,7 @@ export class RaftNode implements RaftNodeApi {
     this.replayAppliedConfChanges(snapshotIndex);
     this.becomeFollower(initial.hardState.term, 0);
     this.vote = initial.hardState.vote;
+    this.leaderHeardTick = this.options.readOnlyMode === 'lease' && initial.hardState.term > 0 ? 0 : undefined;
     this.prevSoftState = this.softState();
     this.prevHardState = this.reportedHardState();
   }
@@ -597,6 +608,7 @@ export class RaftNode implements RaftNodeApi {
    */
   private followLeader(leaderId: NodeId): void {
     this.electionElapsed = 0;
+    this.leaderHeardTick = this.ticks;
     this.lead = leaderId;
     if (this.vote === 0) this.vote = leaderId;
   }
@@ -621,6 +633,11 @@ export class RaftNode implements RaftNodeApi {
   private hup(transfer: boolean): void {
     if (this.role === Role.leader) return;
     if (!this.promotable()) return;
+    if (!transfer && this.leasePromised()) {
+      // Lease mode: our own vote would break the lease we may have granted (thesis §6.4.1).
+      this.logger?.info({ id: this.id }, 'not campaigning: a leader may hold a lease on this member');
+      return;
+    }
     if (this.hasUnappliedConfChanges()) {
       this.logger?.info({ id: this.id }, 'not campaigning: committed membership changes are not applied yet');
       return;
@@ -668,8 +685,14 @@ export class RaftNode implements RaftNodeApi {
 
   private handleVoteRequest(m: Message): void {
     const isPreVote = m.type === MessageType.preVote;
+    // §5.2: one vote per term, first come first served (again to the same candidate: its request
+    // may have been repeated). A pre-vote (thesis §9.6) is for a later term and binds nothing.
     const canVote = this.vote === m.from || (this.vote === 0 && this.lead === 0) || (isPreVote && m.term > this.term);
-    if (canVote && !this.abstains() && this.log.isUpToDate(m.index, m.logTerm)) {
+    // Lease mode: not while a leader may count on us for its lease (thesis §6.4.1), unless the
+    // leader itself handed over (transfer, §3.10). StreamBus: not while repairing a lost log.
+    const leaseBound = this.leasePromised() && !sameBytes(m.context, transferContext);
+    // §5.4.1: only for a candidate whose log is at least as up-to-date as ours.
+    if (canVote && !this.abstains() && !leaseBound && this.log.isUpToDate(m.index, m.logTerm)) {
       // A granted pre-vote answers with the candidate's future term, so that it counts.
       this.send({ type: responseType(m.type), to: m.from, term: m.term, reject: false });
       if (isPreVote) return;
@@ -683,8 +706,10 @@ export class RaftNode implements RaftNodeApi {
   /** A message of a newer term; false when it is to be ignored. */
   private stepHigherTerm(m: Message): boolean {
     const isVoteRequest = m.type === MessageType.vote || m.type === MessageType.preVote;
-    if (isVoteRequest && !sameBytes(m.context, transferContext) && this.inLease()) {
-      // Leader lease: we heard from a leader recently, so this candidate is likely disruptive.
+    if (isVoteRequest && !sameBytes(m.context, transferContext) && (this.inLease() || this.leasePromised())) {
+      // Thesis §4.2.3 (CheckQuorum): we heard from a leader within the minimum election timeout,
+      // so this candidate is likely disruptive: ignore it, term and all. Lease mode: also while a
+      // leader may count on our promise (leasePromised), which a restart or a term change keeps.
       return false;
     }
     if (m.type === MessageType.preVote) return true;
@@ -782,7 +807,8 @@ export class RaftNode implements RaftNodeApi {
     } else {
       this.log.commitTo(m.commit);
     }
-    this.send({ type: MessageType.heartbeatResponse, to: m.from, context: m.context });
+    // Echo the read round (ReadIndex) and the lease stamp (the leader's send tick).
+    this.send({ type: MessageType.heartbeatResponse, to: m.from, context: m.context, index: m.index });
   }
 
   private handleSnapshotChunk(m: Message): void {
@@ -881,7 +907,6 @@ export class RaftNode implements RaftNodeApi {
     const pr = this.tracker.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
-    pr.lastActiveTick = this.ticks;
     if (m.type === MessageType.appendResponse) this.handleAppendResponse(m, pr);
     else if (m.type === MessageType.heartbeatResponse) this.handleHeartbeatResponse(m, pr);
     else this.handleSnapshotResponse(m, pr);
@@ -936,6 +961,9 @@ export class RaftNode implements RaftNodeApi {
 
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.probeSent = false;
+    // Lease mode: the member heard us at or after the tick this heartbeat was sent (0: unstamped;
+    // a stamp from the future is no heartbeat of ours).
+    if (this.options.readOnlyMode === 'lease' && m.index > pr.leaseAckTick && m.index <= this.ticks) pr.leaseAckTick = m.index;
     // Appends in flight may have been lost: free one slot so that replication resumes (as etcd).
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex() || pr.sentCommit < Math.min(pr.match, this.log.committed)) this.maybeSendAppend(m.from, true);
@@ -1067,7 +1095,7 @@ export class RaftNode implements RaftNodeApi {
   }
 
   private sendTimeoutNow(to: NodeId): void {
-    this.timeoutNowSentTick = this.ticks;
+    this.timeoutNowSentTerm = this.term;
     this.send({ type: MessageType.timeoutNow, to });
   }
 
@@ -1105,14 +1133,36 @@ export class RaftNode implements RaftNodeApi {
     return config.voters.size === 1 && config.voters.has(this.id) && config.votersOutgoing.size === 0;
   }
 
-  /** Lease mode: a quorum answered within the election timeout minus the drift bound. */
+  /**
+   * Lease mode (thesis §6.4.1): no other leader can be elected before an election timeout has
+   * passed on some member of every quorum, so a leader whose heartbeat round sent at tick s was
+   * acknowledged by a quorum may answer reads alone until s + leaseTicks. Each acknowledging
+   * member restarted its election timer when the heartbeat reached it, which was at or after s;
+   * from then on it helps elect nobody else for an election timeout (`leasePromised`: no votes,
+   * no campaigns, also across a restart). StreamBus's bounds where the thesis gives none:
+   * `leaseDriftBoundTicks` for clocks running at different rates, and one tick more because a
+   * member's first tick after the heartbeat may come at once (timers are counted in whole ticks).
+   */
   private leaseValid(): boolean {
     if (this.options.readOnlyMode !== 'lease') return false;
-    // A transferee campaigns past the voters' leases: no lease from the TimeoutNow on.
-    if (this.leadTransferee !== 0) return false;
-    if (this.timeoutNowSentTick !== undefined && this.ticks - this.timeoutNowSentTick < this.options.electionTicks) return false;
-    const quorumTick = this.tracker.quorumActiveTick(this.id, this.ticks);
-    return this.ticks - quorumTick < this.options.electionTicks - this.options.leaseDriftBoundTicks;
+    // A transferee campaigns past the voters' leases (thesis §3.10): no lease from the TimeoutNow
+    // on, for the rest of the term, since a TimeoutNow may arrive long after the transfer was abandoned.
+    if (this.leadTransferee !== 0 || this.timeoutNowSentTerm === this.term) return false;
+    const quorumTick = this.tracker.leaseQuorumTick(this.id, this.ticks);
+    if (quorumTick === 0) return false;
+    return this.ticks - quorumTick < this.options.leaseTicks;
+  }
+
+  /**
+   * Lease mode: this member may be part of a leader's lease quorum (it heard from a leader within
+   * an election timeout, or restarted within one), so it grants no vote or pre-vote and does not
+   * campaign, except for a leadership transfer (whose leader gave up its lease). Kept across term
+   * changes: a higher term seen from a non-leader (a late pre-vote answer, a log-lost notice) does
+   * not void the promise.
+   */
+  private leasePromised(): boolean {
+    if (this.options.readOnlyMode !== 'lease' || this.leaderHeardTick === undefined) return false;
+    return this.ticks - this.leaderHeardTick < this.options.electionTicks;
   }
 
   // ---------------------------------------------------------------- sending
@@ -1157,11 +1207,13 @@ export class RaftNode implements RaftNodeApi {
 
   private bcastHeartbeat(context?: Uint8Array): void {
     const ctx = context ?? this.readOnly.lastContext() ?? emptyBytes;
+    const leaseStamp = this.options.readOnlyMode === 'lease' ? this.ticks : 0;
     for (const [id, pr] of this.tracker.progress) {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.committed);
       pr.sentCommit = commit;
-      this.send({ type: MessageType.heartbeat, to: id, commit, context: ctx });
+      // Lease mode: `index` is the send tick, echoed back; the lease runs from it (leaseValid).
+      this.send({ type: MessageType.heartbeat, to: id, commit, context: ctx, index: leaseStamp });
     }
   }
 

@@ -18,8 +18,13 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
-  /** The leader's tick count when this member last answered (lease reads). */
-  lastActiveTick = 0;
+  /**
+   * Lease reads: the leader's tick count when it SENT the newest heartbeat this member
+   * acknowledged (0: none this term). Not when the answer arrived: the member restarted its
+   * election timer when the heartbeat reached it, which may have been long before its answer
+   * came back; only the send time bounds that from below.
+   */
+  leaseAckTick = 0;
   /** The commit index carried by the last append or heartbeat sent (quiescence). */
   sentCommit = 0;
   /** Snapshot state: the index of the snapshot being sent. */

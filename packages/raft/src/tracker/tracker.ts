@@ -115,10 +115,13 @@ export class ProgressTracker {
     return this.resultOf(votes) === 'won';
   }
 
-  /** The latest tick at which a quorum had been heard from (`now` for `self`). */
-  quorumActiveTick(self: NodeId, now: number): number {
+  /**
+   * Lease reads: the latest send tick of a heartbeat round a quorum acknowledged (`now` for
+   * `self`), 0 when no quorum acknowledged one.
+   */
+  leaseQuorumTick(self: NodeId, now: number): number {
     return jointCommittedIndex(this.config.voters, this.config.votersOutgoing, (id) =>
-      id === self ? now : this.progress.get(id)?.lastActiveTick,
+      id === self ? now : this.progress.get(id)?.leaseAckTick,
     );
   }
 

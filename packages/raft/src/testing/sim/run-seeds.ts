@@ -8,6 +8,8 @@ import { profileOptions } from './profiles.js';
 import type { SimKnob, SimProfileName } from './profiles.js';
 import { runDoubleVote } from './double-vote.js';
 import { runFigure8 } from './figure8.js';
+import { runLeaseLateAck } from './lease-late-ack.js';
+import { runLeaseRestart } from './lease-restart.js';
 import { runLeaseTransfer } from './lease-transfer.js';
 import { Simulation } from './simulation.js';
 import type { SimulationOptions, SimulationResult } from './simulation.js';
@@ -44,7 +46,7 @@ export function simulationOptions(seed: number, options: SeedRunOptions): Simula
 }
 
 /** The directed scenarios the command line can run (`--scenario`). */
-export const simScenarios = ['figure8', 'lease-transfer', 'double-vote'] as const;
+export const simScenarios = ['figure8', 'lease-transfer', 'lease-restart', 'lease-late-ack', 'double-vote'] as const;
 export type SimScenarioName = (typeof simScenarios)[number];
 
 export function isSimScenarioName(name: string): name is SimScenarioName {
@@ -58,6 +60,10 @@ export function runSeed(seed: number, options: SeedRunOptions = {}): SimulationR
       return runFigure8({ seed, commitOldTermEntries: (options.knobs ?? []).includes('commitOldTermEntries'), ...trace });
     case 'lease-transfer':
       return runLeaseTransfer({ seed, ...trace });
+    case 'lease-restart':
+      return runLeaseRestart({ seed, ...trace });
+    case 'lease-late-ack':
+      return runLeaseLateAck({ seed, ...trace });
     case 'double-vote':
       return runDoubleVote({ seed, skipVotePersistence: (options.knobs ?? []).includes('skipVotePersistence'), ...trace });
     default:

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runDoubleVote } from './double-vote.js';
 import { runFigure8 } from './figure8.js';
+import { runLeaseLateAck } from './lease-late-ack.js';
+import { runLeaseRestart } from './lease-restart.js';
 import { runLeaseTransfer } from './lease-transfer.js';
 import { describeFailure, replayCommand, runSeed } from './run-seeds.js';
 import type { SeedRunOptions } from './run-seeds.js';
@@ -228,6 +230,26 @@ describe('lease reads across a leadership transfer', () => {
   it('the old leader serves no stale lease read after TimeoutNow (scenario seeds 1..5)', () => {
     for (let seed = 1; seed <= 5; seed++) {
       const result = runLeaseTransfer({ seed });
+      expect(result.violation?.message ?? null, `seed ${seed}`).toBeNull();
+    }
+  });
+});
+
+describe('lease reads across a restart and a late heartbeat answer (review issue 16)', () => {
+  // A restarted follower voted at once although it may have acknowledged the leader's heartbeat
+  // just before it went down; and the lease ran from the arrival of the quorum's answer instead of
+  // the heartbeat's send. Both let the old leader answer a read below a commit made elsewhere.
+  // Replay: npm run sim -- --seed 1 --scenario lease-restart --verbose (or lease-late-ack)
+  it('a restarted follower does not help elect a new leader within the lease (scenario seeds 1..5)', () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const result = runLeaseRestart({ seed });
+      expect(result.violation?.message ?? null, `seed ${seed}`).toBeNull();
+    }
+  });
+
+  it('the lease runs from the heartbeat’s send, not its late answer (scenario seeds 1..5)', () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const result = runLeaseLateAck({ seed });
       expect(result.violation?.message ?? null, `seed ${seed}`).toBeNull();
     }
   });
