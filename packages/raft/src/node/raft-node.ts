@@ -224,6 +224,13 @@ export class RaftNode implements RaftNodeApi {
   private pendingConfIndex = 0;
   /** Conf change entries handed to the host in committedEntries but not yet applyConfChange'd. */
   private confChangesUnapplied = 0;
+  /**
+   * A TimeoutNow that came while committed membership changes were not applied yet (hup does not
+   * campaign then): its term and arrival tick. The campaign starts as soon as they are applied,
+   * instead of the hand-off waiting out the leader's election timeout; void once the term or role
+   * changes (reset) or after an election timeout (the leader has abandoned the transfer by then).
+   */
+  private deferredTransfer: { readonly term: number; readonly tick: number } | null = null;
   private uncommittedBytes = 0;
   /** Reads received before the leader committed an entry of its term. */
   private pendingReads: PendingRead[] = [];
@@ -315,6 +322,7 @@ export class RaftNode implements RaftNodeApi {
       return this.confState();
     }
     this.switchToConfig(result.config);
+    this.maybeDeferredTransfer();
     return this.confState();
   }
 
@@ -402,6 +410,7 @@ export class RaftNode implements RaftNodeApi {
     if (applied !== undefined) this.advanceApplied(applied.index, ready.committedEntries);
     if (this.role === Role.leader) this.advanceLeaderMatch();
     this.maybeAutoLeave();
+    this.maybeDeferredTransfer();
     return inFlight.messages;
   }
 
@@ -526,6 +535,7 @@ export class RaftNode implements RaftNodeApi {
     this.heartbeatElapsed = 0;
     this.randomizedElectionTicks = this.options.electionTicks + Math.floor(this.random() * this.options.electionTicks);
     this.leadTransferee = 0;
+    this.deferredTransfer = null;
     this.tracker.resetVotes();
     this.resetProgress();
     this.uncommittedBytes = 0;
@@ -646,6 +656,33 @@ export class RaftNode implements RaftNodeApi {
     else this.campaignVote(transfer);
   }
 
+  /**
+   * Thesis §3.10 (leadership transfer): our leader, whose log we match, asks us to campaign now,
+   * past the election timer, PreVote and the voters' leases. With committed membership changes not
+   * yet applied, hup would refuse (and the hand-off would wait out the transfer): campaign as
+   * soon as the host has applied them (maybeDeferredTransfer), in the same loop turn normally.
+   */
+  private handleTimeoutNow(): void {
+    if (this.promotable() && this.hasUnappliedConfChanges()) {
+      this.logger?.info({ id: this.id, term: this.term }, 'transfer campaign deferred: committed membership changes are not applied yet');
+      this.deferredTransfer = { term: this.term, tick: this.ticks };
+      return;
+    }
+    this.hup(true);
+  }
+
+  private maybeDeferredTransfer(): void {
+    const deferred = this.deferredTransfer;
+    if (deferred === null) return;
+    if (this.role !== Role.follower || this.term !== deferred.term || this.ticks - deferred.tick >= this.options.electionTicks) {
+      this.deferredTransfer = null;
+      return;
+    }
+    if (this.hasUnappliedConfChanges()) return;
+    this.deferredTransfer = null;
+    this.hup(true);
+  }
+
   private campaignPreVote(): void {
     this.becomePreCandidate();
     this.requestVotes(MessageType.preVote, this.term + 1, emptyBytes);
@@ -744,7 +781,7 @@ export class RaftNode implements RaftNodeApi {
         this.stepFromLeader(m);
         return;
       case MessageType.timeoutNow:
-        this.hup(true);
+        this.handleTimeoutNow();
         return;
       case MessageType.readIndexResponse:
         this.readStates.push({ index: m.index, requestContext: m.context });

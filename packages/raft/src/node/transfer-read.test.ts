@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../types.js';
+import { ConfChangeTransition, ConfChangeType, MessageType } from '../types.js';
 import { TestNetwork, text } from './test-network.js';
 
 const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -58,6 +58,46 @@ describe('leadership transfer', () => {
     net.node(2).transferLeadership(2);
     net.stabilize();
     expect(net.leaders()).toEqual([2]);
+  });
+
+  it('a TimeoutNow that comes with the commit of a membership change campaigns once it is applied', () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.elect(1);
+    net.node(1).proposeConfChange({ transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }], context: new Uint8Array(0) });
+    net.node(1).transferLeadership(2);
+    // As a host delivers: everything one turn released, stepped before the receiver's next Ready.
+    // The append that commits the change and the TimeoutNow reach node 2 together.
+    for (let turn = 0; turn < 10 && net.node(2).status().role !== 'leader'; turn++) {
+      net.drainAll();
+      for (const m of net.queue.splice(0)) net.members.get(m.to)?.node.step(m);
+    }
+    expect(net.node(2).status().role).toBe('leader');
+    expect(net.node(2).status().confState.learners).toEqual([4]);
+  });
+
+  it('a deferred TimeoutNow lapses when the term moves on first', () => {
+    // Without PreVote and CheckQuorum, so that node 3 can win a term while node 1 leads.
+    const net = new TestNetwork([1, 2, 3], { preVote: false, checkQuorum: false });
+    net.elect(1);
+    net.node(1).proposeConfChange({ transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }], context: new Uint8Array(0) });
+    net.node(1).transferLeadership(2);
+    let deferred = false;
+    for (let turn = 0; turn < 10 && !deferred; turn++) {
+      net.drainAll();
+      const batch = net.queue.splice(0);
+      for (const m of batch) net.members.get(m.to)?.node.step(m);
+      deferred = batch.some((m) => m.type === MessageType.timeoutNow);
+    }
+    expect(deferred).toBe(true);
+    // Node 3 campaigns for a new term, and its request reaches node 2 before node 2 applies the
+    // change: the TimeoutNow of the old term is void, node 2 must not campaign on it.
+    net.drain(3);
+    net.node(3).campaign();
+    net.drain(3);
+    for (const m of net.queue.splice(0)) net.members.get(m.to)?.node.step(m);
+    net.stabilize();
+    expect(net.leaders()).toEqual([3]);
+    expect(net.node(2).status().hardState.term).toBe(net.node(3).status().hardState.term);
   });
 
   it('refuses a learner or unknown node as transferee', () => {
