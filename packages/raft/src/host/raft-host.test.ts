@@ -214,6 +214,20 @@ describe('RaftHost over MemoryNetwork', () => {
     await waitQuiesced(c, range(1, 8));
   });
 
+  it('wakes the quiesced groups a restarted leader host led, on its followers, at its first frame', async () => {
+    const c = await ledByOne(8);
+    await waitQuiesced(c, range(1, 8));
+    await c.kill(1);
+    // Back within an election timeout: its followers never found it silent.
+    await c.tick(2);
+    c.restart(1);
+    await c.tick(1);
+    for (const nodeId of [2, 3]) expect(range(1, 8).filter((groupId) => c.host(nodeId).isQuiesced(groupId))).toEqual([]);
+    const leaders = await c.waitLeaders(range(1, 8), 60);
+    expect(leaders.every((leader) => leader !== 0)).toBe(true);
+    await waitQuiesced(c, range(1, 8), 200);
+  });
+
   it('answers linearizable reads on leader and follower', async () => {
     const c = await ledByOne(1);
     const receipt = await c.host(1).propose(1, bytes('r'));

@@ -15,8 +15,8 @@
  * message other than a plain heartbeat of that leader and term, any proposal or read wakes it.
  * Every host sends each peer at least one frame per tick (liveness); a peer silent for an election
  * timeout wakes the quiesced groups it leads (their followers then campaign) and the quiesced
- * groups it follows (so that CheckQuorum can act). A peer that restarted wakes the quiesced
- * groups it belongs to, so that their leaders heartbeat it at once.
+ * groups it follows (so that CheckQuorum can act). A peer that restarted wakes the same groups: the
+ * ones it led (it leads them no more) and the ones this host leads with it (heartbeats reach it at once).
  */
 import { decodeConfChange } from '../confchange/codec.js';
 import type { RaftLogger, RaftNodeConfig } from '../config.js';
@@ -673,8 +673,6 @@ export class RaftHost {
       if (peer.groups === 0 || peer.dead || this.tickCount - peer.lastHeardTick < this.electionTicks) continue;
       peer.dead = true;
       this.logger?.debug({ nodeId: this.nodeId, peer: nodeId }, 'peer silent for an election timeout');
-      const led = this.quiescedByLeader.get(nodeId);
-      if (led !== undefined) for (const group of [...led]) this.wake(group);
       this.wakeGroupsWith(nodeId);
       this.reportDead(nodeId);
     }
@@ -690,8 +688,21 @@ export class RaftHost {
     }
   }
 
-  /** Wakes the quiesced groups this host leads that have `nodeId` as a member. */
+  /**
+   * Wakes the quiesced groups `nodeId` shares with this host that need it, when it went silent,
+   * came back or restarted:
+   *  - the groups it led here: a silent or restarted leader leads no more (a node restarts as a
+   *    follower), so their followers tick again, to elect another leader or to hear its campaign
+   *    (asleep they stayed quiesced until its pre-vote came, about an election timeout lost, and
+   *    with an election timeout still to wait before leader stickiness lets them vote);
+   *  - the groups this host leads with it as a member: heartbeats reach it at once, CheckQuorum
+   *    counts it.
+   * Groups a third host leads are left to that leader, which sees the same frames and wakes them;
+   * waking their followers here would only tick them.
+   */
   private wakeGroupsWith(nodeId: NodeId): void {
+    const led = this.quiescedByLeader.get(nodeId);
+    if (led !== undefined) for (const group of [...led]) this.wake(group);
     for (const group of [...this.quiescedLeaders]) {
       if (group.members.includes(nodeId)) this.wake(group);
     }
