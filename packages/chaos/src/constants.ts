@@ -60,6 +60,46 @@ export const slowDiskMs = 40;
 /** Clock faults: skew of one broker's host clock, and the size of a jump. */
 export const clockSkewMsMax = 5_000;
 
+/**
+ * The real-network mode (broker processes in network namespaces, packages/chaos/src/real).
+ * Fault steps are longer than in-process ones: a real election, a process start and TCP's own
+ * retransmission timers take hundreds of milliseconds each.
+ */
+export const realWarmupMs = 3_000;
+export const realFaultActiveMsMin = 1_500;
+export const realFaultActiveMsMax = 4_000;
+export const realFaultGapMsMin = 500;
+export const realFaultGapMsMax = 2_000;
+/** Random packet loss while a `loss` step is active, per packet. */
+export const realLossProbabilityMin = 0.1;
+export const realLossProbabilityMax = 0.3;
+/** Caps a `bandwidth` step draws from (kbit/s; 3 partitions of ~100 records/s need ~100 kbit/s). */
+export const realBandwidthKbit: readonly number[] = [256, 1024, 4096];
+/** Longest a packet waits in a capped link's queue (tbf latency): the only source of latency here (no netem). */
+export const realBandwidthQueueMs = 300;
+/** A `clock` step's jumps (libfaketime), in whole seconds either way. */
+export const realClockSkewSecondsMin = 5;
+export const realClockSkewSecondsMax = 120;
+/** Brokers of a real run (each one process and namespace). */
+export const realBrokersMin = 3;
+export const realBrokersMax = 7;
+/** Produce rate of the SDK producers in total (2 cores shared by 3 broker processes and the harness). */
+export const realRecordsPerSecondDefault = 150;
+/** Raft tick of the broker processes (as test-cluster's real-process tests). */
+export const realTickMs = 50;
+/** Delivery timeout of the SDK producers and operation timeout of a CLI produce. */
+export const realDeliveryTimeoutMs = 20_000;
+/** Records one CLI `produce` run sends on stdin, and the pause between runs. */
+export const cliRecordsPerRunMin = 5;
+export const cliRecordsPerRunMax = 20;
+export const cliPauseMs = 700;
+/** A CLI run still going after this is killed by PID and its records are unknown. */
+export const cliRunMsMax = 30_000;
+/** Poll timeout of an SDK consumer. */
+export const pollTimeoutMs = 500;
+/** After healing: how long until every partition is led with a full ISR, and until readers catch up. */
+export const realRecoveryMsMaxDefault = 60_000;
+
 assert(brokersMin <= brokersDefault && brokersDefault <= brokersMax, 'default brokers within bounds');
 assert(workersDefault <= workersMax, 'default workers within bounds');
 assert(inflightPerWorkerDefault <= inflightPerWorkerMax, 'default in-flight within bounds');
@@ -67,3 +107,9 @@ assert(partitionsDefault <= partitionsMax, 'default partitions within bounds');
 assert(faultActiveMsMin <= faultActiveMsMax, 'fault activity range is ordered');
 assert(faultGapMsMin <= faultGapMsMax, 'fault gap range is ordered');
 assert(runDurationMsDefault <= runDurationMsMax, 'default duration within bounds');
+assert(realFaultActiveMsMin <= realFaultActiveMsMax, 'real fault activity range is ordered');
+assert(realFaultGapMsMin <= realFaultGapMsMax, 'real fault gap range is ordered');
+assert(realLossProbabilityMin <= realLossProbabilityMax && realLossProbabilityMax < 1, 'real loss probabilities are ordered and below 1');
+assert(realClockSkewSecondsMin <= realClockSkewSecondsMax, 'real clock skew range is ordered');
+assert(cliRecordsPerRunMin <= cliRecordsPerRunMax, 'CLI records per run are ordered');
+assert(realDeliveryTimeoutMs < cliRunMsMax, 'a CLI run outlives its own operation timeout before it is killed');

@@ -1,13 +1,14 @@
 /** `streambus-chaos`: the CLI of the chaos harness (see `usage`). */
 import { formatReport } from '../report.js';
 import { runChaos } from '../run/run-chaos.js';
-import { parseArgs, usage, UsageError } from './args.js';
+import { parseArgs, parseRealArgs, usage, UsageError } from './args.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
     process.stdout.write(usage);
     return argv.length === 0 ? 2 : 0;
   }
+  if (argv[0] === 'real') return mainReal(argv);
   let run;
   try {
     run = parseArgs(argv, () => Math.floor(Math.random() * 1_000_000));
@@ -24,6 +25,30 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...(run.quiet ? {} : { onProgress: (line: string) => process.stdout.write(`${line}\n`) }),
   });
   process.stdout.write(`${formatReport(report)}\n`);
+  return report.ok ? 0 : 1;
+}
+
+/** `real`: broker processes on a real kernel network (loaded only for this command). */
+async function mainReal(argv: readonly string[]): Promise<number> {
+  let run;
+  try {
+    run = parseRealArgs(argv, () => Math.floor(Math.random() * 1_000_000));
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`streambus-chaos: ${error.message}\n${usage}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (run.seedWasRandom) process.stdout.write(`random seed ${run.options.seed}\n`);
+  const { runReal } = await import('../real/run-real.js');
+  const started = Date.now();
+  const report = await runReal({
+    ...run.options,
+    ...(run.quiet ? {} : { onProgress: (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`) }),
+  });
+  process.stdout.write(`${formatReport(report)}\n`);
+  if (report.ok) process.stdout.write(`  replay: ${report.replayCommand}\n`);
   return report.ok ? 0 : 1;
 }
 

@@ -25,3 +25,20 @@ export async function waitRecoveredByMetadata(bootstrapServers: readonly string[
     for (const client of clients) client.close();
   }
 }
+
+/** The high watermark of every partition of `topic` (by partition number) from the first broker that knows them all, or null. */
+export async function highWatermarksByMetadata(bootstrapServers: readonly string[], topic: string, partitions: number): Promise<number[] | null> {
+  for (const address of bootstrapServers) {
+    const client = createStreamBusRpcClient(address);
+    try {
+      const metadata = await client.Metadata({ topics: [topic], brokersOnly: false }, { deadlineMs: 2_000 });
+      const list = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
+      if (list.length === partitions) return [...list].sort((a, b) => a.partition - b.partition).map((p) => p.highWatermark);
+    } catch {
+      // the next broker
+    } finally {
+      client.close();
+    }
+  }
+  return null;
+}
