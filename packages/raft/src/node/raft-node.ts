@@ -280,6 +280,8 @@ export class RaftNode implements RaftNodeApi {
 
   step(message: Message): void {
     assert(message.to === this.id, 'message addressed to this node');
+    // §5.1: a newer term makes us a follower in it; a message of an older term is stale. Term 0
+    // marks the forwarded requests (readIndex, transferLeader) that carry no term at all.
     if (message.term > this.term && !this.stepHigherTerm(message)) return;
     if (message.term !== 0 && message.term < this.term) {
       this.stepLowerTerm(message);
@@ -375,6 +377,8 @@ export class RaftNode implements RaftNodeApi {
     const durableChanged = hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote;
     let early: Message[] = emptyMessages;
     let late = this.outbox;
+    // StreamBus (appendBeforePersist), after thesis §10.2.1: a leader's appends and heartbeats may
+    // leave before its own write, never in a Ready that changes its term or vote.
     if (this.options.appendBeforePersist && this.role === Role.leader && !durableChanged && late.length > 0) {
       early = late.filter(isLeaderReplication);
       if (early.length === late.length) late = [];
@@ -522,6 +526,8 @@ export class RaftNode implements RaftNodeApi {
     self.recentActive = true;
     // Every entry not yet applied may be a membership change: no new one until they are.
     this.pendingConfIndex = this.log.lastIndex();
+    // §8 / thesis §6.4: a blank entry of the new term, so that earlier entries commit with it
+    // (§5.4.2) and reads wait for it (committedEntryInCurrentTerm).
     this.appendEntries(EntryType.normal, [emptyBytes]);
   }
 
@@ -553,10 +559,12 @@ export class RaftNode implements RaftNodeApi {
 
   // ---------------------------------------------------------------- ticks
 
+  /** §5.2: a follower that hears from no leader for a randomized election timeout campaigns. */
   private tickElection(): void {
     this.electionElapsed++;
     if (this.electionElapsed >= this.randomizedElectionTicks && this.abstains()) {
-      // Never campaign with a repaired log; make sure a leader (maybe quiesced) hears of it.
+      // StreamBus (repair): never campaign with a repaired log; make sure a leader (maybe
+      // quiesced) hears of it.
       this.electionElapsed = 0;
       for (const id of allVoters(this.tracker.config)) if (id !== this.id) this.sendLogLost(id);
       return;
@@ -580,7 +588,10 @@ export class RaftNode implements RaftNodeApi {
     this.bcastHeartbeat();
   }
 
-  /** CheckQuorum: false when the leader stepped down for not hearing from a quorum. */
+  /**
+   * CheckQuorum (thesis §6.2, and what makes leader stickiness of §4.2.3 safe to rely on): false
+   * when the leader stepped down for not hearing from a quorum within an election timeout.
+   */
   private checkQuorumRound(): boolean {
     if (!this.options.checkQuorum) return true;
     if (!this.tracker.quorumActive(this.id)) {
@@ -592,6 +603,7 @@ export class RaftNode implements RaftNodeApi {
     return true;
   }
 
+  /** StreamBus (chunk acks): a snapshot chunk unacknowledged for an election timeout is resent. */
   private tickSnapshotResends(): void {
     for (const [id, pr] of this.tracker.progress) {
       if (pr.state !== 'snapshot') continue;
@@ -617,6 +629,8 @@ export class RaftNode implements RaftNodeApi {
    * survives a restart, where an empty vote would not (see OpenGroupOptions.joining).
    */
   private followLeader(leaderId: NodeId): void {
+    // §5.2: a leader's message restarts the election timer. Lease mode: and starts our promise
+    // to it (leasePromised), which no restart or term change forgets.
     this.electionElapsed = 0;
     this.leaderHeardTick = this.ticks;
     this.lead = leaderId;
@@ -649,9 +663,14 @@ export class RaftNode implements RaftNodeApi {
       return;
     }
     if (this.hasUnappliedConfChanges()) {
+      // As etcd: membership takes effect here when applied, so a committed change not yet applied
+      // may change who votes; campaigning under the old membership could let two leaders win one
+      // term (thesis §4.1 needs every decision made under one configuration or overlapping ones).
       this.logger?.info({ id: this.id }, 'not campaigning: committed membership changes are not applied yet');
       return;
     }
+    // Thesis §9.6: PreVote first, so that a node that cannot win never bumps the term; a
+    // transfer campaign skips it (the leader asked for it, and the voters' leases).
     if (this.options.preVote && !transfer) this.campaignPreVote();
     else this.campaignVote(transfer);
   }
@@ -756,11 +775,15 @@ export class RaftNode implements RaftNodeApi {
     return true;
   }
 
+  /** Thesis §4.2.3: heard from a leader within the minimum election timeout (with CheckQuorum). */
   private inLease(): boolean {
     return this.options.checkQuorum && this.lead !== 0 && this.electionElapsed < this.options.electionTicks;
   }
 
   private stepLowerTerm(m: Message): void {
+    // §5.1: a stale request is rejected with our term. A stale leader gets it even though its
+    // message is otherwise ignored: with CheckQuorum or PreVote our term may have moved without
+    // an election it heard of (as etcd).
     const fromStaleLeader = m.type === MessageType.append || m.type === MessageType.heartbeat;
     if ((this.options.checkQuorum || this.options.preVote) && fromStaleLeader) {
       // Tell the stale leader our term so that it steps down (it may be cut off from the rest).
@@ -819,6 +842,10 @@ export class RaftNode implements RaftNodeApi {
     else this.handleSnapshotChunk(m);
   }
 
+  /**
+   * §5.3 AppendEntries: accept entries only after a matching (index, term); a conflicting suffix
+   * is replaced (never a committed entry: §5.4 guarantees the leader holds those).
+   */
   private handleAppend(m: Message): void {
     if (m.index < this.log.committed) {
       this.send({ type: MessageType.appendResponse, to: m.from, index: this.log.committed });
@@ -829,14 +856,21 @@ export class RaftNode implements RaftNodeApi {
       this.send({ type: MessageType.appendResponse, to: m.from, index: lastNew });
       return;
     }
-    // Fast backtracking: tell the leader the last index whose term is <= the term it sent.
+    // Fast backtracking (the optimisation §5.3 sketches, done as etcd): tell the leader the last
+    // index whose term is <= the term it sent.
     const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
-    // A repaired log also says it lost entries: the leader's match for it may be stale.
+    // StreamBus (repair): a repaired log also says it lost entries: the leader's match for it may be stale.
     const context = this.repairing() ? logLostContext : emptyBytes;
     this.send({ type: MessageType.appendResponse, to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term, context });
   }
 
+  /**
+   * A heartbeat is an empty AppendEntries (§5.2) without the consistency check: its commit is
+   * capped by the leader at what it knows we match. Its answer confirms leadership for ReadIndex
+   * (thesis §6.4) and, stamped, a lease round (§6.4.1).
+   */
   private handleHeartbeat(m: Message): void {
+    // StreamBus (repair): a repaired log must not take a commit index beyond what it holds again.
     if (this.repairing() && m.commit > this.log.lastIndex()) {
       // The leader still believes we hold what we dropped: commit nothing on its word until it
       // has probed our log again (the appends that follow carry the commit index).
@@ -848,6 +882,11 @@ export class RaftNode implements RaftNodeApi {
     this.send({ type: MessageType.heartbeatResponse, to: m.from, context: m.context, index: m.index });
   }
 
+  /**
+   * §7 InstallSnapshot, in chunks by offset as in the paper's Figure 13. StreamBus (chunk acks):
+   * every chunk but the last is acknowledged with the bytes held, so the leader streams at the
+   * follower's pace and resumes where it stopped.
+   */
   private handleSnapshotChunk(m: Message): void {
     const chunk = m.snapshot;
     if (chunk === null) return;
@@ -943,6 +982,8 @@ export class RaftNode implements RaftNodeApi {
   private stepResponse(m: Message): void {
     const pr = this.tracker.progress.get(m.from);
     if (pr === undefined) return;
+    // Any answer of our term counts for CheckQuorum (thesis §6.2); only stamped heartbeat answers
+    // count for the lease (handleHeartbeatResponse).
     pr.recentActive = true;
     if (m.type === MessageType.appendResponse) this.handleAppendResponse(m, pr);
     else if (m.type === MessageType.heartbeatResponse) this.handleHeartbeatResponse(m, pr);
@@ -981,6 +1022,7 @@ export class RaftNode implements RaftNodeApi {
   }
 
   private handleAppendReject(m: Message, pr: Progress): void {
+    // StreamBus (repair): the follower lost entries it had acknowledged; its match goes back.
     if (sameBytes(m.context, logLostContext)) {
       if (pr.state === 'snapshot' && pr.match <= m.rejectHint) return;
       const agreeAt = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm).index : m.rejectHint;
@@ -1138,7 +1180,12 @@ export class RaftNode implements RaftNodeApi {
 
   // ---------------------------------------------------------------- reads
 
-  /** Starts or answers a ReadIndex; false when it had to be dropped (bounds). */
+  /**
+   * Starts or answers a ReadIndex (thesis §6.4); false when it had to be dropped (bounds). The
+   * read index is the commit index, once this leader has committed an entry of its own term (until
+   * then it may not know the latest commit); it is answered once leadership is confirmed by a
+   * heartbeat round, by the lease (§6.4.1), or at once in a group of one.
+   */
   private handleReadIndex(context: Uint8Array, from: NodeId): boolean {
     if (!this.committedEntryInCurrentTerm()) {
       if (this.pendingReads.length >= readRequestsPendingMax) return false;
