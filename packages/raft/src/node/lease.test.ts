@@ -173,4 +173,13 @@ describe('lease reads', () => {
     net.elect(1);
     expect(net.leaders()).toEqual([1]);
   });
+
+  it('the only voter campaigns at once after a restart (no other leader to wait for)', () => {
+    const net = new TestNetwork([1], lease);
+    net.elect(1);
+    commitThrough(net, 1, 'a');
+    net.restart(1);
+    net.elect(1);
+    expect(net.leaders()).toEqual([1]);
+  });
 });

@@ -1246,6 +1246,8 @@ export class RaftNode implements RaftNodeApi {
    */
   private leasePromised(): boolean {
     if (this.options.readOnlyMode !== 'lease' || this.leaderHeardTick === undefined) return false;
+    // The only voter: no other leader's lease to keep (and none to wait for after a restart).
+    if (this.isSingleVoter()) return false;
     return this.ticks - this.leaderHeardTick < this.options.electionTicks;
   }
 
