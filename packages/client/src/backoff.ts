@@ -5,7 +5,19 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
   return floor + random() * (ceiling - floor);
 }
 
-/** Resolves after `ms` (an unref'd timer: a pending backoff never keeps the process alive alone). */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+/**
+ * Resolves after `ms`, or as soon as `signal` aborts. The timer is ref'd: whoever awaits it is
+ * an operation still running, and the process must not exit under it.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -10,6 +10,24 @@ export const requestTimeoutMsDefault = 30_000;
 export const retryBackoffMsDefault = 100;
 /** Largest retry backoff. */
 export const retryBackoffMsMaxDefault = 1_000;
+/**
+ * Longest wait for a connection to a broker (TCP plus the broker's HTTP/2 settings) before the
+ * attempt fails and the next broker is tried. A paused broker's kernel still accepts TCP, so
+ * only the settings show that a process answers. Kafka: socket.connection.setup.timeout.ms.
+ */
+export const connectTimeoutMsDefault = 5_000;
+/** Brokers an `'any'` call (metadata, admin) connects to at once when none is connected yet. */
+export const anyConnectFanoutMax = 3;
+/** Deadline of one Metadata attempt (answered from the broker's memory; never long-polls). */
+export const metadataRequestTimeoutMsMax = 5_000;
+/**
+ * HTTP/2 keepalive pings while calls are open: a connection whose broker stops answering (paused,
+ * or its network gone) fails its calls after about keepalive time + timeout, not at each deadline.
+ */
+export const keepaliveTimeMs = 5_000;
+export const keepaliveTimeoutMs = 5_000;
+/** Broker addresses whose failures the client remembers (known brokers plus bootstrap). */
+export const addressesTrackedMax = 2_000;
 /** Attempts of one admin or metadata operation before its error surfaces. */
 export const adminAttemptsMax = 5;
 /** Cached metadata older than this is refreshed before use. */
@@ -62,6 +80,8 @@ function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(`client constants: ${message}`);
 }
 check(retryBackoffMsDefault <= retryBackoffMsMaxDefault, 'backoff must start below its ceiling');
+check(connectTimeoutMsDefault <= requestTimeoutMsDefault, 'a connection must be made within one request deadline');
+check(addressesTrackedMax >= brokersMax, 'every known broker can be tracked');
 check(batchBytesMaxDefault <= batchBytesMaxLimit, 'default batch must fit the protocol bound');
 check(batchBytesMaxDefault <= bufferBytesMaxDefault, 'one batch must fit in the buffer');
 check(inFlightBatchesPerPartitionMax <= producerDedupeWindowBatches, 'in-flight batches must fit the dedupe window');

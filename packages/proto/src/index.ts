@@ -11,9 +11,12 @@ export {
   topicNamePattern,
   partitionsPerTopicMax,
   fetchMaxWaitMsMax,
+  fetchBytesMax,
   fetchPartitionBytesDefault,
   fetchBytesDefault,
   requestTimeoutMsDefault,
+  produceTimeoutMsMax,
+  adminTimeoutMsMax,
   producerDedupeWindowBatches,
   offsetTimestampLatest,
   offsetTimestampEarliest,
@@ -66,7 +69,7 @@ export {
   streamBusServiceDefinition,
 } from './rpc/load.js';
 export { createStreamBusRpcClient } from './rpc/client.js';
-export type { StreamBusRpcClient, RpcCallOptions, RpcClientOptions, RpcMethod } from './rpc/client.js';
+export type { ConnectOutcome, StreamBusRpcClient, RpcCallOptions, RpcClientOptions, RpcMethod } from './rpc/client.js';
 export { addStreamBusService } from './rpc/server.js';
 export type { StreamBusHandler, StreamBusHandlers } from './rpc/server.js';
 export {

@@ -2,6 +2,11 @@
  * Connection management shared by Producer, Consumer and Admin: the bootstrap list, one gRPC
  * channel per broker, a metadata cache refreshed on demand (NOT_LEADER, UNKNOWN_TOPIC_OR_PARTITION,
  * connection errors) and on age, deadlines on every call, and bounded retries with backoff.
+ *
+ * Any minority of brokers may be down: dead (connections refused), paused (TCP accepted, nothing
+ * answered) or unreachable (packets dropped). Every call first waits, at most connectTimeoutMs,
+ * for its channel to be connected; a broker whose connection or call failed is skipped by
+ * `'any'` calls until its backoff has passed; metadata comes from whichever broker answers.
  */
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -17,7 +22,12 @@ import {
 } from '@streambus/proto';
 import {
   adminAttemptsMax,
+  anyConnectFanoutMax,
   brokersMax,
+  connectTimeoutMsDefault,
+  keepaliveTimeMs,
+  keepaliveTimeoutMs,
+  metadataRequestTimeoutMsMax,
   metadataMaxAgeMsDefault,
   requestTimeoutMsDefault,
   retryBackoffMsDefault,
@@ -27,6 +37,7 @@ import {
   BrokerNotAvailableError,
   ClientClosedError,
   InvalidConfigError,
+  RequestTimedOutError,
   StreamBusError,
   UnknownTopicOrPartitionError,
   errorFromCall,
@@ -34,15 +45,23 @@ import {
 } from '../errors.js';
 import { backoffMs, sleep } from '../backoff.js';
 import type { ClientOptions } from './options.js';
+import { BrokerHealth } from './broker-health.js';
 
 /** Where a call goes: a broker id, or `'any'` broker (bootstrap or known). */
 export type CallTarget = number | 'any';
+
+/** Per-call options of `Cluster.call`. */
+export interface CallOptions {
+  /** Deadline of the call once its connection is made (default requestTimeoutMs). */
+  readonly deadlineMs?: number;
+}
 
 /** Settled options, every field present. */
 export interface ResolvedClientOptions {
   bootstrapServers: readonly string[];
   clientId: string;
   requestTimeoutMs: number;
+  connectTimeoutMs: number;
   retryBackoffMs: number;
   retryBackoffMsMax: number;
   metadataMaxAgeMs: number;
@@ -67,10 +86,14 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   const retryBackoffMs = positive(options.retryBackoffMs, retryBackoffMsDefault, 'retryBackoffMs');
   const retryBackoffMsMax = positive(options.retryBackoffMsMax, Math.max(retryBackoffMs, retryBackoffMsMaxDefault), 'retryBackoffMsMax');
   if (retryBackoffMsMax < retryBackoffMs) throw new InvalidConfigError('retryBackoffMsMax must be >= retryBackoffMs');
+  const requestTimeoutMs = positive(options.requestTimeoutMs, requestTimeoutMsDefault, 'requestTimeoutMs');
+  const connectTimeoutMs = positive(options.connectTimeoutMs, Math.min(connectTimeoutMsDefault, requestTimeoutMs), 'connectTimeoutMs');
+  if (connectTimeoutMs > requestTimeoutMs) throw new InvalidConfigError('connectTimeoutMs must be <= requestTimeoutMs');
   return {
     bootstrapServers: [...options.bootstrapServers],
     clientId: options.clientId ?? 'streambus-ts',
-    requestTimeoutMs: positive(options.requestTimeoutMs, requestTimeoutMsDefault, 'requestTimeoutMs'),
+    requestTimeoutMs,
+    connectTimeoutMs,
     retryBackoffMs,
     retryBackoffMsMax,
     metadataMaxAgeMs: positive(options.metadataMaxAgeMs, metadataMaxAgeMsDefault, 'metadataMaxAgeMs'),
@@ -97,6 +120,9 @@ export class Cluster {
   private refreshCovers: ReadonlySet<string> = new Set();
   private nextAnyIndex = 0;
   private closed = false;
+  private readonly health: BrokerHealth;
+  /** Aborted by close(): ends every backoff wait at once. */
+  private readonly closing = new AbortController();
   /** Cluster id from the last Metadata response. */
   clusterId = '';
   /** Controller id from the last Metadata response (0 while unknown). */
@@ -104,6 +130,7 @@ export class Cluster {
 
   constructor(options: ClientOptions) {
     this.options = resolveClientOptions(options);
+    this.health = new BrokerHealth((attempt) => this.backoffMs(attempt));
   }
 
   /** Known brokers. */
@@ -211,13 +238,18 @@ export class Cluster {
   private async doRefresh(): Promise<void> {
     const topics = [...this.interestingTopics];
     this.refreshCovers = new Set(topics);
-    const response = await this.call('any', 'Metadata', { topics, brokersOnly: topics.length === 0 });
+    const response = await this.call('any', 'Metadata', { topics, brokersOnly: topics.length === 0 }, 0, this.metadataCallOptions());
     this.applyMetadata(response, topics);
+  }
+
+  /** Options of a Metadata call: it is answered from memory, so a silent broker is given up on early. */
+  metadataCallOptions(): CallOptions {
+    return { deadlineMs: Math.min(this.options.requestTimeoutMs, metadataRequestTimeoutMsMax) };
   }
 
   /** Lists every topic's metadata (does not cache topics nobody asked about). */
   async allTopics(): Promise<TopicMetadata[]> {
-    const response = await this.callWithRetries('any', 'Metadata', { topics: [], brokersOnly: false });
+    const response = await this.callWithRetries('any', 'Metadata', { topics: [], brokersOnly: false }, this.metadataCallOptions());
     this.applyMetadata(response, []);
     return response.topics;
   }
@@ -264,33 +296,83 @@ export class Cluster {
     if (this.closed) throw new ClientClosedError('the client is closed');
     let channel = this.channels.get(address);
     if (channel === undefined) {
-      channel = createStreamBusRpcClient(address);
+      channel = createStreamBusRpcClient(address, {
+        channelOptions: {
+          // grpc's own reconnect backoff (1 s doubling to 120 s by default) would leave a broker
+          // that came back unused for minutes; the client's backoff decides when to try again.
+          'grpc.initial_reconnect_backoff_ms': this.options.retryBackoffMs,
+          'grpc.max_reconnect_backoff_ms': this.options.retryBackoffMsMax,
+          'grpc.keepalive_time_ms': keepaliveTimeMs,
+          'grpc.keepalive_timeout_ms': keepaliveTimeoutMs,
+        },
+      });
       this.channels.set(address, channel);
     }
     return channel;
   }
 
-  private anyAddress(): string {
+  /**
+   * A connected channel for an `'any'` call. Candidates are the known and bootstrap brokers in
+   * round-robin order, those backing off after a failure last. The first one's channel is used
+   * when connected; else up to `anyConnectFanoutMax` candidates connect at once and the first to
+   * be ready wins, so a dead, paused or unreachable broker first in the list costs nothing when
+   * another answers (the others stay connected for later calls).
+   */
+  private async anyChannel(method: string): Promise<StreamBusRpcClient> {
     const known = [...this.brokers.values()].map((b) => `${b.host}:${b.port}`);
-    const addresses = [...new Set([...known, ...this.options.bootstrapServers])];
-    const address = addresses[this.nextAnyIndex % addresses.length] as string;
-    this.nextAnyIndex++;
-    return address;
+    const addresses = this.health.order([...new Set([...known, ...this.options.bootstrapServers])], this.nextAnyIndex++, Date.now());
+    const candidates = addresses.slice(0, anyConnectFanoutMax).map((address) => this.channel(address));
+    const first = candidates[0] as StreamBusRpcClient;
+    if ((await first.waitConnected(0)) === 'ready') return first;
+    return new Promise((resolve, reject) => {
+      let pending = candidates.length;
+      let won = false;
+      const failures: string[] = [];
+      for (const channel of candidates) {
+        this.connected(channel, method).then(
+          () => {
+            if (!won) resolve(channel);
+            won = true;
+          },
+          (error: unknown) => {
+            failures.push(error instanceof Error ? error.message : String(error));
+            pending--;
+            if (pending > 0 || won) return;
+            if (this.closed) reject(new ClientClosedError('the client is closed'));
+            else reject(new BrokerNotAvailableError(`${method}: no broker could be connected to: ${failures.join('; ')}`));
+          },
+        );
+      }
+    });
+  }
+
+  /** True while the broker's address is backing off after a failed connection or call. */
+  isBackingOff(brokerId: number): boolean {
+    const broker = this.brokers.get(brokerId);
+    return broker !== undefined && this.health.isBackingOff(`${broker.host}:${broker.port}`, Date.now());
   }
 
   /**
-   * One RPC to `target` with a deadline of requestTimeoutMs (+ `extraDeadlineMs`). Failures come
-   * back as typed errors; connection failures also invalidate the broker's entry so that the
-   * next call refreshes metadata.
+   * One RPC to `target`: it waits at most connectTimeoutMs for the channel's connection, then
+   * has a deadline of `options.deadlineMs` (default requestTimeoutMs) plus `extraDeadlineMs`.
+   * Failures come back as typed errors naming the broker's address; a connection failure or a
+   * deadline also makes `'any'` calls skip that address for its backoff.
    */
   async call<M extends StreamBusMethodName>(
     target: CallTarget,
     method: M,
     request: StreamBusMethods[M]['request'],
     extraDeadlineMs = 0,
+    options: CallOptions = {},
   ): Promise<StreamBusMethods[M]['response']> {
     if (this.closed) throw new ClientClosedError('the client is closed');
-    const channel = target === 'any' ? this.channel(this.anyAddress()) : this.channelFor(target);
+    let channel: StreamBusRpcClient;
+    if (target === 'any') {
+      channel = await this.anyChannel(method);
+    } else {
+      channel = this.channelFor(target);
+      await this.connected(channel, method);
+    }
     const metadata = new grpc.Metadata();
     metadata.set('streambus-client-id', this.options.clientId);
     const extra = this.options.callMetadata?.();
@@ -300,11 +382,29 @@ export class Cluster {
       o: { deadlineMs: number; metadata: grpc.Metadata },
     ) => Promise<StreamBusMethods[M]['response']>;
     try {
-      return await invoke(request, { deadlineMs: this.options.requestTimeoutMs + extraDeadlineMs, metadata });
+      const response = await invoke(request, { deadlineMs: (options.deadlineMs ?? this.options.requestTimeoutMs) + extraDeadlineMs, metadata });
+      this.health.succeeded(channel.address);
+      return response;
     } catch (error) {
       if (this.closed) throw new ClientClosedError('the client is closed', { cause: error });
-      throw errorFromCall(error, channel.address);
+      const typed = errorFromCall(error, channel.address);
+      if (typed.code === 'BROKER_NOT_AVAILABLE' || typed.code === 'REQUEST_TIMED_OUT') this.health.failed(channel.address, typed.message, Date.now());
+      throw typed;
     }
+  }
+
+  /** Waits for the channel's connection; throws BrokerNotAvailableError (retriable) without one. */
+  private async connected(channel: StreamBusRpcClient, method: string): Promise<void> {
+    const outcome = await channel.waitConnected(this.options.connectTimeoutMs);
+    if (outcome === 'ready') return;
+    if (this.closed) throw new ClientClosedError('the client is closed');
+    const why =
+      outcome === 'failed'
+        ? 'refused or dropped the connection (is it running?)'
+        : `made no connection within connectTimeoutMs ${this.options.connectTimeoutMs} (paused, overloaded or unreachable)`;
+    const message = `${method} to ${channel.address}: the broker ${why}`;
+    this.health.failed(channel.address, message, Date.now());
+    throw new BrokerNotAvailableError(message);
   }
 
   /**
@@ -315,23 +415,32 @@ export class Cluster {
     target: CallTarget,
     method: M,
     request: StreamBusMethods[M]['request'],
+    options: CallOptions = {},
   ): Promise<StreamBusMethods[M]['response']> {
-    let lastError: StreamBusError | undefined;
+    const failures: StreamBusError[] = [];
     for (let attempt = 0; attempt < adminAttemptsMax; attempt++) {
       if (attempt > 0) await this.backoff(attempt - 1);
       try {
-        return await this.call(target, method, request);
+        return await this.call(target, method, request, 0, options);
       } catch (error) {
         if (!(error instanceof StreamBusError) || !error.retriable) throw error;
-        lastError = error;
+        failures.push(error);
       }
     }
-    throw lastError ?? new BrokerNotAvailableError('no attempt was made');
+    throw exhausted(method, failures);
   }
 
-  /** Waits the backoff of `attempt` (0-based). */
+  /** Waits the backoff of `attempt` (0-based); ends at once when the client closes. */
   backoff(attempt: number): Promise<void> {
-    return sleep(this.backoffMs(attempt));
+    return this.sleep(this.backoffMs(attempt));
+  }
+
+  /**
+   * Waits `ms`, or less if the client closes first. The timer keeps the process alive: an
+   * operation waiting on it is still running (an unref'd wait let the CLI exit mid-retry).
+   */
+  sleep(ms: number): Promise<void> {
+    return sleep(ms, this.closing.signal);
   }
 
   /** The backoff of `attempt` in milliseconds. */
@@ -352,7 +461,22 @@ export class Cluster {
   /** Closes every channel. Calls in flight fail with ClientClosedError. */
   close(): void {
     this.closed = true;
+    this.closing.abort();
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
   }
+}
+
+/**
+ * The error of an operation whose every attempt failed. When the brokers could not be reached
+ * (the usual case), its message names what was waited for and each distinct failure, one per
+ * broker; any other error is the last attempt's, as it was.
+ */
+export function exhausted(what: string, failures: readonly StreamBusError[]): StreamBusError {
+  const last = failures[failures.length - 1];
+  if (last === undefined) return new BrokerNotAvailableError(`${what}: no attempt was made`);
+  if (last.code !== 'BROKER_NOT_AVAILABLE' && last.code !== 'REQUEST_TIMED_OUT') return last;
+  const distinct = [...new Set(failures.map((f) => f.message))];
+  const message = `${what}: no broker answered in ${failures.length} attempts: ${distinct.join('; ')}`;
+  return last.code === 'REQUEST_TIMED_OUT' ? new RequestTimedOutError(message, { cause: last }) : new BrokerNotAvailableError(message, { cause: last });
 }

@@ -6,6 +6,11 @@ export interface ClientOptions {
   clientId?: string;
   /** Deadline of each RPC in milliseconds (default 30000). */
   requestTimeoutMs?: number;
+  /**
+   * Longest wait for a connection to a broker before it counts as down and the next one is tried
+   * (default 5000, at most requestTimeoutMs). A broker that failed is skipped, with backoff.
+   */
+  connectTimeoutMs?: number;
   /** First retry backoff in milliseconds (default 100); doubles per attempt, with jitter. */
   retryBackoffMs?: number;
   /** Ceiling of the retry backoff in milliseconds (default 1000). */

@@ -39,7 +39,6 @@ import {
   StreamBusError,
   errorFromCode,
 } from '../errors.js';
-import { sleep } from '../backoff.js';
 import { asBuffer, tpKey, type ConsumerRecord, type TopicPartition } from '../records.js';
 
 /** Where to start when a partition has no position or its position is out of range. */
@@ -193,7 +192,7 @@ export class Consumer {
       if (this.closed) throw new ClientClosedError('the consumer is closed');
       const states = [...this.assigned.values()];
       if (states.length === 0) {
-        await sleep(Math.max(0, deadlineMs - Date.now()));
+        await this.cluster.sleep(Math.max(0, deadlineMs - Date.now()));
         return [];
       }
       const unresolved = states.filter((s) => s.position === undefined);

@@ -35,7 +35,6 @@ import {
   StreamBusError,
   errorFromCode,
 } from '../errors.js';
-import { sleep } from '../backoff.js';
 import { partitionForKey } from '../murmur2.js';
 import { toBytesOrNull, toHeaders, tpKey, type ProducerRecord, type RecordMetadata } from '../records.js';
 
@@ -413,7 +412,7 @@ export class Producer {
         const remainingMs = startedAtMs + this.deliveryTimeoutMs - Date.now();
         if (!unreachable || this.closed) throw typed;
         if (remainingMs <= 0) throw new DeliveryTimeoutError(`no metadata for topic "${topic}" within deliveryTimeoutMs ${this.deliveryTimeoutMs}; last error: ${typed.message}`, { cause: typed });
-        await sleep(Math.min(remainingMs, this.cluster.backoffMs(attempt)));
+        await this.cluster.sleep(Math.min(remainingMs, this.cluster.backoffMs(attempt)));
       }
     }
   }

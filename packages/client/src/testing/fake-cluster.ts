@@ -4,7 +4,8 @@
  * instant). It verifies every record batch (CRC), assigns offsets, deduplicates idempotent
  * producers by (producer id, epoch, sequence) over a 5-batch window, long-polls fetches, and can
  * be told to move leaders, answer NOT_LEADER, fail calls or partitions N times, or apply a
- * Produce and then drop its response. Not for production.
+ * Produce and then drop its response. With `faultFronts`, each broker sits behind a TCP front
+ * that can make it dead, paused or unreachable (`setBrokerFault`). Not for production.
  */
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -28,6 +29,7 @@ import {
   type TopicMetadata,
   type TopicResult,
 } from '@streambus/proto';
+import { FaultFront, type BrokerFault } from './fault-front.js';
 
 /** A whole-call fault for the next matching RPC. */
 export type CallFault =
@@ -93,6 +95,8 @@ export interface FakeClusterOptions {
   brokers?: number;
   /** When false, NOT_LEADER answers carry no leader hint (leader id 0). Default true. */
   leaderHints?: boolean;
+  /** Put every broker behind a FaultFront, so that `setBrokerFault` works. Default false. */
+  faultFronts?: boolean;
 }
 
 /** Counters of what the fake served. */
@@ -136,6 +140,7 @@ export class FakeStreamBusCluster {
   private nextProducerId = 1000;
   private stopped = false;
   private readonly stoppedBrokers = new Set<number>();
+  private readonly fronts = new Map<number, FaultFront>();
   private nextLeader = 0;
 
   private constructor(readonly brokerCount: number, options: FakeClusterOptions) {
@@ -152,8 +157,14 @@ export class FakeStreamBusCluster {
         server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
       );
       cluster.servers.push(server);
-      cluster.ports.set(id, port);
-      cluster.bootstrapServers.push(`127.0.0.1:${port}`);
+      let advertised = port;
+      if (options.faultFronts === true) {
+        const front = await FaultFront.start(port);
+        cluster.fronts.set(id, front);
+        advertised = front.port;
+      }
+      cluster.ports.set(id, advertised);
+      cluster.bootstrapServers.push(`127.0.0.1:${advertised}`);
     }
     return cluster;
   }
@@ -163,7 +174,25 @@ export class FakeStreamBusCluster {
     this.stopped = true;
     for (const wake of [...this.dataWaiters]) wake();
     for (const server of this.servers) server.forceShutdown();
-    await Promise.resolve();
+    await Promise.all([...this.fronts.values()].map((front) => front.close()));
+  }
+
+  /**
+   * Makes broker `brokerId` dead, paused or unreachable (needs `faultFronts`), or heals it with
+   * `none`. A fault also moves its partitions' leadership to the next healthy broker, as the
+   * controller would once the broker's session expired; healing moves nothing back.
+   */
+  async setBrokerFault(brokerId: number, fault: BrokerFault): Promise<void> {
+    const front = this.fronts.get(brokerId);
+    if (front === undefined) throw new Error(`broker ${brokerId} has no fault front; start the fake with faultFronts: true`);
+    await front.set(fault);
+    if (fault === 'none') return;
+    const healthy = [...this.ports.keys()].filter((id) => !this.stoppedBrokers.has(id) && this.fronts.get(id)?.current === 'none');
+    for (const topic of this.topics.values()) {
+      topic.partitions.forEach((p, index) => {
+        if (p.leaderId === brokerId && healthy.length > 0) this.setLeader(topic.name, index, healthy[index % healthy.length] as number);
+      });
+    }
   }
 
   /**

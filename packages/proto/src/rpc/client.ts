@@ -21,10 +21,23 @@ export type RpcMethod<M extends StreamBusMethodName> = (
   options: RpcCallOptions,
 ) => Promise<StreamBusMethods[M]['response']>;
 
+/**
+ * How a wait for a connection ended: `ready` (connected), `failed` (the broker refused or
+ * dropped the connection: nothing listens there, or it reset), `timeout` (no connection within
+ * the wait: the broker is paused, overloaded or unreachable).
+ */
+export type ConnectOutcome = 'ready' | 'failed' | 'timeout';
+
 /** A channel to one broker with a typed method per RPC. */
 export type StreamBusRpcClient = { readonly [M in StreamBusMethodName]: RpcMethod<M> } & {
   /** The `host:port` this client talks to. */
   readonly address: string;
+  /**
+   * Connects if needed and waits at most `timeoutMs` for the connection (HTTP/2 settings from
+   * the broker, not only TCP: a paused process accepts TCP in its kernel and answers nothing).
+   * Resolves at once when already connected.
+   */
+  waitConnected(timeoutMs: number): Promise<ConnectOutcome>;
   /** Closes the channel; calls in flight fail with CANCELLED/UNAVAILABLE. */
   close(): void;
 };
@@ -56,6 +69,7 @@ export function createStreamBusRpcClient(address: string, options: RpcClientOpti
   const result: Record<string, unknown> = {
     address,
     close: () => client.close(),
+    waitConnected: (timeoutMs: number) => waitConnected(client.getChannel(), timeoutMs),
   };
   for (const name of methodNames) {
     const invoke = methods[name];
@@ -72,4 +86,19 @@ export function createStreamBusRpcClient(address: string, options: RpcClientOpti
       });
   }
   return result as StreamBusRpcClient;
+}
+
+function waitConnected(channel: ReturnType<grpc.Client['getChannel']>, timeoutMs: number): Promise<ConnectOutcome> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    const check = (): void => {
+      const state = channel.getConnectivityState(true);
+      if (state === grpc.connectivityState.READY) return resolve('ready');
+      // TRANSIENT_FAILURE stays until a reconnect succeeds (grpc's "sticky" failure state).
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return resolve('failed');
+      if (Date.now() >= deadline) return resolve('timeout');
+      channel.watchConnectivityState(state, deadline, (error) => (error === undefined ? check() : resolve('timeout')));
+    };
+    check();
+  });
 }
