@@ -51,7 +51,14 @@ export class RealNemesis {
     private readonly history: History,
     private readonly topic: string,
     private readonly partitions: number,
+    private readonly progress: (line: string) => void = () => undefined,
   ) {}
+
+  /** A fault event: into the history and the progress lines. */
+  private event(line: string): void {
+    this.history.fault(line);
+    this.progress(`  ${line}`);
+  }
 
   private get ids(): number[] {
     return this.real.cluster.brokers.map((broker) => broker.id);
@@ -80,7 +87,7 @@ export class RealNemesis {
         const leader = await this.leaderOf(partition);
         const target = leader > 0 ? leader : broker;
         this.stats.isolatedLeaders.push(leader);
-        this.history.fault(leader > 0 ? `broker ${leader} leads partition ${partition}: isolated` : `no leader known for partition ${partition}: isolating broker ${broker}`);
+        this.event(leader > 0 ? `broker ${leader} leads partition ${partition}: isolated` : `no leader known for partition ${partition}: isolating broker ${broker}`);
         await faults.isolate(target);
         await hold();
         await faults.healPartition();
@@ -89,7 +96,7 @@ export class RealNemesis {
       case 'majority-minority':
       case 'bridge': {
         const { left, right, bridge } = splitSides(step, ids);
-        this.history.fault(`sides [${left.join(',')}] | [${right.join(',')}]${bridge === null ? '' : `, bridge ${bridge} sees both`}`);
+        this.event(`sides [${left.join(',')}] | [${right.join(',')}]${bridge === null ? '' : `, bridge ${bridge} sees both`}`);
         await faults.split(left, right);
         await hold();
         await faults.healPartition();
@@ -119,7 +126,7 @@ export class RealNemesis {
       case 'restart':
         this.stoppedOnPurpose.add(broker);
         await cluster.stop(broker).catch(async (error: unknown) => {
-          this.history.fault(`SIGTERM of broker ${broker} did not end it (${(error as Error).message}): SIGKILL`);
+          this.event(`SIGTERM of broker ${broker} did not end it (${(error as Error).message}): SIGKILL`);
           await cluster.kill(broker);
         });
         await hold();
@@ -132,13 +139,14 @@ export class RealNemesis {
         break;
       case 'disk-full': {
         this.stoppedOnPurpose.add(broker);
+        const fillStarted = Date.now();
         const bytes = await faults.fillDisk(broker);
-        this.history.fault(`broker ${broker}'s disk filled with ${bytes} bytes`);
+        this.event(`broker ${broker}'s disk filled with ${bytes} bytes in ${Date.now() - fillStarted} ms`);
         await hold();
         const exited = cluster.state(broker) === 'stopped';
         if (exited) this.stats.diskFullExits += 1;
         else this.stats.diskFullSurvived += 1;
-        this.history.fault(exited ? `broker ${broker} exited on the full disk` : `broker ${broker} still runs on its full disk (nothing it wrote failed)`);
+        this.event(exited ? `broker ${broker} exited on the full disk` : `broker ${broker} still runs on its full disk (nothing it wrote failed)`);
         await faults.freeDisk(broker);
         if (exited) await this.restart(broker);
         else this.stoppedOnPurpose.delete(broker);
@@ -157,7 +165,7 @@ export class RealNemesis {
       }
     }
     const left = await faults.healAll();
-    if (left.length > 0) this.history.fault(`after step #${step.index}: undid ${left.join(', ')}`);
+    if (left.length > 0) this.event(`after step #${step.index}: undid ${left.join(', ')}`);
     await this.ensureAllRunning();
   }
 
@@ -180,7 +188,7 @@ export class RealNemesis {
     else this.stats.clockUnconfirmed += 1;
     const line = `broker ${broker}: ${measuredMs === null ? 'no answer' : `${(measuredMs / 1000).toFixed(1)} s`} for ${seconds > 0 ? '+' : ''}${seconds} s`;
     if (this.stats.clockMeasurements.length < 50) this.stats.clockMeasurements.push(line);
-    this.history.fault(`clock measured (admin Date header): ${line}`);
+    this.event(`clock measured (admin Date header): ${line}`);
   }
 
   /** A broker found stopped that no step stopped crashed on its own: recorded, then restarted. */
@@ -189,7 +197,7 @@ export class RealNemesis {
       if (this.real.cluster.state(id) !== 'stopped' || this.stoppedOnPurpose.has(id)) continue;
       const tail = await this.real.cluster.logTail(id, 5);
       this.stats.unexpectedExits.push(`broker ${id} exited on its own; its log ends with: ${tail.split('\n').slice(-3).join(' | ').slice(0, 600)}`);
-      this.history.fault(`broker ${id} found stopped (not by the nemesis)`);
+      this.event(`broker ${id} found stopped (not by the nemesis)`);
     }
   }
 
@@ -205,7 +213,7 @@ export class RealNemesis {
       this.stoppedOnPurpose.delete(id);
     } catch (error) {
       this.stats.restartFailures.push(`broker ${id}: ${(error as Error).message.split('\n')[0] ?? ''}`);
-      this.history.fault(`restart of broker ${id} failed: ${(error as Error).message.split('\n')[0] ?? ''}`);
+      this.event(`restart of broker ${id} failed: ${(error as Error).message.split('\n')[0] ?? ''}`);
       // Still stopped on purpose: the next step (or the final heal) tries again.
     }
   }

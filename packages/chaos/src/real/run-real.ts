@@ -139,7 +139,7 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     pollers = new PollerWorkload({ bootstrapServers: bootstrap, topic, partitions, consumers: 2, history });
     const cliRef = cli;
     const removeHook = real.onTeardown(() => cliRef?.killSync());
-    const nemesis = new RealNemesis(real, history, topic, partitions);
+    const nemesis = new RealNemesis(real, history, topic, partitions, progress);
 
     const runStarted = Date.now();
     let current = 'quiet';
@@ -189,6 +189,8 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     await pollers.stop();
     if (ticker !== null) clearInterval(ticker);
     current = 'reading the stopped brokers';
+    const usage = await Promise.all(real.cluster.brokers.map(async (broker) => ({ id: broker.id, ...(await real.diskUsage(broker.id)) })));
+    notes.push(`data disks (tmpfs): ${usage.map((u) => `broker ${u.id} ${(u.usedBytes / 1e6).toFixed(1)} of ${(u.totalBytes / 1e6).toFixed(0)} MB used`).join(', ')}`);
     await real.stopBrokers(15_000);
     const finalState = await readStoppedReplicas(
       real.cluster.brokers.map((broker) => ({ brokerId: broker.id, dataDir: broker.dataDir })),
