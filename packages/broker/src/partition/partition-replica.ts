@@ -17,7 +17,7 @@ import type { Entry, RaftHost, Snapshot } from '@streambus/raft';
 import { CorruptBatchError, OffsetOutOfRangeError } from '@streambus/storage';
 import type { LevelRaftStore } from '@streambus/storage';
 import type { Logger } from '../logging/logger.js';
-import { fetchWaitersMax, reorderWaitMsMax, reorderWaitersMax, uncommittedBytesMax } from './constants.js';
+import { fetchWaitersMax, producerWindowBatches, reorderWaitMsMax, reorderWaitersMax, uncommittedBytesMax } from './constants.js';
 import { PartitionState } from './partition-state.js';
 import type { SequenceCheck } from './partition-state.js';
 
@@ -274,6 +274,13 @@ export class PartitionReplica {
         return errorOutcome(ErrorCode.OUT_OF_ORDER_SEQUENCE, `producer ${header.producerId}: sequence ${header.baseSequence} is out of order, expected ${check.expected}`, this.brokerId, state.term);
       case 'duplicate':
         return this.duplicate(state, header, check.batch.baseOffset);
+      case 'duplicate-forgotten':
+        return errorOutcome(
+          ErrorCode.DUPLICATE_SEQUENCE,
+          `producer ${header.producerId}: sequence ${header.baseSequence} was appended before the last ${producerWindowBatches} batches (from sequence ${check.oldestSequence}); its offsets are no longer known: treat it as written`,
+          this.brokerId,
+          state.term,
+        );
       case 'new':
         break;
     }

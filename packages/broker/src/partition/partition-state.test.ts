@@ -46,6 +46,26 @@ describe('PartitionState', () => {
     expect(state.check(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 0, baseSequence: 1 }))).toEqual({ kind: 'fenced', currentEpoch: 1 });
   });
 
+  it('tells a batch written before the remembered window (DUPLICATE_SEQUENCE) from one out of order', () => {
+    const state = new PartitionState();
+    // Batches of 2 records: sequences 0-1, 2-3, ... 10-11; the window keeps the last 5 (2..11).
+    for (let batch = 0; batch < 6; batch++) {
+      state.append(header({ baseOffset: state.nextOffset, recordCount: 2, producerId: 7, producerEpoch: 0, baseSequence: 2 * batch }));
+    }
+    const at = (baseSequence: number, recordCount = 2) => state.check(header({ baseOffset: 0, recordCount, producerId: 7, producerEpoch: 0, baseSequence }));
+    expect(at(0)).toEqual({ kind: 'duplicate-forgotten', oldestSequence: 2 });
+    expect(at(4).kind).toBe('duplicate');
+    // Inside the window but not one of its batches, or overlapping its start: not a retry.
+    expect(at(3)).toEqual({ kind: 'out-of-order', expected: 12 });
+    expect(at(1)).toEqual({ kind: 'out-of-order', expected: 12 });
+    expect(at(12).kind).toBe('new');
+    expect(at(20)).toEqual({ kind: 'out-of-order', expected: 12 });
+    // A window that is not full forgot nothing: an earlier sequence was never written.
+    const young = new PartitionState();
+    young.append(header({ baseOffset: 0, recordCount: 2, producerId: 8, producerEpoch: 0, baseSequence: 0 }));
+    expect(young.check(header({ baseOffset: 0, recordCount: 1, producerId: 8, producerEpoch: 0, baseSequence: 0x7fff_fffe })).kind).toBe('out-of-order');
+  });
+
   it('round-trips through its snapshot encoding', () => {
     fc.assert(
       fc.property(fc.array(fc.record({ producer: fc.integer({ min: 0, max: 5 }), count: fc.integer({ min: 1, max: 50 }) }), { maxLength: 60 }), (writes) => {

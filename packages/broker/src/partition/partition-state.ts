@@ -27,6 +27,8 @@ export interface ProducerEntry {
 export type SequenceCheck =
   | { readonly kind: 'new' }
   | { readonly kind: 'duplicate'; readonly batch: ProducerBatch }
+  /** Appended before the remembered window (Kafka's DUPLICATE_SEQUENCE_NUMBER): its offsets are no longer known. */
+  | { readonly kind: 'duplicate-forgotten'; readonly oldestSequence: number }
   | { readonly kind: 'out-of-order'; readonly expected: number }
   | { readonly kind: 'fenced'; readonly currentEpoch: number };
 
@@ -34,6 +36,12 @@ const sequenceMax = 0x7fff_ffff;
 
 export function nextSequence(sequence: number, recordCount: number): number {
   return (sequence + recordCount) % (sequenceMax + 1);
+}
+
+/** True when `sequence` is before `other` within half the 31-bit sequence space (wrapping). */
+function isBefore(sequence: number, other: number): boolean {
+  const distance = (other - sequence + sequenceMax + 1) % (sequenceMax + 1);
+  return distance > 0 && distance < (sequenceMax + 1) / 2;
 }
 
 export class PartitionState {
@@ -66,7 +74,14 @@ export class PartitionState {
     const last = entry.batches[entry.batches.length - 1];
     if (last === undefined) return { kind: 'new' };
     const expected = nextSequence(last.lastSequence, 1);
-    return header.baseSequence === expected ? { kind: 'new' } : { kind: 'out-of-order', expected };
+    if (header.baseSequence === expected) return { kind: 'new' };
+    // A full window means this epoch wrote batches before it that were forgotten: a batch ending
+    // before the oldest remembered one was one of them (a retry that came very late).
+    const oldest = entry.batches[0] as ProducerBatch;
+    if (entry.batches.length >= producerWindowBatches && isBefore(lastSequence, oldest.firstSequence)) {
+      return { kind: 'duplicate-forgotten', oldestSequence: oldest.firstSequence };
+    }
+    return { kind: 'out-of-order', expected };
   }
 
   /**
