@@ -9,10 +9,16 @@ import type { CliClient, CliClientOptions, CliConsumeRequest, CliRecord } from '
 
 /** How long one consumer poll waits before checking for Ctrl-C or an idle timeout. */
 const consumePollMs = 250;
+/**
+ * How long a command waits for a connection to one broker before it tries another: shorter than
+ * the SDK's default, since a person or a script is waiting on the whole command.
+ */
+const connectTimeoutMs = 2_000;
 const clientId = 'streambus-cli';
 
 export function createSdkClient(options: CliClientOptions): CliClient {
-  const common = { bootstrapServers: options.bootstrap, requestTimeoutMs: options.timeoutMs, clientId };
+  // A dead, paused or unreachable broker costs a command at most connectTimeoutMs per attempt.
+  const common = { bootstrapServers: options.bootstrap, requestTimeoutMs: options.timeoutMs, connectTimeoutMs: Math.min(connectTimeoutMs, options.timeoutMs), clientId };
   const admin = new Admin(common);
   let producer: Producer | undefined;
   const consumers = new Set<Consumer>();
@@ -83,7 +89,7 @@ export function createSdkClient(options: CliClientOptions): CliClient {
 
 async function* consumeRecords(
   admin: Admin,
-  common: { readonly bootstrapServers: readonly string[]; readonly requestTimeoutMs: number; readonly clientId: string },
+  common: { readonly bootstrapServers: readonly string[]; readonly requestTimeoutMs: number; readonly connectTimeoutMs: number; readonly clientId: string },
   request: CliConsumeRequest,
   consumers: Set<Consumer>,
 ): AsyncIterable<CliRecord> {
