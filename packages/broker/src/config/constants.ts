@@ -2,6 +2,7 @@
  * Bounds of the broker's configuration, in one place, with load-time checks of how they relate.
  * Names carry units last.
  */
+import { recordBatchBytesMax } from '@streambus/proto';
 import { assert } from '@streambus/raft';
 
 /** A config file larger than this is surely not a config file. */
@@ -23,7 +24,8 @@ export const tickMsMin = 1;
 export const tickMsMax = 1000;
 export const electionTicksMax = 1000;
 export const walSyncIntervalMsMax = 10_000;
-export const requestBytesMax = 256 * 1024 * 1024;
+/** network.max_request_size bounds one Produce batch, and the protocol's batch bound caps it. */
+export const requestBytesMax = recordBatchBytesMax;
 export const connectionsMax = 1_000_000;
 export const ioThreadsMax = 1024;
 export const batchRecordsMax = 1_000_000;

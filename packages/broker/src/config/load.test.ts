@@ -194,6 +194,11 @@ describe('one clear line per problem', () => {
     ]);
   });
 
+  it('bounds network.max_request_size by the protocol\'s record batch bound', () => {
+    expect(resolve({ env: { STREAMBUS_MAX_REQUEST_SIZE: '4194304' } }).config.network.requestBytesMax).toBe(4 * 1024 * 1024);
+    expect(problemsOf({ env: { STREAMBUS_MAX_REQUEST_SIZE: '4194305' } })[0]).toMatch(/^config error: STREAMBUS_MAX_REQUEST_SIZE: .*4194304/);
+  });
+
   it('bad enum', () => {
     expect(problemsOf({ env: { STREAMBUS_WAL_SYNC: 'sometimes' } })).toEqual([
       'config error: STREAMBUS_WAL_SYNC: "sometimes" is not one of always, periodic, none; set it to one of always, periodic, none',

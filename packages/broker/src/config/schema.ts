@@ -83,7 +83,7 @@ export const keySpecs: readonly KeySpec[] = [
   key('storage.max_sstable_size', size(64 * 1024, sizeBytesMax), 256 * 1024 * 1024, 'largest table file'),
   key('storage.retention.max_age', duration(0, durationMsMax), 168 * 3600 * 1000, 'delete log prefixes older than this (0: keep forever)'),
   key('storage.retention.max_bytes', size(0, sizeBytesMax), 0, 'delete log prefixes beyond this size per partition (0: no limit)'),
-  key('network.max_request_size', size(1024, requestBytesMax), 1024 * 1024, 'largest request accepted'),
+  key('network.max_request_size', size(1024, requestBytesMax), 1024 * 1024, 'largest record batch one Produce partition may carry (at most the protocol\'s 4 MiB)'),
   key('network.connection_timeout', duration(1, durationMsMax), 30_000, 'time allowed to establish a connection'),
   key('network.read_timeout', duration(1, durationMsMax), 30_000, 'time allowed to read a request'),
   key('network.write_timeout', duration(1, durationMsMax), 30_000, 'time allowed to write a response'),

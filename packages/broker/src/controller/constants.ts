@@ -2,6 +2,7 @@
  * Every bound of the controller's replicated state in one place, with load-time checks of how
  * they relate. Names carry units and qualifiers last.
  */
+import { partitionsPerTopicMax as protocolPartitionsPerTopicMax, topicNameLengthMax as protocolTopicNameLengthMax } from '@streambus/proto';
 import { assert } from '@streambus/raft';
 
 /** The Raft group id of the controller; partition groups get ids from 1 on. */
@@ -13,10 +14,11 @@ export const snapshotMagic = 0xc2;
 /** The newest snapshot format this code writes and reads (2: partitions carry their initial replicas). */
 export const snapshotVersion = 2;
 
-/** Kafka's limit: a topic name is at most 249 characters of [a-zA-Z0-9._-]. */
-export const topicNameLengthMax = 249;
+/** Kafka's limit: a topic name is at most 249 characters of [a-zA-Z0-9._-]. The protocol's bound. */
+export const topicNameLengthMax = protocolTopicNameLengthMax;
 export const topicsMax = 10_000;
-export const partitionsPerTopicMax = 10_000;
+/** The protocol's bound (a client may create up to this many). */
+export const partitionsPerTopicMax = protocolPartitionsPerTopicMax;
 /** All partitions of the cluster (each one is a Raft group on its replicas). */
 export const partitionsMax = 200_000;
 /** Replicas of one partition (voters of its Raft group). */

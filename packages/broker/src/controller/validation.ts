@@ -1,5 +1,6 @@
 /** Pure checks shared by `ControllerState.apply` and the planners that build commands. */
 import type { ConfigEntry, ControllerFailureCode, ControllerResult } from './commands.js';
+import { topicNamePattern } from '@streambus/proto';
 import { configKeyBytesMax, configValueBytesMax, topicConfigsMax, topicNameLengthMax } from './constants.js';
 
 export type ControllerFailure = Extract<ControllerResult, { ok: false }>;
@@ -8,7 +9,6 @@ export function failure(code: ControllerFailureCode, message: string): Controlle
   return { ok: false, code, message };
 }
 
-const legalTopicName = /^[a-zA-Z0-9._-]+$/;
 const legalConfigKey = /^[a-zA-Z0-9._-]+$/;
 
 /** Kafka's rules: 1..249 characters of [a-zA-Z0-9._-], and neither "." nor "..". */
@@ -18,7 +18,7 @@ export function checkTopicName(name: string): ControllerFailure | null {
   if (name.length > topicNameLengthMax) {
     return failure('INVALID_TOPIC_NAME', `topic name is ${name.length} characters, more than ${topicNameLengthMax}; shorten it`);
   }
-  if (!legalTopicName.test(name)) {
+  if (!topicNamePattern.test(name)) {
     return failure('INVALID_TOPIC_NAME', `topic name ${JSON.stringify(name)} has characters outside [a-zA-Z0-9._-]; rename it`);
   }
   return null;

@@ -1,6 +1,6 @@
 /** Bounds of a partition replica. Names carry units last. */
-import { producerDedupeWindowBatches } from '@streambus/proto';
-import { assert } from '@streambus/raft';
+import { producerDedupeWindowBatches, recordBatchBytesMax } from '@streambus/proto';
+import { assert, frameBytesMax } from '@streambus/raft';
 
 /** Batches remembered per producer for deduplication (≥ the producer's in-flight batches). */
 export const producerWindowBatches = producerDedupeWindowBatches;
@@ -22,3 +22,7 @@ export const partitionStateMagic = 0xd1;
 export const partitionStateVersion = 1;
 
 assert(producerWindowBatches >= 5, 'the dedup window covers at least 5 in-flight batches per producer');
+// A produced batch is proposed as one Raft entry: a larger one than a frame carries would stop the
+// leader (its outbox asserts one message fits one frame).
+assert(recordBatchBytesMax <= frameBytesMax, 'a produced batch fits one Raft frame');
+assert(recordBatchBytesMax <= uncommittedBytesMax, 'a produced batch fits the uncommitted bytes bound');

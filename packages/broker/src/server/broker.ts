@@ -147,7 +147,8 @@ export class Broker {
     this.gateway = new ControllerGateway(this.nodeId, this.host, this.controller, this.transport);
     this.forwarder = new Forwarder(this.nodeId, peers);
     this.server = new grpc.Server({
-      'grpc.max_receive_message_length': Math.max(messageBytesMax, config.network.requestBytesMax + 64 * 1024),
+      // The protocol's message bound: a batch is at most recordBatchBytesMax, which fits it.
+      'grpc.max_receive_message_length': messageBytesMax,
       'grpc.max_send_message_length': messageBytesMax,
     });
     const service = new ClientService(this, componentLogger(this.logger, 'grpc'), options.metrics);

@@ -8,11 +8,20 @@ import type * as grpc from '@grpc/grpc-js';
 import {
   Acks,
   ErrorCode,
+  adminTimeoutMsMax,
   apiVersion,
   fetchBytesDefault,
+  fetchBytesMax,
+  fetchMaxWaitMsMax,
   fetchPartitionBytesDefault,
   makeCallError,
+  offsetTimestampEarliest,
+  partitionsPerRequestMax,
+  partitionsPerTopicMax,
+  produceTimeoutMsMax,
+  recordBatchBytesMax,
   requestTimeoutMsDefault,
+  topicsPerRequestMax,
 } from '@streambus/proto';
 import type {
   BrokerStatus,
@@ -51,7 +60,7 @@ import { reassignmentsPerCommandMax, replicationFactorMax } from '../controller/
 import type { Logger } from '../logging/logger.js';
 import type { AcksMode, ProduceOutcome } from '../partition/partition-replica.js';
 import type { Broker } from './broker.js';
-import { controllerCatchUpMsMax, controllerCommandDeadlineMs, fetchWaitMsMax, forwardSlackMs, producerIdBlockSize } from './constants.js';
+import { controllerCatchUpMsMax, controllerCommandDeadlineMs, forwardSlackMs, producerIdBlockSize } from './constants.js';
 import { isForwarded } from './forwarder.js';
 
 /** What the cluster knows of a partition's leadership, from this broker's point of view. */
@@ -62,8 +71,6 @@ interface PartitionView {
   readonly highWatermark: number;
 }
 
-const partitionsPerRequestMax = 10_000;
-const produceTimeoutMsMax = 120_000;
 const createTopicsLeaderWaitMsMax = 10_000;
 /** Partitions one ReassignPartitions request moves at most (one controller command). */
 const reassignmentsPerRequestMax = Math.min(partitionsPerRequestMax, reassignmentsPerCommandMax);
@@ -111,6 +118,10 @@ export class ClientService {
         (error: unknown) => {
           if (error instanceof InvalidRequestError) {
             callback(makeCallError(ErrorCode.INVALID_REQUEST, error.message));
+            return;
+          }
+          if (error instanceof RequestTooLargeError) {
+            callback(makeCallError(ErrorCode.REQUEST_TOO_LARGE, error.message));
             return;
           }
           const failed = this.stoppedError();
@@ -177,7 +188,7 @@ export class ClientService {
 
   private async metadata(request: MetadataRequest): Promise<MetadataResponse> {
     const state = this.broker.controller.state;
-    if (request.topics.length > partitionsPerRequestMax) throw new InvalidRequestError(`at most ${partitionsPerRequestMax} topics per request`);
+    checkCount(request.topics.length, topicsPerRequestMax, 'topics', 'Metadata');
     const brokers = state.brokers().map((info) => ({ id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' }));
     let topics: TopicMetadata[] = [];
     if (!request.brokersOnly) {
@@ -191,12 +202,21 @@ export class ClientService {
   }
 
   private async createTopics(request: CreateTopicsRequest): Promise<CreateTopicsResponse> {
-    const deadlineMs = boundedTimeout(request.timeoutMs, controllerCommandDeadlineMs);
+    checkCount(request.topics.length, topicsPerRequestMax, 'topics', 'CreateTopics');
+    const deadlineMs = adminTimeout(request.timeoutMs);
     const results: TopicResult[] = [];
     // Plan from a state that has every broker registration and topic committed so far.
     await this.broker.gateway.catchUp(Math.min(deadlineMs, controllerCatchUpMsMax));
     for (const topic of request.topics) {
       const state = this.broker.controller.state;
+      if (topic.partitions < 0) {
+        results.push({ name: topic.name, errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `partition count ${topic.partitions} is negative; give 1..${partitionsPerTopicMax}, or 0 for 1` });
+        continue;
+      }
+      if (topic.replicationFactor < 0) {
+        results.push({ name: topic.name, errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: `replication factor ${topic.replicationFactor} is negative; give 1..the number of brokers, or 0 for the default` });
+        continue;
+      }
       const partitions = topic.partitions > 0 ? topic.partitions : 1;
       const replicationFactor = topic.replicationFactor > 0 ? topic.replicationFactor : Math.min(3, Math.max(1, state.liveBrokers().length));
       const configs = Object.entries(topic.configs ?? {}).map(([key, value]) => ({ key, value }));
@@ -234,7 +254,8 @@ export class ClientService {
   }
 
   private async deleteTopics(request: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
-    const deadlineMs = boundedTimeout(request.timeoutMs, controllerCommandDeadlineMs);
+    checkCount(request.topics.length, topicsPerRequestMax, 'topics', 'DeleteTopics');
+    const deadlineMs = adminTimeout(request.timeoutMs);
     const results: TopicResult[] = [];
     for (const name of request.topics) {
       if (this.broker.controller.state.topic(name) === undefined) {
@@ -255,9 +276,9 @@ export class ClientService {
    * the leaders of the partitions then move their Raft groups (see reconfigurer.ts).
    */
   private async reassignPartitions(request: ReassignPartitionsRequest): Promise<ReassignPartitionsResponse> {
-    const deadlineMs = boundedTimeout(request.timeoutMs, controllerCommandDeadlineMs);
+    const deadlineMs = adminTimeout(request.timeoutMs);
     if (request.partitions.length === 0) throw new InvalidRequestError('no partitions to reassign');
-    if (request.partitions.length > reassignmentsPerRequestMax) throw new InvalidRequestError(`at most ${reassignmentsPerRequestMax} partitions per request`);
+    checkCount(request.partitions.length, reassignmentsPerRequestMax, 'partitions', 'ReassignPartitions');
     await this.broker.gateway.catchUp(Math.min(deadlineMs, controllerCatchUpMsMax));
     const state = this.broker.controller.state;
     const answer = (errorCode: ErrorCode, errorMessage: string): ReassignPartitionsResponse => ({
@@ -359,7 +380,7 @@ export class ClientService {
   // ---- produce ------------------------------------------------------------------------------
 
   private async produce(request: ProduceRequest, metadata: grpc.Metadata): Promise<ProduceResponse> {
-    if (request.partitions.length > partitionsPerRequestMax) throw new InvalidRequestError(`at most ${partitionsPerRequestMax} partitions per produce request`);
+    checkCount(request.partitions.length, partitionsPerRequestMax, 'partitions', 'Produce');
     const started = process.hrtime.bigint();
     const acks = acksMode(request.acks);
     const timeoutMs = boundedTimeout(request.timeoutMs, produceTimeoutMsMax);
@@ -367,16 +388,23 @@ export class ClientService {
     const state = this.broker.controller.state;
     const results: (PartitionProduceResult | Promise<PartitionProduceResult>)[] = [];
     const remote = new Map<NodeId, number[]>();
+    const listed = repeatedPartitions(request.partitions);
+    const batchBytesMax = Math.min(this.broker.config.network.requestBytesMax, recordBatchBytesMax);
     for (let index = 0; index < request.partitions.length; index++) {
       const part = request.partitions[index];
       if (part === undefined) continue;
+      if (listed.has(`${part.topic}\u0000${part.partition}`)) {
+        // Which of two batches goes first is not the client's to leave open: neither is appended.
+        results.push(produceResult(part.topic, part.partition, ErrorCode.INVALID_REQUEST, `topic ${part.topic} partition ${part.partition} is listed more than once; send one batch per partition (nothing appended)`));
+        continue;
+      }
       const info = state.partitionOf(part.topic, part.partition);
       if (info === undefined) {
         results.push(produceResult(part.topic, part.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${part.topic} partition ${part.partition} does not exist`));
         continue;
       }
-      if (part.records.byteLength > this.broker.config.network.requestBytesMax) {
-        results.push(produceResult(part.topic, part.partition, ErrorCode.REQUEST_TOO_LARGE, `record batch of ${part.records.byteLength} bytes exceeds network.max_request_size ${this.broker.config.network.requestBytesMax}`));
+      if (part.records.byteLength > batchBytesMax) {
+        results.push(produceResult(part.topic, part.partition, ErrorCode.REQUEST_TOO_LARGE, `record batch of ${part.records.byteLength} bytes exceeds this broker's ${batchBytesMax} (network.max_request_size, at most ${recordBatchBytesMax}); split it`));
         continue;
       }
       const host = this.broker.host;
@@ -438,11 +466,14 @@ export class ClientService {
   // ---- fetch and offsets --------------------------------------------------------------------
 
   private async fetch(request: FetchRequest): Promise<FetchResponse> {
-    if (request.partitions.length > partitionsPerRequestMax) throw new InvalidRequestError(`at most ${partitionsPerRequestMax} partitions per fetch request`);
+    checkCount(request.partitions.length, partitionsPerRequestMax, 'partitions', 'Fetch');
+    if (!Number.isInteger(request.maxWaitMs) || request.maxWaitMs < 0 || request.maxWaitMs > fetchMaxWaitMsMax) {
+      throw new InvalidRequestError(`max_wait_ms ${request.maxWaitMs} is outside 0..${fetchMaxWaitMsMax}; wait less and fetch again`);
+    }
     const started = Date.now();
-    const maxWaitMs = Math.min(Math.max(0, request.maxWaitMs), fetchWaitMsMax);
+    const maxWaitMs = request.maxWaitMs;
     const minBytes = Math.max(1, request.minBytes);
-    const maxBytes = request.maxBytes > 0 ? request.maxBytes : fetchBytesDefault;
+    const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, fetchBytesMax) : fetchBytesDefault;
     for (;;) {
       const partitions = await this.fetchOnce(request, maxBytes);
       const bytes = partitions.reduce((sum, part) => sum + part.records.byteLength, 0);
@@ -479,7 +510,14 @@ export class ClientService {
         out.push({ ...empty, leaderId, errorCode: ErrorCode.NOT_LEADER, errorMessage: leaderId === 0 ? 'no leader is known; retry' : `broker ${leaderId} leads this partition` });
         continue;
       }
-      const partitionBytes = Math.min(part.partitionMaxBytes > 0 ? part.partitionMaxBytes : fetchPartitionBytesDefault, Math.max(1, budget));
+      if (budget <= 0) {
+        // The response is full: a partition read now would add a whole batch beyond max_bytes each
+        // (the first-batch exception), and enough of them would not fit a message at all.
+        const replica = this.broker.replica(info.groupId);
+        out.push({ ...empty, errorCode: ErrorCode.NONE, errorMessage: '', highWatermark: replica.highWatermark, logStartOffset: replica.logStartOffset(), leaderId: this.broker.nodeId, leaderEpoch: this.view(info).term });
+        continue;
+      }
+      const partitionBytes = Math.min(part.partitionMaxBytes > 0 ? part.partitionMaxBytes : fetchPartitionBytesDefault, budget);
       const outcome = await this.broker.replica(info.groupId).fetch(part.fetchOffset, partitionBytes);
       const records = outcome.batches.length === 1 ? (outcome.batches[0] as Uint8Array) : Buffer.concat(outcome.batches);
       budget -= records.byteLength;
@@ -499,12 +537,15 @@ export class ClientService {
   }
 
   private async listOffsets(request: ListOffsetsRequest): Promise<ListOffsetsResponse> {
-    if (request.partitions.length > partitionsPerRequestMax) throw new InvalidRequestError(`at most ${partitionsPerRequestMax} partitions per request`);
+    checkCount(request.partitions.length, partitionsPerRequestMax, 'partitions', 'ListOffsets');
     return {
       partitions: request.partitions.map((part) => {
         const info = this.broker.controller.state.partitionOf(part.topic, part.partition);
         const base = { topic: part.topic, partition: part.partition, offset: -1, timestampMs: part.timestampMs };
         if (info === undefined) return { ...base, leaderId: 0, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${part.topic} partition ${part.partition} does not exist` };
+        if (part.timestampMs < offsetTimestampEarliest) {
+          return { ...base, leaderId: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `timestamp_ms ${part.timestampMs}: give -1 (latest), -2 (earliest) or a time >= 0` };
+        }
         const host = this.broker.host;
         if (!(host.hasGroup(info.groupId) && host.roleOf(info.groupId) === Role.leader)) {
           const leaderId = this.view(info).leaderId;
@@ -520,6 +561,25 @@ export class ClientService {
 /** A request whose shape is wrong; answered with INVALID_REQUEST. */
 class InvalidRequestError extends Error {}
 
+/** A request beyond a count bound of the protocol; answered with REQUEST_TOO_LARGE (gRPC RESOURCE_EXHAUSTED). */
+class RequestTooLargeError extends Error {}
+
+function checkCount(count: number, max: number, what: string, rpc: string): void {
+  if (count > max) throw new RequestTooLargeError(`${rpc} with ${count} ${what}; at most ${max} per request: split it`);
+}
+
+/** The topic/partition keys a Produce lists more than once. */
+function repeatedPartitions(partitions: readonly { readonly topic: string; readonly partition: number }[]): Set<string> {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const part of partitions) {
+    const key = `${part.topic}\u0000${part.partition}`;
+    if (seen.has(key)) repeated.add(key);
+    seen.add(key);
+  }
+  return repeated;
+}
+
 function produceResult(topic: string, partition: number, errorCode: ErrorCode, errorMessage: string, leaderId = 0): PartitionProduceResult {
   return { topic, partition, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, leaderId, leaderEpoch: 0, logStartOffset: -1 };
 }
@@ -533,6 +593,12 @@ function acksMode(acks: number): AcksMode {
 function boundedTimeout(requested: number, max: number): number {
   if (!Number.isFinite(requested) || requested <= 0) return Math.min(requestTimeoutMsDefault, max);
   return Math.min(requested, max);
+}
+
+/** An admin request's wait for the controller: its timeout_ms up to adminTimeoutMsMax, which 0 means. */
+function adminTimeout(requested: number): number {
+  if (!Number.isFinite(requested) || requested <= 0) return adminTimeoutMsMax;
+  return Math.min(requested, adminTimeoutMsMax);
 }
 
 /** Why one partition's reassignment cannot be recorded, or null: the controller's own checks, per partition. */

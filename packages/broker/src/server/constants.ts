@@ -21,8 +21,6 @@ export const controllerCommandDeadlineMs = 10_000;
 export const producerIdBlockSize = 1_000;
 /** Longest a graceful stop waits for partition leadership to move away. */
 export const leadershipHandoffMsMax = 10_000;
-/** Longest a fetch may long-poll. */
-export const fetchWaitMsMax = 30_000;
 /** Gauges (groups, leaders, storage bytes) are sampled this often. */
 export const metricsRefreshMs = 5_000;
 /** Retention is enforced this often. */

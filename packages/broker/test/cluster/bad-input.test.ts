@@ -2,9 +2,23 @@
  * Bad input from other-language clients loses nothing and blocks no one: a record batch whose CRC
  * is valid but whose records are malformed is refused by the partition leader with a typed
  * per-partition error before it reaches the log, so the partition's later produces and consumes
- * work; the other partitions of the same request are unaffected.
+ * work; the other partitions of the same request are unaffected. And every bound and code the
+ * protocol documents (packages/proto/PROTOCOL.md, the .proto comments) is the broker's.
  */
-import { Acks, ErrorCode, computeBatchCrc, createStreamBusRpcClient, decodeRecordBatch, encodeRecordBatch, splitRecordBatches } from '@streambus/proto';
+import {
+  Acks,
+  ErrorCode,
+  computeBatchCrc,
+  createStreamBusRpcClient,
+  decodeRecordBatch,
+  encodeRecordBatch,
+  fetchMaxWaitMsMax,
+  partitionsPerRequestMax,
+  readCallError,
+  recordBatchBytesMax,
+  splitRecordBatches,
+  topicsPerRequestMax,
+} from '@streambus/proto';
 import type { PartitionProduceData, StreamBusRpcClient } from '@streambus/proto';
 import { Role } from '@streambus/raft';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,13 +74,14 @@ describe('malformed record batches', () => {
 
   const produce = (partitions: PartitionProduceData[], via = leader) => via.Produce({ acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions }, call);
   const fetchValues = async (partition: number): Promise<string[]> => {
-    const fetched = await leaders[partition]!.Fetch({ maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, replicaId: -1, partitions: [{ topic, partition, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }, call);
+    const fetched = await leaders[partition]!.Fetch({ maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 24, replicaId: -1, partitions: [{ topic, partition, fetchOffset: 0, partitionMaxBytes: 1 << 24 }] }, call);
     expect(fetched.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
     return splitRecordBatches(fetched.partitions[0]!.records).batches.flatMap((bytes) => decodeRecordBatch(bytes).records.map((r) => Buffer.from(r.value!).toString()));
   };
 
   beforeAll(async () => {
-    cluster = await InProcessCluster.start({ size: 3 });
+    // The largest batch the protocol allows, so that its bound is what is tested.
+    cluster = await InProcessCluster.start({ size: 3, env: { STREAMBUS_MAX_REQUEST_SIZE: String(recordBatchBytesMax) } });
     await cluster.waitReady(30_000);
     cluster.bootstrapServers.forEach((address, index) => clients.set(index + 1, createStreamBusRpcClient(address)));
     const created = await clients.get(1)!.CreateTopics({ topics: [{ name: topic, partitions: 2, replicationFactor: 3, configs: {} }], timeoutMs: 10_000, validateOnly: false }, call);
@@ -149,5 +164,161 @@ describe('malformed record batches', () => {
     const first = await produce([{ topic, partition: 0, records: idempotent(['x']) }]);
     expect(first.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
     expect(await fetchValues(0)).toEqual(['after', 'minus-one', 'x']);
+  });
+
+  it('takes a record batch of recordBatchBytesMax and replicates it, refuses one byte more, and serves the big one whole', async () => {
+    const sized = (bytes: number): Buffer => {
+      const overhead = encodeRecordBatch({ records: [{ value: Buffer.alloc(1) }] }).byteLength - 1;
+      // A record length varint grows with the value: shrink until the batch has the size asked for.
+      for (let value = bytes - overhead; ; value--) {
+        const batch = encodeRecordBatch({ records: [{ value: Buffer.alloc(value, 1) }] });
+        if (batch.byteLength <= bytes) return batch;
+      }
+    };
+    const biggest = sized(recordBatchBytesMax);
+    expect(biggest.byteLength).toBeGreaterThan(recordBatchBytesMax - 4);
+    const accepted = await produce([{ topic, partition: 1, records: biggest }], leaders[1]);
+    expect(accepted.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+    const over = encodeRecordBatch({ records: [{ value: Buffer.alloc(recordBatchBytesMax, 1) }] });
+    const refused = await produce([{ topic, partition: 1, records: over }], leaders[1]);
+    expect(refused.partitions[0]?.errorCode).toBe(ErrorCode.REQUEST_TOO_LARGE);
+    const fetched = await leaders[1]!.Fetch(
+      { maxWaitMs: 0, minBytes: 1, maxBytes: 1024, replicaId: -1, partitions: [{ topic, partition: 1, fetchOffset: accepted.partitions[0]!.baseOffset, partitionMaxBytes: 1024 }] },
+      call,
+    );
+    expect(fetched.partitions[0]?.records.byteLength).toBe(biggest.byteLength);
+    // Committed means a quorum of the 3 replicas holds it: one Raft entry the size of the bound.
+    expect(fetched.partitions[0]?.highWatermark).toBe(accepted.partitions[0]!.baseOffset + 1);
+  });
+
+  it('answers DUPLICATE_SEQUENCE for a retry of a batch older than the dedupe window, and appends it once', async () => {
+    const init = await leader.InitProducerId({ transactionalId: '', producerId: -1, producerEpoch: -1 }, call);
+    const batchAt = (sequence: number): Buffer =>
+      encodeRecordBatch({ producerId: init.producerId, producerEpoch: init.producerEpoch, baseSequence: sequence, records: [{ value: Buffer.from(`seq-${sequence}`) }] });
+    const offsets: number[] = [];
+    for (let sequence = 0; sequence < 6; sequence++) {
+      const answer = await produce([{ topic, partition: 1, records: batchAt(sequence) }], leaders[1]);
+      expect(answer.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+      offsets.push(answer.partitions[0]!.baseOffset);
+    }
+    const forgotten = await produce([{ topic, partition: 1, records: batchAt(0) }], leaders[1]);
+    expect(forgotten.partitions[0]?.errorCode).toBe(ErrorCode.DUPLICATE_SEQUENCE);
+    expect(forgotten.partitions[0]?.baseOffset).toBe(-1);
+    const remembered = await produce([{ topic, partition: 1, records: batchAt(5) }], leaders[1]);
+    expect(remembered.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+    expect(remembered.partitions[0]?.baseOffset).toBe(offsets[5]);
+    expect((await fetchValues(1)).filter((value) => value === 'seq-0')).toHaveLength(1);
+  });
+});
+
+describe('the bounds the protocol documents', () => {
+  let cluster: InProcessCluster;
+  let client: StreamBusRpcClient;
+  const produce = (partitions: PartitionProduceData[]) => client.Produce({ acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions }, call);
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => null,
+      (error: unknown) => readCallError(error),
+    );
+
+  beforeAll(async () => {
+    cluster = await InProcessCluster.start({ size: 1, env: { STREAMBUS_MAX_REQUEST_SIZE: String(recordBatchBytesMax) } });
+    await cluster.waitReady(30_000);
+    client = createStreamBusRpcClient(cluster.bootstrapServers[0]!);
+    const created = await client.CreateTopics({ topics: [{ name: topic, partitions: 2, replicationFactor: 1, configs: {} }], timeoutMs: 10_000, validateOnly: false }, call);
+    expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
+    const deadline = Date.now() + 20_000;
+    const info = [0, 1].map((p) => cluster.broker(1).controller.state.partitionOf(topic, p)!);
+    while (!info.every((i) => cluster.broker(1).replicas.get(i.groupId)?.leaderReady === true) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await cluster?.close();
+  });
+
+  it('refuses a Fetch max_wait_ms outside 0..30000 with INVALID_REQUEST, and serves 30000', async () => {
+    const fetch = (maxWaitMs: number) =>
+      client.Fetch({ maxWaitMs, minBytes: 1, maxBytes: 1024, replicaId: -1, partitions: [{ topic, partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }] }, { deadlineMs: 40_000 });
+    for (const maxWaitMs of [fetchMaxWaitMsMax + 1, -1]) {
+      const error = await refusal(fetch(maxWaitMs));
+      expect(error?.errorCode).toBe(ErrorCode.INVALID_REQUEST);
+      expect(error?.message).toContain(`0..${fetchMaxWaitMsMax}`);
+    }
+    await produce([{ topic, partition: 0, records: good(['waited']) }]);
+    const started = Date.now();
+    const served = await fetch(fetchMaxWaitMsMax);
+    expect(served.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('takes up to partitionsPerRequestMax partitions and topicsPerRequestMax topics, and answers REQUEST_TOO_LARGE beyond', async () => {
+    const partitions = (count: number) => Array.from({ length: count }, (_, i) => ({ topic: `none-${i}`, partition: 0 }));
+    const fetch = (count: number) =>
+      client.Fetch({ maxWaitMs: 0, minBytes: 1, maxBytes: 1024, replicaId: -1, partitions: partitions(count).map((p) => ({ ...p, fetchOffset: 0, partitionMaxBytes: 1 })) }, call);
+    const full = await fetch(partitionsPerRequestMax);
+    expect(full.partitions).toHaveLength(partitionsPerRequestMax);
+    expect(full.partitions.every((p) => p.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)).toBe(true);
+    const cases: (() => Promise<unknown>)[] = [
+      () => fetch(partitionsPerRequestMax + 1),
+      () => produce(partitions(partitionsPerRequestMax + 1).map((p) => ({ ...p, records: Buffer.alloc(0) }))),
+      () => client.ListOffsets({ partitions: partitions(partitionsPerRequestMax + 1).map((p) => ({ ...p, timestampMs: -1 })) }, call),
+      () => client.Metadata({ topics: partitions(topicsPerRequestMax + 1).map((p) => p.topic), brokersOnly: false }, call),
+      () => client.DeleteTopics({ topics: partitions(topicsPerRequestMax + 1).map((p) => p.topic), timeoutMs: 1_000 }, call),
+    ];
+    for (const send of cases) {
+      const error = await refusal(send());
+      expect(error?.errorCode).toBe(ErrorCode.REQUEST_TOO_LARGE);
+      expect(error?.message).toContain('per request');
+    }
+    expect((await client.Metadata({ topics: partitions(topicsPerRequestMax).map((p) => p.topic), brokersOnly: false }, call)).topics).toHaveLength(topicsPerRequestMax);
+  });
+
+  it('stops adding partitions once a Fetch has max_bytes, so a response always fits a message', async () => {
+    await produce([
+      { topic, partition: 0, records: good(['a', 'b']) },
+      { topic, partition: 1, records: good(['c', 'd']) },
+    ]);
+    const fetched = await client.Fetch(
+      {
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1,
+        replicaId: -1,
+        partitions: [0, 1].map((partition) => ({ topic, partition, fetchOffset: 0, partitionMaxBytes: 1 << 20 })),
+      },
+      call,
+    );
+    expect(fetched.partitions.map((p) => p.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE]);
+    // The first partition's first batch comes whole although it exceeds max_bytes; the second gets none.
+    expect(splitRecordBatches(fetched.partitions[0]!.records).batches).toHaveLength(1);
+    expect(fetched.partitions[1]?.records.byteLength).toBe(0);
+    expect(fetched.partitions[1]?.highWatermark).toBeGreaterThan(0);
+  });
+
+  it('refuses a partition listed twice in a Produce, negative counts in CreateTopics and unknown ListOffsets timestamps', async () => {
+    const before = (await client.ListOffsets({ partitions: [{ topic, partition: 0, timestampMs: -1 }] }, call)).partitions[0]!.offset;
+    const twice = await produce([
+      { topic, partition: 0, records: good(['one']) },
+      { topic, partition: 0, records: good(['two']) },
+      { topic, partition: 1, records: good(['three']) },
+    ]);
+    expect(twice.partitions.map((p) => p.errorCode)).toEqual([ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.NONE]);
+    expect(twice.partitions[0]?.errorMessage).toContain('listed more than once');
+    expect((await client.ListOffsets({ partitions: [{ topic, partition: 0, timestampMs: -1 }] }, call)).partitions[0]!.offset).toBe(before);
+    const negative = await client.CreateTopics(
+      {
+        topics: [
+          { name: 'negative-partitions', partitions: -1, replicationFactor: 1, configs: {} },
+          { name: 'negative-replicas', partitions: 1, replicationFactor: -2, configs: {} },
+        ],
+        timeoutMs: 1_000,
+        validateOnly: true,
+      },
+      call,
+    );
+    expect(negative.topics.map((t) => t.errorCode)).toEqual([ErrorCode.INVALID_PARTITIONS, ErrorCode.INVALID_REPLICATION_FACTOR]);
+    const badTime = await client.ListOffsets({ partitions: [{ topic, partition: 0, timestampMs: -3 }] }, call);
+    expect(badTime.partitions[0]?.errorCode).toBe(ErrorCode.INVALID_REQUEST);
   });
 });
