@@ -24,6 +24,7 @@
  * firstTimestamp), offsetDelta (varint, equal to the record's position), key (varint length,
  * -1 = null, bytes), value (same), header count (varint), then per header: key (varint length,
  * UTF-8), value (varint length, -1 = null, bytes). Varints are zigzag, as in Kafka.
+ * PROTOCOL.md (package root) describes it for other languages, with test vectors.
  */
 import { isUtf8 } from 'node:buffer';
 import { gunzipSync, gzipSync } from 'node:zlib';

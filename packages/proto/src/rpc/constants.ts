@@ -1,6 +1,6 @@
 /**
  * Bounds of the public protocol, shared by brokers (which enforce them) and clients (which
- * respect them). Documented for other languages in proto/streambus/v1/streambus.proto.
+ * respect them). Documented for other languages in PROTOCOL.md and proto/streambus/v1/streambus.proto.
  */
 
 /** Revision of protocol v1 this code speaks (MetadataResponse.api_version). */
