@@ -18,10 +18,11 @@
  * its owner file exclusively; a slot whose owner process is gone is a crashed run, and its
  * leftovers (namespaces, veth, mounts, directories) are removed before the slot is reused.
  */
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runHost, runHostSync } from './host-tools.js';
+import { hostCommandMsMax, runHost, runHostSync } from './host-tools.js';
 
 /** Slots (concurrent runs on one machine) and brokers per slot. */
 export const slotsMax = 16;
@@ -142,6 +143,18 @@ function runDirsOf(slot: number): string[] {
 export function removeSlot(slot: number, runDir?: string): string[] {
   const names = slotNames(slot);
   const removed: string[] = [];
+  // Processes still inside the slot's namespaces (brokers of a run that was itself SIGKILLed,
+  // whose detached children outlived it) are ours: SIGKILL them by PID, then wait for them.
+  const pids = namespacesOf(slot).flatMap((namespace) => pidsIn(namespace));
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+      removed.push(`process ${pid}`);
+    } catch {
+      // already gone
+    }
+  }
+  waitGone(pids, 5_000);
   for (const point of mountsOf(slot)) {
     if (runHostSync('umount', [point]) || runHostSync('umount', ['-l', point])) removed.push(`mount ${point}`);
   }
@@ -167,6 +180,35 @@ export function removeSlot(slot: number, runDir?: string): string[] {
     // the next claim sees a dead owner again
   }
   return removed;
+}
+
+/** PIDs of the processes in network namespace `namespace` (`ip netns pids`). */
+function pidsIn(namespace: string): number[] {
+  try {
+    return execFileSync('ip', ['netns', 'pids', namespace], { timeout: hostCommandMsMax, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .map((line) => Number(line.trim()))
+      .filter((pid) => Number.isInteger(pid) && pid > 0 && pid !== process.pid);
+  } catch {
+    return [];
+  }
+}
+
+/** Waits (blocking: teardown runs from exit handlers too) until none of `pids` exists, at most `timeoutMs`. */
+function waitGone(pids: readonly number[], timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (pids.some(alive) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+}
+
+/** The process exists and is not a zombie (a zombie holds no mount or namespace any more). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /** Removes the leftovers of every slot whose owner process is gone (a crashed or killed run). */
