@@ -12,6 +12,8 @@ import type { StartBroker } from './seams.js';
 
 /** Exit code after a second Ctrl-C / SIGTERM: the shell convention 128 + SIGINT. */
 const forcedExitCode = 130;
+/** How long a finished command may take to exit by itself before it is made to. */
+const exitGraceMs = 200;
 
 async function loadStartBroker(): Promise<StartBroker | undefined> {
   // The broker core provides src/server/start.ts exporting `startBroker: StartBroker`.
@@ -88,8 +90,11 @@ async function main(): Promise<void> {
   const exitCode = await runCli(argv, deps);
   finished = true;
   process.exitCode = exitCode;
-  // A server's collaborators may leave handles behind; once it has stopped, it must exit.
-  if (argv[0] === 'server') setTimeout(() => process.exit(exitCode), 200).unref();
+  // Once the verb is done, what is left must not keep the command alive: a server's
+  // collaborators may leave handles behind, and a client verb's closed channel may still be
+  // connecting to an unreachable broker (the kernel retries a SYN for about 2 minutes and
+  // grpc-js cannot abort it). Output is written synchronously, so nothing is lost.
+  setTimeout(() => process.exit(exitCode), exitGraceMs).unref();
   process.removeListener('SIGINT', onSignal);
   process.removeListener('SIGTERM', onSignal);
 }

@@ -353,6 +353,17 @@ export class Cluster {
   }
 
   /**
+   * Where to send a request for broker `brokerId`'s partitions: that broker, unless its address
+   * is backing off after a failure and another known broker is not; then that one (a broker
+   * forwards a produce to the partition's leader). The choice rotates with `brokerId`.
+   */
+  routeAround(brokerId: number): number {
+    if (!this.isBackingOff(brokerId)) return brokerId;
+    const others = [...this.brokers.keys()].filter((id) => id !== brokerId && !this.isBackingOff(id));
+    return others.length === 0 ? brokerId : (others[brokerId % others.length] as number);
+  }
+
+  /**
    * One RPC to `target`: it waits at most connectTimeoutMs for the channel's connection, then
    * has a deadline of `options.deadlineMs` (default requestTimeoutMs) plus `extraDeadlineMs`.
    * Failures come back as typed errors naming the broker's address; a connection failure or a

@@ -532,10 +532,13 @@ export class Producer {
         this.refreshMetadata(state.topic);
         continue;
       }
-      const list = requests.get(leader) ?? [];
-      if (list.length === 0 && (this.brokerInFlight.get(leader) ?? 0) >= this.inFlightRequestsPerBroker) continue;
+      // A leader this client cannot reach (while the cluster still can) is reached through
+      // another broker, which forwards the very same batch: one hop, no new sequence.
+      const target = this.cluster.routeAround(leader);
+      const list = requests.get(target) ?? [];
+      if (list.length === 0 && (this.brokerInFlight.get(target) ?? 0) >= this.inFlightRequestsPerBroker) continue;
       list.push({ state, batch });
-      requests.set(leader, list);
+      requests.set(target, list);
     }
     let sent = false;
     for (const [brokerId, entries] of requests) {
