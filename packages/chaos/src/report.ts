@@ -24,6 +24,7 @@ export function formatReport(report: ChaosReport): string {
   const lines = [
     `chaos report  seed ${report.seed}  ${report.settings}`,
     `  acked: ${c.acked}`,
+    ...(c.ackedWithoutOffset > 0 ? [`  acked without an offset (DUPLICATE_SEQUENCE: written before, offset no longer known; presence checked): ${c.ackedWithoutOffset}`] : []),
     `  lost: ${c.lost}`,
     `  duplicated: ${c.duplicated}`,
     ...(c.duplicatedNonIdempotent > 0 ? [`  duplicated by non-idempotent senders (at-least-once, allowed): ${c.duplicatedNonIdempotent}`] : []),

@@ -165,6 +165,16 @@ describe('checkers of polling consumers and mixed senders (Jepsen-style anomalie
     expect(twice.violations.join('\n')).toMatch(/^duplicated: 1/m);
   });
 
+  it('an acknowledgement without an offset (DUPLICATE_SEQUENCE, offset -1) is checked for presence only', () => {
+    const history = new History();
+    acked(history, 'a', 0);
+    acked(history, 'b', -1);
+    acked(history, 'c', -1);
+    const result = check(history, state(replica(1, ['a', 'b'])), all);
+    expect(result.counts).toMatchObject({ acked: 3, ackedWithoutOffset: 2, offsetMismatch: 0, lost: 1 });
+    expect(result.examples.join('\n')).toMatch(/lost: c acknowledged at t\/0@-1/);
+  });
+
   it('counts acknowledged, failed and unknown sends separately', () => {
     const history = new History();
     acked(history, 'a', 0);

@@ -21,6 +21,11 @@ export interface Expectations {
 
 export interface CheckCounts {
   readonly acked: number;
+  /**
+   * Acknowledged without an offset (offset -1: DUPLICATE_SEQUENCE, a retry of a batch written
+   * before the broker's dedupe window, whose offsets it no longer knows). Only presence is checked.
+   */
+  readonly ackedWithoutOffset: number;
   readonly failed: number;
   readonly unknown: number;
   /** Unknown outcomes whose value is in the final log (they did land). */
@@ -98,6 +103,7 @@ export function check(history: History, finalState: readonly PartitionFinalState
   }
 
   let acked = 0;
+  let ackedWithoutOffset = 0;
   let failed = 0;
   let unknown = 0;
   let unknownLanded = 0;
@@ -117,9 +123,10 @@ export function check(history: History, finalState: readonly PartitionFinalState
       continue;
     }
     acked += 1;
+    if (outcome.offset < 0) ackedWithoutOffset += 1;
     if (offsets === undefined) {
       example(lost, `lost: ${op.value} acknowledged at ${op.topic}/${outcome.partition}@${outcome.offset} (t=${op.completedMs} ms) is not in the final log`);
-    } else if (!offsets.includes(outcome.offset)) {
+    } else if (outcome.offset >= 0 && !offsets.includes(outcome.offset)) {
       example(mismatch, `offset mismatch: ${op.value} acknowledged at offset ${outcome.offset}, final log has it at ${offsets.join(',')}`);
     }
   }
@@ -203,6 +210,7 @@ export function check(history: History, finalState: readonly PartitionFinalState
 
   const counts: CheckCounts = {
     acked,
+    ackedWithoutOffset,
     failed,
     unknown,
     unknownLanded,
