@@ -1,31 +1,18 @@
 #!/usr/bin/env node
 /**
  * The `streambus` executable: real process I/O and signals around `runCli`, plus the seams to
- * parts built elsewhere. A seam whose module is not in this build stays empty, and the verb that
- * needs it says so (exit 1) instead of failing to import.
+ * the broker core, the storage verifier and the client SDK, each imported only by the verbs that
+ * use it.
  */
 import { createInterface } from 'node:readline';
 import type { CliDeps, CliIo } from './command.js';
 import { ExitCode } from './exit-codes.js';
 import { runCli } from './run.js';
-import type { StartBroker } from './seams.js';
 
 /** Exit code after a second Ctrl-C / SIGTERM: the shell convention 128 + SIGINT. */
 const forcedExitCode = 130;
 /** How long a finished command may take to exit by itself before it is made to. */
 const exitGraceMs = 200;
-
-async function loadStartBroker(): Promise<StartBroker | undefined> {
-  // The broker core provides src/server/start.ts exporting `startBroker: StartBroker`.
-  const specifier = '../server/start.js';
-  try {
-    const module = (await import(specifier)) as { startBroker?: unknown };
-    return typeof module.startBroker === 'function' ? (module.startBroker as StartBroker) : undefined;
-  } catch (error: unknown) {
-    if (isMissingModule(error, 'server/start.js')) return undefined;
-    throw error;
-  }
-}
 
 /**
  * Loads only what the verb needs, so that `--version` or `config dump` never load gRPC or the
@@ -33,10 +20,8 @@ async function loadStartBroker(): Promise<StartBroker | undefined> {
  */
 async function loadSeams(verb: string | undefined): Promise<Omit<CliDeps, 'io'>> {
   switch (verb) {
-    case 'server': {
-      const startBroker = await loadStartBroker();
-      return startBroker === undefined ? {} : { startBroker };
-    }
+    case 'server':
+      return { startBroker: (await import('../server/start.js')).startBroker };
     case 'wal':
       return { verifyWal: (await import('./storage-adapter.js')).verifyWalWithStorage };
     case 'topic':
@@ -47,12 +32,6 @@ async function loadSeams(verb: string | undefined): Promise<Omit<CliDeps, 'io'>>
     default:
       return {};
   }
-}
-
-function isMissingModule(error: unknown, name: string): boolean {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
-  const message = error instanceof Error ? error.message : '';
-  return error.code === 'ERR_MODULE_NOT_FOUND' && message.includes(name);
 }
 
 async function main(): Promise<void> {
