@@ -64,7 +64,8 @@ export class NetnsCluster {
     this.faults = faults;
     this.onExit = () => this.teardownSync();
     this.onSignal = (signal) => {
-      this.teardownSync();
+      const removed = this.teardownSync();
+      process.stderr.write(`${signal}: real-network cluster torn down (brokers SIGKILLed, ${removed.length} namespaces, mounts and directories removed)\n`);
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };
     process.on('exit', this.onExit);
