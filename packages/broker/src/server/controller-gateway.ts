@@ -26,6 +26,8 @@ export class ControllerUnavailableError extends Error {
 }
 
 const resultsKeptMax = 4096;
+/** Longest a broker waits to apply a command it forwarded, before answering the client anyway. */
+const forwardedApplyWaitMsMax = 2_000;
 const retryPauseMs = 50;
 
 export class ControllerGateway {
@@ -83,7 +85,12 @@ export class ControllerGateway {
         if (leader === this.nodeId) return await this.proposeLocally(bytes);
         if (leader !== 0) {
           const response = await this.forwarder.proposeControllerCommand(leader, bytes, Math.max(1, deadline - Date.now()));
-          if (response.errorCode === ErrorCode.NONE) return decodeResult(response.result);
+          if (response.errorCode === ErrorCode.NONE) {
+            // The leader answers once it applied the command; this broker answers once it has
+            // too, so that the client's next read here (its 'any' calls are sticky) sees it.
+            await this.catchUp(Math.min(forwardedApplyWaitMsMax, Math.max(1, deadline - Date.now())));
+            return decodeResult(response.result);
+          }
           reason = `controller leader ${leader} answered error ${response.errorCode}`;
         }
       } catch (error) {

@@ -118,7 +118,10 @@ export class Cluster {
   private refreshInFlight: Promise<void> | undefined;
   /** Topics the refresh in flight asks about. */
   private refreshCovers: ReadonlySet<string> = new Set();
-  private nextAnyIndex = 0;
+  /** Where the round-robin over 'any' candidates starts: random, so that clients spread out. */
+  private readonly anyStart: number;
+  /** The broker that answered the last 'any' call: asked first while it stays healthy. */
+  private anyPreferred: string | undefined;
   private closed = false;
   private readonly health: BrokerHealth;
   /** Aborted by close(): ends every backoff wait at once. */
@@ -131,6 +134,7 @@ export class Cluster {
   constructor(options: ClientOptions) {
     this.options = resolveClientOptions(options);
     this.health = new BrokerHealth((attempt) => this.backoffMs(attempt));
+    this.anyStart = Math.floor(this.options.random() * brokersMax);
   }
 
   /** Known brokers. */
@@ -312,15 +316,18 @@ export class Cluster {
   }
 
   /**
-   * A connected channel for an `'any'` call. Candidates are the known and bootstrap brokers in
-   * round-robin order, those backing off after a failure last. The first one's channel is used
-   * when connected; else up to `anyConnectFanoutMax` candidates connect at once and the first to
-   * be ready wins, so a dead, paused or unreachable broker first in the list costs nothing when
+   * A connected channel for an `'any'` call. Candidates are the broker that answered the last
+   * such call (sticky: an admin write and the read after it go to the same broker, which answers
+   * a write only once it has applied it), then the known and bootstrap brokers from a random
+   * start, those backing off after a failure last. The first one's channel is used when
+   * connected; else up to `anyConnectFanoutMax` candidates connect at once and the first to be
+   * ready wins, so a dead, paused or unreachable broker first in the list costs nothing when
    * another answers (the others stay connected for later calls).
    */
   private async anyChannel(method: string): Promise<StreamBusRpcClient> {
     const known = [...this.brokers.values()].map((b) => `${b.host}:${b.port}`);
-    const addresses = this.health.order([...new Set([...known, ...this.options.bootstrapServers])], this.nextAnyIndex++, Date.now());
+    const preferred = this.anyPreferred === undefined ? [] : [this.anyPreferred];
+    const addresses = this.health.order([...new Set([...preferred, ...known, ...this.options.bootstrapServers])], preferred.length > 0 ? 0 : this.anyStart, Date.now());
     const candidates = addresses.slice(0, anyConnectFanoutMax).map((address) => this.channel(address));
     const first = candidates[0] as StreamBusRpcClient;
     if ((await first.waitConnected(0)) === 'ready') return first;
@@ -380,6 +387,7 @@ export class Cluster {
     let channel: StreamBusRpcClient;
     if (target === 'any') {
       channel = await this.anyChannel(method);
+      this.anyPreferred = channel.address;
     } else {
       channel = this.channelFor(target);
       await this.connected(channel, method);
