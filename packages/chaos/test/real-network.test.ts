@@ -13,7 +13,6 @@
  *   or:   npm run chaos -- real --seed <seed> --duration 60s
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { brokerBinPath } from '@streambus/test-cluster';
 import { describe, expect, it } from 'vitest';
 import { formatReport, realFaultKinds, runReal } from '../src/index.js';
 import type { RealReport } from '../src/index.js';
@@ -24,10 +23,6 @@ const plantedSeed = 5;
 /** Fault lines and the report (not the 2-second progress ticks). */
 function progress(line: string): void {
   if (!line.startsWith('t=')) console.log(line);
-}
-
-function requireBuiltBroker(): void {
-  if (!existsSync(brokerBinPath())) throw new Error(`the broker is not built (${brokerBinPath()} is missing): run npm run build first`);
 }
 
 /** Nothing of the run's slot is left on the host: namespaces, mounts. */
@@ -42,7 +37,6 @@ function expectNoLeftovers(report: RealReport): void {
 
 describe('real network: broker processes in network namespaces under every fault class', () => {
   it(`seed ${seed}, 60 s: nothing acknowledged lost or duplicated, replicas agree, consumers see one ordered log`, async () => {
-    requireBuiltBroker();
     const report = await runReal({ seed, durationMs: 60_000, onProgress: progress });
     console.log(formatReport(report));
     expect(report.violations, `replay: ${report.replayCommand}`).toEqual([]);
@@ -61,7 +55,6 @@ describe('real network: broker processes in network namespaces under every fault
   }, 400_000);
 
   it(`planted bug: acks before commit (UNSAFE_STREAMBUS_TESTING_KNOBS=ackBeforeCommit), leader isolated: reported as lost (seed ${plantedSeed})`, async () => {
-    requireBuiltBroker();
     const report = await runReal({ seed: plantedSeed, durationMs: 20_000, faults: ['isolate-leader'], unsafeTestingKnobs: { ackBeforeCommit: true }, onProgress: progress });
     console.log(formatReport(report));
     expect(report.counts.acked).toBeGreaterThan(0);

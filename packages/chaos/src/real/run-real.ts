@@ -6,6 +6,7 @@
  * Then: heal, measure recovery, let everything settle, stop the brokers, read their data
  * directories, check, report.
  */
+import { existsSync } from 'node:fs';
 import { Admin } from '@streambus/client';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import { NetnsCluster, brokerBinPath } from '@streambus/test-cluster';
@@ -90,6 +91,7 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
   if (!(durationMs > 0 && durationMs <= runDurationMsMax)) throw new Error(`duration must be in (0, ${runDurationMsMax}] ms`);
   if (!(brokers >= realBrokersMin && brokers <= realBrokersMax)) throw new Error(`brokers must be in [${realBrokersMin}, ${realBrokersMax}]`);
   if (!(partitions >= 1 && partitions <= partitionsMax)) throw new Error(`partitions must be in [1, ${partitionsMax}]`);
+  if (!existsSync(brokerBinPath())) throw new Error(`the broker is not built (${brokerBinPath()} is missing): run npm run build first`);
   const knobs = Object.entries(options.unsafeTestingKnobs ?? {}).filter(([, on]) => on === true).map(([name]) => name);
   const replay = realReplayCommand(options);
   const schedule = planRealSchedule({ seed: options.seed, durationMs, kinds });
