@@ -55,7 +55,7 @@ describe('real network: broker processes in network namespaces under every fault
   }, 400_000);
 
   it(`planted bug: acks before commit (UNSAFE_STREAMBUS_TESTING_KNOBS=ackBeforeCommit), leader isolated: reported as lost (seed ${plantedSeed})`, async () => {
-    const report = await runReal({ seed: plantedSeed, durationMs: 20_000, faults: ['isolate-leader'], unsafeTestingKnobs: { ackBeforeCommit: true }, onProgress: progress });
+    const report = await runReal({ seed: plantedSeed, durationMs: 20_000, faults: ['isolate-leader'], unsafeTestingKnobs: { ackBeforeCommit: true }, keepLogsOnViolation: false, onProgress: progress });
     console.log(formatReport(report));
     expect(report.counts.acked).toBeGreaterThan(0);
     expect(report.counts.lost).toBeGreaterThan(0);

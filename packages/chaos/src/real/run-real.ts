@@ -7,6 +7,9 @@
  * directories, check, report.
  */
 import { existsSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Admin } from '@streambus/client';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import { NetnsCluster, brokerBinPath } from '@streambus/test-cluster';
@@ -53,6 +56,8 @@ export interface RealRunOptions {
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
   /** The brokers' log level (their logs are in the run directory, removed at the end). Default warn. */
   readonly logLevel?: string;
+  /** Copy the brokers' logs out of the run directory when the run has a violation (default true). */
+  readonly keepLogsOnViolation?: boolean;
   readonly onProgress?: (line: string) => void;
   readonly progressIntervalMs?: number;
 }
@@ -218,6 +223,13 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
       for (const text of new Set(unhandled)) examples.push(`unhandled: ${text}`);
     }
     if (stats.clockUnconfirmed > 0) notes.push(`clock skew NOT seen in the broker's Date header on ${stats.clockUnconfirmed} steps`);
+    if (violations.length > 0 && options.keepLogsOnViolation !== false) {
+      // The run directory goes with the clean-up: keep the brokers' logs of a failed run.
+      const kept = join(tmpdir(), `streambus-real-seed-${options.seed}-${process.pid}`);
+      await mkdir(kept, { recursive: true });
+      for (const broker of real.cluster.brokers) await copyFile(real.cluster.logPath(broker.id), join(kept, `broker-${broker.id}.log`)).catch(() => undefined);
+      notes.push(`broker logs kept in ${kept}`);
+    }
     notes.push(...reportNotes(history, stats, cli, readers, pollers, real.network.names.slot));
     const report: RealReport = {
       seed: options.seed,
