@@ -164,6 +164,44 @@ describe('LevelRaftStore', () => {
     expect((await verifyStore(store)).ok).toBe(true);
   });
 
+  it('installs a snapshot below the log end, dropping the suffix above its index (GroupWrite.snapshot replaces the whole log)', async () => {
+    const t = await temp();
+    const log = t.store.openGroup(10, voters);
+    // Entries 1..8 of term 1 (offsets 0..15); the leader's snapshot at index 5 is of term 2, so
+    // entries 6..8 are not the leader's and must not survive the install.
+    await t.store.persist([write(10, batches(1, 8, 1), { term: 1, vote: 1, commit: 4 })], true);
+    const snapshot = { metadata: { index: 5, term: 2, confState: voters }, data: Buffer.from('leader@5') };
+    await t.store.persist([{ groupId: 10, hardState: { term: 2, vote: 0, commit: 5 }, snapshot, entries: [] }], true);
+    const expectReplaced = async (store: LevelRaftStore): Promise<void> => {
+      const g = store.group(10);
+      expect([g.firstIndex(), g.lastIndex(), g.term(5)]).toEqual([6, 5, 2]);
+      expect(() => g.term(6)).toThrow(UnavailableError);
+      expect(() => g.entries(6, 7, Infinity)).toThrow(UnavailableError);
+      expect(Buffer.from(g.snapshot().data).toString()).toBe('leader@5');
+      expect(store.stats().groups.find((s) => s.groupId === 10)).toMatchObject({ entryCount: 0, batchCount: 0, batchBytes: 0, cachedEntries: 0 });
+      // The offsets of the dropped batches are gone with them: the log ends after entry 5's batch.
+      expect([store.earliestOffset(10), store.latestOffset(10)]).toEqual([10, 10]);
+      expect(await store.readBatches(10, 10, Infinity, 8)).toEqual([]);
+      await expect(store.readBatches(10, 12, Infinity, 8)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+      // On disk: no entry, offset index entry or term run of the group above the snapshot.
+      for (const kind of [KeyKind.entry, KeyKind.offsetIndex, KeyKind.termRun]) {
+        const above: number[] = [];
+        for await (const key of store.db.keys({ gte: makeKey(kind, 10, 6), lt: makeKey(kind, 11, 0) })) above.push(key.readUInt32BE(9));
+        expect(above).toEqual([]);
+      }
+      expect((await verifyStore(store)).ok).toBe(true);
+    };
+    await expectReplaced(t.store);
+    expect(log.lastIndex()).toBe(5);
+    const store = await t.reopen();
+    await expectReplaced(store);
+    // The log continues from the snapshot with the leader's entries.
+    await store.persist([write(10, batches(6, 7, 2), { term: 2, vote: 0, commit: 7 })], true);
+    const again = store.group(10);
+    expect([again.firstIndex(), again.lastIndex(), again.term(6), again.term(7)]).toEqual([6, 7, 2, 2]);
+    expect((await store.readBatches(10, 10, Infinity, 7)).map((b) => b.raftIndex)).toEqual([6, 7]);
+  });
+
   it('takes the offsets of a snapshot that replaced a log with no batches of its own from the application', async () => {
     // A new or far-behind follower gets a retention snapshot covering offsets [0, 40): before any
     // later batch arrives its earliest and next offsets must be 40, not 0.
