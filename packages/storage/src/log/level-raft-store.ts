@@ -45,13 +45,9 @@ import type { BatchLocation } from '../codec.js';
 import {
   entryValueHeaderBytes,
   groupIdMax,
-  loadWindowBytesMax,
-  loadWindowEntriesMax,
-  loadWindowsBytesMax,
   progressGroupsEvery,
   readBatchesMax,
   storeLayoutVersion,
-  tailCacheChunksMax,
   tailCacheBytesMaxDefault,
   walSyncIntervalMsDefault,
   walSyncIntervalMsMax,
@@ -61,8 +57,9 @@ import { CorruptBatchError, CorruptStoreError, InvalidStoreConfigError, OffsetOu
 import { openDb } from '../open-db.js';
 import type { Db } from '../open-db.js';
 import { groupRangeEnd, indexRange, KeyKind, keyIndex, keyGroup, kindRange, makeKey } from '../keys.js';
+import { EntryLoader } from '../read/entry-loader.js';
 import { GroupLog } from './group-log.js';
-import type { GroupLogHost, LoadWindow } from './group-log.js';
+import { TailCache } from './tail-cache.js';
 
 export type WalSyncPolicy = 'always' | 'periodic' | 'none';
 
@@ -169,26 +166,15 @@ const emptyConfState: ConfState = { voters: [], learners: [], votersOutgoing: []
 const emptyHardState: HardState = { term: 0, vote: 0, commit: 0 };
 const emptyBytes = Buffer.alloc(0);
 
-interface CacheChunk {
-  readonly log: GroupLog;
-  readonly throughIndex: number;
-}
-
-export class LevelRaftStore implements RaftStore, GroupLogHost {
+export class LevelRaftStore implements RaftStore {
   private readonly groups = new Map<GroupId, GroupLog>();
   /** Groups created by `openGroup` and not yet written. */
   private readonly creating = new Set<GroupLog>();
-  private readonly loadedListeners: ((groupId: GroupId) => void)[] = [];
   private readonly syncListeners: ((persistCount: number) => void)[] = [];
   private readonly walSync: WalSyncPolicy;
-  private readonly tailCacheBytesMax: number;
   private readonly logger: RaftLogger | undefined;
-  private cacheBytesTotal = 0;
-  private cacheChunks: CacheChunk[] = [];
-  /** Load windows of all groups, oldest first, for the global bound (stale ones are skipped). */
-  private windowQueue: { readonly log: GroupLog; readonly window: LoadWindow }[] = [];
-  private windowBytesTotal = 0;
-  private cacheChunksHead = 0;
+  private readonly cache: TailCache;
+  private readonly loader: EntryLoader;
   private queue: Promise<void> = Promise.resolve();
   /**
    * Range deletes below a snapshot, chained per group, run outside the write queue: deleting a
@@ -213,9 +199,15 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
 
   private constructor(readonly db: Db, readonly location: string, options: LevelRaftStoreOptions) {
     this.walSync = options.walSync ?? 'always';
-    this.tailCacheBytesMax = options.tailCacheBytesMax ?? tailCacheBytesMaxDefault;
+    this.cache = new TailCache(options.tailCacheBytesMax ?? tailCacheBytesMaxDefault);
     this.logger = options.logger;
     this.snapshotNextOffset = options.snapshotNextOffset;
+    this.loader = new EntryLoader({
+      db,
+      logger: options.logger,
+      isClosed: () => this.closed,
+      isCurrent: (log) => this.groups.get(log.groupId) === log,
+    });
   }
 
   /** Opens (creating if needed) the store in `dir` and rebuilds every group's in-memory view. */
@@ -255,7 +247,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     const existing = this.groups.get(groupId);
     if (existing !== undefined) return existing;
     const snap: Snapshot = { metadata: { index: 0, term: 0, confState: bootstrap ?? emptyConfState }, data: emptyBytes };
-    const log = new GroupLog(groupId, this, emptyHardState, snap, 0, 0);
+    const log = new GroupLog(groupId, this.loader, emptyHardState, snap, 0, 0);
     log.pendingCreate = true;
     // See OpenGroupOptions.joining: no votes until the group holds an entry from a leader.
     if (options.joining === true) log.repairIndex = 1;
@@ -293,7 +285,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: log.offsetFloor, repairIndex }));
       await batch.write({ sync: true });
       this.logger?.warn({ groupId: g, fromIndex, lastIndex: log.last }, 'storage: corrupt suffix dropped; the replica re-replicates it');
-      this.cacheBytesTotal -= log.truncateFrom(fromIndex);
+      this.cache.release(log.truncateFrom(fromIndex));
       log.hard = hard;
       log.repairIndex = repairIndex;
     });
@@ -309,14 +301,14 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       await this.rangeDeletes.get(groupId);
       this.groups.delete(groupId);
       this.creating.delete(log);
-      this.cacheBytesTotal -= log.evictThrough(log.last);
+      this.cache.release(log.evictThrough(log.last));
       log.truncateFrom(log.firstIndex()); // drops its load windows (and bumps the generation)
       await this.clearGroup(groupId);
     });
   }
 
   onEntriesLoaded(listener: (groupId: GroupId) => void): void {
-    this.loadedListeners.push(listener);
+    this.loader.onLoaded(listener);
   }
 
   // ---------------------------------------------------------------- durability
@@ -531,68 +523,12 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       entryCount,
       batchCount,
       batchBytes,
-      cacheBytes: this.cacheBytesTotal,
-      cacheBytesMax: this.tailCacheBytesMax,
-      loadWindowBytes: this.windowBytesTotal,
+      cacheBytes: this.cache.bytes,
+      cacheBytesMax: this.cache.bytesMax,
+      loadWindowBytes: this.loader.windowBytes,
       persistCount: this.persists,
       syncCount: this.syncs,
     };
-  }
-
-  // ---------------------------------------------------------------- loads (GroupLogHost)
-
-  loadEntries(log: GroupLog, lo: number, hi: number): void {
-    if (log.loading || this.closed) return;
-    log.loading = true;
-    const generation = log.generation;
-    void this.readEntries(log.groupId, lo, hi).then(
-      ({ entries, bytes }) => {
-        log.loading = false;
-        if (entries.length > 0 && generation === log.generation && this.groups.get(log.groupId) === log) this.addWindow(log, { lo, entries, bytes });
-        this.notifyLoaded(log.groupId);
-      },
-      (error: unknown) => {
-        log.loading = false;
-        this.logger?.warn({ groupId: log.groupId, lo, hi, error: String(error) }, 'loading entries failed');
-        this.notifyLoaded(log.groupId);
-      },
-    );
-  }
-
-  windowsDropped(bytes: number): void {
-    this.windowBytesTotal -= bytes;
-  }
-
-  private addWindow(log: GroupLog, window: LoadWindow): void {
-    this.windowBytesTotal += window.bytes;
-    log.addWindow(window);
-    this.windowQueue.push({ log, window });
-    while (this.windowBytesTotal > loadWindowsBytesMax && this.windowQueue.length > 1) {
-      const oldest = this.windowQueue.shift();
-      if (oldest !== undefined && oldest.log.removeWindow(oldest.window)) this.windowBytesTotal -= oldest.window.bytes;
-    }
-    if (this.windowQueue.length > 4 * loadWindowsBytesMax / loadWindowBytesMax) {
-      this.windowQueue = this.windowQueue.filter((w) => w.log.hasWindow(w.window));
-    }
-  }
-
-  private async readEntries(groupId: GroupId, lo: number, hi: number): Promise<{ entries: Entry[]; bytes: number }> {
-    const entries: Entry[] = [];
-    let bytes = 0;
-    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.entry, groupId, lo, hi), fillCache: false })) {
-      const index = keyIndex(key);
-      if (index !== lo + entries.length) break;
-      const entry = decodeEntryValue(index, value);
-      if (entry === null) throw new CorruptStoreError(groupId, `entry ${index} is malformed`);
-      entries.push(entry);
-      bytes += entry.data.byteLength;
-      if (bytes >= loadWindowBytesMax || entries.length >= loadWindowEntriesMax) break;
-    }
-    return { entries, bytes };
-  }
-
-  private notifyLoaded(groupId: GroupId): void {
-    for (const listener of this.loadedListeners) listener(groupId);
   }
 
   // ---------------------------------------------------------------- internals
@@ -655,7 +591,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       this.syncs++;
       this.persistsSynced = this.persists;
     }
-    this.evictCache();
+    this.cache.evict();
   }
 
   /** Adds one group's write to `batch` (entry values to `entryPuts`); pushes the in-memory changes to apply once it is written. */
@@ -689,7 +625,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       const floor = Math.max(dropped, this.snapshotNextOffset?.(g, snapshot.data) ?? 0);
       metaFloor = floor;
       after.push(() => {
-        this.cacheBytesTotal -= log.installSnapshot(snapshot);
+        this.cache.release(log.installSnapshot(snapshot));
         log.offsetFloor = Math.max(log.offsetFloor, floor);
         this.clearBelowLater(g, upTo);
       });
@@ -713,7 +649,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
         for (const run of runsKept) if (run.startIndex >= first.index) batch.del(makeKey(KeyKind.termRun, g, run.startIndex));
         const truncateAt = first.index;
         after.push(() => {
-          this.cacheBytesTotal -= log.truncateFrom(truncateAt);
+          this.cache.release(log.truncateFrom(truncateAt));
         });
       }
       if (batchesKept > 0) lastBatch = log.offsets.at(batchesKept - 1);
@@ -742,9 +678,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
       after.push(() => {
         for (const [index, term] of newRuns) log.runs.push(index, term);
         for (const loc of newBatches) log.offsets.append(loc);
-        const bytes = log.cacheAppend(entries);
-        this.cacheBytesTotal += bytes;
-        this.cacheChunks.push({ log, throughIndex: log.last });
+        this.cache.append(log, entries);
       });
     }
     const lastAfter = first === undefined ? last : first.index + entries.length - 1;
@@ -791,7 +725,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     const floor = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
     batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor, repairIndex: log.repairIndex }));
     await batch.write({ sync: this.walSync === 'always' });
-    this.cacheBytesTotal -= log.compactTo(snapshot);
+    this.cache.release(log.compactTo(snapshot));
     this.clearBelowLater(g, index + 1);
   }
 
@@ -817,19 +751,6 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
   private async clearGroup(groupId: GroupId): Promise<void> {
     for (const kind of [KeyKind.hardState, KeyKind.snapshotMeta, KeyKind.snapshotData, KeyKind.termRun, KeyKind.offsetIndex, KeyKind.entry]) {
       await this.db.clear({ gte: makeKey(kind, groupId, 0), lte: groupRangeEnd(kind, groupId) });
-    }
-  }
-
-  private evictCache(): void {
-    const over = (): boolean => this.cacheBytesTotal > this.tailCacheBytesMax || this.cacheChunks.length - this.cacheChunksHead > tailCacheChunksMax;
-    while (over() && this.cacheChunksHead < this.cacheChunks.length) {
-      const chunk = this.cacheChunks[this.cacheChunksHead] as CacheChunk;
-      this.cacheChunksHead++;
-      this.cacheBytesTotal -= chunk.log.evictThrough(chunk.throughIndex);
-    }
-    if (this.cacheChunksHead > 1024 && this.cacheChunksHead * 2 > this.cacheChunks.length) {
-      this.cacheChunks = this.cacheChunks.slice(this.cacheChunksHead);
-      this.cacheChunksHead = 0;
     }
   }
 
@@ -860,7 +781,7 @@ export class LevelRaftStore implements RaftStore, GroupLogHost {
     const firstIndex = snapMeta.index + 1;
     let last = snapMeta.index;
     for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, g, firstIndex, Infinity), reverse: true, limit: 1 })) last = keyIndex(key);
-    const log = new GroupLog(g, this, hard, { metadata: snapMeta, data: snapData }, last, meta.offsetFloor);
+    const log = new GroupLog(g, this.loader, hard, { metadata: snapMeta, data: snapData }, last, meta.offsetFloor);
     log.repairIndex = meta.repairIndex;
     for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.termRun, g, firstIndex, last + 1) })) {
       const term = decodeTerm(value);
