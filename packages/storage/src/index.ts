@@ -4,13 +4,13 @@ export type {
   WalSyncPolicy,
   LevelRaftStoreOptions,
   OpenProgress,
-  ScrubResult,
-  StoredBatch,
   RetentionPolicy,
   RetentionResult,
   GroupStats,
   StoreStats,
 } from './log/level-raft-store.js';
+export type { StoredBatch } from './read/batch-reader.js';
+export type { ScrubResult } from './verify/scrub.js';
 export type { GroupLog } from './log/group-log.js';
 export { verifyStore } from './verify/verify-store.js';
 export { repairStore } from './verify/repair-store.js';

@@ -26,10 +26,9 @@
  */
 import { assert, EntryType, GroupNotFoundError } from '@streambus/raft';
 import type { ConfState, Entry, GroupId, GroupWrite, HardState, LogStorage, OpenGroupOptions, RaftLogger, RaftStore, Snapshot } from '@streambus/raft';
-import { isRecordBatch, readBatchHeader, verifyBatch, RecordBatchError } from '@streambus/proto';
+import { isRecordBatch, readBatchHeader, RecordBatchError } from '@streambus/proto';
 import {
   decodeBatchLocation,
-  decodeEntryValue,
   decodeGroupMeta,
   decodeHardState,
   decodeSnapshotMeta,
@@ -46,18 +45,22 @@ import {
   entryValueHeaderBytes,
   groupIdMax,
   progressGroupsEvery,
-  readBatchesMax,
   storeLayoutVersion,
   tailCacheBytesMaxDefault,
   walSyncIntervalMsDefault,
   walSyncIntervalMsMax,
   walSyncIntervalMsMin,
 } from '../constants.js';
-import { CorruptBatchError, CorruptStoreError, InvalidStoreConfigError, OffsetOutOfRangeError, StoreClosedError } from '../errors.js';
+import { CorruptStoreError, InvalidStoreConfigError, StoreClosedError } from '../errors.js';
 import { openDb } from '../open-db.js';
 import type { Db } from '../open-db.js';
 import { groupRangeEnd, indexRange, KeyKind, keyIndex, keyGroup, kindRange, makeKey } from '../keys.js';
+import { readBatches } from '../read/batch-reader.js';
+import type { StoredBatch } from '../read/batch-reader.js';
 import { EntryLoader } from '../read/entry-loader.js';
+import { offsetForTimestamp } from '../read/offset-lookup.js';
+import { scrubBatches } from '../verify/scrub.js';
+import type { ScrubResult } from '../verify/scrub.js';
 import { GroupLog } from './group-log.js';
 import { TailCache } from './tail-cache.js';
 
@@ -85,27 +88,6 @@ export interface LevelRaftStoreOptions {
    * have held the batches the snapshot summarises.
    */
   readonly snapshotNextOffset?: (groupId: GroupId, data: Uint8Array) => number | null;
-}
-
-/** One pass of `LevelRaftStore.scrub`. */
-export interface ScrubResult {
-  /** The raft index the next pass starts at; 0 when this pass reached the end of the range. */
-  readonly nextIndex: number;
-  /** The first corrupt batch found in this pass, or null. */
-  readonly corrupt: CorruptBatchError | null;
-  /** Bytes read and checked. */
-  readonly bytes: number;
-}
-
-/** A committed record batch, as stored (never re-encoded). */
-export interface StoredBatch {
-  readonly raftIndex: number;
-  readonly baseOffset: number;
-  readonly lastOffset: number;
-  /** The batch bytes: the entry's data as proposed. */
-  readonly data: Uint8Array;
-  /** True when served from the tail cache, false when read (and CRC-checked) from LevelDB. */
-  readonly fromCache: boolean;
 }
 
 export interface RetentionPolicy {
@@ -346,84 +328,23 @@ export class LevelRaftStore implements RaftStore {
 
   // ---------------------------------------------------------------- partition reads
 
-  /**
-   * Committed record batches from `fromOffset`: the batch holding it first, then the following
-   * ones, up to `bytesMax` (at least one batch) and never past raft index `maxIndexInclusive`
-   * (the commit index: the high watermark). From the tail cache when present, else LevelDB;
-   * every batch read from LevelDB is CRC-checked: a corrupt one ends the read (the intact batches
-   * before it are returned) and raises CorruptBatchError when it is the first.
-   * Throws OffsetOutOfRangeError below the earliest offset or above the next one; returns [] at
-   * the next offset.
-   */
+  /** Committed record batches from `fromOffset`, never past raft index `maxIndexInclusive`: see read/batch-reader.ts. */
   async readBatches(groupId: GroupId, fromOffset: number, bytesMax: number, maxIndexInclusive: number): Promise<StoredBatch[]> {
     this.checkOpen();
-    const log = this.existingGroup(groupId);
-    const earliest = log.earliestOffset();
-    const next = log.nextOffset(maxIndexInclusive);
-    if (fromOffset < earliest || fromOffset > Math.max(next, earliest)) throw new OffsetOutOfRangeError(groupId, fromOffset, earliest, next);
-    const { picked } = pickBatches(log, log.offsets.findOffset(fromOffset), maxIndexInclusive, bytesMax);
-    const out: StoredBatch[] = [];
-    const misses: BatchLocation[] = [];
-    for (const loc of picked) {
-      const cached = misses.length === 0 ? log.cachedEntry(loc.raftIndex) : undefined;
-      if (cached !== undefined) out.push({ raftIndex: loc.raftIndex, baseOffset: loc.baseOffset, lastOffset: loc.lastOffset, data: cached.data, fromCache: true });
-      else misses.push(loc);
-    }
-    if (misses.length === 0) return out;
-    // fillCache off: large batch values would evict the block index from LevelDB's small cache.
-    const values = await this.db.getMany(
-      misses.map((loc) => makeKey(KeyKind.entry, groupId, loc.raftIndex)),
-      { fillCache: false },
-    );
-    for (let i = 0; i < misses.length; i++) {
-      const loc = misses[i] as BatchLocation;
-      const value = values[i];
-      if (value === undefined) break; // compacted meanwhile: serve what precedes it
-      let data: Uint8Array;
-      try {
-        data = checkedBatch(groupId, loc, value);
-      } catch (error) {
-        // Serve the intact batches before a corrupt one; the next read starting at it fails.
-        if (error instanceof CorruptBatchError && out.length > 0) break;
-        throw error;
-      }
-      out.push({ raftIndex: loc.raftIndex, baseOffset: loc.baseOffset, lastOffset: loc.lastOffset, data, fromCache: false });
-    }
-    return out;
+    return readBatches(this.db, this.existingGroup(groupId), fromOffset, bytesMax, maxIndexInclusive);
   }
 
-  /** The offset of the first batch kept (after retention), or the next offset when none. */
   /**
-   * Background verification (scrubbing): reads the stored record batches of `groupId` from
-   * LevelDB itself (never the tail cache), from raft index `fromIndex` up to `maxIndexInclusive`
-   * and about `bytesMax` bytes, checking every CRC. Returns where the next pass continues (0 when
-   * it reached the end) and the first corrupt batch found, if any.
+   * Background verification (scrubbing) of the stored batches of `groupId`, from LevelDB itself,
+   * from raft index `fromIndex` up to `maxIndexInclusive`, about `bytesMax` bytes a pass: see
+   * verify/scrub.ts.
    */
   async scrub(groupId: GroupId, fromIndex: number, maxIndexInclusive: number, bytesMax: number): Promise<ScrubResult> {
     this.checkOpen();
-    const log = this.existingGroup(groupId);
-    const { picked, bytes, pos } = pickBatches(log, log.offsets.findRaftIndex(fromIndex), maxIndexInclusive, bytesMax);
-    const lastPicked = picked[picked.length - 1];
-    const done = pos >= log.offsets.count || log.offsets.at(pos).raftIndex > maxIndexInclusive;
-    const nextIndex = done || lastPicked === undefined ? 0 : lastPicked.raftIndex + 1;
-    if (picked.length === 0) return { nextIndex, corrupt: null, bytes: 0 };
-    const values = await this.db.getMany(
-      picked.map((loc) => makeKey(KeyKind.entry, groupId, loc.raftIndex)),
-      { fillCache: false },
-    );
-    for (let i = 0; i < picked.length; i++) {
-      const value = values[i];
-      if (value === undefined) break; // compacted or truncated meanwhile
-      try {
-        checkedBatch(groupId, picked[i] as BatchLocation, value);
-      } catch (error) {
-        if (error instanceof CorruptBatchError) return { nextIndex, corrupt: error, bytes };
-        throw error;
-      }
-    }
-    return { nextIndex, corrupt: null, bytes };
+    return scrubBatches(this.db, this.existingGroup(groupId), fromIndex, maxIndexInclusive, bytesMax);
   }
 
+  /** The offset of the first batch kept (after retention), or the next offset when none. */
   earliestOffset(groupId: GroupId): number {
     return this.existingGroup(groupId).earliestOffset();
   }
@@ -433,18 +354,9 @@ export class LevelRaftStore implements RaftStore {
     return this.existingGroup(groupId).nextOffset(maxIndexInclusive);
   }
 
-  /**
-   * The base offset of the first batch holding a record with timestamp >= `timestampMs`
-   * (fetching from it yields that record first among the newer ones), or null when no batch at or
-   * below `maxIndexInclusive` does. Batch granularity: records of that batch that are older
-   * than `timestampMs` are the consumer's to skip.
-   */
+  /** The base offset of the first batch holding a record at or after `timestampMs`, or null: see read/offset-lookup.ts. */
   offsetForTimestamp(groupId: GroupId, timestampMs: number, maxIndexInclusive = Infinity): number | null {
-    const log = this.existingGroup(groupId);
-    const pos = log.offsets.findTimestamp(timestampMs);
-    if (pos >= log.offsets.count) return null;
-    const loc = log.offsets.at(pos);
-    return loc.raftIndex <= maxIndexInclusive ? loc.baseOffset : null;
+    return offsetForTimestamp(this.existingGroup(groupId), timestampMs, maxIndexInclusive);
   }
 
   // ---------------------------------------------------------------- retention and stats
@@ -810,23 +722,6 @@ function required(groupId: GroupId, what: string, value: Buffer | undefined): Bu
   return value;
 }
 
-/**
- * The batches of the offset index from position `from` on, up to raft index `maxIndexInclusive`,
- * about `bytesMax` bytes (at least one) and `readBatchesMax` batches; `pos` is where it stopped.
- */
-function pickBatches(log: GroupLog, from: number, maxIndexInclusive: number, bytesMax: number): { picked: BatchLocation[]; bytes: number; pos: number } {
-  const picked: BatchLocation[] = [];
-  let bytes = 0;
-  let pos = from;
-  for (; pos < log.offsets.count && picked.length < readBatchesMax; pos++) {
-    const loc = log.offsets.at(pos);
-    if (loc.raftIndex > maxIndexInclusive || (picked.length > 0 && bytes + loc.bytes > bytesMax)) break;
-    bytes += loc.bytes;
-    picked.push(loc);
-  }
-  return { picked, bytes, pos };
-}
-
 /** The offset-index entry of a record batch entry, or null for other payloads. */
 function batchLocation(entry: Entry): BatchLocation | null {
   if (entry.type !== EntryType.normal || !isRecordBatch(entry.data)) return null;
@@ -837,22 +732,6 @@ function batchLocation(entry: Entry): BatchLocation | null {
     if (error instanceof RecordBatchError) return null;
     throw error;
   }
-}
-
-/** The batch bytes of a stored entry value, CRC-verified and matched against the offset index. */
-function checkedBatch(groupId: GroupId, loc: BatchLocation, value: Buffer): Uint8Array {
-  const entry = decodeEntryValue(loc.raftIndex, value);
-  if (entry === null) throw new CorruptBatchError(groupId, loc.raftIndex, loc.baseOffset, 'entry value is malformed');
-  try {
-    const header = verifyBatch(entry.data);
-    if (header.baseOffset !== loc.baseOffset || header.lastOffset !== loc.lastOffset) {
-      throw new CorruptBatchError(groupId, loc.raftIndex, loc.baseOffset, `offsets [${header.baseOffset}, ${header.lastOffset}] disagree with the index`);
-    }
-  } catch (error: unknown) {
-    if (error instanceof RecordBatchError) throw new CorruptBatchError(groupId, loc.raftIndex, loc.baseOffset, error.message);
-    throw error;
-  }
-  return entry.data;
 }
 
 function validateOptions(options: LevelRaftStoreOptions): void {
