@@ -1,14 +1,8 @@
 // Public API of @streambus/storage. Named exports only.
 export { LevelRaftStore } from './log/level-raft-store.js';
-export type {
-  WalSyncPolicy,
-  LevelRaftStoreOptions,
-  OpenProgress,
-  RetentionPolicy,
-  RetentionResult,
-  GroupStats,
-  StoreStats,
-} from './log/level-raft-store.js';
+export type { WalSyncPolicy, LevelRaftStoreOptions, OpenProgress } from './log/level-raft-store.js';
+export type { GroupStats, StoreStats } from './log/store-stats.js';
+export type { RetentionPolicy, RetentionResult } from './retention/retention.js';
 export type { StoredBatch } from './read/batch-reader.js';
 export type { ScrubResult } from './verify/scrub.js';
 export type { GroupLog } from './log/group-log.js';

@@ -59,9 +59,13 @@ import { readBatches } from '../read/batch-reader.js';
 import type { StoredBatch } from '../read/batch-reader.js';
 import { EntryLoader } from '../read/entry-loader.js';
 import { offsetForTimestamp } from '../read/offset-lookup.js';
+import { planRetention } from '../retention/retention.js';
+import type { RetentionPolicy, RetentionResult } from '../retention/retention.js';
 import { scrubBatches } from '../verify/scrub.js';
 import type { ScrubResult } from '../verify/scrub.js';
 import { GroupLog } from './group-log.js';
+import { storeStats } from './store-stats.js';
+import type { StoreStats } from './store-stats.js';
 import { TailCache } from './tail-cache.js';
 
 export type WalSyncPolicy = 'always' | 'periodic' | 'none';
@@ -88,58 +92,6 @@ export interface LevelRaftStoreOptions {
    * have held the batches the snapshot summarises.
    */
   readonly snapshotNextOffset?: (groupId: GroupId, data: Uint8Array) => number | null;
-}
-
-export interface RetentionPolicy {
-  /** Delete batches whose records are all older than now - maxAgeMs. */
-  readonly maxAgeMs?: number;
-  /** Delete the oldest batches while the partition holds more record-batch bytes than this. */
-  readonly maxBytes?: number;
-  readonly now: number;
-  /** The group's applied index: nothing above it is ever deleted. */
-  readonly appliedIndex: number;
-  /**
-   * Membership as of any index up to `appliedIndex`, for the snapshot (default: the current
-   * snapshot's): the snapshot is cut below the applied index, and conf changes between the two
-   * must replay on top of it. When it answers undefined for the cut, nothing is deleted this time.
-   */
-  readonly confStateAt?: (index: number) => ConfState | undefined;
-}
-
-export interface RetentionResult {
-  /** The snapshot index the log was compacted to, or null when nothing was due. */
-  readonly snapshotIndex: number | null;
-  readonly batchesDeleted: number;
-  readonly bytesDeleted: number;
-  readonly earliestOffset: number;
-}
-
-export interface GroupStats {
-  readonly groupId: GroupId;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly entryCount: number;
-  readonly batchCount: number;
-  /** Bytes of record batches kept (the partition's size as retention counts it). */
-  readonly batchBytes: number;
-  readonly earliestOffset: number;
-  readonly nextOffset: number;
-  readonly cachedEntries: number;
-  readonly cacheBytes: number;
-}
-
-export interface StoreStats {
-  readonly groups: readonly GroupStats[];
-  readonly groupCount: number;
-  readonly entryCount: number;
-  readonly batchCount: number;
-  readonly batchBytes: number;
-  readonly cacheBytes: number;
-  readonly cacheBytesMax: number;
-  /** Bytes of entries loaded from disk and held for readers behind the tail cache. */
-  readonly loadWindowBytes: number;
-  readonly persistCount: number;
-  readonly syncCount: number;
 }
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
@@ -370,77 +322,27 @@ export class LevelRaftStore implements RaftStore {
    * The state describes `appliedIndex` but is recorded at the cut (<= appliedIndex): a replica
    * that installs this snapshot re-applies entries (cut, appliedIndex] on top of it, so the
    * partition's apply must be idempotent for them (next offset = max, sequences only forward).
-   * `confState` should be the membership as of the cut (the host knows it; the storage does
-   * not decode conf changes); it defaults to the current snapshot's.
+   * `policy.confStateAt` should answer the membership as of the cut (the host knows it; the
+   * storage does not decode conf changes); without it the current snapshot's is used.
    */
   applyRetention(groupId: GroupId, policy: RetentionPolicy, partitionState: Uint8Array): Promise<RetentionResult> {
     return this.exclusive(async () => {
       const log = this.existingGroup(groupId);
-      const offsets = log.offsets;
-      const applied = Math.min(policy.appliedIndex, log.last);
-      let drop = 0;
-      if (policy.maxAgeMs !== undefined) {
-        const cutoff = policy.now - policy.maxAgeMs;
-        // The running max timestamp makes "every record up to here is older" a prefix test.
-        drop = Math.min(offsets.findTimestamp(cutoff), offsets.count);
-      }
-      if (policy.maxBytes !== undefined) {
-        let bytes = offsets.bytes;
-        let n = 0;
-        while (n < offsets.count && bytes > policy.maxBytes) bytes -= offsets.bytesAt(n++);
-        drop = Math.max(drop, n);
-      }
-      while (drop > 0 && offsets.raftIndexAt(drop - 1) > applied) drop--;
-      if (drop === 0) return { snapshotIndex: null, batchesDeleted: 0, bytesDeleted: 0, earliestOffset: log.earliestOffset() };
-      const cut = drop < offsets.count ? Math.min(applied, offsets.raftIndexAt(drop) - 1) : applied;
-      const confState = policy.confStateAt === undefined ? log.snap.metadata.confState : policy.confStateAt(cut);
-      if (confState === undefined) return { snapshotIndex: null, batchesDeleted: 0, bytesDeleted: 0, earliestOffset: log.earliestOffset() };
-      let bytesDeleted = 0;
-      for (let i = 0; i < drop; i++) bytesDeleted += offsets.bytesAt(i);
-      const snapshot: Snapshot = {
-        metadata: { index: cut, term: log.term(cut), confState },
-        data: partitionState,
-      };
-      await this.compactNow(groupId, snapshot);
-      return { snapshotIndex: cut, batchesDeleted: drop, bytesDeleted, earliestOffset: log.earliestOffset() };
+      const cut = planRetention(log, policy, partitionState);
+      if (cut === null) return { snapshotIndex: null, batchesDeleted: 0, bytesDeleted: 0, earliestOffset: log.earliestOffset() };
+      await this.compactNow(groupId, cut.snapshot);
+      return { snapshotIndex: cut.snapshot.metadata.index, batchesDeleted: cut.batchesDeleted, bytesDeleted: cut.bytesDeleted, earliestOffset: log.earliestOffset() };
     });
   }
 
   stats(): StoreStats {
-    const groups: GroupStats[] = [];
-    let entryCount = 0;
-    let batchCount = 0;
-    let batchBytes = 0;
-    for (const log of this.groups.values()) {
-      const s: GroupStats = {
-        groupId: log.groupId,
-        firstIndex: log.firstIndex(),
-        lastIndex: log.last,
-        entryCount: log.last - log.firstIndex() + 1,
-        batchCount: log.offsets.count,
-        batchBytes: log.offsets.bytes,
-        earliestOffset: log.earliestOffset(),
-        nextOffset: log.nextOffset(),
-        cachedEntries: log.cachedEntries,
-        cacheBytes: log.cacheBytes,
-      };
-      groups.push(s);
-      entryCount += s.entryCount;
-      batchCount += s.batchCount;
-      batchBytes += s.batchBytes;
-    }
-    return {
-      groups,
-      groupCount: groups.length,
-      entryCount,
-      batchCount,
-      batchBytes,
+    return storeStats(this.groups.values(), {
       cacheBytes: this.cache.bytes,
       cacheBytesMax: this.cache.bytesMax,
       loadWindowBytes: this.loader.windowBytes,
       persistCount: this.persists,
       syncCount: this.syncs,
-    };
+    });
   }
 
   // ---------------------------------------------------------------- internals
