@@ -6,6 +6,7 @@
  */
 import { assert } from '@streambus/raft';
 import { healthDetailCharsMax, healthProvidersMax, healthProviderTimeoutMs } from './constants.js';
+import { rethrowBug } from '../bugs.js';
 
 export type HealthStatus = 'ok' | 'degraded' | 'down';
 
@@ -126,7 +127,11 @@ export class HealthRegistry {
       timer = setTimeout(() => resolve(failed(`${name} did not answer within ${this.providerTimeoutMs}ms`)), this.providerTimeoutMs);
     });
     try {
-      return await Promise.race([run().catch((error: unknown) => failed(`${name} check failed: ${error instanceof Error ? error.message : String(error)}`)), timeout]);
+      const checked = run().catch((error: unknown) => {
+        rethrowBug(error);
+        return failed(`${name} check failed: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      return await Promise.race([checked, timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -16,6 +16,7 @@ import {
   adminRequestTimeoutMs,
 } from './constants.js';
 import type { HealthRegistry } from './health.js';
+import { rethrowBug } from '../bugs.js';
 
 export interface AdminServerOptions {
   readonly listen: HostPort;
@@ -48,6 +49,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     },
     (request, response) => {
       handle(options, request, response).catch((error: unknown) => {
+        rethrowBug(error);
         options.logger?.error({ err: error, url: request.url }, 'admin request failed');
         if (!response.headersSent) sendJson(response, 500, { error: 'INTERNAL', message: 'internal error; see the broker log' });
         else response.destroy();

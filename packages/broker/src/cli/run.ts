@@ -17,6 +17,7 @@ import { topicCreate, topicDelete, topicDescribe, topicList } from './commands/t
 import { topicReassign } from './commands/topic-reassign.js';
 import { walVerify } from './commands/wal.js';
 import { ExitCode } from './exit-codes.js';
+import { rethrowBug } from '../bugs.js';
 
 export const commands: readonly Command[] = [server, topicCreate, topicList, topicDescribe, topicDelete, topicReassign, produce, consume, clusterStatus, health, configDump, configKeys, walVerify];
 
@@ -118,6 +119,7 @@ function parseArguments(command: Command, args: readonly string[]): { values: Op
   try {
     parsed = parseArgs({ args: [...args], options: { ...command.options }, allowPositionals: true, strict: true }) as { values: OptionValues; positionals: string[] };
   } catch (error: unknown) {
+    rethrowBug(error);
     throw new UsageError(error instanceof Error ? error.message.split('\n')[0]?.replace(/\. To specify a positional argument.*$/, '') ?? 'bad arguments' : 'bad arguments');
   }
   const count = parsed.positionals.length;

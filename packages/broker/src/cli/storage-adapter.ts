@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { verifyStore } from '@streambus/storage';
 import type { VerifyProblem } from '@streambus/storage';
 import type { VerifyWal, WalVerifyReport } from './seams.js';
+import { rethrowBug } from '../bugs.js';
 
 /** Thrown for a directory that is not there: nothing to verify is a failure, not a clean result. */
 export class NoSuchDataDirError extends Error {
@@ -10,7 +11,7 @@ export class NoSuchDataDirError extends Error {
 }
 
 export const verifyWalWithStorage: VerifyWal = async (dataDir) => {
-  const info = await stat(dataDir).catch(() => undefined);
+  const info = await stat(dataDir).catch(rethrowBug);
   if (info === undefined || !info.isDirectory()) throw new NoSuchDataDirError(`${dataDir} is not a directory; give a broker's data directory`);
   const report = await verifyStore(dataDir);
   const problems = report.problems.map(formatProblem);

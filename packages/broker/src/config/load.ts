@@ -22,6 +22,7 @@ import type {
   LogLevel,
   WalSyncPolicy,
 } from './types.js';
+import { rethrowBug } from '../bugs.js';
 
 export interface ConfigFile {
   /** As given by the user; shown in origins and errors. */
@@ -168,6 +169,7 @@ async function readConfigFile(path: string): Promise<ConfigFile | { problem: Con
     }
     return { path, text: await readFile(path, 'utf8') };
   } catch (error: unknown) {
+    rethrowBug(error);
     const code = error instanceof Error && 'code' in error ? String(error.code) : 'unknown';
     const message = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot be read (${code})`;
     return { problem: { path, message, hint: 'check the path given to --config' } };

@@ -6,6 +6,7 @@
  */
 import { assert } from '@streambus/raft';
 import { ControllerCodecError } from './errors.js';
+import { rethrowBug } from '../bugs.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -185,7 +186,8 @@ export class ByteReader {
     this.offset += length;
     try {
       return decoder.decode(slice);
-    } catch {
+    } catch (error) {
+      rethrowBug(error);
       throw this.malformed(`${field} is not valid UTF-8`);
     }
   }

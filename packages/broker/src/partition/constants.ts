@@ -15,6 +15,8 @@ export const uncommittedBytesMax = 32 * 1024 * 1024;
 export const reorderWaitMsMax = 1_000;
 /** Batches waiting for reordering per partition. */
 export const reorderWaitersMax = 1_000;
+/** A new leader whose read of its own log failed (lost leadership, a timed-out read) tries again after this. */
+export const leaderReadyRetryMs = 50;
 /** Fetch waiters per partition (long polls). */
 export const fetchWaitersMax = 10_000;
 /** First byte of a partition-state snapshot, and its format version. */

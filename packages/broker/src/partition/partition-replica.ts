@@ -17,7 +17,8 @@ import type { Entry, RaftHost, Snapshot } from '@streambus/raft';
 import { CorruptBatchError, OffsetOutOfRangeError } from '@streambus/storage';
 import type { LevelRaftStore } from '@streambus/storage';
 import type { Logger } from '../logging/logger.js';
-import { fetchWaitersMax, producerWindowBatches, reorderWaitMsMax, reorderWaitersMax, uncommittedBytesMax } from './constants.js';
+import { rethrowBug } from '../bugs.js';
+import { fetchWaitersMax, leaderReadyRetryMs, producerWindowBatches, reorderWaitMsMax, reorderWaitersMax, uncommittedBytesMax } from './constants.js';
 import { PartitionState } from './partition-state.js';
 import type { SequenceCheck } from './partition-state.js';
 
@@ -216,9 +217,10 @@ export class PartitionReplica {
         this.logger.debug({ group: this.groupId, term: state.term, next_offset: this.applied.nextOffset }, 'partition leader ready');
         return;
       } catch (error) {
+        rethrowBug(error);
         if (error instanceof StoppedError) return;
         // Lost leadership or the read timed out: onLeaderChange will start over if needed.
-        await sleep(50);
+        await sleep(leaderReadyRetryMs);
       }
     }
   }
@@ -300,7 +302,7 @@ export class PartitionReplica {
       outcome.then(forget, forget);
     }
     if (acks === 'none') {
-      void outcome.catch(() => undefined);
+      void outcome.catch(rethrowBug);
       return { errorCode: ErrorCode.NONE, errorMessage: '', baseOffset: -1, leaderId: this.brokerId, leaderEpoch: state.term, logStartOffset: -1 };
     }
     return withDeadline(outcome, deadline - this.nowMs(), () =>

@@ -24,6 +24,7 @@ import type {
   SnapshotMetadata,
 } from '@streambus/raft';
 import { MalformedFrameError, UnsupportedVersionError } from './errors.js';
+import { rethrowBug } from '../bugs.js';
 
 type Wire = Record<string, unknown>;
 
@@ -87,6 +88,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   try {
     wire = peerProtoTypes().raftFrame.decode(bytes) as unknown as Wire;
   } catch (error) {
+    rethrowBug(error);
     throw new MalformedFrameError(error instanceof Error ? error.message : 'undecodable protobuf');
   }
   const version = wireNumber(wire['protocolVersion']);

@@ -12,10 +12,10 @@
  * explicitly). Peers see their stream end and reconnect, with backoff, to whoever serves next.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AssertionError } from '@streambus/raft';
 import type { Frame, NodeId } from '@streambus/raft';
 import { ErrorCode, peerControllerCommandBytesMax, peerMessageBytesMax, peerServiceDefinition } from '@streambus/proto';
 import type { ControllerCommandRequest, ControllerCommandResponse, RaftStreamClosed } from '@streambus/proto';
+import { rethrowBug } from '../bugs.js';
 import { peerWarnIntervalMs } from './constants.js';
 import { PeerError } from './errors.js';
 import { decodeFrame } from './frame-codec.js';
@@ -160,7 +160,7 @@ export function addPeerService(server: grpc.Server, handlers: PeerServiceHandler
     handlers.proposeControllerCommand(command, fromBroker).then(
       (response) => callback(null, response),
       (error: unknown) => {
-        if (error instanceof AssertionError) throw error;
+        rethrowBug(error);
         logger.warn({ from: fromBroker, reason: error instanceof Error ? error.message : String(error) }, 'forwarded controller command failed');
         callback(null, { errorCode: ErrorCode.INTERNAL, leaderHint: 0, result: emptyBytes });
       },

@@ -40,6 +40,7 @@ import { PeerCallError } from './errors.js';
 import { encodeFrame } from './frame-codec.js';
 import { silentPeerLogger, WarnLimiter } from './logger.js';
 import type { PeerLogger } from './logger.js';
+import { rethrowBug } from '../bugs.js';
 
 export interface PeerTransportOptions {
   /** This broker's id (> 0): every frame sent must be from it. */
@@ -222,6 +223,7 @@ class PeerLink {
     try {
       stream = this.startStream();
     } catch (error) {
+      rethrowBug(error);
       // grpc-js refused to create the channel or call (a bad address): retry like a broken stream.
       this.stats.streamFailures++;
       this.scheduleRetry({ peer: this.peerId, address: this.address, reason: error instanceof Error ? error.message : String(error) }, true);
@@ -429,6 +431,7 @@ export class PeerTransport implements RaftTransport {
     try {
       bytes = encodeFrame(frame);
     } catch (error) {
+      rethrowBug(error);
       link.stats.framesDropped++;
       this.warnings.log({ peer: frame.to, error: error instanceof Error ? error.message : String(error) }, 'raft frame not encodable; dropped');
       return;
@@ -462,6 +465,7 @@ export class PeerTransport implements RaftTransport {
       try {
         channel = link.channel();
       } catch (error) {
+        rethrowBug(error);
         reject(new PeerCallError('PEER_UNAVAILABLE', to, `broker ${to} at ${link.address} is unreachable: ${error instanceof Error ? error.message : String(error)}`));
         return;
       }

@@ -16,6 +16,7 @@ import type { ConfState, Entry, GroupId, GroupWrite, HostGroupStatus, HostTimer,
 import { LevelRaftStore } from '@streambus/storage';
 import type { CorruptBatchError } from '@streambus/storage';
 import type { HealthRegistry } from '../admin/health.js';
+import { rethrowBug } from '../bugs.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import type { BrokerConfig } from '../config/types.js';
 import type { PartitionInfo } from '../controller/state.js';
@@ -200,7 +201,7 @@ export class Broker {
     try {
       await broker.startServing();
     } catch (error) {
-      await broker.stop().catch(() => undefined);
+      await broker.stop().catch(rethrowBug);
       throw error;
     }
     return broker;
@@ -329,6 +330,7 @@ export class Broker {
           this.logger.warn({ group: groupId, from_index: fromIndex, leader }, 'corrupt suffix dropped: re-replicating it from the leader');
           return;
         } catch (error) {
+          rethrowBug(error);
           if (this.stopping) return;
           this.logger.error({ group: groupId, err: (error as Error).message }, 'repair of a corrupt replica failed; retrying');
         } finally {
@@ -357,7 +359,10 @@ export class Broker {
     if (this.scrubbing || this.stopping) return;
     this.scrubbing = true;
     void this.scrubPass()
-      .catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'scrub pass failed'))
+      .catch((error: unknown) => {
+        rethrowBug(error);
+        this.logger.warn({ err: (error as Error).message }, 'scrub pass failed');
+      })
       .finally(() => {
         this.scrubbing = false;
       });
@@ -515,6 +520,7 @@ export class Broker {
           await sleep(1_000);
         }
       } catch (error) {
+        rethrowBug(error);
         if (this.stopping) return;
         this.logger.warn({ err: (error as Error).message }, 'registration with the controller failed; retrying');
         await sleep(500);
@@ -551,6 +557,7 @@ export class Broker {
     this.gateway
       .propose({ type: 'reportPartitions', reports }, controllerCommandDeadlineMs)
       .catch((error: unknown) => {
+        rethrowBug(error);
         for (const report of reports) this.sentReports.delete(report.groupId);
         this.logger.debug({ err: (error as Error).message }, 'partition report not delivered; will retry');
       })
@@ -582,6 +589,7 @@ export class Broker {
     if (applied - this.controllerSnapshotIndex < controllerCompactEntries) return;
     this.controllerSnapshotIndex = applied;
     this.host.compact(controllerGroupId, this.controller.snapshot(), applied).catch((error: unknown) => {
+      rethrowBug(error);
       this.logger.warn({ err: (error as Error).message }, 'controller log compaction failed');
     });
   }
@@ -597,6 +605,7 @@ export class Broker {
       const confStateAt = (index: number): ConfState | undefined => (this.host.hasGroup(groupId) ? this.host.confStateAt(groupId, index) : undefined);
       const policy = { now: Date.now(), appliedIndex, confStateAt, ...(maxAgeMs > 0 ? { maxAgeMs } : {}), ...(maxBytes > 0 ? { maxBytes } : {}) };
       this.store.applyRetention(groupId, policy, data).catch((error: unknown) => {
+        rethrowBug(error);
         this.logger.warn({ group: groupId, err: (error as Error).message }, 'retention failed');
       });
     }
@@ -744,6 +753,7 @@ export class Broker {
       try {
         run();
       } catch (error) {
+        rethrowBug(error);
         this.logger.error({ err: (error as Error).message }, 'periodic broker task failed');
       }
     }, ms);

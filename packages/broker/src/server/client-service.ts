@@ -53,6 +53,7 @@ import type {
 import { Role } from '@streambus/raft';
 import type { NodeId } from '@streambus/raft';
 import type { BrokerMetrics } from '../admin/metrics.js';
+import { rethrowBug } from '../bugs.js';
 import type { ControllerFailureCode, ControllerResult } from '../controller/commands.js';
 import { planCreateTopic } from '../controller/plan.js';
 import type { ControllerState, PartitionInfo, TopicInfo } from '../controller/state.js';
@@ -116,6 +117,7 @@ export class ClientService {
       run(call.request, call).then(
         (response) => callback(null, response),
         (error: unknown) => {
+          rethrowBug(error);
           if (error instanceof InvalidRequestError) {
             callback(makeCallError(ErrorCode.INVALID_REQUEST, error.message));
             return;
@@ -318,6 +320,7 @@ export class ClientService {
     try {
       return await this.broker.gateway.propose(command, deadlineMs);
     } catch (error) {
+      rethrowBug(error);
       return { errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: (error as Error).message };
     }
   }
@@ -363,6 +366,7 @@ export class ClientService {
       try {
         await this.producerIdsAllocation;
       } catch (error) {
+        rethrowBug(error);
         return { errorCode: ErrorCode.REQUEST_TIMED_OUT, producerId: -1, producerEpoch: -1 };
       }
     }
@@ -433,6 +437,7 @@ export class ClientService {
           if (answer !== undefined) results[index] = answer;
         });
       } catch (error) {
+        rethrowBug(error);
         indexes.forEach((index) => {
           const part = request.partitions[index];
           if (part !== undefined) results[index] = produceResult(part.topic, part.partition, ErrorCode.NOT_LEADER, `forwarding to broker ${leaderId} failed: ${(error as Error).message}; retry`, leaderId);

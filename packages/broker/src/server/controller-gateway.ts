@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '@streambus/proto';
 import { NotLeaderError, ProposalDroppedError } from '@streambus/raft';
 import type { NodeId, RaftHost } from '@streambus/raft';
+import { rethrowBug } from '../bugs.js';
 import type { ControllerCommand, ControllerResult } from '../controller/commands.js';
 import { encodeCommand } from '../controller/codec.js';
 import { controllerGroupId } from '../controller/constants.js';
@@ -67,7 +68,8 @@ export class ControllerGateway {
     });
     try {
       await Promise.race([this.host.linearizableRead(controllerGroupId).then(() => undefined), timeout]);
-    } catch {
+    } catch (error) {
+      rethrowBug(error);
       // No leader or the read was dropped: plan from the local state.
     } finally {
       clearTimeout(timer);
@@ -94,7 +96,8 @@ export class ControllerGateway {
           reason = `controller leader ${leader} answered error ${response.errorCode}`;
         }
       } catch (error) {
-        if (!(error instanceof NotLeaderError || error instanceof ProposalDroppedError || error instanceof Error)) throw error;
+        rethrowBug(error);
+        if (!(error instanceof Error)) throw error;
         reason = error.message;
       }
       await sleep(retryPauseMs);
@@ -113,6 +116,7 @@ export class ControllerGateway {
       const result = await this.proposeLocally(command);
       return { errorCode: ErrorCode.NONE, leaderHint: this.nodeId, result: encodeResult(result) };
     } catch (error) {
+      rethrowBug(error);
       const hint = this.leaderId();
       return { errorCode: error instanceof NotLeaderError ? ErrorCode.NOT_CONTROLLER : ErrorCode.REQUEST_TIMED_OUT, leaderHint: hint, result: new Uint8Array(0) };
     }

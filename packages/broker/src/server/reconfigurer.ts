@@ -17,6 +17,7 @@
  */
 import { ConfChangeTransition, ConfChangeType, GroupNotFoundError, NotLeaderError, ProposalDroppedError, Role, StoppedError } from '@streambus/raft';
 import type { ConfChange, GroupId, HostGroupStatus, NodeId, ProposalReceipt } from '@streambus/raft';
+import { rethrowBug } from '../bugs.js';
 import type { Logger } from '../logging/logger.js';
 import { confChangeWaitMsMax, promoteLagEntriesMax, reconfigureGroupsPerRunMax } from './constants.js';
 
@@ -189,6 +190,7 @@ export class Reconfigurer {
       .then(
         (receipt) => this.logger.info({ group: groupId, step: step.kind, broker: step.nodeId, index: receipt.index }, 'partition membership step applied'),
         (error: unknown) => {
+          rethrowBug(error);
           // Lost leadership, a conf change already pending, a stopped host: the next run looks again.
           if (!expected(error)) this.logger.error({ group: groupId, step: step.kind, err: (error as Error).message }, 'partition membership step failed');
           else this.logger.debug({ group: groupId, step: step.kind, err: (error as Error).message }, 'partition membership step not taken; retrying');

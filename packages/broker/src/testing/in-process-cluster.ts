@@ -14,6 +14,7 @@ import type { Logger } from '../logging/logger.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { Broker } from '../server/broker.js';
 import { freePorts } from './ports.js';
+import { rethrowBug } from '../bugs.js';
 
 export interface InProcessClusterOptions {
   /** Brokers; default 3. */
@@ -171,7 +172,7 @@ export class InProcessCluster {
     await Promise.all([...this.members.values()].map(async (member) => {
       const broker = member.broker;
       member.broker = null;
-      await broker?.kill().catch(() => undefined);
+      await broker?.kill().catch(rethrowBug);
     }));
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { rethrowBug } from '../bugs.js';
 
 /** Lowest port handed out; below are well-known and commonly used registered ports. */
 const portFloor = 10_000;
@@ -25,7 +26,7 @@ export async function freePorts(count: number): Promise<number[]> {
       if (attempt >= count * attemptsPerPort) throw new Error(`no ${count} free ports found in ${portFloor}..${ceiling}`);
       const port = portFloor + Math.floor(Math.random() * (ceiling - portFloor + 1));
       if (ports.includes(port)) continue;
-      const server = await listenOn(port).catch(() => undefined);
+      const server = await listenOn(port).catch(rethrowBug);
       if (server === undefined) continue;
       held.push(server);
       ports.push(port);
@@ -42,7 +43,8 @@ function ephemeralLow(): number {
     const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
     const value = Number(low);
     return Number.isInteger(value) && value > 0 ? value : 32_768;
-  } catch {
+  } catch (error) {
+    rethrowBug(error);
     return 32_768;
   }
 }

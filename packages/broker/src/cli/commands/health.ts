@@ -7,6 +7,7 @@ import { UsageError, booleanOption, durationOption, stringOption } from '../comm
 import { defaultAdminAddress, healthResponseBytesMax, healthTimeoutMsDefault } from '../constants.js';
 import { ExitCode, errorCode, exitCodeForError } from '../exit-codes.js';
 import { formatTable, formatUptime, jsonLine } from '../format.js';
+import { rethrowBug } from '../../bugs.js';
 
 export const health: Command = {
   path: ['health'],
@@ -31,6 +32,7 @@ export const health: Command = {
     try {
       report = await fetchHealth(url, timeoutMs);
     } catch (error: unknown) {
+      rethrowBug(error);
       const code = exitCodeForError(error) === ExitCode.unavailable ? (errorCode(error) ?? 'UNAVAILABLE') : 'BAD_RESPONSE';
       const message = `${url}: ${describeFetchError(error)}`;
       input.deps.io.stderr(json ? jsonLine({ error: { code, message } }) : `streambus health: ${message} (${code})\n`);
@@ -102,7 +104,8 @@ function parseHealth(status: number, body: string): HealthReport {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
-  } catch {
+  } catch (error) {
+    rethrowBug(error);
     throw new BadResponseError(`HTTP ${status}, not JSON: is this a StreamBus admin address?`);
   }
   if (!isHealthReport(parsed)) throw new BadResponseError(`HTTP ${status}, not a /health document: is this a StreamBus admin address?`);

@@ -17,6 +17,7 @@ import { shutdownTimeoutMs } from '../constants.js';
 import { ExitCode, errorCode } from '../exit-codes.js';
 import type { RunningBroker } from '../seams.js';
 import { loadForCommand, serverOptionHelp, serverOptions } from './server-flags.js';
+import { rethrowBug } from '../../bugs.js';
 
 export const server: Command = {
   path: ['server'],
@@ -65,6 +66,7 @@ async function runServer(input: CommandInput): Promise<number> {
       logger: componentLogger(logger, 'admin'),
     });
   } catch (error: unknown) {
+    rethrowBug(error);
     const reason = errorCode(error) === 'EADDRINUSE' ? 'address in use; is another broker running? choose another with --admin' : String(error);
     io.stderr(`streambus server: admin address ${formatHostPort(config.server.adminListen)}: ${reason}\n`);
     return ExitCode.failed;
@@ -74,6 +76,7 @@ async function runServer(input: CommandInput): Promise<number> {
   try {
     broker = await startBroker({ config, loaded, logger, health, metrics, version: streambusVersion });
   } catch (error: unknown) {
+    rethrowBug(error);
     logger.error({ err: error }, 'broker failed to start');
     io.stderr(`streambus server: the broker failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
     await admin.close();
@@ -119,7 +122,10 @@ function waitForStop(signal: AbortSignal, stopped: Promise<void>): Promise<StopO
     signal.addEventListener('abort', () => resolve({ kind: 'signal' }), { once: true });
     stopped.then(
       () => resolve({ kind: 'stopped' }),
-      (error: unknown) => resolve({ kind: 'failed', error }),
+      (error: unknown) => {
+        rethrowBug(error);
+        resolve({ kind: 'failed', error });
+      },
     );
   });
 }

@@ -4,6 +4,7 @@ import { NotAvailableError, booleanOption } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { jsonLine } from '../format.js';
 import { reportFailure } from './with-client.js';
+import { rethrowBug } from '../../bugs.js';
 
 export const walVerify: Command = {
   path: ['wal', 'verify'],
@@ -29,6 +30,7 @@ export const walVerify: Command = {
       }
       return report.ok ? ExitCode.ok : ExitCode.failed;
     } catch (error: unknown) {
+      rethrowBug(error);
       reportFailure(input, 'wal verify', json, error);
       return ExitCode.failed;
     }

@@ -5,6 +5,7 @@ import { NotAvailableError, booleanOption, bootstrapOption, durationOption } fro
 import { operationTimeoutMsDefault } from '../constants.js';
 import { errorCode, exitCodeForError } from '../exit-codes.js';
 import { jsonLine } from '../format.js';
+import { rethrowBug } from '../../bugs.js';
 
 export interface ClientRun {
   readonly client: CliClient;
@@ -41,10 +42,11 @@ export async function withClient(
     const work = operation({ client, json, timeoutMs, out: input.deps.io.stdout });
     return bounded ? await withDeadline(work, timeoutMs + deadlineGraceMs, verb) : await work;
   } catch (error: unknown) {
+    rethrowBug(error);
     reportFailure(input, verb, json, error);
     return exitCodeForError(error);
   } finally {
-    await client.close().catch(() => undefined);
+    await client.close().catch(rethrowBug);
   }
 }
 
