@@ -511,3 +511,38 @@ describe('appendBeforePersist', () => {
     expect(await followerWritesFirst(false)).toBe(false);
   });
 });
+
+describe('RaftHost with an injected scheduler', () => {
+  it('runs its loop turns only when the scheduler runs them, one persist per turn for every group', async () => {
+    const { MemoryRaftStore } = await import('../testing/memory-storage.js');
+    const { ManualTimer } = await import('../testing/manual-timer.js');
+    const { RaftHost } = await import('./raft-host.js');
+    const store = new MemoryRaftStore();
+    const queued: (() => void)[] = [];
+    const host = new RaftHost({
+      nodeId: 1,
+      store,
+      transport: { send: () => undefined },
+      stateMachine: { apply: () => undefined, restore: () => undefined },
+      timer: new ManualTimer(),
+      scheduler: { setImmediate: (callback) => queued.push(callback) },
+    });
+    const solo = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    for (const groupId of [1, 2, 3]) host.createGroup(groupId, solo);
+    host.start();
+    for (const groupId of [1, 2, 3]) host.campaign(groupId);
+    // Nothing runs behind the scheduler's back: real time passing moves nothing.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(host.metrics.turns).toBe(0);
+    expect(host.isIdle()).toBe(false);
+    expect(queued).toHaveLength(1);
+    while (queued.length > 0) {
+      queued.shift()?.();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect([1, 2, 3].map((groupId) => host.roleOf(groupId))).toEqual([Role.leader, Role.leader, Role.leader]);
+    expect(store.persistCalls).toBeLessThan(host.metrics.groupWrites);
+    expect(host.isIdle()).toBe(true);
+    await host.stop();
+  });
+});

@@ -30,6 +30,8 @@ import type { ConfChange, ConfState, Entry, GroupId, Message, NodeId, Ready, Sof
 import type { Frame, RaftTransport } from './frame.js';
 import { decodeReadContext, encodeReadContext, HostedGroup, membersOf } from './group.js';
 import { expandHeartbeat, expandHeartbeatResponse, Outbox } from './outbox.js';
+import { realScheduler } from './scheduler.js';
+import type { HostScheduler } from './scheduler.js';
 import { realTimer } from './timer.js';
 import type { HostTimer, TimerHandle } from './timer.js';
 
@@ -46,6 +48,11 @@ export interface RaftHostOptions {
   readonly tickMs?: number;
   /** Clock and interval timers; default real time. Tests pass a `ManualTimer`. */
   readonly timer?: HostTimer;
+  /**
+   * Where loop turns are scheduled; default `realScheduler` (the runtime's setImmediate). The host
+   * simulator passes its virtual clock, so that real hosts run in virtual time, replayed by a seed.
+   */
+  readonly scheduler?: HostScheduler;
   /** Randomness in [0, 1) for election timeouts and the session id. Default Math.random. */
   readonly random?: () => number;
   readonly logger?: RaftLogger;
@@ -53,6 +60,18 @@ export interface RaftHostOptions {
   readonly groupDefaults?: GroupConfig;
   /** Builds a group's node; default `new RaftNode(config)`. Lets tests wrap or replace the node. */
   readonly createNode?: (config: RaftNodeConfig) => RaftNodeApi;
+  /** Test-only switches that break the host on purpose (never set them in production). */
+  readonly unsafeTestingKnobs?: HostUnsafeTestingKnobs;
+}
+
+/** Switches that break the host loop on purpose, so that tests prove the host simulator catches it. */
+export interface HostUnsafeTestingKnobs {
+  /**
+   * A turn advances its groups and sends their messages BEFORE its persist completes (instead of
+   * after): vote grants and append acknowledgements then leave before the hard state and entries
+   * they promise are on disk, and a leader counts its own entries as persisted too early.
+   */
+  readonly sendBeforePersist?: boolean;
 }
 
 export interface ProposeOptions {
@@ -134,6 +153,8 @@ export class RaftHost {
   private readonly stateMachine: StateMachine;
   private readonly tickMs: number;
   private readonly timer: HostTimer;
+  private readonly scheduler: HostScheduler;
+  private readonly sendBeforePersist: boolean;
   private readonly random: () => number;
   private readonly logger: RaftLogger | undefined;
   private readonly groupDefaults: GroupConfig;
@@ -177,6 +198,8 @@ export class RaftHost {
     this.tickMs = options.tickMs ?? hostTickMsDefault;
     assert(this.tickMs > 0, 'tickMs is positive');
     this.timer = options.timer ?? realTimer;
+    this.scheduler = options.scheduler ?? realScheduler;
+    this.sendBeforePersist = options.unsafeTestingKnobs?.sendBeforePersist === true;
     this.random = options.random ?? Math.random;
     this.logger = options.logger;
     this.groupDefaults = options.groupDefaults ?? {};
@@ -458,6 +481,11 @@ export class RaftHost {
     return this.group(groupId).role;
   }
 
+  /** True when this host has the group and leads it, as last seen by this host. */
+  isLeader(groupId: GroupId): boolean {
+    return this.groups.get(groupId)?.role === Role.leader;
+  }
+
   /**
    * True when `nodeId` was heard from within an election timeout (any frame counts). A peer this
    * host shares no group with is never tracked and reads as not alive.
@@ -719,7 +747,7 @@ export class RaftHost {
   private schedule(): void {
     if (this.turnScheduled || this.turnRunning !== null || this.state !== 'running') return;
     this.turnScheduled = true;
-    setImmediate(() => this.startTurn());
+    this.scheduler.setImmediate(() => this.startTurn());
   }
 
   private startTurn(): void {
@@ -785,6 +813,12 @@ export class RaftHost {
       this.metrics.messagesSent += early;
       this.metrics.framesSent += this.outbox.flush(this.transport);
     }
+    // The planted bug of HostUnsafeTestingKnobs.sendBeforePersist (test-only): persist-before-send broken.
+    const advancedEarly = this.sendBeforePersist;
+    if (advancedEarly) {
+      this.advanceAll(groups, readies);
+      this.metrics.framesSent += this.outbox.flush(this.transport);
+    }
     if (writes.length > 0) {
       this.metrics.persistCalls++;
       this.metrics.groupWrites += writes.length;
@@ -795,12 +829,7 @@ export class RaftHost {
       this.metrics.persistMsMax = Math.max(this.metrics.persistMsMax, persistMs);
     }
 
-    for (let i = 0; i < groups.length; i++) {
-      const group = groups[i];
-      const ready = readies[i];
-      assert(group !== undefined && ready !== undefined, 'one ready per group');
-      this.afterPersist(group, ready);
-    }
+    if (!advancedEarly) this.advanceAll(groups, readies);
     for (const group of quiesced) {
       if (!group.quiesced || group.quiesceLeader !== this.nodeId || group.removed) continue;
       for (const member of group.members) this.outbox.addQuiesce(member, group.groupId, group.quiesceTerm);
@@ -819,6 +848,16 @@ export class RaftHost {
     }
     for (const group of groups) {
       if (!group.removed && group.node.hasReady()) this.markDirty(group);
+    }
+  }
+
+  /** Step 3 of a turn: every group's Ready is persisted; advance them and queue what they release. */
+  private advanceAll(groups: readonly HostedGroup[], readies: readonly Ready[]): void {
+    for (let i = 0; i < groups.length; i++) {
+      const group = groups[i];
+      const ready = readies[i];
+      assert(group !== undefined && ready !== undefined, 'one ready per group');
+      this.afterPersist(group, ready);
     }
   }
 
@@ -941,7 +980,7 @@ export class RaftHost {
       }
     }
     if (isAssertion(error)) {
-      setImmediate(() => {
+      this.scheduler.setImmediate(() => {
         throw error;
       });
     }
