@@ -19,6 +19,8 @@ import type { LevelRaftStore } from '@streambus/storage';
 import type { Logger } from '../logging/logger.js';
 import { rethrowBug } from '../bugs.js';
 import { fetchWaitersMax, leaderReadyRetryMs, producerWindowBatches, reorderWaitMsMax, reorderWaitersMax, uncommittedBytesMax } from './constants.js';
+import { notLeader } from './not-leader.js';
+import type { NotLeaderAnswer } from './not-leader.js';
 import { PartitionState } from './partition-state.js';
 import type { SequenceCheck } from './partition-state.js';
 
@@ -95,6 +97,10 @@ function producerKey(header: RecordBatchHeader): string {
 
 function errorOutcome(errorCode: ErrorCode, errorMessage: string, leaderId = 0, leaderEpoch = 0): ProduceOutcome {
   return { errorCode, errorMessage, baseOffset: -1, leaderId, leaderEpoch, logStartOffset: -1 };
+}
+
+function notLeaderOutcome(answer: NotLeaderAnswer): ProduceOutcome {
+  return errorOutcome(answer.errorCode, answer.errorMessage, answer.leaderId);
 }
 
 export class PartitionReplica {
@@ -318,7 +324,7 @@ export class PartitionReplica {
       this.resynchronize(state);
       if (error instanceof NotLeaderError) return this.notLeader();
       if (error instanceof ProposalDroppedError || error instanceof StoppedError) {
-        return errorOutcome(ErrorCode.NOT_LEADER, `write not accepted: ${error.message}; retry`, this.host.leaderOf(this.groupId));
+        return notLeaderOutcome(notLeader(this.host.leaderOf(this.groupId), `write not accepted: ${error.message}; retry`));
       }
       throw error;
     } finally {
@@ -369,7 +375,7 @@ export class PartitionReplica {
 
   private notLeader(): ProduceOutcome {
     const leaderId = this.host.hasGroup(this.groupId) ? this.host.leaderOf(this.groupId) : 0;
-    return errorOutcome(ErrorCode.NOT_LEADER, leaderId === 0 ? 'this broker does not lead the partition and no leader is known; retry after a metadata refresh' : `broker ${leaderId} leads this partition`, leaderId === this.brokerId ? 0 : leaderId);
+    return notLeaderOutcome(notLeader(leaderId === this.brokerId ? 0 : leaderId));
   }
 
   // ---- fetch ----------------------------------------------------------------------------
@@ -383,7 +389,7 @@ export class PartitionReplica {
     const state = this.leader;
     const leaderId = this.host.hasGroup(this.groupId) ? this.host.leaderOf(this.groupId) : 0;
     const base = { highWatermark: this.highWatermark, logStartOffset: this.logStartOffset(), leaderId, leaderEpoch: state?.term ?? 0 };
-    if (state === null) return { ...base, errorCode: ErrorCode.NOT_LEADER, errorMessage: leaderId === 0 ? 'no leader is known; retry' : `broker ${leaderId} leads this partition`, batches: [], bytes: 0 };
+    if (state === null) return { ...base, ...notLeader(leaderId), batches: [], bytes: 0 };
     const pastHighWatermark = this.knobs.servePastHighWatermark === true;
     if (fetchOffset < base.logStartOffset || (fetchOffset > base.highWatermark && !pastHighWatermark)) {
       return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: `offset ${fetchOffset} is outside [${base.logStartOffset}, ${base.highWatermark}]`, batches: [], bytes: 0 };
@@ -403,7 +409,8 @@ export class PartitionReplica {
       if (error instanceof CorruptBatchError) {
         this.logger.error({ group: this.groupId, err: error.message }, 'corrupt batch on disk: refusing to serve it; handing leadership to a healthy replica');
         this.onCorrupt?.(error);
-        return { ...base, errorCode: ErrorCode.NOT_LEADER, errorMessage: `stored data is corrupt on broker ${this.brokerId}; it is not served, and leadership moves to a healthy replica: retry`, batches: [], bytes: 0 };
+        const reason = `stored data is corrupt on broker ${this.brokerId}; it is not served, and leadership moves to a healthy replica: retry`;
+        return { ...base, ...notLeader(leaderId, reason), batches: [], bytes: 0 };
       }
       throw error;
     }

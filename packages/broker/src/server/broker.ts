@@ -305,7 +305,7 @@ export class Broker {
   }
 
   private handOffCorrupt(groupId: GroupId): void {
-    if (!this.host.hasGroup(groupId) || this.host.roleOf(groupId) !== Role.leader) return;
+    if (!this.host.isLeader(groupId)) return;
     const target = this.handOffTarget(groupId);
     if (target !== 0) this.host.transferLeadership(groupId, target);
   }
@@ -487,7 +487,7 @@ export class Broker {
     this.reconfigurer ??= new Reconfigurer(this.nodeId, this.host, componentLogger(this.logger, 'partition'));
     const state = this.controller.state;
     const targets = this.host.groupIds().flatMap((groupId) => {
-      if (groupId === controllerGroupId || this.host.roleOf(groupId) !== Role.leader) return [];
+      if (groupId === controllerGroupId || !this.host.isLeader(groupId)) return [];
       const info = state.partition(groupId);
       return info === undefined ? [] : [{ groupId, replicas: info.replicas }];
     });
@@ -543,7 +543,7 @@ export class Broker {
     const now = Date.now();
     const reports: PartitionReport[] = [];
     for (const [groupId, replica] of this.replicas) {
-      if (!this.host.hasGroup(groupId) || this.host.roleOf(groupId) !== Role.leader) continue;
+      if (!this.host.isLeader(groupId)) continue;
       const status = this.host.status(groupId);
       const isr = this.isr(groupId, status);
       const key = `${status.hardState.term}/${isr.join(',')}`;
@@ -570,7 +570,7 @@ export class Broker {
   private restorePreferredLeaders(): void {
     if (this.stopping) return;
     for (const groupId of this.host.groupIds()) {
-      if (groupId === controllerGroupId || this.host.roleOf(groupId) !== Role.leader) continue;
+      if (groupId === controllerGroupId || !this.host.isLeader(groupId)) continue;
       const info = this.controller.state.partition(groupId);
       const preferred = info?.replicas[0];
       if (preferred === undefined || preferred === this.nodeId || !this.controller.state.isLive(preferred)) continue;
@@ -617,7 +617,7 @@ export class Broker {
     if (metrics === undefined) return;
     const groupIds = this.host.groupIds();
     metrics.raftGroups.set(groupIds.length);
-    metrics.raftLeaders.set(groupIds.filter((groupId) => this.host.leaderOf(groupId) === this.nodeId).length);
+    metrics.raftLeaders.set(groupIds.filter((groupId) => this.host.isLeader(groupId)).length);
     metrics.controllerLeader.set(this.gateway.leaderId());
     const stats = this.store.stats();
     metrics.storageBytesUsed.set(stats.batchBytes);
@@ -719,7 +719,7 @@ export class Broker {
     const deadline = Date.now() + leadershipHandoffMsMax;
     let asked = 0;
     while (Date.now() < deadline) {
-      const led = this.host.groupIds().filter((groupId) => this.host.roleOf(groupId) === Role.leader);
+      const led = this.host.groupIds().filter((groupId) => this.host.isLeader(groupId));
       if (led.length === 0) break;
       for (const groupId of led) {
         const target = this.handOffTarget(groupId);
@@ -730,7 +730,7 @@ export class Broker {
       }
       await sleep(100);
     }
-    const still = this.host.groupIds().filter((groupId) => this.host.roleOf(groupId) === Role.leader).length;
+    const still = this.host.groupIds().filter((groupId) => this.host.isLeader(groupId)).length;
     this.logger.info({ transfers_asked: asked, still_leading: still }, 'leadership hand-off done');
   }
 

@@ -50,7 +50,6 @@ import type {
   TopicMetadata,
   TopicResult,
 } from '@streambus/proto';
-import { Role } from '@streambus/raft';
 import type { NodeId } from '@streambus/raft';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import { rethrowBug } from '../bugs.js';
@@ -59,6 +58,8 @@ import { planCreateTopic } from '../controller/plan.js';
 import type { ControllerState, PartitionInfo, TopicInfo } from '../controller/state.js';
 import { reassignmentsPerCommandMax, replicationFactorMax } from '../controller/constants.js';
 import type { Logger } from '../logging/logger.js';
+import { notLeader } from '../partition/not-leader.js';
+import type { NotLeaderAnswer } from '../partition/not-leader.js';
 import type { AcksMode, ProduceOutcome } from '../partition/partition-replica.js';
 import type { Broker } from './broker.js';
 import { controllerCatchUpMsMax, controllerCommandDeadlineMs, forwardSlackMs, producerIdBlockSize } from './constants.js';
@@ -145,7 +146,7 @@ export class ClientService {
     const groupId = info.groupId;
     if (broker.host.hasGroup(groupId)) {
       const leaderId = broker.host.leaderOf(groupId);
-      if (leaderId === broker.nodeId && broker.host.roleOf(groupId) === Role.leader) {
+      if (broker.host.isLeader(groupId)) {
         const replica = broker.replicas.get(groupId);
         const status = broker.host.status(groupId);
         return { leaderId, term: status.hardState.term, isr: broker.isr(groupId, status), highWatermark: replica?.highWatermark ?? 0 };
@@ -412,7 +413,7 @@ export class ClientService {
         continue;
       }
       const host = this.broker.host;
-      if (host.hasGroup(info.groupId) && host.roleOf(info.groupId) === Role.leader) {
+      if (host.isLeader(info.groupId)) {
         const replica = this.broker.replica(info.groupId);
         results.push(replica.produce(part.records, acks, timeoutMs).then((outcome) => this.produced(part.topic, part.partition, outcome, part.records.byteLength)));
         continue;
@@ -422,10 +423,10 @@ export class ClientService {
         const indexes = remote.get(leaderId) ?? [];
         indexes.push(index);
         remote.set(leaderId, indexes);
-        results.push(produceResult(part.topic, part.partition, ErrorCode.NOT_LEADER, 'forwarding', leaderId));
+        results.push(notLeaderResult(part.topic, part.partition, notLeader(leaderId, 'forwarding')));
         continue;
       }
-      results.push(produceResult(part.topic, part.partition, ErrorCode.NOT_LEADER, leaderId === 0 ? 'no leader is known for this partition; retry' : `broker ${leaderId} leads this partition`, leaderId));
+      results.push(notLeaderResult(part.topic, part.partition, notLeader(leaderId)));
     }
     const forwards = [...remote].map(async ([leaderId, indexes]) => {
       const subset: ProduceRequest = { ...request, partitions: indexes.map((index) => request.partitions[index]).filter((part) => part !== undefined) };
@@ -440,7 +441,7 @@ export class ClientService {
         rethrowBug(error);
         indexes.forEach((index) => {
           const part = request.partitions[index];
-          if (part !== undefined) results[index] = produceResult(part.topic, part.partition, ErrorCode.NOT_LEADER, `forwarding to broker ${leaderId} failed: ${(error as Error).message}; retry`, leaderId);
+          if (part !== undefined) results[index] = notLeaderResult(part.topic, part.partition, notLeader(leaderId, `forwarding to broker ${leaderId} failed: ${(error as Error).message}; retry`));
         });
       }
     });
@@ -510,9 +511,9 @@ export class ClientService {
         continue;
       }
       const host = this.broker.host;
-      if (!(host.hasGroup(info.groupId) && host.roleOf(info.groupId) === Role.leader)) {
+      if (!host.isLeader(info.groupId)) {
         const leaderId = this.view(info).leaderId;
-        out.push({ ...empty, leaderId, errorCode: ErrorCode.NOT_LEADER, errorMessage: leaderId === 0 ? 'no leader is known; retry' : `broker ${leaderId} leads this partition` });
+        out.push({ ...empty, ...notLeader(leaderId) });
         continue;
       }
       if (budget <= 0) {
@@ -552,9 +553,9 @@ export class ClientService {
           return { ...base, leaderId: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `timestamp_ms ${part.timestampMs}: give -1 (latest), -2 (earliest) or a time >= 0` };
         }
         const host = this.broker.host;
-        if (!(host.hasGroup(info.groupId) && host.roleOf(info.groupId) === Role.leader)) {
+        if (!host.isLeader(info.groupId)) {
           const leaderId = this.view(info).leaderId;
-          return { ...base, leaderId, errorCode: ErrorCode.NOT_LEADER, errorMessage: leaderId === 0 ? 'no leader is known; retry' : `broker ${leaderId} leads this partition` };
+          return { ...base, ...notLeader(leaderId) };
         }
         const offset = this.broker.replica(info.groupId).offsetFor(part.timestampMs);
         return { ...base, leaderId: this.broker.nodeId, offset: offset ?? -1, errorCode: ErrorCode.NONE, errorMessage: '' };
@@ -587,6 +588,10 @@ function repeatedPartitions(partitions: readonly { readonly topic: string; reado
 
 function produceResult(topic: string, partition: number, errorCode: ErrorCode, errorMessage: string, leaderId = 0): PartitionProduceResult {
   return { topic, partition, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, leaderId, leaderEpoch: 0, logStartOffset: -1 };
+}
+
+function notLeaderResult(topic: string, partition: number, answer: NotLeaderAnswer): PartitionProduceResult {
+  return produceResult(topic, partition, answer.errorCode, answer.errorMessage, answer.leaderId);
 }
 
 function acksMode(acks: number): AcksMode {

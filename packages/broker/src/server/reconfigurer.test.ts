@@ -102,6 +102,9 @@ class FakeHost implements ReconfigurerHost {
   roleOf(): Role {
     return this.shape.role ?? Role.leader;
   }
+  isLeader(groupId: GroupId): boolean {
+    return this.hasGroup(groupId) && this.roleOf() === Role.leader;
+  }
   status(): HostGroupStatus {
     this.statusCalls += 1;
     return status(this.shape);

@@ -78,8 +78,7 @@ function successorOf(target: readonly NodeId[], status: HostGroupStatus): NodeId
 
 /** The RaftHost calls the reconfigurer makes (a seam for tests). */
 export interface ReconfigurerHost {
-  hasGroup(groupId: GroupId): boolean;
-  roleOf(groupId: GroupId): Role;
+  isLeader(groupId: GroupId): boolean;
   status(groupId: GroupId): HostGroupStatus;
   proposeConfChange(groupId: GroupId, change: ConfChange): Promise<ProposalReceipt>;
   transferLeadership(groupId: GroupId, to: NodeId): void;
@@ -123,7 +122,7 @@ export class Reconfigurer {
   run(targets: Iterable<ReconfigureTarget>): void {
     // Another leader may have moved a group meanwhile: "done" holds only while this broker leads.
     for (const groupId of this.done.keys()) {
-      if (!this.host.hasGroup(groupId) || this.host.roleOf(groupId) !== Role.leader) this.done.delete(groupId);
+      if (!this.host.isLeader(groupId)) this.done.delete(groupId);
     }
     let stepped = 0;
     for (const target of targets) {
@@ -131,7 +130,7 @@ export class Reconfigurer {
       if (this.done.get(target.groupId) === target.replicas.join(',')) continue;
       const since = this.inFlight.get(target.groupId);
       if (since !== undefined && this.now() - since < confChangeWaitMsMax) continue;
-      if (!this.host.hasGroup(target.groupId) || this.host.roleOf(target.groupId) !== Role.leader) continue;
+      if (!this.host.isLeader(target.groupId)) continue;
       if (this.stepGroup(target)) stepped += 1;
     }
   }
