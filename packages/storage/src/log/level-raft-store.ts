@@ -23,24 +23,16 @@
  * than the last sync if they sat in the previous log file and had not been flushed to a table.
  *
  * Writes other than `persist` (compaction, retention, group deletion) use the same policy.
+ *
+ * This class is the write path (persist, compact, discardFrom, deleteGroup, recovery at open);
+ * what goes into its batches is planned by the pure functions of write-plan.ts. The rest works
+ * over the same key layout (keys.ts) and the groups' logs in memory: fetches and offset lookups
+ * in read/, the loads behind the tail cache in read/entry-loader.ts, the tail cache's budget in
+ * tail-cache.ts, retention in retention/, scrubbing in verify/scrub.ts.
  */
-import { assert, EntryType, GroupNotFoundError } from '@streambus/raft';
+import { assert, GroupNotFoundError } from '@streambus/raft';
 import type { ConfState, Entry, GroupId, GroupWrite, HardState, LogStorage, OpenGroupOptions, RaftLogger, RaftStore, Snapshot } from '@streambus/raft';
-import { isRecordBatch, readBatchHeader, RecordBatchError } from '@streambus/proto';
-import {
-  decodeBatchLocation,
-  decodeGroupMeta,
-  decodeHardState,
-  decodeSnapshotMeta,
-  decodeTerm,
-  encodeBatchLocation,
-  encodeEntryValueInto,
-  encodeGroupMeta,
-  encodeHardState,
-  encodeSnapshotMeta,
-  encodeTerm,
-} from '../codec.js';
-import type { BatchLocation } from '../codec.js';
+import { decodeBatchLocation, decodeGroupMeta, decodeHardState, decodeSnapshotMeta, decodeTerm, encodeEntryValueInto } from '../codec.js';
 import {
   entryValueHeaderBytes,
   groupIdMax,
@@ -52,9 +44,9 @@ import {
   walSyncIntervalMsMin,
 } from '../constants.js';
 import { CorruptStoreError, InvalidStoreConfigError, StoreClosedError } from '../errors.js';
+import { groupRangeEnd, indexRange, KeyKind, keyIndex, keyGroup, kindRange, makeKey } from '../keys.js';
 import { openDb } from '../open-db.js';
 import type { Db } from '../open-db.js';
-import { groupRangeEnd, indexRange, KeyKind, keyIndex, keyGroup, kindRange, makeKey } from '../keys.js';
 import { readBatches } from '../read/batch-reader.js';
 import type { StoredBatch } from '../read/batch-reader.js';
 import { EntryLoader } from '../read/entry-loader.js';
@@ -67,6 +59,8 @@ import { GroupLog } from './group-log.js';
 import { storeStats } from './store-stats.js';
 import type { StoreStats } from './store-stats.js';
 import { TailCache } from './tail-cache.js';
+import { planCompaction, planCreate, planDiscard, planGroupWrite, writesOf } from './write-plan.js';
+import type { GroupWritePlan, KeyWrite, SnapshotInstallPlan, SnapshotNextOffset } from './write-plan.js';
 
 export type WalSyncPolicy = 'always' | 'periodic' | 'none';
 
@@ -93,8 +87,6 @@ export interface LevelRaftStoreOptions {
    */
   readonly snapshotNextOffset?: (groupId: GroupId, data: Uint8Array) => number | null;
 }
-
-type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 const emptyConfState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const emptyHardState: HardState = { term: 0, vote: 0, commit: 0 };
@@ -126,7 +118,7 @@ export class LevelRaftStore implements RaftStore {
    * buffer serves every entry: no allocation, no garbage, one warm memcpy per entry.
    */
   private scratch = Buffer.allocUnsafeSlow(1024 * 1024);
-  private readonly snapshotNextOffset: ((groupId: GroupId, data: Uint8Array) => number | null) | undefined;
+  private readonly snapshotNextOffset: SnapshotNextOffset | undefined;
   private persists = 0;
   private persistsSynced = 0;
   private syncs = 0;
@@ -206,22 +198,14 @@ export class LevelRaftStore implements RaftStore {
   discardFrom(groupId: GroupId, fromIndex: number): Promise<void> {
     return this.exclusive(async () => {
       const log = this.existingGroup(groupId);
-      assert(fromIndex > log.snap.metadata.index && fromIndex <= log.last, 'the dropped suffix lies within the log');
-      const g = groupId;
+      const plan = planDiscard(log, fromIndex);
       const batch = this.db.batch();
-      // Key by key, so that the whole repair is one atomic write.
-      for (let index = fromIndex; index <= log.last; index++) batch.del(makeKey(KeyKind.entry, g, index));
-      for (let i = log.offsets.findRaftIndex(fromIndex); i < log.offsets.count; i++) batch.del(makeKey(KeyKind.offsetIndex, g, log.offsets.raftIndexAt(i)));
-      for (const run of log.runs.runs) if (run.startIndex >= fromIndex) batch.del(makeKey(KeyKind.termRun, g, run.startIndex));
-      const hard: HardState = { ...log.hard, commit: Math.min(log.hard.commit, fromIndex - 1) };
-      const repairIndex = Math.max(log.repairIndex, log.last);
-      batch.put(makeKey(KeyKind.hardState, g, 0), encodeHardState(hard));
-      batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: log.offsetFloor, repairIndex }));
+      addWrites(batch, plan.writes);
       await batch.write({ sync: true });
-      this.logger?.warn({ groupId: g, fromIndex, lastIndex: log.last }, 'storage: corrupt suffix dropped; the replica re-replicates it');
+      this.logger?.warn({ groupId, fromIndex, lastIndex: log.last }, 'storage: corrupt suffix dropped; the replica re-replicates it');
       this.cache.release(log.truncateFrom(fromIndex));
-      log.hard = hard;
-      log.repairIndex = repairIndex;
+      log.hard = plan.hardState;
+      log.repairIndex = plan.repairIndex;
     });
   }
 
@@ -374,32 +358,35 @@ export class LevelRaftStore implements RaftStore {
     this.syncNow().catch((error: unknown) => this.logger?.warn({ error: String(error) }, 'periodic sync failed'));
   }
 
+  // ---------------------------------------------------------------- the write path
+
   private async persistNow(writes: readonly GroupWrite[], mustSync: boolean): Promise<void> {
     const logs = writes.map((write) => this.existingGroup(write.groupId));
     assert(new Set(logs).size === logs.length, 'one write per group in a persist');
     const batch = this.db.batch();
-    const after: (() => void)[] = [];
     const creating = [...this.creating];
     for (const log of creating) {
       // A crashed deleteGroup may have left keys of this id behind: clear them first.
       await this.rangeDeletes.get(log.groupId);
       await this.clearGroup(log.groupId);
-      batch.put(makeKey(KeyKind.groupMeta, log.groupId, 0), encodeGroupMeta({ offsetFloor: 0, repairIndex: log.repairIndex }));
-      batch.put(makeKey(KeyKind.snapshotMeta, log.groupId, 0), encodeSnapshotMeta(log.snap.metadata));
-      batch.put(makeKey(KeyKind.snapshotData, log.groupId, 0), Buffer.from(log.snap.data));
-      batch.put(makeKey(KeyKind.hardState, log.groupId, 0), encodeHardState(log.hard));
+      addWrites(batch, planCreate(log));
     }
-    const entryPuts: [Buffer, Entry][] = [];
-    writes.forEach((write, i) => this.planWrite(logs[i] as GroupLog, write, batch, after, entryPuts));
+    const plans = writes.map((write, i) => planGroupWrite(logs[i] as GroupLog, write, this.snapshotNextOffset));
+    for (const plan of plans) {
+      this.warnUnindexed(plan);
+      addWrites(batch, writesOf(plan));
+    }
     // Entry values go last: LevelDB's WriteBatch is one growing string, and a small record
     // appended after a large value would make it reallocate and copy that value again.
-    for (const [key, entry] of entryPuts) batch.put(key, this.entryValue(entry));
+    for (const plan of plans) {
+      for (const entry of plan.append?.entries ?? []) batch.put(makeKey(KeyKind.entry, plan.groupId, entry.index), this.entryValue(entry));
+    }
     await batch.write({ sync: mustSync && this.walSync === 'always' });
     for (const log of creating) {
       log.pendingCreate = false;
       this.creating.delete(log);
     }
-    for (const apply of after) apply();
+    plans.forEach((plan, i) => this.applyPlan(logs[i] as GroupLog, plan));
     this.persists++;
     if (mustSync && this.walSync === 'always') {
       this.syncs++;
@@ -408,110 +395,30 @@ export class LevelRaftStore implements RaftStore {
     this.cache.evict();
   }
 
-  /** Adds one group's write to `batch` (entry values to `entryPuts`); pushes the in-memory changes to apply once it is written. */
-  private planWrite(
-    log: GroupLog,
-    write: GroupWrite,
-    batch: ReturnType<Db['batch']>,
-    after: (() => void)[],
-    entryPuts: [Buffer, Entry][],
-  ): void {
-    const g = log.groupId;
-    let last = log.last;
-    let snapIndex = log.snap.metadata.index;
-    let snapTerm = log.snap.metadata.term;
-    let batchesKept = log.offsets.count;
-    let runsKept = log.runs.runs;
-    let metaFloor: number | null = null;
-    const snapshot = write.snapshot;
-    if (snapshot !== null) {
-      assert(snapshot.metadata.index >= snapIndex, 'an installed snapshot does not go backwards');
-      batch.put(makeKey(KeyKind.snapshotMeta, g, 0), encodeSnapshotMeta(snapshot.metadata));
-      batch.put(makeKey(KeyKind.snapshotData, g, 0), Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength));
-      // The whole log is replaced. Keys above the snapshot go in this batch; those at or below
-      // it are garbage once the snapshot is written, and are range-deleted afterwards.
-      for (let index = Math.max(snapIndex, snapshot.metadata.index) + 1; index <= last; index++) batch.del(makeKey(KeyKind.entry, g, index));
-      for (let i = log.offsets.findRaftIndex(snapshot.metadata.index + 1); i < log.offsets.count; i++) batch.del(makeKey(KeyKind.offsetIndex, g, log.offsets.raftIndexAt(i)));
-      for (const run of runsKept) batch.del(makeKey(KeyKind.termRun, g, run.startIndex));
-      const upTo = snapshot.metadata.index + 1;
-      const dropPos = log.offsets.findRaftIndex(upTo);
-      const dropped = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
-      const floor = Math.max(dropped, this.snapshotNextOffset?.(g, snapshot.data) ?? 0);
-      metaFloor = floor;
-      after.push(() => {
-        this.cache.release(log.installSnapshot(snapshot));
-        log.offsetFloor = Math.max(log.offsetFloor, floor);
-        this.clearBelowLater(g, upTo);
-      });
-      snapIndex = snapshot.metadata.index;
-      snapTerm = snapshot.metadata.term;
-      last = snapIndex;
-      batchesKept = 0;
-      runsKept = [];
+  private warnUnindexed(plan: GroupWritePlan): void {
+    for (const loc of plan.append?.unindexed ?? []) {
+      this.logger?.warn({ groupId: plan.groupId, index: loc.raftIndex, baseOffset: loc.baseOffset }, 'record batch overlaps the previous offsets; not indexed');
     }
-    const entries = write.entries;
-    const first = entries[0];
-    if (first !== undefined) {
-      assert(first.index > snapIndex, 'entries are appended above the snapshot');
-      assert(first.index <= last + 1, 'entries leave no gap in the log');
-      let lastBatch: BatchLocation | null = null;
-      if (first.index <= last) {
-        for (let index = first.index; index <= last; index++) batch.del(makeKey(KeyKind.entry, g, index));
-        const pos = log.offsets.findRaftIndex(first.index);
-        for (let i = pos; i < batchesKept; i++) batch.del(makeKey(KeyKind.offsetIndex, g, log.offsets.raftIndexAt(i)));
-        batchesKept = Math.min(batchesKept, pos);
-        for (const run of runsKept) if (run.startIndex >= first.index) batch.del(makeKey(KeyKind.termRun, g, run.startIndex));
-        const truncateAt = first.index;
-        after.push(() => {
-          this.cache.release(log.truncateFrom(truncateAt));
-        });
-      }
-      if (batchesKept > 0) lastBatch = log.offsets.at(batchesKept - 1);
-      let prevTerm = first.index - 1 === snapIndex ? snapTerm : log.runs.termAt(first.index - 1);
-      const newRuns: [number, number][] = [];
-      const newBatches: BatchLocation[] = [];
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i] as Entry;
-        assert(entry.index === first.index + i, 'entries are contiguous');
-        entryPuts.push([makeKey(KeyKind.entry, g, entry.index), entry]);
-        if (entry.term !== prevTerm || (i === 0 && first.index === snapIndex + 1)) {
-          assert(entry.term >= prevTerm, 'terms never decrease along the log');
-          batch.put(makeKey(KeyKind.termRun, g, entry.index), encodeTerm(entry.term));
-          newRuns.push([entry.index, entry.term]);
-          prevTerm = entry.term;
-        }
-        const loc = batchLocation(entry);
-        if (loc !== null && (lastBatch === null || loc.baseOffset > lastBatch.lastOffset)) {
-          batch.put(makeKey(KeyKind.offsetIndex, g, entry.index), encodeBatchLocation(loc));
-          newBatches.push(loc);
-          lastBatch = loc;
-        } else if (loc !== null) {
-          this.logger?.warn({ groupId: g, index: entry.index, baseOffset: loc.baseOffset }, 'record batch overlaps the previous offsets; not indexed');
-        }
-      }
-      after.push(() => {
-        for (const [index, term] of newRuns) log.runs.push(index, term);
-        for (const loc of newBatches) log.offsets.append(loc);
-        this.cache.append(log, entries);
-      });
+  }
+
+  /** Makes a written plan's changes to the group's log in memory, in the order the log was written. */
+  private applyPlan(log: GroupLog, plan: GroupWritePlan): void {
+    if (plan.install !== null) this.applyInstall(log, plan.install);
+    if (plan.truncation !== null) this.cache.release(log.truncateFrom(plan.truncation.fromIndex));
+    const append = plan.append;
+    if (append !== null) {
+      for (const run of append.runs) log.runs.push(run.startIndex, run.term);
+      for (const loc of append.batches) log.offsets.append(loc);
+      this.cache.append(log, append.entries);
     }
-    const lastAfter = first === undefined ? last : first.index + entries.length - 1;
-    const repaired = log.repairIndex !== 0 && lastAfter >= log.repairIndex;
-    if (metaFloor !== null || repaired) {
-      const floor = metaFloor ?? log.offsetFloor;
-      const repairIndex = repaired ? 0 : log.repairIndex;
-      batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor, repairIndex }));
-      after.push(() => {
-        log.repairIndex = repairIndex;
-      });
-    }
-    const hardState = write.hardState;
-    if (hardState !== null) {
-      batch.put(makeKey(KeyKind.hardState, g, 0), encodeHardState(hardState));
-      after.push(() => {
-        log.hard = hardState;
-      });
-    }
+    if (plan.meta !== null) log.repairIndex = plan.meta.repairIndex;
+    if (plan.hardState !== null) log.hard = plan.hardState.hardState;
+  }
+
+  private applyInstall(log: GroupLog, install: SnapshotInstallPlan): void {
+    this.cache.release(log.installSnapshot(install.snapshot));
+    log.offsetFloor = Math.max(log.offsetFloor, install.offsetFloor);
+    this.clearBelowLater(log.groupId, install.clearBelowIndex);
   }
 
   private entryValue(entry: Entry): Buffer {
@@ -524,23 +431,11 @@ export class LevelRaftStore implements RaftStore {
     const log = this.existingGroup(groupId);
     const index = snapshot.metadata.index;
     if (index <= log.snap.metadata.index) return;
-    assert(index <= log.last, 'compaction within the log');
-    assert(log.term(index) === snapshot.metadata.term, 'compaction snapshot term matches the log');
-    const g = groupId;
     const batch = this.db.batch();
-    batch.put(makeKey(KeyKind.snapshotMeta, g, 0), encodeSnapshotMeta(snapshot.metadata));
-    batch.put(makeKey(KeyKind.snapshotData, g, 0), Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength));
-    // The run covering index + 1 must start there once the runs below are gone.
-    if (index < log.last) {
-      const term = log.term(index + 1);
-      batch.put(makeKey(KeyKind.termRun, g, index + 1), encodeTerm(term));
-    }
-    const dropPos = log.offsets.findRaftIndex(index + 1);
-    const floor = dropPos > 0 ? Math.max(log.offsetFloor, log.offsets.lastOffsetAt(dropPos - 1) + 1) : log.offsetFloor;
-    batch.put(makeKey(KeyKind.groupMeta, g, 0), encodeGroupMeta({ offsetFloor: floor, repairIndex: log.repairIndex }));
+    addWrites(batch, planCompaction(log, snapshot));
     await batch.write({ sync: this.walSync === 'always' });
     this.cache.release(log.compactTo(snapshot));
-    this.clearBelowLater(g, index + 1);
+    this.clearBelowLater(groupId, index + 1);
   }
 
   /** Schedules `clearBelow` after the group's earlier range deletes (see `rangeDeletes`). */
@@ -624,15 +519,10 @@ function required(groupId: GroupId, what: string, value: Buffer | undefined): Bu
   return value;
 }
 
-/** The offset-index entry of a record batch entry, or null for other payloads. */
-function batchLocation(entry: Entry): BatchLocation | null {
-  if (entry.type !== EntryType.normal || !isRecordBatch(entry.data)) return null;
-  try {
-    const h = readBatchHeader(entry.data);
-    return { raftIndex: entry.index, baseOffset: h.baseOffset, lastOffset: h.lastOffset, maxTimestamp: h.maxTimestamp, bytes: h.sizeBytes };
-  } catch (error: unknown) {
-    if (error instanceof RecordBatchError) return null;
-    throw error;
+function addWrites(batch: ReturnType<Db['batch']>, writes: readonly KeyWrite[]): void {
+  for (const write of writes) {
+    if (write.type === 'put') batch.put(write.key, write.value);
+    else batch.del(write.key);
   }
 }
 
