@@ -12,6 +12,14 @@
  *   conf-change ID [joint|explicit] add-voter=4 remove=2 add-learner=5 ...
  *   stabilize                    delivers until quiet, printing every message delivered
  *   status | log ID | applied ID | read-states ID
+ * One step of the loop at a time (stabilize and tick-all leave a node alone while it holds a Ready):
+ *   ready ID                     takes the node's Ready without persisting it and prints it; only
+ *                                what a Ready may send before its persist goes on the wire
+ *   persist ID                   writes the held Ready, advances the node, prints the disk and the
+ *                                messages that released onto the wire
+ *   deliver [N]                  delivers the first N messages on the wire (default: all there now),
+ *                                nothing they cause, printing each
+ *   wire | disk ID               messages sent and not delivered | what the node's disk holds
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -123,6 +131,16 @@ class Scenario {
         return this.confChange(id, args.slice(1));
       case 'stabilize':
         return this.captured(() => this.network.stabilize());
+      case 'ready':
+        return this.ready(id);
+      case 'persist':
+        return this.persist(id);
+      case 'deliver':
+        return this.network.deliverQueued(args[0] === undefined ? undefined : Number(args[0])).map(describeMessage).join('\n') || '(quiet)';
+      case 'wire':
+        return this.network.queue.map(describeMessage).join('\n') || '(empty)';
+      case 'disk':
+        return this.disk(id);
       case 'status':
         return this.status();
       case 'log':
@@ -154,6 +172,31 @@ class Scenario {
     action();
     const lines = this.network.delivered.slice(before).map(describeMessage);
     return lines.length === 0 ? '(quiet)' : lines.join('\n');
+  }
+
+  private ready(id: number): string {
+    const ready = this.network.takeReady(id);
+    if (ready === null) return '(nothing ready)';
+    const hard = ready.hardState;
+    const lines = [
+      `hardState ${hard === null ? '(unchanged)' : `term=${hard.term} vote=${hard.vote} commit=${hard.commit}`}${ready.mustSync ? ' mustSync' : ''}`,
+      `entries [${describeEntries(ready.entries)}]`,
+      `committed [${describeEntries(ready.committedEntries)}]`,
+    ];
+    if (ready.snapshot !== null) lines.push(`snapshot@${ready.snapshot.metadata.index}`);
+    lines.push(...(ready.messages.length === 0 ? ['sent before persist: (none)'] : ready.messages.map((m) => `sent before persist: ${describeMessage(m)}`)));
+    return lines.join('\n');
+  }
+
+  private persist(id: number): string {
+    const released = this.network.persistHeld(id);
+    return [this.disk(id), ...(released.length === 0 ? ['released: (none)'] : released.map((m) => `released: ${describeMessage(m)}`))].join('\n');
+  }
+
+  private disk(id: number): string {
+    const storage = this.network.member(id).storage;
+    const hard = storage.hardState();
+    return `disk ${id}: term=${hard.term} vote=${hard.vote} commit=${hard.commit} last=${storage.lastIndex()}`;
   }
 
   private compact(id: number, data: string): string {

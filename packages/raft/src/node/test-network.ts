@@ -1,7 +1,9 @@
 /**
  * Test-only: a tiny synchronous network of RaftNodes over MemoryStorage, for the core's unit
  * tests. Each `drain` runs the host loop by the book: ready() → persist → advance() → apply →
- * queue the released messages. `stabilize` delivers until nothing moves.
+ * queue the released messages. `stabilize` delivers until nothing moves. The loop's steps can
+ * also be taken one at a time (`takeReady`, `persistHeld`, `deliverQueued`), to show what waits
+ * for a persist.
  */
 import type { RaftNodeConfig } from '../config.js';
 import { decodeConfChange } from '../confchange/codec.js';
@@ -41,6 +43,8 @@ export class TestNetwork {
   readonly queue: Message[] = [];
   /** Every message delivered, in order (for assertions about what crossed the wire). */
   readonly delivered: Message[] = [];
+  /** Readies taken by `takeReady` and not persisted yet, by node. */
+  readonly held = new Map<NodeId, Ready>();
   private readonly cut = new Set<string>();
   filter: Filter | null = null;
 
@@ -78,23 +82,64 @@ export class TestNetwork {
     return this.member(id).node;
   }
 
-  /** Runs the host loop of one node until it has nothing ready. */
+  /**
+   * Runs the host loop of one node until it has nothing ready. A node whose Ready is held
+   * (`takeReady` without `persistHeld`) is left alone: its write is still in flight.
+   */
   drain(id: NodeId): void {
+    while (!this.held.has(id) && this.takeReady(id) !== null) this.persistHeld(id);
+  }
+
+  /**
+   * Step 1 of the loop alone: takes the node's Ready and holds it, as a host whose write is in
+   * flight. The messages a Ready may send before its persist (a leader's appends with
+   * appendBeforePersist) go on the wire now; everything else waits for `persistHeld`. Returns
+   * null when the node has nothing ready.
+   */
+  takeReady(id: NodeId): Ready | null {
     const member = this.member(id);
-    while (member.node.hasReady()) {
-      const ready = member.node.ready();
-      member.readies.push(ready);
-      this.queue.push(...ready.messages);
-      member.storage.write(ready);
-      const messages = member.node.advance(ready);
-      if (ready.snapshot !== null) member.snapshots.push(ready.snapshot);
-      for (const entry of ready.committedEntries) {
-        member.applied.push(entry);
-        if (entry.type === EntryType.confChange) member.node.applyConfChange(decodeConfChange(entry.data));
-      }
-      member.readStates.push(...ready.readStates);
-      this.queue.push(...messages);
+    if (this.held.has(id)) throw new Error(`node ${id} already holds a Ready: persist it first`);
+    if (!member.node.hasReady()) return null;
+    const ready = member.node.ready();
+    member.readies.push(ready);
+    this.held.set(id, ready);
+    this.queue.push(...ready.messages);
+    return ready;
+  }
+
+  /**
+   * Steps 2 to 4 for the held Ready: writes it to the node's storage, advances the node, puts the
+   * messages that releases on the wire and applies the committed entries. Returns the released messages.
+   */
+  persistHeld(id: NodeId): Message[] {
+    const member = this.member(id);
+    const ready = this.held.get(id);
+    if (ready === undefined) throw new Error(`node ${id} holds no Ready: take one with ready first`);
+    this.held.delete(id);
+    member.storage.write(ready);
+    const messages = member.node.advance(ready);
+    if (ready.snapshot !== null) member.snapshots.push(ready.snapshot);
+    for (const entry of ready.committedEntries) {
+      member.applied.push(entry);
+      if (entry.type === EntryType.confChange) member.node.applyConfChange(decodeConfChange(entry.data));
     }
+    member.readStates.push(...ready.readStates);
+    this.queue.push(...messages);
+    return messages;
+  }
+
+  /**
+   * Delivers the first `count` messages on the wire (all those there now when omitted) and
+   * nothing they cause: no node's loop runs. Returns the messages delivered.
+   */
+  deliverQueued(count = this.queue.length): Message[] {
+    const before = this.delivered.length;
+    for (let i = 0; i < count; i++) {
+      const message = this.queue.shift();
+      if (message === undefined) break;
+      this.deliver(message);
+    }
+    return this.delivered.slice(before);
   }
 
   drainAll(): void {
