@@ -391,10 +391,15 @@ export class PartitionReplica {
     const base = { highWatermark: this.highWatermark, logStartOffset: this.logStartOffset(), leaderId, leaderEpoch: state?.term ?? 0 };
     if (state === null) return { ...base, ...notLeader(leaderId), batches: [], bytes: 0 };
     const pastHighWatermark = this.knobs.servePastHighWatermark === true;
-    if (fetchOffset < base.logStartOffset || (fetchOffset > base.highWatermark && !pastHighWatermark)) {
-      return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: `offset ${fetchOffset} is outside [${base.logStartOffset}, ${base.highWatermark}]`, batches: [], bytes: 0 };
+    // Above the high watermark but within the log is not out of range: a new leader's high
+    // watermark lags until it commits in its term, and a consumer may already have read up to the
+    // old one. Such a fetch waits like one at the high watermark (Kafka answers it empty too).
+    // Until the leader is ready its log end is not known: entries of earlier terms may lie there.
+    const logEndOffset = state.ready ? state.projected.nextOffset : Number.POSITIVE_INFINITY;
+    if (fetchOffset < base.logStartOffset || (fetchOffset > Math.max(base.highWatermark, logEndOffset) && !pastHighWatermark)) {
+      return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: `offset ${fetchOffset} is outside [${base.logStartOffset}, ${Math.max(base.highWatermark, logEndOffset)}]`, batches: [], bytes: 0 };
     }
-    if (fetchOffset === base.highWatermark && !pastHighWatermark) return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', batches: [], bytes: 0 };
+    if (fetchOffset >= base.highWatermark && !pastHighWatermark) return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', batches: [], bytes: 0 };
     try {
       const maxIndex = pastHighWatermark ? this.host.status(this.groupId).lastIndex : this.appliedIndex;
       const stored = await this.store.readBatches(this.groupId, fetchOffset, bytesMax, maxIndex);
