@@ -29,3 +29,11 @@ export type { MemoryNetworkOptions, MemoryNetworkStats, FrameReceiver } from './
 export { ManualTimer } from './manual-timer.js';
 export { MemoryHostCluster, RecordingStateMachine } from './host-cluster.js';
 export type { MemoryHostClusterOptions } from './host-cluster.js';
+export { HostSimulation, hostSimActionWeightsDefault } from './sim/host-simulation.js';
+export type { HostSimulationOptions, HostSimulationResult, HostSimulationStats, HostSimActionWeights } from './sim/host-simulation.js';
+export { SimDisk } from './sim/sim-disk.js';
+export type { SimDiskOptions, SimDiskObserver } from './sim/sim-disk.js';
+export { SimHostClock } from './sim/sim-host-clock.js';
+export type { SimClockPost } from './sim/sim-host-clock.js';
+export { runHostSeed, describeHostFailure, hostReplayCommand, simHostKnobs } from './sim/host-run-seeds.js';
+export type { HostSeedRunOptions, SimHostKnob } from './sim/host-run-seeds.js';

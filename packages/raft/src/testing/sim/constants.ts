@@ -44,6 +44,22 @@ export const simDiskLatencyMsMax = 8;
 /** Trace lines kept for a failure report when not verbose. */
 export const simTraceLinesKept = 60;
 
+// The host simulator (host-simulation.ts): real RaftHosts on these disks and this network.
+/** Raft groups the hosts of one run share (each on 3 of the hosts, or on all of them). */
+export const simHostGroupsMin = 1;
+export const simHostGroupsMax = 8;
+/** Random actions of one host run before its quiet period (a host costs more per virtual ms than a bare node). */
+export const simHostStepsDefault = 200;
+/** An `idle` action leaves the hosts alone for this many election timeouts: long enough to quiesce. */
+export const simHostIdleElectionTimeoutsMin = 2;
+export const simHostIdleElectionTimeoutsMax = 5;
+/** After convergence, every group must be quiesced on every member within this many election timeouts. */
+export const simHostQuiesceElectionTimeoutsMax = 10;
+/** A proposal to a quiesced group must commit within this many election timeouts. */
+export const simHostWakeElectionTimeoutsMax = 2;
+/** After the host that leads quiesced groups crashes, each must have a new leader within this many. */
+export const simHostFailoverElectionTimeoutsMax = 10;
+
 assert(simNodesMin >= 1, 'a group has a member');
 assert(simNodesMin <= simNodesDefault && simNodesDefault <= simNodesMax, 'default group size within bounds');
 assert(simVotersMin <= simNodesMin, 'membership changes start from a group they may shrink');
@@ -54,3 +70,9 @@ assert(2 * simClockRateDriftMax * simElectionTicksDefault < simLeaseDriftBoundTi
 assert(simActionGapMsMin <= simActionGapMsMax, 'action gap range is ordered');
 assert(simDowntimeMsMin <= simDowntimeMsMax, 'downtime range is ordered');
 assert(simDiskLatencyMsMax < simTickMs * simElectionTicksDefault, 'a persist is shorter than an election timeout');
+assert(simHostGroupsMin >= 1 && simHostGroupsMin <= simHostGroupsMax, 'host run group range is ordered');
+assert(simHostIdleElectionTimeoutsMin <= simHostIdleElectionTimeoutsMax, 'idle range is ordered');
+assert(simHostStepsDefault <= simStepsMax, 'host run steps within bounds');
+// A follower notices a dead leader host after one election timeout of silence, then needs an
+// election (up to two timeouts, more with a split vote): the failover bound leaves room for both.
+assert(simHostFailoverElectionTimeoutsMax >= 4, 'failover bound allows silence detection and an election');

@@ -56,6 +56,14 @@ export type MessageRewrite<M> = (message: M) => M;
 
 export class SimNetwork<M extends Addressed> {
   faults: NetworkFaults = quietNetworkFaults;
+  /**
+   * Keep each link's order: nothing overtakes what was sent before it on the same link (a
+   * stream, as TCP or a gRPC stream per peer gives), while delays, drops and duplicates stay.
+   * Off by default: a datagram network reorders.
+   */
+  fifo = false;
+  /** Per link, the virtual time the last scheduled message arrives, for `fifo`. */
+  private readonly lastArrivalMs = new Map<string, number>();
   readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, cut: 0, duplicated: 0 };
   /** Directed links that are cut, as "from>to". */
   private readonly blocked = new Set<string>();
@@ -67,6 +75,8 @@ export class SimNetwork<M extends Addressed> {
     private readonly prng: Prng,
     /** Delivers `message` after `delayMs` of virtual time (the owner calls `arrive` then). */
     private readonly schedule: (delayMs: number, message: M) => void,
+    /** The owner's virtual time, which `fifo` orders arrivals by (ties arrive in scheduling order). */
+    private readonly nowMs: () => number = () => 0,
   ) {}
 
   /**
@@ -83,12 +93,22 @@ export class SimNetwork<M extends Addressed> {
       this.stats.dropped++;
       return 'sent';
     }
-    this.schedule(this.delayMs(), message);
+    this.schedule(this.linkDelayMs(message), message);
     if (this.prng.chance(this.faults.duplicateRate)) {
       this.stats.duplicated++;
-      this.schedule(this.delayMs(), message);
+      this.schedule(this.linkDelayMs(message), message);
     }
     return 'sent';
+  }
+
+  private linkDelayMs(message: M): number {
+    const delayMs = this.delayMs();
+    if (!this.fifo) return delayMs;
+    const key = linkKey(message.from, message.to);
+    const nowMs = this.nowMs();
+    const arrivalMs = Math.max(nowMs + delayMs, this.lastArrivalMs.get(key) ?? 0);
+    this.lastArrivalMs.set(key, arrivalMs);
+    return arrivalMs - nowMs;
   }
 
   /** Called by the owner when a message's delay is over: what to deliver now, or null. */

@@ -1137,7 +1137,7 @@ export class Simulation {
   }
 }
 
-function resolveRaftOptions(options: SimRaftOptions, prng: Prng, seed: number): ResolvedRaftOptions {
+export function resolveRaftOptions(options: SimRaftOptions, prng: Prng, seed: number): ResolvedRaftOptions {
   const electionTicks = options.electionTicks ?? simElectionTicksDefault;
   const heartbeatTicks = options.heartbeatTicks ?? prng.between(1, Math.min(3, electionTicks - 1));
   const preVote = options.preVote ?? prng.chance(0.7);
@@ -1182,19 +1182,19 @@ function membersOf(confState: ConfState): NodeId[] {
   return [...new Set([...confState.voters, ...confState.learners, ...confState.votersOutgoing, ...confState.learnersNext])];
 }
 
-function encodeId(id: number): Uint8Array {
+export function encodeId(id: number): Uint8Array {
   const bytes = new Uint8Array(4);
   new DataView(bytes.buffer).setUint32(0, id);
   return bytes;
 }
 
-function decodeId(bytes: Uint8Array): number {
+export function decodeId(bytes: Uint8Array): number {
   if (bytes.length < 4) return 0;
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
 }
 
 /** The simulated state machine's snapshot: the applied index and the hash of all it applied. */
-function encodeSnapshotState(index: number, chain: number): Uint8Array {
+export function encodeSnapshotState(index: number, chain: number): Uint8Array {
   const bytes = new Uint8Array(8);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, index);
@@ -1202,7 +1202,7 @@ function encodeSnapshotState(index: number, chain: number): Uint8Array {
   return bytes;
 }
 
-function snapshotChain(snapshot: Snapshot): number {
+export function snapshotChain(snapshot: Snapshot): number {
   if (snapshot.data.length < 8) return 0;
   return new DataView(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength).getUint32(4);
 }

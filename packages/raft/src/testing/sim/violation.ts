@@ -20,6 +20,8 @@ export type SimCheck =
   | 'read-linearizable'
   /** After faults heal, a leader is elected and every proposal commits in bounded virtual time. */
   | 'liveness'
+  /** Host simulator: idle groups quiesce on every member, then cost no tick; a proposal wakes one promptly. */
+  | 'quiescence'
   /** The node under test threw (an assertion failure or an unexpected error). */
   | 'node-error';
 
