@@ -34,7 +34,6 @@ import { ClientService } from './client-service.js';
 import {
   controllerCommandDeadlineMs,
   controllerCompactEntries,
-  isrLagEntriesMax,
   leadershipHandoffMsMax,
   partitionReportIntervalMs,
   partitionReportRefreshMs,
@@ -47,6 +46,7 @@ import {
   scrubIntervalMs,
 } from './constants.js';
 import { ControllerGateway } from './controller-gateway.js';
+import { handOffTarget, inSyncReplicas, readyToLead } from './follower-progress.js';
 import { Forwarder } from './forwarder.js';
 import { Reconfigurer } from './reconfigurer.js';
 import { reconfigureIntervalMs, removedReplicaGraceMs } from './constants.js';
@@ -306,7 +306,7 @@ export class Broker {
 
   private handOffCorrupt(groupId: GroupId): void {
     if (!this.host.isLeader(groupId)) return;
-    const target = this.handOffTarget(groupId);
+    const target = handOffTarget(this.nodeId, this.host.status(groupId));
     if (target !== 0) this.host.transferLeadership(groupId, target);
   }
 
@@ -440,7 +440,7 @@ export class Broker {
 
   /** Creates missing groups and removes those no longer assigned here, once the controller is caught up. */
   private reconcile(): void {
-    if (!this.controllerCaughtUp()) return;
+    if (!this.gateway.caughtUp()) return;
     const state = this.controller.state;
     for (const partition of state.partitions()) this.ensureGroup(partition);
     for (const groupId of this.host.groupIds()) {
@@ -483,7 +483,7 @@ export class Broker {
 
   /** Leaders step their groups' Raft membership towards the controller's replicas. */
   private reconfigure(): void {
-    if (this.stopping || !this.controllerCaughtUp()) return;
+    if (this.stopping || !this.gateway.caughtUp()) return;
     this.reconfigurer ??= new Reconfigurer(this.nodeId, this.host, componentLogger(this.logger, 'partition'));
     const state = this.controller.state;
     const targets = this.host.groupIds().flatMap((groupId) => {
@@ -492,13 +492,6 @@ export class Broker {
       return info === undefined ? [] : [{ groupId, replicas: info.replicas }];
     });
     this.reconfigurer.run(targets);
-  }
-
-  /** True when the controller group has a leader and this broker applied all it knows committed. */
-  controllerCaughtUp(): boolean {
-    if (!this.host.hasGroup(controllerGroupId) || this.host.leaderOf(controllerGroupId) === 0) return false;
-    const status = this.host.status(controllerGroupId);
-    return status.applied >= status.hardState.commit && this.controller.appliedIndex >= status.hardState.commit;
   }
 
   // ---- registration, reports, preferred leaders, compaction --------------------------------
@@ -530,12 +523,7 @@ export class Broker {
 
   /** In-sync replicas of a group this broker leads: itself and followers close to its last index. */
   isr(groupId: GroupId, status: HostGroupStatus = this.host.status(groupId)): NodeId[] {
-    const isr: NodeId[] = [];
-    for (const [id, progress] of status.progress) {
-      if (progress.isLearner) continue;
-      if (id === this.nodeId || (progress.recentActive && status.lastIndex - progress.match <= isrLagEntriesMax)) isr.push(id);
-    }
-    return isr.sort((a, b) => a - b);
+    return inSyncReplicas(this.nodeId, status);
   }
 
   private reportPartitions(): void {
@@ -574,11 +562,7 @@ export class Broker {
       const info = this.controller.state.partition(groupId);
       const preferred = info?.replicas[0];
       if (preferred === undefined || preferred === this.nodeId || !this.controller.state.isLive(preferred)) continue;
-      const status = this.host.status(groupId);
-      const progress = status.progress.get(preferred);
-      // A learner (a replica a reassignment is still adding) cannot lead yet; nor can a lagging or
-      // repairing replica (its match was moved back).
-      if (progress === undefined || progress.isLearner || !progress.recentActive || progress.match < status.lastIndex) continue;
+      if (!readyToLead(preferred, this.host.status(groupId))) continue;
       this.host.transferLeadership(groupId, preferred);
     }
     this.compactController();
@@ -642,7 +626,7 @@ export class Broker {
     if (this.gateway.leaderId() === 0) return 'no controller leader (waiting for a quorum of brokers)';
     // Registered, and the registration applied here too (the leader applied it first).
     if (!this.registered || this.controller.state.broker(this.nodeId) === undefined) return 'not yet registered with the controller';
-    if (!this.controllerCaughtUp()) return 'controller state not caught up';
+    if (!this.gateway.caughtUp()) return 'controller state not caught up';
     for (const groupId of this.host.groupIds()) {
       if (groupId === controllerGroupId) continue;
       if (this.host.leaderOf(groupId) === 0) return `partition group ${groupId} has no leader yet`;
@@ -722,7 +706,7 @@ export class Broker {
       const led = this.host.groupIds().filter((groupId) => this.host.isLeader(groupId));
       if (led.length === 0) break;
       for (const groupId of led) {
-        const target = this.handOffTarget(groupId);
+        const target = handOffTarget(this.nodeId, this.host.status(groupId));
         if (target !== 0) {
           this.host.transferLeadership(groupId, target);
           asked += 1;
@@ -732,20 +716,6 @@ export class Broker {
     }
     const still = this.host.groupIds().filter((groupId) => this.host.isLeader(groupId)).length;
     this.logger.info({ transfers_asked: asked, still_leading: still }, 'leadership hand-off done');
-  }
-
-  private handOffTarget(groupId: GroupId): NodeId {
-    const status = this.host.status(groupId);
-    let best: NodeId = 0;
-    let bestMatch = -1;
-    for (const [id, progress] of status.progress) {
-      if (id === this.nodeId || progress.isLearner || !progress.recentActive) continue;
-      if (progress.match > bestMatch) {
-        best = id;
-        bestMatch = progress.match;
-      }
-    }
-    return best;
   }
 
   private every(ms: number, run: () => void): void {

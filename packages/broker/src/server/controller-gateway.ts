@@ -55,6 +55,13 @@ export class ControllerGateway {
     return this.host.hasGroup(controllerGroupId) ? this.host.leaderOf(controllerGroupId) : 0;
   }
 
+  /** True when the controller group has a leader and this broker applied all it knows committed. */
+  caughtUp(): boolean {
+    if (this.leaderId() === 0) return false;
+    const status = this.host.status(controllerGroupId);
+    return status.applied >= status.hardState.commit && this.controller.appliedIndex >= status.hardState.commit;
+  }
+
   /**
    * Brings this broker's controller state up to what the leader has committed (a ReadIndex
    * round), so that a command planned from it sees every registration and topic before it. Best
