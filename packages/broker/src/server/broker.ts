@@ -14,7 +14,6 @@ import { addStreamBusService, messageBytesMax } from '@streambus/proto';
 import { RaftHost, Role } from '@streambus/raft';
 import type { ConfState, Entry, GroupId, GroupWrite, HostGroupStatus, HostTimer, NodeId, RaftStore, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
 import { LevelRaftStore } from '@streambus/storage';
-import type { CorruptBatchError } from '@streambus/storage';
 import type { HealthRegistry } from '../admin/health.js';
 import { rethrowBug } from '../bugs.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
@@ -41,14 +40,13 @@ import {
   metricsRefreshMs,
   reconcileIntervalMs,
   retentionCheckMs,
-  repairRetryMs,
-  scrubBytesPerPassMax,
   scrubIntervalMs,
 } from './constants.js';
 import { ControllerGateway } from './controller-gateway.js';
 import { handOffTarget, inSyncReplicas, readyToLead } from './follower-progress.js';
 import { Forwarder } from './forwarder.js';
 import { Reconfigurer } from './reconfigurer.js';
+import { ScrubRepair } from './scrub-repair.js';
 import { reconfigureIntervalMs, removedReplicaGraceMs } from './constants.js';
 
 export interface BrokerOptions {
@@ -91,17 +89,7 @@ export class Broker {
   private readonly peerService: PeerServiceHandle;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly sentReports = new Map<GroupId, SentReport>();
-  /**
-   * Groups whose local log holds a corrupt batch, with the lowest raft index found corrupt: this
-   * broker hands their leadership away and repairs its copy from the leader.
-   */
-  private readonly corruptGroups = new Map<GroupId, number>();
-  /** Groups closed in the host while their corrupt suffix is dropped: not re-created meanwhile. */
-  private readonly repairing = new Set<GroupId>();
-  /** Background verification: where the next scrub pass starts, per group. */
-  private readonly scrubCursor = new Map<GroupId, number>();
-  private scrubbing = false;
-  private scrubRotation = 0;
+  private readonly scrubRepair: ScrubRepair;
   private readonly unregister: (() => void)[] = [];
   private boundPort = 0;
   private registered = false;
@@ -144,6 +132,13 @@ export class Broker {
       tickMs: config.raft.tickMs,
       logger: raftLogger(componentLogger(this.logger, 'raft')),
       groupDefaults: { electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks, preVote: true, checkQuorum: true, appendBeforePersist: config.raft.appendBeforePersist },
+    });
+    this.scrubRepair = new ScrubRepair({
+      nodeId: this.nodeId,
+      host: this.host,
+      store,
+      resetReplica: (groupId) => this.resetReplica(groupId),
+      logger: this.logger,
     });
     this.gateway = new ControllerGateway(this.nodeId, this.host, this.controller, this.transport);
     this.forwarder = new Forwarder(this.nodeId, peers);
@@ -240,7 +235,7 @@ export class Broker {
     this.every(retentionCheckMs, () => this.enforceRetention());
     this.every(metricsRefreshMs, () => this.refreshGauges());
     this.every(reconfigureIntervalMs, () => this.reconfigure());
-    this.every(scrubIntervalMs, () => this.scrub());
+    this.every(scrubIntervalMs, () => this.scrubRepair.scrub());
     void this.register();
   }
 
@@ -273,7 +268,7 @@ export class Broker {
         host: this.host,
         store: this.store,
         logger: componentLogger(this.logger, 'partition'),
-        onCorrupt: (error) => this.onCorruptReplica(error),
+        onCorrupt: (error) => this.scrubRepair.onCorrupt(error),
         unsafeTestingKnobs: this.knobs,
       });
       const info = this.controller.state.partition(groupId);
@@ -286,108 +281,11 @@ export class Broker {
     return replica;
   }
 
-  /**
-   * A replica found a corrupt batch in its own log (a read or the scrubber): it must not serve it
-   * nor lead while healthy replicas can, and its copy is repaired from the leader: once this
-   * broker follows another leader, the host drops the log from the corrupt batch on (term and
-   * vote kept) and re-replicates it. Until the log is as long as before, this replica grants no
-   * votes (see RaftHost.repairGroup). Acknowledged data is safe as long as the corruption is on a
-   * minority: the leader and the other replicas still hold it.
-   */
-  private onCorruptReplica(error: CorruptBatchError): void {
-    const groupId = error.groupId;
-    const known = this.corruptGroups.get(groupId);
-    if (known !== undefined && known <= error.index) return;
-    this.logger.error({ group: groupId, index: error.index, offset: error.offset, err: error.reason }, 'corrupt batch in the local log: repairing this replica from the leader');
-    this.corruptGroups.set(groupId, error.index);
-    this.handOffCorrupt(groupId);
-    if (known === undefined) void this.repairCorrupt(groupId);
-  }
-
-  private handOffCorrupt(groupId: GroupId): void {
-    if (!this.host.isLeader(groupId)) return;
-    const target = handOffTarget(this.nodeId, this.host.status(groupId));
-    if (target !== 0) this.host.transferLeadership(groupId, target);
-  }
-
-  /** Waits until another broker leads the group, then drops the corrupt suffix and re-replicates it. */
-  private async repairCorrupt(groupId: GroupId): Promise<void> {
-    while (!this.stopping && this.corruptGroups.has(groupId)) {
-      if (!this.host.hasGroup(groupId)) {
-        this.corruptGroups.delete(groupId);
-        return;
-      }
-      const status = this.host.status(groupId);
-      const others = status.confState.voters.filter((id) => id !== this.nodeId);
-      const leader = status.leaderId;
-      if (others.length > 0 && leader !== 0 && leader !== this.nodeId && status.role !== Role.leader) {
-        const fromIndex = this.corruptGroups.get(groupId) as number;
-        this.repairing.add(groupId);
-        try {
-          await this.host.repairGroup(groupId, fromIndex, () => this.resetReplica(groupId));
-          this.corruptGroups.delete(groupId);
-          this.scrubCursor.delete(groupId);
-          this.logger.warn({ group: groupId, from_index: fromIndex, leader }, 'corrupt suffix dropped: re-replicating it from the leader');
-          return;
-        } catch (error) {
-          rethrowBug(error);
-          if (this.stopping) return;
-          this.logger.error({ group: groupId, err: (error as Error).message }, 'repair of a corrupt replica failed; retrying');
-        } finally {
-          this.repairing.delete(groupId);
-        }
-      } else {
-        this.handOffCorrupt(groupId);
-      }
-      await sleep(repairRetryMs);
-    }
-  }
-
   /** A fresh state machine for a group reopened by a repair (it is re-applied from its snapshot and log). */
   private resetReplica(groupId: GroupId): void {
     this.replicas.get(groupId)?.close();
     this.replicas.delete(groupId);
     this.replica(groupId);
-  }
-
-  /**
-   * Background verification: CRC-checks a bounded slice of the committed, stored batches each
-   * pass, group after group, reading LevelDB itself. Corruption on a follower is found before
-   * that follower ever leads or serves.
-   */
-  private scrub(): void {
-    if (this.scrubbing || this.stopping) return;
-    this.scrubbing = true;
-    void this.scrubPass()
-      .catch((error: unknown) => {
-        rethrowBug(error);
-        this.logger.warn({ err: (error as Error).message }, 'scrub pass failed');
-      })
-      .finally(() => {
-        this.scrubbing = false;
-      });
-  }
-
-  private async scrubPass(): Promise<void> {
-    let budget = scrubBytesPerPassMax;
-    const groups = this.host.groupIds().filter((groupId) => groupId !== controllerGroupId && !this.corruptGroups.has(groupId));
-    // Each pass starts one group further on, so a busy group cannot take every pass's budget.
-    this.scrubRotation = groups.length === 0 ? 0 : (this.scrubRotation + 1) % groups.length;
-    for (const groupId of [...groups.slice(this.scrubRotation), ...groups.slice(0, this.scrubRotation)]) {
-      if (budget <= 0 || this.stopping) return;
-      if (!this.host.hasGroup(groupId) || this.repairing.has(groupId)) continue;
-      const from = this.scrubCursor.get(groupId) ?? 1;
-      const commit = this.host.status(groupId).hardState.commit;
-      if (from > commit) continue;
-      const pass = await this.store.scrub(groupId, from, commit, budget);
-      budget -= Math.max(1, pass.bytes);
-      if (pass.corrupt !== null) {
-        this.onCorruptReplica(pass.corrupt);
-        continue;
-      }
-      // At the end the cursor waits at the commit index: the next passes check what commits later.
-      this.scrubCursor.set(groupId, pass.nextIndex === 0 ? commit + 1 : pass.nextIndex);
-    }
   }
 
   private onLeaderChange(groupId: GroupId, leaderId: NodeId, term: number, role: Role, metrics: BrokerMetrics | undefined): void {
@@ -398,13 +296,13 @@ export class Broker {
     }
     this.replicas.get(groupId)?.onLeaderChange(role, term);
     if (role === Role.leader) this.sentReports.delete(groupId);
-    if (role === Role.leader && this.corruptGroups.has(groupId)) queueMicrotask(() => this.handOffCorrupt(groupId));
+    this.scrubRepair.onLeaderChange(groupId, role);
   }
 
   // ---- groups follow the controller's assignments ------------------------------------------
 
   private ensureGroup(partition: PartitionInfo): void {
-    if (this.stopping || !partition.replicas.includes(this.nodeId) || this.repairing.has(partition.groupId) || this.dropping.has(partition.groupId)) return;
+    if (this.stopping || !partition.replicas.includes(this.nodeId) || this.scrubRepair.isRepairing(partition.groupId) || this.dropping.has(partition.groupId)) return;
     const replica = this.replica(partition.groupId);
     replica.topic = partition.topic;
     replica.partition = partition.partition;
@@ -684,6 +582,7 @@ export class Broker {
 
   private async shutdown(graceful: boolean): Promise<void> {
     this.stopping = true;
+    this.scrubRepair.stop();
     for (const timer of this.timers) clearInterval(timer);
     for (const unregister of this.unregister) unregister();
     if (graceful && this.host.isRunning()) await this.handOffLeadership();
