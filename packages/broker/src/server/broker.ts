@@ -21,7 +21,6 @@ import type { BrokerConfig } from '../config/types.js';
 import type { PartitionInfo } from '../controller/state.js';
 import { controllerGroupId } from '../controller/constants.js';
 import { ControllerStateMachine } from '../controller/state-machine.js';
-import type { PartitionReport } from '../controller/commands.js';
 import type { Logger } from '../logging/logger.js';
 import { componentLogger, raftLogger } from '../logging/logger.js';
 import { PartitionReplica } from '../partition/partition-replica.js';
@@ -31,11 +30,8 @@ import { addPeerService, PeerTransport } from '../peer/index.js';
 import type { PeerServiceHandle } from '../peer/index.js';
 import { ClientService } from './client-service.js';
 import {
-  controllerCommandDeadlineMs,
-  controllerCompactEntries,
   leadershipHandoffMsMax,
   partitionReportIntervalMs,
-  partitionReportRefreshMs,
   preferredLeaderCheckMs,
   metricsRefreshMs,
   reconcileIntervalMs,
@@ -43,10 +39,12 @@ import {
   scrubIntervalMs,
 } from './constants.js';
 import { ControllerGateway } from './controller-gateway.js';
-import { handOffTarget, inSyncReplicas, readyToLead } from './follower-progress.js';
+import { handOffTarget, inSyncReplicas } from './follower-progress.js';
 import { Forwarder } from './forwarder.js';
 import { Reconfigurer } from './reconfigurer.js';
 import { ScrubRepair } from './scrub-repair.js';
+import { ControllerRegistration } from './controller-registration.js';
+import { PartitionReporter } from './partition-reporter.js';
 import { reconfigureIntervalMs, removedReplicaGraceMs } from './constants.js';
 
 export interface BrokerOptions {
@@ -69,11 +67,6 @@ export interface BrokerOptions {
   readonly onFatal?: (error: Error) => void;
 }
 
-interface SentReport {
-  readonly key: string;
-  readonly atMs: number;
-}
-
 export class Broker {
   readonly nodeId: NodeId;
   readonly config: BrokerConfig;
@@ -88,14 +81,12 @@ export class Broker {
   private readonly server: grpc.Server;
   private readonly peerService: PeerServiceHandle;
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly sentReports = new Map<GroupId, SentReport>();
   private readonly scrubRepair: ScrubRepair;
+  private readonly registration: ControllerRegistration;
+  private readonly reporter: PartitionReporter;
   private readonly unregister: (() => void)[] = [];
   private boundPort = 0;
-  private registered = false;
   private stopping = false;
-  private controllerSnapshotIndex = 0;
-  private reporting = false;
   private readonly metrics: BrokerMetrics | undefined;
   private readonly knobs: UnsafeTestingKnobs;
   /** Why this broker stopped serving (its store failed), or null. */
@@ -142,6 +133,23 @@ export class Broker {
     });
     this.gateway = new ControllerGateway(this.nodeId, this.host, this.controller, this.transport);
     this.forwarder = new Forwarder(this.nodeId, peers);
+    this.registration = new ControllerRegistration({
+      nodeId: this.nodeId,
+      listen: config.server.listen,
+      adminListen: config.server.adminListen,
+      boundPort: () => this.boundPort,
+      propose: (command, deadlineMs) => this.gateway.propose(command, deadlineMs),
+      logger: this.logger,
+    });
+    this.reporter = new PartitionReporter({
+      nodeId: this.nodeId,
+      host: this.host,
+      controller: this.controller,
+      propose: (command, deadlineMs) => this.gateway.propose(command, deadlineMs),
+      replicas: this.replicas,
+      registered: () => this.registration.registered,
+      logger: this.logger,
+    });
     this.server = new grpc.Server({
       // The protocol's message bound: a batch is at most recordBatchBytesMax, which fits it.
       'grpc.max_receive_message_length': messageBytesMax,
@@ -229,14 +237,14 @@ export class Broker {
     this.host.start();
     if (this.memberIds().length === 1) this.host.campaign(controllerGroupId);
     this.logger.info({ listen: `${listen.host}:${this.boundPort}`, members: this.memberIds() }, 'broker serving');
-    this.every(partitionReportIntervalMs, () => this.reportPartitions());
-    this.every(preferredLeaderCheckMs, () => this.restorePreferredLeaders());
+    this.every(partitionReportIntervalMs, () => this.reporter.report());
+    this.every(preferredLeaderCheckMs, () => this.reporter.restorePreferredLeaders());
     this.every(reconcileIntervalMs, () => this.reconcile());
     this.every(retentionCheckMs, () => this.enforceRetention());
     this.every(metricsRefreshMs, () => this.refreshGauges());
     this.every(reconfigureIntervalMs, () => this.reconfigure());
     this.every(scrubIntervalMs, () => this.scrubRepair.scrub());
-    void this.register();
+    void this.registration.run();
   }
 
   // ---- the state machine of every group ---------------------------------------------------
@@ -252,7 +260,7 @@ export class Broker {
   private restore(groupId: GroupId, snapshot: Snapshot): void {
     if (groupId === controllerGroupId) {
       this.controller.restore(groupId, snapshot);
-      this.controllerSnapshotIndex = snapshot.metadata.index;
+      this.reporter.onControllerSnapshot(snapshot.metadata.index);
       return;
     }
     this.replica(groupId).restore(snapshot);
@@ -295,7 +303,7 @@ export class Broker {
       return;
     }
     this.replicas.get(groupId)?.onLeaderChange(role, term);
-    if (role === Role.leader) this.sentReports.delete(groupId);
+    this.reporter.onLeaderChange(groupId, role);
     this.scrubRepair.onLeaderChange(groupId, role);
   }
 
@@ -322,7 +330,7 @@ export class Broker {
     const replica = this.replicas.get(groupId);
     this.replicas.delete(groupId);
     replica?.close();
-    this.sentReports.delete(groupId);
+    this.reporter.forget(groupId);
     this.outOfIsrSinceMs.delete(groupId);
     this.reconfigurer?.forget(groupId);
     if (!this.host.hasGroup(groupId) || this.dropping.has(groupId)) return;
@@ -394,86 +402,9 @@ export class Broker {
 
   // ---- registration, reports, preferred leaders, compaction --------------------------------
 
-  private async register(): Promise<void> {
-    const listen = this.config.server.listen;
-    const admin = this.config.server.adminListen;
-    while (!this.stopping && !this.registered) {
-      try {
-        const result = await this.gateway.propose(
-          { type: 'registerBroker', brokerId: this.nodeId, host: listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host, port: this.boundPort, adminAddress: `${admin.host}:${admin.port}`, rack: null, nowMs: Date.now() },
-          controllerCommandDeadlineMs,
-        );
-        if (result.ok) {
-          this.registered = true;
-          this.logger.info({ broker: this.nodeId }, 'registered with the controller');
-        } else {
-          this.logger.error({ code: result.code, reason: result.message }, 'controller refused registration');
-          await sleep(1_000);
-        }
-      } catch (error) {
-        rethrowBug(error);
-        if (this.stopping) return;
-        this.logger.warn({ err: (error as Error).message }, 'registration with the controller failed; retrying');
-        await sleep(500);
-      }
-    }
-  }
-
   /** In-sync replicas of a group this broker leads: itself and followers close to its last index. */
   isr(groupId: GroupId, status: HostGroupStatus = this.host.status(groupId)): NodeId[] {
     return inSyncReplicas(this.nodeId, status);
-  }
-
-  private reportPartitions(): void {
-    if (this.reporting || !this.registered || this.stopping) return;
-    const now = Date.now();
-    const reports: PartitionReport[] = [];
-    for (const [groupId, replica] of this.replicas) {
-      if (!this.host.isLeader(groupId)) continue;
-      const status = this.host.status(groupId);
-      const isr = this.isr(groupId, status);
-      const key = `${status.hardState.term}/${isr.join(',')}`;
-      const sent = this.sentReports.get(groupId);
-      if (sent !== undefined && sent.key === key && now - sent.atMs < partitionReportRefreshMs) continue;
-      reports.push({ groupId, leaderId: this.nodeId, term: status.hardState.term, isr, highWatermark: replica.highWatermark });
-      this.sentReports.set(groupId, { key, atMs: now });
-    }
-    if (reports.length === 0) return;
-    this.reporting = true;
-    this.gateway
-      .propose({ type: 'reportPartitions', reports }, controllerCommandDeadlineMs)
-      .catch((error: unknown) => {
-        rethrowBug(error);
-        for (const report of reports) this.sentReports.delete(report.groupId);
-        this.logger.debug({ err: (error as Error).message }, 'partition report not delivered; will retry');
-      })
-      .finally(() => {
-        this.reporting = false;
-      });
-  }
-
-  /** Hands leadership back to the preferred replica when it is live and in sync. */
-  private restorePreferredLeaders(): void {
-    if (this.stopping) return;
-    for (const groupId of this.host.groupIds()) {
-      if (groupId === controllerGroupId || !this.host.isLeader(groupId)) continue;
-      const info = this.controller.state.partition(groupId);
-      const preferred = info?.replicas[0];
-      if (preferred === undefined || preferred === this.nodeId || !this.controller.state.isLive(preferred)) continue;
-      if (!readyToLead(preferred, this.host.status(groupId))) continue;
-      this.host.transferLeadership(groupId, preferred);
-    }
-    this.compactController();
-  }
-
-  private compactController(): void {
-    const applied = this.controller.appliedIndex;
-    if (applied - this.controllerSnapshotIndex < controllerCompactEntries) return;
-    this.controllerSnapshotIndex = applied;
-    this.host.compact(controllerGroupId, this.controller.snapshot(), applied).catch((error: unknown) => {
-      rethrowBug(error);
-      this.logger.warn({ err: (error as Error).message }, 'controller log compaction failed');
-    });
   }
 
   private enforceRetention(): void {
@@ -523,7 +454,7 @@ export class Broker {
     if (this.stopping) return 'broker is stopping';
     if (this.gateway.leaderId() === 0) return 'no controller leader (waiting for a quorum of brokers)';
     // Registered, and the registration applied here too (the leader applied it first).
-    if (!this.registered || this.controller.state.broker(this.nodeId) === undefined) return 'not yet registered with the controller';
+    if (!this.registration.registered || this.controller.state.broker(this.nodeId) === undefined) return 'not yet registered with the controller';
     if (!this.gateway.caughtUp()) return 'controller state not caught up';
     for (const groupId of this.host.groupIds()) {
       if (groupId === controllerGroupId) continue;
@@ -583,6 +514,8 @@ export class Broker {
   private async shutdown(graceful: boolean): Promise<void> {
     this.stopping = true;
     this.scrubRepair.stop();
+    this.registration.stop();
+    this.reporter.stop();
     for (const timer of this.timers) clearInterval(timer);
     for (const unregister of this.unregister) unregister();
     if (graceful && this.host.isRunning()) await this.handOffLeadership();
@@ -648,5 +581,3 @@ function neverSync(store: RaftStore): RaftStore {
   };
 }
 
-
-export { controllerCommandDeadlineMs };

@@ -17,6 +17,10 @@ export const isrLagEntriesMax = 1_000;
 export const controllerCatchUpMsMax = 2_000;
 /** Deadline of a controller command proposed on behalf of a client request. */
 export const controllerCommandDeadlineMs = 10_000;
+/** A broker whose registration the controller refused asks again after this. */
+export const registrationRefusedRetryMs = 1_000;
+/** A registration that did not reach the controller (no leader, a timeout) is retried after this. */
+export const registrationRetryMs = 500;
 /** Producer ids a broker takes from the controller at a time. */
 export const producerIdBlockSize = 1_000;
 /** Longest a graceful stop waits for partition leadership to move away. */

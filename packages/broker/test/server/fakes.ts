@@ -6,6 +6,9 @@
 import { Role } from '@streambus/raft';
 import type { ConfState, GroupId, HostGroupStatus, NodeId, ProgressStatus } from '@streambus/raft';
 import { pino } from 'pino';
+import { planCreateTopic } from '../../src/controller/plan.js';
+import type { ControllerState } from '../../src/controller/state.js';
+import { clusterOf, expectOk } from '../controller/helpers.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -125,4 +128,15 @@ export class FakeHost {
 /** Lets pending promise callbacks run. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A controller state with brokers 1..brokers registered and the topics created (placement as the controller plans it). */
+export function controllerStateWith(brokers: number, topics: readonly { name: string; partitions: number; replicationFactor: number }[]): ControllerState {
+  const state = clusterOf(brokers);
+  for (const topic of topics) {
+    const plan = planCreateTopic(state, { ...topic, configs: [] });
+    if (!plan.ok) throw new Error(`topic ${topic.name} not planned: ${plan.message}`);
+    expectOk(state.apply(plan.command));
+  }
+  return state;
 }
