@@ -364,6 +364,27 @@ export class LevelRaftStore implements RaftStore {
     const logs = writes.map((write) => this.existingGroup(write.groupId));
     assert(new Set(logs).size === logs.length, 'one write per group in a persist');
     const batch = this.db.batch();
+    // Awaited only when there are groups to create: every other persist plans and writes without yielding first.
+    const creating = this.creating.size === 0 ? [] : await this.addCreates(batch);
+    const plans = writes.map((write, i) => planGroupWrite(logs[i] as GroupLog, write, this.snapshotNextOffset));
+    this.addPlans(batch, plans);
+    const synced = mustSync && this.walSync === 'always';
+    await batch.write({ sync: synced });
+    for (const log of creating) {
+      log.pendingCreate = false;
+      this.creating.delete(log);
+    }
+    plans.forEach((plan, i) => this.applyPlan(logs[i] as GroupLog, plan));
+    this.persists++;
+    if (synced) {
+      this.syncs++;
+      this.persistsSynced = this.persists;
+    }
+    this.cache.evict();
+  }
+
+  /** Adds the keys of the groups created since the last persist to `batch`; returns those groups. */
+  private async addCreates(batch: ReturnType<Db['batch']>): Promise<GroupLog[]> {
     const creating = [...this.creating];
     for (const log of creating) {
       // A crashed deleteGroup may have left keys of this id behind: clear them first.
@@ -371,7 +392,10 @@ export class LevelRaftStore implements RaftStore {
       await this.clearGroup(log.groupId);
       addWrites(batch, planCreate(log));
     }
-    const plans = writes.map((write, i) => planGroupWrite(logs[i] as GroupLog, write, this.snapshotNextOffset));
+    return creating;
+  }
+
+  private addPlans(batch: ReturnType<Db['batch']>, plans: readonly GroupWritePlan[]): void {
     for (const plan of plans) {
       this.warnUnindexed(plan);
       addWrites(batch, writesOf(plan));
@@ -381,18 +405,6 @@ export class LevelRaftStore implements RaftStore {
     for (const plan of plans) {
       for (const entry of plan.append?.entries ?? []) batch.put(makeKey(KeyKind.entry, plan.groupId, entry.index), this.entryValue(entry));
     }
-    await batch.write({ sync: mustSync && this.walSync === 'always' });
-    for (const log of creating) {
-      log.pendingCreate = false;
-      this.creating.delete(log);
-    }
-    plans.forEach((plan, i) => this.applyPlan(logs[i] as GroupLog, plan));
-    this.persists++;
-    if (mustSync && this.walSync === 'always') {
-      this.syncs++;
-      this.persistsSynced = this.persists;
-    }
-    this.cache.evict();
   }
 
   private warnUnindexed(plan: GroupWritePlan): void {
@@ -492,25 +504,41 @@ export class LevelRaftStore implements RaftStore {
     for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, g, firstIndex, Infinity), reverse: true, limit: 1 })) last = keyIndex(key);
     const log = new GroupLog(g, this.loader, hard, { metadata: snapMeta, data: snapData }, last, meta.offsetFloor);
     log.repairIndex = meta.repairIndex;
-    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.termRun, g, firstIndex, last + 1) })) {
+    await this.recoverTermRuns(log, firstIndex);
+    await this.recoverOffsetIndex(log, firstIndex);
+    this.groups.set(g, log);
+    // Keys below the snapshot left by a crash between a compaction and its range delete.
+    if (await this.hasEntriesBelow(g, firstIndex)) {
+      this.logger?.info({ groupId: g, firstIndex }, 'clearing entries left below the snapshot');
+      this.clearBelowLater(g, firstIndex);
+    }
+  }
+
+  /** Loads the term runs of [firstIndex, log.last]; one must start at the first index. */
+  private async recoverTermRuns(log: GroupLog, firstIndex: number): Promise<void> {
+    const g = log.groupId;
+    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.termRun, g, firstIndex, log.last + 1) })) {
       const term = decodeTerm(value);
       if (term === null) throw new CorruptStoreError(g, 'term run does not decode');
       log.runs.push(keyIndex(key), term);
     }
-    if (last >= firstIndex && log.runs.runs[0]?.startIndex !== firstIndex) throw new CorruptStoreError(g, `no term run starts at the first index ${firstIndex}`);
-    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.offsetIndex, g, firstIndex, last + 1) })) {
+    if (log.last >= firstIndex && log.runs.runs[0]?.startIndex !== firstIndex) throw new CorruptStoreError(g, `no term run starts at the first index ${firstIndex}`);
+  }
+
+  /** Loads the offset index of [firstIndex, log.last], skipping entries that do not follow in order. */
+  private async recoverOffsetIndex(log: GroupLog, firstIndex: number): Promise<void> {
+    const g = log.groupId;
+    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.offsetIndex, g, firstIndex, log.last + 1) })) {
       const loc = decodeBatchLocation(keyIndex(key), value);
       if (loc === null) throw new CorruptStoreError(g, 'offset index does not decode');
       if (log.offsets.accepts(loc.raftIndex, loc.baseOffset)) log.offsets.append(loc);
     }
-    this.groups.set(g, log);
-    // Keys below the snapshot left by a crash between a compaction and its range delete.
-    let stale = false;
-    for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, g, 0, firstIndex), limit: 1 })) stale = key.byteLength > 0;
-    if (stale) {
-      this.logger?.info({ groupId: g, firstIndex }, 'clearing entries left below the snapshot');
-      this.clearBelowLater(g, firstIndex);
-    }
+  }
+
+  private async hasEntriesBelow(groupId: GroupId, index: number): Promise<boolean> {
+    let found = false;
+    for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, groupId, 0, index), limit: 1 })) found = key.byteLength > 0;
+    return found;
   }
 }
 
