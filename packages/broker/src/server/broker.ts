@@ -12,13 +12,12 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { addStreamBusService, messageBytesMax } from '@streambus/proto';
 import { RaftHost, Role } from '@streambus/raft';
-import type { ConfState, Entry, GroupId, GroupWrite, HostGroupStatus, HostTimer, NodeId, RaftStore, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
+import type { Entry, GroupId, GroupWrite, HostGroupStatus, HostTimer, NodeId, RaftStore, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
 import { LevelRaftStore } from '@streambus/storage';
 import type { HealthRegistry } from '../admin/health.js';
 import { rethrowBug } from '../bugs.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import type { BrokerConfig } from '../config/types.js';
-import type { PartitionInfo } from '../controller/state.js';
 import { controllerGroupId } from '../controller/constants.js';
 import { ControllerStateMachine } from '../controller/state-machine.js';
 import type { Logger } from '../logging/logger.js';
@@ -42,10 +41,12 @@ import { ControllerGateway } from './controller-gateway.js';
 import { handOffTarget, inSyncReplicas } from './follower-progress.js';
 import { Forwarder } from './forwarder.js';
 import { Reconfigurer } from './reconfigurer.js';
+import { ReplicaLifecycle, confState } from './replica-lifecycle.js';
+import { RetentionEnforcer } from './retention.js';
 import { ScrubRepair } from './scrub-repair.js';
 import { ControllerRegistration } from './controller-registration.js';
 import { PartitionReporter } from './partition-reporter.js';
-import { reconfigureIntervalMs, removedReplicaGraceMs } from './constants.js';
+import { reconfigureIntervalMs } from './constants.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -74,7 +75,6 @@ export class Broker {
   readonly host: RaftHost;
   readonly controller: ControllerStateMachine;
   readonly gateway: ControllerGateway;
-  readonly replicas = new Map<GroupId, PartitionReplica>();
   readonly forwarder: Forwarder;
   private readonly logger: Logger;
   private readonly transport: PeerTransport;
@@ -91,12 +91,8 @@ export class Broker {
   private readonly knobs: UnsafeTestingKnobs;
   /** Why this broker stopped serving (its store failed), or null. */
   private fatalError: Error | null = null;
-  /** Moves led groups' Raft membership to the controller's replicas (created at the first run). */
-  private reconfigurer: Reconfigurer | null = null;
-  /** Groups moved off this broker, by when their leader was first seen reporting an ISR without it. */
-  private readonly outOfIsrSinceMs = new Map<GroupId, number>();
-  /** Groups being removed from the host and store: not re-created until that finished. */
-  private readonly dropping = new Set<GroupId>();
+  private readonly lifecycle: ReplicaLifecycle<PartitionReplica>;
+  private readonly retention: RetentionEnforcer;
 
   private constructor(options: BrokerOptions, store: LevelRaftStore) {
     const config = options.config;
@@ -128,10 +124,39 @@ export class Broker {
       nodeId: this.nodeId,
       host: this.host,
       store,
-      resetReplica: (groupId) => this.resetReplica(groupId),
+      resetReplica: (groupId) => this.lifecycle.reset(groupId),
       logger: this.logger,
     });
     this.gateway = new ControllerGateway(this.nodeId, this.host, this.controller, this.transport);
+    this.lifecycle = new ReplicaLifecycle({
+      nodeId: this.nodeId,
+      host: this.host,
+      store,
+      controllerState: () => this.controller.state,
+      controllerCaughtUp: () => this.gateway.caughtUp(),
+      createReplica: (groupId) =>
+        new PartitionReplica({
+          groupId,
+          brokerId: this.nodeId,
+          host: this.host,
+          store,
+          logger: componentLogger(this.logger, 'partition'),
+          onCorrupt: (error) => this.scrubRepair.onCorrupt(error),
+          unsafeTestingKnobs: this.knobs,
+        }),
+      isRepairing: (groupId) => this.scrubRepair.isRepairing(groupId),
+      reconfigurer: new Reconfigurer(this.nodeId, this.host, componentLogger(this.logger, 'partition')),
+      onDropped: (groupId) => this.reporter.forget(groupId),
+      logger: this.logger,
+    });
+    this.retention = new RetentionEnforcer({
+      host: this.host,
+      store,
+      replicas: this.lifecycle.replicas,
+      ageMsMax: config.storage.retentionAgeMsMax,
+      bytesMax: config.storage.retentionBytesMax,
+      logger: this.logger,
+    });
     this.forwarder = new Forwarder(this.nodeId, peers);
     this.registration = new ControllerRegistration({
       nodeId: this.nodeId,
@@ -146,7 +171,7 @@ export class Broker {
       host: this.host,
       controller: this.controller,
       propose: (command, deadlineMs) => this.gateway.propose(command, deadlineMs),
-      replicas: this.replicas,
+      replicas: this.lifecycle.replicas,
       registered: () => this.registration.registered,
       logger: this.logger,
     });
@@ -170,17 +195,11 @@ export class Broker {
       this.fatalError = error;
       this.logger.fatal({ err: error.message }, 'storage failed: this broker stops serving (restart it once the disk is sound)');
       // Its partitions are led elsewhere from now on: pending produce and fetch calls end.
-      for (const replica of this.replicas.values()) replica.close();
+      this.lifecycle.closeAll();
       options.onFatal?.(error);
     });
-    this.controller.onEvent((event) => {
-      if (event.type === 'topicCreated' || event.type === 'partitionsAdded') for (const partition of event.partitions) this.ensureGroup(partition);
-      else if (event.type === 'assignmentChanged') this.ensureGroup(event.partition);
-      else if (event.type === 'topicDeleted') for (const partition of event.partitions) void this.dropGroup(partition.groupId);
-    });
-    this.controller.onRestored((state) => {
-      for (const partition of state.partitions()) this.ensureGroup(partition);
-    });
+    this.controller.onEvent((event) => this.lifecycle.onControllerEvent(event));
+    this.controller.onRestored((state) => this.lifecycle.onControllerRestored(state));
     if (options.health !== undefined) this.registerHealth(options.health);
     this.metrics = options.metrics;
   }
@@ -239,10 +258,10 @@ export class Broker {
     this.logger.info({ listen: `${listen.host}:${this.boundPort}`, members: this.memberIds() }, 'broker serving');
     this.every(partitionReportIntervalMs, () => this.reporter.report());
     this.every(preferredLeaderCheckMs, () => this.reporter.restorePreferredLeaders());
-    this.every(reconcileIntervalMs, () => this.reconcile());
-    this.every(retentionCheckMs, () => this.enforceRetention());
+    this.every(reconcileIntervalMs, () => this.lifecycle.reconcile());
+    this.every(retentionCheckMs, () => this.retention.run());
     this.every(metricsRefreshMs, () => this.refreshGauges());
-    this.every(reconfigureIntervalMs, () => this.reconfigure());
+    this.every(reconfigureIntervalMs, () => this.lifecycle.reconfigure());
     this.every(scrubIntervalMs, () => this.scrubRepair.scrub());
     void this.registration.run();
   }
@@ -254,7 +273,7 @@ export class Broker {
       this.controller.apply(groupId, entries);
       return;
     }
-    this.replica(groupId).apply(entries);
+    this.lifecycle.replica(groupId).apply(entries);
   }
 
   private restore(groupId: GroupId, snapshot: Snapshot): void {
@@ -263,37 +282,17 @@ export class Broker {
       this.reporter.onControllerSnapshot(snapshot.metadata.index);
       return;
     }
-    this.replica(groupId).restore(snapshot);
+    this.lifecycle.replica(groupId).restore(snapshot);
   }
 
-  /** The replica object of a hosted group, created on first use (also during recovery). */
+  /** The replica objects of this broker's partitions, by group. */
+  get replicas(): ReadonlyMap<GroupId, PartitionReplica> {
+    return this.lifecycle.replicas;
+  }
+
+  /** The replica object of a hosted group, created on first use. */
   replica(groupId: GroupId): PartitionReplica {
-    let replica = this.replicas.get(groupId);
-    if (replica === undefined) {
-      replica = new PartitionReplica({
-        groupId,
-        brokerId: this.nodeId,
-        host: this.host,
-        store: this.store,
-        logger: componentLogger(this.logger, 'partition'),
-        onCorrupt: (error) => this.scrubRepair.onCorrupt(error),
-        unsafeTestingKnobs: this.knobs,
-      });
-      const info = this.controller.state.partition(groupId);
-      if (info !== undefined) {
-        replica.topic = info.topic;
-        replica.partition = info.partition;
-      }
-      this.replicas.set(groupId, replica);
-    }
-    return replica;
-  }
-
-  /** A fresh state machine for a group reopened by a repair (it is re-applied from its snapshot and log). */
-  private resetReplica(groupId: GroupId): void {
-    this.replicas.get(groupId)?.close();
-    this.replicas.delete(groupId);
-    this.replica(groupId);
+    return this.lifecycle.replica(groupId);
   }
 
   private onLeaderChange(groupId: GroupId, leaderId: NodeId, term: number, role: Role, metrics: BrokerMetrics | undefined): void {
@@ -302,102 +301,9 @@ export class Broker {
       this.logger.info({ leader: leaderId, term, role }, 'controller leader changed');
       return;
     }
-    this.replicas.get(groupId)?.onLeaderChange(role, term);
+    this.lifecycle.replicas.get(groupId)?.onLeaderChange(role, term);
     this.reporter.onLeaderChange(groupId, role);
     this.scrubRepair.onLeaderChange(groupId, role);
-  }
-
-  // ---- groups follow the controller's assignments ------------------------------------------
-
-  private ensureGroup(partition: PartitionInfo): void {
-    if (this.stopping || !partition.replicas.includes(this.nodeId) || this.scrubRepair.isRepairing(partition.groupId) || this.dropping.has(partition.groupId)) return;
-    const replica = this.replica(partition.groupId);
-    replica.topic = partition.topic;
-    replica.partition = partition.partition;
-    if (this.host.hasGroup(partition.groupId)) return;
-    // Every member bootstraps with the group's FIRST voters, a replica added by a reassignment
-    // too: the log from index 1 (conf changes included) replays on top of them. A joiner is no
-    // voter there, so it never campaigns; it learns the membership from the log or a snapshot.
-    // A replica created for a partition that already ran (a reassignment, or a copy lost with its
-    // disk) may have voted in this group before: it joins, voting only once a leader was heard.
-    const fresh = partition.leader === null && partition.initialReplicas.includes(this.nodeId);
-    this.host.createGroup(partition.groupId, confState(partition.initialReplicas), {}, fresh ? {} : { joining: true });
-    // The preferred leader of a new partition campaigns at once, so leaders start balanced as placement made them.
-    if (fresh && partition.replicas[0] === this.nodeId) this.host.campaign(partition.groupId);
-  }
-
-  private async dropGroup(groupId: GroupId): Promise<void> {
-    const replica = this.replicas.get(groupId);
-    this.replicas.delete(groupId);
-    replica?.close();
-    this.reporter.forget(groupId);
-    this.outOfIsrSinceMs.delete(groupId);
-    this.reconfigurer?.forget(groupId);
-    if (!this.host.hasGroup(groupId) || this.dropping.has(groupId)) return;
-    this.dropping.add(groupId);
-    try {
-      await this.host.removeGroup(groupId);
-      await this.store.deleteGroup(groupId);
-    } finally {
-      this.dropping.delete(groupId);
-    }
-    this.logger.info({ group: groupId }, 'partition group removed');
-  }
-
-  /** Creates missing groups and removes those no longer assigned here, once the controller is caught up. */
-  private reconcile(): void {
-    if (!this.gateway.caughtUp()) return;
-    const state = this.controller.state;
-    for (const partition of state.partitions()) this.ensureGroup(partition);
-    for (const groupId of this.host.groupIds()) {
-      if (groupId === controllerGroupId) continue;
-      const info = state.partition(groupId);
-      if (info === undefined || this.movedAway(info)) void this.dropGroup(groupId);
-    }
-  }
-
-  /**
-   * True when a reassignment took this broker out of the group for good. The controller's list
-   * alone is not enough: until the leader removes it, this broker is still a voter the group may
-   * need for its quorum. It is out once its own applied ConfState lacks it, or once the group's
-   * leader (another broker) has reported an ISR without it for a while (a removed follower may
-   * never apply its own removal: the leader stops replicating to it once it applied it).
-   */
-  private movedAway(info: PartitionInfo): boolean {
-    const groupId = info.groupId;
-    if (info.replicas.includes(this.nodeId)) {
-      this.outOfIsrSinceMs.delete(groupId);
-      return false;
-    }
-    const status = this.host.status(groupId);
-    const conf = status.confState;
-    const member = conf.voters.includes(this.nodeId) || conf.learners.includes(this.nodeId) || conf.votersOutgoing.includes(this.nodeId);
-    if (!member) return true;
-    const report = info.leader;
-    // The leader's ISR lacking this broker counts only once every target replica is in it: then the
-    // move is at its removal step, not waiting for this (maybe lagging, still voting) replica.
-    const atRemoval = report !== null && info.replicas.every((id) => report.isr.includes(id));
-    if (status.role === Role.leader || report === null || !atRemoval || report.leaderId === this.nodeId || report.isr.includes(this.nodeId)) {
-      this.outOfIsrSinceMs.delete(groupId);
-      return false;
-    }
-    const now = Date.now();
-    const since = this.outOfIsrSinceMs.get(groupId) ?? now;
-    this.outOfIsrSinceMs.set(groupId, since);
-    return now - since >= removedReplicaGraceMs;
-  }
-
-  /** Leaders step their groups' Raft membership towards the controller's replicas. */
-  private reconfigure(): void {
-    if (this.stopping || !this.gateway.caughtUp()) return;
-    this.reconfigurer ??= new Reconfigurer(this.nodeId, this.host, componentLogger(this.logger, 'partition'));
-    const state = this.controller.state;
-    const targets = this.host.groupIds().flatMap((groupId) => {
-      if (groupId === controllerGroupId || !this.host.isLeader(groupId)) return [];
-      const info = state.partition(groupId);
-      return info === undefined ? [] : [{ groupId, replicas: info.replicas }];
-    });
-    this.reconfigurer.run(targets);
   }
 
   // ---- registration, reports, preferred leaders, compaction --------------------------------
@@ -405,23 +311,6 @@ export class Broker {
   /** In-sync replicas of a group this broker leads: itself and followers close to its last index. */
   isr(groupId: GroupId, status: HostGroupStatus = this.host.status(groupId)): NodeId[] {
     return inSyncReplicas(this.nodeId, status);
-  }
-
-  private enforceRetention(): void {
-    const maxAgeMs = this.config.storage.retentionAgeMsMax;
-    const maxBytes = this.config.storage.retentionBytesMax;
-    if (maxAgeMs === 0 && maxBytes === 0) return;
-    for (const [groupId, replica] of this.replicas) {
-      if (!this.host.hasGroup(groupId)) continue;
-      const { data, appliedIndex } = replica.stateSnapshot();
-      // The snapshot is cut at or below the applied index: its membership must be the one there.
-      const confStateAt = (index: number): ConfState | undefined => (this.host.hasGroup(groupId) ? this.host.confStateAt(groupId, index) : undefined);
-      const policy = { now: Date.now(), appliedIndex, confStateAt, ...(maxAgeMs > 0 ? { maxAgeMs } : {}), ...(maxBytes > 0 ? { maxBytes } : {}) };
-      this.store.applyRetention(groupId, policy, data).catch((error: unknown) => {
-        rethrowBug(error);
-        this.logger.warn({ group: groupId, err: (error as Error).message }, 'retention failed');
-      });
-    }
   }
 
   /** Gauges sampled periodically (counters and histograms are fed on the request paths). */
@@ -513,13 +402,14 @@ export class Broker {
 
   private async shutdown(graceful: boolean): Promise<void> {
     this.stopping = true;
+    this.lifecycle.stop();
     this.scrubRepair.stop();
     this.registration.stop();
     this.reporter.stop();
     for (const timer of this.timers) clearInterval(timer);
     for (const unregister of this.unregister) unregister();
     if (graceful && this.host.isRunning()) await this.handOffLeadership();
-    for (const replica of this.replicas.values()) replica.close();
+    this.lifecycle.closeAll();
     this.peerService.closeStreams();
     // In-flight calls (long polls) get a moment to finish on a graceful stop; then the server closes regardless.
     if (graceful) await Promise.race([new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())), sleep(2_000)]);
@@ -562,10 +452,6 @@ export class Broker {
     timer.unref();
     this.timers.push(timer);
   }
-}
-
-function confState(voters: readonly NodeId[]): ConfState {
-  return { voters: [...voters], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 }
 
 /** The skipSync planted fault: every host write goes to the store without asking for a sync. */
