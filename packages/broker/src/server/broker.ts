@@ -27,6 +27,7 @@ import { PartitionState } from '../partition/partition-state.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { addPeerService, PeerTransport } from '../peer/index.js';
 import type { PeerServiceHandle } from '../peer/index.js';
+import { BrokerHealth } from './broker-health.js';
 import { ClientService } from './client-service.js';
 import {
   leadershipHandoffMsMax,
@@ -93,6 +94,7 @@ export class Broker {
   private fatalError: Error | null = null;
   private readonly lifecycle: ReplicaLifecycle<PartitionReplica>;
   private readonly retention: RetentionEnforcer;
+  private readonly health: BrokerHealth;
 
   private constructor(options: BrokerOptions, store: LevelRaftStore) {
     const config = options.config;
@@ -200,7 +202,19 @@ export class Broker {
     });
     this.controller.onEvent((event) => this.lifecycle.onControllerEvent(event));
     this.controller.onRestored((state) => this.lifecycle.onControllerRestored(state));
-    if (options.health !== undefined) this.registerHealth(options.health);
+    this.health = new BrokerHealth({
+      nodeId: this.nodeId,
+      host: this.host,
+      controller: this.controller,
+      controllerLeaderId: () => this.gateway.leaderId(),
+      controllerCaughtUp: () => this.gateway.caughtUp(),
+      store,
+      walSync: config.storage.walSync,
+      fatal: () => this.fatalError,
+      stopping: () => this.stopping,
+      registered: () => this.registration.registered,
+    });
+    if (options.health !== undefined) this.unregister.push(...this.health.register(options.health));
     this.metrics = options.metrics;
   }
 
@@ -260,7 +274,8 @@ export class Broker {
     this.every(preferredLeaderCheckMs, () => this.reporter.restorePreferredLeaders());
     this.every(reconcileIntervalMs, () => this.lifecycle.reconcile());
     this.every(retentionCheckMs, () => this.retention.run());
-    this.every(metricsRefreshMs, () => this.refreshGauges());
+    const metrics = this.metrics;
+    if (metrics !== undefined) this.every(metricsRefreshMs, () => this.health.refreshGauges(metrics));
     this.every(reconfigureIntervalMs, () => this.lifecycle.reconfigure());
     this.every(scrubIntervalMs, () => this.scrubRepair.scrub());
     void this.registration.run();
@@ -313,23 +328,6 @@ export class Broker {
     return inSyncReplicas(this.nodeId, status);
   }
 
-  /** Gauges sampled periodically (counters and histograms are fed on the request paths). */
-  private refreshGauges(): void {
-    const metrics = this.metrics;
-    if (metrics === undefined) return;
-    const groupIds = this.host.groupIds();
-    metrics.raftGroups.set(groupIds.length);
-    metrics.raftLeaders.set(groupIds.filter((groupId) => this.host.isLeader(groupId)).length);
-    metrics.controllerLeader.set(this.gateway.leaderId());
-    const stats = this.store.stats();
-    metrics.storageBytesUsed.set(stats.batchBytes);
-    let underReplicated = 0;
-    for (const info of this.controller.state.partitions()) {
-      if (info.leader !== null && info.leader.isr.length < info.replicas.length) underReplicated += 1;
-    }
-    metrics.underReplicatedPartitions.set(underReplicated);
-  }
-
   // ---- health and readiness ----------------------------------------------------------------
 
   /** Why this broker stopped serving (its store failed), or null. */
@@ -339,48 +337,7 @@ export class Broker {
 
   /** Why this broker is not ready, or null when it is. */
   notReadyReason(): string | null {
-    if (this.fatalError !== null) return `storage failed (${this.fatalError.message}); restart the broker`;
-    if (this.stopping) return 'broker is stopping';
-    if (this.gateway.leaderId() === 0) return 'no controller leader (waiting for a quorum of brokers)';
-    // Registered, and the registration applied here too (the leader applied it first).
-    if (!this.registration.registered || this.controller.state.broker(this.nodeId) === undefined) return 'not yet registered with the controller';
-    if (!this.gateway.caughtUp()) return 'controller state not caught up';
-    for (const groupId of this.host.groupIds()) {
-      if (groupId === controllerGroupId) continue;
-      if (this.host.leaderOf(groupId) === 0) return `partition group ${groupId} has no leader yet`;
-      const status = this.host.status(groupId);
-      if (status.applied < status.hardState.commit) return `partition group ${groupId} is catching up (${status.applied}/${status.hardState.commit})`;
-      if (status.repairIndex > 0) return `partition group ${groupId} is re-replicating a corrupt log (${status.lastIndex}/${status.repairIndex})`;
-    }
-    return null;
-  }
-
-  private registerHealth(health: HealthRegistry): void {
-    this.unregister.push(
-      health.registerReadinessCheck('broker', () => {
-        const reason = this.notReadyReason();
-        return { ready: reason === null, reason: reason ?? '' };
-      }),
-      health.registerComponent('raft', () => {
-        const groups = this.host.groupIds().length;
-        let leaders = 0;
-        let leaderless = 0;
-        for (const groupId of this.host.groupIds()) {
-          const leader = this.host.leaderOf(groupId);
-          if (leader === this.nodeId) leaders += 1;
-          if (leader === 0) leaderless += 1;
-        }
-        return { status: leaderless === 0 ? 'ok' : 'degraded', detail: `${groups} groups, leader of ${leaders}, ${leaderless} without a leader` };
-      }),
-      health.registerComponent('controller', () => {
-        const leader = this.gateway.leaderId();
-        return { status: leader === 0 ? 'down' : 'ok', detail: leader === 0 ? 'no controller leader' : `leader broker ${leader}, applied ${this.controller.appliedIndex}` };
-      }),
-      health.registerComponent('storage', () => {
-        const stats = this.store.stats();
-        return { status: 'ok', detail: `${stats.groupCount} groups, ${stats.batchCount} batches, ${stats.batchBytes} bytes, wal_sync ${this.config.storage.walSync}` };
-      }),
-    );
+    return this.health.notReadyReason();
   }
 
   // ---- stop --------------------------------------------------------------------------------
