@@ -56,7 +56,6 @@ import {
   simHostWakeElectionTimeoutsMax,
   simNodesMax,
   simNodesMin,
-  simPayloadBytesMax,
   simQuietElectionTimeoutsMax,
   simStepsMax,
   simTickMs,
@@ -67,8 +66,9 @@ import type { NetworkFaults } from './network.js';
 import { Prng } from './prng.js';
 import { SimDisk } from './sim-disk.js';
 import { SimHostClock } from './sim-host-clock.js';
-import { decodeId, encodeId, encodeSnapshotState, resolveRaftOptions, snapshotChain } from './simulation.js';
+import { decodeId, encodeSnapshotState, resolveRaftOptions, snapshotChain } from './simulation.js';
 import type { ResolvedRaftOptions, SimRaftOptions } from './simulation.js';
+import { cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, nodeErrorViolation, partitionAtRandom, randomPayload, runWeightedAction, traceLine } from './sim-actions.js';
 import { SimViolation } from './violation.js';
 
 /** Relative weights of the random actions of a host run; 0 turns an action off. */
@@ -934,14 +934,7 @@ export class HostSimulation {
       [weights.compact, () => this.actionCompact()],
       [weights.idle, () => this.actionIdle()],
     ];
-    let total = 0;
-    for (const [weight] of table) total += weight;
-    if (total === 0) return;
-    let roll = this.prng.next() * total;
-    for (const [weight, action] of table) {
-      roll -= weight;
-      if (roll < 0) return action();
-    }
+    runWeightedAction(this.prng, table);
   }
 
   private randomGroup(): GroupId {
@@ -1002,18 +995,11 @@ export class HostSimulation {
   }
 
   private actionPartition(): void {
-    const ids = this.prng.shuffled(this.hostIds());
-    const size = 1 + this.prng.int(Math.max(1, Math.floor(ids.length / 2)));
-    const side = ids.slice(0, size);
-    this.network.partition(side, ids.slice(size));
-    this.log(() => `partition [${side.join(',')}] | [${ids.slice(size).join(',')}]`);
+    partitionAtRandom(this.prng, this.network, this.hostIds(), (line) => this.log(line));
   }
 
   private actionOneWay(): void {
-    const [from, to] = this.prng.shuffled(this.hostIds());
-    if (from === undefined || to === undefined) return;
-    this.network.blockOneWay(from, to);
-    this.log(() => `cut link ${from} → ${to}`);
+    cutLinkAtRandom(this.prng, this.network, this.hostIds(), (line) => this.log(line));
   }
 
   private actionIsolate(): void {
@@ -1024,24 +1010,11 @@ export class HostSimulation {
   }
 
   private actionHeal(): void {
-    this.network.heal();
-    this.log(() => 'heal network');
+    healNetwork(this.network, (line) => this.log(line));
   }
 
   private actionNetworkFaults(): void {
-    const prng = this.prng;
-    const faults: NetworkFaults = prng.chance(0.3)
-      ? quietNetworkFaults
-      : {
-          dropRate: prng.chance(0.5) ? 0 : prng.next() * 0.3,
-          duplicateRate: prng.chance(0.5) ? 0 : prng.next() * 0.2,
-          delayMsMin: 1,
-          delayMsMax: prng.between(1, 40),
-          spikeRate: prng.chance(0.5) ? 0 : prng.next() * 0.2,
-          spikeDelayMsMax: prng.between(40, 400),
-        };
-    this.network.faults = faults;
-    this.log(() => `network faults ${JSON.stringify(faults)}`);
+    drawNetworkFaults(this.prng, this.network, (line) => this.log(line));
   }
 
   private actionCompact(): void {
@@ -1272,10 +1245,7 @@ export class HostSimulation {
   }
 
   private payload(proposalId: number): Uint8Array {
-    const bytes = new Uint8Array(4 + this.prng.int(simPayloadBytesMax + 1));
-    bytes.set(encodeId(proposalId));
-    for (let i = 4; i < bytes.length; i++) bytes[i] = this.prng.int(256);
-    return bytes;
+    return randomPayload(this.prng, proposalId);
   }
 
   private actionGapMs(): number {
@@ -1296,9 +1266,7 @@ export class HostSimulation {
   }
 
   private nodeError(id: NodeId, error: unknown): SimViolation {
-    if (error instanceof SimViolation) return error;
-    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    return new SimViolation('node-error', `host ${id} threw: ${text.split('\n').slice(0, 6).join('\n')}`);
+    return nodeErrorViolation('host', id, error);
   }
 
   /** The host's own log lines (peers silent, back, restarted; leadership) into the trace. */
@@ -1312,7 +1280,7 @@ export class HostSimulation {
   }
 
   private log(line: () => string): void {
-    if (this.trace !== null) this.trace(`[${this.clock.nowMs().toFixed(1).padStart(8)} ms] ${line()}`);
+    if (this.trace !== null) this.trace(traceLine(this.clock.nowMs(), line()));
   }
 
   /** The outcome so far: stats, and the violation that ended the run if any. */

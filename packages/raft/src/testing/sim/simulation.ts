@@ -38,7 +38,6 @@ import {
   simNodesDefault,
   simNodesMax,
   simNodesMin,
-  simPayloadBytesMax,
   simQuietElectionTimeoutsMax,
   simStepsDefault,
   simStepsMax,
@@ -51,6 +50,7 @@ import { EventQueue } from './event-queue.js';
 import { SimNetwork, quietNetworkFaults } from './network.js';
 import type { NetworkFaults } from './network.js';
 import { Prng } from './prng.js';
+import { cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, nodeErrorViolation, partitionAtRandom, randomPayload, runWeightedAction, traceLine } from './sim-actions.js';
 import { SimViolation } from './violation.js';
 
 /** Raft settings of the simulated nodes; unset ones are chosen by the seed. */
@@ -839,14 +839,7 @@ export class Simulation {
       [weights.membership, () => this.actionMembership()],
       [weights.corrupt, () => this.actionCorrupt()],
     ];
-    let total = 0;
-    for (const [weight] of table) total += weight;
-    if (total === 0) return;
-    let roll = this.prng.next() * total;
-    for (const [weight, action] of table) {
-      roll -= weight;
-      if (roll < 0) return action();
-    }
+    runWeightedAction(this.prng, table);
   }
 
   private actionPropose(count: number): void {
@@ -906,19 +899,11 @@ export class Simulation {
   }
 
   private actionPartition(): void {
-    const ids = this.prng.shuffled(this.memberIds());
-    const size = 1 + this.prng.int(Math.max(1, Math.floor(ids.length / 2)));
-    const side = ids.slice(0, size);
-    this.network.partition(side, ids.slice(size));
-    this.log(() => `partition [${side.join(',')}] | [${ids.slice(size).join(',')}]`);
+    partitionAtRandom(this.prng, this.network, this.memberIds(), (line) => this.log(line));
   }
 
   private actionOneWay(): void {
-    const ids = this.prng.shuffled(this.memberIds());
-    const [from, to] = ids;
-    if (from === undefined || to === undefined) return;
-    this.network.blockOneWay(from, to);
-    this.log(() => `cut link ${from} → ${to}`);
+    cutLinkAtRandom(this.prng, this.network, this.memberIds(), (line) => this.log(line));
   }
 
   private actionIsolate(): void {
@@ -929,24 +914,11 @@ export class Simulation {
   }
 
   private actionHeal(): void {
-    this.network.heal();
-    this.log(() => 'heal network');
+    healNetwork(this.network, (line) => this.log(line));
   }
 
   private actionNetworkFaults(): void {
-    const prng = this.prng;
-    const faults: NetworkFaults = prng.chance(0.3)
-      ? quietNetworkFaults
-      : {
-          dropRate: prng.chance(0.5) ? 0 : prng.next() * 0.3,
-          duplicateRate: prng.chance(0.5) ? 0 : prng.next() * 0.2,
-          delayMsMin: 1,
-          delayMsMax: prng.between(1, 40),
-          spikeRate: prng.chance(0.5) ? 0 : prng.next() * 0.2,
-          spikeDelayMsMax: prng.between(40, 400),
-        };
-    this.network.faults = faults;
-    this.log(() => `network faults ${JSON.stringify(faults)}`);
+    drawNetworkFaults(this.prng, this.network, (line) => this.log(line));
   }
 
   private actionCompact(): void {
@@ -1067,10 +1039,7 @@ export class Simulation {
   }
 
   private payload(proposalId: number): Uint8Array {
-    const bytes = new Uint8Array(4 + this.prng.int(simPayloadBytesMax + 1));
-    bytes.set(encodeId(proposalId));
-    for (let i = 4; i < bytes.length; i++) bytes[i] = this.prng.int(256);
-    return bytes;
+    return randomPayload(this.prng, proposalId);
   }
 
   private actionGapMs(): number {
@@ -1100,13 +1069,11 @@ export class Simulation {
   }
 
   private nodeError(id: NodeId, error: unknown): SimViolation {
-    if (error instanceof SimViolation) return error;
-    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    return new SimViolation('node-error', `node ${id} threw: ${text.split('\n').slice(0, 6).join('\n')}`);
+    return nodeErrorViolation('node', id, error);
   }
 
   private log(line: () => string): void {
-    if (this.trace !== null) this.trace(`[${this.clock.nowMs().toFixed(1).padStart(8)} ms] ${line()}`);
+    if (this.trace !== null) this.trace(traceLine(this.clock.nowMs(), line()));
   }
 
   /** The outcome so far: stats, and the violation that ended the run if any. */
@@ -1182,11 +1149,7 @@ function membersOf(confState: ConfState): NodeId[] {
   return [...new Set([...confState.voters, ...confState.learners, ...confState.votersOutgoing, ...confState.learnersNext])];
 }
 
-export function encodeId(id: number): Uint8Array {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, id);
-  return bytes;
-}
+export { encodeId };
 
 export function decodeId(bytes: Uint8Array): number {
   if (bytes.length < 4) return 0;
