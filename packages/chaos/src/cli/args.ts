@@ -81,19 +81,33 @@ export interface RealCliRun {
   readonly seedWasRandom: boolean;
 }
 
-/** `streambus-chaos real [options]`. */
-export function parseRealArgs(argv: readonly string[], randomSeed: () => number): RealCliRun {
+/** The flags `run` and `real` share, as given (undefined: the run's default). */
+interface CommonFlags {
+  seed: number | null;
+  durationMs: number | undefined;
+  brokers: number | undefined;
+  partitions: number | undefined;
+  rate: number | undefined;
+  quiet: boolean;
+  readonly knobs: Record<string, boolean>;
+}
+
+/** What tells the commands' flags apart: bounds, and the flags of one command only. */
+interface CommandFlags {
+  readonly command: 'run' | 'real';
+  readonly brokersMin: number;
+  readonly brokersMax: number;
+  readonly rateMax: number;
+  /** Said after `unknown option "..."`. */
+  readonly unknownOptionSuffix: string;
+  /** Parses `flag` if it is one of this command's own (reading its value with `value`); false if it is not. */
+  readonly own: (flag: string, value: () => string) => boolean;
+}
+
+function parseFlags(argv: readonly string[], spec: CommandFlags): CommonFlags {
   const [command, ...rest] = argv;
-  if (command !== 'real') throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);
-  let seed: number | null = null;
-  let durationMs: number | undefined;
-  let brokers: number | undefined;
-  let partitions: number | undefined;
-  let faults: RealFaultKind[] | undefined;
-  let rate: number | undefined;
-  let cliProducers = true;
-  let quiet = false;
-  const knobs: Record<string, boolean> = {};
+  if (command !== spec.command) throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);
+  const flags: CommonFlags = { seed: null, durationMs: undefined, brokers: undefined, partitions: undefined, rate: undefined, quiet: false, knobs: {} };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i] as string;
     const value = (): string => {
@@ -103,44 +117,70 @@ export function parseRealArgs(argv: readonly string[], randomSeed: () => number)
     };
     switch (flag) {
       case '--seed':
-        seed = integer(value(), flag, 0, 2 ** 31 - 1);
+        flags.seed = integer(value(), flag, 0, 2 ** 31 - 1);
         break;
       case '--duration':
-        durationMs = parseDurationMs(value(), flag);
-        if (durationMs <= 0 || durationMs > runDurationMsMax) throw new UsageError(`--duration must be within (0, ${runDurationMsMax / 60_000}m]`);
+        flags.durationMs = parseDurationMs(value(), flag);
+        if (flags.durationMs <= 0 || flags.durationMs > runDurationMsMax) throw new UsageError(`--duration must be within (0, ${runDurationMsMax / 60_000}m]`);
         break;
       case '--brokers':
-        brokers = integer(value(), flag, realBrokersMin, realBrokersMax);
+        flags.brokers = integer(value(), flag, spec.brokersMin, spec.brokersMax);
         break;
       case '--partitions':
-        partitions = integer(value(), flag, 1, partitionsMax);
-        break;
-      case '--faults':
-        try {
-          faults = parseRealFaults(value());
-        } catch (error) {
-          throw new UsageError((error as Error).message);
-        }
+        flags.partitions = integer(value(), flag, 1, partitionsMax);
         break;
       case '--rate':
-        rate = integer(value(), flag, 1, 10_000);
-        break;
-      case '--no-cli':
-        cliProducers = false;
+        flags.rate = integer(value(), flag, 1, spec.rateMax);
         break;
       case '--unsafe':
         for (const name of value().split(',')) {
           if (!(knobNames as readonly string[]).includes(name)) throw new UsageError(`--unsafe: unknown knob "${name}"; choose from ${knobNames.join(', ')}`);
-          knobs[name] = true;
+          flags.knobs[name] = true;
         }
         break;
       case '--quiet':
-        quiet = true;
+        flags.quiet = true;
         break;
       default:
-        throw new UsageError(`unknown option "${flag}" for real`);
+        if (!spec.own(flag, value)) throw new UsageError(`unknown option "${flag}"${spec.unknownOptionSuffix}`);
     }
   }
+  return flags;
+}
+
+/** A list parser's error (parseNemesis, parseRealFaults) as a usage error. */
+function usageList<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** `streambus-chaos real [options]`. */
+export function parseRealArgs(argv: readonly string[], randomSeed: () => number): RealCliRun {
+  let faults: RealFaultKind[] | undefined;
+  let cliProducers = true;
+  const flags = parseFlags(argv, {
+    command: 'real',
+    brokersMin: realBrokersMin,
+    brokersMax: realBrokersMax,
+    rateMax: 10_000,
+    unknownOptionSuffix: ' for real',
+    own: (flag, value) => {
+      switch (flag) {
+        case '--faults':
+          faults = usageList(() => parseRealFaults(value()));
+          return true;
+        case '--no-cli':
+          cliProducers = false;
+          return true;
+        default:
+          return false;
+      }
+    },
+  });
+  const { seed, durationMs, brokers, partitions, rate, quiet, knobs } = flags;
   const options: RealRunOptions = {
     seed: seed ?? randomSeed(),
     ...(durationMs === undefined ? {} : { durationMs }),
@@ -155,82 +195,46 @@ export function parseRealArgs(argv: readonly string[], randomSeed: () => number)
 }
 
 export function parseArgs(argv: readonly string[], randomSeed: () => number): CliRun {
-  const [command, ...rest] = argv;
-  if (command !== 'run') throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);
-  let seed: number | null = null;
-  let durationMs: number | undefined;
-  let brokers: number | undefined;
-  let partitions: number | undefined;
   let nemesis = [...defaultNemesis];
   let acks: 'all' | 'leader' = 'all';
   let walSync: WalSyncPolicy = 'always';
   let workers: number | undefined;
-  let rate: number | undefined;
   let recoveryMsMax: number | undefined;
-  let quiet = false;
-  const knobs: Record<string, boolean> = {};
-  for (let i = 0; i < rest.length; i++) {
-    const flag = rest[i] as string;
-    const value = (): string => {
-      const next = rest[++i];
-      if (next === undefined) throw new UsageError(`${flag} needs a value`);
-      return next;
-    };
-    switch (flag) {
-      case '--seed':
-        seed = integer(value(), flag, 0, 2 ** 31 - 1);
-        break;
-      case '--duration':
-        durationMs = parseDurationMs(value(), flag);
-        if (durationMs <= 0 || durationMs > runDurationMsMax) throw new UsageError(`--duration must be within (0, ${runDurationMsMax / 60_000}m]`);
-        break;
-      case '--brokers':
-        brokers = integer(value(), flag, brokersMin, brokersMax);
-        break;
-      case '--partitions':
-        partitions = integer(value(), flag, 1, partitionsMax);
-        break;
-      case '--nemesis':
-        try {
-          nemesis = parseNemesis(value());
-        } catch (error) {
-          throw new UsageError((error as Error).message);
+  const flags = parseFlags(argv, {
+    command: 'run',
+    brokersMin,
+    brokersMax,
+    rateMax: 100_000,
+    unknownOptionSuffix: '',
+    own: (flag, value) => {
+      switch (flag) {
+        case '--nemesis':
+          nemesis = usageList(() => parseNemesis(value()));
+          return true;
+        case '--acks': {
+          const v = value();
+          if (v !== 'all' && v !== 'leader') throw new UsageError(`--acks is all or leader, got "${v}"`);
+          acks = v;
+          return true;
         }
-        break;
-      case '--acks': {
-        const v = value();
-        if (v !== 'all' && v !== 'leader') throw new UsageError(`--acks is all or leader, got "${v}"`);
-        acks = v;
-        break;
-      }
-      case '--wal-sync': {
-        const v = value();
-        if (v !== 'always' && v !== 'periodic' && v !== 'none') throw new UsageError(`--wal-sync is always, periodic or none, got "${v}"`);
-        walSync = v;
-        break;
-      }
-      case '--workers':
-        workers = integer(value(), flag, 1, workersMax);
-        break;
-      case '--rate':
-        rate = integer(value(), flag, 1, 100_000);
-        break;
-      case '--recovery-bound':
-        recoveryMsMax = parseDurationMs(value(), flag);
-        break;
-      case '--unsafe':
-        for (const name of value().split(',')) {
-          if (!(knobNames as readonly string[]).includes(name)) throw new UsageError(`--unsafe: unknown knob "${name}"; choose from ${knobNames.join(', ')}`);
-          knobs[name] = true;
+        case '--wal-sync': {
+          const v = value();
+          if (v !== 'always' && v !== 'periodic' && v !== 'none') throw new UsageError(`--wal-sync is always, periodic or none, got "${v}"`);
+          walSync = v;
+          return true;
         }
-        break;
-      case '--quiet':
-        quiet = true;
-        break;
-      default:
-        throw new UsageError(`unknown option "${flag}"`);
-    }
-  }
+        case '--workers':
+          workers = integer(value(), flag, 1, workersMax);
+          return true;
+        case '--recovery-bound':
+          recoveryMsMax = parseDurationMs(value(), flag);
+          return true;
+        default:
+          return false;
+      }
+    },
+  });
+  const { seed, durationMs, brokers, partitions, rate, quiet, knobs } = flags;
   const seedWasRandom = seed === null;
   const options: ChaosRunOptions = {
     seed: seed ?? randomSeed(),
