@@ -12,11 +12,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin } from '@streambus/client';
-import { createStreamBusRpcClient } from '@streambus/proto';
 import { Prng } from '@streambus/raft/testing';
 import { TestCluster, brokerBinPath } from '@streambus/test-cluster';
 import { afterAll, describe, expect, it } from 'vitest';
-import { History, ProducerWorkload, ReaderWorkload, check, readStoppedReplicas, waitRecoveredByMetadata } from '../src/index.js';
+import { History, ProducerWorkload, ReaderWorkload, check, highWatermarksByMetadata, readStoppedReplicas, waitRecoveredByMetadata } from '../src/index.js';
 
 const topic = 'real';
 const partitions = 3;
@@ -30,22 +29,6 @@ afterAll(async () => {
   await cluster?.stopAll(5_000).catch(() => undefined);
   if (dir !== '') await rm(dir, { recursive: true, force: true });
 });
-
-async function highWatermarks(bootstrap: readonly string[]): Promise<number[] | null> {
-  for (const address of bootstrap) {
-    const client = createStreamBusRpcClient(address);
-    try {
-      const metadata = await client.Metadata({ topics: [topic], brokersOnly: false }, { deadlineMs: 2_000 });
-      const list = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
-      if (list.length === partitions) return [...list].sort((a, b) => a.partition - b.partition).map((p) => p.highWatermark);
-    } catch {
-      // try the next broker
-    } finally {
-      client.close();
-    }
-  }
-  return null;
-}
 
 describe.skipIf(!built)('real broker processes under SIGKILL, SIGSTOP/SIGCONT and restart', () => {
   it(`seed ${seed}: nothing acknowledged is lost or duplicated; replicas agree`, async () => {
@@ -94,7 +77,7 @@ describe.skipIf(!built)('real broker processes under SIGKILL, SIGSTOP/SIGCONT an
     await producers.stop();
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const ends = await highWatermarks(bootstrap);
+      const ends = await highWatermarksByMetadata(bootstrap, topic, partitions);
       if ((ends !== null && readers.caughtUp(ends)) || Date.now() > deadline) break;
       await sleep(200);
     }
