@@ -10,45 +10,25 @@
  * answers the read from its lease below the commit index T made: a stale read. A restarted member
  * neither votes nor campaigns for an election timeout after its start.
  */
-import { assert } from '../../errors.js';
 import { Role } from '../../types.js';
 import { simTickMs } from './constants.js';
-import { Simulation } from './simulation.js';
+import { leaderWithEntryApplied, leaseOnFollowerOnly, leaseSimulation } from './lease-scenario.js';
+import type { LeaseScenarioOptions } from './lease-scenario.js';
 import { runScenario, scenarioNeed } from './scenario.js';
-import type { SimulationResult } from './simulation.js';
+import type { Simulation, SimulationResult } from './simulation.js';
 
-export interface LeaseRestartOptions {
-  readonly seed: number;
-  readonly trace?: (line: string) => void;
-}
+export type LeaseRestartOptions = LeaseScenarioOptions;
 
-const phaseMsMax = 5_000;
 const electionTicks = 10;
 
 export function runLeaseRestart(options: LeaseRestartOptions): SimulationResult {
-  const sim = new Simulation({
-    seed: options.seed,
-    nodes: 3,
-    steps: 0,
-    asyncDisk: false,
-    raft: { readOnlyMode: 'lease', leaseDriftBoundTicks: 2, checkQuorum: true, preVote: true, electionTicks, heartbeatTicks: 1 },
-    ...(options.trace === undefined ? {} : { trace: options.trace }),
-  });
+  const sim = leaseSimulation(options, { electionTicks, heartbeatTicks: 1 });
   return runScenario(sim, script);
 }
 
 function script(sim: Simulation): void {
-  sim.start();
-  need(sim.runUntil(() => sim.leader() !== 0, phaseMsMax), 'a first leader');
-  const leader = sim.leader();
-  const first = sim.propose(leader);
-  need(first > 0, 'the leader accepts a proposal');
-  need(sim.runUntil(() => sim.memberIds().every((id) => sim.describe(id).applied >= first), phaseMsMax), 'the entry applied everywhere');
-  const [follower, candidate] = sim.memberIds().filter((id) => id !== leader);
-  assert(follower !== undefined && candidate !== undefined, 'three members');
-  sim.network.partition([leader], [candidate]);
-  sim.runFor(2 * electionTicks * simTickMs);
-  need(sim.leader() === leader, 'the leader keeps its quorum with the follower');
+  const { leader } = leaderWithEntryApplied(sim, need);
+  const { follower, candidate } = leaseOnFollowerOnly(sim, leader, electionTicks, need);
   sim.network.partition([leader], [follower]);
   sim.crash(follower);
   sim.restart(follower);

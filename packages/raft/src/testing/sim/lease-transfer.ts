@@ -10,45 +10,29 @@
  */
 import { assert } from '../../errors.js';
 import { Role } from '../../types.js';
-import { Simulation } from './simulation.js';
+import { leaderWithEntryApplied, leasePhaseMsMax, leaseSimulation } from './lease-scenario.js';
+import type { LeaseScenarioOptions } from './lease-scenario.js';
 import { runScenario, scenarioNeed } from './scenario.js';
-import type { SimulationResult } from './simulation.js';
+import type { Simulation, SimulationResult } from './simulation.js';
 
-export interface LeaseTransferOptions {
-  readonly seed: number;
-  readonly trace?: (line: string) => void;
-}
-
-const phaseMsMax = 5_000;
+export type LeaseTransferOptions = LeaseScenarioOptions;
 
 export function runLeaseTransfer(options: LeaseTransferOptions): SimulationResult {
-  const sim = new Simulation({
-    seed: options.seed,
-    nodes: 3,
-    steps: 0,
-    asyncDisk: false,
-    raft: { readOnlyMode: 'lease', leaseDriftBoundTicks: 2, checkQuorum: true, preVote: true },
-    ...(options.trace === undefined ? {} : { trace: options.trace }),
-  });
+  const sim = leaseSimulation(options);
   return runScenario(sim, script);
 }
 
 function script(sim: Simulation): void {
-  sim.start();
-  need(sim.runUntil(() => sim.leader() !== 0, phaseMsMax), 'a first leader');
-  const leader = sim.leader();
-  const first = sim.propose(leader);
-  need(first > 0, 'the leader accepts a proposal');
-  need(sim.runUntil(() => sim.memberIds().every((id) => sim.describe(id).applied >= first), phaseMsMax), 'the entry applied everywhere');
+  const { leader, first } = leaderWithEntryApplied(sim, need);
   const transferee = sim.memberIds().find((id) => id !== leader);
   assert(transferee !== undefined, 'three members');
   const oldTerm = sim.describe(leader).term;
   const cut = sim.network.addFilter((m) => m.to === leader && m.term > oldTerm);
   sim.transferLeadership(leader, transferee);
-  need(sim.runUntil(() => sim.leader() === transferee, phaseMsMax), 'the transferee leads');
+  need(sim.runUntil(() => sim.leader() === transferee, leasePhaseMsMax), 'the transferee leads');
   const next = sim.propose(transferee);
   need(next > first, 'the new leader accepts a proposal');
-  need(sim.runUntil(() => sim.checker.commitKnownMax >= next, phaseMsMax), 'the new leader commits');
+  need(sim.runUntil(() => sim.checker.commitKnownMax >= next, leasePhaseMsMax), 'the new leader commits');
   // Still well within the old leader's lease (election timeout minus the drift bound), and it
   // still believes it leads: the read must not be answered from its lease.
   need(sim.describe(leader).role === Role.leader, 'the old leader still believes it leads');
