@@ -30,6 +30,7 @@ import {
 import { History } from '../history/history.js';
 import type { ChaosReport } from '../report.js';
 import { highWatermarksByMetadata, waitRecoveredByMetadata } from '../run/metadata-recovery.js';
+import { replayFlags, replayLine } from '../run/replay-command.js';
 import { PollerWorkload } from '../workload/pollers.js';
 import { ProducerWorkload } from '../workload/producers.js';
 import { ReaderWorkload } from '../workload/readers.js';
@@ -72,18 +73,12 @@ const topic = 'jepsen';
 
 export function realReplayCommand(options: RealRunOptions): string {
   const parts = [
-    'npm run chaos -- real',
-    `--seed ${options.seed}`,
-    `--duration ${Math.round((options.durationMs ?? realDurationMsDefault) / 1000)}s`,
-    `--brokers ${options.brokers ?? 3}`,
-    `--partitions ${options.partitions ?? partitionsDefault}`,
+    ...replayFlags('npm run chaos -- real', options, realDurationMsDefault, 3),
     `--faults ${(options.faults ?? realFaultKinds).join(',') || 'none'}`,
     `--rate ${options.recordsPerSecond ?? realRecordsPerSecondDefault}`,
   ];
   if (options.cliProducers === false) parts.push('--no-cli');
-  const knobs = Object.entries(options.unsafeTestingKnobs ?? {}).filter(([, on]) => on === true).map(([name]) => name);
-  if (knobs.length > 0) parts.push(`--unsafe ${knobs.join(',')}`);
-  return parts.join(' ');
+  return replayLine(parts, options);
 }
 
 export async function runReal(options: RealRunOptions): Promise<RealReport> {

@@ -40,6 +40,7 @@ import type { WorkloadAcks } from '../workload/producers.js';
 import { ReaderWorkload } from '../workload/readers.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { PartitionMover } from './partition-mover.js';
+import { replayFlags, replayLine } from './replay-command.js';
 
 export interface ChaosRunOptions {
   readonly seed: number;
@@ -68,20 +69,14 @@ const topic = 'chaos';
 
 export function replayCommand(options: ChaosRunOptions): string {
   const parts = [
-    'npx streambus-chaos run',
-    `--seed ${options.seed}`,
-    `--duration ${Math.round((options.durationMs ?? runDurationMsDefault) / 1000)}s`,
-    `--brokers ${options.brokers ?? brokersDefault}`,
-    `--partitions ${options.partitions ?? partitionsDefault}`,
+    ...replayFlags('npx streambus-chaos run', options, runDurationMsDefault, brokersDefault),
     `--nemesis ${(options.nemesis ?? defaultNemesis).join(',') || 'none'}`,
     `--acks ${options.acks ?? 'all'}`,
     `--wal-sync ${options.walSync ?? 'always'}`,
     `--workers ${options.workers ?? workersDefault}`,
     `--rate ${options.recordsPerSecond ?? recordsPerSecondDefault}`,
   ];
-  const knobs = Object.entries(options.unsafeTestingKnobs ?? {}).filter(([, on]) => on === true).map(([name]) => name);
-  if (knobs.length > 0) parts.push(`--unsafe ${knobs.join(',')}`);
-  return parts.join(' ');
+  return replayLine(parts, options);
 }
 
 export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
