@@ -29,6 +29,7 @@ import { addPeerService, PeerTransport } from '../peer/index.js';
 import type { PeerServiceHandle } from '../peer/index.js';
 import { BrokerHealth } from './broker-health.js';
 import { ClientService } from './client-service.js';
+import type { ClientServiceDeps } from './client-service.js';
 import {
   leadershipHandoffMsMax,
   partitionReportIntervalMs,
@@ -71,12 +72,12 @@ export interface BrokerOptions {
 
 export class Broker {
   readonly nodeId: NodeId;
-  readonly config: BrokerConfig;
+  private readonly config: BrokerConfig;
   readonly store: LevelRaftStore;
   readonly host: RaftHost;
   readonly controller: ControllerStateMachine;
-  readonly gateway: ControllerGateway;
-  readonly forwarder: Forwarder;
+  private readonly gateway: ControllerGateway;
+  private readonly forwarder: Forwarder;
   private readonly logger: Logger;
   private readonly transport: PeerTransport;
   private readonly server: grpc.Server;
@@ -182,7 +183,17 @@ export class Broker {
       'grpc.max_receive_message_length': messageBytesMax,
       'grpc.max_send_message_length': messageBytesMax,
     });
-    const service = new ClientService(this, componentLogger(this.logger, 'grpc'), options.metrics);
+    const clientServiceDeps = {
+      nodeId: this.nodeId,
+      clusterId: config.server.clusterId,
+      requestBytesMax: config.network.requestBytesMax,
+      controller: this.gateway,
+      partitions: this.lifecycle,
+      forwarder: this.forwarder,
+      fatal: () => this.fatalError,
+      peerAlive: (id: NodeId) => id === this.nodeId || this.host.peerAlive(id),
+    } satisfies ClientServiceDeps;
+    const service = new ClientService(clientServiceDeps, componentLogger(this.logger, 'grpc'), options.metrics);
     addStreamBusService(this.server, service.handlers());
     this.peerService = addPeerService(
       this.server,
@@ -248,13 +259,8 @@ export class Broker {
     return this.boundPort;
   }
 
-  /** True when a peer broker has been heard from within an election timeout (always for itself). */
-  peerAlive(id: NodeId): boolean {
-    return id === this.nodeId || this.host.peerAlive(id);
-  }
-
   /** The static cluster's member ids (this broker included). */
-  memberIds(): NodeId[] {
+  private memberIds(): NodeId[] {
     const ids = new Set<NodeId>([this.nodeId, ...this.config.server.peers.map((peer) => peer.id)]);
     return [...ids].sort((a, b) => a - b);
   }

@@ -50,18 +50,17 @@ import type {
   TopicMetadata,
   TopicResult,
 } from '@streambus/proto';
-import type { NodeId } from '@streambus/raft';
+import type { GroupId, NodeId } from '@streambus/raft';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import { rethrowBug } from '../bugs.js';
-import type { ControllerFailureCode, ControllerResult } from '../controller/commands.js';
+import type { ControllerCommand, ControllerFailureCode, ControllerResult } from '../controller/commands.js';
 import { planCreateTopic } from '../controller/plan.js';
 import type { ControllerState, PartitionInfo, TopicInfo } from '../controller/state.js';
 import { reassignmentsPerCommandMax, replicationFactorMax } from '../controller/constants.js';
 import type { Logger } from '../logging/logger.js';
 import { notLeader } from '../partition/not-leader.js';
 import type { NotLeaderAnswer } from '../partition/not-leader.js';
-import type { AcksMode, ProduceOutcome } from '../partition/partition-replica.js';
-import type { Broker } from './broker.js';
+import type { AcksMode, FetchOutcome, ProduceOutcome } from '../partition/partition-replica.js';
 import { controllerCatchUpMsMax, controllerCommandDeadlineMs, forwardSlackMs, producerIdBlockSize } from './constants.js';
 import { isForwarded } from './forwarder.js';
 
@@ -77,12 +76,67 @@ const createTopicsLeaderWaitMsMax = 10_000;
 /** Partitions one ReassignPartitions request moves at most (one controller command). */
 const reassignmentsPerRequestMax = Math.min(partitionsPerRequestMax, reassignmentsPerCommandMax);
 
+/** The controller as the client service uses it (ControllerGateway). */
+export interface ClientServiceController {
+  /** The controller state as applied on this broker. */
+  readonly state: ControllerState;
+  /** The controller leader as this broker last saw it, 0 when unknown. */
+  leaderId(): NodeId;
+  /** Brings this broker's controller state up to the leader's commit, within `waitMsMax` (best effort). */
+  catchUp(waitMsMax: number): Promise<void>;
+  /** Proposes a command and resolves with its result once applied; rejects once `deadlineMs` passed. */
+  propose(command: ControllerCommand, deadlineMs: number): Promise<ControllerResult>;
+}
+
+/** A partition replica hosted here, as the client service reads and writes it (PartitionReplica). */
+export interface LocalReplica {
+  readonly highWatermark: number;
+  logStartOffset(): number;
+  produce(batch: Uint8Array, acks: AcksMode, timeoutMs: number): Promise<ProduceOutcome>;
+  fetch(fetchOffset: number, bytesMax: number): Promise<FetchOutcome>;
+  offsetFor(timestampMs: number): number | null;
+  waitForData(waitMs: number): Promise<void>;
+}
+
+/** This broker's partition groups and replicas (ReplicaLifecycle). */
+export interface ClientServicePartitions {
+  /** True when this broker hosts the group and leads it. */
+  isLeader(groupId: GroupId): boolean;
+  /** The group's leader as this broker last saw it; 0 when unknown or the group is not hosted here. */
+  leaderOf(groupId: GroupId): NodeId;
+  /** Term and in-sync replicas of a group this broker leads. */
+  leadership(groupId: GroupId): { readonly term: number; readonly isr: readonly NodeId[] };
+  /** The replica of a group hosted here, or undefined. */
+  hosted(groupId: GroupId): LocalReplica | undefined;
+}
+
+/** Produce requests to the partition leader on another broker (Forwarder). */
+export interface ProduceForwarder {
+  canForwardTo(leaderId: NodeId): boolean;
+  produce(leaderId: NodeId, request: ProduceRequest, deadlineMs: number): Promise<ProduceResponse>;
+}
+
+/** Everything the client service asks of its broker; tests pass a fake. */
+export interface ClientServiceDeps {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  /** network.max_request_size: no record batch is larger. */
+  readonly requestBytesMax: number;
+  readonly controller: ClientServiceController;
+  readonly partitions: ClientServicePartitions;
+  readonly forwarder: ProduceForwarder;
+  /** Why this broker stopped serving (its store failed), or null. */
+  fatal(): Error | null;
+  /** True when a broker was heard from within an election timeout (always for this one). */
+  peerAlive(id: NodeId): boolean;
+}
+
 export class ClientService {
   private producerIds = { next: 0, end: 0 };
   private producerIdsAllocation: Promise<void> | null = null;
 
   constructor(
-    private readonly broker: Broker,
+    private readonly deps: ClientServiceDeps,
     private readonly logger: Logger,
     private readonly metrics: BrokerMetrics | undefined,
   ) {}
@@ -103,9 +157,9 @@ export class ClientService {
 
   /** The answer to every call once the broker's store failed (retriable: other brokers lead its partitions), else null. */
   private stoppedError(): ReturnType<typeof makeCallError> | null {
-    const fatal = this.broker.fatal;
+    const fatal = this.deps.fatal();
     if (fatal === null) return null;
-    return makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${this.broker.nodeId} stopped serving after a storage failure (${fatal.message}); retry on another broker`);
+    return makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${this.deps.nodeId} stopped serving after a storage failure (${fatal.message}); retry on another broker`);
   }
 
   private unary<Req, Res>(name: string, run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
@@ -139,23 +193,26 @@ export class ClientService {
     };
   }
 
+  /** The replica of a group this broker leads, or undefined when it does not lead it. */
+  private leaderReplica(groupId: GroupId): LocalReplica | undefined {
+    const partitions = this.deps.partitions;
+    return partitions.isLeader(groupId) ? partitions.hosted(groupId) : undefined;
+  }
+
   // ---- metadata and admin -------------------------------------------------------------------
 
   private view(info: PartitionInfo): PartitionView {
-    const broker = this.broker;
+    const partitions = this.deps.partitions;
     const groupId = info.groupId;
-    if (broker.host.hasGroup(groupId)) {
-      const leaderId = broker.host.leaderOf(groupId);
-      if (broker.host.isLeader(groupId)) {
-        const replica = broker.replicas.get(groupId);
-        const status = broker.host.status(groupId);
-        return { leaderId, term: status.hardState.term, isr: broker.isr(groupId, status), highWatermark: replica?.highWatermark ?? 0 };
-      }
-      if (leaderId !== 0) {
-        const report = info.leader;
-        const fresh = report !== null && report.leaderId === leaderId;
-        return { leaderId, term: fresh ? report.term : 0, isr: fresh ? report.isr : [leaderId], highWatermark: fresh ? report.highWatermark : 0 };
-      }
+    const leaderId = partitions.leaderOf(groupId);
+    if (partitions.isLeader(groupId)) {
+      const { term, isr } = partitions.leadership(groupId);
+      return { leaderId, term, isr, highWatermark: partitions.hosted(groupId)?.highWatermark ?? 0 };
+    }
+    if (leaderId !== 0) {
+      const report = info.leader;
+      const fresh = report !== null && report.leaderId === leaderId;
+      return { leaderId, term: fresh ? report.term : 0, isr: fresh ? report.isr : [leaderId], highWatermark: fresh ? report.highWatermark : 0 };
     }
     return info.leader === null
       ? { leaderId: 0, term: 0, isr: [], highWatermark: 0 }
@@ -164,7 +221,6 @@ export class ClientService {
 
   private partitionMetadata(info: PartitionInfo): PartitionMetadata {
     const view = this.view(info);
-    const replica = this.broker.replicas.get(info.groupId);
     return {
       errorCode: view.leaderId === 0 ? ErrorCode.NOT_LEADER : ErrorCode.NONE,
       partition: info.partition,
@@ -173,12 +229,12 @@ export class ClientService {
       replicas: [...info.replicas],
       inSyncReplicas: [...view.isr],
       highWatermark: view.highWatermark,
-      logStartOffset: replica !== undefined && this.broker.host.hasGroup(info.groupId) ? replica.logStartOffset() : 0,
+      logStartOffset: this.deps.partitions.hosted(info.groupId)?.logStartOffset() ?? 0,
     };
   }
 
   private topicMetadata(topic: TopicInfo): TopicMetadata {
-    const state = this.broker.controller.state;
+    const state = this.deps.controller.state;
     const configs: Record<string, string> = {};
     for (const entry of topic.configs) configs[entry.key] = entry.value;
     return {
@@ -190,7 +246,7 @@ export class ClientService {
   }
 
   private async metadata(request: MetadataRequest): Promise<MetadataResponse> {
-    const state = this.broker.controller.state;
+    const state = this.deps.controller.state;
     checkCount(request.topics.length, topicsPerRequestMax, 'topics', 'Metadata');
     const brokers = state.brokers().map((info) => ({ id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' }));
     let topics: TopicMetadata[] = [];
@@ -201,7 +257,7 @@ export class ClientService {
         return topic === undefined ? { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [], configs: {} } : this.topicMetadata(topic);
       });
     }
-    return { apiVersion, clusterId: this.broker.config.server.clusterId, controllerId: this.broker.gateway.leaderId(), brokers, topics, brokerId: this.broker.nodeId };
+    return { apiVersion, clusterId: this.deps.clusterId, controllerId: this.deps.controller.leaderId(), brokers, topics, brokerId: this.deps.nodeId };
   }
 
   private async createTopics(request: CreateTopicsRequest): Promise<CreateTopicsResponse> {
@@ -209,9 +265,9 @@ export class ClientService {
     const deadlineMs = adminTimeout(request.timeoutMs);
     const results: TopicResult[] = [];
     // Plan from a state that has every broker registration and topic committed so far.
-    await this.broker.gateway.catchUp(Math.min(deadlineMs, controllerCatchUpMsMax));
+    await this.deps.controller.catchUp(Math.min(deadlineMs, controllerCatchUpMsMax));
     for (const topic of request.topics) {
-      const state = this.broker.controller.state;
+      const state = this.deps.controller.state;
       if (topic.partitions < 0) {
         results.push({ name: topic.name, errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `partition count ${topic.partitions} is negative; give 1..${partitionsPerTopicMax}, or 0 for 1` });
         continue;
@@ -250,7 +306,7 @@ export class ClientService {
   private async waitForLeaders(topic: string, waitMs: number): Promise<void> {
     const deadline = Date.now() + waitMs;
     while (Date.now() < deadline) {
-      const partitions = this.broker.controller.state.partitionsOf(topic);
+      const partitions = this.deps.controller.state.partitionsOf(topic);
       if (partitions.length > 0 && partitions.every((info) => this.view(info).leaderId !== 0)) return;
       await sleep(25);
     }
@@ -261,7 +317,7 @@ export class ClientService {
     const deadlineMs = adminTimeout(request.timeoutMs);
     const results: TopicResult[] = [];
     for (const name of request.topics) {
-      if (this.broker.controller.state.topic(name) === undefined) {
+      if (this.deps.controller.state.topic(name) === undefined) {
         results.push({ name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${name} does not exist` });
         continue;
       }
@@ -282,8 +338,8 @@ export class ClientService {
     const deadlineMs = adminTimeout(request.timeoutMs);
     if (request.partitions.length === 0) throw new InvalidRequestError('no partitions to reassign');
     checkCount(request.partitions.length, reassignmentsPerRequestMax, 'partitions', 'ReassignPartitions');
-    await this.broker.gateway.catchUp(Math.min(deadlineMs, controllerCatchUpMsMax));
-    const state = this.broker.controller.state;
+    await this.deps.controller.catchUp(Math.min(deadlineMs, controllerCatchUpMsMax));
+    const state = this.deps.controller.state;
     const answer = (errorCode: ErrorCode, errorMessage: string): ReassignPartitionsResponse => ({
       partitions: request.partitions.map((p) => ({ partition: p.partition, errorCode, errorMessage })),
     });
@@ -315,11 +371,11 @@ export class ClientService {
   }
 
   private async proposeOrTimeout(
-    command: Parameters<Broker['gateway']['propose']>[0],
+    command: ControllerCommand,
     deadlineMs: number,
   ): Promise<ControllerResult | { errorCode: ErrorCode; errorMessage: string }> {
     try {
-      return await this.broker.gateway.propose(command, deadlineMs);
+      return await this.deps.controller.propose(command, deadlineMs);
     } catch (error) {
       rethrowBug(error);
       return { errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: (error as Error).message };
@@ -327,7 +383,7 @@ export class ClientService {
   }
 
   private async clusterStatus(): Promise<ClusterStatusResponse> {
-    const state = this.broker.controller.state;
+    const state = this.deps.controller.state;
     const leaders = new Map<NodeId, number>();
     const replicas = new Map<NodeId, number>();
     const underReplicated: PartitionRef[] = [];
@@ -342,13 +398,13 @@ export class ClientService {
     }
     const brokers: BrokerStatus[] = state.brokers().map((info) => ({
       broker: { id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' },
-      alive: !info.fenced && this.broker.peerAlive(info.id),
+      alive: !info.fenced && this.deps.peerAlive(info.id),
       leaderCount: leaders.get(info.id) ?? 0,
       replicaCount: replicas.get(info.id) ?? 0,
     }));
     return {
-      clusterId: this.broker.config.server.clusterId,
-      controllerId: this.broker.gateway.leaderId(),
+      clusterId: this.deps.clusterId,
+      controllerId: this.deps.controller.leaderId(),
       brokers,
       underReplicatedPartitions: underReplicated,
       offlinePartitions: offline,
@@ -377,7 +433,7 @@ export class ClientService {
   }
 
   private async allocateProducerIds(): Promise<void> {
-    const result = await this.broker.gateway.propose({ type: 'allocateProducerIds', brokerId: this.broker.nodeId, count: producerIdBlockSize }, controllerCommandDeadlineMs);
+    const result = await this.deps.controller.propose({ type: 'allocateProducerIds', brokerId: this.deps.nodeId, count: producerIdBlockSize }, controllerCommandDeadlineMs);
     if (!result.ok || result.detail.kind !== 'producerIds') throw new Error(`producer ids not allocated: ${result.ok ? 'unexpected result' : result.message}`);
     this.producerIds = { next: result.detail.firstProducerId, end: result.detail.firstProducerId + result.detail.count };
   }
@@ -390,11 +446,11 @@ export class ClientService {
     const acks = acksMode(request.acks);
     const timeoutMs = boundedTimeout(request.timeoutMs, produceTimeoutMsMax);
     const forwarded = isForwarded(metadata);
-    const state = this.broker.controller.state;
+    const state = this.deps.controller.state;
     const results: (PartitionProduceResult | Promise<PartitionProduceResult>)[] = [];
     const remote = new Map<NodeId, number[]>();
     const listed = repeatedPartitions(request.partitions);
-    const batchBytesMax = Math.min(this.broker.config.network.requestBytesMax, recordBatchBytesMax);
+    const batchBytesMax = Math.min(this.deps.requestBytesMax, recordBatchBytesMax);
     for (let index = 0; index < request.partitions.length; index++) {
       const part = request.partitions[index];
       if (part === undefined) continue;
@@ -412,14 +468,13 @@ export class ClientService {
         results.push(produceResult(part.topic, part.partition, ErrorCode.REQUEST_TOO_LARGE, `record batch of ${part.records.byteLength} bytes exceeds this broker's ${batchBytesMax} (network.max_request_size, at most ${recordBatchBytesMax}); split it`));
         continue;
       }
-      const host = this.broker.host;
-      if (host.isLeader(info.groupId)) {
-        const replica = this.broker.replica(info.groupId);
+      const replica = this.leaderReplica(info.groupId);
+      if (replica !== undefined) {
         results.push(replica.produce(part.records, acks, timeoutMs).then((outcome) => this.produced(part.topic, part.partition, outcome, part.records.byteLength)));
         continue;
       }
       const leaderId = this.view(info).leaderId;
-      if (!forwarded && this.broker.forwarder.canForwardTo(leaderId)) {
+      if (!forwarded && this.deps.forwarder.canForwardTo(leaderId)) {
         const indexes = remote.get(leaderId) ?? [];
         indexes.push(index);
         remote.set(leaderId, indexes);
@@ -432,7 +487,7 @@ export class ClientService {
       const subset: ProduceRequest = { ...request, partitions: indexes.map((index) => request.partitions[index]).filter((part) => part !== undefined) };
       this.metrics?.forwardedProducesTotal.inc();
       try {
-        const response = await this.broker.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs);
+        const response = await this.deps.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs);
         indexes.forEach((index, position) => {
           const answer = response.partitions[position];
           if (answer !== undefined) results[index] = answer;
@@ -491,9 +546,9 @@ export class ClientService {
         return { partitions, throttleTimeMs: 0 };
       }
       const waits = request.partitions
-        .map((part) => this.broker.controller.state.partitionOf(part.topic, part.partition))
+        .map((part) => this.deps.controller.state.partitionOf(part.topic, part.partition))
         .filter((info): info is PartitionInfo => info !== undefined)
-        .map((info) => this.broker.replicas.get(info.groupId)?.waitForData(remaining))
+        .map((info) => this.deps.partitions.hosted(info.groupId)?.waitForData(remaining))
         .filter((wait): wait is Promise<void> => wait !== undefined);
       if (waits.length === 0) await sleep(remaining);
       else await Promise.race(waits);
@@ -504,14 +559,14 @@ export class ClientService {
     let budget = maxBytes;
     const out: FetchPartitionResult[] = [];
     for (const part of request.partitions) {
-      const info = this.broker.controller.state.partitionOf(part.topic, part.partition);
+      const info = this.deps.controller.state.partitionOf(part.topic, part.partition);
       const empty = { topic: part.topic, partition: part.partition, highWatermark: -1, logStartOffset: -1, records: new Uint8Array(0), leaderId: 0, leaderEpoch: 0 };
       if (info === undefined) {
         out.push({ ...empty, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${part.topic} partition ${part.partition} does not exist` });
         continue;
       }
-      const host = this.broker.host;
-      if (!host.isLeader(info.groupId)) {
+      const replica = this.leaderReplica(info.groupId);
+      if (replica === undefined) {
         const leaderId = this.view(info).leaderId;
         out.push({ ...empty, ...notLeader(leaderId) });
         continue;
@@ -519,12 +574,11 @@ export class ClientService {
       if (budget <= 0) {
         // The response is full: a partition read now would add a whole batch beyond max_bytes each
         // (the first-batch exception), and enough of them would not fit a message at all.
-        const replica = this.broker.replica(info.groupId);
-        out.push({ ...empty, errorCode: ErrorCode.NONE, errorMessage: '', highWatermark: replica.highWatermark, logStartOffset: replica.logStartOffset(), leaderId: this.broker.nodeId, leaderEpoch: this.view(info).term });
+        out.push({ ...empty, errorCode: ErrorCode.NONE, errorMessage: '', highWatermark: replica.highWatermark, logStartOffset: replica.logStartOffset(), leaderId: this.deps.nodeId, leaderEpoch: this.view(info).term });
         continue;
       }
       const partitionBytes = Math.min(part.partitionMaxBytes > 0 ? part.partitionMaxBytes : fetchPartitionBytesDefault, budget);
-      const outcome = await this.broker.replica(info.groupId).fetch(part.fetchOffset, partitionBytes);
+      const outcome = await replica.fetch(part.fetchOffset, partitionBytes);
       const records = outcome.batches.length === 1 ? (outcome.batches[0] as Uint8Array) : Buffer.concat(outcome.batches);
       budget -= records.byteLength;
       out.push({
@@ -546,19 +600,19 @@ export class ClientService {
     checkCount(request.partitions.length, partitionsPerRequestMax, 'partitions', 'ListOffsets');
     return {
       partitions: request.partitions.map((part) => {
-        const info = this.broker.controller.state.partitionOf(part.topic, part.partition);
+        const info = this.deps.controller.state.partitionOf(part.topic, part.partition);
         const base = { topic: part.topic, partition: part.partition, offset: -1, timestampMs: part.timestampMs };
         if (info === undefined) return { ...base, leaderId: 0, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${part.topic} partition ${part.partition} does not exist` };
         if (part.timestampMs < offsetTimestampEarliest) {
           return { ...base, leaderId: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `timestamp_ms ${part.timestampMs}: give -1 (latest), -2 (earliest) or a time >= 0` };
         }
-        const host = this.broker.host;
-        if (!host.isLeader(info.groupId)) {
+        const replica = this.leaderReplica(info.groupId);
+        if (replica === undefined) {
           const leaderId = this.view(info).leaderId;
           return { ...base, ...notLeader(leaderId) };
         }
-        const offset = this.broker.replica(info.groupId).offsetFor(part.timestampMs);
-        return { ...base, leaderId: this.broker.nodeId, offset: offset ?? -1, errorCode: ErrorCode.NONE, errorMessage: '' };
+        const offset = replica.offsetFor(part.timestampMs);
+        return { ...base, leaderId: this.deps.nodeId, offset: offset ?? -1, errorCode: ErrorCode.NONE, errorMessage: '' };
       }),
     };
   }

@@ -11,6 +11,7 @@ import { rethrowBug } from '../bugs.js';
 import type { ControllerCommand, ControllerResult } from '../controller/commands.js';
 import { encodeCommand } from '../controller/codec.js';
 import { controllerGroupId } from '../controller/constants.js';
+import type { ControllerState } from '../controller/state.js';
 import type { ControllerStateMachine } from '../controller/state-machine.js';
 
 /** The peer RPC that carries a command to the controller leader. */
@@ -48,6 +49,11 @@ export class ControllerGateway {
         if (oldest.done !== true) this.results.delete(oldest.value);
       }
     });
+  }
+
+  /** The controller state as applied on this broker. */
+  get state(): ControllerState {
+    return this.controller.state;
   }
 
   /** The controller leader as this broker last saw it, 0 when unknown. */
