@@ -68,40 +68,18 @@ import { SimDisk } from './sim-disk.js';
 import { SimHostClock } from './sim-host-clock.js';
 import { decodeId, encodeSnapshotState, resolveRaftOptions, snapshotChain } from './simulation.js';
 import type { ResolvedRaftOptions, SimRaftOptions } from './simulation.js';
-import { cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, nodeErrorViolation, partitionAtRandom, randomPayload, runWeightedAction, traceLine } from './sim-actions.js';
+import { commonActionWeightsDefault, cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, membersOf, nodeErrorViolation, partitionAtRandom, randomPayload, raftSettings, runWeightedAction, traceLine } from './sim-actions.js';
+import type { CommonActionWeights } from './sim-actions.js';
 import { SimViolation } from './violation.js';
 
 /** Relative weights of the random actions of a host run; 0 turns an action off. */
-export interface HostSimActionWeights {
-  readonly propose: number;
-  readonly proposeBatch: number;
-  readonly read: number;
-  readonly transferLeader: number;
-  readonly campaign: number;
-  readonly crash: number;
-  readonly partition: number;
-  readonly oneWay: number;
-  readonly isolate: number;
-  readonly heal: number;
-  readonly networkFaults: number;
-  readonly compact: number;
+export interface HostSimActionWeights extends CommonActionWeights {
   /** No action for a few election timeouts: idle groups quiesce, later traffic wakes them. */
   readonly idle: number;
 }
 
 export const hostSimActionWeightsDefault: HostSimActionWeights = {
-  propose: 30,
-  proposeBatch: 6,
-  read: 10,
-  transferLeader: 3,
-  campaign: 1,
-  crash: 4,
-  partition: 3,
-  oneWay: 2,
-  isolate: 2,
-  heal: 5,
-  networkFaults: 3,
-  compact: 2,
+  ...commonActionWeightsDefault,
   idle: 3,
 };
 
@@ -282,10 +260,6 @@ function frameMessages(frame: Frame): Array<{ groupId: GroupId; message: Message
   return out;
 }
 
-function membersOf(confState: ConfState): NodeId[] {
-  return [...new Set([...confState.voters, ...confState.learners, ...confState.votersOutgoing, ...confState.learnersNext])];
-}
-
 /**
  * The node a host runs, watched: every Ready and proposal receipt is shown to the simulator
  * before the host sees it. Behaviour is the wrapped node's, call for call.
@@ -430,19 +404,7 @@ export class HostSimulation {
       this.post(delayMs, 'deliver', frame.to, () => this.onDeliver(frame));
     }, () => this.clock.nowMs());
     if (options.networkFaults !== undefined) this.network.faults = options.networkFaults;
-    const raft = this.raft;
-    this.groupDefaults = {
-      electionTicks: raft.electionTicks,
-      heartbeatTicks: raft.heartbeatTicks,
-      preVote: raft.preVote,
-      checkQuorum: raft.checkQuorum,
-      inflightMessagesMax: raft.inflightMessagesMax,
-      messageBytesMax: raft.messageBytesMax,
-      readOnlyMode: raft.readOnlyMode,
-      leaseDriftBoundTicks: raft.leaseDriftBoundTicks,
-      appendBeforePersist: raft.appendBeforePersist,
-      ...(raft.unsafeTestingKnobs === undefined ? {} : { unsafeTestingKnobs: raft.unsafeTestingKnobs }),
-    };
+    this.groupDefaults = raftSettings(this.raft);
     const hostIds: NodeId[] = [];
     for (let id = 1; id <= hosts; id++) hostIds.push(id);
     for (let groupId = 1; groupId <= groups; groupId++) {

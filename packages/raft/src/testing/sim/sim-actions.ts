@@ -2,15 +2,70 @@
  * The random actions and helpers that the RaftNode simulator (`Simulation`) and the host
  * simulator (`HostSimulation`) share: the weighted draw of the next action, the network faults
  * (partitions, cut links, heal, drop/duplicate/delay rates), proposal payloads, the error a
- * node or host throws turned into a violation, and the trace line format. Each draws from the
+ * node or host throws turned into a violation, the trace line format, the shared action weights,
+ * the resolved Raft settings as a node's config, and a configuration's members. Each draws from the
  * caller's `Prng` in the same order as before, so a seed replays the same run.
  */
-import type { NodeId } from '../../types.js';
+import type { RaftNodeConfig } from '../../config.js';
+import type { ConfState, NodeId } from '../../types.js';
 import { simPayloadBytesMax } from './constants.js';
 import { quietNetworkFaults } from './network.js';
 import type { Addressed, NetworkFaults, SimNetwork } from './network.js';
 import type { Prng } from './prng.js';
+import type { ResolvedRaftOptions } from './simulation.js';
 import { SimViolation } from './violation.js';
+
+/** Relative weights of the random actions both simulators draw; 0 turns an action off. */
+export interface CommonActionWeights {
+  readonly propose: number;
+  readonly proposeBatch: number;
+  readonly read: number;
+  readonly transferLeader: number;
+  readonly campaign: number;
+  readonly crash: number;
+  readonly partition: number;
+  readonly oneWay: number;
+  readonly isolate: number;
+  readonly heal: number;
+  readonly networkFaults: number;
+  readonly compact: number;
+}
+
+export const commonActionWeightsDefault: CommonActionWeights = {
+  propose: 30,
+  proposeBatch: 6,
+  read: 10,
+  transferLeader: 3,
+  campaign: 1,
+  crash: 4,
+  partition: 3,
+  oneWay: 2,
+  isolate: 2,
+  heal: 5,
+  networkFaults: 3,
+  compact: 2,
+};
+
+/** The Raft settings of a node (or a host's groups) as the seed resolved them. */
+export function raftSettings(raft: ResolvedRaftOptions): Omit<RaftNodeConfig, 'id' | 'storage' | 'random'> {
+  return {
+    electionTicks: raft.electionTicks,
+    heartbeatTicks: raft.heartbeatTicks,
+    preVote: raft.preVote,
+    checkQuorum: raft.checkQuorum,
+    inflightMessagesMax: raft.inflightMessagesMax,
+    messageBytesMax: raft.messageBytesMax,
+    readOnlyMode: raft.readOnlyMode,
+    leaseDriftBoundTicks: raft.leaseDriftBoundTicks,
+    appendBeforePersist: raft.appendBeforePersist,
+    ...(raft.unsafeTestingKnobs === undefined ? {} : { unsafeTestingKnobs: raft.unsafeTestingKnobs }),
+  };
+}
+
+/** Every member of `confState`: voters and learners, incoming and outgoing, once each. */
+export function membersOf(confState: ConfState): NodeId[] {
+  return [...new Set([...confState.voters, ...confState.learners, ...confState.votersOutgoing, ...confState.learnersNext])];
+}
 
 /** One row of a weighted action table: its relative weight (0 turns it off) and what it does. */
 export type WeightedAction = readonly [weight: number, action: () => void];

@@ -50,7 +50,8 @@ import { EventQueue } from './event-queue.js';
 import { SimNetwork, quietNetworkFaults } from './network.js';
 import type { NetworkFaults } from './network.js';
 import { Prng } from './prng.js';
-import { cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, nodeErrorViolation, partitionAtRandom, randomPayload, runWeightedAction, traceLine } from './sim-actions.js';
+import { commonActionWeightsDefault, cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, membersOf, nodeErrorViolation, partitionAtRandom, randomPayload, raftSettings, runWeightedAction, traceLine } from './sim-actions.js';
+import type { CommonActionWeights } from './sim-actions.js';
 import { SimViolation } from './violation.js';
 
 /** Raft settings of the simulated nodes; unset ones are chosen by the seed. */
@@ -70,19 +71,7 @@ export interface SimRaftOptions {
 }
 
 /** Relative weights of the random actions of a run; 0 turns an action off. */
-export interface SimActionWeights {
-  readonly propose: number;
-  readonly proposeBatch: number;
-  readonly read: number;
-  readonly transferLeader: number;
-  readonly campaign: number;
-  readonly crash: number;
-  readonly partition: number;
-  readonly oneWay: number;
-  readonly isolate: number;
-  readonly heal: number;
-  readonly networkFaults: number;
-  readonly compact: number;
+export interface SimActionWeights extends CommonActionWeights {
   readonly membership: number;
   /**
    * A follower finds a corrupt entry on its disk: it restarts with its log cut from a random index
@@ -93,18 +82,7 @@ export interface SimActionWeights {
 }
 
 export const simActionWeightsDefault: SimActionWeights = {
-  propose: 30,
-  proposeBatch: 6,
-  read: 10,
-  transferLeader: 3,
-  campaign: 1,
-  crash: 4,
-  partition: 3,
-  oneWay: 2,
-  isolate: 2,
-  heal: 5,
-  networkFaults: 3,
-  compact: 2,
+  ...commonActionWeightsDefault,
   membership: 3,
   corrupt: 0,
 };
@@ -587,23 +565,13 @@ export class Simulation {
   }
 
   private nodeConfig(member: SimMember): RaftNodeConfig {
-    const raft = this.raft;
     const random = member.random;
-    const base = {
+    return {
       id: member.id,
       storage: member.storage,
       random: () => random.next(),
-      electionTicks: raft.electionTicks,
-      heartbeatTicks: raft.heartbeatTicks,
-      preVote: raft.preVote,
-      checkQuorum: raft.checkQuorum,
-      inflightMessagesMax: raft.inflightMessagesMax,
-      messageBytesMax: raft.messageBytesMax,
-      readOnlyMode: raft.readOnlyMode,
-      leaseDriftBoundTicks: raft.leaseDriftBoundTicks,
-      appendBeforePersist: raft.appendBeforePersist,
+      ...raftSettings(this.raft),
     };
-    return raft.unsafeTestingKnobs === undefined ? base : { ...base, unsafeTestingKnobs: raft.unsafeTestingKnobs };
   }
 
   /** ready() → persist → advance() → send → apply, until the node has nothing more. */
@@ -1143,10 +1111,6 @@ function describeConfState(conf: ConfState): string {
 
 function needsPersist(ready: Ready): boolean {
   return ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null;
-}
-
-function membersOf(confState: ConfState): NodeId[] {
-  return [...new Set([...confState.voters, ...confState.learners, ...confState.votersOutgoing, ...confState.learnersNext])];
 }
 
 export { encodeId };
