@@ -3,7 +3,8 @@
  * RaftNode simulator does: seed, check, details, the tail of the trace from a deterministic
  * re-run, and the command that replays it.
  */
-import { simHostStepsDefault, simTraceLinesKept } from './constants.js';
+import { simHostStepsDefault } from './constants.js';
+import { formatFailure, shorterLine, traceTail } from './failure-report.js';
 import { HostSimulation } from './host-simulation.js';
 import type { HostSimulationOptions, HostSimulationResult } from './host-simulation.js';
 import { isSimKnob } from './profiles.js';
@@ -66,27 +67,13 @@ export function hostReplayCommand(seed: number, options: HostSeedRunOptions): st
 export async function describeHostFailure(result: HostSimulationResult, options: HostSeedRunOptions): Promise<string> {
   const violation = result.violation;
   if (violation === null) return `sim: host seed ${result.seed} passed`;
-  const tail: string[] = [];
+  const tail = traceTail();
   const { trace: _trace, ...quiet } = options;
-  await runHostSeed(result.seed, {
-    ...quiet,
-    trace: (line) => {
-      tail.push(line);
-      if (tail.length > simTraceLinesKept) tail.shift();
-    },
-  });
+  await runHostSeed(result.seed, { ...quiet, trace: tail.trace });
   const steps = options.steps ?? simHostStepsDefault;
   const shorter =
     result.phase === 'random' && result.stepsDone + 1 < steps
-      ? [`  shorter: ${hostReplayCommand(result.seed, { ...quiet, steps: result.stepsDone + 1 })} (the same run up to the failure, at random step ${result.stepsDone})`]
+      ? [shorterLine(hostReplayCommand(result.seed, { ...quiet, steps: result.stepsDone + 1 }), result.stepsDone)]
       : [];
-  return [
-    `sim: host seed ${result.seed} FAILED check ${violation.check}`,
-    `  ${violation.details}`,
-    `  last ${tail.length} trace lines:`,
-    ...tail.map((line) => `    ${line}`),
-    `  replay: ${hostReplayCommand(result.seed, quiet)}`,
-    `  trace:  ${hostReplayCommand(result.seed, quiet)} --verbose`,
-    ...shorter,
-  ].join('\n');
+  return formatFailure(`host seed ${result.seed}`, violation, tail.lines, hostReplayCommand(result.seed, quiet), shorter);
 }

@@ -3,7 +3,8 @@
  * the check that failed with its details, the tail of the run's trace, and the exact command
  * that replays it.
  */
-import { simNodesMax, simNodesMin, simStepsDefault, simTraceLinesKept } from './constants.js';
+import { simNodesMax, simNodesMin, simStepsDefault } from './constants.js';
+import { formatFailure, shorterLine, traceTail } from './failure-report.js';
 import { profileOptions } from './profiles.js';
 import type { SimKnob, SimProfileName } from './profiles.js';
 import { runDoubleVote } from './double-vote.js';
@@ -89,26 +90,12 @@ export function replayCommand(seed: number, options: SeedRunOptions): string {
 export function describeFailure(result: SimulationResult, options: SeedRunOptions): string {
   const violation = result.violation;
   if (violation === null) return `sim: seed ${result.seed} passed`;
-  const tail: string[] = [];
+  const tail = traceTail();
   const { trace: _trace, ...quiet } = options;
-  runSeed(result.seed, {
-    ...quiet,
-    trace: (line) => {
-      tail.push(line);
-      if (tail.length > simTraceLinesKept) tail.shift();
-    },
-  });
+  runSeed(result.seed, { ...quiet, trace: tail.trace });
   const shorter =
     result.phase === 'random' && options.scenario === undefined && result.stepsDone + 1 < (options.steps ?? simStepsDefault)
-      ? [`  shorter: ${replayCommand(result.seed, { ...quiet, steps: result.stepsDone + 1 })} (the same run up to the failure, at random step ${result.stepsDone})`]
+      ? [shorterLine(replayCommand(result.seed, { ...quiet, steps: result.stepsDone + 1 }), result.stepsDone)]
       : [];
-  return [
-    `sim: seed ${result.seed} FAILED check ${violation.check}`,
-    `  ${violation.details}`,
-    `  last ${tail.length} trace lines:`,
-    ...tail.map((line) => `    ${line}`),
-    `  replay: ${replayCommand(result.seed, quiet)}`,
-    `  trace:  ${replayCommand(result.seed, quiet)} --verbose`,
-    ...shorter,
-  ].join('\n');
+  return formatFailure(`seed ${result.seed}`, violation, tail.lines, replayCommand(result.seed, quiet), shorter);
 }
