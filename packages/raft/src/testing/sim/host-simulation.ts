@@ -68,7 +68,7 @@ import { SimDisk } from './sim-disk.js';
 import { SimHostClock } from './sim-host-clock.js';
 import { decodeId, encodeSnapshotState, resolveRaftOptions, snapshotChain } from './simulation.js';
 import type { ResolvedRaftOptions, SimRaftOptions } from './simulation.js';
-import { commonActionWeightsDefault, cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, membersOf, nodeErrorViolation, partitionAtRandom, randomPayload, raftSettings, runWeightedAction, traceLine } from './sim-actions.js';
+import { commonActionWeightsDefault, cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, membersOf, nodeErrorViolation, partitionAtRandom, randomPayload, raftSettings, runWeightedAction, tolerateRaftErrors, traceLine } from './sim-actions.js';
 import type { CommonActionWeights } from './sim-actions.js';
 import { SimViolation } from './violation.js';
 
@@ -1216,15 +1216,7 @@ export class HostSimulation {
 
   /** Calls into a host; its typed errors (NotLeaderError, ...) are expected answers, anything else is a bug. */
   private tolerate(id: NodeId, fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      if (error instanceof RaftError) {
-        this.log(() => `host ${id}: ${error.code}`);
-        return;
-      }
-      throw this.nodeError(id, error);
-    }
+    tolerateRaftErrors('host', id, fn, (line) => this.log(line));
   }
 
   private nodeError(id: NodeId, error: unknown): SimViolation {

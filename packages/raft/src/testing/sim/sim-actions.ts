@@ -7,6 +7,7 @@
  * caller's `Prng` in the same order as before, so a seed replays the same run.
  */
 import type { RaftNodeConfig } from '../../config.js';
+import { RaftError } from '../../errors.js';
 import type { ConfState, NodeId } from '../../types.js';
 import { simPayloadBytesMax } from './constants.js';
 import { quietNetworkFaults } from './network.js';
@@ -140,6 +141,22 @@ export function nodeErrorViolation(what: 'node' | 'host', id: NodeId, error: unk
   if (error instanceof SimViolation) return error;
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   return new SimViolation('node-error', `${what} ${id} threw: ${text.split('\n').slice(0, 6).join('\n')}`);
+}
+
+/**
+ * Calls into `what` (a node or a host) `id`: its typed errors (NotLeaderError, ...) are expected
+ * answers and only logged; anything else is a bug, thrown as a violation.
+ */
+export function tolerateRaftErrors(what: 'node' | 'host', id: NodeId, fn: () => void, log: (line: () => string) => void): void {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof RaftError) {
+      log(() => `${what} ${id}: ${error.code}`);
+      return;
+    }
+    throw nodeErrorViolation(what, id, error);
+  }
 }
 
 /** A trace line stamped with the virtual time. */

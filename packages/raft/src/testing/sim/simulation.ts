@@ -50,7 +50,7 @@ import { EventQueue } from './event-queue.js';
 import { SimNetwork, quietNetworkFaults } from './network.js';
 import type { NetworkFaults } from './network.js';
 import { Prng } from './prng.js';
-import { commonActionWeightsDefault, cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, membersOf, nodeErrorViolation, partitionAtRandom, randomPayload, raftSettings, runWeightedAction, traceLine } from './sim-actions.js';
+import { commonActionWeightsDefault, cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, membersOf, nodeErrorViolation, partitionAtRandom, randomPayload, raftSettings, runWeightedAction, tolerateRaftErrors, traceLine } from './sim-actions.js';
 import type { CommonActionWeights } from './sim-actions.js';
 import { SimViolation } from './violation.js';
 
@@ -1025,15 +1025,7 @@ export class Simulation {
 
   /** Like `guard`, but the node's typed errors (NotLeaderError, ...) are expected answers. */
   private tolerate(id: NodeId, fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      if (error instanceof RaftError) {
-        this.log(() => `node ${id}: ${error.code}`);
-        return;
-      }
-      throw this.nodeError(id, error);
-    }
+    tolerateRaftErrors('node', id, fn, (line) => this.log(line));
   }
 
   private nodeError(id: NodeId, error: unknown): SimViolation {
