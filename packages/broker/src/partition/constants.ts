@@ -19,6 +19,8 @@ export const reorderWaitersMax = 1_000;
 export const leaderReadyRetryMs = 50;
 /** Fetch waiters per partition (long polls). */
 export const fetchWaitersMax = 10_000;
+/** Producer sequences are 31-bit and wrap to 0 (Kafka's non-negative int32). */
+export const producerSequenceModulus = 0x8000_0000;
 /** First byte of a partition-state snapshot, and its format version. */
 export const partitionStateMagic = 0xd1;
 export const partitionStateVersion = 1;

@@ -10,7 +10,7 @@
  * proposal the leader stops, waits for its log to drain, and starts the projection again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, isRecordBatch, readBatchHeader, stampBaseOffset, validateRecordBatch, RecordBatchError } from '@streambus/proto';
+import { ErrorCode, isRecordBatch, offsetTimestampEarliest, offsetTimestampLatest, readBatchHeader, stampBaseOffset, validateRecordBatch, RecordBatchError } from '@streambus/proto';
 import type { RecordBatchHeader } from '@streambus/proto';
 import { EntryType, NotLeaderError, ProposalDroppedError, Role, StoppedError } from '@streambus/raft';
 import type { Entry, RaftHost, Snapshot } from '@streambus/raft';
@@ -18,7 +18,7 @@ import { CorruptBatchError, OffsetOutOfRangeError } from '@streambus/storage';
 import type { LevelRaftStore } from '@streambus/storage';
 import type { Logger } from '../logging/logger.js';
 import { rethrowBug } from '../bugs.js';
-import { fetchWaitersMax, leaderReadyRetryMs, producerWindowBatches, reorderWaitMsMax, reorderWaitersMax, uncommittedBytesMax } from './constants.js';
+import { fetchWaitersMax, leaderReadyRetryMs, producerSequenceModulus, producerWindowBatches, reorderWaitMsMax, reorderWaitersMax, uncommittedBytesMax } from './constants.js';
 import { notLeader } from './not-leader.js';
 import type { NotLeaderAnswer } from './not-leader.js';
 import { PartitionState } from './partition-state.js';
@@ -435,8 +435,8 @@ export class PartitionReplica {
 
   /** Offsets for ListOffsets: earliest, latest (high watermark) or the first at/after a time. */
   offsetFor(timestampMs: number): number | null {
-    if (timestampMs === -2) return this.logStartOffset();
-    if (timestampMs === -1) return this.highWatermark;
+    if (timestampMs === offsetTimestampEarliest) return this.logStartOffset();
+    if (timestampMs === offsetTimestampLatest) return this.highWatermark;
     return this.store.offsetForTimestamp(this.groupId, timestampMs, this.appliedIndex);
   }
 
@@ -456,8 +456,8 @@ export class PartitionReplica {
 
 /** True when `sequence` is ahead of `expected` within half the 31-bit sequence space (wrapping). */
 function isAhead(sequence: number, expected: number): boolean {
-  const distance = (sequence - expected + 0x8000_0000) % 0x8000_0000;
-  return distance > 0 && distance < 0x4000_0000;
+  const distance = (sequence - expected + producerSequenceModulus) % producerSequenceModulus;
+  return distance > 0 && distance < producerSequenceModulus / 2;
 }
 
 

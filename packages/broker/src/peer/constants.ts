@@ -18,6 +18,10 @@ export const peerInFlightBytesMax = 8 * 1024 * 1024;
 export const peerReconnectBackoffMsMin = 50;
 /** Longest wait before reopening a broken stream. */
 export const peerReconnectBackoffMsMaxDefault = 2000;
+/** Failures the reconnect backoff doubles for at most: 2^30 times the min is far past any max, and the power stays finite. */
+export const peerReconnectDoublingsMax = 30;
+/** A peer queue drops its sent head once that is more than this many frames and more than half the queue. */
+export const peerQueueCompactHeadMin = 1024;
 /** gRPC keepalive ping interval on peer channels: a silently dead peer is noticed. */
 export const peerKeepaliveMs = 10_000;
 /** How long a keepalive ping may go unanswered before the channel is declared broken. */

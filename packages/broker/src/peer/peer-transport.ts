@@ -31,9 +31,11 @@ import {
   peerKeepaliveMs,
   peerKeepaliveTimeoutMs,
   peerQueueBytesMaxDefault,
+  peerQueueCompactHeadMin,
   peerQueueFramesMaxDefault,
   peerReconnectBackoffMsMaxDefault,
   peerReconnectBackoffMsMin,
+  peerReconnectDoublingsMax,
   peerWarnIntervalMs,
 } from './constants.js';
 import { PeerCallError } from './errors.js';
@@ -288,7 +290,7 @@ class PeerLink {
 
   /** min * 2^failures, capped, with up to 50% jitter below so that peers do not retry in step. */
   private backoffMs(): number {
-    const exponent = Math.min(this.failures, 30);
+    const exponent = Math.min(this.failures, peerReconnectDoublingsMax);
     const capped = Math.min(this.settings.backoffMsMax, peerReconnectBackoffMsMin * 2 ** exponent);
     return Math.max(1, Math.round(capped * (0.5 + 0.5 * this.settings.random())));
   }
@@ -362,7 +364,7 @@ class PeerLink {
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+    } else if (this.head > peerQueueCompactHeadMin && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }

@@ -32,6 +32,8 @@ import { ClientService } from './client-service.js';
 import type { ClientServiceDeps } from './client-service.js';
 import {
   leadershipHandoffMsMax,
+  leadershipHandoffPollMs,
+  shutdownCallsGraceMs,
   partitionReportIntervalMs,
   preferredLeaderCheckMs,
   metricsRefreshMs,
@@ -375,7 +377,7 @@ export class Broker {
     this.lifecycle.closeAll();
     this.peerService.closeStreams();
     // In-flight calls (long polls) get a moment to finish on a graceful stop; then the server closes regardless.
-    if (graceful) await Promise.race([new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())), sleep(2_000)]);
+    if (graceful) await Promise.race([new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())), sleep(shutdownCallsGraceMs)]);
     this.server.forceShutdown();
     if (this.host.isRunning()) await this.host.stop();
     this.transport.close();
@@ -397,7 +399,7 @@ export class Broker {
           asked += 1;
         }
       }
-      await sleep(100);
+      await sleep(leadershipHandoffPollMs);
     }
     const still = this.host.groupIds().filter((groupId) => this.host.isLeader(groupId)).length;
     this.logger.info({ transfers_asked: asked, still_leading: still }, 'leadership hand-off done');

@@ -56,12 +56,21 @@ import { rethrowBug } from '../bugs.js';
 import type { ControllerCommand, ControllerFailureCode, ControllerResult } from '../controller/commands.js';
 import { planCreateTopic } from '../controller/plan.js';
 import type { ControllerState, PartitionInfo, TopicInfo } from '../controller/state.js';
-import { reassignmentsPerCommandMax, replicationFactorMax } from '../controller/constants.js';
+import { replicationFactorMax } from '../controller/constants.js';
 import type { Logger } from '../logging/logger.js';
 import { notLeader } from '../partition/not-leader.js';
 import type { NotLeaderAnswer } from '../partition/not-leader.js';
 import type { AcksMode, FetchOutcome, ProduceOutcome } from '../partition/partition-replica.js';
-import { controllerCatchUpMsMax, controllerCommandDeadlineMs, forwardSlackMs, producerIdBlockSize } from './constants.js';
+import {
+  controllerCatchUpMsMax,
+  controllerCommandDeadlineMs,
+  createTopicsLeaderWaitMsMax,
+  forwardSlackMs,
+  leaderWaitPollMs,
+  producerIdBlockSize,
+  reassignmentsPerRequestMax,
+  replicationFactorDefault,
+} from './constants.js';
 import { isForwarded } from './forwarder.js';
 
 /** What the cluster knows of a partition's leadership, from this broker's point of view. */
@@ -71,10 +80,6 @@ interface PartitionView {
   readonly isr: readonly NodeId[];
   readonly highWatermark: number;
 }
-
-const createTopicsLeaderWaitMsMax = 10_000;
-/** Partitions one ReassignPartitions request moves at most (one controller command). */
-const reassignmentsPerRequestMax = Math.min(partitionsPerRequestMax, reassignmentsPerCommandMax);
 
 /** The controller as the client service uses it (ControllerGateway). */
 export interface ClientServiceController {
@@ -277,7 +282,7 @@ export class ClientService {
         continue;
       }
       const partitions = topic.partitions > 0 ? topic.partitions : 1;
-      const replicationFactor = topic.replicationFactor > 0 ? topic.replicationFactor : Math.min(3, Math.max(1, state.liveBrokers().length));
+      const replicationFactor = topic.replicationFactor > 0 ? topic.replicationFactor : Math.min(replicationFactorDefault, Math.max(1, state.liveBrokers().length));
       const configs = Object.entries(topic.configs ?? {}).map(([key, value]) => ({ key, value }));
       const plan = planCreateTopic(state, { name: topic.name, partitions, replicationFactor, configs });
       if (!plan.ok) {
@@ -308,7 +313,7 @@ export class ClientService {
     while (Date.now() < deadline) {
       const partitions = this.deps.controller.state.partitionsOf(topic);
       if (partitions.length > 0 && partitions.every((info) => this.view(info).leaderId !== 0)) return;
-      await sleep(25);
+      await sleep(leaderWaitPollMs);
     }
   }
 

@@ -1,5 +1,7 @@
 /** Bounds and periods of the broker core. Names carry units last. */
+import { partitionsPerRequestMax } from '@streambus/proto';
 import { assert } from '@streambus/raft';
+import { reassignmentsPerCommandMax } from '../controller/constants.js';
 
 /** How often partition leaders report leader/ISR/high watermark to the controller. */
 export const partitionReportIntervalMs = 250;
@@ -17,6 +19,20 @@ export const isrLagEntriesMax = 1_000;
 export const controllerCatchUpMsMax = 2_000;
 /** Deadline of a controller command proposed on behalf of a client request. */
 export const controllerCommandDeadlineMs = 10_000;
+/** A controller command not yet proposed (no leader, a refusal) is tried again after this. */
+export const controllerRetryPauseMs = 50;
+/** Longest a broker waits to apply a command it forwarded, before answering the client anyway. */
+export const forwardedApplyWaitMsMax = 2_000;
+/** Results of applied controller commands kept for their proposers (the oldest goes first). */
+export const controllerResultsKeptMax = 4096;
+/** Longest CreateTopics waits for the new partitions to have leaders before it answers. */
+export const createTopicsLeaderWaitMsMax = 10_000;
+/** How often CreateTopics looks whether the new partitions have leaders. */
+export const leaderWaitPollMs = 25;
+/** A topic created with replication factor 0 gets this many replicas (fewer when fewer brokers are live). */
+export const replicationFactorDefault = 3;
+/** Partitions one ReassignPartitions request moves at most (one controller command). */
+export const reassignmentsPerRequestMax = Math.min(partitionsPerRequestMax, reassignmentsPerCommandMax);
 /** A broker whose registration the controller refused asks again after this. */
 export const registrationRefusedRetryMs = 1_000;
 /** A registration that did not reach the controller (no leader, a timeout) is retried after this. */
@@ -25,6 +41,10 @@ export const registrationRetryMs = 500;
 export const producerIdBlockSize = 1_000;
 /** Longest a graceful stop waits for partition leadership to move away. */
 export const leadershipHandoffMsMax = 10_000;
+/** How often a stopping broker looks whether its leaderships moved, and asks again. */
+export const leadershipHandoffPollMs = 100;
+/** On a graceful stop, in-flight calls (long polls) get this long to finish; then the server closes regardless. */
+export const shutdownCallsGraceMs = 2_000;
 /** Gauges (groups, leaders, storage bytes) are sampled this often. */
 export const metricsRefreshMs = 5_000;
 /** Retention is enforced this often. */
@@ -56,3 +76,8 @@ assert(partitionReportIntervalMs < partitionReportRefreshMs, 'reports are checke
 assert(producerIdBlockSize > 0, 'a producer id block is not empty');
 assert(promoteLagEntriesMax < isrLagEntriesMax, 'a promoted learner is in sync');
 assert(removedReplicaGraceMs > 4 * partitionReportIntervalMs, 'a removed replica waits for several leader reports');
+assert(leadershipHandoffPollMs < leadershipHandoffMsMax, 'a stopping broker asks more than once');
+assert(leaderWaitPollMs < createTopicsLeaderWaitMsMax, 'CreateTopics looks more than once');
+assert(controllerRetryPauseMs < controllerCommandDeadlineMs, 'a controller command is tried more than once');
+assert(forwardedApplyWaitMsMax < controllerCommandDeadlineMs, 'a forwarded command leaves time to answer');
+assert(reassignmentsPerRequestMax >= 1, 'a reassignment request moves at least one partition');

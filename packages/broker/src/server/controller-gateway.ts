@@ -11,6 +11,7 @@ import { rethrowBug } from '../bugs.js';
 import type { ControllerCommand, ControllerResult } from '../controller/commands.js';
 import { encodeCommand } from '../controller/codec.js';
 import { controllerGroupId } from '../controller/constants.js';
+import { controllerResultsKeptMax, controllerRetryPauseMs, forwardedApplyWaitMsMax } from './constants.js';
 import type { ControllerState } from '../controller/state.js';
 import type { ControllerStateMachine } from '../controller/state-machine.js';
 
@@ -27,10 +28,6 @@ export class ControllerUnavailableError extends Error {
   }
 }
 
-const resultsKeptMax = 4096;
-/** Longest a broker waits to apply a command it forwarded, before answering the client anyway. */
-const forwardedApplyWaitMsMax = 2_000;
-const retryPauseMs = 50;
 
 export class ControllerGateway {
   /** Results of recently applied commands by log index, until their proposer takes them. */
@@ -44,7 +41,7 @@ export class ControllerGateway {
   ) {
     controller.onApplied((applied) => {
       this.results.set(applied.index, { term: applied.term, result: applied.result });
-      if (this.results.size > resultsKeptMax) {
+      if (this.results.size > controllerResultsKeptMax) {
         const oldest = this.results.keys().next();
         if (oldest.done !== true) this.results.delete(oldest.value);
       }
@@ -113,7 +110,7 @@ export class ControllerGateway {
         if (!(error instanceof Error)) throw error;
         reason = error.message;
       }
-      await sleep(retryPauseMs);
+      await sleep(controllerRetryPauseMs);
     }
     throw new ControllerUnavailableError(reason);
   }

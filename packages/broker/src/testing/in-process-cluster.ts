@@ -13,6 +13,7 @@ import { createLogger } from '../logging/logger.js';
 import type { Logger } from '../logging/logger.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { Broker } from '../server/broker.js';
+import { clusterReadyPollMs, clusterReadyWaitMsDefault, clusterSizeDefault, clusterTickMsDefault } from './constants.js';
 import { freePorts } from './ports.js';
 import { rethrowBug } from '../bugs.js';
 
@@ -52,7 +53,7 @@ export class InProcessCluster {
   ) {}
 
   static async start(options: InProcessClusterOptions = {}): Promise<InProcessCluster> {
-    const size = options.size ?? 3;
+    const size = options.size ?? clusterSizeDefault;
     const dir = await mkdtemp(join(tmpdir(), 'streambus-cluster-'));
     const ports = await freePorts(size * 2);
     const members = new Map<number, Member>();
@@ -102,7 +103,7 @@ export class InProcessCluster {
   config(id: number): BrokerConfig {
     const member = this.member(id);
     const peers = [...this.members.values()].map((other) => `${other.id}=127.0.0.1:${other.port}`).join(',');
-    const env: Record<string, string> = { STREAMBUS_TICK_MS: String(this.options.tickMs ?? 20), ...this.options.env };
+    const env: Record<string, string> = { STREAMBUS_TICK_MS: String(this.options.tickMs ?? clusterTickMsDefault), ...this.options.env };
     const result = resolveConfig({
       env,
       flags: {
@@ -154,7 +155,7 @@ export class InProcessCluster {
   }
 
   /** Waits until every running broker reports ready (or throws with the last reasons). */
-  async waitReady(timeoutMs = 30_000): Promise<void> {
+  async waitReady(timeoutMs = clusterReadyWaitMsDefault): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let reasons: string[] = [];
     while (Date.now() < deadline) {
@@ -163,7 +164,7 @@ export class InProcessCluster {
         return reason === null ? [] : [`broker ${broker.nodeId}: ${reason}`];
       });
       if (reasons.length === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await new Promise((resolve) => setTimeout(resolve, clusterReadyPollMs));
     }
     throw new Error(`cluster not ready after ${timeoutMs} ms: ${reasons.join('; ')}`);
   }
