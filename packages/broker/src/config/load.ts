@@ -348,7 +348,8 @@ function isPlainMap(raw: unknown): raw is Readonly<Record<string, unknown>> {
 }
 
 function asHostPort(value: ConfigValue): HostPort {
-  assert(typeof value === 'object' && !Array.isArray(value), 'address values are host/port pairs');
+  assert(typeof value === 'object', 'address values are host/port pairs');
+  assert(!Array.isArray(value), 'an address value is one host/port pair');
   return value as HostPort;
 }
 

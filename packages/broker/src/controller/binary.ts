@@ -38,13 +38,17 @@ export class ByteWriter {
   }
 
   u8(value: number): void {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xff, 'u8 in range');
+    assert(Number.isInteger(value), 'u8 is an integer');
+    assert(value >= 0, 'u8 is not negative');
+    assert(value <= 0xff, 'u8 fits one byte');
     this.reserve(1);
     this.buffer[this.length++] = value;
   }
 
   u32(value: number): void {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, 'u32 in range');
+    assert(Number.isInteger(value), 'u32 is an integer');
+    assert(value >= 0, 'u32 is not negative');
+    assert(value <= 0xffff_ffff, 'u32 fits four bytes');
     this.reserve(4);
     const b = this.buffer;
     b[this.length++] = (value >>> 24) & 0xff;

@@ -236,8 +236,10 @@ export function assignReplicas(
   replicationFactor: number,
   existingLoad: ReadonlyMap<NodeId, BrokerLoad> = new Map(),
 ): NodeId[][] {
-  assert(Number.isInteger(partitions) && partitions >= 0, 'partition count is a natural number');
-  assert(Number.isInteger(replicationFactor) && replicationFactor >= 1, 'replication factor is at least 1');
+  assert(Number.isInteger(partitions), 'partition count is an integer');
+  assert(partitions >= 0, 'partition count is not negative');
+  assert(Number.isInteger(replicationFactor), 'replication factor is an integer');
+  assert(replicationFactor >= 1, 'replication factor is at least 1');
   assert(replicationFactor <= brokers.length, 'replication factor fits on the brokers');
   assert(new Set(brokers.map((b) => b.id)).size === brokers.length, 'brokers are distinct');
   const rackLoads = new Map<string, RackLoad>();

@@ -57,7 +57,9 @@ function readIds(r: ByteReader, max: number, field: string): NodeId[] {
  * (version 1 has no initial replicas: a reader takes the current replicas for them).
  */
 export function encodeSnapshot(state: ControllerState, version: number = snapshotVersion): Uint8Array {
-  assert(Number.isInteger(version) && version >= 1 && version <= snapshotVersion, 'a snapshot version this code knows');
+  assert(Number.isInteger(version), 'a snapshot version is an integer');
+  assert(version >= 1, 'snapshot versions start at 1');
+  assert(version <= snapshotVersion, 'a snapshot version this code knows');
   const parts = state.toParts();
   const w = new ByteWriter(snapshotBytesMax, 'controller snapshot', 4096);
   w.u8(snapshotMagic);

@@ -525,11 +525,16 @@ export class ControllerState {
 
   /** Checks every cross-record invariant; O(state). Used after restore and by tests. */
   checkInvariants(): void {
-    assert(Number.isSafeInteger(this.nextGroup) && this.nextGroup > controllerGroupId, 'next group id is past the controller group');
+    assert(Number.isSafeInteger(this.nextGroup), 'next group id is a safe integer');
+    assert(this.nextGroup > controllerGroupId, 'next group id is past the controller group');
     assert(this.nextGroup <= groupIdMax + 1, 'next group id is a u32 or one past');
     assert(this.nextTopic >= 1, 'topic ids start at 1');
-    assert(this.nextProducer >= 1 && this.nextProducer <= producerIdMax + 1, 'next producer id in range');
-    for (const [id, broker] of this.brokerMap) assert(id === broker.id && checkBrokerId(id) === null, 'broker keyed by a valid id');
+    assert(this.nextProducer >= 1, 'producer ids start at 1');
+    assert(this.nextProducer <= producerIdMax + 1, 'next producer id is at most one past the last');
+    for (const [id, broker] of this.brokerMap) {
+      assert(id === broker.id, 'broker keyed by its id');
+      assert(checkBrokerId(id) === null, 'broker id is valid');
+    }
     let partitionsOfTopics = 0;
     for (const [name, topic] of this.topicMap) {
       assert(name === topic.name, 'topic keyed by its name');
@@ -538,15 +543,19 @@ export class ControllerState {
       for (const [index, groupId] of topic.groupIds.entries()) {
         const partition = this.partitionMap.get(groupId);
         assert(partition !== undefined, 'a topic group id has its partition');
-        assert(partition.topic === name && partition.partition === index, 'a partition knows its topic and index');
+        assert(partition.topic === name, 'a partition knows its topic');
+        assert(partition.partition === index, 'a partition knows its index');
       }
     }
     assert(partitionsOfTopics === this.partitionMap.size, 'every partition belongs to one topic');
     for (const [groupId, partition] of this.partitionMap) {
       assert(groupId === partition.groupId, 'partition keyed by its group id');
-      assert(groupId > controllerGroupId && groupId < this.nextGroup, 'group id was allocated');
-      assert(partition.replicas.length >= 1 && distinct(partition.replicas), 'replicas are distinct and not empty');
-      assert(partition.initialReplicas.length >= 1 && distinct(partition.initialReplicas), 'initial replicas are distinct and not empty');
+      assert(groupId > controllerGroupId, 'a partition group is not the controller group');
+      assert(groupId < this.nextGroup, 'group id was allocated');
+      assert(partition.replicas.length >= 1, 'replicas are not empty');
+      assert(distinct(partition.replicas), 'replicas are distinct');
+      assert(partition.initialReplicas.length >= 1, 'initial replicas are not empty');
+      assert(distinct(partition.initialReplicas), 'initial replicas are distinct');
     }
   }
 }

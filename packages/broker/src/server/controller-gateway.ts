@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '@streambus/proto';
-import { NotLeaderError, ProposalDroppedError } from '@streambus/raft';
+import { assert, NotLeaderError, ProposalDroppedError } from '@streambus/raft';
 import type { NodeId, RaftHost } from '@streambus/raft';
 import { rethrowBug } from '../bugs.js';
 import type { ControllerCommand, ControllerResult } from '../controller/commands.js';
@@ -133,6 +133,7 @@ export class ControllerGateway {
   }
 
   private async proposeLocally(bytes: Uint8Array): Promise<ControllerResult> {
+    assert(this.leaderId() === this.nodeId, 'only the controller leader proposes into the controller group');
     const receipt = await this.host.propose(controllerGroupId, bytes);
     const applied = this.results.get(receipt.index);
     this.results.delete(receipt.index);

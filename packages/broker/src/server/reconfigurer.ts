@@ -15,7 +15,7 @@
  * never lowers the replication factor (Kafka's reassignment does the same: adding replicas, then
  * removing). `planMembershipStep` is the pure decision; `Reconfigurer` proposes it.
  */
-import { ConfChangeTransition, ConfChangeType, GroupNotFoundError, NotLeaderError, ProposalDroppedError, Role, StoppedError } from '@streambus/raft';
+import { assert, ConfChangeTransition, ConfChangeType, GroupNotFoundError, NotLeaderError, ProposalDroppedError, Role, StoppedError } from '@streambus/raft';
 import type { ConfChange, GroupId, HostGroupStatus, NodeId, ProposalReceipt } from '@streambus/raft';
 import { rethrowBug } from '../bugs.js';
 import type { Logger } from '../logging/logger.js';
@@ -145,6 +145,7 @@ export class Reconfigurer {
   /** One step for one group; true when it proposed something. */
   private stepGroup(target: ReconfigureTarget): boolean {
     const { groupId, replicas } = target;
+    assert(this.host.isLeader(groupId), 'only the leader steps its group\'s membership');
     // The membership is about to be looked at (and maybe moved): a "done" recorded for an
     // earlier target no longer holds. (A target that went [1,2,3] -> [1,2] -> [1,2,3] while the
     // removal was in flight would otherwise match the stale "done" and never get 3 back.)

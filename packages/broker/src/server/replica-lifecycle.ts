@@ -6,7 +6,7 @@
  * While this broker leads a group, it steps the group's Raft membership towards the controller's
  * replicas (see reconfigurer.ts).
  */
-import { Role } from '@streambus/raft';
+import { assert, Role } from '@streambus/raft';
 import type { ConfState, GroupConfig, GroupId, HostGroupStatus, NodeId, OpenGroupOptions } from '@streambus/raft';
 import type { ControllerEvent, ControllerState, PartitionInfo } from '../controller/state.js';
 import { controllerGroupId } from '../controller/constants.js';
@@ -106,6 +106,7 @@ export class ReplicaLifecycle<R extends ManagedReplica> {
 
   /** Term and in-sync replicas of a group this broker leads. */
   leadership(groupId: GroupId): { readonly term: number; readonly isr: readonly NodeId[] } {
+    assert(this.host.isLeader(groupId), 'only a leader knows its in-sync replicas');
     const status = this.host.status(groupId);
     return { term: status.hardState.term, isr: inSyncReplicas(this.nodeId, status) };
   }
