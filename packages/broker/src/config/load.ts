@@ -49,15 +49,6 @@ export type LoadResult =
   | { readonly ok: true; readonly loaded: LoadedConfig }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
-/** Thrown by `loadBrokerConfig`; the CLI prints `lines()` and exits 2. */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID' as const;
-  constructor(readonly problems: readonly ConfigProblem[]) {
-    super(problems.map(formatConfigProblem).join('\n'));
-    this.name = 'ConfigError';
-  }
-}
-
 export function formatConfigProblem(problem: ConfigProblem): string {
   return `config error: ${problem.path}: ${problem.message}; ${problem.hint}`;
 }
@@ -151,13 +142,6 @@ export async function loadConfig(sources: Omit<ConfigSources, 'file'>): Promise<
   const file = await readConfigFile(filePath);
   if ('problem' in file) return { ok: false, problems: [file.problem] };
   return resolveConfig({ ...sources, file });
-}
-
-/** Like `loadConfig`, but throws `ConfigError`: for code that embeds a broker. */
-export async function loadBrokerConfig(sources: Omit<ConfigSources, 'file'>): Promise<LoadedConfig> {
-  const result = await loadConfig(sources);
-  if (!result.ok) throw new ConfigError(result.problems);
-  return result.loaded;
 }
 
 async function readConfigFile(path: string): Promise<ConfigFile | { problem: ConfigProblem }> {

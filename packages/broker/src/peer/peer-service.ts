@@ -13,7 +13,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Frame, NodeId } from '@streambus/raft';
-import { ErrorCode, peerControllerCommandBytesMax, peerMessageBytesMax, peerServiceDefinition } from '@streambus/proto';
+import { ErrorCode, peerControllerCommandBytesMax, peerServiceDefinition } from '@streambus/proto';
 import type { ControllerCommandRequest, ControllerCommandResponse, RaftStreamClosed } from '@streambus/proto';
 import { rethrowBug } from '../bugs.js';
 import { peerWarnIntervalMs } from './constants.js';
@@ -179,12 +179,3 @@ export function addPeerService(server: grpc.Server, handlers: PeerServiceHandler
   };
   return { stats, closeStreams };
 }
-
-/**
- * Options the broker's grpc.Server needs for peer traffic (merge them into its own): a peer
- * message may be as large as `peerMessageBytesMax`.
- */
-export const peerServerOptions: grpc.ServerOptions = {
-  'grpc.max_receive_message_length': peerMessageBytesMax,
-  'grpc.max_send_message_length': peerMessageBytesMax,
-};

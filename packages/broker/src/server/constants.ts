@@ -1,5 +1,5 @@
 /** Bounds and periods of the broker core. Names carry units last. */
-import { partitionsPerRequestMax } from '@streambus/proto';
+import { messageBytesMax, partitionsPerRequestMax, peerMessageBytesMax } from '@streambus/proto';
 import { assert } from '@streambus/raft';
 import { reassignmentsPerCommandMax } from '../controller/constants.js';
 
@@ -81,3 +81,5 @@ assert(leaderWaitPollMs < createTopicsLeaderWaitMsMax, 'CreateTopics looks more 
 assert(controllerRetryPauseMs < controllerCommandDeadlineMs, 'a controller command is tried more than once');
 assert(forwardedApplyWaitMsMax < controllerCommandDeadlineMs, 'a forwarded command leaves time to answer');
 assert(reassignmentsPerRequestMax >= 1, 'a reassignment request moves at least one partition');
+// One gRPC server takes client and peer calls, with the client protocol's message bound.
+assert(peerMessageBytesMax <= messageBytesMax, 'the broker\'s gRPC server takes the largest peer message');
