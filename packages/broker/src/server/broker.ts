@@ -2,10 +2,16 @@
  * One StreamBus broker: the LevelDB store, the RaftHost with the controller group (0) and one
  * group per partition replica, the peer transport, and the gRPC server for clients and peers.
  *
+ * Broker wires the collaborators and runs start and stop; each concern is a module of its own:
+ * ReplicaLifecycle (which partition groups live here, following the controller), ScrubRepair
+ * (corrupt replicas found and mended), PartitionReporter (leader reports, preferred leaders,
+ * controller compaction), ControllerRegistration, RetentionEnforcer, BrokerHealth (readiness,
+ * /health, gauges), ClientService (the client API) and ControllerGateway (controller commands).
+ *
  * Start-up: open the store (rebuilding every group's view), reopen the groups it holds, join the
  * controller group (all static members are its voters), serve gRPC, register with the
- * controller. Partition groups follow the controller's assignments: created when a topic lands
- * in the applied controller state, removed when it is deleted.
+ * controller, start the periodic tasks. Stop: hand leadership away (when graceful), close the
+ * replicas and the server, stop Raft, close the store.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -31,8 +37,6 @@ import { BrokerHealth } from './broker-health.js';
 import { ClientService } from './client-service.js';
 import type { ClientServiceDeps } from './client-service.js';
 import {
-  leadershipHandoffMsMax,
-  leadershipHandoffPollMs,
   shutdownCallsGraceMs,
   partitionReportIntervalMs,
   preferredLeaderCheckMs,
@@ -42,8 +46,9 @@ import {
   scrubIntervalMs,
 } from './constants.js';
 import { ControllerGateway } from './controller-gateway.js';
-import { handOffTarget, inSyncReplicas } from './follower-progress.js';
+import { inSyncReplicas } from './follower-progress.js';
 import { Forwarder } from './forwarder.js';
+import { handOffLeadership } from './leadership-hand-off.js';
 import { Reconfigurer } from './reconfigurer.js';
 import { ReplicaLifecycle, confState } from './replica-lifecycle.js';
 import { RetentionEnforcer } from './retention.js';
@@ -74,30 +79,33 @@ export interface BrokerOptions {
 
 export class Broker {
   readonly nodeId: NodeId;
-  private readonly config: BrokerConfig;
+  // Read by the chaos harness and the cluster tests.
   readonly store: LevelRaftStore;
   readonly host: RaftHost;
   readonly controller: ControllerStateMachine;
+  private readonly config: BrokerConfig;
+  private readonly logger: Logger;
+  private readonly metrics: BrokerMetrics | undefined;
+  private readonly knobs: UnsafeTestingKnobs;
+  // Collaborators.
+  private readonly transport: PeerTransport;
   private readonly gateway: ControllerGateway;
   private readonly forwarder: Forwarder;
-  private readonly logger: Logger;
-  private readonly transport: PeerTransport;
-  private readonly server: grpc.Server;
-  private readonly peerService: PeerServiceHandle;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly lifecycle: ReplicaLifecycle<PartitionReplica>;
   private readonly scrubRepair: ScrubRepair;
   private readonly registration: ControllerRegistration;
   private readonly reporter: PartitionReporter;
+  private readonly retention: RetentionEnforcer;
+  private readonly health: BrokerHealth;
+  private readonly server: grpc.Server;
+  private readonly peerService: PeerServiceHandle;
+  // Start and stop.
+  private readonly timers: NodeJS.Timeout[] = [];
   private readonly unregister: (() => void)[] = [];
   private boundPort = 0;
   private stopping = false;
-  private readonly metrics: BrokerMetrics | undefined;
-  private readonly knobs: UnsafeTestingKnobs;
   /** Why this broker stopped serving (its store failed), or null. */
   private fatalError: Error | null = null;
-  private readonly lifecycle: ReplicaLifecycle<PartitionReplica>;
-  private readonly retention: RetentionEnforcer;
-  private readonly health: BrokerHealth;
 
   private constructor(options: BrokerOptions, store: LevelRaftStore) {
     const config = options.config;
@@ -106,6 +114,7 @@ export class Broker {
     this.logger = options.logger;
     this.store = store;
     this.knobs = options.unsafeTestingKnobs ?? {};
+    this.metrics = options.metrics;
     const peers = new Map<NodeId, string>();
     for (const peer of config.server.peers) if (peer.id !== this.nodeId) peers.set(peer.id, `${peer.host}:${peer.port}`);
     this.transport = new PeerTransport({ nodeId: this.nodeId, peers, logger: componentLogger(this.logger, 'grpc') });
@@ -195,7 +204,7 @@ export class Broker {
       fatal: () => this.fatalError,
       peerAlive: (id: NodeId) => id === this.nodeId || this.host.peerAlive(id),
     } satisfies ClientServiceDeps;
-    const service = new ClientService(clientServiceDeps, componentLogger(this.logger, 'grpc'), options.metrics);
+    const service = new ClientService(clientServiceDeps, componentLogger(this.logger, 'grpc'), this.metrics);
     addStreamBusService(this.server, service.handlers());
     this.peerService = addPeerService(
       this.server,
@@ -205,7 +214,7 @@ export class Broker {
       },
       { nodeId: this.nodeId, logger: componentLogger(this.logger, 'grpc') },
     );
-    this.host.onLeaderChange((groupId, leaderId, term, role) => this.onLeaderChange(groupId, leaderId, term, role, options.metrics));
+    this.host.onLeaderChange((groupId, leaderId, term, role) => this.onLeaderChange(groupId, leaderId, term, role));
     this.host.onFailure((error) => {
       this.fatalError = error;
       this.logger.fatal({ err: error.message }, 'storage failed: this broker stops serving (restart it once the disk is sound)');
@@ -228,7 +237,6 @@ export class Broker {
       registered: () => this.registration.registered,
     });
     if (options.health !== undefined) this.unregister.push(...this.health.register(options.health));
-    this.metrics = options.metrics;
   }
 
   /** Opens the store, starts Raft and the gRPC server, and joins the cluster. */
@@ -318,8 +326,8 @@ export class Broker {
     return this.lifecycle.replica(groupId);
   }
 
-  private onLeaderChange(groupId: GroupId, leaderId: NodeId, term: number, role: Role, metrics: BrokerMetrics | undefined): void {
-    metrics?.raftLeaderChangesTotal.inc();
+  private onLeaderChange(groupId: GroupId, leaderId: NodeId, term: number, role: Role): void {
+    this.metrics?.raftLeaderChangesTotal.inc();
     if (groupId === controllerGroupId) {
       this.logger.info({ leader: leaderId, term, role }, 'controller leader changed');
       return;
@@ -329,14 +337,10 @@ export class Broker {
     this.scrubRepair.onLeaderChange(groupId, role);
   }
 
-  // ---- registration, reports, preferred leaders, compaction --------------------------------
-
   /** In-sync replicas of a group this broker leads: itself and followers close to its last index. */
   isr(groupId: GroupId, status: HostGroupStatus = this.host.status(groupId)): NodeId[] {
     return inSyncReplicas(this.nodeId, status);
   }
-
-  // ---- health and readiness ----------------------------------------------------------------
 
   /** Why this broker stopped serving (its store failed), or null. */
   get fatal(): Error | null {
@@ -373,7 +377,7 @@ export class Broker {
     this.reporter.stop();
     for (const timer of this.timers) clearInterval(timer);
     for (const unregister of this.unregister) unregister();
-    if (graceful && this.host.isRunning()) await this.handOffLeadership();
+    if (graceful && this.host.isRunning() && this.memberIds().length > 1) await handOffLeadership(this.host, this.nodeId, this.logger);
     this.lifecycle.closeAll();
     this.peerService.closeStreams();
     // In-flight calls (long polls) get a moment to finish on a graceful stop; then the server closes regardless.
@@ -383,26 +387,6 @@ export class Broker {
     this.transport.close();
     this.forwarder.close();
     await this.store.close();
-  }
-
-  private async handOffLeadership(): Promise<void> {
-    if (this.memberIds().length === 1) return;
-    const deadline = Date.now() + leadershipHandoffMsMax;
-    let asked = 0;
-    while (Date.now() < deadline) {
-      const led = this.host.groupIds().filter((groupId) => this.host.isLeader(groupId));
-      if (led.length === 0) break;
-      for (const groupId of led) {
-        const target = handOffTarget(this.nodeId, this.host.status(groupId));
-        if (target !== 0) {
-          this.host.transferLeadership(groupId, target);
-          asked += 1;
-        }
-      }
-      await sleep(leadershipHandoffPollMs);
-    }
-    const still = this.host.groupIds().filter((groupId) => this.host.isLeader(groupId)).length;
-    this.logger.info({ transfers_asked: asked, still_leading: still }, 'leadership hand-off done');
   }
 
   private every(ms: number, run: () => void): void {
