@@ -25,7 +25,7 @@ function cli(bootstrap: string, args: readonly string[], stdin?: string): Promis
     const child = execFile(
       process.execPath,
       ['--conditions=@streambus/source', '--import', 'tsx', main, ...args],
-      { env: { PATH: process.env['PATH'] ?? '', STREAMBUS_BOOTSTRAP: bootstrap }, timeout: 30_000 },
+      { env: { PATH: process.env['PATH'] ?? '', STREAMBUS_BOOTSTRAP: bootstrap }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
         resolve({ args, code, stdout, stderr });
@@ -77,5 +77,5 @@ describe.each<BrokerFault>(['dead', 'paused', 'unreachable'])('the CLI with brok
     expect(deleteTopic?.stdout).toContain('old');
     expect(reassign?.stdout).toContain('orders');
     expect(status?.stdout).toContain('3 brokers');
-  }, 90_000);
+  }, 150_000);
 });
