@@ -111,6 +111,23 @@ export interface HostMetrics {
   persistMsMax: number;
 }
 
+/** Every HostMetrics counter at zero: a new host's, or a sum's start. */
+export function emptyHostMetrics(): HostMetrics {
+  return {
+    turns: 0,
+    persistCalls: 0,
+    groupWrites: 0,
+    framesSent: 0,
+    messagesSent: 0,
+    groupTicks: 0,
+    hostTicks: 0,
+    entriesApplied: 0,
+    unknownGroupMessages: 0,
+    persistMsTotal: 0,
+    persistMsMax: 0,
+  };
+}
+
 interface PeerState {
   /** Groups on this host that have the peer as a member. */
   groups: number;
@@ -135,19 +152,7 @@ export class RaftHost {
   readonly nodeId: NodeId;
   /** This run's random id, sent in every frame so peers notice a restart. */
   readonly session: number;
-  readonly metrics: HostMetrics = {
-    turns: 0,
-    persistCalls: 0,
-    groupWrites: 0,
-    framesSent: 0,
-    messagesSent: 0,
-    groupTicks: 0,
-    hostTicks: 0,
-    entriesApplied: 0,
-    unknownGroupMessages: 0,
-    persistMsTotal: 0,
-    persistMsMax: 0,
-  };
+  readonly metrics: HostMetrics = emptyHostMetrics();
   private readonly store: RaftStore;
   private readonly transport: RaftTransport;
   private readonly stateMachine: StateMachine;

@@ -27,7 +27,7 @@
 import { RaftError } from '../../errors.js';
 import type { Frame, RaftTransport } from '../../host/frame.js';
 import { expandHeartbeat, expandHeartbeatResponse } from '../../host/outbox.js';
-import { RaftHost } from '../../host/raft-host.js';
+import { RaftHost, emptyHostMetrics } from '../../host/raft-host.js';
 import type { GroupConfig, HostMetrics, HostUnsafeTestingKnobs } from '../../host/raft-host.js';
 import type { ProposalReceipt, RaftNodeApi, StateMachine } from '../../node-api.js';
 import { RaftNode } from '../../node/raft-node.js';
@@ -220,22 +220,6 @@ interface NodeReceipt {
   readonly term: number;
 }
 
-function emptyMetrics(): HostMetrics {
-  return {
-    turns: 0,
-    persistCalls: 0,
-    groupWrites: 0,
-    framesSent: 0,
-    messagesSent: 0,
-    groupTicks: 0,
-    hostTicks: 0,
-    entriesApplied: 0,
-    unknownGroupMessages: 0,
-    persistMsTotal: 0,
-    persistMsMax: 0,
-  };
-}
-
 function addMetrics(into: HostMetrics, from: HostMetrics): void {
   for (const key of Object.keys(into) as (keyof HostMetrics)[]) {
     into[key] = key === 'persistMsMax' ? Math.max(into[key], from[key]) : into[key] + from[key];
@@ -423,7 +407,7 @@ export class HostSimulation {
         periodScale: 1 + (this.prng.next() * 2 - 1) * simClockRateDriftMax,
         incarnation: 0,
         process: null,
-        pastMetrics: emptyMetrics(),
+        pastMetrics: emptyHostMetrics(),
         disk: new SimDisk({
           nodeId: id,
           latencyMs: this.asyncDisk ? () => latencyPrng.int(simDiskLatencyMsMax + 1) : null,
@@ -1239,7 +1223,7 @@ export class HostSimulation {
 
   /** The outcome so far: stats, and the violation that ended the run if any. */
   result(violation: SimViolation | null = null): HostSimulationResult {
-    const metrics = emptyMetrics();
+    const metrics = emptyHostMetrics();
     for (const machine of this.machines.values()) {
       addMetrics(metrics, machine.pastMetrics);
       if (machine.process !== null) addMetrics(metrics, machine.process.host.metrics);
