@@ -85,9 +85,9 @@ describe('the CLI on a real network with one broker down', () => {
     await waitHealed();
   });
   afterAll(async () => {
-    const undone = await real?.close();
-    expect(await real?.leftovers()).toEqual([]);
-    void undone;
+    if (real === undefined) return; // beforeAll failed before the cluster existed: its error is the report
+    await real.close();
+    expect(await real.leftovers()).toEqual([]);
   });
 
   it.each([1, 2, 3])('broker %i dead (SIGKILL), first in the bootstrap list', async (victim) => {

@@ -479,7 +479,10 @@ export class ClientService {
         continue;
       }
       const leaderId = this.view(info).leaderId;
-      if (!forwarded && this.deps.forwarder.canForwardTo(leaderId)) {
+      // Only to a leader heard from within an election timeout: a forward to one cut off from
+      // here would hold the produce for its whole timeout, while the answer below lets the client
+      // retry at once and find the new leader after the election.
+      if (!forwarded && this.deps.forwarder.canForwardTo(leaderId) && this.deps.peerAlive(leaderId)) {
         const indexes = remote.get(leaderId) ?? [];
         indexes.push(index);
         remote.set(leaderId, indexes);

@@ -195,6 +195,14 @@ describe('ClientService: produce', () => {
     expect(results[2]).toMatchObject({ errorCode: ErrorCode.NOT_LEADER, leaderId: 0, errorMessage: 'no leader is known for this partition; retry after a metadata refresh' });
   });
 
+  it('does not forward to a leader it has not heard from within an election timeout: NOT_LEADER with the hint, at once', async () => {
+    const t = setUp();
+    t.partitions.host(t.p1.groupId, 3); // peerAlive: broker 3 is not heard from
+    const answer = await invoke(t.handlers.Produce, produceRequest([{ partition: t.p1.partition }]));
+    expect(t.forwarder.forwarded).toEqual([]);
+    expect(answer.response?.partitions[0]).toMatchObject({ errorCode: ErrorCode.NOT_LEADER, leaderId: 3 });
+  });
+
   it('never forwards a forwarded request again, and words a failed forward as NOT_LEADER with the leader hint', async () => {
     const t = setUp();
     t.partitions.host(t.p1.groupId, 2);
