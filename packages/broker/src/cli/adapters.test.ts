@@ -25,8 +25,9 @@ function harness(stdin: readonly string[] = []) {
       },
       signal: new AbortController().signal,
     },
-    clientFactory: createSdkClient,
+    clientFactory: async (options) => createSdkClient(options),
     verifyWal: verifyWalWithStorage,
+    startBroker: () => Promise.reject(new Error('these tests start no broker')),
   };
   return { deps, stdout: () => out.join(''), stderr: () => err.join('') };
 }

@@ -122,4 +122,5 @@ export interface CliClientOptions {
   readonly timeoutMs: number;
 }
 
-export type CliClientFactory = (options: CliClientOptions) => CliClient;
+/** Async so that main.ts can load the SDK (and gRPC) only when a client verb runs. */
+export type CliClientFactory = (options: CliClientOptions) => Promise<CliClient>;

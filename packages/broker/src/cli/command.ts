@@ -18,12 +18,12 @@ export interface CliIo {
 
 export interface CliDeps {
   readonly io: CliIo;
-  /** The client SDK; absent in builds without it (client verbs then say so). */
-  readonly clientFactory?: CliClientFactory;
-  /** The broker core; absent until it exists (`server` then says so). */
-  readonly startBroker?: StartBroker;
-  /** The storage verifier; absent until it exists (`wal verify` then says so). */
-  readonly verifyWal?: VerifyWal;
+  /** The client SDK (client verbs). */
+  readonly clientFactory: CliClientFactory;
+  /** The broker core (`server`). */
+  readonly startBroker: StartBroker;
+  /** The storage verifier (`wal verify`). */
+  readonly verifyWal: VerifyWal;
 }
 
 /** `multiple` (string options only) collects every occurrence, in order: `--assignment A --assignment B`. */
@@ -56,15 +56,6 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
-  }
-}
-
-/** A needed part of StreamBus is not in this build yet; exit code 1. */
-export class NotAvailableError extends Error {
-  readonly code = 'NOT_AVAILABLE' as const;
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotAvailableError';
   }
 }
 

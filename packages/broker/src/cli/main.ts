@@ -15,24 +15,14 @@ const forcedExitCode = 130;
 const exitGraceMs = 200;
 
 /**
- * Loads only what the verb needs, so that `--version` or `config dump` never load gRPC or the
- * native database binding.
+ * Each seam loads its module on first use, so that `--version` or `config dump` never load gRPC
+ * or the native database binding.
  */
-async function loadSeams(verb: string | undefined): Promise<Omit<CliDeps, 'io'>> {
-  switch (verb) {
-    case 'server':
-      return { startBroker: (await import('../server/start.js')).startBroker };
-    case 'wal':
-      return { verifyWal: (await import('./storage-adapter.js')).verifyWalWithStorage };
-    case 'topic':
-    case 'produce':
-    case 'consume':
-    case 'cluster':
-      return { clientFactory: (await import('./client-adapter.js')).createSdkClient };
-    default:
-      return {};
-  }
-}
+const seams: Omit<CliDeps, 'io'> = {
+  startBroker: async (context) => (await import('../server/start.js')).startBroker(context),
+  verifyWal: async (dataDir) => (await import('./storage-adapter.js')).verifyWalWithStorage(dataDir),
+  clientFactory: async (options) => (await import('./client-adapter.js')).createSdkClient(options),
+};
 
 async function main(): Promise<void> {
   // Pessimistic until the verb returns: if the event loop drains while an operation is still
@@ -65,7 +55,7 @@ async function main(): Promise<void> {
     signal: controller.signal,
   };
   const argv = process.argv.slice(2);
-  const deps: CliDeps = { io, ...(await loadSeams(argv[0])) };
+  const deps: CliDeps = { io, ...seams };
   const exitCode = await runCli(argv, deps);
   finished = true;
   process.exitCode = exitCode;

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { suggest } from '../config/suggest.js';
 import { streambusVersion } from '../version.js';
 import type { CliDeps, Command, OptionValues } from './command.js';
-import { NotAvailableError, UsageError } from './command.js';
+import { UsageError } from './command.js';
 import { clusterStatus } from './commands/cluster.js';
 import { configDump, configKeys } from './commands/config.js';
 import { consume } from './commands/consume.js';
@@ -83,10 +83,6 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     if (error instanceof UsageError) {
       io.stderr(`streambus ${command.path.join(' ')}: ${error.message}\nusage: streambus ${command.synopsis}\n(see streambus ${command.path.join(' ')} --help)\n`);
       return ExitCode.usage;
-    }
-    if (error instanceof NotAvailableError) {
-      io.stderr(`streambus ${command.path.join(' ')}: ${error.message}\n`);
-      return ExitCode.failed;
     }
     throw error;
   }

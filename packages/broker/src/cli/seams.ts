@@ -1,10 +1,7 @@
 /**
  * Where the application shell meets parts built elsewhere: the broker core (`startBroker`), the
  * storage verifier (`verifyWal`) and the client SDK (`clientFactory`). The CLI receives them in
- * `CliDeps`; main.ts fills them from the modules that provide them, so that a missing piece is a
- * clear "not available yet" message, not an import error.
- *
- * For the broker core: export `startBroker` (type `StartBroker`) from src/server/start.ts.
+ * `CliDeps`; main.ts loads each module on first use, and tests pass fakes.
  */
 import type { BrokerConfig } from '../config/types.js';
 import type { LoadedConfig } from '../config/load.js';

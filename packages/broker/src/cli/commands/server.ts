@@ -12,7 +12,6 @@ import { configToYamlObject } from '../../config/dump.js';
 import { componentLogger, createLogger } from '../../logging/logger.js';
 import { streambusVersion } from '../../version.js';
 import type { Command, CommandInput } from '../command.js';
-import { NotAvailableError } from '../command.js';
 import { shutdownTimeoutMs } from '../constants.js';
 import { ExitCode, errorCode } from '../exit-codes.js';
 import type { RunningBroker } from '../seams.js';
@@ -36,9 +35,6 @@ async function runServer(input: CommandInput): Promise<number> {
   const loaded = loadedOrExit.result.loaded;
   const config = loaded.config;
   const startBroker = input.deps.startBroker;
-  if (startBroker === undefined) {
-    throw new NotAvailableError("the broker core is not available in this build yet; the configuration is valid ('streambus config dump' shows it)");
-  }
   const io = input.deps.io;
   const destination: DestinationStream = { write: (line: string) => io.stdout(line) };
   const logger = createLogger({ level: config.server.logLevel, destination, brokerId: config.server.brokerId });

@@ -1,6 +1,6 @@
 /** `streambus wal verify DIR`: walks a stopped broker's data directory and checks every batch and its records. */
 import type { Command } from '../command.js';
-import { NotAvailableError, booleanOption } from '../command.js';
+import { booleanOption } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { jsonLine } from '../format.js';
 import { reportFailure } from './with-client.js';
@@ -16,7 +16,6 @@ export const walVerify: Command = {
   positionalsMax: 1,
   run: async (input) => {
     const verify = input.deps.verifyWal;
-    if (verify === undefined) throw new NotAvailableError('the storage verifier is not available in this build yet');
     const dir = input.positionals[0] ?? '';
     const json = booleanOption(input.values, 'json');
     try {

@@ -1,7 +1,7 @@
 /** Runs a client verb: builds the client, runs the operation, closes it, reports failures. */
 import type { CliClient } from '../client.js';
 import type { CommandInput } from '../command.js';
-import { NotAvailableError, booleanOption, bootstrapOption, durationOption } from '../command.js';
+import { booleanOption, bootstrapOption, durationOption } from '../command.js';
 import { operationTimeoutMsDefault } from '../constants.js';
 import { errorCode, exitCodeForError } from '../exit-codes.js';
 import { jsonLine } from '../format.js';
@@ -35,9 +35,7 @@ export async function withClient(
   const json = booleanOption(input.values, 'json');
   const bootstrap = bootstrapOption(input.values, input.deps.io.env);
   const timeoutMs = durationOption(input.values, 'timeout', operationTimeoutMsDefault);
-  const factory = input.deps.clientFactory;
-  if (factory === undefined) throw new NotAvailableError('the client SDK is not available in this build yet');
-  const client = factory({ bootstrap, timeoutMs });
+  const client = await input.deps.clientFactory({ bootstrap, timeoutMs });
   try {
     const work = operation({ client, json, timeoutMs, out: input.deps.io.stdout });
     return bounded ? await withDeadline(work, timeoutMs + deadlineGraceMs, verb) : await work;
