@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Host tools of the real-network chaos tests (packages/chaos/test/real-network.test.ts):
 # iptables (partitions, packet loss), iproute2 (ip netns, tc), util-linux (unshare, mount) and
-# libfaketime (clock skew). Installs only what is missing, so a second run does nothing. Without
-# root it installs nothing and says so: the real-network test then fails and names what is missing.
+# libfaketime (clock skew). And for tools/chart-render (`npm run chart:template`,
+# test-cluster/test/chart.test.ts), which rebuilds Helm's template engine because the helm binary
+# cannot be installed: Go and Debian's packaged Go libraries it imports in GOPATH mode from
+# /usr/share/gocode (sprig, semver, yaml.v2 and yaml.v3, gojsonschema for values.schema.json).
+# Installs only what is missing, so a second run does nothing. Without root it installs nothing
+# and says so: the tests that need a missing tool then fail and name it.
 set -euo pipefail
 
 missing=()
@@ -14,12 +18,19 @@ for lib in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeM
   [ -e "$lib" ] && has_faketime=yes
 done
 [ "$has_faketime" = yes ] || missing+=(faketime)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+gocode=/usr/share/gocode/src
+[ -d "$gocode/github.com/Masterminds/sprig" ] || missing+=(golang-github-masterminds-sprig-dev)
+[ -d "$gocode/github.com/Masterminds/semver" ] || missing+=(golang-github-masterminds-semver-dev)
+[ -d "$gocode/gopkg.in/yaml.v2" ] || missing+=(golang-gopkg-yaml.v2-dev)
+[ -d "$gocode/gopkg.in/yaml.v3" ] || missing+=(golang-gopkg-yaml.v3-dev)
+[ -d "$gocode/github.com/xeipuuv/gojsonschema" ] || missing+=(golang-github-xeipuuv-gojsonschema-dev)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "setup-host: not root, cannot install ${missing[*]}; the real-network chaos test will fail and say why" >&2
+  echo "setup-host: not root, cannot install ${missing[*]}; the tests that need them will fail and say why" >&2
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
