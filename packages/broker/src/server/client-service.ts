@@ -66,6 +66,7 @@ import {
   controllerCommandDeadlineMs,
   createTopicsLeaderWaitMsMax,
   forwardSlackMs,
+  forwardWatchMs,
   leaderWaitPollMs,
   producerIdBlockSize,
   reassignmentsPerRequestMax,
@@ -118,7 +119,8 @@ export interface ClientServicePartitions {
 /** Produce requests to the partition leader on another broker (Forwarder). */
 export interface ProduceForwarder {
   canForwardTo(leaderId: NodeId): boolean;
-  produce(leaderId: NodeId, request: ProduceRequest, deadlineMs: number): Promise<ProduceResponse>;
+  /** Forwards to `leaderId`; an abort of `signal` cancels the call. */
+  produce(leaderId: NodeId, request: ProduceRequest, deadlineMs: number, signal: AbortSignal): Promise<ProduceResponse>;
 }
 
 /** Everything the client service asks of its broker; tests pass a fake. */
@@ -494,8 +496,15 @@ export class ClientService {
     const forwards = [...remote].map(async ([leaderId, indexes]) => {
       const subset: ProduceRequest = { ...request, partitions: indexes.map((index) => request.partitions[index]).filter((part) => part !== undefined) };
       this.metrics?.forwardedProducesTotal.inc();
+      // A leader that falls silent while the forward is in flight (paused, cut off) would hold
+      // it until its deadline: the watch cancels it once the leader is no longer heard from, and
+      // the client retries at once (an idempotent producer's retry is deduplicated).
+      const abort = new AbortController();
+      const watch = setInterval(() => {
+        if (!this.deps.peerAlive(leaderId)) abort.abort();
+      }, forwardWatchMs);
       try {
-        const response = await this.deps.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs);
+        const response = await this.deps.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs, abort.signal);
         indexes.forEach((index, position) => {
           const answer = response.partitions[position];
           if (answer !== undefined) results[index] = answer;
@@ -504,8 +513,11 @@ export class ClientService {
         rethrowBug(error);
         indexes.forEach((index) => {
           const part = request.partitions[index];
-          if (part !== undefined) results[index] = notLeaderResult(part.topic, part.partition, notLeader(leaderId, `forwarding to broker ${leaderId} failed: ${(error as Error).message}; retry`));
+          const why = abort.signal.aborted ? `broker ${leaderId} fell silent while a forwarded produce was in flight` : `forwarding to broker ${leaderId} failed: ${(error as Error).message}`;
+          if (part !== undefined) results[index] = notLeaderResult(part.topic, part.partition, notLeader(leaderId, `${why}; retry`));
         });
+      } finally {
+        clearInterval(watch);
       }
     });
     await Promise.all(forwards);

@@ -57,6 +57,8 @@ export const scrubBytesPerPassMax = 4 * 1024 * 1024;
 export const repairRetryMs = 250;
 /** Deadline of a produce forwarded to the leader, on top of the produce's own timeout. */
 export const forwardSlackMs = 2_000;
+/** How often a forwarded produce checks that its leader is still heard from (else it is cancelled). */
+export const forwardWatchMs = 100;
 /** How often partition leaders step their group's membership towards the controller's replicas. */
 export const reconfigureIntervalMs = 250;
 /** Groups one reconfigure run proposes a membership step for, at most. */

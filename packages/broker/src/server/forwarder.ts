@@ -24,10 +24,11 @@ export class Forwarder {
     return leaderId !== this.nodeId && this.peers.has(leaderId);
   }
 
-  produce(leaderId: NodeId, request: ProduceRequest, deadlineMs: number): Promise<ProduceResponse> {
+  /** Forwards `request` to `leaderId`; an abort of `signal` cancels it (CANCELLED). */
+  produce(leaderId: NodeId, request: ProduceRequest, deadlineMs: number, signal: AbortSignal): Promise<ProduceResponse> {
     const metadata = new grpc.Metadata();
     metadata.set(forwardedMetadataKey, String(this.nodeId));
-    return this.client(leaderId).Produce(request, { deadlineMs, metadata });
+    return this.client(leaderId).Produce(request, { deadlineMs, metadata, signal });
   }
 
   close(): void {

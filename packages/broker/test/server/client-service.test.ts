@@ -64,12 +64,15 @@ class FakePartitions implements ClientServicePartitions {
 class FakeForwarder implements ProduceForwarder {
   readonly forwarded: { leaderId: NodeId; request: ProduceRequest }[] = [];
   failure: Error | null = null;
+  /** The leader never answers: the call ends only when cancelled. */
+  hang = false;
   canForwardTo(leaderId: NodeId): boolean {
     return leaderId === 2 || leaderId === 3;
   }
-  async produce(leaderId: NodeId, request: ProduceRequest): Promise<ProduceResponse> {
+  async produce(leaderId: NodeId, request: ProduceRequest, _deadlineMs: number, signal: AbortSignal): Promise<ProduceResponse> {
     this.forwarded.push({ leaderId, request });
     if (this.failure !== null) throw this.failure;
+    if (this.hang) await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('1 CANCELLED: Cancelled on client'))));
     const partitions = request.partitions.map((part) => ({ topic: part.topic, partition: part.partition, errorCode: ErrorCode.NONE, errorMessage: '', baseOffset: 40, logAppendTimeMs: -1, leaderId, leaderEpoch: 3, logStartOffset: 0 }));
     return { partitions, throttleTimeMs: 0 };
   }
@@ -80,7 +83,7 @@ function setUp() {
   const partitions = new FakePartitions();
   const forwarder = new FakeForwarder();
   const proposed: ControllerCommand[] = [];
-  const facts = { fatal: null as Error | null, propose: async (_command: ControllerCommand): Promise<ControllerResult> => ({ ok: true, detail: { kind: 'producerIds', firstProducerId: 1_000, count: 2 } }) as ControllerResult };
+  const facts = { fatal: null as Error | null, silent: new Set<NodeId>(), propose: async (_command: ControllerCommand): Promise<ControllerResult> => ({ ok: true, detail: { kind: 'producerIds', firstProducerId: 1_000, count: 2 } }) as ControllerResult };
   const deps: ClientServiceDeps = {
     nodeId: self,
     clusterId: 'test-cluster',
@@ -99,7 +102,7 @@ function setUp() {
     partitions,
     forwarder,
     fatal: () => facts.fatal,
-    peerAlive: (id) => id !== 3,
+    peerAlive: (id) => id !== 3 && !facts.silent.has(id),
   };
   const service = new ClientService(deps, silentLogger, undefined);
   const [p0, p1, p2] = state.partitionsOf('t') as [PartitionInfo, PartitionInfo, PartitionInfo];
@@ -201,6 +204,20 @@ describe('ClientService: produce', () => {
     const answer = await invoke(t.handlers.Produce, produceRequest([{ partition: t.p1.partition }]));
     expect(t.forwarder.forwarded).toEqual([]);
     expect(answer.response?.partitions[0]).toMatchObject({ errorCode: ErrorCode.NOT_LEADER, leaderId: 3 });
+  });
+
+  it('cancels a forward whose leader falls silent while it is in flight: NOT_LEADER long before the produce timeout', async () => {
+    const t = setUp();
+    t.partitions.host(t.p1.groupId, 2);
+    t.forwarder.hang = true;
+    const started = Date.now();
+    const pending = invoke(t.handlers.Produce, produceRequest([{ partition: t.p1.partition }]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(t.forwarder.forwarded).toHaveLength(1);
+    t.facts.silent.add(2); // broker 2 paused: no frame from it within an election timeout
+    const answer = await pending;
+    expect(Date.now() - started).toBeLessThan(1_000); // the fake leader answers only when cancelled
+    expect(answer.response?.partitions[0]).toMatchObject({ errorCode: ErrorCode.NOT_LEADER, leaderId: 2, errorMessage: 'broker 2 fell silent while a forwarded produce was in flight; retry' });
   });
 
   it('never forwards a forwarded request again, and words a failed forward as NOT_LEADER with the leader hint', async () => {

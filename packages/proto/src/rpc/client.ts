@@ -13,6 +13,8 @@ export interface RpcCallOptions {
   deadlineMs: number;
   /** Extra request metadata (for example W3C `traceparent`). */
   metadata?: grpc.Metadata;
+  /** Cancels the call when aborted: it fails with CANCELLED at once. */
+  signal?: AbortSignal;
 }
 
 /** One unary RPC of the StreamBus service. */
@@ -76,13 +78,22 @@ export function createStreamBusRpcClient(address: string, options: RpcClientOpti
     if (invoke === undefined) throw new Error(`the loaded service has no method ${name}`);
     result[name] = (request: unknown, callOptions: RpcCallOptions) =>
       new Promise((resolve, reject) => {
-        invoke.call(
+        const signal = callOptions.signal;
+        const cancel = (): void => call.cancel();
+        const call = invoke.call(
           client,
           request,
           callOptions.metadata ?? new grpc.Metadata(),
           { deadline: Date.now() + callOptions.deadlineMs },
-          (error, response) => (error !== null ? reject(error) : resolve(response)),
+          (error, response) => {
+            signal?.removeEventListener('abort', cancel);
+            if (error !== null) reject(error);
+            else resolve(response);
+          },
         );
+        if (signal === undefined) return;
+        if (signal.aborted) cancel();
+        else signal.addEventListener('abort', cancel, { once: true });
       });
   }
   return result as StreamBusRpcClient;

@@ -48,7 +48,7 @@ describe('rpc: StreamBus service over grpc-js', () => {
       ClusterStatus: (_call, callback) => callback(makeCallError(ErrorCode.NOT_CONTROLLER, 'ask broker 3', 3)),
       InitProducerId: unimplemented,
       Fetch: unimplemented,
-      ListOffsets: unimplemented,
+      ListOffsets: () => undefined, // never answers: the call ends by its deadline or a cancel
     };
     addStreamBusService(server, handlers);
     const port = await new Promise<number>((resolve, reject) =>
@@ -60,6 +60,17 @@ describe('rpc: StreamBus service over grpc-js', () => {
   afterAll(() => {
     client.close();
     server.forceShutdown();
+  });
+
+  it('cancels a call in flight when its signal is aborted, and one whose signal is already aborted', async () => {
+    const abort = new AbortController();
+    const started = Date.now();
+    const pending = client.ListOffsets({ partitions: [] }, { deadlineMs: 5_000, signal: abort.signal }).catch((e: unknown) => e);
+    setTimeout(() => abort.abort(), 50);
+    expect((await pending as grpc.ServiceError).code).toBe(grpc.status.CANCELLED);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const again = await client.ListOffsets({ partitions: [] }, { deadlineMs: 5_000, signal: abort.signal }).catch((e: unknown) => e);
+    expect((again as grpc.ServiceError).code).toBe(grpc.status.CANCELLED);
   });
 
   it('loads both .proto files', () => {
