@@ -23,12 +23,23 @@ export interface WorkerInput {
 
 export type WorkerMessage =
   | { readonly kind: 'progress'; readonly acked: number }
-  | { readonly kind: 'done'; readonly acked: number; readonly failed: number; readonly elapsedMs: number; readonly latenciesUs: number[] };
+  | {
+      readonly kind: 'done';
+      readonly acked: number;
+      readonly failed: number;
+      readonly elapsedMs: number;
+      readonly latenciesUs: number[];
+    };
 
 async function run(input: WorkerInput): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('bench-worker runs in a worker thread');
-  const producer = new Producer({ bootstrapServers: input.bootstrap.split(','), lingerMs: input.lingerMs, batchBytesMax: 512 * 1024, bufferBytesMax: 64 * 1024 * 1024 });
+  const producer = new Producer({
+    bootstrapServers: input.bootstrap.split(','),
+    lingerMs: input.lingerMs,
+    batchBytesMax: 512 * 1024,
+    bufferBytesMax: 64 * 1024 * 1024,
+  });
   const value = Buffer.alloc(input.recordBytes, 0x61 + input.workerIndex);
   let acked = 0;
   let failed = 0;
@@ -47,7 +58,9 @@ async function run(input: WorkerInput): Promise<void> {
     while (performance.now() < deadline) {
       const burst: Promise<unknown>[] = [];
       for (let i = 0; i < 1000; i++) {
-        burst.push(producer.send({ topic: input.topic, partition: sent % input.partitions, value }).then(onAck, onFail));
+        burst.push(
+          producer.send({ topic: input.topic, partition: sent % input.partitions, value }).then(onAck, onFail),
+        );
         sent += 1;
       }
       await Promise.race([Promise.all(burst), new Promise((resolve) => setTimeout(resolve, 1))]);

@@ -27,8 +27,14 @@ function log(line: string): void {
   console.log(`bench: ${line}`);
 }
 
-async function producePhase(name: string, base: Omit<WorkerInput, 'workerIndex'>, workers: number): Promise<PhaseResult> {
-  log(`${name}: ${workers} producer threads, ${base.recordBytes} B records, linger ${base.lingerMs} ms, ${base.ratePerSecond === 0 ? 'as fast as possible' : `${base.ratePerSecond} msg/s`}, ${base.durationMs / 1000} s`);
+async function producePhase(
+  name: string,
+  base: Omit<WorkerInput, 'workerIndex'>,
+  workers: number,
+): Promise<PhaseResult> {
+  log(
+    `${name}: ${workers} producer threads, ${base.recordBytes} B records, linger ${base.lingerMs} ms, ${base.ratePerSecond === 0 ? 'as fast as possible' : `${base.ratePerSecond} msg/s`}, ${base.durationMs / 1000} s`,
+  );
   const progress = new Array<number>(workers).fill(0);
   let lastTotal = 0;
   const ticker = setInterval(() => {
@@ -37,15 +43,19 @@ async function producePhase(name: string, base: Omit<WorkerInput, 'workerIndex'>
     lastTotal = total;
   }, 1000);
   const results = await Promise.all(
-    Array.from({ length: workers }, (_, workerIndex) =>
-      new Promise<WorkerMessage & { kind: 'done' }>((resolve, reject) => {
-        const worker = new Worker(new URL('./bench-worker.js', import.meta.url), { workerData: { ...base, workerIndex } satisfies WorkerInput });
-        worker.on('message', (message: WorkerMessage) => {
-          if (message.kind === 'progress') progress[workerIndex] = message.acked;
-          else resolve(message);
-        });
-        worker.on('error', reject);
-      }),
+    Array.from(
+      { length: workers },
+      (_, workerIndex) =>
+        new Promise<WorkerMessage & { kind: 'done' }>((resolve, reject) => {
+          const worker = new Worker(new URL('./bench-worker.js', import.meta.url), {
+            workerData: { ...base, workerIndex } satisfies WorkerInput,
+          });
+          worker.on('message', (message: WorkerMessage) => {
+            if (message.kind === 'progress') progress[workerIndex] = message.acked;
+            else resolve(message);
+          });
+          worker.on('error', reject);
+        }),
     ),
   );
   clearInterval(ticker);
@@ -89,28 +99,82 @@ async function main(): Promise<void> {
   const lingerMs = Number(values['linger-ms']);
   const warmupMs = Number(values['warmup-seconds']) * 1000;
   const dir = await mkdtemp(join(tmpdir(), 'streambus-bench-'));
-  log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}; append_before_persist ${appendBeforePersist}`);
-  const cluster = await TestCluster.create({ size: 3, dataDir: dir, logLevel: 'warn', env: { STREAMBUS_WAL_SYNC: values['wal-sync'], STREAMBUS_APPEND_BEFORE_PERSIST: String(appendBeforePersist) }, onProgress: (line) => log(line) });
+  log(
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}; append_before_persist ${appendBeforePersist}`,
+  );
+  const cluster = await TestCluster.create({
+    size: 3,
+    dataDir: dir,
+    logLevel: 'warn',
+    env: { STREAMBUS_WAL_SYNC: values['wal-sync'], STREAMBUS_APPEND_BEFORE_PERSIST: String(appendBeforePersist) },
+    onProgress: (line) => log(line),
+  });
   try {
     await cluster.startAll(60_000);
     const bootstrap = cluster.bootstrap;
     const admin = new Admin({ bootstrapServers: bootstrap.split(',') });
-    for (const topic of ['bench-100', 'bench-1k', 'bench-latency']) await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
+    for (const topic of ['bench-100', 'bench-1k', 'bench-latency'])
+      await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
     await admin.close();
     await new Promise((resolve) => setTimeout(resolve, 4_000)); // let preferred leaders settle
 
-    const paced = await producePhase('latency', { bootstrap, topic: 'bench-latency', partitions, recordBytes: 100, durationMs: durationMs + warmupMs, ratePerSecond: rate, lingerMs, warmupMs }, 1);
+    const paced = await producePhase(
+      'latency',
+      {
+        bootstrap,
+        topic: 'bench-latency',
+        partitions,
+        recordBytes: 100,
+        durationMs: durationMs + warmupMs,
+        ratePerSecond: rate,
+        lingerMs,
+        warmupMs,
+      },
+      1,
+    );
     const latencyLine = `latency at ${rate} msg/s (100 B, after ${warmupMs / 1000} s warm-up): p50 ${percentileMs(paced.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(2)} ms, achieved ${Math.round(paced.acked / paced.seconds)} msg/s`;
     if (values['latency-only']) {
       log(`  ${latencyLine} (append_before_persist ${appendBeforePersist})`);
-      console.log(`latency: p50 ${percentileMs(paced.latenciesUs, 50).toFixed(1)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, append_before_persist ${appendBeforePersist}`);
+      console.log(
+        `latency: p50 ${percentileMs(paced.latenciesUs, 50).toFixed(1)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, append_before_persist ${appendBeforePersist}`,
+      );
       return;
     }
-    const small = await producePhase('throughput 100 B', { bootstrap, topic: 'bench-100', partitions, recordBytes: 100, durationMs, ratePerSecond: 0, lingerMs, warmupMs: 0 }, producers);
-    const large = await producePhase('throughput 1 KiB', { bootstrap, topic: 'bench-1k', partitions, recordBytes: 1024, durationMs, ratePerSecond: 0, lingerMs, warmupMs: 0 }, producers);
+    const small = await producePhase(
+      'throughput 100 B',
+      {
+        bootstrap,
+        topic: 'bench-100',
+        partitions,
+        recordBytes: 100,
+        durationMs,
+        ratePerSecond: 0,
+        lingerMs,
+        warmupMs: 0,
+      },
+      producers,
+    );
+    const large = await producePhase(
+      'throughput 1 KiB',
+      {
+        bootstrap,
+        topic: 'bench-1k',
+        partitions,
+        recordBytes: 1024,
+        durationMs,
+        ratePerSecond: 0,
+        lingerMs,
+        warmupMs: 0,
+      },
+      producers,
+    );
 
     log('consume: reading bench-100 from the beginning');
-    const consumer = new Consumer({ bootstrapServers: bootstrap.split(','), autoOffsetReset: 'earliest', fetchMaxBytes: 64 * 1024 * 1024 });
+    const consumer = new Consumer({
+      bootstrapServers: bootstrap.split(','),
+      autoOffsetReset: 'earliest',
+      fetchMaxBytes: 64 * 1024 * 1024,
+    });
     consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic: 'bench-100', partition })));
     const consumeStarted = performance.now();
     let consumed = 0;
@@ -130,13 +194,22 @@ async function main(): Promise<void> {
     await consumer.close();
 
     const rateOf = (result: PhaseResult): number => Math.round(result.acked / result.seconds);
-    const mbOf = (result: PhaseResult, bytes: number): string => ((result.acked * bytes) / result.seconds / 1e6).toFixed(1);
+    const mbOf = (result: PhaseResult, bytes: number): string =>
+      ((result.acked * bytes) / result.seconds / 1e6).toFixed(1);
     log('');
-    log(`results (3 broker processes, RF 3, ${partitions} partitions, acks=all, wal_sync ${values['wal-sync']}, ${producers} producer threads, linger ${lingerMs} ms):`);
-    log(`  produce 100 B : ${rateOf(small)} msg/s, ${mbOf(small, 100)} MB/s (${small.acked} acked, ${small.failed} failed)`);
-    log(`  produce 1 KiB : ${rateOf(large)} msg/s, ${mbOf(large, 1024)} MB/s (${large.acked} acked, ${large.failed} failed)`);
+    log(
+      `results (3 broker processes, RF 3, ${partitions} partitions, acks=all, wal_sync ${values['wal-sync']}, ${producers} producer threads, linger ${lingerMs} ms):`,
+    );
+    log(
+      `  produce 100 B : ${rateOf(small)} msg/s, ${mbOf(small, 100)} MB/s (${small.acked} acked, ${small.failed} failed)`,
+    );
+    log(
+      `  produce 1 KiB : ${rateOf(large)} msg/s, ${mbOf(large, 1024)} MB/s (${large.acked} acked, ${large.failed} failed)`,
+    );
     log(`  ${latencyLine}`);
-    log(`  consume 100 B : ${Math.round(consumed / consumeSeconds)} msg/s, ${(consumedBytes / consumeSeconds / 1e6).toFixed(1)} MB/s (${consumed} records)`);
+    log(
+      `  consume 100 B : ${Math.round(consumed / consumeSeconds)} msg/s, ${(consumedBytes / consumeSeconds / 1e6).toFixed(1)} MB/s (${consumed} records)`,
+    );
     console.log(`produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms`);
   } finally {
     await cluster.stopAll();

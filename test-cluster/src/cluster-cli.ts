@@ -59,7 +59,8 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(`bootstrap: ${cluster.bootstrap}`);
-  for (const broker of cluster.brokers) console.log(`broker ${broker.id}: admin http://${broker.admin}  data ${broker.dataDir}`);
+  for (const broker of cluster.brokers)
+    console.log(`broker ${broker.id}: admin http://${broker.admin}  data ${broker.dataDir}`);
   console.log('');
   console.log(`try: export STREAMBUS_BOOTSTRAP=${cluster.bootstrap}; npx streambus cluster status`);
   console.log('Ctrl-C stops the cluster.');

@@ -46,7 +46,10 @@ export interface TestClusterOptions {
  * Wraps a broker's `node <nodeArgs>` command line. The wrapper must exec node in the end (not
  * fork it), so that the spawned PID is the broker's: kill, pause and resume signal that PID.
  */
-export type BrokerLauncher = (id: number, nodeArgs: readonly string[]) => { readonly command: string; readonly args: readonly string[]; readonly env?: Readonly<Record<string, string>> };
+export type BrokerLauncher = (
+  id: number,
+  nodeArgs: readonly string[],
+) => { readonly command: string; readonly args: readonly string[]; readonly env?: Readonly<Record<string, string>> };
 
 export type BrokerState = 'stopped' | 'running' | 'paused';
 
@@ -95,7 +98,8 @@ export class TestCluster {
   static async create(options: TestClusterOptions): Promise<TestCluster> {
     const size = options.size ?? 3;
     // One call, so that no admin port equals a listen port.
-    const ports = options.listenPorts === undefined || options.adminPorts === undefined ? await freePorts(size * 2) : [];
+    const ports =
+      options.listenPorts === undefined || options.adminPorts === undefined ? await freePorts(size * 2) : [];
     const listenPorts = options.listenPorts ?? ports.slice(0, size);
     const adminPorts = options.adminPorts ?? ports.slice(size);
     const brokers: BrokerAddress[] = [];
@@ -144,12 +148,18 @@ export class TestCluster {
     const nodeArgs = [
       brokerBinPath(),
       'server',
-      '--id', String(id),
-      '--data-dir', broker.address.dataDir,
-      '--listen', broker.address.listen,
-      '--admin', broker.address.admin,
-      '--peers', this.peersFlag,
-      '--log-level', this.options.logLevel ?? 'info',
+      '--id',
+      String(id),
+      '--data-dir',
+      broker.address.dataDir,
+      '--listen',
+      broker.address.listen,
+      '--admin',
+      broker.address.admin,
+      '--peers',
+      this.peersFlag,
+      '--log-level',
+      this.options.logLevel ?? 'info',
       ...(this.options.extraArgs ?? []),
     ];
     // Each broker gets its own process group: a terminal's Ctrl-C reaches only the parent, which
@@ -175,7 +185,9 @@ export class TestCluster {
         resolve(code);
       });
     });
-    this.progress(`broker ${id}: started pid ${child.pid} (listen ${broker.address.listen}, admin http://${broker.address.admin})`);
+    this.progress(
+      `broker ${id}: started pid ${child.pid} (listen ${broker.address.listen}, admin http://${broker.address.admin})`,
+    );
   }
 
   /** Polls `/ready` until it answers 200. */
@@ -186,7 +198,9 @@ export class TestCluster {
     while (Date.now() < deadline) {
       if (broker.state === 'stopped') {
         const code = await broker.exited;
-        throw new Error(`broker ${id} exited (code ${code}) before it was ready; ${this.logPath(id)} ends with:\n${await this.logTail(id, 20)}`);
+        throw new Error(
+          `broker ${id} exited (code ${code}) before it was ready; ${this.logPath(id)} ends with:\n${await this.logTail(id, 20)}`,
+        );
       }
       try {
         const response = await fetch(`http://${broker.address.admin}/ready`, { signal: AbortSignal.timeout(2_000) });
@@ -252,7 +266,8 @@ export class TestCluster {
   /** The last `lines` lines of a broker's log (its file may be removed with the cluster's directory). */
   async logTail(id: number, lines: number): Promise<string> {
     const log = this.broker(id).log;
-    if (log !== null && !log.writableFinished) await new Promise<void>((resolve) => log.once('finish', () => resolve()).once('error', () => resolve()));
+    if (log !== null && !log.writableFinished)
+      await new Promise<void>((resolve) => log.once('finish', () => resolve()).once('error', () => resolve()));
     try {
       return (await readFile(this.logPath(id), 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
     } catch (error) {

@@ -72,7 +72,13 @@ export function faketimeOffset(seconds: number): string {
 }
 
 export class RealFaults {
-  private readonly active: ActiveFaults = { blocks: [], lossProbability: 0, bandwidth: new Map(), filledDisks: new Set(), clockSkewSeconds: new Map() };
+  private readonly active: ActiveFaults = {
+    blocks: [],
+    lossProbability: 0,
+    bandwidth: new Map(),
+    filledDisks: new Set(),
+    clockSkewSeconds: new Map(),
+  };
 
   constructor(
     private readonly network: NetnsNetwork,
@@ -80,7 +86,13 @@ export class RealFaults {
   ) {}
 
   /** A copy of what is in force now. */
-  inForce(): { blocks: Block[]; lossProbability: number; bandwidth: number[]; filledDisks: number[]; clockSkewSeconds: [number, number][] } {
+  inForce(): {
+    blocks: Block[];
+    lossProbability: number;
+    bandwidth: number[];
+    filledDisks: number[];
+    clockSkewSeconds: [number, number][];
+  } {
     return {
       blocks: [...this.active.blocks],
       lossProbability: this.active.lossProbability,
@@ -111,14 +123,24 @@ export class RealFaults {
   async partition(blocks: readonly Block[]): Promise<void> {
     this.active.blocks = [...blocks];
     for (const id of this.network.brokerIds) {
-      const sources = [...new Set(blocks.filter((block) => block.to === id && block.from !== id).map((block) => block.from))];
-      await this.restore(id, [`-F ${partitionChain}`, ...sources.map((from) => `-A ${partitionChain} -s ${this.network.names.brokerAddress(from)} -j DROP`)]);
+      const sources = [
+        ...new Set(blocks.filter((block) => block.to === id && block.from !== id).map((block) => block.from)),
+      ];
+      await this.restore(id, [
+        `-F ${partitionChain}`,
+        ...sources.map((from) => `-A ${partitionChain} -s ${this.network.names.brokerAddress(from)} -j DROP`),
+      ]);
     }
   }
 
   /** Broker `id` neither hears nor reaches any other broker (clients still reach it). */
   isolate(id: number): Promise<void> {
-    return this.partition(splitBlocks([id], this.network.brokerIds.filter((other) => other !== id)));
+    return this.partition(
+      splitBlocks(
+        [id],
+        this.network.brokerIds.filter((other) => other !== id),
+      ),
+    );
   }
 
   /** `left` and `right` do not see each other. */
@@ -140,12 +162,19 @@ export class RealFaults {
 
   /** Every packet into a broker (from peers and clients) and out of it to the clients is dropped with `probability`. */
   async loss(probability: number): Promise<void> {
-    if (!(probability >= 0 && probability < 1)) throw new Error(`loss probability must be in [0, 1), got ${probability}`);
+    if (!(probability >= 0 && probability < 1))
+      throw new Error(`loss probability must be in [0, 1), got ${probability}`);
     this.active.lossProbability = probability;
     const p = probability.toFixed(4);
     const host = this.network.names.hostAddress;
     for (const id of this.network.brokerIds) {
-      const rules = probability === 0 ? [] : [`-A ${lossInChain} -m statistic --mode random --probability ${p} -j DROP`, `-A ${lossOutChain} -d ${host} -m statistic --mode random --probability ${p} -j DROP`];
+      const rules =
+        probability === 0
+          ? []
+          : [
+              `-A ${lossInChain} -m statistic --mode random --probability ${p} -j DROP`,
+              `-A ${lossOutChain} -d ${host} -m statistic --mode random --probability ${p} -j DROP`,
+            ];
       await this.restore(id, [`-F ${lossInChain}`, `-F ${lossOutChain}`, ...rules]);
     }
   }
@@ -161,14 +190,28 @@ export class RealFaults {
   async capBandwidth(id: number, cap: BandwidthCap): Promise<void> {
     const tbf = ['root', 'tbf', 'rate', cap.rate, 'burst', cap.burst, 'latency', cap.latency];
     await inNamespace(this.network.names.brokerNamespace(id), 'tc', ['qdisc', 'replace', 'dev', 'eth0', ...tbf]);
-    await inNamespace(this.network.names.bridgeNamespace, 'tc', ['qdisc', 'replace', 'dev', this.network.names.bridgePort(id), ...tbf]);
+    await inNamespace(this.network.names.bridgeNamespace, 'tc', [
+      'qdisc',
+      'replace',
+      'dev',
+      this.network.names.bridgePort(id),
+      ...tbf,
+    ]);
     this.active.bandwidth.set(id, cap);
   }
 
   async clearBandwidth(): Promise<void> {
     for (const id of [...this.active.bandwidth.keys()]) {
-      await inNamespace(this.network.names.brokerNamespace(id), 'tc', ['qdisc', 'del', 'dev', 'eth0', 'root']).catch(() => undefined);
-      await inNamespace(this.network.names.bridgeNamespace, 'tc', ['qdisc', 'del', 'dev', this.network.names.bridgePort(id), 'root']).catch(() => undefined);
+      await inNamespace(this.network.names.brokerNamespace(id), 'tc', ['qdisc', 'del', 'dev', 'eth0', 'root']).catch(
+        () => undefined,
+      );
+      await inNamespace(this.network.names.bridgeNamespace, 'tc', [
+        'qdisc',
+        'del',
+        'dev',
+        this.network.names.bridgePort(id),
+        'root',
+      ]).catch(() => undefined);
       this.active.bandwidth.delete(id);
     }
   }
@@ -226,7 +269,9 @@ export class RealFaults {
   async measureClockOffsetMs(id: number): Promise<number | null> {
     try {
       const before = Date.now();
-      const response = await fetch(`http://${this.targets.adminAddress(id)}/live`, { signal: AbortSignal.timeout(2_000) });
+      const response = await fetch(`http://${this.targets.adminAddress(id)}/live`, {
+        signal: AbortSignal.timeout(2_000),
+      });
       const after = Date.now();
       await response.arrayBuffer();
       const header = response.headers.get('date');
@@ -267,7 +312,8 @@ export class RealFaults {
       undone.push(`full disk of broker ${id}`);
       await this.freeDisk(id);
     }
-    for (const [id, seconds] of this.active.clockSkewSeconds) undone.push(`clock of broker ${id} (${faketimeOffset(seconds)} s)`);
+    for (const [id, seconds] of this.active.clockSkewSeconds)
+      undone.push(`clock of broker ${id} (${faketimeOffset(seconds)} s)`);
     await this.clearClocks();
     return undone;
   }
@@ -276,13 +322,24 @@ export class RealFaults {
   async describe(id: number): Promise<string> {
     const rules = await inNamespace(this.network.names.brokerNamespace(id), 'iptables', ['-w', '-S']);
     const qdisc = await inNamespace(this.network.names.brokerNamespace(id), 'tc', ['qdisc', 'show', 'dev', 'eth0']);
-    const port = await runHost('ip', ['netns', 'exec', this.network.names.bridgeNamespace, 'tc', 'qdisc', 'show', 'dev', this.network.names.bridgePort(id)]);
+    const port = await runHost('ip', [
+      'netns',
+      'exec',
+      this.network.names.bridgeNamespace,
+      'tc',
+      'qdisc',
+      'show',
+      'dev',
+      this.network.names.bridgePort(id),
+    ]);
     return `${rules}${qdisc}${port}`;
   }
 
   /** Applies filter-table lines atomically in broker `id`'s namespace (other chains untouched). */
   private async restore(id: number, lines: readonly string[]): Promise<void> {
-    await inNamespace(this.network.names.brokerNamespace(id), 'iptables-restore', ['-w', '--noflush'], { input: `*filter\n${lines.join('\n')}\nCOMMIT\n` });
+    await inNamespace(this.network.names.brokerNamespace(id), 'iptables-restore', ['-w', '--noflush'], {
+      input: `*filter\n${lines.join('\n')}\nCOMMIT\n`,
+    });
   }
 }
 

@@ -13,15 +13,24 @@ export class HostCommandError extends Error {
 }
 
 /** Runs `command args` and resolves its stdout; rejects with the command line and its stderr. */
-export function runHost(command: string, args: readonly string[], options: { readonly input?: string } = {}): Promise<string> {
+export function runHost(
+  command: string,
+  args: readonly string[],
+  options: { readonly input?: string } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(command, args, { timeout: hostCommandMsMax, maxBuffer: 4 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error !== null) {
-        reject(new HostCommandError(`${command} ${args.join(' ')}: ${stderr.trim() || error.message}`));
-        return;
-      }
-      resolve(stdout);
-    });
+    const child = execFile(
+      command,
+      args,
+      { timeout: hostCommandMsMax, maxBuffer: 4 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error !== null) {
+          reject(new HostCommandError(`${command} ${args.join(' ')}: ${stderr.trim() || error.message}`));
+          return;
+        }
+        resolve(stdout);
+      },
+    );
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
@@ -37,7 +46,12 @@ export function runHostSync(command: string, args: readonly string[]): boolean {
 }
 
 /** Runs `command args` inside network namespace `namespace`. */
-export function inNamespace(namespace: string, command: string, args: readonly string[], options: { readonly input?: string } = {}): Promise<string> {
+export function inNamespace(
+  namespace: string,
+  command: string,
+  args: readonly string[],
+  options: { readonly input?: string } = {},
+): Promise<string> {
   return runHost('ip', ['netns', 'exec', namespace, command, ...args], options);
 }
 
@@ -65,11 +79,14 @@ function hasCommand(command: string): boolean {
 export function realNetworkPreflight(options: { readonly clock?: boolean } = {}): string[] {
   const missing: string[] = [];
   if (process.platform !== 'linux') return [`network namespaces need Linux; this is ${process.platform}`];
-  if (process.getuid?.() !== 0) missing.push(`root is needed (ip netns, iptables, tc, mount); running as uid ${String(process.getuid?.())}`);
+  if (process.getuid?.() !== 0)
+    missing.push(`root is needed (ip netns, iptables, tc, mount); running as uid ${String(process.getuid?.())}`);
   for (const command of ['ip', 'iptables', 'tc', 'mount', 'umount', 'unshare']) {
     if (!hasCommand(command)) missing.push(`${command} is not installed (run .ci/setup-host.sh as root)`);
   }
-  if (options.clock !== false && faketimeLibrary() === null) missing.push(`libfaketime is not installed (apt-get install -y faketime, or run .ci/setup-host.sh)`);
-  if (missing.length === 0 && !runHostSync('ip', ['netns', 'list'])) missing.push('ip netns does not work here (no network namespace support?)');
+  if (options.clock !== false && faketimeLibrary() === null)
+    missing.push(`libfaketime is not installed (apt-get install -y faketime, or run .ci/setup-host.sh)`);
+  if (missing.length === 0 && !runHostSync('ip', ['netns', 'list']))
+    missing.push('ip netns does not work here (no network namespace support?)');
   return missing;
 }

@@ -2,7 +2,13 @@
 export { TestCluster, brokerBinPath } from './cluster.js';
 export type { BrokerAddress, BrokerState, TestClusterOptions } from './cluster.js';
 export type { BrokerLauncher } from './cluster.js';
-export { NetnsCluster, RealNetworkUnavailableError, netnsAdminPort, netnsListenPort, netnsDiskBytesDefault } from './netns-cluster.js';
+export {
+  NetnsCluster,
+  RealNetworkUnavailableError,
+  netnsAdminPort,
+  netnsListenPort,
+  netnsDiskBytesDefault,
+} from './netns-cluster.js';
 export type { NetnsClusterOptions } from './netns-cluster.js';
 export { NetnsNetwork, removeLeftovers, slotNames, namePrefix, netnsBrokersMax, slotsMax } from './netns.js';
 export type { SlotNames } from './netns.js';

@@ -65,7 +65,9 @@ export class NetnsCluster {
     this.onExit = () => this.teardownSync();
     this.onSignal = (signal) => {
       const removed = this.teardownSync();
-      process.stderr.write(`${signal}: real-network cluster torn down (brokers SIGKILLed, ${removed.length} namespaces, mounts and directories removed)\n`);
+      process.stderr.write(
+        `${signal}: real-network cluster torn down (brokers SIGKILLed, ${removed.length} namespaces, mounts and directories removed)\n`,
+      );
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };
     process.on('exit', this.onExit);
@@ -77,7 +79,8 @@ export class NetnsCluster {
   static async create(options: NetnsClusterOptions = {}): Promise<NetnsCluster> {
     const clock = options.clock ?? true;
     const missing = realNetworkPreflight({ clock });
-    if (missing.length > 0) throw new RealNetworkUnavailableError(`the real-network mode cannot run on this machine: ${missing.join('; ')}`);
+    if (missing.length > 0)
+      throw new RealNetworkUnavailableError(`the real-network mode cannot run on this machine: ${missing.join('; ')}`);
     const progress = options.onProgress ?? (() => undefined);
     const size = options.size ?? 3;
     const network = await NetnsNetwork.create(size, progress);
@@ -90,7 +93,14 @@ export class NetnsCluster {
       const clockFile = (id: number): string => join(network.runDir, `clock-${id}`);
       for (const id of network.brokerIds) {
         mkdirSync(dataDir(id), { recursive: true });
-        await runHost('mount', ['-t', 'tmpfs', '-o', `size=${options.diskBytes ?? netnsDiskBytesDefault},mode=0755`, `${network.names.brokerNamespace(id)}-data`, dataDir(id)]);
+        await runHost('mount', [
+          '-t',
+          'tmpfs',
+          '-o',
+          `size=${options.diskBytes ?? netnsDiskBytesDefault},mode=0755`,
+          `${network.names.brokerNamespace(id)}-data`,
+          dataDir(id),
+        ]);
         writeFileSync(clockFile(id), `${faketimeOffset(0)}\n`);
       }
       const cluster = await TestCluster.create({
@@ -188,9 +198,15 @@ export class NetnsCluster {
     const prefix = `sbx-${this.network.names.slot}-`;
     found.push(...namespaces.filter((name) => name.startsWith(prefix)).map((name) => `netns ${name}`));
     const links = await runHost('ip', ['-o', 'link', 'show']);
-    if (links.includes(` ${this.network.names.hostLink}:`) || links.includes(` ${this.network.names.hostLink}@`)) found.push(`link ${this.network.names.hostLink}`);
+    if (links.includes(` ${this.network.names.hostLink}:`) || links.includes(` ${this.network.names.hostLink}@`))
+      found.push(`link ${this.network.names.hostLink}`);
     const mounts = await runHost('cat', ['/proc/self/mounts']);
-    found.push(...mounts.split('\n').filter((line) => line.includes(this.network.runDir)).map((line) => `mount ${line.split(' ')[1] ?? ''}`));
+    found.push(
+      ...mounts
+        .split('\n')
+        .filter((line) => line.includes(this.network.runDir))
+        .map((line) => `mount ${line.split(' ')[1] ?? ''}`),
+    );
     return found;
   }
 

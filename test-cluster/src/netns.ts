@@ -50,7 +50,8 @@ export interface SlotNames {
 }
 
 export function slotNames(slot: number): SlotNames {
-  if (!Number.isInteger(slot) || slot < 0 || slot >= slotsMax) throw new Error(`slot must be an integer in [0, ${slotsMax}), got ${slot}`);
+  if (!Number.isInteger(slot) || slot < 0 || slot >= slotsMax)
+    throw new Error(`slot must be an integer in [0, ${slotsMax}), got ${slot}`);
   const base = 16 * slot;
   return {
     slot,
@@ -60,7 +61,8 @@ export function slotNames(slot: number): SlotNames {
     prefixLength: 28,
     brokerNamespace: (id) => `${namePrefix}-${slot}-b${id}`,
     brokerAddress: (id) => {
-      if (!Number.isInteger(id) || id < 1 || id > netnsBrokersMax) throw new Error(`broker id must be in [1, ${netnsBrokersMax}], got ${id}`);
+      if (!Number.isInteger(id) || id < 1 || id > netnsBrokersMax)
+        throw new Error(`broker id must be in [1, ${netnsBrokersMax}], got ${id}`);
       return `10.77.0.${base + 1 + id}`;
     },
     bridgePort: (id) => `b${id}`,
@@ -185,7 +187,11 @@ export function removeSlot(slot: number, runDir?: string): string[] {
 /** PIDs of the processes in network namespace `namespace` (`ip netns pids`). */
 function pidsIn(namespace: string): number[] {
   try {
-    return execFileSync('ip', ['netns', 'pids', namespace], { timeout: hostCommandMsMax, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    return execFileSync('ip', ['netns', 'pids', namespace], {
+      timeout: hostCommandMsMax,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
       .split('\n')
       .map((line) => Number(line.trim()))
       .filter((pid) => Number.isInteger(pid) && pid > 0 && pid !== process.pid);
@@ -217,7 +223,12 @@ export function removeLeftovers(): string[] {
   for (let slot = 0; slot < slotsMax; slot++) {
     const owner = readOwner(slot);
     if (owner !== null && ownerAlive(owner.pid)) continue;
-    const hasLeftovers = owner !== null || namespacesOf(slot).length > 0 || mountsOf(slot).length > 0 || runDirsOf(slot).length > 0 || runHostSync('ip', ['link', 'show', slotNames(slot).hostLink]);
+    const hasLeftovers =
+      owner !== null ||
+      namespacesOf(slot).length > 0 ||
+      mountsOf(slot).length > 0 ||
+      runDirsOf(slot).length > 0 ||
+      runHostSync('ip', ['link', 'show', slotNames(slot).hostLink]);
     if (hasLeftovers) removed.push(...removeSlot(slot, owner?.runDir));
   }
   return removed;
@@ -260,11 +271,16 @@ export class NetnsNetwork {
 
   /** Sweeps dead runs' leftovers, claims a slot, and builds its bridge and broker namespaces. */
   static async create(size: number, onProgress: (line: string) => void = () => undefined): Promise<NetnsNetwork> {
-    if (!Number.isInteger(size) || size < 1 || size > netnsBrokersMax) throw new Error(`brokers must be in [1, ${netnsBrokersMax}], got ${size}`);
+    if (!Number.isInteger(size) || size < 1 || size > netnsBrokersMax)
+      throw new Error(`brokers must be in [1, ${netnsBrokersMax}], got ${size}`);
     const swept = removeLeftovers();
     if (swept.length > 0) onProgress(`removed leftovers of a previous run: ${swept.join(', ')}`);
     const { slot, runDir } = claimSlot((s) => join(tmpdir(), `${namePrefix}-${s}-${process.pid}`));
-    const network = new NetnsNetwork(slotNames(slot), runDir, Array.from({ length: size }, (_, i) => i + 1));
+    const network = new NetnsNetwork(
+      slotNames(slot),
+      runDir,
+      Array.from({ length: size }, (_, i) => i + 1),
+    );
     try {
       mkdirSync(runDir, { recursive: true });
       await network.build();
@@ -272,7 +288,9 @@ export class NetnsNetwork {
       network.removeSync();
       throw error;
     }
-    onProgress(`network slot ${slot}: bridge in ${network.names.bridgeNamespace}, clients at ${network.names.hostAddress}, brokers ${network.brokerIds.map((id) => `${id}=${network.names.brokerAddress(id)}`).join(' ')}`);
+    onProgress(
+      `network slot ${slot}: bridge in ${network.names.bridgeNamespace}, clients at ${network.names.hostAddress}, brokers ${network.brokerIds.map((id) => `${id}=${network.names.brokerAddress(id)}`).join(' ')}`,
+    );
     return network;
   }
 
@@ -285,7 +303,18 @@ export class NetnsNetwork {
     await inBridge('link', 'add', 'br0', 'type', 'bridge');
     await inBridge('link', 'set', 'br0', 'up');
     // The root namespace's end first, so that the route to the brokers exists before they start.
-    await runHost('ip', ['link', 'add', n.hostLink, 'type', 'veth', 'peer', 'name', 'host', 'netns', n.bridgeNamespace]);
+    await runHost('ip', [
+      'link',
+      'add',
+      n.hostLink,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'host',
+      'netns',
+      n.bridgeNamespace,
+    ]);
     await inBridge('link', 'set', 'host', 'master', 'br0', 'up');
     await runHost('ip', ['addr', 'add', cidr(n.hostAddress), 'dev', n.hostLink]);
     await runHost('ip', ['link', 'set', n.hostLink, 'up']);
@@ -293,7 +322,20 @@ export class NetnsNetwork {
       const namespace = n.brokerNamespace(id);
       await runHost('ip', ['netns', 'add', namespace]);
       await runHost('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
-      await runHost('ip', ['link', 'add', 'eth0', 'netns', namespace, 'type', 'veth', 'peer', 'name', n.bridgePort(id), 'netns', n.bridgeNamespace]);
+      await runHost('ip', [
+        'link',
+        'add',
+        'eth0',
+        'netns',
+        namespace,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        n.bridgePort(id),
+        'netns',
+        n.bridgeNamespace,
+      ]);
       await inBridge('link', 'set', n.bridgePort(id), 'master', 'br0', 'up');
       await runHost('ip', ['-n', namespace, 'addr', 'add', cidr(n.brokerAddress(id)), 'dev', 'eth0']);
       await runHost('ip', ['-n', namespace, 'link', 'set', 'eth0', 'up']);
@@ -307,10 +349,24 @@ export class NetnsNetwork {
    * for node only. Every step execs (ip, unshare, sh, env), so the spawned PID is node's.
    */
   launch(id: number, nodeArgs: readonly string[], preload: string | null): { command: string; args: string[] } {
-    const script = preload === null ? 'hostname "$0" && exec "$@"' : 'hostname "$0" && exec env LD_PRELOAD="$SBX_PRELOAD" "$@"';
+    const script =
+      preload === null ? 'hostname "$0" && exec "$@"' : 'hostname "$0" && exec env LD_PRELOAD="$SBX_PRELOAD" "$@"';
     return {
       command: 'ip',
-      args: ['netns', 'exec', this.names.brokerNamespace(id), 'unshare', '--uts', '--', '/bin/sh', '-c', script, this.names.brokerHostname(id), process.execPath, ...nodeArgs],
+      args: [
+        'netns',
+        'exec',
+        this.names.brokerNamespace(id),
+        'unshare',
+        '--uts',
+        '--',
+        '/bin/sh',
+        '-c',
+        script,
+        this.names.brokerHostname(id),
+        process.execPath,
+        ...nodeArgs,
+      ],
     };
   }
 

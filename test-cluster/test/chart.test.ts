@@ -35,10 +35,15 @@ interface RunResult {
 
 function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: repoRoot, env, timeout: processTimeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      command,
+      args,
+      { cwd: repoRoot, env, timeout: processTimeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -196,7 +201,12 @@ describe('charts/streambus', () => {
   });
 
   it('has a validator that refuses what the API server would refuse', () => {
-    const broken = structuredClone(statefulSet(defaults)) as unknown as { spec: { replicas: unknown; template: { spec: { containers: Array<{ ports: Array<{ containerPort: unknown }> }> } } } };
+    const broken = structuredClone(statefulSet(defaults)) as unknown as {
+      spec: {
+        replicas: unknown;
+        template: { spec: { containers: Array<{ ports: Array<{ containerPort: unknown }> }> } };
+      };
+    };
     broken.spec.replicas = 'three';
     expect(() => new StatefulSet(broken as never).validate()).toThrow(/replicas/);
     const badPort = structuredClone(statefulSet(defaults)) as unknown as typeof broken;
@@ -209,8 +219,18 @@ describe('charts/streambus', () => {
       ['--set', 'tls.enabled=true,tls.secretName=streambus-tls,tls.keyPasswordKey=password'],
       ['--set', 'metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.labels.release=kube-prometheus'],
       ['--set', 'persistence.enabled=false,pdb.create=false,serviceAccount.create=false,podAntiAffinityPreset=hard'],
-      ['--set', 'replicas=5,persistence.storageClass=-,updateStrategy.type=OnDelete,image.digest=sha256:' + 'a'.repeat(64)],
-      ['other', 'charts/streambus', '--namespace', 'queues', '--set', 'commonLabels.team=data,commonAnnotations.owner=data'],
+      [
+        '--set',
+        'replicas=5,persistence.storageClass=-,updateStrategy.type=OnDelete,image.digest=sha256:' + 'a'.repeat(64),
+      ],
+      [
+        'other',
+        'charts/streambus',
+        '--namespace',
+        'queues',
+        '--set',
+        'commonLabels.team=data,commonAnnotations.owner=data',
+      ],
       ['--set', 'extraEnv[0].name=STREAMBUS_LOG_LEVEL,extraEnv[0].value=debug,tolerations[0].operator=Exists'],
     ];
     for (const variant of variants) validateAll(await render(...variant));
@@ -234,7 +254,10 @@ describe('charts/streambus', () => {
     const headless = one(defaults, 'Service', (service) => service.metadata.name === 'streambus-headless');
     expect(headless['spec']).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
     const client = one(defaults, 'Service', (service) => service.metadata.name === 'streambus');
-    expect(client['spec']).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'client', port: 9092, targetPort: 'grpc' }] });
+    expect(client['spec']).toMatchObject({
+      type: 'ClusterIP',
+      ports: [{ name: 'client', port: 9092, targetPort: 'grpc' }],
+    });
     const spec = statefulSet(defaults).spec!;
     expect(spec.serviceName).toBe('streambus-headless');
     expect(spec.podManagementPolicy).toBe('Parallel');
@@ -286,13 +309,21 @@ describe('charts/streambus', () => {
     expect(claimOf(await render('--set', 'persistence.storageClass=-'))?.storageClassName).toBe('');
     const ephemeral = await render('--set', 'persistence.enabled=false');
     expect(statefulSet(ephemeral).spec?.volumeClaimTemplates).toBeUndefined();
-    expect(statefulSet(ephemeral).spec?.template.spec?.volumes?.find((volume) => volume.name === 'data')?.emptyDir).toEqual({});
+    expect(
+      statefulSet(ephemeral).spec?.template.spec?.volumes?.find((volume) => volume.name === 'data')?.emptyDir,
+    ).toEqual({});
   });
 
   it('takes resources from a values file (-f) and runs non-root on a read-only root filesystem', async () => {
     const file = join(workDir, 'resources.yaml');
-    await writeFile(file, 'resources:\n  requests:\n    cpu: "2"\n    memory: 4Gi\n  limits:\n    cpu: "4"\n    memory: 8Gi\n');
-    expect(broker(await render('-f', file)).resources).toEqual({ requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '4', memory: '8Gi' } });
+    await writeFile(
+      file,
+      'resources:\n  requests:\n    cpu: "2"\n    memory: 4Gi\n  limits:\n    cpu: "4"\n    memory: 8Gi\n',
+    );
+    expect(broker(await render('-f', file)).resources).toEqual({
+      requests: { cpu: '2', memory: '4Gi' },
+      limits: { cpu: '4', memory: '8Gi' },
+    });
     const pod = statefulSet(defaults).spec!.template.spec!;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001 });
     expect(broker(defaults).securityContext).toMatchObject({
@@ -307,28 +338,43 @@ describe('charts/streambus', () => {
   });
 
   it('turns TLS on only with a Secret: mounted beside server.yaml, whose security keys point at it', async () => {
-    const volumeSources = (rendered: Rendered) => statefulSet(rendered).spec?.template.spec?.volumes?.find((volume) => volume.name === 'config')?.projected?.sources ?? [];
+    const volumeSources = (rendered: Rendered) =>
+      statefulSet(rendered).spec?.template.spec?.volumes?.find((volume) => volume.name === 'config')?.projected
+        ?.sources ?? [];
     expect(volumeSources(defaults).some((source) => source.secret !== undefined)).toBe(false);
     expect(parse(serverYaml(defaults))).not.toHaveProperty('security');
     const tls = await render('--set', 'tls.enabled=true,tls.secretName=streambus-tls,tls.keyPasswordKey=password');
     expect(volumeSources(tls).find((source) => source.secret !== undefined)?.secret?.name).toBe('streambus-tls');
     expect(parse(serverYaml(tls))).toMatchObject({
-      security: { tls_enabled: true, tls_cert: '/etc/streambus/tls/tls.crt', tls_key: '/etc/streambus/tls/tls.key', tls_ca: '/etc/streambus/tls/ca.crt' },
+      security: {
+        tls_enabled: true,
+        tls_cert: '/etc/streambus/tls/tls.crt',
+        tls_key: '/etc/streambus/tls/tls.key',
+        tls_ca: '/etc/streambus/tls/ca.crt',
+      },
     });
-    expect(envOf(broker(tls), 'STREAMBUS_TLS_KEY_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'streambus-tls', key: 'password' });
+    expect(envOf(broker(tls), 'STREAMBUS_TLS_KEY_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'streambus-tls',
+      key: 'password',
+    });
     const noSecret = await renderFailure('--set', 'tls.enabled=true');
     expect(noSecret.stderr).toContain('tls.enabled needs tls.secretName');
   });
 
   it('creates a ServiceMonitor for /metrics on the headless Service only when asked', async () => {
     expect(defaults.objects.some((object) => object.kind === 'ServiceMonitor')).toBe(false);
-    const rendered = await render('--set', 'metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.labels.release=kube-prometheus');
+    const rendered = await render(
+      '--set',
+      'metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.labels.release=kube-prometheus',
+    );
     const monitor = one(rendered, 'ServiceMonitor');
     expect(monitor.metadata.labels?.['release']).toBe('kube-prometheus');
     const spec = monitor['spec'] as { selector: { matchLabels: Record<string, string> }; endpoints: unknown[] };
     expect(spec.endpoints).toEqual([{ port: 'admin', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }]);
     const selected = rendered.objects.filter(
-      (object) => object.kind === 'Service' && Object.entries(spec.selector.matchLabels).every(([key, value]) => object.metadata.labels?.[key] === value),
+      (object) =>
+        object.kind === 'Service' &&
+        Object.entries(spec.selector.matchLabels).every(([key, value]) => object.metadata.labels?.[key] === value),
     );
     expect(selected.map((service) => service.metadata.name)).toEqual(['streambus-headless']);
   });
@@ -337,12 +383,16 @@ describe('charts/streambus', () => {
     const word = await renderFailure('--set', 'replicas=three');
     expect(word.stderr).toContain("values don't meet the specifications of the schema(s)");
     expect(word.stderr).toContain('replicas: Invalid type. Expected: integer, given: string');
-    expect((await renderFailure('--set', 'replicas=0')).stderr).toContain('replicas: Must be greater than or equal to 1');
+    expect((await renderFailure('--set', 'replicas=0')).stderr).toContain(
+      'replicas: Must be greater than or equal to 1',
+    );
     expect((await renderFailure('--set', 'replica=3')).stderr).toContain('Additional property replica is not allowed');
-    expect((await renderFailure('--set', 'config.server.listen=0.0.0.0:1')).stderr).toContain('config.server.listen is set by the chart');
+    expect((await renderFailure('--set', 'config.server.listen=0.0.0.0:1')).stderr).toContain(
+      'config.server.listen is set by the chart',
+    );
   });
 
-  it('ships a server.yaml that the real broker config loader accepts with each pod\'s environment', async () => {
+  it("ships a server.yaml that the real broker config loader accepts with each pod's environment", async () => {
     // The example of the chart README's "Broker configuration", plus an override.
     const readme = await readFile(join(repoRoot, 'charts', 'streambus', 'README.md'), 'utf8');
     const example = /## Broker configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
@@ -354,7 +404,11 @@ describe('charts/streambus', () => {
       const result = await configDump(rendered, ordinal, workDir);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
-      const effective = parse(result.stdout) as { server: Record<string, unknown>; storage: Record<string, unknown>; raft: Record<string, unknown> };
+      const effective = parse(result.stdout) as {
+        server: Record<string, unknown>;
+        storage: Record<string, unknown>;
+        raft: Record<string, unknown>;
+      };
       expect(effective.server).toMatchObject({
         broker_id: ordinal + 1,
         listen: `streambus-${ordinal}.streambus-headless.default.svc.cluster.local:9092`,
@@ -363,7 +417,10 @@ describe('charts/streambus', () => {
         cluster_id: 'streambus',
       });
       expect(String(effective.server['peers']).split(',')).toHaveLength(3);
-      expect(effective.storage).toMatchObject({ wal_sync: 'periodic', retention: { max_age: '3d', max_bytes: 50 * 1024 ** 3 } });
+      expect(effective.storage).toMatchObject({
+        wal_sync: 'periodic',
+        retention: { max_age: '3d', max_bytes: 50 * 1024 ** 3 },
+      });
       expect(effective.raft['election_ticks']).toBe(20);
     }
   });
@@ -387,7 +444,10 @@ describe('charts/streambus', () => {
   });
 
   it('documents every value in the chart README', async () => {
-    const [valuesText, readme] = await Promise.all([readFile(join(repoRoot, 'charts', 'streambus', 'values.yaml'), 'utf8'), readFile(join(repoRoot, 'charts', 'streambus', 'README.md'), 'utf8')]);
+    const [valuesText, readme] = await Promise.all([
+      readFile(join(repoRoot, 'charts', 'streambus', 'values.yaml'), 'utf8'),
+      readFile(join(repoRoot, 'charts', 'streambus', 'README.md'), 'utf8'),
+    ]);
     const documented = [...valuesText.matchAll(/^\s*## @param (\S+)/gm)].map((match) => match[1] ?? '');
     expect(documented.length).toBeGreaterThan(40);
     for (const name of documented) expect(readme, `README.md lists ${name}`).toContain(`| \`${name}\` |`);

@@ -30,7 +30,8 @@ function cli(bootstrap: readonly string[], args: readonly string[], stdin = ''):
       process.execPath,
       [brokerBinPath(), ...args],
       { env: { PATH: process.env['PATH'] ?? '', STREAMBUS_BOOTSTRAP: bootstrap.join(',') }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+      (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
     );
     child.stdin?.end(stdin);
   });
@@ -63,11 +64,23 @@ async function scenario(victim: number, values: readonly string[]): Promise<void
   const bootstrap = bootstrapFirst(victim);
   const produce = await cli(bootstrap, ['produce', topic], values.map((v) => `${v}\n`).join(''));
   expect({ code: produce.code, stderr: produce.stderr }).toEqual({ code: 0, stderr: '' });
-  const acks = [...produce.stdout.matchAll(/^partition (\d+) offset (\d+)$/gm)].map((m) => ({ partition: Number(m[1]), offset: Number(m[2]) }));
+  const acks = [...produce.stdout.matchAll(/^partition (\d+) offset (\d+)$/gm)].map((m) => ({
+    partition: Number(m[1]),
+    offset: Number(m[2]),
+  }));
   expect(acks).toHaveLength(values.length);
   const { partition, offset } = acks[0] as { partition: number; offset: number };
   expect(acks.every((ack) => ack.partition === partition)).toBe(true);
-  const consume = await cli(bootstrap, ['consume', topic, '--partition', String(partition), '--offset', String(offset), '--limit', String(values.length)]);
+  const consume = await cli(bootstrap, [
+    'consume',
+    topic,
+    '--partition',
+    String(partition),
+    '--offset',
+    String(offset),
+    '--limit',
+    String(values.length),
+  ]);
   expect({ code: consume.code, stderr: consume.stderr }).toEqual({ code: 0, stderr: '' });
   expect(consume.stdout).toBe(values.map((value, i) => `[${partition}@${offset + i}] ${value}\n`).join(''));
   const status = await cli(bootstrap, ['cluster', 'status']);
@@ -77,10 +90,19 @@ async function scenario(victim: number, values: readonly string[]): Promise<void
 
 describe('the CLI on a real network with one broker down', () => {
   beforeAll(async () => {
-    if (!existsSync(brokerBinPath())) throw new Error(`the broker is not built (${brokerBinPath()} is missing): run npm run build first`);
+    if (!existsSync(brokerBinPath()))
+      throw new Error(`the broker is not built (${brokerBinPath()} is missing): run npm run build first`);
     real = await NetnsCluster.create({ clock: false });
     await real.cluster.startAll();
-    const create = await cli(real.bootstrapServers, ['topic', 'create', topic, '--partitions', '6', '--replication-factor', '3']);
+    const create = await cli(real.bootstrapServers, [
+      'topic',
+      'create',
+      topic,
+      '--partitions',
+      '6',
+      '--replication-factor',
+      '3',
+    ]);
     expect(create.stdout).toContain(`created topic ${topic}`);
     await waitHealed();
   });
@@ -128,14 +150,22 @@ describe('the CLI on a real network with one broker down', () => {
   it('a leader only the clients cannot reach: its partitions are produced to through another broker', async () => {
     const network = (real as NetnsCluster).network;
     const describe = await cli(real?.bootstrapServers ?? [], ['topic', 'describe', topic, '--json']);
-    const partitions = (JSON.parse(describe.stdout) as { partitions: { partition: number; leader: number }[] }).partitions;
+    const partitions = (JSON.parse(describe.stdout) as { partitions: { partition: number; leader: number }[] })
+      .partitions;
     const led = partitions.find((p) => p.leader !== 0) as { partition: number; leader: number };
     const namespace = network.names.brokerNamespace(led.leader);
     const rule = ['INPUT', '-s', network.names.hostAddress, '-j', 'DROP'];
     await runHost('ip', ['netns', 'exec', namespace, 'iptables', '-I', ...rule]);
     try {
       const bootstrap = bootstrapFirst(led.leader);
-      const produce = await cli(bootstrap, ['produce', topic, '--partition', String(led.partition), '--value', 'forwarded']);
+      const produce = await cli(bootstrap, [
+        'produce',
+        topic,
+        '--partition',
+        String(led.partition),
+        '--value',
+        'forwarded',
+      ]);
       expect({ code: produce.code, stderr: produce.stderr }).toEqual({ code: 0, stderr: '' });
       expect(produce.stdout).toMatch(new RegExp(`^partition ${led.partition} offset \\d+\n$`));
     } finally {

@@ -17,7 +17,9 @@ describe('graceful stop and restart (real processes)', () => {
     let led: number[] = [];
     const settle = Date.now() + 15_000;
     while (Date.now() < settle) {
-      led = (await admin.describeTopic('handoff')).partitions.filter((partition) => partition.leaderId === 1).map((partition) => partition.partition);
+      led = (await admin.describeTopic('handoff')).partitions
+        .filter((partition) => partition.leaderId === 1)
+        .map((partition) => partition.partition);
       if (led.length > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -25,7 +27,11 @@ describe('graceful stop and restart (real processes)', () => {
     expect(led.length).toBeGreaterThan(0);
 
     const producer = new Producer({ bootstrapServers: setup.cluster.bootstrap.split(',') });
-    await Promise.all(Array.from({ length: 600 }, (_, i) => producer.send({ topic: 'handoff', partition: i % 6, value: `before-${i}` })));
+    await Promise.all(
+      Array.from({ length: 600 }, (_, i) =>
+        producer.send({ topic: 'handoff', partition: i % 6, value: `before-${i}` }),
+      ),
+    );
 
     const exitCode = await setup.cluster.stop(1);
     expect(exitCode).toBe(0);
@@ -36,31 +42,46 @@ describe('graceful stop and restart (real processes)', () => {
       expect(partition.leaderId).not.toBe(1);
       expect(partition.leaderId).toBeGreaterThan(0);
     }
-    await Promise.all(Array.from({ length: 600 }, (_, i) => producer.send({ topic: 'handoff', partition: i % 6, value: `during-${i}` })));
+    await Promise.all(
+      Array.from({ length: 600 }, (_, i) =>
+        producer.send({ topic: 'handoff', partition: i % 6, value: `during-${i}` }),
+      ),
+    );
 
     await setup.cluster.restart(1, 60_000);
-    await Promise.all(Array.from({ length: 600 }, (_, i) => producer.send({ topic: 'handoff', partition: i % 6, value: `after-${i}` })));
+    await Promise.all(
+      Array.from({ length: 600 }, (_, i) => producer.send({ topic: 'handoff', partition: i % 6, value: `after-${i}` })),
+    );
     await producer.close();
     const status = await survivors.clusterStatus();
     expect(status.brokers.filter((broker) => broker.alive)).toHaveLength(3);
     // Broker 1 gets back the leadership of the partitions it is the preferred leader of.
-    const preferred = (await survivors.describeTopic('handoff')).partitions.filter((partition) => partition.replicas[0] === 1).map((partition) => partition.partition);
+    const preferred = (await survivors.describeTopic('handoff')).partitions
+      .filter((partition) => partition.replicas[0] === 1)
+      .map((partition) => partition.partition);
     expect(preferred.length).toBeGreaterThan(0);
     let regained: number[] = [];
     const rebalance = Date.now() + 20_000;
     while (Date.now() < rebalance) {
-      regained = (await survivors.describeTopic('handoff')).partitions.filter((partition) => partition.leaderId === 1).map((partition) => partition.partition);
+      regained = (await survivors.describeTopic('handoff')).partitions
+        .filter((partition) => partition.leaderId === 1)
+        .map((partition) => partition.partition);
       if (preferred.every((partition) => regained.includes(partition))) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     expect(regained.sort()).toEqual(preferred.sort());
     await survivors.close();
 
-    const consumer = new Consumer({ bootstrapServers: setup.cluster.bootstrap.split(','), autoOffsetReset: 'earliest' });
+    const consumer = new Consumer({
+      bootstrapServers: setup.cluster.bootstrap.split(','),
+      autoOffsetReset: 'earliest',
+    });
     consumer.assign(Array.from({ length: 6 }, (_, partition) => ({ topic: 'handoff', partition })));
     const values = new Set<string>();
     const deadline = Date.now() + 30_000;
-    while (values.size < 1800 && Date.now() < deadline) for (const record of await consumer.poll(500)) values.add(Buffer.from(record.value ?? new Uint8Array()).toString());
+    while (values.size < 1800 && Date.now() < deadline)
+      for (const record of await consumer.poll(500))
+        values.add(Buffer.from(record.value ?? new Uint8Array()).toString());
     await consumer.close();
     expect(values.size).toBe(1800);
   });

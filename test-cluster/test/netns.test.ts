@@ -33,7 +33,16 @@ async function reachable(from: string | null, host: string, port: number, timeou
       socket.once('error', () => resolve(false));
     });
   }
-  return runHost('ip', ['netns', 'exec', from, 'timeout', String(timeoutMs / 1000), 'bash', '-c', `exec 3<>/dev/tcp/${host}/${port}`]).then(
+  return runHost('ip', [
+    'netns',
+    'exec',
+    from,
+    'timeout',
+    String(timeoutMs / 1000),
+    'bash',
+    '-c',
+    `exec 3<>/dev/tcp/${host}/${port}`,
+  ]).then(
     () => true,
     () => false,
   );
@@ -44,7 +53,9 @@ function namespacesOfSlot(slot: number): string[] {
 }
 
 function mountsOf(runDir: string): string[] {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((line) => line.includes(runDir));
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(runDir));
 }
 
 function processAlive(pid: number): boolean {
@@ -73,7 +84,8 @@ describe('real-network mode: brokers in network namespaces', () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(brokerBinPath())) throw new Error(`the broker is not built (${brokerBinPath()}): run npm run build first`);
+    if (!existsSync(brokerBinPath()))
+      throw new Error(`the broker is not built (${brokerBinPath()}): run npm run build first`);
     real = await NetnsCluster.create({ size: 3, logLevel: 'warn', env: { STREAMBUS_TICK_MS: '50' } });
     await real.cluster.startAll(60_000);
   }, 90_000);
@@ -124,7 +136,15 @@ describe('real-network mode: brokers in network namespaces', () => {
     expect(await faults.describe(1)).not.toMatch(/-A SBX-PART -s/);
     expect(await faults.describe(2)).toMatch(new RegExp(`-A SBX-PART -s ${ip(1)}/32 -j DROP`));
     await faults.healPartition();
-    for (const [a, b] of [[1, 2], [2, 1], [1, 3], [3, 1], [2, 3], [3, 2]] as const) expect(await reachable(ns(a), ip(b), 9092)).toBe(true);
+    for (const [a, b] of [
+      [1, 2],
+      [2, 1],
+      [1, 3],
+      [3, 1],
+      [2, 3],
+      [3, 2],
+    ] as const)
+      expect(await reachable(ns(a), ip(b), 9092)).toBe(true);
     expect(faults.inForce().blocks).toEqual([]);
   });
 
@@ -134,7 +154,8 @@ describe('real-network mode: brokers in network namespaces', () => {
     const fetchBytes = async (times: number): Promise<{ bytes: number; ms: number }> => {
       const started = Date.now();
       let bytes = 0;
-      for (let i = 0; i < times; i++) bytes += (await (await fetch(admin, { signal: AbortSignal.timeout(20_000) })).arrayBuffer()).byteLength;
+      for (let i = 0; i < times; i++)
+        bytes += (await (await fetch(admin, { signal: AbortSignal.timeout(20_000) })).arrayBuffer()).byteLength;
       return { bytes, ms: Date.now() - started };
     };
     await faults.loss(0.3);
@@ -164,7 +185,7 @@ describe('real-network mode: brokers in network namespaces', () => {
     await faults.skewClock(2, -30);
     expect(Math.abs(((await faults.confirmClock(2, -30)) ?? Infinity) + 30_000)).toBeLessThanOrEqual(1_500);
     await faults.clearClocks();
-    expect(Math.abs(((await faults.confirmClock(2, 0)) ?? Infinity))).toBeLessThanOrEqual(1_500);
+    expect(Math.abs((await faults.confirmClock(2, 0)) ?? Infinity)).toBeLessThanOrEqual(1_500);
   });
 
   it('a full disk (ENOSPC) stops the broker that writes to it; freed and restarted it serves again', async () => {
@@ -176,10 +197,17 @@ describe('real-network mode: brokers in network namespaces', () => {
     const filled = await faults.fillDisk(3);
     expect(filled).toBeGreaterThan(100 * 1024 * 1024);
     expect(() => writeFileSync(join(cluster().dataDir(3), 'probe'), Buffer.alloc(64 * 1024))).toThrow(/ENOSPC/);
-    const producer = new Producer({ bootstrapServers: cluster().bootstrapServers, acks: 'all', deliveryTimeoutMs: 20_000 });
+    const producer = new Producer({
+      bootstrapServers: cluster().bootstrapServers,
+      acks: 'all',
+      deliveryTimeoutMs: 20_000,
+    });
     const deadline = Date.now() + 30_000;
     let n = 0;
-    while (brokers.state(3) !== 'stopped' && Date.now() < deadline) await Promise.all(Array.from({ length: 20 }, () => producer.send({ topic: 'disk', value: `v${n++}` }).catch(() => undefined)));
+    while (brokers.state(3) !== 'stopped' && Date.now() < deadline)
+      await Promise.all(
+        Array.from({ length: 20 }, () => producer.send({ topic: 'disk', value: `v${n++}` }).catch(() => undefined)),
+      );
     expect(brokers.state(3)).toBe('stopped');
     expect(await brokers.logTail(3, 20)).toMatch(/No space left on device/);
     await faults.freeDisk(3);
@@ -208,14 +236,17 @@ describe('real-network mode: brokers in network namespaces', () => {
 describe('real-network mode: clean-up when the owning process is interrupted or killed', () => {
   /** Starts the fixture owner; resolves its ready line. */
   function startOwner(): Promise<{ child: ReturnType<typeof spawn>; slot: number; runDir: string; pids: number[] }> {
-    const child = spawn(process.execPath, ['--conditions=@streambus/source', '--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--conditions=@streambus/source', '--import', 'tsx', fixture], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return new Promise((resolve, reject) => {
       let out = '';
       let err = '';
       child.stdout?.on('data', (chunk: Buffer) => {
         out += chunk.toString();
         const line = out.split('\n').find((l) => l.startsWith('{'));
-        if (line !== undefined) resolve({ child, ...(JSON.parse(line) as { slot: number; runDir: string; pids: number[] }) });
+        if (line !== undefined)
+          resolve({ child, ...(JSON.parse(line) as { slot: number; runDir: string; pids: number[] }) });
       });
       child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
       child.once('exit', (code) => reject(new Error(`the owner exited (${code}) before it was ready: ${err}`)));
@@ -254,7 +285,9 @@ describe('real-network mode: clean-up when the owning process is interrupted or 
     expect(mountsOf(owner.runDir)).toEqual([]);
     expect(existsSync(owner.runDir)).toBe(false);
     for (const pid of owner.pids) expect(processAlive(pid), `broker pid ${pid}`).toBe(false);
-    const links = await new Promise<string>((resolve) => execFile('ip', ['-o', 'link', 'show'], (_, stdout) => resolve(stdout)));
+    const links = await new Promise<string>((resolve) =>
+      execFile('ip', ['-o', 'link', 'show'], (_, stdout) => resolve(stdout)),
+    );
     expect(links).not.toMatch(new RegExp(` sbx${owner.slot}h[:@]`));
   }, 90_000);
 });

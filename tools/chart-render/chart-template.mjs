@@ -19,7 +19,20 @@ const cacheDir = join(repoRoot, 'node_modules', '.cache', 'chart-render');
 /** Debian's Go libraries (golang-github-masterminds-sprig-dev and friends) live here. */
 const debianGopath = '/usr/share/gocode';
 /** Flags of chart-render that take a value: what follows them is not a positional argument. */
-const valueFlags = new Set(['-f', '--values', '--set', '--set-string', '-n', '--namespace', '-s', '--show-only', '--kube-version', '-a', '--api-versions', '--release-name']);
+const valueFlags = new Set([
+  '-f',
+  '--values',
+  '--set',
+  '--set-string',
+  '-n',
+  '--namespace',
+  '-s',
+  '--show-only',
+  '--kube-version',
+  '-a',
+  '--api-versions',
+  '--release-name',
+]);
 
 function fail(message) {
   process.stderr.write(`chart-render: ${message}\n`);
@@ -40,9 +53,15 @@ function goEnv() {
 export function chartRenderBinary() {
   const version = spawnSync('go', ['version'], { encoding: 'utf8', env: goEnv() });
   if (version.error !== undefined || version.status !== 0) {
-    fail('the Go toolchain is missing; run `bash .ci/setup-host.sh` as root (it installs golang-go and the sprig, yaml and gojsonschema libraries)');
+    fail(
+      'the Go toolchain is missing; run `bash .ci/setup-host.sh` as root (it installs golang-go and the sprig, yaml and gojsonschema libraries)',
+    );
   }
-  const hash = createHash('sha256').update(readFileSync(join(toolDir, 'main.go'))).update(version.stdout).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(readFileSync(join(toolDir, 'main.go')))
+    .update(version.stdout)
+    .digest('hex')
+    .slice(0, 16);
   const binary = join(cacheDir, `chart-render-${hash}`);
   if (existsSync(binary)) return binary;
   mkdirSync(cacheDir, { recursive: true });

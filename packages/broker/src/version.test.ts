@@ -4,7 +4,9 @@ import { streambusVersion } from './version.js';
 
 describe('version', () => {
   it('matches the broker package version', () => {
-    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     expect(streambusVersion).toBe(manifest.version);
   });
 });

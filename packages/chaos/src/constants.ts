@@ -109,7 +109,10 @@ assert(faultGapMsMin <= faultGapMsMax, 'fault gap range is ordered');
 assert(runDurationMsDefault <= runDurationMsMax, 'default duration within bounds');
 assert(realFaultActiveMsMin <= realFaultActiveMsMax, 'real fault activity range is ordered');
 assert(realFaultGapMsMin <= realFaultGapMsMax, 'real fault gap range is ordered');
-assert(realLossProbabilityMin <= realLossProbabilityMax && realLossProbabilityMax < 1, 'real loss probabilities are ordered and below 1');
+assert(
+  realLossProbabilityMin <= realLossProbabilityMax && realLossProbabilityMax < 1,
+  'real loss probabilities are ordered and below 1',
+);
 assert(realClockSkewSecondsMin <= realClockSkewSecondsMax, 'real clock skew range is ordered');
 assert(cliRecordsPerRunMin <= cliRecordsPerRunMax, 'CLI records per run are ordered');
 assert(realDeliveryTimeoutMs < cliRunMsMax, 'a CLI run outlives its own operation timeout before it is killed');

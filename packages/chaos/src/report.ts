@@ -24,17 +24,25 @@ export function formatReport(report: ChaosReport): string {
   const lines = [
     `chaos report  seed ${report.seed}  ${report.settings}`,
     `  acked: ${c.acked}`,
-    ...(c.ackedWithoutOffset > 0 ? [`  acked without an offset (DUPLICATE_SEQUENCE: written before, offset no longer known; presence checked): ${c.ackedWithoutOffset}`] : []),
+    ...(c.ackedWithoutOffset > 0
+      ? [
+          `  acked without an offset (DUPLICATE_SEQUENCE: written before, offset no longer known; presence checked): ${c.ackedWithoutOffset}`,
+        ]
+      : []),
     `  lost: ${c.lost}`,
     `  duplicated: ${c.duplicated}`,
-    ...(c.duplicatedNonIdempotent > 0 ? [`  duplicated by non-idempotent senders (at-least-once, allowed): ${c.duplicatedNonIdempotent}`] : []),
+    ...(c.duplicatedNonIdempotent > 0
+      ? [`  duplicated by non-idempotent senders (at-least-once, allowed): ${c.duplicatedNonIdempotent}`]
+      : []),
     `  unknown: ${c.unknown} (${c.unknownLanded} of them landed)`,
     `  failed: ${c.failed}`,
     `  offset mismatch: ${c.offsetMismatch}`,
     `  divergence: ${c.divergence}`,
     `  offset gaps: ${c.offsetGaps}`,
     `  reads: ${c.reads}  above HW: ${c.readAboveHighWatermark}  rolled back: ${c.readRolledBack}  out of order: ${c.readOutOfOrder}`,
-    ...(c.polls > 0 ? [`  polls: ${c.polls} records  non-monotonic: ${c.pollNonMonotonic}  skipped: ${c.pollSkipped}`] : []),
+    ...(c.polls > 0
+      ? [`  polls: ${c.polls} records  non-monotonic: ${c.pollNonMonotonic}  skipped: ${c.pollSkipped}`]
+      : []),
     `  inconsistent offsets: ${c.inconsistentOffsets}`,
     `  leader conflicts: ${c.leaderConflicts}`,
     `  corrupt replicas: ${c.corruptReplicas}`,

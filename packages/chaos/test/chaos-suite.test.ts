@@ -26,7 +26,8 @@ const runs: ChaosRunOptions[] = [
 const reports: ChaosReport[] = [];
 
 afterAll(() => {
-  const sum = (pick: (report: ChaosReport) => number): number => reports.reduce((total, report) => total + pick(report), 0);
+  const sum = (pick: (report: ChaosReport) => number): number =>
+    reports.reduce((total, report) => total + pick(report), 0);
   console.log(
     [
       `chaos suite summary (acks=all, wal_sync=always): ${reports.length} runs, seeds ${reports.map((report) => report.seed).join(',')}`,
@@ -45,7 +46,10 @@ describe('chaos suite (acks=all, wal_sync=always)', () => {
   for (const [i, options] of runs.entries()) {
     const random = i === runs.length - 1;
     it(`${random ? 'random ' : ''}seed ${options.seed}: ${(options.nemesis ?? []).join(',')}`, async () => {
-      if (random) console.log(`random chaos seed ${options.seed}; replay: CHAOS_SEED=${options.seed} npx vitest run test/chaos-suite.test.ts`);
+      if (random)
+        console.log(
+          `random chaos seed ${options.seed}; replay: CHAOS_SEED=${options.seed} npx vitest run test/chaos-suite.test.ts`,
+        );
       const report = await runChaos({ ...options, onProgress: (line) => console.log(line), progressIntervalMs: 5_000 });
       reports.push(report);
       console.log(formatReport(report));

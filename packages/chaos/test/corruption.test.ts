@@ -16,9 +16,23 @@ describe('a flipped bit on a follower', () => {
   it('is found by the scrubber, never served, and repaired from the leader; nothing acknowledged is lost', async () => {
     const history = new History();
     const { chaos, groupId, leader } = await startWithTopic({ size: 3, seed: 9, history }, topic);
-    const producers = new ProducerWorkload({ bootstrapServers: chaos.bootstrapServers, topic, partitions: 1, workers: 1, inflightPerWorker: 8, recordsPerSecond: 200, acks: 'all', deliveryTimeoutMs: 10_000, history, seed: 9, recordsMax: 40 });
+    const producers = new ProducerWorkload({
+      bootstrapServers: chaos.bootstrapServers,
+      topic,
+      partitions: 1,
+      workers: 1,
+      inflightPerWorker: 8,
+      recordsPerSecond: 200,
+      acks: 'all',
+      deliveryTimeoutMs: 10_000,
+      history,
+      seed: 9,
+      recordsMax: 40,
+    });
     producers.start();
-    await until(() => (history.produces.length === 40 && history.produces.every((op) => op.outcome?.kind === 'ok') ? 1 : 0));
+    await until(() =>
+      history.produces.length === 40 && history.produces.every((op) => op.outcome?.kind === 'ok') ? 1 : 0,
+    );
     await producers.stop();
     expect(await chaos.waitConverged(topic, 10_000)).toBe(true);
 
@@ -28,7 +42,13 @@ describe('a flipped bit on a follower', () => {
     expect(flipped).not.toBeNull();
     await chaos.restart(follower);
     await chaos.inner.waitReady(30_000);
-    const readers = new ReaderWorkload({ bootstrapServers: chaos.bootstrapServers, topic, partitions: 1, readers: 1, history });
+    const readers = new ReaderWorkload({
+      bootstrapServers: chaos.bootstrapServers,
+      topic,
+      partitions: 1,
+      readers: 1,
+      history,
+    });
     readers.start();
 
     // The scrubber finds the flipped bit, and the follower re-replicates its log from the leader.
@@ -37,7 +57,15 @@ describe('a flipped bit on a follower', () => {
       const replicas = state[0]?.replicas ?? [];
       const broker = chaos.inner.broker(follower);
       const status = broker.host.hasGroup(groupId) ? broker.host.status(groupId) : null;
-      return replicas.length === 3 && replicas.every((replica) => !replica.corrupt) && status !== null && status.repairIndex === 0 && status.lastIndex === chaos.inner.broker(chaos.leaderOf(groupId) > 0 ? chaos.leaderOf(groupId) : leader).host.status(groupId).lastIndex ? 1 : 0;
+      return replicas.length === 3 &&
+        replicas.every((replica) => !replica.corrupt) &&
+        status !== null &&
+        status.repairIndex === 0 &&
+        status.lastIndex ===
+          chaos.inner.broker(chaos.leaderOf(groupId) > 0 ? chaos.leaderOf(groupId) : leader).host.status(groupId)
+            .lastIndex
+        ? 1
+        : 0;
     };
     await until(repaired, 30_000, 100);
 
@@ -49,11 +77,16 @@ describe('a flipped bit on a follower', () => {
       return 0;
     });
     await until(() => (readers.caughtUp([40]) ? 1 : 0));
-    const fetched = await chaos.inner.broker(follower).replicas.get(groupId)!.fetch(0, 1 << 20);
+    const fetched = await chaos.inner
+      .broker(follower)
+      .replicas.get(groupId)!
+      .fetch(0, 1 << 20);
     expect(fetched.errorCode).toBe(0);
     expect(fetched.highWatermark).toBe(40);
     await readers.stop();
-    console.log(`corrupt batches served ${readers.corruptServed}, refusals ${readers.corruptRefusals}, reads ${history.reads.length}`);
+    console.log(
+      `corrupt batches served ${readers.corruptServed}, refusals ${readers.corruptRefusals}, reads ${history.reads.length}`,
+    );
     expect(readers.corruptServed).toBe(0);
 
     const result = check(history, await chaos.finalState(topic), { acksAll: true, idempotent: true, durable: true });
@@ -65,4 +98,3 @@ describe('a flipped bit on a follower', () => {
     expect(result.violations).toEqual([]);
   });
 });
-

@@ -15,7 +15,12 @@ closeClustersAfterEach();
 describe('a failing disk on one broker', () => {
   it('stops that broker serving (not ready, retriable errors) while the others take over', async () => {
     const { chaos, groupId, leader } = await startWithTopic({ size: 3, seed: 11, history: new History() }, topic);
-    const producer = new Producer({ bootstrapServers: chaos.bootstrapServers, acks: 'all', lingerMs: 0, deliveryTimeoutMs: 20_000 });
+    const producer = new Producer({
+      bootstrapServers: chaos.bootstrapServers,
+      acks: 'all',
+      lingerMs: 0,
+      deliveryTimeoutMs: 20_000,
+    });
     await producer.send({ topic, partition: 0, value: Buffer.from('before') });
 
     chaos.failDisk(leader, true);
@@ -26,7 +31,10 @@ describe('a failing disk on one broker', () => {
     expect(broken.notReadyReason()).toMatch(/^storage failed \(injected disk failure/);
     // Clients get a retriable error from it, whatever they ask.
     const direct = createStreamBusRpcClient(`127.0.0.1:${broken.port}`);
-    const refused = await direct.Metadata({ topics: [topic], brokersOnly: false }, { deadlineMs: 2_000 }).then(() => null, (error: unknown) => readCallError(error));
+    const refused = await direct.Metadata({ topics: [topic], brokersOnly: false }, { deadlineMs: 2_000 }).then(
+      () => null,
+      (error: unknown) => readCallError(error),
+    );
     direct.close();
     expect(refused?.errorCode).toBe(ErrorCode.BROKER_NOT_AVAILABLE);
     expect(refused?.message).toContain('storage failure');

@@ -29,7 +29,10 @@ export function closeClustersAfterEach(): void {
  * A started 3-broker chaos cluster with a 1-partition, RF 3 `topic`, its group and its leader.
  * The cluster is closed after the test (see `closeClustersAfterEach`), even when it fails here.
  */
-export async function startWithTopic(options: ChaosClusterOptions, topic: string): Promise<{ chaos: ChaosCluster; groupId: number; leader: number }> {
+export async function startWithTopic(
+  options: ChaosClusterOptions,
+  topic: string,
+): Promise<{ chaos: ChaosCluster; groupId: number; leader: number }> {
   const chaos = await ChaosCluster.start(options);
   started.push(chaos);
   await chaos.inner.waitReady(30_000);

@@ -12,12 +12,32 @@ import { ChaosCluster, History, ProducerWorkload, ReaderWorkload, check } from '
 const topic = 'planted';
 closeClustersAfterEach();
 
-async function setUp(history: History, knobs: UnsafeTestingKnobs): Promise<{ chaos: ChaosCluster; groupId: number; leader: number }> {
+async function setUp(
+  history: History,
+  knobs: UnsafeTestingKnobs,
+): Promise<{ chaos: ChaosCluster; groupId: number; leader: number }> {
   return startWithTopic({ size: 3, seed: 7, history, unsafeTestingKnobs: knobs }, topic);
 }
 
-function workload(chaos: ChaosCluster, history: History, recordsMax: number, deliveryTimeoutMs: number): ProducerWorkload {
-  return new ProducerWorkload({ bootstrapServers: chaos.bootstrapServers, topic, partitions: 1, workers: 1, inflightPerWorker: 8, recordsPerSecond: 200, acks: 'all', deliveryTimeoutMs, history, seed: 7, recordsMax });
+function workload(
+  chaos: ChaosCluster,
+  history: History,
+  recordsMax: number,
+  deliveryTimeoutMs: number,
+): ProducerWorkload {
+  return new ProducerWorkload({
+    bootstrapServers: chaos.bootstrapServers,
+    topic,
+    partitions: 1,
+    workers: 1,
+    inflightPerWorker: 8,
+    recordsPerSecond: 200,
+    acks: 'all',
+    deliveryTimeoutMs,
+    history,
+    seed: 7,
+    recordsMax,
+  });
 }
 
 /** The leader loses its partition leadership for good: killed, a follower elected, then it rejoins and truncates. */
@@ -50,7 +70,13 @@ describe('planted faults are caught by the checkers', () => {
   it('servePastHighWatermark: a reader sees records above the high watermark that are later rolled back', async () => {
     const history = new History();
     const { chaos, groupId, leader } = await setUp(history, { servePastHighWatermark: true });
-    const readers = new ReaderWorkload({ bootstrapServers: chaos.bootstrapServers, topic, partitions: 1, readers: 1, history });
+    const readers = new ReaderWorkload({
+      bootstrapServers: chaos.bootstrapServers,
+      topic,
+      partitions: 1,
+      readers: 1,
+      history,
+    });
     readers.start();
     chaos.network.withholdEntries(leader, groupId);
     const producers = workload(chaos, history, 10, 2_000);
@@ -73,7 +99,9 @@ describe('planted faults are caught by the checkers', () => {
       await chaos.syncAll(); // a checkpoint: the topic's creation is on disk everywhere
       const producers = workload(chaos, history, 30, 5_000);
       producers.start();
-      await until(() => (history.produces.length === 30 && history.produces.every((op) => op.outcome !== null) ? 1 : 0));
+      await until(() =>
+        history.produces.length === 30 && history.produces.every((op) => op.outcome !== null) ? 1 : 0,
+      );
       await producers.stop();
       await chaos.crashAll();
       for (const id of chaos.ids()) await chaos.restart(id);
@@ -92,4 +120,3 @@ describe('planted faults are caught by the checkers', () => {
     });
   }
 });
-

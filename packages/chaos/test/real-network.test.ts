@@ -29,9 +29,13 @@ function progress(line: string): void {
 function expectNoLeftovers(report: RealReport): void {
   const slot = /network slot (\d+)/.exec(report.notes.join('\n'))?.[1];
   expect(slot).toBeDefined();
-  const namespaces = existsSync('/run/netns') ? readdirSync('/run/netns').filter((name) => name.startsWith(`sbx-${slot}-`)) : [];
+  const namespaces = existsSync('/run/netns')
+    ? readdirSync('/run/netns').filter((name) => name.startsWith(`sbx-${slot}-`))
+    : [];
   expect(namespaces).toEqual([]);
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((line) => line.includes(`/sbx-${slot}-`));
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(`/sbx-${slot}-`));
   expect(mounts).toEqual([]);
 }
 
@@ -55,7 +59,14 @@ describe('real network: broker processes in network namespaces under every fault
   }, 400_000);
 
   it(`planted bug: acks before commit (UNSAFE_STREAMBUS_TESTING_KNOBS=ackBeforeCommit), leader isolated: reported as lost (seed ${plantedSeed})`, async () => {
-    const report = await runReal({ seed: plantedSeed, durationMs: 20_000, faults: ['isolate-leader'], unsafeTestingKnobs: { ackBeforeCommit: true }, keepLogsOnViolation: false, onProgress: progress });
+    const report = await runReal({
+      seed: plantedSeed,
+      durationMs: 20_000,
+      faults: ['isolate-leader'],
+      unsafeTestingKnobs: { ackBeforeCommit: true },
+      keepLogsOnViolation: false,
+      onProgress: progress,
+    });
     console.log(formatReport(report));
     expect(report.counts.acked).toBeGreaterThan(0);
     expect(report.counts.lost).toBeGreaterThan(0);

@@ -15,7 +15,15 @@ import { Admin } from '@streambus/client';
 import { Prng } from '@streambus/raft/testing';
 import { TestCluster, brokerBinPath } from '@streambus/test-cluster';
 import { afterAll, describe, expect, it } from 'vitest';
-import { History, ProducerWorkload, ReaderWorkload, check, highWatermarksByMetadata, readStoppedReplicas, waitRecoveredByMetadata } from '../src/index.js';
+import {
+  History,
+  ProducerWorkload,
+  ReaderWorkload,
+  check,
+  highWatermarksByMetadata,
+  readStoppedReplicas,
+  waitRecoveredByMetadata,
+} from '../src/index.js';
 
 const topic = 'real';
 const partitions = 3;
@@ -43,7 +51,18 @@ describe.skipIf(!built)('real broker processes under SIGKILL, SIGSTOP/SIGCONT an
     expect(await waitRecoveredByMetadata(bootstrap, topic, 30_000)).not.toBeNull();
 
     const history = new History();
-    const producers = new ProducerWorkload({ bootstrapServers: bootstrap, topic, partitions, workers: 2, inflightPerWorker: 4, recordsPerSecond: 150, acks: 'all', deliveryTimeoutMs: 30_000, history, seed });
+    const producers = new ProducerWorkload({
+      bootstrapServers: bootstrap,
+      topic,
+      partitions,
+      workers: 2,
+      inflightPerWorker: 4,
+      recordsPerSecond: 150,
+      acks: 'all',
+      deliveryTimeoutMs: 30_000,
+      history,
+      seed,
+    });
     const readers = new ReaderWorkload({ bootstrapServers: bootstrap, topic, partitions, readers: 1, history });
     producers.start();
     readers.start();
@@ -53,7 +72,9 @@ describe.skipIf(!built)('real broker processes under SIGKILL, SIGSTOP/SIGCONT an
     const kinds = ['SIGKILL', 'SIGSTOP', 'SIGTERM'] as const;
     const rotation = random.int(kinds.length);
     const faults = kinds.map((_, i) => kinds[(i + rotation) % kinds.length] as (typeof kinds)[number]);
-    console.log(`real-process chaos seed ${seed}; replay: CHAOS_SEED=${seed} npx vitest run test/real-processes.test.ts`);
+    console.log(
+      `real-process chaos seed ${seed}; replay: CHAOS_SEED=${seed} npx vitest run test/real-processes.test.ts`,
+    );
     for (let step = 0; step < 3; step++) {
       await sleep(random.between(500, 1_500));
       const fault = faults[step] as (typeof faults)[number];
@@ -83,7 +104,11 @@ describe.skipIf(!built)('real broker processes under SIGKILL, SIGSTOP/SIGCONT an
     }
     await readers.stop();
     await brokers.stopAll(15_000);
-    const finalState = await readStoppedReplicas(brokers.brokers.map((b) => ({ brokerId: b.id, dataDir: b.dataDir })), topic, history);
+    const finalState = await readStoppedReplicas(
+      brokers.brokers.map((b) => ({ brokerId: b.id, dataDir: b.dataDir })),
+      topic,
+      history,
+    );
     const result = check(history, finalState, { acksAll: true, idempotent: true, durable: true });
     console.log(`real processes seed ${seed}: recovery ${recoveryMs} ms`, result.counts, result.examples);
     expect(recoveryMs).not.toBeNull();

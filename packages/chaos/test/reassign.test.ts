@@ -13,15 +13,25 @@ import type { ChaosRunOptions } from '../src/index.js';
 
 const runs: { title: string; options: ChaosRunOptions }[] = [
   // 4 brokers, RF 3: a replica moves to the spare broker; brokers are killed meanwhile.
-  { title: 'move to a spare broker during kills (4 brokers)', options: { seed: 2, durationMs: 10_000, brokers: 4, partitions: 2, nemesis: ['kill', 'reassign'] } },
+  {
+    title: 'move to a spare broker during kills (4 brokers)',
+    options: { seed: 2, durationMs: 10_000, brokers: 4, partitions: 2, nemesis: ['kill', 'reassign'] },
+  },
   // 3 brokers, RF 3: a replica is removed, then added back empty (rebuilt from the log as a learner).
-  { title: 'shrink then grow back during partitions (3 brokers)', options: { seed: 5, durationMs: 9_000, brokers: 3, partitions: 2, nemesis: ['partition', 'reassign'] } },
+  {
+    title: 'shrink then grow back during partitions (3 brokers)',
+    options: { seed: 5, durationMs: 9_000, brokers: 3, partitions: 2, nemesis: ['partition', 'reassign'] },
+  },
 ];
 
 describe('reassign nemesis (acks=all, wal_sync=always)', () => {
   for (const { title, options } of runs) {
     it(`seed ${options.seed}: ${title}`, async () => {
-      const planned = planSchedule({ seed: options.seed, durationMs: options.durationMs ?? 0, kinds: options.nemesis ?? [] });
+      const planned = planSchedule({
+        seed: options.seed,
+        durationMs: options.durationMs ?? 0,
+        kinds: options.nemesis ?? [],
+      });
       expect(planned.some((step) => step.extra === 'reassign')).toBe(true);
       const report = await runChaos({ ...options, onProgress: (line) => console.log(line), progressIntervalMs: 5_000 });
       console.log(formatReport(report));
@@ -31,8 +41,17 @@ describe('reassign nemesis (acks=all, wal_sync=always)', () => {
       const moved = report.notes.filter((note) => note.startsWith('moved group '));
       expect(moved.length).toBeGreaterThan(0);
       for (const note of moved) {
-        const [, replicas, voters, stillHosting] = /final replicas \[([\d,]*)\], Raft voters \[([\d,]*)\], moved off \[[\d,]*\] still hosting \[([\d,]*)\]/.exec(note) ?? [];
-        expect(replicas?.split(',').map(Number).sort((a, b) => a - b), note).toEqual(voters?.split(',').map(Number));
+        const [, replicas, voters, stillHosting] =
+          /final replicas \[([\d,]*)\], Raft voters \[([\d,]*)\], moved off \[[\d,]*\] still hosting \[([\d,]*)\]/.exec(
+            note,
+          ) ?? [];
+        expect(
+          replicas
+            ?.split(',')
+            .map(Number)
+            .sort((a, b) => a - b),
+          note,
+        ).toEqual(voters?.split(',').map(Number));
         expect(stillHosting, note).toBe('');
       }
       expect(report.counts.acked).toBeGreaterThan(0);

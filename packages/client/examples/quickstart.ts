@@ -10,7 +10,8 @@ import { Admin, Consumer, Producer, StreamBusError, TopicAlreadyExistsError } fr
 import { FakeStreamBusCluster } from '@streambus/client/testing';
 
 async function main(): Promise<void> {
-  const fake = process.env['STREAMBUS_BOOTSTRAP'] === undefined ? await FakeStreamBusCluster.start({ brokers: 3 }) : undefined;
+  const fake =
+    process.env['STREAMBUS_BOOTSTRAP'] === undefined ? await FakeStreamBusCluster.start({ brokers: 3 }) : undefined;
   const bootstrapServers = fake?.bootstrapServers ?? (process.env['STREAMBUS_BOOTSTRAP'] as string).split(',');
 
   // 1. Admin: create a topic (idempotently) and look at the cluster.
@@ -27,10 +28,19 @@ async function main(): Promise<void> {
   const producer = new Producer({ bootstrapServers, lingerMs: 5, compression: 'gzip' });
   const sends = [];
   for (let i = 0; i < 100; i++) {
-    sends.push(producer.send({ topic: 'user-events', key: `user-${i % 10}`, value: JSON.stringify({ userId: i % 10, n: i }), headers: { source: 'quickstart' } }));
+    sends.push(
+      producer.send({
+        topic: 'user-events',
+        key: `user-${i % 10}`,
+        value: JSON.stringify({ userId: i % 10, n: i }),
+        headers: { source: 'quickstart' },
+      }),
+    );
   }
   const written = await Promise.all(sends);
-  console.log(`produced ${written.length} records; the first went to partition ${written[0]?.partition} at offset ${written[0]?.offset}`);
+  console.log(
+    `produced ${written.length} records; the first went to partition ${written[0]?.partition} at offset ${written[0]?.offset}`,
+  );
   await producer.close(); // flushes first
 
   // 3. Consumer: assign partitions, start from the beginning, poll.

@@ -28,7 +28,10 @@ export abstract class StreamBusError extends Error {
 export class NotLeaderError extends StreamBusError {
   readonly code = 'NOT_LEADER' as const;
   readonly retriable = true;
-  constructor(message: string, readonly leaderId = 0) {
+  constructor(
+    message: string,
+    readonly leaderId = 0,
+  ) {
     super(message);
   }
 }
@@ -101,7 +104,10 @@ export class RequestTimedOutError extends StreamBusError {
 export class NotControllerError extends StreamBusError {
   readonly code = 'NOT_CONTROLLER' as const;
   readonly retriable = true;
-  constructor(message: string, readonly leaderId = 0) {
+  constructor(
+    message: string,
+    readonly leaderId = 0,
+  ) {
     super(message);
   }
 }

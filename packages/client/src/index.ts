@@ -4,7 +4,14 @@ export type { ProducerOptions, ProducerStats, AcksMode, CompressionMode, Partiti
 export { Consumer } from './consumer/consumer.js';
 export type { ConsumerOptions, OffsetResetPolicy } from './consumer/consumer.js';
 export { Admin } from './admin/admin.js';
-export type { AdminOptions, NewTopic, TopicDescription, PartitionDescription, ClusterStatus, OffsetSpec } from './admin/admin.js';
+export type {
+  AdminOptions,
+  NewTopic,
+  TopicDescription,
+  PartitionDescription,
+  ClusterStatus,
+  OffsetSpec,
+} from './admin/admin.js';
 export type { PartitionReassignment } from './admin/admin.js';
 export type { OffsetAnswer } from './cluster/list-offsets.js';
 export type { ClientOptions } from './cluster/options.js';

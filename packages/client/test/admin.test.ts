@@ -17,7 +17,11 @@ describe('Admin', () => {
   expectNoUnhandledRejections();
   beforeEach(async () => {
     cluster = await FakeStreamBusCluster.start({ brokers: 3 });
-    admin = new Admin({ bootstrapServers: cluster.bootstrapServers.slice(0, 1), retryBackoffMs: 5, retryBackoffMsMax: 20 });
+    admin = new Admin({
+      bootstrapServers: cluster.bootstrapServers.slice(0, 1),
+      retryBackoffMs: 5,
+      retryBackoffMsMax: 20,
+    });
   });
   afterEach(async () => {
     await admin.close();
@@ -25,7 +29,12 @@ describe('Admin', () => {
   });
 
   it('creates, lists, describes and deletes topics', async () => {
-    await admin.createTopic({ name: 'orders', partitions: 6, replicationFactor: 3, configs: { 'retention.ms': '1000' } });
+    await admin.createTopic({
+      name: 'orders',
+      partitions: 6,
+      replicationFactor: 3,
+      configs: { 'retention.ms': '1000' },
+    });
     await admin.createTopics([{ name: 'audit' }]);
     expect(await admin.listTopics()).toEqual(['audit', 'orders']);
     const described = await admin.describeTopic('orders');
@@ -43,7 +52,9 @@ describe('Admin', () => {
     await admin.createTopic({ name: 'x', partitions: 1 });
     await expect(admin.createTopic({ name: 'x' })).rejects.toBeInstanceOf(TopicAlreadyExistsError);
     await expect(admin.createTopic({ name: 'y', partitions: -1 })).rejects.toBeInstanceOf(InvalidPartitionsError);
-    await expect(admin.createTopic({ name: 'z', replicationFactor: 4 })).rejects.toBeInstanceOf(InvalidReplicationFactorError);
+    await expect(admin.createTopic({ name: 'z', replicationFactor: 4 })).rejects.toBeInstanceOf(
+      InvalidReplicationFactorError,
+    );
     await expect(admin.createTopic({ name: 'bad name!' })).rejects.toBeInstanceOf(InvalidRequestError);
     await admin.createTopics([{ name: 'dry' }], { validateOnly: true });
     expect(await admin.listTopics()).toEqual(['x']);
@@ -62,13 +73,22 @@ describe('Admin', () => {
   it('lists earliest, latest and by-timestamp offsets at the leaders', async () => {
     await admin.createTopic({ name: 'o', partitions: 2 });
     const producer = new Producer({ bootstrapServers: cluster.bootstrapServers });
-    await Promise.all(Array.from({ length: 5 }, (_, i) => producer.send({ topic: 'o', partition: 1, value: `v${i}`, timestamp: 1_000 * (i + 1) })));
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        producer.send({ topic: 'o', partition: 1, value: `v${i}`, timestamp: 1_000 * (i + 1) }),
+      ),
+    );
     await producer.close();
-    const tps = [{ topic: 'o', partition: 0 }, { topic: 'o', partition: 1 }];
+    const tps = [
+      { topic: 'o', partition: 0 },
+      { topic: 'o', partition: 1 },
+    ];
     expect((await admin.listOffsets(tps, 'earliest')).map((a) => a.offset)).toEqual([0, 0]);
     expect((await admin.listOffsets(tps, 'latest')).map((a) => a.offset)).toEqual([0, 5]);
     const byTime = await admin.listOffsets([{ topic: 'o', partition: 1 }], { timestampMs: 2_500 });
     expect(byTime[0]).toMatchObject({ offset: 2, timestampMs: 3_000 });
-    await expect(admin.listOffsets([{ topic: 'o', partition: 9 }], 'latest')).rejects.toBeInstanceOf(UnknownTopicOrPartitionError);
+    await expect(admin.listOffsets([{ topic: 'o', partition: 9 }], 'latest')).rejects.toBeInstanceOf(
+      UnknownTopicOrPartitionError,
+    );
   });
 });

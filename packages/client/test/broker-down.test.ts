@@ -6,7 +6,14 @@
  * with a typed error naming what it waited for.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Admin, BrokerNotAvailableError, Consumer, Producer, type ClientOptions, type ConsumerRecord } from '../src/index.js';
+import {
+  Admin,
+  BrokerNotAvailableError,
+  Consumer,
+  Producer,
+  type ClientOptions,
+  type ConsumerRecord,
+} from '../src/index.js';
 import { FakeStreamBusCluster, type BrokerFault } from '../src/testing/index.js';
 import { expectNoUnhandledRejections } from './helpers.js';
 
@@ -30,11 +37,21 @@ describe.each<BrokerFault>(['dead', 'paused', 'unreachable'])('broker 1 %s', (fa
   });
 
   function clients(options: Partial<ClientOptions> = {}): { admin: Admin; producer: Producer; consumer: Consumer } {
-    const common = { bootstrapServers: cluster.bootstrapServers, connectTimeoutMs, retryBackoffMs: 50, retryBackoffMsMax: 500, ...options };
+    const common = {
+      bootstrapServers: cluster.bootstrapServers,
+      connectTimeoutMs,
+      retryBackoffMs: 50,
+      retryBackoffMsMax: 500,
+      ...options,
+    };
     const admin = new Admin(common);
     const producer = new Producer({ ...common, lingerMs: 1 });
     const consumer = new Consumer({ ...common, fetchMaxWaitMs: 100, autoOffsetReset: 'earliest' });
-    closers.push(() => admin.close(), () => producer.close({ timeoutMs: 1_000 }), () => consumer.close());
+    closers.push(
+      () => admin.close(),
+      () => producer.close({ timeoutMs: 1_000 }),
+      () => consumer.close(),
+    );
     return { admin, producer, consumer };
   }
 
@@ -98,7 +115,12 @@ describe('every broker down', () => {
     await cluster.setBrokerFault(1, 'dead');
     await cluster.setBrokerFault(2, 'paused');
     await cluster.setBrokerFault(3, 'unreachable');
-    const admin = new Admin({ bootstrapServers: cluster.bootstrapServers, connectTimeoutMs, retryBackoffMs: 50, retryBackoffMsMax: 200 });
+    const admin = new Admin({
+      bootstrapServers: cluster.bootstrapServers,
+      connectTimeoutMs,
+      retryBackoffMs: 50,
+      retryBackoffMsMax: 200,
+    });
     const startedAtMs = Date.now();
     const error = await admin.listTopics().catch((e: unknown) => e);
     await admin.close();

@@ -28,7 +28,12 @@ describe('Cluster (connections and metadata cache)', () => {
   });
 
   it('skips a dead bootstrap server', async () => {
-    cluster = new Cluster({ bootstrapServers: ['127.0.0.1:1', ...fake.bootstrapServers], retryBackoffMs: 5, retryBackoffMsMax: 10, requestTimeoutMs: 500 });
+    cluster = new Cluster({
+      bootstrapServers: ['127.0.0.1:1', ...fake.bootstrapServers],
+      retryBackoffMs: 5,
+      retryBackoffMsMax: 10,
+      requestTimeoutMs: 500,
+    });
     expect(await cluster.partitionCount('t')).toBe(3);
   });
 
@@ -54,7 +59,9 @@ describe('Cluster (connections and metadata cache)', () => {
     cluster = new Cluster({ bootstrapServers: ['a:1'] });
     expect(() => new Cluster({ bootstrapServers: ['no-port'] })).toThrow(InvalidConfigError);
     expect(() => new Cluster({ bootstrapServers: ['a:1'], requestTimeoutMs: 0 })).toThrow(InvalidConfigError);
-    expect(() => new Cluster({ bootstrapServers: ['a:1'], retryBackoffMs: 100, retryBackoffMsMax: 10 })).toThrow(InvalidConfigError);
+    expect(() => new Cluster({ bootstrapServers: ['a:1'], retryBackoffMs: 100, retryBackoffMsMax: 10 })).toThrow(
+      InvalidConfigError,
+    );
   });
 
   it('backs off exponentially with jitter, within bounds', () => {

@@ -1,6 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@streambus/proto';
-import { ClientClosedError, Consumer, IllegalStateError, InvalidConfigError, OffsetOutOfRangeError, Producer, type ConsumerOptions, type ConsumerRecord } from '../src/index.js';
+import {
+  ClientClosedError,
+  Consumer,
+  IllegalStateError,
+  InvalidConfigError,
+  OffsetOutOfRangeError,
+  Producer,
+  type ConsumerOptions,
+  type ConsumerRecord,
+} from '../src/index.js';
 import { FakeStreamBusCluster } from '../src/testing/index.js';
 import { expectNoUnhandledRejections } from './helpers.js';
 
@@ -11,13 +20,23 @@ describe('Consumer', () => {
   expectNoUnhandledRejections();
 
   function consumer(options: Partial<ConsumerOptions> = {}): Consumer {
-    const c = new Consumer({ bootstrapServers: cluster.bootstrapServers, retryBackoffMs: 5, retryBackoffMsMax: 20, fetchMaxWaitMs: 100, ...options });
+    const c = new Consumer({
+      bootstrapServers: cluster.bootstrapServers,
+      retryBackoffMs: 5,
+      retryBackoffMsMax: 20,
+      fetchMaxWaitMs: 100,
+      ...options,
+    });
     consumers.push(c);
     return c;
   }
 
   async function produce(topic: string, partition: number, count: number, prefix = 'v'): Promise<void> {
-    await Promise.all(Array.from({ length: count }, (_, i) => producer.send({ topic, partition, value: `${prefix}${i}`, timestamp: 10_000 + i })));
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        producer.send({ topic, partition, value: `${prefix}${i}`, timestamp: 10_000 + i }),
+      ),
+    );
   }
 
   async function pollUntil(c: Consumer, count: number, timeoutMs = 5_000): Promise<ConsumerRecord[]> {
@@ -97,13 +116,16 @@ describe('Consumer', () => {
     expect(rest.map((r) => r.offset)).toEqual(Array.from({ length: 15 }, (_, i) => i + 10));
   });
 
-  it('returns one broker\'s records without waiting for another broker\'s long poll', async () => {
+  it("returns one broker's records without waiting for another broker's long poll", async () => {
     cluster.createTopic('busy', 1, 1);
     cluster.createTopic('quiet', 1, 2);
     await produce('busy', 0, 5);
     // The quiet partition's broker holds its Fetch for 20 s; the busy one answers at once.
     const c = consumer({ autoOffsetReset: 'earliest', fetchMaxWaitMs: 20_000 });
-    c.assign([{ topic: 'quiet', partition: 0 }, { topic: 'busy', partition: 0 }]);
+    c.assign([
+      { topic: 'quiet', partition: 0 },
+      { topic: 'busy', partition: 0 },
+    ]);
     // One poll that may wait 15 s: it must not wait for the quiet broker's answer.
     const started = Date.now();
     const records = await c.poll(15_000);
@@ -111,7 +133,10 @@ describe('Consumer', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     // Records that arrive later on the quiet partition end its long poll.
     await produce('quiet', 0, 2);
-    expect((await pollUntil(c, 2, 15_000)).map((r) => [r.topic, r.offset])).toEqual([['quiet', 0], ['quiet', 1]]);
+    expect((await pollUntil(c, 2, 15_000)).map((r) => [r.topic, r.offset])).toEqual([
+      ['quiet', 0],
+      ['quiet', 1],
+    ]);
   }, 40_000);
 
   it('keeps fetched records beyond pollRecordsMax for the next polls instead of fetching them again', async () => {

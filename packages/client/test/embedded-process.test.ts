@@ -12,9 +12,14 @@ const app = fileURLToPath(new URL('./fixtures/embedded-app.ts', import.meta.url)
 
 function run(bootstrap: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--conditions=@streambus/source', '--import', 'tsx', app, bootstrap], { timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--conditions=@streambus/source', '--import', 'tsx', app, bootstrap],
+      { timeout: 30_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -18,7 +18,9 @@ describe('idempotent producer under random faults', () => {
   });
 
   it('writes every record exactly once, in order per partition', async () => {
-    console.log(`idempotence-random: seed ${seed} (replay: STREAMBUS_TEST_SEED=${seed} npx vitest run test/idempotence-random.test.ts)`);
+    console.log(
+      `idempotence-random: seed ${seed} (replay: STREAMBUS_TEST_SEED=${seed} npx vitest run test/idempotence-random.test.ts)`,
+    );
     const random = seededRandom(seed);
     const producer = new Producer({
       bootstrapServers: cluster.bootstrapServers,

@@ -12,9 +12,12 @@ const kafkaVectors: [Uint8Array, number][] = [
 ];
 
 describe('murmur2 (Kafka-compatible)', () => {
-  it.each(kafkaVectors.map(([key, hash]) => [Buffer.from(key).toString(), key, hash] as const))('hashes %s like Kafka', (_name, key, hash) => {
-    expect(murmur2(key)).toBe(hash);
-  });
+  it.each(kafkaVectors.map(([key, hash]) => [Buffer.from(key).toString(), key, hash] as const))(
+    'hashes %s like Kafka',
+    (_name, key, hash) => {
+      expect(murmur2(key)).toBe(hash);
+    },
+  );
 
   it('toPositive masks the sign bit like Kafka (not Math.abs)', () => {
     expect(toPositive(-1)).toBe(0x7fffffff);

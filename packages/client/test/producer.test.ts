@@ -23,7 +23,13 @@ describe('Producer', () => {
   expectNoUnhandledRejections();
 
   function producer(options: Partial<ProducerOptions> = {}): Producer {
-    const p = new Producer({ bootstrapServers: cluster.bootstrapServers, retryBackoffMs: 5, retryBackoffMsMax: 20, random: seededRandom(seed), ...options });
+    const p = new Producer({
+      bootstrapServers: cluster.bootstrapServers,
+      retryBackoffMs: 5,
+      retryBackoffMsMax: 20,
+      random: seededRandom(seed),
+      ...options,
+    });
     producers.push(p);
     return p;
   }
@@ -60,19 +66,25 @@ describe('Producer', () => {
     cluster.createTopic('slow', 2, 1);
     cluster.setProduceDelay(20);
     const p = producer({ lingerMs: 0, batchBytesMax: 200, inFlightRequestsPerBroker: 2 });
-    await Promise.all(Array.from({ length: 60 }, (_, i) => p.send({ topic: 'slow', partition: i % 2, value: 'w'.repeat(100) + i })));
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) => p.send({ topic: 'slow', partition: i % 2, value: 'w'.repeat(100) + i })),
+    );
     expect(cluster.stats.produceConcurrentPerBrokerMax).toBe(2);
     expect(cluster.stats.batchesInFlightPerPartitionMax).toBeLessThanOrEqual(2);
 
     const q = producer({ lingerMs: 0, batchBytesMax: 200, inFlightRequestsPerBroker: 20 });
-    await Promise.all(Array.from({ length: 60 }, (_, i) => q.send({ topic: 'slow', partition: 0, value: 'w'.repeat(100) + i })));
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) => q.send({ topic: 'slow', partition: 0, value: 'w'.repeat(100) + i })),
+    );
     expect(cluster.stats.batchesInFlightPerPartitionMax).toBe(5);
     expect(values('slow', 0).slice(-60)).toEqual(Array.from({ length: 60 }, (_, i) => 'w'.repeat(100) + i));
   });
 
   it('closes a batch at batchBytesMax', async () => {
     const p = producer({ lingerMs: 10_000, batchBytesMax: 2_000 });
-    const sends = Array.from({ length: 40 }, (_, i) => p.send({ topic: 't', partition: 0, value: 'x'.repeat(100) + i }));
+    const sends = Array.from({ length: 40 }, (_, i) =>
+      p.send({ topic: 't', partition: 0, value: 'x'.repeat(100) + i }),
+    );
     await p.flush();
     await Promise.all(sends);
     const headers = cluster.batchHeaders('t', 0);
@@ -84,7 +96,9 @@ describe('Producer', () => {
   it('spreads null keys with sticky partitioning: whole batches per partition, switching after each', async () => {
     const p = producer({ lingerMs: 10_000, batchBytesMax: 1_000, random: seededRandom(seed) });
     const metas = await (async () => {
-      const sends = Array.from({ length: 60 }, (_, i) => p.send({ topic: 't', value: `value-${String(i).padStart(60, '0')}` }));
+      const sends = Array.from({ length: 60 }, (_, i) =>
+        p.send({ topic: 't', value: `value-${String(i).padStart(60, '0')}` }),
+      );
       await p.flush();
       return Promise.all(sends);
     })();
@@ -116,7 +130,15 @@ describe('Producer', () => {
     const duplicates = batches.filter((b) => b.result === ErrorCode.DUPLICATE_SEQUENCE);
     expect(duplicates.length).toBeGreaterThanOrEqual(1);
     for (const d of duplicates) {
-      expect(appended.some((a) => a.producerId === d.producerId && a.producerEpoch === d.producerEpoch && a.baseSequence === d.baseSequence && a.recordCount === d.recordCount)).toBe(true);
+      expect(
+        appended.some(
+          (a) =>
+            a.producerId === d.producerId &&
+            a.producerEpoch === d.producerEpoch &&
+            a.baseSequence === d.baseSequence &&
+            a.recordCount === d.recordCount,
+        ),
+      ).toBe(true);
     }
     expect(p.stats().batchRetries).toBeGreaterThanOrEqual(2);
   });
@@ -128,7 +150,9 @@ describe('Producer', () => {
     const sends = Array.from({ length: 30 }, (_, i) => p.send({ topic: 't', partition: 2, value: `m${i}` }));
     await Promise.all(sends);
     expect(values('t', 2)).toEqual(['warm-up', ...Array.from({ length: 30 }, (_, i) => `m${i}`)]);
-    const seqs = cluster.received.filter((b) => b.partition === 2 && b.result === ErrorCode.NONE).map((b) => b.baseSequence);
+    const seqs = cluster.received
+      .filter((b) => b.partition === 2 && b.result === ErrorCode.NONE)
+      .map((b) => b.baseSequence);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   });
 
@@ -157,11 +181,16 @@ describe('Producer', () => {
     const p = producer({ lingerMs: 1, requestTimeoutMs: 1_000 });
     await Promise.all([0, 1].map((partition) => p.send({ topic: 'fo', partition, value: 'before' })));
     cluster.stopBroker(2);
-    const metas = await Promise.all(Array.from({ length: 20 }, (_, i) => p.send({ topic: 'fo', partition: i % 2, value: `after${i}` })));
+    const metas = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => p.send({ topic: 'fo', partition: i % 2, value: `after${i}` })),
+    );
     expect(new Set(metas.map((m) => m.partition))).toEqual(new Set([0, 1]));
     for (const partition of [0, 1]) {
       expect(cluster.leaderOf('fo', partition)).not.toBe(2);
-      expect(values('fo', partition)).toEqual(['before', ...Array.from({ length: 10 }, (_, i) => `after${2 * i + partition}`)]);
+      expect(values('fo', partition)).toEqual([
+        'before',
+        ...Array.from({ length: 10 }, (_, i) => `after${2 * i + partition}`),
+      ]);
     }
   });
 
@@ -176,7 +205,9 @@ describe('Producer', () => {
       maxBuffered = Math.max(maxBuffered, buffered);
       if (buffered > 3_000) stalled = true;
     }, 1);
-    const sends = Array.from({ length: 100 }, (_, i) => p.send({ topic: 't', partition: 0, value: 'y'.repeat(200) + i }));
+    const sends = Array.from({ length: 100 }, (_, i) =>
+      p.send({ topic: 't', partition: 0, value: 'y'.repeat(200) + i }),
+    );
     await Promise.all(sends);
     clearInterval(sampler);
     expect(maxBuffered).toBeLessThanOrEqual(4_096);
@@ -188,7 +219,9 @@ describe('Producer', () => {
   it('flush() sends lingering batches at once and waits for them; close() flushes', async () => {
     const p = producer({ lingerMs: 60_000 });
     const settled: number[] = [];
-    const sends = Array.from({ length: 5 }, (_, i) => p.send({ topic: 't', partition: 0, value: `f${i}` }).then((m) => settled.push(m.offset)));
+    const sends = Array.from({ length: 5 }, (_, i) =>
+      p.send({ topic: 't', partition: 0, value: `f${i}` }).then((m) => settled.push(m.offset)),
+    );
     await p.flush();
     await Promise.resolve();
     expect(settled.sort()).toEqual([0, 1, 2, 3, 4]);
@@ -242,8 +275,12 @@ describe('Producer', () => {
     expect(tooLarge).toBeInstanceOf(RequestTooLargeError);
 
     expect(() => new Producer({ bootstrapServers: [] })).toThrow(InvalidConfigError);
-    expect(() => new Producer({ bootstrapServers: ['a:1'], acks: 'leader', idempotent: true })).toThrow(InvalidConfigError);
-    expect(() => new Producer({ bootstrapServers: ['a:1'], batchBytesMax: 64 * 1024 * 1024 })).toThrow(InvalidConfigError);
+    expect(() => new Producer({ bootstrapServers: ['a:1'], acks: 'leader', idempotent: true })).toThrow(
+      InvalidConfigError,
+    );
+    expect(() => new Producer({ bootstrapServers: ['a:1'], batchBytesMax: 64 * 1024 * 1024 })).toThrow(
+      InvalidConfigError,
+    );
   });
 
   it('keeps producing after a fatal batch error, under a bumped epoch', async () => {
@@ -251,14 +288,22 @@ describe('Producer', () => {
     await p.send({ topic: 't', partition: 0, value: 'a' });
     const before = p.producerIdentity();
     cluster.failPartition('t', 0, ErrorCode.INVALID_PRODUCER_EPOCH, 1);
-    await expect(p.send({ topic: 't', partition: 0, value: 'fenced' })).rejects.toBeInstanceOf(InvalidProducerEpochError);
+    await expect(p.send({ topic: 't', partition: 0, value: 'fenced' })).rejects.toBeInstanceOf(
+      InvalidProducerEpochError,
+    );
     await p.send({ topic: 't', partition: 0, value: 'b' });
     expect(p.producerIdentity().producerEpoch).toBe(before.producerEpoch + 1);
     expect(values('t', 0)).toEqual(['a', 'b']);
   });
 
   it('fails with DELIVERY_TIMEOUT when no broker answers, without unhandled rejections', async () => {
-    const p = new Producer({ bootstrapServers: ['127.0.0.1:1'], deliveryTimeoutMs: 300, requestTimeoutMs: 100, retryBackoffMs: 5, retryBackoffMsMax: 20 });
+    const p = new Producer({
+      bootstrapServers: ['127.0.0.1:1'],
+      deliveryTimeoutMs: 300,
+      requestTimeoutMs: 100,
+      retryBackoffMs: 5,
+      retryBackoffMsMax: 20,
+    });
     producers.push(p);
     const error = await p.send({ topic: 't', value: 'x' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StreamBusError);
@@ -281,7 +326,11 @@ describe('Producer', () => {
 
   it('compresses batches with gzip', async () => {
     const p = producer({ compression: 'gzip', lingerMs: 5 });
-    await Promise.all(Array.from({ length: 50 }, (_, i) => p.send({ topic: 't', partition: 0, value: `compressible-${'z'.repeat(100)}-${i}` })));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        p.send({ topic: 't', partition: 0, value: `compressible-${'z'.repeat(100)}-${i}` }),
+      ),
+    );
     const headers = cluster.batchHeaders('t', 0);
     expect(headers.every((h) => h.compression === 1)).toBe(true);
     expect(headers.reduce((s, h) => s + h.sizeBytes, 0)).toBeLessThan(50 * 100);
@@ -307,11 +356,14 @@ describe('Producer', () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const p = producer({ clientId: 'orders-service', callMetadata: () => ({ traceparent }) });
     await p.send({ topic: 't', partition: 0, value: 'traced' });
-    expect(cluster.lastCallMetadata.get('Produce')).toMatchObject({ traceparent, 'streambus-client-id': 'orders-service' });
+    expect(cluster.lastCallMetadata.get('Produce')).toMatchObject({
+      traceparent,
+      'streambus-client-id': 'orders-service',
+    });
     expect(cluster.lastCallMetadata.get('Metadata')).toMatchObject({ traceparent });
   });
 
-  it('waits through a cluster outage for a topic\'s metadata, up to the delivery timeout', async () => {
+  it("waits through a cluster outage for a topic's metadata, up to the delivery timeout", async () => {
     // More failures in a row than one metadata request retries (adminAttemptsMax).
     const outage = Array.from({ length: 12 }, () => ({ kind: 'error' as const, code: ErrorCode.BROKER_NOT_AVAILABLE }));
     cluster.failCalls('Metadata', ...outage);
@@ -319,9 +371,14 @@ describe('Producer', () => {
     await expect(p.send({ topic: 't', partition: 0, value: 'after the outage' })).resolves.toMatchObject({ offset: 0 });
     expect(cluster.callsOf('Metadata')).toBeGreaterThan(12);
     // Past the delivery timeout the record fails typed.
-    cluster.failCalls('Metadata', ...Array.from({ length: 1000 }, () => ({ kind: 'error' as const, code: ErrorCode.BROKER_NOT_AVAILABLE })));
+    cluster.failCalls(
+      'Metadata',
+      ...Array.from({ length: 1000 }, () => ({ kind: 'error' as const, code: ErrorCode.BROKER_NOT_AVAILABLE })),
+    );
     const late = producer({ lingerMs: 0, deliveryTimeoutMs: 300 });
-    await expect(late.send({ topic: 't', partition: 0, value: 'never' })).rejects.toMatchObject({ code: 'DELIVERY_TIMEOUT' });
+    await expect(late.send({ topic: 't', partition: 0, value: 'never' })).rejects.toMatchObject({
+      code: 'DELIVERY_TIMEOUT',
+    });
   });
 
   it('retries InitProducerId and Metadata failures', async () => {

@@ -18,7 +18,13 @@ describe('produce / consume round trip', () => {
     const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, lingerMs: 2 });
     const sent = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        producer.send({ topic: 'events', key: `user-${i % 5}`, value: `v${i}`, headers: { trace: `t${i}` }, timestamp: 1_000 + i }),
+        producer.send({
+          topic: 'events',
+          key: `user-${i % 5}`,
+          value: `v${i}`,
+          headers: { trace: `t${i}` },
+          timestamp: 1_000 + i,
+        }),
       ),
     );
     await producer.close();

@@ -72,12 +72,7 @@ export { createStreamBusRpcClient } from './rpc/client.js';
 export type { ConnectOutcome, StreamBusRpcClient, RpcCallOptions, RpcClientOptions, RpcMethod } from './rpc/client.js';
 export { addStreamBusService } from './rpc/server.js';
 export type { StreamBusHandler, StreamBusHandlers } from './rpc/server.js';
-export {
-  makeCallError,
-  readCallError,
-  grpcStatusForErrorCode,
-  errorCodeForGrpcStatus,
-} from './rpc/call-error.js';
+export { makeCallError, readCallError, grpcStatusForErrorCode, errorCodeForGrpcStatus } from './rpc/call-error.js';
 export type { CallErrorInfo } from './rpc/call-error.js';
 
 // batch: the record batch format (binary, versioned, CRC32C); see batch/record-batch.ts
@@ -129,5 +124,10 @@ export {
   wireNumber,
   wireBytes,
 } from './peer/index.js';
-export type { PeerProtoTypes, RaftStreamClosed, ControllerCommandRequest, ControllerCommandResponse } from './peer/index.js';
+export type {
+  PeerProtoTypes,
+  RaftStreamClosed,
+  ControllerCommandRequest,
+  ControllerCommandResponse,
+} from './peer/index.js';
 // end peer

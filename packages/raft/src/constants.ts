@@ -19,7 +19,10 @@ export const frameBytesMax = 4 * 1024 * 1024;
 assert(heartbeatTicksDefault < electionTicksDefault, 'heartbeat must be shorter than the election timeout');
 assert(messageBytesMaxDefault <= frameBytesMax, 'one append message must fit in one frame');
 assert(snapshotChunkBytesDefault <= frameBytesMax, 'one snapshot chunk must fit in one frame');
-assert(committedBytesPerReadyMaxDefault >= messageBytesMaxDefault, 'a Ready must hold at least one append worth of entries');
+assert(
+  committedBytesPerReadyMaxDefault >= messageBytesMaxDefault,
+  'a Ready must hold at least one append worth of entries',
+);
 
 // RaftHost bounds (src/host/).
 /** Default milliseconds between host ticks (one tick source for every group on a host). */

@@ -20,7 +20,10 @@ export abstract class RaftError extends Error {
 /** The requested index is below the first index kept: it was compacted into a snapshot. */
 export class CompactedError extends RaftError {
   readonly code = 'COMPACTED' as const;
-  constructor(readonly index: number, readonly firstIndex: number) {
+  constructor(
+    readonly index: number,
+    readonly firstIndex: number,
+  ) {
     super(`index ${index} was compacted (first index is ${firstIndex})`);
   }
 }
@@ -28,7 +31,10 @@ export class CompactedError extends RaftError {
 /** The requested index is above the last index stored. */
 export class UnavailableError extends RaftError {
   readonly code = 'UNAVAILABLE' as const;
-  constructor(readonly index: number, readonly lastIndex: number) {
+  constructor(
+    readonly index: number,
+    readonly lastIndex: number,
+  ) {
     super(`index ${index} is not in the log (last index is ${lastIndex})`);
   }
 }
@@ -39,7 +45,10 @@ export class UnavailableError extends RaftError {
  */
 export class EntriesPendingError extends RaftError {
   readonly code = 'ENTRIES_PENDING' as const;
-  constructor(readonly lo: number, readonly hi: number) {
+  constructor(
+    readonly lo: number,
+    readonly hi: number,
+  ) {
     super(`entries [${lo}, ${hi}) are being loaded from disk`);
   }
 }
@@ -56,7 +65,11 @@ export class SnapshotTemporarilyUnavailableError extends RaftError {
 export class NotLeaderError extends RaftError {
   readonly code = 'NOT_LEADER' as const;
   constructor(readonly leaderId: number) {
-    super(leaderId === 0 ? 'not the leader, and no leader is known; retry later' : `not the leader; the leader is node ${leaderId}`);
+    super(
+      leaderId === 0
+        ? 'not the leader, and no leader is known; retry later'
+        : `not the leader; the leader is node ${leaderId}`,
+    );
   }
 }
 

@@ -36,8 +36,23 @@ export type { ProposalReceipt, ProgressStatus, NodeStatus, RaftNodeApi, StateMac
 export { RaftNode } from './node/raft-node.js';
 export { encodeConfChange, decodeConfChange } from './confchange/codec.js';
 export { RaftHost } from './host/raft-host.js';
-export type { RaftHostOptions, GroupConfig, ProposeOptions, HostGroupStatus, LeaderChangeListener, HostMetrics, HostUnsafeTestingKnobs } from './host/raft-host.js';
-export type { Frame, FrameMessage, FrameHeartbeat, FrameHeartbeatResponse, FrameQuiesce, RaftTransport } from './host/frame.js';
+export type {
+  RaftHostOptions,
+  GroupConfig,
+  ProposeOptions,
+  HostGroupStatus,
+  LeaderChangeListener,
+  HostMetrics,
+  HostUnsafeTestingKnobs,
+} from './host/raft-host.js';
+export type {
+  Frame,
+  FrameMessage,
+  FrameHeartbeat,
+  FrameHeartbeatResponse,
+  FrameQuiesce,
+  RaftTransport,
+} from './host/frame.js';
 export { realTimer } from './host/timer.js';
 export type { HostTimer, TimerHandle } from './host/timer.js';
 export { realScheduler } from './host/scheduler.js';

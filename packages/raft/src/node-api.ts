@@ -1,4 +1,15 @@
-import type { ConfChange, ConfState, Entry, GroupId, HardState, Message, NodeId, Ready, Role, Snapshot } from './types.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  GroupId,
+  HardState,
+  Message,
+  NodeId,
+  Ready,
+  Role,
+  Snapshot,
+} from './types.js';
 
 /** Where an accepted proposal will land in the log, if it commits. */
 export interface ProposalReceipt {

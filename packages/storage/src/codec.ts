@@ -139,7 +139,13 @@ export function encodeBatchLocation(loc: BatchLocation): Buffer {
 export function decodeBatchLocation(raftIndex: number, value: Buffer): BatchLocation | null {
   if (value.byteLength !== 24) return null;
   const baseOffset = readU64(value, 0);
-  return { raftIndex, baseOffset, lastOffset: baseOffset + value.readUInt32BE(8), maxTimestamp: value.readDoubleBE(12), bytes: value.readUInt32BE(20) };
+  return {
+    raftIndex,
+    baseOffset,
+    lastOffset: baseOffset + value.readUInt32BE(8),
+    maxTimestamp: value.readDoubleBE(12),
+    bytes: value.readUInt32BE(20),
+  };
 }
 
 export interface GroupMeta {

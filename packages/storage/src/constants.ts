@@ -48,7 +48,10 @@ export const groupIdMax = 0xffff_ffff;
 /** Version of the key/value layout, stored under the store-meta key. */
 export const storeLayoutVersion = 1;
 
-assert(loadWindowBytesMax >= raftMessageBytesMaxDefault, 'one load window holds at least one append message of entries');
+assert(
+  loadWindowBytesMax >= raftMessageBytesMaxDefault,
+  'one load window holds at least one append message of entries',
+);
 assert(tailCacheBytesMaxDefault >= loadWindowBytesMax, 'the tail cache is larger than one load window');
 assert(loadWindowsBytesMax >= loadWindowsPerGroupMax * loadWindowBytesMax, 'one group can keep its windows whole');
 assert(walSyncIntervalMsMin <= walSyncIntervalMsDefault, 'default sync interval within bounds');

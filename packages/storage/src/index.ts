@@ -9,7 +9,13 @@ export type { GroupLog } from './log/group-log.js';
 export { verifyStore } from './verify/verify-store.js';
 export { repairStore } from './verify/repair-store.js';
 export type { RepairOptions, RepairReport } from './verify/repair-store.js';
-export type { VerifyProblem, VerifyProblemKind, VerifyProgress, VerifyOptions, VerifyReport } from './verify/verify-store.js';
+export type {
+  VerifyProblem,
+  VerifyProblemKind,
+  VerifyProgress,
+  VerifyOptions,
+  VerifyReport,
+} from './verify/verify-store.js';
 export {
   StorageError,
   CorruptBatchError,

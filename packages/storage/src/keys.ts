@@ -52,19 +52,26 @@ export function groupRangeEnd(kind: KeyKind, groupId: number): Buffer {
 
 export function keyGroup(key: Uint8Array): number {
   assert(key.byteLength === keyBytes, 'key has the fixed size');
-  return ((key[1] as number) * 0x100_0000) + (((key[2] as number) << 16) | ((key[3] as number) << 8) | (key[4] as number));
+  return (
+    (key[1] as number) * 0x100_0000 + (((key[2] as number) << 16) | ((key[3] as number) << 8) | (key[4] as number))
+  );
 }
 
 export function keyIndex(key: Uint8Array): number {
   assert(key.byteLength === keyBytes, 'key has the fixed size');
-  const hi = ((key[5] as number) * 0x100_0000) + (((key[6] as number) << 16) | ((key[7] as number) << 8) | (key[8] as number));
-  const lo = ((key[9] as number) * 0x100_0000) + (((key[10] as number) << 16) | ((key[11] as number) << 8) | (key[12] as number));
+  const hi =
+    (key[5] as number) * 0x100_0000 + (((key[6] as number) << 16) | ((key[7] as number) << 8) | (key[8] as number));
+  const lo =
+    (key[9] as number) * 0x100_0000 + (((key[10] as number) << 16) | ((key[11] as number) << 8) | (key[12] as number));
   return hi * two32 + lo;
 }
 
 /** Range options covering every key of (kind, group) with index in [lo, hi). */
 export function indexRange(kind: KeyKind, groupId: number, lo: number, hi: number): { gte: Buffer; lt: Buffer } {
-  return { gte: makeKey(kind, groupId, lo), lt: hi === Infinity ? groupRangeEnd(kind, groupId) : makeKey(kind, groupId, hi) };
+  return {
+    gte: makeKey(kind, groupId, lo),
+    lt: hi === Infinity ? groupRangeEnd(kind, groupId) : makeKey(kind, groupId, hi),
+  };
 }
 
 /** Range options covering every key of `kind`, all groups. */

@@ -6,19 +6,32 @@ import { StoreLockedError, StoreNotFoundError } from './errors.js';
 export type Db = ClassicLevel<Buffer, Buffer>;
 
 /** How the store opens LevelDB (the benchmark opens its raw baseline the same way). */
-export const levelOpenOptions = { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: levelWriteBufferBytes } as const;
+export const levelOpenOptions = {
+  keyEncoding: 'buffer',
+  valueEncoding: 'buffer',
+  writeBufferSize: levelWriteBufferBytes,
+} as const;
 
 /** Opens the LevelDB database of a store, turning a held lock or a missing dir into typed errors. */
 export async function openDb(dir: string, createIfMissing: boolean): Promise<Db> {
   // classic-level creates the directory even when the database must exist: check first.
-  if (!createIfMissing && !(await stat(dir).then((s) => s.isDirectory(), () => false))) throw new StoreNotFoundError(dir);
+  if (
+    !createIfMissing &&
+    !(await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    throw new StoreNotFoundError(dir);
   const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { ...levelOpenOptions, createIfMissing });
   try {
     await db.open();
   } catch (error: unknown) {
-    const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+    const cause =
+      error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
     if (cause?.code === 'LEVEL_LOCKED') throw new StoreLockedError(dir);
-    if (!createIfMissing && typeof cause?.message === 'string' && cause.message.includes('does not exist')) throw new StoreNotFoundError(dir);
+    if (!createIfMissing && typeof cause?.message === 'string' && cause.message.includes('does not exist'))
+      throw new StoreNotFoundError(dir);
     throw error;
   }
   return db;

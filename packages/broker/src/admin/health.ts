@@ -87,10 +87,15 @@ export class HealthRegistry {
 
   async readiness(): Promise<Readiness> {
     if (this.stoppingReason !== '') return { ready: false, reason: this.stoppingReason };
-    if (this.readinessChecks.size === 0) return { ready: false, reason: 'starting: the broker has not registered its readiness checks yet' };
+    if (this.readinessChecks.size === 0)
+      return { ready: false, reason: 'starting: the broker has not registered its readiness checks yet' };
     const answers = await Promise.all(
       [...this.readinessChecks].map(async ([name, check]) => {
-        const answer = await this.withTimeout(name, async () => await check(), (reason) => ({ ready: false, reason }));
+        const answer = await this.withTimeout(
+          name,
+          async () => await check(),
+          (reason) => ({ ready: false, reason }),
+        );
         return { name, answer };
       }),
     );
@@ -102,7 +107,11 @@ export class HealthRegistry {
   async report(): Promise<HealthReport> {
     const entries = await Promise.all(
       [...this.components].map(async ([name, provider]) => {
-        const health = await this.withTimeout(name, async () => await provider(), (reason): ComponentHealth => ({ status: 'down', detail: reason }));
+        const health = await this.withTimeout(
+          name,
+          async () => await provider(),
+          (reason): ComponentHealth => ({ status: 'down', detail: reason }),
+        );
         return [name, { status: health.status, detail: health.detail.slice(0, healthDetailCharsMax) }] as const;
       }),
     );
@@ -124,7 +133,10 @@ export class HealthRegistry {
   private async withTimeout<T>(name: string, run: () => Promise<T>, failed: (reason: string) => T): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<T>((resolve) => {
-      timer = setTimeout(() => resolve(failed(`${name} did not answer within ${this.providerTimeoutMs}ms`)), this.providerTimeoutMs);
+      timer = setTimeout(
+        () => resolve(failed(`${name} did not answer within ${this.providerTimeoutMs}ms`)),
+        this.providerTimeoutMs,
+      );
     });
     try {
       const checked = run().catch((error: unknown) => {

@@ -6,7 +6,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Latency buckets in seconds: 250 µs (one fdatasync here) up to 10 s. */
-export const latencyBucketsSeconds: readonly number[] = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+export const latencyBucketsSeconds: readonly number[] = [
+  0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+];
 
 export interface BrokerMetrics {
   readonly registry: Registry;
@@ -53,27 +55,112 @@ export function createBrokerMetrics(options: MetricsOptions): BrokerMetrics {
   const buckets = [...latencyBucketsSeconds];
   return {
     registry,
-    messagesProducedTotal: new Counter({ name: 'streambus_messages_produced_total', help: 'Total messages produced', labelNames: ['topic'], registers }),
-    messagesConsumedTotal: new Counter({ name: 'streambus_messages_consumed_total', help: 'Total messages consumed', labelNames: ['topic'], registers }),
-    bytesInTotal: new Counter({ name: 'streambus_bytes_in_total', help: 'Total bytes received from producers', labelNames: ['topic'], registers }),
-    bytesOutTotal: new Counter({ name: 'streambus_bytes_out_total', help: 'Total bytes sent to consumers', labelNames: ['topic'], registers }),
-    produceLatencySeconds: new Histogram({ name: 'streambus_produce_latency_seconds', help: 'Produce latency, request to ack', labelNames: ['acks'], buckets, registers }),
-    fetchLatencySeconds: new Histogram({ name: 'streambus_fetch_latency_seconds', help: 'Fetch latency, excluding long-poll wait', buckets, registers }),
-    storageBytesUsed: new Gauge({ name: 'streambus_storage_bytes_used', help: 'Disk space used by the data directory', registers }),
-    storageBytesAvailable: new Gauge({ name: 'streambus_storage_bytes_available', help: 'Disk space available to the data directory', registers }),
+    messagesProducedTotal: new Counter({
+      name: 'streambus_messages_produced_total',
+      help: 'Total messages produced',
+      labelNames: ['topic'],
+      registers,
+    }),
+    messagesConsumedTotal: new Counter({
+      name: 'streambus_messages_consumed_total',
+      help: 'Total messages consumed',
+      labelNames: ['topic'],
+      registers,
+    }),
+    bytesInTotal: new Counter({
+      name: 'streambus_bytes_in_total',
+      help: 'Total bytes received from producers',
+      labelNames: ['topic'],
+      registers,
+    }),
+    bytesOutTotal: new Counter({
+      name: 'streambus_bytes_out_total',
+      help: 'Total bytes sent to consumers',
+      labelNames: ['topic'],
+      registers,
+    }),
+    produceLatencySeconds: new Histogram({
+      name: 'streambus_produce_latency_seconds',
+      help: 'Produce latency, request to ack',
+      labelNames: ['acks'],
+      buckets,
+      registers,
+    }),
+    fetchLatencySeconds: new Histogram({
+      name: 'streambus_fetch_latency_seconds',
+      help: 'Fetch latency, excluding long-poll wait',
+      buckets,
+      registers,
+    }),
+    storageBytesUsed: new Gauge({
+      name: 'streambus_storage_bytes_used',
+      help: 'Disk space used by the data directory',
+      registers,
+    }),
+    storageBytesAvailable: new Gauge({
+      name: 'streambus_storage_bytes_available',
+      help: 'Disk space available to the data directory',
+      registers,
+    }),
     walSizeBytes: new Gauge({ name: 'streambus_wal_size_bytes', help: 'Size of the write-ahead log', registers }),
-    memtableSizeBytes: new Gauge({ name: 'streambus_memtable_size_bytes', help: 'Size of the in-memory write buffer', registers }),
-    walSyncsTotal: new Counter({ name: 'streambus_wal_syncs_total', help: 'fdatasync calls on the write-ahead log', registers }),
-    walSyncLatencySeconds: new Histogram({ name: 'streambus_wal_sync_latency_seconds', help: 'Duration of one write-ahead log sync', buckets, registers }),
-    connectionsActive: new Gauge({ name: 'streambus_connections_active', help: 'Active client connections', registers }),
-    connectionErrorsTotal: new Counter({ name: 'streambus_connection_errors_total', help: 'Connection errors', registers }),
-    raftLeaderChangesTotal: new Counter({ name: 'streambus_raft_leader_changes_total', help: 'Leader changes seen by the Raft groups on this broker', registers }),
+    memtableSizeBytes: new Gauge({
+      name: 'streambus_memtable_size_bytes',
+      help: 'Size of the in-memory write buffer',
+      registers,
+    }),
+    walSyncsTotal: new Counter({
+      name: 'streambus_wal_syncs_total',
+      help: 'fdatasync calls on the write-ahead log',
+      registers,
+    }),
+    walSyncLatencySeconds: new Histogram({
+      name: 'streambus_wal_sync_latency_seconds',
+      help: 'Duration of one write-ahead log sync',
+      buckets,
+      registers,
+    }),
+    connectionsActive: new Gauge({
+      name: 'streambus_connections_active',
+      help: 'Active client connections',
+      registers,
+    }),
+    connectionErrorsTotal: new Counter({
+      name: 'streambus_connection_errors_total',
+      help: 'Connection errors',
+      registers,
+    }),
+    raftLeaderChangesTotal: new Counter({
+      name: 'streambus_raft_leader_changes_total',
+      help: 'Leader changes seen by the Raft groups on this broker',
+      registers,
+    }),
     raftGroups: new Gauge({ name: 'streambus_raft_groups', help: 'Raft groups hosted on this broker', registers }),
     raftLeaders: new Gauge({ name: 'streambus_raft_leaders', help: 'Raft groups this broker leads', registers }),
-    raftProposalsDroppedTotal: new Counter({ name: 'streambus_raft_proposals_dropped_total', help: 'Proposals dropped (leadership transfer, size bound)', registers }),
-    raftCommitLatencySeconds: new Histogram({ name: 'streambus_raft_commit_latency_seconds', help: 'Propose to commit latency', buckets, registers }),
-    underReplicatedPartitions: new Gauge({ name: 'streambus_under_replicated_partitions', help: 'Partitions led here with fewer in-sync replicas than replicas', registers }),
-    controllerLeader: new Gauge({ name: 'streambus_controller_leader', help: '1 when this broker leads the controller group, else 0', registers }),
-    forwardedProducesTotal: new Counter({ name: 'streambus_forwarded_produces_total', help: 'Produce requests forwarded to the partition leader', registers }),
+    raftProposalsDroppedTotal: new Counter({
+      name: 'streambus_raft_proposals_dropped_total',
+      help: 'Proposals dropped (leadership transfer, size bound)',
+      registers,
+    }),
+    raftCommitLatencySeconds: new Histogram({
+      name: 'streambus_raft_commit_latency_seconds',
+      help: 'Propose to commit latency',
+      buckets,
+      registers,
+    }),
+    underReplicatedPartitions: new Gauge({
+      name: 'streambus_under_replicated_partitions',
+      help: 'Partitions led here with fewer in-sync replicas than replicas',
+      registers,
+    }),
+    controllerLeader: new Gauge({
+      name: 'streambus_controller_leader',
+      help: '1 when this broker leads the controller group, else 0',
+      registers,
+    }),
+    forwardedProducesTotal: new Counter({
+      name: 'streambus_forwarded_produces_total',
+      help: 'Produce requests forwarded to the partition leader',
+      registers,
+    }),
   };
 }

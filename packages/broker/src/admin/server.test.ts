@@ -48,11 +48,16 @@ describe('admin server', () => {
     const base = await start(health);
     const unregistered = await fetch(`${base}/ready`);
     expect(unregistered.status).toBe(503);
-    expect(await unregistered.json()).toEqual({ ready: false, reason: 'starting: the broker has not registered its readiness checks yet' });
+    expect(await unregistered.json()).toEqual({
+      ready: false,
+      reason: 'starting: the broker has not registered its readiness checks yet',
+    });
 
     let caughtUp = false;
     health.registerReadinessCheck('controller', () => ({ ready: true, reason: '' }));
-    health.registerReadinessCheck('replicas', () => (caughtUp ? { ready: true, reason: '' } : { ready: false, reason: '3 of 12 replicas are catching up' }));
+    health.registerReadinessCheck('replicas', () =>
+      caughtUp ? { ready: true, reason: '' } : { ready: false, reason: '3 of 12 replicas are catching up' },
+    );
     const catchingUp = await fetch(`${base}/ready`);
     expect(catchingUp.status).toBe(503);
     expect(await catchingUp.json()).toEqual({ ready: false, reason: 'replicas: 3 of 12 replicas are catching up' });
@@ -134,7 +139,11 @@ describe('admin server', () => {
 
   it('feeds a metric through to the scrape', async () => {
     const metrics = createBrokerMetrics({ processMetrics: false });
-    const server = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, health: new HealthRegistry({ brokerId: 1, version: 'x' }), metrics: metrics.registry });
+    const server = await startAdminServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      health: new HealthRegistry({ brokerId: 1, version: 'x' }),
+      metrics: metrics.registry,
+    });
     started.push(server);
     metrics.messagesProducedTotal.inc({ topic: 'events' }, 5);
     const text = await (await fetch(`http://127.0.0.1:${server.address.port}/metrics`)).text();
@@ -145,7 +154,10 @@ describe('admin server', () => {
     const base = await start(new HealthRegistry({ brokerId: 1, version: '0.1.0' }), false);
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.status).toBe(404);
-    expect(await metrics.json()).toEqual({ error: 'NOT_FOUND', message: 'metrics are disabled; set monitoring.metrics_enabled to true' });
+    expect(await metrics.json()).toEqual({
+      error: 'NOT_FOUND',
+      message: 'metrics are disabled; set monitoring.metrics_enabled to true',
+    });
     expect(await (await fetch(`${base}/config`)).json()).toEqual({ server: { broker_id: 1 } });
   });
 
@@ -154,7 +166,9 @@ describe('admin server', () => {
     const post = await fetch(`${base}/health`, { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
-    expect(await rawRequest(`${base}/live`, 'GET', { 'Content-Type': 'text/plain', 'Content-Length': '5' }, 'hello')).toBe(413);
+    expect(
+      await rawRequest(`${base}/live`, 'GET', { 'Content-Type': 'text/plain', 'Content-Length': '5' }, 'hello'),
+    ).toBe(413);
     const missing = await fetch(`${base}/nope`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: string }).error).toBe('NOT_FOUND');

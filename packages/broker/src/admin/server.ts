@@ -51,7 +51,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       handle(options, request, response).catch((error: unknown) => {
         rethrowBug(error);
         options.logger?.error({ err: error, url: request.url }, 'admin request failed');
-        if (!response.headersSent) sendJson(response, 500, { error: 'INTERNAL', message: 'internal error; see the broker log' });
+        if (!response.headersSent)
+          sendJson(response, 500, { error: 'INTERNAL', message: 'internal error; see the broker log' });
         else response.destroy();
       });
     },
@@ -84,7 +85,11 @@ async function handle(options: AdminServerOptions, request: IncomingMessage, res
       return;
     case '/ready': {
       const readiness = await options.health.readiness();
-      sendJson(response, readiness.ready ? 200 : 503, readiness.ready ? { ready: true } : { ready: false, reason: readiness.reason });
+      sendJson(
+        response,
+        readiness.ready ? 200 : 503,
+        readiness.ready ? { ready: true } : { ready: false, reason: readiness.reason },
+      );
       return;
     }
     case '/health': {

@@ -45,7 +45,9 @@ describe('client verbs on the real SDK against the fake gRPC cluster', () => {
 
   it('creates, lists, describes, produces to, consumes from and deletes a topic', async () => {
     const create = harness();
-    expect(await runCli(['topic', 'create', 'events', '--partitions', '3', '--bootstrap', bootstrap], create.deps)).toBe(0);
+    expect(
+      await runCli(['topic', 'create', 'events', '--partitions', '3', '--bootstrap', bootstrap], create.deps),
+    ).toBe(0);
     expect(create.stdout()).toBe('created topic events (3 partitions)\n');
     const exists = harness();
     expect(await runCli(['topic', 'create', 'events', '--bootstrap', bootstrap], exists.deps)).toBe(1);
@@ -56,11 +58,22 @@ describe('client verbs on the real SDK against the fake gRPC cluster', () => {
     expect(JSON.parse(list.stdout())).toEqual({ topics: ['events'] });
 
     const one = harness();
-    expect(await runCli(['produce', 'events', '--partition', '1', '--key', 'k', '--value', 'hello', '-b', bootstrap], one.deps)).toBe(0);
+    expect(
+      await runCli(
+        ['produce', 'events', '--partition', '1', '--key', 'k', '--value', 'hello', '-b', bootstrap],
+        one.deps,
+      ),
+    ).toBe(0);
     expect(one.stdout()).toBe('partition 1 offset 0\n');
     const lines = harness(['a', 'b', 'c']);
     expect(await runCli(['produce', 'events', '--partition', '1', '--json', '-b', bootstrap], lines.deps)).toBe(0);
-    expect(lines.stdout().trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
+    expect(
+      lines
+        .stdout()
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([
       { topic: 'events', partition: 1, offset: 1 },
       { topic: 'events', partition: 1, offset: 2 },
       { topic: 'events', partition: 1, offset: 3 },
@@ -68,7 +81,9 @@ describe('client verbs on the real SDK against the fake gRPC cluster', () => {
 
     const describeTopic = harness();
     expect(await runCli(['topic', 'describe', 'events', '--json', '-b', bootstrap], describeTopic.deps)).toBe(0);
-    const described = JSON.parse(describeTopic.stdout()) as { partitions: Array<{ partition: number; high_watermark: number }> };
+    const described = JSON.parse(describeTopic.stdout()) as {
+      partitions: Array<{ partition: number; high_watermark: number }>;
+    };
     expect(described.partitions.map((partition) => [partition.partition, partition.high_watermark])).toEqual([
       [0, 0],
       [1, 4],
@@ -76,11 +91,24 @@ describe('client verbs on the real SDK against the fake gRPC cluster', () => {
     ]);
 
     const consume = harness();
-    expect(await runCli(['consume', 'events', '--from-beginning', '--limit', '4', '-b', bootstrap], consume.deps)).toBe(0);
+    expect(await runCli(['consume', 'events', '--from-beginning', '--limit', '4', '-b', bootstrap], consume.deps)).toBe(
+      0,
+    );
     expect(consume.stdout()).toBe('[1@0] k: hello\n[1@1] a\n[1@2] b\n[1@3] c\n');
     const fromOffset = harness();
-    expect(await runCli(['consume', 'events', '-P', '1', '--offset', '2', '--limit', '2', '--json', '-b', bootstrap], fromOffset.deps)).toBe(0);
-    expect(fromOffset.stdout().trimEnd().split('\n').map((line) => (JSON.parse(line) as { value: string }).value)).toEqual(['b', 'c']);
+    expect(
+      await runCli(
+        ['consume', 'events', '-P', '1', '--offset', '2', '--limit', '2', '--json', '-b', bootstrap],
+        fromOffset.deps,
+      ),
+    ).toBe(0);
+    expect(
+      fromOffset
+        .stdout()
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { value: string }).value),
+    ).toEqual(['b', 'c']);
 
     const status = harness();
     expect(await runCli(['cluster', 'status', '--json', '-b', bootstrap], status.deps)).toBe(0);
@@ -93,31 +121,61 @@ describe('client verbs on the real SDK against the fake gRPC cluster', () => {
     expect(missing.stderr()).toContain('(UNKNOWN_TOPIC_OR_PARTITION)');
   });
 
-  it('reassigns partitions through Admin.reassignPartitions; the broker\'s errors keep their codes', async () => {
+  it("reassigns partitions through Admin.reassignPartitions; the broker's errors keep their codes", async () => {
     const setup = harness();
     expect(await runCli(['topic', 'create', 'moves', '-p', '2', '-b', bootstrap], setup.deps)).toBe(0);
     const one = harness();
-    expect(await runCli(['topic', 'reassign', 'moves', '--partition', '1', '--replicas', '3,1', '-b', bootstrap], one.deps)).toBe(0);
+    expect(
+      await runCli(['topic', 'reassign', 'moves', '--partition', '1', '--replicas', '3,1', '-b', bootstrap], one.deps),
+    ).toBe(0);
     expect(one.stdout()).toContain('reassigning topic moves: partition 1 -> [3,1]\n');
     const several = harness();
-    expect(await runCli(['topic', 'reassign', 'moves', '--assignment', '0=2', '--assignment', '1=1,2,3', '--json', '-b', bootstrap], several.deps)).toBe(0);
-    expect(JSON.parse(several.stdout())).toEqual({ topic: 'moves', reassignments: [{ partition: 0, replicas: [2] }, { partition: 1, replicas: [1, 2, 3] }] });
+    expect(
+      await runCli(
+        ['topic', 'reassign', 'moves', '--assignment', '0=2', '--assignment', '1=1,2,3', '--json', '-b', bootstrap],
+        several.deps,
+      ),
+    ).toBe(0);
+    expect(JSON.parse(several.stdout())).toEqual({
+      topic: 'moves',
+      reassignments: [
+        { partition: 0, replicas: [2] },
+        { partition: 1, replicas: [1, 2, 3] },
+      ],
+    });
     const describeTopic = harness();
     expect(await runCli(['topic', 'describe', 'moves', '--json', '-b', bootstrap], describeTopic.deps)).toBe(0);
-    const described = JSON.parse(describeTopic.stdout()) as { partitions: Array<{ partition: number; replicas: number[] }> };
+    const described = JSON.parse(describeTopic.stdout()) as {
+      partitions: Array<{ partition: number; replicas: number[] }>;
+    };
     expect(described.partitions.map((partition) => [partition.partition, partition.replicas])).toEqual([
       [0, [2]],
       [1, [1, 2, 3]],
     ]);
 
     const unknownBroker = harness();
-    expect(await runCli(['topic', 'reassign', 'moves', '--partition', '0', '--replicas', '9', '-b', bootstrap], unknownBroker.deps)).toBe(1);
+    expect(
+      await runCli(
+        ['topic', 'reassign', 'moves', '--partition', '0', '--replicas', '9', '-b', bootstrap],
+        unknownBroker.deps,
+      ),
+    ).toBe(1);
     expect(unknownBroker.stderr()).toContain('(INVALID_REQUEST)');
     const unknownPartition = harness();
-    expect(await runCli(['topic', 'reassign', 'moves', '--partition', '5', '--replicas', '1', '-b', bootstrap], unknownPartition.deps)).toBe(1);
+    expect(
+      await runCli(
+        ['topic', 'reassign', 'moves', '--partition', '5', '--replicas', '1', '-b', bootstrap],
+        unknownPartition.deps,
+      ),
+    ).toBe(1);
     expect(unknownPartition.stderr()).toContain('(INVALID_PARTITIONS)');
     const unknownTopic = harness();
-    expect(await runCli(['topic', 'reassign', 'nope', '--partition', '0', '--replicas', '1', '-b', bootstrap], unknownTopic.deps)).toBe(1);
+    expect(
+      await runCli(
+        ['topic', 'reassign', 'nope', '--partition', '0', '--replicas', '1', '-b', bootstrap],
+        unknownTopic.deps,
+      ),
+    ).toBe(1);
     expect(unknownTopic.stderr()).toContain('(UNKNOWN_TOPIC_OR_PARTITION)');
     expect(await runCli(['topic', 'delete', 'moves', '-b', bootstrap], setup.deps)).toBe(0);
   });
@@ -127,10 +185,24 @@ describe('client verbs on the real SDK against the fake gRPC cluster', () => {
     expect(await runCli(['topic', 'create', 'signals', '-p', '1', '-b', bootstrap], setup.deps)).toBe(0);
     expect(await runCli(['produce', 'signals', '--value', 'first', '-b', bootstrap], setup.deps)).toBe(0);
     const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--conditions=@streambus/source', '--import', 'tsx', main, 'consume', 'signals', '--from-beginning', '-b', bootstrap], {
-      env: { PATH: process.env['PATH'] ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=@streambus/source',
+        '--import',
+        'tsx',
+        main,
+        'consume',
+        'signals',
+        '--from-beginning',
+        '-b',
+        bootstrap,
+      ],
+      {
+        env: { PATH: process.env['PATH'] ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -177,7 +249,7 @@ describe('wal verify on the storage verifier', () => {
     }
     const missing = harness();
     expect(await runCli(['wal', 'verify', join(dir, 'nope')], missing.deps)).toBe(1);
-    expect(missing.stderr()).toContain('is not a directory; give a broker\'s data directory (NO_SUCH_DATA_DIR)');
+    expect(missing.stderr()).toContain("is not a directory; give a broker's data directory (NO_SUCH_DATA_DIR)");
   });
 
   it('reports the group, index and offset of a batch whose CRC holds and whose records are malformed', async () => {
@@ -189,11 +261,16 @@ describe('wal verify on the storage verifier', () => {
       const data = Buffer.from(bad.data);
       data[58 + 3] = 2; // record 0's offset delta: 1 instead of 0
       data.writeUInt32BE(computeBatchCrc(data), 14);
-      await temp.store.persist([{ groupId: 3, entries: [good, { ...bad, data }], hardState: null, snapshot: null }], true);
+      await temp.store.persist(
+        [{ groupId: 3, entries: [good, { ...bad, data }], hardState: null, snapshot: null }],
+        true,
+      );
       await temp.store.close();
       const h = harness();
       expect(await runCli(['wal', 'verify', temp.dir], h.deps)).toBe(1);
-      expect(h.stdout()).toMatch(/^problem: group 3 index 2 offset 2: BAD_RECORDS: CORRUPT_RECORD: .*record 0 .*offset delta 1.*\nDAMAGED: /);
+      expect(h.stdout()).toMatch(
+        /^problem: group 3 index 2 offset 2: BAD_RECORDS: CORRUPT_RECORD: .*record 0 .*offset delta 1.*\nDAMAGED: /,
+      );
     } finally {
       await rm(temp.dir, { recursive: true, force: true });
     }

@@ -65,9 +65,14 @@ describe.each<BrokerFault>(['dead', 'paused', 'unreachable'])('the CLI with brok
       cli(bootstrap, ['cluster', 'status']),
     ]);
     for (const result of results) {
-      expect({ args: result.args, code: result.code, stderr: result.stderr }).toEqual({ args: result.args, code: 0, stderr: '' });
+      expect({ args: result.args, code: result.code, stderr: result.stderr }).toEqual({
+        args: result.args,
+        code: 0,
+        stderr: '',
+      });
     }
-    const [produce, consumeOne, consumeAll, create, list, describeTopic, deleteTopic, reassign, status] = results as Result[];
+    const [produce, consumeOne, consumeAll, create, list, describeTopic, deleteTopic, reassign, status] =
+      results as Result[];
     expect(produce?.stdout).toMatch(/^partition (\d) offset (\d)\npartition \1 offset \d\n$/);
     expect(consumeOne?.stdout).toBe('[1@0] k: seeded\n');
     expect(consumeAll?.stdout).toMatch(/^\[\d@\d\] (k: seeded|a|b)\n$/); // the produce above runs alongside

@@ -18,7 +18,12 @@ const clientId = 'streambus-cli';
 
 export function createSdkClient(options: CliClientOptions): CliClient {
   // A dead, paused or unreachable broker costs a command at most connectTimeoutMs per attempt.
-  const common = { bootstrapServers: options.bootstrap, requestTimeoutMs: options.timeoutMs, connectTimeoutMs: Math.min(connectTimeoutMs, options.timeoutMs), clientId };
+  const common = {
+    bootstrapServers: options.bootstrap,
+    requestTimeoutMs: options.timeoutMs,
+    connectTimeoutMs: Math.min(connectTimeoutMs, options.timeoutMs),
+    clientId,
+  };
   const admin = new Admin(common);
   let producer: Producer | undefined;
   const consumers = new Set<Consumer>();
@@ -49,13 +54,26 @@ export function createSdkClient(options: CliClientOptions): CliClient {
     reassignPartitions: (topic, reassignments) =>
       admin.reassignPartitions(
         topic,
-        reassignments.map((reassignment) => ({ partition: reassignment.partition, replicas: [...reassignment.replicas] })),
+        reassignments.map((reassignment) => ({
+          partition: reassignment.partition,
+          replicas: [...reassignment.replicas],
+        })),
         { timeoutMs: options.timeoutMs },
       ),
     produce: async (records) => {
-      producer ??= new Producer({ ...common, acks: 'all', idempotent: true, deliveryTimeoutMs: Math.max(options.timeoutMs, 1) });
+      producer ??= new Producer({
+        ...common,
+        acks: 'all',
+        idempotent: true,
+        deliveryTimeoutMs: Math.max(options.timeoutMs, 1),
+      });
       const results = await producer.sendBatch(
-        records.map((record) => ({ topic: record.topic, key: record.key, value: record.value, ...(record.partition === undefined ? {} : { partition: record.partition }) })),
+        records.map((record) => ({
+          topic: record.topic,
+          key: record.key,
+          value: record.value,
+          ...(record.partition === undefined ? {} : { partition: record.partition }),
+        })),
       );
       return results.map((result) => ({ topic: result.topic, partition: result.partition, offset: result.offset }));
     },
@@ -89,14 +107,22 @@ export function createSdkClient(options: CliClientOptions): CliClient {
 
 async function* consumeRecords(
   admin: Admin,
-  common: { readonly bootstrapServers: readonly string[]; readonly requestTimeoutMs: number; readonly connectTimeoutMs: number; readonly clientId: string },
+  common: {
+    readonly bootstrapServers: readonly string[];
+    readonly requestTimeoutMs: number;
+    readonly connectTimeoutMs: number;
+    readonly clientId: string;
+  },
   request: CliConsumeRequest,
   consumers: Set<Consumer>,
 ): AsyncIterable<CliRecord> {
   const partitions: TopicPartition[] =
     request.partition !== undefined
       ? [{ topic: request.topic, partition: request.partition }]
-      : (await admin.describeTopic(request.topic)).partitions.map((partition) => ({ topic: request.topic, partition: partition.partition }));
+      : (await admin.describeTopic(request.topic)).partitions.map((partition) => ({
+          topic: request.topic,
+          partition: partition.partition,
+        }));
   const consumer = new Consumer({ ...common, autoOffsetReset: request.start === 'beginning' ? 'earliest' : 'latest' });
   consumers.add(consumer);
   try {

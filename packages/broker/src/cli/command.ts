@@ -81,7 +81,8 @@ export function integerOption(values: OptionValues, name: string, min: number, m
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number, got "${text}"`);
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be in ${min}..${max}, got ${text}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new UsageError(`--${name} must be in ${min}..${max}, got ${text}`);
   return value;
 }
 
@@ -98,13 +99,19 @@ export function durationOption(values: OptionValues, name: string, defaultMs: nu
 export function bootstrapOption(values: OptionValues, env: CliIo['env']): readonly string[] {
   const fromFlag = stringOption(values, 'bootstrap');
   const text = fromFlag ?? env['STREAMBUS_BOOTSTRAP'] ?? defaultBootstrap;
-  const source = fromFlag !== undefined ? '--bootstrap' : env['STREAMBUS_BOOTSTRAP'] !== undefined ? 'STREAMBUS_BOOTSTRAP' : 'the default bootstrap';
+  const source =
+    fromFlag !== undefined
+      ? '--bootstrap'
+      : env['STREAMBUS_BOOTSTRAP'] !== undefined
+        ? 'STREAMBUS_BOOTSTRAP'
+        : 'the default bootstrap';
   const addresses = text
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
   if (addresses.length === 0) throw new UsageError(`${source} is empty; give HOST:PORT[,HOST:PORT...]`);
-  if (addresses.length > bootstrapAddressesMax) throw new UsageError(`${source} lists more than ${bootstrapAddressesMax} brokers`);
+  if (addresses.length > bootstrapAddressesMax)
+    throw new UsageError(`${source} lists more than ${bootstrapAddressesMax} brokers`);
   for (const address of addresses) {
     const parsed = parseHostPort(address, false);
     if (!parsed.ok) throw new UsageError(`${source}: ${parsed.reason}`);

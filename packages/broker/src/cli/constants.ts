@@ -1,6 +1,11 @@
 /** Bounds and defaults of the CLI. Names carry units last. */
 import { assert } from '@streambus/raft';
-import { brokerIdMax, partitionsPerTopicMax, reassignmentsPerCommandMax, replicationFactorMax } from '../controller/constants.js';
+import {
+  brokerIdMax,
+  partitionsPerTopicMax,
+  reassignmentsPerCommandMax,
+  replicationFactorMax,
+} from '../controller/constants.js';
 
 export const defaultBootstrap = '127.0.0.1:9092';
 export const defaultAdminAddress = '127.0.0.1:9090';

@@ -45,7 +45,8 @@ export function exitCodeForError(error: unknown): ExitCode {
   const code = errorCode(error);
   if (code !== undefined && unavailableErrorCodes.has(code)) return ExitCode.unavailable;
   if (code !== undefined && usageErrorCodes.has(code)) return ExitCode.usage;
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return ExitCode.unavailable;
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+    return ExitCode.unavailable;
   return ExitCode.failed;
 }
 

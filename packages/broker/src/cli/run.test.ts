@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { streambusVersion } from '../version.js';
-import type { CliClient, CliClientOptions, CliConsumeRequest, CliNewTopic, CliPartitionReassignment, CliProduceRecord, CliRecord, CliTopicDescription } from './client.js';
+import type {
+  CliClient,
+  CliClientOptions,
+  CliConsumeRequest,
+  CliNewTopic,
+  CliPartitionReassignment,
+  CliProduceRecord,
+  CliRecord,
+  CliTopicDescription,
+} from './client.js';
 import type { CliDeps, CliIo } from './command.js';
 import { runCli } from './run.js';
 
@@ -67,20 +76,33 @@ class FakeClient implements CliClient {
   async reassignPartitions(topic: string, reassignments: readonly CliPartitionReassignment[]): Promise<void> {
     this.check(`reassignPartitions ${topic} ${JSON.stringify(reassignments)}`);
     const description = this.topics.get(topic);
-    if (description === undefined) throw new TypedError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}": topic ${topic} does not exist`);
-    const missing = reassignments.find(({ partition }) => description.partitions.every((existing) => existing.partition !== partition));
-    if (missing !== undefined) throw new TypedError('INVALID_PARTITIONS', `topic "${topic}" partition ${missing.partition}: no such partition`);
+    if (description === undefined)
+      throw new TypedError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}": topic ${topic} does not exist`);
+    const missing = reassignments.find(({ partition }) =>
+      description.partitions.every((existing) => existing.partition !== partition),
+    );
+    if (missing !== undefined)
+      throw new TypedError('INVALID_PARTITIONS', `topic "${topic}" partition ${missing.partition}: no such partition`);
     const targets = new Map(reassignments.map(({ partition, replicas }) => [partition, replicas]));
     this.topics.set(topic, {
       name: topic,
-      partitions: description.partitions.map((partition) => ({ ...partition, replicas: targets.get(partition.partition) ?? partition.replicas })),
+      partitions: description.partitions.map((partition) => ({
+        ...partition,
+        replicas: targets.get(partition.partition) ?? partition.replicas,
+      })),
     });
   }
-  async produce(records: readonly CliProduceRecord[]): Promise<ReadonlyArray<{ topic: string; partition: number; offset: number }>> {
+  async produce(
+    records: readonly CliProduceRecord[],
+  ): Promise<ReadonlyArray<{ topic: string; partition: number; offset: number }>> {
     this.check(`produce ${records.length}`);
     const offset = this.produced.flat().length;
     this.produced.push([...records]);
-    return records.map((record, index) => ({ topic: record.topic, partition: record.partition ?? 0, offset: offset + index }));
+    return records.map((record, index) => ({
+      topic: record.topic,
+      partition: record.partition ?? 0,
+      offset: offset + index,
+    }));
   }
   async *consume(request: CliConsumeRequest): AsyncIterable<CliRecord> {
     this.check(`consume ${request.topic}`);
@@ -147,7 +169,14 @@ function harness(options: { env?: Record<string, string>; stdin?: readonly strin
     startBroker: () => Promise.reject(new Error('client verbs never start a broker')),
     verifyWal: () => Promise.reject(new Error('client verbs never verify a data directory')),
   };
-  return { deps, client, stdout: () => out.join(''), stderr: () => err.join(''), factoryOptions, interrupt: () => controller.abort() };
+  return {
+    deps,
+    client,
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+    factoryOptions,
+    interrupt: () => controller.abort(),
+  };
 }
 
 const lastJson = (text: string): unknown => JSON.parse(text.trimEnd().split('\n').at(-1) ?? '') as unknown;
@@ -168,7 +197,20 @@ describe('streambus dispatcher', () => {
   it('--help lists every verb and the exit codes; no arguments is a usage error', async () => {
     const h = harness();
     expect(await runCli(['--help'], h.deps)).toBe(0);
-    for (const verb of ['server', 'topic create', 'topic list', 'topic describe', 'topic delete', 'topic reassign', 'produce', 'consume', 'cluster status', 'health', 'config dump', 'wal verify']) {
+    for (const verb of [
+      'server',
+      'topic create',
+      'topic list',
+      'topic describe',
+      'topic delete',
+      'topic reassign',
+      'produce',
+      'consume',
+      'cluster status',
+      'health',
+      'config dump',
+      'wal verify',
+    ]) {
       expect(h.stdout()).toContain(`  ${verb} `);
     }
     expect(h.stdout()).toContain('3  unavailable or timed out');
@@ -185,7 +227,9 @@ describe('streambus dispatcher', () => {
     expect(group.stdout()).toContain('usage: streambus topic <create|list|describe|delete|reassign>');
     const reassign = harness();
     expect(await runCli(['topic', 'reassign', '--help'], reassign.deps)).toBe(0);
-    expect(reassign.stdout()).toContain('usage: streambus topic reassign NAME (--partition P --replicas IDS | --assignment P=IDS [--assignment P=IDS ...])');
+    expect(reassign.stdout()).toContain(
+      'usage: streambus topic reassign NAME (--partition P --replicas IDS | --assignment P=IDS [--assignment P=IDS ...])',
+    );
     expect(reassign.stdout()).toContain('--assignment P=IDS');
     expect(reassign.client.calls).toEqual([]);
   });
@@ -208,7 +252,9 @@ describe('streambus dispatcher', () => {
 describe('client verbs against a fake client', () => {
   it('topic create passes partitions and replication factor; human and --json output', async () => {
     const h = harness();
-    expect(await runCli(['topic', 'create', 'events', '--partitions', '6', '--replication-factor', '3'], h.deps)).toBe(0);
+    expect(await runCli(['topic', 'create', 'events', '--partitions', '6', '--replication-factor', '3'], h.deps)).toBe(
+      0,
+    );
     expect(h.client.calls).toEqual(['createTopic {"name":"events","partitions":6,"replicationFactor":3}']);
     expect(h.stdout()).toBe('created topic events (6 partitions, replication factor 3)\n');
     expect(h.client.closed).toBe(1);
@@ -236,7 +282,9 @@ describe('client verbs against a fake client', () => {
     const json = harness();
     await runCli(['topic', 'create', 'events'], json.deps);
     expect(await runCli(['topic', 'create', 'events', '--json'], json.deps)).toBe(1);
-    expect(jsonLines(json.stderr())).toEqual([{ error: { code: 'TOPIC_ALREADY_EXISTS', message: 'topic events exists already' } }]);
+    expect(jsonLines(json.stderr())).toEqual([
+      { error: { code: 'TOPIC_ALREADY_EXISTS', message: 'topic events exists already' } },
+    ]);
   });
 
   it('topic list, describe and delete', async () => {
@@ -256,7 +304,14 @@ describe('client verbs against a fake client', () => {
       name: 'b',
       partitions: [
         { partition: 1, leaderId: 0, replicas: [2, 3, 1], inSyncReplicas: [2, 3], highWatermark: 7, logStartOffset: 0 },
-        { partition: 0, leaderId: 1, replicas: [1, 2, 3], inSyncReplicas: [1, 2, 3], highWatermark: 120, logStartOffset: 100 },
+        {
+          partition: 0,
+          leaderId: 1,
+          replicas: [1, 2, 3],
+          inSyncReplicas: [1, 2, 3],
+          highWatermark: 120,
+          logStartOffset: 100,
+        },
       ],
     });
     expect(await runCli(['topic', 'describe', 'b'], describe.deps)).toBe(0);
@@ -289,7 +344,9 @@ describe('client verbs against a fake client', () => {
   it('produce --value sends one record and prints its partition and offset', async () => {
     const h = harness();
     expect(await runCli(['produce', 'events', '--partition', '2', '--key', 'k1', '--value', 'hello'], h.deps)).toBe(0);
-    expect(h.client.produced).toEqual([[{ topic: 'events', partition: 2, key: encoder.encode('k1'), value: encoder.encode('hello') }]]);
+    expect(h.client.produced).toEqual([
+      [{ topic: 'events', partition: 2, key: encoder.encode('k1'), value: encoder.encode('hello') }],
+    ]);
     expect(h.stdout()).toBe('partition 2 offset 0\n');
   });
 
@@ -320,7 +377,9 @@ describe('client verbs against a fake client', () => {
 
     const json = harness();
     json.client.records = h.client.records;
-    expect(await runCli(['consume', 'events', '-P', '1', '--offset', '1', '--json', '--idle-timeout', '20ms'], json.deps)).toBe(0);
+    expect(
+      await runCli(['consume', 'events', '-P', '1', '--offset', '1', '--json', '--idle-timeout', '20ms'], json.deps),
+    ).toBe(0);
     expect(json.client.consumeRequests).toEqual([{ topic: 'events', partition: 1, start: { offset: 1 } }]);
     expect(jsonLines(json.stdout())).toEqual([
       { topic: 'events', partition: 1, offset: 0, timestamp_ms: 1_700_000_000_000, key: null, value: 'v0' },
@@ -340,7 +399,9 @@ describe('client verbs against a fake client', () => {
 
   it('consume refuses contradictory start positions', async () => {
     const h = harness();
-    expect(await runCli(['consume', 'events', '--from-beginning', '--offset', '3', '--partition', '0'], h.deps)).toBe(2);
+    expect(await runCli(['consume', 'events', '--from-beginning', '--offset', '3', '--partition', '0'], h.deps)).toBe(
+      2,
+    );
     expect(h.stderr()).toContain('--from-beginning and --offset exclude each other');
     expect(await runCli(['consume', 'events', '--offset', '3'], h.deps)).toBe(2);
     expect(h.stderr()).toContain('--offset needs --partition');
@@ -408,7 +469,9 @@ describe('client verbs against a fake client', () => {
     const h = harness();
     h.client.hang = true;
     expect(await runCli(['topic', 'list', '--timeout', '100ms'], h.deps)).toBe(3);
-    expect(h.stderr()).toBe('streambus topic list: topic list did not finish within 1100ms; is the cluster reachable? (TIMEOUT)\n');
+    expect(h.stderr()).toBe(
+      'streambus topic list: topic list did not finish within 1100ms; is the cluster reachable? (TIMEOUT)\n',
+    );
     expect(h.client.closed).toBe(1);
   });
 });
@@ -418,7 +481,14 @@ describe('topic reassign against a fake client', () => {
     const h = harness();
     h.client.topics.set('events', {
       name: 'events',
-      partitions: [0, 1, 2].map((partition) => ({ partition, leaderId: 1, replicas: [1, 2, 3], inSyncReplicas: [1, 2, 3], highWatermark: 0, logStartOffset: 0 })),
+      partitions: [0, 1, 2].map((partition) => ({
+        partition,
+        leaderId: 1,
+        replicas: [1, 2, 3],
+        inSyncReplicas: [1, 2, 3],
+        highWatermark: 0,
+        logStartOffset: 0,
+      })),
     });
     return h;
   };
@@ -434,14 +504,20 @@ describe('topic reassign against a fake client', () => {
     );
     expect(h.stderr()).toBe('');
     expect(h.client.closed).toBe(1);
-    expect(h.client.topics.get('events')?.partitions.map((partition) => partition.replicas)).toEqual([[1, 2, 4], [1, 2, 3], [1, 2, 3]]);
+    expect(h.client.topics.get('events')?.partitions.map((partition) => partition.replicas)).toEqual([
+      [1, 2, 4],
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
   });
 
   it('repeated --assignment moves several partitions in one request, in the order given; --json', async () => {
     const h = withTopic();
     const argv = ['topic', 'reassign', 'events', '--assignment', '2=4,5', '--assignment', ' 0 = 3, 1 ,2', '--json'];
     expect(await runCli(argv, h.deps)).toBe(0);
-    expect(h.client.calls).toEqual(['reassignPartitions events [{"partition":2,"replicas":[4,5]},{"partition":0,"replicas":[3,1,2]}]']);
+    expect(h.client.calls).toEqual([
+      'reassignPartitions events [{"partition":2,"replicas":[4,5]},{"partition":0,"replicas":[3,1,2]}]',
+    ]);
     expect(jsonLines(h.stdout())).toEqual([
       {
         topic: 'events',
@@ -452,8 +528,13 @@ describe('topic reassign against a fake client', () => {
       },
     ]);
     const human = withTopic();
-    expect(await runCli(['topic', 'reassign', 'events', '--assignment', '1=2,3,4', '--assignment', '0=1'], human.deps)).toBe(0);
-    expect(human.stdout().split('\n').slice(0, 2)).toEqual(['reassigning topic events: partition 1 -> [2,3,4]', 'reassigning topic events: partition 0 -> [1]']);
+    expect(
+      await runCli(['topic', 'reassign', 'events', '--assignment', '1=2,3,4', '--assignment', '0=1'], human.deps),
+    ).toBe(0);
+    expect(human.stdout().split('\n').slice(0, 2)).toEqual([
+      'reassigning topic events: partition 1 -> [2,3,4]',
+      'reassigning topic events: partition 0 -> [1]',
+    ]);
   });
 
   it('refuses bad input with one line and exit 2, before contacting anyone', async () => {
@@ -461,7 +542,10 @@ describe('topic reassign against a fake client', () => {
       [[], 'nothing to reassign; give --partition P --replicas IDS, or --assignment P=IDS (repeatable)'],
       [['--partition', '0'], '--partition needs --replicas'],
       [['--replicas', '1,2'], '--replicas needs --partition'],
-      [['--partition', '0', '--replicas', '1,2', '--assignment', '1=1,2'], '--assignment and --partition/--replicas exclude each other'],
+      [
+        ['--partition', '0', '--replicas', '1,2', '--assignment', '1=1,2'],
+        '--assignment and --partition/--replicas exclude each other',
+      ],
       [['--partition', '-1', '--replicas', '1'], "Option '--partition' argument is ambiguous"],
       [['--partition=-1', '--replicas', '1'], '--partition must be a whole number, got "-1"'],
       [['--partition', 'one', '--replicas', '1'], '--partition must be a whole number, got "one"'],
@@ -496,19 +580,37 @@ describe('topic reassign against a fake client', () => {
 
   it('broker errors surface with their code: unknown topic or partition, bad replica list; --json on stderr', async () => {
     const unknownTopic = withTopic();
-    expect(await runCli(['topic', 'reassign', 'orders', '--partition', '0', '--replicas', '1'], unknownTopic.deps)).toBe(1);
-    expect(unknownTopic.stderr()).toBe('streambus topic reassign: topic "orders": topic orders does not exist (UNKNOWN_TOPIC_OR_PARTITION)\n');
+    expect(
+      await runCli(['topic', 'reassign', 'orders', '--partition', '0', '--replicas', '1'], unknownTopic.deps),
+    ).toBe(1);
+    expect(unknownTopic.stderr()).toBe(
+      'streambus topic reassign: topic "orders": topic orders does not exist (UNKNOWN_TOPIC_OR_PARTITION)\n',
+    );
     expect(unknownTopic.stdout()).toBe('');
 
     const unknownPartition = withTopic();
-    expect(await runCli(['topic', 'reassign', 'events', '--assignment', '0=1', '--assignment', '7=1'], unknownPartition.deps)).toBe(1);
-    expect(unknownPartition.stderr()).toBe('streambus topic reassign: topic "events" partition 7: no such partition (INVALID_PARTITIONS)\n');
+    expect(
+      await runCli(
+        ['topic', 'reassign', 'events', '--assignment', '0=1', '--assignment', '7=1'],
+        unknownPartition.deps,
+      ),
+    ).toBe(1);
+    expect(unknownPartition.stderr()).toBe(
+      'streambus topic reassign: topic "events" partition 7: no such partition (INVALID_PARTITIONS)\n',
+    );
     expect(unknownPartition.client.topics.get('events')?.partitions[0]?.replicas).toEqual([1, 2, 3]);
 
     const badList = withTopic();
-    badList.client.failWith = new TypedError('INVALID_REQUEST', 'topic "events" partition 0: broker 9 is not registered');
-    expect(await runCli(['topic', 'reassign', 'events', '--partition', '0', '--replicas', '9', '--json'], badList.deps)).toBe(1);
-    expect(jsonLines(badList.stderr())).toEqual([{ error: { code: 'INVALID_REQUEST', message: 'topic "events" partition 0: broker 9 is not registered' } }]);
+    badList.client.failWith = new TypedError(
+      'INVALID_REQUEST',
+      'topic "events" partition 0: broker 9 is not registered',
+    );
+    expect(
+      await runCli(['topic', 'reassign', 'events', '--partition', '0', '--replicas', '9', '--json'], badList.deps),
+    ).toBe(1);
+    expect(jsonLines(badList.stderr())).toEqual([
+      { error: { code: 'INVALID_REQUEST', message: 'topic "events" partition 0: broker 9 is not registered' } },
+    ]);
     expect(badList.stdout()).toBe('');
     expect(badList.client.closed).toBe(1);
 

@@ -19,7 +19,21 @@ import { walVerify } from './commands/wal.js';
 import { ExitCode } from './exit-codes.js';
 import { rethrowBug } from '../bugs.js';
 
-export const commands: readonly Command[] = [server, topicCreate, topicList, topicDescribe, topicDelete, topicReassign, produce, consume, clusterStatus, health, configDump, configKeys, walVerify];
+export const commands: readonly Command[] = [
+  server,
+  topicCreate,
+  topicList,
+  topicDescribe,
+  topicDelete,
+  topicReassign,
+  produce,
+  consume,
+  clusterStatus,
+  health,
+  configDump,
+  configKeys,
+  walVerify,
+];
 
 const exitCodeHelp = [
   'Exit codes:',
@@ -49,12 +63,26 @@ export function generalHelp(): string {
 }
 
 export function commandHelp(command: Command): string {
-  return [`usage: streambus ${command.synopsis}`, '', `${command.summary[0]?.toUpperCase() ?? ''}${command.summary.slice(1)}.`, '', 'Flags:', ...command.optionHelp.map((line) => `  ${line}`), '  -h, --help                       this help', ''].join('\n');
+  return [
+    `usage: streambus ${command.synopsis}`,
+    '',
+    `${command.summary[0]?.toUpperCase() ?? ''}${command.summary.slice(1)}.`,
+    '',
+    'Flags:',
+    ...command.optionHelp.map((line) => `  ${line}`),
+    '  -h, --help                       this help',
+    '',
+  ].join('\n');
 }
 
 function groupHelp(group: string): string {
   const members = commands.filter((command) => command.path[0] === group);
-  return [`usage: streambus ${group} <${members.map((command) => command.path[1]).join('|')}> [flags]`, '', ...members.map((command) => `  streambus ${command.synopsis}\n      ${command.summary}`), ''].join('\n');
+  return [
+    `usage: streambus ${group} <${members.map((command) => command.path[1]).join('|')}> [flags]`,
+    '',
+    ...members.map((command) => `  streambus ${command.synopsis}\n      ${command.summary}`),
+    '',
+  ].join('\n');
 }
 
 /** Runs one invocation; never throws (bugs excepted); returns the exit code. */
@@ -81,7 +109,9 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     return await command.run({ values, positionals, deps });
   } catch (error: unknown) {
     if (error instanceof UsageError) {
-      io.stderr(`streambus ${command.path.join(' ')}: ${error.message}\nusage: streambus ${command.synopsis}\n(see streambus ${command.path.join(' ')} --help)\n`);
+      io.stderr(
+        `streambus ${command.path.join(' ')}: ${error.message}\nusage: streambus ${command.synopsis}\n(see streambus ${command.path.join(' ')} --help)\n`,
+      );
       return ExitCode.usage;
     }
     throw error;
@@ -100,23 +130,37 @@ function unknownCommand(argv: readonly string[], deps: CliDeps): number {
     }
     const subcommands = commands.filter((command) => command.path[0] === first).map((command) => command.path[1] ?? '');
     const guess = suggest(second, subcommands);
-    io.stderr(`streambus ${first}: unknown subcommand "${second}"${guess === undefined ? '' : `; did you mean "streambus ${first} ${guess}"?`}\n${groupHelp(first)}`);
+    io.stderr(
+      `streambus ${first}: unknown subcommand "${second}"${guess === undefined ? '' : `; did you mean "streambus ${first} ${guess}"?`}\n${groupHelp(first)}`,
+    );
     return ExitCode.usage;
   }
   const verbs = [...new Set(commands.map((command) => command.path[0] ?? ''))];
   const guess = first.startsWith('-') ? undefined : suggest(first, verbs);
   const what = first.startsWith('-') ? `unknown flag "${first}"` : `unknown command "${first}"`;
-  io.stderr(`streambus: ${what}${guess === undefined ? '' : `; did you mean "streambus ${guess}"?`}\nrun "streambus --help" for the commands\n`);
+  io.stderr(
+    `streambus: ${what}${guess === undefined ? '' : `; did you mean "streambus ${guess}"?`}\nrun "streambus --help" for the commands\n`,
+  );
   return ExitCode.usage;
 }
 
-function parseArguments(command: Command, args: readonly string[]): { values: OptionValues; positionals: readonly string[] } {
+function parseArguments(
+  command: Command,
+  args: readonly string[],
+): { values: OptionValues; positionals: readonly string[] } {
   let parsed: { values: OptionValues; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...args], options: { ...command.options }, allowPositionals: true, strict: true }) as { values: OptionValues; positionals: string[] };
+    parsed = parseArgs({ args: [...args], options: { ...command.options }, allowPositionals: true, strict: true }) as {
+      values: OptionValues;
+      positionals: string[];
+    };
   } catch (error: unknown) {
     rethrowBug(error);
-    throw new UsageError(error instanceof Error ? error.message.split('\n')[0]?.replace(/\. To specify a positional argument.*$/, '') ?? 'bad arguments' : 'bad arguments');
+    throw new UsageError(
+      error instanceof Error
+        ? (error.message.split('\n')[0]?.replace(/\. To specify a positional argument.*$/, '') ?? 'bad arguments')
+        : 'bad arguments',
+    );
   }
   const count = parsed.positionals.length;
   if (count < command.positionalsMin) {

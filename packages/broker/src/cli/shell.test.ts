@@ -39,7 +39,12 @@ function harness(env: Record<string, string> = {}, extra: Partial<Omit<CliDeps, 
     stdinLines: async function* () {},
     signal: controller.signal,
   };
-  return { deps: { io, ...absentSeams, ...extra }, stdout: () => out.join(''), stderr: () => err.join(''), interrupt: () => controller.abort() };
+  return {
+    deps: { io, ...absentSeams, ...extra },
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+    interrupt: () => controller.abort(),
+  };
 }
 
 let dir = '';
@@ -53,7 +58,10 @@ afterAll(async () => {
 describe('config dump', () => {
   it('prints the effective config from file, env and flags, secrets masked, origins on request', async () => {
     const file = join(dir, 'server.yaml');
-    await writeFile(file, 'server:\n  data_dir: /from/file\nsecurity:\n  tls_key: /etc/tls/server.key\n  tls_key_password: s3cret\n');
+    await writeFile(
+      file,
+      'server:\n  data_dir: /from/file\nsecurity:\n  tls_key: /etc/tls/server.key\n  tls_key_password: s3cret\n',
+    );
     const h = harness({ STREAMBUS_WAL_SYNC: 'periodic' });
     expect(await runCli(['config', 'dump', '--config', file, '--id', '2', '--show-origin'], h.deps)).toBe(0);
     const text = h.stdout();
@@ -67,7 +75,10 @@ describe('config dump', () => {
 
   it('stops with one line per problem and exit 2', async () => {
     const file = join(dir, 'bad.yaml');
-    await writeFile(file, 'storage:\n  wal_sink: always\n  wal_sync_interval: 10\nserver:\n  peers: "1=a:1,2=b:2"\n  broker_id: 3\n');
+    await writeFile(
+      file,
+      'storage:\n  wal_sink: always\n  wal_sync_interval: 10\nserver:\n  peers: "1=a:1,2=b:2"\n  broker_id: 3\n',
+    );
     const h = harness({ STREAMBUS_WAL_SYNC: 'sometimes' });
     expect(await runCli(['config', 'dump', '--config', file], h.deps)).toBe(2);
     expect(h.stdout()).toBe('');
@@ -75,7 +86,9 @@ describe('config dump', () => {
       `config error: storage.wal_sink: unknown key (${file} line 2); did you mean storage.wal_sync?`,
       `config error: storage.wal_sync_interval: expected a duration like "10ms", "30s" or "168h", got the number 10 (${file} line 3); set it to a duration like "10ms", "30s" or "168h"`,
       'config error: STREAMBUS_WAL_SYNC: "sometimes" is not one of always, periodic, none; set it to one of always, periodic, none',
-      "config error: server.peers: this broker's id 3 (file " + file + ') is not in the peer list; add 3=HOST:PORT to the peers or fix the broker id',
+      "config error: server.peers: this broker's id 3 (file " +
+        file +
+        ') is not in the peer list; add 3=HOST:PORT to the peers or fix the broker id',
     ]);
   });
 });
@@ -88,8 +101,15 @@ describe('config keys', () => {
     expect(h.stdout()).toMatch(/storage\.retention\.max_age +STREAMBUS_RETENTION_MAX_AGE +"7d"/);
     const json = harness();
     expect(await runCli(['config', 'keys', '--json'], json.deps)).toBe(0);
-    const keys = json.stdout().trimEnd().split('\n').map((line) => JSON.parse(line) as { key: string; env: string; secret: boolean; planned: boolean });
-    expect(keys.find((key) => key.key === 'security.tls_key_password')).toMatchObject({ env: 'STREAMBUS_TLS_KEY_PASSWORD', secret: true });
+    const keys = json
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { key: string; env: string; secret: boolean; planned: boolean });
+    expect(keys.find((key) => key.key === 'security.tls_key_password')).toMatchObject({
+      env: 'STREAMBUS_TLS_KEY_PASSWORD',
+      secret: true,
+    });
     expect(keys.find((key) => key.key === 'security.tls_enabled')).toMatchObject({ planned: true });
     expect(new Set(keys.map((key) => key.env)).size).toBe(keys.length);
   });
@@ -98,28 +118,74 @@ describe('config keys', () => {
 describe('server', () => {
   it('exits 2 on bad configuration, before starting anything', async () => {
     let started = false;
-    const h = harness({}, { startBroker: async () => {
-      started = true;
-      throw new Error('unreachable');
-    } });
+    const h = harness(
+      {},
+      {
+        startBroker: async () => {
+          started = true;
+          throw new Error('unreachable');
+        },
+      },
+    );
     expect(await runCli(['server', '--id', '4', '--peers', '1=a:1,2=b:2,3=c:3'], h.deps)).toBe(2);
     expect(h.stderr()).toContain("config error: server.peers: this broker's id 4 (flag --id) is not in the peer list");
     expect(started).toBe(false);
   });
 
   it.each([
-    ['unknown key', 'network:\n  max_conections: 5\n', {}, [], /^config error: network\.max_conections: unknown key \(.* line 2\); did you mean network\.max_connections\?$/],
-    ['wrong type', 'monitoring:\n  metrics_enabled: "yes"\n', {}, [], /^config error: monitoring\.metrics_enabled: expected true or false, got the string "yes"/],
-    ['bad duration', '', { STREAMBUS_READ_TIMEOUT: '30' }, [], /^config error: STREAMBUS_READ_TIMEOUT: duration "30" has no unit; set it to a duration/],
-    ['bad enum', '', {}, ['--log-level', 'verbose'], /^config error: --log-level: "verbose" is not one of debug, info, warn, error; /],
-    ['bad peers list', '', {}, ['--peers', '1=a:1;2=b:2'], /^config error: --peers: peer 1: "a:1;2=b:2" is not HOST:PORT/],
-    ['missing id in peers', 'server:\n  peers: {1: "a:1", 2: "b:2"}\n', { STREAMBUS_BROKER_ID: '3' }, [], /^config error: server\.peers: this broker's id 3 \(env STREAMBUS_BROKER_ID\) is not in the peer list; add 3=HOST:PORT/],
+    [
+      'unknown key',
+      'network:\n  max_conections: 5\n',
+      {},
+      [],
+      /^config error: network\.max_conections: unknown key \(.* line 2\); did you mean network\.max_connections\?$/,
+    ],
+    [
+      'wrong type',
+      'monitoring:\n  metrics_enabled: "yes"\n',
+      {},
+      [],
+      /^config error: monitoring\.metrics_enabled: expected true or false, got the string "yes"/,
+    ],
+    [
+      'bad duration',
+      '',
+      { STREAMBUS_READ_TIMEOUT: '30' },
+      [],
+      /^config error: STREAMBUS_READ_TIMEOUT: duration "30" has no unit; set it to a duration/,
+    ],
+    [
+      'bad enum',
+      '',
+      {},
+      ['--log-level', 'verbose'],
+      /^config error: --log-level: "verbose" is not one of debug, info, warn, error; /,
+    ],
+    [
+      'bad peers list',
+      '',
+      {},
+      ['--peers', '1=a:1;2=b:2'],
+      /^config error: --peers: peer 1: "a:1;2=b:2" is not HOST:PORT/,
+    ],
+    [
+      'missing id in peers',
+      'server:\n  peers: {1: "a:1", 2: "b:2"}\n',
+      { STREAMBUS_BROKER_ID: '3' },
+      [],
+      /^config error: server\.peers: this broker's id 3 \(env STREAMBUS_BROKER_ID\) is not in the peer list; add 3=HOST:PORT/,
+    ],
   ] as const)('%s: exit 2 with exactly one line', async (_name, yaml, env, flags, line) => {
     const file = join(dir, `case-${_name.replace(/ /g, '-')}.yaml`);
     await writeFile(file, yaml);
-    const h = harness({ ...env }, { startBroker: async () => {
-      throw new Error('must not start');
-    } });
+    const h = harness(
+      { ...env },
+      {
+        startBroker: async () => {
+          throw new Error('must not start');
+        },
+      },
+    );
     expect(await runCli(['server', '--config', file, ...flags], h.deps)).toBe(2);
     const lines = h.stderr().trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -145,14 +211,25 @@ describe('server', () => {
       };
     };
     const h = harness({ STREAMBUS_BROKER_ID: 'streambus-1' }, { startBroker });
-    const running = runCli(['server', '--admin', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--log-level', 'info'], h.deps);
+    const running = runCli(
+      ['server', '--admin', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--log-level', 'info'],
+      h.deps,
+    );
     const startedLine = await waitFor(() => logLines(h.stdout()).find((line) => line['msg'] === 'streambus started'));
     adminPort = Number(String(startedLine['admin']).split(':').at(-1));
     expect(context?.config.server.brokerId).toBe(2);
     const health = (await (await fetch(`http://127.0.0.1:${adminPort}/health`)).json()) as Record<string, unknown>;
-    expect(health).toMatchObject({ status: 'ok', broker_id: 2, version: streambusVersion, ready: true, components: { raft: { status: 'ok' } } });
+    expect(health).toMatchObject({
+      status: 'ok',
+      broker_id: 2,
+      version: streambusVersion,
+      ready: true,
+      components: { raft: { status: 'ok' } },
+    });
     expect((await fetch(`http://127.0.0.1:${adminPort}/metrics`)).status).toBe(200);
-    const config = (await (await fetch(`http://127.0.0.1:${adminPort}/config`)).json()) as { server: { broker_id: number } };
+    const config = (await (await fetch(`http://127.0.0.1:${adminPort}/config`)).json()) as {
+      server: { broker_id: number };
+    };
     expect(config.server.broker_id).toBe(2);
     h.interrupt();
     expect(await running).toBe(0);
@@ -160,14 +237,25 @@ describe('server', () => {
     expect(readyDuringStop).toEqual({ ready: false, reason: 'stopping: the broker is shutting down' });
     await expect(fetch(`http://127.0.0.1:${adminPort}/live`)).rejects.toThrow();
     const messages = logLines(h.stdout()).map((line) => line['msg']);
-    expect(messages).toEqual(['starting streambus', 'admin server listening', 'streambus started', 'stopping: handing over leadership and flushing', 'stopped']);
+    expect(messages).toEqual([
+      'starting streambus',
+      'admin server listening',
+      'streambus started',
+      'stopping: handing over leadership and flushing',
+      'stopped',
+    ]);
     expect(logLines(h.stdout())[0]).toMatchObject({ level: 'info', broker_id: 2, wal_sync: 'always' });
   });
 
   it('exits 1 when the core fails to start, and closes the admin server', async () => {
-    const h = harness({}, { startBroker: async () => {
-      throw new Error('data dir is locked by another broker');
-    } });
+    const h = harness(
+      {},
+      {
+        startBroker: async () => {
+          throw new Error('data dir is locked by another broker');
+        },
+      },
+    );
     expect(await runCli(['server', '--admin', '127.0.0.1:0'], h.deps)).toBe(1);
     expect(h.stderr()).toBe('streambus server: the broker failed to start: data dir is locked by another broker\n');
   });
@@ -196,12 +284,18 @@ describe('health --broker', () => {
     const h = harness();
     expect(await runCli(['health', '--broker', address], h.deps)).toBe(0);
     expect(h.stdout()).toMatch(/^broker 3: degraded, ready \(version 0\.1\.0, up \d+s\)\n/);
-    expect(h.stdout()).toContain('COMPONENT  STATUS    DETAIL\nraft       ok        leader of 2 of 6 groups\nstorage    degraded  disk 91% full\n');
+    expect(h.stdout()).toContain(
+      'COMPONENT  STATUS    DETAIL\nraft       ok        leader of 2 of 6 groups\nstorage    degraded  disk 91% full\n',
+    );
     const strict = harness();
     expect(await runCli(['health', '--broker', address, '--strict'], strict.deps)).toBe(1);
     const json = harness({ STREAMBUS_ADMIN: address });
     expect(await runCli(['health', '--json'], json.deps)).toBe(0);
-    expect(JSON.parse(json.stdout())).toMatchObject({ status: 'degraded', broker_id: 3, components: { storage: { status: 'degraded', detail: 'disk 91% full' } } });
+    expect(JSON.parse(json.stdout())).toMatchObject({
+      status: 'degraded',
+      broker_id: 3,
+      components: { storage: { status: 'degraded', detail: 'disk 91% full' } },
+    });
   });
 
   it('exit 1 when the broker reports down', async () => {
@@ -266,13 +360,20 @@ describe('health --broker', () => {
 describe('wal verify', () => {
   it('reports clean and damaged directories through the verifier seam', async () => {
     const verifyWal: VerifyWal = async (dataDir) =>
-      dataDir.endsWith('bad') ? { ok: false, counts: { batches: 10 }, problems: ['group 3 index 17: CRC mismatch'] } : { ok: true, counts: { groups: 2, batches: 10 }, problems: [] };
+      dataDir.endsWith('bad')
+        ? { ok: false, counts: { batches: 10 }, problems: ['group 3 index 17: CRC mismatch'] }
+        : { ok: true, counts: { groups: 2, batches: 10 }, problems: [] };
     const clean = harness({}, { verifyWal });
     expect(await runCli(['wal', 'verify', '/data/good'], clean.deps)).toBe(0);
     expect(clean.stdout()).toBe('ok: /data/good (2 groups, 10 batches)\n');
     const damaged = harness({}, { verifyWal });
     expect(await runCli(['wal', 'verify', '/data/bad', '--json'], damaged.deps)).toBe(1);
-    expect(JSON.parse(damaged.stdout())).toEqual({ dir: '/data/bad', ok: false, counts: { batches: 10 }, problems: ['group 3 index 17: CRC mismatch'] });
+    expect(JSON.parse(damaged.stdout())).toEqual({
+      dir: '/data/bad',
+      ok: false,
+      counts: { batches: 10 },
+      problems: ['group 3 index 17: CRC mismatch'],
+    });
     const missing = harness({}, { verifyWal });
     expect(await runCli(['wal', 'verify'], missing.deps)).toBe(2);
   });
@@ -291,7 +392,10 @@ describe('the executable', () => {
     const version = run(['--version']);
     expect(version.status).toBe(0);
     expect(version.stdout).toBe(`streambus ${streambusVersion}\n`);
-    const bad = run(['server', '--listen', 'nowhere'], { STREAMBUS_WAL_SYNC: 'sometimes', STREAMBUS_PORT: 'tcp://10.0.0.1:9092' });
+    const bad = run(['server', '--listen', 'nowhere'], {
+      STREAMBUS_WAL_SYNC: 'sometimes',
+      STREAMBUS_PORT: 'tcp://10.0.0.1:9092',
+    });
     expect(bad.status).toBe(2);
     expect(bad.stderr.trimEnd().split('\n')).toEqual([
       'config error: STREAMBUS_WAL_SYNC: "sometimes" is not one of always, periodic, none; set it to one of always, periodic, none',

@@ -27,7 +27,8 @@ export function parseHostPort(text: string, portZeroAllowed: boolean): Parsed<Ho
   const match = bracketed ?? plain;
   if (match === null) return { ok: false, reason: `"${text}" is not HOST:PORT (IPv6 as [::1]:PORT)` };
   const host = match[1] ?? '';
-  if (bracketed === null && !hostnamePattern.test(host)) return { ok: false, reason: `"${host}" is not a host name or IPv4 address` };
+  if (bracketed === null && !hostnamePattern.test(host))
+    return { ok: false, reason: `"${host}" is not a host name or IPv4 address` };
   const port = Number(match[2]);
   const portMin = portZeroAllowed ? 0 : 1;
   if (!Number.isInteger(port) || port < portMin || port > 65535) {
@@ -44,7 +45,8 @@ export function formatHostPort(address: HostPort): string {
 export function parseBrokerIdNumber(text: string): Parsed<number> {
   if (!/^\d+$/.test(text.trim())) return { ok: false, reason: `"${text}" is not a whole number` };
   const id = Number(text.trim());
-  if (id < 1 || id > brokerIdMax) return { ok: false, reason: `broker id ${text} is outside 1..${brokerIdMax} (0 means "none" in Raft)` };
+  if (id < 1 || id > brokerIdMax)
+    return { ok: false, reason: `broker id ${text} is outside 1..${brokerIdMax} (0 means "none" in Raft)` };
   return { ok: true, value: id };
 }
 
@@ -79,7 +81,8 @@ export function parsePeerList(text: string): Parsed<readonly Peer[]> {
 
 /** Parses peers given as id/address pairs (from a YAML map or a split list) and checks them as a whole. */
 export function parsePeerEntries(entries: ReadonlyArray<readonly [string, string]>): Parsed<readonly Peer[]> {
-  if (entries.length > peersMax) return { ok: false, reason: `${entries.length} peers is more than the maximum ${peersMax}` };
+  if (entries.length > peersMax)
+    return { ok: false, reason: `${entries.length} peers is more than the maximum ${peersMax}` };
   const peers: Peer[] = [];
   for (const [idText, addressText] of entries) {
     const id = parseBrokerIdNumber(idText);
@@ -89,7 +92,10 @@ export function parsePeerEntries(entries: ReadonlyArray<readonly [string, string
     if (peers.some((peer) => peer.id === id.value)) return { ok: false, reason: `peer id ${id.value} is listed twice` };
     const sameAddress = peers.find((peer) => peer.host === address.value.host && peer.port === address.value.port);
     if (sameAddress !== undefined) {
-      return { ok: false, reason: `peers ${sameAddress.id} and ${id.value} share the address ${formatHostPort(address.value)}` };
+      return {
+        ok: false,
+        reason: `peers ${sameAddress.id} and ${id.value} share the address ${formatHostPort(address.value)}`,
+      };
     }
     peers.push({ id: id.value, host: address.value.host, port: address.value.port });
   }

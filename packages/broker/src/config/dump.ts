@@ -37,7 +37,8 @@ export function dumpConfig(loaded: LoadedConfig, options: DumpOptions): string {
       const node = document.getIn(spec.path.split('.'), true);
       const origin = loaded.origins.get(spec.path);
       assert(origin !== undefined, `${spec.path} has an origin`);
-      const comment = origin.kind === 'default' ? ` default; override with ${envNameOf(spec.path)}` : ` ${describeOrigin(origin)}`;
+      const comment =
+        origin.kind === 'default' ? ` default; override with ${envNameOf(spec.path)}` : ` ${describeOrigin(origin)}`;
       if (isScalar(node)) node.comment = comment;
       else if (isMap(node)) (node as YAMLMap).commentBefore = comment;
     }

@@ -103,12 +103,18 @@ describe('the seed server.yaml', () => {
 });
 
 describe('precedence: file < env < flags', () => {
-  const yaml = 'server:\n  broker_id: 1\n  data_dir: /from/file\n  log_level: warn\n  listen: "127.0.0.1:1000"\nstorage:\n  wal_sync: none\n';
+  const yaml =
+    'server:\n  broker_id: 1\n  data_dir: /from/file\n  log_level: warn\n  listen: "127.0.0.1:1000"\nstorage:\n  wal_sync: none\n';
 
   it('env overrides the file and flags override env', () => {
     const { config, origins } = resolve({
       file: file(yaml),
-      env: { STREAMBUS_DATA_DIR: '/from/env', STREAMBUS_LOG_LEVEL: 'debug', STREAMBUS_WAL_SYNC: 'periodic', STREAMBUS_BROKER_ID: '2' },
+      env: {
+        STREAMBUS_DATA_DIR: '/from/env',
+        STREAMBUS_LOG_LEVEL: 'debug',
+        STREAMBUS_WAL_SYNC: 'periodic',
+        STREAMBUS_BROKER_ID: '2',
+      },
       flags: { dataDir: '/from/flag', id: '3' },
     });
     expect(config.server.dataDir).toBe('/from/flag');
@@ -145,7 +151,9 @@ describe('precedence: file < env < flags', () => {
   });
 
   it('takes a StatefulSet pod name as broker id', () => {
-    const { config } = resolve({ env: { STREAMBUS_BROKER_ID: 'streambus-2', STREAMBUS_PEERS: '1=s0:9093,2=s1:9093,3=s2:9093' } });
+    const { config } = resolve({
+      env: { STREAMBUS_BROKER_ID: 'streambus-2', STREAMBUS_PEERS: '1=s0:9093,2=s1:9093,3=s2:9093' },
+    });
     expect(config.server.brokerId).toBe(3);
   });
 
@@ -160,7 +168,9 @@ describe('precedence: file < env < flags', () => {
         OTHER: 'x',
       },
     });
-    expect(warnings).toEqual(['config warning: STREAMBUS_WAL_SINK: unknown variable, ignored; did you mean STREAMBUS_WAL_SYNC?']);
+    expect(warnings).toEqual([
+      'config warning: STREAMBUS_WAL_SINK: unknown variable, ignored; did you mean STREAMBUS_WAL_SYNC?',
+    ]);
   });
 });
 
@@ -181,8 +191,12 @@ describe('one clear line per problem', () => {
     expect(problemsOf({ file: file('network:\n  max_connections: "lots"\n') })).toEqual([
       'config error: network.max_connections: expected a whole number in 1..1000000, got the string "lots" (server.yaml line 2); set it to a whole number in 1..1000000',
     ]);
-    expect(problemsOf({ file: file('monitoring:\n  metrics_enabled: "yes"\n') })[0]).toMatch(/^config error: monitoring.metrics_enabled: expected true or false/);
-    expect(problemsOf({ file: file('storage: 5\n') })).toEqual(['config error: storage: expected a map of keys, got the number 5 (server.yaml line 1); indent the keys of storage under it']);
+    expect(problemsOf({ file: file('monitoring:\n  metrics_enabled: "yes"\n') })[0]).toMatch(
+      /^config error: monitoring.metrics_enabled: expected true or false/,
+    );
+    expect(problemsOf({ file: file('storage: 5\n') })).toEqual([
+      'config error: storage: expected a map of keys, got the number 5 (server.yaml line 1); indent the keys of storage under it',
+    ]);
   });
 
   it('bad duration', () => {
@@ -194,9 +208,13 @@ describe('one clear line per problem', () => {
     ]);
   });
 
-  it('bounds network.max_request_size by the protocol\'s record batch bound', () => {
-    expect(resolve({ env: { STREAMBUS_MAX_REQUEST_SIZE: '4194304' } }).config.network.requestBytesMax).toBe(4 * 1024 * 1024);
-    expect(problemsOf({ env: { STREAMBUS_MAX_REQUEST_SIZE: '4194305' } })[0]).toMatch(/^config error: STREAMBUS_MAX_REQUEST_SIZE: .*4194304/);
+  it("bounds network.max_request_size by the protocol's record batch bound", () => {
+    expect(resolve({ env: { STREAMBUS_MAX_REQUEST_SIZE: '4194304' } }).config.network.requestBytesMax).toBe(
+      4 * 1024 * 1024,
+    );
+    expect(problemsOf({ env: { STREAMBUS_MAX_REQUEST_SIZE: '4194305' } })[0]).toMatch(
+      /^config error: STREAMBUS_MAX_REQUEST_SIZE: .*4194304/,
+    );
   });
 
   it('bad enum', () => {
@@ -221,7 +239,9 @@ describe('one clear line per problem', () => {
   });
 
   it('planned features are accepted but refused when turned on', () => {
-    expect(problemsOf({ file: file('security:\n  tls_enabled: true\n'), env: { STREAMBUS_AUTH_ENABLED: 'true' } })).toEqual([
+    expect(
+      problemsOf({ file: file('security:\n  tls_enabled: true\n'), env: { STREAMBUS_AUTH_ENABLED: 'true' } }),
+    ).toEqual([
       'config error: security.tls_enabled: TLS is not available yet in this version; set it to false (the key is accepted so that configs can be written ahead)',
       'config error: STREAMBUS_AUTH_ENABLED: authentication is not available yet in this version; set it to false (the key is accepted so that configs can be written ahead)',
     ]);
@@ -229,7 +249,9 @@ describe('one clear line per problem', () => {
 
   it('collects every problem, from every source, instead of stopping at the first', () => {
     const problems = problemsOf({
-      file: file('storage:\n  wal_sync: sometimes\nnetwork:\n  max_conections: 5\nraft:\n  election_ticks: 3\n  heartbeat_ticks: 3\n'),
+      file: file(
+        'storage:\n  wal_sync: sometimes\nnetwork:\n  max_conections: 5\nraft:\n  election_ticks: 3\n  heartbeat_ticks: 3\n',
+      ),
       env: { STREAMBUS_MAX_BATCH_SIZE: '0' },
       flags: { listen: 'nowhere' },
     });
@@ -239,7 +261,9 @@ describe('one clear line per problem', () => {
   });
 
   it('YAML syntax errors and duplicate keys name the line', () => {
-    expect(problemsOf({ file: file('server:\n  broker_id: 1\n  broker_id: 2\n') })[0]).toMatch(/^config error: server.yaml:3:\d+: .*; fix the YAML syntax$/);
+    expect(problemsOf({ file: file('server:\n  broker_id: 1\n  broker_id: 2\n') })[0]).toMatch(
+      /^config error: server.yaml:3:\d+: .*; fix the YAML syntax$/,
+    );
     expect(problemsOf({ file: file('server: [\n') })[0]).toMatch(/^config error: server.yaml:\d+:\d+: /);
   });
 
@@ -298,6 +322,9 @@ describe('loading from disk', () => {
     const missing = join(dir, 'nope.yaml');
     const result = await loadConfig({ env: {}, flags: { config: missing } });
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.problems.map(formatConfigProblem)).toEqual([`config error: ${missing}: no such file; check the path given to --config`]);
+    if (!result.ok)
+      expect(result.problems.map(formatConfigProblem)).toEqual([
+        `config error: ${missing}: no such file; check the path given to --config`,
+      ]);
   });
 });

@@ -10,7 +10,16 @@ import type { HostPort, Peer } from './address.js';
 import { formatHostPort } from './address.js';
 import { configFileBytesMax, configProblemsMax } from './constants.js';
 import type { ConfigValue, KeySpec } from './schema.js';
-import { describeKind, envNameOf, keySpecs, parseTextValue, parseYamlValue, specsByEnvName, specsByPath, typeName } from './schema.js';
+import {
+  describeKind,
+  envNameOf,
+  keySpecs,
+  parseTextValue,
+  parseYamlValue,
+  specsByEnvName,
+  specsByPath,
+  typeName,
+} from './schema.js';
 import { suggest } from './suggest.js';
 import type {
   AuthMechanism,
@@ -128,7 +137,12 @@ export function resolveConfig(sources: ConfigSources): LoadResult {
   if (collector.problems.length > 0) return { ok: false, problems: collector.problems };
   return {
     ok: true,
-    loaded: { config: assemble(collector), values: collector.values, origins: collector.origins, warnings: collector.warnings },
+    loaded: {
+      config: assemble(collector),
+      values: collector.values,
+      origins: collector.origins,
+      warnings: collector.warnings,
+    },
   };
 }
 
@@ -149,13 +163,20 @@ async function readConfigFile(path: string): Promise<ConfigFile | { problem: Con
     const info = await stat(path);
     if (!info.isFile()) return { problem: { path, message: 'is not a file', hint: 'pass a YAML file to --config' } };
     if (info.size > configFileBytesMax) {
-      return { problem: { path, message: `is ${info.size} bytes, more than ${configFileBytesMax}`, hint: 'pass the server.yaml file to --config' } };
+      return {
+        problem: {
+          path,
+          message: `is ${info.size} bytes, more than ${configFileBytesMax}`,
+          hint: 'pass the server.yaml file to --config',
+        },
+      };
     }
     return { path, text: await readFile(path, 'utf8') };
   } catch (error: unknown) {
     rethrowBug(error);
     const code = error instanceof Error && 'code' in error ? String(error.code) : 'unknown';
-    const message = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot be read (${code})`;
+    const message =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot be read (${code})`;
     return { problem: { path, message, hint: 'check the path given to --config' } };
   }
 }
@@ -174,7 +195,11 @@ function applyFile(collector: Collector, file: ConfigFile): void {
   const root: unknown = document.toJS({ maxAliasCount: 100 });
   if (root === null || root === undefined) return;
   if (!isPlainMap(root)) {
-    collector.problem(file.path, `expected a map of sections (server, storage, ...), got ${typeName(root)}`, 'see "streambus config dump" for the layout');
+    collector.problem(
+      file.path,
+      `expected a map of sections (server, storage, ...), got ${typeName(root)}`,
+      'see "streambus config dump" for the layout',
+    );
     return;
   }
   const locate = (path: string): string => {
@@ -186,7 +211,13 @@ function applyFile(collector: Collector, file: ConfigFile): void {
 }
 
 /** `locate` names the file line of a key, so that a problem in a long file is found at once. */
-function walkYaml(collector: Collector, file: ConfigFile, map: Readonly<Record<string, unknown>>, prefix: string, locate: (path: string) => string): void {
+function walkYaml(
+  collector: Collector,
+  file: ConfigFile,
+  map: Readonly<Record<string, unknown>>,
+  prefix: string,
+  locate: (path: string) => string,
+): void {
   for (const [name, raw] of Object.entries(map)) {
     const path = prefix === '' ? name : `${prefix}.${name}`;
     const spec = specsByPath.get(path);
@@ -197,7 +228,12 @@ function walkYaml(collector: Collector, file: ConfigFile, map: Readonly<Record<s
     } else if (groupPaths.has(path)) {
       if (raw === null) continue;
       if (isPlainMap(raw)) walkYaml(collector, file, raw, path, locate);
-      else collector.problem(path, `expected a map of keys, got ${typeName(raw)}${locate(path)}`, `indent the keys of ${path} under it`);
+      else
+        collector.problem(
+          path,
+          `expected a map of keys, got ${typeName(raw)}${locate(path)}`,
+          `indent the keys of ${path} under it`,
+        );
     } else {
       unknownKey(collector, path, [...specsByPath.keys(), ...groupPaths], locate(path));
     }
@@ -206,7 +242,8 @@ function walkYaml(collector: Collector, file: ConfigFile, map: Readonly<Record<s
 
 function unknownKey(collector: Collector, path: string, candidates: readonly string[], location = ''): void {
   const suggestion = suggest(path, candidates);
-  const hint = suggestion === undefined ? 'remove it; "streambus config keys" lists every key' : `did you mean ${suggestion}?`;
+  const hint =
+    suggestion === undefined ? 'remove it; "streambus config keys" lists every key' : `did you mean ${suggestion}?`;
   collector.problem(path, `unknown key${location}`, hint);
 }
 
@@ -285,12 +322,24 @@ function checkRelations(collector: Collector): void {
   const electionTicks = collector.value('raft.election_ticks');
   const heartbeatTicks = collector.value('raft.heartbeat_ticks');
   if (typeof electionTicks === 'number' && typeof heartbeatTicks === 'number' && heartbeatTicks >= electionTicks) {
-    collector.problem('raft.heartbeat_ticks', `${heartbeatTicks} is not fewer than raft.election_ticks (${electionTicks})`, 'make heartbeats more frequent than elections');
+    collector.problem(
+      'raft.heartbeat_ticks',
+      `${heartbeatTicks} is not fewer than raft.election_ticks (${electionTicks})`,
+      'make heartbeats more frequent than elections',
+    );
   }
   const listen = asHostPort(collector.value('server.listen'));
   const admin = asHostPort(collector.value('server.admin_listen'));
-  if (listen.port !== 0 && listen.port === admin.port && (listen.host === admin.host || isWildcard(listen.host) || isWildcard(admin.host))) {
-    collector.problem('server.admin_listen', `${formatHostPort(admin)} collides with server.listen (${formatHostPort(listen)})`, 'give the admin server its own port');
+  if (
+    listen.port !== 0 &&
+    listen.port === admin.port &&
+    (listen.host === admin.host || isWildcard(listen.host) || isWildcard(admin.host))
+  ) {
+    collector.problem(
+      'server.admin_listen',
+      `${formatHostPort(admin)} collides with server.listen (${formatHostPort(listen)})`,
+      'give the admin server its own port',
+    );
   }
   for (const spec of keySpecs) {
     if (spec.plannedFeature !== undefined && collector.value(spec.path) === true) {

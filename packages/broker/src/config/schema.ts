@@ -62,28 +62,81 @@ const enumOf = (values: readonly string[]): KeyKind => ({ type: 'enum', values }
 const bool: KeyKind = { type: 'bool' };
 const text = (emptyAllowed: boolean): KeyKind => ({ type: 'string', emptyAllowed });
 
-function key(path: string, kind: KeyKind, defaultValue: ConfigValue, help: string, extra: Partial<KeySpec> = {}): KeySpec {
-  return { path, kind, defaultValue, help, secret: extra.secret ?? false, ...(extra.plannedFeature === undefined ? {} : { plannedFeature: extra.plannedFeature }) };
+function key(
+  path: string,
+  kind: KeyKind,
+  defaultValue: ConfigValue,
+  help: string,
+  extra: Partial<KeySpec> = {},
+): KeySpec {
+  return {
+    path,
+    kind,
+    defaultValue,
+    help,
+    secret: extra.secret ?? false,
+    ...(extra.plannedFeature === undefined ? {} : { plannedFeature: extra.plannedFeature }),
+  };
 }
 
 const defaultMetricsPort = 9090;
 
 export const keySpecs: readonly KeySpec[] = [
-  key('server.broker_id', { type: 'broker-id' }, 1, 'this broker\'s id (1..2^31-1), or a StatefulSet pod name: streambus-N is broker N+1'),
-  key('server.listen', { type: 'address', portZeroAllowed: true }, { host: '0.0.0.0', port: 9092 }, 'client and peer gRPC address'),
-  key('server.admin_listen', { type: 'address', portZeroAllowed: true }, { host: '0.0.0.0', port: defaultMetricsPort }, 'admin HTTP address (/live, /ready, /health, /metrics)'),
-  key('server.data_dir', text(false), './data', 'directory of this broker\'s database'),
+  key(
+    'server.broker_id',
+    { type: 'broker-id' },
+    1,
+    "this broker's id (1..2^31-1), or a StatefulSet pod name: streambus-N is broker N+1",
+  ),
+  key(
+    'server.listen',
+    { type: 'address', portZeroAllowed: true },
+    { host: '0.0.0.0', port: 9092 },
+    'client and peer gRPC address',
+  ),
+  key(
+    'server.admin_listen',
+    { type: 'address', portZeroAllowed: true },
+    { host: '0.0.0.0', port: defaultMetricsPort },
+    'admin HTTP address (/live, /ready, /health, /metrics)',
+  ),
+  key('server.data_dir', text(false), './data', "directory of this broker's database"),
   key('server.log_level', enumOf(logLevels), 'info', 'log level'),
   key('server.peers', { type: 'peers' }, [], 'static cluster members, ID=HOST:PORT,...; empty for a single broker'),
   key('server.cluster_id', text(false), 'streambus', 'name shared by every broker of one cluster'),
-  key('storage.wal_sync', enumOf(walSyncPolicies), 'always', 'fsync policy: always (acks=all means on disk on a quorum), periodic, none'),
+  key(
+    'storage.wal_sync',
+    enumOf(walSyncPolicies),
+    'always',
+    'fsync policy: always (acks=all means on disk on a quorum), periodic, none',
+  ),
   key('storage.wal_sync_interval', duration(1, walSyncIntervalMsMax), 10, 'sync interval of the periodic policy'),
-  key('storage.memtable_flush_threshold', size(64 * 1024, sizeBytesMax), 64 * 1024 * 1024, 'write buffer size of the database'),
+  key(
+    'storage.memtable_flush_threshold',
+    size(64 * 1024, sizeBytesMax),
+    64 * 1024 * 1024,
+    'write buffer size of the database',
+  ),
   key('storage.compaction_policy', enumOf(compactionPolicies), 'leveled', 'database compaction policy'),
   key('storage.max_sstable_size', size(64 * 1024, sizeBytesMax), 256 * 1024 * 1024, 'largest table file'),
-  key('storage.retention.max_age', duration(0, durationMsMax), 168 * 3600 * 1000, 'delete log prefixes older than this (0: keep forever)'),
-  key('storage.retention.max_bytes', size(0, sizeBytesMax), 0, 'delete log prefixes beyond this size per partition (0: no limit)'),
-  key('network.max_request_size', size(1024, requestBytesMax), 1024 * 1024, 'largest record batch one Produce partition may carry (at most the protocol\'s 4 MiB)'),
+  key(
+    'storage.retention.max_age',
+    duration(0, durationMsMax),
+    168 * 3600 * 1000,
+    'delete log prefixes older than this (0: keep forever)',
+  ),
+  key(
+    'storage.retention.max_bytes',
+    size(0, sizeBytesMax),
+    0,
+    'delete log prefixes beyond this size per partition (0: no limit)',
+  ),
+  key(
+    'network.max_request_size',
+    size(1024, requestBytesMax),
+    1024 * 1024,
+    "largest record batch one Produce partition may carry (at most the protocol's 4 MiB)",
+  ),
   key('network.connection_timeout', duration(1, durationMsMax), 30_000, 'time allowed to establish a connection'),
   key('network.read_timeout', duration(1, durationMsMax), 30_000, 'time allowed to read a request'),
   key('network.write_timeout', duration(1, durationMsMax), 30_000, 'time allowed to write a response'),
@@ -94,7 +147,12 @@ export const keySpecs: readonly KeySpec[] = [
   key('performance.batch_timeout', duration(0, 60_000), 10, 'longest wait to fill a batch'),
   key('performance.max_batch_size', int(1, batchRecordsMax), 1000, 'records per batch'),
   key('monitoring.metrics_enabled', bool, true, 'serve /metrics on the admin address'),
-  key('monitoring.metrics_port', int(0, 65535), defaultMetricsPort, 'port of the admin address when server.admin_listen is not set'),
+  key(
+    'monitoring.metrics_port',
+    int(0, 65535),
+    defaultMetricsPort,
+    'port of the admin address when server.admin_listen is not set',
+  ),
   key('monitoring.profiling_enabled', bool, false, 'profiling endpoint', { plannedFeature: 'profiling' }),
   key('monitoring.profiling_port', int(0, 65535), 6060, 'profiling port'),
   key('security.tls_enabled', bool, false, 'TLS on the client and peer listener', { plannedFeature: 'TLS' }),
@@ -108,7 +166,12 @@ export const keySpecs: readonly KeySpec[] = [
   key('raft.tick_ms', int(tickMsMin, tickMsMax), 50, 'Raft logical clock period'),
   key('raft.election_ticks', int(2, electionTicksMax), 10, 'ticks without a leader before an election'),
   key('raft.heartbeat_ticks', int(1, electionTicksMax - 1), 1, 'ticks between heartbeats; fewer than election_ticks'),
-  key('raft.append_before_persist', bool, true, "a leader replicates while its own write is in flight (followers fsync in parallel); off: after it"),
+  key(
+    'raft.append_before_persist',
+    bool,
+    true,
+    'a leader replicates while its own write is in flight (followers fsync in parallel); off: after it',
+  ),
 ];
 
 /** The sections of server.yaml, in order. */
@@ -119,7 +182,9 @@ export function envNameOf(path: string): string {
 }
 
 export const specsByPath: ReadonlyMap<string, KeySpec> = new Map(keySpecs.map((spec) => [spec.path, spec]));
-export const specsByEnvName: ReadonlyMap<string, KeySpec> = new Map(keySpecs.map((spec) => [envNameOf(spec.path), spec]));
+export const specsByEnvName: ReadonlyMap<string, KeySpec> = new Map(
+  keySpecs.map((spec) => [envNameOf(spec.path), spec]),
+);
 
 assert(specsByPath.size === keySpecs.length, 'config key paths are unique');
 assert(specsByEnvName.size === keySpecs.length, 'derived environment variable names are unique');
@@ -174,7 +239,9 @@ export function parseTextValue(spec: KeySpec, raw: string): Parsed<ConfigValue> 
       return parsed.ok ? checkRange(parsed.value, kind.minBytes, kind.maxBytes, ' bytes') : parsed;
     }
     case 'enum':
-      return kind.values.includes(raw.trim()) ? { ok: true, value: raw.trim() } : { ok: false, reason: `"${raw}" is not ${describeKind(kind)}` };
+      return kind.values.includes(raw.trim())
+        ? { ok: true, value: raw.trim() }
+        : { ok: false, reason: `"${raw}" is not ${describeKind(kind)}` };
     case 'address':
       return parseHostPort(raw, kind.portZeroAllowed);
     case 'peers':
@@ -202,7 +269,8 @@ export function parseYamlValue(spec: KeySpec, raw: unknown): Parsed<ConfigValue>
       if (raw === 0) return checkRange(0, kind.minMs, kind.maxMs, 'ms');
       return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
     case 'size':
-      if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0) return checkRange(raw, kind.minBytes, kind.maxBytes, ' bytes');
+      if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0)
+        return checkRange(raw, kind.minBytes, kind.maxBytes, ' bytes');
       return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
     case 'broker-id':
       if (typeof raw === 'number' && Number.isInteger(raw)) return parseBrokerId(String(raw));
@@ -221,7 +289,8 @@ function parseYamlPeers(kind: KeyKind, raw: unknown): Parsed<ConfigValue> {
   if (typeof raw === 'object' && raw !== null) {
     const entries: Array<readonly [string, string]> = [];
     for (const [id, address] of Object.entries(raw)) {
-      if (typeof address !== 'string') return { ok: false, reason: `peer ${id}: expected HOST:PORT, got ${typeName(address)}` };
+      if (typeof address !== 'string')
+        return { ok: false, reason: `peer ${id}: expected HOST:PORT, got ${typeName(address)}` };
       entries.push([id, address]);
     }
     return parsePeerEntries(entries);

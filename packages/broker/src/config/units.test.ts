@@ -15,11 +15,14 @@ describe('durations', () => {
     expect(parseDurationMs(text)).toEqual({ ok: true, value: expectedMs });
   });
 
-  it.each(['10', '', '1.5s', '-1s', '10 ms', '5sec', '1m1h', '1s1s', 's', '10ms ', '99999999999d'])('refuses %j', (text) => {
-    const parsed = parseDurationMs(text);
-    if (text === '10ms ') expect(parsed.ok).toBe(true);
-    else expect(parsed.ok).toBe(false);
-  });
+  it.each(['10', '', '1.5s', '-1s', '10 ms', '5sec', '1m1h', '1s1s', 's', '10ms ', '99999999999d'])(
+    'refuses %j',
+    (text) => {
+      const parsed = parseDurationMs(text);
+      if (text === '10ms ') expect(parsed.ok).toBe(true);
+      else expect(parsed.ok).toBe(false);
+    },
+  );
 
   it('says a bare number needs a unit', () => {
     expect(parseDurationMs('10')).toEqual({ ok: false, reason: 'duration "10" has no unit' });

@@ -37,7 +37,8 @@ export function parseDurationMs(text: string): Parsed<number> {
     if (match === null) return { ok: false, reason: `"${text}" is not a duration` };
     const amount = Number(match[1]);
     const unitMs = durationUnitsMs[match[2] ?? ''] ?? 0;
-    if (unitMs >= previousUnitMs) return { ok: false, reason: `"${text}" repeats a unit or lists a smaller unit first` };
+    if (unitMs >= previousUnitMs)
+      return { ok: false, reason: `"${text}" repeats a unit or lists a smaller unit first` };
     previousUnitMs = unitMs;
     totalMs += amount * unitMs;
     position = durationPartPattern.lastIndex;

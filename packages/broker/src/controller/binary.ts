@@ -29,7 +29,10 @@ export class ByteWriter {
   private reserve(bytes: number): void {
     const needed = this.length + bytes;
     if (needed > this.bytesMax) {
-      throw new ControllerCodecError('CONTROLLER_TOO_LARGE', `${this.what} exceeds ${this.bytesMax} bytes; make it smaller`);
+      throw new ControllerCodecError(
+        'CONTROLLER_TOO_LARGE',
+        `${this.what} exceeds ${this.bytesMax} bytes; make it smaller`,
+      );
     }
     if (needed <= this.buffer.length) return;
     const grown = new Uint8Array(Math.min(this.bytesMax, Math.max(needed, this.buffer.length * 2)));
@@ -84,7 +87,10 @@ export class ByteWriter {
   string(value: string, bytesMax: number, field: string): void {
     const encoded = encoder.encode(value);
     if (encoded.length > bytesMax) {
-      throw new ControllerCodecError('CONTROLLER_TOO_LARGE', `${field} is ${encoded.length} bytes, more than ${bytesMax}; shorten it`);
+      throw new ControllerCodecError(
+        'CONTROLLER_TOO_LARGE',
+        `${field} is ${encoded.length} bytes, more than ${bytesMax}; shorten it`,
+      );
     }
     this.bytes(encoded);
   }
@@ -143,7 +149,12 @@ export class ByteReader {
     const d = this.data;
     const o = this.offset;
     this.offset += 4;
-    return (((d[o] as number) << 24) >>> 0) + ((d[o + 1] as number) << 16) + ((d[o + 2] as number) << 8) + (d[o + 3] as number);
+    return (
+      (((d[o] as number) << 24) >>> 0) +
+      ((d[o + 1] as number) << 16) +
+      ((d[o + 2] as number) << 8) +
+      (d[o + 3] as number)
+    );
   }
 
   varint(field: string): number {

@@ -313,10 +313,14 @@ export function encodeCommand(command: ControllerCommand): Uint8Array {
 export function decodeCommand(data: Uint8Array): ControllerCommand {
   const r = new ByteReader(data, 'controller command');
   if (data.length > commandBytesMax) {
-    throw new ControllerCodecError('CONTROLLER_TOO_LARGE', `controller command of ${data.length} bytes exceeds ${commandBytesMax}`);
+    throw new ControllerCodecError(
+      'CONTROLLER_TOO_LARGE',
+      `controller command of ${data.length} bytes exceeds ${commandBytesMax}`,
+    );
   }
   const magic = r.u8('magic');
-  if (magic !== commandMagic) throw r.malformed(`magic 0x${magic.toString(16)} is not a controller command (0x${commandMagic.toString(16)})`);
+  if (magic !== commandMagic)
+    throw r.malformed(`magic 0x${magic.toString(16)} is not a controller command (0x${commandMagic.toString(16)})`);
   const typeCode = r.u8('command type');
   const type = typesByCode.get(typeCode);
   if (type === undefined) {

@@ -2,7 +2,10 @@
  * Every bound of the controller's replicated state in one place, with load-time checks of how
  * they relate. Names carry units and qualifiers last.
  */
-import { partitionsPerTopicMax as protocolPartitionsPerTopicMax, topicNameLengthMax as protocolTopicNameLengthMax } from '@streambus/proto';
+import {
+  partitionsPerTopicMax as protocolPartitionsPerTopicMax,
+  topicNameLengthMax as protocolTopicNameLengthMax,
+} from '@streambus/proto';
 import { assert } from '@streambus/raft';
 
 /** The Raft group id of the controller; partition groups get ids from 1 on. */
@@ -60,7 +63,10 @@ assert(isrSizeMax >= replicationFactorMax, 'an ISR can hold every replica');
 assert(partitionsMax < groupIdMax, 'every partition can get a group id');
 assert(topicsMax < topicIdMax, 'every topic can get a topic id');
 assert(
-  partitionsPerTopicMax * (replicationFactorMax * 5 + 2) + topicConfigsMax * (configKeyBytesMax + configValueBytesMax + 6) + 512 <= commandBytesMax,
+  partitionsPerTopicMax * (replicationFactorMax * 5 + 2) +
+    topicConfigsMax * (configKeyBytesMax + configValueBytesMax + 6) +
+    512 <=
+    commandBytesMax,
   'the largest create-topic command fits in one command',
 );
 assert(commandBytesMax <= snapshotBytesMax, 'a snapshot can hold at least one command worth');

@@ -11,7 +11,10 @@ export type ControllerCodecErrorCode =
   | 'CONTROLLER_TOO_LARGE';
 
 export class ControllerCodecError extends Error {
-  constructor(readonly code: ControllerCodecErrorCode, message: string) {
+  constructor(
+    readonly code: ControllerCodecErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'ControllerCodecError';
   }

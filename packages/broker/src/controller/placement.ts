@@ -159,7 +159,13 @@ function rotation(position: number, start: number, size: number): number {
  *    leaderships (brokers short of leaderships stay short of replicas), then the fewest times
  *    they followed this leader already, then the rack carrying the fewest replicas.
  */
-function choosePartition(candidates: readonly Candidate[], replicationFactor: number, start: number, rackFirst: boolean, pairs: Pairs): Candidate[] {
+function choosePartition(
+  candidates: readonly Candidate[],
+  replicationFactor: number,
+  start: number,
+  rackFirst: boolean,
+  pairs: Pairs,
+): Candidate[] {
   const size = candidates.length;
   let replicasMin = Infinity;
   let fewestCount = 0;
@@ -184,7 +190,8 @@ function choosePartition(candidates: readonly Candidate[], replicationFactor: nu
     let follower: Candidate | undefined;
     for (const c of candidates) {
       if (c.chosen) continue;
-      if (follower === undefined || compareFollowers(c, follower, leader, racks, rackFirst, pairs, size) < 0) follower = c;
+      if (follower === undefined || compareFollowers(c, follower, leader, racks, rackFirst, pairs, size) < 0)
+        follower = c;
     }
     assert(follower !== undefined, 'there is a broker to follow');
     follower.chosen = true;

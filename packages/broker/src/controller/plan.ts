@@ -5,7 +5,13 @@
  */
 import { assert } from '@streambus/raft';
 import type { NodeId } from '@streambus/raft';
-import type { AddPartitionsCommand, ConfigEntry, CreateTopicCommand, PartitionReassignment, ReassignPartitionsCommand } from './commands.js';
+import type {
+  AddPartitionsCommand,
+  ConfigEntry,
+  CreateTopicCommand,
+  PartitionReassignment,
+  ReassignPartitionsCommand,
+} from './commands.js';
 import { partitionsPerTopicMax, reassignmentsPerCommandMax } from './constants.js';
 import { assignReplicas, clusterLoad } from './placement.js';
 import type { ControllerState, PartitionInfo } from './state.js';
@@ -28,24 +34,45 @@ function placementBrokers(state: ControllerState): { id: number; rack: string | 
 export function planCreateTopic(state: ControllerState, request: CreateTopicRequest): Plan<CreateTopicCommand> {
   const invalid = state.checkCreateTopic(request.name, request.partitions, request.replicationFactor, request.configs);
   if (invalid !== null) return invalid;
-  const assignments = assignReplicas(placementBrokers(state), request.partitions, request.replicationFactor, clusterLoad(state));
+  const assignments = assignReplicas(
+    placementBrokers(state),
+    request.partitions,
+    request.replicationFactor,
+    clusterLoad(state),
+  );
   return {
     ok: true,
-    command: { type: 'createTopic', name: request.name, replicationFactor: request.replicationFactor, configs: request.configs, assignments },
+    command: {
+      type: 'createTopic',
+      name: request.name,
+      replicationFactor: request.replicationFactor,
+      configs: request.configs,
+      assignments,
+    },
   };
 }
 
 /** Grows topic `name` to `partitionCount` partitions with the topic's replication factor. */
-export function planAddPartitions(state: ControllerState, name: string, partitionCount: number): Plan<AddPartitionsCommand> {
+export function planAddPartitions(
+  state: ControllerState,
+  name: string,
+  partitionCount: number,
+): Plan<AddPartitionsCommand> {
   const topic = state.topic(name);
   if (topic === undefined) return failure('UNKNOWN_TOPIC', `topic ${name} does not exist`);
   const added = partitionCount - topic.groupIds.length;
   if (!Number.isInteger(partitionCount) || added < 1 || partitionCount > partitionsPerTopicMax) {
-    return failure('INVALID_PARTITIONS', `topic ${name} has ${topic.groupIds.length} partitions; a new count must be more, and at most ${partitionsPerTopicMax}`);
+    return failure(
+      'INVALID_PARTITIONS',
+      `topic ${name} has ${topic.groupIds.length} partitions; a new count must be more, and at most ${partitionsPerTopicMax}`,
+    );
   }
   const brokers = placementBrokers(state);
   if (topic.replicationFactor > brokers.length) {
-    return failure('INVALID_REPLICATION_FACTOR', `topic ${name} needs ${topic.replicationFactor} live brokers, ${brokers.length} are live`);
+    return failure(
+      'INVALID_REPLICATION_FACTOR',
+      `topic ${name} needs ${topic.replicationFactor} live brokers, ${brokers.length} are live`,
+    );
   }
   const assignments = assignReplicas(brokers, added, topic.replicationFactor, clusterLoad(state));
   return { ok: true, command: { type: 'addPartitions', name, assignments } };
@@ -79,7 +106,10 @@ export function planMoveReplicasOff(state: ControllerState, brokerId: NodeId): M
     if (position < 0) continue;
     // Racks of the replicas that stay.
     const racks = new Set(
-      partition.replicas.filter((id) => id !== brokerId).map((id) => state.broker(id)?.rack ?? null).filter((rack) => rack !== null),
+      partition.replicas
+        .filter((id) => id !== brokerId)
+        .map((id) => state.broker(id)?.rack ?? null)
+        .filter((rack) => rack !== null),
     );
     let best: { id: NodeId; key: number[] } | null = null;
     for (const broker of live) {
@@ -108,7 +138,11 @@ export function planMoveReplicasOff(state: ControllerState, brokerId: NodeId): M
   const commands: ReassignPartitionsCommand[] = [];
   for (const [name, reassignments] of [...byTopic].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     for (let i = 0; i < reassignments.length; i += reassignmentsPerCommandMax) {
-      commands.push({ type: 'reassignPartitions', name, reassignments: reassignments.slice(i, i + reassignmentsPerCommandMax) });
+      commands.push({
+        type: 'reassignPartitions',
+        name,
+        reassignments: reassignments.slice(i, i + reassignmentsPerCommandMax),
+      });
     }
   }
   return { commands, stuck };

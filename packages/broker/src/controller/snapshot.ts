@@ -133,7 +133,10 @@ function readLeader(r: ByteReader): PartitionLeaderInfo | null {
 /** Decodes a snapshot written by `encodeSnapshot`. Throws ControllerCodecError on anything else. */
 export function decodeSnapshot(data: Uint8Array): ControllerState {
   if (data.length > snapshotBytesMax) {
-    throw new ControllerCodecError('CONTROLLER_TOO_LARGE', `controller snapshot of ${data.length} bytes exceeds ${snapshotBytesMax}`);
+    throw new ControllerCodecError(
+      'CONTROLLER_TOO_LARGE',
+      `controller snapshot of ${data.length} bytes exceeds ${snapshotBytesMax}`,
+    );
   }
   const head = new ByteReader(data, 'controller snapshot');
   const magic = head.u8('magic');
@@ -191,7 +194,8 @@ export function decodeSnapshot(data: Uint8Array): ControllerState {
       if (replicas.length === 0 || new Set(replicas).size !== replicas.length) throw r.malformed('bad replica list');
       // Version 1 predates reassignment as a membership change: its groups still have their first voters.
       const initialReplicas = version >= 2 ? readIds(r, replicationFactorMax, 'initial replicas') : replicas;
-      if (initialReplicas.length === 0 || new Set(initialReplicas).size !== initialReplicas.length) throw r.malformed('bad initial replica list');
+      if (initialReplicas.length === 0 || new Set(initialReplicas).size !== initialReplicas.length)
+        throw r.malformed('bad initial replica list');
       const leader = readLeader(r);
       groupIds.push(groupId);
       partitions.push({ topic: name, partition: p, groupId, replicas, initialReplicas, leader });

@@ -59,7 +59,10 @@ export class ControllerStateMachine implements StateMachine {
   private readonly restoredListeners: RestoredListener[] = [];
   private readonly rejectedListeners: RejectedListener[] = [];
 
-  constructor(private readonly groupId: GroupId = controllerGroupId, initial: ControllerState = new ControllerState()) {
+  constructor(
+    private readonly groupId: GroupId = controllerGroupId,
+    initial: ControllerState = new ControllerState(),
+  ) {
     this.current = initial;
   }
 

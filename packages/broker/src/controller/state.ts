@@ -103,7 +103,11 @@ export type ControllerEvent =
   | { readonly type: 'topicDeleted'; readonly topic: TopicInfo; readonly partitions: readonly PartitionInfo[] }
   | { readonly type: 'topicConfigChanged'; readonly topic: TopicInfo; readonly previous: TopicInfo }
   | { readonly type: 'partitionsAdded'; readonly topic: TopicInfo; readonly partitions: readonly PartitionInfo[] }
-  | { readonly type: 'assignmentChanged'; readonly partition: PartitionInfo; readonly previousReplicas: readonly NodeId[] }
+  | {
+      readonly type: 'assignmentChanged';
+      readonly partition: PartitionInfo;
+      readonly previousReplicas: readonly NodeId[];
+    }
   | { readonly type: 'leaderChanged'; readonly partition: PartitionInfo; readonly previousLeaderId: NodeId };
 
 /** The counters and records a snapshot carries; see `ControllerState.fromParts`. */
@@ -116,7 +120,11 @@ export interface ControllerStateParts {
   readonly partitions: readonly PartitionInfo[];
 }
 
-const ok = (changed: boolean, detail: ControllerResultDetail = { kind: 'none' }): ControllerResult => ({ ok: true, changed, detail });
+const ok = (changed: boolean, detail: ControllerResultDetail = { kind: 'none' }): ControllerResult => ({
+  ok: true,
+  changed,
+  detail,
+});
 
 function sortedConfigs(entries: Iterable<ConfigEntry>): ConfigEntry[] {
   return [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -258,7 +266,8 @@ export class ControllerState {
   private registerBroker(command: RegisterBrokerCommand, events: ControllerEvent[]): ControllerResult {
     const invalid = checkBrokerId(command.brokerId);
     if (invalid !== null) return invalid;
-    if (command.host.length === 0) return failure('INVALID_BROKER', `broker ${command.brokerId} has an empty host; set its advertised host`);
+    if (command.host.length === 0)
+      return failure('INVALID_BROKER', `broker ${command.brokerId} has an empty host; set its advertised host`);
     if (!Number.isInteger(command.port) || command.port < 1 || command.port > 0xffff) {
       return failure('INVALID_BROKER', `broker ${command.brokerId} port ${command.port} is not in 1..65535`);
     }
@@ -310,15 +319,24 @@ export class ControllerState {
   }
 
   /** Replicas of new partitions: `replicationFactor` distinct live brokers each. */
-  private checkNewAssignments(assignments: readonly (readonly NodeId[])[], replicationFactor: number): ControllerFailure | null {
+  private checkNewAssignments(
+    assignments: readonly (readonly NodeId[])[],
+    replicationFactor: number,
+  ): ControllerFailure | null {
     for (const [index, replicas] of assignments.entries()) {
       if (replicas.length !== replicationFactor) {
-        return failure('INVALID_REPLICA_ASSIGNMENT', `partition ${index} has ${replicas.length} replicas, not the replication factor ${replicationFactor}`);
+        return failure(
+          'INVALID_REPLICA_ASSIGNMENT',
+          `partition ${index} has ${replicas.length} replicas, not the replication factor ${replicationFactor}`,
+        );
       }
       if (!distinct(replicas)) return failure('INVALID_REPLICA_ASSIGNMENT', `partition ${index} names a broker twice`);
       const notLive = replicas.find((id) => !this.isLive(id));
       if (notLive !== undefined) {
-        return failure('INVALID_REPLICA_ASSIGNMENT', `partition ${index} is assigned to broker ${notLive}, which is not a live broker`);
+        return failure(
+          'INVALID_REPLICA_ASSIGNMENT',
+          `partition ${index} is assigned to broker ${notLive}, which is not a live broker`,
+        );
       }
     }
     return null;
@@ -326,18 +344,28 @@ export class ControllerState {
 
   private checkPartitionCapacity(count: number): ControllerFailure | null {
     if (this.partitionMap.size + count > partitionsMax) {
-      return failure('PARTITION_LIMIT_REACHED', `${count} more partitions would exceed the cluster's ${partitionsMax}; delete topics first`);
+      return failure(
+        'PARTITION_LIMIT_REACHED',
+        `${count} more partitions would exceed the cluster's ${partitionsMax}; delete topics first`,
+      );
     }
-    if (this.nextGroup + count - 1 > groupIdMax) return failure('GROUP_IDS_EXHAUSTED', 'no partition group ids are left');
+    if (this.nextGroup + count - 1 > groupIdMax)
+      return failure('GROUP_IDS_EXHAUSTED', 'no partition group ids are left');
     return null;
   }
 
   /** The checks of a create, in the order a client expects its first error. */
-  checkCreateTopic(name: string, partitionCount: number, replicationFactor: number, configs: readonly ConfigEntry[]): ControllerFailure | null {
+  checkCreateTopic(
+    name: string,
+    partitionCount: number,
+    replicationFactor: number,
+    configs: readonly ConfigEntry[],
+  ): ControllerFailure | null {
     const badName = checkTopicName(name);
     if (badName !== null) return badName;
     if (this.topicMap.has(name)) return failure('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
-    if (this.topicMap.size >= topicsMax) return failure('TOPIC_LIMIT_REACHED', `the cluster already has ${topicsMax} topics; delete some first`);
+    if (this.topicMap.size >= topicsMax)
+      return failure('TOPIC_LIMIT_REACHED', `the cluster already has ${topicsMax} topics; delete some first`);
     if (this.nextTopic > topicIdMax) return failure('TOPIC_LIMIT_REACHED', 'no topic ids are left');
     if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > partitionsPerTopicMax) {
       return failure('INVALID_PARTITIONS', `partition count ${partitionCount} is not in 1..${partitionsPerTopicMax}`);
@@ -345,16 +373,26 @@ export class ControllerState {
     const capacity = this.checkPartitionCapacity(partitionCount);
     if (capacity !== null) return capacity;
     if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > replicationFactorMax) {
-      return failure('INVALID_REPLICATION_FACTOR', `replication factor ${replicationFactor} is not in 1..${replicationFactorMax}`);
+      return failure(
+        'INVALID_REPLICATION_FACTOR',
+        `replication factor ${replicationFactor} is not in 1..${replicationFactorMax}`,
+      );
     }
     const live = this.liveBrokers().length;
     if (replicationFactor > live) {
-      return failure('INVALID_REPLICATION_FACTOR', `replication factor ${replicationFactor} is more than the ${live} live brokers; lower it or start brokers`);
+      return failure(
+        'INVALID_REPLICATION_FACTOR',
+        `replication factor ${replicationFactor} is more than the ${live} live brokers; lower it or start brokers`,
+      );
     }
     return checkConfigs(configs);
   }
 
-  private allocatePartitions(topic: string, firstIndex: number, assignments: readonly (readonly NodeId[])[]): PartitionInfo[] {
+  private allocatePartitions(
+    topic: string,
+    firstIndex: number,
+    assignments: readonly (readonly NodeId[])[],
+  ): PartitionInfo[] {
     const created: PartitionInfo[] = [];
     for (const [offset, replicas] of assignments.entries()) {
       const partition: PartitionInfo = {
@@ -417,10 +455,15 @@ export class ControllerState {
     for (const key of command.remove) configs.delete(key);
     for (const entry of command.set) configs.set(entry.key, entry.value);
     if (configs.size > topicConfigsMax) {
-      return failure('INVALID_CONFIG', `topic ${command.name} would have ${configs.size} config entries, more than ${topicConfigsMax}`);
+      return failure(
+        'INVALID_CONFIG',
+        `topic ${command.name} would have ${configs.size} config entries, more than ${topicConfigsMax}`,
+      );
     }
     const next = sortedConfigs([...configs].map(([key, value]) => ({ key, value })));
-    const changed = next.length !== previous.configs.length || next.some((entry, i) => entry.key !== previous.configs[i]?.key || entry.value !== previous.configs[i]?.value);
+    const changed =
+      next.length !== previous.configs.length ||
+      next.some((entry, i) => entry.key !== previous.configs[i]?.key || entry.value !== previous.configs[i]?.value);
     if (!changed) return ok(false);
     const topic = { ...previous, configs: next };
     this.topicMap.set(topic.name, topic);
@@ -433,9 +476,14 @@ export class ControllerState {
     if (previous === undefined) return unknownTopic(command.name);
     const total = previous.groupIds.length + command.assignments.length;
     if (command.assignments.length === 0 || total > partitionsPerTopicMax) {
-      return failure('INVALID_PARTITIONS', `topic ${command.name} cannot grow from ${previous.groupIds.length} to ${total} partitions (1..${partitionsPerTopicMax})`);
+      return failure(
+        'INVALID_PARTITIONS',
+        `topic ${command.name} cannot grow from ${previous.groupIds.length} to ${total} partitions (1..${partitionsPerTopicMax})`,
+      );
     }
-    const invalid = this.checkPartitionCapacity(command.assignments.length) ?? this.checkNewAssignments(command.assignments, previous.replicationFactor);
+    const invalid =
+      this.checkPartitionCapacity(command.assignments.length) ??
+      this.checkNewAssignments(command.assignments, previous.replicationFactor);
     if (invalid !== null) return invalid;
     const partitions = this.allocatePartitions(previous.name, previous.groupIds.length, command.assignments);
     const groupIds = partitions.map((partition) => partition.groupId);
@@ -455,14 +503,24 @@ export class ControllerState {
     const targets: { partition: PartitionInfo; replicas: readonly NodeId[] }[] = [];
     for (const { partition: index, replicas } of command.reassignments) {
       const partition = this.partitionOf(topic.name, index);
-      if (partition === undefined) return failure('INVALID_PARTITIONS', `topic ${topic.name} has no partition ${index}`);
+      if (partition === undefined)
+        return failure('INVALID_PARTITIONS', `topic ${topic.name} has no partition ${index}`);
       if (replicas.length < 1 || replicas.length > replicationFactorMax) {
-        return failure('INVALID_REPLICA_ASSIGNMENT', `partition ${index} gets ${replicas.length} replicas, not 1..${replicationFactorMax}`);
+        return failure(
+          'INVALID_REPLICA_ASSIGNMENT',
+          `partition ${index} gets ${replicas.length} replicas, not 1..${replicationFactorMax}`,
+        );
       }
       if (!distinct(replicas)) return failure('INVALID_REPLICA_ASSIGNMENT', `partition ${index} names a broker twice`);
       // Replicas it keeps may be down (that is why one reassigns); replicas it gains must be live.
-      const bad = replicas.find((id) => !this.brokerMap.has(id) || (!partition.replicas.includes(id) && !this.isLive(id)));
-      if (bad !== undefined) return failure('INVALID_REPLICA_ASSIGNMENT', `partition ${index} cannot move to broker ${bad}: it is not a live broker`);
+      const bad = replicas.find(
+        (id) => !this.brokerMap.has(id) || (!partition.replicas.includes(id) && !this.isLive(id)),
+      );
+      if (bad !== undefined)
+        return failure(
+          'INVALID_REPLICA_ASSIGNMENT',
+          `partition ${index} cannot move to broker ${bad}: it is not a live broker`,
+        );
       targets.push({ partition, replicas });
     }
     let changed = false;
@@ -481,7 +539,8 @@ export class ControllerState {
     if (partition === undefined) return 'unknown group';
     if (!this.brokerMap.has(report.leaderId)) return 'unknown leader';
     if (report.term < 1) return 'no term';
-    if (report.isr.length > isrSizeMax || !distinct(report.isr) || !report.isr.includes(report.leaderId)) return 'bad isr';
+    if (report.isr.length > isrSizeMax || !distinct(report.isr) || !report.isr.includes(report.leaderId))
+      return 'bad isr';
     const last = partition.leader;
     if (last === null) return null;
     if (report.term < last.term) return 'older term';
@@ -502,7 +561,12 @@ export class ControllerState {
         ignored++;
         continue;
       }
-      const leader: PartitionLeaderInfo = { leaderId: report.leaderId, term: report.term, isr: [...report.isr], highWatermark: report.highWatermark };
+      const leader: PartitionLeaderInfo = {
+        leaderId: report.leaderId,
+        term: report.term,
+        isr: [...report.isr],
+        highWatermark: report.highWatermark,
+      };
       const partition = { ...previous, leader };
       this.partitionMap.set(partition.groupId, partition);
       accepted++;
@@ -517,7 +581,8 @@ export class ControllerState {
     if (!Number.isInteger(command.count) || command.count < 1 || command.count > producerIdBlockSizeMax) {
       return failure('INVALID_REQUEST', `producer id block of ${command.count} is not in 1..${producerIdBlockSizeMax}`);
     }
-    if (this.nextProducer + command.count - 1 > producerIdMax) return failure('PRODUCER_IDS_EXHAUSTED', 'no producer ids are left');
+    if (this.nextProducer + command.count - 1 > producerIdMax)
+      return failure('PRODUCER_IDS_EXHAUSTED', 'no producer ids are left');
     const firstProducerId = this.nextProducer;
     this.nextProducer += command.count;
     return ok(true, { kind: 'producerIds', firstProducerId, count: command.count });
@@ -561,7 +626,8 @@ export class ControllerState {
 }
 
 function checkBrokerId(id: NodeId): ControllerFailure | null {
-  if (!Number.isInteger(id) || id < 1 || id > brokerIdMax) return failure('INVALID_BROKER', `broker id ${id} is not in 1..${brokerIdMax}`);
+  if (!Number.isInteger(id) || id < 1 || id > brokerIdMax)
+    return failure('INVALID_BROKER', `broker id ${id} is not in 1..${brokerIdMax}`);
   return null;
 }
 

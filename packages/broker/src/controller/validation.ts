@@ -14,12 +14,19 @@ const legalConfigKey = /^[a-zA-Z0-9._-]+$/;
 /** Kafka's rules: 1..249 characters of [a-zA-Z0-9._-], and neither "." nor "..". */
 export function checkTopicName(name: string): ControllerFailure | null {
   if (name.length === 0) return failure('INVALID_TOPIC_NAME', 'topic name is empty; name it with [a-zA-Z0-9._-]');
-  if (name === '.' || name === '..') return failure('INVALID_TOPIC_NAME', `topic name "${name}" is not allowed; pick another name`);
+  if (name === '.' || name === '..')
+    return failure('INVALID_TOPIC_NAME', `topic name "${name}" is not allowed; pick another name`);
   if (name.length > topicNameLengthMax) {
-    return failure('INVALID_TOPIC_NAME', `topic name is ${name.length} characters, more than ${topicNameLengthMax}; shorten it`);
+    return failure(
+      'INVALID_TOPIC_NAME',
+      `topic name is ${name.length} characters, more than ${topicNameLengthMax}; shorten it`,
+    );
   }
   if (!topicNamePattern.test(name)) {
-    return failure('INVALID_TOPIC_NAME', `topic name ${JSON.stringify(name)} has characters outside [a-zA-Z0-9._-]; rename it`);
+    return failure(
+      'INVALID_TOPIC_NAME',
+      `topic name ${JSON.stringify(name)} has characters outside [a-zA-Z0-9._-]; rename it`,
+    );
   }
   return null;
 }
@@ -30,7 +37,10 @@ function utf8Bytes(text: string): number {
 
 export function checkConfigKey(key: string): ControllerFailure | null {
   if (key.length === 0 || utf8Bytes(key) > configKeyBytesMax || !legalConfigKey.test(key)) {
-    return failure('INVALID_CONFIG', `config key ${JSON.stringify(key)} must be 1..${configKeyBytesMax} characters of [a-zA-Z0-9._-]`);
+    return failure(
+      'INVALID_CONFIG',
+      `config key ${JSON.stringify(key)} must be 1..${configKeyBytesMax} characters of [a-zA-Z0-9._-]`,
+    );
   }
   return null;
 }
@@ -47,7 +57,10 @@ export function checkConfigs(entries: readonly ConfigEntry[]): ControllerFailure
     if (seen.has(entry.key)) return failure('INVALID_CONFIG', `config key ${entry.key} is given twice; give it once`);
     seen.add(entry.key);
     if (utf8Bytes(entry.value) > configValueBytesMax) {
-      return failure('INVALID_CONFIG', `config value of ${entry.key} is longer than ${configValueBytesMax} bytes; shorten it`);
+      return failure(
+        'INVALID_CONFIG',
+        `config value of ${entry.key} is longer than ${configValueBytesMax} bytes; shorten it`,
+      );
     }
   }
   return null;

@@ -23,7 +23,14 @@ describe('logging', () => {
     const root = createLogger({ level: 'info', destination, brokerId: 3 });
     componentLogger(root, 'storage').info({ partition: 0, offset: 12 }, 'Message produced');
     const [line] = destination.lines();
-    expect(line).toMatchObject({ level: 'info', msg: 'Message produced', broker_id: 3, component: 'storage', partition: 0, offset: 12 });
+    expect(line).toMatchObject({
+      level: 'info',
+      msg: 'Message produced',
+      broker_id: 3,
+      component: 'storage',
+      partition: 0,
+      offset: 12,
+    });
     expect(typeof line?.['time']).toBe('string');
     expect(Number.isNaN(Date.parse(String(line?.['time'])))).toBe(false);
   });

@@ -17,6 +17,10 @@ export interface NotLeaderAnswer {
  * read failed for a reason of its own (a forward that failed, a corrupt local copy).
  */
 export function notLeader(leaderId: NodeId, reason?: string): NotLeaderAnswer {
-  const errorMessage = reason ?? (leaderId === 0 ? 'no leader is known for this partition; retry after a metadata refresh' : `broker ${leaderId} leads this partition; retry there`);
+  const errorMessage =
+    reason ??
+    (leaderId === 0
+      ? 'no leader is known for this partition; retry after a metadata refresh'
+      : `broker ${leaderId} leads this partition; retry there`);
   return { errorCode: ErrorCode.NOT_LEADER, errorMessage, leaderId };
 }

@@ -10,7 +10,16 @@
  * proposal the leader stops, waits for its log to drain, and starts the projection again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, isRecordBatch, offsetTimestampEarliest, offsetTimestampLatest, readBatchHeader, stampBaseOffset, validateRecordBatch, RecordBatchError } from '@streambus/proto';
+import {
+  ErrorCode,
+  isRecordBatch,
+  offsetTimestampEarliest,
+  offsetTimestampLatest,
+  readBatchHeader,
+  stampBaseOffset,
+  validateRecordBatch,
+  RecordBatchError,
+} from '@streambus/proto';
 import type { RecordBatchHeader } from '@streambus/proto';
 import { EntryType, NotLeaderError, ProposalDroppedError, Role, StoppedError } from '@streambus/raft';
 import type { Entry, RaftHost, Snapshot } from '@streambus/raft';
@@ -18,7 +27,15 @@ import { CorruptBatchError, OffsetOutOfRangeError } from '@streambus/storage';
 import type { LevelRaftStore } from '@streambus/storage';
 import type { Logger } from '../logging/logger.js';
 import { rethrowBug } from '../bugs.js';
-import { fetchWaitersMax, leaderReadyRetryMs, producerSequenceModulus, producerWindowBatches, reorderWaitMsMax, reorderWaitersMax, uncommittedBytesMax } from './constants.js';
+import {
+  fetchWaitersMax,
+  leaderReadyRetryMs,
+  producerSequenceModulus,
+  producerWindowBatches,
+  reorderWaitMsMax,
+  reorderWaitersMax,
+  uncommittedBytesMax,
+} from './constants.js';
 import { notLeader } from './not-leader.js';
 import type { NotLeaderAnswer } from './not-leader.js';
 import { PartitionState } from './partition-state.js';
@@ -220,7 +237,10 @@ export class PartitionReplica {
         state.inflight.clear();
         state.ready = true;
         for (const wake of state.readyWaiters.splice(0)) wake();
-        this.logger.debug({ group: this.groupId, term: state.term, next_offset: this.applied.nextOffset }, 'partition leader ready');
+        this.logger.debug(
+          { group: this.groupId, term: state.term, next_offset: this.applied.nextOffset },
+          'partition leader ready',
+        );
         return;
       } catch (error) {
         rethrowBug(error);
@@ -254,7 +274,8 @@ export class PartitionReplica {
       // would be replicated and would fail every consumer of the partition.
       header = validateRecordBatch(batch);
     } catch (error) {
-      if (error instanceof RecordBatchError) return errorOutcome(ErrorCode.CORRUPT_MESSAGE, `record batch rejected, nothing appended: ${error.message}`);
+      if (error instanceof RecordBatchError)
+        return errorOutcome(ErrorCode.CORRUPT_MESSAGE, `record batch rejected, nothing appended: ${error.message}`);
       throw error;
     }
     const reorderDeadline = Math.min(deadline, this.nowMs() + reorderWaitMsMax);
@@ -264,7 +285,12 @@ export class PartitionReplica {
       state = await this.waitUntilWritable(batch.byteLength, deadline);
       if (!(state !== null && state.ready)) {
         if (state === null) return this.notLeader();
-        return errorOutcome(ErrorCode.REQUEST_TIMED_OUT, 'partition leader is not ready yet (it is applying its log); retry', this.brokerId, state.term);
+        return errorOutcome(
+          ErrorCode.REQUEST_TIMED_OUT,
+          'partition leader is not ready yet (it is applying its log); retry',
+          this.brokerId,
+          state.term,
+        );
       }
       // From here to propose() nothing awaits: the check and the stamp are atomic.
       check = state.projected.check(header);
@@ -277,9 +303,19 @@ export class PartitionReplica {
     }
     switch (check.kind) {
       case 'fenced':
-        return errorOutcome(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${header.producerId} epoch ${header.producerEpoch} is fenced by epoch ${check.currentEpoch}`, this.brokerId, state.term);
+        return errorOutcome(
+          ErrorCode.INVALID_PRODUCER_EPOCH,
+          `producer ${header.producerId} epoch ${header.producerEpoch} is fenced by epoch ${check.currentEpoch}`,
+          this.brokerId,
+          state.term,
+        );
       case 'out-of-order':
-        return errorOutcome(ErrorCode.OUT_OF_ORDER_SEQUENCE, `producer ${header.producerId}: sequence ${header.baseSequence} is out of order, expected ${check.expected}`, this.brokerId, state.term);
+        return errorOutcome(
+          ErrorCode.OUT_OF_ORDER_SEQUENCE,
+          `producer ${header.producerId}: sequence ${header.baseSequence} is out of order, expected ${check.expected}`,
+          this.brokerId,
+          state.term,
+        );
       case 'duplicate':
         return this.duplicate(state, header, check.batch.baseOffset);
       case 'duplicate-forgotten':
@@ -309,22 +345,50 @@ export class PartitionReplica {
     }
     if (acks === 'none') {
       void outcome.catch(rethrowBug);
-      return { errorCode: ErrorCode.NONE, errorMessage: '', baseOffset: -1, leaderId: this.brokerId, leaderEpoch: state.term, logStartOffset: -1 };
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        baseOffset: -1,
+        leaderId: this.brokerId,
+        leaderEpoch: state.term,
+        logStartOffset: -1,
+      };
     }
     return withDeadline(outcome, deadline - this.nowMs(), () =>
-      errorOutcome(ErrorCode.REQUEST_TIMED_OUT, `not acknowledged within ${timeoutMs} ms; retry (an idempotent producer's retry is not duplicated)`, this.brokerId, state.term),
+      errorOutcome(
+        ErrorCode.REQUEST_TIMED_OUT,
+        `not acknowledged within ${timeoutMs} ms; retry (an idempotent producer's retry is not duplicated)`,
+        this.brokerId,
+        state.term,
+      ),
     );
   }
 
-  private async propose(state: LeaderState, batch: Uint8Array, header: RecordBatchHeader, acks: AcksMode): Promise<ProduceOutcome> {
+  private async propose(
+    state: LeaderState,
+    batch: Uint8Array,
+    header: RecordBatchHeader,
+    acks: AcksMode,
+  ): Promise<ProduceOutcome> {
     try {
-      await this.host.propose(this.groupId, batch, { waitFor: acks === 'all' && this.knobs.ackBeforeCommit !== true ? 'commit' : 'persist' });
-      return { errorCode: ErrorCode.NONE, errorMessage: '', baseOffset: header.baseOffset, leaderId: this.brokerId, leaderEpoch: state.term, logStartOffset: this.logStartOffset() };
+      await this.host.propose(this.groupId, batch, {
+        waitFor: acks === 'all' && this.knobs.ackBeforeCommit !== true ? 'commit' : 'persist',
+      });
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        baseOffset: header.baseOffset,
+        leaderId: this.brokerId,
+        leaderEpoch: state.term,
+        logStartOffset: this.logStartOffset(),
+      };
     } catch (error) {
       this.resynchronize(state);
       if (error instanceof NotLeaderError) return this.notLeader();
       if (error instanceof ProposalDroppedError || error instanceof StoppedError) {
-        return notLeaderOutcome(notLeader(this.host.leaderOf(this.groupId), `write not accepted: ${error.message}; retry`));
+        return notLeaderOutcome(
+          notLeader(this.host.leaderOf(this.groupId), `write not accepted: ${error.message}; retry`),
+        );
       }
       throw error;
     } finally {
@@ -338,9 +402,21 @@ export class PartitionReplica {
     const inflight = state.inflight.get(producerKey(header));
     if (inflight !== undefined) return inflight;
     if (baseOffset < this.applied.nextOffset) {
-      return { errorCode: ErrorCode.NONE, errorMessage: '', baseOffset, leaderId: this.brokerId, leaderEpoch: state.term, logStartOffset: this.logStartOffset() };
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        baseOffset,
+        leaderId: this.brokerId,
+        leaderEpoch: state.term,
+        logStartOffset: this.logStartOffset(),
+      };
     }
-    return errorOutcome(ErrorCode.REQUEST_TIMED_OUT, 'the first attempt of this batch is still in flight; retry', this.brokerId, state.term);
+    return errorOutcome(
+      ErrorCode.REQUEST_TIMED_OUT,
+      'the first attempt of this batch is still in flight; retry',
+      this.brokerId,
+      state.term,
+    );
   }
 
   /** Waits for leadership readiness and room under the uncommitted-bytes bound. */
@@ -348,7 +424,8 @@ export class PartitionReplica {
     for (;;) {
       const state = this.leader;
       if (state === null || this.closed) return null;
-      if (state.ready && (state.uncommittedBytes === 0 || state.uncommittedBytes + bytes <= uncommittedBytesMax)) return state;
+      if (state.ready && (state.uncommittedBytes === 0 || state.uncommittedBytes + bytes <= uncommittedBytesMax))
+        return state;
       const remaining = deadline - this.nowMs();
       if (remaining <= 0) return state;
       await new Promise<void>((resolve) => {
@@ -388,7 +465,12 @@ export class PartitionReplica {
   async fetch(fetchOffset: number, bytesMax: number): Promise<FetchOutcome> {
     const state = this.leader;
     const leaderId = this.host.hasGroup(this.groupId) ? this.host.leaderOf(this.groupId) : 0;
-    const base = { highWatermark: this.highWatermark, logStartOffset: this.logStartOffset(), leaderId, leaderEpoch: state?.term ?? 0 };
+    const base = {
+      highWatermark: this.highWatermark,
+      logStartOffset: this.logStartOffset(),
+      leaderId,
+      leaderEpoch: state?.term ?? 0,
+    };
     if (state === null) return { ...base, ...notLeader(leaderId), batches: [], bytes: 0 };
     const pastHighWatermark = this.knobs.servePastHighWatermark === true;
     // Above the high watermark but within the log is not out of range: a new leader's high
@@ -396,10 +478,20 @@ export class PartitionReplica {
     // old one. Such a fetch waits like one at the high watermark (Kafka answers it empty too).
     // Until the leader is ready its log end is not known: entries of earlier terms may lie there.
     const logEndOffset = state.ready ? state.projected.nextOffset : Number.POSITIVE_INFINITY;
-    if (fetchOffset < base.logStartOffset || (fetchOffset > Math.max(base.highWatermark, logEndOffset) && !pastHighWatermark)) {
-      return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: `offset ${fetchOffset} is outside [${base.logStartOffset}, ${Math.max(base.highWatermark, logEndOffset)}]`, batches: [], bytes: 0 };
+    if (
+      fetchOffset < base.logStartOffset ||
+      (fetchOffset > Math.max(base.highWatermark, logEndOffset) && !pastHighWatermark)
+    ) {
+      return {
+        ...base,
+        errorCode: ErrorCode.OFFSET_OUT_OF_RANGE,
+        errorMessage: `offset ${fetchOffset} is outside [${base.logStartOffset}, ${Math.max(base.highWatermark, logEndOffset)}]`,
+        batches: [],
+        bytes: 0,
+      };
     }
-    if (fetchOffset >= base.highWatermark && !pastHighWatermark) return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', batches: [], bytes: 0 };
+    if (fetchOffset >= base.highWatermark && !pastHighWatermark)
+      return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', batches: [], bytes: 0 };
     try {
       const maxIndex = pastHighWatermark ? this.host.status(this.groupId).lastIndex : this.appliedIndex;
       const stored = await this.store.readBatches(this.groupId, fetchOffset, bytesMax, maxIndex);
@@ -410,9 +502,19 @@ export class PartitionReplica {
       });
       return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', batches, bytes };
     } catch (error) {
-      if (error instanceof OffsetOutOfRangeError) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: error.message, batches: [], bytes: 0 };
+      if (error instanceof OffsetOutOfRangeError)
+        return {
+          ...base,
+          errorCode: ErrorCode.OFFSET_OUT_OF_RANGE,
+          errorMessage: error.message,
+          batches: [],
+          bytes: 0,
+        };
       if (error instanceof CorruptBatchError) {
-        this.logger.error({ group: this.groupId, err: error.message }, 'corrupt batch on disk: refusing to serve it; handing leadership to a healthy replica');
+        this.logger.error(
+          { group: this.groupId, err: error.message },
+          'corrupt batch on disk: refusing to serve it; handing leadership to a healthy replica',
+        );
         this.onCorrupt?.(error);
         const reason = `stored data is corrupt on broker ${this.brokerId}; it is not served, and leadership moves to a healthy replica: retry`;
         return { ...base, ...notLeader(leaderId, reason), batches: [], bytes: 0 };
@@ -459,7 +561,6 @@ function isAhead(sequence: number, expected: number): boolean {
   const distance = (sequence - expected + producerSequenceModulus) % producerSequenceModulus;
   return distance > 0 && distance < producerSequenceModulus / 2;
 }
-
 
 function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
   if (ms <= 0) return Promise.resolve(onTimeout());

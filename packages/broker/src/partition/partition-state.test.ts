@@ -32,27 +32,51 @@ describe('PartitionState', () => {
     state.append(first);
     expect(state.nextOffset).toBe(5);
     const retry = header({ baseOffset: 0, recordCount: 2, producerId: 7, producerEpoch: 0, baseSequence: 0 });
-    expect(state.check(retry)).toEqual({ kind: 'duplicate', batch: { firstSequence: 0, lastSequence: 1, baseOffset: 3, lastOffset: 4 } });
-    expect(state.check(header({ baseOffset: 0, recordCount: 1, producerId: 7, producerEpoch: 0, baseSequence: 2 })).kind).toBe('new');
-    expect(state.check(header({ baseOffset: 0, recordCount: 1, producerId: 7, producerEpoch: 0, baseSequence: 5 }))).toEqual({ kind: 'out-of-order', expected: 2 });
+    expect(state.check(retry)).toEqual({
+      kind: 'duplicate',
+      batch: { firstSequence: 0, lastSequence: 1, baseOffset: 3, lastOffset: 4 },
+    });
+    expect(
+      state.check(header({ baseOffset: 0, recordCount: 1, producerId: 7, producerEpoch: 0, baseSequence: 2 })).kind,
+    ).toBe('new');
+    expect(
+      state.check(header({ baseOffset: 0, recordCount: 1, producerId: 7, producerEpoch: 0, baseSequence: 5 })),
+    ).toEqual({ kind: 'out-of-order', expected: 2 });
   });
 
   it('requires sequence 0 from a new producer or a new epoch, and fences old epochs', () => {
     const state = new PartitionState();
-    expect(state.check(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 0, baseSequence: 5 }))).toEqual({ kind: 'out-of-order', expected: 0 });
+    expect(
+      state.check(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 0, baseSequence: 5 })),
+    ).toEqual({ kind: 'out-of-order', expected: 0 });
     state.append(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 1, baseSequence: 0 }));
-    expect(state.check(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 2, baseSequence: 3 }))).toEqual({ kind: 'out-of-order', expected: 0 });
-    expect(state.check(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 2, baseSequence: 0 })).kind).toBe('new');
-    expect(state.check(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 0, baseSequence: 1 }))).toEqual({ kind: 'fenced', currentEpoch: 1 });
+    expect(
+      state.check(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 2, baseSequence: 3 })),
+    ).toEqual({ kind: 'out-of-order', expected: 0 });
+    expect(
+      state.check(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 2, baseSequence: 0 })).kind,
+    ).toBe('new');
+    expect(
+      state.check(header({ baseOffset: 0, recordCount: 1, producerId: 1, producerEpoch: 0, baseSequence: 1 })),
+    ).toEqual({ kind: 'fenced', currentEpoch: 1 });
   });
 
   it('tells a batch written before the remembered window (DUPLICATE_SEQUENCE) from one out of order', () => {
     const state = new PartitionState();
     // Batches of 2 records: sequences 0-1, 2-3, ... 10-11; the window keeps the last 5 (2..11).
     for (let batch = 0; batch < 6; batch++) {
-      state.append(header({ baseOffset: state.nextOffset, recordCount: 2, producerId: 7, producerEpoch: 0, baseSequence: 2 * batch }));
+      state.append(
+        header({
+          baseOffset: state.nextOffset,
+          recordCount: 2,
+          producerId: 7,
+          producerEpoch: 0,
+          baseSequence: 2 * batch,
+        }),
+      );
     }
-    const at = (baseSequence: number, recordCount = 2) => state.check(header({ baseOffset: 0, recordCount, producerId: 7, producerEpoch: 0, baseSequence }));
+    const at = (baseSequence: number, recordCount = 2) =>
+      state.check(header({ baseOffset: 0, recordCount, producerId: 7, producerEpoch: 0, baseSequence }));
     expect(at(0)).toEqual({ kind: 'duplicate-forgotten', oldestSequence: 2 });
     expect(at(4).kind).toBe('duplicate');
     // Inside the window but not one of its batches, or overlapping its start: not a retry.
@@ -63,23 +87,39 @@ describe('PartitionState', () => {
     // A window that is not full forgot nothing: an earlier sequence was never written.
     const young = new PartitionState();
     young.append(header({ baseOffset: 0, recordCount: 2, producerId: 8, producerEpoch: 0, baseSequence: 0 }));
-    expect(young.check(header({ baseOffset: 0, recordCount: 1, producerId: 8, producerEpoch: 0, baseSequence: 0x7fff_fffe })).kind).toBe('out-of-order');
+    expect(
+      young.check(header({ baseOffset: 0, recordCount: 1, producerId: 8, producerEpoch: 0, baseSequence: 0x7fff_fffe }))
+        .kind,
+    ).toBe('out-of-order');
   });
 
   it('round-trips through its snapshot encoding', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ producer: fc.integer({ min: 0, max: 5 }), count: fc.integer({ min: 1, max: 50 }) }), { maxLength: 60 }), (writes) => {
-        const state = new PartitionState();
-        const sequences = new Map<number, number>();
-        for (const write of writes) {
-          const sequence = sequences.get(write.producer) ?? 0;
-          state.append(header({ baseOffset: state.nextOffset, recordCount: write.count, producerId: write.producer, producerEpoch: 0, baseSequence: sequence }));
-          sequences.set(write.producer, sequence + write.count);
-        }
-        const decoded = PartitionState.decode(state.encode());
-        expect(decoded.nextOffset).toBe(state.nextOffset);
-        expect([...decoded.producers]).toEqual([...state.producers]);
-      }),
+      fc.property(
+        fc.array(fc.record({ producer: fc.integer({ min: 0, max: 5 }), count: fc.integer({ min: 1, max: 50 }) }), {
+          maxLength: 60,
+        }),
+        (writes) => {
+          const state = new PartitionState();
+          const sequences = new Map<number, number>();
+          for (const write of writes) {
+            const sequence = sequences.get(write.producer) ?? 0;
+            state.append(
+              header({
+                baseOffset: state.nextOffset,
+                recordCount: write.count,
+                producerId: write.producer,
+                producerEpoch: 0,
+                baseSequence: sequence,
+              }),
+            );
+            sequences.set(write.producer, sequence + write.count);
+          }
+          const decoded = PartitionState.decode(state.encode());
+          expect(decoded.nextOffset).toBe(state.nextOffset);
+          expect([...decoded.producers]).toEqual([...state.producers]);
+        },
+      ),
     );
   });
 

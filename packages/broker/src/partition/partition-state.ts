@@ -7,7 +7,12 @@
 import { noProducerId } from '@streambus/proto';
 import type { RecordBatchHeader } from '@streambus/proto';
 import { assert } from '@streambus/raft';
-import { partitionStateMagic, partitionStateVersion, producerWindowBatches, producersPerPartitionMax } from './constants.js';
+import {
+  partitionStateMagic,
+  partitionStateVersion,
+  producerWindowBatches,
+  producersPerPartitionMax,
+} from './constants.js';
 
 /** One batch a producer wrote: its sequence range and where it landed. */
 export interface ProducerBatch {
@@ -69,7 +74,8 @@ export class PartitionState {
     if (header.producerEpoch < entry.epoch) return { kind: 'fenced', currentEpoch: entry.epoch };
     const lastSequence = nextSequence(header.baseSequence, header.recordCount - 1);
     for (const batch of entry.batches) {
-      if (batch.firstSequence === header.baseSequence && batch.lastSequence === lastSequence) return { kind: 'duplicate', batch };
+      if (batch.firstSequence === header.baseSequence && batch.lastSequence === lastSequence)
+        return { kind: 'duplicate', batch };
     }
     const last = entry.batches[entry.batches.length - 1];
     if (last === undefined) return { kind: 'new' };

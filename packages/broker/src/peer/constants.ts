@@ -33,7 +33,10 @@ const protobufOverheadPerMessageBytes = 128;
 
 assert(peerReconnectBackoffMsMin <= peerReconnectBackoffMsMaxDefault, 'backoff min is below its max');
 assert(peerQueueBytesMaxDefault >= peerMessageBytesMax, 'a peer queue holds at least one largest frame');
-assert(frameBytesMax + frameMessagesMax * protobufOverheadPerMessageBytes <= peerMessageBytesMax, 'a largest raft frame fits in one peer message');
+assert(
+  frameBytesMax + frameMessagesMax * protobufOverheadPerMessageBytes <= peerMessageBytesMax,
+  'a largest raft frame fits in one peer message',
+);
 assert(peerInFlightBytesMax >= frameBytesMax, 'a largest raft frame fits in flight');
 assert(peerKeepaliveTimeoutMs < peerKeepaliveMs, 'a keepalive ping times out before the next is due');
 

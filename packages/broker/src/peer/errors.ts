@@ -40,7 +40,13 @@ export class UnsupportedVersionError extends PeerError {
  */
 export class PeerCallError extends PeerError {
   constructor(
-    readonly code: 'UNKNOWN_PEER' | 'PEER_UNAVAILABLE' | 'DEADLINE_EXCEEDED' | 'TRANSPORT_CLOSED' | 'COMMAND_TOO_LARGE' | 'PEER_CALL_FAILED',
+    readonly code:
+      | 'UNKNOWN_PEER'
+      | 'PEER_UNAVAILABLE'
+      | 'DEADLINE_EXCEEDED'
+      | 'TRANSPORT_CLOSED'
+      | 'COMMAND_TOO_LARGE'
+      | 'PEER_CALL_FAILED',
     readonly peerId: number,
     message: string,
   ) {

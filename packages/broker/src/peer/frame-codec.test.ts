@@ -9,17 +9,34 @@ import { MalformedFrameError, PeerError, UnsupportedVersionError } from './error
 // Randomized: the seed is printed; replay with
 //   cd packages/broker && FC_SEED=<seed> npx vitest run src/peer/frame-codec.test.ts
 const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
-console.log(`frame codec properties: seed ${seed} (replay: FC_SEED=${seed} npx vitest run src/peer/frame-codec.test.ts)`);
+console.log(
+  `frame codec properties: seed ${seed} (replay: FC_SEED=${seed} npx vitest run src/peer/frame-codec.test.ts)`,
+);
 const fcParams = { numRuns: 200, seed } as const;
 
 const u64 = fc.oneof(fc.constantFrom(0, 1, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER), fc.nat(), fc.maxSafeNat());
 const nodeIdArb = fc.integer({ min: 1, max: 0xffff_ffff });
 const groupIdArb = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff_ffff }));
-const bytesArb = fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 200, maxLength: 2000 }));
+const bytesArb = fc.oneof(
+  fc.constant(new Uint8Array(0)),
+  fc.uint8Array({ maxLength: 64 }),
+  fc.uint8Array({ minLength: 200, maxLength: 2000 }),
+);
 const idsArb = fc.array(nodeIdArb, { maxLength: 5 });
 
-const confStateArb: fc.Arbitrary<ConfState> = fc.record({ voters: idsArb, learners: idsArb, votersOutgoing: idsArb, learnersNext: idsArb, autoLeave: fc.boolean() });
-const entryArb: fc.Arbitrary<Entry> = fc.record({ term: u64, index: u64, type: fc.constantFrom(0 as const, 1 as const), data: bytesArb });
+const confStateArb: fc.Arbitrary<ConfState> = fc.record({
+  voters: idsArb,
+  learners: idsArb,
+  votersOutgoing: idsArb,
+  learnersNext: idsArb,
+  autoLeave: fc.boolean(),
+});
+const entryArb: fc.Arbitrary<Entry> = fc.record({
+  term: u64,
+  index: u64,
+  type: fc.constantFrom(0 as const, 1 as const),
+  data: bytesArb,
+});
 const chunkArb: fc.Arbitrary<SnapshotChunk> = fc.record({
   metadata: fc.record({ index: u64, term: u64, confState: confStateArb }),
   offset: u64,
@@ -46,30 +63,38 @@ function messageArb(from: number, to: number): fc.Arbitrary<Message> {
   });
 }
 
-const frameArb: fc.Arbitrary<Frame> = fc
-  .tuple(nodeIdArb, nodeIdArb)
-  .chain(([from, to]) =>
-    fc.record({
-      from: fc.constant(from),
-      to: fc.constant(to),
-      session: u64,
-      messages: fc.array(fc.record({ groupId: groupIdArb, message: messageArb(from, to) }), { maxLength: 5 }),
-      heartbeats: fc.array(fc.record({ groupId: groupIdArb, term: u64, commit: u64 }), { maxLength: 5 }),
-      heartbeatResponses: fc.array(fc.record({ groupId: groupIdArb, term: u64 }), { maxLength: 5 }),
-      quiesce: fc.array(fc.record({ groupId: groupIdArb, term: u64 }), { maxLength: 5 }),
-    }),
-  );
+const frameArb: fc.Arbitrary<Frame> = fc.tuple(nodeIdArb, nodeIdArb).chain(([from, to]) =>
+  fc.record({
+    from: fc.constant(from),
+    to: fc.constant(to),
+    session: u64,
+    messages: fc.array(fc.record({ groupId: groupIdArb, message: messageArb(from, to) }), { maxLength: 5 }),
+    heartbeats: fc.array(fc.record({ groupId: groupIdArb, term: u64, commit: u64 }), { maxLength: 5 }),
+    heartbeatResponses: fc.array(fc.record({ groupId: groupIdArb, term: u64 }), { maxLength: 5 }),
+    quiesce: fc.array(fc.record({ groupId: groupIdArb, term: u64 }), { maxLength: 5 }),
+  }),
+);
 
 /** Bytes as plain arrays so that toEqual compares contents, not Buffer vs Uint8Array classes. */
 function normalize(value: unknown): unknown {
   if (value instanceof Uint8Array) return { bytes: [...value] };
   if (Array.isArray(value)) return value.map(normalize);
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, normalize(item)]));
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, normalize(item)]));
   return value;
 }
 
 function plainFrame(overrides: Partial<Frame> = {}): Frame {
-  return { from: 1, to: 2, session: 7, messages: [], heartbeats: [], heartbeatResponses: [], quiesce: [], ...overrides };
+  return {
+    from: 1,
+    to: 2,
+    session: 7,
+    messages: [],
+    heartbeats: [],
+    heartbeatResponses: [],
+    quiesce: [],
+    ...overrides,
+  };
 }
 
 function message(overrides: Partial<Message> = {}): Message {
@@ -103,7 +128,9 @@ describe('frame codec', () => {
 
   it('decodes entry data as views into the received buffer, not copies', () => {
     const data = new Uint8Array(4096).map((_, i) => i % 251);
-    const frame = plainFrame({ messages: [{ groupId: 5, message: message({ entries: [{ term: 3, index: 11, type: 0, data }] }) }] });
+    const frame = plainFrame({
+      messages: [{ groupId: 5, message: message({ entries: [{ term: 3, index: 11, type: 0, data }] }) }],
+    });
     const bytes = encodeFrame(frame);
     const decoded = decodeFrame(bytes);
     const entry = decoded.messages[0]!.message.entries[0]!;
@@ -125,19 +152,33 @@ describe('frame codec', () => {
   });
 
   it('never throws anything but a PeerError for random bytes and random corruption (fast-check)', () => {
-    const valid = encodeFrame(plainFrame({ messages: [{ groupId: 1, message: message({ entries: [{ term: 1, index: 1, type: 0, data: new Uint8Array([1, 2, 3]) }] }) }] }));
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 }), (random, at, flip) => {
-        const corrupt = Buffer.from(valid);
-        corrupt[at] = corrupt[at]! ^ flip;
-        for (const bytes of [Buffer.from(random), corrupt]) {
-          try {
-            decodeFrame(bytes);
-          } catch (error) {
-            expect(error).toBeInstanceOf(PeerError);
-          }
-        }
+    const valid = encodeFrame(
+      plainFrame({
+        messages: [
+          {
+            groupId: 1,
+            message: message({ entries: [{ term: 1, index: 1, type: 0, data: new Uint8Array([1, 2, 3]) }] }),
+          },
+        ],
       }),
+    );
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.nat(valid.length - 1),
+        fc.integer({ min: 1, max: 255 }),
+        (random, at, flip) => {
+          const corrupt = Buffer.from(valid);
+          corrupt[at] = corrupt[at]! ^ flip;
+          for (const bytes of [Buffer.from(random), corrupt]) {
+            try {
+              decodeFrame(bytes);
+            } catch (error) {
+              expect(error).toBeInstanceOf(PeerError);
+            }
+          }
+        },
+      ),
       fcParams,
     );
   });
@@ -152,14 +193,30 @@ describe('frame codec', () => {
     expect(() => decodeFrame(encode({ ...base, to: 0 }))).toThrow(MalformedFrameError);
     expect(() => decodeFrame(encode({ ...base, session: 2 ** 53 }))).toThrow(/session/);
     const wireMessage = { type: 1, from: 1, to: 2, term: 1 };
-    expect(() => decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, type: 99 } }] }))).toThrow(/message type/);
-    expect(() => decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, type: 0 } }] }))).toThrow(/message type/);
-    expect(() => decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, from: 3 } }] }))).toThrow(/from differs/);
-    expect(() => decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, to: 3 } }] }))).toThrow(/to differs/);
+    expect(() =>
+      decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, type: 99 } }] })),
+    ).toThrow(/message type/);
+    expect(() =>
+      decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, type: 0 } }] })),
+    ).toThrow(/message type/);
+    expect(() =>
+      decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, from: 3 } }] })),
+    ).toThrow(/from differs/);
+    expect(() =>
+      decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, to: 3 } }] })),
+    ).toThrow(/to differs/);
     expect(() => decodeFrame(encode({ ...base, messages: [{ groupId: 1 }] }))).toThrow(/missing/);
-    expect(() => decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, entries: [{ type: 5 }] } }] }))).toThrow(/entry type/);
-    expect(() => decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, snapshot: { offset: 1 } } }] }))).toThrow(/metadata/);
-    expect(() => decodeFrame(encode({ ...base, heartbeats: [{ groupId: 1, term: 2 ** 60 }] }))).toThrow(/heartbeat term/);
+    expect(() =>
+      decodeFrame(encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, entries: [{ type: 5 }] } }] })),
+    ).toThrow(/entry type/);
+    expect(() =>
+      decodeFrame(
+        encode({ ...base, messages: [{ groupId: 1, message: { ...wireMessage, snapshot: { offset: 1 } } }] }),
+      ),
+    ).toThrow(/metadata/);
+    expect(() => decodeFrame(encode({ ...base, heartbeats: [{ groupId: 1, term: 2 ** 60 }] }))).toThrow(
+      /heartbeat term/,
+    );
     expect(decodeFrame(encode(base))).toEqual(plainFrame({ session: 1 }));
   });
 });

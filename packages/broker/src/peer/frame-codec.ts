@@ -54,7 +54,12 @@ function wireGroupMessage({ groupId, message }: FrameMessage): object {
       term: message.term,
       logTerm: message.logTerm,
       index: message.index,
-      entries: message.entries.map((entry) => ({ term: entry.term, index: entry.index, type: entry.type, data: entry.data })),
+      entries: message.entries.map((entry) => ({
+        term: entry.term,
+        index: entry.index,
+        type: entry.type,
+        data: entry.data,
+      })),
       commit: message.commit,
       reject: message.reject,
       rejectHint: message.rejectHint,
@@ -76,7 +81,13 @@ function wireSnapshotChunk(chunk: SnapshotChunk): object {
 }
 
 function wireConfState(conf: ConfState): object {
-  return { voters: conf.voters, learners: conf.learners, votersOutgoing: conf.votersOutgoing, learnersNext: conf.learnersNext, autoLeave: conf.autoLeave };
+  return {
+    voters: conf.voters,
+    learners: conf.learners,
+    votersOutgoing: conf.votersOutgoing,
+    learnersNext: conf.learnersNext,
+    autoLeave: conf.autoLeave,
+  };
 }
 
 /**
@@ -116,7 +127,8 @@ function readGroupMessage(item: Wire, from: number, to: number): FrameMessage {
 function readMessage(wire: Wire, from: number, to: number): Message {
   const type = wireNumber(wire['type']);
   if (!messageTypes.has(type)) throw new MalformedFrameError(`unknown message type ${type}`);
-  if (nodeId(wire['from'], 'message from') !== from) throw new MalformedFrameError('message from differs from the frame');
+  if (nodeId(wire['from'], 'message from') !== from)
+    throw new MalformedFrameError('message from differs from the frame');
   if (nodeId(wire['to'], 'message to') !== to) throw new MalformedFrameError('message to differs from the frame');
   const snapshot = wire['snapshot'];
   return {
@@ -137,8 +149,14 @@ function readMessage(wire: Wire, from: number, to: number): Message {
 
 function readEntry(wire: Wire): Entry {
   const type = wireNumber(wire['type']);
-  if (type !== EntryType.normal && type !== EntryType.confChange) throw new MalformedFrameError(`unknown entry type ${type}`);
-  return { term: safe(wire['term'], 'entry term'), index: safe(wire['index'], 'entry index'), type, data: wireBytes(wire['data']) };
+  if (type !== EntryType.normal && type !== EntryType.confChange)
+    throw new MalformedFrameError(`unknown entry type ${type}`);
+  return {
+    term: safe(wire['term'], 'entry term'),
+    index: safe(wire['index'], 'entry index'),
+    type,
+    data: wireBytes(wire['data']),
+  };
 }
 
 function readSnapshotChunk(wire: Wire): SnapshotChunk {
@@ -156,7 +174,11 @@ function readSnapshotChunk(wire: Wire): SnapshotChunk {
 function readSnapshotMetadata(wire: Wire): SnapshotMetadata {
   const conf = wire['confState'];
   if (!isWire(conf)) throw new MalformedFrameError('snapshot metadata without conf state');
-  return { index: safe(wire['index'], 'snapshot index'), term: safe(wire['term'], 'snapshot term'), confState: readConfState(conf) };
+  return {
+    index: safe(wire['index'], 'snapshot index'),
+    term: safe(wire['term'], 'snapshot term'),
+    confState: readConfState(conf),
+  };
 }
 
 function readConfState(wire: Wire): ConfState {
@@ -170,7 +192,11 @@ function readConfState(wire: Wire): ConfState {
 }
 
 function readHeartbeat(wire: Wire): FrameHeartbeat {
-  return { groupId: uint32(wire['groupId'], 'group id'), term: safe(wire['term'], 'heartbeat term'), commit: safe(wire['commit'], 'heartbeat commit') };
+  return {
+    groupId: uint32(wire['groupId'], 'group id'),
+    term: safe(wire['term'], 'heartbeat term'),
+    commit: safe(wire['commit'], 'heartbeat commit'),
+  };
 }
 
 function readHeartbeatResponse(wire: Wire): FrameHeartbeatResponse {
@@ -196,13 +222,15 @@ function list(value: unknown): Wire[] {
 /** A uint64 the core can hold: a safe non-negative integer. */
 function safe(value: unknown, what: string): number {
   const number = wireNumber(value);
-  if (!Number.isSafeInteger(number) || number < 0) throw new MalformedFrameError(`${what} ${String(value)} is not an integer in [0, 2^53)`);
+  if (!Number.isSafeInteger(number) || number < 0)
+    throw new MalformedFrameError(`${what} ${String(value)} is not an integer in [0, 2^53)`);
   return number;
 }
 
 function uint32(value: unknown, what: string): number {
   const number = wireNumber(value);
-  if (!Number.isInteger(number) || number < 0 || number > 0xffff_ffff) throw new MalformedFrameError(`${what} ${String(value)} is not a uint32`);
+  if (!Number.isInteger(number) || number < 0 || number > 0xffff_ffff)
+    throw new MalformedFrameError(`${what} ${String(value)} is not a uint32`);
   return number;
 }
 

@@ -48,7 +48,12 @@ function appendFrame(entries: number, entryBytes: number, sequence: number): Fra
           term: 5,
           logTerm: 5,
           index: sequence * entries,
-          entries: Array.from({ length: entries }, (_, i) => ({ term: 5, index: sequence * entries + i + 1, type: 0, data })),
+          entries: Array.from({ length: entries }, (_, i) => ({
+            term: 5,
+            index: sequence * entries + i + 1,
+            type: 0,
+            data,
+          })),
           commit: sequence * entries,
           reject: false,
           rejectHint: 0,
@@ -78,16 +83,25 @@ function codecRate(frame: Frame, seconds: number): number {
 /** Frames the sender keeps queued: enough that the stream never waits for the sender. */
 const queuedTarget = 4;
 
-async function streamRate(makeFrame: (sequence: number) => Frame, seconds: number): Promise<{ frames: number; megabytes: number; dropped: number }> {
+async function streamRate(
+  makeFrame: (sequence: number) => Frame,
+  seconds: number,
+): Promise<{ frames: number; megabytes: number; dropped: number }> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   let framesReceived = 0;
   const service = addPeerService(
     server,
-    { onFrame: () => framesReceived++, proposeControllerCommand: () => Promise.resolve({ errorCode: ErrorCode.NONE, leaderHint: 0, result: new Uint8Array(0) }) },
+    {
+      onFrame: () => framesReceived++,
+      proposeControllerCommand: () =>
+        Promise.resolve({ errorCode: ErrorCode.NONE, leaderHint: 0, result: new Uint8Array(0) }),
+    },
     { nodeId: 2 },
   );
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
   );
   const transport = new PeerTransport({ nodeId: 1, peers: new Map([[2, `127.0.0.1:${port}`]]) });
   const stats = transport.stats.peers.get(2)!;
@@ -122,12 +136,20 @@ async function main(): Promise<void> {
   const heartbeats = heartbeatFrame(256, 1);
   const append = appendFrame(64, 1024, 1);
   console.log(`peer bench: node ${process.version}, ${process.platform}/${process.arch}`);
-  console.log(`codec, 256 heartbeats (${encodeFrame(heartbeats).byteLength} B): ${Math.round(codecRate(heartbeats, seconds))} encode+decode/s`);
-  console.log(`codec, 64 x 1 KiB entries (${encodeFrame(append).byteLength} B): ${Math.round(codecRate(append, seconds))} encode+decode/s`);
+  console.log(
+    `codec, 256 heartbeats (${encodeFrame(heartbeats).byteLength} B): ${Math.round(codecRate(heartbeats, seconds))} encode+decode/s`,
+  );
+  console.log(
+    `codec, 64 x 1 KiB entries (${encodeFrame(append).byteLength} B): ${Math.round(codecRate(append, seconds))} encode+decode/s`,
+  );
   const small = await streamRate((sequence) => heartbeatFrame(16, sequence), seconds);
-  console.log(`stream, 16-heartbeat frames: ${Math.round(small.frames)} frames/s received, ${small.megabytes.toFixed(1)} MB/s, ${small.dropped} dropped`);
+  console.log(
+    `stream, 16-heartbeat frames: ${Math.round(small.frames)} frames/s received, ${small.megabytes.toFixed(1)} MB/s, ${small.dropped} dropped`,
+  );
   const big = await streamRate((sequence) => appendFrame(1, 1024 * 1024, sequence), seconds);
-  console.log(`stream, 1 MiB append frames: ${Math.round(big.frames)} frames/s received, ${big.megabytes.toFixed(1)} MB/s, ${big.dropped} dropped`);
+  console.log(
+    `stream, 1 MiB append frames: ${Math.round(big.frames)} frames/s received, ${big.megabytes.toFixed(1)} MB/s, ${big.dropped} dropped`,
+  );
 }
 
 await main();

@@ -73,7 +73,11 @@ interface OpenStream {
 const emptyBytes = new Uint8Array(0);
 
 /** Registers the Peer service on `server`; returns its stats and a way to end its streams. */
-export function addPeerService(server: grpc.Server, handlers: PeerServiceHandlers, options: PeerServiceOptions = {}): PeerServiceHandle {
+export function addPeerService(
+  server: grpc.Server,
+  handlers: PeerServiceHandlers,
+  options: PeerServiceOptions = {},
+): PeerServiceHandle {
   const logger = options.logger ?? silentPeerLogger;
   const warnings = new WarnLimiter(logger, peerWarnIntervalMs);
   const open = new Set<OpenStream>();
@@ -113,7 +117,10 @@ export function addPeerService(server: grpc.Server, handlers: PeerServiceHandler
       stream.dropped++;
       stats.framesDropped++;
       stats.framesMalformed++;
-      warnings.log({ code: error.code, reason: error.message, peerAddress: stream.call.getPeer() }, 'raft frame from peer dropped');
+      warnings.log(
+        { code: error.code, reason: error.message, peerAddress: stream.call.getPeer() },
+        'raft frame from peer dropped',
+      );
       return;
     }
     if (options.nodeId !== undefined && frame.to !== options.nodeId) {
@@ -129,7 +136,10 @@ export function addPeerService(server: grpc.Server, handlers: PeerServiceHandler
     handlers.onFrame(frame);
   };
 
-  const raft = (call: grpc.ServerReadableStream<Buffer, RaftStreamClosed>, callback: grpc.sendUnaryData<RaftStreamClosed>): void => {
+  const raft = (
+    call: grpc.ServerReadableStream<Buffer, RaftStreamClosed>,
+    callback: grpc.sendUnaryData<RaftStreamClosed>,
+  ): void => {
     const stream: OpenStream = { call, callback, received: 0, dropped: 0, ended: false };
     open.add(stream);
     stats.streamsOpened++;
@@ -161,13 +171,19 @@ export function addPeerService(server: grpc.Server, handlers: PeerServiceHandler
       (response) => callback(null, response),
       (error: unknown) => {
         rethrowBug(error);
-        logger.warn({ from: fromBroker, reason: error instanceof Error ? error.message : String(error) }, 'forwarded controller command failed');
+        logger.warn(
+          { from: fromBroker, reason: error instanceof Error ? error.message : String(error) },
+          'forwarded controller command failed',
+        );
         callback(null, { errorCode: ErrorCode.INTERNAL, leaderHint: 0, result: emptyBytes });
       },
     );
   };
 
-  server.addService(peerServiceDefinition(), { Raft: raft, ProposeControllerCommand: proposeControllerCommand } as grpc.UntypedServiceImplementation);
+  server.addService(peerServiceDefinition(), {
+    Raft: raft,
+    ProposeControllerCommand: proposeControllerCommand,
+  } as grpc.UntypedServiceImplementation);
 
   const closeStreams = (): void => {
     for (const stream of [...open]) finish(stream);

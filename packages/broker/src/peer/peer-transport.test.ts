@@ -23,7 +23,9 @@ afterEach(async () => {
 
 function bind(server: grpc.Server, port: number): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
   );
 }
 
@@ -35,12 +37,17 @@ interface PeerNode {
   stop(): void;
 }
 
-const noCommands: PeerServiceHandlers['proposeControllerCommand'] = () => Promise.resolve({ errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: 0, result: new Uint8Array(0) });
+const noCommands: PeerServiceHandlers['proposeControllerCommand'] = () =>
+  Promise.resolve({ errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: 0, result: new Uint8Array(0) });
 
 async function startPeer(nodeId: NodeId, port = 0, proposeControllerCommand = noCommands): Promise<PeerNode> {
   const server = new grpc.Server();
   const frames: Frame[] = [];
-  const handle = addPeerService(server, { onFrame: (frame) => frames.push(frame), proposeControllerCommand }, { nodeId });
+  const handle = addPeerService(
+    server,
+    { onFrame: (frame) => frames.push(frame), proposeControllerCommand },
+    { nodeId },
+  );
   const bound = await bind(server, port);
   let stopped = false;
   const node: PeerNode = {
@@ -176,7 +183,9 @@ describe('PeerTransport over real gRPC', () => {
     const t1 = transport({ nodeId: 1, peers: new Map([[2, `127.0.0.1:${peer2.port}`]]) });
     t1.send(frameOf(1, 2, 1));
     await waitFor(() => peer2.frames.length === 1 && t1.stats.peers.get(2)!.connected, 'the stream');
-    await new Promise<void>((resolve, reject) => peer2.server.tryShutdown((error) => (error === undefined ? resolve() : reject(error))));
+    await new Promise<void>((resolve, reject) =>
+      peer2.server.tryShutdown((error) => (error === undefined ? resolve() : reject(error))),
+    );
     expect(peer2.handle.stats.streamsActive).toBe(0);
     await waitFor(() => t1.stats.peers.get(2)!.streamFailures >= 1, 'the sender to notice');
   });
@@ -186,10 +195,17 @@ describe('PeerTransport over real gRPC', () => {
     const queueFramesMax = 50;
     const queueBytesMax = 64 * 1024;
     const logger = recordingLogger();
-    const t1 = transport({ nodeId: 1, peers: new Map([[2, `127.0.0.1:${port}`]]), queueFramesMax, queueBytesMax, logger });
+    const t1 = transport({
+      nodeId: 1,
+      peers: new Map([[2, `127.0.0.1:${port}`]]),
+      queueFramesMax,
+      queueBytesMax,
+      logger,
+    });
     const stats = t1.stats.peers.get(2)!;
     let sequence = 0;
-    for (let i = 0; i < 5000; i++) expect(() => t1.send(frameOf(1, 2, ++sequence, i % 7 === 0 ? 3000 : 0))).not.toThrow();
+    for (let i = 0; i < 5000; i++)
+      expect(() => t1.send(frameOf(1, 2, ++sequence, i % 7 === 0 ? 3000 : 0))).not.toThrow();
     expect(stats.framesQueued).toBeLessThanOrEqual(queueFramesMax);
     expect(stats.bytesQueuedPeak).toBeLessThanOrEqual(queueBytesMax);
     // Accepted frames are queued or handed to the (not yet failed) first stream: grpc-js buffers
@@ -199,7 +215,10 @@ describe('PeerTransport over real gRPC', () => {
     await waitFor(() => stats.streamFailures >= 2, 'failed reconnects to the down peer');
     expect(stats.connected).toBe(false);
     // One warn line per reason, not one per dropped frame (the rest go to debug).
-    expect(logger.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual(['peer queue full; dropping raft frames', 'raft stream to peer broken; reconnecting']);
+    expect(logger.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual([
+      'peer queue full; dropping raft frames',
+      'raft stream to peer broken; reconnecting',
+    ]);
     // Known down (between reconnect attempts): a new frame is dropped, not queued, and the queue
     // is empty (stale appends and heartbeats must not reach the peer in a burst when it comes back).
     await waitFor(() => {
@@ -213,7 +232,10 @@ describe('PeerTransport over real gRPC', () => {
     const interval = setInterval(() => t1.send(frameOf(1, 2, ++sequence)), 20);
     cleanups.push(() => clearInterval(interval));
     const restartedAt = sequence;
-    await waitFor(() => peer2.frames.some((frame) => sequenceOf(frame) > restartedAt), 'frames after the peer came back');
+    await waitFor(
+      () => peer2.frames.some((frame) => sequenceOf(frame) > restartedAt),
+      'frames after the peer came back',
+    );
     expect(peer2.frames.some((frame) => sequenceOf(frame) <= downAt)).toBe(false);
     // The peer's stream headers may reach the sender after its first frames reached the peer.
     await waitFor(() => stats.connected, 'the sender to see the accepted stream');
@@ -225,7 +247,10 @@ describe('PeerTransport over real gRPC', () => {
     await waitFor(() => !stats.connected, 'the stream to break');
     const peer2Again = await startPeer(2, port);
     const againAt = sequence;
-    await waitFor(() => peer2Again.frames.some((frame) => sequenceOf(frame) > againAt), 'frames after the second restart');
+    await waitFor(
+      () => peer2Again.frames.some((frame) => sequenceOf(frame) > againAt),
+      'frames after the second restart',
+    );
     expect(isIncreasing(peer2Again.frames.map(sequenceOf))).toBe(true);
     expect(stats.framesQueued).toBeLessThanOrEqual(queueFramesMax);
   });
@@ -235,7 +260,10 @@ describe('PeerTransport over real gRPC', () => {
     const received: number[] = [];
     let paused: grpc.ServerReadableStream<Buffer, RaftStreamClosed> | undefined;
     server.addService(peerServiceDefinition(), {
-      Raft: (call: grpc.ServerReadableStream<Buffer, RaftStreamClosed>, callback: grpc.sendUnaryData<RaftStreamClosed>) => {
+      Raft: (
+        call: grpc.ServerReadableStream<Buffer, RaftStreamClosed>,
+        callback: grpc.sendUnaryData<RaftStreamClosed>,
+      ) => {
         call.sendMetadata(new grpc.Metadata());
         call.on('data', (bytes: Buffer) => received.push(sequenceOf(decodeFrame(bytes))));
         call.on('end', () => callback(null, { framesReceived: received.length, framesDropped: 0 }));
@@ -243,7 +271,8 @@ describe('PeerTransport over real gRPC', () => {
         call.pause();
         paused = call;
       },
-      ProposeControllerCommand: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED }),
+      ProposeControllerCommand: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+        callback({ code: grpc.status.UNIMPLEMENTED }),
     } as grpc.UntypedServiceImplementation);
     const port = await bind(server, 0);
     cleanups.push(() => server.forceShutdown());
@@ -303,7 +332,11 @@ describe('PeerTransport over real gRPC', () => {
   it('a frame larger than the receiver accepts breaks only that stream; the sender reconnects', async () => {
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
     const frames: Frame[] = [];
-    addPeerService(server, { onFrame: (frame) => frames.push(frame), proposeControllerCommand: noCommands }, { nodeId: 2 });
+    addPeerService(
+      server,
+      { onFrame: (frame) => frames.push(frame), proposeControllerCommand: noCommands },
+      { nodeId: 2 },
+    );
     const port = await bind(server, 0);
     cleanups.push(() => server.forceShutdown());
     const t1 = transport({ nodeId: 1, peers: new Map([[2, `127.0.0.1:${port}`]]) });
@@ -328,7 +361,9 @@ describe('PeerTransport over real gRPC', () => {
     t1.close();
     expect(() => t1.send(frameOf(1, 2, 1))).not.toThrow();
     expect(t1.stats.peers.get(2)!.framesDropped).toBe(1);
-    await expect(t1.proposeControllerCommand(2, new Uint8Array([1]), 1000)).rejects.toMatchObject({ code: 'TRANSPORT_CLOSED' });
+    await expect(t1.proposeControllerCommand(2, new Uint8Array([1]), 1000)).rejects.toMatchObject({
+      code: 'TRANSPORT_CLOSED',
+    });
   });
 
   it('drops (and counts) a frame that encodes larger than a peer message, without throwing', () => {
@@ -347,7 +382,9 @@ describe('PeerTransport over real gRPC', () => {
     expect(stats.framesDropped).toBe(10);
     expect(stats.framesDroppedPeerDown).toBe(10);
     await waitFor(() => stats.streamFailures >= 2, 'retries');
-    await expect(t1.proposeControllerCommand(2, new Uint8Array([1]), 1000)).rejects.toMatchObject({ code: 'PEER_UNAVAILABLE' });
+    await expect(t1.proposeControllerCommand(2, new Uint8Array([1]), 1000)).rejects.toMatchObject({
+      code: 'PEER_UNAVAILABLE',
+    });
   });
 });
 
@@ -369,10 +406,16 @@ describe('proposeControllerCommand over real gRPC', () => {
   it('passes NOT_CONTROLLER answers through and turns handler failures into INTERNAL', async () => {
     let fail = false;
     const peer2 = await startPeer(2, 0, () =>
-      fail ? Promise.reject(new Error('boom')) : Promise.resolve({ errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: 3, result: new Uint8Array(0) }),
+      fail
+        ? Promise.reject(new Error('boom'))
+        : Promise.resolve({ errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: 3, result: new Uint8Array(0) }),
     );
     const t1 = transport({ nodeId: 1, peers: new Map([[2, `127.0.0.1:${peer2.port}`]]) });
-    expect(await t1.proposeControllerCommand(2, new Uint8Array([1]), 5000)).toEqual({ errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: 3, result: new Uint8Array(0) });
+    expect(await t1.proposeControllerCommand(2, new Uint8Array([1]), 5000)).toEqual({
+      errorCode: ErrorCode.NOT_CONTROLLER,
+      leaderHint: 3,
+      result: new Uint8Array(0),
+    });
     fail = true;
     const answer = await t1.proposeControllerCommand(2, new Uint8Array([1]), 5000);
     expect(answer.errorCode).toBe(ErrorCode.INTERNAL);
@@ -392,8 +435,15 @@ describe('proposeControllerCommand over real gRPC', () => {
     const late = await t1.proposeControllerCommand(2, new Uint8Array([1]), 100).catch((error: unknown) => error);
     expect(late).toBeInstanceOf(PeerCallError);
     expect(late).toMatchObject({ code: 'DEADLINE_EXCEEDED', peerId: 2, errorCode: ErrorCode.REQUEST_TIMED_OUT });
-    await expect(t1.proposeControllerCommand(7, new Uint8Array([1]), 100)).rejects.toMatchObject({ code: 'UNKNOWN_PEER' });
-    await expect(t1.proposeControllerCommand(3, new Uint8Array([1]), 5000)).rejects.toMatchObject({ code: 'PEER_UNAVAILABLE', errorCode: ErrorCode.BROKER_NOT_AVAILABLE });
-    await expect(t1.proposeControllerCommand(2, new Uint8Array(2 * 1024 * 1024), 100)).rejects.toMatchObject({ code: 'COMMAND_TOO_LARGE' });
+    await expect(t1.proposeControllerCommand(7, new Uint8Array([1]), 100)).rejects.toMatchObject({
+      code: 'UNKNOWN_PEER',
+    });
+    await expect(t1.proposeControllerCommand(3, new Uint8Array([1]), 5000)).rejects.toMatchObject({
+      code: 'PEER_UNAVAILABLE',
+      errorCode: ErrorCode.BROKER_NOT_AVAILABLE,
+    });
+    await expect(t1.proposeControllerCommand(2, new Uint8Array(2 * 1024 * 1024), 100)).rejects.toMatchObject({
+      code: 'COMMAND_TOO_LARGE',
+    });
   });
 });

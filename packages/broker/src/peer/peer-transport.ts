@@ -183,7 +183,10 @@ class PeerLink {
   isFull(): boolean {
     if (this.closed || this.isDown()) return true;
     const mustQueue = !this.writable || this.stats.framesQueued > 0;
-    return mustQueue && (this.stats.framesQueued >= this.settings.queueFramesMax || this.stats.bytesQueued >= this.settings.queueBytesMax);
+    return (
+      mustQueue &&
+      (this.stats.framesQueued >= this.settings.queueFramesMax || this.stats.bytesQueued >= this.settings.queueBytesMax)
+    );
   }
 
   /** Counts a frame dropped before it reached `send` (see `isFull`). */
@@ -200,7 +203,8 @@ class PeerLink {
 
   /** The channel, created on first use (streams and unary calls share it). */
   channel(): grpc.Client {
-    if (this.client === null) this.client = new grpc.Client(this.address, this.settings.credentials, this.settings.channelOptions);
+    if (this.client === null)
+      this.client = new grpc.Client(this.address, this.settings.credentials, this.settings.channelOptions);
     return this.client;
   }
 
@@ -228,7 +232,10 @@ class PeerLink {
       rethrowBug(error);
       // grpc-js refused to create the channel or call (a bad address): retry like a broken stream.
       this.stats.streamFailures++;
-      this.scheduleRetry({ peer: this.peerId, address: this.address, reason: error instanceof Error ? error.message : String(error) }, true);
+      this.scheduleRetry(
+        { peer: this.peerId, address: this.address, reason: error instanceof Error ? error.message : String(error) },
+        true,
+      );
       return;
     }
     this.stream = stream;
@@ -248,13 +255,16 @@ class PeerLink {
     // The receiver sends its headers as soon as it accepts the stream: the peer is reachable.
     stream.on('metadata', () => {
       if (this.stream !== stream) return;
-      if (this.failures > 0) this.settings.logger.info({ peer: this.peerId, address: this.address }, 'raft stream to peer reconnected');
+      if (this.failures > 0)
+        this.settings.logger.info({ peer: this.peerId, address: this.address }, 'raft stream to peer reconnected');
       this.failures = 0;
       this.stats.connected = true;
     });
     stream.on('drain', () => this.resume(stream));
     // Failures arrive through the call's callback; an 'error' event must never crash the broker.
-    stream.on('error', (error: Error) => this.settings.logger.debug({ peer: this.peerId, error: error.message }, 'raft stream error'));
+    stream.on('error', (error: Error) =>
+      this.settings.logger.debug({ peer: this.peerId, error: error.message }, 'raft stream error'),
+    );
     return stream;
   }
 
@@ -269,13 +279,22 @@ class PeerLink {
     this.stats.streamFailures++;
     // Queued frames would reach the peer only after the backoff: stale by then. Raft resends.
     this.dropPeerDown(this.clearQueue());
-    this.scheduleRetry({ peer: this.peerId, address: this.address, code: error?.code ?? grpc.status.OK, reason: error?.details ?? 'stream closed by peer' }, wasConnected);
+    this.scheduleRetry(
+      {
+        peer: this.peerId,
+        address: this.address,
+        code: error?.code ?? grpc.status.OK,
+        reason: error?.details ?? 'stream closed by peer',
+      },
+      wasConnected,
+    );
   }
 
   private scheduleRetry(fields: Record<string, unknown>, wasConnected: boolean): void {
     const delayMs = this.backoffMs();
     this.failures++;
-    if (wasConnected || this.failures === 1) this.warnings.log({ ...fields, retryMs: delayMs }, 'raft stream to peer broken; reconnecting');
+    if (wasConnected || this.failures === 1)
+      this.warnings.log({ ...fields, retryMs: delayMs }, 'raft stream to peer broken; reconnecting');
     else this.settings.logger.debug({ ...fields, retryMs: delayMs }, 'raft stream to peer still down');
     this.retryTimer = setTimeout(() => this.retry(), delayMs);
     this.retryTimer.unref();
@@ -302,7 +321,8 @@ class PeerLink {
     this.stats.bytesSent += bytes.byteLength;
     const bytesLength = bytes.byteLength;
     this.stats.bytesInFlight += bytesLength;
-    if (this.stats.bytesInFlight > this.stats.bytesInFlightPeak) this.stats.bytesInFlightPeak = this.stats.bytesInFlight;
+    if (this.stats.bytesInFlight > this.stats.bytesInFlightPeak)
+      this.stats.bytesInFlightPeak = this.stats.bytesInFlight;
     const accepted = stream.write(bytes, () => {
       if (this.stream !== stream) return;
       this.stats.bytesInFlight -= bytesLength;
@@ -313,14 +333,23 @@ class PeerLink {
 
   /** Writes again once grpc-js drained (after write() returned false) and the bytes in flight are below their bound. */
   private resume(stream: RaftStream): void {
-    if (this.stream !== stream || this.writable || stream.writableNeedDrain || this.stats.bytesInFlight >= peerInFlightBytesMax) return;
+    if (
+      this.stream !== stream ||
+      this.writable ||
+      stream.writableNeedDrain ||
+      this.stats.bytesInFlight >= peerInFlightBytesMax
+    )
+      return;
     this.writable = true;
     this.flush();
   }
 
   private enqueue(bytes: Buffer): void {
     const { stats, settings } = this;
-    if (stats.framesQueued + 1 > settings.queueFramesMax || stats.bytesQueued + bytes.byteLength > settings.queueBytesMax) {
+    if (
+      stats.framesQueued + 1 > settings.queueFramesMax ||
+      stats.bytesQueued + bytes.byteLength > settings.queueBytesMax
+    ) {
       this.dropQueueFull();
       return;
     }
@@ -349,7 +378,15 @@ class PeerLink {
     const { stats } = this;
     stats.framesDropped++;
     stats.framesDroppedQueueFull++;
-    this.warnings.log({ peer: this.peerId, dropped: stats.framesDroppedQueueFull, queued: stats.framesQueued, bytesQueued: stats.bytesQueued }, 'peer queue full; dropping raft frames');
+    this.warnings.log(
+      {
+        peer: this.peerId,
+        dropped: stats.framesDroppedQueueFull,
+        queued: stats.framesQueued,
+        bytesQueued: stats.bytesQueued,
+      },
+      'peer queue full; dropping raft frames',
+    );
   }
 
   private flush(): void {
@@ -382,7 +419,8 @@ export class PeerTransport implements RaftTransport {
   private closed = false;
 
   constructor(options: PeerTransportOptions) {
-    if (!Number.isInteger(options.nodeId) || options.nodeId <= 0) throw new RangeError(`broker id ${options.nodeId} must be a positive integer`);
+    if (!Number.isInteger(options.nodeId) || options.nodeId <= 0)
+      throw new RangeError(`broker id ${options.nodeId} must be a positive integer`);
     this.nodeId = options.nodeId;
     this.logger = options.logger ?? silentPeerLogger;
     this.warnings = new WarnLimiter(this.logger, peerWarnIntervalMs);
@@ -405,8 +443,10 @@ export class PeerTransport implements RaftTransport {
       },
       random: options.random ?? Math.random,
     };
-    if (settings.queueFramesMax < 1 || settings.queueBytesMax < 1) throw new RangeError('peer queue bounds must be positive');
-    if (backoffMsMax < peerReconnectBackoffMsMin) throw new RangeError(`reconnectBackoffMsMax must be at least ${peerReconnectBackoffMsMin}`);
+    if (settings.queueFramesMax < 1 || settings.queueBytesMax < 1)
+      throw new RangeError('peer queue bounds must be positive');
+    if (backoffMsMax < peerReconnectBackoffMsMin)
+      throw new RangeError(`reconnectBackoffMsMax must be at least ${peerReconnectBackoffMsMin}`);
     const peers = new Map<NodeId, PeerLinkStats>();
     for (const [peerId, address] of options.peers) {
       if (peerId === this.nodeId) continue;
@@ -435,12 +475,18 @@ export class PeerTransport implements RaftTransport {
     } catch (error) {
       rethrowBug(error);
       link.stats.framesDropped++;
-      this.warnings.log({ peer: frame.to, error: error instanceof Error ? error.message : String(error) }, 'raft frame not encodable; dropped');
+      this.warnings.log(
+        { peer: frame.to, error: error instanceof Error ? error.message : String(error) },
+        'raft frame not encodable; dropped',
+      );
       return;
     }
     if (bytes.byteLength > peerMessageBytesMax) {
       link.stats.framesDropped++;
-      this.warnings.log({ peer: frame.to, bytes: bytes.byteLength, bytesMax: peerMessageBytesMax }, 'raft frame larger than a peer message; dropped');
+      this.warnings.log(
+        { peer: frame.to, bytes: bytes.byteLength, bytesMax: peerMessageBytesMax },
+        'raft frame larger than a peer message; dropped',
+      );
       return;
     }
     link.send(bytes);
@@ -455,9 +501,16 @@ export class PeerTransport implements RaftTransport {
   proposeControllerCommand(to: NodeId, command: Uint8Array, deadlineMs: number): Promise<ControllerCommandResponse> {
     if (this.closed) return Promise.reject(new PeerCallError('TRANSPORT_CLOSED', to, 'the peer transport is closed'));
     const link = this.links.get(to);
-    if (link === undefined) return Promise.reject(new PeerCallError('UNKNOWN_PEER', to, `broker ${to} is not a configured peer`));
+    if (link === undefined)
+      return Promise.reject(new PeerCallError('UNKNOWN_PEER', to, `broker ${to} is not a configured peer`));
     if (command.byteLength > peerControllerCommandBytesMax) {
-      return Promise.reject(new PeerCallError('COMMAND_TOO_LARGE', to, `controller command of ${command.byteLength} bytes exceeds ${peerControllerCommandBytesMax}`));
+      return Promise.reject(
+        new PeerCallError(
+          'COMMAND_TOO_LARGE',
+          to,
+          `controller command of ${command.byteLength} bytes exceeds ${peerControllerCommandBytesMax}`,
+        ),
+      );
     }
     const method = peerServiceDefinition()['ProposeControllerCommand']!;
     const request: ControllerCommandRequest = { command, fromBroker: this.nodeId };
@@ -468,7 +521,13 @@ export class PeerTransport implements RaftTransport {
         channel = link.channel();
       } catch (error) {
         rethrowBug(error);
-        reject(new PeerCallError('PEER_UNAVAILABLE', to, `broker ${to} at ${link.address} is unreachable: ${error instanceof Error ? error.message : String(error)}`));
+        reject(
+          new PeerCallError(
+            'PEER_UNAVAILABLE',
+            to,
+            `broker ${to} at ${link.address} is unreachable: ${error instanceof Error ? error.message : String(error)}`,
+          ),
+        );
         return;
       }
       channel.makeUnaryRequest<ControllerCommandRequest, ControllerCommandResponse>(
@@ -494,10 +553,14 @@ export class PeerTransport implements RaftTransport {
   }
 
   private callError(to: NodeId, error: grpc.ServiceError | null | undefined, timeoutMs: number): PeerCallError {
-    if (error === null || error === undefined) return new PeerCallError('PEER_CALL_FAILED', to, `broker ${to} sent no answer`);
-    if (error.code === grpc.status.DEADLINE_EXCEEDED) return new PeerCallError('DEADLINE_EXCEEDED', to, `broker ${to} did not answer within ${timeoutMs} ms`);
-    if (error.code === grpc.status.UNAVAILABLE) return new PeerCallError('PEER_UNAVAILABLE', to, `broker ${to} is unreachable: ${error.details}`);
-    if (this.closed && error.code === grpc.status.CANCELLED) return new PeerCallError('TRANSPORT_CLOSED', to, 'the peer transport was closed during the call');
+    if (error === null || error === undefined)
+      return new PeerCallError('PEER_CALL_FAILED', to, `broker ${to} sent no answer`);
+    if (error.code === grpc.status.DEADLINE_EXCEEDED)
+      return new PeerCallError('DEADLINE_EXCEEDED', to, `broker ${to} did not answer within ${timeoutMs} ms`);
+    if (error.code === grpc.status.UNAVAILABLE)
+      return new PeerCallError('PEER_UNAVAILABLE', to, `broker ${to} is unreachable: ${error.details}`);
+    if (this.closed && error.code === grpc.status.CANCELLED)
+      return new PeerCallError('TRANSPORT_CLOSED', to, 'the peer transport was closed during the call');
     return new PeerCallError('PEER_CALL_FAILED', to, `call to broker ${to} failed: ${error.details}`);
   }
 }

@@ -42,25 +42,35 @@ afterEach(async () => {
 });
 
 /** Serves the Peer service for `broker` on `port` (0: any); frames go to its current host. */
-async function serve(broker: { readonly nodeId: NodeId; host?: RaftHost }, port: number): Promise<{ server: grpc.Server; service: PeerServiceHandle; port: number }> {
+async function serve(
+  broker: { readonly nodeId: NodeId; host?: RaftHost },
+  port: number,
+): Promise<{ server: grpc.Server; service: PeerServiceHandle; port: number }> {
   const server = new grpc.Server();
   const service = addPeerService(
     server,
     {
       onFrame: (frame) => broker.host?.receive(frame),
-      proposeControllerCommand: () => Promise.resolve({ errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: 0, result: new Uint8Array(0) }),
+      proposeControllerCommand: () =>
+        Promise.resolve({ errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: 0, result: new Uint8Array(0) }),
     },
     { nodeId: broker.nodeId },
   );
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    ),
   );
   return { server, service, port: bound };
 }
 
 /** Creates the broker's transport and RaftHost (recovering its groups from its store) and starts it. */
 function boot(broker: Broker, nodeIds: readonly NodeId[], groupIds: readonly GroupId[], overrides: GroupConfig): void {
-  const peers = new Map(brokers.filter((other) => other.nodeId !== broker.nodeId).map((other) => [other.nodeId, `127.0.0.1:${other.port}`] as const));
+  const peers = new Map(
+    brokers
+      .filter((other) => other.nodeId !== broker.nodeId)
+      .map((other) => [other.nodeId, `127.0.0.1:${other.port}`] as const),
+  );
   broker.transport = new PeerTransport({ nodeId: broker.nodeId, peers, reconnectBackoffMsMax: 200 });
   broker.host = new RaftHost({
     nodeId: broker.nodeId,
@@ -70,13 +80,27 @@ function boot(broker: Broker, nodeIds: readonly NodeId[], groupIds: readonly Gro
     tickMs: 20,
     groupDefaults: { electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true },
   });
-  for (const groupId of groupIds) broker.host.createGroup(groupId, { voters: [...nodeIds], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, overrides);
+  for (const groupId of groupIds)
+    broker.host.createGroup(
+      groupId,
+      { voters: [...nodeIds], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      overrides,
+    );
   broker.host.start();
 }
 
-async function startCluster(nodeIds: readonly NodeId[], groupIds: readonly GroupId[], overrides: GroupConfig = {}): Promise<Broker[]> {
+async function startCluster(
+  nodeIds: readonly NodeId[],
+  groupIds: readonly GroupId[],
+  overrides: GroupConfig = {},
+): Promise<Broker[]> {
   for (const nodeId of nodeIds) {
-    const broker = { nodeId, machine: new RecordingStateMachine(), store: new MemoryRaftStore(), stopped: false } as Broker;
+    const broker = {
+      nodeId,
+      machine: new RecordingStateMachine(),
+      store: new MemoryRaftStore(),
+      stopped: false,
+    } as Broker;
     Object.assign(broker, await serve(broker, 0));
     brokers.push(broker);
   }
@@ -85,7 +109,12 @@ async function startCluster(nodeIds: readonly NodeId[], groupIds: readonly Group
 }
 
 /** Brings a stopped broker back on its old port with its old store and a fresh state machine. */
-async function restartBroker(broker: Broker, nodeIds: readonly NodeId[], groupIds: readonly GroupId[], overrides: GroupConfig = {}): Promise<void> {
+async function restartBroker(
+  broker: Broker,
+  nodeIds: readonly NodeId[],
+  groupIds: readonly GroupId[],
+  overrides: GroupConfig = {},
+): Promise<void> {
   broker.machine = new RecordingStateMachine();
   delete broker.host;
   Object.assign(broker, await serve(broker, broker.port));
@@ -109,7 +138,12 @@ function agreedLeader(groupId: GroupId): NodeId {
   return leaderBroker !== undefined && hostOf(leaderBroker).roleOf(groupId) === Role.leader ? leader : 0;
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000, state: () => string = () => ''): Promise<void> {
+async function waitFor(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 20_000,
+  state: () => string = () => '',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${state()}`);
@@ -146,14 +180,19 @@ describe('RaftHosts over PeerTransports (real gRPC)', () => {
     await startCluster([1, 2, 3], groupIds);
     for (const groupId of groupIds) await waitLeader(groupId);
 
-    const proposals = new Map(groupIds.map((groupId) => [groupId, Array.from({ length: 20 }, (_, i) => `g${groupId}-r${i}`)] as const));
+    const proposals = new Map(
+      groupIds.map((groupId) => [groupId, Array.from({ length: 20 }, (_, i) => `g${groupId}-r${i}`)] as const),
+    );
     await Promise.all(groupIds.map((groupId) => proposeAll(groupId, proposals.get(groupId)!)));
     // A large entry travels as one protobuf bytes field.
     const big = 'x'.repeat(512 * 1024);
     await proposeAll(1, [big]);
     for (const groupId of groupIds) {
       const expected = groupId === 1 ? [...proposals.get(groupId)!, big] : proposals.get(groupId)!;
-      await waitFor(() => brokers.every((broker) => broker.machine.texts(groupId).length === expected.length), `group ${groupId} applied everywhere`);
+      await waitFor(
+        () => brokers.every((broker) => broker.machine.texts(groupId).length === expected.length),
+        `group ${groupId} applied everywhere`,
+      );
       for (const broker of brokers) expect(broker.machine.texts(groupId)).toEqual(expected);
     }
 
@@ -166,7 +205,10 @@ describe('RaftHosts over PeerTransports (real gRPC)', () => {
     const newLeader = await waitLeader(1);
     expect(newLeader.nodeId).not.toBe(lost.nodeId);
     const expected = [...proposals.get(1)!, big, ...after];
-    await waitFor(() => survivors.every((broker) => broker.machine.texts(1).length === expected.length), 'group 1 applied on the survivors');
+    await waitFor(
+      () => survivors.every((broker) => broker.machine.texts(1).length === expected.length),
+      'group 1 applied on the survivors',
+    );
     for (const broker of survivors) expect(broker.machine.texts(1)).toEqual(expected);
 
     for (const broker of survivors) {
@@ -185,7 +227,10 @@ describe('RaftHosts over PeerTransports (real gRPC)', () => {
     await startCluster(nodeIds, [groupId], overrides);
     const before = Array.from({ length: 10 }, (_, i) => `before-${i}`);
     await proposeAll(groupId, before);
-    await waitFor(() => brokers.every((broker) => broker.machine.texts(groupId).length === before.length), 'the first proposals everywhere');
+    await waitFor(
+      () => brokers.every((broker) => broker.machine.texts(groupId).length === before.length),
+      'the first proposals everywhere',
+    );
 
     const leader = await waitLeader(groupId);
     const lagging = brokers.find((broker) => broker !== leader)!;
@@ -193,7 +238,10 @@ describe('RaftHosts over PeerTransports (real gRPC)', () => {
     const survivors = brokers.filter((broker) => !broker.stopped);
     const during = Array.from({ length: 10 }, (_, i) => `during-${i}`);
     await proposeAll(groupId, during);
-    await waitFor(() => survivors.every((broker) => broker.machine.texts(groupId).length === before.length + during.length), 'proposals on the survivors');
+    await waitFor(
+      () => survivors.every((broker) => broker.machine.texts(groupId).length === before.length + during.length),
+      'proposals on the survivors',
+    );
     // The application's state: 300 KiB, so the snapshot travels as several 64 KiB chunks.
     const snapshotData = Uint8Array.from({ length: 300 * 1024 }, (_, i) => (i * 31) % 256);
     for (const broker of survivors) {
@@ -218,7 +266,10 @@ describe('RaftHosts over PeerTransports (real gRPC)', () => {
 
     const after = ['after-0', 'after-1'];
     await proposeAll(groupId, after);
-    await waitFor(() => lagging.machine.texts(groupId).join() === after.join(), 'entries after the snapshot on the restarted broker');
+    await waitFor(
+      () => lagging.machine.texts(groupId).join() === after.join(),
+      'entries after the snapshot on the restarted broker',
+    );
     for (const broker of survivors) expect(broker.machine.texts(groupId)).toEqual([...before, ...during, ...after]);
     expect(lagging.service.stats.framesMalformed).toBe(0);
   });

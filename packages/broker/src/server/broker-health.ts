@@ -21,7 +21,10 @@ export interface HealthHost {
 export interface BrokerHealthOptions {
   readonly nodeId: NodeId;
   readonly host: HealthHost;
-  readonly controller: { readonly state: Pick<ControllerState, 'broker' | 'partitions'>; readonly appliedIndex: number };
+  readonly controller: {
+    readonly state: Pick<ControllerState, 'broker' | 'partitions'>;
+    readonly appliedIndex: number;
+  };
   /** The controller leader as this broker sees it; 0 when unknown. */
   readonly controllerLeaderId: () => NodeId;
   /** True when this broker's controller state has caught up with the controller's commit. */
@@ -48,7 +51,8 @@ export class BrokerHealth {
     if (this.options.controllerLeaderId() === 0) return 'no controller leader (waiting for a quorum of brokers)';
     // Registered, and the registration applied here too (the leader applied it first).
     if (!this.options.registered()) return 'not yet registered with the controller';
-    if (this.options.controller.state.broker(this.options.nodeId) === undefined) return 'not yet registered with the controller';
+    if (this.options.controller.state.broker(this.options.nodeId) === undefined)
+      return 'not yet registered with the controller';
     if (!this.options.controllerCaughtUp()) return 'controller state not caught up';
     for (const groupId of host.groupIds()) {
       if (groupId === controllerGroupId) continue;
@@ -75,15 +79,24 @@ export class BrokerHealth {
           if (leader === nodeId) leaders += 1;
           if (leader === 0) leaderless += 1;
         }
-        return { status: leaderless === 0 ? 'ok' : 'degraded', detail: `${groups} groups, leader of ${leaders}, ${leaderless} without a leader` };
+        return {
+          status: leaderless === 0 ? 'ok' : 'degraded',
+          detail: `${groups} groups, leader of ${leaders}, ${leaderless} without a leader`,
+        };
       }),
       health.registerComponent('controller', () => {
         const leader = this.options.controllerLeaderId();
-        return { status: leader === 0 ? 'down' : 'ok', detail: leader === 0 ? 'no controller leader' : `leader broker ${leader}, applied ${controller.appliedIndex}` };
+        return {
+          status: leader === 0 ? 'down' : 'ok',
+          detail: leader === 0 ? 'no controller leader' : `leader broker ${leader}, applied ${controller.appliedIndex}`,
+        };
       }),
       health.registerComponent('storage', () => {
         const stats = store.stats();
-        return { status: 'ok', detail: `${stats.groupCount} groups, ${stats.batchCount} batches, ${stats.batchBytes} bytes, wal_sync ${this.options.walSync}` };
+        return {
+          status: 'ok',
+          detail: `${stats.groupCount} groups, ${stats.batchCount} batches, ${stats.batchBytes} bytes, wal_sync ${this.options.walSync}`,
+        };
       }),
     ];
   }
@@ -108,7 +121,9 @@ export class BrokerHealth {
 function partitionNotReady(groupId: GroupId, host: HealthHost): string | null {
   if (host.leaderOf(groupId) === 0) return `partition group ${groupId} has no leader yet`;
   const status = host.status(groupId);
-  if (status.applied < status.hardState.commit) return `partition group ${groupId} is catching up (${status.applied}/${status.hardState.commit})`;
-  if (status.repairIndex > 0) return `partition group ${groupId} is re-replicating a corrupt log (${status.lastIndex}/${status.repairIndex})`;
+  if (status.applied < status.hardState.commit)
+    return `partition group ${groupId} is catching up (${status.applied}/${status.hardState.commit})`;
+  if (status.repairIndex > 0)
+    return `partition group ${groupId} is re-replicating a corrupt log (${status.lastIndex}/${status.repairIndex})`;
   return null;
 }

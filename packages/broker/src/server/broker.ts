@@ -18,7 +18,18 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { addStreamBusService, messageBytesMax } from '@streambus/proto';
 import { RaftHost, Role } from '@streambus/raft';
-import type { Entry, GroupId, GroupWrite, HostGroupStatus, HostTimer, NodeId, RaftStore, RaftTransport, Snapshot, StateMachine } from '@streambus/raft';
+import type {
+  Entry,
+  GroupId,
+  GroupWrite,
+  HostGroupStatus,
+  HostTimer,
+  NodeId,
+  RaftStore,
+  RaftTransport,
+  Snapshot,
+  StateMachine,
+} from '@streambus/raft';
 import { LevelRaftStore } from '@streambus/storage';
 import type { HealthRegistry } from '../admin/health.js';
 import { rethrowBug } from '../bugs.js';
@@ -116,7 +127,8 @@ export class Broker {
     this.knobs = options.unsafeTestingKnobs ?? {};
     this.metrics = options.metrics;
     const peers = new Map<NodeId, string>();
-    for (const peer of config.server.peers) if (peer.id !== this.nodeId) peers.set(peer.id, `${peer.host}:${peer.port}`);
+    for (const peer of config.server.peers)
+      if (peer.id !== this.nodeId) peers.set(peer.id, `${peer.host}:${peer.port}`);
     this.transport = new PeerTransport({ nodeId: this.nodeId, peers, logger: componentLogger(this.logger, 'grpc') });
     this.controller = new ControllerStateMachine();
     const stateMachine: StateMachine = {
@@ -132,7 +144,13 @@ export class Broker {
       stateMachine,
       tickMs: config.raft.tickMs,
       logger: raftLogger(componentLogger(this.logger, 'raft')),
-      groupDefaults: { electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks, preVote: true, checkQuorum: true, appendBeforePersist: config.raft.appendBeforePersist },
+      groupDefaults: {
+        electionTicks: config.raft.electionTicks,
+        heartbeatTicks: config.raft.heartbeatTicks,
+        preVote: true,
+        checkQuorum: true,
+        appendBeforePersist: config.raft.appendBeforePersist,
+      },
     });
     this.scrubRepair = new ScrubRepair({
       nodeId: this.nodeId,
@@ -217,7 +235,10 @@ export class Broker {
     this.host.onLeaderChange((groupId, leaderId, term, role) => this.onLeaderChange(groupId, leaderId, term, role));
     this.host.onFailure((error) => {
       this.fatalError = error;
-      this.logger.fatal({ err: error.message }, 'storage failed: this broker stops serving (restart it once the disk is sound)');
+      this.logger.fatal(
+        { err: error.message },
+        'storage failed: this broker stops serving (restart it once the disk is sound)',
+      );
       // Its partitions are led elsewhere from now on: pending produce and fetch calls end.
       this.lifecycle.closeAll();
       options.onFatal?.(error);
@@ -248,10 +269,15 @@ export class Broker {
       walSync: config.storage.walSync,
       walSyncIntervalMs: config.storage.walSyncIntervalMs,
       logger: raftLogger(storageLogger),
-      onOpenProgress: (progress) => storageLogger.info({ groups_loaded: progress.groupsLoaded, groups_total: progress.groupsTotal }, 'recovering store'),
+      onOpenProgress: (progress) =>
+        storageLogger.info(
+          { groups_loaded: progress.groupsLoaded, groups_total: progress.groupsTotal },
+          'recovering store',
+        ),
       // A partition snapshot (retention) knows where its records end: a follower that installs one
       // starts its log there.
-      snapshotNextOffset: (groupId, data) => (groupId === controllerGroupId || data.byteLength === 0 ? null : PartitionState.decode(data).nextOffset),
+      snapshotNextOffset: (groupId, data) =>
+        groupId === controllerGroupId || data.byteLength === 0 ? null : PartitionState.decode(data).nextOffset,
     });
     storageLogger.info({ groups: store.groupIds().length, ms: Date.now() - started }, 'store open');
     const broker = new Broker(options, store);
@@ -281,7 +307,9 @@ export class Broker {
     if (!this.host.hasGroup(controllerGroupId)) this.host.createGroup(controllerGroupId, confState(this.memberIds()));
     const listen = this.config.server.listen;
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${listen.host}:${listen.port}`, grpc.ServerCredentials.createInsecure(), (error, port) => (error !== null ? reject(error) : resolve(port)));
+      this.server.bindAsync(`${listen.host}:${listen.port}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
+        error !== null ? reject(error) : resolve(port),
+      );
     });
     this.host.start();
     if (this.memberIds().length === 1) this.host.campaign(controllerGroupId);
@@ -377,11 +405,16 @@ export class Broker {
     this.reporter.stop();
     for (const timer of this.timers) clearInterval(timer);
     for (const unregister of this.unregister) unregister();
-    if (graceful && this.host.isRunning() && this.memberIds().length > 1) await handOffLeadership(this.host, this.nodeId, this.logger);
+    if (graceful && this.host.isRunning() && this.memberIds().length > 1)
+      await handOffLeadership(this.host, this.nodeId, this.logger);
     this.lifecycle.closeAll();
     this.peerService.closeStreams();
     // In-flight calls (long polls) get a moment to finish on a graceful stop; then the server closes regardless.
-    if (graceful) await Promise.race([new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())), sleep(shutdownCallsGraceMs)]);
+    if (graceful)
+      await Promise.race([
+        new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())),
+        sleep(shutdownCallsGraceMs),
+      ]);
     this.server.forceShutdown();
     if (this.host.isRunning()) await this.host.stop();
     this.transport.close();
@@ -410,9 +443,13 @@ function neverSync(store: RaftStore): RaftStore {
     openGroup: (groupId, bootstrap, options) => store.openGroup(groupId, bootstrap, options),
     persist: (writes: readonly GroupWrite[]) => store.persist(writes, false),
     compact: (groupId, snapshot) => store.compact(groupId, snapshot),
-    ...(store.discardFrom === undefined ? {} : { discardFrom: (groupId: GroupId, fromIndex: number) => store.discardFrom?.(groupId, fromIndex) ?? Promise.resolve() }),
+    ...(store.discardFrom === undefined
+      ? {}
+      : {
+          discardFrom: (groupId: GroupId, fromIndex: number) =>
+            store.discardFrom?.(groupId, fromIndex) ?? Promise.resolve(),
+        }),
     deleteGroup: (groupId) => store.deleteGroup(groupId),
     onEntriesLoaded: (listener) => store.onEntriesLoaded(listener),
   };
 }
-

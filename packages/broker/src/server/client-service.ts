@@ -153,7 +153,9 @@ export class ClientService {
       Metadata: this.unary('Metadata', (request: MetadataRequest) => this.metadata(request)),
       CreateTopics: this.unary('CreateTopics', (request: CreateTopicsRequest) => this.createTopics(request)),
       DeleteTopics: this.unary('DeleteTopics', (request: DeleteTopicsRequest) => this.deleteTopics(request)),
-      ReassignPartitions: this.unary('ReassignPartitions', (request: ReassignPartitionsRequest) => this.reassignPartitions(request)),
+      ReassignPartitions: this.unary('ReassignPartitions', (request: ReassignPartitionsRequest) =>
+        this.reassignPartitions(request),
+      ),
       ClusterStatus: this.unary('ClusterStatus', () => this.clusterStatus()),
       InitProducerId: this.unary('InitProducerId', () => this.initProducerId()),
       Produce: this.unary('Produce', (request: ProduceRequest, call) => this.produce(request, call.metadata)),
@@ -166,10 +168,16 @@ export class ClientService {
   private stoppedError(): ReturnType<typeof makeCallError> | null {
     const fatal = this.deps.fatal();
     if (fatal === null) return null;
-    return makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${this.deps.nodeId} stopped serving after a storage failure (${fatal.message}); retry on another broker`);
+    return makeCallError(
+      ErrorCode.BROKER_NOT_AVAILABLE,
+      `broker ${this.deps.nodeId} stopped serving after a storage failure (${fatal.message}); retry on another broker`,
+    );
   }
 
-  private unary<Req, Res>(name: string, run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  private unary<Req, Res>(
+    name: string,
+    run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const stopped = this.stoppedError();
       if (stopped !== null) {
@@ -219,11 +227,21 @@ export class ClientService {
     if (leaderId !== 0) {
       const report = info.leader;
       const fresh = report !== null && report.leaderId === leaderId;
-      return { leaderId, term: fresh ? report.term : 0, isr: fresh ? report.isr : [leaderId], highWatermark: fresh ? report.highWatermark : 0 };
+      return {
+        leaderId,
+        term: fresh ? report.term : 0,
+        isr: fresh ? report.isr : [leaderId],
+        highWatermark: fresh ? report.highWatermark : 0,
+      };
     }
     return info.leader === null
       ? { leaderId: 0, term: 0, isr: [], highWatermark: 0 }
-      : { leaderId: info.leader.leaderId, term: info.leader.term, isr: info.leader.isr, highWatermark: info.leader.highWatermark };
+      : {
+          leaderId: info.leader.leaderId,
+          term: info.leader.term,
+          isr: info.leader.isr,
+          highWatermark: info.leader.highWatermark,
+        };
   }
 
   private partitionMetadata(info: PartitionInfo): PartitionMetadata {
@@ -255,16 +273,27 @@ export class ClientService {
   private async metadata(request: MetadataRequest): Promise<MetadataResponse> {
     const state = this.deps.controller.state;
     checkCount(request.topics.length, topicsPerRequestMax, 'topics', 'Metadata');
-    const brokers = state.brokers().map((info) => ({ id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' }));
+    const brokers = state
+      .brokers()
+      .map((info) => ({ id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' }));
     let topics: TopicMetadata[] = [];
     if (!request.brokersOnly) {
       const names = request.topics.length > 0 ? request.topics : state.topics().map((topic) => topic.name);
       topics = names.map((name) => {
         const topic = state.topic(name);
-        return topic === undefined ? { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [], configs: {} } : this.topicMetadata(topic);
+        return topic === undefined
+          ? { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [], configs: {} }
+          : this.topicMetadata(topic);
       });
     }
-    return { apiVersion, clusterId: this.deps.clusterId, controllerId: this.deps.controller.leaderId(), brokers, topics, brokerId: this.deps.nodeId };
+    return {
+      apiVersion,
+      clusterId: this.deps.clusterId,
+      controllerId: this.deps.controller.leaderId(),
+      brokers,
+      topics,
+      brokerId: this.deps.nodeId,
+    };
   }
 
   private async createTopics(request: CreateTopicsRequest): Promise<CreateTopicsResponse> {
@@ -276,15 +305,26 @@ export class ClientService {
     for (const topic of request.topics) {
       const state = this.deps.controller.state;
       if (topic.partitions < 0) {
-        results.push({ name: topic.name, errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `partition count ${topic.partitions} is negative; give 1..${partitionsPerTopicMax}, or 0 for 1` });
+        results.push({
+          name: topic.name,
+          errorCode: ErrorCode.INVALID_PARTITIONS,
+          errorMessage: `partition count ${topic.partitions} is negative; give 1..${partitionsPerTopicMax}, or 0 for 1`,
+        });
         continue;
       }
       if (topic.replicationFactor < 0) {
-        results.push({ name: topic.name, errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: `replication factor ${topic.replicationFactor} is negative; give 1..the number of brokers, or 0 for the default` });
+        results.push({
+          name: topic.name,
+          errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+          errorMessage: `replication factor ${topic.replicationFactor} is negative; give 1..the number of brokers, or 0 for the default`,
+        });
         continue;
       }
       const partitions = topic.partitions > 0 ? topic.partitions : 1;
-      const replicationFactor = topic.replicationFactor > 0 ? topic.replicationFactor : Math.min(replicationFactorDefault, Math.max(1, state.liveBrokers().length));
+      const replicationFactor =
+        topic.replicationFactor > 0
+          ? topic.replicationFactor
+          : Math.min(replicationFactorDefault, Math.max(1, state.liveBrokers().length));
       const configs = Object.entries(topic.configs ?? {}).map(([key, value]) => ({ key, value }));
       const plan = planCreateTopic(state, { name: topic.name, partitions, replicationFactor, configs });
       if (!plan.ok) {
@@ -325,7 +365,11 @@ export class ClientService {
     const results: TopicResult[] = [];
     for (const name of request.topics) {
       if (this.deps.controller.state.topic(name) === undefined) {
-        results.push({ name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${name} does not exist` });
+        results.push({
+          name,
+          errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          errorMessage: `topic ${name} does not exist`,
+        });
         continue;
       }
       const result = await this.proposeOrTimeout({ type: 'deleteTopic', name }, deadlineMs);
@@ -350,7 +394,8 @@ export class ClientService {
     const answer = (errorCode: ErrorCode, errorMessage: string): ReassignPartitionsResponse => ({
       partitions: request.partitions.map((p) => ({ partition: p.partition, errorCode, errorMessage })),
     });
-    if (state.topic(request.topic) === undefined) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${request.topic} does not exist`);
+    if (state.topic(request.topic) === undefined)
+      return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${request.topic} does not exist`);
     const failed: PartitionReassignmentResult[] = [];
     const seen = new Set<number>();
     for (const { partition, replicas } of request.partitions) {
@@ -362,7 +407,12 @@ export class ClientService {
       const bad = new Map(failed.map((result) => [result.partition, result]));
       return {
         partitions: request.partitions.map(
-          (p) => bad.get(p.partition) ?? { partition: p.partition, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'not recorded: another partition of the request is invalid' },
+          (p) =>
+            bad.get(p.partition) ?? {
+              partition: p.partition,
+              errorCode: ErrorCode.INVALID_REQUEST,
+              errorMessage: 'not recorded: another partition of the request is invalid',
+            },
         ),
       };
     }
@@ -401,7 +451,8 @@ export class ClientService {
       if (view.leaderId === 0) offline.push({ topic: info.topic, partition: info.partition });
       else leaders.set(view.leaderId, (leaders.get(view.leaderId) ?? 0) + 1);
       // During a reassignment the ISR (voters caught up) may hold a leaving replica and not yet a new one.
-      if (view.leaderId !== 0 && info.replicas.some((id) => !view.isr.includes(id))) underReplicated.push({ topic: info.topic, partition: info.partition });
+      if (view.leaderId !== 0 && info.replicas.some((id) => !view.isr.includes(id)))
+        underReplicated.push({ topic: info.topic, partition: info.partition });
     }
     const brokers: BrokerStatus[] = state.brokers().map((info) => ({
       broker: { id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' },
@@ -440,9 +491,16 @@ export class ClientService {
   }
 
   private async allocateProducerIds(): Promise<void> {
-    const result = await this.deps.controller.propose({ type: 'allocateProducerIds', brokerId: this.deps.nodeId, count: producerIdBlockSize }, controllerCommandDeadlineMs);
-    if (!result.ok || result.detail.kind !== 'producerIds') throw new Error(`producer ids not allocated: ${result.ok ? 'unexpected result' : result.message}`);
-    this.producerIds = { next: result.detail.firstProducerId, end: result.detail.firstProducerId + result.detail.count };
+    const result = await this.deps.controller.propose(
+      { type: 'allocateProducerIds', brokerId: this.deps.nodeId, count: producerIdBlockSize },
+      controllerCommandDeadlineMs,
+    );
+    if (!result.ok || result.detail.kind !== 'producerIds')
+      throw new Error(`producer ids not allocated: ${result.ok ? 'unexpected result' : result.message}`);
+    this.producerIds = {
+      next: result.detail.firstProducerId,
+      end: result.detail.firstProducerId + result.detail.count,
+    };
   }
 
   // ---- produce ------------------------------------------------------------------------------
@@ -463,21 +521,46 @@ export class ClientService {
       if (part === undefined) continue;
       if (listed.has(`${part.topic}\u0000${part.partition}`)) {
         // Which of two batches goes first is not the client's to leave open: neither is appended.
-        results.push(produceResult(part.topic, part.partition, ErrorCode.INVALID_REQUEST, `topic ${part.topic} partition ${part.partition} is listed more than once; send one batch per partition (nothing appended)`));
+        results.push(
+          produceResult(
+            part.topic,
+            part.partition,
+            ErrorCode.INVALID_REQUEST,
+            `topic ${part.topic} partition ${part.partition} is listed more than once; send one batch per partition (nothing appended)`,
+          ),
+        );
         continue;
       }
       const info = state.partitionOf(part.topic, part.partition);
       if (info === undefined) {
-        results.push(produceResult(part.topic, part.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${part.topic} partition ${part.partition} does not exist`));
+        results.push(
+          produceResult(
+            part.topic,
+            part.partition,
+            ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            `topic ${part.topic} partition ${part.partition} does not exist`,
+          ),
+        );
         continue;
       }
       if (part.records.byteLength > batchBytesMax) {
-        results.push(produceResult(part.topic, part.partition, ErrorCode.REQUEST_TOO_LARGE, `record batch of ${part.records.byteLength} bytes exceeds this broker's ${batchBytesMax} (network.max_request_size, at most ${recordBatchBytesMax}); split it`));
+        results.push(
+          produceResult(
+            part.topic,
+            part.partition,
+            ErrorCode.REQUEST_TOO_LARGE,
+            `record batch of ${part.records.byteLength} bytes exceeds this broker's ${batchBytesMax} (network.max_request_size, at most ${recordBatchBytesMax}); split it`,
+          ),
+        );
         continue;
       }
       const replica = this.leaderReplica(info.groupId);
       if (replica !== undefined) {
-        results.push(replica.produce(part.records, acks, timeoutMs).then((outcome) => this.produced(part.topic, part.partition, outcome, part.records.byteLength)));
+        results.push(
+          replica
+            .produce(part.records, acks, timeoutMs)
+            .then((outcome) => this.produced(part.topic, part.partition, outcome, part.records.byteLength)),
+        );
         continue;
       }
       const leaderId = this.view(info).leaderId;
@@ -494,7 +577,10 @@ export class ClientService {
       results.push(notLeaderResult(part.topic, part.partition, notLeader(leaderId)));
     }
     const forwards = [...remote].map(async ([leaderId, indexes]) => {
-      const subset: ProduceRequest = { ...request, partitions: indexes.map((index) => request.partitions[index]).filter((part) => part !== undefined) };
+      const subset: ProduceRequest = {
+        ...request,
+        partitions: indexes.map((index) => request.partitions[index]).filter((part) => part !== undefined),
+      };
       this.metrics?.forwardedProducesTotal.inc();
       // A leader that falls silent while the forward is in flight (paused, cut off) would hold
       // it until its deadline: the watch cancels it once the leader is no longer heard from, and
@@ -513,8 +599,11 @@ export class ClientService {
         rethrowBug(error);
         indexes.forEach((index) => {
           const part = request.partitions[index];
-          const why = abort.signal.aborted ? `broker ${leaderId} fell silent while a forwarded produce was in flight` : `forwarding to broker ${leaderId} failed: ${(error as Error).message}`;
-          if (part !== undefined) results[index] = notLeaderResult(part.topic, part.partition, notLeader(leaderId, `${why}; retry`));
+          const why = abort.signal.aborted
+            ? `broker ${leaderId} fell silent while a forwarded produce was in flight`
+            : `forwarding to broker ${leaderId} failed: ${(error as Error).message}`;
+          if (part !== undefined)
+            results[index] = notLeaderResult(part.topic, part.partition, notLeader(leaderId, `${why}; retry`));
         });
       } finally {
         clearInterval(watch);
@@ -549,7 +638,9 @@ export class ClientService {
   private async fetch(request: FetchRequest): Promise<FetchResponse> {
     checkCount(request.partitions.length, partitionsPerRequestMax, 'partitions', 'Fetch');
     if (!Number.isInteger(request.maxWaitMs) || request.maxWaitMs < 0 || request.maxWaitMs > fetchMaxWaitMsMax) {
-      throw new InvalidRequestError(`max_wait_ms ${request.maxWaitMs} is outside 0..${fetchMaxWaitMsMax}; wait less and fetch again`);
+      throw new InvalidRequestError(
+        `max_wait_ms ${request.maxWaitMs} is outside 0..${fetchMaxWaitMsMax}; wait less and fetch again`,
+      );
     }
     const started = Date.now();
     const maxWaitMs = request.maxWaitMs;
@@ -562,7 +653,9 @@ export class ClientService {
       const remaining = maxWaitMs - (Date.now() - started);
       if (bytes >= minBytes || failed || remaining <= 0) {
         this.metrics?.fetchLatencySeconds.observe((Date.now() - started) / 1000);
-        for (const part of partitions) if (part.records.byteLength > 0) this.metrics?.bytesOutTotal.inc({ topic: part.topic }, part.records.byteLength);
+        for (const part of partitions)
+          if (part.records.byteLength > 0)
+            this.metrics?.bytesOutTotal.inc({ topic: part.topic }, part.records.byteLength);
         return { partitions, throttleTimeMs: 0 };
       }
       const waits = request.partitions
@@ -580,9 +673,21 @@ export class ClientService {
     const out: FetchPartitionResult[] = [];
     for (const part of request.partitions) {
       const info = this.deps.controller.state.partitionOf(part.topic, part.partition);
-      const empty = { topic: part.topic, partition: part.partition, highWatermark: -1, logStartOffset: -1, records: new Uint8Array(0), leaderId: 0, leaderEpoch: 0 };
+      const empty = {
+        topic: part.topic,
+        partition: part.partition,
+        highWatermark: -1,
+        logStartOffset: -1,
+        records: new Uint8Array(0),
+        leaderId: 0,
+        leaderEpoch: 0,
+      };
       if (info === undefined) {
-        out.push({ ...empty, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${part.topic} partition ${part.partition} does not exist` });
+        out.push({
+          ...empty,
+          errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          errorMessage: `topic ${part.topic} partition ${part.partition} does not exist`,
+        });
         continue;
       }
       const replica = this.leaderReplica(info.groupId);
@@ -594,12 +699,24 @@ export class ClientService {
       if (budget <= 0) {
         // The response is full: a partition read now would add a whole batch beyond max_bytes each
         // (the first-batch exception), and enough of them would not fit a message at all.
-        out.push({ ...empty, errorCode: ErrorCode.NONE, errorMessage: '', highWatermark: replica.highWatermark, logStartOffset: replica.logStartOffset(), leaderId: this.deps.nodeId, leaderEpoch: this.view(info).term });
+        out.push({
+          ...empty,
+          errorCode: ErrorCode.NONE,
+          errorMessage: '',
+          highWatermark: replica.highWatermark,
+          logStartOffset: replica.logStartOffset(),
+          leaderId: this.deps.nodeId,
+          leaderEpoch: this.view(info).term,
+        });
         continue;
       }
-      const partitionBytes = Math.min(part.partitionMaxBytes > 0 ? part.partitionMaxBytes : fetchPartitionBytesDefault, budget);
+      const partitionBytes = Math.min(
+        part.partitionMaxBytes > 0 ? part.partitionMaxBytes : fetchPartitionBytesDefault,
+        budget,
+      );
       const outcome = await replica.fetch(part.fetchOffset, partitionBytes);
-      const records = outcome.batches.length === 1 ? (outcome.batches[0] as Uint8Array) : Buffer.concat(outcome.batches);
+      const records =
+        outcome.batches.length === 1 ? (outcome.batches[0] as Uint8Array) : Buffer.concat(outcome.batches);
       budget -= records.byteLength;
       out.push({
         topic: part.topic,
@@ -622,9 +739,20 @@ export class ClientService {
       partitions: request.partitions.map((part) => {
         const info = this.deps.controller.state.partitionOf(part.topic, part.partition);
         const base = { topic: part.topic, partition: part.partition, offset: -1, timestampMs: part.timestampMs };
-        if (info === undefined) return { ...base, leaderId: 0, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${part.topic} partition ${part.partition} does not exist` };
+        if (info === undefined)
+          return {
+            ...base,
+            leaderId: 0,
+            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorMessage: `topic ${part.topic} partition ${part.partition} does not exist`,
+          };
         if (part.timestampMs < offsetTimestampEarliest) {
-          return { ...base, leaderId: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `timestamp_ms ${part.timestampMs}: give -1 (latest), -2 (earliest) or a time >= 0` };
+          return {
+            ...base,
+            leaderId: 0,
+            errorCode: ErrorCode.INVALID_REQUEST,
+            errorMessage: `timestamp_ms ${part.timestampMs}: give -1 (latest), -2 (earliest) or a time >= 0`,
+          };
         }
         const replica = this.leaderReplica(info.groupId);
         if (replica === undefined) {
@@ -632,7 +760,13 @@ export class ClientService {
           return { ...base, ...notLeader(leaderId) };
         }
         const offset = replica.offsetFor(part.timestampMs);
-        return { ...base, leaderId: this.deps.nodeId, offset: offset ?? -1, errorCode: ErrorCode.NONE, errorMessage: '' };
+        return {
+          ...base,
+          leaderId: this.deps.nodeId,
+          offset: offset ?? -1,
+          errorCode: ErrorCode.NONE,
+          errorMessage: '',
+        };
       }),
     };
   }
@@ -649,7 +783,9 @@ function checkCount(count: number, max: number, what: string, rpc: string): void
 }
 
 /** The topic/partition keys a Produce lists more than once. */
-function repeatedPartitions(partitions: readonly { readonly topic: string; readonly partition: number }[]): Set<string> {
+function repeatedPartitions(
+  partitions: readonly { readonly topic: string; readonly partition: number }[],
+): Set<string> {
   const seen = new Set<string>();
   const repeated = new Set<string>();
   for (const part of partitions) {
@@ -660,8 +796,24 @@ function repeatedPartitions(partitions: readonly { readonly topic: string; reado
   return repeated;
 }
 
-function produceResult(topic: string, partition: number, errorCode: ErrorCode, errorMessage: string, leaderId = 0): PartitionProduceResult {
-  return { topic, partition, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, leaderId, leaderEpoch: 0, logStartOffset: -1 };
+function produceResult(
+  topic: string,
+  partition: number,
+  errorCode: ErrorCode,
+  errorMessage: string,
+  leaderId = 0,
+): PartitionProduceResult {
+  return {
+    topic,
+    partition,
+    errorCode,
+    errorMessage,
+    baseOffset: -1,
+    logAppendTimeMs: -1,
+    leaderId,
+    leaderEpoch: 0,
+    logStartOffset: -1,
+  };
 }
 
 function notLeaderResult(topic: string, partition: number, answer: NotLeaderAnswer): PartitionProduceResult {
@@ -693,16 +845,28 @@ function reassignmentProblem(
   replicas: readonly NodeId[],
   seen: Set<number>,
 ): { errorCode: ErrorCode; message: string } | null {
-  if (seen.has(partition)) return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} is listed twice` };
+  if (seen.has(partition))
+    return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} is listed twice` };
   seen.add(partition);
   const info = state.partitionOf(topic, partition);
-  if (info === undefined) return { errorCode: ErrorCode.INVALID_PARTITIONS, message: `topic ${topic} has no partition ${partition}` };
+  if (info === undefined)
+    return { errorCode: ErrorCode.INVALID_PARTITIONS, message: `topic ${topic} has no partition ${partition}` };
   if (replicas.length < 1 || replicas.length > replicationFactorMax) {
-    return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} gets ${replicas.length} replicas; give 1..${replicationFactorMax}` };
+    return {
+      errorCode: ErrorCode.INVALID_REQUEST,
+      message: `partition ${partition} gets ${replicas.length} replicas; give 1..${replicationFactorMax}`,
+    };
   }
-  if (new Set(replicas).size !== replicas.length) return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} names a broker twice` };
-  const bad = replicas.find((id) => state.broker(id) === undefined || (!info.replicas.includes(id) && !state.isLive(id)));
-  if (bad !== undefined) return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} cannot move to broker ${bad}: it is not a live broker` };
+  if (new Set(replicas).size !== replicas.length)
+    return { errorCode: ErrorCode.INVALID_REQUEST, message: `partition ${partition} names a broker twice` };
+  const bad = replicas.find(
+    (id) => state.broker(id) === undefined || (!info.replicas.includes(id) && !state.isLive(id)),
+  );
+  if (bad !== undefined)
+    return {
+      errorCode: ErrorCode.INVALID_REQUEST,
+      message: `partition ${partition} cannot move to broker ${bad}: it is not a live broker`,
+    };
   return null;
 }
 
@@ -721,4 +885,3 @@ function errorCodeFor(code: ControllerFailureCode): ErrorCode {
       return ErrorCode.INVALID_REQUEST;
   }
 }
-

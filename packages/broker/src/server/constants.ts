@@ -84,4 +84,4 @@ assert(controllerRetryPauseMs < controllerCommandDeadlineMs, 'a controller comma
 assert(forwardedApplyWaitMsMax < controllerCommandDeadlineMs, 'a forwarded command leaves time to answer');
 assert(reassignmentsPerRequestMax >= 1, 'a reassignment request moves at least one partition');
 // One gRPC server takes client and peer calls, with the client protocol's message bound.
-assert(peerMessageBytesMax <= messageBytesMax, 'the broker\'s gRPC server takes the largest peer message');
+assert(peerMessageBytesMax <= messageBytesMax, "the broker's gRPC server takes the largest peer message");

@@ -17,7 +17,11 @@ import type { ControllerStateMachine } from '../controller/state-machine.js';
 
 /** The peer RPC that carries a command to the controller leader. */
 export interface ControllerCommandForwarder {
-  proposeControllerCommand(to: NodeId, command: Uint8Array, deadlineMs: number): Promise<{ errorCode: number; leaderHint: number; result: Uint8Array }>;
+  proposeControllerCommand(
+    to: NodeId,
+    command: Uint8Array,
+    deadlineMs: number,
+  ): Promise<{ errorCode: number; leaderHint: number; result: Uint8Array }>;
 }
 
 /** A controller command could not be proposed before its deadline. */
@@ -27,7 +31,6 @@ export class ControllerUnavailableError extends Error {
     super(`the controller is not available: ${reason}; retry when the cluster has a quorum`);
   }
 }
-
 
 export class ControllerGateway {
   /** Results of recently applied commands by log index, until their proposer takes them. */
@@ -96,7 +99,11 @@ export class ControllerGateway {
       try {
         if (leader === this.nodeId) return await this.proposeLocally(bytes);
         if (leader !== 0) {
-          const response = await this.forwarder.proposeControllerCommand(leader, bytes, Math.max(1, deadline - Date.now()));
+          const response = await this.forwarder.proposeControllerCommand(
+            leader,
+            bytes,
+            Math.max(1, deadline - Date.now()),
+          );
           if (response.errorCode === ErrorCode.NONE) {
             // The leader answers once it applied the command; this broker answers once it has
             // too, so that the client's next read here (its 'any' calls are sticky) sees it.
@@ -121,14 +128,19 @@ export class ControllerGateway {
    */
   async handleForwarded(command: Uint8Array): Promise<{ errorCode: number; leaderHint: number; result: Uint8Array }> {
     const leader = this.leaderId();
-    if (leader !== this.nodeId) return { errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: leader, result: new Uint8Array(0) };
+    if (leader !== this.nodeId)
+      return { errorCode: ErrorCode.NOT_CONTROLLER, leaderHint: leader, result: new Uint8Array(0) };
     try {
       const result = await this.proposeLocally(command);
       return { errorCode: ErrorCode.NONE, leaderHint: this.nodeId, result: encodeResult(result) };
     } catch (error) {
       rethrowBug(error);
       const hint = this.leaderId();
-      return { errorCode: error instanceof NotLeaderError ? ErrorCode.NOT_CONTROLLER : ErrorCode.REQUEST_TIMED_OUT, leaderHint: hint, result: new Uint8Array(0) };
+      return {
+        errorCode: error instanceof NotLeaderError ? ErrorCode.NOT_CONTROLLER : ErrorCode.REQUEST_TIMED_OUT,
+        leaderHint: hint,
+        result: new Uint8Array(0),
+      };
     }
   }
 
@@ -137,7 +149,8 @@ export class ControllerGateway {
     const receipt = await this.host.propose(controllerGroupId, bytes);
     const applied = this.results.get(receipt.index);
     this.results.delete(receipt.index);
-    if (applied === undefined || applied.term !== receipt.term) throw new ProposalDroppedError('the command was superseded by a new controller leader');
+    if (applied === undefined || applied.term !== receipt.term)
+      throw new ProposalDroppedError('the command was superseded by a new controller leader');
     return applied.result;
   }
 }
@@ -150,4 +163,3 @@ export function encodeResult(result: ControllerResult): Uint8Array {
 export function decodeResult(bytes: Uint8Array): ControllerResult {
   return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as ControllerResult;
 }
-

@@ -57,7 +57,10 @@ export class ControllerRegistration {
       } catch (error) {
         rethrowBug(error);
         if (this.stopped) return;
-        this.options.logger.warn({ err: (error as Error).message }, 'registration with the controller failed; retrying');
+        this.options.logger.warn(
+          { err: (error as Error).message },
+          'registration with the controller failed; retrying',
+        );
         await this.sleepMs(registrationRetryMs);
       }
     }

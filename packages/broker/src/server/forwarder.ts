@@ -25,7 +25,12 @@ export class Forwarder {
   }
 
   /** Forwards `request` to `leaderId`; an abort of `signal` cancels it (CANCELLED). */
-  produce(leaderId: NodeId, request: ProduceRequest, deadlineMs: number, signal: AbortSignal): Promise<ProduceResponse> {
+  produce(
+    leaderId: NodeId,
+    request: ProduceRequest,
+    deadlineMs: number,
+    signal: AbortSignal,
+  ): Promise<ProduceResponse> {
     const metadata = new grpc.Metadata();
     metadata.set(forwardedMetadataKey, String(this.nodeId));
     return this.client(leaderId).Produce(request, { deadlineMs, metadata, signal });

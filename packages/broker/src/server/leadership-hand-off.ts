@@ -24,7 +24,12 @@ export interface HandOffOptions {
 }
 
 /** Hands away every group `selfId` leads; resolves when none is led here or the time is up. */
-export async function handOffLeadership(host: HandOffHost, selfId: NodeId, logger: Logger, options: HandOffOptions = {}): Promise<void> {
+export async function handOffLeadership(
+  host: HandOffHost,
+  selfId: NodeId,
+  logger: Logger,
+  options: HandOffOptions = {},
+): Promise<void> {
   const nowMs = options.nowMs ?? Date.now;
   const sleepMs = options.sleepMs ?? sleep;
   const deadline = nowMs() + leadershipHandoffMsMax;

@@ -133,7 +133,13 @@ export class PartitionReporter {
   private reportOf(groupId: GroupId, highWatermark: number): PartitionReport {
     assert(this.host.isLeader(groupId), 'only a leader reports its partition');
     const status = this.host.status(groupId);
-    return { groupId, leaderId: this.nodeId, term: status.hardState.term, isr: inSyncReplicas(this.nodeId, status), highWatermark };
+    return {
+      groupId,
+      leaderId: this.nodeId,
+      term: status.hardState.term,
+      isr: inSyncReplicas(this.nodeId, status),
+      highWatermark,
+    };
   }
 
   private compactController(): void {

@@ -39,7 +39,13 @@ function status(shape: Shape): HostGroupStatus {
     leaderId: 1,
     applied: lastIndex,
     lastIndex,
-    confState: { voters: shape.voters, learners, votersOutgoing: shape.outgoing ?? [], learnersNext: [], autoLeave: false },
+    confState: {
+      voters: shape.voters,
+      learners,
+      votersOutgoing: shape.outgoing ?? [],
+      learnersNext: [],
+      autoLeave: false,
+    },
     progress,
     leadTransferee: shape.leadTransferee ?? 0,
     repairIndex: 0,
@@ -51,31 +57,59 @@ function status(shape: Shape): HostGroupStatus {
 describe('planMembershipStep (leader 1)', () => {
   it('walks {1,2,3} to {1,2,4}: add learner, promote once caught up, then remove', () => {
     expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3] }))).toEqual({ kind: 'addLearner', nodeId: 4 });
-    expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3], learners: [4], match: { 4: 10 } }))).toMatchObject({ kind: 'wait' });
-    expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3], learners: [4], match: { 4: lastIndex - promoteLagEntriesMax } }))).toEqual({ kind: 'promote', nodeId: 4 });
+    expect(
+      planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3], learners: [4], match: { 4: 10 } })),
+    ).toMatchObject({ kind: 'wait' });
+    expect(
+      planMembershipStep(
+        1,
+        [1, 2, 4],
+        status({ voters: [1, 2, 3], learners: [4], match: { 4: lastIndex - promoteLagEntriesMax } }),
+      ),
+    ).toEqual({ kind: 'promote', nodeId: 4 });
     expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3, 4] }))).toEqual({ kind: 'remove', nodeId: 3 });
     expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 4] }))).toEqual({ kind: 'done' });
   });
 
   it('does not promote a learner it has not heard from recently', () => {
-    expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3], learners: [4], inactive: [4] }))).toMatchObject({ kind: 'wait' });
+    expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3], learners: [4], inactive: [4] }))).toMatchObject(
+      { kind: 'wait' },
+    );
   });
 
   it('removes nothing while a target replica is not yet a voter (the group never shrinks below the target)', () => {
-    expect(planMembershipStep(1, [1, 4, 5], status({ voters: [1, 2, 3, 4], learners: [5], match: { 5: 0 } }))).toMatchObject({ kind: 'wait' });
-    expect(planMembershipStep(1, [1, 4, 5], status({ voters: [1, 2, 3, 4] }))).toEqual({ kind: 'addLearner', nodeId: 5 });
+    expect(
+      planMembershipStep(1, [1, 4, 5], status({ voters: [1, 2, 3, 4], learners: [5], match: { 5: 0 } })),
+    ).toMatchObject({ kind: 'wait' });
+    expect(planMembershipStep(1, [1, 4, 5], status({ voters: [1, 2, 3, 4] }))).toEqual({
+      kind: 'addLearner',
+      nodeId: 5,
+    });
   });
 
   it('a leader leaving the group hands leadership to a caught-up target voter (the preferred first) and never removes itself', () => {
     expect(planMembershipStep(1, [2, 3, 4], status({ voters: [1, 2, 3, 4] }))).toEqual({ kind: 'transfer', to: 2 });
-    expect(planMembershipStep(1, [2, 3, 4], status({ voters: [1, 2, 3, 4], match: { 2: 5 } }))).toEqual({ kind: 'transfer', to: 3 });
-    expect(planMembershipStep(1, [2, 3, 4], status({ voters: [1, 2, 3, 4], inactive: [2, 3, 4] }))).toMatchObject({ kind: 'wait' });
-    expect(planMembershipStep(1, [2, 3, 4], status({ voters: [1, 2, 3, 4], leadTransferee: 2 }))).toMatchObject({ kind: 'wait' });
+    expect(planMembershipStep(1, [2, 3, 4], status({ voters: [1, 2, 3, 4], match: { 2: 5 } }))).toEqual({
+      kind: 'transfer',
+      to: 3,
+    });
+    expect(planMembershipStep(1, [2, 3, 4], status({ voters: [1, 2, 3, 4], inactive: [2, 3, 4] }))).toMatchObject({
+      kind: 'wait',
+    });
+    expect(planMembershipStep(1, [2, 3, 4], status({ voters: [1, 2, 3, 4], leadTransferee: 2 }))).toMatchObject({
+      kind: 'wait',
+    });
   });
 
   it('removes other voters before learners, and stale learners last', () => {
-    expect(planMembershipStep(1, [1, 2], status({ voters: [1, 2, 3], learners: [5] }))).toEqual({ kind: 'remove', nodeId: 3 });
-    expect(planMembershipStep(1, [1, 2], status({ voters: [1, 2], learners: [5] }))).toEqual({ kind: 'remove', nodeId: 5 });
+    expect(planMembershipStep(1, [1, 2], status({ voters: [1, 2, 3], learners: [5] }))).toEqual({
+      kind: 'remove',
+      nodeId: 3,
+    });
+    expect(planMembershipStep(1, [1, 2], status({ voters: [1, 2], learners: [5] }))).toEqual({
+      kind: 'remove',
+      nodeId: 5,
+    });
   });
 
   it('shrinks and grows: {1,2,3} -> {1,2} -> {1,2,4}', () => {
@@ -84,8 +118,12 @@ describe('planMembershipStep (leader 1)', () => {
   });
 
   it('waits when not leading or in a joint configuration', () => {
-    expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3], role: Role.follower }))).toMatchObject({ kind: 'wait' });
-    expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 4], outgoing: [1, 2, 3] }))).toMatchObject({ kind: 'wait' });
+    expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 3], role: Role.follower }))).toMatchObject({
+      kind: 'wait',
+    });
+    expect(planMembershipStep(1, [1, 2, 4], status({ voters: [1, 2, 4], outgoing: [1, 2, 3] }))).toMatchObject({
+      kind: 'wait',
+    });
   });
 });
 
@@ -133,7 +171,11 @@ class FakeHost implements ReconfigurerHost {
 
 describe('Reconfigurer', () => {
   const silent = pino({ level: 'silent' });
-  const changes = (host: FakeHost): string[] => host.proposed.map((c) => `${c.changes.map((one) => `${one.type === ConfChangeType.addLearner ? 'learner' : one.type === ConfChangeType.addVoter ? 'voter' : 'remove'} ${one.nodeId}`).join()}`);
+  const changes = (host: FakeHost): string[] =>
+    host.proposed.map(
+      (c) =>
+        `${c.changes.map((one) => `${one.type === ConfChangeType.addLearner ? 'learner' : one.type === ConfChangeType.addVoter ? 'voter' : 'remove'} ${one.nodeId}`).join()}`,
+    );
 
   it('proposes one change at a time, each after the previous one applied, and then leaves the group alone', async () => {
     const host = new FakeHost();

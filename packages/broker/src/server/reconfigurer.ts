@@ -15,7 +15,16 @@
  * never lowers the replication factor (Kafka's reassignment does the same: adding replicas, then
  * removing). `planMembershipStep` is the pure decision; `Reconfigurer` proposes it.
  */
-import { assert, ConfChangeTransition, ConfChangeType, GroupNotFoundError, NotLeaderError, ProposalDroppedError, Role, StoppedError } from '@streambus/raft';
+import {
+  assert,
+  ConfChangeTransition,
+  ConfChangeType,
+  GroupNotFoundError,
+  NotLeaderError,
+  ProposalDroppedError,
+  Role,
+  StoppedError,
+} from '@streambus/raft';
 import type { ConfChange, GroupId, HostGroupStatus, NodeId, ProposalReceipt } from '@streambus/raft';
 import { rethrowBug } from '../bugs.js';
 import type { Logger } from '../logging/logger.js';
@@ -38,7 +47,8 @@ export function planMembershipStep(selfId: NodeId, target: readonly NodeId[], st
   if (status.role !== Role.leader) return { kind: 'wait', reason: 'not the leader' };
   const conf = status.confState;
   if (conf.votersOutgoing.length > 0) return { kind: 'wait', reason: 'joint configuration not left yet' };
-  if (status.leadTransferee !== 0) return { kind: 'wait', reason: `leadership transfer to ${status.leadTransferee} under way` };
+  if (status.leadTransferee !== 0)
+    return { kind: 'wait', reason: `leadership transfer to ${status.leadTransferee} under way` };
   const voters = new Set(conf.voters);
   const learners = new Set(conf.learners);
   const joiner = target.find((id) => !voters.has(id) && !learners.has(id));
@@ -46,14 +56,20 @@ export function planMembershipStep(selfId: NodeId, target: readonly NodeId[], st
   for (const id of target) {
     if (!learners.has(id)) continue;
     const progress = status.progress.get(id);
-    if (progress !== undefined && progress.recentActive && status.lastIndex - progress.match <= promoteLagEntriesMax) return { kind: 'promote', nodeId: id };
-    return { kind: 'wait', reason: `learner ${id} is catching up (match ${progress?.match ?? 0} of ${status.lastIndex})` };
+    if (progress !== undefined && progress.recentActive && status.lastIndex - progress.match <= promoteLagEntriesMax)
+      return { kind: 'promote', nodeId: id };
+    return {
+      kind: 'wait',
+      reason: `learner ${id} is catching up (match ${progress?.match ?? 0} of ${status.lastIndex})`,
+    };
   }
   const leaving = conf.voters.find((id) => !target.includes(id));
   if (leaving !== undefined) {
     if (leaving !== selfId) return { kind: 'remove', nodeId: leaving };
     const successor = successorOf(target, status);
-    return successor === 0 ? { kind: 'wait', reason: 'no caught-up target voter to hand leadership to' } : { kind: 'transfer', to: successor };
+    return successor === 0
+      ? { kind: 'wait', reason: 'no caught-up target voter to hand leadership to' }
+      : { kind: 'transfer', to: successor };
   }
   const extraLearner = conf.learners.find((id) => !target.includes(id));
   if (extraLearner !== undefined) return { kind: 'remove', nodeId: extraLearner };
@@ -145,7 +161,7 @@ export class Reconfigurer {
   /** One step for one group; true when it proposed something. */
   private stepGroup(target: ReconfigureTarget): boolean {
     const { groupId, replicas } = target;
-    assert(this.host.isLeader(groupId), 'only the leader steps its group\'s membership');
+    assert(this.host.isLeader(groupId), "only the leader steps its group's membership");
     // The membership is about to be looked at (and maybe moved): a "done" recorded for an
     // earlier target no longer holds. (A target that went [1,2,3] -> [1,2] -> [1,2,3] while the
     // removal was in flight would otherwise match the stale "done" and never get 3 back.)
@@ -154,19 +170,33 @@ export class Reconfigurer {
     const step = planMembershipStep(this.nodeId, replicas, status);
     if (step.kind === 'done') {
       this.done.set(groupId, replicas.join(','));
-      if (this.lastLogged.has(groupId)) this.logger.info({ group: groupId, step: 'done', voters: status.confState.voters }, 'partition membership reached its target');
+      if (this.lastLogged.has(groupId))
+        this.logger.info(
+          { group: groupId, step: 'done', voters: status.confState.voters },
+          'partition membership reached its target',
+        );
       this.lastLogged.delete(groupId);
       return false;
     }
-    const fields = { group: groupId, step: step.kind, target: replicas, voters: status.confState.voters, learners: status.confState.learners };
+    const fields = {
+      group: groupId,
+      step: step.kind,
+      target: replicas,
+      voters: status.confState.voters,
+      learners: status.confState.learners,
+    };
     if (step.kind === 'wait') {
       const key = `wait ${step.reason}`;
-      if (this.lastLogged.get(groupId) !== key) this.logger.info({ ...fields, reason: step.reason }, 'partition membership change waits');
+      if (this.lastLogged.get(groupId) !== key)
+        this.logger.info({ ...fields, reason: step.reason }, 'partition membership change waits');
       this.lastLogged.set(groupId, key);
       return false;
     }
     if (step.kind === 'transfer') {
-      this.logger.info({ ...fields, broker: step.to }, 'partition leader leaves the group: handing leadership over first');
+      this.logger.info(
+        { ...fields, broker: step.to },
+        'partition leader leaves the group: handing leadership over first',
+      );
       this.lastLogged.set(groupId, `transfer ${step.to}`);
       try {
         this.host.transferLeadership(groupId, step.to);
@@ -188,12 +218,24 @@ export class Reconfigurer {
     this.host
       .proposeConfChange(groupId, change)
       .then(
-        (receipt) => this.logger.info({ group: groupId, step: step.kind, broker: step.nodeId, index: receipt.index }, 'partition membership step applied'),
+        (receipt) =>
+          this.logger.info(
+            { group: groupId, step: step.kind, broker: step.nodeId, index: receipt.index },
+            'partition membership step applied',
+          ),
         (error: unknown) => {
           rethrowBug(error);
           // Lost leadership, a conf change already pending, a stopped host: the next run looks again.
-          if (!expected(error)) this.logger.error({ group: groupId, step: step.kind, err: (error as Error).message }, 'partition membership step failed');
-          else this.logger.debug({ group: groupId, step: step.kind, err: (error as Error).message }, 'partition membership step not taken; retrying');
+          if (!expected(error))
+            this.logger.error(
+              { group: groupId, step: step.kind, err: (error as Error).message },
+              'partition membership step failed',
+            );
+          else
+            this.logger.debug(
+              { group: groupId, step: step.kind, err: (error as Error).message },
+              'partition membership step not taken; retrying',
+            );
         },
       )
       .finally(() => {
@@ -204,5 +246,10 @@ export class Reconfigurer {
 }
 
 function expected(error: unknown): boolean {
-  return error instanceof NotLeaderError || error instanceof ProposalDroppedError || error instanceof StoppedError || error instanceof GroupNotFoundError;
+  return (
+    error instanceof NotLeaderError ||
+    error instanceof ProposalDroppedError ||
+    error instanceof StoppedError ||
+    error instanceof GroupNotFoundError
+  );
 }

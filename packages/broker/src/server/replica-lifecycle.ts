@@ -120,7 +120,8 @@ export class ReplicaLifecycle<R extends ManagedReplica> {
 
   /** Follows one applied controller event. */
   onControllerEvent(event: ControllerEvent): void {
-    if (event.type === 'topicCreated' || event.type === 'partitionsAdded') for (const partition of event.partitions) this.ensure(partition);
+    if (event.type === 'topicCreated' || event.type === 'partitionsAdded')
+      for (const partition of event.partitions) this.ensure(partition);
     else if (event.type === 'assignmentChanged') this.ensure(event.partition);
     else if (event.type === 'topicDeleted') for (const partition of event.partitions) void this.drop(partition.groupId);
   }

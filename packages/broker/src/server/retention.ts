@@ -50,8 +50,15 @@ export class RetentionEnforcer {
       if (!host.hasGroup(groupId)) continue;
       const { data, appliedIndex } = replica.stateSnapshot();
       // The snapshot is cut at or below the applied index: its membership must be the one there.
-      const confStateAt = (index: number): ConfState | undefined => (host.hasGroup(groupId) ? host.confStateAt(groupId, index) : undefined);
-      const policy: RetentionPolicy = { now: this.nowMs(), appliedIndex, confStateAt, ...(ageMsMax > 0 ? { maxAgeMs: ageMsMax } : {}), ...(bytesMax > 0 ? { maxBytes: bytesMax } : {}) };
+      const confStateAt = (index: number): ConfState | undefined =>
+        host.hasGroup(groupId) ? host.confStateAt(groupId, index) : undefined;
+      const policy: RetentionPolicy = {
+        now: this.nowMs(),
+        appliedIndex,
+        confStateAt,
+        ...(ageMsMax > 0 ? { maxAgeMs: ageMsMax } : {}),
+        ...(bytesMax > 0 ? { maxBytes: bytesMax } : {}),
+      };
       this.options.store.applyRetention(groupId, policy, data).catch((error: unknown) => {
         rethrowBug(error);
         this.options.logger.warn({ group: groupId, err: (error as Error).message }, 'retention failed');

@@ -87,7 +87,10 @@ export class ScrubRepair {
     const groupId = error.groupId;
     const known = this.corrupt.get(groupId);
     if (known !== undefined && known <= error.index) return;
-    this.logger.error({ group: groupId, index: error.index, offset: error.offset, err: error.reason }, 'corrupt batch in the local log: repairing this replica from the leader');
+    this.logger.error(
+      { group: groupId, index: error.index, offset: error.offset, err: error.reason },
+      'corrupt batch in the local log: repairing this replica from the leader',
+    );
     this.corrupt.set(groupId, error.index);
     this.handOff(groupId);
     if (known === undefined) void this.repair(groupId);
@@ -149,12 +152,18 @@ export class ScrubRepair {
       await this.host.repairGroup(groupId, fromIndex, () => this.resetReplica(groupId));
       this.corrupt.delete(groupId);
       this.scrubCursor.delete(groupId);
-      this.logger.warn({ group: groupId, from_index: fromIndex, leader: leaderId }, 'corrupt suffix dropped: re-replicating it from the leader');
+      this.logger.warn(
+        { group: groupId, from_index: fromIndex, leader: leaderId },
+        'corrupt suffix dropped: re-replicating it from the leader',
+      );
       return true;
     } catch (error) {
       rethrowBug(error);
       if (this.stopped) return true;
-      this.logger.error({ group: groupId, err: (error as Error).message }, 'repair of a corrupt replica failed; retrying');
+      this.logger.error(
+        { group: groupId, err: (error as Error).message },
+        'repair of a corrupt replica failed; retrying',
+      );
       return false;
     } finally {
       this.repairing.delete(groupId);
@@ -163,7 +172,9 @@ export class ScrubRepair {
 
   private async scrubPass(): Promise<void> {
     let budget = scrubBytesPerPassMax;
-    const groups = this.host.groupIds().filter((groupId) => groupId !== controllerGroupId && !this.corrupt.has(groupId));
+    const groups = this.host
+      .groupIds()
+      .filter((groupId) => groupId !== controllerGroupId && !this.corrupt.has(groupId));
     // Each pass starts one group further on, so a busy group cannot take every pass's budget.
     this.scrubRotation = groups.length === 0 ? 0 : (this.scrubRotation + 1) % groups.length;
     for (const groupId of [...groups.slice(this.scrubRotation), ...groups.slice(0, this.scrubRotation)]) {

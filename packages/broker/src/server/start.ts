@@ -26,7 +26,10 @@ export const startBroker: StartBroker = async (context) => {
   // Test-only planted faults (the chaos harness's real-network runs); refused if misspelled.
   const unsafe = unsafeKnobsFromEnv(process.env);
   for (const name of unsafe.names) {
-    context.logger.warn({ knob: name, env: unsafeKnobsEnvName }, `UNSAFE TESTING KNOB ${name} IS ON: this broker breaks its guarantees on purpose (chaos self-test); never run it with real data`);
+    context.logger.warn(
+      { knob: name, env: unsafeKnobsEnvName },
+      `UNSAFE TESTING KNOB ${name} IS ON: this broker breaks its guarantees on purpose (chaos self-test); never run it with real data`,
+    );
   }
   const started = await Broker.start({
     config: context.config,

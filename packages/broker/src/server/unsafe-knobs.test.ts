@@ -10,8 +10,14 @@ describe('UNSAFE_STREAMBUS_TESTING_KNOBS', () => {
   });
 
   it('turns on the named knobs', () => {
-    expect(unsafeKnobsFromEnv({ [unsafeKnobsEnvName]: 'ackBeforeCommit' })).toEqual({ knobs: { ackBeforeCommit: true }, names: ['ackBeforeCommit'] });
-    expect(unsafeKnobsFromEnv({ [unsafeKnobsEnvName]: 'skipSync, servePastHighWatermark' }).knobs).toEqual({ skipSync: true, servePastHighWatermark: true });
+    expect(unsafeKnobsFromEnv({ [unsafeKnobsEnvName]: 'ackBeforeCommit' })).toEqual({
+      knobs: { ackBeforeCommit: true },
+      names: ['ackBeforeCommit'],
+    });
+    expect(unsafeKnobsFromEnv({ [unsafeKnobsEnvName]: 'skipSync, servePastHighWatermark' }).knobs).toEqual({
+      skipSync: true,
+      servePastHighWatermark: true,
+    });
   });
 
   it('refuses an unknown name', () => {

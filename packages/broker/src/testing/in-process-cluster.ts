@@ -13,7 +13,12 @@ import { createLogger } from '../logging/logger.js';
 import type { Logger } from '../logging/logger.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { Broker } from '../server/broker.js';
-import { clusterReadyPollMs, clusterReadyWaitMsDefault, clusterSizeDefault, clusterTickMsDefault } from './constants.js';
+import {
+  clusterReadyPollMs,
+  clusterReadyWaitMsDefault,
+  clusterSizeDefault,
+  clusterTickMsDefault,
+} from './constants.js';
 import { freePorts } from './ports.js';
 import { rethrowBug } from '../bugs.js';
 
@@ -59,7 +64,13 @@ export class InProcessCluster {
     const members = new Map<number, Member>();
     for (let index = 0; index < size; index++) {
       const id = index + 1;
-      members.set(id, { id, port: ports[index] as number, adminPort: ports[size + index] as number, dataDir: join(dir, `broker-${id}`), broker: null });
+      members.set(id, {
+        id,
+        port: ports[index] as number,
+        adminPort: ports[size + index] as number,
+        dataDir: join(dir, `broker-${id}`),
+        broker: null,
+      });
     }
     const logger = createLogger({ level: options.logLevel ?? 'error', destination: process.stderr });
     const cluster = new InProcessCluster(dir, members, options, logger);
@@ -103,7 +114,10 @@ export class InProcessCluster {
   config(id: number): BrokerConfig {
     const member = this.member(id);
     const peers = [...this.members.values()].map((other) => `${other.id}=127.0.0.1:${other.port}`).join(',');
-    const env: Record<string, string> = { STREAMBUS_TICK_MS: String(this.options.tickMs ?? clusterTickMsDefault), ...this.options.env };
+    const env: Record<string, string> = {
+      STREAMBUS_TICK_MS: String(this.options.tickMs ?? clusterTickMsDefault),
+      ...this.options.env,
+    };
     const result = resolveConfig({
       env,
       flags: {
@@ -115,7 +129,10 @@ export class InProcessCluster {
         logLevel: this.options.logLevel ?? 'error',
       },
     });
-    if (!result.ok) throw new Error(`test cluster config is invalid: ${result.problems.map((problem) => `${problem.path}: ${problem.message}`).join('; ')}`);
+    if (!result.ok)
+      throw new Error(
+        `test cluster config is invalid: ${result.problems.map((problem) => `${problem.path}: ${problem.message}`).join('; ')}`,
+      );
     return result.loaded.config;
   }
 
@@ -170,11 +187,13 @@ export class InProcessCluster {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.members.values()].map(async (member) => {
-      const broker = member.broker;
-      member.broker = null;
-      await broker?.kill().catch(rethrowBug);
-    }));
+    await Promise.all(
+      [...this.members.values()].map(async (member) => {
+        const broker = member.broker;
+        member.broker = null;
+        await broker?.kill().catch(rethrowBug);
+      }),
+    );
     await rm(this.dir, { recursive: true, force: true });
   }
 

@@ -23,7 +23,8 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   try {
     for (let attempt = 0; ports.length < count; attempt++) {
-      if (attempt >= count * attemptsPerPort) throw new Error(`no ${count} free ports found in ${portFloor}..${ceiling}`);
+      if (attempt >= count * attemptsPerPort)
+        throw new Error(`no ${count} free ports found in ${portFloor}..${ceiling}`);
       const port = portFloor + Math.floor(Math.random() * (ceiling - portFloor + 1));
       if (ports.includes(port)) continue;
       const server = await listenOn(port).catch(rethrowBug);

@@ -43,17 +43,40 @@ function varint(value: number, zigzag: boolean): number[] {
  * A batch of records with key and value, written field by field the way a hand-written client
  * in another language would, with the header and CRC right; `zigzag` false is the classic bug.
  */
-function handWritten(values: string[], options: { zigzag?: boolean; offsetDeltas?: number[]; headerKey?: number[] } = {}): Buffer {
+function handWritten(
+  values: string[],
+  options: { zigzag?: boolean; offsetDeltas?: number[]; headerKey?: number[] } = {},
+): Buffer {
   const zigzag = options.zigzag ?? true;
   const records = values.flatMap((value, i) => {
     const key = [...Buffer.from(`k${i}`)];
     const bytes = [...Buffer.from(value)];
-    const headers = options.headerKey === undefined ? [0] : [...varint(1, zigzag), ...varint(options.headerKey.length, zigzag), ...options.headerKey, ...varint(-1, true)];
-    const body = [0, ...varint(0, zigzag), ...varint(options.offsetDeltas?.[i] ?? i, zigzag), ...varint(key.length, zigzag), ...key, ...varint(bytes.length, zigzag), ...bytes, ...headers];
+    const headers =
+      options.headerKey === undefined
+        ? [0]
+        : [
+            ...varint(1, zigzag),
+            ...varint(options.headerKey.length, zigzag),
+            ...options.headerKey,
+            ...varint(-1, true),
+          ];
+    const body = [
+      0,
+      ...varint(0, zigzag),
+      ...varint(options.offsetDeltas?.[i] ?? i, zigzag),
+      ...varint(key.length, zigzag),
+      ...key,
+      ...varint(bytes.length, zigzag),
+      ...bytes,
+      ...headers,
+    ];
     return [...varint(body.length, zigzag), ...body];
   });
   // Take the header of a real batch of as many records and put the hand-written records after it.
-  const template = encodeRecordBatch({ records: values.map(() => ({ value: null })) }, { timestampMs: 1_700_000_000_000 });
+  const template = encodeRecordBatch(
+    { records: values.map(() => ({ value: null })) },
+    { timestampMs: 1_700_000_000_000 },
+  );
   const batch = Buffer.concat([template.subarray(0, 58), Buffer.from(records)]);
   batch.writeUInt32BE(batch.byteLength - 14, 10);
   batch.writeUInt32BE(computeBatchCrc(batch), 14);
@@ -61,7 +84,10 @@ function handWritten(values: string[], options: { zigzag?: boolean; offsetDeltas
 }
 
 function good(values: string[]): Buffer {
-  return encodeRecordBatch({ records: values.map((value, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(value) })) }, { timestampMs: 1_700_000_000_000 });
+  return encodeRecordBatch(
+    { records: values.map((value, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(value) })) },
+    { timestampMs: 1_700_000_000_000 },
+  );
 }
 
 describe('malformed record batches', () => {
@@ -79,13 +105,21 @@ describe('malformed record batches', () => {
     const groupId = cluster.broker(1).controller.state.partitionOf(topic, partition)!.groupId;
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const found = cluster.running().find((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader && broker.replica(groupId).leaderReady);
+      const found = cluster
+        .running()
+        .find(
+          (broker) =>
+            broker.host.hasGroup(groupId) &&
+            broker.host.roleOf(groupId) === Role.leader &&
+            broker.replica(groupId).leaderReady,
+        );
       if (found !== undefined) return clients.get(found.nodeId)!;
       if (Date.now() > deadline) throw new Error(`no leader of partition ${partition} within 20 s`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
-  const produce = (partitions: PartitionProduceData[], via = leader) => via.Produce({ acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions }, call);
+  const produce = (partitions: PartitionProduceData[], via = leader) =>
+    via.Produce({ acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions }, call);
   /** One batch to one partition at its leader, resent on NOT_LEADER and REQUEST_TIMED_OUT; the first other answer. */
   const produceTo = async (partition: number, records: Buffer) => {
     for (let attempt = 0; ; attempt++) {
@@ -98,7 +132,18 @@ describe('malformed record batches', () => {
   const fetchAt = async (partition: number, fetchOffset: number, partitionMaxBytes: number) => {
     for (let attempt = 0; ; attempt++) {
       const client = await leaderOf(partition);
-      const fetched = (await client.Fetch({ maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 24, replicaId: -1, partitions: [{ topic, partition, fetchOffset, partitionMaxBytes }] }, call)).partitions[0]!;
+      const fetched = (
+        await client.Fetch(
+          {
+            maxWaitMs: 0,
+            minBytes: 1,
+            maxBytes: 1 << 24,
+            replicaId: -1,
+            partitions: [{ topic, partition, fetchOffset, partitionMaxBytes }],
+          },
+          call,
+        )
+      ).partitions[0]!;
       if (fetched.errorCode !== ErrorCode.NOT_LEADER || attempt === 20) return fetched;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -106,21 +151,37 @@ describe('malformed record batches', () => {
   const fetchValues = async (partition: number): Promise<string[]> => {
     const fetched = await fetchAt(partition, 0, 1 << 24);
     expect(fetched.errorCode).toBe(ErrorCode.NONE);
-    return splitRecordBatches(fetched.records).batches.flatMap((bytes) => decodeRecordBatch(bytes).records.map((r) => Buffer.from(r.value!).toString()));
+    return splitRecordBatches(fetched.records).batches.flatMap((bytes) =>
+      decodeRecordBatch(bytes).records.map((r) => Buffer.from(r.value!).toString()),
+    );
   };
 
   beforeAll(async () => {
     // The largest batch the protocol allows, so that its bound is what is tested.
-    cluster = await InProcessCluster.start({ size: 3, env: { STREAMBUS_MAX_REQUEST_SIZE: String(recordBatchBytesMax) } });
+    cluster = await InProcessCluster.start({
+      size: 3,
+      env: { STREAMBUS_MAX_REQUEST_SIZE: String(recordBatchBytesMax) },
+    });
     await cluster.waitReady(30_000);
     cluster.bootstrapServers.forEach((address, index) => clients.set(index + 1, createStreamBusRpcClient(address)));
-    const created = await clients.get(1)!.CreateTopics({ topics: [{ name: topic, partitions: 2, replicationFactor: 3, configs: {} }], timeoutMs: 10_000, validateOnly: false }, call);
+    const created = await clients
+      .get(1)!
+      .CreateTopics(
+        {
+          topics: [{ name: topic, partitions: 2, replicationFactor: 3, configs: {} }],
+          timeoutMs: 10_000,
+          validateOnly: false,
+        },
+        call,
+      );
     expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
     // The preferred replica leads once things settle (within the 3 s preferred-leader check):
     // take partition 0's leader only then, so that it stays put.
     const info = cluster.broker(1).controller.state.partitionOf(topic, 0)!;
     const preferred = info.replicas[0]!;
-    const leads = (): boolean => cluster.broker(preferred).host.roleOf(info.groupId) === Role.leader && cluster.broker(preferred).replica(info.groupId).leaderReady;
+    const leads = (): boolean =>
+      cluster.broker(preferred).host.roleOf(info.groupId) === Role.leader &&
+      cluster.broker(preferred).replica(info.groupId).leaderReady;
     const deadline = Date.now() + 20_000;
     while (!leads() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(leads()).toBe(true);
@@ -172,7 +233,10 @@ describe('malformed record batches', () => {
       [1, ErrorCode.NONE],
     ]);
     expect(await fetchValues(1)).toEqual([...before, 'fine']);
-    const forwarded = await produce([{ topic, partition: 0, records: handWritten(['bad'], { offsetDeltas: [3] }) }], follower);
+    const forwarded = await produce(
+      [{ topic, partition: 0, records: handWritten(['bad'], { offsetDeltas: [3] }) }],
+      follower,
+    );
     expect(forwarded.partitions[0]?.errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
     expect(forwarded.partitions[0]?.errorMessage).toContain('offset delta 3');
   });
@@ -184,11 +248,18 @@ describe('malformed record batches', () => {
     expect(answer.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
     const init = await leader.InitProducerId({ transactionalId: '', producerId: -1, producerEpoch: -1 }, call);
     const idempotent = (values: string[]): Buffer =>
-      encodeRecordBatch({ producerId: init.producerId, producerEpoch: init.producerEpoch, baseSequence: 0, records: values.map((value) => ({ value: Buffer.from(value) })) });
+      encodeRecordBatch({
+        producerId: init.producerId,
+        producerEpoch: init.producerEpoch,
+        baseSequence: 0,
+        records: values.map((value) => ({ value: Buffer.from(value) })),
+      });
     const bad = idempotent(['x']);
     bad[58 + 3] = 2; // offset delta 1 in the only record
     bad.writeUInt32BE(computeBatchCrc(bad), 14);
-    expect((await produce([{ topic, partition: 0, records: bad }])).partitions[0]?.errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect((await produce([{ topic, partition: 0, records: bad }])).partitions[0]?.errorCode).toBe(
+      ErrorCode.CORRUPT_MESSAGE,
+    );
     const first = await produce([{ topic, partition: 0, records: idempotent(['x']) }]);
     expect(first.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
     expect(await fetchValues(0)).toEqual(['after', 'minus-one', 'x']);
@@ -197,7 +268,12 @@ describe('malformed record batches', () => {
   it('answers DUPLICATE_SEQUENCE for a retry of a batch older than the dedupe window, and appends it once', async () => {
     const init = await leader.InitProducerId({ transactionalId: '', producerId: -1, producerEpoch: -1 }, call);
     const batchAt = (sequence: number): Buffer =>
-      encodeRecordBatch({ producerId: init.producerId, producerEpoch: init.producerEpoch, baseSequence: sequence, records: [{ value: Buffer.from(`seq-${sequence}`) }] });
+      encodeRecordBatch({
+        producerId: init.producerId,
+        producerEpoch: init.producerEpoch,
+        baseSequence: sequence,
+        records: [{ value: Buffer.from(`seq-${sequence}`) }],
+      });
     const offsets: number[] = [];
     for (let sequence = 0; sequence < 6; sequence++) {
       const answer = await produceTo(1, batchAt(sequence));
@@ -240,7 +316,8 @@ describe('malformed record batches', () => {
 describe('the bounds the protocol documents', () => {
   let cluster: InProcessCluster;
   let client: StreamBusRpcClient;
-  const produce = (partitions: PartitionProduceData[]) => client.Produce({ acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions }, call);
+  const produce = (partitions: PartitionProduceData[]) =>
+    client.Produce({ acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions }, call);
   const refusal = (promise: Promise<unknown>) =>
     promise.then(
       () => null,
@@ -248,14 +325,25 @@ describe('the bounds the protocol documents', () => {
     );
 
   beforeAll(async () => {
-    cluster = await InProcessCluster.start({ size: 1, env: { STREAMBUS_MAX_REQUEST_SIZE: String(recordBatchBytesMax) } });
+    cluster = await InProcessCluster.start({
+      size: 1,
+      env: { STREAMBUS_MAX_REQUEST_SIZE: String(recordBatchBytesMax) },
+    });
     await cluster.waitReady(30_000);
     client = createStreamBusRpcClient(cluster.bootstrapServers[0]!);
-    const created = await client.CreateTopics({ topics: [{ name: topic, partitions: 2, replicationFactor: 1, configs: {} }], timeoutMs: 10_000, validateOnly: false }, call);
+    const created = await client.CreateTopics(
+      {
+        topics: [{ name: topic, partitions: 2, replicationFactor: 1, configs: {} }],
+        timeoutMs: 10_000,
+        validateOnly: false,
+      },
+      call,
+    );
     expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
     const deadline = Date.now() + 20_000;
     const info = [0, 1].map((p) => cluster.broker(1).controller.state.partitionOf(topic, p)!);
-    while (!info.every((i) => cluster.broker(1).replicas.get(i.groupId)?.leaderReady === true) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (!info.every((i) => cluster.broker(1).replicas.get(i.groupId)?.leaderReady === true) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
   });
 
   afterAll(async () => {
@@ -265,7 +353,16 @@ describe('the bounds the protocol documents', () => {
 
   it('refuses a Fetch max_wait_ms outside 0..30000 with INVALID_REQUEST, and serves 30000', async () => {
     const fetch = (maxWaitMs: number) =>
-      client.Fetch({ maxWaitMs, minBytes: 1, maxBytes: 1024, replicaId: -1, partitions: [{ topic, partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }] }, { deadlineMs: 40_000 });
+      client.Fetch(
+        {
+          maxWaitMs,
+          minBytes: 1,
+          maxBytes: 1024,
+          replicaId: -1,
+          partitions: [{ topic, partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }],
+        },
+        { deadlineMs: 40_000 },
+      );
     for (const maxWaitMs of [fetchMaxWaitMsMax + 1, -1]) {
       const error = await refusal(fetch(maxWaitMs));
       expect(error?.errorCode).toBe(ErrorCode.INVALID_REQUEST);
@@ -279,25 +376,47 @@ describe('the bounds the protocol documents', () => {
   });
 
   it('takes up to partitionsPerRequestMax partitions and topicsPerRequestMax topics, and answers REQUEST_TOO_LARGE beyond', async () => {
-    const partitions = (count: number) => Array.from({ length: count }, (_, i) => ({ topic: `none-${i}`, partition: 0 }));
+    const partitions = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({ topic: `none-${i}`, partition: 0 }));
     const fetch = (count: number) =>
-      client.Fetch({ maxWaitMs: 0, minBytes: 1, maxBytes: 1024, replicaId: -1, partitions: partitions(count).map((p) => ({ ...p, fetchOffset: 0, partitionMaxBytes: 1 })) }, call);
+      client.Fetch(
+        {
+          maxWaitMs: 0,
+          minBytes: 1,
+          maxBytes: 1024,
+          replicaId: -1,
+          partitions: partitions(count).map((p) => ({ ...p, fetchOffset: 0, partitionMaxBytes: 1 })),
+        },
+        call,
+      );
     const full = await fetch(partitionsPerRequestMax);
     expect(full.partitions).toHaveLength(partitionsPerRequestMax);
     expect(full.partitions.every((p) => p.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)).toBe(true);
     const cases: (() => Promise<unknown>)[] = [
       () => fetch(partitionsPerRequestMax + 1),
       () => produce(partitions(partitionsPerRequestMax + 1).map((p) => ({ ...p, records: Buffer.alloc(0) }))),
-      () => client.ListOffsets({ partitions: partitions(partitionsPerRequestMax + 1).map((p) => ({ ...p, timestampMs: -1 })) }, call),
-      () => client.Metadata({ topics: partitions(topicsPerRequestMax + 1).map((p) => p.topic), brokersOnly: false }, call),
-      () => client.DeleteTopics({ topics: partitions(topicsPerRequestMax + 1).map((p) => p.topic), timeoutMs: 1_000 }, call),
+      () =>
+        client.ListOffsets(
+          { partitions: partitions(partitionsPerRequestMax + 1).map((p) => ({ ...p, timestampMs: -1 })) },
+          call,
+        ),
+      () =>
+        client.Metadata({ topics: partitions(topicsPerRequestMax + 1).map((p) => p.topic), brokersOnly: false }, call),
+      () =>
+        client.DeleteTopics(
+          { topics: partitions(topicsPerRequestMax + 1).map((p) => p.topic), timeoutMs: 1_000 },
+          call,
+        ),
     ];
     for (const send of cases) {
       const error = await refusal(send());
       expect(error?.errorCode).toBe(ErrorCode.REQUEST_TOO_LARGE);
       expect(error?.message).toContain('per request');
     }
-    expect((await client.Metadata({ topics: partitions(topicsPerRequestMax).map((p) => p.topic), brokersOnly: false }, call)).topics).toHaveLength(topicsPerRequestMax);
+    expect(
+      (await client.Metadata({ topics: partitions(topicsPerRequestMax).map((p) => p.topic), brokersOnly: false }, call))
+        .topics,
+    ).toHaveLength(topicsPerRequestMax);
   });
 
   it('stops adding partitions once a Fetch has max_bytes, so a response always fits a message', async () => {
@@ -323,15 +442,23 @@ describe('the bounds the protocol documents', () => {
   });
 
   it('refuses a partition listed twice in a Produce, negative counts in CreateTopics and unknown ListOffsets timestamps', async () => {
-    const before = (await client.ListOffsets({ partitions: [{ topic, partition: 0, timestampMs: -1 }] }, call)).partitions[0]!.offset;
+    const before = (await client.ListOffsets({ partitions: [{ topic, partition: 0, timestampMs: -1 }] }, call))
+      .partitions[0]!.offset;
     const twice = await produce([
       { topic, partition: 0, records: good(['one']) },
       { topic, partition: 0, records: good(['two']) },
       { topic, partition: 1, records: good(['three']) },
     ]);
-    expect(twice.partitions.map((p) => p.errorCode)).toEqual([ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.NONE]);
+    expect(twice.partitions.map((p) => p.errorCode)).toEqual([
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.NONE,
+    ]);
     expect(twice.partitions[0]?.errorMessage).toContain('listed more than once');
-    expect((await client.ListOffsets({ partitions: [{ topic, partition: 0, timestampMs: -1 }] }, call)).partitions[0]!.offset).toBe(before);
+    expect(
+      (await client.ListOffsets({ partitions: [{ topic, partition: 0, timestampMs: -1 }] }, call)).partitions[0]!
+        .offset,
+    ).toBe(before);
     const negative = await client.CreateTopics(
       {
         topics: [
@@ -343,7 +470,10 @@ describe('the bounds the protocol documents', () => {
       },
       call,
     );
-    expect(negative.topics.map((t) => t.errorCode)).toEqual([ErrorCode.INVALID_PARTITIONS, ErrorCode.INVALID_REPLICATION_FACTOR]);
+    expect(negative.topics.map((t) => t.errorCode)).toEqual([
+      ErrorCode.INVALID_PARTITIONS,
+      ErrorCode.INVALID_REPLICATION_FACTOR,
+    ]);
     const badTime = await client.ListOffsets({ partitions: [{ topic, partition: 0, timestampMs: -3 }] }, call);
     expect(badTime.partitions[0]?.errorCode).toBe(ErrorCode.INVALID_REQUEST);
   });

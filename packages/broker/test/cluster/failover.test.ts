@@ -16,7 +16,9 @@ const partitions = 3;
 const recordsTotal = 100_000;
 
 function leaderOf(cluster: InProcessCluster, groupId: number): Broker | undefined {
-  return cluster.running().find((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader);
+  return cluster
+    .running()
+    .find((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader);
 }
 
 /** Every stored batch of a group up to its applied index, as one buffer per replica. */
@@ -51,9 +53,16 @@ describe('failover under load', () => {
     const admin = new Admin({ bootstrapServers: cluster.bootstrapServers });
     await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
     await admin.close();
-    const groups = Array.from({ length: partitions }, (_, partition) => cluster.broker(1).controller.state.partitionOf(topic, partition)!.groupId);
+    const groups = Array.from(
+      { length: partitions },
+      (_, partition) => cluster.broker(1).controller.state.partitionOf(topic, partition)!.groupId,
+    );
 
-    const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, lingerMs: 2, deliveryTimeoutMs: 60_000 });
+    const producer = new Producer({
+      bootstrapServers: cluster.bootstrapServers,
+      lingerMs: 2,
+      deliveryTimeoutMs: 60_000,
+    });
     const acked: Promise<RecordMetadata>[] = [];
     let killed = 0;
     for (let i = 0; i < recordsTotal; i++) {
@@ -99,7 +108,10 @@ describe('failover under load', () => {
     await consumer.close();
     expect(total).toBe(recordsTotal);
     for (let partition = 0; partition < partitions; partition++) {
-      const expected = Array.from({ length: recordsTotal / partitions + (partition < recordsTotal % partitions ? 1 : 0) }, (_, n) => `${partition}:${n}`);
+      const expected = Array.from(
+        { length: recordsTotal / partitions + (partition < recordsTotal % partitions ? 1 : 0) },
+        (_, n) => `${partition}:${n}`,
+      );
       expect(seen[partition]).toEqual(expected);
     }
 

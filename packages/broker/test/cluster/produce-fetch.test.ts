@@ -38,7 +38,10 @@ describe('a 3-broker cluster', () => {
           leaders.set(partition.leaderId, (leaders.get(partition.leaderId) ?? 0) + 1);
         }
         expect([...preferred.values()].sort()).toEqual([2, 2, 2]);
-        counts = [...leaders.entries()].filter(([id]) => id > 0).map(([, count]) => count).sort();
+        counts = [...leaders.entries()]
+          .filter(([id]) => id > 0)
+          .map(([, count]) => count)
+          .sort();
         if (counts.join() === '2,2,2' || Date.now() > deadline) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
@@ -54,7 +57,9 @@ describe('a 3-broker cluster', () => {
     await admin.close();
     const producer = new Producer({ bootstrapServers: cluster.bootstrapServers });
     const sent = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => producer.send({ topic: 'round-trip', partition: i % 3, key: `k${i}`, value: `v${i}` })),
+      Array.from({ length: 300 }, (_, i) =>
+        producer.send({ topic: 'round-trip', partition: i % 3, key: `k${i}`, value: `v${i}` }),
+      ),
     );
     await producer.close();
     for (const partition of [0, 1, 2]) {
@@ -87,7 +92,11 @@ describe('a 3-broker cluster', () => {
     await admin.close();
     for (const acks of ['leader', 'none'] as const) {
       const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, acks, idempotent: false });
-      await Promise.all(Array.from({ length: 20 }, (_, i) => producer.send({ topic: 'acks-modes', partition: 0, value: `${acks}-${i}` })));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          producer.send({ topic: 'acks-modes', partition: 0, value: `${acks}-${i}` }),
+        ),
+      );
       await producer.close();
     }
     const consumer = new Consumer({ bootstrapServers: cluster.bootstrapServers, autoOffsetReset: 'earliest' });

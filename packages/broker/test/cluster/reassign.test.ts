@@ -16,7 +16,9 @@ import { InProcessCluster } from '../../src/testing/index.js';
 const topic = 'moves';
 
 function leaderOf(cluster: InProcessCluster, groupId: number): Broker | undefined {
-  return cluster.running().find((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader);
+  return cluster
+    .running()
+    .find((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader);
 }
 
 /** Every stored batch of a group from `from` up to its applied index, as one buffer. */
@@ -41,12 +43,20 @@ function moved(cluster: InProcessCluster, groupId: number, target: readonly numb
   const leader = leaderOf(cluster, groupId);
   if (leader === undefined) return false;
   const conf = leader.host.status(groupId).confState;
-  return sorted(conf.voters).join() === sorted(target).join() && conf.learners.length === 0 && !cluster.broker(gone).host.hasGroup(groupId);
+  return (
+    sorted(conf.voters).join() === sorted(target).join() &&
+    conf.learners.length === 0 &&
+    !cluster.broker(gone).host.hasGroup(groupId)
+  );
 }
 
 /** The group's leader, once there is one. */
 async function waitLeader(cluster: InProcessCluster, groupId: number): Promise<Broker> {
-  await waitUntil(() => leaderOf(cluster, groupId) !== undefined, 20_000, () => `group ${groupId} has no leader`);
+  await waitUntil(
+    () => leaderOf(cluster, groupId) !== undefined,
+    20_000,
+    () => `group ${groupId} has no leader`,
+  );
   return leaderOf(cluster, groupId)!;
 }
 
@@ -60,7 +70,11 @@ async function waitUntil(condition: () => boolean, timeoutMs: number, what: () =
 
 /** Waits until broker `id` hosts nothing of `groupId`: the host closes it at once, the store deletes it in the next chore. */
 function waitDropped(cluster: InProcessCluster, id: number, groupId: number): Promise<void> {
-  return waitUntil(() => !cluster.broker(id).host.hasGroup(groupId) && !cluster.broker(id).store.groupIds().includes(groupId), 20_000, () => `broker ${id} still hosts group ${groupId}`);
+  return waitUntil(
+    () => !cluster.broker(id).host.hasGroup(groupId) && !cluster.broker(id).store.groupIds().includes(groupId),
+    20_000,
+    () => `broker ${id} still hosts group ${groupId}`,
+  );
 }
 
 describe('partition reassignment under load', () => {
@@ -85,12 +99,19 @@ describe('partition reassignment under load', () => {
     const describe = (): string => {
       const leader = leaderOf(cluster, groupId);
       const conf = leader?.host.status(groupId).confState;
-      const hosts = cluster.running().filter((broker) => broker.host.hasGroup(groupId)).map((broker) => broker.nodeId);
+      const hosts = cluster
+        .running()
+        .filter((broker) => broker.host.hasGroup(groupId))
+        .map((broker) => broker.nodeId);
       return `leader ${leader?.nodeId ?? 0}, voters [${conf?.voters.join(',') ?? ''}], learners [${conf?.learners.join(',') ?? ''}], hosted on [${hosts.join(',')}]`;
     };
 
     // Load: one idempotent producer, a steady trickle of sends while the moves run.
-    const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, lingerMs: 2, deliveryTimeoutMs: 60_000 });
+    const producer = new Producer({
+      bootstrapServers: cluster.bootstrapServers,
+      lingerMs: 2,
+      deliveryTimeoutMs: 60_000,
+    });
     const acked: Promise<RecordMetadata>[] = [];
     let sent = 0;
     let producing = true;
@@ -123,7 +144,9 @@ describe('partition reassignment under load', () => {
     const metadata = await Promise.all(acked);
     await producer.close();
     await admin.close();
-    console.log(`reassign test: ${original.join(',')} -> ${firstTarget.join(',')} -> ${secondTarget.join(',')}; ${metadata.length} records acked`);
+    console.log(
+      `reassign test: ${original.join(',')} -> ${firstTarget.join(',')} -> ${secondTarget.join(',')}; ${metadata.length} records acked`,
+    );
 
     // Every acked record once, in send order: offsets 0..n-1.
     expect(metadata.map((meta) => meta.offset)).toEqual(Array.from({ length: metadata.length }, (_, i) => i));
@@ -132,7 +155,8 @@ describe('partition reassignment under load', () => {
     const seen: string[] = [];
     const deadline = Date.now() + 30_000;
     while (seen.length < metadata.length && Date.now() < deadline) {
-      for (const record of await consumer.poll(500)) seen.push(Buffer.from(record.value ?? new Uint8Array()).toString());
+      for (const record of await consumer.poll(500))
+        seen.push(Buffer.from(record.value ?? new Uint8Array()).toString());
     }
     await consumer.close();
     expect(seen).toEqual(Array.from({ length: metadata.length }, (_, i) => `v${i}`));
@@ -147,7 +171,8 @@ describe('partition reassignment under load', () => {
     }
     expect(logs[0]!.byteLength).toBeGreaterThan(0);
     for (const log of logs) expect(log.equals(logs[0]!)).toBe(true);
-    for (const id of secondTarget) expect(cluster.broker(id).host.status(groupId).confState.voters.slice().sort()).toEqual(sorted(secondTarget));
+    for (const id of secondTarget)
+      expect(cluster.broker(id).host.status(groupId).confState.voters.slice().sort()).toEqual(sorted(secondTarget));
     await waitDropped(cluster, leader2, groupId);
   }, 120_000);
 
@@ -156,19 +181,31 @@ describe('partition reassignment under load', () => {
     await admin.createTopic({ name: 'moves-down', partitions: 1, replicationFactor: 3 });
     const info = cluster.broker(1).controller.state.partitionOf('moves-down', 0)!;
     const groupId = info.groupId;
-    const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, lingerMs: 2, deliveryTimeoutMs: 60_000 });
-    const before = await Promise.all(Array.from({ length: 200 }, (_, i) => producer.send({ topic: 'moves-down', partition: 0, value: `a${i}` })));
+    const producer = new Producer({
+      bootstrapServers: cluster.bootstrapServers,
+      lingerMs: 2,
+      deliveryTimeoutMs: 60_000,
+    });
+    const before = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => producer.send({ topic: 'moves-down', partition: 0, value: `a${i}` })),
+    );
     const leader = (await waitLeader(cluster, groupId)).nodeId;
     const down = info.replicas.find((id) => id !== leader)!;
     const spare = cluster.ids().find((id) => !info.replicas.includes(id))!;
     await cluster.killBroker(down);
     const target = [...info.replicas.filter((id) => id !== down), spare];
     await admin.reassignPartitions('moves-down', [{ partition: 0, replicas: target }]);
-    const during = await Promise.all(Array.from({ length: 200 }, (_, i) => producer.send({ topic: 'moves-down', partition: 0, value: `b${i}` })));
-    await waitUntil(() => {
-      const conf = leaderOf(cluster, groupId)?.host.status(groupId).confState;
-      return conf !== undefined && sorted(conf.voters).join() === sorted(target).join() && conf.learners.length === 0;
-    }, 30_000, () => `voters ${leaderOf(cluster, groupId)?.host.status(groupId).confState.voters.join(',') ?? '?'}`);
+    const during = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => producer.send({ topic: 'moves-down', partition: 0, value: `b${i}` })),
+    );
+    await waitUntil(
+      () => {
+        const conf = leaderOf(cluster, groupId)?.host.status(groupId).confState;
+        return conf !== undefined && sorted(conf.voters).join() === sorted(target).join() && conf.learners.length === 0;
+      },
+      30_000,
+      () => `voters ${leaderOf(cluster, groupId)?.host.status(groupId).confState.voters.join(',') ?? '?'}`,
+    );
     await cluster.startBroker(down);
     // It never applied its removal (the leader stopped replicating to it); the leader's ISR without it tells it.
     await waitDropped(cluster, down, groupId);
@@ -183,11 +220,22 @@ describe('partition reassignment under load', () => {
     }
     for (const log of logs) expect(log.equals(logs[0]!)).toBe(true);
     // Reassignments the controller refuses come back typed, and change nothing.
-    await expect(admin.reassignPartitions('moves-down', [{ partition: 0, replicas: [1, 99] }])).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
-    await expect(admin.reassignPartitions('moves-down', [{ partition: 3, replicas: [1] }])).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
+    await expect(admin.reassignPartitions('moves-down', [{ partition: 0, replicas: [1, 99] }])).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+    });
+    await expect(admin.reassignPartitions('moves-down', [{ partition: 3, replicas: [1] }])).rejects.toMatchObject({
+      code: 'INVALID_PARTITIONS',
+    });
     // All or nothing: the valid partition is "not recorded"; the error names the one that is wrong.
-    await expect(admin.reassignPartitions('moves-down', [{ partition: 0, replicas: target }, { partition: 3, replicas: [1] }])).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
-    await expect(admin.reassignPartitions('nope', [{ partition: 0, replicas: [1] }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    await expect(
+      admin.reassignPartitions('moves-down', [
+        { partition: 0, replicas: target },
+        { partition: 3, replicas: [1] },
+      ]),
+    ).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
+    await expect(admin.reassignPartitions('nope', [{ partition: 0, replicas: [1] }])).rejects.toMatchObject({
+      code: 'UNKNOWN_TOPIC_OR_PARTITION',
+    });
     expect(cluster.broker(1).controller.state.partitionOf('moves-down', 0)!.replicas).toEqual(target);
     await admin.close();
   }, 90_000);
@@ -197,9 +245,17 @@ describe('partition reassignment under load', () => {
     await admin.createTopic({ name: 'moves-compacted', partitions: 1, replicationFactor: 3 });
     const info = cluster.broker(1).controller.state.partitionOf('moves-compacted', 0)!;
     const groupId = info.groupId;
-    const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, lingerMs: 0, deliveryTimeoutMs: 60_000 });
+    const producer = new Producer({
+      bootstrapServers: cluster.bootstrapServers,
+      lingerMs: 0,
+      deliveryTimeoutMs: 60_000,
+    });
     for (let round = 0; round < 10; round++) {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => producer.send({ topic: 'moves-compacted', partition: 0, value: `r${round}-${i}` })));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          producer.send({ topic: 'moves-compacted', partition: 0, value: `r${round}-${i}` }),
+        ),
+      );
     }
     // Retention on every replica, as the broker's periodic task does it: the log keeps its last batches only.
     for (const id of info.replicas) {
@@ -214,7 +270,11 @@ describe('partition reassignment under load', () => {
     const leaving = info.replicas.find((id) => id !== leader.nodeId)!;
     const target = [...info.replicas.filter((id) => id !== leaving), spare];
     await admin.reassignPartitions('moves-compacted', [{ partition: 0, replicas: target }]);
-    await waitUntil(() => moved(cluster, groupId, target, leaving), 30_000, () => `voters ${leaderOf(cluster, groupId)?.host.status(groupId).confState.voters.join(',') ?? '?'}`);
+    await waitUntil(
+      () => moved(cluster, groupId, target, leaving),
+      30_000,
+      () => `voters ${leaderOf(cluster, groupId)?.host.status(groupId).confState.voters.join(',') ?? '?'}`,
+    );
     const last = await producer.send({ topic: 'moves-compacted', partition: 0, value: 'after' });
     await producer.close();
     await admin.close();
@@ -222,8 +282,15 @@ describe('partition reassignment under load', () => {
     // The joiner's log starts where the snapshot ended, and holds what the leader holds from there.
     const start = joiner.store.earliestOffset(groupId);
     expect(start).toBeGreaterThan(0);
-    await waitUntil(() => joiner.replicas.get(groupId)!.highWatermark === last.offset + 1, 10_000, () => `joiner high watermark ${joiner.replicas.get(groupId)!.highWatermark}`);
-    const [mine, theirs] = await Promise.all([replicaLog(joiner, groupId, start), replicaLog(await waitLeader(cluster, groupId), groupId, start)]);
+    await waitUntil(
+      () => joiner.replicas.get(groupId)!.highWatermark === last.offset + 1,
+      10_000,
+      () => `joiner high watermark ${joiner.replicas.get(groupId)!.highWatermark}`,
+    );
+    const [mine, theirs] = await Promise.all([
+      replicaLog(joiner, groupId, start),
+      replicaLog(await waitLeader(cluster, groupId), groupId, start),
+    ]);
     expect(mine.byteLength).toBeGreaterThan(0);
     expect(mine.equals(theirs!)).toBe(true);
     expect(sorted(joiner.host.status(groupId).confState.voters)).toEqual(sorted(target));

@@ -106,7 +106,9 @@ describe('controller command codec', () => {
     newer[2] = 2;
     const version = codecError(() => decodeCommand(newer));
     expect(version.code).toBe('CONTROLLER_UNSUPPORTED_VERSION');
-    expect(version.message).toMatch(/deleteTopic version 2 is newer than this broker supports \(1\); upgrade this broker/);
+    expect(version.message).toMatch(
+      /deleteTopic version 2 is newer than this broker supports \(1\); upgrade this broker/,
+    );
     expect(version.needsUpgrade).toBe(true);
 
     const zero = bytes.slice();
@@ -127,16 +129,30 @@ describe('controller command codec', () => {
   });
 
   it('refuses to encode values outside the format', () => {
-    const tooManyReplicas: ControllerCommand = { type: 'addPartitions', name: 't', assignments: [[1, 2, 3, 4, 5, 6, 7, 8]] };
+    const tooManyReplicas: ControllerCommand = {
+      type: 'addPartitions',
+      name: 't',
+      assignments: [[1, 2, 3, 4, 5, 6, 7, 8]],
+    };
     expect(codecError(() => encodeCommand(tooManyReplicas)).code).toBe('CONTROLLER_MALFORMED');
-    const badPort: ControllerCommand = { type: 'registerBroker', brokerId: 1, host: 'h', port: 70_000, adminAddress: '', rack: null, nowMs: 0 };
+    const badPort: ControllerCommand = {
+      type: 'registerBroker',
+      brokerId: 1,
+      host: 'h',
+      port: 70_000,
+      adminAddress: '',
+      rack: null,
+      nowMs: 0,
+    };
     expect(codecError(() => encodeCommand(badPort)).message).toMatch(/port 70000/);
     const longHost: ControllerCommand = { ...badPort, port: 9092, host: 'h'.repeat(300) };
     expect(codecError(() => encodeCommand(longHost)).code).toBe('CONTROLLER_TOO_LARGE');
   });
 
   it('keeps a create of 10,000 partitions with RF 7 under the command bound', () => {
-    const assignments = Array.from({ length: 10_000 }, (_, p) => Array.from({ length: 7 }, (_, r) => 0x7fff_0000 + ((p + r) % 50)));
+    const assignments = Array.from({ length: 10_000 }, (_, p) =>
+      Array.from({ length: 7 }, (_, r) => 0x7fff_0000 + ((p + r) % 50)),
+    );
     const bytes = encodeCommand({ type: 'createTopic', name: 'big', replicationFactor: 7, configs: [], assignments });
     expect(decodeCommand(bytes)).toMatchObject({ name: 'big', replicationFactor: 7 });
   });

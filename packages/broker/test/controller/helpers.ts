@@ -4,13 +4,22 @@ import type { ControllerCommand, ControllerResult } from '../../src/controller/c
 import { ControllerState } from '../../src/controller/state.js';
 
 export function register(brokerId: number, rack: string | null = null, nowMs = 1000): ControllerCommand {
-  return { type: 'registerBroker', brokerId, host: `broker-${brokerId}`, port: 9092, adminAddress: `broker-${brokerId}:8080`, rack, nowMs };
+  return {
+    type: 'registerBroker',
+    brokerId,
+    host: `broker-${brokerId}`,
+    port: 9092,
+    adminAddress: `broker-${brokerId}:8080`,
+    rack,
+    nowMs,
+  };
 }
 
 /** A state with brokers 1..count registered. */
 export function clusterOf(count: number, racks: readonly string[] = []): ControllerState {
   const state = new ControllerState();
-  for (let id = 1; id <= count; id++) expectOk(state.apply(register(id, racks.length === 0 ? null : (racks[(id - 1) % racks.length] as string))));
+  for (let id = 1; id <= count; id++)
+    expectOk(state.apply(register(id, racks.length === 0 ? null : (racks[(id - 1) % racks.length] as string))));
   return state;
 }
 

@@ -12,7 +12,10 @@ function spread(counts: Map<number, number>): number {
 }
 
 /** Adds `assignments` to `load` and returns per-broker replica and leader counts. */
-function addLoad(load: Map<number, { replicas: number; leaders: number }>, assignments: readonly (readonly number[])[]): void {
+function addLoad(
+  load: Map<number, { replicas: number; leaders: number }>,
+  assignments: readonly (readonly number[])[],
+): void {
   for (const replicas of assignments) {
     for (const [i, id] of replicas.entries()) {
       const entry = load.get(id);
@@ -32,10 +35,16 @@ const clusterArb = fc
   .chain(({ brokerCount, rackCount, idGap }) =>
     fc.record({
       brokers: fc.constant(
-        Array.from({ length: brokerCount }, (_, i): PlacementBroker => ({ id: 1 + i * idGap, rack: rackCount === 0 ? null : `rack-${i % rackCount}` })),
+        Array.from({ length: brokerCount }, (_, i): PlacementBroker => ({
+          id: 1 + i * idGap,
+          rack: rackCount === 0 ? null : `rack-${i % rackCount}`,
+        })),
       ),
       topics: fc.array(
-        fc.record({ partitions: fc.integer({ min: 1, max: 200 }), replicationFactor: fc.integer({ min: 1, max: Math.min(3, brokerCount) }) }),
+        fc.record({
+          partitions: fc.integer({ min: 1, max: 200 }),
+          replicationFactor: fc.integer({ min: 1, max: Math.min(3, brokerCount) }),
+        }),
         { minLength: 1, maxLength: 5 },
       ),
     }),
@@ -76,32 +85,46 @@ describe('assignReplicas', () => {
 
   it('puts the replicas of a partition on both racks of a two-rack cluster', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 4 }), (perRack, topicSizes) => {
-        const brokers = Array.from({ length: 2 * perRack }, (_, i): PlacementBroker => ({ id: i + 1, rack: `az-${i % 2}` }));
-        const rackOf = new Map(brokers.map((b) => [b.id, b.rack]));
-        const load = new Map(brokers.map((b) => [b.id, { replicas: 0, leaders: 0 }]));
-        for (const partitions of topicSizes) {
-          const assignments = assignReplicas(brokers, partitions, 2, load);
-          for (const replicas of assignments) expect(new Set(replicas.map((id) => rackOf.get(id))).size).toBe(2);
-          addLoad(load, assignments);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 4 }),
+        (perRack, topicSizes) => {
+          const brokers = Array.from({ length: 2 * perRack }, (_, i): PlacementBroker => ({
+            id: i + 1,
+            rack: `az-${i % 2}`,
+          }));
+          const rackOf = new Map(brokers.map((b) => [b.id, b.rack]));
+          const load = new Map(brokers.map((b) => [b.id, { replicas: 0, leaders: 0 }]));
+          for (const partitions of topicSizes) {
+            const assignments = assignReplicas(brokers, partitions, 2, load);
+            for (const replicas of assignments) expect(new Set(replicas.map((id) => rackOf.get(id))).size).toBe(2);
+            addLoad(load, assignments);
+          }
+        },
+      ),
       fcOptions(file, 100),
     );
   });
 
   it('puts the replicas of an RF 3 partition on three racks of a three-rack cluster', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 4 }), (perRack, topicSizes) => {
-        const brokers = Array.from({ length: 3 * perRack }, (_, i): PlacementBroker => ({ id: i + 1, rack: `az-${i % 3}` }));
-        const rackOf = new Map(brokers.map((b) => [b.id, b.rack]));
-        const load = new Map(brokers.map((b) => [b.id, { replicas: 0, leaders: 0 }]));
-        for (const partitions of topicSizes) {
-          const assignments = assignReplicas(brokers, partitions, 3, load);
-          for (const replicas of assignments) expect(new Set(replicas.map((id) => rackOf.get(id))).size).toBe(3);
-          addLoad(load, assignments);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 4 }),
+        (perRack, topicSizes) => {
+          const brokers = Array.from({ length: 3 * perRack }, (_, i): PlacementBroker => ({
+            id: i + 1,
+            rack: `az-${i % 3}`,
+          }));
+          const rackOf = new Map(brokers.map((b) => [b.id, b.rack]));
+          const load = new Map(brokers.map((b) => [b.id, { replicas: 0, leaders: 0 }]));
+          for (const partitions of topicSizes) {
+            const assignments = assignReplicas(brokers, partitions, 3, load);
+            for (const replicas of assignments) expect(new Set(replicas.map((id) => rackOf.get(id))).size).toBe(3);
+            addLoad(load, assignments);
+          }
+        },
+      ),
       fcOptions(file, 100),
     );
   });

@@ -89,10 +89,27 @@ describe('controller snapshots', () => {
   });
 
   it('keeps initial replicas across a reassignment (version 2), and reads version 1 with initial = current replicas', () => {
-    const brokers: ControllerCommand[] = [1, 2, 3, 4].map((brokerId) => ({ type: 'registerBroker', brokerId, host: 'h', port: 1, adminAddress: '', rack: null, nowMs: 0 }));
+    const brokers: ControllerCommand[] = [1, 2, 3, 4].map((brokerId) => ({
+      type: 'registerBroker',
+      brokerId,
+      host: 'h',
+      port: 1,
+      adminAddress: '',
+      rack: null,
+      nowMs: 0,
+    }));
     const { state } = run([
       ...brokers,
-      { type: 'createTopic', name: 't', replicationFactor: 3, configs: [], assignments: [[1, 2, 3], [2, 3, 4]] },
+      {
+        type: 'createTopic',
+        name: 't',
+        replicationFactor: 3,
+        configs: [],
+        assignments: [
+          [1, 2, 3],
+          [2, 3, 4],
+        ],
+      },
       { type: 'reassignPartitions', name: 't', reassignments: [{ partition: 0, replicas: [1, 2, 4] }] },
     ]);
     const restored = decodeSnapshot(encodeSnapshot(state));

@@ -19,7 +19,13 @@ function commandEntry(index: number, command: ControllerCommand, term = 1): Entr
   return entry(index, encodeCommand(command), term);
 }
 
-const createOrders: ControllerCommand = { type: 'createTopic', name: 'orders', replicationFactor: 1, configs: [], assignments: [[1], [1]] };
+const createOrders: ControllerCommand = {
+  type: 'createTopic',
+  name: 'orders',
+  replicationFactor: 1,
+  configs: [],
+  assignments: [[1], [1]],
+};
 
 describe('ControllerStateMachine', () => {
   it('applies commands, skips no-ops and conf changes, and tells listeners', () => {
@@ -59,7 +65,11 @@ describe('ControllerStateMachine', () => {
     const machine = new ControllerStateMachine();
     const rejected: RejectedEntry[] = [];
     machine.onRejected((r) => rejected.push(r));
-    machine.apply(0, [entry(1, Uint8Array.from([0x42, 1, 2])), entry(2, Uint8Array.from([commandMagic, 5, 1, 9])), commandEntry(3, register(1))]);
+    machine.apply(0, [
+      entry(1, Uint8Array.from([0x42, 1, 2])),
+      entry(2, Uint8Array.from([commandMagic, 5, 1, 9])),
+      commandEntry(3, register(1)),
+    ]);
     expect(rejected.map((r) => [r.index, r.error.code])).toEqual([
       [1, 'CONTROLLER_MALFORMED'],
       [2, 'CONTROLLER_MALFORMED'],
@@ -84,7 +94,9 @@ describe('ControllerStateMachine', () => {
     });
     expect(() => machine.apply(0, [commandEntry(1, register(1))])).toThrow('listener bug');
     expect(machine.appliedIndex).toBe(1);
-    expect(() => machine.apply(0, [commandEntry(1, register(1)), commandEntry(2, createOrders)])).toThrow('listener bug');
+    expect(() => machine.apply(0, [commandEntry(1, register(1)), commandEntry(2, createOrders)])).toThrow(
+      'listener bug',
+    );
     expect(machine.appliedIndex).toBe(2);
     expect(machine.state.topicCount).toBe(1);
   });
@@ -96,14 +108,20 @@ describe('ControllerStateMachine', () => {
     machine.restore(0, { metadata: { index: 0, term: 0, confState }, data: new Uint8Array() });
     expect(machine.state.brokers()).toEqual([]);
     expect(machine.appliedIndex).toBe(0);
-    expect(() => machine.restore(0, { metadata: { index: 5, term: 1, confState }, data: new Uint8Array() })).toThrow(ControllerCodecError);
+    expect(() => machine.restore(0, { metadata: { index: 5, term: 1, confState }, data: new Uint8Array() })).toThrow(
+      ControllerCodecError,
+    );
   });
 
   it('skips entries a snapshot covers and crashes on a gap', () => {
     const source = new ControllerStateMachine();
     source.apply(0, [commandEntry(1, register(1)), commandEntry(2, createOrders)]);
     const snapshot: Snapshot = {
-      metadata: { index: 2, term: 1, confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
+      metadata: {
+        index: 2,
+        term: 1,
+        confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      },
       data: source.snapshot(),
     };
     const machine = new ControllerStateMachine();
@@ -112,7 +130,11 @@ describe('ControllerStateMachine', () => {
     machine.restore(0, snapshot);
     expect(restored).toEqual([2, 2]);
     expect(machine.appliedIndex).toBe(2);
-    machine.apply(0, [commandEntry(1, register(1)), commandEntry(2, createOrders), commandEntry(3, { type: 'deleteTopic', name: 'orders' })]);
+    machine.apply(0, [
+      commandEntry(1, register(1)),
+      commandEntry(2, createOrders),
+      commandEntry(3, { type: 'deleteTopic', name: 'orders' }),
+    ]);
     expect(machine.state.topicCount).toBe(0);
     expect(encodeSnapshot(machine.state)).not.toEqual(snapshot.data);
     expect(() => machine.apply(0, [commandEntry(5, register(2))])).toThrow(/without gaps/);

@@ -58,19 +58,32 @@ function renderEvent(event: ControllerEvent): string {
 function renderState(state: ControllerState): string[] {
   const lines = [`next group ${state.nextGroupId} topic ${state.nextTopicId} producer ${state.nextProducerId}`];
   for (const b of state.brokers()) {
-    lines.push(`broker ${b.id} ${b.host}:${b.port} rack ${b.rack ?? '-'} ${b.fenced ? 'fenced' : 'live'} heartbeat ${b.lastHeartbeatMs}`);
+    lines.push(
+      `broker ${b.id} ${b.host}:${b.port} rack ${b.rack ?? '-'} ${b.fenced ? 'fenced' : 'live'} heartbeat ${b.lastHeartbeatMs}`,
+    );
   }
   for (const t of state.topics()) {
     const configs = t.configs.map((c) => `${c.key}=${c.value}`).join(' ');
     lines.push(`topic ${t.name} id ${t.topicId} rf ${t.replicationFactor}${configs === '' ? '' : ` ${configs}`}`);
     for (const p of state.partitionsOf(t.name)) {
-      const leader = p.leader === null ? 'no report' : `leader ${p.leader.leaderId} term ${p.leader.term} isr [${p.leader.isr.join(',')}] hw ${p.leader.highWatermark}`;
+      const leader =
+        p.leader === null
+          ? 'no report'
+          : `leader ${p.leader.leaderId} term ${p.leader.term} isr [${p.leader.isr.join(',')}] hw ${p.leader.highWatermark}`;
       lines.push(`  ${p.partition} group ${p.groupId} replicas [${p.replicas.join(',')}] ${leader}`);
     }
   }
-  const moves = preferredLeaderElections(state).map((m) => `${m.partition.groupId}:${m.currentLeaderId}->${m.preferredLeaderId}`);
+  const moves = preferredLeaderElections(state).map(
+    (m) => `${m.partition.groupId}:${m.currentLeaderId}->${m.preferredLeaderId}`,
+  );
   lines.push(`preferred leader moves ${moves.length === 0 ? '-' : moves.join(' ')}`);
-  lines.push(`under-replicated ${underReplicated(state).map((p) => p.groupId).join(',') || '-'}`);
+  lines.push(
+    `under-replicated ${
+      underReplicated(state)
+        .map((p) => p.groupId)
+        .join(',') || '-'
+    }`,
+  );
   return lines;
 }
 
@@ -82,7 +95,10 @@ function step(state: ControllerState, line: string): string[] {
     const request = JSON.parse(plan[1] as string) as CreateTopicRequest;
     const planned = planCreateTopic(state, request);
     if (!planned.ok) return [`error ${planned.code}: ${planned.message}`];
-    return [`planned ${planned.command.assignments.map((r) => `[${r.join(',')}]`).join(' ')}`, ...step(state, JSON.stringify(planned.command))];
+    return [
+      `planned ${planned.command.assignments.map((r) => `[${r.join(',')}]`).join(' ')}`,
+      ...step(state, JSON.stringify(planned.command)),
+    ];
   }
   // Every command goes through the codec, as it would through the Raft log.
   const command = decodeCommand(encodeCommand(JSON.parse(line) as ControllerCommand));

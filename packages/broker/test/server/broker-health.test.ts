@@ -82,7 +82,8 @@ describe('BrokerHealth: /health and gauges', () => {
     host.groups.set(6, { voters: [1, 2, 3], leaderId: 2 });
     const metrics = createBrokerMetrics({ processMetrics: false });
     health.refreshGauges(metrics);
-    const value = async (gauge: { get(): Promise<{ values: { value: number }[] }> }): Promise<number | undefined> => (await gauge.get()).values[0]?.value;
+    const value = async (gauge: { get(): Promise<{ values: { value: number }[] }> }): Promise<number | undefined> =>
+      (await gauge.get()).values[0]?.value;
     expect(await value(metrics.raftGroups)).toBe(2);
     expect(await value(metrics.raftLeaders)).toBe(1);
     expect(await value(metrics.controllerLeader)).toBe(2);
@@ -90,7 +91,12 @@ describe('BrokerHealth: /health and gauges', () => {
     expect(await value(metrics.underReplicatedPartitions)).toBe(0);
     const first = state.partitionsOf('t')[0];
     const leaderId = first?.replicas[0] as number;
-    expectOk(state.apply({ type: 'reportPartitions', reports: [{ groupId: first?.groupId as number, leaderId, term: 1, isr: [leaderId], highWatermark: 0 }] }));
+    expectOk(
+      state.apply({
+        type: 'reportPartitions',
+        reports: [{ groupId: first?.groupId as number, leaderId, term: 1, isr: [leaderId], highWatermark: 0 }],
+      }),
+    );
     health.refreshGauges(metrics);
     expect(await value(metrics.underReplicatedPartitions)).toBe(1);
   });

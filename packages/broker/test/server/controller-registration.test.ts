@@ -6,7 +6,7 @@ import { ControllerRegistration } from '../../src/server/controller-registration
 import { silentLogger } from './fakes.js';
 
 describe('ControllerRegistration', () => {
-  it('proposes the broker\'s addresses until the controller accepts them, pausing after a refusal or a failure', async () => {
+  it("proposes the broker's addresses until the controller accepts them, pausing after a refusal or a failure", async () => {
     const answers: (ControllerResult | Error)[] = [
       new ControllerUnavailableError('no controller leader is known'),
       { ok: false, code: 'INVALID_REQUEST', message: 'not yet' } as ControllerResult,
@@ -34,7 +34,15 @@ describe('ControllerRegistration', () => {
     expect(registration.registered).toBe(true);
     expect(pauses).toEqual([registrationRetryMs, registrationRefusedRetryMs]);
     expect(proposed).toHaveLength(3);
-    expect(proposed[0]).toEqual({ type: 'registerBroker', brokerId: 2, host: '127.0.0.1', port: 9092, adminAddress: '10.0.0.2:8080', rack: null, nowMs: 42 });
+    expect(proposed[0]).toEqual({
+      type: 'registerBroker',
+      brokerId: 2,
+      host: '127.0.0.1',
+      port: 9092,
+      adminAddress: '10.0.0.2:8080',
+      rack: null,
+      nowMs: 42,
+    });
   });
 
   it('stops trying once stopped', async () => {

@@ -77,7 +77,11 @@ export class FakeHost {
   readonly repairs: { groupId: GroupId; fromIndex: number }[] = [];
   readonly compactions: { groupId: GroupId; appliedIndex: number }[] = [];
   /** What repairGroup does; default: reopen at once. */
-  repair: (groupId: GroupId, fromIndex: number, beforeReopen: () => void) => Promise<void> = async (_groupId, _fromIndex, beforeReopen) => beforeReopen();
+  repair: (groupId: GroupId, fromIndex: number, beforeReopen: () => void) => Promise<void> = async (
+    _groupId,
+    _fromIndex,
+    beforeReopen,
+  ) => beforeReopen();
 
   constructor(readonly selfId: NodeId) {}
 
@@ -101,7 +105,12 @@ export class FakeHost {
   transferLeadership(groupId: GroupId, to: NodeId): void {
     this.transfers.push({ groupId, to });
   }
-  createGroup(groupId: GroupId, bootstrap: ConfState | null, _overrides: object = {}, options: { joining?: boolean } = {}): void {
+  createGroup(
+    groupId: GroupId,
+    bootstrap: ConfState | null,
+    _overrides: object = {},
+    options: { joining?: boolean } = {},
+  ): void {
     this.created.push({ groupId, bootstrap, joining: options.joining === true });
     this.groups.set(groupId, { voters: [...(bootstrap?.voters ?? [])] });
   }
@@ -131,7 +140,10 @@ export function settle(): Promise<void> {
 }
 
 /** A controller state with brokers 1..brokers registered and the topics created (placement as the controller plans it). */
-export function controllerStateWith(brokers: number, topics: readonly { name: string; partitions: number; replicationFactor: number }[]): ControllerState {
+export function controllerStateWith(
+  brokers: number,
+  topics: readonly { name: string; partitions: number; replicationFactor: number }[],
+): ControllerState {
   const state = clusterOf(brokers);
   for (const topic of topics) {
     const plan = planCreateTopic(state, { ...topic, configs: [] });

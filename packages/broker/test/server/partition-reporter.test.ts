@@ -26,7 +26,10 @@ function setUp(state: ControllerState = controllerStateWith(3, [])) {
     controller,
     propose: (command) =>
       new Promise<ControllerResult>((resolve, reject) => {
-        proposals.push({ command, settle: (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)) });
+        proposals.push({
+          command,
+          settle: (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)),
+        });
       }),
     replicas,
     registered: () => registered,
@@ -41,7 +44,8 @@ function setUp(state: ControllerState = controllerStateWith(3, [])) {
     reporter,
     unregister: () => (registered = false),
     advance: (ms: number) => (nowMs += ms),
-    reported: (): PartitionReport[][] => proposals.map((p) => (p.command.type === 'reportPartitions' ? [...p.command.reports] : [])),
+    reported: (): PartitionReport[][] =>
+      proposals.map((p) => (p.command.type === 'reportPartitions' ? [...p.command.reports] : [])),
   };
 }
 
@@ -123,8 +127,13 @@ describe('PartitionReporter: preferred leaders and compaction', () => {
     const partitions = state.partitionsOf('t');
     const notPreferred = partitions.filter((info) => info.replicas[0] !== 1);
     const [lagging, ready] = notPreferred;
-    if (lagging === undefined || ready === undefined) throw new Error('placement gives broker 1 at most one preferred partition of three');
-    t.host.groups.set(lagging.groupId, { voters: [1, 2, 3], role: Role.leader, match: { [lagging.replicas[0] as number]: 10 } });
+    if (lagging === undefined || ready === undefined)
+      throw new Error('placement gives broker 1 at most one preferred partition of three');
+    t.host.groups.set(lagging.groupId, {
+      voters: [1, 2, 3],
+      role: Role.leader,
+      match: { [lagging.replicas[0] as number]: 10 },
+    });
     t.host.groups.set(ready.groupId, { voters: [1, 2, 3], role: Role.leader });
     const own = partitions.find((info) => info.replicas[0] === 1);
     if (own !== undefined) t.host.groups.set(own.groupId, { voters: [1, 2, 3], role: Role.leader });

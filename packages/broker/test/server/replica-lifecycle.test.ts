@@ -41,11 +41,30 @@ function setUp(state: ControllerState = controllerStateWith(3, []), selfId = 1) 
     logger: silentLogger,
     nowMs: () => nowMs,
   });
-  return { host, state, lifecycle, deleted, dropped, forgotten, runs, repairing, behind: () => (caughtUp = false), advance: (ms: number) => (nowMs += ms) };
+  return {
+    host,
+    state,
+    lifecycle,
+    deleted,
+    dropped,
+    forgotten,
+    runs,
+    repairing,
+    behind: () => (caughtUp = false),
+    advance: (ms: number) => (nowMs += ms),
+  };
 }
 
 function partition(overrides: Partial<PartitionInfo> = {}): PartitionInfo {
-  return { topic: 't', partition: 0, groupId: 7, replicas: [1, 2, 3], initialReplicas: [1, 2, 3], leader: null, ...overrides };
+  return {
+    topic: 't',
+    partition: 0,
+    groupId: 7,
+    replicas: [1, 2, 3],
+    initialReplicas: [1, 2, 3],
+    leader: null,
+    ...overrides,
+  };
 }
 
 function created(partitions: PartitionInfo[]): ControllerEvent {
@@ -55,13 +74,22 @@ function created(partitions: PartitionInfo[]): ControllerEvent {
 describe('ReplicaLifecycle: groups follow the controller', () => {
   it('creates the group of a new partition assigned here with its initial voters, labels its replica, and the preferred leader campaigns', () => {
     const t = setUp();
-    t.lifecycle.onControllerEvent(created([partition(), partition({ partition: 1, groupId: 8, replicas: [2, 1, 3] }), partition({ partition: 2, groupId: 9, replicas: [2, 3, 4], initialReplicas: [2, 3, 4] })]));
+    t.lifecycle.onControllerEvent(
+      created([
+        partition(),
+        partition({ partition: 1, groupId: 8, replicas: [2, 1, 3] }),
+        partition({ partition: 2, groupId: 9, replicas: [2, 3, 4], initialReplicas: [2, 3, 4] }),
+      ]),
+    );
     expect(t.host.created).toEqual([
       { groupId: 7, bootstrap: confState([1, 2, 3]), joining: false },
       { groupId: 8, bootstrap: confState([1, 2, 3]), joining: false },
     ]);
     expect(t.host.campaigns).toEqual([7]);
-    expect([...t.lifecycle.replicas.values()].map((replica) => `${replica.topic}/${replica.partition}`)).toEqual(['t/0', 't/1']);
+    expect([...t.lifecycle.replicas.values()].map((replica) => `${replica.topic}/${replica.partition}`)).toEqual([
+      't/0',
+      't/1',
+    ]);
   });
 
   it('a replica a reassignment added, or one of a partition that already ran, joins (it votes only once it heard a leader)', () => {
@@ -88,7 +116,7 @@ describe('ReplicaLifecycle: groups follow the controller', () => {
     expect(t.host.created.map((create) => create.groupId)).toEqual([7]);
   });
 
-  it('a deleted topic\'s group is closed, forgotten, and removed from the host and the store', async () => {
+  it("a deleted topic's group is closed, forgotten, and removed from the host and the store", async () => {
     const t = setUp();
     t.lifecycle.ensure(partition());
     const replica = t.lifecycle.replica(7);
@@ -137,8 +165,19 @@ describe('ReplicaLifecycle: reconcile', () => {
     if (first === undefined || second === undefined) throw new Error('two partitions');
     // Broker `self` is a replica of both partitions; each moves to the three other brokers.
     const self = first.replicas.find((id) => second.replicas.includes(id)) as number;
-    const others = (info: PartitionInfo): number[] => [1, 2, 3, 4].filter((id) => id !== self).slice(0, 3).sort((a, b) => (info.replicas.includes(a) ? 0 : 1) - (info.replicas.includes(b) ? 0 : 1));
-    for (const info of [first, second]) expectOk(state.apply({ type: 'reassignPartitions', name: 'moved', reassignments: [{ partition: info.partition, replicas: others(info) }] }));
+    const others = (info: PartitionInfo): number[] =>
+      [1, 2, 3, 4]
+        .filter((id) => id !== self)
+        .slice(0, 3)
+        .sort((a, b) => (info.replicas.includes(a) ? 0 : 1) - (info.replicas.includes(b) ? 0 : 1));
+    for (const info of [first, second])
+      expectOk(
+        state.apply({
+          type: 'reassignPartitions',
+          name: 'moved',
+          reassignments: [{ partition: info.partition, replicas: others(info) }],
+        }),
+      );
     const t = setUp(state, self);
     t.host.groups.set(first.groupId, { voters: others(first) });
     const leader = others(second)[0] as number;
@@ -146,7 +185,13 @@ describe('ReplicaLifecycle: reconcile', () => {
     t.lifecycle.reconcile();
     await settle();
     expect(t.host.removed).toEqual([first.groupId]);
-    const report = { groupId: second.groupId, leaderId: leader, term: 5, isr: [...others(second)].sort(), highWatermark: 0 };
+    const report = {
+      groupId: second.groupId,
+      leaderId: leader,
+      term: 5,
+      isr: [...others(second)].sort(),
+      highWatermark: 0,
+    };
     expectOk(state.apply({ type: 'reportPartitions', reports: [report] }));
     t.lifecycle.reconcile();
     t.advance(removedReplicaGraceMs - 1);
@@ -161,7 +206,7 @@ describe('ReplicaLifecycle: reconcile', () => {
 });
 
 describe('ReplicaLifecycle: reconfigure', () => {
-  it('hands the reconfigurer the groups this broker leads with the controller\'s replicas, once the controller is caught up', () => {
+  it("hands the reconfigurer the groups this broker leads with the controller's replicas, once the controller is caught up", () => {
     const state = controllerStateWith(3, [{ name: 't', partitions: 2, replicationFactor: 3 }]);
     const [led, followed] = state.partitionsOf('t');
     if (led === undefined || followed === undefined) throw new Error('two partitions');

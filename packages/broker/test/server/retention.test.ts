@@ -28,9 +28,16 @@ describe('RetentionEnforcer', () => {
     const { host, applied, enforcer } = setUp({ ageMsMax: 3_600_000, bytesMax: 0 });
     host.groups.set(5, { voters: [1, 2, 3] });
     enforcer.run();
-    expect(applied.map(({ groupId, policy, state }) => ({ groupId, now: policy.now, appliedIndex: policy.appliedIndex, maxAgeMs: policy.maxAgeMs, maxBytes: policy.maxBytes, state: [...state] }))).toEqual([
-      { groupId: 5, now: 1_000_000, appliedIndex: 50, maxAgeMs: 3_600_000, maxBytes: undefined, state: [5] },
-    ]);
+    expect(
+      applied.map(({ groupId, policy, state }) => ({
+        groupId,
+        now: policy.now,
+        appliedIndex: policy.appliedIndex,
+        maxAgeMs: policy.maxAgeMs,
+        maxBytes: policy.maxBytes,
+        state: [...state],
+      })),
+    ).toEqual([{ groupId: 5, now: 1_000_000, appliedIndex: 50, maxAgeMs: 3_600_000, maxBytes: undefined, state: [5] }]);
     const confStateAt = applied[0]?.policy.confStateAt as (index: number) => ConfState | undefined;
     expect(confStateAt(10)).toEqual(confState([1, 2, 3]));
     host.groups.delete(5);

@@ -26,7 +26,11 @@ class Pauses {
 /** A store whose scrub answers from a script, and records each call. */
 class FakeStore implements ScrubStore {
   readonly calls: { groupId: GroupId; from: number; to: number; bytesMax: number }[] = [];
-  answer: (groupId: GroupId, from: number, to: number) => ScrubResult = () => ({ nextIndex: 0, corrupt: null, bytes: 100 });
+  answer: (groupId: GroupId, from: number, to: number) => ScrubResult = () => ({
+    nextIndex: 0,
+    corrupt: null,
+    bytes: 100,
+  });
   async scrub(groupId: GroupId, from: number, to: number, bytesMax: number): Promise<ScrubResult> {
     this.calls.push({ groupId, from, to, bytesMax });
     return this.answer(groupId, from, to);
@@ -38,7 +42,14 @@ function setUp(): { host: FakeHost; store: FakeStore; pauses: Pauses; resets: Gr
   const store = new FakeStore();
   const pauses = new Pauses();
   const resets: GroupId[] = [];
-  const scrubRepair = new ScrubRepair({ nodeId: 1, host, store, resetReplica: (groupId) => resets.push(groupId), logger: silentLogger, sleepMs: pauses.sleepMs });
+  const scrubRepair = new ScrubRepair({
+    nodeId: 1,
+    host,
+    store,
+    resetReplica: (groupId) => resets.push(groupId),
+    logger: silentLogger,
+    sleepMs: pauses.sleepMs,
+  });
   return { host, store, pauses, resets, scrubRepair };
 }
 
@@ -48,7 +59,10 @@ describe('ScrubRepair: a corrupt replica', () => {
     host.groups.set(5, { voters: [1, 2, 3], role: Role.leader, match: { 2: 50, 3: 90 } });
     scrubRepair.onCorrupt(new CorruptBatchError(5, 40, 400, 'crc mismatch'));
     expect(scrubRepair.isCorrupt(5)).toBe(true);
-    expect(host.transfers).toEqual([{ groupId: 5, to: 3 }, { groupId: 5, to: 3 }]);
+    expect(host.transfers).toEqual([
+      { groupId: 5, to: 3 },
+      { groupId: 5, to: 3 },
+    ]);
     expect(host.repairs).toEqual([]);
     expect(pauses.asked).toEqual([repairRetryMs]);
     // Leadership moved: the next attempt repairs.
@@ -135,7 +149,11 @@ describe('ScrubRepair: the scrubber', () => {
   it('reports a corrupt batch it finds, and leaves that group out of later passes', async () => {
     const { host, store, pauses, scrubRepair } = setUp();
     host.groups.set(5, { voters: [1, 2, 3], leaderId: 0, commit: 20 });
-    store.answer = (groupId) => ({ nextIndex: 0, corrupt: new CorruptBatchError(groupId, 12, 120, 'crc mismatch'), bytes: 10 });
+    store.answer = (groupId) => ({
+      nextIndex: 0,
+      corrupt: new CorruptBatchError(groupId, 12, 120, 'crc mismatch'),
+      bytes: 10,
+    });
     scrubRepair.scrub();
     await settle();
     expect(scrubRepair.isCorrupt(5)).toBe(true);

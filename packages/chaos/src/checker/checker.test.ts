@@ -38,7 +38,14 @@ describe('checkers', () => {
     history.leaderClaim(1, 4, 2);
     const result = check(history, state(replica(1, ['a', 'b', 'c']), replica(2, ['a', 'b', 'c'])), all);
     expect(result.violations).toEqual([]);
-    expect(result.counts).toMatchObject({ acked: 2, unknown: 1, unknownLanded: 1, lost: 0, duplicated: 0, divergence: 0 });
+    expect(result.counts).toMatchObject({
+      acked: 2,
+      unknown: 1,
+      unknownLanded: 1,
+      lost: 0,
+      duplicated: 0,
+      divergence: 0,
+    });
   });
 
   it('finds a lost acknowledged record and a moved one', () => {
@@ -66,7 +73,22 @@ describe('checkers', () => {
     const result = check(history, final, all);
     expect(result.counts.duplicated).toBe(1);
     expect(result.counts.divergence).toBe(1);
-    const gappy: PartitionFinalState[] = [{ topic: 't', partition: 0, groupId: 1, replicas: [{ ...replica(1, ['a', 'b']), records: [{ offset: 0, value: 'a' }, { offset: 2, value: 'b' }] }] }];
+    const gappy: PartitionFinalState[] = [
+      {
+        topic: 't',
+        partition: 0,
+        groupId: 1,
+        replicas: [
+          {
+            ...replica(1, ['a', 'b']),
+            records: [
+              { offset: 0, value: 'a' },
+              { offset: 2, value: 'b' },
+            ],
+          },
+        ],
+      },
+    ];
     expect(check(history, gappy, all).counts.offsetGaps).toBe(1);
   });
 
@@ -98,7 +120,9 @@ describe('checkers', () => {
 describe('checkers of polling consumers and mixed senders (Jepsen-style anomalies)', () => {
   /** Consumer 0 returns `offsets` of t/0 in one poll each, values from `log` (or `v<offset>`). */
   function polled(history: History, offsets: readonly number[], log: readonly string[]): void {
-    offsets.forEach((offset, i) => history.poll({ consumer: 0, topic: 't', partition: 0, offset, value: log[offset] ?? `v${offset}`, poll: i + 1 }));
+    offsets.forEach((offset, i) =>
+      history.poll({ consumer: 0, topic: 't', partition: 0, offset, value: log[offset] ?? `v${offset}`, poll: i + 1 }),
+    );
   }
 
   it('a consumer that returns every offset once, in order, passes', () => {
@@ -118,7 +142,9 @@ describe('checkers of polling consumers and mixed senders (Jepsen-style anomalie
     expect(result.counts.pollNonMonotonic).toBe(1);
     expect(result.counts.pollSkipped).toBe(1);
     expect(result.examples.join('\n')).toMatch(/non-monotonic poll: consumer 0 poll 4 got t\/0@1 after @2/);
-    expect(result.examples.join('\n')).toMatch(/skipped offsets: consumer 0 poll 6 got t\/0@5 after @2 \(poll 5\): 2 offsets never returned/);
+    expect(result.examples.join('\n')).toMatch(
+      /skipped offsets: consumer 0 poll 6 got t\/0@5 after @2 \(poll 5\): 2 offsets never returned/,
+    );
     expect(result.violations.join('\n')).toMatch(/^pollNonMonotonic: 1/m);
     expect(result.violations.join('\n')).toMatch(/^pollSkipped: 1/m);
   });
@@ -135,7 +161,11 @@ describe('checkers of polling consumers and mixed senders (Jepsen-style anomalie
     history.poll({ consumer: 1, topic: 't', partition: 0, offset: 0, value: 'a', poll: 1 });
     history.poll({ consumer: 0, topic: 't', partition: 1, offset: 0, value: 'x', poll: 1 });
     history.poll({ consumer: 0, topic: 't', partition: 0, offset: 1, value: 'b', poll: 2 });
-    const result = check(history, [...state(replica(1, ['a', 'b'])), { topic: 't', partition: 1, groupId: 2, replicas: [replica(1, ['x'])] }], all);
+    const result = check(
+      history,
+      [...state(replica(1, ['a', 'b'])), { topic: 't', partition: 1, groupId: 2, replicas: [replica(1, ['x'])] }],
+      all,
+    );
     expect(result.counts).toMatchObject({ pollNonMonotonic: 0, pollSkipped: 0 });
   });
 
@@ -151,7 +181,7 @@ describe('checkers of polling consumers and mixed senders (Jepsen-style anomalie
     expect(result.violations.join('\n')).toMatch(/^inconsistentOffsets: 1/m);
   });
 
-  it('duplicates of a non-idempotent sender are measured; an idempotent sender\'s are violations', () => {
+  it("duplicates of a non-idempotent sender are measured; an idempotent sender's are violations", () => {
     const history = new History();
     const plain = history.invokeProduce(1, 'p1', 't', 0, false)!;
     history.completeProduce(plain, { kind: 'ok', partition: 0, offset: 0 });

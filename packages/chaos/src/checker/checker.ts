@@ -82,13 +82,25 @@ export function referenceLog(state: PartitionFinalState): ReplicaLog | undefined
   return best;
 }
 
-export function check(history: History, finalState: readonly PartitionFinalState[], expectations: Expectations): CheckResult {
+export function check(
+  history: History,
+  finalState: readonly PartitionFinalState[],
+  expectations: Expectations,
+): CheckResult {
   const examples: string[] = [];
   const example = (counter: { n: number }, line: string): void => {
     counter.n += 1;
     if (counter.n <= examplesPerCheck) examples.push(line);
   };
-  const byPartition = new Map<string, { state: PartitionFinalState; reference: ReplicaLog | undefined; valueOffsets: Map<string, number[]>; byOffset: Map<number, string> }>();
+  const byPartition = new Map<
+    string,
+    {
+      state: PartitionFinalState;
+      reference: ReplicaLog | undefined;
+      valueOffsets: Map<string, number[]>;
+      byOffset: Map<number, string>;
+    }
+  >();
   for (const state of finalState) {
     const reference = referenceLog(state);
     const valueOffsets = new Map<string, number[]>();
@@ -125,9 +137,15 @@ export function check(history: History, finalState: readonly PartitionFinalState
     acked += 1;
     if (outcome.offset < 0) ackedWithoutOffset += 1;
     if (offsets === undefined) {
-      example(lost, `lost: ${op.value} acknowledged at ${op.topic}/${outcome.partition}@${outcome.offset} (t=${op.completedMs} ms) is not in the final log`);
+      example(
+        lost,
+        `lost: ${op.value} acknowledged at ${op.topic}/${outcome.partition}@${outcome.offset} (t=${op.completedMs} ms) is not in the final log`,
+      );
     } else if (outcome.offset >= 0 && !offsets.includes(outcome.offset)) {
-      example(mismatch, `offset mismatch: ${op.value} acknowledged at offset ${outcome.offset}, final log has it at ${offsets.join(',')}`);
+      example(
+        mismatch,
+        `offset mismatch: ${op.value} acknowledged at offset ${outcome.offset}, final log has it at ${offsets.join(',')}`,
+      );
     }
   }
 
@@ -142,7 +160,11 @@ export function check(history: History, finalState: readonly PartitionFinalState
     for (const [value, offsets] of valueOffsets) {
       if (offsets.length < 2) continue;
       const counter = nonIdempotentValues.has(value) ? duplicatedNonIdempotent : duplicated;
-      for (let i = 1; i < offsets.length; i++) example(counter, `duplicate${counter === duplicated ? '' : ' (non-idempotent sender)'}: ${value} in ${state.topic}/${state.partition} at offsets ${offsets.join(',')}`);
+      for (let i = 1; i < offsets.length; i++)
+        example(
+          counter,
+          `duplicate${counter === duplicated ? '' : ' (non-idempotent sender)'}: ${value} in ${state.topic}/${state.partition} at offsets ${offsets.join(',')}`,
+        );
     }
     corruptReplicas += state.replicas.filter((replica) => replica.corrupt).length;
     const diverged = divergentPair(state.replicas);
@@ -157,15 +179,25 @@ export function check(history: History, finalState: readonly PartitionFinalState
   const lastSeen = new Map<string, number>();
   for (const read of history.reads) {
     if (read.offset >= read.highWatermark) {
-      example(above, `read above HW: reader ${read.reader} saw ${read.topic}/${read.partition}@${read.offset} from broker ${read.brokerId} with HW ${read.highWatermark}`);
+      example(
+        above,
+        `read above HW: reader ${read.reader} saw ${read.topic}/${read.partition}@${read.offset} from broker ${read.brokerId} with HW ${read.highWatermark}`,
+      );
     }
     const final = byPartition.get(`${read.topic}/${read.partition}`)?.byOffset.get(read.offset);
     if (final !== read.value) {
-      example(rolledBack, `read rolled back: reader ${read.reader} saw ${read.value} at ${read.topic}/${read.partition}@${read.offset}; the final log has ${final ?? 'nothing'} there`);
+      example(
+        rolledBack,
+        `read rolled back: reader ${read.reader} saw ${read.value} at ${read.topic}/${read.partition}@${read.offset}; the final log has ${final ?? 'nothing'} there`,
+      );
     }
     const key = `${read.reader}/${read.topic}/${read.partition}`;
     const previous = lastSeen.get(key) ?? -1;
-    if (read.offset !== previous + 1) example(outOfOrder, `read order: reader ${read.reader} saw ${read.topic}/${read.partition}@${read.offset} after @${previous}`);
+    if (read.offset !== previous + 1)
+      example(
+        outOfOrder,
+        `read order: reader ${read.reader} saw ${read.topic}/${read.partition}@${read.offset} after @${previous}`,
+      );
     lastSeen.set(key, read.offset);
   }
 
@@ -181,8 +213,10 @@ export function check(history: History, finalState: readonly PartitionFinalState
       example(inconsistent, `inconsistent offset: ${key} was read as ${first} and, by ${who}, as ${value}`);
     }
   };
-  for (const read of history.reads) observe(`reader ${read.reader}`, read.topic, read.partition, read.offset, read.value);
-  for (const polled of history.polls) observe(`consumer ${polled.consumer}`, polled.topic, polled.partition, polled.offset, polled.value);
+  for (const read of history.reads)
+    observe(`reader ${read.reader}`, read.topic, read.partition, read.offset, read.value);
+  for (const polled of history.polls)
+    observe(`consumer ${polled.consumer}`, polled.topic, polled.partition, polled.offset, polled.value);
 
   const nonMonotonic = { n: 0 };
   const skipped = { n: 0 };
@@ -191,8 +225,13 @@ export function check(history: History, finalState: readonly PartitionFinalState
     const key = `${polled.consumer}/${polled.topic}/${polled.partition}`;
     const previous = lastPolled.get(key) ?? { offset: -1, poll: 0 };
     const where = `consumer ${polled.consumer} poll ${polled.poll} got ${polled.topic}/${polled.partition}@${polled.offset}`;
-    if (polled.offset <= previous.offset) example(nonMonotonic, `non-monotonic poll: ${where} after @${previous.offset} (poll ${previous.poll})`);
-    else if (polled.offset > previous.offset + 1) example(skipped, `skipped offsets: ${where} after @${previous.offset} (poll ${previous.poll}): ${polled.offset - previous.offset - 1} offsets never returned`);
+    if (polled.offset <= previous.offset)
+      example(nonMonotonic, `non-monotonic poll: ${where} after @${previous.offset} (poll ${previous.poll})`);
+    else if (polled.offset > previous.offset + 1)
+      example(
+        skipped,
+        `skipped offsets: ${where} after @${previous.offset} (poll ${previous.poll}): ${polled.offset - previous.offset - 1} offsets never returned`,
+      );
     lastPolled.set(key, { offset: polled.offset, poll: polled.poll });
   }
 
@@ -205,7 +244,8 @@ export function check(history: History, finalState: readonly PartitionFinalState
     claims.set(key, set);
   }
   for (const [key, brokers] of claims) {
-    if (brokers.size > 1) example(conflicts, `two leaders: group/term ${key} claimed by brokers ${[...brokers].join(',')}`);
+    if (brokers.size > 1)
+      example(conflicts, `two leaders: group/term ${key} claimed by brokers ${[...brokers].join(',')}`);
   }
 
   const counts: CheckCounts = {
@@ -237,18 +277,31 @@ export function check(history: History, finalState: readonly PartitionFinalState
   // even two leaders in one term are measured consequences, not violations. Serving above the
   // high watermark and reading out of order stay violations in every mode.
   const durable = expectations.durable;
-  if (expectations.acksAll && durable && counts.lost > 0) violations.push(`lost: ${counts.lost} acknowledged records are missing`);
-  if (expectations.acksAll && durable && counts.offsetMismatch > 0) violations.push(`offsetMismatch: ${counts.offsetMismatch} acknowledged offsets hold another record`);
-  if (expectations.idempotent && durable && counts.duplicated > 0) violations.push(`duplicated: ${counts.duplicated} records appear twice`);
-  if (durable && counts.divergence > 0) violations.push(`divergence: ${counts.divergence} partitions have replicas that disagree`);
-  if (durable && counts.offsetGaps > 0) violations.push(`offsets: ${counts.offsetGaps} partitions have gaps or repeats`);
-  if (counts.readAboveHighWatermark > 0) violations.push(`readAboveHighWatermark: ${counts.readAboveHighWatermark} records served above the high watermark`);
-  if (durable && counts.readRolledBack > 0) violations.push(`readRolledBack: ${counts.readRolledBack} records read were later rolled back`);
+  if (expectations.acksAll && durable && counts.lost > 0)
+    violations.push(`lost: ${counts.lost} acknowledged records are missing`);
+  if (expectations.acksAll && durable && counts.offsetMismatch > 0)
+    violations.push(`offsetMismatch: ${counts.offsetMismatch} acknowledged offsets hold another record`);
+  if (expectations.idempotent && durable && counts.duplicated > 0)
+    violations.push(`duplicated: ${counts.duplicated} records appear twice`);
+  if (durable && counts.divergence > 0)
+    violations.push(`divergence: ${counts.divergence} partitions have replicas that disagree`);
+  if (durable && counts.offsetGaps > 0)
+    violations.push(`offsets: ${counts.offsetGaps} partitions have gaps or repeats`);
+  if (counts.readAboveHighWatermark > 0)
+    violations.push(`readAboveHighWatermark: ${counts.readAboveHighWatermark} records served above the high watermark`);
+  if (durable && counts.readRolledBack > 0)
+    violations.push(`readRolledBack: ${counts.readRolledBack} records read were later rolled back`);
   if (counts.readOutOfOrder > 0) violations.push(`readOutOfOrder: ${counts.readOutOfOrder} reads out of order`);
-  if (durable && counts.inconsistentOffsets > 0) violations.push(`inconsistentOffsets: ${counts.inconsistentOffsets} offsets were read with two different values`);
-  if (counts.pollNonMonotonic > 0) violations.push(`pollNonMonotonic: ${counts.pollNonMonotonic} polled records at or below an offset the consumer already had`);
-  if (counts.pollSkipped > 0) violations.push(`pollSkipped: ${counts.pollSkipped} times a consumer's polls skipped offsets`);
-  if (durable && counts.leaderConflicts > 0) violations.push(`leaderConflicts: ${counts.leaderConflicts} terms with two leaders`);
+  if (durable && counts.inconsistentOffsets > 0)
+    violations.push(`inconsistentOffsets: ${counts.inconsistentOffsets} offsets were read with two different values`);
+  if (counts.pollNonMonotonic > 0)
+    violations.push(
+      `pollNonMonotonic: ${counts.pollNonMonotonic} polled records at or below an offset the consumer already had`,
+    );
+  if (counts.pollSkipped > 0)
+    violations.push(`pollSkipped: ${counts.pollSkipped} times a consumer's polls skipped offsets`);
+  if (durable && counts.leaderConflicts > 0)
+    violations.push(`leaderConflicts: ${counts.leaderConflicts} terms with two leaders`);
   return { counts, violations, examples };
 }
 
@@ -261,7 +314,8 @@ function divergentPair(replicas: readonly ReplicaLog[]): string | null {
     const common = Math.min(a.highWatermark, b.highWatermark);
     const left = a.batches.filter((batch) => batch.baseOffset < common);
     const right = b.batches.filter((batch) => batch.baseOffset < common);
-    if (left.length !== right.length) return `brokers ${a.brokerId} and ${b.brokerId} hold ${left.length} and ${right.length} batches below offset ${common}`;
+    if (left.length !== right.length)
+      return `brokers ${a.brokerId} and ${b.brokerId} hold ${left.length} and ${right.length} batches below offset ${common}`;
     for (let k = 0; k < left.length; k++) {
       const x = left[k] as ReplicaLog['batches'][number];
       const y = right[k] as ReplicaLog['batches'][number];

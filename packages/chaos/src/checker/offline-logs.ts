@@ -17,7 +17,11 @@ export interface BrokerDataDir {
   readonly dataDir: string;
 }
 
-export async function readStoppedReplicas(dirs: readonly BrokerDataDir[], topic: string, history: History): Promise<PartitionFinalState[]> {
+export async function readStoppedReplicas(
+  dirs: readonly BrokerDataDir[],
+  topic: string,
+  history: History,
+): Promise<PartitionFinalState[]> {
   const partitionOfValue = new Map<string, number>();
   for (const op of history.produces) if (op.topic === topic) partitionOfValue.set(op.value, op.partition);
   const byPartition = new Map<number, { groupId: number; replicas: ReplicaLog[] }>();
@@ -37,7 +41,9 @@ export async function readStoppedReplicas(dirs: readonly BrokerDataDir[], topic:
       await store.close();
     }
   }
-  return [...byPartition].sort(([a], [b]) => a - b).map(([partition, { groupId, replicas }]) => ({ topic, partition, groupId, replicas }));
+  return [...byPartition]
+    .sort(([a], [b]) => a - b)
+    .map(([partition, { groupId, replicas }]) => ({ topic, partition, groupId, replicas }));
 }
 
 async function readGroup(store: LevelRaftStore, groupId: number, brokerId: number): Promise<ReplicaLog> {
@@ -47,7 +53,10 @@ async function readGroup(store: LevelRaftStore, groupId: number, brokerId: numbe
   return { brokerId, highWatermark, ...read };
 }
 
-function majorityPartition(records: readonly ReplicaRecord[], partitionOfValue: ReadonlyMap<string, number>): number | null {
+function majorityPartition(
+  records: readonly ReplicaRecord[],
+  partitionOfValue: ReadonlyMap<string, number>,
+): number | null {
   const votes = new Map<number, number>();
   for (const record of records.slice(0, 100)) {
     const partition = partitionOfValue.get(record.value);

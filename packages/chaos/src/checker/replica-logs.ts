@@ -14,7 +14,14 @@ export async function readReplicaLog(broker: Broker, groupId: number): Promise<R
   const replica = broker.replicas.get(groupId);
   if (replica === undefined || !broker.host.hasGroup(groupId)) return null;
   const highWatermark = replica.highWatermark;
-  const read = await readStoredLog(broker.store, groupId, highWatermark, replica.appliedRaftIndex, readBytesMax, 'report');
+  const read = await readStoredLog(
+    broker.store,
+    groupId,
+    highWatermark,
+    replica.appliedRaftIndex,
+    readBytesMax,
+    'report',
+  );
   return { brokerId: broker.nodeId, highWatermark, ...read };
 }
 
@@ -51,7 +58,10 @@ export async function readStoredLog(
       const data = Uint8Array.from(batch.data);
       batches.push({ baseOffset: batch.baseOffset, lastOffset: batch.lastOffset, data });
       for (const record of decodeRecordBatch(data).records) {
-        records.push({ offset: record.offset, value: record.value === null ? '' : Buffer.from(record.value).toString('utf8') });
+        records.push({
+          offset: record.offset,
+          value: record.value === null ? '' : Buffer.from(record.value).toString('utf8'),
+        });
       }
       offset = batch.lastOffset + 1;
     }

@@ -4,10 +4,38 @@ import { planSchedule, parseNemesis } from '../nemesis/schedule.js';
 
 describe('streambus-chaos arguments', () => {
   it('parses a full run command', () => {
-    const run = parseArgs(['run', '--seed', '42', '--duration', '60s', '--brokers', '5', '--nemesis', 'kill,partition,pause', '--acks', 'leader', '--wal-sync', 'none', '--unsafe', 'skipSync', '--quiet'], () => 7);
+    const run = parseArgs(
+      [
+        'run',
+        '--seed',
+        '42',
+        '--duration',
+        '60s',
+        '--brokers',
+        '5',
+        '--nemesis',
+        'kill,partition,pause',
+        '--acks',
+        'leader',
+        '--wal-sync',
+        'none',
+        '--unsafe',
+        'skipSync',
+        '--quiet',
+      ],
+      () => 7,
+    );
     expect(run.seedWasRandom).toBe(false);
     expect(run.quiet).toBe(true);
-    expect(run.options).toMatchObject({ seed: 42, durationMs: 60_000, brokers: 5, nemesis: ['kill', 'partition', 'pause'], acks: 'leader', walSync: 'none', unsafeTestingKnobs: { skipSync: true } });
+    expect(run.options).toMatchObject({
+      seed: 42,
+      durationMs: 60_000,
+      brokers: 5,
+      nemesis: ['kill', 'partition', 'pause'],
+      acks: 'leader',
+      walSync: 'none',
+      unsafeTestingKnobs: { skipSync: true },
+    });
   });
 
   it('draws a seed when none is given', () => {

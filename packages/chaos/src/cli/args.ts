@@ -1,5 +1,14 @@
 /** Argument parsing of `streambus-chaos` (pure, so it is unit-tested). */
-import { brokersMax, brokersMin, partitionsMax, realBrokersMax, realBrokersMin, recordsPerSecondDefault, runDurationMsMax, workersMax } from '../constants.js';
+import {
+  brokersMax,
+  brokersMin,
+  partitionsMax,
+  realBrokersMax,
+  realBrokersMin,
+  recordsPerSecondDefault,
+  runDurationMsMax,
+  workersMax,
+} from '../constants.js';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import type { WalSyncPolicy } from '../nemesis/crash-store.js';
 import { parseNemesis } from '../nemesis/schedule.js';
@@ -71,7 +80,8 @@ export function parseDurationMs(text: string, flag: string): number {
 
 function integer(text: string | undefined, flag: string, min: number, max: number): number {
   const value = Number(text);
-  if (text === undefined || !Number.isInteger(value) || value < min || value > max) throw new UsageError(`${flag} takes an integer in [${min}, ${max}], got "${text ?? ''}"`);
+  if (text === undefined || !Number.isInteger(value) || value < min || value > max)
+    throw new UsageError(`${flag} takes an integer in [${min}, ${max}], got "${text ?? ''}"`);
   return value;
 }
 
@@ -106,8 +116,17 @@ interface CommandFlags {
 
 function parseFlags(argv: readonly string[], spec: CommandFlags): CommonFlags {
   const [command, ...rest] = argv;
-  if (command !== spec.command) throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);
-  const flags: CommonFlags = { seed: null, durationMs: undefined, brokers: undefined, partitions: undefined, rate: undefined, quiet: false, knobs: {} };
+  if (command !== spec.command)
+    throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);
+  const flags: CommonFlags = {
+    seed: null,
+    durationMs: undefined,
+    brokers: undefined,
+    partitions: undefined,
+    rate: undefined,
+    quiet: false,
+    knobs: {},
+  };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i] as string;
     const value = (): string => {
@@ -121,7 +140,8 @@ function parseFlags(argv: readonly string[], spec: CommandFlags): CommonFlags {
         break;
       case '--duration':
         flags.durationMs = parseDurationMs(value(), flag);
-        if (flags.durationMs <= 0 || flags.durationMs > runDurationMsMax) throw new UsageError(`--duration must be within (0, ${runDurationMsMax / 60_000}m]`);
+        if (flags.durationMs <= 0 || flags.durationMs > runDurationMsMax)
+          throw new UsageError(`--duration must be within (0, ${runDurationMsMax / 60_000}m]`);
         break;
       case '--brokers':
         flags.brokers = integer(value(), flag, spec.brokersMin, spec.brokersMax);
@@ -134,7 +154,8 @@ function parseFlags(argv: readonly string[], spec: CommandFlags): CommonFlags {
         break;
       case '--unsafe':
         for (const name of value().split(',')) {
-          if (!(knobNames as readonly string[]).includes(name)) throw new UsageError(`--unsafe: unknown knob "${name}"; choose from ${knobNames.join(', ')}`);
+          if (!(knobNames as readonly string[]).includes(name))
+            throw new UsageError(`--unsafe: unknown knob "${name}"; choose from ${knobNames.join(', ')}`);
           flags.knobs[name] = true;
         }
         break;
@@ -219,7 +240,8 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number): Cl
         }
         case '--wal-sync': {
           const v = value();
-          if (v !== 'always' && v !== 'periodic' && v !== 'none') throw new UsageError(`--wal-sync is always, periodic or none, got "${v}"`);
+          if (v !== 'always' && v !== 'periodic' && v !== 'none')
+            throw new UsageError(`--wal-sync is always, periodic or none, got "${v}"`);
           walSync = v;
           return true;
         }

@@ -21,7 +21,11 @@ interface ParsedRun {
 }
 
 /** Parses `argv` (a usage error: exit 2 with the usage), prints a random seed, then runs. */
-async function runCommand<T extends ParsedRun>(argv: readonly string[], parse: (argv: readonly string[], randomSeed: () => number) => T, execute: (run: T) => Promise<number>): Promise<number> {
+async function runCommand<T extends ParsedRun>(
+  argv: readonly string[],
+  parse: (argv: readonly string[], randomSeed: () => number) => T,
+  execute: (run: T) => Promise<number>,
+): Promise<number> {
   let run: T;
   try {
     run = parse(argv, () => Math.floor(Math.random() * 1_000_000));
@@ -51,7 +55,12 @@ async function executeReal(run: RealCliRun): Promise<number> {
   const started = Date.now();
   const report = await runReal({
     ...run.options,
-    ...(run.quiet ? {} : { onProgress: (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`) }),
+    ...(run.quiet
+      ? {}
+      : {
+          onProgress: (line: string) =>
+            process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`),
+        }),
   });
   process.stdout.write(`${formatReport(report)}\n`);
   if (report.ok) process.stdout.write(`  replay: ${report.replayCommand}\n`);

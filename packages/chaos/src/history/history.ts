@@ -86,9 +86,24 @@ export class History {
     return this.clock() - this.startedAtMs;
   }
 
-  invokeProduce(worker: number, value: string, topic: string, partition: number, idempotent?: boolean): ProduceOp | null {
+  invokeProduce(
+    worker: number,
+    value: string,
+    topic: string,
+    partition: number,
+    idempotent?: boolean,
+  ): ProduceOp | null {
     if (this.produces.length >= recordsTotalMax) return null;
-    const op: ProduceOp = { worker, value, topic, partition, ...(idempotent === undefined ? {} : { idempotent }), invokedMs: this.nowMs(), completedMs: -1, outcome: null };
+    const op: ProduceOp = {
+      worker,
+      value,
+      topic,
+      partition,
+      ...(idempotent === undefined ? {} : { idempotent }),
+      invokedMs: this.nowMs(),
+      completedMs: -1,
+      outcome: null,
+    };
     this.produces.push(op);
     return op;
   }

@@ -73,8 +73,11 @@ export class ChaosTimer implements HostTimer {
   }
 
   private schedule(interval: Interval): TimerHandle {
-    return realTimer.setInterval(() => {
-      if (!this.paused) interval.callback();
-    }, Math.max(1, Math.round(interval.intervalMs / this.rateFactor)));
+    return realTimer.setInterval(
+      () => {
+        if (!this.paused) interval.callback();
+      },
+      Math.max(1, Math.round(interval.intervalMs / this.rateFactor)),
+    );
   }
 }

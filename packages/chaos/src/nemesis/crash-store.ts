@@ -16,7 +16,17 @@
  * entry keeps its first one (both counted in `unrollbackable`).
  */
 import { assert, EntriesPendingError } from '@streambus/raft';
-import type { ConfState, GroupId, GroupWrite, HardState, LogStorage, OpenGroupOptions, RaftStore, Snapshot, Entry } from '@streambus/raft';
+import type {
+  ConfState,
+  GroupId,
+  GroupWrite,
+  HardState,
+  LogStorage,
+  OpenGroupOptions,
+  RaftStore,
+  Snapshot,
+  Entry,
+} from '@streambus/raft';
 import { LevelRaftStore } from '@streambus/storage';
 
 export type WalSyncPolicy = 'always' | 'periodic' | 'none';
@@ -141,8 +151,14 @@ export class CrashableStore implements RaftStore {
     for (const write of this.pending) {
       for (const [groupId, before] of write.groups) {
         const seen = rewinds.get(groupId);
-        if (seen === undefined) rewinds.set(groupId, { before, firstTouched: before.firstTouched, snapshot: before.snapshot });
-        else rewinds.set(groupId, { before: seen.before, firstTouched: Math.min(seen.firstTouched, before.firstTouched), snapshot: seen.snapshot || before.snapshot });
+        if (seen === undefined)
+          rewinds.set(groupId, { before, firstTouched: before.firstTouched, snapshot: before.snapshot });
+        else
+          rewinds.set(groupId, {
+            before: seen.before,
+            firstTouched: Math.min(seen.firstTouched, before.firstTouched),
+            snapshot: seen.snapshot || before.snapshot,
+          });
       }
     }
     return [...rewinds].map(([groupId, { before, firstTouched, snapshot }]) => ({
@@ -178,7 +194,10 @@ export async function rollbackStore(dir: string, rewinds: readonly GroupRewind[]
       const log = store.openGroup(rewind.groupId, null);
       const lastIndex = log.lastIndex();
       if (lastIndex <= rewind.durableLastIndex) {
-        await store.persist([{ groupId: rewind.groupId, hardState: rewind.hardState, entries: [], snapshot: null }], true);
+        await store.persist(
+          [{ groupId: rewind.groupId, hardState: rewind.hardState, entries: [], snapshot: null }],
+          true,
+        );
         groupsRewound += 1;
         continue;
       }
@@ -188,7 +207,17 @@ export async function rollbackStore(dir: string, rewinds: readonly GroupRewind[]
       const keep = Math.max(rewind.durableLastIndex, log.firstIndex());
       if (keep > rewind.durableLastIndex) unrollbackable += 1;
       const entry = await entryAt(store, log, keep);
-      await store.persist([{ groupId: rewind.groupId, hardState: { ...rewind.hardState, commit: Math.min(rewind.hardState.commit, keep) }, entries: [entry], snapshot: null }], true);
+      await store.persist(
+        [
+          {
+            groupId: rewind.groupId,
+            hardState: { ...rewind.hardState, commit: Math.min(rewind.hardState.commit, keep) },
+            entries: [entry],
+            snapshot: null,
+          },
+        ],
+        true,
+      );
       assert(log.lastIndex() === keep, 'rewind truncated the log to its durable end');
       groupsRewound += 1;
       entriesDropped += lastIndex - keep;

@@ -48,7 +48,7 @@ describe('FaultNetwork', () => {
     expect(out1.frames).toHaveLength(1);
   });
 
-  it('withholds a leader\'s appends of one group but not its other messages', () => {
+  it("withholds a leader's appends of one group but not its other messages", () => {
     const network = new FaultNetwork(1);
     const out = recorder();
     const t = network.wrap(1, out);

@@ -36,7 +36,13 @@ export class FaultNetwork {
   private readonly withheld = new Set<string>();
   private readonly random: Prng;
   private readonly timers = new Set<NodeJS.Timeout>();
-  readonly stats: FaultNetworkStats = { framesSent: 0, framesBlocked: 0, framesDropped: 0, framesDuplicated: 0, framesDelayed: 0 };
+  readonly stats: FaultNetworkStats = {
+    framesSent: 0,
+    framesBlocked: 0,
+    framesDropped: 0,
+    framesDuplicated: 0,
+    framesDelayed: 0,
+  };
 
   /** `seed` drives the per-frame choices (which frame drops); their timing is real time. */
   constructor(seed: number) {
@@ -134,7 +140,9 @@ export class FaultNetwork {
   }
 
   private strip(from: number, frame: Frame): Frame {
-    const messages = frame.messages.filter((item) => !(item.message.type === MessageType.append && this.withheld.has(`${from}/${item.groupId}`)));
+    const messages = frame.messages.filter(
+      (item) => !(item.message.type === MessageType.append && this.withheld.has(`${from}/${item.groupId}`)),
+    );
     return messages.length === frame.messages.length ? frame : { ...frame, messages };
   }
 }

@@ -6,10 +6,35 @@
  */
 import { assert } from '@streambus/raft';
 import { Prng } from '@streambus/raft/testing';
-import { clockSkewMsMax, faultActiveMsMax, faultActiveMsMin, faultGapMsMax, faultGapMsMin, faultStepsMax } from '../constants.js';
+import {
+  clockSkewMsMax,
+  faultActiveMsMax,
+  faultActiveMsMin,
+  faultGapMsMax,
+  faultGapMsMin,
+  faultStepsMax,
+} from '../constants.js';
 
 /** Faults the nemesis can combine. `transfer`, `topic` and `reassign` happen while another fault is active. */
-export const nemesisKinds = ['kill', 'stop', 'crash', 'power', 'partition', 'pause', 'delay', 'drop', 'duplicate', 'reorder', 'disk', 'disk-fail', 'corrupt', 'clock', 'transfer', 'topic', 'reassign'] as const;
+export const nemesisKinds = [
+  'kill',
+  'stop',
+  'crash',
+  'power',
+  'partition',
+  'pause',
+  'delay',
+  'drop',
+  'duplicate',
+  'reorder',
+  'disk',
+  'disk-fail',
+  'corrupt',
+  'clock',
+  'transfer',
+  'topic',
+  'reassign',
+] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];
 
 export const partitionShapes = ['majority-minority', 'isolate-leader', 'one-way', 'bridge'] as const;
@@ -62,7 +87,8 @@ export function planSchedule(options: ScheduleOptions): FaultStep[] {
   while (steps.length < faultStepsMax) {
     const activeMs = random.between(faultActiveMsMin, faultActiveMsMax);
     if (atMs + activeMs > options.durationMs) break;
-    const kind: FaultStep['kind'] = faults.length === 0 ? 'delay' : (faults[random.int(faults.length)] as FaultStep['kind']);
+    const kind: FaultStep['kind'] =
+      faults.length === 0 ? 'delay' : (faults[random.int(faults.length)] as FaultStep['kind']);
     const step: FaultStep = {
       index: steps.length,
       atMs,
@@ -86,7 +112,8 @@ export function parseNemesis(list: string): NemesisKind[] {
   if (list === 'all') return [...nemesisKinds];
   const kinds = list.split(',').map((item) => item.trim());
   for (const kind of kinds) {
-    if (!(nemesisKinds as readonly string[]).includes(kind)) throw new Error(`unknown nemesis "${kind}"; choose from ${nemesisKinds.join(', ')}, all or none`);
+    if (!(nemesisKinds as readonly string[]).includes(kind))
+      throw new Error(`unknown nemesis "${kind}"; choose from ${nemesisKinds.join(', ')}, all or none`);
   }
   return kinds as NemesisKind[];
 }

@@ -8,7 +8,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Prng } from '@streambus/raft/testing';
-import { cliPauseMs, cliRecordsPerRunMax, cliRecordsPerRunMin, cliRunMsMax, realDeliveryTimeoutMs } from '../constants.js';
+import {
+  cliPauseMs,
+  cliRecordsPerRunMax,
+  cliRecordsPerRunMin,
+  cliRunMsMax,
+  realDeliveryTimeoutMs,
+} from '../constants.js';
 import type { History, ProduceOp } from '../history/history.js';
 
 export interface CliProducerOptions {
@@ -91,7 +97,13 @@ export class CliProducerWorkload {
       const count = this.random.between(cliRecordsPerRunMin, cliRecordsPerRunMax);
       const ops: ProduceOp[] = [];
       for (let i = 0; i < count; i++) {
-        const op = this.options.history.invokeProduce(this.options.worker, `c${this.options.worker}-${n++}`, this.options.topic, partition, true);
+        const op = this.options.history.invokeProduce(
+          this.options.worker,
+          `c${this.options.worker}-${n++}`,
+          this.options.topic,
+          partition,
+          true,
+        );
         if (op !== null) ops.push(op);
       }
       if (ops.length === 0) return;
@@ -103,13 +115,25 @@ export class CliProducerWorkload {
   private async runOnce(partition: number, ops: readonly ProduceOp[]): Promise<void> {
     const { history } = this.options;
     this.stats.runs += 1;
-    const args = [this.options.cliPath, 'produce', this.options.topic, '--partition', String(partition), '--bootstrap', this.options.bootstrapServers.join(','), '--timeout', `${Math.round(realDeliveryTimeoutMs / 1000)}s`];
+    const args = [
+      this.options.cliPath,
+      'produce',
+      this.options.topic,
+      '--partition',
+      String(partition),
+      '--bootstrap',
+      this.options.bootstrapServers.join(','),
+      '--timeout',
+      `${Math.round(realDeliveryTimeoutMs / 1000)}s`,
+    ];
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr.length < 4096 ? (stderr += chunk) : undefined));
+    child.stderr
+      .setEncoding('utf8')
+      .on('data', (chunk: string) => (stderr.length < 4096 ? (stderr += chunk) : undefined));
     child.stdin.on('error', () => undefined); // a CLI that exits early closes its stdin
     child.stdin.end(ops.map((op) => op.value).join('\n') + '\n');
     let killed = false;
@@ -139,9 +163,13 @@ export class CliProducerWorkload {
     if (killed) this.stats.killed += 1;
     else this.stats.failed += 1;
     const reason = killed ? `cli killed after ${cliRunMsMax} ms` : `cli exit ${String(code)}: ${firstLine(stderr)}`;
-    const key = this.failures.size < failureReasonsMax || this.failures.has(reason.slice(0, 160)) ? reason.slice(0, 160) : 'other reasons';
+    const key =
+      this.failures.size < failureReasonsMax || this.failures.has(reason.slice(0, 160))
+        ? reason.slice(0, 160)
+        : 'other reasons';
     this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
-    for (const op of ops) if (op.outcome === null) history.completeProduce(op, { kind: 'unknown', error: `CLI: ${reason}` });
+    for (const op of ops)
+      if (op.outcome === null) history.completeProduce(op, { kind: 'unknown', error: `CLI: ${reason}` });
   }
 }
 

@@ -87,7 +87,11 @@ export class RealNemesis {
         const leader = await this.leaderOf(partition);
         const target = leader > 0 ? leader : broker;
         this.stats.isolatedLeaders.push(leader);
-        this.event(leader > 0 ? `broker ${leader} leads partition ${partition}: isolated` : `no leader known for partition ${partition}: isolating broker ${broker}`);
+        this.event(
+          leader > 0
+            ? `broker ${leader} leads partition ${partition}: isolated`
+            : `no leader known for partition ${partition}: isolating broker ${broker}`,
+        );
         await faults.isolate(target);
         await hold();
         await faults.healPartition();
@@ -96,7 +100,9 @@ export class RealNemesis {
       case 'majority-minority':
       case 'bridge': {
         const { left, right, bridge } = splitSides(step, ids);
-        this.event(`sides [${left.join(',')}] | [${right.join(',')}]${bridge === null ? '' : `, bridge ${bridge} sees both`}`);
+        this.event(
+          `sides [${left.join(',')}] | [${right.join(',')}]${bridge === null ? '' : `, bridge ${bridge} sees both`}`,
+        );
         await faults.split(left, right);
         await hold();
         await faults.healPartition();
@@ -113,7 +119,11 @@ export class RealNemesis {
         await faults.clearLoss();
         break;
       case 'bandwidth':
-        await faults.capBandwidth(broker, { rate: `${step.bandwidthKbit}kbit`, burst: '32kb', latency: `${realBandwidthQueueMs}ms` });
+        await faults.capBandwidth(broker, {
+          rate: `${step.bandwidthKbit}kbit`,
+          burst: '32kb',
+          latency: `${realBandwidthQueueMs}ms`,
+        });
         await hold();
         await faults.clearBandwidth();
         break;
@@ -146,7 +156,11 @@ export class RealNemesis {
         const exited = cluster.state(broker) === 'stopped';
         if (exited) this.stats.diskFullExits += 1;
         else this.stats.diskFullSurvived += 1;
-        this.event(exited ? `broker ${broker} exited on the full disk` : `broker ${broker} still runs on its full disk (nothing it wrote failed)`);
+        this.event(
+          exited
+            ? `broker ${broker} exited on the full disk`
+            : `broker ${broker} still runs on its full disk (nothing it wrote failed)`,
+        );
         await faults.freeDisk(broker);
         if (exited) await this.restart(broker);
         else this.stoppedOnPurpose.delete(broker);
@@ -196,7 +210,9 @@ export class RealNemesis {
     for (const id of this.ids) {
       if (this.real.cluster.state(id) !== 'stopped' || this.stoppedOnPurpose.has(id)) continue;
       const tail = await this.real.cluster.logTail(id, 5);
-      this.stats.unexpectedExits.push(`broker ${id} exited on its own; its log ends with: ${tail.split('\n').slice(-3).join(' | ').slice(0, 600)}`);
+      this.stats.unexpectedExits.push(
+        `broker ${id} exited on its own; its log ends with: ${tail.split('\n').slice(-3).join(' | ').slice(0, 600)}`,
+      );
       this.event(`broker ${id} found stopped (not by the nemesis)`);
     }
   }
@@ -224,7 +240,9 @@ export class RealNemesis {
       const client = createStreamBusRpcClient(address);
       try {
         const metadata = await client.Metadata({ topics: [this.topic], brokersOnly: false }, { deadlineMs: 2_000 });
-        const leader = metadata.topics.find((t) => t.name === this.topic)?.partitions.find((p) => p.partition === partition)?.leaderId ?? 0;
+        const leader =
+          metadata.topics.find((t) => t.name === this.topic)?.partitions.find((p) => p.partition === partition)
+            ?.leaderId ?? 0;
         if (leader > 0) return leader;
       } catch {
         // the next broker

@@ -32,10 +32,16 @@ describe('real-network schedule', () => {
 
   it('splits: a minority against a majority; a bridge node between two sides', () => {
     const steps = planRealSchedule({ seed: 1, durationMs: 60_000, kinds: ['majority-minority', 'bridge'] });
-    const majority = splitSides(steps.find((step) => step.kind === 'majority-minority')!, [1, 2, 3, 4, 5]);
+    const majority = splitSides(
+      steps.find((step) => step.kind === 'majority-minority')!,
+      [1, 2, 3, 4, 5],
+    );
     expect(majority.left).toHaveLength(2);
     expect(majority.right).toHaveLength(3);
-    const bridge = splitSides(steps.find((step) => step.kind === 'bridge')!, [1, 2, 3]);
+    const bridge = splitSides(
+      steps.find((step) => step.kind === 'bridge')!,
+      [1, 2, 3],
+    );
     expect(bridge.bridge).not.toBeNull();
     expect([...bridge.left, ...bridge.right, bridge.bridge].sort()).toEqual([1, 2, 3]);
   });
@@ -49,9 +55,31 @@ describe('real-network schedule', () => {
 
 describe('streambus-chaos real arguments', () => {
   it('parses a real run and prints its replay command', () => {
-    const run = parseRealArgs(['real', '--seed', '9', '--duration', '10m', '--faults', 'isolate-leader', '--unsafe', 'ackBeforeCommit', '--no-cli'], () => 1);
-    expect(run.options).toMatchObject({ seed: 9, durationMs: 600_000, faults: ['isolate-leader'], unsafeTestingKnobs: { ackBeforeCommit: true }, cliProducers: false });
-    expect(realReplayCommand(run.options)).toBe('npm run chaos -- real --seed 9 --duration 600s --brokers 3 --partitions 3 --faults isolate-leader --rate 150 --no-cli --unsafe ackBeforeCommit');
+    const run = parseRealArgs(
+      [
+        'real',
+        '--seed',
+        '9',
+        '--duration',
+        '10m',
+        '--faults',
+        'isolate-leader',
+        '--unsafe',
+        'ackBeforeCommit',
+        '--no-cli',
+      ],
+      () => 1,
+    );
+    expect(run.options).toMatchObject({
+      seed: 9,
+      durationMs: 600_000,
+      faults: ['isolate-leader'],
+      unsafeTestingKnobs: { ackBeforeCommit: true },
+      cliProducers: false,
+    });
+    expect(realReplayCommand(run.options)).toBe(
+      'npm run chaos -- real --seed 9 --duration 600s --brokers 3 --partitions 3 --faults isolate-leader --rate 150 --no-cli --unsafe ackBeforeCommit',
+    );
     expect(parseRealArgs(['real'], () => 77)).toMatchObject({ seedWasRandom: true, options: { seed: 77 } });
   });
 
@@ -64,7 +92,10 @@ describe('streambus-chaos real arguments', () => {
 
 describe('CLI produce output', () => {
   it('maps each result line to its input line, in order', () => {
-    expect(parseCliResults('partition 2 offset 10\npartition 2 offset 11\n')).toEqual([{ partition: 2, offset: 10 }, { partition: 2, offset: 11 }]);
+    expect(parseCliResults('partition 2 offset 10\npartition 2 offset 11\n')).toEqual([
+      { partition: 2, offset: 10 },
+      { partition: 2, offset: 11 },
+    ]);
     expect(parseCliResults('partition 1 offset 4\nsomething else\n')).toEqual([{ partition: 1, offset: 4 }, null]);
     expect(parseCliResults('')).toEqual([]);
   });

@@ -33,7 +33,20 @@ import { shuffled } from '../nemesis/schedule.js';
  * broker restarted. `clock`: the broker's wall clock (libfaketime) jumps by seconds to minutes,
  * jumps again midway, then is set right.
  */
-export const realFaultKinds = ['isolate', 'isolate-leader', 'majority-minority', 'bridge', 'one-way', 'loss', 'bandwidth', 'kill', 'pause', 'restart', 'disk-full', 'clock'] as const;
+export const realFaultKinds = [
+  'isolate',
+  'isolate-leader',
+  'majority-minority',
+  'bridge',
+  'one-way',
+  'loss',
+  'bandwidth',
+  'kill',
+  'pause',
+  'restart',
+  'disk-full',
+  'clock',
+] as const;
 export type RealFaultKind = (typeof realFaultKinds)[number];
 
 export interface RealFaultStep {
@@ -79,7 +92,10 @@ export function planRealSchedule(options: RealScheduleOptions): RealFaultStep[] 
   const random = new Prng(mixSeed(options.seed));
   const steps: RealFaultStep[] = [];
   if (options.kinds.length === 0) return steps;
-  const firstRound = shuffled(options.kinds.map((_, i) => i), random.int(1 << 30)).map((i) => options.kinds[i] as RealFaultKind);
+  const firstRound = shuffled(
+    options.kinds.map((_, i) => i),
+    random.int(1 << 30),
+  ).map((i) => options.kinds[i] as RealFaultKind);
   let atMs = realWarmupMs;
   while (steps.length < faultStepsMax) {
     const activeMs = random.between(realFaultActiveMsMin, realFaultActiveMsMax);
@@ -95,7 +111,9 @@ export function planRealSchedule(options: RealScheduleOptions): RealFaultStep[] 
       brokerIndex: random.int(1 << 16),
       partitionIndex: random.int(1 << 16),
       shuffleSeed: random.int(1 << 30),
-      lossProbability: Math.round((realLossProbabilityMin + random.next() * (realLossProbabilityMax - realLossProbabilityMin)) * 100) / 100,
+      lossProbability:
+        Math.round((realLossProbabilityMin + random.next() * (realLossProbabilityMax - realLossProbabilityMin)) * 100) /
+        100,
       bandwidthKbit: realBandwidthKbit[random.int(realBandwidthKbit.length)] as number,
       clockSkewSeconds: [skew(), skew()],
     };
@@ -110,7 +128,8 @@ export function parseRealFaults(list: string): RealFaultKind[] {
   if (list === 'all') return [...realFaultKinds];
   const kinds = list.split(',').map((item) => item.trim());
   for (const kind of kinds) {
-    if (!(realFaultKinds as readonly string[]).includes(kind)) throw new Error(`unknown fault "${kind}"; choose from ${realFaultKinds.join(', ')}, all or none`);
+    if (!(realFaultKinds as readonly string[]).includes(kind))
+      throw new Error(`unknown fault "${kind}"; choose from ${realFaultKinds.join(', ')}, all or none`);
   }
   return kinds as RealFaultKind[];
 }
@@ -155,7 +174,10 @@ function signed(seconds: number): string {
 }
 
 /** Partition sides for majority/minority and bridge steps: [left, right] plus the bridge node (if any). */
-export function splitSides(step: RealFaultStep, brokerIds: readonly number[]): { left: number[]; right: number[]; bridge: number | null } {
+export function splitSides(
+  step: RealFaultStep,
+  brokerIds: readonly number[],
+): { left: number[]; right: number[]; bridge: number | null } {
   const order = shuffled(brokerIds, step.shuffleSeed);
   if (step.kind === 'bridge' && order.length >= 3) {
     const rest = order.slice(1);

@@ -88,22 +88,32 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
   const kinds = options.faults ?? realFaultKinds;
   const recoveryMsMax = options.recoveryMsMax ?? realRecoveryMsMaxDefault;
   const progress = options.onProgress ?? (() => undefined);
-  if (!(durationMs > 0 && durationMs <= runDurationMsMax)) throw new Error(`duration must be in (0, ${runDurationMsMax}] ms`);
-  if (!(brokers >= realBrokersMin && brokers <= realBrokersMax)) throw new Error(`brokers must be in [${realBrokersMin}, ${realBrokersMax}]`);
+  if (!(durationMs > 0 && durationMs <= runDurationMsMax))
+    throw new Error(`duration must be in (0, ${runDurationMsMax}] ms`);
+  if (!(brokers >= realBrokersMin && brokers <= realBrokersMax))
+    throw new Error(`brokers must be in [${realBrokersMin}, ${realBrokersMax}]`);
   if (!(partitions >= 1 && partitions <= partitionsMax)) throw new Error(`partitions must be in [1, ${partitionsMax}]`);
-  if (!existsSync(brokerBinPath())) throw new Error(`the broker is not built (${brokerBinPath()} is missing): run npm run build first`);
-  const knobs = Object.entries(options.unsafeTestingKnobs ?? {}).filter(([, on]) => on === true).map(([name]) => name);
+  if (!existsSync(brokerBinPath()))
+    throw new Error(`the broker is not built (${brokerBinPath()} is missing): run npm run build first`);
+  const knobs = Object.entries(options.unsafeTestingKnobs ?? {})
+    .filter(([, on]) => on === true)
+    .map(([name]) => name);
   const replay = realReplayCommand(options);
   const schedule = planRealSchedule({ seed: options.seed, durationMs, kinds });
   const started = Date.now();
-  progress(`real-network run seed ${options.seed}: ${brokers} broker processes in network namespaces, ${partitions} partitions, ${schedule.length} faults planned over ${durationMs} ms (${kinds.join(',')})`);
+  progress(
+    `real-network run seed ${options.seed}: ${brokers} broker processes in network namespaces, ${partitions} partitions, ${schedule.length} faults planned over ${durationMs} ms (${kinds.join(',')})`,
+  );
   progress(`replay: ${replay}`);
   if (knobs.length > 0) progress(`UNSAFE: every broker runs with planted fault(s) ${knobs.join(',')}`);
 
   const real = await NetnsCluster.create({
     size: brokers,
     logLevel: options.logLevel ?? 'warn',
-    env: { STREAMBUS_TICK_MS: String(realTickMs), ...(knobs.length > 0 ? { UNSAFE_STREAMBUS_TESTING_KNOBS: knobs.join(',') } : {}) },
+    env: {
+      STREAMBUS_TICK_MS: String(realTickMs),
+      ...(knobs.length > 0 ? { UNSAFE_STREAMBUS_TESTING_KNOBS: knobs.join(',') } : {}),
+    },
     onProgress: progress,
   });
   const history = new History();
@@ -129,14 +139,51 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     } finally {
       await admin.close();
     }
-    if ((await waitRecoveredByMetadata(bootstrap, topic, 30_000)) === null) throw new Error(`topic ${topic} did not get a leader and a full ISR on every partition within 30 s`);
+    if ((await waitRecoveredByMetadata(bootstrap, topic, 30_000)) === null)
+      throw new Error(`topic ${topic} did not get a leader and a full ISR on every partition within 30 s`);
 
     const rate = options.recordsPerSecond ?? realRecordsPerSecondDefault;
-    const common = { bootstrapServers: bootstrap, topic, partitions, history, seed: options.seed, deliveryTimeoutMs: realDeliveryTimeoutMs, inflightPerWorker: 4, acks: 'all' as const };
+    const common = {
+      bootstrapServers: bootstrap,
+      topic,
+      partitions,
+      history,
+      seed: options.seed,
+      deliveryTimeoutMs: realDeliveryTimeoutMs,
+      inflightPerWorker: 4,
+      acks: 'all' as const,
+    };
     // Two thirds of the rate idempotent (2 workers), a third at-least-once (acks=all, no idempotence).
-    producers.push(new ProducerWorkload({ ...common, workers: 2, recordsPerSecond: Math.max(1, Math.round((rate * 2) / 3)), idempotent: true, valuePrefix: 'i', workerBase: 0 }));
-    producers.push(new ProducerWorkload({ ...common, workers: 1, recordsPerSecond: Math.max(1, Math.round(rate / 3)), idempotent: false, valuePrefix: 'n', workerBase: 10 }));
-    if (options.cliProducers !== false) cli = new CliProducerWorkload({ cliPath: brokerBinPath(), bootstrapServers: bootstrap, topic, partitions, history, seed: options.seed, worker: 20 });
+    producers.push(
+      new ProducerWorkload({
+        ...common,
+        workers: 2,
+        recordsPerSecond: Math.max(1, Math.round((rate * 2) / 3)),
+        idempotent: true,
+        valuePrefix: 'i',
+        workerBase: 0,
+      }),
+    );
+    producers.push(
+      new ProducerWorkload({
+        ...common,
+        workers: 1,
+        recordsPerSecond: Math.max(1, Math.round(rate / 3)),
+        idempotent: false,
+        valuePrefix: 'n',
+        workerBase: 10,
+      }),
+    );
+    if (options.cliProducers !== false)
+      cli = new CliProducerWorkload({
+        cliPath: brokerBinPath(),
+        bootstrapServers: bootstrap,
+        topic,
+        partitions,
+        history,
+        seed: options.seed,
+        worker: 20,
+      });
     readers = new ReaderWorkload({ bootstrapServers: bootstrap, topic, partitions, readers: 1, history });
     pollers = new PollerWorkload({ bootstrapServers: bootstrap, topic, partitions, consumers: 2, history });
     const cliRef = cli;
@@ -152,7 +199,9 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
         if (op.outcome === null) pending += 1;
         else if (op.outcome.kind === 'ok') acked += 1;
       }
-      progress(`t=${((Date.now() - runStarted) / 1000).toFixed(1)}s sent=${history.produces.length} acked=${acked} pending=${pending} reads=${history.reads.length} polls=${history.polls.length} cli-runs=${cli?.stats.runs ?? 0} now: ${current}`);
+      progress(
+        `t=${((Date.now() - runStarted) / 1000).toFixed(1)}s sent=${history.produces.length} acked=${acked} pending=${pending} reads=${history.reads.length} polls=${history.polls.length} cli-runs=${cli?.stats.runs ?? 0} now: ${current}`,
+      );
     }, options.progressIntervalMs ?? 2_000);
     ticker.unref();
     for (const producer of producers) producer.start();
@@ -186,13 +235,20 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     await Promise.all(producers.map((producer) => producer.stop()));
     await cli?.stop();
     const settled = await settle(bootstrap, partitions, readers, pollers);
-    if (!settled.ok) notes.push(`readers or consumers did not reach the high watermarks [${settled.ends?.join(',') ?? '?'}] within ${settleMsMax} ms (reader positions ${JSON.stringify(readers.positions())}, consumer positions ${JSON.stringify(pollers.positions())})`);
+    if (!settled.ok)
+      notes.push(
+        `readers or consumers did not reach the high watermarks [${settled.ends?.join(',') ?? '?'}] within ${settleMsMax} ms (reader positions ${JSON.stringify(readers.positions())}, consumer positions ${JSON.stringify(pollers.positions())})`,
+      );
     await readers.stop();
     await pollers.stop();
     if (ticker !== null) clearInterval(ticker);
     current = 'reading the stopped brokers';
-    const usage = await Promise.all(real.cluster.brokers.map(async (broker) => ({ id: broker.id, ...(await real.diskUsage(broker.id)) })));
-    notes.push(`data disks (tmpfs): ${usage.map((u) => `broker ${u.id} ${(u.usedBytes / 1e6).toFixed(1)} of ${(u.totalBytes / 1e6).toFixed(0)} MB used`).join(', ')}`);
+    const usage = await Promise.all(
+      real.cluster.brokers.map(async (broker) => ({ id: broker.id, ...(await real.diskUsage(broker.id)) })),
+    );
+    notes.push(
+      `data disks (tmpfs): ${usage.map((u) => `broker ${u.id} ${(u.usedBytes / 1e6).toFixed(1)} of ${(u.totalBytes / 1e6).toFixed(0)} MB used`).join(', ')}`,
+    );
     await real.stopBrokers(15_000);
     const finalState = await readStoppedReplicas(
       real.cluster.brokers.map((broker) => ({ brokerId: broker.id, dataDir: broker.dataDir })),
@@ -203,10 +259,13 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     const result = check(history, finalState, { acksAll: true, idempotent: true, durable: true });
     const violations = [...result.violations];
     const examples = [...result.examples];
-    if (recoveryMs === null) violations.push(`recovery: partitions not led with a full ISR within ${recoveryMsMax} ms of healing`);
+    if (recoveryMs === null)
+      violations.push(`recovery: partitions not led with a full ISR within ${recoveryMsMax} ms of healing`);
     const missingReplicas = finalState.filter((state) => state.replicas.length < Math.min(3, brokers));
     if (finalState.length !== partitions || missingReplicas.length > 0) {
-      violations.push(`replicas: expected ${partitions} partitions with ${Math.min(3, brokers)} replicas each, read ${finalState.map((state) => `p${state.partition}: ${state.replicas.length}`).join(', ')}`);
+      violations.push(
+        `replicas: expected ${partitions} partitions with ${Math.min(3, brokers)} replicas each, read ${finalState.map((state) => `p${state.partition}: ${state.replicas.length}`).join(', ')}`,
+      );
     }
     const stats = nemesis.stats;
     if (stats.unexpectedExits.length > 0) {
@@ -214,15 +273,19 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
       examples.push(...stats.unexpectedExits.slice(0, 3));
     }
     if (unhandled.length > 0) {
-      violations.push(`unhandledRejections: ${unhandled.length} errors escaped client code (each would end an application)`);
+      violations.push(
+        `unhandledRejections: ${unhandled.length} errors escaped client code (each would end an application)`,
+      );
       for (const text of new Set(unhandled)) examples.push(`unhandled: ${text}`);
     }
-    if (stats.clockUnconfirmed > 0) notes.push(`clock skew NOT seen in the broker's Date header on ${stats.clockUnconfirmed} steps`);
+    if (stats.clockUnconfirmed > 0)
+      notes.push(`clock skew NOT seen in the broker's Date header on ${stats.clockUnconfirmed} steps`);
     if (violations.length > 0 && options.keepLogsOnViolation !== false) {
       // The run directory goes with the clean-up: keep the brokers' logs of a failed run.
       const kept = join(tmpdir(), `streambus-real-seed-${options.seed}-${process.pid}`);
       await mkdir(kept, { recursive: true });
-      for (const broker of real.cluster.brokers) await copyFile(real.cluster.logPath(broker.id), join(kept, `broker-${broker.id}.log`)).catch(() => undefined);
+      for (const broker of real.cluster.brokers)
+        await copyFile(real.cluster.logPath(broker.id), join(kept, `broker-${broker.id}.log`)).catch(() => undefined);
       notes.push(`broker logs kept in ${kept}`);
     }
     notes.push(...reportNotes(history, stats, cli, readers, pollers, real.network.names.slot));
@@ -252,12 +315,19 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     await pollers?.stop().catch(() => undefined);
     const cleaned = await real.close();
     const left = await real.leftovers().catch((error: unknown) => [`(could not list: ${(error as Error).message})`]);
-    progress(`cleaned up: ${cleaned.length} items (brokers stopped, faults undone, namespaces, veths, mounts, directories removed)${left.length > 0 ? `; LEFT OVER: ${left.join(', ')}` : ''}`);
+    progress(
+      `cleaned up: ${cleaned.length} items (brokers stopped, faults undone, namespaces, veths, mounts, directories removed)${left.length > 0 ? `; LEFT OVER: ${left.join(', ')}` : ''}`,
+    );
   }
 }
 
 /** Waits until the readers and consumers reached the (stable) high watermark of every partition. */
-async function settle(bootstrap: readonly string[], partitions: number, readers: ReaderWorkload, pollers: PollerWorkload): Promise<{ ok: boolean; ends: number[] | null }> {
+async function settle(
+  bootstrap: readonly string[],
+  partitions: number,
+  readers: ReaderWorkload,
+  pollers: PollerWorkload,
+): Promise<{ ok: boolean; ends: number[] | null }> {
   const deadline = Date.now() + settleMsMax;
   let previous: number[] | null = null;
   for (;;) {
@@ -270,12 +340,28 @@ async function settle(bootstrap: readonly string[], partitions: number, readers:
   }
 }
 
-function reportNotes(history: History, stats: RealNemesisStats, cli: CliProducerWorkload | null, readers: ReaderWorkload, pollers: PollerWorkload, slot: number): string[] {
+function reportNotes(
+  history: History,
+  stats: RealNemesisStats,
+  cli: CliProducerWorkload | null,
+  readers: ReaderWorkload,
+  pollers: PollerWorkload,
+  slot: number,
+): string[] {
   const notes: string[] = [];
-  notes.push(`faults played: ${[...stats.stepsByKind].map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none'}`);
-  if (stats.isolatedLeaders.length > 0) notes.push(`isolate-leader targets: ${stats.isolatedLeaders.map((id) => (id > 0 ? `broker ${id}` : 'no leader known')).join(', ')}`);
-  if (stats.diskFullExits + stats.diskFullSurvived > 0) notes.push(`full disks: ${stats.diskFullExits} brokers exited on ENOSPC and were restarted, ${stats.diskFullSurvived} wrote nothing while full`);
-  if (stats.clockMeasurements.length > 0) notes.push(`clock skew measured (admin Date header): ${stats.clockMeasurements.join('; ')}`);
+  notes.push(
+    `faults played: ${[...stats.stepsByKind].map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none'}`,
+  );
+  if (stats.isolatedLeaders.length > 0)
+    notes.push(
+      `isolate-leader targets: ${stats.isolatedLeaders.map((id) => (id > 0 ? `broker ${id}` : 'no leader known')).join(', ')}`,
+    );
+  if (stats.diskFullExits + stats.diskFullSurvived > 0)
+    notes.push(
+      `full disks: ${stats.diskFullExits} brokers exited on ENOSPC and were restarted, ${stats.diskFullSurvived} wrote nothing while full`,
+    );
+  if (stats.clockMeasurements.length > 0)
+    notes.push(`clock skew measured (admin Date header): ${stats.clockMeasurements.join('; ')}`);
   if (stats.restartFailures.length > 0) notes.push(`restarts that failed: ${stats.restartFailures.join('; ')}`);
   const bySource = new Map<string, { acked: number; unknown: number; failed: number }>();
   const errors = new Map<string, number>();
@@ -291,15 +377,26 @@ function reportNotes(history: History, stats: RealNemesisStats, cli: CliProducer
       errors.set(code, (errors.get(code) ?? 0) + 1);
     }
   }
-  notes.push(`sends by producer: ${[...bySource].map(([source, c]) => `${source} acked ${c.acked} unknown ${c.unknown} failed ${c.failed}`).join('; ')}`);
-  if (errors.size > 0) notes.push(`produce errors: ${[...errors].map(([code, count]) => `${code} ${count}`).join(', ')}`);
+  notes.push(
+    `sends by producer: ${[...bySource].map(([source, c]) => `${source} acked ${c.acked} unknown ${c.unknown} failed ${c.failed}`).join('; ')}`,
+  );
+  if (errors.size > 0)
+    notes.push(`produce errors: ${[...errors].map(([code, count]) => `${code} ${count}`).join(', ')}`);
   if (cli !== null) {
     const s = cli.stats;
-    notes.push(`CLI produce runs: ${s.runs} (ok ${s.succeeded}, failed ${s.failed}, killed ${s.killed}, unexpected lines ${s.unexpectedLines})${cli.failures.size > 0 ? `; failures: ${[...cli.failures].map(([reason, count]) => `${count}x ${reason}`).join('; ')}` : ''}`);
+    notes.push(
+      `CLI produce runs: ${s.runs} (ok ${s.succeeded}, failed ${s.failed}, killed ${s.killed}, unexpected lines ${s.unexpectedLines})${cli.failures.size > 0 ? `; failures: ${[...cli.failures].map(([reason, count]) => `${count}x ${reason}`).join('; ')}` : ''}`,
+    );
   }
-  if (pollers.errors.size > 0) notes.push(`SDK consumer poll errors: ${[...pollers.errors].map(([code, count]) => `${code} ${count}`).join(', ')}`);
-  notes.push(`SDK consumer longest stretch of empty polls: ${(pollers.longestEmptyStretchMs / 1000).toFixed(1)} s; raw reader errors: ${readers.errors}`);
-  if (history.readsDropped + history.pollsDropped > 0) notes.push(`history bounds hit: ${history.readsDropped} reads and ${history.pollsDropped} polled records not kept`);
+  if (pollers.errors.size > 0)
+    notes.push(
+      `SDK consumer poll errors: ${[...pollers.errors].map(([code, count]) => `${code} ${count}`).join(', ')}`,
+    );
+  notes.push(
+    `SDK consumer longest stretch of empty polls: ${(pollers.longestEmptyStretchMs / 1000).toFixed(1)} s; raw reader errors: ${readers.errors}`,
+  );
+  if (history.readsDropped + history.pollsDropped > 0)
+    notes.push(`history bounds hit: ${history.readsDropped} reads and ${history.pollsDropped} polled records not kept`);
   notes.push(`network slot ${slot} (10.77.0.${16 * slot}/28)`);
   return notes;
 }

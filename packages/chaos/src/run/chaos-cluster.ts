@@ -216,7 +216,9 @@ export class ChaosCluster {
 
   /** The running broker that leads `groupId`, or 0. */
   leaderOf(groupId: number): number {
-    const leaders = this.running().filter((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader);
+    const leaders = this.running().filter(
+      (broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader,
+    );
     return leaders.length === 1 ? (leaders[0] as Broker).nodeId : leaders.length === 0 ? 0 : -1;
   }
 
@@ -265,12 +267,18 @@ export class ChaosCluster {
    * One moved partition as the run ends: its final replicas, its leader's applied voters, and the
    * brokers of `formerReplicas` outside the final list that still host the group.
    */
-  membershipOf(groupId: number, formerReplicas: readonly number[]): { replicas: number[]; voters: number[]; stillHosting: number[] } {
+  membershipOf(
+    groupId: number,
+    formerReplicas: readonly number[],
+  ): { replicas: number[]; voters: number[]; stillHosting: number[] } {
     const info = this.running()[0]?.controller.state.partition(groupId);
     const replicas = [...(info?.replicas ?? [])];
     const leaderId = this.leaderOf(groupId);
-    const voters = leaderId > 0 ? [...this.inner.broker(leaderId).host.status(groupId).confState.voters].sort((a, b) => a - b) : [];
-    const stillHosting = formerReplicas.filter((id) => !replicas.includes(id) && this.isRunning(id) && this.inner.broker(id).host.hasGroup(groupId));
+    const voters =
+      leaderId > 0 ? [...this.inner.broker(leaderId).host.status(groupId).confState.voters].sort((a, b) => a - b) : [];
+    const stillHosting = formerReplicas.filter(
+      (id) => !replicas.includes(id) && this.isRunning(id) && this.inner.broker(id).host.hasGroup(groupId),
+    );
     return { replicas, voters, stillHosting };
   }
 
@@ -292,7 +300,9 @@ export class ChaosCluster {
         }
         const conf = member.host.status(info.groupId).confState;
         if (conf.learners.length > 0 || !sameSet(conf.voters, info.replicas)) {
-          problems.push(`${where}: broker ${member.nodeId} has voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`);
+          problems.push(
+            `${where}: broker ${member.nodeId} has voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`,
+          );
         }
       }
     }

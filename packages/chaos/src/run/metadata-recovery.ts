@@ -4,7 +4,11 @@
  */
 import { createStreamBusRpcClient } from '@streambus/proto';
 
-export async function waitRecoveredByMetadata(bootstrapServers: readonly string[], topic: string, boundMs: number): Promise<number | null> {
+export async function waitRecoveredByMetadata(
+  bootstrapServers: readonly string[],
+  topic: string,
+  boundMs: number,
+): Promise<number | null> {
   const clients = bootstrapServers.map((address) => createStreamBusRpcClient(address));
   const started = Date.now();
   try {
@@ -14,7 +18,16 @@ export async function waitRecoveredByMetadata(bootstrapServers: readonly string[
       try {
         const metadata = await client!.Metadata({ topics: [topic], brokersOnly: false }, { deadlineMs: 2_000 });
         const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
-        if (partitions.length > 0 && partitions.every((p) => p.leaderId > 0 && p.inSyncReplicas.length === p.replicas.length && p.replicas.every((id) => p.inSyncReplicas.includes(id)))) return Date.now() - started;
+        if (
+          partitions.length > 0 &&
+          partitions.every(
+            (p) =>
+              p.leaderId > 0 &&
+              p.inSyncReplicas.length === p.replicas.length &&
+              p.replicas.every((id) => p.inSyncReplicas.includes(id)),
+          )
+        )
+          return Date.now() - started;
       } catch {
         // that broker is down or slow: ask the next one
       }
@@ -27,13 +40,18 @@ export async function waitRecoveredByMetadata(bootstrapServers: readonly string[
 }
 
 /** The high watermark of every partition of `topic` (by partition number) from the first broker that knows them all, or null. */
-export async function highWatermarksByMetadata(bootstrapServers: readonly string[], topic: string, partitions: number): Promise<number[] | null> {
+export async function highWatermarksByMetadata(
+  bootstrapServers: readonly string[],
+  topic: string,
+  partitions: number,
+): Promise<number[] | null> {
   for (const address of bootstrapServers) {
     const client = createStreamBusRpcClient(address);
     try {
       const metadata = await client.Metadata({ topics: [topic], brokersOnly: false }, { deadlineMs: 2_000 });
       const list = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
-      if (list.length === partitions) return [...list].sort((a, b) => a.partition - b.partition).map((p) => p.highWatermark);
+      if (list.length === partitions)
+        return [...list].sort((a, b) => a.partition - b.partition).map((p) => p.highWatermark);
     } catch {
       // the next broker
     } finally {

@@ -80,11 +80,20 @@ export class PartitionMover {
     const deadline = Date.now() + reassignMoveMsMax;
     if (outside.length > 0) {
       const newcomer = outside[step.shuffleSeed % outside.length] as number;
-      await this.reassign(step, info.partition, info.groupId, replicas, [...replicas.filter((id) => id !== moved), newcomer], deadline);
+      await this.reassign(
+        step,
+        info.partition,
+        info.groupId,
+        replicas,
+        [...replicas.filter((id) => id !== moved), newcomer],
+        deadline,
+      );
       return;
     }
     if (replicas.length < 2) {
-      this.history.fault(`reassign #${step.index} skipped: partition ${info.partition} has one replica and no broker to move it to`);
+      this.history.fault(
+        `reassign #${step.index} skipped: partition ${info.partition} has one replica and no broker to move it to`,
+      );
       return;
     }
     const shrunk = replicas.filter((id) => id !== moved);
@@ -94,22 +103,35 @@ export class PartitionMover {
   }
 
   /** Has the controller record `to`, retrying (faults may hide the controller) until `deadline`. */
-  private async reassign(step: FaultStep, partition: number, groupId: number, from: readonly number[], to: readonly number[], deadline: number): Promise<void> {
+  private async reassign(
+    step: FaultStep,
+    partition: number,
+    groupId: number,
+    from: readonly number[],
+    to: readonly number[],
+    deadline: number,
+  ): Promise<void> {
     const admin = new Admin({ bootstrapServers: this.cluster.bootstrapServers, requestTimeoutMs: reassignCallMsMax });
     try {
       let lastError = '';
       while (!this.stopped && Date.now() < deadline) {
         try {
-          await admin.reassignPartitions(this.topic, [{ partition, replicas: [...to] }], { timeoutMs: reassignCallMsMax });
+          await admin.reassignPartitions(this.topic, [{ partition, replicas: [...to] }], {
+            timeoutMs: reassignCallMsMax,
+          });
           this.moves.push({ partition, groupId, from, to });
-          this.history.fault(`reassign #${step.index}: partition ${partition} (group ${groupId}) [${from.join(',')}] -> [${to.join(',')}]`);
+          this.history.fault(
+            `reassign #${step.index}: partition ${partition} (group ${groupId}) [${from.join(',')}] -> [${to.join(',')}]`,
+          );
           return;
         } catch (error) {
           lastError = (error as Error).message;
           await sleep(250);
         }
       }
-      throw new Error(`partition ${partition} [${from.join(',')}] -> [${to.join(',')}] not recorded: ${lastError || 'stopped'}`);
+      throw new Error(
+        `partition ${partition} [${from.join(',')}] -> [${to.join(',')}] not recorded: ${lastError || 'stopped'}`,
+      );
     } finally {
       await admin.close();
     }
@@ -119,9 +141,12 @@ export class PartitionMover {
   private async waitVoters(groupId: number, voters: readonly number[], deadline: number): Promise<void> {
     const want = [...voters].sort((a, b) => a - b).join(',');
     while (!this.stopped && Date.now() < deadline) {
-      const leader = this.cluster.running().find((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader);
+      const leader = this.cluster
+        .running()
+        .find((broker) => broker.host.hasGroup(groupId) && broker.host.roleOf(groupId) === Role.leader);
       const conf = leader?.host.status(groupId).confState;
-      if (conf !== undefined && conf.learners.length === 0 && [...conf.voters].sort((a, b) => a - b).join(',') === want) return;
+      if (conf !== undefined && conf.learners.length === 0 && [...conf.voters].sort((a, b) => a - b).join(',') === want)
+        return;
       await sleep(100);
     }
     throw new Error(`group ${groupId} did not reach voters [${want}] in time`);

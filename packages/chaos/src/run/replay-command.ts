@@ -15,7 +15,12 @@ export interface ReplayedRun {
 }
 
 /** `command --seed S --duration Ds --brokers B --partitions P`. */
-export function replayFlags(command: string, options: ReplayedRun, durationMsDefault: number, brokersDefault: number): string[] {
+export function replayFlags(
+  command: string,
+  options: ReplayedRun,
+  durationMsDefault: number,
+  brokersDefault: number,
+): string[] {
   return [
     command,
     `--seed ${options.seed}`,
@@ -27,6 +32,8 @@ export function replayFlags(command: string, options: ReplayedRun, durationMsDef
 
 /** `parts` as one command line, ending with `--unsafe` and the planted faults that are on (if any). */
 export function replayLine(parts: readonly string[], options: ReplayedRun): string {
-  const knobs = Object.entries(options.unsafeTestingKnobs ?? {}).filter(([, on]) => on === true).map(([name]) => name);
+  const knobs = Object.entries(options.unsafeTestingKnobs ?? {})
+    .filter(([, on]) => on === true)
+    .map(([name]) => name);
   return (knobs.length === 0 ? parts : [...parts, `--unsafe ${knobs.join(',')}`]).join(' ');
 }

@@ -95,7 +95,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   const schedule = planSchedule({ seed: options.seed, durationMs, kinds: nemesis });
   const history = new History();
   const started = Date.now();
-  progress(`seed ${options.seed}: ${brokers} brokers, ${partitions} partitions, acks=${acks}, wal_sync=${walSync}, ${schedule.length} faults planned over ${durationMs} ms`);
+  progress(
+    `seed ${options.seed}: ${brokers} brokers, ${partitions} partitions, acks=${acks}, wal_sync=${walSync}, ${schedule.length} faults planned over ${durationMs} ms`,
+  );
   const cluster = await ChaosCluster.start({
     size: brokers,
     seed: options.seed,
@@ -112,7 +114,14 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   // report what happened to the data.
   const unhandled: string[] = [];
   const onUnhandled = (error: unknown): void => {
-    const text = error instanceof Error ? `${error.name}: ${error.message} @ ${(error.stack ?? '').split('\n').slice(1, 3).map((line) => line.trim()).join(' < ')}` : String(error);
+    const text =
+      error instanceof Error
+        ? `${error.name}: ${error.message} @ ${(error.stack ?? '')
+            .split('\n')
+            .slice(1, 3)
+            .map((line) => line.trim())
+            .join(' < ')}`
+        : String(error);
     unhandled.push(text);
     progress(`unhandled rejection in broker code: ${text}`);
   };
@@ -126,7 +135,17 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     const admin = new Admin({ bootstrapServers: cluster.bootstrapServers });
     await admin.createTopic({ name: topic, partitions, replicationFactor: Math.min(3, brokers) });
     await admin.close();
-    await waitFor(() => cluster.groupsOf(topic).every((groupId) => cluster.leaderOf(groupId) > 0) && cluster.groupsOf(topic).length === partitions, 60_000, () => `topic ${topic}: groups ${cluster.groupsOf(topic).map((groupId) => `${groupId} led by ${cluster.leaderOf(groupId)}`).join(', ')}`);
+    await waitFor(
+      () =>
+        cluster.groupsOf(topic).every((groupId) => cluster.leaderOf(groupId) > 0) &&
+        cluster.groupsOf(topic).length === partitions,
+      60_000,
+      () =>
+        `topic ${topic}: groups ${cluster
+          .groupsOf(topic)
+          .map((groupId) => `${groupId} led by ${cluster.leaderOf(groupId)}`)
+          .join(', ')}`,
+    );
 
     producers = new ProducerWorkload({
       bootstrapServers: cluster.bootstrapServers,
@@ -140,13 +159,21 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       history,
       seed: options.seed,
     });
-    readers = new ReaderWorkload({ bootstrapServers: cluster.bootstrapServers, topic, partitions, readers: options.readers ?? 1, history });
+    readers = new ReaderWorkload({
+      bootstrapServers: cluster.bootstrapServers,
+      topic,
+      partitions,
+      readers: options.readers ?? 1,
+      history,
+    });
     const runStarted = Date.now();
     let current = 'quiet';
     ticker = setInterval(() => {
       const acked = history.produces.filter((op) => op.outcome?.kind === 'ok').length;
       const pending = history.produces.filter((op) => op.outcome === null).length;
-      progress(`t=${((Date.now() - runStarted) / 1000).toFixed(1)}s sent=${history.produces.length} acked=${acked} pending=${pending} reads=${history.reads.length} faults=${history.faults.length} now: ${current}`);
+      progress(
+        `t=${((Date.now() - runStarted) / 1000).toFixed(1)}s sent=${history.produces.length} acked=${acked} pending=${pending} reads=${history.reads.length} faults=${history.faults.length} now: ${current}`,
+      );
     }, options.progressIntervalMs ?? 2_000);
     ticker.unref();
     producers.start();
@@ -175,7 +202,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     if (!converged) notes.push('replicas did not converge on one high watermark within the settle bound');
     const ends = await cluster.finalState(topic);
     const endOffsets = ends.map((state) => Math.max(0, ...state.replicas.map((replica) => replica.highWatermark)));
-    await waitFor(() => readers?.caughtUp(endOffsets) ?? true, settleMsMax).catch(() => notes.push('readers did not reach the final high watermark within the settle bound'));
+    await waitFor(() => readers?.caughtUp(endOffsets) ?? true, settleMsMax).catch(() =>
+      notes.push('readers did not reach the final high watermark within the settle bound'),
+    );
     await readers.stop();
     readers = null;
     const finalState = await cluster.finalState(topic);
@@ -185,31 +214,49 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     const durable = walSync === 'always' || !crashes;
     const result = check(history, finalState, { acksAll: acks === 'all', idempotent: acks === 'all', durable });
     const violations = [...result.violations];
-    if (recoveryMs === null) violations.push(`recovery: partitions not led and fully replicated within ${recoveryMsMax} ms of healing`);
+    if (recoveryMs === null)
+      violations.push(`recovery: partitions not led and fully replicated within ${recoveryMsMax} ms of healing`);
     if (membership.length > 0) {
-      violations.push(`membership: ${membership.length} partitions whose Raft membership is not their final replica list`);
+      violations.push(
+        `membership: ${membership.length} partitions whose Raft membership is not their final replica list`,
+      );
       result.examples.push(...membership.map((problem) => `membership: ${problem}`));
     }
     if (mover.moves.length > 0) {
-      notes.push(`reassignments: ${mover.moves.map((move) => `p${move.partition} [${move.from.join(',')}]->[${move.to.join(',')}]`).join(', ')}`);
+      notes.push(
+        `reassignments: ${mover.moves.map((move) => `p${move.partition} [${move.from.join(',')}]->[${move.to.join(',')}]`).join(', ')}`,
+      );
       for (const groupId of new Set(mover.moves.map((move) => move.groupId))) {
-        const former = [...new Set(mover.moves.filter((move) => move.groupId === groupId).flatMap((move) => move.from))];
+        const former = [
+          ...new Set(mover.moves.filter((move) => move.groupId === groupId).flatMap((move) => move.from)),
+        ];
         const end = cluster.membershipOf(groupId, former);
         const off = former.filter((id) => !end.replicas.includes(id));
-        notes.push(`moved group ${groupId}: final replicas [${end.replicas.join(',')}], Raft voters [${end.voters.join(',')}], moved off [${off.join(',')}] still hosting [${end.stillHosting.join(',')}]`);
+        notes.push(
+          `moved group ${groupId}: final replicas [${end.replicas.join(',')}], Raft voters [${end.voters.join(',')}], moved off [${off.join(',')}] still hosting [${end.stillHosting.join(',')}]`,
+        );
       }
     }
     if (unhandled.length > 0) {
-      violations.push(`unhandledRejections: ${unhandled.length} errors escaped broker code (each would end a broker process)`);
+      violations.push(
+        `unhandledRejections: ${unhandled.length} errors escaped broker code (each would end a broker process)`,
+      );
       for (const text of new Set(unhandled)) result.examples.push(`unhandled: ${text}`);
     }
     if (cluster.crashes.count > 0) {
-      notes.push(`crashes: ${cluster.crashes.count}, unsynced entries dropped: ${cluster.crashes.entriesDropped}, groups rewound: ${cluster.crashes.groupsRewound}, not rewindable: ${cluster.crashes.unrollbackable}`);
+      notes.push(
+        `crashes: ${cluster.crashes.count}, unsynced entries dropped: ${cluster.crashes.entriesDropped}, groups rewound: ${cluster.crashes.groupsRewound}, not rewindable: ${cluster.crashes.unrollbackable}`,
+      );
     }
-    if (acks !== 'all' && result.counts.lost > 0) notes.push(`acks=${acks} lost ${result.counts.lost} acknowledged records (measured; not a violation in this mode)`);
+    if (acks !== 'all' && result.counts.lost > 0)
+      notes.push(
+        `acks=${acks} lost ${result.counts.lost} acknowledged records (measured; not a violation in this mode)`,
+      );
     if (!durable) {
       const c = result.counts;
-      notes.push(`wal_sync=${walSync} with crashes (measured; the policy does not survive a power loss): lost ${c.lost}, rolled back reads ${c.readRolledBack}, divergent partitions ${c.divergence}, terms with two leaders ${c.leaderConflicts}`);
+      notes.push(
+        `wal_sync=${walSync} with crashes (measured; the policy does not survive a power loss): lost ${c.lost}, rolled back reads ${c.readRolledBack}, divergent partitions ${c.divergence}, terms with two leaders ${c.leaderConflicts}`,
+      );
     }
     const errors = new Map<string, number>();
     for (const op of history.produces) {
@@ -217,9 +264,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       const code = op.outcome.error.split(':')[0] ?? 'ERROR';
       errors.set(code, (errors.get(code) ?? 0) + 1);
     }
-    if (errors.size > 0) notes.push(`produce errors: ${[...errors].map(([code, count]) => `${code} ${count}`).join(', ')}`);
+    if (errors.size > 0)
+      notes.push(`produce errors: ${[...errors].map(([code, count]) => `${code} ${count}`).join(', ')}`);
     const net = cluster.network.stats;
-    notes.push(`frames: sent ${net.framesSent}, blocked ${net.framesBlocked}, dropped ${net.framesDropped}, duplicated ${net.framesDuplicated}, delayed ${net.framesDelayed}`);
+    notes.push(
+      `frames: sent ${net.framesSent}, blocked ${net.framesBlocked}, dropped ${net.framesDropped}, duplicated ${net.framesDuplicated}, delayed ${net.framesDelayed}`,
+    );
     return {
       seed: options.seed,
       ok: violations.length === 0,
@@ -246,7 +296,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
 }
 
 /** Plays one fault step: inject, hold for its active time (with its extra action midway), heal it. */
-async function runStep(cluster: ChaosCluster, step: FaultStep, history: History, seed: number, mover: PartitionMover): Promise<void> {
+async function runStep(
+  cluster: ChaosCluster,
+  step: FaultStep,
+  history: History,
+  seed: number,
+  mover: PartitionMover,
+): Promise<void> {
   const ids = cluster.ids();
   const broker = ids[step.brokerIndex % ids.length] as number;
   const groups = cluster.groupsOf(topic);
@@ -278,9 +334,14 @@ async function runStep(cluster: ChaosCluster, step: FaultStep, history: History,
     }
     case 'corrupt': {
       // A follower of the partition: corruption on a minority of replicas.
-      const follower = ids.find((id) => id !== leader && cluster.isRunning(id) && (ids.indexOf(id) + step.brokerIndex) % 2 === 0) ?? ids.find((id) => id !== leader) ?? broker;
+      const follower =
+        ids.find((id) => id !== leader && cluster.isRunning(id) && (ids.indexOf(id) + step.brokerIndex) % 2 === 0) ??
+        ids.find((id) => id !== leader) ??
+        broker;
       const what = await cluster.corrupt(follower, groupId);
-      history.fault(what === null ? `corrupt: no stored batch found on broker ${follower}` : `corrupt: flipped a bit: ${what}`);
+      history.fault(
+        what === null ? `corrupt: no stored batch found on broker ${follower}` : `corrupt: flipped a bit: ${what}`,
+      );
       undo = () => cluster.restart(follower);
       break;
     }
@@ -319,7 +380,11 @@ async function runStep(cluster: ChaosCluster, step: FaultStep, history: History,
       undo = async () => cluster.network.setLinkFaults({ dropProbability: 0, duplicateProbability: 0, delayMsMax: 0 });
       break;
     case 'duplicate':
-      cluster.network.setLinkFaults({ dropProbability: 0, duplicateProbability: linkDuplicateProbability, delayMsMax: 5 });
+      cluster.network.setLinkFaults({
+        dropProbability: 0,
+        duplicateProbability: linkDuplicateProbability,
+        delayMsMax: 5,
+      });
       undo = async () => cluster.network.setLinkFaults({ dropProbability: 0, duplicateProbability: 0, delayMsMax: 0 });
       break;
     case 'partition':
@@ -369,7 +434,14 @@ function applyPartition(cluster: ChaosCluster, step: FaultStep, ids: readonly nu
   }
 }
 
-async function runExtra(cluster: ChaosCluster, step: FaultStep, history: History, seed: number, groupId: number, mover: PartitionMover): Promise<void> {
+async function runExtra(
+  cluster: ChaosCluster,
+  step: FaultStep,
+  history: History,
+  seed: number,
+  groupId: number,
+  mover: PartitionMover,
+): Promise<void> {
   if (step.extra === 'reassign') {
     mover.begin(step);
     return;
@@ -381,7 +453,10 @@ async function runExtra(cluster: ChaosCluster, step: FaultStep, history: History
       return;
     }
     // Only a voter can take over (a reassignment may have changed who they are).
-    const targets = cluster.inner.broker(leader).host.status(groupId).confState.voters.filter((id) => id !== leader);
+    const targets = cluster.inner
+      .broker(leader)
+      .host.status(groupId)
+      .confState.voters.filter((id) => id !== leader);
     if (targets.length === 0) {
       history.fault(`transfer of group ${groupId} skipped: no other voter`);
       return;
@@ -398,7 +473,9 @@ async function runExtra(cluster: ChaosCluster, step: FaultStep, history: History
   const name = `chaos-extra-${seed}-${step.index}`;
   const admin = new Admin({ bootstrapServers: cluster.bootstrapServers, requestTimeoutMs: 3_000 });
   try {
-    await admin.createTopics([{ name, partitions: 1, replicationFactor: Math.min(3, cluster.ids().length) }], { timeoutMs: 3_000 });
+    await admin.createTopics([{ name, partitions: 1, replicationFactor: Math.min(3, cluster.ids().length) }], {
+      timeoutMs: 3_000,
+    });
     history.fault(`topic ${name} created`);
   } catch (error) {
     history.fault(`topic ${name} not created during the fault: ${(error as Error).message}`);

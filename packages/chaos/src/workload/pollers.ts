@@ -84,7 +84,14 @@ export class PollerWorkload {
         lastRecordsAtMs = now;
         for (const record of records) {
           const value = record.value === null ? '' : record.value.toString('utf8');
-          this.options.history.poll({ consumer: index, topic: record.topic, partition: record.partition, offset: record.offset, value, poll });
+          this.options.history.poll({
+            consumer: index,
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            value,
+            poll,
+          });
           if (record.offset + 1 > (next[record.partition] ?? 0)) next[record.partition] = record.offset + 1;
         }
       } catch (error) {

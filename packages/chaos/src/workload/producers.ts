@@ -37,7 +37,8 @@ export interface ProducerWorkloadOptions {
 const definiteFailures = new Set(['INVALID_REQUEST', 'REQUEST_TOO_LARGE', 'INVALID_CONFIG', 'CORRUPT_MESSAGE']);
 
 export function classifyProduceError(error: unknown): ProduceOutcome {
-  if (error instanceof StreamBusError && definiteFailures.has(error.code)) return { kind: 'failed', error: `${error.code}: ${error.message}` };
+  if (error instanceof StreamBusError && definiteFailures.has(error.code))
+    return { kind: 'failed', error: `${error.code}: ${error.message}` };
   const message = error instanceof Error ? error.message : String(error);
   const code = error instanceof StreamBusError ? error.code : 'ERROR';
   return { kind: 'unknown', error: `${code}: ${message}` };
@@ -52,7 +53,10 @@ export class ProducerWorkload {
 
   constructor(private readonly options: ProducerWorkloadOptions) {
     assert(options.workers >= 1 && options.workers <= workersMax, 'workers within bounds');
-    assert(options.inflightPerWorker >= 1 && options.inflightPerWorker <= inflightPerWorkerMax, 'in-flight per worker within bounds');
+    assert(
+      options.inflightPerWorker >= 1 && options.inflightPerWorker <= inflightPerWorkerMax,
+      'in-flight per worker within bounds',
+    );
     assert(options.recordsPerSecond > 0, 'produce rate is positive');
   }
 
@@ -127,7 +131,8 @@ export class ProducerWorkload {
       if (op === null) break;
       this.sent += 1;
       const done: Promise<void> = producer.send({ topic, partition, value }).then(
-        (metadata) => history.completeProduce(op, { kind: 'ok', partition: metadata.partition, offset: metadata.offset }),
+        (metadata) =>
+          history.completeProduce(op, { kind: 'ok', partition: metadata.partition, offset: metadata.offset }),
         (error: unknown) => history.completeProduce(op, classifyProduceError(error)),
       );
       const set = mine[partition] as Set<Promise<void>>;

@@ -41,7 +41,12 @@ export class ReaderWorkload {
   start(): void {
     this.running = true;
     for (let reader = 0; reader < this.options.readers; reader++) {
-      const cursors = Array.from({ length: this.options.partitions }, (_, partition): PartitionCursor => ({ partition, position: 0, leaderAddress: null, lastHighWatermark: 0 }));
+      const cursors = Array.from({ length: this.options.partitions }, (_, partition): PartitionCursor => ({
+        partition,
+        position: 0,
+        leaderAddress: null,
+        lastHighWatermark: 0,
+      }));
       this.cursors.push(cursors);
       for (const cursor of cursors) this.loops.push(this.loop(reader, cursor));
     }
@@ -85,7 +90,20 @@ export class ReaderWorkload {
         }
         const client = this.client(cursor.leaderAddress);
         const response = await client.Fetch(
-          { maxWaitMs: readerFetchWaitMs, minBytes: 1, maxBytes: readerFetchBytesMax, replicaId: 0, partitions: [{ topic, partition: cursor.partition, fetchOffset: cursor.position, partitionMaxBytes: readerFetchBytesMax }] },
+          {
+            maxWaitMs: readerFetchWaitMs,
+            minBytes: 1,
+            maxBytes: readerFetchBytesMax,
+            replicaId: 0,
+            partitions: [
+              {
+                topic,
+                partition: cursor.partition,
+                fetchOffset: cursor.position,
+                partitionMaxBytes: readerFetchBytesMax,
+              },
+            ],
+          },
           { deadlineMs: readerFetchWaitMs + 2_000 },
         );
         const result = response.partitions[0];
@@ -107,7 +125,13 @@ export class ReaderWorkload {
   }
 
   /** Records what a fetch returned; false when a served batch failed its CRC. */
-  private consume(reader: number, cursor: PartitionCursor, bytes: Uint8Array, highWatermark: number, brokerId: number): boolean {
+  private consume(
+    reader: number,
+    cursor: PartitionCursor,
+    bytes: Uint8Array,
+    highWatermark: number,
+    brokerId: number,
+  ): boolean {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let pos = 0;
     while (pos + 14 <= buffer.byteLength) {
@@ -126,7 +150,15 @@ export class ReaderWorkload {
         if (record.offset < cursor.position) continue;
         if (record.offset !== cursor.position) return true; // a gap: never skip; the checker sees no read past it
         const value = record.value === null ? '' : Buffer.from(record.value).toString('utf8');
-        this.options.history.read({ reader, topic: this.options.topic, partition: cursor.partition, offset: record.offset, value, highWatermark, brokerId });
+        this.options.history.read({
+          reader,
+          topic: this.options.topic,
+          partition: cursor.partition,
+          offset: record.offset,
+          value,
+          highWatermark,
+          brokerId,
+        });
         cursor.position = record.offset + 1;
       }
     }
@@ -139,7 +171,10 @@ export class ReaderWorkload {
       const address = servers[this.bootstrapIndex % servers.length] as string;
       this.bootstrapIndex += 1;
       try {
-        const metadata = await this.client(address).Metadata({ topics: [this.options.topic], brokersOnly: false }, { deadlineMs: 2_000 });
+        const metadata = await this.client(address).Metadata(
+          { topics: [this.options.topic], brokersOnly: false },
+          { deadlineMs: 2_000 },
+        );
         const topic = metadata.topics.find((t) => t.name === this.options.topic);
         const leaderId = topic?.partitions.find((p) => p.partition === partition)?.leaderId ?? 0;
         const broker = metadata.brokers.find((b) => b.id === leaderId);

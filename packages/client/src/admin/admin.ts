@@ -48,7 +48,15 @@ export interface TopicDescription {
 export interface ClusterStatus {
   clusterId: string;
   controllerId: number;
-  brokers: { id: number; host: string; port: number; rack: string; alive: boolean; leaderCount: number; replicaCount: number }[];
+  brokers: {
+    id: number;
+    host: string;
+    port: number;
+    rack: string;
+    alive: boolean;
+    leaderCount: number;
+    replicaCount: number;
+  }[];
   underReplicatedPartitions: TopicPartition[];
   offlinePartitions: TopicPartition[];
   topicCount: number;
@@ -76,14 +84,23 @@ export class Admin {
    * Creates topics. Throws the typed error of the first topic that failed
    * (TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_REQUEST, ...).
    */
-  async createTopics(topics: readonly NewTopic[], options: { validateOnly?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  async createTopics(
+    topics: readonly NewTopic[],
+    options: { validateOnly?: boolean; timeoutMs?: number } = {},
+  ): Promise<void> {
     const response = await this.cluster.callWithRetries('any', 'CreateTopics', {
-      topics: topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 0, replicationFactor: t.replicationFactor ?? 0, configs: t.configs ?? {} })),
+      topics: topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions ?? 0,
+        replicationFactor: t.replicationFactor ?? 0,
+        configs: t.configs ?? {},
+      })),
       timeoutMs: options.timeoutMs ?? 0,
       validateOnly: options.validateOnly ?? false,
     });
     for (const result of response.topics) {
-      if (result.errorCode !== ErrorCode.NONE) throw errorFromCode(result.errorCode, `topic "${result.name}": ${result.errorMessage}`);
+      if (result.errorCode !== ErrorCode.NONE)
+        throw errorFromCode(result.errorCode, `topic "${result.name}": ${result.errorMessage}`);
     }
     for (const t of topics) this.cluster.invalidateTopic(t.name);
   }
@@ -95,10 +112,14 @@ export class Admin {
 
   /** Deletes topics and their data. Throws UNKNOWN_TOPIC_OR_PARTITION for a missing topic. */
   async deleteTopics(names: readonly string[], options: { timeoutMs?: number } = {}): Promise<void> {
-    const response = await this.cluster.callWithRetries('any', 'DeleteTopics', { topics: [...names], timeoutMs: options.timeoutMs ?? 0 });
+    const response = await this.cluster.callWithRetries('any', 'DeleteTopics', {
+      topics: [...names],
+      timeoutMs: options.timeoutMs ?? 0,
+    });
     for (const name of names) this.cluster.invalidateTopic(name);
     for (const result of response.topics) {
-      if (result.errorCode !== ErrorCode.NONE) throw errorFromCode(result.errorCode, `topic "${result.name}": ${result.errorMessage}`);
+      if (result.errorCode !== ErrorCode.NONE)
+        throw errorFromCode(result.errorCode, `topic "${result.name}": ${result.errorMessage}`);
     }
   }
 
@@ -116,7 +137,11 @@ export class Admin {
    * caught up). Throws the typed error of the first partition that failed: UNKNOWN_TOPIC_OR_PARTITION,
    * INVALID_PARTITIONS, INVALID_REQUEST (a bad replica list).
    */
-  async reassignPartitions(topic: string, reassignments: readonly PartitionReassignment[], options: { timeoutMs?: number } = {}): Promise<void> {
+  async reassignPartitions(
+    topic: string,
+    reassignments: readonly PartitionReassignment[],
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
     const response = await this.cluster.callWithRetries('any', 'ReassignPartitions', {
       topic,
       partitions: reassignments.map((r) => ({ partition: r.partition, replicas: [...r.replicas] })),
@@ -127,7 +152,8 @@ export class Admin {
     // report the partition that caused the refusal.
     const failures = response.partitions.filter((result) => result.errorCode !== ErrorCode.NONE);
     const cause = failures.find((result) => !result.errorMessage.startsWith('not recorded')) ?? failures[0];
-    if (cause !== undefined) throw errorFromCode(cause.errorCode, `topic "${topic}" partition ${cause.partition}: ${cause.errorMessage}`);
+    if (cause !== undefined)
+      throw errorFromCode(cause.errorCode, `topic "${topic}" partition ${cause.partition}: ${cause.errorMessage}`);
   }
 
   /** Names of all topics, sorted. */
@@ -140,7 +166,8 @@ export class Admin {
   async describeTopic(name: string): Promise<TopicDescription> {
     const response = await this.cluster.callWithRetries('any', 'Metadata', { topics: [name], brokersOnly: false });
     const topic = response.topics.find((t) => t.name === name);
-    if (topic === undefined) throw errorFromCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${name}" does not exist`);
+    if (topic === undefined)
+      throw errorFromCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${name}" does not exist`);
     if (topic.errorCode !== ErrorCode.NONE) throw errorFromCode(topic.errorCode, `topic "${name}"`);
     return describe(topic);
   }
@@ -151,7 +178,12 @@ export class Admin {
     return {
       clusterId: r.clusterId,
       controllerId: r.controllerId,
-      brokers: r.brokers.map((b) => ({ ...b.broker, alive: b.alive, leaderCount: b.leaderCount, replicaCount: b.replicaCount })),
+      brokers: r.brokers.map((b) => ({
+        ...b.broker,
+        alive: b.alive,
+        leaderCount: b.leaderCount,
+        replicaCount: b.replicaCount,
+      })),
       underReplicatedPartitions: r.underReplicatedPartitions.map(({ topic, partition }) => ({ topic, partition })),
       offlinePartitions: r.offlinePartitions.map(({ topic, partition }) => ({ topic, partition })),
       topicCount: r.topicCount,
@@ -166,7 +198,10 @@ export class Admin {
     else if (spec === 'latest') timestampMs = offsetTimestampLatest;
     else if (Number.isSafeInteger(spec.timestampMs) && spec.timestampMs >= 0) timestampMs = spec.timestampMs;
     else throw new InvalidConfigError(`timestampMs must be >= 0, got ${spec.timestampMs}`);
-    return listOffsetsAtLeaders(this.cluster, partitions.map(({ topic, partition }) => ({ topic, partition, timestampMs })));
+    return listOffsetsAtLeaders(
+      this.cluster,
+      partitions.map(({ topic, partition }) => ({ topic, partition, timestampMs })),
+    );
   }
 
   /** Closes the connections. */

@@ -8,7 +8,11 @@ describe('Admin.reassignPartitions', () => {
   let admin: Admin;
   beforeEach(async () => {
     cluster = await FakeStreamBusCluster.start({ brokers: 4 });
-    admin = new Admin({ bootstrapServers: cluster.bootstrapServers.slice(0, 1), retryBackoffMs: 5, retryBackoffMsMax: 20 });
+    admin = new Admin({
+      bootstrapServers: cluster.bootstrapServers.slice(0, 1),
+      retryBackoffMs: 5,
+      retryBackoffMsMax: 20,
+    });
   });
   afterEach(async () => {
     await admin.close();
@@ -28,10 +32,23 @@ describe('Admin.reassignPartitions', () => {
   it('reports errors typed, and records nothing when one partition is invalid', async () => {
     await admin.createTopic({ name: 't', partitions: 2, replicationFactor: 3 });
     const before = await admin.describeTopic('t');
-    await expect(admin.reassignPartitions('missing', [{ partition: 0, replicas: [1] }])).rejects.toBeInstanceOf(UnknownTopicOrPartitionError);
-    await expect(admin.reassignPartitions('t', [{ partition: 0, replicas: [1, 2, 4] }, { partition: 7, replicas: [1] }])).rejects.toBeInstanceOf(InvalidPartitionsError);
-    await expect(admin.reassignPartitions('t', [{ partition: 0, replicas: [1, 1] }])).rejects.toBeInstanceOf(InvalidRequestError);
-    await expect(admin.reassignPartitions('t', [{ partition: 0, replicas: [9] }])).rejects.toBeInstanceOf(InvalidRequestError);
-    expect((await admin.describeTopic('t')).partitions.map((p) => p.replicas)).toEqual(before.partitions.map((p) => p.replicas));
+    await expect(admin.reassignPartitions('missing', [{ partition: 0, replicas: [1] }])).rejects.toBeInstanceOf(
+      UnknownTopicOrPartitionError,
+    );
+    await expect(
+      admin.reassignPartitions('t', [
+        { partition: 0, replicas: [1, 2, 4] },
+        { partition: 7, replicas: [1] },
+      ]),
+    ).rejects.toBeInstanceOf(InvalidPartitionsError);
+    await expect(admin.reassignPartitions('t', [{ partition: 0, replicas: [1, 1] }])).rejects.toBeInstanceOf(
+      InvalidRequestError,
+    );
+    await expect(admin.reassignPartitions('t', [{ partition: 0, replicas: [9] }])).rejects.toBeInstanceOf(
+      InvalidRequestError,
+    );
+    expect((await admin.describeTopic('t')).partitions.map((p) => p.replicas)).toEqual(
+      before.partitions.map((p) => p.replicas),
+    );
   });
 });

@@ -77,17 +77,26 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 
 /** Checks and fills client options. */
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
-  if (options.bootstrapServers.length === 0) throw new InvalidConfigError('bootstrapServers must name at least one broker (host:port)');
+  if (options.bootstrapServers.length === 0)
+    throw new InvalidConfigError('bootstrapServers must name at least one broker (host:port)');
   for (const server of options.bootstrapServers) {
     if (!/^[^:\s]+:\d+$/.test(server) && !/^\[[^\]]+\]:\d+$/.test(server)) {
       throw new InvalidConfigError(`bootstrap server "${server}" is not host:port`);
     }
   }
   const retryBackoffMs = positive(options.retryBackoffMs, retryBackoffMsDefault, 'retryBackoffMs');
-  const retryBackoffMsMax = positive(options.retryBackoffMsMax, Math.max(retryBackoffMs, retryBackoffMsMaxDefault), 'retryBackoffMsMax');
+  const retryBackoffMsMax = positive(
+    options.retryBackoffMsMax,
+    Math.max(retryBackoffMs, retryBackoffMsMaxDefault),
+    'retryBackoffMsMax',
+  );
   if (retryBackoffMsMax < retryBackoffMs) throw new InvalidConfigError('retryBackoffMsMax must be >= retryBackoffMs');
   const requestTimeoutMs = positive(options.requestTimeoutMs, requestTimeoutMsDefault, 'requestTimeoutMs');
-  const connectTimeoutMs = positive(options.connectTimeoutMs, Math.min(connectTimeoutMsDefault, requestTimeoutMs), 'connectTimeoutMs');
+  const connectTimeoutMs = positive(
+    options.connectTimeoutMs,
+    Math.min(connectTimeoutMsDefault, requestTimeoutMs),
+    'connectTimeoutMs',
+  );
   if (connectTimeoutMs > requestTimeoutMs) throw new InvalidConfigError('connectTimeoutMs must be <= requestTimeoutMs');
   return {
     bootstrapServers: [...options.bootstrapServers],
@@ -198,13 +207,16 @@ export class Cluster {
     let lastError: StreamBusError | undefined;
     for (let attempt = 0; attempt < adminAttemptsMax; attempt++) {
       const cached = this.topics.get(topic);
-      if (cached !== undefined && Date.now() - cached.fetchedAtMs < this.options.metadataMaxAgeMs) return cached.metadata;
+      if (cached !== undefined && Date.now() - cached.fetchedAtMs < this.options.metadataMaxAgeMs)
+        return cached.metadata;
       if (attempt > 0) await this.backoff(attempt - 1);
       try {
         await this.refreshMetadata([topic]);
         const fresh = this.topics.get(topic);
         if (fresh !== undefined) return fresh.metadata;
-        lastError = new UnknownTopicOrPartitionError(`topic "${topic}" does not exist; create it first (Admin.createTopic)`);
+        lastError = new UnknownTopicOrPartitionError(
+          `topic "${topic}" does not exist; create it first (Admin.createTopic)`,
+        );
       } catch (error) {
         if (!(error instanceof StreamBusError) || !error.retriable) throw error;
         lastError = error;
@@ -242,7 +254,13 @@ export class Cluster {
   private async doRefresh(): Promise<void> {
     const topics = [...this.interestingTopics];
     this.refreshCovers = new Set(topics);
-    const response = await this.call('any', 'Metadata', { topics, brokersOnly: topics.length === 0 }, 0, this.metadataCallOptions());
+    const response = await this.call(
+      'any',
+      'Metadata',
+      { topics, brokersOnly: topics.length === 0 },
+      0,
+      this.metadataCallOptions(),
+    );
     this.applyMetadata(response, topics);
   }
 
@@ -253,7 +271,12 @@ export class Cluster {
 
   /** Lists every topic's metadata (does not cache topics nobody asked about). */
   async allTopics(): Promise<TopicMetadata[]> {
-    const response = await this.callWithRetries('any', 'Metadata', { topics: [], brokersOnly: false }, this.metadataCallOptions());
+    const response = await this.callWithRetries(
+      'any',
+      'Metadata',
+      { topics: [], brokersOnly: false },
+      this.metadataCallOptions(),
+    );
     this.applyMetadata(response, []);
     return response.topics;
   }
@@ -292,7 +315,8 @@ export class Cluster {
   /** The channel to a broker; throws BrokerNotAvailableError when the broker is unknown. */
   channelFor(brokerId: number): StreamBusRpcClient {
     const broker = this.brokers.get(brokerId);
-    if (broker === undefined) throw new BrokerNotAvailableError(`broker ${brokerId} is not in the metadata; refreshing`);
+    if (broker === undefined)
+      throw new BrokerNotAvailableError(`broker ${brokerId} is not in the metadata; refreshing`);
     return this.channel(`${broker.host}:${broker.port}`);
   }
 
@@ -327,7 +351,11 @@ export class Cluster {
   private async anyChannel(method: string): Promise<StreamBusRpcClient> {
     const known = [...this.brokers.values()].map((b) => `${b.host}:${b.port}`);
     const preferred = this.anyPreferred === undefined ? [] : [this.anyPreferred];
-    const addresses = this.health.order([...new Set([...preferred, ...known, ...this.options.bootstrapServers])], preferred.length > 0 ? 0 : this.anyStart, Date.now());
+    const addresses = this.health.order(
+      [...new Set([...preferred, ...known, ...this.options.bootstrapServers])],
+      preferred.length > 0 ? 0 : this.anyStart,
+      Date.now(),
+    );
     const candidates = addresses.slice(0, anyConnectFanoutMax).map((address) => this.channel(address));
     const first = candidates[0] as StreamBusRpcClient;
     if ((await first.waitConnected(0)) === 'ready') return first;
@@ -346,7 +374,8 @@ export class Cluster {
             pending--;
             if (pending > 0 || won) return;
             if (this.closed) reject(new ClientClosedError('the client is closed'));
-            else reject(new BrokerNotAvailableError(`${method}: no broker could be connected to: ${failures.join('; ')}`));
+            else
+              reject(new BrokerNotAvailableError(`${method}: no broker could be connected to: ${failures.join('; ')}`));
           },
         );
       }
@@ -401,13 +430,17 @@ export class Cluster {
       o: { deadlineMs: number; metadata: grpc.Metadata },
     ) => Promise<StreamBusMethods[M]['response']>;
     try {
-      const response = await invoke(request, { deadlineMs: (options.deadlineMs ?? this.options.requestTimeoutMs) + extraDeadlineMs, metadata });
+      const response = await invoke(request, {
+        deadlineMs: (options.deadlineMs ?? this.options.requestTimeoutMs) + extraDeadlineMs,
+        metadata,
+      });
       this.health.succeeded(channel.address);
       return response;
     } catch (error) {
       if (this.closed) throw new ClientClosedError('the client is closed', { cause: error });
       const typed = errorFromCall(error, channel.address);
-      if (typed.code === 'BROKER_NOT_AVAILABLE' || typed.code === 'REQUEST_TIMED_OUT') this.health.failed(channel.address, typed.message, Date.now());
+      if (typed.code === 'BROKER_NOT_AVAILABLE' || typed.code === 'REQUEST_TIMED_OUT')
+        this.health.failed(channel.address, typed.message, Date.now());
       throw typed;
     }
   }
@@ -497,5 +530,7 @@ export function exhausted(what: string, failures: readonly StreamBusError[]): St
   if (last.code !== 'BROKER_NOT_AVAILABLE' && last.code !== 'REQUEST_TIMED_OUT') return last;
   const distinct = [...new Set(failures.map((f) => f.message))];
   const message = `${what}: no broker answered in ${failures.length} attempts: ${distinct.join('; ')}`;
-  return last.code === 'REQUEST_TIMED_OUT' ? new RequestTimedOutError(message, { cause: last }) : new BrokerNotAvailableError(message, { cause: last });
+  return last.code === 'REQUEST_TIMED_OUT'
+    ? new RequestTimedOutError(message, { cause: last })
+    : new BrokerNotAvailableError(message, { cause: last });
 }

@@ -43,7 +43,10 @@ export async function listOffsetsAtLeaders(cluster: Cluster, queries: readonly O
     for (const query of pending) {
       const partitions = cluster.cachedTopic(query.topic)?.partitions.length ?? 0;
       if (query.partition < 0 || query.partition >= partitions) {
-        throw errorFromCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${query.partition} of topic "${query.topic}" does not exist (it has ${partitions})`);
+        throw errorFromCode(
+          ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          `partition ${query.partition} of topic "${query.topic}" does not exist (it has ${partitions})`,
+        );
       }
       const leader = cluster.leaderOf(query.topic, query.partition);
       if (leader === 0) {
@@ -74,12 +77,22 @@ export async function listOffsetsAtLeaders(cluster: Cluster, queries: readonly O
             continue;
           }
           if (result.errorCode === ErrorCode.NONE) {
-            answers.set(tpKey(query.topic, query.partition), { topic: query.topic, partition: query.partition, offset: result.offset, timestampMs: result.timestampMs });
+            answers.set(tpKey(query.topic, query.partition), {
+              topic: query.topic,
+              partition: query.partition,
+              offset: result.offset,
+              timestampMs: result.timestampMs,
+            });
             continue;
           }
-          const error = errorFromCode(result.errorCode, `${query.topic}/${query.partition}: ${result.errorMessage}`, result.leaderId);
+          const error = errorFromCode(
+            result.errorCode,
+            `${query.topic}/${query.partition}: ${result.errorMessage}`,
+            result.leaderId,
+          );
           if (!error.retriable) throw error;
-          if (result.errorCode === ErrorCode.NOT_LEADER) cluster.applyLeaderHint(query.topic, query.partition, result.leaderId, 0);
+          if (result.errorCode === ErrorCode.NOT_LEADER)
+            cluster.applyLeaderHint(query.topic, query.partition, result.leaderId, 0);
           lastError = error;
           retry.push(query);
         }

@@ -104,28 +104,56 @@ export class Consumer {
   private drainFrom = 0;
 
   constructor(options: ConsumerOptions) {
-    if (options.groupId !== undefined) throw new InvalidConfigError('consumer groups are not supported yet; use assign()');
+    if (options.groupId !== undefined)
+      throw new InvalidConfigError('consumer groups are not supported yet; use assign()');
     this.cluster = new Cluster(options);
     this.autoOffsetReset = options.autoOffsetReset ?? 'latest';
-    if (!['earliest', 'latest', 'none'].includes(this.autoOffsetReset)) throw new InvalidConfigError('autoOffsetReset must be earliest, latest or none');
-    this.fetchMaxWaitMs = bounded(options.fetchMaxWaitMs, fetchMaxWaitMsDefault, 0, fetchMaxWaitMsMax, 'fetchMaxWaitMs');
+    if (!['earliest', 'latest', 'none'].includes(this.autoOffsetReset))
+      throw new InvalidConfigError('autoOffsetReset must be earliest, latest or none');
+    this.fetchMaxWaitMs = bounded(
+      options.fetchMaxWaitMs,
+      fetchMaxWaitMsDefault,
+      0,
+      fetchMaxWaitMsMax,
+      'fetchMaxWaitMs',
+    );
     this.fetchMinBytes = bounded(options.fetchMinBytes, fetchMinBytesDefault, 0, 2 ** 31 - 1, 'fetchMinBytes');
     this.fetchMaxBytes = bounded(options.fetchMaxBytes, fetchMaxBytesDefault, 1, 2 ** 31 - 1, 'fetchMaxBytes');
-    this.partitionFetchBytesMax = bounded(options.partitionFetchBytesMax, fetchPartitionMaxBytesDefault, 1, 2 ** 31 - 1, 'partitionFetchBytesMax');
+    this.partitionFetchBytesMax = bounded(
+      options.partitionFetchBytesMax,
+      fetchPartitionMaxBytesDefault,
+      1,
+      2 ** 31 - 1,
+      'partitionFetchBytesMax',
+    );
     this.pollRecordsMax = bounded(options.pollRecordsMax, pollRecordsMaxDefault, 1, 1_000_000, 'pollRecordsMax');
   }
 
   /** Replaces the assignment. Partitions that stay assigned keep their positions. */
   assign(partitions: readonly TopicPartition[]): void {
     this.checkOpen();
-    if (partitions.length > assignedPartitionsMax) throw new InvalidConfigError(`at most ${assignedPartitionsMax} partitions can be assigned`);
+    if (partitions.length > assignedPartitionsMax)
+      throw new InvalidConfigError(`at most ${assignedPartitionsMax} partitions can be assigned`);
     const next = new Map<string, Assigned>();
     for (const { topic, partition } of partitions) {
       if (typeof topic !== 'string' || topic === '' || !Number.isInteger(partition) || partition < 0) {
         throw new InvalidConfigError(`invalid topic partition ${String(topic)}/${String(partition)}`);
       }
       const key = tpKey(topic, partition);
-      next.set(key, this.assigned.get(key) ?? { topic, partition, position: undefined, reset: this.autoOffsetReset, generation: 0, fetched: [], fetchedHead: 0, fetching: false, error: undefined });
+      next.set(
+        key,
+        this.assigned.get(key) ?? {
+          topic,
+          partition,
+          position: undefined,
+          reset: this.autoOffsetReset,
+          generation: 0,
+          fetched: [],
+          fetchedHead: 0,
+          fetching: false,
+          error: undefined,
+        },
+      );
     }
     this.assigned.clear();
     for (const [key, value] of next) this.assigned.set(key, value);
@@ -138,7 +166,8 @@ export class Consumer {
 
   /** Sets the next offset `poll()` reads from `tp` (which must be assigned). */
   seek(tp: TopicPartition, offset: number): void {
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidConfigError(`offset must be a non-negative integer, got ${offset}`);
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new InvalidConfigError(`offset must be a non-negative integer, got ${offset}`);
     const state = this.state(tp);
     state.position = offset;
     discardFetched(state);
@@ -158,7 +187,8 @@ export class Consumer {
   async position(tp: TopicPartition): Promise<number> {
     const state = this.state(tp);
     if (state.position === undefined) await this.resolvePositions([state]);
-    if (state.position === undefined) throw new IllegalStateError(`${tp.topic}/${tp.partition} has no position yet; retry`);
+    if (state.position === undefined)
+      throw new IllegalStateError(`${tp.topic}/${tp.partition} has no position yet; retry`);
     return state.position;
   }
 
@@ -171,7 +201,8 @@ export class Consumer {
   async poll(timeoutMs: number): Promise<ConsumerRecord[]> {
     this.checkOpen();
     if (this.polling) throw new IllegalStateError('poll() is already running; await it before calling poll() again');
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new InvalidConfigError(`timeoutMs must be >= 0, got ${timeoutMs}`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0)
+      throw new InvalidConfigError(`timeoutMs must be >= 0, got ${timeoutMs}`);
     this.polling = true;
     try {
       return await this.pollLoop(Date.now() + timeoutMs);
@@ -196,10 +227,14 @@ export class Consumer {
         return [];
       }
       const unresolved = states.filter((s) => s.position === undefined);
-      if (unresolved.length > 0) await this.resolvePositions(unresolved).catch((error: unknown) => this.onRetriable(error));
+      if (unresolved.length > 0)
+        await this.resolvePositions(unresolved).catch((error: unknown) => this.onRetriable(error));
       const records = this.drain(states);
       // Fetch ahead for the partitions returned in full while the caller handles these records.
-      await this.startFetches(states, records.length > 0 ? this.fetchMaxWaitMs : Math.max(0, Math.min(this.fetchMaxWaitMs, deadlineMs - Date.now())));
+      await this.startFetches(
+        states,
+        records.length > 0 ? this.fetchMaxWaitMs : Math.max(0, Math.min(this.fetchMaxWaitMs, deadlineMs - Date.now())),
+      );
       if (records.length > 0) return records;
       const remainingMs = deadlineMs - Date.now();
       if (remainingMs <= 0) return [];
@@ -238,7 +273,8 @@ export class Consumer {
         continue;
       }
       if (state.fetching || state.error !== undefined || state.fetchedHead < state.fetched.length) continue;
-      if (this.cluster.cachedTopic(state.topic) !== undefined && this.cluster.isStale(state.topic)) this.refreshSoon([state.topic]);
+      if (this.cluster.cachedTopic(state.topic) !== undefined && this.cluster.isStale(state.topic))
+        this.refreshSoon([state.topic]);
       if (this.cluster.cachedTopic(state.topic) === undefined) {
         await this.cluster.topicMetadata(state.topic).catch((error: unknown) => this.onRetriable(error));
       }
@@ -270,7 +306,12 @@ export class Consumer {
       minBytes: this.fetchMinBytes,
       maxBytes: this.fetchMaxBytes,
       replicaId: 0,
-      partitions: list.map((s) => ({ topic: s.topic, partition: s.partition, fetchOffset: s.position as number, partitionMaxBytes: this.partitionFetchBytesMax })),
+      partitions: list.map((s) => ({
+        topic: s.topic,
+        partition: s.partition,
+        fetchOffset: s.position as number,
+        partitionMaxBytes: this.partitionFetchBytesMax,
+      })),
     };
     this.cluster
       .call(leader, 'Fetch', request, maxWaitMs)
@@ -280,7 +321,12 @@ export class Consumer {
           let failed = false;
           list.forEach((state, i) => {
             const result = byKey.get(tpKey(state.topic, state.partition));
-            if (result === undefined || state.generation !== generations[i] || this.assigned.get(tpKey(state.topic, state.partition)) !== state) return;
+            if (
+              result === undefined ||
+              state.generation !== generations[i] ||
+              this.assigned.get(tpKey(state.topic, state.partition)) !== state
+            )
+              return;
             if (!this.applyFetchResult(state, result)) failed = true;
           });
           if (failed) this.failedRound();
@@ -331,7 +377,9 @@ export class Consumer {
   private applyFetchResult(state: Assigned, result: FetchPartitionResult): boolean {
     if (result.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
       if (this.autoOffsetReset === 'none') {
-        state.error = new OffsetOutOfRangeError(`${state.topic}/${state.partition}: offset ${state.position} is outside [${result.logStartOffset}, ${result.highWatermark}]; seek to a valid offset`);
+        state.error = new OffsetOutOfRangeError(
+          `${state.topic}/${state.partition}: offset ${state.position} is outside [${result.logStartOffset}, ${result.highWatermark}]; seek to a valid offset`,
+        );
         return false;
       }
       state.position = undefined;
@@ -339,12 +387,20 @@ export class Consumer {
       return false;
     }
     if (result.errorCode !== ErrorCode.NONE) {
-      const error = errorFromCode(result.errorCode, `${state.topic}/${state.partition}: ${result.errorMessage}`, result.leaderId);
+      const error = errorFromCode(
+        result.errorCode,
+        `${state.topic}/${state.partition}: ${result.errorMessage}`,
+        result.leaderId,
+      );
       if (!error.retriable) {
         state.error = error;
         return false;
       }
-      if (result.errorCode === ErrorCode.NOT_LEADER && this.cluster.applyLeaderHint(state.topic, state.partition, result.leaderId, result.leaderEpoch)) return false;
+      if (
+        result.errorCode === ErrorCode.NOT_LEADER &&
+        this.cluster.applyLeaderHint(state.topic, state.partition, result.leaderId, result.leaderEpoch)
+      )
+        return false;
       if (result.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.cluster.invalidateTopic(state.topic);
       this.refreshSoon([state.topic]);
       return false;
@@ -355,7 +411,10 @@ export class Consumer {
       state.fetchedHead = 0;
     } catch (error) {
       if (!(error instanceof RecordBatchError)) throw error;
-      state.error = new CorruptMessageError(`${state.topic}/${state.partition}: corrupt fetch response at offset ${state.position}: ${error.message}`, { cause: error });
+      state.error = new CorruptMessageError(
+        `${state.topic}/${state.partition}: corrupt fetch response at offset ${state.position}: ${error.message}`,
+        { cause: error },
+      );
     }
     return true;
   }
@@ -370,7 +429,10 @@ export class Consumer {
       } catch (error) {
         if (!(error instanceof RecordBatchError)) throw error;
         // Reported once the records of the other partitions are returned; the position stays.
-        state.error = new CorruptMessageError(`${state.topic}/${state.partition}: corrupt batch at offset ${state.position}: ${error.message}`, { cause: error });
+        state.error = new CorruptMessageError(
+          `${state.topic}/${state.partition}: corrupt batch at offset ${state.position}: ${error.message}`,
+          { cause: error },
+        );
         discardFetched(state, false);
         return;
       }
@@ -401,9 +463,15 @@ export class Consumer {
   private async resolvePositions(states: readonly Assigned[]): Promise<void> {
     const queries = states.map((s) => {
       if (s.reset === 'none') {
-        throw new OffsetOutOfRangeError(`${s.topic}/${s.partition} has no position and autoOffsetReset is none; call seek()`);
+        throw new OffsetOutOfRangeError(
+          `${s.topic}/${s.partition} has no position and autoOffsetReset is none; call seek()`,
+        );
       }
-      return { topic: s.topic, partition: s.partition, timestampMs: s.reset === 'earliest' ? offsetTimestampEarliest : offsetTimestampLatest };
+      return {
+        topic: s.topic,
+        partition: s.partition,
+        timestampMs: s.reset === 'earliest' ? offsetTimestampEarliest : offsetTimestampLatest,
+      };
     });
     const generations = states.map((s) => s.generation);
     const answers = await listOffsetsAtLeaders(this.cluster, queries);
@@ -425,7 +493,8 @@ export class Consumer {
   private state(tp: TopicPartition): Assigned {
     this.checkOpen();
     const state = this.assigned.get(tpKey(tp.topic, tp.partition));
-    if (state === undefined) throw new IllegalStateError(`${tp.topic}/${tp.partition} is not assigned; call assign() first`);
+    if (state === undefined)
+      throw new IllegalStateError(`${tp.topic}/${tp.partition} is not assigned; call assign() first`);
     return state;
   }
 
@@ -457,6 +526,7 @@ function discardFetched(state: Assigned, newGeneration = true): void {
 
 function bounded(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
   const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < min || v > max) throw new InvalidConfigError(`${name} must be in [${min}, ${max}], got ${v}`);
+  if (!Number.isFinite(v) || v < min || v > max)
+    throw new InvalidConfigError(`${name} must be in [${min}, ${max}], got ${v}`);
   return v;
 }

@@ -91,7 +91,11 @@ export class RecordAccumulator {
     try {
       prepared = this.prepare(record);
     } catch (error) {
-      return Promise.reject(error instanceof StreamBusError ? error : new InvalidRequestError(`invalid record: ${error instanceof Error ? error.message : String(error)}`));
+      return Promise.reject(
+        error instanceof StreamBusError
+          ? error
+          : new InvalidRequestError(`invalid record: ${error instanceof Error ? error.message : String(error)}`),
+      );
     }
     const startedAtMs = Date.now();
     const epoch = this.host.tracker.entered();
@@ -154,13 +158,29 @@ export class RecordAccumulator {
   }
 
   /** Admits at once when possible; false when the record must wait (metadata, buffer space). */
-  private tryAdmitNow(record: ProducerRecord, prepared: PreparedRecord, startedAtMs: number, settlement: Settlement): boolean {
+  private tryAdmitNow(
+    record: ProducerRecord,
+    prepared: PreparedRecord,
+    startedAtMs: number,
+    settlement: Settlement,
+  ): boolean {
     const cluster = this.host.cluster;
     const cached = cluster.cachedTopic(record.topic);
-    if (cached === undefined || this.host.isClosed() || this.buffered + prepared.sizeBytes > this.options.bufferBytesMax) return false;
+    if (
+      cached === undefined ||
+      this.host.isClosed() ||
+      this.buffered + prepared.sizeBytes > this.options.bufferBytesMax
+    )
+      return false;
     if (cluster.isStale(record.topic)) this.host.refreshMetadata(record.topic);
     try {
-      this.append(record.topic, this.choosePartition(record, prepared.key, cached.partitions.length), prepared, startedAtMs, settlement);
+      this.append(
+        record.topic,
+        this.choosePartition(record, prepared.key, cached.partitions.length),
+        prepared,
+        startedAtMs,
+        settlement,
+      );
     } catch (error) {
       this.refuse(settlement, asStreamBusError(error));
     }
@@ -174,30 +194,43 @@ export class RecordAccumulator {
   }
 
   private prepare(record: ProducerRecord): PreparedRecord {
-    if (typeof record.topic !== 'string' || record.topic === '') throw new InvalidRequestError('record.topic must be a non-empty string');
+    if (typeof record.topic !== 'string' || record.topic === '')
+      throw new InvalidRequestError('record.topic must be a non-empty string');
     const key = toBytesOrNull(record.key);
     const value = toBytesOrNull(record.value);
     const headers = toHeaders(record.headers);
     const timestamp = record.timestamp ?? Date.now();
-    if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidRequestError(`record.timestamp must be ms since the epoch, got ${timestamp}`);
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+      throw new InvalidRequestError(`record.timestamp must be ms since the epoch, got ${timestamp}`);
     let sizeBytes = recordOverheadBytes + (key?.byteLength ?? 0) + (value?.byteLength ?? 0);
     for (const h of headers) sizeBytes += Buffer.byteLength(h.key) + (h.value?.byteLength ?? 0) + 10;
     if (sizeBytes > this.options.batchBytesMax) {
-      throw new RequestTooLargeError(`record of ${sizeBytes} bytes exceeds batchBytesMax ${this.options.batchBytesMax}; send smaller records or raise batchBytesMax`);
+      throw new RequestTooLargeError(
+        `record of ${sizeBytes} bytes exceeds batchBytesMax ${this.options.batchBytesMax}; send smaller records or raise batchBytesMax`,
+      );
     }
     return { input: { key, value, headers, timestamp }, sizeBytes, key, timestamp };
   }
 
-  private async admit(record: ProducerRecord, prepared: PreparedRecord, startedAtMs: number, settlement: Settlement): Promise<void> {
+  private async admit(
+    record: ProducerRecord,
+    prepared: PreparedRecord,
+    startedAtMs: number,
+    settlement: Settlement,
+  ): Promise<void> {
     const cluster = this.host.cluster;
     if (this.host.isClosed()) throw new ClientClosedError('the producer is closed');
     const cached = cluster.cachedTopic(record.topic);
     if (cached !== undefined && cluster.isStale(record.topic)) this.host.refreshMetadata(record.topic);
-    const partitionCount = cached !== undefined ? cached.partitions.length : await this.partitionCountWithin(record.topic, startedAtMs);
+    const partitionCount =
+      cached !== undefined ? cached.partitions.length : await this.partitionCountWithin(record.topic, startedAtMs);
     const partition = this.choosePartition(record, prepared.key, partitionCount);
     while (this.buffered + prepared.sizeBytes > this.options.bufferBytesMax) {
       const remainingMs = startedAtMs + this.options.deliveryTimeoutMs - Date.now();
-      if (remainingMs <= 0) throw new DeliveryTimeoutError(`no buffer space within deliveryTimeoutMs ${this.options.deliveryTimeoutMs}; the brokers are slower than the producer`);
+      if (remainingMs <= 0)
+        throw new DeliveryTimeoutError(
+          `no buffer space within deliveryTimeoutMs ${this.options.deliveryTimeoutMs}; the brokers are slower than the producer`,
+        );
       if (this.host.isClosed()) throw new ClientClosedError('the producer is closed');
       await new Promise<void>((wake) => {
         const timer = setTimeout(wake, remainingMs);
@@ -226,16 +259,30 @@ export class RecordAccumulator {
         const unreachable = typed.code === 'BROKER_NOT_AVAILABLE' || typed.code === 'REQUEST_TIMED_OUT';
         const remainingMs = startedAtMs + this.options.deliveryTimeoutMs - Date.now();
         if (!unreachable || this.host.isClosed()) throw typed;
-        if (remainingMs <= 0) throw new DeliveryTimeoutError(`no metadata for topic "${topic}" within deliveryTimeoutMs ${this.options.deliveryTimeoutMs}; last error: ${typed.message}`, { cause: typed });
+        if (remainingMs <= 0)
+          throw new DeliveryTimeoutError(
+            `no metadata for topic "${topic}" within deliveryTimeoutMs ${this.options.deliveryTimeoutMs}; last error: ${typed.message}`,
+            { cause: typed },
+          );
         await cluster.sleep(Math.min(remainingMs, cluster.backoffMs(attempt)));
       }
     }
   }
 
   /** Adds an admitted record to its partition's open batch (closing it when full). */
-  private append(topic: string, partition: number, prepared: PreparedRecord, startedAtMs: number, settlement: Settlement): void {
+  private append(
+    topic: string,
+    partition: number,
+    prepared: PreparedRecord,
+    startedAtMs: number,
+    settlement: Settlement,
+  ): void {
     const state = this.partitionState(topic, partition);
-    if (state.open !== undefined && (state.open.sizeBytes + prepared.sizeBytes > this.options.batchBytesMax || state.open.records.length >= recordsPerBatchMax)) {
+    if (
+      state.open !== undefined &&
+      (state.open.sizeBytes + prepared.sizeBytes > this.options.batchBytesMax ||
+        state.open.records.length >= recordsPerBatchMax)
+    ) {
       this.closeOpenBatch(state);
     }
     if (state.open === undefined) {
@@ -249,7 +296,14 @@ export class RecordAccumulator {
       }
     }
     const batch = state.open;
-    batch.records.push({ input: prepared.input, timestamp: prepared.timestamp, sizeBytes: prepared.sizeBytes, epoch: settlement.epoch, resolve: settlement.resolve, reject: settlement.reject });
+    batch.records.push({
+      input: prepared.input,
+      timestamp: prepared.timestamp,
+      sizeBytes: prepared.sizeBytes,
+      epoch: settlement.epoch,
+      resolve: settlement.resolve,
+      reject: settlement.reject,
+    });
     batch.sizeBytes += prepared.sizeBytes;
     this.buffered += prepared.sizeBytes;
     if (this.options.lingerMs === 0 || batch.sizeBytes >= this.options.batchBytesMax) this.closeOpenBatch(state);
@@ -259,13 +313,17 @@ export class RecordAccumulator {
   private choosePartition(record: ProducerRecord, key: Uint8Array | null, partitionCount: number): number {
     if (record.partition !== undefined) {
       if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= partitionCount) {
-        throw errorFromCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${record.partition} of topic "${record.topic}" does not exist (it has ${partitionCount})`);
+        throw errorFromCode(
+          ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          `partition ${record.partition} of topic "${record.topic}" does not exist (it has ${partitionCount})`,
+        );
       }
       return record.partition;
     }
     const custom = this.options.partitioner?.(record.topic, key, partitionCount);
     if (custom !== undefined) {
-      if (!Number.isInteger(custom) || custom < 0 || custom >= partitionCount) throw new InvalidConfigError(`the partitioner returned ${custom} for ${partitionCount} partitions`);
+      if (!Number.isInteger(custom) || custom < 0 || custom >= partitionCount)
+        throw new InvalidConfigError(`the partitioner returned ${custom} for ${partitionCount} partitions`);
       return custom;
     }
     if (key !== null) return partitionForKey(key, partitionCount);

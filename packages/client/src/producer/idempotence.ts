@@ -71,7 +71,10 @@ export class IdempotenceState {
       })
       .catch((error: unknown) => {
         this.attempts++;
-        const typed = error instanceof StreamBusError ? error : errorFromCode(ErrorCode.INTERNAL, error instanceof Error ? error.message : String(error));
+        const typed =
+          error instanceof StreamBusError
+            ? error
+            : errorFromCode(ErrorCode.INTERNAL, error instanceof Error ? error.message : String(error));
         for (const state of this.host.partitions()) {
           const head = state.queue[0];
           if (head !== undefined) head.lastError = typed;

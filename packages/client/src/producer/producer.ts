@@ -83,7 +83,13 @@ export class Producer {
   private readonly cluster: Cluster;
   private readonly deliveryTimeoutMs: number;
   private readonly tracker = new FlushTracker();
-  private readonly counters: ProducerCounters = { produceRequests: 0, batchesSent: 0, batchRetries: 0, recordsAcked: 0, recordsFailed: 0 };
+  private readonly counters: ProducerCounters = {
+    produceRequests: 0,
+    batchesSent: 0,
+    batchRetries: 0,
+    recordsAcked: 0,
+    recordsFailed: 0,
+  };
   private readonly accumulator: RecordAccumulator;
   private readonly sender: Sender;
   private closing = false;
@@ -93,26 +99,48 @@ export class Producer {
   constructor(options: ProducerOptions) {
     this.cluster = new Cluster(options);
     const acks = options.acks ?? 'all';
-    if (acks !== 'all' && acks !== 'leader' && acks !== 'none') throw new InvalidConfigError(`acks must be all, leader or none, got ${String(acks)}`);
-    if (options.idempotent === true && acks !== 'all') throw new InvalidConfigError('idempotence needs acks "all"; set idempotent: false for acks leader/none');
+    if (acks !== 'all' && acks !== 'leader' && acks !== 'none')
+      throw new InvalidConfigError(`acks must be all, leader or none, got ${String(acks)}`);
+    if (options.idempotent === true && acks !== 'all')
+      throw new InvalidConfigError('idempotence needs acks "all"; set idempotent: false for acks leader/none');
     const lingerMs = nonNegative(options.lingerMs, lingerMsDefault, 'lingerMs');
     const batchBytesMax = nonNegative(options.batchBytesMax, batchBytesMaxDefault, 'batchBytesMax');
-    if (batchBytesMax < 1 || batchBytesMax > batchBytesMaxLimit) throw new InvalidConfigError(`batchBytesMax must be in [1, ${batchBytesMaxLimit}]`);
-    const bufferBytesMax = nonNegative(options.bufferBytesMax, Math.max(bufferBytesMaxDefault, batchBytesMax), 'bufferBytesMax');
+    if (batchBytesMax < 1 || batchBytesMax > batchBytesMaxLimit)
+      throw new InvalidConfigError(`batchBytesMax must be in [1, ${batchBytesMaxLimit}]`);
+    const bufferBytesMax = nonNegative(
+      options.bufferBytesMax,
+      Math.max(bufferBytesMaxDefault, batchBytesMax),
+      'bufferBytesMax',
+    );
     if (bufferBytesMax < batchBytesMax) throw new InvalidConfigError('bufferBytesMax must be >= batchBytesMax');
     const compression = options.compression ?? 'none';
-    if (compression !== 'none' && compression !== 'gzip') throw new InvalidConfigError('compression must be none or gzip');
+    if (compression !== 'none' && compression !== 'gzip')
+      throw new InvalidConfigError('compression must be none or gzip');
     this.deliveryTimeoutMs = nonNegative(options.deliveryTimeoutMs, deliveryTimeoutMsDefault, 'deliveryTimeoutMs');
-    const inFlightRequestsPerBroker = nonNegative(options.inFlightRequestsPerBroker, inFlightRequestsPerBrokerDefault, 'inFlightRequestsPerBroker');
+    const inFlightRequestsPerBroker = nonNegative(
+      options.inFlightRequestsPerBroker,
+      inFlightRequestsPerBrokerDefault,
+      'inFlightRequestsPerBroker',
+    );
     if (inFlightRequestsPerBroker < 1 || inFlightRequestsPerBroker > inFlightRequestsPerBrokerLimit) {
       throw new InvalidConfigError(`inFlightRequestsPerBroker must be in [1, ${inFlightRequestsPerBrokerLimit}]`);
     }
-    const inFlightBatchesPerPartition = nonNegative(options.inFlightBatchesPerPartition, inFlightBatchesPerPartitionMax, 'inFlightBatchesPerPartition');
+    const inFlightBatchesPerPartition = nonNegative(
+      options.inFlightBatchesPerPartition,
+      inFlightBatchesPerPartitionMax,
+      'inFlightBatchesPerPartition',
+    );
     if (inFlightBatchesPerPartition < 1 || inFlightBatchesPerPartition > inFlightBatchesPerPartitionMax) {
       throw new InvalidConfigError(`inFlightBatchesPerPartition must be in [1, ${inFlightBatchesPerPartitionMax}]`);
     }
     this.accumulator = new RecordAccumulator(
-      { lingerMs, batchBytesMax, bufferBytesMax, deliveryTimeoutMs: this.deliveryTimeoutMs, partitioner: options.partitioner },
+      {
+        lingerMs,
+        batchBytesMax,
+        bufferBytesMax,
+        deliveryTimeoutMs: this.deliveryTimeoutMs,
+        partitioner: options.partitioner,
+      },
       {
         cluster: this.cluster,
         tracker: this.tracker,
@@ -149,7 +177,9 @@ export class Producer {
    * returned promise never causes an unhandled rejection, even if the caller drops it.
    */
   send(record: ProducerRecord): Promise<RecordMetadata> {
-    const delivery = this.closing ? Promise.reject(new ClientClosedError('the producer is closed; create a new one')) : this.accumulator.enqueue(record);
+    const delivery = this.closing
+      ? Promise.reject(new ClientClosedError('the producer is closed; create a new one'))
+      : this.accumulator.enqueue(record);
     delivery.catch(ignore);
     return delivery;
   }

@@ -10,7 +10,13 @@ import { Acks, ErrorCode, encodeRecordBatch, RecordBatchError, type PartitionPro
 import { assert } from '../assert.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { produceDeadlineMarginMs } from '../constants.js';
-import { DeliveryTimeoutError, InvalidRequestError, RequestTooLargeError, errorFromCode, type StreamBusError } from '../errors.js';
+import {
+  DeliveryTimeoutError,
+  InvalidRequestError,
+  RequestTooLargeError,
+  errorFromCode,
+  type StreamBusError,
+} from '../errors.js';
 import { tpKey } from '../records.js';
 import { asStreamBusError, type RecordAccumulator } from './accumulator.js';
 import type { PartitionState, ProducerBatch, ProducerCounters } from './batch.js';
@@ -109,11 +115,14 @@ export class Sender {
     if (atMs >= this.wakeAtMs) return;
     clearTimeout(this.wakeTimer);
     this.wakeAtMs = atMs;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeAtMs = Infinity;
-      this.wakeTimer = undefined;
-      this.drain();
-    }, Math.max(0, atMs - Date.now()));
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeAtMs = Infinity;
+        this.wakeTimer = undefined;
+        this.drain();
+      },
+      Math.max(0, atMs - Date.now()),
+    );
   }
 
   private drain(): void {
@@ -140,7 +149,8 @@ export class Sender {
       // another broker, which forwards the very same batch: one hop, no new sequence.
       const target = this.cluster.routeAround(leader);
       const list = requests.get(target) ?? [];
-      if (list.length === 0 && (this.brokerInFlight.get(target) ?? 0) >= this.options.inFlightRequestsPerBroker) continue;
+      if (list.length === 0 && (this.brokerInFlight.get(target) ?? 0) >= this.options.inFlightRequestsPerBroker)
+        continue;
       list.push({ state, batch });
       requests.set(target, list);
     }
@@ -191,7 +201,10 @@ export class Sender {
       state.queue.shift();
       batch.baseSequence = -1;
       const message = error instanceof Error ? error.message : String(error);
-      const typed = error instanceof RecordBatchError && error.code === 'TOO_LARGE' ? new RequestTooLargeError(message) : new InvalidRequestError(message);
+      const typed =
+        error instanceof RecordBatchError && error.code === 'TOO_LARGE'
+          ? new RequestTooLargeError(message)
+          : new InvalidRequestError(message);
       this.failBatch(batch, typed);
       return false;
     }
@@ -214,7 +227,11 @@ export class Sender {
       acks: this.options.acks,
       timeoutMs: this.cluster.options.requestTimeoutMs,
       transactionalId: '',
-      partitions: entries.map(({ state, batch }) => ({ topic: state.topic, partition: state.partition, records: batch.encoded as Buffer })),
+      partitions: entries.map(({ state, batch }) => ({
+        topic: state.topic,
+        partition: state.partition,
+        records: batch.encoded as Buffer,
+      })),
     };
     // The broker answers REQUEST_TIMED_OUT after timeoutMs; the gRPC deadline leaves it room to.
     this.cluster.call(brokerId, 'Produce', request, produceDeadlineMarginMs).then(
@@ -222,7 +239,8 @@ export class Sender {
         this.requestDone(brokerId);
         const results = new Map<string, PartitionProduceResult>();
         for (const result of response.partitions) results.set(tpKey(result.topic, result.partition), result);
-        for (const { state, batch } of entries) this.settle(brokerId, state, batch, results.get(tpKey(state.topic, state.partition)));
+        for (const { state, batch } of entries)
+          this.settle(brokerId, state, batch, results.get(tpKey(state.topic, state.partition)));
         this.scheduleDrain();
       },
       (error: unknown) => {
@@ -235,21 +253,38 @@ export class Sender {
   }
 
   /** Applies one partition's result of a Produce answered by `brokerId`. */
-  private settle(brokerId: number, state: PartitionState, batch: ProducerBatch, result: PartitionProduceResult | undefined): void {
+  private settle(
+    brokerId: number,
+    state: PartitionState,
+    batch: ProducerBatch,
+    result: PartitionProduceResult | undefined,
+  ): void {
     if (result === undefined) {
       if (this.options.acks === Acks.NONE) this.completeBatch(state, batch, -1);
-      else this.batchFailed(state, batch, errorFromCode(ErrorCode.INTERNAL, `broker ${brokerId} sent no result for ${state.topic}/${state.partition}`));
+      else
+        this.batchFailed(
+          state,
+          batch,
+          errorFromCode(ErrorCode.INTERNAL, `broker ${brokerId} sent no result for ${state.topic}/${state.partition}`),
+        );
       return;
     }
     if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.DUPLICATE_SEQUENCE) {
       this.completeBatch(state, batch, result.baseOffset);
       return;
     }
-    if (result.errorCode === ErrorCode.NOT_LEADER && !this.cluster.applyLeaderHint(state.topic, state.partition, result.leaderId, result.leaderEpoch)) {
+    if (
+      result.errorCode === ErrorCode.NOT_LEADER &&
+      !this.cluster.applyLeaderHint(state.topic, state.partition, result.leaderId, result.leaderEpoch)
+    ) {
       // No usable hint: wait for the metadata refresh instead of asking the old leader again.
       this.cluster.forgetLeader(state.topic, state.partition);
     }
-    this.batchFailed(state, batch, errorFromCode(result.errorCode, `${state.topic}/${state.partition}: ${result.errorMessage}`, result.leaderId));
+    this.batchFailed(
+      state,
+      batch,
+      errorFromCode(result.errorCode, `${state.topic}/${state.partition}: ${result.errorMessage}`, result.leaderId),
+    );
   }
 
   private requestDone(brokerId: number): void {
@@ -269,7 +304,12 @@ export class Sender {
     if (!state.inFlight.includes(batch)) return; // already failed by close()
     this.removeInFlight(state, batch);
     batch.records.forEach((record, i) => {
-      record.resolve({ topic: state.topic, partition: state.partition, offset: baseOffset < 0 ? -1 : baseOffset + i, timestamp: record.timestamp });
+      record.resolve({
+        topic: state.topic,
+        partition: state.partition,
+        offset: baseOffset < 0 ? -1 : baseOffset + i,
+        timestamp: record.timestamp,
+      });
       this.tracker.settled(record.epoch);
     });
     this.counters.recordsAcked += batch.records.length;
@@ -280,14 +320,21 @@ export class Sender {
     if (!state.inFlight.includes(batch)) return; // already failed by close()
     this.removeInFlight(state, batch);
     batch.lastError = error;
-    if (error.code === 'NOT_LEADER' || error.code === 'UNKNOWN_TOPIC_OR_PARTITION' || error.code === 'BROKER_NOT_AVAILABLE' || error.code === 'REQUEST_TIMED_OUT') {
+    if (
+      error.code === 'NOT_LEADER' ||
+      error.code === 'UNKNOWN_TOPIC_OR_PARTITION' ||
+      error.code === 'BROKER_NOT_AVAILABLE' ||
+      error.code === 'REQUEST_TIMED_OUT'
+    ) {
       this.refreshMetadata(state.topic, error.code !== 'NOT_LEADER');
     }
     // A batch behind a failed one gets OUT_OF_ORDER_SEQUENCE: it is retriable as long as an
     // earlier batch of the partition is still to be resent or settled.
     const behindFailure =
       error.code === 'OUT_OF_ORDER_SEQUENCE' &&
-      [...state.queue, ...state.inFlight].some((other) => other.baseSequence >= 0 && other.baseSequence < batch.baseSequence);
+      [...state.queue, ...state.inFlight].some(
+        (other) => other.baseSequence >= 0 && other.baseSequence < batch.baseSequence,
+      );
     const retriable = error.retriable || behindFailure;
     const expired = Date.now() - batch.createdAtMs >= this.options.deliveryTimeoutMs;
     if (retriable && !expired && !this.cluster.isClosed) {
@@ -299,7 +346,10 @@ export class Sender {
     }
     const final =
       retriable && expired
-        ? new DeliveryTimeoutError(`no acknowledgement for ${state.topic}/${state.partition} within deliveryTimeoutMs ${this.options.deliveryTimeoutMs}; last error: ${error.message}`, { cause: error })
+        ? new DeliveryTimeoutError(
+            `no acknowledgement for ${state.topic}/${state.partition} within deliveryTimeoutMs ${this.options.deliveryTimeoutMs}; last error: ${error.message}`,
+            { cause: error },
+          )
         : error;
     this.failBatch(batch, final);
     if (batch.baseSequence >= 0) this.idempotence?.requestReset();

@@ -143,7 +143,10 @@ export class FakeStreamBusCluster {
   private readonly fronts = new Map<number, FaultFront>();
   private nextLeader = 0;
 
-  private constructor(readonly brokerCount: number, options: FakeClusterOptions) {
+  private constructor(
+    readonly brokerCount: number,
+    options: FakeClusterOptions,
+  ) {
     this.leaderHints = options.leaderHints ?? true;
   }
 
@@ -154,7 +157,9 @@ export class FakeStreamBusCluster {
       const server = new grpc.Server();
       addStreamBusService(server, cluster.handlers(id));
       const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+        server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+          error ? reject(error) : resolve(bound),
+        ),
       );
       cluster.servers.push(server);
       let advertised = port;
@@ -184,13 +189,17 @@ export class FakeStreamBusCluster {
    */
   async setBrokerFault(brokerId: number, fault: BrokerFault): Promise<void> {
     const front = this.fronts.get(brokerId);
-    if (front === undefined) throw new Error(`broker ${brokerId} has no fault front; start the fake with faultFronts: true`);
+    if (front === undefined)
+      throw new Error(`broker ${brokerId} has no fault front; start the fake with faultFronts: true`);
     await front.set(fault);
     if (fault === 'none') return;
-    const healthy = [...this.ports.keys()].filter((id) => !this.stoppedBrokers.has(id) && this.fronts.get(id)?.current === 'none');
+    const healthy = [...this.ports.keys()].filter(
+      (id) => !this.stoppedBrokers.has(id) && this.fronts.get(id)?.current === 'none',
+    );
     for (const topic of this.topics.values()) {
       topic.partitions.forEach((p, index) => {
-        if (p.leaderId === brokerId && healthy.length > 0) this.setLeader(topic.name, index, healthy[index % healthy.length] as number);
+        if (p.leaderId === brokerId && healthy.length > 0)
+          this.setLeader(topic.name, index, healthy[index % healthy.length] as number);
       });
     }
   }
@@ -207,7 +216,8 @@ export class FakeStreamBusCluster {
     const live = [...this.ports.keys()].filter((id) => !this.stoppedBrokers.has(id));
     for (const topic of this.topics.values()) {
       topic.partitions.forEach((p, index) => {
-        if (p.leaderId === brokerId && live.length > 0) this.setLeader(topic.name, index, live[index % live.length] as number);
+        if (p.leaderId === brokerId && live.length > 0)
+          this.setLeader(topic.name, index, live[index % live.length] as number);
       });
     }
   }
@@ -250,7 +260,10 @@ export class FakeStreamBusCluster {
   }
 
   /** Queues faults for the next calls of `method` (on any broker), in order. */
-  failCalls(method: 'Produce' | 'Fetch' | 'Metadata' | 'InitProducerId' | 'ListOffsets' | 'CreateTopics', ...faults: CallFault[]): void {
+  failCalls(
+    method: 'Produce' | 'Fetch' | 'Metadata' | 'InitProducerId' | 'ListOffsets' | 'CreateTopics',
+    ...faults: CallFault[]
+  ): void {
     const list = this.callFaults.get(method) ?? [];
     list.push(...faults);
     this.callFaults.set(method, list);
@@ -306,7 +319,11 @@ export class FakeStreamBusCluster {
   }
 
   private notLeader(p: FakePartition): { errorCode: ErrorCode; leaderId: number; leaderEpoch: number } {
-    return { errorCode: ErrorCode.NOT_LEADER, leaderId: this.leaderHints ? p.leaderId : 0, leaderEpoch: this.leaderHints ? p.leaderEpoch : 0 };
+    return {
+      errorCode: ErrorCode.NOT_LEADER,
+      leaderId: this.leaderHints ? p.leaderId : 0,
+      leaderEpoch: this.leaderHints ? p.leaderEpoch : 0,
+    };
   }
 
   private handlers(brokerId: number): StreamBusHandlers {
@@ -315,8 +332,16 @@ export class FakeStreamBusCluster {
         this.stats.metadataRequests++;
         this.noteMetadata('Metadata', call.metadata);
         const fault = this.takeFault('Metadata');
-        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
-        const names = call.request.topics.length > 0 ? call.request.topics : call.request.brokersOnly ? [] : [...this.topics.keys()];
+        if (fault !== undefined)
+          return callback(
+            makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'),
+          );
+        const names =
+          call.request.topics.length > 0
+            ? call.request.topics
+            : call.request.brokersOnly
+              ? []
+              : [...this.topics.keys()];
         callback(null, {
           apiVersion: 1,
           clusterId: 'fake-cluster',
@@ -328,14 +353,24 @@ export class FakeStreamBusCluster {
       },
       CreateTopics: (call, callback) => {
         const fault = this.takeFault('CreateTopics');
-        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
+        if (fault !== undefined)
+          return callback(
+            makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'),
+          );
         const results: TopicResult[] = call.request.topics.map((t) => {
-          const fail = (code: ErrorCode, message: string): TopicResult => ({ name: t.name, errorCode: code, errorMessage: message });
-          if (t.name.length === 0 || t.name.length > topicNameLengthMax || !topicNamePattern.test(t.name)) return fail(ErrorCode.INVALID_REQUEST, 'bad topic name');
+          const fail = (code: ErrorCode, message: string): TopicResult => ({
+            name: t.name,
+            errorCode: code,
+            errorMessage: message,
+          });
+          if (t.name.length === 0 || t.name.length > topicNameLengthMax || !topicNamePattern.test(t.name))
+            return fail(ErrorCode.INVALID_REQUEST, 'bad topic name');
           if (this.topics.has(t.name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, 'topic exists');
           const partitions = t.partitions === 0 ? 1 : t.partitions;
-          if (partitions < 1 || partitions > partitionsPerTopicMax) return fail(ErrorCode.INVALID_PARTITIONS, `partitions must be in [1, ${partitionsPerTopicMax}]`);
-          if (t.replicationFactor < 0 || t.replicationFactor > this.brokerCount) return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `only ${this.brokerCount} brokers`);
+          if (partitions < 1 || partitions > partitionsPerTopicMax)
+            return fail(ErrorCode.INVALID_PARTITIONS, `partitions must be in [1, ${partitionsPerTopicMax}]`);
+          if (t.replicationFactor < 0 || t.replicationFactor > this.brokerCount)
+            return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `only ${this.brokerCount} brokers`);
           if (!call.request.validateOnly) {
             this.createTopic(t.name, partitions);
             (this.topics.get(t.name) as FakeTopic).configs = { ...t.configs };
@@ -348,7 +383,11 @@ export class FakeStreamBusCluster {
         callback(null, {
           topics: call.request.topics.map((name) => {
             const existed = this.topics.delete(name);
-            return { name, errorCode: existed ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: existed ? '' : 'no such topic' };
+            return {
+              name,
+              errorCode: existed ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+              errorMessage: existed ? '' : 'no such topic',
+            };
           }),
         });
       },
@@ -360,7 +399,11 @@ export class FakeStreamBusCluster {
           const fail = (errorCode: ErrorCode, errorMessage: string) => ({ partition, errorCode, errorMessage });
           if (topic === undefined) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'no such topic');
           if (topic.partitions[partition] === undefined) return fail(ErrorCode.INVALID_PARTITIONS, 'no such partition');
-          if (replicas.length === 0 || new Set(replicas).size !== replicas.length || replicas.some((id) => !this.ports.has(id))) {
+          if (
+            replicas.length === 0 ||
+            new Set(replicas).size !== replicas.length ||
+            replicas.some((id) => !this.ports.has(id))
+          ) {
             return fail(ErrorCode.INVALID_REQUEST, 'bad replica list');
           }
           return fail(ErrorCode.NONE, '');
@@ -389,7 +432,12 @@ export class FakeStreamBusCluster {
         callback(null, {
           clusterId: 'fake-cluster',
           controllerId: 1,
-          brokers: [...this.ports.keys()].map((id) => ({ broker: this.brokerInfo(id), alive: true, leaderCount: leaderCounts.get(id) ?? 0, replicaCount: partitionCount })),
+          brokers: [...this.ports.keys()].map((id) => ({
+            broker: this.brokerInfo(id),
+            alive: true,
+            leaderCount: leaderCounts.get(id) ?? 0,
+            replicaCount: partitionCount,
+          })),
           underReplicatedPartitions: [],
           offlinePartitions: [],
           topicCount: this.topics.size,
@@ -399,9 +447,16 @@ export class FakeStreamBusCluster {
       InitProducerId: (call, callback) => {
         this.stats.initProducerIdRequests++;
         const fault = this.takeFault('InitProducerId');
-        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
+        if (fault !== undefined)
+          return callback(
+            makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'),
+          );
         if (call.request.producerId >= 0) {
-          callback(null, { errorCode: ErrorCode.NONE, producerId: call.request.producerId, producerEpoch: call.request.producerEpoch + 1 });
+          callback(null, {
+            errorCode: ErrorCode.NONE,
+            producerId: call.request.producerId,
+            producerEpoch: call.request.producerEpoch + 1,
+          });
           return;
         }
         callback(null, { errorCode: ErrorCode.NONE, producerId: this.nextProducerId++, producerEpoch: 0 });
@@ -410,7 +465,9 @@ export class FakeStreamBusCluster {
         this.stats.produceRequests++;
         this.noteMetadata('Produce', call.metadata);
         if (call.request.partitions.length > partitionsPerRequestMax) {
-          return callback(makeCallError(ErrorCode.REQUEST_TOO_LARGE, `more than ${partitionsPerRequestMax} partitions`));
+          return callback(
+            makeCallError(ErrorCode.REQUEST_TOO_LARGE, `more than ${partitionsPerRequestMax} partitions`),
+          );
         }
         const fault = this.takeFault('Produce');
         if (fault?.kind === 'error') return callback(makeCallError(fault.code, 'injected fault', fault.leaderId ?? 0));
@@ -418,8 +475,13 @@ export class FakeStreamBusCluster {
         this.trackOpen(brokerId, keys, +1);
         const apply = (): void => {
           this.trackOpen(brokerId, keys, -1);
-          const results = call.request.partitions.map((data) => this.produceOne(brokerId, data.topic, data.partition, Buffer.from(data.records)));
-          if (fault?.kind === 'drop') return callback(makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault: response dropped after the append'));
+          const results = call.request.partitions.map((data) =>
+            this.produceOne(brokerId, data.topic, data.partition, Buffer.from(data.records)),
+          );
+          if (fault?.kind === 'drop')
+            return callback(
+              makeCallError(ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault: response dropped after the append'),
+            );
           callback(null, { partitions: call.request.acks === 2 ? [] : results, throttleTimeMs: 0 });
         };
         if (this.produceDelayMs > 0) setTimeout(apply, this.produceDelayMs);
@@ -428,16 +490,22 @@ export class FakeStreamBusCluster {
       Fetch: (call, callback) => {
         this.stats.fetchRequests++;
         const fault = this.takeFault('Fetch');
-        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
+        if (fault !== undefined)
+          return callback(
+            makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'),
+          );
         const answer = (): { results: FetchPartitionResult[]; bytes: number } => {
-          const results = call.request.partitions.map((req) => this.fetchOne(brokerId, req.topic, req.partition, req.fetchOffset, req.partitionMaxBytes));
+          const results = call.request.partitions.map((req) =>
+            this.fetchOne(brokerId, req.topic, req.partition, req.fetchOffset, req.partitionMaxBytes),
+          );
           return { results, bytes: results.reduce((sum, r) => sum + r.records.byteLength, 0) };
         };
         const first = answer();
         const minBytes = Math.max(1, call.request.minBytes);
         // Like the broker: a partition's error is answered at once, without waiting for data.
         const failed = first.results.some((r) => r.errorCode !== ErrorCode.NONE);
-        if (first.bytes >= minBytes || failed || call.request.maxWaitMs <= 0) return callback(null, { partitions: first.results, throttleTimeMs: 0 });
+        if (first.bytes >= minBytes || failed || call.request.maxWaitMs <= 0)
+          return callback(null, { partitions: first.results, throttleTimeMs: 0 });
         const deadline = Date.now() + call.request.maxWaitMs;
         const retry = (): void => {
           const next = answer();
@@ -455,17 +523,33 @@ export class FakeStreamBusCluster {
       },
       ListOffsets: (call, callback) => {
         const fault = this.takeFault('ListOffsets');
-        if (fault !== undefined) return callback(makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'));
+        if (fault !== undefined)
+          return callback(
+            makeCallError(fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE, 'injected fault'),
+          );
         callback(null, {
           partitions: call.request.partitions.map((req) => {
-            const base = { topic: req.topic, partition: req.partition, errorMessage: '', offset: -1, timestampMs: -1, leaderId: 0 };
+            const base = {
+              topic: req.topic,
+              partition: req.partition,
+              errorMessage: '',
+              offset: -1,
+              timestampMs: -1,
+              leaderId: 0,
+            };
             const p = this.partition(req.topic, req.partition);
             if (p === undefined) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
-            if (p.leaderId !== brokerId) return { ...base, errorCode: ErrorCode.NOT_LEADER, leaderId: this.notLeader(p).leaderId };
+            if (p.leaderId !== brokerId)
+              return { ...base, errorCode: ErrorCode.NOT_LEADER, leaderId: this.notLeader(p).leaderId };
             if (req.timestampMs === -1) return { ...base, errorCode: ErrorCode.NONE, offset: p.highWatermark };
             if (req.timestampMs === -2) return { ...base, errorCode: ErrorCode.NONE, offset: 0 };
             const found = this.records(req.topic, req.partition).find((r) => r.timestamp >= req.timestampMs);
-            return { ...base, errorCode: ErrorCode.NONE, offset: found?.offset ?? p.highWatermark, timestampMs: found?.timestamp ?? -1 };
+            return {
+              ...base,
+              errorCode: ErrorCode.NONE,
+              offset: found?.offset ?? p.highWatermark,
+              timestampMs: found?.timestamp ?? -1,
+            };
           }),
         });
       },
@@ -474,7 +558,8 @@ export class FakeStreamBusCluster {
 
   private noteMetadata(method: string, metadata: grpc.Metadata): void {
     const flat: Record<string, string> = {};
-    for (const [key, value] of Object.entries(metadata.getMap())) flat[key] = typeof value === 'string' ? value : value.toString('base64');
+    for (const [key, value] of Object.entries(metadata.getMap()))
+      flat[key] = typeof value === 'string' ? value : value.toString('base64');
     this.lastCallMetadata.set(method, flat);
   }
 
@@ -491,28 +576,36 @@ export class FakeStreamBusCluster {
 
   private topicMetadata(name: string): TopicMetadata {
     const topic = this.topics.get(name);
-    if (topic === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [], configs: {} };
+    if (topic === undefined)
+      return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [], configs: {} };
     return {
       errorCode: ErrorCode.NONE,
       name,
       configs: { ...topic.configs },
-      partitions: topic.partitions.map(
-        (p, index): PartitionMetadata => ({
-          errorCode: ErrorCode.NONE,
-          partition: index,
-          leaderId: p.leaderId,
-          leaderEpoch: p.leaderEpoch,
-          replicas: [...p.replicas],
-          inSyncReplicas: [...p.replicas],
-          highWatermark: p.highWatermark,
-          logStartOffset: 0,
-        }),
-      ),
+      partitions: topic.partitions.map((p, index): PartitionMetadata => ({
+        errorCode: ErrorCode.NONE,
+        partition: index,
+        leaderId: p.leaderId,
+        leaderEpoch: p.leaderEpoch,
+        replicas: [...p.replicas],
+        inSyncReplicas: [...p.replicas],
+        highWatermark: p.highWatermark,
+        logStartOffset: 0,
+      })),
     };
   }
 
   private produceOne(brokerId: number, topic: string, partition: number, bytes: Buffer): PartitionProduceResult {
-    const base = { topic, partition, errorMessage: '', baseOffset: -1, logAppendTimeMs: -1, leaderId: 0, leaderEpoch: 0, logStartOffset: 0 };
+    const base = {
+      topic,
+      partition,
+      errorMessage: '',
+      baseOffset: -1,
+      logAppendTimeMs: -1,
+      leaderId: 0,
+      leaderEpoch: 0,
+      logStartOffset: 0,
+    };
     const p = this.partition(topic, partition);
     const note = (header: RecordBatchHeader | undefined, result: ErrorCode): void => {
       this.received.push({
@@ -536,19 +629,32 @@ export class FakeStreamBusCluster {
     }
     if (bytes.byteLength > recordBatchBytesMax) {
       note(undefined, ErrorCode.REQUEST_TOO_LARGE);
-      return { ...base, errorCode: ErrorCode.REQUEST_TOO_LARGE, errorMessage: `batch of ${bytes.byteLength} bytes exceeds ${recordBatchBytesMax}` };
+      return {
+        ...base,
+        errorCode: ErrorCode.REQUEST_TOO_LARGE,
+        errorMessage: `batch of ${bytes.byteLength} bytes exceeds ${recordBatchBytesMax}`,
+      };
     }
     let header: RecordBatchHeader;
     try {
       header = verifyBatch(bytes);
     } catch (error) {
       note(undefined, ErrorCode.CORRUPT_MESSAGE);
-      return { ...base, errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: error instanceof Error ? error.message : String(error) };
+      return {
+        ...base,
+        errorCode: ErrorCode.CORRUPT_MESSAGE,
+        errorMessage: error instanceof Error ? error.message : String(error),
+      };
     }
     const injected = p.faults.shift();
     if (injected !== undefined) {
       note(header, injected);
-      return { ...base, errorCode: injected, errorMessage: 'injected fault', ...(injected === ErrorCode.NOT_LEADER ? this.notLeader(p) : {}) };
+      return {
+        ...base,
+        errorCode: injected,
+        errorMessage: 'injected fault',
+        ...(injected === ErrorCode.NOT_LEADER ? this.notLeader(p) : {}),
+      };
     }
     let window: ProducerWindow | undefined;
     if (header.producerId >= 0) {
@@ -561,14 +667,20 @@ export class FakeStreamBusCluster {
         window = { epoch: header.producerEpoch, nextSequence: 0, recent: [] };
         p.producers.set(header.producerId, window);
       }
-      const duplicate = window.recent.find((r) => r.baseSequence === header.baseSequence && r.recordCount === header.recordCount);
+      const duplicate = window.recent.find(
+        (r) => r.baseSequence === header.baseSequence && r.recordCount === header.recordCount,
+      );
       if (duplicate !== undefined) {
         note(header, ErrorCode.DUPLICATE_SEQUENCE);
         return { ...base, errorCode: ErrorCode.DUPLICATE_SEQUENCE, baseOffset: duplicate.baseOffset };
       }
       if (header.baseSequence !== window.nextSequence) {
         note(header, ErrorCode.OUT_OF_ORDER_SEQUENCE);
-        return { ...base, errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE, errorMessage: `expected sequence ${window.nextSequence}, got ${header.baseSequence}` };
+        return {
+          ...base,
+          errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE,
+          errorMessage: `expected sequence ${window.nextSequence}, got ${header.baseSequence}`,
+        };
       }
     }
     const baseOffset = p.highWatermark;
@@ -586,8 +698,23 @@ export class FakeStreamBusCluster {
     return { ...base, errorCode: ErrorCode.NONE, baseOffset };
   }
 
-  private fetchOne(brokerId: number, topic: string, partition: number, fetchOffset: number, partitionMaxBytes: number): FetchPartitionResult {
-    const base = { topic, partition, errorMessage: '', highWatermark: 0, logStartOffset: 0, records: Buffer.alloc(0), leaderId: 0, leaderEpoch: 0 };
+  private fetchOne(
+    brokerId: number,
+    topic: string,
+    partition: number,
+    fetchOffset: number,
+    partitionMaxBytes: number,
+  ): FetchPartitionResult {
+    const base = {
+      topic,
+      partition,
+      errorMessage: '',
+      highWatermark: 0,
+      logStartOffset: 0,
+      records: Buffer.alloc(0),
+      leaderId: 0,
+      leaderEpoch: 0,
+    };
     const p = this.partition(topic, partition);
     if (p === undefined) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (p.leaderId !== brokerId) return { ...base, ...this.notLeader(p) };

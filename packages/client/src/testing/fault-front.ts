@@ -31,7 +31,10 @@ export class FaultFront {
   private blackhole: ChildProcess | undefined;
   private readonly fillers: Socket[] = [];
 
-  private constructor(readonly port: number, private readonly backendPort: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly backendPort: number,
+  ) {}
 
   /** Starts a front on a free port of 127.0.0.1 forwarding to `backendPort`. */
   static async start(backendPort: number): Promise<FaultFront> {

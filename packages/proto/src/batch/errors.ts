@@ -16,7 +16,10 @@ export class RecordBatchError extends Error {
   /** What is wrong, without the code's prefix (the message is the code's words, then this). */
   readonly detail: string;
 
-  constructor(readonly code: RecordBatchErrorCode, detail: string) {
+  constructor(
+    readonly code: RecordBatchErrorCode,
+    detail: string,
+  ) {
     super(`record batch ${code.toLowerCase().replace(/_/g, ' ')}: ${detail}`);
     this.detail = detail;
   }

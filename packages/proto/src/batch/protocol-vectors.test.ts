@@ -47,7 +47,12 @@ function batchInput(input: VectorInput): RecordBatchInput {
     producerId: input.producerId,
     producerEpoch: input.producerEpoch,
     baseSequence: input.baseSequence,
-    records: input.records.map((r) => ({ key: bytes(r.key), value: bytes(r.value), timestamp: r.timestamp, headers: r.headers.map((h) => ({ key: h.key, value: bytes(h.value) })) })),
+    records: input.records.map((r) => ({
+      key: bytes(r.key),
+      value: bytes(r.value),
+      timestamp: r.timestamp,
+      headers: r.headers.map((h) => ({ key: h.key, value: bytes(h.value) })),
+    })),
   };
 }
 
@@ -67,7 +72,12 @@ function annotate(batch: Buffer): string {
   const lines: string[] = [];
   let pos = 0;
   const field = (size: number, what: string): void => {
-    lines.push(`${String(pos).padStart(5)}  ${batch.subarray(pos, pos + size).toString('hex').padEnd(20)}  ${what}`);
+    lines.push(
+      `${String(pos).padStart(5)}  ${batch
+        .subarray(pos, pos + size)
+        .toString('hex')
+        .padEnd(20)}  ${what}`,
+    );
     pos += size;
   };
   const varint = (what: (value: number) => string): number => {
@@ -129,11 +139,12 @@ describe('PROTOCOL.md test vectors', () => {
   const replace = (name: string, body: string): void => {
     const found = block(text, name);
     if (update) text = text.slice(0, found.start) + body + text.slice(found.end);
-    else expect(found.body, `block ${name} (rewrite with UPDATE_PROTOCOL_VECTORS=1 after an intended change)`).toBe(body);
+    else
+      expect(found.body, `block ${name} (rewrite with UPDATE_PROTOCOL_VECTORS=1 after an intended change)`).toBe(body);
   };
   const input = (name: string): VectorInput => JSON.parse(block(text, `${name}:input`).body) as VectorInput;
 
-  it('gives the encoder\'s exact bytes for the uncompressed vectors, and their annotation', () => {
+  it("gives the encoder's exact bytes for the uncompressed vectors, and their annotation", () => {
     for (const name of ['vector-1', 'vector-2']) {
       const vector = input(name);
       expect(vector.compression).toBe('none');
@@ -152,7 +163,13 @@ describe('PROTOCOL.md test vectors', () => {
     if (update) replace('vector-3:hex', hexLines(encoded));
     const documented = parseHex(block(text, 'vector-3:hex').body);
     validateRecordBatch(documented);
-    const records = (bytes: Buffer) => decodeRecordBatch(bytes).records.map((r) => ({ ...r, key: r.key && Buffer.from(r.key), value: r.value && Buffer.from(r.value), headers: r.headers.map((h) => ({ key: h.key, value: h.value && Buffer.from(h.value) })) }));
+    const records = (bytes: Buffer) =>
+      decodeRecordBatch(bytes).records.map((r) => ({
+        ...r,
+        key: r.key && Buffer.from(r.key),
+        value: r.value && Buffer.from(r.value),
+        headers: r.headers.map((h) => ({ key: h.key, value: h.value && Buffer.from(h.value) })),
+      }));
     expect(records(documented)).toEqual(records(encoded));
     const plain = encodeRecordBatch(batchInput({ ...vector, compression: 'none' }), { compression: 'none' });
     expect(gunzipSync(documented.subarray(batchHeaderBytes)).equals(plain.subarray(batchHeaderBytes))).toBe(true);
@@ -167,7 +184,13 @@ describe('PROTOCOL.md test vectors', () => {
       const [value, hex] = row.trim().split(/\s+->\s+/);
       const out = Buffer.alloc(10);
       const end = writeVarint(out, 0, Number(value));
-      expect(out.subarray(0, end).toString('hex').replace(/(..)(?!$)/g, '$1 '), `zigzag of ${value}`).toBe(hex);
+      expect(
+        out
+          .subarray(0, end)
+          .toString('hex')
+          .replace(/(..)(?!$)/g, '$1 '),
+        `zigzag of ${value}`,
+      ).toBe(hex);
     }
     const check = /CRC-32C of the ASCII bytes "123456789" is 0x([0-9a-f]{8})/.exec(text);
     expect(check?.[1]).toBe((crc32c(Buffer.from('123456789')) >>> 0).toString(16));

@@ -18,22 +18,34 @@ import {
 // Randomized: the seed is printed; replay with
 //   cd packages/proto && FC_SEED=<seed> npx vitest run src/batch/record-batch.test.ts
 const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
-console.log(`record-batch properties: seed ${seed} (replay: FC_SEED=${seed} npx vitest run src/batch/record-batch.test.ts)`);
+console.log(
+  `record-batch properties: seed ${seed} (replay: FC_SEED=${seed} npx vitest run src/batch/record-batch.test.ts)`,
+);
 const fcParams = { numRuns: 150, seed } as const;
 
 const bytesArb = fc.uint8Array({ maxLength: 64 });
 const recordArb: fc.Arbitrary<RecordInput> = fc.record({
   key: fc.option(bytesArb, { nil: null }),
   value: fc.option(bytesArb, { nil: null }),
-  headers: fc.array(fc.record({ key: fc.string({ maxLength: 8 }), value: fc.option(bytesArb, { nil: null }) }), { maxLength: 3 }),
+  headers: fc.array(fc.record({ key: fc.string({ maxLength: 8 }), value: fc.option(bytesArb, { nil: null }) }), {
+    maxLength: 3,
+  }),
   timestamp: fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }),
 });
 const producerArb = fc.oneof(
   fc.constant({ producerId: -1, producerEpoch: -1, baseSequence: -1 }),
-  fc.record({ producerId: fc.integer({ min: 0, max: 2 ** 40 }), producerEpoch: fc.integer({ min: 0, max: 0x7fff }), baseSequence: fc.integer({ min: 0, max: 0x7fffffff }) }),
+  fc.record({
+    producerId: fc.integer({ min: 0, max: 2 ** 40 }),
+    producerEpoch: fc.integer({ min: 0, max: 0x7fff }),
+    baseSequence: fc.integer({ min: 0, max: 0x7fffffff }),
+  }),
 );
 const batchArb: fc.Arbitrary<RecordBatchInput> = fc
-  .record({ baseOffset: fc.maxSafeNat().map((n) => n % 2 ** 48), producer: producerArb, records: fc.array(recordArb, { minLength: 1, maxLength: 12 }) })
+  .record({
+    baseOffset: fc.maxSafeNat().map((n) => n % 2 ** 48),
+    producer: producerArb,
+    records: fc.array(recordArb, { minLength: 1, maxLength: 12 }),
+  })
   .map(({ baseOffset, producer, records }) => ({ baseOffset, ...producer, records }));
 const codecArb = fc.constantFrom('none' as const, 'gzip' as const);
 
@@ -69,7 +81,9 @@ describe('record batch codec', () => {
           expect(r.offset).toBe((input.baseOffset ?? 0) + i);
           expect(r.timestamp).toBe(want.timestamp);
           expect(r.key === null ? null : Buffer.from(r.key)).toEqual(want.key == null ? null : Buffer.from(want.key));
-          expect(r.value === null ? null : Buffer.from(r.value)).toEqual(want.value === null ? null : Buffer.from(want.value));
+          expect(r.value === null ? null : Buffer.from(r.value)).toEqual(
+            want.value === null ? null : Buffer.from(want.value),
+          );
           expect(r.headers.map((h) => [h.key, h.value === null ? null : Buffer.from(h.value)])).toEqual(
             (want.headers ?? []).map((h) => [h.key, h.value === null ? null : Buffer.from(h.value)]),
           );
@@ -133,7 +147,10 @@ describe('record batch codec', () => {
   });
 
   it('refuses a gzip block that would decompress beyond the bound (no bomb)', () => {
-    const small = encodeRecordBatch({ records: [{ value: Buffer.from('x') }] }, { compression: 'gzip', timestampMs: 1 });
+    const small = encodeRecordBatch(
+      { records: [{ value: Buffer.from('x') }] },
+      { compression: 'gzip', timestampMs: 1 },
+    );
     const bomb = gzipSync(Buffer.alloc(decompressedBytesMax + 1024));
     const batch = Buffer.concat([small.subarray(0, batchHeaderBytes), bomb]);
     batch.writeUInt32BE(batch.byteLength - headerLayout.crc, headerLayout.batchLength);
@@ -143,7 +160,10 @@ describe('record batch codec', () => {
   });
 
   it('stamps the base offset in place without breaking the CRC', () => {
-    const bytes = encodeRecordBatch({ records: [{ value: Buffer.from('a') }, { value: Buffer.from('b') }] }, { timestampMs: 10 });
+    const bytes = encodeRecordBatch(
+      { records: [{ value: Buffer.from('a') }, { value: Buffer.from('b') }] },
+      { timestampMs: 10 },
+    );
     stampBaseOffset(bytes, 2 ** 40 + 7);
     const { header, records } = decodeRecordBatch(bytes);
     expect(header.baseOffset).toBe(2 ** 40 + 7);
@@ -159,8 +179,12 @@ describe('record batch codec', () => {
 
   it('refuses bad input with typed errors', () => {
     expect(errorCode(() => encodeRecordBatch({ records: [] }))).toBe('INVALID_INPUT');
-    expect(errorCode(() => encodeRecordBatch({ records: [{ value: null }] }, { compression: 'zstd' }))).toBe('UNSUPPORTED_CODEC');
-    expect(errorCode(() => encodeRecordBatch({ producerEpoch: 1 << 20, records: [{ value: null }] }))).toBe('INVALID_INPUT');
+    expect(errorCode(() => encodeRecordBatch({ records: [{ value: null }] }, { compression: 'zstd' }))).toBe(
+      'UNSUPPORTED_CODEC',
+    );
+    expect(errorCode(() => encodeRecordBatch({ producerEpoch: 1 << 20, records: [{ value: null }] }))).toBe(
+      'INVALID_INPUT',
+    );
     const bytes = encodeRecordBatch({ records: [{ value: null }] }, { timestampMs: 1 });
     expect(errorCode(() => decodeRecordBatch(Buffer.from([0x01, 0x02])))).toBe('BAD_MAGIC');
     const v2 = Buffer.from(bytes);

@@ -139,7 +139,8 @@ function invalid(detail: string): never {
 }
 
 function checkInt(value: number, min: number, max: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) invalid(`${what} must be an integer in [${min}, ${max}], got ${value}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    invalid(`${what} must be an integer in [${min}, ${max}], got ${value}`);
   return value;
 }
 
@@ -156,7 +157,8 @@ interface SizedRecord {
 export function encodeRecordBatch(input: RecordBatchInput, options: EncodeOptions = {}): Buffer {
   const records = input.records;
   if (records.length === 0) invalid('a batch holds at least one record');
-  if (records.length > recordsPerBatchMax) throw new RecordBatchError('TOO_LARGE', `${records.length} records exceed ${recordsPerBatchMax}`);
+  if (records.length > recordsPerBatchMax)
+    throw new RecordBatchError('TOO_LARGE', `${records.length} records exceed ${recordsPerBatchMax}`);
   const codecName = options.compression ?? 'none';
   const codec = CompressionCodec[codecName];
   if (codec !== CompressionCodec.none && codec !== CompressionCodec.gzip) {
@@ -167,11 +169,17 @@ export function encodeRecordBatch(input: RecordBatchInput, options: EncodeOption
   const producerEpoch = checkInt(input.producerEpoch ?? noProducerEpoch, -1, 0x7fff, 'producerEpoch');
   const baseSequence = checkInt(input.baseSequence ?? noSequence, -1, 0x7fffffff, 'baseSequence');
   // What validateRecordBatch refuses, the encoder never writes.
-  if (producerId !== noProducerId && (producerEpoch < 0 || baseSequence < 0)) invalid(`producerId ${producerId} needs producerEpoch and baseSequence >= 0`);
+  if (producerId !== noProducerId && (producerEpoch < 0 || baseSequence < 0))
+    invalid(`producerId ${producerId} needs producerEpoch and baseSequence >= 0`);
   const now = options.timestampMs ?? Date.now();
 
   const first = records[0] as RecordInput;
-  const firstTimestamp = checkInt(first.timestamp ?? now, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'timestamp');
+  const firstTimestamp = checkInt(
+    first.timestamp ?? now,
+    -Number.MAX_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER,
+    'timestamp',
+  );
   let maxTimestamp = firstTimestamp;
   const sized: SizedRecord[] = new Array<SizedRecord>(records.length);
   let recordsBytes = 0;
@@ -180,9 +188,11 @@ export function encodeRecordBatch(input: RecordBatchInput, options: EncodeOption
     const timestamp = checkInt(r.timestamp ?? now, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'timestamp');
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
     const headers = r.headers ?? [];
-    if (headers.length > headersPerRecordMax) throw new RecordBatchError('TOO_LARGE', `${headers.length} headers exceed ${headersPerRecordMax}`);
+    if (headers.length > headersPerRecordMax)
+      throw new RecordBatchError('TOO_LARGE', `${headers.length} headers exceed ${headersPerRecordMax}`);
     const headerKeys: Buffer[] = [];
-    let body = 1 + varintBytes(timestamp - firstTimestamp) + varintBytes(i) + nullableBytes(r.key) + nullableBytes(r.value);
+    let body =
+      1 + varintBytes(timestamp - firstTimestamp) + varintBytes(i) + nullableBytes(r.key) + nullableBytes(r.value);
     body += varintBytes(headers.length);
     for (const h of headers) {
       const keyBytes = Buffer.from(h.key, 'utf8');
@@ -191,7 +201,8 @@ export function encodeRecordBatch(input: RecordBatchInput, options: EncodeOption
     }
     sized[i] = { bodyBytes: body, headerKeys };
     recordsBytes += varintBytes(body) + body;
-    if (recordsBytes > decompressedBytesMax) throw new RecordBatchError('TOO_LARGE', `records exceed ${decompressedBytesMax} bytes`);
+    if (recordsBytes > decompressedBytesMax)
+      throw new RecordBatchError('TOO_LARGE', `records exceed ${decompressedBytesMax} bytes`);
   }
 
   const plain = codec === CompressionCodec.none;
@@ -222,7 +233,8 @@ export function encodeRecordBatch(input: RecordBatchInput, options: EncodeOption
     batch = Buffer.allocUnsafe(batchHeaderBytes + block.byteLength);
     batch.set(block, batchHeaderBytes);
   }
-  if (batch.byteLength > batchBytesMax) throw new RecordBatchError('TOO_LARGE', `${batch.byteLength} bytes exceed ${batchBytesMax}`);
+  if (batch.byteLength > batchBytesMax)
+    throw new RecordBatchError('TOO_LARGE', `${batch.byteLength} bytes exceed ${batchBytesMax}`);
 
   batch[at.magic] = recordBatchMagic;
   batch[at.version] = recordBatchVersion;
@@ -274,15 +286,25 @@ export function isRecordBatch(bytes: Uint8Array): boolean {
 /** Checks magic, version and length: the fields outside the CRC. */
 function checkFrame(buf: Buffer): void {
   if (buf.byteLength < 1) throw new RecordBatchError('TRUNCATED', 'empty input');
-  if (buf[at.magic] !== recordBatchMagic) throw new RecordBatchError('BAD_MAGIC', `first byte is 0x${(buf[0] as number).toString(16)}, not a record batch`);
-  if (buf.byteLength < 2) throw new RecordBatchError('TRUNCATED', `${buf.byteLength} bytes, the header needs ${batchHeaderBytes}`);
-  if (buf[at.version] !== recordBatchVersion) throw new RecordBatchError('UNSUPPORTED_VERSION', `version ${buf[at.version]}; this build reads version ${recordBatchVersion}`);
-  if (buf.byteLength < batchHeaderBytes) throw new RecordBatchError('TRUNCATED', `${buf.byteLength} bytes, the header needs ${batchHeaderBytes}`);
-  if (buf.byteLength > batchBytesMax) throw new RecordBatchError('TOO_LARGE', `${buf.byteLength} bytes exceed ${batchBytesMax}`);
+  if (buf[at.magic] !== recordBatchMagic)
+    throw new RecordBatchError('BAD_MAGIC', `first byte is 0x${(buf[0] as number).toString(16)}, not a record batch`);
+  if (buf.byteLength < 2)
+    throw new RecordBatchError('TRUNCATED', `${buf.byteLength} bytes, the header needs ${batchHeaderBytes}`);
+  if (buf[at.version] !== recordBatchVersion)
+    throw new RecordBatchError(
+      'UNSUPPORTED_VERSION',
+      `version ${buf[at.version]}; this build reads version ${recordBatchVersion}`,
+    );
+  if (buf.byteLength < batchHeaderBytes)
+    throw new RecordBatchError('TRUNCATED', `${buf.byteLength} bytes, the header needs ${batchHeaderBytes}`);
+  if (buf.byteLength > batchBytesMax)
+    throw new RecordBatchError('TOO_LARGE', `${buf.byteLength} bytes exceed ${batchBytesMax}`);
   const batchLength = buf.readUInt32BE(at.batchLength);
   const actual = buf.byteLength - batchLengthFieldEnd;
-  if (batchLength > actual) throw new RecordBatchError('TRUNCATED', `batch length says ${batchLength} bytes, ${actual} present`);
-  if (batchLength !== actual) throw new RecordBatchError('BAD_LENGTH', `batch length says ${batchLength} bytes, ${actual} present`);
+  if (batchLength > actual)
+    throw new RecordBatchError('TRUNCATED', `batch length says ${batchLength} bytes, ${actual} present`);
+  if (batchLength !== actual)
+    throw new RecordBatchError('BAD_LENGTH', `batch length says ${batchLength} bytes, ${actual} present`);
 }
 
 /**
@@ -293,18 +315,26 @@ export function readBatchHeader(bytes: Uint8Array): RecordBatchHeader {
   const buf = asBuffer(bytes);
   checkFrame(buf);
   const attributes = buf.readUInt16BE(at.attributes);
-  if ((attributes & ~attributesKnownMask) !== 0) throw new RecordBatchError('CORRUPT_RECORD', `unknown attribute bits 0x${attributes.toString(16)}`);
+  if ((attributes & ~attributesKnownMask) !== 0)
+    throw new RecordBatchError('CORRUPT_RECORD', `unknown attribute bits 0x${attributes.toString(16)}`);
   const codec = attributes & codecMask;
   if (codec > CompressionCodec.zstd) throw new RecordBatchError('UNSUPPORTED_CODEC', `codec ${codec} is unknown`);
   const recordCount = buf.readInt32BE(at.recordCount);
   const lastOffsetDelta = buf.readInt32BE(at.lastOffsetDelta);
-  if (recordCount < 1 || recordCount > recordsPerBatchMax) throw new RecordBatchError('CORRUPT_RECORD', `record count ${recordCount} outside [1, ${recordsPerBatchMax}]`);
-  if (lastOffsetDelta !== recordCount - 1) throw new RecordBatchError('CORRUPT_RECORD', `last offset delta ${lastOffsetDelta} with ${recordCount} records`);
+  if (recordCount < 1 || recordCount > recordsPerBatchMax)
+    throw new RecordBatchError('CORRUPT_RECORD', `record count ${recordCount} outside [1, ${recordsPerBatchMax}]`);
+  if (lastOffsetDelta !== recordCount - 1)
+    throw new RecordBatchError('CORRUPT_RECORD', `last offset delta ${lastOffsetDelta} with ${recordCount} records`);
   const baseOffset = readU64(buf, at.baseOffset, 'base offset');
-  if (baseOffset + lastOffsetDelta > Number.MAX_SAFE_INTEGER) throw new RecordBatchError('CORRUPT_RECORD', 'last offset exceeds 2^53');
+  if (baseOffset + lastOffsetDelta > Number.MAX_SAFE_INTEGER)
+    throw new RecordBatchError('CORRUPT_RECORD', 'last offset exceeds 2^53');
   const firstTimestamp = readI64(buf, at.firstTimestamp, 'first timestamp');
   const maxTimestamp = readI64(buf, at.maxTimestamp, 'max timestamp');
-  if (maxTimestamp < firstTimestamp) throw new RecordBatchError('CORRUPT_RECORD', `max timestamp ${maxTimestamp} before first timestamp ${firstTimestamp}`);
+  if (maxTimestamp < firstTimestamp)
+    throw new RecordBatchError(
+      'CORRUPT_RECORD',
+      `max timestamp ${maxTimestamp} before first timestamp ${firstTimestamp}`,
+    );
   const producerId = readI64(buf, at.producerId, 'producer id');
   if (producerId < -1) throw new RecordBatchError('CORRUPT_RECORD', `producer id ${producerId}`);
   return {
@@ -337,7 +367,11 @@ export function verifyBatch(bytes: Uint8Array): RecordBatchHeader {
   checkFrame(buf);
   const stored = buf.readUInt32BE(at.crc);
   const actual = computeBatchCrc(buf);
-  if (stored !== actual) throw new RecordBatchError('BAD_CRC', `stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)}: the batch is corrupt`);
+  if (stored !== actual)
+    throw new RecordBatchError(
+      'BAD_CRC',
+      `stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)}: the batch is corrupt`,
+    );
   return readBatchHeader(buf);
 }
 
@@ -386,10 +420,16 @@ export function validateRecordBatch(bytes: Uint8Array): RecordBatchHeader {
 function checkProducerFields(header: RecordBatchHeader): void {
   if (header.producerId === noProducerId) return;
   if (header.producerEpoch < 0) {
-    throw new RecordBatchError('CORRUPT_RECORD', `producer id ${header.producerId} with epoch ${header.producerEpoch}: an idempotent batch carries the epoch InitProducerId returned (0..32767)`);
+    throw new RecordBatchError(
+      'CORRUPT_RECORD',
+      `producer id ${header.producerId} with epoch ${header.producerEpoch}: an idempotent batch carries the epoch InitProducerId returned (0..32767)`,
+    );
   }
   if (header.baseSequence < 0) {
-    throw new RecordBatchError('CORRUPT_RECORD', `producer id ${header.producerId} with base sequence ${header.baseSequence}: an idempotent batch carries a sequence in 0..2^31-1`);
+    throw new RecordBatchError(
+      'CORRUPT_RECORD',
+      `producer id ${header.producerId} with base sequence ${header.baseSequence}: an idempotent batch carries a sequence in 0..2^31-1`,
+    );
   }
 }
 
@@ -401,13 +441,19 @@ function readBlock(buf: Buffer, header: RecordBatchHeader, out: DecodedRecord[] 
     block = gunzip(buf.subarray(batchHeaderBytes));
     start = 0;
   } else if (header.compression !== CompressionCodec.none) {
-    throw new RecordBatchError('UNSUPPORTED_CODEC', `codec ${header.compression} is not available in this build (gzip and none are)`);
+    throw new RecordBatchError(
+      'UNSUPPORTED_CODEC',
+      `codec ${header.compression} is not available in this build (gzip and none are)`,
+    );
   }
   try {
     readRecords(block, start, header, out, true);
   } catch (error: unknown) {
     if (error instanceof RecordBatchError && readsAsUnsigned(block, start, header)) {
-      throw new RecordBatchError(error.code, `${error.detail}; the records are well-formed if their varints are read as unsigned: StreamBus varints are zigzag-encoded (protobuf sint32/sint64, Kafka's varint)`);
+      throw new RecordBatchError(
+        error.code,
+        `${error.detail}; the records are well-formed if their varints are read as unsigned: StreamBus varints are zigzag-encoded (protobuf sint32/sint64, Kafka's varint)`,
+      );
     }
     throw error;
   }
@@ -427,7 +473,10 @@ function gunzip(compressed: Buffer): Buffer {
   try {
     return gunzipSync(compressed, { maxOutputLength: decompressedBytesMax });
   } catch (error: unknown) {
-    throw new RecordBatchError('CORRUPT_RECORD', `gzip block does not decompress within ${decompressedBytesMax} bytes: ${error instanceof Error ? error.message : String(error)}`);
+    throw new RecordBatchError(
+      'CORRUPT_RECORD',
+      `gzip block does not decompress within ${decompressedBytesMax} bytes: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -437,7 +486,13 @@ function gunzip(compressed: Buffer): Buffer {
  * against the header; with `out` it also collects them (views of `block`, header keys as
  * strings), without it nothing is allocated.
  */
-function readRecords(block: Buffer, start: number, header: RecordBatchHeader, out: DecodedRecord[] | null, zigzag: boolean): void {
+function readRecords(
+  block: Buffer,
+  start: number,
+  header: RecordBatchHeader,
+  out: DecodedRecord[] | null,
+  zigzag: boolean,
+): void {
   const blockEnd = block.byteLength;
   const r = new Reader(block, start, blockEnd, zigzag);
   let maxTimestamp = -Number.MAX_SAFE_INTEGER;
@@ -447,20 +502,25 @@ function readRecords(block: Buffer, start: number, header: RecordBatchHeader, ou
     r.end = blockEnd;
     if (r.pos >= blockEnd) r.fail(`missing: the header says ${header.recordCount} records, the batch holds ${i}`);
     const length = r.varint32('length');
-    if (length < 1 || length > blockEnd - r.pos) r.fail(`length ${length} does not fit the ${blockEnd - r.pos} bytes left in the batch`);
+    if (length < 1 || length > blockEnd - r.pos)
+      r.fail(`length ${length} does not fit the ${blockEnd - r.pos} bytes left in the batch`);
     const end = r.pos + length;
     r.end = end;
     const attributes = r.u8('attributes');
     if (attributes !== 0) r.fail(`attributes 0x${attributes.toString(16)}; record attributes are 0`);
     const timestampDelta = r.varint64('timestamp delta');
     const offsetDelta = r.varint32('offset delta');
-    if (offsetDelta !== i) r.fail(`offset delta ${offsetDelta}; the record at position ${i} has offset delta ${i}${zigzag && unzigzag(i) === offsetDelta ? ` (read unsigned it is ${i}: varints are zigzag-encoded)` : ''}`);
+    if (offsetDelta !== i)
+      r.fail(
+        `offset delta ${offsetDelta}; the record at position ${i} has offset delta ${i}${zigzag && unzigzag(i) === offsetDelta ? ` (read unsigned it is ${i}: varints are zigzag-encoded)` : ''}`,
+      );
     const keyLength = r.nullableLength('key');
     const keyEnd = r.pos;
     const valueLength = r.nullableLength('value');
     const valueEnd = r.pos;
     const headerCount = r.varint32('header count');
-    if (headerCount < 0 || headerCount > headersPerRecordMax) r.fail(`header count ${headerCount} outside [0, ${headersPerRecordMax}]`);
+    if (headerCount < 0 || headerCount > headersPerRecordMax)
+      r.fail(`header count ${headerCount} outside [0, ${headersPerRecordMax}]`);
     const headers: RecordHeader[] | null = out === null ? null : [];
     for (let h = 0; h < headerCount; h++) {
       r.header = h;
@@ -476,10 +536,12 @@ function readRecords(block: Buffer, start: number, header: RecordBatchHeader, ou
     }
     r.header = -1;
     if (r.pos !== end) r.fail(`${end - r.pos} bytes left over after its last field (its length says ${length})`);
-    if (i === 0 && timestampDelta !== 0) r.fail(`timestamp delta ${timestampDelta}; the first record carries the batch's first timestamp (delta 0)`);
+    if (i === 0 && timestampDelta !== 0)
+      r.fail(`timestamp delta ${timestampDelta}; the first record carries the batch's first timestamp (delta 0)`);
     const timestamp = header.firstTimestamp + timestampDelta;
     if (!Number.isSafeInteger(timestamp)) r.fail(`timestamp ${timestamp} exceeds 2^53`);
-    if (timestamp > header.maxTimestamp) r.fail(`timestamp ${timestamp} is after the batch's max timestamp ${header.maxTimestamp}`);
+    if (timestamp > header.maxTimestamp)
+      r.fail(`timestamp ${timestamp} is after the batch's max timestamp ${header.maxTimestamp}`);
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
     out?.push({
       offset: header.baseOffset + i,
@@ -492,8 +554,10 @@ function readRecords(block: Buffer, start: number, header: RecordBatchHeader, ou
     });
   }
   r.record = -1;
-  if (r.pos !== blockEnd) r.fail(`${blockEnd - r.pos} bytes after the last record (the header says ${header.recordCount} records)`);
-  if (maxTimestamp !== header.maxTimestamp) r.fail(`max timestamp ${header.maxTimestamp}, but the largest record timestamp is ${maxTimestamp}`);
+  if (r.pos !== blockEnd)
+    r.fail(`${blockEnd - r.pos} bytes after the last record (the header says ${header.recordCount} records)`);
+  if (maxTimestamp !== header.maxTimestamp)
+    r.fail(`max timestamp ${header.maxTimestamp}, but the largest record timestamp is ${maxTimestamp}`);
 }
 
 /** UTF-8 validity of `buf[start, end)`; ASCII (the usual header key) is checked without a view. */
@@ -514,7 +578,8 @@ export function splitRecordBatches(bytes: Uint8Array): { readonly batches: Buffe
   const batches: Buffer[] = [];
   let pos = 0;
   while (pos + batchLengthFieldEnd <= buf.byteLength) {
-    if (buf[pos + at.magic] !== recordBatchMagic) throw new RecordBatchError('BAD_MAGIC', `byte ${pos} does not start a record batch`);
+    if (buf[pos + at.magic] !== recordBatchMagic)
+      throw new RecordBatchError('BAD_MAGIC', `byte ${pos} does not start a record batch`);
     const size = batchLengthFieldEnd + buf.readUInt32BE(pos + at.batchLength);
     if (pos + size > buf.byteLength) break;
     batches.push(buf.subarray(pos, pos + size));

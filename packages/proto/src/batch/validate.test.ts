@@ -120,7 +120,8 @@ function refusal(bytes: Buffer): RecordBatchError | null {
     decoded = error;
   }
   // Producer-field checks are the validator's alone; everything else the two share.
-  if (validated === null || !validated.detail.startsWith('producer id')) expect(decoded?.message).toBe(validated?.message);
+  if (validated === null || !validated.detail.startsWith('producer id'))
+    expect(decoded?.message).toBe(validated?.message);
   return validated;
 }
 
@@ -140,7 +141,12 @@ const two: RawRecord[] = [
 describe('validateRecordBatch', () => {
   it('accepts what the encoder writes, and the raw writer writes the same bytes', () => {
     const encoded = encodeRecordBatch(
-      { records: [{ key: k('k0'), value: k('v0'), headers: [{ key: 'h', value: k('x') }], timestamp: 1_700_000_000_000 }, { key: null, value: k('v1'), timestamp: 1_700_000_000_005 }] },
+      {
+        records: [
+          { key: k('k0'), value: k('v0'), headers: [{ key: 'h', value: k('x') }], timestamp: 1_700_000_000_000 },
+          { key: null, value: k('v1'), timestamp: 1_700_000_000_005 },
+        ],
+      },
       {},
     );
     expect(rawBatch(two).equals(encoded)).toBe(true);
@@ -156,18 +162,52 @@ describe('validateRecordBatch', () => {
     ];
     // Record 0's length 14 reads as 7, its key length 2 as 1: the value length runs past the record.
     expectRefused(rawBatch(full, { unsigned: true }), 'CORRUPT_RECORD', 'record 0 (at byte 58)', 'zigzag');
-    expectRefused(rawBatch([{ offsetDelta: 0, key: k('ab'), value: k('cd') }], { unsigned: true }), 'CORRUPT_RECORD', 'record 0', 'zigzag');
+    expectRefused(
+      rawBatch([{ offsetDelta: 0, key: k('ab'), value: k('cd') }], { unsigned: true }),
+      'CORRUPT_RECORD',
+      'record 0',
+      'zigzag',
+    );
     expectRefused(rawBatch(full, { unsigned: true, gzip: true }), 'CORRUPT_RECORD', 'zigzag');
     // Only record 1's offset delta unsigned: 1 reads as -1.
-    expectRefused(rawBatch([{ offsetDelta: 0 }, { offsetDelta: -1 }]), 'CORRUPT_RECORD', 'record 1', 'offset delta -1', 'read unsigned it is 1', 'zigzag');
+    expectRefused(
+      rawBatch([{ offsetDelta: 0 }, { offsetDelta: -1 }]),
+      'CORRUPT_RECORD',
+      'record 1',
+      'offset delta -1',
+      'read unsigned it is 1',
+      'zigzag',
+    );
   });
 
   it('refuses a record length that disagrees with its bytes', () => {
-    expectRefused(rawBatch([{ offsetDelta: 0, value: k('hello'), lengthSkew: 50 }]), 'CORRUPT_RECORD', 'record 0', 'does not fit');
-    expectRefused(rawBatch([{ offsetDelta: 0, value: k('hello'), lengthSkew: -3 }]), 'CORRUPT_RECORD', 'record 0', 'runs past the end of the record');
-    expectRefused(rawBatch([{ offsetDelta: 0, value: k('hello'), inside: Buffer.from([1, 2]) }]), 'CORRUPT_RECORD', 'record 0', '2 bytes left over');
+    expectRefused(
+      rawBatch([{ offsetDelta: 0, value: k('hello'), lengthSkew: 50 }]),
+      'CORRUPT_RECORD',
+      'record 0',
+      'does not fit',
+    );
+    expectRefused(
+      rawBatch([{ offsetDelta: 0, value: k('hello'), lengthSkew: -3 }]),
+      'CORRUPT_RECORD',
+      'record 0',
+      'runs past the end of the record',
+    );
+    expectRefused(
+      rawBatch([{ offsetDelta: 0, value: k('hello'), inside: Buffer.from([1, 2]) }]),
+      'CORRUPT_RECORD',
+      'record 0',
+      '2 bytes left over',
+    );
     // A length that fits the batch but swallows the next record.
-    expectRefused(rawBatch([{ offsetDelta: 0, value: k('a'), lengthSkew: 8 }, { offsetDelta: 1, value: k('b') }]), 'CORRUPT_RECORD', 'record 0');
+    expectRefused(
+      rawBatch([
+        { offsetDelta: 0, value: k('a'), lengthSkew: 8 },
+        { offsetDelta: 1, value: k('b') },
+      ]),
+      'CORRUPT_RECORD',
+      'record 0',
+    );
   });
 
   it('refuses a record count that disagrees with the records present', () => {
@@ -188,56 +228,143 @@ describe('validateRecordBatch', () => {
     const tooLong = rawBatch([{ offsetDelta: 0, value: k('a') }]);
     // The value length varint (record byte 4) rewritten as 6 continuation bytes is too long for
     // a 32-bit field; the record length covers the extra bytes.
-    const body = Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x00]), Buffer.from([0])]);
+    const body = Buffer.concat([
+      Buffer.from([0, 0, 0, 1]),
+      Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x00]),
+      Buffer.from([0]),
+    ]);
     const longVarint = rawWithBody(body);
     expectRefused(longVarint, 'CORRUPT_RECORD', 'value: varint longer than 5 bytes');
     // 5 bytes holding 2^33: fits the byte bound, not int32.
-    expectRefused(rawWithBody(Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x20]), Buffer.from([0])])), 'CORRUPT_RECORD', 'value: varint out of range');
+    expectRefused(
+      rawWithBody(
+        Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x20]), Buffer.from([0])]),
+      ),
+      'CORRUPT_RECORD',
+      'value: varint out of range',
+    );
     // A 64-bit timestamp delta beyond 2^53.
-    expectRefused(rawWithBody(Buffer.from([0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 1, 1, 0])), 'CORRUPT_RECORD', 'timestamp delta: varint out of range');
+    expectRefused(
+      rawWithBody(Buffer.from([0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 1, 1, 0])),
+      'CORRUPT_RECORD',
+      'timestamp delta: varint out of range',
+    );
     expect(refusal(tooLong)).toBeNull();
     expectRefused(rawWithBody(Buffer.from([0, 0, 0, 3, 1, 0])), 'CORRUPT_RECORD', 'key: length -2');
   });
 
   it('refuses timestamps that disagree with the first and max timestamps', () => {
-    expectRefused(rawBatch([{ offsetDelta: 0, timestampDelta: 3 }], { maxTimestamp: 1_700_000_000_003 }), 'CORRUPT_RECORD', 'record 0', 'first record carries');
-    expectRefused(rawBatch([{ offsetDelta: 0 }, { offsetDelta: 1, timestampDelta: 9 }], { maxTimestamp: 1_700_000_000_005 }), 'CORRUPT_RECORD', 'record 1', "after the batch's max timestamp");
-    expectRefused(rawBatch([{ offsetDelta: 0 }, { offsetDelta: 1, timestampDelta: 2 }], { maxTimestamp: 1_700_000_000_005 }), 'CORRUPT_RECORD', 'largest record timestamp is 1700000000002');
-    expectRefused(rawBatch([{ offsetDelta: 0 }], { maxTimestamp: 1_699_999_999_999 }), 'CORRUPT_RECORD', 'before first timestamp');
+    expectRefused(
+      rawBatch([{ offsetDelta: 0, timestampDelta: 3 }], { maxTimestamp: 1_700_000_000_003 }),
+      'CORRUPT_RECORD',
+      'record 0',
+      'first record carries',
+    );
+    expectRefused(
+      rawBatch([{ offsetDelta: 0 }, { offsetDelta: 1, timestampDelta: 9 }], { maxTimestamp: 1_700_000_000_005 }),
+      'CORRUPT_RECORD',
+      'record 1',
+      "after the batch's max timestamp",
+    );
+    expectRefused(
+      rawBatch([{ offsetDelta: 0 }, { offsetDelta: 1, timestampDelta: 2 }], { maxTimestamp: 1_700_000_000_005 }),
+      'CORRUPT_RECORD',
+      'largest record timestamp is 1700000000002',
+    );
+    expectRefused(
+      rawBatch([{ offsetDelta: 0 }], { maxTimestamp: 1_699_999_999_999 }),
+      'CORRUPT_RECORD',
+      'before first timestamp',
+    );
     // Earlier than the first record is allowed (the first timestamp is the first record's, not the least).
     expect(refusal(rawBatch([{ offsetDelta: 0 }, { offsetDelta: 1, timestampDelta: -10 }]))).toBeNull();
   });
 
   it('refuses header counts out of bounds and header keys that are null or not UTF-8', () => {
     expectRefused(rawBatch([{ offsetDelta: 0, headerCount: -1 }]), 'CORRUPT_RECORD', 'header count -1');
-    expectRefused(rawBatch([{ offsetDelta: 0, headerCount: headersPerRecordMax + 1 }]), 'CORRUPT_RECORD', `header count ${headersPerRecordMax + 1}`);
-    expectRefused(rawBatch([{ offsetDelta: 0, headers: [{ key: k('ok'), value: null }, { key: null, value: k('v') }] }]), 'CORRUPT_RECORD', 'record 0 (at byte 58) header 1: key is null');
+    expectRefused(
+      rawBatch([{ offsetDelta: 0, headerCount: headersPerRecordMax + 1 }]),
+      'CORRUPT_RECORD',
+      `header count ${headersPerRecordMax + 1}`,
+    );
+    expectRefused(
+      rawBatch([
+        {
+          offsetDelta: 0,
+          headers: [
+            { key: k('ok'), value: null },
+            { key: null, value: k('v') },
+          ],
+        },
+      ]),
+      'CORRUPT_RECORD',
+      'record 0 (at byte 58) header 1: key is null',
+    );
     for (const bad of [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
-      expectRefused(rawBatch([{ offsetDelta: 0, headers: [{ key: Buffer.from(bad), value: null }] }]), 'CORRUPT_RECORD', 'header 0: key is not valid UTF-8');
+      expectRefused(
+        rawBatch([{ offsetDelta: 0, headers: [{ key: Buffer.from(bad), value: null }] }]),
+        'CORRUPT_RECORD',
+        'header 0: key is not valid UTF-8',
+      );
     }
     // More headers than the record holds.
-    expectRefused(rawBatch([{ offsetDelta: 0, headerCount: 2, headers: [{ key: k('a'), value: null }] }]), 'CORRUPT_RECORD', 'header 1: key: varint runs past the end of the record');
-    const utf8 = rawBatch([{ offsetDelta: 0, headers: [{ key: k('ключ-🔑'), value: null }, { key: k(''), value: k('empty key') }] }]);
+    expectRefused(
+      rawBatch([{ offsetDelta: 0, headerCount: 2, headers: [{ key: k('a'), value: null }] }]),
+      'CORRUPT_RECORD',
+      'header 1: key: varint runs past the end of the record',
+    );
+    const utf8 = rawBatch([
+      {
+        offsetDelta: 0,
+        headers: [
+          { key: k('ключ-🔑'), value: null },
+          { key: k(''), value: k('empty key') },
+        ],
+      },
+    ]);
     expect(refusal(utf8)).toBeNull();
     expect(decodeRecordBatch(utf8).records[0]?.headers.map((h) => h.key)).toEqual(['ключ-🔑', '']);
     // A leading byte order mark is part of the key (it used to be stripped on decode).
-    expect(decodeRecordBatch(encodeRecordBatch({ records: [{ value: null, headers: [{ key: '\ufeffk', value: null }] }] })).records[0]?.headers[0]?.key).toBe('\ufeffk');
+    expect(
+      decodeRecordBatch(encodeRecordBatch({ records: [{ value: null, headers: [{ key: '\ufeffk', value: null }] }] }))
+        .records[0]?.headers[0]?.key,
+    ).toBe('\ufeffk');
   });
 
   it('refuses record attributes, unknown batch attributes and producer fields an idempotent batch lacks', () => {
     expectRefused(rawBatch([{ offsetDelta: 0, attributes: 1 }]), 'CORRUPT_RECORD', 'record 0', 'attributes 0x1');
-    expectRefused(rawBatch([{ offsetDelta: 0 }], { producerId: 5, producerEpoch: -1, baseSequence: 0 }), 'CORRUPT_RECORD', 'producer id 5 with epoch -1');
-    expectRefused(rawBatch([{ offsetDelta: 0 }], { producerId: 5, producerEpoch: 0, baseSequence: -1 }), 'CORRUPT_RECORD', 'producer id 5 with base sequence -1');
+    expectRefused(
+      rawBatch([{ offsetDelta: 0 }], { producerId: 5, producerEpoch: -1, baseSequence: 0 }),
+      'CORRUPT_RECORD',
+      'producer id 5 with epoch -1',
+    );
+    expectRefused(
+      rawBatch([{ offsetDelta: 0 }], { producerId: 5, producerEpoch: 0, baseSequence: -1 }),
+      'CORRUPT_RECORD',
+      'producer id 5 with base sequence -1',
+    );
     expect(refusal(rawBatch([{ offsetDelta: 0 }], { producerId: 5, producerEpoch: 0, baseSequence: 0 }))).toBeNull();
-    expect(() => encodeRecordBatch({ producerId: 5, records: [{ value: null }] })).toThrow(/producerEpoch and baseSequence/);
+    expect(() => encodeRecordBatch({ producerId: 5, records: [{ value: null }] })).toThrow(
+      /producerEpoch and baseSequence/,
+    );
   });
 
   it('checks compressed records the same way, within the decompression bound', () => {
     expect(refusal(rawBatch(two, { gzip: true }))).toBeNull();
-    expect(refusal(encodeRecordBatch({ records: [{ value: k('a') }, { value: k('b') }] }, { compression: 'gzip' }))).toBeNull();
-    expectRefused(rawBatch([{ offsetDelta: 0 }, { offsetDelta: 5 }], { gzip: true }), 'CORRUPT_RECORD', 'record 1', 'offset delta 5');
+    expect(
+      refusal(encodeRecordBatch({ records: [{ value: k('a') }, { value: k('b') }] }, { compression: 'gzip' })),
+    ).toBeNull();
+    expectRefused(
+      rawBatch([{ offsetDelta: 0 }, { offsetDelta: 5 }], { gzip: true }),
+      'CORRUPT_RECORD',
+      'record 1',
+      'offset delta 5',
+    );
     const small = encodeRecordBatch({ records: [{ value: k('x') }] }, { compression: 'gzip', timestampMs: 1 });
-    const bomb = Buffer.concat([small.subarray(0, batchHeaderBytes), gzipSync(Buffer.alloc(decompressedBytesMax + 1024))]);
+    const bomb = Buffer.concat([
+      small.subarray(0, batchHeaderBytes),
+      gzipSync(Buffer.alloc(decompressedBytesMax + 1024)),
+    ]);
     bomb.writeUInt32BE(bomb.byteLength - headerLayout.crc, headerLayout.batchLength);
     bomb.writeUInt32BE(computeBatchCrc(bomb), headerLayout.crc);
     expectRefused(bomb, 'CORRUPT_RECORD', `within ${decompressedBytesMax} bytes`);
@@ -258,7 +385,13 @@ describe('validateRecordBatch', () => {
     const recordArb = fc.record({
       key: fc.option(fc.uint8Array({ maxLength: 20 }), { nil: null }),
       value: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: null }),
-      headers: fc.array(fc.record({ key: fc.string({ maxLength: 6 }), value: fc.option(fc.uint8Array({ maxLength: 8 }), { nil: null }) }), { maxLength: 3 }),
+      headers: fc.array(
+        fc.record({
+          key: fc.string({ maxLength: 6 }),
+          value: fc.option(fc.uint8Array({ maxLength: 8 }), { nil: null }),
+        }),
+        { maxLength: 3 },
+      ),
       timestamp: fc.integer({ min: 1_600_000_000_000, max: 1_600_000_100_000 }),
     });
     fc.assert(

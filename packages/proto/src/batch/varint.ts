@@ -50,7 +50,12 @@ export class Reader {
   header = -1;
 
   /** `zigzag` false reads varints as plain unsigned ones: only to diagnose a writer that forgot zigzag. */
-  constructor(readonly buf: Uint8Array, start: number, end: number, private readonly zigzag = true) {
+  constructor(
+    readonly buf: Uint8Array,
+    start: number,
+    end: number,
+    private readonly zigzag = true,
+  ) {
     this.pos = start;
     this.end = end;
   }
@@ -58,7 +63,10 @@ export class Reader {
   fail(detail: string): never {
     if (this.record < 0) throw new RecordBatchError('CORRUPT_RECORD', detail);
     const header = this.header < 0 ? '' : ` header ${this.header}`;
-    throw new RecordBatchError('CORRUPT_RECORD', `record ${this.record} (at byte ${this.recordStart})${header}: ${detail}`);
+    throw new RecordBatchError(
+      'CORRUPT_RECORD',
+      `record ${this.record} (at byte ${this.recordStart})${header}: ${detail}`,
+    );
   }
 
   /** A varint of a 32-bit field: at most 5 bytes, a value in the int32 range. */
@@ -103,7 +111,8 @@ export class Reader {
     const length = this.varint32(what);
     if (length === -1) return -1;
     if (length < 0) this.fail(`${what}: length ${length}; a length is -1 (null) or more`);
-    if (length > this.end - this.pos) this.fail(`${what}: length ${length} runs past the end of the record (${this.end - this.pos} bytes left)`);
+    if (length > this.end - this.pos)
+      this.fail(`${what}: length ${length} runs past the end of the record (${this.end - this.pos} bytes left)`);
     this.pos += length;
     return length;
   }

@@ -32,7 +32,9 @@ const secondsPerRun = Number(process.env['BENCH_SECONDS'] ?? 0.5);
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Nanoseconds per call of `fn(batch)`, over about `secondsPerRun`. */
@@ -61,8 +63,12 @@ function makeBatch(shape: Shape): Buffer {
 }
 
 function main(): void {
-  process.stdout.write(`record batch bench: node ${process.version}, ${process.platform}/${process.arch}, ${repetitions} runs of ${secondsPerRun} s per function and shape\n`);
-  process.stdout.write('| batch | bytes | verify µs | validate µs | decode µs | validate MB/s | validate / verify |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n');
+  process.stdout.write(
+    `record batch bench: node ${process.version}, ${process.platform}/${process.arch}, ${repetitions} runs of ${secondsPerRun} s per function and shape\n`,
+  );
+  process.stdout.write(
+    '| batch | bytes | verify µs | validate µs | decode µs | validate MB/s | validate / verify |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n',
+  );
   for (const shape of shapes) {
     const batch = makeBatch(shape);
     for (const fn of [verifyBatch, validateRecordBatch, decodeRecordBatch]) nsPerCall(fn, batch);

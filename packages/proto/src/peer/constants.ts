@@ -13,4 +13,5 @@ export const peerControllerCommandBytesMax = 1024 * 1024;
 export const peerRaftMethodPath = '/streambus.peer.v1.Peer/Raft';
 export const peerProposeControllerCommandMethodPath = '/streambus.peer.v1.Peer/ProposeControllerCommand';
 
-if (peerControllerCommandBytesMax > peerMessageBytesMax) throw new Error('a controller command must fit in a peer message');
+if (peerControllerCommandBytesMax > peerMessageBytesMax)
+  throw new Error('a controller command must fit in a peer message');

@@ -38,7 +38,9 @@ describe('peer protocol loading', () => {
 
   it('keeps uint64 values up to 2^53 - 1 exact', () => {
     const type = peerProtoTypes().raftFrame;
-    const decoded = type.decode(type.encode({ protocolVersion: 1, from: 1, to: 2, session: Number.MAX_SAFE_INTEGER }).finish()) as unknown as Record<string, unknown>;
+    const decoded = type.decode(
+      type.encode({ protocolVersion: 1, from: 1, to: 2, session: Number.MAX_SAFE_INTEGER }).finish(),
+    ) as unknown as Record<string, unknown>;
     expect(wireNumber(decoded['session'])).toBe(Number.MAX_SAFE_INTEGER);
     expect(wireNumber('7')).toBeNaN();
     expect(wireBytes([]).byteLength).toBe(0);

@@ -47,7 +47,8 @@ export function peerProtoTypes(): PeerProtoTypes {
 /** A decoded uint64/uint32 as a number (protobufjs gives a Long for 64-bit fields). */
 export function wireNumber(value: unknown): number {
   if (typeof value === 'number') return value;
-  if (typeof value === 'object' && value !== null && 'toNumber' in value && typeof value.toNumber === 'function') return (value.toNumber as () => number).call(value);
+  if (typeof value === 'object' && value !== null && 'toNumber' in value && typeof value.toNumber === 'function')
+    return (value.toNumber as () => number).call(value);
   return Number.NaN;
 }
 
@@ -78,7 +79,11 @@ function decodeCommandRequest(bytes: Buffer): ControllerCommandRequest {
 
 function decodeCommandResponse(bytes: Buffer): ControllerCommandResponse {
   const message = peerProtoTypes().controllerCommandResponse.decode(bytes) as unknown as Record<string, unknown>;
-  return { errorCode: wireNumber(message['errorCode']), leaderHint: wireNumber(message['leaderHint']), result: wireBytes(message['result']) };
+  return {
+    errorCode: wireNumber(message['errorCode']),
+    leaderHint: wireNumber(message['leaderHint']),
+    result: wireBytes(message['result']),
+  };
 }
 
 const passBuffer = (bytes: Buffer): Buffer => bytes;

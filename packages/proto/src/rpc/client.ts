@@ -53,11 +53,24 @@ export interface RpcClientOptions {
 }
 
 const methodNames: readonly StreamBusMethodName[] = [
-  'Metadata', 'CreateTopics', 'DeleteTopics', 'ReassignPartitions', 'ClusterStatus', 'InitProducerId', 'Produce', 'Fetch', 'ListOffsets',
+  'Metadata',
+  'CreateTopics',
+  'DeleteTopics',
+  'ReassignPartitions',
+  'ClusterStatus',
+  'InitProducerId',
+  'Produce',
+  'Fetch',
+  'ListOffsets',
 ];
 
 type UnaryCallback = (error: grpc.ServiceError | null, response?: unknown) => void;
-type UnaryInvoker = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: UnaryCallback) => grpc.ClientUnaryCall;
+type UnaryInvoker = (
+  request: unknown,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: UnaryCallback,
+) => grpc.ClientUnaryCall;
 
 /** Opens a channel to `address` (`host:port`). The connection is made lazily on the first call. */
 export function createStreamBusRpcClient(address: string, options: RpcClientOptions = {}): StreamBusRpcClient {
@@ -106,7 +119,8 @@ function waitConnected(channel: ReturnType<grpc.Client['getChannel']>, timeoutMs
       const state = channel.getConnectivityState(true);
       if (state === grpc.connectivityState.READY) return resolve('ready');
       // TRANSIENT_FAILURE stays until a reconnect succeeds (grpc's "sticky" failure state).
-      if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return resolve('failed');
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN)
+        return resolve('failed');
       if (Date.now() >= deadline) return resolve('timeout');
       channel.watchConnectivityState(state, deadline, (error) => (error === undefined ? check() : resolve('timeout')));
     };

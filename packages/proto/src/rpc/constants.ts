@@ -62,6 +62,7 @@ if (recordBatchBytesMax > messageBytesMax) throw new Error('a record batch must 
 if (fetchPartitionBytesDefault > fetchBytesDefault) throw new Error('fetch defaults are inconsistent');
 if (fetchBytesDefault > fetchBytesMax) throw new Error('the fetch default is within its bound');
 // A response's records, one batch beyond the budget, and the per-partition fields of a full request.
-if (fetchBytesMax + recordBatchBytesMax + partitionsPerRequestMax * 512 > messageBytesMax) throw new Error('a Fetch response fits a message');
+if (fetchBytesMax + recordBatchBytesMax + partitionsPerRequestMax * 512 > messageBytesMax)
+  throw new Error('a Fetch response fits a message');
 if (partitionsPerRequestMax < partitionsPerTopicMax) throw new Error('one topic fits one request');
 if (requestTimeoutMsDefault > produceTimeoutMsMax) throw new Error('the produce timeout default is within its bound');

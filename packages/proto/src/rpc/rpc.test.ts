@@ -30,7 +30,16 @@ describe('rpc: StreamBus service over grpc-js', () => {
             name,
             configs: { 'retention.ms': '1000' },
             partitions: [
-              { errorCode: ErrorCode.NONE, partition: 0, leaderId: 1, leaderEpoch: 7, replicas: [1, 2, 3], inSyncReplicas: [1, 2], highWatermark: 2 ** 40, logStartOffset: 0 },
+              {
+                errorCode: ErrorCode.NONE,
+                partition: 0,
+                leaderId: 1,
+                leaderEpoch: 7,
+                replicas: [1, 2, 3],
+                inSyncReplicas: [1, 2],
+                highWatermark: 2 ** 40,
+                logStartOffset: 0,
+              },
             ],
           })),
         }),
@@ -52,7 +61,9 @@ describe('rpc: StreamBus service over grpc-js', () => {
     };
     addStreamBusService(server, handlers);
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
     );
     client = createStreamBusRpcClient(`127.0.0.1:${port}`);
   });
@@ -65,11 +76,15 @@ describe('rpc: StreamBus service over grpc-js', () => {
   it('cancels a call in flight when its signal is aborted, and one whose signal is already aborted', async () => {
     const abort = new AbortController();
     const started = Date.now();
-    const pending = client.ListOffsets({ partitions: [] }, { deadlineMs: 5_000, signal: abort.signal }).catch((e: unknown) => e);
+    const pending = client
+      .ListOffsets({ partitions: [] }, { deadlineMs: 5_000, signal: abort.signal })
+      .catch((e: unknown) => e);
     setTimeout(() => abort.abort(), 50);
-    expect((await pending as grpc.ServiceError).code).toBe(grpc.status.CANCELLED);
+    expect(((await pending) as grpc.ServiceError).code).toBe(grpc.status.CANCELLED);
     expect(Date.now() - started).toBeLessThan(2_000);
-    const again = await client.ListOffsets({ partitions: [] }, { deadlineMs: 5_000, signal: abort.signal }).catch((e: unknown) => e);
+    const again = await client
+      .ListOffsets({ partitions: [] }, { deadlineMs: 5_000, signal: abort.signal })
+      .catch((e: unknown) => e);
     expect((again as grpc.ServiceError).code).toBe(grpc.status.CANCELLED);
   });
 
@@ -90,7 +105,10 @@ describe('rpc: StreamBus service over grpc-js', () => {
 
   it('carries record batches as bytes and fills defaults', async () => {
     const records = new Uint8Array([0xb5, 1, 2, 3]);
-    await client.Produce({ acks: Acks.LEADER, timeoutMs: 100, transactionalId: '', partitions: [{ topic: 't', partition: 3, records }] }, { deadlineMs: 5000 });
+    await client.Produce(
+      { acks: Acks.LEADER, timeoutMs: 100, transactionalId: '', partitions: [{ topic: 't', partition: 3, records }] },
+      { deadlineMs: 5000 },
+    );
     expect(lastProduce?.acks).toBe(Acks.LEADER);
     expect(Buffer.from(lastProduce?.partitions[0]?.records ?? [])).toEqual(Buffer.from(records));
   });

@@ -81,7 +81,14 @@ async function startCluster(groups: number, leaderOf: (groupId: GroupId) => numb
   for (const groupId of range(groups)) cluster.createGroup(groupId);
   await cluster.settle();
   for (const groupId of range(groups)) cluster.host(leaderOf(groupId)).campaign(groupId);
-  await waitUntil('leaders', () => range(groups).every((groupId) => cluster.host(leaderOf(groupId)).roleOf(groupId) === Role.leader && cluster.leaderOf(groupId) !== 0), 30_000);
+  await waitUntil(
+    'leaders',
+    () =>
+      range(groups).every(
+        (groupId) => cluster.host(leaderOf(groupId)).roleOf(groupId) === Role.leader && cluster.leaderOf(groupId) !== 0,
+      ),
+    30_000,
+  );
   return cluster;
 }
 
@@ -131,7 +138,9 @@ async function throughputOnce(options: BenchOptions): Promise<ThroughputResult> 
   const metricsBefore = { ...leader.metrics };
   const cpuBefore = process.cpuUsage();
   const startMs = performance.now();
-  const workers = range(options.groups).flatMap((groupId) => Array.from({ length: options.inflight }, () => proposer(groupId)));
+  const workers = range(options.groups).flatMap((groupId) =>
+    Array.from({ length: options.inflight }, () => proposer(groupId)),
+  );
   const all = Promise.all([...workers, compactor()]).catch((error: unknown) => {
     failure = error;
   });

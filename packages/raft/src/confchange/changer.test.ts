@@ -6,14 +6,24 @@ import { ConfChangeTransition, ConfChangeType } from '../types.js';
 import type { ConfChange, ConfChangeSingle, ConfState } from '../types.js';
 import { applyChange } from './changer.js';
 
-const cs = (voters: number[], learners: number[] = [], votersOutgoing: number[] = [], learnersNext: number[] = [], autoLeave = false): ConfState => ({
+const cs = (
+  voters: number[],
+  learners: number[] = [],
+  votersOutgoing: number[] = [],
+  learnersNext: number[] = [],
+  autoLeave = false,
+): ConfState => ({
   voters,
   learners,
   votersOutgoing,
   learnersNext,
   autoLeave,
 });
-const cc = (transition: ConfChangeTransition, ...changes: ConfChangeSingle[]): ConfChange => ({ transition, changes, context: new Uint8Array(0) });
+const cc = (transition: ConfChangeTransition, ...changes: ConfChangeSingle[]): ConfChange => ({
+  transition,
+  changes,
+  context: new Uint8Array(0),
+});
 const voter = (nodeId: number): ConfChangeSingle => ({ type: ConfChangeType.addVoter, nodeId });
 const learner = (nodeId: number): ConfChangeSingle => ({ type: ConfChangeType.addLearner, nodeId });
 const remove = (nodeId: number): ConfChangeSingle => ({ type: ConfChangeType.removeNode, nodeId });
@@ -33,7 +43,9 @@ describe('conf change rules', () => {
   });
 
   it('several changes with transition auto go through a joint config with auto-leave', () => {
-    expect(apply(cs([1, 2, 3]), cc(ConfChangeTransition.auto, voter(4), remove(3)))).toEqual(cs([1, 2, 4], [], [1, 2, 3], [], true));
+    expect(apply(cs([1, 2, 3]), cc(ConfChangeTransition.auto, voter(4), remove(3)))).toEqual(
+      cs([1, 2, 4], [], [1, 2, 3], [], true),
+    );
   });
 
   it('joint: enter, demote into learnersNext, leave', () => {
@@ -67,9 +79,16 @@ function invariantsHold(config: TrackerConfig): void {
 }
 
 describe('conf change (property)', () => {
-  const single = fc.record({ type: fc.constantFrom(ConfChangeType.addVoter, ConfChangeType.addLearner, ConfChangeType.removeNode), nodeId: fc.integer({ min: 1, max: 6 }) });
+  const single = fc.record({
+    type: fc.constantFrom(ConfChangeType.addVoter, ConfChangeType.addLearner, ConfChangeType.removeNode),
+    nodeId: fc.integer({ min: 1, max: 6 }),
+  });
   const change = fc.record({
-    transition: fc.constantFrom(ConfChangeTransition.auto, ConfChangeTransition.jointImplicit, ConfChangeTransition.jointExplicit),
+    transition: fc.constantFrom(
+      ConfChangeTransition.auto,
+      ConfChangeTransition.jointImplicit,
+      ConfChangeTransition.jointExplicit,
+    ),
     changes: fc.array(single, { maxLength: 4 }),
     context: fc.constant(new Uint8Array(0)),
   });
@@ -82,9 +101,12 @@ describe('conf change (property)', () => {
           const result = applyChange(config, next);
           if (!result.ok) continue;
           invariantsHold(result.config);
-          const simple = config.votersOutgoing.size === 0 && result.config.votersOutgoing.size === 0 && next.changes.length > 0;
+          const simple =
+            config.votersOutgoing.size === 0 && result.config.votersOutgoing.size === 0 && next.changes.length > 0;
           if (simple) {
-            const diff = [...config.voters].filter((id) => !result.config.voters.has(id)).length + [...result.config.voters].filter((id) => !config.voters.has(id)).length;
+            const diff =
+              [...config.voters].filter((id) => !result.config.voters.has(id)).length +
+              [...result.config.voters].filter((id) => !config.voters.has(id)).length;
             expect(diff).toBeLessThanOrEqual(1);
           }
           config = result.config;

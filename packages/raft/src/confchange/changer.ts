@@ -8,7 +8,8 @@ import type { ConfChange, ConfChangeSingle, NodeId } from '../types.js';
 import { isJoint } from '../tracker/tracker.js';
 import type { TrackerConfig } from '../tracker/tracker.js';
 
-export type ChangeResult = { readonly ok: true; readonly config: TrackerConfig } | { readonly ok: false; readonly reason: string };
+export type ChangeResult =
+  { readonly ok: true; readonly config: TrackerConfig } | { readonly ok: false; readonly reason: string };
 
 interface MutableConfig {
   voters: Set<NodeId>;
@@ -42,7 +43,8 @@ export function entersJoint(change: ConfChange): boolean {
 export function applyChange(config: TrackerConfig, change: ConfChange): ChangeResult {
   // Changes apply on top of the group's membership; a member opened without it (an empty
   // bootstrap) must not build a config of its own from the changes alone (it could elect itself).
-  if (config.voters.size === 0) return { ok: false, reason: 'no voters known: open a joining member with the group\'s bootstrap membership' };
+  if (config.voters.size === 0)
+    return { ok: false, reason: "no voters known: open a joining member with the group's bootstrap membership" };
   if (isLeaveJoint(change)) return leaveJoint(config);
   if (entersJoint(change)) return enterJoint(config, change);
   return simple(config, change.changes);
@@ -113,12 +115,14 @@ function removeNode(next: MutableConfig, id: NodeId): void {
 
 function check(next: MutableConfig): ChangeResult {
   for (const id of next.learners) {
-    if (next.voters.has(id) || next.votersOutgoing.has(id)) return { ok: false, reason: `node ${id} is both learner and voter` };
+    if (next.voters.has(id) || next.votersOutgoing.has(id))
+      return { ok: false, reason: `node ${id} is both learner and voter` };
   }
   for (const id of next.learnersNext) {
     if (!next.votersOutgoing.has(id)) return { ok: false, reason: `next learner ${id} is not an outgoing voter` };
     if (next.voters.has(id)) return { ok: false, reason: `next learner ${id} is an incoming voter` };
   }
-  if (next.votersOutgoing.size === 0 && next.autoLeave) return { ok: false, reason: 'auto-leave set outside a joint configuration' };
+  if (next.votersOutgoing.size === 0 && next.autoLeave)
+    return { ok: false, reason: 'auto-leave set outside a joint configuration' };
   return { ok: true, config: next };
 }

@@ -25,7 +25,10 @@ export function encodeConfChange(change: ConfChange): Uint8Array {
   view.setUint16(2, change.changes.length);
   let offset = headerBytes;
   for (const single of change.changes) {
-    assert(Number.isInteger(single.nodeId) && single.nodeId > 0 && single.nodeId <= 0xffffffff, 'node id is a positive u32');
+    assert(
+      Number.isInteger(single.nodeId) && single.nodeId > 0 && single.nodeId <= 0xffffffff,
+      'node id is a positive u32',
+    );
     view.setUint8(offset, single.type);
     view.setUint32(offset + 1, single.nodeId);
     offset += changeBytes;

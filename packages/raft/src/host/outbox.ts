@@ -6,7 +6,14 @@ import { frameBytesMax, frameMessagesMax } from '../constants.js';
 import { assert } from '../errors.js';
 import { MessageType } from '../types.js';
 import type { Entry, GroupId, Message, NodeId } from '../types.js';
-import type { Frame, FrameHeartbeat, FrameHeartbeatResponse, FrameMessage, FrameQuiesce, RaftTransport } from './frame.js';
+import type {
+  Frame,
+  FrameHeartbeat,
+  FrameHeartbeatResponse,
+  FrameMessage,
+  FrameQuiesce,
+  RaftTransport,
+} from './frame.js';
 
 const emptyBytes = new Uint8Array(0);
 const emptyEntries: readonly Entry[] = Object.freeze([]);

@@ -5,7 +5,12 @@ import type { ProposalReceipt } from '../node-api.js';
 import { ProposalQueue } from './pending.js';
 
 function entries(lo: number, hi: number, term: number): Entry[] {
-  return Array.from({ length: hi - lo + 1 }, (_, i) => ({ index: lo + i, term, type: EntryType.normal, data: new Uint8Array(0) }));
+  return Array.from({ length: hi - lo + 1 }, (_, i) => ({
+    index: lo + i,
+    term,
+    type: EntryType.normal,
+    data: new Uint8Array(0),
+  }));
 }
 
 interface Outcome {
@@ -14,7 +19,13 @@ interface Outcome {
 }
 
 function track(queue: ProposalQueue, index: number, lastIndex: number, term: number, outcome: Outcome): void {
-  queue.push({ index, lastIndex, term, resolve: (receipt) => outcome.ok.push(receipt), reject: (error) => outcome.failed.push(`${index}:${error.message}`) });
+  queue.push({
+    index,
+    lastIndex,
+    term,
+    resolve: (receipt) => outcome.ok.push(receipt),
+    reject: (error) => outcome.failed.push(`${index}:${error.message}`),
+  });
 }
 
 describe('ProposalQueue', () => {
@@ -26,7 +37,10 @@ describe('ProposalQueue', () => {
     queue.settle(entries(1, 2, 2));
     expect(outcome.ok).toEqual([]);
     queue.settle(entries(3, 4, 2));
-    expect(outcome.ok).toEqual([{ index: 1, term: 2 }, { index: 4, term: 2 }]);
+    expect(outcome.ok).toEqual([
+      { index: 1, term: 2 },
+      { index: 4, term: 2 },
+    ]);
     expect(queue.size).toBe(0);
   });
 
@@ -49,7 +63,10 @@ describe('ProposalQueue', () => {
     track(queue, 5, 5, 2, outcome);
     expect(outcome.failed.map((text) => text.split(':')[0])).toEqual(['4']);
     queue.settle(entries(3, 5, 1).map((entry) => (entry.index === 5 ? { ...entry, term: 2 } : entry)));
-    expect(outcome.ok).toEqual([{ index: 3, term: 1 }, { index: 5, term: 2 }]);
+    expect(outcome.ok).toEqual([
+      { index: 3, term: 1 },
+      { index: 5, term: 2 },
+    ]);
   });
 
   it('rejects what a snapshot covered, and everything on rejectAll', () => {

@@ -80,7 +80,8 @@ async function run(seed: number): Promise<void> {
   for (const groupId of groups) {
     const logs = c.nodeIds.map((nodeId) => c.machine(nodeId).applied.get(groupId) ?? []);
     const [first] = logs;
-    const describeLog = (log: readonly Entry[]): string[] => log.map((entry) => `${entry.index}:${entry.term}:${decoder.decode(entry.data)}`);
+    const describeLog = (log: readonly Entry[]): string[] =>
+      log.map((entry) => `${entry.index}:${entry.term}:${decoder.decode(entry.data)}`);
     for (const log of logs) expect(describeLog(log)).toEqual(describeLog(first ?? []));
     for (const ack of acked.filter((a) => a.groupId === groupId)) {
       const entry = first?.find((candidate) => candidate.index === ack.receipt.index);
@@ -128,7 +129,9 @@ describe('RaftHost randomized (lossy network, partitions)', () => {
     const random = Array.from({ length: count }, () => 1 + Math.floor(Math.random() * 1_000_000));
     const seeds = Number.isInteger(fromEnv) && fromEnv > 0 ? [fromEnv] : [...random, 2, 3];
     for (const seed of seeds) {
-      console.log(`raft-host random seed ${seed}; replay: HOST_SEED=${seed} npx vitest run src/host/raft-host.random.test.ts`);
+      console.log(
+        `raft-host random seed ${seed}; replay: HOST_SEED=${seed} npx vitest run src/host/raft-host.random.test.ts`,
+      );
       await run(seed);
     }
   });

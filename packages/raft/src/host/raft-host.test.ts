@@ -32,7 +32,8 @@ async function ledByOne(groups: number, seed = 1): Promise<MemoryHostCluster> {
 /** Ticks until every group is quiesced on every running host. */
 async function waitQuiesced(c: MemoryHostCluster, groupIds: readonly GroupId[], ticksMax = 50): Promise<void> {
   for (let i = 0; i < ticksMax; i++) {
-    if (c.live().every((host) => groupIds.every((groupId) => !host.hasGroup(groupId) || host.isQuiesced(groupId)))) return;
+    if (c.live().every((host) => groupIds.every((groupId) => !host.hasGroup(groupId) || host.isQuiesced(groupId))))
+      return;
     await c.tick();
   }
   throw new Error('groups did not quiesce');
@@ -53,7 +54,8 @@ describe('RaftHost over MemoryNetwork', () => {
     }
     await c.tick(2);
     for (const nodeId of c.nodeIds) {
-      for (const groupId of groups) expect(c.machine(nodeId).texts(groupId)).toEqual([`g${groupId}-a`, `g${groupId}-b`, `g${groupId}-c`]);
+      for (const groupId of groups)
+        expect(c.machine(nodeId).texts(groupId)).toEqual([`g${groupId}-a`, `g${groupId}-b`, `g${groupId}-c`]);
     }
   });
 
@@ -146,7 +148,11 @@ describe('RaftHost over MemoryNetwork', () => {
       deposed = range(1, 10).every((groupId) => c.host(1).roleOf(groupId) !== Role.leader);
     }
     expect(deposed).toBe(true);
-    const majorityLeads = (): boolean => range(1, 10).every((groupId) => [2, 3].includes(c.host(2).leaderOf(groupId)) && c.host(3).leaderOf(groupId) === c.host(2).leaderOf(groupId));
+    const majorityLeads = (): boolean =>
+      range(1, 10).every(
+        (groupId) =>
+          [2, 3].includes(c.host(2).leaderOf(groupId)) && c.host(3).leaderOf(groupId) === c.host(2).leaderOf(groupId),
+      );
     for (let i = 0; i < 100 && !majorityLeads(); i++) await c.tick();
     expect(majorityLeads()).toBe(true);
     c.network.heal();
@@ -156,7 +162,10 @@ describe('RaftHost over MemoryNetwork', () => {
 
   it('rejects proposals on a follower with NotLeaderError naming the leader', async () => {
     const c = await ledByOne(1);
-    const error: unknown = await c.host(2).propose(1, bytes('nope')).catch((caught: unknown) => caught);
+    const error: unknown = await c
+      .host(2)
+      .propose(1, bytes('nope'))
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotLeaderError);
     expect((error as NotLeaderError).leaderId).toBe(1);
     expect((error as NotLeaderError).code).toBe('NOT_LEADER');
@@ -166,7 +175,9 @@ describe('RaftHost over MemoryNetwork', () => {
     const c = await ledByOne(2);
     await waitQuiesced(c, [1, 2]);
     const seen: string[] = [];
-    c.host(3).onLeaderChange((groupId, leaderId, term, role) => seen.push(`${groupId}:${leaderId}:${role}:${term > 0}`));
+    c.host(3).onLeaderChange((groupId, leaderId, term, role) =>
+      seen.push(`${groupId}:${leaderId}:${role}:${term > 0}`),
+    );
     c.host(1).transferLeadership(1, 3);
     await c.settle();
     await c.waitLeaders([1]);
@@ -222,7 +233,8 @@ describe('RaftHost over MemoryNetwork', () => {
     await c.tick(2);
     c.restart(1);
     await c.tick(1);
-    for (const nodeId of [2, 3]) expect(range(1, 8).filter((groupId) => c.host(nodeId).isQuiesced(groupId))).toEqual([]);
+    for (const nodeId of [2, 3])
+      expect(range(1, 8).filter((groupId) => c.host(nodeId).isQuiesced(groupId))).toEqual([]);
     const leaders = await c.waitLeaders(range(1, 8), 60);
     expect(leaders.every((leader) => leader !== 0)).toBe(true);
     await waitQuiesced(c, range(1, 8), 200);
@@ -257,7 +269,9 @@ describe('RaftHost over MemoryNetwork', () => {
       );
     });
     await c.tick(2);
-    expect(answers.map((answer) => (typeof answer === 'number' && answer >= receipt.index ? 'answered' : answer))).toEqual(['answered', 'answered', 'answered']);
+    expect(
+      answers.map((answer) => (typeof answer === 'number' && answer >= receipt.index ? 'answered' : answer)),
+    ).toEqual(['answered', 'answered', 'answered']);
   });
 
   it('never resolves a read with the answer to an earlier run of the host (in flight across its restart)', async () => {
@@ -266,11 +280,15 @@ describe('RaftHost over MemoryNetwork', () => {
     await c.settle();
     let earlierContext: Uint8Array | undefined;
     c.network.observe((frame) => {
-      for (const { message } of frame.messages) if (frame.from === 2 && message.type === MessageType.readIndex) earlierContext ??= message.context;
+      for (const { message } of frame.messages)
+        if (frame.from === 2 && message.type === MessageType.readIndex) earlierContext ??= message.context;
     });
     // Host 2's first read reaches the leader; its answer is held back, and host 2 restarts.
     c.network.block(1, 2);
-    const lost = c.host(2).readIndex(1).catch((caught: unknown) => caught);
+    const lost = c
+      .host(2)
+      .readIndex(1)
+      .catch((caught: unknown) => caught);
     await c.settle();
     expect(earlierContext).toBeDefined();
     const staleIndex = c.host(1).status(1).hardState.commit;
@@ -287,8 +305,29 @@ describe('RaftHost over MemoryNetwork', () => {
       (index) => (answer = index),
       (error: unknown) => (answer = String(error)),
     );
-    const message: Message = { type: MessageType.readIndexResponse, from: 1, to: 2, term: c.host(1).status(1).hardState.term, logTerm: 0, index: staleIndex, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: null, context: earlierContext as Uint8Array };
-    restarted.receive({ from: 1, to: 2, session: c.host(1).session, messages: [{ groupId: 1, message }], heartbeats: [], heartbeatResponses: [], quiesce: [] });
+    const message: Message = {
+      type: MessageType.readIndexResponse,
+      from: 1,
+      to: 2,
+      term: c.host(1).status(1).hardState.term,
+      logTerm: 0,
+      index: staleIndex,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      snapshot: null,
+      context: earlierContext as Uint8Array,
+    };
+    restarted.receive({
+      from: 1,
+      to: 2,
+      session: c.host(1).session,
+      messages: [{ groupId: 1, message }],
+      heartbeats: [],
+      heartbeatResponses: [],
+      quiesce: [],
+    });
     await c.tick(2);
     expect(answer).toBeGreaterThanOrEqual(receipt.index);
   });
@@ -296,7 +335,10 @@ describe('RaftHost over MemoryNetwork', () => {
   it('drops a read the cut-off leader cannot confirm, and a read without a known leader', async () => {
     const c = await ledByOne(1);
     c.network.partition([1], [2, 3]);
-    const read = c.host(1).readIndex(1).catch((caught: unknown) => caught);
+    const read = c
+      .host(1)
+      .readIndex(1)
+      .catch((caught: unknown) => caught);
     await c.tick(40);
     const error = await read;
     expect(error).toBeInstanceOf(ProposalDroppedError);
@@ -434,12 +476,24 @@ describe('RaftHost membership changes', () => {
     for (const text of ['a', 'b']) await c.host(1).propose(5, bytes(text));
     // The new member starts empty and learns everything from the leader.
     c.host(4).createGroup(5, null);
-    await c.host(1).proposeConfChange(5, { transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addVoter, nodeId: 4 }], context: new Uint8Array(0) });
+    await c
+      .host(1)
+      .proposeConfChange(5, {
+        transition: ConfChangeTransition.auto,
+        changes: [{ type: ConfChangeType.addVoter, nodeId: 4 }],
+        context: new Uint8Array(0),
+      });
     expect(c.host(1).status(5).confState.voters).toEqual([1, 2, 3, 4]);
     await c.host(1).propose(5, bytes('c'));
     await c.tick(3);
     expect(c.machine(4).texts(5)).toEqual(['a', 'b', 'c']);
-    await c.host(1).proposeConfChange(5, { transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.removeNode, nodeId: 3 }], context: new Uint8Array(0) });
+    await c
+      .host(1)
+      .proposeConfChange(5, {
+        transition: ConfChangeTransition.auto,
+        changes: [{ type: ConfChangeType.removeNode, nodeId: 3 }],
+        context: new Uint8Array(0),
+      });
     expect(c.host(1).status(5).confState.voters).toEqual([1, 2, 4]);
     await c.kill(3);
     await c.host(1).propose(5, bytes('d'));
@@ -495,7 +549,8 @@ describe('appendBeforePersist', () => {
       leaderWrote = true;
     };
     const proposal = c.host(1).propose(1, bytes('parallel'));
-    for (let i = 0; i < 20 && follower.lastIndex() === before; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 20 && follower.lastIndex() === before; i++)
+      await new Promise((resolve) => setTimeout(resolve, 5));
     const followerFirst = follower.lastIndex() > before && !leaderWrote;
     release();
     await proposal;
@@ -503,7 +558,7 @@ describe('appendBeforePersist', () => {
     return followerFirst;
   }
 
-  it('on: a follower writes the leader\'s entry while the leader\'s own write is still in flight', async () => {
+  it("on: a follower writes the leader's entry while the leader's own write is still in flight", async () => {
     expect(await followerWritesFirst(true)).toBe(true);
   });
 

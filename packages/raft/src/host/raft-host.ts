@@ -20,8 +20,22 @@
  */
 import { decodeConfChange } from '../confchange/codec.js';
 import type { RaftLogger, RaftNodeConfig } from '../config.js';
-import { electionTicksDefault, hostGroupsPerTurnMax, hostProposalsPendingMax, hostReadsPendingMax, hostReadTimeoutElections, hostTickMsDefault } from '../constants.js';
-import { AssertionError, assert, GroupNotFoundError, NotLeaderError, ProposalDroppedError, StoppedError } from '../errors.js';
+import {
+  electionTicksDefault,
+  hostGroupsPerTurnMax,
+  hostProposalsPendingMax,
+  hostReadsPendingMax,
+  hostReadTimeoutElections,
+  hostTickMsDefault,
+} from '../constants.js';
+import {
+  AssertionError,
+  assert,
+  GroupNotFoundError,
+  NotLeaderError,
+  ProposalDroppedError,
+  StoppedError,
+} from '../errors.js';
 import type { NodeStatus, ProposalReceipt, RaftNodeApi, StateMachine } from '../node-api.js';
 import { RaftNode } from '../node/raft-node.js';
 import type { GroupWrite, OpenGroupOptions, RaftStore } from '../storage.js';
@@ -261,7 +275,12 @@ export class RaftHost {
    * nothing for it, else recovers it (then `bootstrap` is ignored). A group already open is left
    * as it is. `overrides` win over the host's `groupDefaults`.
    */
-  createGroup(groupId: GroupId, bootstrap: ConfState | null, overrides: GroupConfig = {}, options: OpenGroupOptions = {}): void {
+  createGroup(
+    groupId: GroupId,
+    bootstrap: ConfState | null,
+    overrides: GroupConfig = {},
+    options: OpenGroupOptions = {},
+  ): void {
     this.checkOpen();
     if (this.groups.has(groupId)) return;
     assert(!this.deleting.has(groupId), 'a removed group is re-created only after removeGroup resolved');
@@ -327,7 +346,8 @@ export class RaftHost {
     const group = this.groups.get(groupId);
     if (group === undefined) return Promise.reject(new GroupNotFoundError(groupId));
     const discardFrom = this.store.discardFrom?.bind(this.store);
-    if (discardFrom === undefined) return Promise.reject(new ProposalDroppedError('this store cannot drop a corrupt suffix'));
+    if (discardFrom === undefined)
+      return Promise.reject(new ProposalDroppedError('this store cannot drop a corrupt suffix'));
     this.closeGroup(group, new ProposalDroppedError(`group ${groupId} is being repaired on this host; retry`));
     this.deleting.add(groupId);
     return this.chore(async () => {
@@ -387,10 +407,15 @@ export class RaftHost {
     if (group === undefined) return Promise.reject(new GroupNotFoundError(groupId));
     if (this.state !== 'running') return Promise.reject(new StoppedError());
     if (group.leaderId === 0) return Promise.reject(new NotLeaderError(0));
-    if (group.reads.size >= hostReadsPendingMax) return Promise.reject(new ProposalDroppedError('too many reads pending; retry later'));
+    if (group.reads.size >= hostReadsPendingMax)
+      return Promise.reject(new ProposalDroppedError('too many reads pending; retry later'));
     const id = ++this.readSeq;
     const promise = new Promise<number>((resolve, reject) => {
-      group.reads.set(id, { resolve, reject, deadlineTick: this.tickCount + hostReadTimeoutElections * this.electionTicks });
+      group.reads.set(id, {
+        resolve,
+        reject,
+        deadlineTick: this.tickCount + hostReadTimeoutElections * this.electionTicks,
+      });
     });
     this.readGroups.add(group);
     this.wake(group);
@@ -453,7 +478,11 @@ export class RaftHost {
     if (appliedIndex < group.storage.firstIndex()) return Promise.resolve();
     const confState = group.confAt(appliedIndex);
     if (confState === undefined) {
-      return Promise.reject(new ProposalDroppedError(`membership at index ${appliedIndex} is unknown (below the index the group was opened at); compact at a later applied index`));
+      return Promise.reject(
+        new ProposalDroppedError(
+          `membership at index ${appliedIndex} is unknown (below the index the group was opened at); compact at a later applied index`,
+        ),
+      );
     }
     const snapshot = {
       metadata: { index: appliedIndex, term: group.storage.term(appliedIndex), confState },
@@ -533,11 +562,17 @@ export class RaftHost {
 
   // ---- internals: intake -----------------------------------------------------------------
 
-  private submit(groupId: GroupId, count: number, options: ProposeOptions, proposeTo: (node: RaftNodeApi) => ProposalReceipt): Promise<ProposalReceipt> {
+  private submit(
+    groupId: GroupId,
+    count: number,
+    options: ProposeOptions,
+    proposeTo: (node: RaftNodeApi) => ProposalReceipt,
+  ): Promise<ProposalReceipt> {
     const group = this.groups.get(groupId);
     if (group === undefined) return Promise.reject(new GroupNotFoundError(groupId));
     if (this.state !== 'running') return Promise.reject(new StoppedError());
-    if (group.pendingProposals() >= hostProposalsPendingMax) return Promise.reject(new ProposalDroppedError('too many proposals pending in this group; retry later'));
+    if (group.pendingProposals() >= hostProposalsPendingMax)
+      return Promise.reject(new ProposalDroppedError('too many proposals pending in this group; retry later'));
     let receipt: ProposalReceipt;
     try {
       receipt = proposeTo(group.node);
@@ -600,7 +635,12 @@ export class RaftHost {
     for (const group of this.readGroups) {
       if (!group.expireReads(this.tickCount)) this.readGroups.delete(group);
     }
-    if (this.dirty.length === 0 && this.quiesceQueued.length === 0 && this.turnRunning === null && !this.turnScheduled) {
+    if (
+      this.dirty.length === 0 &&
+      this.quiesceQueued.length === 0 &&
+      this.turnRunning === null &&
+      !this.turnScheduled
+    ) {
       this.sendLiveness();
     } else {
       this.livenessDue = true;
@@ -766,7 +806,8 @@ export class RaftHost {
       .catch((error: unknown) => this.fail(error))
       .finally(() => {
         this.turnRunning = null;
-        if (this.dirty.length > 0 || this.livenessDue || this.chores.length > 0 || this.quiesceQueued.length > 0) this.schedule();
+        if (this.dirty.length > 0 || this.livenessDue || this.chores.length > 0 || this.quiesceQueued.length > 0)
+          this.schedule();
         if (!this.turnScheduled) this.settleIdle();
       });
   }
@@ -801,7 +842,12 @@ export class RaftHost {
       groups.push(group);
       readies.push(ready);
       if (ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
-        writes.push({ groupId: group.groupId, hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+        writes.push({
+          groupId: group.groupId,
+          hardState: ready.hardState,
+          entries: ready.entries,
+          snapshot: ready.snapshot,
+        });
         mustSync ||= ready.mustSync;
       }
     }
@@ -882,9 +928,20 @@ export class RaftHost {
     group.leaderId = softState.leaderId;
     group.role = softState.role;
     if (!leaderChanged && !roleChanged) return;
-    if (leaderChanged && group.reads.size > 0) group.rejectReads(() => new ProposalDroppedError('read index lost: the leader changed; retry'));
-    if (group.quiesced && (softState.role !== Role.follower || softState.leaderId !== group.quiesceLeader)) this.wake(group);
-    this.logger?.debug({ nodeId: this.nodeId, groupId: group.groupId, leaderId: softState.leaderId, role: softState.role, term: group.term }, 'leadership changed');
+    if (leaderChanged && group.reads.size > 0)
+      group.rejectReads(() => new ProposalDroppedError('read index lost: the leader changed; retry'));
+    if (group.quiesced && (softState.role !== Role.follower || softState.leaderId !== group.quiesceLeader))
+      this.wake(group);
+    this.logger?.debug(
+      {
+        nodeId: this.nodeId,
+        groupId: group.groupId,
+        leaderId: softState.leaderId,
+        role: softState.role,
+        term: group.term,
+      },
+      'leadership changed',
+    );
     for (const listener of this.leaderListeners) {
       try {
         listener(group.groupId, softState.leaderId, group.term, softState.role);
@@ -909,7 +966,8 @@ export class RaftHost {
       group.commitWaiters.settle(entries);
       group.settleApplied();
     }
-    for (const readState of ready.readStates) group.resolveRead(readState, (context) => decodeReadContext(this.session, context));
+    for (const readState of ready.readStates)
+      group.resolveRead(readState, (context) => decodeReadContext(this.session, context));
   }
 
   private async restoreSnapshot(group: HostedGroup, ready: Ready): Promise<void> {

@@ -28,7 +28,14 @@ class ReferenceLog {
 
 type Op =
   | { kind: 'leaderAppend'; count: number; termBump: number; size: number }
-  | { kind: 'followerAppend'; prevBack: number; termMatches: boolean; count: number; termBump: number; commitBack: number }
+  | {
+      kind: 'followerAppend';
+      prevBack: number;
+      termMatches: boolean;
+      count: number;
+      termBump: number;
+      commitBack: number;
+    }
   | { kind: 'persistBegin' }
   | { kind: 'persistEnd' }
   | { kind: 'commit'; back: number }
@@ -37,7 +44,12 @@ type Op =
   | { kind: 'probe'; index: number; term: number; bytesMax: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('leaderAppend' as const), count: fc.integer({ min: 1, max: 4 }), termBump: fc.integer({ min: 0, max: 1 }), size: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({
+    kind: fc.constant('leaderAppend' as const),
+    count: fc.integer({ min: 1, max: 4 }),
+    termBump: fc.integer({ min: 0, max: 1 }),
+    size: fc.integer({ min: 0, max: 5 }),
+  }),
   fc.record({
     kind: fc.constant('followerAppend' as const),
     prevBack: fc.integer({ min: -1, max: 8 }),
@@ -51,7 +63,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('commit' as const), back: fc.integer({ min: 0, max: 5 }) }),
   fc.constant({ kind: 'apply' as const }),
   fc.record({ kind: fc.constant('compact' as const), back: fc.integer({ min: 0, max: 5 }) }),
-  fc.record({ kind: fc.constant('probe' as const), index: fc.integer({ min: 0, max: 40 }), term: fc.integer({ min: 0, max: 12 }), bytesMax: fc.integer({ min: 0, max: 12 }) }),
+  fc.record({
+    kind: fc.constant('probe' as const),
+    index: fc.integer({ min: 0, max: 40 }),
+    term: fc.integer({ min: 0, max: 12 }),
+    bytesMax: fc.integer({ min: 0, max: 12 }),
+  }),
 );
 
 class Harness {
@@ -95,7 +112,12 @@ class Harness {
   }
 
   private newEntries(from: number, count: number, term: number, size: number): Entry[] {
-    return Array.from({ length: count }, (_, i) => ({ index: from + i, term, type: EntryType.normal, data: new Uint8Array(size + ((from + i) % 3)) }));
+    return Array.from({ length: count }, (_, i) => ({
+      index: from + i,
+      term,
+      type: EntryType.normal,
+      data: new Uint8Array(size + ((from + i) % 3)),
+    }));
   }
 
   private leaderAppend(count: number, termBump: number, size: number): void {
@@ -142,7 +164,14 @@ class Harness {
     if (to < this.ref.first || this.inFlight !== null) return;
     const term = this.ref.term(to);
     if (term === undefined) return;
-    this.storage.compact({ metadata: { index: to, term, confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } }, data: new Uint8Array(0) });
+    this.storage.compact({
+      metadata: {
+        index: to,
+        term,
+        confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      },
+      data: new Uint8Array(0),
+    });
     this.ref.first = to + 1;
   }
 
@@ -159,7 +188,9 @@ class Harness {
     if (lo >= hi) return;
     const all = ref.entries.slice(lo, hi);
     const expectedSlice = all.slice(0, prefixLength(all, bytesMax));
-    expect(this.log.slice(lo, hi, bytesMax).map((e) => [e.index, e.term])).toEqual(expectedSlice.map((e) => [e.index, e.term]));
+    expect(this.log.slice(lo, hi, bytesMax).map((e) => [e.index, e.term])).toEqual(
+      expectedSlice.map((e) => [e.index, e.term]),
+    );
   }
 
   check(): void {
@@ -167,7 +198,8 @@ class Harness {
     expect(this.log.lastIndex()).toBe(ref.last());
     expect(this.log.firstIndex()).toBe(ref.first);
     expect(this.log.committed).toBe(ref.committed);
-    for (let index = Math.max(0, ref.first - 3); index <= ref.last() + 2; index++) expect(this.log.term(index)).toBe(ref.term(index));
+    for (let index = Math.max(0, ref.first - 3); index <= ref.last() + 2; index++)
+      expect(this.log.term(index)).toBe(ref.term(index));
     const all = this.log.slice(ref.first, ref.last() + 1, Number.MAX_SAFE_INTEGER);
     expect(all.map((e) => [e.index, e.term])).toEqual(ref.entries.slice(ref.first).map((e) => [e.index, e.term]));
   }
@@ -185,7 +217,9 @@ function prefixLength(entries: readonly Entry[], bytesMax: number): number {
 describe('RaftLog (property, against a reference array)', () => {
   it('agrees on terms, bounds, slices, commit and conflicts under random operations', () => {
     const seed = Number(process.env.RAFT_LOG_SEED ?? Date.now() % 1_000_000);
-    console.log(`raft-log property seed ${seed}; replay: RAFT_LOG_SEED=${seed} npx vitest run src/log/raft-log.test.ts`);
+    console.log(
+      `raft-log property seed ${seed}; replay: RAFT_LOG_SEED=${seed} npx vitest run src/log/raft-log.test.ts`,
+    );
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 80 }), (ops) => {
         const harness = new Harness();
@@ -200,12 +234,24 @@ describe('RaftLog (property, against a reference array)', () => {
 
   it('keeps entries handed out unchanged when the unstable tail is rewritten (copy-on-write)', () => {
     const log = new RaftLog(new MemoryStorage(), 0);
-    const e = (index: number, term: number): Entry => ({ index, term, type: EntryType.normal, data: new Uint8Array(0) });
+    const e = (index: number, term: number): Entry => ({
+      index,
+      term,
+      type: EntryType.normal,
+      data: new Uint8Array(0),
+    });
     log.append([e(1, 1), e(2, 1), e(3, 1)]);
     const handed = log.unstableEntries();
     log.append([e(4, 1)]);
     expect(log.maybeAppend(1, 1, 0, [e(2, 2)])).toBe(2);
-    expect(handed.map((x) => [x.index, x.term])).toEqual([[1, 1], [2, 1], [3, 1]]);
-    expect(log.unstableEntries().map((x) => [x.index, x.term])).toEqual([[1, 1], [2, 2]]);
+    expect(handed.map((x) => [x.index, x.term])).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 1],
+    ]);
+    expect(log.unstableEntries().map((x) => [x.index, x.term])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
   });
 });

@@ -28,7 +28,8 @@ function cut(net: TestNetwork, ...rules: ((m: Message) => boolean)[]): void {
 /** The highest commit index any member other than `except` knows. */
 function committedElsewhere(net: TestNetwork, except: NodeId): number {
   let commit = 0;
-  for (const [id, member] of net.members) if (id !== except) commit = Math.max(commit, member.node.status().hardState.commit);
+  for (const [id, member] of net.members)
+    if (id !== except) commit = Math.max(commit, member.node.status().hardState.commit);
   return commit;
 }
 
@@ -44,7 +45,10 @@ function readOn(net: TestNetwork, id: NodeId): number[] {
   const before = net.member(id).readStates.length;
   net.node(id).readIndex(text('read'));
   net.stabilize();
-  return net.member(id).readStates.slice(before).map((r) => r.index);
+  return net
+    .member(id)
+    .readStates.slice(before)
+    .map((r) => r.index);
 }
 
 describe('lease reads', () => {
@@ -157,7 +161,20 @@ describe('lease reads', () => {
     cut(net, around(1));
     // A late answer to an old pre-vote of node 3 carries a higher term: node 3 follows no one now.
     const term = net.node(3).status().hardState.term;
-    const late: Message = { type: MessageType.preVoteResponse, from: 2, to: 3, term: term + 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: true, rejectHint: 0, snapshot: null, context: new Uint8Array(0) };
+    const late: Message = {
+      type: MessageType.preVoteResponse,
+      from: 2,
+      to: 3,
+      term: term + 1,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: true,
+      rejectHint: 0,
+      snapshot: null,
+      context: new Uint8Array(0),
+    };
     net.node(3).step(late);
     expect(net.node(3).status().leaderId).toBe(0);
     net.node(2).campaign();

@@ -5,14 +5,22 @@ import { ConfChangeTransition, ConfChangeType, MessageType } from '../types.js';
 import type { ConfChange, ConfChangeSingle } from '../types.js';
 import { TestNetwork, text } from './test-network.js';
 
-const change = (transition: ConfChangeTransition, ...changes: ConfChangeSingle[]): ConfChange => ({ transition, changes, context: new Uint8Array(0) });
+const change = (transition: ConfChangeTransition, ...changes: ConfChangeSingle[]): ConfChange => ({
+  transition,
+  changes,
+  context: new Uint8Array(0),
+});
 const addLearner = (nodeId: number): ConfChangeSingle => ({ type: ConfChangeType.addLearner, nodeId });
 const addVoter = (nodeId: number): ConfChangeSingle => ({ type: ConfChangeType.addVoter, nodeId });
 const remove = (nodeId: number): ConfChangeSingle => ({ type: ConfChangeType.removeNode, nodeId });
 
 describe('conf change codec', () => {
   it('round-trips', () => {
-    const cc: ConfChange = { transition: ConfChangeTransition.jointExplicit, changes: [addVoter(7), remove(2), addLearner(4294967295)], context: text('ctx') };
+    const cc: ConfChange = {
+      transition: ConfChangeTransition.jointExplicit,
+      changes: [addVoter(7), remove(2), addLearner(4294967295)],
+      context: text('ctx'),
+    };
     const decoded = decodeConfChange(encodeConfChange(cc));
     expect(decoded.transition).toBe(cc.transition);
     expect(decoded.changes).toEqual(cc.changes);
@@ -53,19 +61,26 @@ describe('membership changes', () => {
     net.node(1).proposeConfChange(change(ConfChangeTransition.auto, addVoter(4)));
     net.stabilize();
     net.tickAll(2);
-    for (const id of [1, 2, 3, 4]) expect(net.node(id).status().confState).toMatchObject({ voters: [1, 2, 3, 4], learners: [] });
+    for (const id of [1, 2, 3, 4])
+      expect(net.node(id).status().confState).toMatchObject({ voters: [1, 2, 3, 4], learners: [] });
     expect(net.node(1).status().progress.get(4)?.isLearner).toBe(false);
   });
 
   it('allows one pending conf change at a time and one voter change without joint consensus', () => {
     const net = new TestNetwork([1, 2, 3]);
     net.elect(1);
-    expect(() => net.node(1).proposeConfChange(change(ConfChangeTransition.auto, addVoter(4), addVoter(5)))).not.toThrow();
-    expect(() => net.node(1).proposeConfChange(change(ConfChangeTransition.auto, addLearner(6)))).toThrow(/already pending/);
+    expect(() =>
+      net.node(1).proposeConfChange(change(ConfChangeTransition.auto, addVoter(4), addVoter(5))),
+    ).not.toThrow();
+    expect(() => net.node(1).proposeConfChange(change(ConfChangeTransition.auto, addLearner(6)))).toThrow(
+      /already pending/,
+    );
     net.stabilize();
     const fresh = new TestNetwork([1, 2, 3]);
     fresh.elect(1);
-    expect(() => fresh.node(1).proposeConfChange(change(ConfChangeTransition.auto, remove(1), remove(2), remove(3)))).toThrow(/every voter/);
+    expect(() =>
+      fresh.node(1).proposeConfChange(change(ConfChangeTransition.auto, remove(1), remove(2), remove(3))),
+    ).toThrow(/every voter/);
     expect(() => fresh.node(1).proposeConfChange(change(ConfChangeTransition.auto))).toThrow(/not in a joint/);
   });
 
@@ -99,15 +114,26 @@ describe('membership changes', () => {
     net.elect(1);
     net.add(4, MemoryStorage.withVoters([1, 2, 3]));
     net.add(5, MemoryStorage.withVoters([1, 2, 3]));
-    net.node(1).proposeConfChange(change(ConfChangeTransition.jointImplicit, addVoter(4), addVoter(5), remove(2), remove(3)));
+    net
+      .node(1)
+      .proposeConfChange(change(ConfChangeTransition.jointImplicit, addVoter(4), addVoter(5), remove(2), remove(3)));
     net.drain(1);
     net.stabilize();
     net.tickAll(3);
     for (const id of [1, 4, 5]) {
-      expect(net.node(id).status().confState).toEqual({ voters: [1, 4, 5], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+      expect(net.node(id).status().confState).toEqual({
+        voters: [1, 4, 5],
+        learners: [],
+        votersOutgoing: [],
+        learnersNext: [],
+        autoLeave: false,
+      });
     }
     // The joint config was entered and then left: two conf change entries were applied.
-    const applied = net.member(4).applied.filter((e) => e.type === 1).map((e) => decodeConfChange(e.data).changes.length);
+    const applied = net
+      .member(4)
+      .applied.filter((e) => e.type === 1)
+      .map((e) => decodeConfChange(e.data).changes.length);
     expect(applied).toEqual([4, 0]);
     net.isolate(2);
     net.isolate(3);
@@ -122,10 +148,18 @@ describe('membership changes', () => {
     net.add(4, MemoryStorage.withVoters([1, 2, 3]));
     net.add(5, MemoryStorage.withVoters([1, 2, 3]));
     net.add(6, MemoryStorage.withVoters([1, 2, 3]));
-    net.node(1).proposeConfChange(change(ConfChangeTransition.jointExplicit, addVoter(4), addVoter(5), addVoter(6), remove(2), remove(3)));
+    net
+      .node(1)
+      .proposeConfChange(
+        change(ConfChangeTransition.jointExplicit, addVoter(4), addVoter(5), addVoter(6), remove(2), remove(3)),
+      );
     net.stabilize();
     net.tickAll(3);
-    expect(net.node(1).status().confState).toMatchObject({ voters: [1, 4, 5, 6], votersOutgoing: [1, 2, 3], autoLeave: false });
+    expect(net.node(1).status().confState).toMatchObject({
+      voters: [1, 4, 5, 6],
+      votersOutgoing: [1, 2, 3],
+      autoLeave: false,
+    });
     // Old half down to 1 of 3: nothing commits, though the new half has a majority.
     net.isolate(2);
     net.isolate(3);
@@ -161,6 +195,12 @@ describe('membership changes', () => {
     net.node(1).proposeConfChange(change(ConfChangeTransition.jointImplicit, addLearner(3)));
     net.stabilize();
     net.tickAll(3);
-    expect(net.node(2).status().confState).toEqual({ voters: [1, 2], learners: [3], votersOutgoing: [], learnersNext: [], autoLeave: false });
+    expect(net.node(2).status().confState).toEqual({
+      voters: [1, 2],
+      learners: [3],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    });
   });
 });

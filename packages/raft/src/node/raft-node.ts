@@ -144,7 +144,10 @@ function resolveOptions(config: RaftNodeConfig): Options {
   assert(heartbeatTicks < electionTicks, 'heartbeat is shorter than the election timeout');
   assert(readOnlyMode === 'safe' || checkQuorum, 'lease reads need checkQuorum');
   assert(readOnlyMode === 'safe' || config.leaseDriftBoundTicks !== undefined, 'lease reads need leaseDriftBoundTicks');
-  assert(leaseDriftBoundTicks >= 0 && leaseDriftBoundTicks + 1 < electionTicks, 'lease drift bound leaves a lease within the election timeout');
+  assert(
+    leaseDriftBoundTicks >= 0 && leaseDriftBoundTicks + 1 < electionTicks,
+    'lease drift bound leaves a lease within the election timeout',
+  );
   return {
     electionTicks,
     heartbeatTicks,
@@ -301,7 +304,8 @@ export class RaftNode implements RaftNodeApi {
   proposeBatch(data: readonly Uint8Array[]): ProposalReceipt {
     this.checkCanPropose();
     assert(data.length > 0, 'a batch proposes at least one entry');
-    if (data.length > proposalBatchEntriesMax) throw new ProposalDroppedError(`more than ${proposalBatchEntriesMax} entries in one batch`);
+    if (data.length > proposalBatchEntriesMax)
+      throw new ProposalDroppedError(`more than ${proposalBatchEntriesMax} entries in one batch`);
     const index = this.log.lastIndex() + 1;
     this.appendEntries(EntryType.normal, data);
     return { index, term: this.term };
@@ -309,7 +313,8 @@ export class RaftNode implements RaftNodeApi {
 
   proposeConfChange(change: ConfChange): ProposalReceipt {
     this.checkCanPropose();
-    if (this.confChangePending()) throw new ProposalDroppedError('a membership change is already pending; retry once it is applied');
+    if (this.confChangePending())
+      throw new ProposalDroppedError('a membership change is already pending; retry once it is applied');
     const result = applyChange(this.tracker.config, change);
     if (!result.ok) throw new ProposalDroppedError(`invalid membership change: ${result.reason}`);
     return this.appendConfChange(change);
@@ -340,7 +345,8 @@ export class RaftNode implements RaftNodeApi {
       return;
     }
     const progress = this.tracker.progress.get(to);
-    if (progress === undefined || progress.isLearner) throw new ProposalDroppedError(`node ${to} is not a voter; leadership can only go to a voter`);
+    if (progress === undefined || progress.isLearner)
+      throw new ProposalDroppedError(`node ${to} is not a voter; leadership can only go to a voter`);
     this.handleTransfer(to);
   }
 
@@ -649,7 +655,15 @@ export class RaftNode implements RaftNodeApi {
   /** Tells `to` (a leader, maybe) that this log lost entries and ends at its last index. */
   private sendLogLost(to: NodeId): void {
     const lastIndex = this.log.lastIndex();
-    this.send({ type: MessageType.appendResponse, to, index: lastIndex, reject: true, rejectHint: lastIndex, logTerm: this.log.lastTerm(), context: logLostContext });
+    this.send({
+      type: MessageType.appendResponse,
+      to,
+      index: lastIndex,
+      reject: true,
+      rejectHint: lastIndex,
+      logTerm: this.log.lastTerm(),
+      context: logLostContext,
+    });
   }
 
   // ---------------------------------------------------------------- elections
@@ -683,7 +697,10 @@ export class RaftNode implements RaftNodeApi {
    */
   private handleTimeoutNow(): void {
     if (this.promotable() && this.hasUnappliedConfChanges()) {
-      this.logger?.info({ id: this.id, term: this.term }, 'transfer campaign deferred: committed membership changes are not applied yet');
+      this.logger?.info(
+        { id: this.id, term: this.term },
+        'transfer campaign deferred: committed membership changes are not applied yet',
+      );
       this.deferredTransfer = { term: this.term, tick: this.ticks };
       return;
     }
@@ -693,7 +710,11 @@ export class RaftNode implements RaftNodeApi {
   private maybeDeferredTransfer(): void {
     const deferred = this.deferredTransfer;
     if (deferred === null) return;
-    if (this.role !== Role.follower || this.term !== deferred.term || this.ticks - deferred.tick >= this.options.electionTicks) {
+    if (
+      this.role !== Role.follower ||
+      this.term !== deferred.term ||
+      this.ticks - deferred.tick >= this.options.electionTicks
+    ) {
       this.deferredTransfer = null;
       return;
     }
@@ -770,7 +791,8 @@ export class RaftNode implements RaftNodeApi {
     }
     if (m.type === MessageType.preVote) return true;
     if (m.type === MessageType.preVoteResponse && !m.reject) return true;
-    const fromLeader = m.type === MessageType.append || m.type === MessageType.heartbeat || m.type === MessageType.snapshot;
+    const fromLeader =
+      m.type === MessageType.append || m.type === MessageType.heartbeat || m.type === MessageType.snapshot;
     this.becomeFollower(m.term, fromLeader ? m.from : 0);
     return true;
   }
@@ -861,7 +883,15 @@ export class RaftNode implements RaftNodeApi {
     const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
     // StreamBus (repair): a repaired log also says it lost entries: the leader's match for it may be stale.
     const context = this.repairing() ? logLostContext : emptyBytes;
-    this.send({ type: MessageType.appendResponse, to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term, context });
+    this.send({
+      type: MessageType.appendResponse,
+      to: m.from,
+      index: m.index,
+      reject: true,
+      rejectHint: hint.index,
+      logTerm: hint.term,
+      context,
+    });
   }
 
   /**
@@ -899,13 +929,18 @@ export class RaftNode implements RaftNodeApi {
     }
     const receive = this.receiveChunk(m.term, chunk);
     if (receive === null) return this.ackChunk(m.from, metadata, 0, true);
-    if (chunk.offset !== receive.bytes - chunk.data.byteLength) return this.ackChunk(m.from, metadata, receive.bytes, chunk.offset > receive.bytes);
+    if (chunk.offset !== receive.bytes - chunk.data.byteLength)
+      return this.ackChunk(m.from, metadata, receive.bytes, chunk.offset > receive.bytes);
     if (!chunk.done) return this.ackChunk(m.from, metadata, receive.bytes, false);
     this.snapshotReceive = null;
     if (receive.bytes !== chunk.totalBytes) return this.ackChunk(m.from, metadata, 0, true);
     const snapshot: Snapshot = { metadata, data: concatBytes(receive.parts, receive.bytes) };
     const restored = this.restore(snapshot);
-    this.send({ type: MessageType.appendResponse, to: m.from, index: restored ? this.log.lastIndex() : this.log.committed });
+    this.send({
+      type: MessageType.appendResponse,
+      to: m.from,
+      index: restored ? this.log.lastIndex() : this.log.committed,
+    });
   }
 
   /**
@@ -917,7 +952,10 @@ export class RaftNode implements RaftNodeApi {
     if (chunk.offset === 0) this.snapshotReceive = { term, metadata: chunk.metadata, parts: [], bytes: 0 };
     const receive = this.snapshotReceive;
     if (receive === null) return null;
-    const same = receive.term === term && receive.metadata.index === chunk.metadata.index && receive.metadata.term === chunk.metadata.term;
+    const same =
+      receive.term === term &&
+      receive.metadata.index === chunk.metadata.index &&
+      receive.metadata.term === chunk.metadata.term;
     if (!same) {
       this.snapshotReceive = null;
       return null;
@@ -993,7 +1031,10 @@ export class RaftNode implements RaftNodeApi {
   private handleForwardedProposal(m: Message): void {
     if (m.entries.length === 0 || this.leadTransferee !== 0) return;
     try {
-      this.appendEntries(EntryType.normal, m.entries.map((entry) => entry.data));
+      this.appendEntries(
+        EntryType.normal,
+        m.entries.map((entry) => entry.data),
+      );
     } catch (error) {
       if (!(error instanceof ProposalDroppedError)) throw error;
     }
@@ -1008,7 +1049,10 @@ export class RaftNode implements RaftNodeApi {
     const updated = pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === 'probe');
     if (!updated) return;
     if (pr.state === 'probe') pr.becomeReplicate();
-    else if (pr.state === 'snapshot' && (pr.match >= pr.pendingSnapshotIndex || pr.match + 1 >= this.log.firstIndex())) {
+    else if (
+      pr.state === 'snapshot' &&
+      (pr.match >= pr.pendingSnapshotIndex || pr.match + 1 >= this.log.firstIndex())
+    ) {
       // The follower has the snapshot, or can now be caught up from the log (as etcd).
       pr.becomeProbe();
       pr.becomeReplicate();
@@ -1027,7 +1071,10 @@ export class RaftNode implements RaftNodeApi {
       if (pr.state === 'snapshot' && pr.match <= m.rejectHint) return;
       const agreeAt = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm).index : m.rejectHint;
       pr.becomeProbeAfterLoss(Math.min(agreeAt, this.log.lastIndex()));
-      this.logger?.info({ id: this.id, follower: m.from, lastIndex: m.rejectHint }, 'follower lost part of its log: replicating it again');
+      this.logger?.info(
+        { id: this.id, follower: m.from, lastIndex: m.rejectHint },
+        'follower lost part of its log: replicating it again',
+      );
       this.maybeSendAppend(m.from, true);
       return;
     }
@@ -1042,16 +1089,21 @@ export class RaftNode implements RaftNodeApi {
     pr.probeSent = false;
     // Lease mode: the member heard us at or after the tick this heartbeat was sent (0: unstamped;
     // a stamp from the future is no heartbeat of ours).
-    if (this.options.readOnlyMode === 'lease' && m.index > pr.leaseAckTick && m.index <= this.ticks) pr.leaseAckTick = m.index;
+    if (this.options.readOnlyMode === 'lease' && m.index > pr.leaseAckTick && m.index <= this.ticks)
+      pr.leaseAckTick = m.index;
     // Appends in flight may have been lost: free one slot so that replication resumes (as etcd).
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
-    if (pr.match < this.log.lastIndex() || pr.sentCommit < Math.min(pr.match, this.log.committed)) this.maybeSendAppend(m.from, true);
+    if (pr.match < this.log.lastIndex() || pr.sentCommit < Math.min(pr.match, this.log.committed))
+      this.maybeSendAppend(m.from, true);
     if (m.context.byteLength === 0 || !this.readOnly.recvAck(m.from, decodeReadRound(m.context))) return;
     // ReadIndex (thesis §6.4): a read is confirmed once a quorum acknowledged a heartbeat sent
     // after it arrived, i.e. one carrying its round or a later one. This leader counts itself.
     const config = this.tracker.config;
-    const confirmed = jointCommittedIndex(config.voters, config.votersOutgoing, (id) => (id === this.id ? Number.MAX_SAFE_INTEGER : this.readOnly.ackedRound(id)));
-    for (const request of this.readOnly.advance(confirmed)) this.answerRead(request.index, request.context, request.from);
+    const confirmed = jointCommittedIndex(config.voters, config.votersOutgoing, (id) =>
+      id === this.id ? Number.MAX_SAFE_INTEGER : this.readOnly.ackedRound(id),
+    );
+    for (const request of this.readOnly.advance(confirmed))
+      this.answerRead(request.index, request.context, request.from);
   }
 
   private handleSnapshotResponse(m: Message, pr: Progress): void {
@@ -1089,7 +1141,10 @@ export class RaftNode implements RaftNodeApi {
 
   private checkCanPropose(): void {
     if (this.role !== Role.leader) throw new NotLeaderError(this.lead);
-    if (this.leadTransferee !== 0) throw new ProposalDroppedError(`leadership is being transferred to node ${this.leadTransferee}; retry on the new leader`);
+    if (this.leadTransferee !== 0)
+      throw new ProposalDroppedError(
+        `leadership is being transferred to node ${this.leadTransferee}; retry on the new leader`,
+      );
   }
 
   /** Appends one entry of `type` per payload at the end of the leader's log. */
@@ -1102,12 +1157,12 @@ export class RaftNode implements RaftNodeApi {
     const first = this.log.lastIndex() + 1;
     const term = this.term;
     const entries: Entry[] = new Array<Entry>(payloads.length);
-    for (let i = 0; i < payloads.length; i++) entries[i] = { term, index: first + i, type, data: payloads[i] as Uint8Array };
+    for (let i = 0; i < payloads.length; i++)
+      entries[i] = { term, index: first + i, type, data: payloads[i] as Uint8Array };
     this.log.append(entries);
     this.uncommittedBytes += bytes;
     this.appendsDirty = true;
   }
-
 
   private appendConfChange(change: ConfChange): ProposalReceipt {
     const index = this.log.lastIndex() + 1;
@@ -1156,7 +1211,9 @@ export class RaftNode implements RaftNodeApi {
   private stepDownRemoved(): void {
     this.bcastAppend();
     const lastIndex = this.log.lastIndex();
-    const successor = [...allVoters(this.tracker.config)].find((id) => this.tracker.progress.get(id)?.match === lastIndex);
+    const successor = [...allVoters(this.tracker.config)].find(
+      (id) => this.tracker.progress.get(id)?.match === lastIndex,
+    );
     if (successor !== undefined) this.sendTimeoutNow(successor);
     this.logger?.info({ id: this.id, term: this.term, successor }, 'stepping down: removed from the group');
     this.becomeFollower(this.term, 0);
@@ -1349,7 +1406,13 @@ export class RaftNode implements RaftNodeApi {
     const offset = Math.min(pr.snapshotOffsetBytes, totalBytes);
     const end = Math.min(totalBytes, offset + this.options.snapshotChunkBytes);
     // subarray: the chunk shares the snapshot's bytes, no copy.
-    const chunk: SnapshotChunk = { metadata: snapshot.metadata, offset, totalBytes, data: snapshot.data.subarray(offset, end), done: end === totalBytes };
+    const chunk: SnapshotChunk = {
+      metadata: snapshot.metadata,
+      offset,
+      totalBytes,
+      data: snapshot.data.subarray(offset, end),
+      done: end === totalBytes,
+    };
     this.send({ type: MessageType.snapshot, to, snapshot: chunk });
   }
 
@@ -1438,7 +1501,10 @@ export class RaftNode implements RaftNodeApi {
         page = this.log.slice(lo, hi, this.options.committedBytesPerReadyMax);
       } catch (error) {
         if (!(error instanceof EntriesPendingError)) throw error;
-        this.logger?.info({ id: this.id, applied: lo - 1 }, 'entries to replay are not in memory: applying again from there');
+        this.logger?.info(
+          { id: this.id, applied: lo - 1 },
+          'entries to replay are not in memory: applying again from there',
+        );
         this.log.applied = lo - 1;
         return;
       }

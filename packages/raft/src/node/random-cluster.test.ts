@@ -44,7 +44,9 @@ function runSeed(seed: number): { commit: number; terms: number; confChanges: nu
       const status = member.node.status();
       if (status.role === 'leader') {
         const known = leaderOfTerm.get(status.hardState.term);
-        expect(known === undefined || known === id, `seed ${seed}: two leaders in term ${status.hardState.term}`).toBe(true);
+        expect(known === undefined || known === id, `seed ${seed}: two leaders in term ${status.hardState.term}`).toBe(
+          true,
+        );
         leaderOfTerm.set(status.hardState.term, id);
       }
       expect(status.hardState.commit).toBeGreaterThanOrEqual(commitFloor.get(id) ?? 0);
@@ -56,7 +58,9 @@ function runSeed(seed: number): { commit: number; terms: number; confChanges: nu
         // No gaps, except over an installed snapshot (a restart re-applies from its snapshot).
         if (previous !== undefined && entry.index > previous.index + 1) {
           const jumped = member.snapshots.some((snap) => snap.metadata.index === entry.index - 1);
-          expect(jumped, `seed ${seed}: node ${id} skipped entries ${previous.index + 1}..${entry.index - 1}`).toBe(true);
+          expect(jumped, `seed ${seed}: node ${id} skipped entries ${previous.index + 1}..${entry.index - 1}`).toBe(
+            true,
+          );
         }
         previous = entry;
         const term = reference.get(entry.index);
@@ -91,7 +95,11 @@ function runSeed(seed: number): { commit: number; terms: number; confChanges: nu
       const member = net.member(id);
       const applied = member.node.status().applied;
       if (applied >= member.storage.firstIndex()) {
-        const metadata = { index: applied, term: member.storage.term(applied), confState: member.node.status().confState };
+        const metadata = {
+          index: applied,
+          term: member.storage.term(applied),
+          confState: member.node.status().confState,
+        };
         member.storage.compact({ metadata, data: text(`state@${applied}`) });
       }
     } else if (action < 96) {
@@ -102,12 +110,19 @@ function runSeed(seed: number): { commit: number; terms: number; confChanges: nu
       }
     } else {
       const single = (): ConfChangeSingle => ({
-        type: [ConfChangeType.addVoter, ConfChangeType.addLearner, ConfChangeType.removeNode][pick(3)] as ConfChangeType,
+        type: [ConfChangeType.addVoter, ConfChangeType.addLearner, ConfChangeType.removeNode][
+          pick(3)
+        ] as ConfChangeType,
         nodeId: all[pick(all.length)] as number,
       });
       // Mostly simple changes; sometimes joint ones (left automatically or explicitly) and leaves.
       const kind = pick(8);
-      const transition = kind < 5 ? ConfChangeTransition.auto : kind < 6 ? ConfChangeTransition.jointImplicit : ConfChangeTransition.jointExplicit;
+      const transition =
+        kind < 5
+          ? ConfChangeTransition.auto
+          : kind < 6
+            ? ConfChangeTransition.jointImplicit
+            : ConfChangeTransition.jointExplicit;
       const changes = kind < 5 ? [single()] : kind < 7 ? [single(), single()] : [];
       try {
         net.node(id).proposeConfChange({ transition, changes, context: new Uint8Array(0) });
@@ -125,7 +140,12 @@ function runSeed(seed: number): { commit: number; terms: number; confChanges: nu
   // Converged: one leader of a config it belongs to, every member at its commit index. Nodes
   // outside that config are cut off, as an operator shuts down removed replicas.
   const converged = (): boolean => {
-    const membersOf = (cs: ConfState): NodeId[] => [...cs.voters, ...cs.votersOutgoing, ...cs.learners, ...cs.learnersNext];
+    const membersOf = (cs: ConfState): NodeId[] => [
+      ...cs.voters,
+      ...cs.votersOutgoing,
+      ...cs.learners,
+      ...cs.learnersNext,
+    ];
     const leaders = net.leaders().filter((id) => membersOf(net.node(id).status().confState).includes(id));
     if (leaders.length !== 1) return false;
     const leader = net.node(leaders[0] as number).status();
@@ -141,14 +161,35 @@ function runSeed(seed: number): { commit: number; terms: number; confChanges: nu
   if (process.env.RAFT_CLUSTER_DEBUG === '1') {
     for (const id of all) {
       const st = net.node(id).status();
-      console.log(id, st.role, JSON.stringify(st.hardState), st.lastIndex, st.applied, JSON.stringify(st.confState), [...st.progress].map(([p, v]) => `${p}:${v.state} m${v.match} n${v.next} i${v.inflightMessages} a${v.recentActive}`).join(' '));
+      console.log(
+        id,
+        st.role,
+        JSON.stringify(st.hardState),
+        st.lastIndex,
+        st.applied,
+        JSON.stringify(st.confState),
+        [...st.progress]
+          .map(([p, v]) => `${p}:${v.state} m${v.match} n${v.next} i${v.inflightMessages} a${v.recentActive}`)
+          .join(' '),
+      );
     }
     net.tickAll(1);
-    console.log(net.delivered.slice(-16).map((m) => `${m.from}->${m.to} t${m.type} term${m.term} i${m.index} lt${m.logTerm} c${m.commit} r${m.reject} n${m.entries.length}`).join('\n'));
+    console.log(
+      net.delivered
+        .slice(-16)
+        .map(
+          (m) =>
+            `${m.from}->${m.to} t${m.type} term${m.term} i${m.index} lt${m.logTerm} c${m.commit} r${m.reject} n${m.entries.length}`,
+        )
+        .join('\n'),
+    );
   }
   expect(converged(), `seed ${seed}: no convergence after healing: ${commits.join(' ')}`).toBe(true);
   const leader = net.node(net.leaders()[0] as number).status();
-  const confChanges = [...reference.keys()].length === 0 ? 0 : net.member(net.leaders()[0] as number).applied.filter((e) => e.type === EntryType.confChange).length;
+  const confChanges =
+    [...reference.keys()].length === 0
+      ? 0
+      : net.member(net.leaders()[0] as number).applied.filter((e) => e.type === EntryType.confChange).length;
   const snapshots = [...net.members.values()].reduce((sum, member) => sum + member.snapshots.length, 0);
   return { commit: leader.hardState.commit, terms: leaderOfTerm.size, confChanges, snapshots };
 }
@@ -170,11 +211,15 @@ describe('randomized clusters', () => {
         confChanges += result.confChanges;
         snapshots += result.snapshots;
       } catch (error) {
-        console.log(`random cluster seed ${seed} failed; replay: RAFT_CLUSTER_SEED=${seed} npx vitest run src/node/random-cluster.test.ts`);
+        console.log(
+          `random cluster seed ${seed} failed; replay: RAFT_CLUSTER_SEED=${seed} npx vitest run src/node/random-cluster.test.ts`,
+        );
         throw error;
       }
     }
-    console.log(`random clusters: seeds ${seeds[0]}..${seeds[seeds.length - 1]}: ${commits} entries committed, ${terms} terms with a leader, ${confChanges} membership changes applied, ${snapshots} snapshots installed`);
+    console.log(
+      `random clusters: seeds ${seeds[0]}..${seeds[seeds.length - 1]}: ${commits} entries committed, ${terms} terms with a leader, ${confChanges} membership changes applied, ${snapshots} snapshots installed`,
+    );
     expect(commits).toBeGreaterThan(seeds.length);
   });
 });

@@ -38,7 +38,18 @@ describe('persist before send', () => {
     const voter = newNode(2, [1, 2, 3]);
     const ready = voter.ready();
     const request: Message = {
-      type: MessageType.vote, from: 1, to: 2, term: 5, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0),
+      type: MessageType.vote,
+      from: 1,
+      to: 2,
+      term: 5,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      snapshot: null,
+      context: new Uint8Array(0),
     };
     voter.step(request);
     expect(voter.advance(ready)).toEqual([]);
@@ -75,7 +86,13 @@ describe('persist before send', () => {
   });
 
   it('skipVotePersistence reports the vote as 0 (unsafe knob)', () => {
-    const node = new RaftNode({ id: 1, storage: MemoryStorage.withVoters([1, 2, 3]), random: seededRandom(1), preVote: false, unsafeTestingKnobs: { skipVotePersistence: true } });
+    const node = new RaftNode({
+      id: 1,
+      storage: MemoryStorage.withVoters([1, 2, 3]),
+      random: seededRandom(1),
+      preVote: false,
+      unsafeTestingKnobs: { skipVotePersistence: true },
+    });
     node.campaign();
     expect(node.ready().hardState).toEqual({ term: 1, vote: 0, commit: 0 });
   });
@@ -85,7 +102,10 @@ describe('persist before send', () => {
     net.elect(1);
     net.node(1).proposeBatch([new Uint8Array(6), new Uint8Array(6), new Uint8Array(6)]);
     net.drain(1);
-    const sizes = net.member(1).readies.map((r) => r.committedEntries.length).filter((n) => n > 0);
+    const sizes = net
+      .member(1)
+      .readies.map((r) => r.committedEntries.length)
+      .filter((n) => n > 0);
     expect(sizes).toEqual([1, 1, 1, 1]);
   });
 });
@@ -144,9 +164,23 @@ describe('snapshot restore while the host applies membership changes', () => {
   it('waits until handed-out conf changes are applied', () => {
     const storage = MemoryStorage.withVoters([1, 2, 3]);
     const node = newNode(2, [1, 2, 3], storage);
-    const cc = { transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }], context: new Uint8Array(0) };
+    const cc = {
+      transition: ConfChangeTransition.auto,
+      changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
+      context: new Uint8Array(0),
+    };
     const base: Message = {
-      type: MessageType.append, from: 1, to: 2, term: 1, logTerm: 0, index: 0, commit: 1, reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0),
+      type: MessageType.append,
+      from: 1,
+      to: 2,
+      term: 1,
+      logTerm: 0,
+      index: 0,
+      commit: 1,
+      reject: false,
+      rejectHint: 0,
+      snapshot: null,
+      context: new Uint8Array(0),
       entries: [{ index: 1, term: 1, type: EntryType.confChange, data: encodeConfChange(cc) }],
     };
     node.step(base);
@@ -156,8 +190,17 @@ describe('snapshot restore while the host applies membership changes', () => {
     node.advance(ready);
     const confState = { voters: [1, 2, 3], learners: [4], votersOutgoing: [], learnersNext: [], autoLeave: false };
     const chunk: Message = {
-      ...base, type: MessageType.snapshot, entries: [], commit: 0,
-      snapshot: { metadata: { index: 10, term: 1, confState }, offset: 0, totalBytes: 1, data: new Uint8Array([7]), done: true },
+      ...base,
+      type: MessageType.snapshot,
+      entries: [],
+      commit: 0,
+      snapshot: {
+        metadata: { index: 10, term: 1, confState },
+        offset: 0,
+        totalBytes: 1,
+        data: new Uint8Array([7]),
+        done: true,
+      },
     };
     node.step(chunk);
     const refused = node.ready();
@@ -173,7 +216,20 @@ describe('snapshot restore while the host applies membership changes', () => {
 
 describe('skipVotePersistence lets a restarted voter vote twice in a term (unsafe knob)', () => {
   function voteRequest(from: number, term: number): Message {
-    return { type: MessageType.vote, from, to: 2, term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0) };
+    return {
+      type: MessageType.vote,
+      from,
+      to: 2,
+      term,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      snapshot: null,
+      context: new Uint8Array(0),
+    };
   }
 
   function votesAfterRestart(skipVotePersistence: boolean): boolean[] {

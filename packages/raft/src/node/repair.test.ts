@@ -46,7 +46,12 @@ describe('a follower repairing a corrupt suffix', () => {
     expect(net.node(2).status().role).toBe('follower');
     expect(net.node(3).status().role).not.toBe('leader');
     // The repairing node answered no vote request with a grant.
-    const grants = net.delivered.slice(before).filter((m) => m.from === 2 && (m.type === MessageType.voteResponse || m.type === MessageType.preVoteResponse) && !m.reject);
+    const grants = net.delivered
+      .slice(before)
+      .filter(
+        (m) =>
+          m.from === 2 && (m.type === MessageType.voteResponse || m.type === MessageType.preVoteResponse) && !m.reject,
+      );
     expect(grants).toEqual([]);
   });
 
@@ -88,7 +93,20 @@ describe('a follower repairing a corrupt suffix', () => {
 
 describe('a member that lost its whole state (a replica re-added to a broker that deleted its copy)', () => {
   /** A vote request of term 1 from node 2, arriving late. */
-  const lateVoteRequest: Message = { type: MessageType.vote, from: 2, to: 3, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0) };
+  const lateVoteRequest: Message = {
+    type: MessageType.vote,
+    from: 2,
+    to: 3,
+    term: 1,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    snapshot: null,
+    context: new Uint8Array(0),
+  };
   const heartbeat: Message = { ...lateVoteRequest, type: MessageType.heartbeat, from: 1 };
 
   function fresh(joining: boolean): RaftNode {
@@ -134,7 +152,13 @@ describe('a member that lost its whole state (a replica re-added to a broker tha
     again.step(lateVoteRequest);
     expect(granted(again)).toBe(false);
     // An append from the leader of term 1: entries and the vote for the leader are written together.
-    again.step({ ...heartbeat, type: MessageType.append, index: 0, logTerm: 0, entries: [{ index: 1, term: 1, type: EntryType.normal, data: new Uint8Array(0) }] });
+    again.step({
+      ...heartbeat,
+      type: MessageType.append,
+      index: 0,
+      logTerm: 0,
+      entries: [{ index: 1, term: 1, type: EntryType.normal, data: new Uint8Array(0) }],
+    });
     const ready = again.ready();
     expect(ready.hardState).toMatchObject({ term: 1, vote: 1 });
     expect(ready.entries).toHaveLength(1);

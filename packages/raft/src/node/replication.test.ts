@@ -7,7 +7,8 @@ import type { NodeOptions } from './test-network.js';
 
 function entries(from: number, to: number, term: number): Entry[] {
   const out: Entry[] = [];
-  for (let index = from; index <= to; index++) out.push({ index, term, type: EntryType.normal, data: text(`${term}.${index}`) });
+  for (let index = from; index <= to; index++)
+    out.push({ index, term, type: EntryType.normal, data: text(`${term}.${index}`) });
   return out;
 }
 
@@ -77,7 +78,11 @@ describe('the commit rule of Raft §5.4.2 (Figure 8)', () => {
   // Node 1 has an entry of term 2 at index 2 that node 3 lacks; it becomes leader in term 4. A
   // majority (1, 2) holds index 2, but it is of an old term: it commits only with a term-4 entry.
   function scenario(options: NodeOptions) {
-    const net = fromLogs({ 1: [...entries(1, 1, 1), ...entries(2, 2, 2)], 2: entries(1, 1, 1), 3: entries(1, 1, 1) }, 3, options);
+    const net = fromLogs(
+      { 1: [...entries(1, 1, 1), ...entries(2, 2, 2)], 2: entries(1, 1, 1), 3: entries(1, 1, 1) },
+      3,
+      options,
+    );
     // Node 2 only learns index 2 (the old-term entry), never the new no-op; node 3 gets nothing.
     net.filter = (m: Message) => {
       if (m.type !== MessageType.append) return true;
@@ -123,10 +128,19 @@ describe('fast backtracking', () => {
   it('backs up over a follower whose log is longer with a newer old term', () => {
     // Follower's term-2 suffix is longer than the leader's term-3 suffix and older: one reject.
     const common = entries(1, 3, 1);
-    const net = fromLogs({ 1: [...common, ...entries(4, 6, 3)], 2: [...common, ...entries(4, 20, 2)], 3: [...common, ...entries(4, 6, 3)] }, 3);
+    const net = fromLogs(
+      {
+        1: [...common, ...entries(4, 6, 3)],
+        2: [...common, ...entries(4, 20, 2)],
+        3: [...common, ...entries(4, 6, 3)],
+      },
+      3,
+    );
     net.elect(1);
     net.tickAll(2);
-    expect(net.delivered.filter((m) => m.type === MessageType.appendResponse && m.from === 2 && m.reject)).toHaveLength(1);
+    expect(net.delivered.filter((m) => m.type === MessageType.appendResponse && m.from === 2 && m.reject)).toHaveLength(
+      1,
+    );
     expect(net.member(2).storage.lastIndex()).toBe(7);
     expect(net.member(2).storage.term(4)).toBe(3);
   });

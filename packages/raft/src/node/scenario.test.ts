@@ -68,20 +68,34 @@ function parse(source: string): Block[] {
 }
 
 function describeEntries(entries: readonly Entry[]): string {
-  return entries.map((e) => `${e.index}/${e.term}${e.type === EntryType.confChange ? ' conf' : ''}${e.data.byteLength > 0 && e.type === EntryType.normal ? ` ${decoder.decode(e.data)}` : ''}`).join(', ');
+  return entries
+    .map(
+      (e) =>
+        `${e.index}/${e.term}${e.type === EntryType.confChange ? ' conf' : ''}${e.data.byteLength > 0 && e.type === EntryType.normal ? ` ${decoder.decode(e.data)}` : ''}`,
+    )
+    .join(', ');
 }
 
 function describeMessage(m: Message): string {
   const parts = [`${m.from}->${m.to} ${typeNames.get(m.type) ?? m.type} term=${m.term}`];
-  if (m.type === MessageType.append) parts.push(`prev=${m.index}/${m.logTerm} commit=${m.commit} [${describeEntries(m.entries)}]`);
-  if (m.type === MessageType.appendResponse) parts.push(m.reject ? `reject index=${m.index} hint=${m.rejectHint}/${m.logTerm}` : `index=${m.index}`);
-  if (m.type === MessageType.vote || m.type === MessageType.preVote) parts.push(`last=${m.index}/${m.logTerm}${m.context.byteLength > 0 ? ` ctx=${decoder.decode(m.context)}` : ''}`);
-  if (m.type === MessageType.voteResponse || m.type === MessageType.preVoteResponse) parts.push(m.reject ? 'rejected' : 'granted');
+  if (m.type === MessageType.append)
+    parts.push(`prev=${m.index}/${m.logTerm} commit=${m.commit} [${describeEntries(m.entries)}]`);
+  if (m.type === MessageType.appendResponse)
+    parts.push(m.reject ? `reject index=${m.index} hint=${m.rejectHint}/${m.logTerm}` : `index=${m.index}`);
+  if (m.type === MessageType.vote || m.type === MessageType.preVote)
+    parts.push(`last=${m.index}/${m.logTerm}${m.context.byteLength > 0 ? ` ctx=${decoder.decode(m.context)}` : ''}`);
+  if (m.type === MessageType.voteResponse || m.type === MessageType.preVoteResponse)
+    parts.push(m.reject ? 'rejected' : 'granted');
   // Heartbeats name the leader's read round, not the requester's context (read-only.ts).
-  if (m.type === MessageType.heartbeatResponse && m.context.byteLength > 0) parts.push(`read=${decodeReadRound(m.context)}`);
-  if (m.type === MessageType.heartbeat) parts.push(`commit=${m.commit}${m.context.byteLength > 0 ? ` read=${decodeReadRound(m.context)}` : ''}`);
+  if (m.type === MessageType.heartbeatResponse && m.context.byteLength > 0)
+    parts.push(`read=${decodeReadRound(m.context)}`);
+  if (m.type === MessageType.heartbeat)
+    parts.push(`commit=${m.commit}${m.context.byteLength > 0 ? ` read=${decodeReadRound(m.context)}` : ''}`);
   if (m.type === MessageType.readIndexResponse) parts.push(`index=${m.index} ctx=${decoder.decode(m.context)}`);
-  if (m.snapshot !== null) parts.push(`snapshot@${m.snapshot.metadata.index} offset=${m.snapshot.offset}${m.type === MessageType.snapshot ? ` bytes=${m.snapshot.data.byteLength}${m.snapshot.done ? ' done' : ''}` : ''}`);
+  if (m.snapshot !== null)
+    parts.push(
+      `snapshot@${m.snapshot.metadata.index} offset=${m.snapshot.offset}${m.type === MessageType.snapshot ? ` bytes=${m.snapshot.data.byteLength}${m.snapshot.done ? ' done' : ''}` : ''}`,
+    );
   return parts.join(' ');
 }
 
@@ -112,7 +126,10 @@ class Scenario {
       case 'tick-all':
         return this.captured(() => this.network.tickAll(ids[0] ?? 1));
       case 'propose':
-        return args.slice(1).map((value) => `index ${this.network.node(id).propose(text(value)).index}`).join('\n');
+        return args
+          .slice(1)
+          .map((value) => `index ${this.network.node(id).propose(text(value)).index}`)
+          .join('\n');
       case 'read-index':
         this.network.node(id).readIndex(text(args[1] ?? ''));
         return 'ok';
@@ -136,7 +153,12 @@ class Scenario {
       case 'persist':
         return this.persist(id);
       case 'deliver':
-        return this.network.deliverQueued(args[0] === undefined ? undefined : Number(args[0])).map(describeMessage).join('\n') || '(quiet)';
+        return (
+          this.network
+            .deliverQueued(args[0] === undefined ? undefined : Number(args[0]))
+            .map(describeMessage)
+            .join('\n') || '(quiet)'
+        );
       case 'wire':
         return this.network.queue.map(describeMessage).join('\n') || '(empty)';
       case 'disk':
@@ -144,11 +166,26 @@ class Scenario {
       case 'status':
         return this.status();
       case 'log':
-        return describeEntries(this.network.member(id).storage.entries(this.network.member(id).storage.firstIndex(), this.network.member(id).storage.lastIndex() + 1, Number.MAX_SAFE_INTEGER)) || '(empty)';
+        return (
+          describeEntries(
+            this.network
+              .member(id)
+              .storage.entries(
+                this.network.member(id).storage.firstIndex(),
+                this.network.member(id).storage.lastIndex() + 1,
+                Number.MAX_SAFE_INTEGER,
+              ),
+          ) || '(empty)'
+        );
       case 'applied':
         return describeEntries(this.network.member(id).applied) || '(none)';
       case 'read-states':
-        return this.network.member(id).readStates.map((r) => `${decoder.decode(r.requestContext)}@${r.index}`).join('\n') || '(none)';
+        return (
+          this.network
+            .member(id)
+            .readStates.map((r) => `${decoder.decode(r.requestContext)}@${r.index}`)
+            .join('\n') || '(none)'
+        );
       default:
         throw new Error(`unknown command ${name}`);
     }
@@ -184,13 +221,20 @@ class Scenario {
       `committed [${describeEntries(ready.committedEntries)}]`,
     ];
     if (ready.snapshot !== null) lines.push(`snapshot@${ready.snapshot.metadata.index}`);
-    lines.push(...(ready.messages.length === 0 ? ['sent before persist: (none)'] : ready.messages.map((m) => `sent before persist: ${describeMessage(m)}`)));
+    lines.push(
+      ...(ready.messages.length === 0
+        ? ['sent before persist: (none)']
+        : ready.messages.map((m) => `sent before persist: ${describeMessage(m)}`)),
+    );
     return lines.join('\n');
   }
 
   private persist(id: number): string {
     const released = this.network.persistHeld(id);
-    return [this.disk(id), ...(released.length === 0 ? ['released: (none)'] : released.map((m) => `released: ${describeMessage(m)}`))].join('\n');
+    return [
+      this.disk(id),
+      ...(released.length === 0 ? ['released: (none)'] : released.map((m) => `released: ${describeMessage(m)}`)),
+    ].join('\n');
   }
 
   private disk(id: number): string {
@@ -202,12 +246,19 @@ class Scenario {
   private compact(id: number, data: string): string {
     const member = this.network.member(id);
     const status = member.node.status();
-    member.storage.compact({ metadata: { index: status.applied, term: member.storage.term(status.applied), confState: status.confState }, data: text(data) });
+    member.storage.compact({
+      metadata: { index: status.applied, term: member.storage.term(status.applied), confState: status.confState },
+      data: text(data),
+    });
     return `compacted to ${status.applied}`;
   }
 
   private confChange(id: number, args: readonly string[]): string {
-    const kinds: Record<string, ConfChangeSingle['type']> = { 'add-voter': ConfChangeType.addVoter, remove: ConfChangeType.removeNode, 'add-learner': ConfChangeType.addLearner };
+    const kinds: Record<string, ConfChangeSingle['type']> = {
+      'add-voter': ConfChangeType.addVoter,
+      remove: ConfChangeType.removeNode,
+      'add-learner': ConfChangeType.addLearner,
+    };
     let transition: ConfChangeTransition = ConfChangeTransition.auto;
     const changes: ConfChangeSingle[] = [];
     for (const arg of args) {
@@ -256,7 +307,8 @@ describe('scenario transcripts (testdata/*.txt)', () => {
         writeFileSync(path, render(results));
         return;
       }
-      for (const result of results) expect(`${result.command}\n${result.output}`).toBe(`${result.command}\n${result.expected}`);
+      for (const result of results)
+        expect(`${result.command}\n${result.output}`).toBe(`${result.command}\n${result.expected}`);
     });
   }
 });

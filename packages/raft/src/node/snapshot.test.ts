@@ -8,7 +8,10 @@ import { TestNetwork, text } from './test-network.js';
 function compact(net: TestNetwork, id: number, data: Uint8Array): Snapshot {
   const status = net.node(id).status();
   const storage = net.member(id).storage;
-  const snapshot: Snapshot = { metadata: { index: status.applied, term: storage.term(status.applied), confState: status.confState }, data };
+  const snapshot: Snapshot = {
+    metadata: { index: status.applied, term: storage.term(status.applied), confState: status.confState },
+    data,
+  };
   storage.compact(snapshot);
   return snapshot;
 }
@@ -143,7 +146,13 @@ describe('a learner added after the leader’s last snapshot', () => {
     net.stabilize();
     compact(net, 1, text('state'));
     net.add(4, MemoryStorage.withVoters([1, 2, 3]));
-    net.node(1).proposeConfChange({ transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }], context: new Uint8Array(0) });
+    net
+      .node(1)
+      .proposeConfChange({
+        transition: ConfChangeTransition.auto,
+        changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
+        context: new Uint8Array(0),
+      });
     net.stabilize();
     net.tickAll(3);
     expect(net.member(4).snapshots.map((s) => s.metadata.confState.learners)).toEqual([[]]);
@@ -157,7 +166,13 @@ describe('restart with an applied index', () => {
     const net = new TestNetwork([1, 2, 3]);
     net.elect(1);
     net.add(4, MemoryStorage.withVoters([1, 2, 3]));
-    net.node(1).proposeConfChange({ transition: ConfChangeTransition.auto, changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }], context: new Uint8Array(0) });
+    net
+      .node(1)
+      .proposeConfChange({
+        transition: ConfChangeTransition.auto,
+        changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
+        context: new Uint8Array(0),
+      });
     net.stabilize();
     net.node(1).propose(text('x'));
     net.stabilize();

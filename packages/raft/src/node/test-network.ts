@@ -57,7 +57,14 @@ export class TestNetwork {
   }
 
   add(id: NodeId, storage: MemoryStorage, options: NodeOptions = this.options): TestMember {
-    const node = new RaftNode({ electionTicks: 10, heartbeatTicks: 1, ...options, id, storage, random: seededRandom(this.seed * 1000 + id) });
+    const node = new RaftNode({
+      electionTicks: 10,
+      heartbeatTicks: 1,
+      ...options,
+      id,
+      storage,
+      random: seededRandom(this.seed * 1000 + id),
+    });
     const member: TestMember = { node, storage, applied: [], readStates: [], snapshots: [], readies: [] };
     this.members.set(id, member);
     return member;

@@ -21,7 +21,9 @@ function referenceVote(voters: readonly number[], votes: ReadonlyMap<number, boo
   let wins = 0;
   const completions = 1 << missing.length;
   for (let mask = 0; mask < completions; mask++) {
-    const yes = voters.filter((id) => (votes.has(id) ? votes.get(id) === true : (mask >> missing.indexOf(id)) & 1)).length;
+    const yes = voters.filter((id) =>
+      votes.has(id) ? votes.get(id) === true : (mask >> missing.indexOf(id)) & 1,
+    ).length;
     if (yes * 2 > voters.length) wins++;
   }
   if (wins === completions) return 'won';
@@ -29,8 +31,12 @@ function referenceVote(voters: readonly number[], votes: ReadonlyMap<number, boo
 }
 
 const voterIds = fc.uniqueArray(fc.integer({ min: 1, max: 9 }), { maxLength: 7 });
-const ackMap = fc.array(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 20 })), { maxLength: 9 }).map((pairs) => new Map(pairs));
-const voteMap = fc.array(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.boolean()), { maxLength: 9 }).map((pairs) => new Map(pairs));
+const ackMap = fc
+  .array(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 20 })), { maxLength: 9 })
+  .map((pairs) => new Map(pairs));
+const voteMap = fc
+  .array(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.boolean()), { maxLength: 9 })
+  .map((pairs) => new Map(pairs));
 
 describe('quorum (property, against brute force)', () => {
   it('majority committed index', () => {
@@ -80,6 +86,14 @@ describe('quorum (property, against brute force)', () => {
     expect(majorityCommittedIndex(new Set([1, 2, 3, 4]), (id) => [0, 5, 3, 1, 9][id])).toBe(3);
     expect(jointCommittedIndex(new Set([1, 2, 3]), new Set(), (id) => [0, 5, 3, 1][id])).toBe(3);
     expect(majorityVoteResult(new Set([1, 2, 3]), new Map([[1, true]]))).toBe('pending');
-    expect(majorityVoteResult(new Set([1, 2, 3]), new Map([[1, false], [2, false]]))).toBe('lost');
+    expect(
+      majorityVoteResult(
+        new Set([1, 2, 3]),
+        new Map([
+          [1, false],
+          [2, false],
+        ]),
+      ),
+    ).toBe('lost');
   });
 });

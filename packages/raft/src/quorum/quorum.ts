@@ -38,12 +38,20 @@ export function majorityVoteResult(voters: ReadonlySet<NodeId>, votes: ReadonlyM
 }
 
 /** The commit index of a joint config: what both halves agree on. */
-export function jointCommittedIndex(incoming: ReadonlySet<NodeId>, outgoing: ReadonlySet<NodeId>, acked: AckedIndex): number {
+export function jointCommittedIndex(
+  incoming: ReadonlySet<NodeId>,
+  outgoing: ReadonlySet<NodeId>,
+  acked: AckedIndex,
+): number {
   return Math.min(majorityCommittedIndex(incoming, acked), majorityCommittedIndex(outgoing, acked));
 }
 
 /** A joint election is won when both halves are won and lost when either half is lost. */
-export function jointVoteResult(incoming: ReadonlySet<NodeId>, outgoing: ReadonlySet<NodeId>, votes: ReadonlyMap<NodeId, boolean>): VoteResult {
+export function jointVoteResult(
+  incoming: ReadonlySet<NodeId>,
+  outgoing: ReadonlySet<NodeId>,
+  votes: ReadonlyMap<NodeId, boolean>,
+): VoteResult {
   const a = majorityVoteResult(incoming, votes);
   const b = majorityVoteResult(outgoing, votes);
   if (a === b) return a;

@@ -45,7 +45,9 @@ export class RecordingStateMachine implements StateMachine {
   /** Data of the non-empty normal entries applied in the group, as strings. */
   texts(groupId: GroupId): string[] {
     const decoder = new TextDecoder();
-    return (this.applied.get(groupId) ?? []).filter((entry) => entry.data.byteLength > 0 && entry.type === 0).map((entry) => decoder.decode(entry.data));
+    return (this.applied.get(groupId) ?? [])
+      .filter((entry) => entry.data.byteLength > 0 && entry.type === 0)
+      .map((entry) => decoder.decode(entry.data));
   }
 }
 
@@ -107,7 +109,12 @@ export class MemoryHostCluster {
 
   /** Creates a group with every cluster node as a voter on every running host. */
   createGroup(groupId: GroupId, overrides: GroupConfig = {}): void {
-    for (const host of this.live()) host.createGroup(groupId, { voters: [...this.nodeIds], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, overrides);
+    for (const host of this.live())
+      host.createGroup(
+        groupId,
+        { voters: [...this.nodeIds], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+        overrides,
+      );
   }
 
   /** Delivers frames and runs loop turns until nothing moves. */

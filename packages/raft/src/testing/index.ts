@@ -1,7 +1,14 @@
 // Test-only implementations (in-memory storage, transport, simulator). Never used in production.
 export { MemoryStorage, MemoryRaftStore } from './memory-storage.js';
 export { Simulation, simActionWeightsDefault } from './sim/simulation.js';
-export type { SimulationOptions, SimulationResult, SimulationStats, SimRaftOptions, SimActionWeights, ResolvedRaftOptions } from './sim/simulation.js';
+export type {
+  SimulationOptions,
+  SimulationResult,
+  SimulationStats,
+  SimRaftOptions,
+  SimActionWeights,
+  ResolvedRaftOptions,
+} from './sim/simulation.js';
 export { SimNetwork, quietNetworkFaults } from './sim/network.js';
 export type { NetworkFaults, NetworkStats, MessageFilter, MessageRewrite, Addressed } from './sim/network.js';
 export { EventQueue } from './sim/event-queue.js';
@@ -30,7 +37,12 @@ export { ManualTimer } from './manual-timer.js';
 export { MemoryHostCluster, RecordingStateMachine } from './host-cluster.js';
 export type { MemoryHostClusterOptions } from './host-cluster.js';
 export { HostSimulation, hostSimActionWeightsDefault } from './sim/host-simulation.js';
-export type { HostSimulationOptions, HostSimulationResult, HostSimulationStats, HostSimActionWeights } from './sim/host-simulation.js';
+export type {
+  HostSimulationOptions,
+  HostSimulationResult,
+  HostSimulationStats,
+  HostSimActionWeights,
+} from './sim/host-simulation.js';
 export { SimDisk } from './sim/sim-disk.js';
 export type { SimDiskOptions, SimDiskObserver } from './sim/sim-disk.js';
 export { SimHostClock } from './sim/sim-host-clock.js';

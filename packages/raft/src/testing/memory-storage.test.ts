@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CompactedError, EntriesPendingError, GroupNotFoundError, SnapshotTemporarilyUnavailableError, UnavailableError } from '../errors.js';
+import {
+  CompactedError,
+  EntriesPendingError,
+  GroupNotFoundError,
+  SnapshotTemporarilyUnavailableError,
+  UnavailableError,
+} from '../errors.js';
 import { EntryType } from '../types.js';
 import type { Entry, Snapshot } from '../types.js';
 import { MemoryRaftStore, MemoryStorage } from './memory-storage.js';
@@ -17,8 +23,17 @@ function snapshotAt(index: number, term: number): Snapshot {
  * A follower holding entries 1..6 (2..6 of an old term 2) installs a snapshot at index 3 of term
  * 5 with one write: what its log looks like afterwards.
  */
-function snapshotInstallKeeps(storage: MemoryStorage): { firstIndex: number; lastIndex: number; snapshotTerm: number; above: string } {
-  storage.write({ hardState: null, entries: [entry(1, 1), entry(2, 2), entry(3, 2), entry(4, 2), entry(5, 2), entry(6, 2)], snapshot: null });
+function snapshotInstallKeeps(storage: MemoryStorage): {
+  firstIndex: number;
+  lastIndex: number;
+  snapshotTerm: number;
+  above: string;
+} {
+  storage.write({
+    hardState: null,
+    entries: [entry(1, 1), entry(2, 2), entry(3, 2), entry(4, 2), entry(5, 2), entry(6, 2)],
+    snapshot: null,
+  });
   storage.write({ hardState: null, entries: [], snapshot: snapshotAt(3, 5) });
   let above: string;
   try {
@@ -32,7 +47,10 @@ function snapshotInstallKeeps(storage: MemoryStorage): { firstIndex: number; las
 /** The wrong reading of the contract, for the test above: keeps the entries above the snapshot. */
 class PrefixOnlyStorage extends MemoryStorage {
   override applySnapshot(snapshot: Snapshot): void {
-    const kept = this.lastIndex() > snapshot.metadata.index ? this.entries(snapshot.metadata.index + 1, this.lastIndex() + 1, Number.MAX_SAFE_INTEGER) : [];
+    const kept =
+      this.lastIndex() > snapshot.metadata.index
+        ? this.entries(snapshot.metadata.index + 1, this.lastIndex() + 1, Number.MAX_SAFE_INTEGER)
+        : [];
     super.applySnapshot(snapshot);
     this.append(kept);
   }
@@ -91,10 +109,20 @@ describe('MemoryStorage', () => {
   });
 
   it('a snapshot install discards the stored suffix beyond its index (GroupWrite.snapshot)', () => {
-    expect(snapshotInstallKeeps(new MemoryStorage())).toEqual({ firstIndex: 4, lastIndex: 3, snapshotTerm: 5, above: 'unavailable' });
+    expect(snapshotInstallKeeps(new MemoryStorage())).toEqual({
+      firstIndex: 4,
+      lastIndex: 3,
+      snapshotTerm: 5,
+      above: 'unavailable',
+    });
     // A store that followed the old wording ("replaces the log up to and including its index")
     // keeps the divergent entries 4..6 of term 2: the check above tells it apart.
-    expect(snapshotInstallKeeps(new PrefixOnlyStorage())).not.toEqual({ firstIndex: 4, lastIndex: 3, snapshotTerm: 5, above: 'unavailable' });
+    expect(snapshotInstallKeeps(new PrefixOnlyStorage())).not.toEqual({
+      firstIndex: 4,
+      lastIndex: 3,
+      snapshotTerm: 5,
+      above: 'unavailable',
+    });
   });
 
   it('offers knobs for pending entries and unavailable snapshots', () => {

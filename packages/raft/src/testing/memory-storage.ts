@@ -3,7 +3,14 @@
  * (`LogStorage`), `MemoryRaftStore` a store of many groups (`RaftStore`). Never used in
  * production: nothing here survives the process.
  */
-import { assert, CompactedError, EntriesPendingError, GroupNotFoundError, SnapshotTemporarilyUnavailableError, UnavailableError } from '../errors.js';
+import {
+  assert,
+  CompactedError,
+  EntriesPendingError,
+  GroupNotFoundError,
+  SnapshotTemporarilyUnavailableError,
+  UnavailableError,
+} from '../errors.js';
 import type { GroupWrite, InitialState, LogStorage, OpenGroupOptions, RaftStore } from '../storage.js';
 import type { ConfState, Entry, GroupId, HardState, Snapshot } from '../types.js';
 
@@ -34,7 +41,11 @@ export class MemoryStorage implements LogStorage {
 
   initialState(): InitialState {
     if (this.repairIndex !== 0 && this.lastIndex() >= this.repairIndex) this.repairIndex = 0;
-    return { hardState: this.hard, confState: this.snap.metadata.confState, ...(this.repairIndex === 0 ? {} : { repairIndex: this.repairIndex }) };
+    return {
+      hardState: this.hard,
+      confState: this.snap.metadata.confState,
+      ...(this.repairIndex === 0 ? {} : { repairIndex: this.repairIndex }),
+    };
   }
 
   /** A new member that may have been in the group before (OpenGroupOptions.joining): no votes until it holds an entry. */

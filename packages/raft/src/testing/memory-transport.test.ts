@@ -4,7 +4,15 @@ import { frameMessageCount, MemoryNetwork } from './memory-transport.js';
 import { ManualTimer } from './manual-timer.js';
 
 function frame(from: number, to: number, tag: number): Frame {
-  return { from, to, session: tag, messages: [], heartbeats: [{ groupId: tag, term: 1, commit: 0 }], heartbeatResponses: [], quiesce: [] };
+  return {
+    from,
+    to,
+    session: tag,
+    messages: [],
+    heartbeats: [{ groupId: tag, term: 1, commit: 0 }],
+    heartbeatResponses: [],
+    quiesce: [],
+  };
 }
 
 describe('MemoryNetwork', () => {
@@ -19,14 +27,21 @@ describe('MemoryNetwork', () => {
     expect(network.pending()).toBe(2);
     await network.whenIdle();
     expect(got).toEqual([1, 2]);
-    expect(network.stats).toMatchObject({ framesSent: 2, framesDelivered: 2, messagesDelivered: 2, heartbeatsDelivered: 2 });
+    expect(network.stats).toMatchObject({
+      framesSent: 2,
+      framesDelivered: 2,
+      messagesDelivered: 2,
+      heartbeatsDelivered: 2,
+    });
     expect(frameMessageCount(frame(1, 2, 3))).toBe(1);
   });
 
   it('drops across partitions and to disconnected nodes until healed', async () => {
     const network = new MemoryNetwork();
     const got: string[] = [];
-    const transports = [1, 2, 3].map((id) => network.connect(id, (received) => got.push(`${received.from}>${received.to}`)));
+    const transports = [1, 2, 3].map((id) =>
+      network.connect(id, (received) => got.push(`${received.from}>${received.to}`)),
+    );
     network.partition([1], [2, 3]);
     transports[0]?.send(frame(1, 2, 0));
     transports[1]?.send(frame(2, 1, 0));

@@ -85,7 +85,10 @@ export class MemoryNetwork {
 
   /** Cuts `nodeId` off from every node in `others`, both directions. */
   isolate(nodeId: NodeId, others: readonly NodeId[]): void {
-    this.partition([nodeId], others.filter((other) => other !== nodeId));
+    this.partition(
+      [nodeId],
+      others.filter((other) => other !== nodeId),
+    );
   }
 
   /** Restores every blocked link (not disconnected nodes, nor the drop rate). */

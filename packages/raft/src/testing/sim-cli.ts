@@ -7,7 +7,13 @@
  * `sim: P passed, F failed` and exits 1 when any seed failed.
  */
 import { simHostGroupsMax, simHostGroupsMin, simNodesMax, simNodesMin, simStepsMax } from './sim/constants.js';
-import { describeHostFailure, hostReplayCommand, isSimHostKnob, runHostSeed, simHostKnobs } from './sim/host-run-seeds.js';
+import {
+  describeHostFailure,
+  hostReplayCommand,
+  isSimHostKnob,
+  runHostSeed,
+  simHostKnobs,
+} from './sim/host-run-seeds.js';
 import type { HostSeedRunOptions, SimHostKnob } from './sim/host-run-seeds.js';
 import { isSimKnob, isSimProfileName, simKnobs, simProfiles } from './sim/profiles.js';
 import type { SimKnob, SimProfileName } from './sim/profiles.js';
@@ -111,7 +117,8 @@ function parseArgs(argv: readonly string[]): CliOptions {
   if (single !== null) seeds.push(single);
   else for (let i = 0; i < count; i++) seeds.push(start + i);
   if (host) {
-    if (profile !== undefined || scenario !== undefined) throw new Error(`--host runs real hosts: --profile and --scenario are for the RaftNode simulator; ${usage}`);
+    if (profile !== undefined || scenario !== undefined)
+      throw new Error(`--host runs real hosts: --profile and --scenario are for the RaftNode simulator; ${usage}`);
     const allKnobs = [...hostKnobs, ...knobs];
     const hostRun: HostSeedRunOptions = {
       ...(nodes === undefined ? {} : { hosts: nodes }),
@@ -122,7 +129,8 @@ function parseArgs(argv: readonly string[]): CliOptions {
     };
     return { seeds, verbose, run: {}, host: hostRun };
   }
-  if (hostKnobs.length > 0 || groups !== undefined) throw new Error(`--knob ${hostKnobs.join(',') || '...'} and --groups need --host; ${usage}`);
+  if (hostKnobs.length > 0 || groups !== undefined)
+    throw new Error(`--knob ${hostKnobs.join(',') || '...'} and --groups need --host; ${usage}`);
   const run: SeedRunOptions = {
     ...(nodes === undefined ? {} : { nodes }),
     ...(steps === undefined ? {} : { steps }),
@@ -147,7 +155,9 @@ async function main(): Promise<number> {
   const progress = (): void => {
     const done = tally.passed + tally.failed;
     if (options.seeds.length > 1 && done % progressEverySeeds === 0) {
-      console.log(`sim: ${done}/${options.seeds.length} seeds, ${tally.failed} failed, ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+      console.log(
+        `sim: ${done}/${options.seeds.length} seeds, ${tally.failed} failed, ${((Date.now() - startedMs) / 1000).toFixed(1)} s`,
+      );
     }
   };
   if (options.host !== null) {
@@ -178,7 +188,9 @@ function runNode(seed: number, options: CliOptions, tally: Tally): void {
   } catch (error) {
     // A broken assertion of the simulator or a scenario itself: still a failed seed, replayable.
     tally.failed++;
-    console.log(`sim: seed ${seed} FAILED with an error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    console.log(
+      `sim: seed ${seed} FAILED with an error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     console.log(`  replay: ${replayCommand(seed, quiet)}`);
     return;
   }
@@ -188,7 +200,11 @@ function runNode(seed: number, options: CliOptions, tally: Tally): void {
     return;
   }
   tally.failed++;
-  console.log(options.verbose ? `sim: seed ${seed} FAILED ${result.violation?.message ?? ''}\n  replay: ${replayCommand(seed, quiet)}` : describeFailure(result, quiet));
+  console.log(
+    options.verbose
+      ? `sim: seed ${seed} FAILED ${result.violation?.message ?? ''}\n  replay: ${replayCommand(seed, quiet)}`
+      : describeFailure(result, quiet),
+  );
 }
 
 async function runHost(seed: number, run: HostSeedRunOptions, options: CliOptions, tally: Tally): Promise<void> {
@@ -198,7 +214,9 @@ async function runHost(seed: number, run: HostSeedRunOptions, options: CliOption
     result = await runHostSeed(seed, run);
   } catch (error) {
     tally.failed++;
-    console.log(`sim: host seed ${seed} FAILED with an error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    console.log(
+      `sim: host seed ${seed} FAILED with an error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     console.log(`  replay: ${hostReplayCommand(seed, quiet)}`);
     return;
   }
@@ -208,7 +226,11 @@ async function runHost(seed: number, run: HostSeedRunOptions, options: CliOption
     return;
   }
   tally.failed++;
-  console.log(options.verbose ? `sim: host seed ${seed} FAILED ${result.violation?.message ?? ''}\n  replay: ${hostReplayCommand(seed, quiet)}` : await describeHostFailure(result, quiet));
+  console.log(
+    options.verbose
+      ? `sim: host seed ${seed} FAILED ${result.violation?.message ?? ''}\n  replay: ${hostReplayCommand(seed, quiet)}`
+      : await describeHostFailure(result, quiet),
+  );
 }
 
 main().then(

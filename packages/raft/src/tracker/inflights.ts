@@ -34,7 +34,8 @@ export class Inflights {
   add(lastIndex: number, bytes: number): void {
     assert(!this.full(), 'no add to full inflights');
     const slot = (this.start + this.countMessages) % this.messagesMax;
-    const previous = this.countMessages === 0 ? undefined : this.lastIndexes[(slot + this.messagesMax - 1) % this.messagesMax];
+    const previous =
+      this.countMessages === 0 ? undefined : this.lastIndexes[(slot + this.messagesMax - 1) % this.messagesMax];
     assert(previous === undefined || previous < lastIndex, 'inflight indexes increase');
     this.lastIndexes[slot] = lastIndex;
     this.sizesBytes[slot] = bytes;

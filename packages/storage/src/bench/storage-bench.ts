@@ -41,12 +41,17 @@ function log(line: string): void {
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Distinct batch buffers (each stamped with its own base offset), built before timing. */
 function makeBatches(recordsPerBatch: number): Buffer[] {
-  const records = Array.from({ length: recordsPerBatch }, (_, i) => ({ key: Buffer.from(`key-${i}`), value: Buffer.alloc(recordBytes, i % 251) }));
+  const records = Array.from({ length: recordsPerBatch }, (_, i) => ({
+    key: Buffer.from(`key-${i}`),
+    value: Buffer.alloc(recordBytes, i % 251),
+  }));
   const template = encodeRecordBatch({ records }, { timestampMs: 1_700_000_000_000 });
   const count = Math.max(8, Math.ceil(appendBytesPerRun / template.byteLength));
   return Array.from({ length: count }, (_, i) => {
@@ -83,7 +88,11 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-async function appendStore(dir: string, policy: WalSyncPolicy, batches: readonly Buffer[]): Promise<{ rate: Rate; store: LevelRaftStore }> {
+async function appendStore(
+  dir: string,
+  policy: WalSyncPolicy,
+  batches: readonly Buffer[],
+): Promise<{ rate: Rate; store: LevelRaftStore }> {
   const store = await LevelRaftStore.open(dir, { walSync: policy, walSyncIntervalMs: syncIntervalMs });
   store.openGroup(1, { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
   await store.persist([], true);
@@ -93,7 +102,17 @@ async function appendStore(dir: string, policy: WalSyncPolicy, batches: readonly
   for (let i = 0; i < batches.length; i++) {
     const data = batches[i] as Buffer;
     const index = i + 1;
-    await store.persist([{ groupId: 1, hardState: { term: 1, vote: 1, commit: index }, snapshot: null, entries: [{ index, term: 1, type: EntryType.normal, data }] }], true);
+    await store.persist(
+      [
+        {
+          groupId: 1,
+          hardState: { term: 1, vote: 1, commit: index },
+          snapshot: null,
+          entries: [{ index, term: 1, type: EntryType.normal, data }],
+        },
+      ],
+      true,
+    );
     bytes += data.byteLength;
   }
   if (policy === 'periodic') await store.syncNow();
@@ -149,7 +168,9 @@ async function fetchAll(store: LevelRaftStore, last: number): Promise<{ rate: Ra
 
 async function main(): Promise<void> {
   log(`storage bench: ${new Date().toISOString()}, node ${process.version}, ${process.platform}/${process.arch}`);
-  log(`method: ${recordBytes} B records, ${appendBytesPerRun / 1e6} MB per run, ${repetitions} repetitions (medians), one persist / raw batch() per record batch, wal_sync_interval ${syncIntervalMs} ms`);
+  log(
+    `method: ${recordBytes} B records, ${appendBytesPerRun / 1e6} MB per run, ${repetitions} repetitions (medians), one persist / raw batch() per record batch, wal_sync_interval ${syncIntervalMs} ms`,
+  );
   const results = new Map<string, { store: Rate[]; raw: Rate[] }>();
   const fetchCache: Rate[] = [];
   const fetchDisk: Rate[] = [];
@@ -174,7 +195,9 @@ async function main(): Promise<void> {
         const rawRate = raw ?? (await withDir((dir) => appendRaw(dir, policy, batches)));
         entry.store.push(store);
         entry.raw.push(rawRate);
-        log(`  append ${key} rep ${rep}/${reps}: streambus ${mbps(store).toFixed(1)} MB/s, raw ${mbps(rawRate).toFixed(1)} MB/s, ratio ${(mbps(store) / mbps(rawRate)).toFixed(2)}`);
+        log(
+          `  append ${key} rep ${rep}/${reps}: streambus ${mbps(store).toFixed(1)} MB/s, raw ${mbps(rawRate).toFixed(1)} MB/s, ratio ${(mbps(store) / mbps(rawRate)).toFixed(2)}`,
+        );
       }
     }
   }
@@ -190,11 +213,15 @@ async function main(): Promise<void> {
       const disk = await fetchAll(reopened, fetchBatches.length);
       fetchDisk.push(disk.rate);
       await reopened.close();
-      log(`  fetch rep ${rep}/${repetitions}: tail cache ${mbps(cached.rate).toFixed(0)} MB/s (${cached.fromCache}/${cached.rate.batches} batches from cache), disk ${mbps(disk.rate).toFixed(0)} MB/s`);
+      log(
+        `  fetch rep ${rep}/${repetitions}: tail cache ${mbps(cached.rate).toFixed(0)} MB/s (${cached.fromCache}/${cached.rate.batches} batches from cache), disk ${mbps(disk.rate).toFixed(0)} MB/s`,
+      );
     });
   }
   log('');
-  log('| policy | records/batch | streambus MB/s | streambus batches/s | raw MB/s | raw batches/s | streambus/raw (median of paired runs) | streambus/raw MB per CPU s |');
+  log(
+    '| policy | records/batch | streambus MB/s | streambus batches/s | raw MB/s | raw batches/s | streambus/raw (median of paired runs) | streambus/raw MB per CPU s |',
+  );
   log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   let ratio = 0;
   for (const recordsPerBatch of batchSizes) {
@@ -205,13 +232,19 @@ async function main(): Promise<void> {
       const r = median(entry.raw.map(mbps));
       // The ratio is the median of the paired (adjacent runs) ratios: robust to load drift.
       const paired = median(entry.store.map((rate, i) => mbps(rate) / mbps(entry.raw[i] as Rate)));
-      const cpuRatio = median(entry.store.map((rate, i) => mbPerCpuSecond(rate) / mbPerCpuSecond(entry.raw[i] as Rate)));
-      log(`| ${policy} | ${recordsPerBatch} | ${s.toFixed(1)} | ${median(entry.store.map(bps)).toFixed(0)} | ${r.toFixed(1)} | ${median(entry.raw.map(bps)).toFixed(0)} | ${paired.toFixed(2)} | ${cpuRatio.toFixed(2)} |`);
+      const cpuRatio = median(
+        entry.store.map((rate, i) => mbPerCpuSecond(rate) / mbPerCpuSecond(entry.raw[i] as Rate)),
+      );
+      log(
+        `| ${policy} | ${recordsPerBatch} | ${s.toFixed(1)} | ${median(entry.store.map(bps)).toFixed(0)} | ${r.toFixed(1)} | ${median(entry.raw.map(bps)).toFixed(0)} | ${paired.toFixed(2)} | ${cpuRatio.toFixed(2)} |`,
+      );
       if (policy === 'none' && recordsPerBatch === 1000) ratio = paired;
     }
   }
   log('');
-  log(`fetch (1,000-record batches, 4 MiB per read): tail cache ${median(fetchCache.map(mbps)).toFixed(0)} MB/s (zero-copy: index lookups only), disk (after reopen, CRC-checked) ${median(fetchDisk.map(mbps)).toFixed(0)} MB/s`);
+  log(
+    `fetch (1,000-record batches, 4 MiB per read): tail cache ${median(fetchCache.map(mbps)).toFixed(0)} MB/s (zero-copy: index lookups only), disk (after reopen, CRC-checked) ${median(fetchDisk.map(mbps)).toFixed(0)} MB/s`,
+  );
   log(`append/raw: ${ratio.toFixed(2)}`);
 }
 

@@ -14,5 +14,8 @@ export function crashBatch(groupId: number, n: number): Buffer {
     key: Buffer.from(`g${groupId}-n${n}-r${i}`),
     value: Buffer.alloc(crashValueBytes, (groupId * 31 + n * 7 + i) % 251),
   }));
-  return encodeRecordBatch({ baseOffset: (n - 1) * crashRecordsPerBatch, records }, { timestampMs: 1_700_000_000_000 + n });
+  return encodeRecordBatch(
+    { baseOffset: (n - 1) * crashRecordsPerBatch, records },
+    { timestampMs: 1_700_000_000_000 + n },
+  );
 }

@@ -48,7 +48,9 @@ async function bundleChild(): Promise<void> {
       conditions: ['@streambus/source'],
       external: ['classic-level', '@node-rs/crc32'],
       // CommonJS dependencies inside the bundle need a `require`.
-      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+      },
       logLevel: 'silent',
     });
     childArgs = [bundlePath];
@@ -120,7 +122,12 @@ function runAndKill(dir: string, policy: WalSyncPolicy, killBeforeReady: boolean
  * Reopens the store and checks it. Batches above `checkedBelow` (new since the previous round)
  * are read back and compared byte for byte; `fullVerify` also CRC-checks every stored batch.
  */
-async function checkStore(dir: string, durable: number, checkedBelow: number, fullVerify: boolean): Promise<{ last: number; batches: number }> {
+async function checkStore(
+  dir: string,
+  durable: number,
+  checkedBelow: number,
+  fullVerify: boolean,
+): Promise<{ last: number; batches: number }> {
   const store = await LevelRaftStore.open(dir, { walSync: 'none' });
   try {
     const ids = store.groupIds();
@@ -141,7 +148,9 @@ async function checkStore(dir: string, durable: number, checkedBelow: number, fu
       expect(read.map((b) => b.raftIndex)).toEqual(Array.from({ length: last - from }, (_, i) => from + i + 1));
       for (const b of read) {
         expect(b.fromCache).toBe(false);
-        expect(Buffer.compare(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength), crashBatch(g, b.raftIndex))).toBe(0);
+        expect(
+          Buffer.compare(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength), crashBatch(g, b.raftIndex)),
+        ).toBe(0);
       }
       batches += read.length;
     }
@@ -182,17 +191,25 @@ describe('crash recovery with SIGKILLed writer processes', () => {
           // Earlier rounds' batches stay durable too.
           durableMax = Math.max(durableMax, durable, policy === 'none' ? 0 : last);
           // A kill may lose unsynced batches (none), which the next child writes again: re-check from the lower of the two.
-          const result = await checkStore(dir, policy === 'none' ? 0 : durableMax, Math.max(0, Math.min(last, checkedUpTo)), round === killsPerPolicy - 1);
+          const result = await checkStore(
+            dir,
+            policy === 'none' ? 0 : durableMax,
+            Math.max(0, Math.min(last, checkedUpTo)),
+            round === killsPerPolicy - 1,
+          );
           checkedUpTo = result.last;
           if (policy !== 'none') expect(result.last).toBeGreaterThanOrEqual(last);
           last = result.last;
           checked += result.batches;
-          if (process.env['CRASH_TIMING'] !== undefined) console.log(`round ${round}: child ${t1 - t0} ms, check ${Date.now() - t1} ms`);
+          if (process.env['CRASH_TIMING'] !== undefined)
+            console.log(`round ${round}: child ${t1 - t0} ms, check ${Date.now() - t1} ms`);
         }
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
-      console.log(`crash test wal_sync=${policy}: ${kills} SIGKILLs, last index ${last}, durable promised ${durableMax}, ${checked} batch reads verified (seed ${seed})`);
+      console.log(
+        `crash test wal_sync=${policy}: ${kills} SIGKILLs, last index ${last}, durable promised ${durableMax}, ${checked} batch reads verified (seed ${seed})`,
+      );
       expect(kills).toBe(killsPerPolicy);
     }, 60_000);
   }

@@ -53,7 +53,14 @@ export class GroupLog implements LogStorage {
   /** Windows of entries loaded from disk, oldest first (at most loadWindowsPerGroupMax). */
   private windows: LoadWindow[] = [];
 
-  constructor(readonly groupId: GroupId, private readonly host: GroupLogHost, hard: HardState, snap: Snapshot, last: number, offsetFloor: number) {
+  constructor(
+    readonly groupId: GroupId,
+    private readonly host: GroupLogHost,
+    hard: HardState,
+    snap: Snapshot,
+    last: number,
+    offsetFloor: number,
+  ) {
     this.hard = hard;
     this.snap = snap;
     this.last = last;
@@ -62,7 +69,11 @@ export class GroupLog implements LogStorage {
   }
 
   initialState(): InitialState {
-    return { hardState: this.hard, confState: this.snap.metadata.confState, ...(this.repairIndex === 0 ? {} : { repairIndex: this.repairIndex }) };
+    return {
+      hardState: this.hard,
+      confState: this.snap.metadata.confState,
+      ...(this.repairIndex === 0 ? {} : { repairIndex: this.repairIndex }),
+    };
   }
 
   entries(lo: number, hi: number, bytesMax: number): Entry[] {

@@ -3,7 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CompactedError, EntriesPendingError, EntryType, GroupNotFoundError, UnavailableError } from '@streambus/raft';
 import type { ConfState, Entry, GroupWrite, HardState } from '@streambus/raft';
 import { decodeRecordBatch } from '@streambus/proto';
-import { CorruptBatchError, InvalidStoreConfigError, OffsetOutOfRangeError, StoreLockedError, StoreNotFoundError } from '../errors.js';
+import {
+  CorruptBatchError,
+  InvalidStoreConfigError,
+  OffsetOutOfRangeError,
+  StoreLockedError,
+  StoreNotFoundError,
+} from '../errors.js';
 import { KeyKind, makeKey } from '../keys.js';
 import { verifyStore } from '../verify/verify-store.js';
 import { batchEntry, openTempStore, plainEntry } from '../testing/index.js';
@@ -29,9 +35,15 @@ function write(groupId: number, entries: Entry[], hardState: HardState | null = 
 }
 
 /** Batches of 2 records each: entry i (from `from`) holds offsets [2(i-1), 2(i-1)+1]. */
-function batches(from: number, to: number, term: number, extra: Partial<{ valueBytes: number; timestampMs: number }> = {}): Entry[] {
+function batches(
+  from: number,
+  to: number,
+  term: number,
+  extra: Partial<{ valueBytes: number; timestampMs: number }> = {},
+): Entry[] {
   const out: Entry[] = [];
-  for (let index = from; index <= to; index++) out.push(batchEntry({ index, term, baseOffset: 2 * (index - 1), ...extra }));
+  for (let index = from; index <= to; index++)
+    out.push(batchEntry({ index, term, baseOffset: 2 * (index - 1), ...extra }));
   return out;
 }
 
@@ -87,7 +99,10 @@ describe('LevelRaftStore', () => {
     const t = await temp();
     const ids = Array.from({ length: 50 }, (_, i) => i * 1000 + 1);
     for (const id of ids) t.store.openGroup(id, voters);
-    await t.store.persist(ids.map((id) => write(id, batches(1, 2, 1), { term: 1, vote: 0, commit: 2 })), true);
+    await t.store.persist(
+      ids.map((id) => write(id, batches(1, 2, 1), { term: 1, vote: 0, commit: 2 })),
+      true,
+    );
     expect(t.store.stats().persistCount).toBe(1);
     await expect(t.store.persist([write(999_999, batches(1, 1, 1))], true)).rejects.toBeInstanceOf(GroupNotFoundError);
     const progress: number[] = [];
@@ -142,7 +157,8 @@ describe('LevelRaftStore', () => {
     expect(Buffer.from(again.snapshot().data).toString()).toBe('state@6');
     expect(store.earliestOffset(2)).toBe(12);
     const keys: number[] = [];
-    for await (const key of store.db.keys({ gte: makeKey(KeyKind.entry, 2, 0), lt: makeKey(KeyKind.entry, 3, 0) })) keys.push(key.readUInt32BE(9));
+    for await (const key of store.db.keys({ gte: makeKey(KeyKind.entry, 2, 0), lt: makeKey(KeyKind.entry, 3, 0) }))
+      keys.push(key.readUInt32BE(9));
     expect(keys).toEqual([7, 8]);
     expect((await verifyStore(store)).ok).toBe(true);
   });
@@ -152,7 +168,17 @@ describe('LevelRaftStore', () => {
     const log = t.store.openGroup(3, voters);
     await t.store.persist([write(3, batches(1, 5, 1))], true);
     const snapshot = { metadata: { index: 20, term: 4, confState: voters }, data: Buffer.from('leader-state') };
-    await t.store.persist([{ groupId: 3, hardState: { term: 4, vote: 0, commit: 20 }, snapshot, entries: [batchEntry({ index: 21, term: 4, baseOffset: 40 })] }], true);
+    await t.store.persist(
+      [
+        {
+          groupId: 3,
+          hardState: { term: 4, vote: 0, commit: 20 },
+          snapshot,
+          entries: [batchEntry({ index: 21, term: 4, baseOffset: 40 })],
+        },
+      ],
+      true,
+    );
     expect(log.firstIndex()).toBe(21);
     expect(log.lastIndex()).toBe(21);
     expect(log.term(20)).toBe(4);
@@ -178,7 +204,12 @@ describe('LevelRaftStore', () => {
       expect(() => g.term(6)).toThrow(UnavailableError);
       expect(() => g.entries(6, 7, Infinity)).toThrow(UnavailableError);
       expect(Buffer.from(g.snapshot().data).toString()).toBe('leader@5');
-      expect(store.stats().groups.find((s) => s.groupId === 10)).toMatchObject({ entryCount: 0, batchCount: 0, batchBytes: 0, cachedEntries: 0 });
+      expect(store.stats().groups.find((s) => s.groupId === 10)).toMatchObject({
+        entryCount: 0,
+        batchCount: 0,
+        batchBytes: 0,
+        cachedEntries: 0,
+      });
       // The offsets of the dropped batches are gone with them: the log ends after entry 5's batch.
       expect([store.earliestOffset(10), store.latestOffset(10)]).toEqual([10, 10]);
       expect(await store.readBatches(10, 10, Infinity, 8)).toEqual([]);
@@ -186,7 +217,8 @@ describe('LevelRaftStore', () => {
       // On disk: no entry, offset index entry or term run of the group above the snapshot.
       for (const kind of [KeyKind.entry, KeyKind.offsetIndex, KeyKind.termRun]) {
         const above: number[] = [];
-        for await (const key of store.db.keys({ gte: makeKey(kind, 10, 6), lt: makeKey(kind, 11, 0) })) above.push(key.readUInt32BE(9));
+        for await (const key of store.db.keys({ gte: makeKey(kind, 10, 6), lt: makeKey(kind, 11, 0) }))
+          above.push(key.readUInt32BE(9));
         expect(above).toEqual([]);
       }
       expect((await verifyStore(store)).ok).toBe(true);
@@ -205,7 +237,9 @@ describe('LevelRaftStore', () => {
   it('takes the offsets of a snapshot that replaced a log with no batches of its own from the application', async () => {
     // A new or far-behind follower gets a retention snapshot covering offsets [0, 40): before any
     // later batch arrives its earliest and next offsets must be 40, not 0.
-    const options: LevelRaftStoreOptions = { snapshotNextOffset: (_groupId, data) => (data.byteLength === 0 ? null : Number(Buffer.from(data).toString())) };
+    const options: LevelRaftStoreOptions = {
+      snapshotNextOffset: (_groupId, data) => (data.byteLength === 0 ? null : Number(Buffer.from(data).toString())),
+    };
     const t = await temp(options);
     t.store.openGroup(6, voters);
     const snapshot = { metadata: { index: 20, term: 4, confState: voters }, data: Buffer.from('40') };
@@ -225,7 +259,13 @@ describe('LevelRaftStore', () => {
     const b = t.store.openGroup(2, voters);
     for (let i = 0; i < 10; i++) {
       const index = i + 1;
-      await t.store.persist([write(1, batches(index, index, 1, { valueBytes: 200 })), write(2, batches(index, index, 1, { valueBytes: 200 }))], true);
+      await t.store.persist(
+        [
+          write(1, batches(index, index, 1, { valueBytes: 200 })),
+          write(2, batches(index, index, 1, { valueBytes: 200 })),
+        ],
+        true,
+      );
     }
     const stats = t.store.stats();
     expect(stats.cacheBytes).toBeLessThanOrEqual(4096);
@@ -271,8 +311,14 @@ describe('LevelRaftStore', () => {
     const t = await temp();
     t.store.openGroup(5, voters);
     // Offsets 0..19 in entries 1..10, with a no-op at 11 and more batches 12..13 (offsets 20..23).
-    const later = [batchEntry({ index: 12, term: 2, baseOffset: 20, timestampMs: 2_000 }), batchEntry({ index: 13, term: 2, baseOffset: 22, timestampMs: 3_000 })];
-    await t.store.persist([write(5, [...batches(1, 10, 1, { timestampMs: 1_000 }), plainEntry(11, 2), ...later])], true);
+    const later = [
+      batchEntry({ index: 12, term: 2, baseOffset: 20, timestampMs: 2_000 }),
+      batchEntry({ index: 13, term: 2, baseOffset: 22, timestampMs: 3_000 }),
+    ];
+    await t.store.persist(
+      [write(5, [...batches(1, 10, 1, { timestampMs: 1_000 }), plainEntry(11, 2), ...later])],
+      true,
+    );
     const hw = 12; // commit index
     const all = await t.store.readBatches(5, 0, Infinity, hw);
     expect(all.map((b) => b.raftIndex)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12]);
@@ -302,25 +348,52 @@ describe('LevelRaftStore', () => {
     const t = await temp();
     const log = t.store.openGroup(9, voters);
     const entries: Entry[] = [];
-    for (let i = 1; i <= 10; i++) entries.push(batchEntry({ index: i, term: 1, baseOffset: 2 * (i - 1), timestampMs: i * 1000 }));
+    for (let i = 1; i <= 10; i++)
+      entries.push(batchEntry({ index: i, term: 1, baseOffset: 2 * (i - 1), timestampMs: i * 1000 }));
     await t.store.persist([write(9, entries)], true);
     const batchBytes = entries[0]!.data.byteLength;
     expect(t.store.stats().groups[0]?.batchBytes).toBe(10 * batchBytes);
 
     // Bytes: keep at most 7 batches' worth; the applied index allows it.
-    const bytesCut = await t.store.applyRetention(9, { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10 }, Buffer.from('p1'));
-    expect(bytesCut).toMatchObject({ snapshotIndex: 3, batchesDeleted: 3, bytesDeleted: 3 * batchBytes, earliestOffset: 6 });
+    const bytesCut = await t.store.applyRetention(
+      9,
+      { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10 },
+      Buffer.from('p1'),
+    );
+    expect(bytesCut).toMatchObject({
+      snapshotIndex: 3,
+      batchesDeleted: 3,
+      bytesDeleted: 3 * batchBytes,
+      earliestOffset: 6,
+    });
     expect(log.firstIndex()).toBe(4);
     expect(Buffer.from(log.snapshot().data).toString()).toBe('p1');
 
     // Age: everything older than 8 s is due, but only up to the applied index 5.
-    const ageCut = await t.store.applyRetention(9, { maxAgeMs: 2_000, now: 10_000, appliedIndex: 5 }, Buffer.from('p2'));
+    const ageCut = await t.store.applyRetention(
+      9,
+      { maxAgeMs: 2_000, now: 10_000, appliedIndex: 5 },
+      Buffer.from('p2'),
+    );
     expect(ageCut).toMatchObject({ snapshotIndex: 5, batchesDeleted: 2, earliestOffset: 10 });
-    const none = await t.store.applyRetention(9, { maxAgeMs: 100_000, now: 10_000, appliedIndex: 10 }, Buffer.from('p3'));
+    const none = await t.store.applyRetention(
+      9,
+      { maxAgeMs: 100_000, now: 10_000, appliedIndex: 10 },
+      Buffer.from('p3'),
+    );
     expect(none.snapshotIndex).toBeNull();
 
     const stats = t.store.stats();
-    expect(stats.groups[0]).toMatchObject({ groupId: 9, firstIndex: 6, lastIndex: 10, entryCount: 5, batchCount: 5, batchBytes: 5 * batchBytes, earliestOffset: 10, nextOffset: 20 });
+    expect(stats.groups[0]).toMatchObject({
+      groupId: 9,
+      firstIndex: 6,
+      lastIndex: 10,
+      entryCount: 5,
+      batchCount: 5,
+      batchBytes: 5 * batchBytes,
+      earliestOffset: 10,
+      nextOffset: 20,
+    });
     expect(stats).toMatchObject({ groupCount: 1, entryCount: 5, batchCount: 5 });
     await expect(t.store.readBatches(9, 9, Infinity, 10)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
     const store = await t.reopen();
@@ -383,11 +456,19 @@ describe('LevelRaftStore', () => {
     await store.discardFrom(5, 4);
     let log = store.openGroup(5, null);
     expect(log.lastIndex()).toBe(3);
-    expect(log.initialState()).toEqual({ hardState: { term: 1, vote: 2, commit: 3 }, confState: voters, repairIndex: 6 });
+    expect(log.initialState()).toEqual({
+      hardState: { term: 1, vote: 2, commit: 3 },
+      confState: voters,
+      repairIndex: 6,
+    });
     expect(store.latestOffset(5)).toBe(6);
     store = await t.reopen();
     log = store.openGroup(5, null);
-    expect(log.initialState()).toEqual({ hardState: { term: 1, vote: 2, commit: 3 }, confState: voters, repairIndex: 6 });
+    expect(log.initialState()).toEqual({
+      hardState: { term: 1, vote: 2, commit: 3 },
+      confState: voters,
+      repairIndex: 6,
+    });
     expect((await verifyStore(store)).ok).toBe(true);
 
     // Re-replicated up to index 5: still repairing. At 6: repaired, and that is durable.
@@ -396,7 +477,10 @@ describe('LevelRaftStore', () => {
     await store.persist([write(5, batches(6, 6, 1), { term: 1, vote: 2, commit: 6 })], true);
     expect(log.initialState()).toEqual({ hardState: { term: 1, vote: 2, commit: 6 }, confState: voters });
     store = await t.reopen();
-    expect(store.openGroup(5, null).initialState()).toEqual({ hardState: { term: 1, vote: 2, commit: 6 }, confState: voters });
+    expect(store.openGroup(5, null).initialState()).toEqual({
+      hardState: { term: 1, vote: 2, commit: 6 },
+      confState: voters,
+    });
     expect((await store.readBatches(5, 0, Infinity, 6)).map((b) => b.raftIndex)).toEqual([1, 2, 3, 4, 5, 6]);
     expect((await store.scrub(5, 1, 6, Infinity)).corrupt).toBeNull();
   });
@@ -404,13 +488,20 @@ describe('LevelRaftStore', () => {
   it('creates a joining group with repairIndex 1 (no votes until it holds an entry), kept across a reopen', async () => {
     const t = await temp();
     const log = t.store.openGroup(8, voters, { joining: true });
-    expect(log.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, confState: voters, repairIndex: 1 });
+    expect(log.initialState()).toEqual({
+      hardState: { term: 0, vote: 0, commit: 0 },
+      confState: voters,
+      repairIndex: 1,
+    });
     await t.store.persist([], true);
     let store = await t.reopen();
     expect(store.openGroup(8, null).initialState().repairIndex).toBe(1);
     await store.persist([write(8, batches(1, 1, 2), { term: 2, vote: 1, commit: 0 })], true);
     store = await t.reopen();
-    expect(store.openGroup(8, null).initialState()).toEqual({ hardState: { term: 2, vote: 1, commit: 0 }, confState: voters });
+    expect(store.openGroup(8, null).initialState()).toEqual({
+      hardState: { term: 2, vote: 1, commit: 0 },
+      confState: voters,
+    });
     // An existing group ignores the option.
     expect(store.openGroup(8, null, { joining: true }).initialState().repairIndex).toBeUndefined();
   });
@@ -499,13 +590,18 @@ describe('LevelRaftStore', () => {
     await expect(verifyStore(t.dir)).rejects.toBeInstanceOf(StoreLockedError);
     await expect(LevelRaftStore.open(t.dir)).rejects.toBeInstanceOf(StoreLockedError);
     await expect(verifyStore(`${t.dir}-missing`)).rejects.toBeInstanceOf(StoreNotFoundError);
-    await expect(LevelRaftStore.open(`${t.dir}-x`, { walSync: 'periodic', walSyncIntervalMs: 0 })).rejects.toBeInstanceOf(InvalidStoreConfigError);
+    await expect(
+      LevelRaftStore.open(`${t.dir}-x`, { walSync: 'periodic', walSyncIntervalMs: 0 }),
+    ).rejects.toBeInstanceOf(InvalidStoreConfigError);
   });
 
   it('keeps conf change entries and their type', async () => {
     const t = await temp();
     const log = t.store.openGroup(1, voters);
-    await t.store.persist([write(1, [{ index: 1, term: 1, type: EntryType.confChange, data: Buffer.from([1, 2, 3]) }])], true);
+    await t.store.persist(
+      [write(1, [{ index: 1, term: 1, type: EntryType.confChange, data: Buffer.from([1, 2, 3]) }])],
+      true,
+    );
     const store = await t.reopen();
     const again = store.openGroup(1, null);
     await new Promise<void>((resolve) => {

@@ -31,8 +31,26 @@
  * tail-cache.ts, retention in retention/, scrubbing in verify/scrub.ts.
  */
 import { assert, GroupNotFoundError } from '@streambus/raft';
-import type { ConfState, Entry, GroupId, GroupWrite, HardState, LogStorage, OpenGroupOptions, RaftLogger, RaftStore, Snapshot } from '@streambus/raft';
-import { decodeBatchLocation, decodeGroupMeta, decodeHardState, decodeSnapshotMeta, decodeTerm, encodeEntryValueInto } from '../codec.js';
+import type {
+  ConfState,
+  Entry,
+  GroupId,
+  GroupWrite,
+  HardState,
+  LogStorage,
+  OpenGroupOptions,
+  RaftLogger,
+  RaftStore,
+  Snapshot,
+} from '@streambus/raft';
+import {
+  decodeBatchLocation,
+  decodeGroupMeta,
+  decodeHardState,
+  decodeSnapshotMeta,
+  decodeTerm,
+  encodeEntryValueInto,
+} from '../codec.js';
 import {
   entryValueHeaderBytes,
   groupIdMax,
@@ -123,7 +141,11 @@ export class LevelRaftStore implements RaftStore {
   private persistsSynced = 0;
   private syncs = 0;
 
-  private constructor(readonly db: Db, readonly location: string, options: LevelRaftStoreOptions) {
+  private constructor(
+    readonly db: Db,
+    readonly location: string,
+    options: LevelRaftStoreOptions,
+  ) {
     this.walSync = options.walSync ?? 'always';
     this.cache = new TailCache(options.tailCacheBytesMax ?? tailCacheBytesMaxDefault);
     this.logger = options.logger;
@@ -172,7 +194,10 @@ export class LevelRaftStore implements RaftStore {
     assert(Number.isInteger(groupId) && groupId >= 0 && groupId <= groupIdMax, 'group id is unsigned 32-bit');
     const existing = this.groups.get(groupId);
     if (existing !== undefined) return existing;
-    const snap: Snapshot = { metadata: { index: 0, term: 0, confState: bootstrap ?? emptyConfState }, data: emptyBytes };
+    const snap: Snapshot = {
+      metadata: { index: 0, term: 0, confState: bootstrap ?? emptyConfState },
+      data: emptyBytes,
+    };
     const log = new GroupLog(groupId, this.loader, emptyHardState, snap, 0, 0);
     log.pendingCreate = true;
     // See OpenGroupOptions.joining: no votes until the group holds an entry from a leader.
@@ -202,7 +227,10 @@ export class LevelRaftStore implements RaftStore {
       const batch = this.db.batch();
       addWrites(batch, plan.writes);
       await batch.write({ sync: true });
-      this.logger?.warn({ groupId, fromIndex, lastIndex: log.last }, 'storage: corrupt suffix dropped; the replica re-replicates it');
+      this.logger?.warn(
+        { groupId, fromIndex, lastIndex: log.last },
+        'storage: corrupt suffix dropped; the replica re-replicates it',
+      );
       this.cache.release(log.truncateFrom(fromIndex));
       log.hard = plan.hardState;
       log.repairIndex = plan.repairIndex;
@@ -265,7 +293,12 @@ export class LevelRaftStore implements RaftStore {
   // ---------------------------------------------------------------- partition reads
 
   /** Committed record batches from `fromOffset`, never past raft index `maxIndexInclusive`: see read/batch-reader.ts. */
-  async readBatches(groupId: GroupId, fromOffset: number, bytesMax: number, maxIndexInclusive: number): Promise<StoredBatch[]> {
+  async readBatches(
+    groupId: GroupId,
+    fromOffset: number,
+    bytesMax: number,
+    maxIndexInclusive: number,
+  ): Promise<StoredBatch[]> {
     this.checkOpen();
     return readBatches(this.db, this.existingGroup(groupId), fromOffset, bytesMax, maxIndexInclusive);
   }
@@ -313,9 +346,15 @@ export class LevelRaftStore implements RaftStore {
     return this.exclusive(async () => {
       const log = this.existingGroup(groupId);
       const cut = planRetention(log, policy, partitionState);
-      if (cut === null) return { snapshotIndex: null, batchesDeleted: 0, bytesDeleted: 0, earliestOffset: log.earliestOffset() };
+      if (cut === null)
+        return { snapshotIndex: null, batchesDeleted: 0, bytesDeleted: 0, earliestOffset: log.earliestOffset() };
       await this.compactNow(groupId, cut.snapshot);
-      return { snapshotIndex: cut.snapshot.metadata.index, batchesDeleted: cut.batchesDeleted, bytesDeleted: cut.bytesDeleted, earliestOffset: log.earliestOffset() };
+      return {
+        snapshotIndex: cut.snapshot.metadata.index,
+        batchesDeleted: cut.batchesDeleted,
+        bytesDeleted: cut.bytesDeleted,
+        earliestOffset: log.earliestOffset(),
+      };
     });
   }
 
@@ -403,13 +442,17 @@ export class LevelRaftStore implements RaftStore {
     // Entry values go last: LevelDB's WriteBatch is one growing string, and a small record
     // appended after a large value would make it reallocate and copy that value again.
     for (const plan of plans) {
-      for (const entry of plan.append?.entries ?? []) batch.put(makeKey(KeyKind.entry, plan.groupId, entry.index), this.entryValue(entry));
+      for (const entry of plan.append?.entries ?? [])
+        batch.put(makeKey(KeyKind.entry, plan.groupId, entry.index), this.entryValue(entry));
     }
   }
 
   private warnUnindexed(plan: GroupWritePlan): void {
     for (const loc of plan.append?.unindexed ?? []) {
-      this.logger?.warn({ groupId: plan.groupId, index: loc.raftIndex, baseOffset: loc.baseOffset }, 'record batch overlaps the previous offsets; not indexed');
+      this.logger?.warn(
+        { groupId: plan.groupId, index: loc.raftIndex, baseOffset: loc.baseOffset },
+        'record batch overlaps the previous offsets; not indexed',
+      );
     }
   }
 
@@ -435,7 +478,8 @@ export class LevelRaftStore implements RaftStore {
 
   private entryValue(entry: Entry): Buffer {
     const bytes = entryValueHeaderBytes + entry.data.byteLength;
-    if (this.scratch.byteLength < bytes) this.scratch = Buffer.allocUnsafeSlow(Math.max(bytes, 2 * this.scratch.byteLength));
+    if (this.scratch.byteLength < bytes)
+      this.scratch = Buffer.allocUnsafeSlow(Math.max(bytes, 2 * this.scratch.byteLength));
     return encodeEntryValueInto(this.scratch, entry);
   }
 
@@ -455,7 +499,12 @@ export class LevelRaftStore implements RaftStore {
     const previous = this.rangeDeletes.get(groupId) ?? Promise.resolve();
     const next = previous
       .then(() => this.clearBelow(groupId, index))
-      .catch((error: unknown) => this.logger?.warn({ groupId, index, error: String(error) }, 'range delete below the snapshot failed; it is retried at the next open'));
+      .catch((error: unknown) =>
+        this.logger?.warn(
+          { groupId, index, error: String(error) },
+          'range delete below the snapshot failed; it is retried at the next open',
+        ),
+      );
     this.rangeDeletes.set(groupId, next);
     void next.then(() => {
       if (this.rangeDeletes.get(groupId) === next) this.rangeDeletes.delete(groupId);
@@ -470,7 +519,14 @@ export class LevelRaftStore implements RaftStore {
   }
 
   private async clearGroup(groupId: GroupId): Promise<void> {
-    for (const kind of [KeyKind.hardState, KeyKind.snapshotMeta, KeyKind.snapshotData, KeyKind.termRun, KeyKind.offsetIndex, KeyKind.entry]) {
+    for (const kind of [
+      KeyKind.hardState,
+      KeyKind.snapshotMeta,
+      KeyKind.snapshotData,
+      KeyKind.termRun,
+      KeyKind.offsetIndex,
+      KeyKind.entry,
+    ]) {
       await this.db.clear({ gte: makeKey(kind, groupId, 0), lte: groupRangeEnd(kind, groupId) });
     }
   }
@@ -481,7 +537,8 @@ export class LevelRaftStore implements RaftStore {
     const versionKey = makeKey(KeyKind.storeMeta, 0, 0);
     const version = await this.db.get(versionKey);
     if (version === undefined) await this.db.put(versionKey, Buffer.from([storeLayoutVersion]), { sync: true });
-    else if (version[0] !== storeLayoutVersion) throw new CorruptStoreError(0, `layout version ${version[0]}, this build reads ${storeLayoutVersion}`);
+    else if (version[0] !== storeLayoutVersion)
+      throw new CorruptStoreError(0, `layout version ${version[0]}, this build reads ${storeLayoutVersion}`);
     const ids: GroupId[] = [];
     for await (const key of this.db.keys(kindRange(KeyKind.groupMeta))) ids.push(keyGroup(key));
     for (let i = 0; i < ids.length; i++) {
@@ -496,12 +553,19 @@ export class LevelRaftStore implements RaftStore {
   private async recoverGroup(g: GroupId): Promise<void> {
     const meta = decodeGroupMeta(required(g, 'group meta', await this.db.get(makeKey(KeyKind.groupMeta, g, 0))));
     const hard = decodeHardState(required(g, 'hard state', await this.db.get(makeKey(KeyKind.hardState, g, 0))));
-    const snapMeta = decodeSnapshotMeta(required(g, 'snapshot metadata', await this.db.get(makeKey(KeyKind.snapshotMeta, g, 0))));
+    const snapMeta = decodeSnapshotMeta(
+      required(g, 'snapshot metadata', await this.db.get(makeKey(KeyKind.snapshotMeta, g, 0))),
+    );
     const snapData = (await this.db.get(makeKey(KeyKind.snapshotData, g, 0))) ?? emptyBytes;
     if (meta === null || hard === null || snapMeta === null) throw new CorruptStoreError(g, 'metadata does not decode');
     const firstIndex = snapMeta.index + 1;
     let last = snapMeta.index;
-    for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, g, firstIndex, Infinity), reverse: true, limit: 1 })) last = keyIndex(key);
+    for await (const key of this.db.keys({
+      ...indexRange(KeyKind.entry, g, firstIndex, Infinity),
+      reverse: true,
+      limit: 1,
+    }))
+      last = keyIndex(key);
     const log = new GroupLog(g, this.loader, hard, { metadata: snapMeta, data: snapData }, last, meta.offsetFloor);
     log.repairIndex = meta.repairIndex;
     await this.recoverTermRuns(log, firstIndex);
@@ -517,18 +581,23 @@ export class LevelRaftStore implements RaftStore {
   /** Loads the term runs of [firstIndex, log.last]; one must start at the first index. */
   private async recoverTermRuns(log: GroupLog, firstIndex: number): Promise<void> {
     const g = log.groupId;
-    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.termRun, g, firstIndex, log.last + 1) })) {
+    for await (const [key, value] of this.db.iterator({
+      ...indexRange(KeyKind.termRun, g, firstIndex, log.last + 1),
+    })) {
       const term = decodeTerm(value);
       if (term === null) throw new CorruptStoreError(g, 'term run does not decode');
       log.runs.push(keyIndex(key), term);
     }
-    if (log.last >= firstIndex && log.runs.runs[0]?.startIndex !== firstIndex) throw new CorruptStoreError(g, `no term run starts at the first index ${firstIndex}`);
+    if (log.last >= firstIndex && log.runs.runs[0]?.startIndex !== firstIndex)
+      throw new CorruptStoreError(g, `no term run starts at the first index ${firstIndex}`);
   }
 
   /** Loads the offset index of [firstIndex, log.last], skipping entries that do not follow in order. */
   private async recoverOffsetIndex(log: GroupLog, firstIndex: number): Promise<void> {
     const g = log.groupId;
-    for await (const [key, value] of this.db.iterator({ ...indexRange(KeyKind.offsetIndex, g, firstIndex, log.last + 1) })) {
+    for await (const [key, value] of this.db.iterator({
+      ...indexRange(KeyKind.offsetIndex, g, firstIndex, log.last + 1),
+    })) {
       const loc = decodeBatchLocation(keyIndex(key), value);
       if (loc === null) throw new CorruptStoreError(g, 'offset index does not decode');
       if (log.offsets.accepts(loc.raftIndex, loc.baseOffset)) log.offsets.append(loc);
@@ -537,7 +606,8 @@ export class LevelRaftStore implements RaftStore {
 
   private async hasEntriesBelow(groupId: GroupId, index: number): Promise<boolean> {
     let found = false;
-    for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, groupId, 0, index), limit: 1 })) found = key.byteLength > 0;
+    for await (const key of this.db.keys({ ...indexRange(KeyKind.entry, groupId, 0, index), limit: 1 }))
+      found = key.byteLength > 0;
     return found;
   }
 }
@@ -556,11 +626,15 @@ function addWrites(batch: ReturnType<Db['batch']>, writes: readonly KeyWrite[]):
 
 function validateOptions(options: LevelRaftStoreOptions): void {
   const policy = options.walSync ?? 'always';
-  if (policy !== 'always' && policy !== 'periodic' && policy !== 'none') throw new InvalidStoreConfigError(`wal_sync must be always, periodic or none, got ${String(policy)}`);
+  if (policy !== 'always' && policy !== 'periodic' && policy !== 'none')
+    throw new InvalidStoreConfigError(`wal_sync must be always, periodic or none, got ${String(policy)}`);
   const interval = options.walSyncIntervalMs ?? walSyncIntervalMsDefault;
   if (!Number.isFinite(interval) || interval < walSyncIntervalMsMin || interval > walSyncIntervalMsMax) {
-    throw new InvalidStoreConfigError(`wal_sync_interval must be within [${walSyncIntervalMsMin}, ${walSyncIntervalMsMax}] ms, got ${interval}`);
+    throw new InvalidStoreConfigError(
+      `wal_sync_interval must be within [${walSyncIntervalMsMin}, ${walSyncIntervalMsMax}] ms, got ${interval}`,
+    );
   }
   const cache = options.tailCacheBytesMax ?? tailCacheBytesMaxDefault;
-  if (!Number.isSafeInteger(cache) || cache < 0) throw new InvalidStoreConfigError(`tail cache bytes must be a non-negative integer, got ${cache}`);
+  if (!Number.isSafeInteger(cache) || cache < 0)
+    throw new InvalidStoreConfigError(`tail cache bytes must be a non-negative integer, got ${cache}`);
 }

@@ -77,13 +77,23 @@ describe('LevelRaftStore against MemoryStorage', () => {
           await t.store.persist([{ groupId: 1, entries, hardState, snapshot: null }], true);
         } else if (roll < 0.7 && last >= first) {
           const index = first + pick(last - first + 1);
-          const snapshot = { metadata: { index, term: model.term(index), confState: model.snapshot().metadata.confState }, data: Buffer.from(`s${step}`) };
+          const snapshot = {
+            metadata: { index, term: model.term(index), confState: model.snapshot().metadata.confState },
+            data: Buffer.from(`s${step}`),
+          };
           model.compact(snapshot);
           await t.store.compact(1, snapshot);
         } else if (roll < 0.75) {
           term++;
           const index = first + pick(last - first + 6); // inside or beyond the log: it is replaced either way
-          const snapshot = { metadata: { index, term, confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } }, data: Buffer.from(`i${step}`) };
+          const snapshot = {
+            metadata: {
+              index,
+              term,
+              confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+            },
+            data: Buffer.from(`i${step}`),
+          };
           model.write({ entries: [], hardState: null, snapshot });
           await t.store.persist([{ groupId: 1, entries: [], hardState: null, snapshot }], true);
         } else if (roll < 0.85) {
@@ -92,13 +102,15 @@ describe('LevelRaftStore against MemoryStorage', () => {
         const log = t.store.openGroup(1, null);
         const where = `seed ${seed} step ${step}`;
         expect([log.firstIndex(), log.lastIndex()], where).toEqual([model.firstIndex(), model.lastIndex()]);
-        for (let index = model.firstIndex() - 1; index <= model.lastIndex(); index++) expect(log.term(index), where).toBe(model.term(index));
+        for (let index = model.firstIndex() - 1; index <= model.lastIndex(); index++)
+          expect(log.term(index), where).toBe(model.term(index));
         expect(log.initialState(), where).toEqual(model.initialState());
         const got = await entriesEventually(log, model.firstIndex(), model.lastIndex() + 1);
         const want = model.entries(model.firstIndex(), model.lastIndex() + 1, Infinity);
-        expect(got.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString('hex')]), where).toEqual(
-          want.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString('hex')]),
-        );
+        expect(
+          got.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString('hex')]),
+          where,
+        ).toEqual(want.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString('hex')]));
       }
       expect((await verifyStore(t.store)).problems).toEqual([]);
     } finally {

@@ -6,7 +6,14 @@ describe('OffsetIndex', () => {
   function filled(count: number): OffsetIndex {
     const index = new OffsetIndex();
     // Batch i sits at raft index 2i+1, holds offsets [10i, 10i+9], max timestamp 100i (with a dip).
-    for (let i = 0; i < count; i++) index.append({ raftIndex: 2 * i + 1, baseOffset: 10 * i, lastOffset: 10 * i + 9, maxTimestamp: i === 5 ? 0 : 100 * i, bytes: 1000 + i });
+    for (let i = 0; i < count; i++)
+      index.append({
+        raftIndex: 2 * i + 1,
+        baseOffset: 10 * i,
+        lastOffset: 10 * i + 9,
+        maxTimestamp: i === 5 ? 0 : 100 * i,
+        bytes: 1000 + i,
+      });
     return index;
   }
 
@@ -38,7 +45,14 @@ describe('OffsetIndex', () => {
     expect(index.bytes).toBe(bytes);
     expect(index.accepts(50, 245)).toBe(false);
     expect(index.accepts(51, 250)).toBe(true);
-    for (let i = 25; i < 5000; i++) index.append({ raftIndex: 2 * i + 1, baseOffset: 10 * i, lastOffset: 10 * i + 9, maxTimestamp: 100 * i, bytes: 1 });
+    for (let i = 25; i < 5000; i++)
+      index.append({
+        raftIndex: 2 * i + 1,
+        baseOffset: 10 * i,
+        lastOffset: 10 * i + 9,
+        maxTimestamp: 100 * i,
+        bytes: 1,
+      });
     expect(index.dropThrough(9000)?.raftIndex).toBe(8999);
     expect(index.first()?.baseOffset).toBe(45000);
     expect(index.at(index.findOffset(45678)).baseOffset).toBe(45670);

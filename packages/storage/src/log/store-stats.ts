@@ -31,7 +31,10 @@ export interface StoreStats {
 }
 
 /** The store-wide figures that are not sums over the groups. */
-export type StoreTotals = Pick<StoreStats, 'cacheBytes' | 'cacheBytesMax' | 'loadWindowBytes' | 'persistCount' | 'syncCount'>;
+export type StoreTotals = Pick<
+  StoreStats,
+  'cacheBytes' | 'cacheBytesMax' | 'loadWindowBytes' | 'persistCount' | 'syncCount'
+>;
 
 export function groupStats(log: GroupLog): GroupStats {
   return {

@@ -4,7 +4,8 @@ import { batchEntry } from '../testing/index.js';
 import { groupLogOf } from '../testing/group-log.js';
 import { TailCache } from './tail-cache.js';
 
-const entry = (index: number): ReturnType<typeof batchEntry> => batchEntry({ index, term: 1, baseOffset: 2 * (index - 1) });
+const entry = (index: number): ReturnType<typeof batchEntry> =>
+  batchEntry({ index, term: 1, baseOffset: 2 * (index - 1) });
 const entryBytes = entry(1).data.byteLength;
 
 describe('TailCache', () => {

@@ -109,11 +109,21 @@ describe('planBatchIndex', () => {
 describe('appendWrites', () => {
   it('puts term runs and offset index entries in index order, the run first at an index', () => {
     const batches = [bat(4, 2), bat(5, 2), bat(6, 3)].map((e) => batchLocation(e)!);
-    const writes = appendWrites(1, [
-      { startIndex: 4, term: 2 },
-      { startIndex: 6, term: 3 },
-    ], batches);
-    expect(described(writes)).toEqual(['put termRun 4', 'put offsetIndex 4', 'put offsetIndex 5', 'put termRun 6', 'put offsetIndex 6']);
+    const writes = appendWrites(
+      1,
+      [
+        { startIndex: 4, term: 2 },
+        { startIndex: 6, term: 3 },
+      ],
+      batches,
+    );
+    expect(described(writes)).toEqual([
+      'put termRun 4',
+      'put offsetIndex 4',
+      'put offsetIndex 5',
+      'put termRun 6',
+      'put offsetIndex 6',
+    ]);
     expect(decodeTerm(valueOf(writes, KeyKind.termRun, 6))).toBe(3);
     expect(decodeBatchLocation(5, valueOf(writes, KeyKind.offsetIndex, 5))).toEqual(batches[1]);
   });
@@ -128,7 +138,15 @@ describe('planTruncation', () => {
 
   it('deletes the suffix: its entries, offset index entries and the term runs starting in it', () => {
     const plan = planTruncation(log, currentBase(log), 4);
-    expect(described(plan!.writes)).toEqual(['del entry 4', 'del entry 5', 'del entry 6', 'del offsetIndex 4', 'del offsetIndex 5', 'del offsetIndex 6', 'del termRun 4']);
+    expect(described(plan!.writes)).toEqual([
+      'del entry 4',
+      'del entry 5',
+      'del entry 6',
+      'del offsetIndex 4',
+      'del offsetIndex 5',
+      'del offsetIndex 6',
+      'del termRun 4',
+    ]);
     expect(plan).toMatchObject({ fromIndex: 4, batchesKept: 2 });
   });
 
@@ -164,14 +182,19 @@ describe('planSnapshotInstall', () => {
     expect(plan).toMatchObject({ snapshot, offsetFloor: 8, clearBelowIndex: 5 });
   });
 
-  it('past the log end deletes no entry, and takes the application\'s next offset when it is higher', () => {
+  it("past the log end deletes no entry, and takes the application's next offset when it is higher", () => {
     const plan = planSnapshotInstall(log, snapshotAt(20, 4), 40);
-    expect(described(plan.writes)).toEqual(['put snapshotMeta 0', 'put snapshotData 0', 'del termRun 1', 'del termRun 4']);
+    expect(described(plan.writes)).toEqual([
+      'put snapshotMeta 0',
+      'put snapshotData 0',
+      'del termRun 1',
+      'del termRun 4',
+    ]);
     expect(plan).toMatchObject({ offsetFloor: 40, clearBelowIndex: 21 });
     expect(planSnapshotInstall(log, snapshotAt(20, 4), 3).offsetFloor).toBe(12);
   });
 
-  it('refuses a snapshot older than the log\'s', () => {
+  it("refuses a snapshot older than the log's", () => {
     const compacted = groupLogOf([bat(11, 2)], { snapshot: snapshotAt(10, 2) });
     expect(() => planSnapshotInstall(compacted, snapshotAt(9, 2), null)).toThrow(AssertionError);
   });
@@ -207,7 +230,7 @@ describe('planGroupMeta', () => {
 });
 
 describe('planGroupWrite', () => {
-  it('overwrites a conflicting suffix: truncation, then the new entries\' runs and batches, then the hard state', () => {
+  it("overwrites a conflicting suffix: truncation, then the new entries' runs and batches, then the hard state", () => {
     const log = groupLogOf(sixEntries());
     const entries = [bat(5, 3), bat(6, 3), bat(7, 3)];
     const hardState = { term: 3, vote: 2, commit: 4 };
@@ -256,14 +279,28 @@ describe('planGroupWrite', () => {
   it('installs a snapshot past the log end with the offsets the application decodes from it', () => {
     const log = groupLogOf(sixEntries());
     const snapshot = snapshotAt(20, 4, Buffer.from('40'));
-    const plan = planGroupWrite(log, write([bat(21, 4, 40)], { snapshot }), (_groupId, data) => Number(Buffer.from(data).toString()));
-    expect(described(writesOf(plan))).toEqual(['put snapshotMeta 0', 'put snapshotData 0', 'del termRun 1', 'del termRun 4', 'put termRun 21', 'put offsetIndex 21', 'put groupMeta 0']);
+    const plan = planGroupWrite(log, write([bat(21, 4, 40)], { snapshot }), (_groupId, data) =>
+      Number(Buffer.from(data).toString()),
+    );
+    expect(described(writesOf(plan))).toEqual([
+      'put snapshotMeta 0',
+      'put snapshotData 0',
+      'del termRun 1',
+      'del termRun 4',
+      'put termRun 21',
+      'put offsetIndex 21',
+      'put groupMeta 0',
+    ]);
     expect(plan.install).toMatchObject({ offsetFloor: 40, clearBelowIndex: 21 });
     expect(plan.meta?.repairIndex).toBe(0);
   });
 
   it('writes only the hard state when there is nothing else', () => {
-    const plan = planGroupWrite(groupLogOf(sixEntries()), write([], { hardState: { term: 2, vote: 1, commit: 6 } }), undefined);
+    const plan = planGroupWrite(
+      groupLogOf(sixEntries()),
+      write([], { hardState: { term: 2, vote: 1, commit: 6 } }),
+      undefined,
+    );
     expect(described(writesOf(plan))).toEqual(['put hardState 0']);
     expect([plan.install, plan.truncation, plan.append, plan.meta]).toEqual([null, null, null, null]);
   });
@@ -283,8 +320,12 @@ describe('planGroupWrite', () => {
 
   it('refuses entries that leave a gap, or that are not above the snapshot', () => {
     expect(() => planGroupWrite(groupLogOf(sixEntries()), write([bat(8, 2)]), undefined)).toThrow(AssertionError);
-    expect(() => planGroupWrite(groupLogOf(sixEntries()), write([bat(20, 4)], { snapshot: snapshotAt(20, 4) }), undefined)).toThrow(AssertionError);
-    expect(() => planGroupWrite(groupLogOf(sixEntries()), write([bat(7, 2), bat(9, 2)]), undefined)).toThrow(AssertionError);
+    expect(() =>
+      planGroupWrite(groupLogOf(sixEntries()), write([bat(20, 4)], { snapshot: snapshotAt(20, 4) }), undefined),
+    ).toThrow(AssertionError);
+    expect(() => planGroupWrite(groupLogOf(sixEntries()), write([bat(7, 2), bat(9, 2)]), undefined)).toThrow(
+      AssertionError,
+    );
   });
 });
 
@@ -299,7 +340,11 @@ describe('planCompaction', () => {
   });
 
   it('starts no run when it covers the whole log', () => {
-    expect(described(planCompaction(log, snapshotAt(6, 2)))).toEqual(['put snapshotMeta 0', 'put snapshotData 0', 'put groupMeta 0']);
+    expect(described(planCompaction(log, snapshotAt(6, 2)))).toEqual([
+      'put snapshotMeta 0',
+      'put snapshotData 0',
+      'put groupMeta 0',
+    ]);
   });
 
   it('refuses a snapshot beyond the log or with another term', () => {
@@ -342,7 +387,12 @@ describe('planCreate', () => {
   it('writes the group meta, snapshot and hard state of a new group', () => {
     const log = groupLogOf([], { repairIndex: 1, hard: { term: 0, vote: 0, commit: 0 } });
     const writes = planCreate(log);
-    expect(described(writes)).toEqual(['put groupMeta 0', 'put snapshotMeta 0', 'put snapshotData 0', 'put hardState 0']);
+    expect(described(writes)).toEqual([
+      'put groupMeta 0',
+      'put snapshotMeta 0',
+      'put snapshotData 0',
+      'put hardState 0',
+    ]);
     expect(decodeGroupMeta(valueOf(writes, KeyKind.groupMeta, 0))).toEqual({ offsetFloor: 0, repairIndex: 1 });
     expect(decodeSnapshotMeta(valueOf(writes, KeyKind.snapshotMeta, 0))).toEqual(log.snap.metadata);
   });

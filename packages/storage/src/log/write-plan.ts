@@ -15,10 +15,15 @@ import type { GroupLog } from './group-log.js';
 import type { TermRun } from './term-runs.js';
 
 /** One put or delete of a write batch. */
-export type KeyWrite = { readonly type: 'put'; readonly key: Buffer; readonly value: Buffer } | { readonly type: 'del'; readonly key: Buffer };
+export type KeyWrite =
+  | { readonly type: 'put'; readonly key: Buffer; readonly value: Buffer }
+  | { readonly type: 'del'; readonly key: Buffer };
 
 /** What the planners read of a group's log. */
-export type PlannedLog = Pick<GroupLog, 'groupId' | 'hard' | 'snap' | 'last' | 'runs' | 'offsets' | 'offsetFloor' | 'repairIndex' | 'term'>;
+export type PlannedLog = Pick<
+  GroupLog,
+  'groupId' | 'hard' | 'snap' | 'last' | 'runs' | 'offsets' | 'offsetFloor' | 'repairIndex' | 'term'
+>;
 
 /** Where a snapshot's records end, decoded by the application (LevelRaftStoreOptions.snapshotNextOffset). */
 export type SnapshotNextOffset = (groupId: GroupId, data: Uint8Array) => number | null;
@@ -94,15 +99,23 @@ export interface LogBase {
 // ------------------------------------------------------------------ persist
 
 /** Plans one group's write of a `persist`: snapshot install, then truncation and append, then metadata. */
-export function planGroupWrite(log: PlannedLog, write: GroupWrite, snapshotNextOffset: SnapshotNextOffset | undefined): GroupWritePlan {
+export function planGroupWrite(
+  log: PlannedLog,
+  write: GroupWrite,
+  snapshotNextOffset: SnapshotNextOffset | undefined,
+): GroupWritePlan {
   const snapshot = write.snapshot;
-  const install = snapshot === null ? null : planSnapshotInstall(log, snapshot, snapshotNextOffset?.(log.groupId, snapshot.data) ?? null);
+  const install =
+    snapshot === null
+      ? null
+      : planSnapshotInstall(log, snapshot, snapshotNextOffset?.(log.groupId, snapshot.data) ?? null);
   const base = snapshot === null ? currentBase(log) : installedBase(snapshot);
   const entries = write.entries;
   const first = entries[0];
   if (first !== undefined) checkAppendAt(base, first.index);
   const truncation = first === undefined ? null : planTruncation(log, base, first.index);
-  const append = first === undefined ? null : planAppend(log, base, truncation?.batchesKept ?? base.batchesKept, entries);
+  const append =
+    first === undefined ? null : planAppend(log, base, truncation?.batchesKept ?? base.batchesKept, entries);
   const lastAfter = first === undefined ? base.last : first.index + entries.length - 1;
   const meta = planGroupMeta(log, install?.offsetFloor ?? null, lastAfter);
   const hardState = write.hardState === null ? null : planHardState(log.groupId, write.hardState);
@@ -124,7 +137,11 @@ export function writesOf(plan: GroupWritePlan): KeyWrite[] {
  * and of every term run: the whole log is replaced. Keys at or below its index are garbage once
  * the snapshot is written and are range-deleted afterwards (`clearBelowIndex`), outside the batch.
  */
-export function planSnapshotInstall(log: PlannedLog, snapshot: Snapshot, nextOffset: number | null): SnapshotInstallPlan {
+export function planSnapshotInstall(
+  log: PlannedLog,
+  snapshot: Snapshot,
+  nextOffset: number | null,
+): SnapshotInstallPlan {
   const index = snapshot.metadata.index;
   assert(index >= log.snap.metadata.index, 'an installed snapshot does not go backwards');
   const g = log.groupId;
@@ -143,7 +160,11 @@ export function planSnapshotInstall(log: PlannedLog, snapshot: Snapshot, nextOff
 export function planTruncation(log: PlannedLog, base: LogBase, fromIndex: number): TruncationPlan | null {
   if (fromIndex > base.last) return null;
   const pos = log.offsets.findRaftIndex(fromIndex);
-  const writes = [...entryDeletes(log.groupId, fromIndex, base.last), ...batchDeletes(log, pos, base.batchesKept), ...runDeletes(log.groupId, base.runs, fromIndex)];
+  const writes = [
+    ...entryDeletes(log.groupId, fromIndex, base.last),
+    ...batchDeletes(log, pos, base.batchesKept),
+    ...runDeletes(log.groupId, base.runs, fromIndex),
+  ];
   return { writes, fromIndex, batchesKept: Math.min(base.batchesKept, pos) };
 }
 
@@ -180,7 +201,10 @@ export function planTermRuns(entries: readonly Entry[], prevTerm: number, firstS
  * follow the previous batch's. One that overlaps them is stored but not indexed (it is never
  * served by offset; the caller warns).
  */
-export function planBatchIndex(entries: readonly Entry[], lastBatch: BatchLocation | null): { indexed: BatchLocation[]; unindexed: BatchLocation[] } {
+export function planBatchIndex(
+  entries: readonly Entry[],
+  lastBatch: BatchLocation | null,
+): { indexed: BatchLocation[]; unindexed: BatchLocation[] } {
   const indexed: BatchLocation[] = [];
   const unindexed: BatchLocation[] = [];
   let last = lastBatch;
@@ -198,7 +222,11 @@ export function planBatchIndex(entries: readonly Entry[], lastBatch: BatchLocati
 }
 
 /** Term run and offset index puts in index order (a run before the batch at the same index), so that the write batch reads in log order. */
-export function appendWrites(groupId: GroupId, runs: readonly TermRun[], batches: readonly BatchLocation[]): KeyWrite[] {
+export function appendWrites(
+  groupId: GroupId,
+  runs: readonly TermRun[],
+  batches: readonly BatchLocation[],
+): KeyWrite[] {
   const writes: KeyWrite[] = [];
   let r = 0;
   let b = 0;
@@ -257,10 +285,20 @@ export function planCompaction(log: PlannedLog, snapshot: Snapshot): KeyWrite[] 
   assert(index <= log.last, 'compaction within the log');
   assert(log.term(index) === snapshot.metadata.term, 'compaction snapshot term matches the log');
   const g = log.groupId;
-  const writes = [put(KeyKind.snapshotMeta, g, 0, encodeSnapshotMeta(snapshot.metadata)), put(KeyKind.snapshotData, g, 0, bufferView(snapshot.data))];
+  const writes = [
+    put(KeyKind.snapshotMeta, g, 0, encodeSnapshotMeta(snapshot.metadata)),
+    put(KeyKind.snapshotData, g, 0, bufferView(snapshot.data)),
+  ];
   // The run covering index + 1 must start there once the runs below are gone.
   if (index < log.last) writes.push(put(KeyKind.termRun, g, index + 1, encodeTerm(log.term(index + 1))));
-  writes.push(put(KeyKind.groupMeta, g, 0, encodeGroupMeta({ offsetFloor: offsetFloorAfterDrop(log, index), repairIndex: log.repairIndex })));
+  writes.push(
+    put(
+      KeyKind.groupMeta,
+      g,
+      0,
+      encodeGroupMeta({ offsetFloor: offsetFloorAfterDrop(log, index), repairIndex: log.repairIndex }),
+    ),
+  );
   return writes;
 }
 
@@ -290,7 +328,13 @@ export function batchLocation(entry: Entry): BatchLocation | null {
   if (entry.type !== EntryType.normal || !isRecordBatch(entry.data)) return null;
   try {
     const h = readBatchHeader(entry.data);
-    return { raftIndex: entry.index, baseOffset: h.baseOffset, lastOffset: h.lastOffset, maxTimestamp: h.maxTimestamp, bytes: h.sizeBytes };
+    return {
+      raftIndex: entry.index,
+      baseOffset: h.baseOffset,
+      lastOffset: h.lastOffset,
+      maxTimestamp: h.maxTimestamp,
+      bytes: h.sizeBytes,
+    };
   } catch (error: unknown) {
     if (error instanceof RecordBatchError) return null;
     throw error;
@@ -321,7 +365,8 @@ function checkAppendAt(base: LogBase, firstIndex: number): void {
 
 function checkContiguous(entries: readonly Entry[]): void {
   const firstIndex = (entries[0] as Entry).index;
-  for (let i = 1; i < entries.length; i++) assert((entries[i] as Entry).index === firstIndex + i, 'entries are contiguous');
+  for (let i = 1; i < entries.length; i++)
+    assert((entries[i] as Entry).index === firstIndex + i, 'entries are contiguous');
 }
 
 function entryDeletes(groupId: GroupId, fromIndex: number, toIndexInclusive: number): KeyWrite[] {

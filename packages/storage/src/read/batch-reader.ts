@@ -30,7 +30,13 @@ export interface StoredBatch {
  * Throws OffsetOutOfRangeError below the earliest offset or above the next one; returns [] at
  * the next offset.
  */
-export async function readBatches(db: Db, log: GroupLog, fromOffset: number, bytesMax: number, maxIndexInclusive: number): Promise<StoredBatch[]> {
+export async function readBatches(
+  db: Db,
+  log: GroupLog,
+  fromOffset: number,
+  bytesMax: number,
+  maxIndexInclusive: number,
+): Promise<StoredBatch[]> {
   checkOffsetInRange(log, fromOffset, maxIndexInclusive);
   const { picked } = pickBatches(log, log.offsets.findOffset(fromOffset), maxIndexInclusive, bytesMax);
   const { served, misses } = serveFromCache(log, picked);
@@ -41,23 +47,39 @@ export async function readBatches(db: Db, log: GroupLog, fromOffset: number, byt
 function checkOffsetInRange(log: GroupLog, fromOffset: number, maxIndexInclusive: number): void {
   const earliest = log.earliestOffset();
   const next = log.nextOffset(maxIndexInclusive);
-  if (fromOffset < earliest || fromOffset > Math.max(next, earliest)) throw new OffsetOutOfRangeError(log.groupId, fromOffset, earliest, next);
+  if (fromOffset < earliest || fromOffset > Math.max(next, earliest))
+    throw new OffsetOutOfRangeError(log.groupId, fromOffset, earliest, next);
 }
 
 /** The picked batches the tail cache holds, up to the first it does not: from there on, disk. */
-function serveFromCache(log: GroupLog, picked: readonly BatchLocation[]): { served: StoredBatch[]; misses: BatchLocation[] } {
+function serveFromCache(
+  log: GroupLog,
+  picked: readonly BatchLocation[],
+): { served: StoredBatch[]; misses: BatchLocation[] } {
   const served: StoredBatch[] = [];
   const misses: BatchLocation[] = [];
   for (const loc of picked) {
     const cached = misses.length === 0 ? log.cachedEntry(loc.raftIndex) : undefined;
-    if (cached !== undefined) served.push({ raftIndex: loc.raftIndex, baseOffset: loc.baseOffset, lastOffset: loc.lastOffset, data: cached.data, fromCache: true });
+    if (cached !== undefined)
+      served.push({
+        raftIndex: loc.raftIndex,
+        baseOffset: loc.baseOffset,
+        lastOffset: loc.lastOffset,
+        data: cached.data,
+        fromCache: true,
+      });
     else misses.push(loc);
   }
   return { served, misses };
 }
 
 /** Appends `misses` read from LevelDB to `served`, stopping at a batch gone or corrupt. */
-async function serveFromDisk(db: Db, groupId: GroupId, misses: readonly BatchLocation[], served: StoredBatch[]): Promise<StoredBatch[]> {
+async function serveFromDisk(
+  db: Db,
+  groupId: GroupId,
+  misses: readonly BatchLocation[],
+  served: StoredBatch[],
+): Promise<StoredBatch[]> {
   const values = await readEntryValues(db, groupId, misses);
   for (let i = 0; i < misses.length; i++) {
     const loc = misses[i] as BatchLocation;
@@ -71,7 +93,13 @@ async function serveFromDisk(db: Db, groupId: GroupId, misses: readonly BatchLoc
       if (error instanceof CorruptBatchError && served.length > 0) break;
       throw error;
     }
-    served.push({ raftIndex: loc.raftIndex, baseOffset: loc.baseOffset, lastOffset: loc.lastOffset, data, fromCache: false });
+    served.push({
+      raftIndex: loc.raftIndex,
+      baseOffset: loc.baseOffset,
+      lastOffset: loc.lastOffset,
+      data,
+      fromCache: false,
+    });
   }
   return served;
 }

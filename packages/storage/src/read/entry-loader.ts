@@ -50,7 +50,8 @@ export class EntryLoader implements GroupLogHost {
     void readEntries(this.owner.db, log.groupId, lo, hi).then(
       ({ entries, bytes }) => {
         log.loading = false;
-        if (entries.length > 0 && generation === log.generation && this.owner.isCurrent(log)) this.addWindow(log, { lo, entries, bytes });
+        if (entries.length > 0 && generation === log.generation && this.owner.isCurrent(log))
+          this.addWindow(log, { lo, entries, bytes });
         this.notifyLoaded(log.groupId);
       },
       (error: unknown) => {
@@ -88,7 +89,12 @@ export class EntryLoader implements GroupLogHost {
  * or `loadWindowEntriesMax` entries. fillCache off: old entries read once would evict the block
  * index from LevelDB's small cache.
  */
-export async function readEntries(db: Db, groupId: GroupId, lo: number, hi: number): Promise<{ entries: Entry[]; bytes: number }> {
+export async function readEntries(
+  db: Db,
+  groupId: GroupId,
+  lo: number,
+  hi: number,
+): Promise<{ entries: Entry[]; bytes: number }> {
   const entries: Entry[] = [];
   let bytes = 0;
   for await (const [key, value] of db.iterator({ ...indexRange(KeyKind.entry, groupId, lo, hi), fillCache: false })) {

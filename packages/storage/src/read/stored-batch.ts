@@ -42,7 +42,11 @@ export function pickBatches(log: GroupLog, from: number, maxIndexInclusive: numb
  * meanwhile). fillCache off: large batch values would evict the block index from LevelDB's small
  * cache.
  */
-export function readEntryValues(db: Db, groupId: GroupId, locs: readonly BatchLocation[]): Promise<(Buffer | undefined)[]> {
+export function readEntryValues(
+  db: Db,
+  groupId: GroupId,
+  locs: readonly BatchLocation[],
+): Promise<(Buffer | undefined)[]> {
   return db.getMany(
     locs.map((loc) => makeKey(KeyKind.entry, groupId, loc.raftIndex)),
     { fillCache: false },
@@ -56,10 +60,16 @@ export function checkedBatch(groupId: GroupId, loc: BatchLocation, value: Buffer
   try {
     const header = verifyBatch(entry.data);
     if (header.baseOffset !== loc.baseOffset || header.lastOffset !== loc.lastOffset) {
-      throw new CorruptBatchError(groupId, loc.raftIndex, loc.baseOffset, `offsets [${header.baseOffset}, ${header.lastOffset}] disagree with the index`);
+      throw new CorruptBatchError(
+        groupId,
+        loc.raftIndex,
+        loc.baseOffset,
+        `offsets [${header.baseOffset}, ${header.lastOffset}] disagree with the index`,
+      );
     }
   } catch (error: unknown) {
-    if (error instanceof RecordBatchError) throw new CorruptBatchError(groupId, loc.raftIndex, loc.baseOffset, error.message);
+    if (error instanceof RecordBatchError)
+      throw new CorruptBatchError(groupId, loc.raftIndex, loc.baseOffset, error.message);
     throw error;
   }
   return entry.data;

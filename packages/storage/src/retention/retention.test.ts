@@ -7,7 +7,9 @@ import { batchesDue, planRetention } from './retention.js';
 
 /** Batches 1..10 of term 1, batch i holding offsets [2(i - 1), 2(i - 1) + 1] written at i seconds. */
 function tenBatches(): Entry[] {
-  return Array.from({ length: 10 }, (_, i) => batchEntry({ index: i + 1, term: 1, baseOffset: 2 * i, timestampMs: (i + 1) * 1000 }));
+  return Array.from({ length: 10 }, (_, i) =>
+    batchEntry({ index: i + 1, term: 1, baseOffset: 2 * i, timestampMs: (i + 1) * 1000 }),
+  );
 }
 
 const state = Buffer.from('partition state');
@@ -49,7 +51,12 @@ describe('planRetention', () => {
   });
 
   it('keeps entries that are not batches with the batch after them: the cut is just below the first batch kept', () => {
-    const entries = [...tenBatches().slice(0, 3), plainEntry(4, 2), batchEntry({ index: 5, term: 2, baseOffset: 6 }), batchEntry({ index: 6, term: 2, baseOffset: 8 })];
+    const entries = [
+      ...tenBatches().slice(0, 3),
+      plainEntry(4, 2),
+      batchEntry({ index: 5, term: 2, baseOffset: 6 }),
+      batchEntry({ index: 6, term: 2, baseOffset: 8 }),
+    ];
     const cut = planRetention(groupLogOf(entries), { maxBytes: 2 * batchBytes, now: 0, appliedIndex: 6 }, state);
     expect(cut?.snapshot.metadata).toMatchObject({ index: 4, term: 2 });
     expect(cut?.batchesDeleted).toBe(3);
@@ -66,7 +73,9 @@ describe('planRetention', () => {
     const cut = planRetention(log, { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10, confStateAt }, state);
     expect(asked).toEqual([3]);
     expect(cut?.snapshot.metadata.confState).toBe(learner);
-    expect(planRetention(log, { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10, confStateAt: () => undefined }, state)).toBeNull();
+    expect(
+      planRetention(log, { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10, confStateAt: () => undefined }, state),
+    ).toBeNull();
   });
 });
 

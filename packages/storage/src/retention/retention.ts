@@ -46,7 +46,11 @@ export type RetainedLog = Pick<GroupLog, 'last' | 'offsets' | 'snap' | 'term'>;
  * or null when nothing is due (or the membership at the cut is unknown). The cut is the raft
  * index just below the first batch kept, or the applied index when every batch goes.
  */
-export function planRetention(log: RetainedLog, policy: RetentionPolicy, partitionState: Uint8Array): RetentionCut | null {
+export function planRetention(
+  log: RetainedLog,
+  policy: RetentionPolicy,
+  partitionState: Uint8Array,
+): RetentionCut | null {
   const applied = Math.min(policy.appliedIndex, log.last);
   const drop = batchesAtOrBelow(log.offsets, batchesDue(log.offsets, policy), applied);
   if (drop === 0) return null;
@@ -59,7 +63,10 @@ export function planRetention(log: RetainedLog, policy: RetentionPolicy, partiti
 }
 
 /** How many of the oldest batches the policy's age or bytes make due (the larger count). */
-export function batchesDue(offsets: OffsetIndex, policy: Pick<RetentionPolicy, 'maxAgeMs' | 'maxBytes' | 'now'>): number {
+export function batchesDue(
+  offsets: OffsetIndex,
+  policy: Pick<RetentionPolicy, 'maxAgeMs' | 'maxBytes' | 'now'>,
+): number {
   const byAge = policy.maxAgeMs === undefined ? 0 : batchesOlderThan(offsets, policy.now - policy.maxAgeMs);
   const byBytes = policy.maxBytes === undefined ? 0 : batchesBeyondBytes(offsets, policy.maxBytes);
   return Math.max(byAge, byBytes);

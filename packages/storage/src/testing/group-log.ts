@@ -17,7 +17,13 @@ export interface GroupLogSpec {
   readonly repairIndex?: number;
 }
 
-export const testVoters: ConfState = { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+export const testVoters: ConfState = {
+  voters: [1, 2, 3],
+  learners: [],
+  votersOutgoing: [],
+  learnersNext: [],
+  autoLeave: false,
+};
 
 /** Loads are never started: every entry sits in the tail cache. */
 const noLoads: GroupLogHost = {
@@ -36,7 +42,13 @@ export function groupLogOf(entries: readonly Entry[], spec: GroupLogSpec = {}): 
     term = entry.term;
     if (entry.type !== EntryType.normal || !isRecordBatch(entry.data)) continue;
     const h = readBatchHeader(entry.data);
-    log.offsets.append({ raftIndex: entry.index, baseOffset: h.baseOffset, lastOffset: h.lastOffset, maxTimestamp: h.maxTimestamp, bytes: h.sizeBytes });
+    log.offsets.append({
+      raftIndex: entry.index,
+      baseOffset: h.baseOffset,
+      lastOffset: h.lastOffset,
+      maxTimestamp: h.maxTimestamp,
+      bytes: h.sizeBytes,
+    });
   }
   log.cacheAppend(entries);
   return log;

@@ -57,7 +57,10 @@ export function batchEntry(spec: BatchEntrySpec): Entry {
     key: Buffer.from(`k${String(spec.baseOffset + i).padStart(12, '0')}`),
     value: Buffer.alloc(spec.valueBytes ?? 16, (spec.baseOffset + i) % 251),
   }));
-  const data = encodeRecordBatch({ baseOffset: spec.baseOffset, records }, { timestampMs: spec.timestampMs ?? 1_700_000_000_000 });
+  const data = encodeRecordBatch(
+    { baseOffset: spec.baseOffset, records },
+    { timestampMs: spec.timestampMs ?? 1_700_000_000_000 },
+  );
   return { index: spec.index, term: spec.term, type: EntryType.normal, data };
 }
 

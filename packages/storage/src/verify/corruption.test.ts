@@ -32,16 +32,23 @@ function random(seedValue: number): () => number {
 
 describe('random corruption of stored entries', () => {
   it('is always reported by verifyStore and never served', async () => {
-    console.log(`corruption test: seed ${seed} (replay: CORRUPT_SEED=${seed} npx vitest run src/verify/corruption.test.ts)`);
+    console.log(
+      `corruption test: seed ${seed} (replay: CORRUPT_SEED=${seed} npx vitest run src/verify/corruption.test.ts)`,
+    );
     const rand = random(seed);
     const t = await openTempStore();
     const written = new Map<string, Buffer>();
     try {
       for (const g of groupIds) t.store.openGroup(g, null);
       const entries = groupIds.map((g) =>
-        Array.from({ length: entriesPerGroup }, (_, i) => batchEntry({ index: i + 1, term: 1 + (i >> 2), baseOffset: 3 * i, records: 3, valueBytes: 40 + i })),
+        Array.from({ length: entriesPerGroup }, (_, i) =>
+          batchEntry({ index: i + 1, term: 1 + (i >> 2), baseOffset: 3 * i, records: 3, valueBytes: 40 + i }),
+        ),
       );
-      await t.store.persist(groupIds.map((g, i) => ({ groupId: g, entries: entries[i] ?? [], hardState: null, snapshot: null })), true);
+      await t.store.persist(
+        groupIds.map((g, i) => ({ groupId: g, entries: entries[i] ?? [], hardState: null, snapshot: null })),
+        true,
+      );
       groupIds.forEach((g, i) => entries[i]?.forEach((e) => written.set(`${g}/${e.index}`, Buffer.from(e.data))));
       await t.store.close();
       let served = 0;
@@ -61,7 +68,10 @@ describe('random corruption of stored entries', () => {
 
         const report = await verifyStore(t.dir);
         expect(report.ok, where).toBe(false);
-        expect(report.problems.some((p) => p.groupId === g && (p.index === index || p.index === index + 1)), where).toBe(true);
+        expect(
+          report.problems.some((p) => p.groupId === g && (p.index === index || p.index === index + 1)),
+          where,
+        ).toBe(true);
 
         const store = await LevelRaftStore.open(t.dir);
         try {
@@ -69,7 +79,10 @@ describe('random corruption of stored entries', () => {
             for (let from = 0; from < 3 * entriesPerGroup; from += 3) {
               try {
                 const got = await store.readBatches(group, from, 1, entriesPerGroup);
-                for (const b of got) expect(Buffer.from(b.data).equals(written.get(`${group}/${b.raftIndex}`) as Buffer), where).toBe(true);
+                for (const b of got)
+                  expect(Buffer.from(b.data).equals(written.get(`${group}/${b.raftIndex}`) as Buffer), where).toBe(
+                    true,
+                  );
                 served++;
               } catch (error: unknown) {
                 expect(error, where).toBeInstanceOf(CorruptBatchError);

@@ -16,17 +16,33 @@ describe('repairStore', () => {
       const b: Entry[] = [];
       for (let i = 1; i <= 8; i++) {
         a.push(batchEntry({ index: i, term: 1 + (i >> 2), baseOffset: 2 * (i - 1) }));
-        b.push(i === 3 ? plainEntry(i, 1) : batchEntry({ index: i, term: i < 5 ? 1 : 2, baseOffset: 2 * (i < 3 ? i - 1 : i - 2) }));
+        b.push(
+          i === 3
+            ? plainEntry(i, 1)
+            : batchEntry({ index: i, term: i < 5 ? 1 : 2, baseOffset: 2 * (i < 3 ? i - 1 : i - 2) }),
+        );
       }
       t.store.openGroup(1, null);
       t.store.openGroup(2, null);
-      await t.store.persist([{ groupId: 1, entries: a, hardState: null, snapshot: null }, { groupId: 2, entries: b, hardState: null, snapshot: null }], true);
-      await t.store.compact(1, { metadata: { index: 2, term: 1, confState: t.store.openGroup(1, null).snapshot().metadata.confState }, data: Buffer.from('s') });
+      await t.store.persist(
+        [
+          { groupId: 1, entries: a, hardState: null, snapshot: null },
+          { groupId: 2, entries: b, hardState: null, snapshot: null },
+        ],
+        true,
+      );
+      await t.store.compact(1, {
+        metadata: { index: 2, term: 1, confState: t.store.openGroup(1, null).snapshot().metadata.confState },
+        data: Buffer.from('s'),
+      });
       await t.store.close();
 
       const db = new ClassicLevel<Buffer, Buffer>(t.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
       await db.del(makeKey(KeyKind.offsetIndex, 1, 3));
-      await db.put(makeKey(KeyKind.offsetIndex, 1, 5), encodeBatchLocation({ raftIndex: 5, baseOffset: 99, lastOffset: 100, maxTimestamp: 0, bytes: 1 }));
+      await db.put(
+        makeKey(KeyKind.offsetIndex, 1, 5),
+        encodeBatchLocation({ raftIndex: 5, baseOffset: 99, lastOffset: 100, maxTimestamp: 0, bytes: 1 }),
+      );
       await db.del(makeKey(KeyKind.termRun, 2, 5));
       await db.put(makeKey(KeyKind.termRun, 2, 7), encodeTerm(9));
       await db.put(makeKey(KeyKind.entry, 1, 1), Buffer.from(a[0]!.data)); // stale, below the snapshot
@@ -41,7 +57,9 @@ describe('repairStore', () => {
       const before = await verifyStore(t.dir);
       expect(before.orphanGroups).toEqual([77]);
       expect(before.staleEntries).toBe(1);
-      expect(new Set(before.problems.map((p) => p.kind))).toEqual(new Set(['OFFSET_INDEX_MISSING', 'OFFSET_INDEX_MISMATCH', 'TERM_RUN_MISMATCH', 'BAD_BATCH']));
+      expect(new Set(before.problems.map((p) => p.kind))).toEqual(
+        new Set(['OFFSET_INDEX_MISSING', 'OFFSET_INDEX_MISMATCH', 'TERM_RUN_MISMATCH', 'BAD_BATCH']),
+      );
 
       const progress: number[] = [];
       const report = await repairStore(t.dir, { onProgress: (p) => progress.push(p.groupsDone) });

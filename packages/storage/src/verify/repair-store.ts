@@ -45,7 +45,12 @@ export async function repairStore(dir: string, options: RepairOptions = {}): Pro
     const known = new Set(ids);
     for (let i = 0; i < ids.length; i++) {
       const g = ids[i] as GroupId;
-      if (await rebuildGroup(db, g, (entriesChecked) => options.onProgress?.({ groupsDone: i, groupsTotal: ids.length, entriesChecked }))) groupsRebuilt++;
+      if (
+        await rebuildGroup(db, g, (entriesChecked) =>
+          options.onProgress?.({ groupsDone: i, groupsTotal: ids.length, entriesChecked }),
+        )
+      )
+        groupsRebuilt++;
       options.onProgress?.({ groupsDone: i + 1, groupsTotal: ids.length, entriesChecked: 0 });
     }
     for (const g of await orphanGroups(db, known)) {
@@ -58,7 +63,13 @@ export async function repairStore(dir: string, options: RepairOptions = {}): Pro
     await db.close();
   }
   const after = await verifyStore(dir);
-  return { groups: ids.length, groupsRebuilt, orphanGroupsCleared: orphans, remaining: after.problems, remainingCount: after.problemCount };
+  return {
+    groups: ids.length,
+    groupsRebuilt,
+    orphanGroupsCleared: orphans,
+    remaining: after.problems,
+    remainingCount: after.problemCount,
+  };
 }
 
 async function orphanGroups(db: Db, known: ReadonlySet<GroupId>): Promise<GroupId[]> {
@@ -107,7 +118,13 @@ async function rebuildGroup(db: Db, g: GroupId, progress: (entriesChecked: numbe
       // Indexed even when its CRC fails, so that a fetch reaching it gets a CorruptBatchError
       // instead of silently skipping its offsets.
       const h = readBatchHeader(entry.data);
-      loc = { raftIndex: index, baseOffset: h.baseOffset, lastOffset: h.lastOffset, maxTimestamp: h.maxTimestamp, bytes: h.sizeBytes };
+      loc = {
+        raftIndex: index,
+        baseOffset: h.baseOffset,
+        lastOffset: h.lastOffset,
+        maxTimestamp: h.maxTimestamp,
+        bytes: h.sizeBytes,
+      };
     } catch (error: unknown) {
       if (error instanceof RecordBatchError) continue;
       throw error;

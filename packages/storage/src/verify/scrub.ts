@@ -26,7 +26,13 @@ export interface ScrubResult {
  * `maxIndexInclusive` and about `bytesMax` bytes, checking every CRC. Returns where the next pass
  * continues (0 when it reached the end) and the first corrupt batch found, if any.
  */
-export async function scrubBatches(db: Db, log: GroupLog, fromIndex: number, maxIndexInclusive: number, bytesMax: number): Promise<ScrubResult> {
+export async function scrubBatches(
+  db: Db,
+  log: GroupLog,
+  fromIndex: number,
+  maxIndexInclusive: number,
+  bytesMax: number,
+): Promise<ScrubResult> {
   const { picked, bytes, pos } = pickBatches(log, log.offsets.findRaftIndex(fromIndex), maxIndexInclusive, bytesMax);
   const nextIndex = nextScrubIndex(log, picked, pos, maxIndexInclusive);
   if (picked.length === 0) return { nextIndex, corrupt: null, bytes: 0 };
@@ -45,7 +51,12 @@ export async function scrubBatches(db: Db, log: GroupLog, fromIndex: number, max
 }
 
 /** Where the pass after one that picked `picked` and stopped at offset index position `pos` starts; 0 at the end. */
-function nextScrubIndex(log: GroupLog, picked: readonly BatchLocation[], pos: number, maxIndexInclusive: number): number {
+function nextScrubIndex(
+  log: GroupLog,
+  picked: readonly BatchLocation[],
+  pos: number,
+  maxIndexInclusive: number,
+): number {
   const lastPicked = picked[picked.length - 1];
   const done = pos >= log.offsets.count || log.offsets.at(pos).raftIndex > maxIndexInclusive;
   return done || lastPicked === undefined ? 0 : lastPicked.raftIndex + 1;

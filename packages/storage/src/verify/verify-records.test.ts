@@ -12,7 +12,16 @@ import { verifyStore } from './verify-store.js';
 
 /** A batch at `baseOffset` of two records whose second one says offset delta 0, behind a valid CRC. */
 function malformedEntry(index: number, baseOffset: number): Entry {
-  const data = encodeRecordBatch({ baseOffset, records: [{ key: null, value: Buffer.from('a') }, { key: null, value: Buffer.from('b') }] }, { timestampMs: 1_700_000_000_000 });
+  const data = encodeRecordBatch(
+    {
+      baseOffset,
+      records: [
+        { key: null, value: Buffer.from('a') },
+        { key: null, value: Buffer.from('b') },
+      ],
+    },
+    { timestampMs: 1_700_000_000_000 },
+  );
   // Record 0 is 8 bytes (length varint, attributes, timestamp delta, offset delta, key, value "a",
   // header count); record 1's offset delta is its 4th byte.
   const secondOffsetDelta = 58 + 8 + 3;
@@ -27,7 +36,12 @@ describe('verifyStore on malformed records', () => {
     const t = await openTempStore();
     try {
       t.store.openGroup(5, null);
-      const entries = [batchEntry({ index: 1, term: 1, baseOffset: 0 }), malformedEntry(2, 2), batchEntry({ index: 3, term: 1, baseOffset: 4 }), batchEntry({ index: 4, term: 1, baseOffset: 7 })];
+      const entries = [
+        batchEntry({ index: 1, term: 1, baseOffset: 0 }),
+        malformedEntry(2, 2),
+        batchEntry({ index: 3, term: 1, baseOffset: 4 }),
+        batchEntry({ index: 4, term: 1, baseOffset: 7 }),
+      ];
       await t.store.persist([{ groupId: 5, entries, hardState: null, snapshot: null }], true);
       await t.store.close();
       const report = await verifyStore(t.dir);

@@ -10,7 +10,14 @@ import { EntryType } from '@streambus/raft';
 import type { GroupId } from '@streambus/raft';
 import { isRecordBatch, readBatchHeader, RecordBatchError, validateRecordBatch } from '@streambus/proto';
 import type { RecordBatchErrorCode, RecordBatchHeader } from '@streambus/proto';
-import { decodeBatchLocation, decodeEntryValue, decodeGroupMeta, decodeHardState, decodeSnapshotMeta, decodeTerm } from '../codec.js';
+import {
+  decodeBatchLocation,
+  decodeEntryValue,
+  decodeGroupMeta,
+  decodeHardState,
+  decodeSnapshotMeta,
+  decodeTerm,
+} from '../codec.js';
 import type { BatchLocation } from '../codec.js';
 import { groupIdMax, progressEntriesEvery, verifyProblemsMax } from '../constants.js';
 import { groupRangeEnd, indexRange, KeyKind, keyGroup, keyIndex, kindRange, makeKey } from '../keys.js';
@@ -74,7 +81,6 @@ export interface VerifyReport {
   readonly problemCount: number;
 }
 
-
 class Walk {
   groups = 0;
   entries = 0;
@@ -85,14 +91,27 @@ class Walk {
   problemCount = 0;
   readonly problems: VerifyProblem[] = [];
 
-  problem(groupId: GroupId, index: number | null, offset: number | null, kind: VerifyProblemKind, message: string): void {
+  problem(
+    groupId: GroupId,
+    index: number | null,
+    offset: number | null,
+    kind: VerifyProblemKind,
+    message: string,
+  ): void {
     this.problemCount++;
     if (this.problems.length < verifyProblemsMax) this.problems.push({ groupId, index, offset, kind, message });
   }
 }
 
 /** Every kind of key a group owns besides its meta key. */
-export const groupKeyKinds = [KeyKind.entry, KeyKind.offsetIndex, KeyKind.termRun, KeyKind.hardState, KeyKind.snapshotMeta, KeyKind.snapshotData] as const;
+export const groupKeyKinds = [
+  KeyKind.entry,
+  KeyKind.offsetIndex,
+  KeyKind.termRun,
+  KeyKind.hardState,
+  KeyKind.snapshotMeta,
+  KeyKind.snapshotData,
+] as const;
 
 /** Verifies a store: an open `LevelRaftStore`, or the path of a closed data directory. */
 export async function verifyStore(target: string | LevelRaftStore, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -103,7 +122,9 @@ export async function verifyStore(target: string | LevelRaftStore, options: Veri
     const ids: GroupId[] = [];
     for await (const key of db.keys(kindRange(KeyKind.groupMeta))) ids.push(keyGroup(key));
     for (const groupId of ids) {
-      await verifyGroup(db, groupId, walk, (entriesChecked) => options.onProgress?.({ groupsDone: walk.groups, groupsTotal: ids.length, entriesChecked }));
+      await verifyGroup(db, groupId, walk, (entriesChecked) =>
+        options.onProgress?.({ groupsDone: walk.groups, groupsTotal: ids.length, entriesChecked }),
+      );
       walk.groups++;
       options.onProgress?.({ groupsDone: walk.groups, groupsTotal: ids.length, entriesChecked: walk.entries });
     }
@@ -134,7 +155,8 @@ async function verifyGroup(db: Db, g: GroupId, walk: Walk, progress: (entriesChe
   const hardValue = await db.get(makeKey(KeyKind.hardState, g, 0));
   const snapValue = await db.get(makeKey(KeyKind.snapshotMeta, g, 0));
   if (hardValue === undefined) walk.problem(g, null, null, 'MISSING_METADATA', 'hard state is missing');
-  else if (decodeHardState(hardValue) === null) walk.problem(g, null, null, 'CORRUPT_METADATA', 'hard state does not decode');
+  else if (decodeHardState(hardValue) === null)
+    walk.problem(g, null, null, 'CORRUPT_METADATA', 'hard state does not decode');
   const meta = metaValue === undefined ? null : decodeGroupMeta(metaValue);
   if (meta === null) walk.problem(g, null, null, 'CORRUPT_METADATA', 'group meta does not decode');
   if (snapValue === undefined) {
@@ -173,37 +195,76 @@ async function verifyGroup(db: Db, g: GroupId, walk: Walk, progress: (entriesChe
     }
     walk.entries++;
     if (walk.entries % progressEntriesEvery === 0) progress(walk.entries);
-    if (index !== expectedIndex) walk.problem(g, index, null, 'INDEX_GAP', `raft index ${index} follows ${expectedIndex - 1}: entries [${expectedIndex}, ${index}) are missing`);
+    if (index !== expectedIndex)
+      walk.problem(
+        g,
+        index,
+        null,
+        'INDEX_GAP',
+        `raft index ${index} follows ${expectedIndex - 1}: entries [${expectedIndex}, ${index}) are missing`,
+      );
     expectedIndex = index + 1;
     const entry = decodeEntryValue(index, value);
     if (entry === null) {
       walk.problem(g, index, null, 'CORRUPT_ENTRY', `entry value of ${value.byteLength} bytes does not decode`);
       continue;
     }
-    if (entry.term < prevTerm) walk.problem(g, index, null, 'TERM_DECREASE', `term ${entry.term} after term ${prevTerm}`);
+    if (entry.term < prevTerm)
+      walk.problem(g, index, null, 'TERM_DECREASE', `term ${entry.term} after term ${prevTerm}`);
     const runTerm = runs.get(index);
     const startsRun = index === firstIndex || entry.term !== prevTerm;
-    if (startsRun && runTerm !== entry.term) walk.problem(g, index, null, 'TERM_RUN_MISMATCH', `term ${entry.term} starts here but the term runs say ${runTerm ?? 'nothing'}`);
-    else if (!startsRun && runTerm !== undefined && runTerm !== entry.term) walk.problem(g, index, null, 'TERM_RUN_MISMATCH', `term run says ${runTerm}, entry has ${entry.term}`);
+    if (startsRun && runTerm !== entry.term)
+      walk.problem(
+        g,
+        index,
+        null,
+        'TERM_RUN_MISMATCH',
+        `term ${entry.term} starts here but the term runs say ${runTerm ?? 'nothing'}`,
+      );
+    else if (!startsRun && runTerm !== undefined && runTerm !== entry.term)
+      walk.problem(g, index, null, 'TERM_RUN_MISMATCH', `term run says ${runTerm}, entry has ${entry.term}`);
     prevTerm = Math.max(prevTerm, entry.term);
     const loc = locations.get(index);
     locations.delete(index);
     if (entry.type !== EntryType.normal || !isRecordBatch(entry.data)) {
-      if (loc !== undefined) walk.problem(g, index, loc.baseOffset, 'OFFSET_INDEX_DANGLING', 'the offset index points at an entry that is not a record batch');
+      if (loc !== undefined)
+        walk.problem(
+          g,
+          index,
+          loc.baseOffset,
+          'OFFSET_INDEX_DANGLING',
+          'the offset index points at an entry that is not a record batch',
+        );
       continue;
     }
     prevLastOffset = checkBatch(g, index, entry.data, loc, prevLastOffset, walk);
   }
   for (const loc of locations.values()) {
-    walk.problem(g, loc.raftIndex, loc.baseOffset, 'OFFSET_INDEX_DANGLING', 'the offset index points at a missing entry');
+    walk.problem(
+      g,
+      loc.raftIndex,
+      loc.baseOffset,
+      'OFFSET_INDEX_DANGLING',
+      'the offset index points at a missing entry',
+    );
   }
 }
 
 /** Codes that validation throws only once the CRC held: the bytes are as their writer made them. */
-const writtenMalformed: ReadonlySet<RecordBatchErrorCode> = new Set<RecordBatchErrorCode>(['CORRUPT_RECORD', 'UNSUPPORTED_CODEC']);
+const writtenMalformed: ReadonlySet<RecordBatchErrorCode> = new Set<RecordBatchErrorCode>([
+  'CORRUPT_RECORD',
+  'UNSUPPORTED_CODEC',
+]);
 
 /** Checks one stored batch; returns the last offset to continue from. */
-function checkBatch(g: GroupId, index: number, data: Uint8Array, loc: BatchLocation | undefined, prevLastOffset: number | null, walk: Walk): number | null {
+function checkBatch(
+  g: GroupId,
+  index: number,
+  data: Uint8Array,
+  loc: BatchLocation | undefined,
+  prevLastOffset: number | null,
+  walk: Walk,
+): number | null {
   walk.batches++;
   walk.batchBytes += data.byteLength;
   let offset: number | null = loc?.baseOffset ?? null;
@@ -231,13 +292,36 @@ function checkBatch(g: GroupId, index: number, data: Uint8Array, loc: BatchLocat
   }
   walk.records += header.recordCount;
   if (prevLastOffset !== null && header.baseOffset > prevLastOffset + 1) {
-    walk.problem(g, index, header.baseOffset, 'OFFSET_GAP', `offsets [${prevLastOffset + 1}, ${header.baseOffset}) are missing`);
+    walk.problem(
+      g,
+      index,
+      header.baseOffset,
+      'OFFSET_GAP',
+      `offsets [${prevLastOffset + 1}, ${header.baseOffset}) are missing`,
+    );
   } else if (prevLastOffset !== null && header.baseOffset <= prevLastOffset) {
-    walk.problem(g, index, header.baseOffset, 'OFFSET_OVERLAP', `base offset ${header.baseOffset} is not above the previous last offset ${prevLastOffset}`);
+    walk.problem(
+      g,
+      index,
+      header.baseOffset,
+      'OFFSET_OVERLAP',
+      `base offset ${header.baseOffset} is not above the previous last offset ${prevLastOffset}`,
+    );
   }
-  if (loc === undefined) walk.problem(g, index, header.baseOffset, 'OFFSET_INDEX_MISSING', 'the offset index has no entry for this batch');
-  else if (loc.baseOffset !== header.baseOffset || loc.lastOffset !== header.lastOffset || loc.bytes !== header.sizeBytes) {
-    walk.problem(g, index, header.baseOffset, 'OFFSET_INDEX_MISMATCH', `index says [${loc.baseOffset}, ${loc.lastOffset}] ${loc.bytes} B, batch is [${header.baseOffset}, ${header.lastOffset}] ${header.sizeBytes} B`);
+  if (loc === undefined)
+    walk.problem(g, index, header.baseOffset, 'OFFSET_INDEX_MISSING', 'the offset index has no entry for this batch');
+  else if (
+    loc.baseOffset !== header.baseOffset ||
+    loc.lastOffset !== header.lastOffset ||
+    loc.bytes !== header.sizeBytes
+  ) {
+    walk.problem(
+      g,
+      index,
+      header.baseOffset,
+      'OFFSET_INDEX_MISMATCH',
+      `index says [${loc.baseOffset}, ${loc.lastOffset}] ${loc.bytes} B, batch is [${header.baseOffset}, ${header.lastOffset}] ${header.sizeBytes} B`,
+    );
   }
   return header.lastOffset;
 }

@@ -47,8 +47,15 @@ function formatStatus(status: CliClusterStatus): string {
   const header = `cluster ${status.clusterId}: controller ${controller}, ${status.brokers.length} brokers, ${status.topicCount} topics, ${status.partitionCount} partitions\n`;
   const rows = [...status.brokers]
     .sort((a, b) => a.id - b.id)
-    .map((broker) => [String(broker.id), `${broker.host}:${broker.port}`, broker.alive ? 'yes' : 'NO', String(broker.leaderCount), String(broker.replicaCount)]);
-  const list = (items: readonly CliTopicPartition[]): string => (items.length === 0 ? 'none' : items.map(partitionName).join(', '));
+    .map((broker) => [
+      String(broker.id),
+      `${broker.host}:${broker.port}`,
+      broker.alive ? 'yes' : 'NO',
+      String(broker.leaderCount),
+      String(broker.replicaCount),
+    ]);
+  const list = (items: readonly CliTopicPartition[]): string =>
+    items.length === 0 ? 'none' : items.map(partitionName).join(', ');
   return (
     header +
     formatTable(['BROKER', 'ADDRESS', 'ALIVE', 'LEADERS', 'REPLICAS'], rows) +

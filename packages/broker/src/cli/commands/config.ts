@@ -48,7 +48,12 @@ export const configKeys: Command = {
     input.deps.io.stdout(
       formatTable(
         ['KEY', 'ENV', 'DEFAULT', 'MEANING'],
-        rows.map((row) => [row.key, row.env, JSON.stringify(row.default), `${row.help}${row.planned ? ' (planned: must stay false)' : ''}`]),
+        rows.map((row) => [
+          row.key,
+          row.env,
+          JSON.stringify(row.default),
+          `${row.help}${row.planned ? ' (planned: must stay false)' : ''}`,
+        ]),
       ),
     );
     return ExitCode.ok;

@@ -1,7 +1,15 @@
 /** `streambus consume TOPIC [--partition P] [--from-beginning | --offset O] [--limit N]`. */
 import type { CliConsumeStart, CliRecord } from '../client.js';
 import type { Command } from '../command.js';
-import { UsageError, booleanOption, clientOptionHelp, clientOptions, durationOption, integerOption, stringOption } from '../command.js';
+import {
+  UsageError,
+  booleanOption,
+  clientOptionHelp,
+  clientOptions,
+  durationOption,
+  integerOption,
+  stringOption,
+} from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { decodeUtf8, jsonLine } from '../format.js';
 import { partitionIndexMax } from './produce.js';
@@ -37,37 +45,51 @@ export const consume: Command = {
     const offset = integerOption(input.values, 'offset', 0, Number.MAX_SAFE_INTEGER);
     const fromBeginning = booleanOption(input.values, 'from-beginning');
     const limit = integerOption(input.values, 'limit', 1, limitMax);
-    const idleTimeoutMs = stringOption(input.values, 'idle-timeout') === undefined ? undefined : durationOption(input.values, 'idle-timeout', 0);
+    const idleTimeoutMs =
+      stringOption(input.values, 'idle-timeout') === undefined
+        ? undefined
+        : durationOption(input.values, 'idle-timeout', 0);
     if (fromBeginning && offset !== undefined) throw new UsageError('--from-beginning and --offset exclude each other');
-    if (offset !== undefined && partition === undefined) throw new UsageError('--offset needs --partition: offsets are per partition');
+    if (offset !== undefined && partition === undefined)
+      throw new UsageError('--offset needs --partition: offsets are per partition');
     const start: CliConsumeStart = offset !== undefined ? { offset } : fromBeginning ? 'beginning' : 'end';
-    return withClient(input, 'consume', async ({ client, json, out }) => {
-      const stop = new AbortController();
-      const onInterrupt = (): void => stop.abort();
-      input.deps.io.signal.addEventListener('abort', onInterrupt, { once: true });
-      let idleTimer: NodeJS.Timeout | undefined;
-      const armIdle = (): void => {
-        if (idleTimeoutMs === undefined) return;
-        clearTimeout(idleTimer);
-        idleTimer = setTimeout(() => stop.abort(), idleTimeoutMs);
-      };
-      try {
-        armIdle();
-        let count = 0;
-        const records = client.consume({ topic, start, signal: stop.signal, ...(partition === undefined ? {} : { partition }) });
-        for await (const record of records) {
-          out(json ? jsonLine(recordToJson(record)) : formatRecord(record));
-          count++;
-          if (limit !== undefined && count >= limit) break;
+    return withClient(
+      input,
+      'consume',
+      async ({ client, json, out }) => {
+        const stop = new AbortController();
+        const onInterrupt = (): void => stop.abort();
+        input.deps.io.signal.addEventListener('abort', onInterrupt, { once: true });
+        let idleTimer: NodeJS.Timeout | undefined;
+        const armIdle = (): void => {
+          if (idleTimeoutMs === undefined) return;
+          clearTimeout(idleTimer);
+          idleTimer = setTimeout(() => stop.abort(), idleTimeoutMs);
+        };
+        try {
           armIdle();
+          let count = 0;
+          const records = client.consume({
+            topic,
+            start,
+            signal: stop.signal,
+            ...(partition === undefined ? {} : { partition }),
+          });
+          for await (const record of records) {
+            out(json ? jsonLine(recordToJson(record)) : formatRecord(record));
+            count++;
+            if (limit !== undefined && count >= limit) break;
+            armIdle();
+          }
+          return ExitCode.ok;
+        } finally {
+          clearTimeout(idleTimer);
+          input.deps.io.signal.removeEventListener('abort', onInterrupt);
+          stop.abort();
         }
-        return ExitCode.ok;
-      } finally {
-        clearTimeout(idleTimer);
-        input.deps.io.signal.removeEventListener('abort', onInterrupt);
-        stop.abort();
-      }
-    }, false);
+      },
+      false,
+    );
   },
 };
 
@@ -84,5 +106,7 @@ function recordToJson(record: CliRecord): unknown {
 
 function formatRecord(record: CliRecord): string {
   const where = `[${record.partition}@${record.offset}]`;
-  return record.key === null ? `${where} ${decodeUtf8(record.value)}\n` : `${where} ${decodeUtf8(record.key)}: ${decodeUtf8(record.value)}\n`;
+  return record.key === null
+    ? `${where} ${decodeUtf8(record.value)}\n`
+    : `${where} ${decodeUtf8(record.key)}: ${decodeUtf8(record.value)}\n`;
 }

@@ -20,7 +20,13 @@ export const health: Command = {
     '    --json                       print the /health document',
     '    --timeout DURATION           deadline (default 5s)',
   ],
-  options: { broker: { type: 'string' }, strict: { type: 'boolean' }, ready: { type: 'boolean' }, json: { type: 'boolean' }, timeout: { type: 'string' } },
+  options: {
+    broker: { type: 'string' },
+    strict: { type: 'boolean' },
+    ready: { type: 'boolean' },
+    json: { type: 'boolean' },
+    timeout: { type: 'string' },
+  },
   positionalsMin: 0,
   positionalsMax: 0,
   run: async (input) => {
@@ -33,7 +39,8 @@ export const health: Command = {
       report = await fetchHealth(url, timeoutMs);
     } catch (error: unknown) {
       rethrowBug(error);
-      const code = exitCodeForError(error) === ExitCode.unavailable ? (errorCode(error) ?? 'UNAVAILABLE') : 'BAD_RESPONSE';
+      const code =
+        exitCodeForError(error) === ExitCode.unavailable ? (errorCode(error) ?? 'UNAVAILABLE') : 'BAD_RESPONSE';
       const message = `${url}: ${describeFetchError(error)}`;
       input.deps.io.stderr(json ? jsonLine({ error: { code, message } }) : `streambus health: ${message} (${code})\n`);
       return code === 'BAD_RESPONSE' ? ExitCode.failed : ExitCode.unavailable;
@@ -90,7 +97,10 @@ function fetchHealth(url: string, timeoutMs: number): Promise<HealthReport> {
         }
       });
     });
-    const deadline = setTimeout(() => request.destroy(new HealthTimeoutError(`no answer within ${timeoutMs}ms`)), timeoutMs);
+    const deadline = setTimeout(
+      () => request.destroy(new HealthTimeoutError(`no answer within ${timeoutMs}ms`)),
+      timeoutMs,
+    );
     request.on('close', () => clearTimeout(deadline));
     request.on('error', reject);
   });
@@ -108,7 +118,8 @@ function parseHealth(status: number, body: string): HealthReport {
     rethrowBug(error);
     throw new BadResponseError(`HTTP ${status}, not JSON: is this a StreamBus admin address?`);
   }
-  if (!isHealthReport(parsed)) throw new BadResponseError(`HTTP ${status}, not a /health document: is this a StreamBus admin address?`);
+  if (!isHealthReport(parsed))
+    throw new BadResponseError(`HTTP ${status}, not a /health document: is this a StreamBus admin address?`);
   return parsed;
 }
 
@@ -136,5 +147,11 @@ function formatReport(report: HealthReport): string {
   const components = Object.entries(report.components) as Array<[string, ComponentHealth]>;
   const header = `broker ${report.broker_id}: ${report.status}, ${report.ready ? 'ready' : 'not ready'} (version ${report.version}, up ${formatUptime(report.uptime_seconds)})\n`;
   if (components.length === 0) return header;
-  return header + formatTable(['COMPONENT', 'STATUS', 'DETAIL'], components.map(([name, component]) => [name, component.status, component.detail]));
+  return (
+    header +
+    formatTable(
+      ['COMPONENT', 'STATUS', 'DETAIL'],
+      components.map(([name, component]) => [name, component.status, component.detail]),
+    )
+  );
 }

@@ -19,7 +19,12 @@ export const produce: Command = {
     '-v, --value V                    record value (UTF-8); without it, one record per stdin line',
     ...clientOptionHelp,
   ],
-  options: { ...clientOptions, partition: { type: 'string', short: 'P' }, key: { type: 'string', short: 'k' }, value: { type: 'string', short: 'v' } },
+  options: {
+    ...clientOptions,
+    partition: { type: 'string', short: 'P' },
+    key: { type: 'string', short: 'k' },
+    value: { type: 'string', short: 'v' },
+  },
   positionalsMin: 1,
   positionalsMax: 1,
   run: (input) => {
@@ -28,22 +33,36 @@ export const produce: Command = {
     const keyText = stringOption(input.values, 'key');
     const value = stringOption(input.values, 'value');
     const key = keyText === undefined ? null : encodeUtf8(keyText);
-    const record = (text: string): CliProduceRecord => ({ topic, key, value: encodeUtf8(text), ...(partition === undefined ? {} : { partition }) });
-    return withClient(input, 'produce', async ({ client, json, out }) => {
-      const print = (results: readonly CliProduceResult[]): void => {
-        for (const result of results) {
-          out(json ? jsonLine({ topic: result.topic, partition: result.partition, offset: result.offset }) : `partition ${result.partition} offset ${result.offset}\n`);
+    const record = (text: string): CliProduceRecord => ({
+      topic,
+      key,
+      value: encodeUtf8(text),
+      ...(partition === undefined ? {} : { partition }),
+    });
+    return withClient(
+      input,
+      'produce',
+      async ({ client, json, out }) => {
+        const print = (results: readonly CliProduceResult[]): void => {
+          for (const result of results) {
+            out(
+              json
+                ? jsonLine({ topic: result.topic, partition: result.partition, offset: result.offset })
+                : `partition ${result.partition} offset ${result.offset}\n`,
+            );
+          }
+        };
+        if (value !== undefined) {
+          print(await client.produce([record(value)]));
+          return ExitCode.ok;
         }
-      };
-      if (value !== undefined) {
-        print(await client.produce([record(value)]));
+        await produceLines(client, input.deps.io.stdinLines(), record, print);
         return ExitCode.ok;
-      }
-      await produceLines(client, input.deps.io.stdinLines(), record, print);
-      return ExitCode.ok;
-      // From stdin the input may last as long as its writer: each record is bounded by the
-      // producer's delivery timeout (--timeout), not the whole run.
-    }, value !== undefined);
+        // From stdin the input may last as long as its writer: each record is bounded by the
+        // producer's delivery timeout (--timeout), not the whole run.
+      },
+      value !== undefined,
+    );
   },
 };
 
@@ -60,7 +79,8 @@ async function produceLines(
   for await (const line of lines) {
     lineNumber++;
     const next = record(line);
-    if (next.value.byteLength > stdinLineBytesMax) throw new UsageError(`stdin line ${lineNumber} is longer than ${stdinLineBytesMax} bytes`);
+    if (next.value.byteLength > stdinLineBytesMax)
+      throw new UsageError(`stdin line ${lineNumber} is longer than ${stdinLineBytesMax} bytes`);
     if (batch.length === produceBatchRecordsMax || batchBytes + next.value.byteLength > produceBatchBytesMax) {
       print(await client.produce(batch));
       batch = [];

@@ -46,7 +46,9 @@ export function configFlags(input: CommandInput): ConfigFlags {
 }
 
 /** Loads the configuration, printing problems (exit 2) and warnings to stderr. */
-export async function loadForCommand(input: CommandInput): Promise<{ readonly exitCode: number } | { readonly result: Extract<LoadResult, { ok: true }> }> {
+export async function loadForCommand(
+  input: CommandInput,
+): Promise<{ readonly exitCode: number } | { readonly result: Extract<LoadResult, { ok: true }> }> {
   const result = await loadConfig({ env: input.deps.io.env, flags: configFlags(input) });
   if (!result.ok) {
     for (const problem of result.problems) input.deps.io.stderr(`${formatConfigProblem(problem)}\n`);

@@ -21,7 +21,8 @@ import { rethrowBug } from '../../bugs.js';
 export const server: Command = {
   path: ['server'],
   summary: 'run a broker',
-  synopsis: 'server [--config FILE] [--id N] [--data-dir DIR] [--listen HOST:PORT] [--admin HOST:PORT] [--peers 1=H:P,...] [--log-level L]',
+  synopsis:
+    'server [--config FILE] [--id N] [--data-dir DIR] [--listen HOST:PORT] [--admin HOST:PORT] [--peers 1=H:P,...] [--log-level L]',
   optionHelp: serverOptionHelp,
   options: serverOptions,
   positionalsMin: 0,
@@ -63,7 +64,10 @@ async function runServer(input: CommandInput): Promise<number> {
     });
   } catch (error: unknown) {
     rethrowBug(error);
-    const reason = errorCode(error) === 'EADDRINUSE' ? 'address in use; is another broker running? choose another with --admin' : String(error);
+    const reason =
+      errorCode(error) === 'EADDRINUSE'
+        ? 'address in use; is another broker running? choose another with --admin'
+        : String(error);
     io.stderr(`streambus server: admin address ${formatHostPort(config.server.adminListen)}: ${reason}\n`);
     return ExitCode.failed;
   }
@@ -74,7 +78,9 @@ async function runServer(input: CommandInput): Promise<number> {
   } catch (error: unknown) {
     rethrowBug(error);
     logger.error({ err: error }, 'broker failed to start');
-    io.stderr(`streambus server: the broker failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr(
+      `streambus server: the broker failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     await admin.close();
     return ExitCode.failed;
   }
@@ -107,7 +113,8 @@ async function runServer(input: CommandInput): Promise<number> {
   return ExitCode.ok;
 }
 
-type StopOutcome = { readonly kind: 'signal' } | { readonly kind: 'stopped' } | { readonly kind: 'failed'; readonly error: unknown };
+type StopOutcome =
+  { readonly kind: 'signal' } | { readonly kind: 'stopped' } | { readonly kind: 'failed'; readonly error: unknown };
 
 function waitForStop(signal: AbortSignal, stopped: Promise<void>): Promise<StopOutcome> {
   return new Promise((resolve) => {
@@ -126,7 +133,8 @@ function waitForStop(signal: AbortSignal, stopped: Promise<void>): Promise<StopO
   });
 }
 
-type DeadlineOutcome = { readonly kind: 'done' } | { readonly kind: 'timeout' } | { readonly kind: 'failed'; readonly error: unknown };
+type DeadlineOutcome =
+  { readonly kind: 'done' } | { readonly kind: 'timeout' } | { readonly kind: 'failed'; readonly error: unknown };
 
 async function withDeadline(work: Promise<void>, timeoutMs: number): Promise<DeadlineOutcome> {
   let timer: NodeJS.Timeout | undefined;

@@ -19,7 +19,12 @@ export const topicCreate: Command = {
     '    --if-not-exists              succeed when the topic exists already',
     ...clientOptionHelp,
   ],
-  options: { ...clientOptions, partitions: { type: 'string', short: 'p' }, 'replication-factor': { type: 'string', short: 'r' }, 'if-not-exists': { type: 'boolean' } },
+  options: {
+    ...clientOptions,
+    partitions: { type: 'string', short: 'p' },
+    'replication-factor': { type: 'string', short: 'r' },
+    'if-not-exists': { type: 'boolean' },
+  },
   positionalsMin: 1,
   positionalsMax: 1,
   run: (input) => {
@@ -29,18 +34,33 @@ export const topicCreate: Command = {
     return withClient(input, 'topic create', async ({ client, json, out }) => {
       let created = true;
       try {
-        await client.createTopic({ name, ...(partitions === undefined ? {} : { partitions }), ...(replicationFactor === undefined ? {} : { replicationFactor }) });
+        await client.createTopic({
+          name,
+          ...(partitions === undefined ? {} : { partitions }),
+          ...(replicationFactor === undefined ? {} : { replicationFactor }),
+        });
       } catch (error: unknown) {
-        const exists = typeof error === 'object' && error !== null && 'code' in error && error.code === 'TOPIC_ALREADY_EXISTS';
+        const exists =
+          typeof error === 'object' && error !== null && 'code' in error && error.code === 'TOPIC_ALREADY_EXISTS';
         if (!exists || !booleanOption(input.values, 'if-not-exists')) throw error;
         created = false;
       }
       if (json) {
-        out(jsonLine({ topic: name, created, ...(partitions === undefined ? {} : { partitions }), ...(replicationFactor === undefined ? {} : { replication_factor: replicationFactor }) }));
+        out(
+          jsonLine({
+            topic: name,
+            created,
+            ...(partitions === undefined ? {} : { partitions }),
+            ...(replicationFactor === undefined ? {} : { replication_factor: replicationFactor }),
+          }),
+        );
       } else if (!created) {
         out(`topic ${name} exists already\n`);
       } else {
-        const shape = [partitions === undefined ? '' : `${partitions} partitions`, replicationFactor === undefined ? '' : `replication factor ${replicationFactor}`].filter((part) => part !== '');
+        const shape = [
+          partitions === undefined ? '' : `${partitions} partitions`,
+          replicationFactor === undefined ? '' : `replication factor ${replicationFactor}`,
+        ].filter((part) => part !== '');
         out(`created topic ${name}${shape.length === 0 ? '' : ` (${shape.join(', ')})`}\n`);
       }
       return ExitCode.ok;
@@ -96,7 +116,8 @@ export const topicDelete: Command = {
       try {
         await client.deleteTopic(name);
       } catch (error: unknown) {
-        const missing = typeof error === 'object' && error !== null && 'code' in error && error.code === 'UNKNOWN_TOPIC_OR_PARTITION';
+        const missing =
+          typeof error === 'object' && error !== null && 'code' in error && error.code === 'UNKNOWN_TOPIC_OR_PARTITION';
         if (!missing || !booleanOption(input.values, 'if-exists')) throw error;
         deleted = false;
       }
@@ -123,7 +144,9 @@ export function topicToJson(description: CliTopicDescription): unknown {
 
 function formatTopic(description: CliTopicDescription): string {
   const partitions = [...description.partitions].sort((a, b) => a.partition - b.partition);
-  const underReplicated = partitions.filter((partition) => partition.inSyncReplicas.length < partition.replicas.length).length;
+  const underReplicated = partitions.filter(
+    (partition) => partition.inSyncReplicas.length < partition.replicas.length,
+  ).length;
   const header = `topic ${description.name}: ${partitions.length} partitions, replication factor ${partitions[0]?.replicas.length ?? 0}${underReplicated === 0 ? '' : `, ${underReplicated} under-replicated`}\n`;
   const rows = partitions.map((partition) => [
     String(partition.partition),

@@ -10,7 +10,10 @@ export const walVerify: Command = {
   path: ['wal', 'verify'],
   summary: "check every record batch (CRC and records) and the log's consistency in a data directory",
   synopsis: 'wal verify DIR [--json]',
-  optionHelp: ['    --json                       print the report as JSON', 'Run it on a stopped broker\'s data directory. Exit 0 clean, 1 damage found.'],
+  optionHelp: [
+    '    --json                       print the report as JSON',
+    "Run it on a stopped broker's data directory. Exit 0 clean, 1 damage found.",
+  ],
   options: { json: { type: 'boolean' } },
   positionalsMin: 1,
   positionalsMax: 1,
@@ -24,7 +27,9 @@ export const walVerify: Command = {
         input.deps.io.stdout(jsonLine({ dir, ok: report.ok, counts: report.counts, problems: report.problems }));
       } else {
         for (const problem of report.problems) input.deps.io.stdout(`problem: ${problem}\n`);
-        const counts = Object.entries(report.counts).map(([name, count]) => `${count} ${name}`).join(', ');
+        const counts = Object.entries(report.counts)
+          .map(([name, count]) => `${count} ${name}`)
+          .join(', ');
         input.deps.io.stdout(`${report.ok ? 'ok' : 'DAMAGED'}: ${dir}${counts === '' ? '' : ` (${counts})`}\n`);
       }
       return report.ok ? ExitCode.ok : ExitCode.failed;

@@ -59,7 +59,11 @@ export function reportFailure(input: CommandInput, verb: string, json: boolean, 
 async function withDeadline<T>(work: Promise<T>, deadlineMs: number, verb: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new OperationTimeoutError(`${verb} did not finish within ${deadlineMs}ms; is the cluster reachable?`)), deadlineMs);
+    timer = setTimeout(
+      () =>
+        reject(new OperationTimeoutError(`${verb} did not finish within ${deadlineMs}ms; is the cluster reachable?`)),
+      deadlineMs,
+    );
   });
   try {
     return await Promise.race([work, deadline]);

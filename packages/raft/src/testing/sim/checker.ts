@@ -4,7 +4,15 @@
  * Every check is incremental, so checking after every event stays cheap.
  */
 import type { MemoryStorage } from '../memory-storage.js';
-import type { Entry, HardState, Message, MessageType as MessageTypeValue, NodeId, Ready, Snapshot } from '../../types.js';
+import type {
+  Entry,
+  HardState,
+  Message,
+  MessageType as MessageTypeValue,
+  NodeId,
+  Ready,
+  Snapshot,
+} from '../../types.js';
 import { MessageType } from '../../types.js';
 import { SimViolation } from './violation.js';
 
@@ -74,7 +82,10 @@ export class SafetyChecker {
     if (type === MessageType.preVote || type === MessageType.preVoteResponse) return; // nothing durable is promised
     const hard = storage.hardState();
     if (message.term > hard.term) {
-      throw new SimViolation('durability', `node ${message.from} sends ${messageTypeName(type)} of term ${message.term} to node ${message.to} while its disk holds term ${hard.term}`);
+      throw new SimViolation(
+        'durability',
+        `node ${message.from} sends ${messageTypeName(type)} of term ${message.term} to node ${message.to} while its disk holds term ${hard.term}`,
+      );
     }
     // A disk already in a later term supersedes the promise: the node never acts in that term again.
     if (hard.term > message.term) return;
@@ -85,7 +96,10 @@ export class SafetyChecker {
       );
     }
     if (type === MessageType.appendResponse && !message.reject && message.index > storage.lastIndex()) {
-      throw new SimViolation('durability', `node ${message.from} acknowledges entries up to ${message.index} while its disk ends at ${storage.lastIndex()}`);
+      throw new SimViolation(
+        'durability',
+        `node ${message.from} acknowledges entries up to ${message.index} while its disk ends at ${storage.lastIndex()}`,
+      );
     }
   }
 
@@ -93,9 +107,14 @@ export class SafetyChecker {
   checkUnsyncedWrite(node: NodeId, stored: HardState, ready: Ready): void {
     const hard = ready.hardState;
     const changed =
-      ready.entries.length > 0 || ready.snapshot !== null || (hard !== null && (hard.term !== stored.term || hard.vote !== stored.vote));
+      ready.entries.length > 0 ||
+      ready.snapshot !== null ||
+      (hard !== null && (hard.term !== stored.term || hard.vote !== stored.vote));
     if (changed) {
-      throw new SimViolation('durability', `node ${node} hands out a Ready with mustSync false that changes entries, a snapshot, the term or the vote`);
+      throw new SimViolation(
+        'durability',
+        `node ${node} hands out a Ready with mustSync false that changes entries, a snapshot, the term or the vote`,
+      );
     }
   }
 
@@ -103,7 +122,8 @@ export class SafetyChecker {
   observeLeader(node: NodeId, term: number): void {
     this.checkLeader(node, term);
     const check = this.leaderChecks.get(node);
-    if (check === undefined || check.term < term) this.leaderChecks.set(node, { term, committedUpTo: this.committedIndexMax });
+    if (check === undefined || check.term < term)
+      this.leaderChecks.set(node, { term, committedUpTo: this.committedIndexMax });
   }
 
   /**
@@ -112,7 +132,12 @@ export class SafetyChecker {
    */
   observeLeaderMessage(message: Message): void {
     const type = message.type;
-    if (type === MessageType.append || type === MessageType.heartbeat || type === MessageType.snapshot || type === MessageType.timeoutNow) {
+    if (
+      type === MessageType.append ||
+      type === MessageType.heartbeat ||
+      type === MessageType.snapshot ||
+      type === MessageType.timeoutNow
+    ) {
       this.checkLeader(message.from, message.term);
     }
   }
@@ -152,7 +177,10 @@ export class SafetyChecker {
         );
       }
     }
-    let prevTerm = snapshot !== null && first.index === snapshot.metadata.index + 1 ? snapshot.metadata.term : storage.term(first.index - 1);
+    let prevTerm =
+      snapshot !== null && first.index === snapshot.metadata.index + 1
+        ? snapshot.metadata.term
+        : storage.term(first.index - 1);
     for (const entry of entries) {
       this.checkLogRecord(node, entry, prevTerm);
       prevTerm = entry.term;
@@ -182,7 +210,10 @@ export class SafetyChecker {
   /** A node applies `entry`; `chain` is that node's state hash before it. Returns the new chain. */
   observeApply(node: NodeId, entry: Entry, appliedBefore: number, chain: number): number {
     if (entry.index !== appliedBefore + 1) {
-      throw new SimViolation('state-machine-safety', `node ${node} applies entry ${entry.index} after ${appliedBefore}: not in order`);
+      throw new SimViolation(
+        'state-machine-safety',
+        `node ${node} applies entry ${entry.index} after ${appliedBefore}: not in order`,
+      );
     }
     const hash = entryHash(entry);
     const next = chainHash(chain, entry.term, hash);
@@ -216,7 +247,10 @@ export class SafetyChecker {
   recordProposal(record: ProposalRecord): void {
     const existing = this.committed.get(record.index);
     if (existing !== undefined && existing.term === record.term) {
-      throw new SimViolation('proposal-applied', `proposal ${record.id} got receipt (${record.index}, ${record.term}) for an index already committed`);
+      throw new SimViolation(
+        'proposal-applied',
+        `proposal ${record.id} got receipt (${record.index}, ${record.term}) for an index already committed`,
+      );
     }
     const list = this.proposals.get(record.index);
     if (list === undefined) this.proposals.set(record.index, [record]);
@@ -235,13 +269,22 @@ export class SafetyChecker {
     this.reads.delete(readId);
     this.readsAnswered++;
     if (read.node !== node) {
-      throw new SimViolation('read-linearizable', `read ${readId} issued on node ${read.node} answered on node ${node}`);
+      throw new SimViolation(
+        'read-linearizable',
+        `read ${readId} issued on node ${read.node} answered on node ${node}`,
+      );
     }
     if (index > this.commitKnownMax) {
-      throw new SimViolation('read-linearizable', `read ${readId} on node ${node} answered index ${index}, above every commit index reported (${this.commitKnownMax})`);
+      throw new SimViolation(
+        'read-linearizable',
+        `read ${readId} on node ${node} answered index ${index}, above every commit index reported (${this.commitKnownMax})`,
+      );
     }
     if (index < read.commitAtIssue) {
-      throw new SimViolation('read-linearizable', `read ${readId} on node ${node} answered index ${index}, below commit index ${read.commitAtIssue} known at issue`);
+      throw new SimViolation(
+        'read-linearizable',
+        `read ${readId} on node ${node} answered index ${index}, below commit index ${read.commitAtIssue} known at issue`,
+      );
     }
   }
 
@@ -271,7 +314,9 @@ export class SafetyChecker {
       throw new SimViolation(
         'log-matching',
         `node ${node} stores entry ${entry.index} of term ${entry.term} ` +
-          (record.hash !== hash ? 'with different content than another log' : `after term ${prevTerm} where another log has term ${record.prevTerm}`),
+          (record.hash !== hash
+            ? 'with different content than another log'
+            : `after term ${prevTerm} where another log has term ${record.prevTerm}`),
       );
     }
   }
@@ -280,7 +325,10 @@ export class SafetyChecker {
     const index = snapshot.metadata.index;
     const record = this.committed.get(index);
     if (record !== undefined && record.term !== snapshot.metadata.term) {
-      throw new SimViolation('state-machine-safety', `node ${node} installs a snapshot at ${index} of term ${snapshot.metadata.term}; term ${record.term} was applied there`);
+      throw new SimViolation(
+        'state-machine-safety',
+        `node ${node} installs a snapshot at ${index} of term ${snapshot.metadata.term}; term ${record.term} was applied there`,
+      );
     }
   }
 

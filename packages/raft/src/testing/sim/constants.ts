@@ -66,7 +66,10 @@ assert(simVotersMin <= simNodesMin, 'membership changes start from a group they 
 assert(simNodesMax <= simMembersMax, 'membership changes start from at most the largest group');
 // Two clocks drift apart by at most 2 * rate drift * election timeout ticks: lease reads are safe
 // only while that stays under the drift bound the nodes are configured with.
-assert(2 * simClockRateDriftMax * simElectionTicksDefault < simLeaseDriftBoundTicks, 'simulated clock drift within the lease drift bound');
+assert(
+  2 * simClockRateDriftMax * simElectionTicksDefault < simLeaseDriftBoundTicks,
+  'simulated clock drift within the lease drift bound',
+);
 assert(simActionGapMsMin <= simActionGapMsMax, 'action gap range is ordered');
 assert(simDowntimeMsMin <= simDowntimeMsMax, 'downtime range is ordered');
 assert(simDiskLatencyMsMax < simTickMs * simElectionTicksDefault, 'a persist is shorter than an election timeout');

@@ -29,7 +29,11 @@ export function runDoubleVote(options: DoubleVoteOptions): SimulationResult {
     // With the knob the durability check would report the unpersisted vote at once; off, the
     // scenario shows its consequence: two leaders in one term.
     checkDurability: !options.skipVotePersistence,
-    raft: { preVote: true, checkQuorum: false, ...(options.skipVotePersistence ? { unsafeTestingKnobs: { skipVotePersistence: true } } : {}) },
+    raft: {
+      preVote: true,
+      checkQuorum: false,
+      ...(options.skipVotePersistence ? { unsafeTestingKnobs: { skipVotePersistence: true } } : {}),
+    },
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   });
   return runScenario(sim, script);
@@ -44,7 +48,10 @@ function script(sim: Simulation): void {
   sim.start();
   // B campaigns before any election timeout fires, so it wins the first term.
   sim.campaign(b);
-  need(sim.runUntil(() => sim.leader() === b, phaseMsMax), 'B leads');
+  need(
+    sim.runUntil(() => sim.leader() === b, phaseMsMax),
+    'B leads',
+  );
   const term = sim.describe(b).term;
   sim.network.blockOneWay(b, a);
   sim.network.removeFilter(leaderMessages);

@@ -24,7 +24,13 @@ export function shorterLine(command: string, stepsDone: number): string {
 }
 
 /** `what` names the run (`seed 7`, `host seed 7`); `shorter` lines go last. */
-export function formatFailure(what: string, violation: SimViolation, tail: readonly string[], replay: string, shorter: readonly string[]): string {
+export function formatFailure(
+  what: string,
+  violation: SimViolation,
+  tail: readonly string[],
+  replay: string,
+  shorter: readonly string[],
+): string {
   return [
     `sim: ${what} FAILED check ${violation.check}`,
     `  ${violation.details}`,

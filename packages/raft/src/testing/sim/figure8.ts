@@ -34,7 +34,12 @@ export function runFigure8(options: Figure8Options): SimulationResult {
     steps: 0,
     asyncDisk: false,
     // One entry per append, so that an append can be cut after index i.
-    raft: { messageBytesMax: 1, preVote: true, checkQuorum: true, ...(options.commitOldTermEntries ? { unsafeTestingKnobs: { commitOldTermEntries: true } } : {}) },
+    raft: {
+      messageBytesMax: 1,
+      preVote: true,
+      checkQuorum: true,
+      ...(options.commitOldTermEntries ? { unsafeTestingKnobs: { commitOldTermEntries: true } } : {}),
+    },
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   });
   return runScenario(sim, script);
@@ -42,11 +47,17 @@ export function runFigure8(options: Figure8Options): SimulationResult {
 
 function script(sim: Simulation): void {
   sim.start();
-  need(sim.runUntil(() => sim.leader() !== 0, phaseMsMax), 'a first leader');
+  need(
+    sim.runUntil(() => sim.leader() !== 0, phaseMsMax),
+    'a first leader',
+  );
   const a = sim.leader();
   const first = sim.propose(a);
   need(first > 0, 'the first leader accepts a proposal');
-  need(sim.runUntil(() => sim.memberIds().every((id) => sim.describe(id).applied >= first), phaseMsMax), 'a first entry applied everywhere');
+  need(
+    sim.runUntil(() => sim.memberIds().every((id) => sim.describe(id).applied >= first), phaseMsMax),
+    'a first entry applied everywhere',
+  );
   const [b0, c0] = sim.memberIds().filter((id) => id !== a);
   assert(b0 !== undefined && c0 !== undefined, 'three members');
 
@@ -55,11 +66,16 @@ function script(sim: Simulation): void {
   const i = sim.propose(a);
   need(i > 0, 'A accepts X');
   sim.runFor(50);
-  need(lastOf(sim, a)?.[0] === i, 'X is on A\'s disk');
+  need(lastOf(sim, a)?.[0] === i, "X is on A's disk");
 
   // 2. B (whichever of the others wins) appends its no-op at i; nothing of it leaves.
-  const dropAppends = sim.network.addFilter((m) => m.from !== a && (m.type === MessageType.append || m.type === MessageType.snapshot));
-  need(sim.runUntil(() => [b0, c0].some((id) => isLeaderWithEntryAt(sim, id, i)), phaseMsMax), 'B leads with its no-op at i');
+  const dropAppends = sim.network.addFilter(
+    (m) => m.from !== a && (m.type === MessageType.append || m.type === MessageType.snapshot),
+  );
+  need(
+    sim.runUntil(() => [b0, c0].some((id) => isLeaderWithEntryAt(sim, id, i)), phaseMsMax),
+    'B leads with its no-op at i',
+  );
   const b = [b0, c0].find((id) => isLeaderWithEntryAt(sim, id, i));
   assert(b !== undefined, 'B found');
   const c = b === b0 ? c0 : b0;
@@ -68,16 +84,27 @@ function script(sim: Simulation): void {
 
   // 3. A leads again; C gets X but nothing after it.
   sim.network.heal();
-  const cutAfterI = sim.network.addRewrite((m) => (m.from === a && m.to === c && m.type === MessageType.append ? truncateAfter(m, i) : m));
-  need(sim.runUntil(() => sim.leader() === a && sim.describe(a).term > sim.describe(b).term, phaseMsMax), 'A leads a later term');
-  need(sim.runUntil(() => termAt(sim, c, i) === termAt(sim, a, i), phaseMsMax), 'C stores X');
+  const cutAfterI = sim.network.addRewrite((m) =>
+    m.from === a && m.to === c && m.type === MessageType.append ? truncateAfter(m, i) : m,
+  );
+  need(
+    sim.runUntil(() => sim.leader() === a && sim.describe(a).term > sim.describe(b).term, phaseMsMax),
+    'A leads a later term',
+  );
+  need(
+    sim.runUntil(() => termAt(sim, c, i) === termAt(sim, a, i), phaseMsMax),
+    'C stores X',
+  );
   sim.runFor(500);
 
   // 4. A crashes, B returns and wins with C's vote.
   // (A's appends still in flight stay cut short: C must not learn A's no-op.)
   sim.crash(a);
   sim.restart(b);
-  need(sim.runUntil(() => sim.leader() === b && termAt(sim, c, i) === termAt(sim, b, i), phaseMsMax), 'B leads and C follows it');
+  need(
+    sim.runUntil(() => sim.leader() === b && termAt(sim, c, i) === termAt(sim, b, i), phaseMsMax),
+    'B leads and C follows it',
+  );
   sim.network.removeRewrite(cutAfterI);
   sim.restart(a);
 }

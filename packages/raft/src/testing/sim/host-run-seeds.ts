@@ -75,5 +75,11 @@ export async function describeHostFailure(result: HostSimulationResult, options:
     result.phase === 'random' && result.stepsDone + 1 < steps
       ? [shorterLine(hostReplayCommand(result.seed, { ...quiet, steps: result.stepsDone + 1 }), result.stepsDone)]
       : [];
-  return formatFailure(`host seed ${result.seed}`, violation, tail.lines, hostReplayCommand(result.seed, quiet), shorter);
+  return formatFailure(
+    `host seed ${result.seed}`,
+    violation,
+    tail.lines,
+    hostReplayCommand(result.seed, quiet),
+    shorter,
+  );
 }

@@ -38,15 +38,28 @@ describe('host simulator: real RaftHosts in virtual time', () => {
   }, 60_000);
 
   it('runs the production loop: group commit, coalesced frames, quiescence and failover from it', async () => {
-    const totals = { proposalsAcked: 0, readsAnswered: 0, crashes: 0, snapshotsRestored: 0, quiesceMarkers: 0, framesOfSeveralGroups: 0, staleFrames: 0 };
+    const totals = {
+      proposalsAcked: 0,
+      readsAnswered: 0,
+      crashes: 0,
+      snapshotsRestored: 0,
+      quiesceMarkers: 0,
+      framesOfSeveralGroups: 0,
+      staleFrames: 0,
+    };
     let groupWritesPerPersistMax = 0;
     for (let seed = 20; seed < 26; seed++) {
       const result = await runHostSeed(seed, { hosts: 3, groups: 6 });
-      expect(result.passed, `${hostReplayCommand(seed, { hosts: 3, groups: 6 })}: ${result.violation?.message ?? ''}`).toBe(true);
+      expect(
+        result.passed,
+        `${hostReplayCommand(seed, { hosts: 3, groups: 6 })}: ${result.violation?.message ?? ''}`,
+      ).toBe(true);
       for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += result.stats[key];
       groupWritesPerPersistMax = Math.max(groupWritesPerPersistMax, result.stats.groupWritesPerPersist);
     }
-    console.log(`host seeds 20..25 (3 hosts, 6 groups): ${JSON.stringify(totals)}, group writes per persist up to ${groupWritesPerPersistMax}`);
+    console.log(
+      `host seeds 20..25 (3 hosts, 6 groups): ${JSON.stringify(totals)}, group writes per persist up to ${groupWritesPerPersistMax}`,
+    );
     expect(totals.proposalsAcked).toBeGreaterThan(100);
     expect(totals.readsAnswered).toBeGreaterThan(10);
     expect(totals.crashes).toBeGreaterThan(5);
@@ -70,11 +83,17 @@ describe('host simulator: real RaftHosts in virtual time', () => {
   it('catches sendBeforePersist without the persist-before-send check too, by what it breaks', async () => {
     let caught: HostSimulationResult | null = null;
     for (let seed = 1; seed <= 30 && caught === null; seed++) {
-      const result = await new HostSimulation({ seed, hostKnobs: { sendBeforePersist: true }, checkDurability: false }).run();
+      const result = await new HostSimulation({
+        seed,
+        hostKnobs: { sendBeforePersist: true },
+        checkDurability: false,
+      }).run();
       if (!result.passed) caught = result;
     }
     expect(caught, 'no seed in 1..30 caught sendBeforePersist without the durability check').not.toBeNull();
-    console.log(`sendBeforePersist without the durability check: caught at host seed ${caught?.seed ?? 0}: ${caught?.violation?.message.split('\n')[0] ?? ''}`);
+    console.log(
+      `sendBeforePersist without the durability check: caught at host seed ${caught?.seed ?? 0}: ${caught?.violation?.message.split('\n')[0] ?? ''}`,
+    );
     expect(caught?.violation?.check).not.toBe('liveness');
   }, 120_000);
 

@@ -68,7 +68,21 @@ import { SimDisk } from './sim-disk.js';
 import { SimHostClock } from './sim-host-clock.js';
 import { decodeId, encodeSnapshotState, resolveRaftOptions, snapshotChain } from './simulation.js';
 import type { ResolvedRaftOptions, SimRaftOptions } from './simulation.js';
-import { commonActionWeightsDefault, cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, membersOf, nodeErrorViolation, partitionAtRandom, randomPayload, raftSettings, runWeightedAction, tolerateRaftErrors, traceLine } from './sim-actions.js';
+import {
+  commonActionWeightsDefault,
+  cutLinkAtRandom,
+  drawNetworkFaults,
+  encodeId,
+  healNetwork,
+  membersOf,
+  nodeErrorViolation,
+  partitionAtRandom,
+  randomPayload,
+  raftSettings,
+  runWeightedAction,
+  tolerateRaftErrors,
+  traceLine,
+} from './sim-actions.js';
 import type { CommonActionWeights } from './sim-actions.js';
 import { SimViolation } from './violation.js';
 
@@ -240,7 +254,8 @@ function frameMessages(frame: Frame): Array<{ groupId: GroupId; message: Message
   const out: Array<{ groupId: GroupId; message: Message }> = [];
   for (const item of frame.messages) out.push(item);
   for (const beat of frame.heartbeats) out.push({ groupId: beat.groupId, message: expandHeartbeat(frame, beat) });
-  for (const beat of frame.heartbeatResponses) out.push({ groupId: beat.groupId, message: expandHeartbeatResponse(frame, beat) });
+  for (const beat of frame.heartbeatResponses)
+    out.push({ groupId: beat.groupId, message: expandHeartbeatResponse(frame, beat) });
   return out;
 }
 
@@ -364,29 +379,47 @@ export class HostSimulation {
   /** When the last frame scheduled so far arrives, and what that was when the network last healed. */
   private deliveriesDueMs = 0;
   private healDeliveriesDueMs = 0;
-  private readonly counters = { crashes: 0, compactions: 0, snapshotsRestored: 0, proposalsAcked: 0, readsAnswered: 0, quiesceMarkers: 0, messagesFramed: 0, framesCarrying: 0, framesOfSeveralGroups: 0, staleFrames: 0 };
+  private readonly counters = {
+    crashes: 0,
+    compactions: 0,
+    snapshotsRestored: 0,
+    proposalsAcked: 0,
+    readsAnswered: 0,
+    quiesceMarkers: 0,
+    messagesFramed: 0,
+    framesCarrying: 0,
+    framesOfSeveralGroups: 0,
+    staleFrames: 0,
+  };
 
   constructor(options: HostSimulationOptions) {
     this.seed = options.seed;
     this.prng = new Prng(options.seed);
     this.trace = options.trace ?? null;
     this.steps = options.steps ?? simHostStepsDefault;
-    if (!Number.isInteger(this.steps) || this.steps < 0 || this.steps > simStepsMax) throw new RangeError(`host simulation steps must be an integer in [0, ${simStepsMax}]`);
+    if (!Number.isInteger(this.steps) || this.steps < 0 || this.steps > simStepsMax)
+      throw new RangeError(`host simulation steps must be an integer in [0, ${simStepsMax}]`);
     const choices = this.prng.fork(1);
     const hosts = options.hosts ?? simNodesMin + choices.int(simNodesMax - simNodesMin + 1);
-    if (!Number.isInteger(hosts) || hosts < simNodesMin || hosts > simNodesMax) throw new RangeError(`hosts must be an integer in [${simNodesMin}, ${simNodesMax}]`);
+    if (!Number.isInteger(hosts) || hosts < simNodesMin || hosts > simNodesMax)
+      throw new RangeError(`hosts must be an integer in [${simNodesMin}, ${simNodesMax}]`);
     const groups = options.groups ?? simHostGroupsMin + choices.int(simHostGroupsMax - simHostGroupsMin + 1);
-    if (!Number.isInteger(groups) || groups < simHostGroupsMin || groups > simHostGroupsMax) throw new RangeError(`groups must be an integer in [${simHostGroupsMin}, ${simHostGroupsMax}]`);
+    if (!Number.isInteger(groups) || groups < simHostGroupsMin || groups > simHostGroupsMax)
+      throw new RangeError(`groups must be an integer in [${simHostGroupsMin}, ${simHostGroupsMax}]`);
     this.raft = resolveRaftOptions(options.raft ?? {}, choices, options.seed);
     this.asyncDisk = options.asyncDisk ?? choices.chance(0.5);
     this.weights = { ...hostSimActionWeightsDefault, ...options.weights };
     this.downtimeMsMax = options.downtimeMsMax ?? simDowntimeMsMax;
     this.checkDurability = options.checkDurability ?? true;
     this.hostKnobs = options.hostKnobs ?? {};
-    this.network = new SimNetwork<Frame>(this.prng.fork(2), (delayMs, frame) => {
-      this.deliveriesDueMs = Math.max(this.deliveriesDueMs, this.clock.nowMs() + delayMs);
-      this.post(delayMs, 'deliver', frame.to, () => this.onDeliver(frame));
-    }, () => this.clock.nowMs());
+    this.network = new SimNetwork<Frame>(
+      this.prng.fork(2),
+      (delayMs, frame) => {
+        this.deliveriesDueMs = Math.max(this.deliveriesDueMs, this.clock.nowMs() + delayMs);
+        this.post(delayMs, 'deliver', frame.to, () => this.onDeliver(frame));
+      },
+      () => this.clock.nowMs(),
+    );
     if (options.networkFaults !== undefined) this.network.faults = options.networkFaults;
     this.groupDefaults = raftSettings(this.raft);
     const hostIds: NodeId[] = [];
@@ -394,7 +427,13 @@ export class HostSimulation {
     for (let groupId = 1; groupId <= groups; groupId++) {
       // Groups on different subsets of the hosts, so that frames coalesce messages of several
       // groups and each peer carries another mix.
-      const voters = hosts === 3 || choices.chance(0.3) ? hostIds : choices.shuffled(hostIds).slice(0, 3).sort((a, b) => a - b);
+      const voters =
+        hosts === 3 || choices.chance(0.3)
+          ? hostIds
+          : choices
+              .shuffled(hostIds)
+              .slice(0, 3)
+              .sort((a, b) => a - b);
       this.groupMembers.set(groupId, voters);
       this.checkers.set(groupId, new SafetyChecker());
     }
@@ -413,8 +452,10 @@ export class HostSimulation {
           latencyMs: this.asyncDisk ? () => latencyPrng.int(simDiskLatencyMsMax + 1) : null,
           schedule: (delayMs, run) => this.post(delayMs, 'disk', id, run),
           observer: {
-            beforeWrite: (groupId, storage, write) => this.checker(groupId).beforeWrite(id, storage, write.entries, write.snapshot),
-            afterWrite: (groupId, storage, write: GroupWrite) => this.checker(groupId).afterWrite(id, storage, write.entries),
+            beforeWrite: (groupId, storage, write) =>
+              this.checker(groupId).beforeWrite(id, storage, write.entries, write.snapshot),
+            afterWrite: (groupId, storage, write: GroupWrite) =>
+              this.checker(groupId).afterWrite(id, storage, write.entries),
           },
         }),
       });
@@ -447,7 +488,10 @@ export class HostSimulation {
   /** Boots every host (at small random offsets, so that their ticks do not line up). */
   start(): void {
     const groups = [...this.groupMembers].map(([groupId, voters]) => `${groupId}:[${voters.join(',')}]`).join(' ');
-    this.log(() => `start seed=${this.seed} hosts=${this.machines.size} groups=${groups} asyncDisk=${this.asyncDisk} hostKnobs=${JSON.stringify(this.hostKnobs)} raft=${JSON.stringify(this.raft)}`);
+    this.log(
+      () =>
+        `start seed=${this.seed} hosts=${this.machines.size} groups=${groups} asyncDisk=${this.asyncDisk} hostKnobs=${JSON.stringify(this.hostKnobs)} raft=${JSON.stringify(this.raft)}`,
+    );
     for (const machine of this.machines.values()) {
       const incarnation = machine.incarnation;
       this.post(this.prng.int(simTickMs), 'boot', machine.id, () => {
@@ -542,7 +586,11 @@ export class HostSimulation {
     const limitMs = simQuietElectionTimeoutsMax * this.electionMs();
     this.log(() => `quiet: faults healed, waiting up to ${limitMs.toFixed(0)} ms for convergence`);
     const converged = await this.runUntil(() => this.converged(), limitMs);
-    if (!converged) throw new SimViolation('liveness', `no convergence ${limitMs.toFixed(0)} virtual ms after faults healed: ${this.convergenceReport()}`);
+    if (!converged)
+      throw new SimViolation(
+        'liveness',
+        `no convergence ${limitMs.toFixed(0)} virtual ms after faults healed: ${this.convergenceReport()}`,
+      );
     for (const groupId of this.groupMembers.keys()) this.checkFinal(groupId);
   }
 
@@ -571,9 +619,14 @@ export class HostSimulation {
   /** Runs the next event; returns whether the microtasks it may have queued must run before the next one. */
   private step(): boolean {
     const event = this.clock.pop();
-    if (event === null) throw new SimViolation('liveness', 'the simulation ran out of events (every host is down and nothing is scheduled)');
+    if (event === null)
+      throw new SimViolation(
+        'liveness',
+        'the simulation ran out of events (every host is down and nothing is scheduled)',
+      );
     this.events++;
-    if (this.events > simEventsPerRunMax) throw new SimViolation('liveness', `more than ${simEventsPerRunMax} events in one run`);
+    if (this.events > simEventsPerRunMax)
+      throw new SimViolation('liveness', `more than ${simEventsPerRunMax} events in one run`);
     try {
       event.run();
     } catch (error) {
@@ -606,7 +659,11 @@ export class HostSimulation {
   private boot(machine: SimMachine): void {
     const id = machine.id;
     const incarnation = machine.incarnation;
-    const clock = new SimHostClock((delayMs, kind, run) => this.post(delayMs, kind, id, run), () => this.clock.nowMs(), machine.periodScale);
+    const clock = new SimHostClock(
+      (delayMs, kind, run) => this.post(delayMs, kind, id, run),
+      () => this.clock.nowMs(),
+      machine.periodScale,
+    );
     const applied = new Map<GroupId, AppliedState>();
     const sender: FrameSender = { machine, incarnation };
     const transport: RaftTransport = { send: (frame) => this.onSend(sender, frame) };
@@ -635,11 +692,20 @@ export class HostSimulation {
       if (machine.incarnation !== incarnation) return;
       this.raise(error instanceof SimViolation ? error : this.nodeError(id, error));
     });
-    if (this.trace !== null) host.onLeaderChange((groupId, leaderId, term, role) => this.log(() => `host ${id} group ${groupId}: ${role} in term ${term}, leader ${leaderId}`));
+    if (this.trace !== null)
+      host.onLeaderChange((groupId, leaderId, term, role) =>
+        this.log(() => `host ${id} group ${groupId}: ${role} in term ${term}, leader ${leaderId}`),
+      );
     const opened = host.openExisting();
     for (const [groupId, voters] of this.groupMembers) {
       if (!voters.includes(id) || opened.includes(groupId)) continue;
-      host.createGroup(groupId, { voters: [...voters], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+      host.createGroup(groupId, {
+        voters: [...voters],
+        learners: [],
+        votersOutgoing: [],
+        learnersNext: [],
+        autoLeave: false,
+      });
     }
     const disk = machine.disk;
     this.log(() => {
@@ -672,7 +738,13 @@ export class HostSimulation {
           data.forEach((bytes, i) => {
             const entry: Entry = { index: receipt.index + i, term: receipt.term, type: EntryType.normal, data: bytes };
             const proposalId = decodeId(bytes);
-            checker.recordProposal({ id: proposalId, index: entry.index, term: receipt.term, hash: entryHash(entry), leader: machine.id });
+            checker.recordProposal({
+              id: proposalId,
+              index: entry.index,
+              term: receipt.term,
+              hash: entryHash(entry),
+              leader: machine.id,
+            });
             this.receipts.set(proposalId, { groupId, index: entry.index, term: receipt.term });
           });
         }),
@@ -684,13 +756,18 @@ export class HostSimulation {
     const machine = sender.machine;
     if (machine.incarnation !== sender.incarnation) return;
     try {
-      if (frame.from !== machine.id) throw new SimViolation('node-error', `host ${machine.id} sends a frame from ${frame.from}`);
+      if (frame.from !== machine.id)
+        throw new SimViolation('node-error', `host ${machine.id} sends a frame from ${frame.from}`);
       const messages = frameMessages(frame);
       if (messages.length > 0) this.counters.framesCarrying++;
       if (new Set(messages.map((item) => item.groupId)).size > 1) this.counters.framesOfSeveralGroups++;
       for (const { groupId, message } of messages) {
         const checker = this.checker(groupId);
-        if (message.from !== machine.id || message.to !== frame.to) throw new SimViolation('node-error', `host ${machine.id} frames a message ${message.from}→${message.to} into a frame to ${frame.to}`);
+        if (message.from !== machine.id || message.to !== frame.to)
+          throw new SimViolation(
+            'node-error',
+            `host ${machine.id} frames a message ${message.from}→${message.to} into a frame to ${frame.to}`,
+          );
         if (this.checkDurability) checker.checkSent(machine.disk.group(groupId), message);
         checker.observeLeaderMessage(message);
         this.counters.messagesFramed++;
@@ -715,32 +792,50 @@ export class HostSimulation {
       this.log(() => `deliver a frame of host ${frame.from}'s crashed process (session ${frame.session})`);
     }
     // Empty frames only prove liveness (one per peer per tick): left out of the trace.
-    if (this.trace !== null && frameMessages(arrived).length + arrived.quiesce.length > 0) this.log(() => `deliver ${describeFrame(arrived)}`);
+    if (this.trace !== null && frameMessages(arrived).length + arrived.quiesce.length > 0)
+      this.log(() => `deliver ${describeFrame(arrived)}`);
     process.host.receive(arrived);
   }
 
-  private onApply(machine: SimMachine, applied: Map<GroupId, AppliedState>, groupId: GroupId, entries: readonly Entry[]): void {
+  private onApply(
+    machine: SimMachine,
+    applied: Map<GroupId, AppliedState>,
+    groupId: GroupId,
+    entries: readonly Entry[],
+  ): void {
     const storage = machine.disk.group(groupId);
     const checker = this.checker(groupId);
     const state = this.appliedState(applied, groupId);
     for (const entry of entries) {
-      const stored = entry.index >= storage.firstIndex() - 1 && entry.index <= storage.lastIndex() ? storage.term(entry.index) : -1;
+      const stored =
+        entry.index >= storage.firstIndex() - 1 && entry.index <= storage.lastIndex() ? storage.term(entry.index) : -1;
       if (stored !== entry.term) {
-        throw new SimViolation('node-error', `host ${machine.id} applies entry ${entry.index} (term ${entry.term}) of group ${groupId} before it is persisted`);
+        throw new SimViolation(
+          'node-error',
+          `host ${machine.id} applies entry ${entry.index} (term ${entry.term}) of group ${groupId} before it is persisted`,
+        );
       }
       state.chain = checker.observeApply(machine.id, entry, state.applied, state.chain);
       state.applied = entry.index;
     }
   }
 
-  private onRestore(machine: SimMachine, applied: Map<GroupId, AppliedState>, groupId: GroupId, snapshot: Snapshot): void {
+  private onRestore(
+    machine: SimMachine,
+    applied: Map<GroupId, AppliedState>,
+    groupId: GroupId,
+    snapshot: Snapshot,
+  ): void {
     const state = this.appliedState(applied, groupId);
     const index = snapshot.metadata.index;
     state.applied = index;
     state.chain = snapshotChain(snapshot);
     const known = this.checker(groupId).chainAt(index);
     if (known !== null && known !== state.chain) {
-      throw new SimViolation('state-machine-safety', `host ${machine.id} restores group ${groupId} from a snapshot at ${index} whose state differs from what was applied there`);
+      throw new SimViolation(
+        'state-machine-safety',
+        `host ${machine.id} restores group ${groupId} from a snapshot at ${index} whose state differs from what was applied there`,
+      );
     }
     this.counters.snapshotsRestored++;
     this.log(() => `host ${machine.id} group ${groupId}: restores snapshot at ${index}`);
@@ -749,7 +844,12 @@ export class HostSimulation {
   // ---- clients ---------------------------------------------------------------------------
 
   /** Proposes `count` entries to `groupId` on host `id`; the host's answer is checked when it comes. */
-  propose(id: NodeId, groupId: GroupId, count: number, waitFor: 'commit' | 'persist' = 'commit'): ClientProposal | null {
+  propose(
+    id: NodeId,
+    groupId: GroupId,
+    count: number,
+    waitFor: 'commit' | 'persist' = 'commit',
+  ): ClientProposal | null {
     const machine = this.machine(id);
     const process = machine.process;
     if (process === null) return null;
@@ -760,12 +860,25 @@ export class HostSimulation {
       ids.push(proposalId);
       payloads.push(this.payload(proposalId));
     }
-    const op: ClientProposal = { ids, groupId, hostId: id, incarnation: machine.incarnation, waitFor, outcome: 'pending' };
+    const op: ClientProposal = {
+      ids,
+      groupId,
+      hostId: id,
+      incarnation: machine.incarnation,
+      waitFor,
+      outcome: 'pending',
+    };
     this.proposals.push(op);
     const first = payloads[0] as Uint8Array;
-    const promise = count === 1 ? process.host.propose(groupId, first, { waitFor }) : process.host.proposeBatch(groupId, payloads, { waitFor });
+    const promise =
+      count === 1
+        ? process.host.propose(groupId, first, { waitFor })
+        : process.host.proposeBatch(groupId, payloads, { waitFor });
     const receipt = this.receipts.get(ids[0] as number);
-    this.log(() => `propose on host ${id} group ${groupId}: ${count} entr${count === 1 ? 'y' : 'ies'} (waitFor ${waitFor})${receipt === undefined ? '' : ` → receipt (${receipt.index}, ${receipt.term})`}`);
+    this.log(
+      () =>
+        `propose on host ${id} group ${groupId}: ${count} entr${count === 1 ? 'y' : 'ies'} (waitFor ${waitFor})${receipt === undefined ? '' : ` → receipt (${receipt.index}, ${receipt.term})`}`,
+    );
     promise.then(
       (answer) => this.onAcked(op, answer),
       (error: unknown) => this.onRejected(op, error),
@@ -778,20 +891,39 @@ export class HostSimulation {
     this.counters.proposalsAcked++;
     const firstId = op.ids[0] as number;
     const receipt = this.receipts.get(firstId);
-    this.log(() => `host ${op.hostId} acknowledges proposal ${firstId}${op.ids.length > 1 ? `..${firstId + op.ids.length - 1}` : ''} at (${answer.index}, ${answer.term}) (waitFor ${op.waitFor})`);
+    this.log(
+      () =>
+        `host ${op.hostId} acknowledges proposal ${firstId}${op.ids.length > 1 ? `..${firstId + op.ids.length - 1}` : ''} at (${answer.index}, ${answer.term}) (waitFor ${op.waitFor})`,
+    );
     if (receipt === undefined || receipt.index !== answer.index || receipt.term !== answer.term) {
-      this.raise(new SimViolation('proposal-applied', `host ${op.hostId} acknowledges proposal ${firstId} with (${answer.index}, ${answer.term}) but its node gave ${receipt === undefined ? 'no receipt' : `(${receipt.index}, ${receipt.term})`}`));
+      this.raise(
+        new SimViolation(
+          'proposal-applied',
+          `host ${op.hostId} acknowledges proposal ${firstId} with (${answer.index}, ${answer.term}) but its node gave ${receipt === undefined ? 'no receipt' : `(${receipt.index}, ${receipt.term})`}`,
+        ),
+      );
       return;
     }
     const lastIndex = answer.index + op.ids.length - 1;
     const machine = this.machine(op.hostId);
     if (op.waitFor === 'persist') {
       const storage = machine.disk.group(op.groupId);
-      const term = lastIndex >= storage.firstIndex() - 1 && lastIndex <= storage.lastIndex() ? storage.term(lastIndex) : -1;
+      const term =
+        lastIndex >= storage.firstIndex() - 1 && lastIndex <= storage.lastIndex() ? storage.term(lastIndex) : -1;
       if (term !== -1 && term !== answer.term) {
-        this.raise(new SimViolation('durability', `host ${op.hostId} acknowledges proposal ${firstId} as persisted at (${lastIndex}, ${answer.term}) while its disk holds term ${term} there`));
+        this.raise(
+          new SimViolation(
+            'durability',
+            `host ${op.hostId} acknowledges proposal ${firstId} as persisted at (${lastIndex}, ${answer.term}) while its disk holds term ${term} there`,
+          ),
+        );
       } else if (lastIndex > storage.lastIndex()) {
-        this.raise(new SimViolation('durability', `host ${op.hostId} acknowledges proposal ${firstId} as persisted up to ${lastIndex} while its disk ends at ${storage.lastIndex()}`));
+        this.raise(
+          new SimViolation(
+            'durability',
+            `host ${op.hostId} acknowledges proposal ${firstId} as persisted up to ${lastIndex} while its disk ends at ${storage.lastIndex()}`,
+          ),
+        );
       }
       return;
     }
@@ -799,13 +931,23 @@ export class HostSimulation {
     for (let index = answer.index; index <= lastIndex; index++) {
       const committed = checker.committedTermAt(index);
       if (committed !== answer.term) {
-        this.raise(new SimViolation('proposal-applied', `host ${op.hostId} acknowledges proposal ${firstId} at (${index}, ${answer.term}) of group ${op.groupId}, but ${committed === null ? 'nothing' : `term ${committed}`} is committed there`));
+        this.raise(
+          new SimViolation(
+            'proposal-applied',
+            `host ${op.hostId} acknowledges proposal ${firstId} at (${index}, ${answer.term}) of group ${op.groupId}, but ${committed === null ? 'nothing' : `term ${committed}`} is committed there`,
+          ),
+        );
         return;
       }
     }
     const state = machine.incarnation === op.incarnation ? machine.process?.applied.get(op.groupId) : undefined;
     if (state !== undefined && state.applied < lastIndex) {
-      this.raise(new SimViolation('proposal-applied', `host ${op.hostId} acknowledges proposal ${firstId} up to ${lastIndex} before applying it (applied ${state.applied})`));
+      this.raise(
+        new SimViolation(
+          'proposal-applied',
+          `host ${op.hostId} acknowledges proposal ${firstId} up to ${lastIndex} before applying it (applied ${state.applied})`,
+        ),
+      );
     }
   }
 
@@ -825,7 +967,14 @@ export class HostSimulation {
     if (process === null) return null;
     const checker = this.checker(groupId);
     const readId = this.nextReadId++;
-    const op: ClientRead = { readId, groupId, hostId: id, incarnation: machine.incarnation, issuedMs: this.clock.nowMs(), settled: false };
+    const op: ClientRead = {
+      readId,
+      groupId,
+      hostId: id,
+      incarnation: machine.incarnation,
+      issuedMs: this.clock.nowMs(),
+      settled: false,
+    };
     this.reads.push(op);
     checker.issueRead(readId, id);
     this.log(() => `read ${readId} issued on host ${id} group ${groupId} (commit known ${checker.commitKnownMax})`);
@@ -845,7 +994,8 @@ export class HostSimulation {
       (error: unknown) => {
         op.settled = true;
         checker.forgetRead(readId);
-        if (!(error instanceof RaftError)) this.raise(error instanceof SimViolation ? error : this.nodeError(id, error));
+        if (!(error instanceof RaftError))
+          this.raise(error instanceof SimViolation ? error : this.nodeError(id, error));
         else this.log(() => `read ${readId} on host ${id} refused: ${error.code}`);
       },
     );
@@ -1002,7 +1152,8 @@ export class HostSimulation {
     if (commit !== status.lastIndex) return false;
     // A proposal above the leader's log, from an older term, can never commit: it is lost, as
     // Raft allows for proposals that were not yet committed (the client retries).
-    for (const proposal of this.checker(groupId).proposalList) if (proposal.index > commit && proposal.term >= status.hardState.term) return false;
+    for (const proposal of this.checker(groupId).proposalList)
+      if (proposal.index > commit && proposal.term >= status.hardState.term) return false;
     for (const id of membersOf(status.confState)) {
       const machine = this.machine(id);
       if (machine.process === null || machine.disk.busy()) return false;
@@ -1037,14 +1188,20 @@ export class HostSimulation {
     for (const proposal of checker.proposalList) {
       const term = checker.committedTermAt(proposal.index);
       if (term === null && (proposal.index <= commit || proposal.term >= status.hardState.term)) {
-        throw new SimViolation('liveness', `group ${groupId}: proposal ${proposal.id} at index ${proposal.index} never resolved (commit is ${commit})`);
+        throw new SimViolation(
+          'liveness',
+          `group ${groupId}: proposal ${proposal.id} at index ${proposal.index} never resolved (commit is ${commit})`,
+        );
       }
     }
     const expected = checker.chainAt(commit);
     for (const id of membersOf(status.confState)) {
       const state = this.machine(id).process?.applied.get(groupId);
       if (state === undefined || state.applied !== commit || state.chain !== expected) {
-        throw new SimViolation('proposal-applied', `group ${groupId}: host ${id} applied up to ${state?.applied ?? 0} with a different state than the leader's ${commit}`);
+        throw new SimViolation(
+          'proposal-applied',
+          `group ${groupId}: host ${id} applied up to ${state?.applied ?? 0} with a different state than the leader's ${commit}`,
+        );
       }
     }
   }
@@ -1060,12 +1217,19 @@ export class HostSimulation {
       const lastIndex = receipt.index + op.ids.length - 1;
       const checker = this.checker(op.groupId);
       if (op.outcome === 'superseded' && checker.committedTermAt(lastIndex) === receipt.term) {
-        throw new SimViolation('proposal-applied', `host ${op.hostId} rejected proposal ${op.ids[0]} as superseded, but it committed at (${lastIndex}, ${receipt.term})`);
+        throw new SimViolation(
+          'proposal-applied',
+          `host ${op.hostId} rejected proposal ${op.ids[0]} as superseded, but it committed at (${lastIndex}, ${receipt.term})`,
+        );
       }
       const machine = this.machine(op.hostId);
-      const applied = machine.incarnation === op.incarnation ? (machine.process?.applied.get(op.groupId)?.applied ?? 0) : 0;
+      const applied =
+        machine.incarnation === op.incarnation ? (machine.process?.applied.get(op.groupId)?.applied ?? 0) : 0;
       if (op.outcome === 'pending' && applied >= lastIndex) {
-        throw new SimViolation('liveness', `host ${op.hostId} never settled proposal ${op.ids[0]} (receipt (${receipt.index}, ${receipt.term})) though it applied group ${op.groupId} up to ${applied}`);
+        throw new SimViolation(
+          'liveness',
+          `host ${op.hostId} never settled proposal ${op.ids[0]} (receipt (${receipt.index}, ${receipt.term})) though it applied group ${op.groupId} up to ${applied}`,
+        );
       }
     }
     // A read is answered or dropped within hostReadTimeoutElections election timeouts (plus one for drift and ticks).
@@ -1073,7 +1237,10 @@ export class HostSimulation {
     for (const op of this.reads) {
       if (op.settled || this.machine(op.hostId).incarnation !== op.incarnation) continue;
       if (this.clock.nowMs() - op.issuedMs > deadlineMs) {
-        throw new SimViolation('liveness', `read ${op.readId} on host ${op.hostId} group ${op.groupId}, issued at ${op.issuedMs.toFixed(1)} ms, never settled`);
+        throw new SimViolation(
+          'liveness',
+          `read ${op.readId} on host ${op.hostId} group ${op.groupId}, issued at ${op.issuedMs.toFixed(1)} ms, never settled`,
+        );
       }
     }
   }
@@ -1097,7 +1264,10 @@ export class HostSimulation {
   private async waitQuiesced(what: string): Promise<void> {
     const limitMs = simHostQuiesceElectionTimeoutsMax * this.electionMs();
     if (!(await this.runUntil(() => this.allQuiesced(), limitMs))) {
-      throw new SimViolation('quiescence', `${what}: not every group quiesced on every member within ${limitMs.toFixed(0)} virtual ms: ${this.convergenceReport()}`);
+      throw new SimViolation(
+        'quiescence',
+        `${what}: not every group quiesced on every member within ${limitMs.toFixed(0)} virtual ms: ${this.convergenceReport()}`,
+      );
     }
   }
 
@@ -1127,7 +1297,11 @@ export class HostSimulation {
     const ticksBefore = this.groupTicks();
     await this.runFor(electionMs);
     const ticked = this.groupTicks() - ticksBefore;
-    if (ticked > 0) throw new SimViolation('quiescence', `quiesced groups were ticked ${ticked} times during one idle election timeout: ${this.convergenceReport()}`);
+    if (ticked > 0)
+      throw new SimViolation(
+        'quiescence',
+        `quiesced groups were ticked ${ticked} times during one idle election timeout: ${this.convergenceReport()}`,
+      );
 
     this.log(() => 'quiescence: one proposal wakes each group');
     const wakes: ClientProposal[] = [];
@@ -1139,7 +1313,10 @@ export class HostSimulation {
     const wakeLimitMs = simHostWakeElectionTimeoutsMax * electionMs;
     if (!(await this.runUntil(() => wakes.every((op) => op.outcome === 'acked'), wakeLimitMs))) {
       const late = wakes.filter((op) => op.outcome !== 'acked').map((op) => `group ${op.groupId} (${op.outcome})`);
-      throw new SimViolation('quiescence', `a proposal to a quiesced group did not commit within ${wakeLimitMs.toFixed(0)} virtual ms: ${late.join(', ')}`);
+      throw new SimViolation(
+        'quiescence',
+        `a proposal to a quiesced group did not commit within ${wakeLimitMs.toFixed(0)} virtual ms: ${late.join(', ')}`,
+      );
     }
     await this.waitQuiesced('after the wake-up proposals');
 
@@ -1149,14 +1326,22 @@ export class HostSimulation {
       const leader = this.leaderOf(groupId);
       led.set(leader, [...(led.get(leader) ?? []), groupId]);
     }
-    const [victim, victimGroups] = [...led].sort((a, b) => b[1].length - a[1].length || a[0] - b[0])[0] as [NodeId, GroupId[]];
-    this.log(() => `quiescence: host ${victim}, leader of groups [${victimGroups.join(',')}], crashes while they are quiesced`);
+    const [victim, victimGroups] = [...led].sort((a, b) => b[1].length - a[1].length || a[0] - b[0])[0] as [
+      NodeId,
+      GroupId[],
+    ];
+    this.log(
+      () => `quiescence: host ${victim}, leader of groups [${victimGroups.join(',')}], crashes while they are quiesced`,
+    );
     this.crash(victim);
     const failoverLimitMs = simHostFailoverElectionTimeoutsMax * electionMs;
     const failedOver = (): boolean => victimGroups.every((groupId) => this.leaderOf(groupId) !== 0);
     if (!(await this.runUntil(failedOver, failoverLimitMs))) {
       const leaderless = victimGroups.filter((groupId) => this.leaderOf(groupId) === 0);
-      throw new SimViolation('liveness', `host ${victim} crashed while leading quiesced groups; groups [${leaderless.join(',')}] had no new leader within ${failoverLimitMs.toFixed(0)} virtual ms: ${this.convergenceReport()}`);
+      throw new SimViolation(
+        'liveness',
+        `host ${victim} crashed while leading quiesced groups; groups [${leaderless.join(',')}] had no new leader within ${failoverLimitMs.toFixed(0)} virtual ms: ${this.convergenceReport()}`,
+      );
     }
     this.log(() => `quiescence: host ${victim} restarts`);
     await this.settle();
@@ -1177,7 +1362,8 @@ export class HostSimulation {
 
   private checker(groupId: GroupId): SafetyChecker {
     const checker = this.checkers.get(groupId);
-    if (checker === undefined) throw new SimViolation('node-error', `a host names group ${groupId}, which the simulation never created`);
+    if (checker === undefined)
+      throw new SimViolation('node-error', `a host names group ${groupId}, which the simulation never created`);
     return checker;
   }
 
@@ -1212,7 +1398,8 @@ export class HostSimulation {
     const line =
       (level: string) =>
       (fields: Record<string, unknown>, message: string): void => {
-        if (message !== 'leadership changed') this.log(() => `host ${id} ${level}: ${message} ${JSON.stringify(fields)}`);
+        if (message !== 'leadership changed')
+          this.log(() => `host ${id} ${level}: ${message} ${JSON.stringify(fields)}`);
       };
     return { debug: line('debug'), info: line('info'), warn: line('warn') };
   }
@@ -1258,10 +1445,14 @@ export class HostSimulation {
         snapshotsRestored: this.counters.snapshotsRestored,
         turns: metrics.turns,
         persistCalls: metrics.persistCalls,
-        groupWritesPerPersist: metrics.persistCalls === 0 ? 0 : Math.round((metrics.groupWrites / metrics.persistCalls) * 100) / 100,
+        groupWritesPerPersist:
+          metrics.persistCalls === 0 ? 0 : Math.round((metrics.groupWrites / metrics.persistCalls) * 100) / 100,
         framesSent: this.network.stats.sent,
         framesDropped: this.network.stats.dropped + this.network.stats.cut,
-        messagesPerFrame: this.counters.framesCarrying === 0 ? 0 : Math.round((this.counters.messagesFramed / this.counters.framesCarrying) * 100) / 100,
+        messagesPerFrame:
+          this.counters.framesCarrying === 0
+            ? 0
+            : Math.round((this.counters.messagesFramed / this.counters.framesCarrying) * 100) / 100,
         framesOfSeveralGroups: this.counters.framesOfSeveralGroups,
         quiesceMarkers: this.counters.quiesceMarkers,
         staleFrames: this.counters.staleFrames,
@@ -1273,7 +1464,10 @@ export class HostSimulation {
 
 function describeFrame(frame: Frame): string {
   const parts = frameMessages(frame).map(({ groupId, message }) => {
-    const entries = message.entries.length === 0 ? '' : ` entries=[${message.entries[0]?.index}..${message.entries[message.entries.length - 1]?.index}]`;
+    const entries =
+      message.entries.length === 0
+        ? ''
+        : ` entries=[${message.entries[0]?.index}..${message.entries[message.entries.length - 1]?.index}]`;
     return `g${groupId} ${messageTypeName(message.type)} term=${message.term} index=${message.index} commit=${message.commit}${entries}${message.reject ? ' reject' : ''}`;
   });
   for (const marker of frame.quiesce) parts.push(`g${marker.groupId} quiesce term=${marker.term}`);

@@ -33,16 +33,23 @@ function script(sim: Simulation): void {
   // The follower's next heartbeat answer is held back; nothing of the leader reaches it after.
   let held: Message | null = null;
   const hold = sim.network.addFilter((m) => {
-    if (held !== null || m.from !== follower || m.to !== leader || m.type !== MessageType.heartbeatResponse) return false;
+    if (held !== null || m.from !== follower || m.to !== leader || m.type !== MessageType.heartbeatResponse)
+      return false;
     held = m;
     sim.network.blockOneWay(leader, follower);
     return true;
   });
-  need(sim.runUntil(() => held !== null, 5 * simTickMs), 'the follower answers a heartbeat');
+  need(
+    sim.runUntil(() => held !== null, 5 * simTickMs),
+    'the follower answers a heartbeat',
+  );
   sim.network.removeFilter(hold);
   // Nothing else of the follower reaches the leader either (it would tell of a newer term), and
   // its own pre-votes are dropped so that they cannot split the candidate's election below.
-  const cut = sim.network.addFilter((m) => (m.from === follower && m.to === leader && m !== held) || (m.from === follower && m.type === MessageType.preVote));
+  const cut = sim.network.addFilter(
+    (m) =>
+      (m.from === follower && m.to === leader && m !== held) || (m.from === follower && m.type === MessageType.preVote),
+  );
   const heldAtMs = sim.clock.nowMs();
   sim.at(electionTicks * simTickMs, () => {
     if (held !== null) sim.network.send(held);
@@ -50,12 +57,21 @@ function script(sim: Simulation): void {
   // The follower last heard from the leader about an election timeout and a bit ago: it votes.
   sim.runFor((electionTicks + 2) * simTickMs);
   sim.campaign(candidate);
-  need(sim.runUntil(() => sim.leader() === candidate, 4 * simTickMs), 'the candidate wins with the follower\u2019s vote');
+  need(
+    sim.runUntil(() => sim.leader() === candidate, 4 * simTickMs),
+    'the candidate wins with the follower\u2019s vote',
+  );
   const next = sim.propose(candidate);
   need(next > 0, 'the new leader accepts a proposal');
-  need(sim.runUntil(() => sim.checker.commitKnownMax >= next, 2 * simTickMs), 'the new leader commits');
+  need(
+    sim.runUntil(() => sim.checker.commitKnownMax >= next, 2 * simTickMs),
+    'the new leader commits',
+  );
   need(sim.describe(leader).role === Role.leader, 'the old leader still believes it leads');
-  need(sim.clock.nowMs() - heldAtMs < (2 * electionTicks - 2) * simTickMs, 'the read comes within a lease counted from the late answer');
+  need(
+    sim.clock.nowMs() - heldAtMs < (2 * electionTicks - 2) * simTickMs,
+    'the read comes within a lease counted from the late answer',
+  );
   sim.read(leader);
   sim.runFor(2 * simTickMs);
   sim.network.removeFilter(cut);

@@ -30,13 +30,22 @@ export function leaseSimulation(options: LeaseScenarioOptions, raft: SimRaftOpti
 }
 
 /** Starts `sim`, waits for a leader and commits one entry applied on every member. */
-export function leaderWithEntryApplied(sim: Simulation, need: (ok: boolean, what: string) => void): { readonly leader: NodeId; readonly first: number } {
+export function leaderWithEntryApplied(
+  sim: Simulation,
+  need: (ok: boolean, what: string) => void,
+): { readonly leader: NodeId; readonly first: number } {
   sim.start();
-  need(sim.runUntil(() => sim.leader() !== 0, leasePhaseMsMax), 'a first leader');
+  need(
+    sim.runUntil(() => sim.leader() !== 0, leasePhaseMsMax),
+    'a first leader',
+  );
   const leader = sim.leader();
   const first = sim.propose(leader);
   need(first > 0, 'the leader accepts a proposal');
-  need(sim.runUntil(() => sim.memberIds().every((id) => sim.describe(id).applied >= first), leasePhaseMsMax), 'the entry applied everywhere');
+  need(
+    sim.runUntil(() => sim.memberIds().every((id) => sim.describe(id).applied >= first), leasePhaseMsMax),
+    'the entry applied everywhere',
+  );
   return { leader, first };
 }
 
@@ -44,7 +53,12 @@ export function leaderWithEntryApplied(sim: Simulation, need: (ok: boolean, what
  * Cuts the candidate (one of the two others) off from `leader` for two election timeouts, so that
  * the leader's lease rests on the follower's acknowledgements alone.
  */
-export function leaseOnFollowerOnly(sim: Simulation, leader: NodeId, electionTicks: number, need: (ok: boolean, what: string) => void): { readonly follower: NodeId; readonly candidate: NodeId } {
+export function leaseOnFollowerOnly(
+  sim: Simulation,
+  leader: NodeId,
+  electionTicks: number,
+  need: (ok: boolean, what: string) => void,
+): { readonly follower: NodeId; readonly candidate: NodeId } {
   const [follower, candidate] = sim.memberIds().filter((id) => id !== leader);
   assert(follower !== undefined && candidate !== undefined, 'three members');
   sim.network.partition([leader], [candidate]);

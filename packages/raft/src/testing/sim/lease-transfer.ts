@@ -29,10 +29,16 @@ function script(sim: Simulation): void {
   const oldTerm = sim.describe(leader).term;
   const cut = sim.network.addFilter((m) => m.to === leader && m.term > oldTerm);
   sim.transferLeadership(leader, transferee);
-  need(sim.runUntil(() => sim.leader() === transferee, leasePhaseMsMax), 'the transferee leads');
+  need(
+    sim.runUntil(() => sim.leader() === transferee, leasePhaseMsMax),
+    'the transferee leads',
+  );
   const next = sim.propose(transferee);
   need(next > first, 'the new leader accepts a proposal');
-  need(sim.runUntil(() => sim.checker.commitKnownMax >= next, leasePhaseMsMax), 'the new leader commits');
+  need(
+    sim.runUntil(() => sim.checker.commitKnownMax >= next, leasePhaseMsMax),
+    'the new leader commits',
+  );
   // Still well within the old leader's lease (election timeout minus the drift bound), and it
   // still believes it leads: the read must not be answered from its lease.
   need(sim.describe(leader).role === Role.leader, 'the old leader still believes it leads');

@@ -18,9 +18,26 @@ export const simProfiles = {
   'crash-heavy': {
     checkDurability: false,
     raft: { preVote: false, checkQuorum: false },
-    weights: { crash: 40, campaign: 40, propose: 10, read: 0, membership: 0, partition: 0, isolate: 0, oneWay: 0, networkFaults: 0 },
+    weights: {
+      crash: 40,
+      campaign: 40,
+      propose: 10,
+      read: 0,
+      membership: 0,
+      partition: 0,
+      isolate: 0,
+      oneWay: 0,
+      networkFaults: 0,
+    },
     downtimeMsMax: 10,
-    networkFaults: { dropRate: 0, duplicateRate: 0.5, delayMsMin: 1, delayMsMax: 30, spikeRate: 0.3, spikeDelayMsMax: 100 },
+    networkFaults: {
+      dropRate: 0,
+      duplicateRate: 0.5,
+      delayMsMin: 1,
+      delayMsMax: 30,
+      spikeRate: 0.3,
+      spikeDelayMsMax: 100,
+    },
   },
   /**
    * Crashes, isolations and campaigns on a lossy network, one entry per append and one append in
@@ -29,9 +46,26 @@ export const simProfiles = {
    */
   'figure8-hunt': {
     raft: { messageBytesMax: 1, inflightMessagesMax: 1, preVote: false, checkQuorum: true },
-    weights: { crash: 25, isolate: 15, partition: 10, heal: 10, campaign: 10, propose: 30, membership: 0, compact: 0, read: 0 },
+    weights: {
+      crash: 25,
+      isolate: 15,
+      partition: 10,
+      heal: 10,
+      campaign: 10,
+      propose: 30,
+      membership: 0,
+      compact: 0,
+      read: 0,
+    },
     downtimeMsMax: 200,
-    networkFaults: { dropRate: 0.1, duplicateRate: 0.05, delayMsMin: 1, delayMsMax: 15, spikeRate: 0.1, spikeDelayMsMax: 150 },
+    networkFaults: {
+      dropRate: 0.1,
+      duplicateRate: 0.05,
+      delayMsMin: 1,
+      delayMsMax: 15,
+      spikeRate: 0.1,
+      spikeDelayMsMax: 150,
+    },
   },
   /**
    * Every fault plus corrupt logs: a follower restarts with a suffix of its log dropped, as the

@@ -58,7 +58,11 @@ export function runSeed(seed: number, options: SeedRunOptions = {}): SimulationR
   const trace = options.trace === undefined ? {} : { trace: options.trace };
   switch (options.scenario) {
     case 'figure8':
-      return runFigure8({ seed, commitOldTermEntries: (options.knobs ?? []).includes('commitOldTermEntries'), ...trace });
+      return runFigure8({
+        seed,
+        commitOldTermEntries: (options.knobs ?? []).includes('commitOldTermEntries'),
+        ...trace,
+      });
     case 'lease-transfer':
       return runLeaseTransfer({ seed, ...trace });
     case 'lease-restart':
@@ -66,7 +70,11 @@ export function runSeed(seed: number, options: SeedRunOptions = {}): SimulationR
     case 'lease-late-ack':
       return runLeaseLateAck({ seed, ...trace });
     case 'double-vote':
-      return runDoubleVote({ seed, skipVotePersistence: (options.knobs ?? []).includes('skipVotePersistence'), ...trace });
+      return runDoubleVote({
+        seed,
+        skipVotePersistence: (options.knobs ?? []).includes('skipVotePersistence'),
+        ...trace,
+      });
     default:
       return new Simulation(simulationOptions(seed, options)).run();
   }
@@ -94,7 +102,9 @@ export function describeFailure(result: SimulationResult, options: SeedRunOption
   const { trace: _trace, ...quiet } = options;
   runSeed(result.seed, { ...quiet, trace: tail.trace });
   const shorter =
-    result.phase === 'random' && options.scenario === undefined && result.stepsDone + 1 < (options.steps ?? simStepsDefault)
+    result.phase === 'random' &&
+    options.scenario === undefined &&
+    result.stepsDone + 1 < (options.steps ?? simStepsDefault)
       ? [shorterLine(replayCommand(result.seed, { ...quiet, steps: result.stepsDone + 1 }), result.stepsDone)]
       : [];
   return formatFailure(`seed ${result.seed}`, violation, tail.lines, replayCommand(result.seed, quiet), shorter);

@@ -65,7 +65,9 @@ export function raftSettings(raft: ResolvedRaftOptions): Omit<RaftNodeConfig, 'i
 
 /** Every member of `confState`: voters and learners, incoming and outgoing, once each. */
 export function membersOf(confState: ConfState): NodeId[] {
-  return [...new Set([...confState.voters, ...confState.learners, ...confState.votersOutgoing, ...confState.learnersNext])];
+  return [
+    ...new Set([...confState.voters, ...confState.learners, ...confState.votersOutgoing, ...confState.learnersNext]),
+  ];
 }
 
 /** One row of a weighted action table: its relative weight (0 turns it off) and what it does. */
@@ -84,7 +86,12 @@ export function runWeightedAction(prng: Prng, table: readonly WeightedAction[]):
 }
 
 /** Splits `ids` at random into a side of 1 to half of them and the rest, and partitions the two. */
-export function partitionAtRandom<M extends Addressed>(prng: Prng, network: SimNetwork<M>, ids: readonly NodeId[], log: (line: () => string) => void): void {
+export function partitionAtRandom<M extends Addressed>(
+  prng: Prng,
+  network: SimNetwork<M>,
+  ids: readonly NodeId[],
+  log: (line: () => string) => void,
+): void {
   const shuffled = prng.shuffled(ids);
   const size = 1 + prng.int(Math.max(1, Math.floor(shuffled.length / 2)));
   const side = shuffled.slice(0, size);
@@ -93,7 +100,12 @@ export function partitionAtRandom<M extends Addressed>(prng: Prng, network: SimN
 }
 
 /** Cuts the link from one random member of `ids` to another, in that direction only. */
-export function cutLinkAtRandom<M extends Addressed>(prng: Prng, network: SimNetwork<M>, ids: readonly NodeId[], log: (line: () => string) => void): void {
+export function cutLinkAtRandom<M extends Addressed>(
+  prng: Prng,
+  network: SimNetwork<M>,
+  ids: readonly NodeId[],
+  log: (line: () => string) => void,
+): void {
   const [from, to] = prng.shuffled(ids);
   if (from === undefined || to === undefined) return;
   network.blockOneWay(from, to);
@@ -106,7 +118,11 @@ export function healNetwork<M extends Addressed>(network: SimNetwork<M>, log: (l
 }
 
 /** New drop, duplicate and delay rates for `network`: quiet three times in ten. */
-export function drawNetworkFaults<M extends Addressed>(prng: Prng, network: SimNetwork<M>, log: (line: () => string) => void): void {
+export function drawNetworkFaults<M extends Addressed>(
+  prng: Prng,
+  network: SimNetwork<M>,
+  log: (line: () => string) => void,
+): void {
   const faults: NetworkFaults = prng.chance(0.3)
     ? quietNetworkFaults
     : {
@@ -147,7 +163,12 @@ export function nodeErrorViolation(what: 'node' | 'host', id: NodeId, error: unk
  * Calls into `what` (a node or a host) `id`: its typed errors (NotLeaderError, ...) are expected
  * answers and only logged; anything else is a bug, thrown as a violation.
  */
-export function tolerateRaftErrors(what: 'node' | 'host', id: NodeId, fn: () => void, log: (line: () => string) => void): void {
+export function tolerateRaftErrors(
+  what: 'node' | 'host',
+  id: NodeId,
+  fn: () => void,
+  log: (line: () => string) => void,
+): void {
   try {
     fn();
   } catch (error) {

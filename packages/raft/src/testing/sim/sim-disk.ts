@@ -168,7 +168,8 @@ export class SimDisk implements RaftStore {
 
   /** The host runs one persist at a time and compacts or deletes only between them. */
   private checkIdle(operation: string): void {
-    if (this.inFlight !== null) throw new SimViolation('node-error', `host ${this.nodeId} calls ${operation} while a persist is in flight`);
+    if (this.inFlight !== null)
+      throw new SimViolation('node-error', `host ${this.nodeId} calls ${operation} while a persist is in flight`);
   }
 }
 

@@ -141,9 +141,13 @@ describe('SafetyChecker fails on broken histories', () => {
     checker.beforeWrite(1, a, [entry(1, 1), entry(2, 2, 7)], null);
     a.append([entry(1, 1), entry(2, 2, 7)]);
     const b = new MemoryStorage();
-    expect(violationOf(() => checker.beforeWrite(2, b, [entry(1, 1), entry(2, 2, 8)], null)).check).toBe('log-matching');
+    expect(violationOf(() => checker.beforeWrite(2, b, [entry(1, 1), entry(2, 2, 8)], null)).check).toBe(
+      'log-matching',
+    );
     const c = new MemoryStorage();
-    expect(violationOf(() => checker.beforeWrite(3, c, [entry(1, 2), entry(2, 2, 7)], null)).check).toBe('log-matching');
+    expect(violationOf(() => checker.beforeWrite(3, c, [entry(1, 2), entry(2, 2, 7)], null)).check).toBe(
+      'log-matching',
+    );
   });
 
   it('state machine safety and committed entries that get lost', () => {
@@ -194,15 +198,30 @@ describe('SafetyChecker fails on broken histories', () => {
     storage.setHardState({ term: 2, vote: 3, commit: 0 });
     storage.append([entry(1, 1)]);
     const message = (fields: Partial<Message>): Message => ({
-      type: MessageType.voteResponse, from: 1, to: 3, term: 2, logTerm: 0, index: 0, entries: [], commit: 0,
-      reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0), ...fields,
+      type: MessageType.voteResponse,
+      from: 1,
+      to: 3,
+      term: 2,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      snapshot: null,
+      context: new Uint8Array(0),
+      ...fields,
     });
     checker.checkSent(storage, message({}));
     checker.checkSent(storage, message({ type: MessageType.appendResponse, index: 1 }));
     checker.checkSent(storage, message({ type: MessageType.preVote, term: 3 }));
     checker.checkSent(storage, message({ term: 1, to: 2 })); // superseded by term 2 on disk
     expect(violationOf(() => checker.checkSent(storage, message({ to: 2 }))).check).toBe('durability');
-    expect(violationOf(() => checker.checkSent(storage, message({ type: MessageType.heartbeatResponse, term: 3 }))).check).toBe('durability');
-    expect(violationOf(() => checker.checkSent(storage, message({ type: MessageType.appendResponse, index: 2 }))).check).toBe('durability');
+    expect(
+      violationOf(() => checker.checkSent(storage, message({ type: MessageType.heartbeatResponse, term: 3 }))).check,
+    ).toBe('durability');
+    expect(
+      violationOf(() => checker.checkSent(storage, message({ type: MessageType.appendResponse, index: 2 }))).check,
+    ).toBe('durability');
   });
 });

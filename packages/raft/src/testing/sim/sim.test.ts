@@ -52,7 +52,15 @@ describe('Raft simulator', () => {
   });
 
   it('does real work under faults: elections, commits, reads, crashes, snapshots, membership', () => {
-    const totals = { proposalsCommitted: 0, readsAnswered: 0, crashes: 0, leaderElections: 0, snapshotsInstalled: 0, confChangesCommitted: 0, transfersRequested: 0 };
+    const totals = {
+      proposalsCommitted: 0,
+      readsAnswered: 0,
+      crashes: 0,
+      leaderElections: 0,
+      snapshotsInstalled: 0,
+      confChangesCommitted: 0,
+      transfersRequested: 0,
+    };
     for (let seed = 100; seed < 110; seed++) {
       const { stats } = runSeed(seed);
       for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += stats[key];
@@ -122,7 +130,9 @@ describe('the checkers can fail', () => {
   it('skipVotePersistence: a seed among the first 200 breaks election safety', () => {
     const failure = firstFailingSeed(200, crashHeavyKnob);
     expect(failure, 'no seed in 1..200 failed').not.toBeNull();
-    console.log(`skipVotePersistence: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, crashHeavyKnob)}`);
+    console.log(
+      `skipVotePersistence: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, crashHeavyKnob)}`,
+    );
     expect(failure?.violation?.check).toBe('election-safety');
     // The run up to a failure does not depend on how many steps follow it: a shorter replay.
     if (failure === null || failure.phase !== 'random') return;
@@ -157,8 +167,12 @@ describe('the checkers can fail', () => {
     const options: SeedRunOptions = { ...figure8Hunt, knobs: ['commitOldTermEntries'] };
     const failure = firstFailingSeed(200, options);
     expect(failure, 'no seed in 1..200 failed').not.toBeNull();
-    console.log(`commitOldTermEntries: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, options)}`);
-    expect(['committed-entry-lost', 'leader-completeness', 'state-machine-safety']).toContain(failure?.violation?.check);
+    console.log(
+      `commitOldTermEntries: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, options)}`,
+    );
+    expect(['committed-entry-lost', 'leader-completeness', 'state-machine-safety']).toContain(
+      failure?.violation?.check,
+    );
   });
 
   it('the figure8-hunt profile passes without the knob', () => {
@@ -170,7 +184,9 @@ describe('the checkers can fail', () => {
     for (let seed = 1; seed <= 5; seed++) {
       const result = runFigure8({ seed, commitOldTermEntries: true });
       expect(result.passed, `seed ${seed}`).toBe(false);
-      expect(['committed-entry-lost', 'leader-completeness', 'state-machine-safety']).toContain(result.violation?.check);
+      expect(['committed-entry-lost', 'leader-completeness', 'state-machine-safety']).toContain(
+        result.violation?.check,
+      );
     }
   });
 
@@ -197,12 +213,16 @@ describe('corrupt logs repaired from the leader', () => {
     const options: SeedRunOptions = { ...corruptRepair, knobs: ['voteWhileRepairing'] };
     const failure = firstFailingSeed(100, options);
     expect(failure, 'no seed in 1..100 failed').not.toBeNull();
-    console.log(`voteWhileRepairing: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, options)}`);
-    expect(['committed-entry-lost', 'leader-completeness', 'state-machine-safety']).toContain(failure?.violation?.check);
+    console.log(
+      `voteWhileRepairing: seed ${failure?.seed} fails ${failure?.violation?.check}: ${failure?.violation?.details ?? ''}; replay: ${replayCommand(failure?.seed ?? 0, options)}`,
+    );
+    expect(['committed-entry-lost', 'leader-completeness', 'state-machine-safety']).toContain(
+      failure?.violation?.check,
+    );
   });
 });
 
-describe('a learner added after the leader\'s last snapshot', () => {
+describe("a learner added after the leader's last snapshot", () => {
   // Found by the simulator (seed 646 of profile no-conf-snapshot, before clocks drifted): a
   // learner added after the leader's last snapshot could never catch up, because RaftNode ignored
   // a snapshot whose membership did not name it and the leader resent it forever. Fixed in

@@ -50,7 +50,21 @@ import { EventQueue } from './event-queue.js';
 import { SimNetwork, quietNetworkFaults } from './network.js';
 import type { NetworkFaults } from './network.js';
 import { Prng } from './prng.js';
-import { commonActionWeightsDefault, cutLinkAtRandom, drawNetworkFaults, encodeId, healNetwork, membersOf, nodeErrorViolation, partitionAtRandom, randomPayload, raftSettings, runWeightedAction, tolerateRaftErrors, traceLine } from './sim-actions.js';
+import {
+  commonActionWeightsDefault,
+  cutLinkAtRandom,
+  drawNetworkFaults,
+  encodeId,
+  healNetwork,
+  membersOf,
+  nodeErrorViolation,
+  partitionAtRandom,
+  randomPayload,
+  raftSettings,
+  runWeightedAction,
+  tolerateRaftErrors,
+  traceLine,
+} from './sim-actions.js';
 import type { CommonActionWeights } from './sim-actions.js';
 import { SimViolation } from './violation.js';
 
@@ -226,7 +240,14 @@ export class Simulation {
   private events = 0;
   private stepsDone = 0;
   private crashes = 0;
-  private readonly counters = { snapshotsNotNamingRecipient: 0, snapshotsInstalled: 0, confChangesCommitted: 0, transfersRequested: 0, compactions: 0, corruptions: 0 };
+  private readonly counters = {
+    snapshotsNotNamingRecipient: 0,
+    snapshotsInstalled: 0,
+    confChangesCommitted: 0,
+    transfersRequested: 0,
+    compactions: 0,
+    corruptions: 0,
+  };
   private reads = 0;
   private nextProposalId = 1;
   private nextReadId = 1;
@@ -243,9 +264,15 @@ export class Simulation {
 
   constructor(options: SimulationOptions) {
     const nodes = options.nodes ?? simNodesDefault;
-    assert(Number.isInteger(nodes) && nodes >= simNodesMin && nodes <= simNodesMax, 'simulated group size within bounds');
+    assert(
+      Number.isInteger(nodes) && nodes >= simNodesMin && nodes <= simNodesMax,
+      'simulated group size within bounds',
+    );
     this.steps = options.steps ?? simStepsDefault;
-    assert(Number.isInteger(this.steps) && this.steps >= 0 && this.steps <= simStepsMax, 'simulation steps within bounds');
+    assert(
+      Number.isInteger(this.steps) && this.steps >= 0 && this.steps <= simStepsMax,
+      'simulation steps within bounds',
+    );
     this.seed = options.seed;
     this.prng = new Prng(options.seed);
     this.trace = options.trace ?? null;
@@ -253,7 +280,9 @@ export class Simulation {
     const choices = this.prng.fork(1);
     this.raft = resolveRaftOptions(options.raft ?? {}, choices, options.seed);
     this.asyncDisk = options.asyncDisk ?? choices.chance(0.5);
-    this.network = new SimNetwork<Message>(this.prng.fork(2), (delayMs, message) => this.clock.schedule(delayMs, { kind: 'deliver', message }));
+    this.network = new SimNetwork<Message>(this.prng.fork(2), (delayMs, message) =>
+      this.clock.schedule(delayMs, { kind: 'deliver', message }),
+    );
     if (options.networkFaults !== undefined) this.network.faults = options.networkFaults;
     this.downtimeMsMax = options.downtimeMsMax ?? simDowntimeMsMax;
     this.snapshotOnConfChange = options.snapshotOnConfChange ?? choices.chance(0.5);
@@ -274,7 +303,10 @@ export class Simulation {
   start(): void {
     assert(!this.started, 'a simulation starts once');
     this.started = true;
-    this.log(() => `start seed=${this.seed} nodes=${this.members.size} asyncDisk=${this.asyncDisk} snapshotOnConfChange=${this.snapshotOnConfChange} raft=${JSON.stringify(this.raft)}`);
+    this.log(
+      () =>
+        `start seed=${this.seed} nodes=${this.members.size} asyncDisk=${this.asyncDisk} snapshotOnConfChange=${this.snapshotOnConfChange} raft=${JSON.stringify(this.raft)}`,
+    );
     for (const member of this.members.values()) this.boot(member);
   }
 
@@ -344,7 +376,8 @@ export class Simulation {
   describe(id: NodeId): { term: number; role: Role; applied: number; log: Array<[number, number]> } {
     const member = this.member(id);
     const log: Array<[number, number]> = [];
-    for (let index = member.storage.firstIndex(); index <= member.storage.lastIndex(); index++) log.push([index, member.storage.term(index)]);
+    for (let index = member.storage.firstIndex(); index <= member.storage.lastIndex(); index++)
+      log.push([index, member.storage.term(index)]);
     return { term: member.term, role: member.role, applied: member.applied, log };
   }
 
@@ -364,9 +397,18 @@ export class Simulation {
       const receipt = count === 1 ? node.propose(payloads[0] as Uint8Array) : node.proposeBatch(payloads);
       payloads.forEach((data, i) => {
         const entry: Entry = { index: receipt.index + i, term: receipt.term, type: EntryType.normal, data };
-        this.checker.recordProposal({ id: ids[i] as number, index: entry.index, term: receipt.term, hash: entryHash(entry), leader: id });
+        this.checker.recordProposal({
+          id: ids[i] as number,
+          index: entry.index,
+          term: receipt.term,
+          hash: entryHash(entry),
+          leader: id,
+        });
       });
-      this.log(() => `propose on ${id}: ${count} entr${count === 1 ? 'y' : 'ies'} → receipt (${receipt.index}, ${receipt.term})`);
+      this.log(
+        () =>
+          `propose on ${id}: ${count} entr${count === 1 ? 'y' : 'ies'} → receipt (${receipt.index}, ${receipt.term})`,
+      );
       this.drive(member);
       return receipt.index;
     } catch (error) {
@@ -468,7 +510,11 @@ export class Simulation {
     const limitMs = simQuietElectionTimeoutsMax * this.raft.electionTicks * simTickMs;
     this.log(() => `quiet: faults healed, waiting up to ${limitMs} ms for convergence`);
     const converged = this.runUntil(() => this.converged(), limitMs);
-    if (!converged) throw new SimViolation('liveness', `no convergence ${limitMs} virtual ms after faults healed: ${this.convergenceReport()}`);
+    if (!converged)
+      throw new SimViolation(
+        'liveness',
+        `no convergence ${limitMs} virtual ms after faults healed: ${this.convergenceReport()}`,
+      );
     this.checkFinal();
   }
 
@@ -478,7 +524,8 @@ export class Simulation {
     const event = this.clock.pop();
     assert(event !== null, 'the simulation always has events (ticks)');
     this.events++;
-    if (this.events > simEventsPerRunMax) throw new SimViolation('liveness', `more than ${simEventsPerRunMax} events in one run`);
+    if (this.events > simEventsPerRunMax)
+      throw new SimViolation('liveness', `more than ${simEventsPerRunMax} events in one run`);
     switch (event.kind) {
       case 'tick':
         return this.onTick(event.node, event.incarnation);
@@ -558,10 +605,20 @@ export class Simulation {
     member.confIndex = snapshotIndex;
     const known = this.checker.chainAt(snapshotIndex);
     if (known !== null && known !== member.chain) {
-      throw new SimViolation('state-machine-safety', `node ${member.id} boots from a snapshot at ${snapshotIndex} whose state differs from what was applied there`);
+      throw new SimViolation(
+        'state-machine-safety',
+        `node ${member.id} boots from a snapshot at ${snapshotIndex} whose state differs from what was applied there`,
+      );
     }
-    this.log(() => `boot ${member.id} term=${initial.hardState.term} vote=${initial.hardState.vote} commit=${initial.hardState.commit} log=[${member.storage.firstIndex()}, ${member.storage.lastIndex()}]`);
-    this.clock.schedule(member.random.int(simTickMs) + 1, { kind: 'tick', node: member.id, incarnation: member.incarnation });
+    this.log(
+      () =>
+        `boot ${member.id} term=${initial.hardState.term} vote=${initial.hardState.vote} commit=${initial.hardState.commit} log=[${member.storage.firstIndex()}, ${member.storage.lastIndex()}]`,
+    );
+    this.clock.schedule(member.random.int(simTickMs) + 1, {
+      kind: 'tick',
+      node: member.id,
+      incarnation: member.incarnation,
+    });
   }
 
   private nodeConfig(member: SimMember): RaftNodeConfig {
@@ -587,7 +644,11 @@ export class Simulation {
       this.sendMessages(member, node, ready.messages);
       if (this.asyncDisk && needsPersist(ready)) {
         member.pending = ready;
-        this.clock.schedule(member.random.int(simDiskLatencyMsMax + 1), { kind: 'persisted', node: member.id, incarnation: member.incarnation });
+        this.clock.schedule(member.random.int(simDiskLatencyMsMax + 1), {
+          kind: 'persisted',
+          node: member.id,
+          incarnation: member.incarnation,
+        });
         return;
       }
       this.complete(member, node, ready);
@@ -659,7 +720,10 @@ export class Simulation {
     member.confIndex = snapshot.metadata.index;
     const known = this.checker.chainAt(snapshot.metadata.index);
     if (known !== null && known !== member.chain) {
-      throw new SimViolation('state-machine-safety', `node ${member.id} restores a snapshot at ${snapshot.metadata.index} whose state differs from what was applied there`);
+      throw new SimViolation(
+        'state-machine-safety',
+        `node ${member.id} restores a snapshot at ${snapshot.metadata.index} whose state differs from what was applied there`,
+      );
     }
     this.counters.snapshotsInstalled++;
     this.log(() => `node ${member.id} restores snapshot at ${snapshot.metadata.index}`);
@@ -667,9 +731,15 @@ export class Simulation {
 
   private apply(member: SimMember, node: RaftNodeApi, entries: readonly Entry[]): void {
     for (const entry of entries) {
-      const stored = entry.index >= member.storage.firstIndex() - 1 && entry.index <= member.storage.lastIndex() ? member.storage.term(entry.index) : -1;
+      const stored =
+        entry.index >= member.storage.firstIndex() - 1 && entry.index <= member.storage.lastIndex()
+          ? member.storage.term(entry.index)
+          : -1;
       if (stored !== entry.term) {
-        throw new SimViolation('node-error', `node ${member.id} hands out entry ${entry.index} (term ${entry.term}) to apply before it is persisted`);
+        throw new SimViolation(
+          'node-error',
+          `node ${member.id} hands out entry ${entry.index} (term ${entry.term}) to apply before it is persisted`,
+        );
       }
       member.chain = this.checker.observeApply(member.id, entry, member.applied, member.chain);
       member.applied = entry.index;
@@ -726,7 +796,10 @@ export class Simulation {
           transition: this.prng.chance(0.5) ? ConfChangeTransition.jointImplicit : ConfChangeTransition.jointExplicit,
           changes: [
             { type: ConfChangeType.addVoter, nodeId: this.prng.pick(learners) },
-            { type: this.prng.chance(0.5) ? ConfChangeType.removeNode : ConfChangeType.addLearner, nodeId: this.prng.pick(voters) },
+            {
+              type: this.prng.chance(0.5) ? ConfChangeType.removeNode : ConfChangeType.addLearner,
+              nodeId: this.prng.pick(voters),
+            },
           ],
           context: new Uint8Array(0),
         }));
@@ -840,14 +913,21 @@ export class Simulation {
     if (id === 0) return;
     this.crash(id);
     const member = this.member(id);
-    this.clock.schedule(this.prng.between(simDowntimeMsMin, this.downtimeMsMax), { kind: 'restart', node: id, incarnation: member.incarnation });
+    this.clock.schedule(this.prng.between(simDowntimeMsMin, this.downtimeMsMax), {
+      kind: 'restart',
+      node: id,
+      incarnation: member.incarnation,
+    });
   }
 
   private actionCorrupt(): void {
     const leader = this.leader();
     const members = [...this.members.values()];
     if (members.some((member) => (member.storage.initialState().repairIndex ?? 0) > 0)) return;
-    const candidates = members.filter((member) => member.node !== null && member.id !== leader && member.storage.lastIndex() >= member.storage.firstIndex());
+    const candidates = members.filter(
+      (member) =>
+        member.node !== null && member.id !== leader && member.storage.lastIndex() >= member.storage.firstIndex(),
+    );
     if (candidates.length === 0) return;
     const member = this.prng.pick(candidates);
     this.crash(member.id);
@@ -907,7 +987,10 @@ export class Simulation {
     // The snapshot's membership must be the one as of `index`: this member's current one,
     // unless it applied a conf change after `index`.
     if (member.confIndex > index) return;
-    const snapshot: Snapshot = { metadata: { index, term: storage.term(index), confState: member.confState }, data: encodeSnapshotState(index, chain) };
+    const snapshot: Snapshot = {
+      metadata: { index, term: storage.term(index), confState: member.confState },
+      data: encodeSnapshotState(index, chain),
+    };
     storage.compact(snapshot);
     this.counters.compactions++;
     this.log(() => `compact ${member.id} to ${index}`);
@@ -926,7 +1009,8 @@ export class Simulation {
     if (commit !== status.lastIndex) return false;
     // A proposal above the leader's log, from an older term, can never commit: it is lost, as
     // Raft allows for proposals that were not yet committed (the client retries).
-    for (const proposal of this.checker.proposalList) if (proposal.index > commit && proposal.term >= status.hardState.term) return false;
+    for (const proposal of this.checker.proposalList)
+      if (proposal.index > commit && proposal.term >= status.hardState.term) return false;
     for (const id of membersOf(status.confState)) {
       const member = this.members.get(id);
       if (member === undefined || member.node === null || member.pending !== null) return false;
@@ -945,7 +1029,9 @@ export class Simulation {
           : `${member.id}: ${status.role} term=${status.hardState.term} commit=${status.hardState.commit} last=${status.lastIndex} applied=${member.applied} leader=${status.leaderId}`,
       );
     }
-    const pending = this.checker.proposalList.filter((p) => this.checker.committedTermAt(p.index) === null).map((p) => `${p.id}@(${p.index},${p.term})`);
+    const pending = this.checker.proposalList
+      .filter((p) => this.checker.committedTermAt(p.index) === null)
+      .map((p) => `${p.id}@(${p.index},${p.term})`);
     return `${parts.join('; ')}; proposals not committed: [${pending.join(' ')}]`;
   }
 
@@ -956,14 +1042,20 @@ export class Simulation {
     for (const proposal of this.checker.proposalList) {
       const term = this.checker.committedTermAt(proposal.index);
       if (term === null && (proposal.index <= commit || proposal.term >= leader.term)) {
-        throw new SimViolation('liveness', `proposal ${proposal.id} at index ${proposal.index} never resolved (commit is ${commit})`);
+        throw new SimViolation(
+          'liveness',
+          `proposal ${proposal.id} at index ${proposal.index} never resolved (commit is ${commit})`,
+        );
       }
     }
     const expected = this.checker.chainAt(commit);
     for (const id of membersOf(leader.confState)) {
       const member = this.member(id);
       if (member.applied !== commit || member.chain !== expected) {
-        throw new SimViolation('proposal-applied', `member ${id} applied up to ${member.applied} with a different state than the leader's ${commit}`);
+        throw new SimViolation(
+          'proposal-applied',
+          `member ${id} applied up to ${member.applied} with a different state than the leader's ${commit}`,
+        );
       }
     }
   }
@@ -1097,7 +1189,10 @@ function describeConfChange(change: ConfChange): string {
 }
 
 function describeConfState(conf: ConfState): string {
-  const out = conf.votersOutgoing.length > 0 ? ` outgoing=[${conf.votersOutgoing.join(',')}] learnersNext=[${conf.learnersNext.join(',')}] autoLeave=${conf.autoLeave}` : '';
+  const out =
+    conf.votersOutgoing.length > 0
+      ? ` outgoing=[${conf.votersOutgoing.join(',')}] learnersNext=[${conf.learnersNext.join(',')}] autoLeave=${conf.autoLeave}`
+      : '';
   return `voters=[${conf.voters.join(',')}] learners=[${conf.learners.join(',')}]${out}`;
 }
 
@@ -1128,7 +1223,9 @@ export function snapshotChain(snapshot: Snapshot): number {
 
 function describeMessage(message: Message): string {
   const name = messageTypeName(message.type);
-  const entries = message.entries.length === 0 ? '' : ` entries=[${message.entries[0]?.index}..${message.entries[message.entries.length - 1]?.index}]`;
+  const entries =
+    message.entries.length === 0
+      ? ''
+      : ` entries=[${message.entries[0]?.index}..${message.entries[message.entries.length - 1]?.index}]`;
   return `${name} ${message.from}→${message.to} term=${message.term} logTerm=${message.logTerm} index=${message.index} commit=${message.commit}${entries}${message.reject ? ' reject' : ''}`;
 }
-
