@@ -12,6 +12,7 @@ export type PeerErrorCode =
   | 'DEADLINE_EXCEEDED'
   | 'TRANSPORT_CLOSED'
   | 'COMMAND_TOO_LARGE'
+  | 'CANCELLED'
   | 'PEER_CALL_FAILED';
 
 export abstract class PeerError extends Error {
@@ -46,6 +47,7 @@ export class PeerCallError extends PeerError {
       | 'DEADLINE_EXCEEDED'
       | 'TRANSPORT_CLOSED'
       | 'COMMAND_TOO_LARGE'
+      | 'CANCELLED'
       | 'PEER_CALL_FAILED',
     readonly peerId: number,
     message: string,
@@ -61,6 +63,7 @@ export class PeerCallError extends PeerError {
       case 'UNKNOWN_PEER':
       case 'PEER_UNAVAILABLE':
       case 'TRANSPORT_CLOSED':
+      case 'CANCELLED':
         return ErrorCode.BROKER_NOT_AVAILABLE;
       case 'COMMAND_TOO_LARGE':
         return ErrorCode.REQUEST_TOO_LARGE;

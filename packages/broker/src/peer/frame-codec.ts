@@ -97,7 +97,7 @@ function wireConfState(conf: ConfState): object {
 export function decodeFrame(bytes: Uint8Array): Frame {
   let wire: Wire;
   try {
-    wire = peerProtoTypes().raftFrame.decode(bytes) as unknown as Wire;
+    wire = peerProtoTypes().raftFrame.decode(bytes);
   } catch (error) {
     rethrowBug(error);
     throw new MalformedFrameError(error instanceof Error ? error.message : 'undecodable protobuf');

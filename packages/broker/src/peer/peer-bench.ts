@@ -131,8 +131,8 @@ async function streamRate(
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const secondsIndex = argv.indexOf('--seconds');
-  const seconds = secondsIndex >= 0 ? Number(argv[secondsIndex + 1]) : 3;
+  const flagIndex = argv.indexOf('--seconds');
+  const seconds = flagIndex >= 0 ? Number(argv[flagIndex + 1]) : 3;
   const heartbeats = heartbeatFrame(256, 1);
   const append = appendFrame(64, 1024, 1);
   console.log(`peer bench: node ${process.version}, ${process.platform}/${process.arch}`);

@@ -183,7 +183,7 @@ export function addPeerService(
   server.addService(peerServiceDefinition(), {
     Raft: raft,
     ProposeControllerCommand: proposeControllerCommand,
-  } as grpc.UntypedServiceImplementation);
+  });
 
   const closeStreams = (): void => {
     for (const stream of [...open]) finish(stream);

@@ -273,7 +273,7 @@ describe('PeerTransport over real gRPC', () => {
       },
       ProposeControllerCommand: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
         callback({ code: grpc.status.UNIMPLEMENTED }),
-    } as grpc.UntypedServiceImplementation);
+    });
     const port = await bind(server, 0);
     cleanups.push(() => server.forceShutdown());
     const queueFramesMax = 8;
@@ -312,7 +312,8 @@ describe('PeerTransport over real gRPC', () => {
         method.path,
         (bytes) => bytes,
         method.responseDeserialize as (bytes: Buffer) => RaftStreamClosed,
-        (error, response) => (error !== null || response === undefined ? reject(error) : resolve(response)),
+        (error, response) =>
+          error !== null || response === undefined ? reject(error ?? new Error('no response')) : resolve(response),
       );
       stream.write(Buffer.from([0xff, 0xff, 0xff, 0x01]));
       stream.write(encodeFrame(frameOf(1, 3, 1)));
@@ -445,5 +446,16 @@ describe('proposeControllerCommand over real gRPC', () => {
     await expect(t1.proposeControllerCommand(2, new Uint8Array(2 * 1024 * 1024), 100)).rejects.toMatchObject({
       code: 'COMMAND_TOO_LARGE',
     });
+  });
+
+  it('cancels a call to a peer that never answers when its signal aborts', async () => {
+    const peer2 = await startPeer(2, 0, () => new Promise<never>(() => undefined));
+    const t1 = transport({ nodeId: 1, peers: new Map([[2, `127.0.0.1:${peer2.port}`]]) });
+    const abort = new AbortController();
+    const started = Date.now();
+    const pending = t1.proposeControllerCommand(2, new Uint8Array([1]), 10_000, abort.signal).catch((e: unknown) => e);
+    setTimeout(() => abort.abort(), 100);
+    expect(await pending).toMatchObject({ code: 'CANCELLED', peerId: 2, errorCode: ErrorCode.BROKER_NOT_AVAILABLE });
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

@@ -496,9 +496,14 @@ export class PeerTransport implements RaftTransport {
    * Asks broker `to` (the controller leader, presumably) to propose `command` to the controller
    * group, and resolves with its answer (errorCode NONE, NOT_CONTROLLER with a leader hint, ...).
    * Rejects with PeerCallError: UNKNOWN_PEER, COMMAND_TOO_LARGE, DEADLINE_EXCEEDED (after
-   * `deadlineMs`), PEER_UNAVAILABLE, TRANSPORT_CLOSED, PEER_CALL_FAILED.
+   * `deadlineMs`), PEER_UNAVAILABLE, TRANSPORT_CLOSED, PEER_CALL_FAILED, CANCELLED (`signal` aborted).
    */
-  proposeControllerCommand(to: NodeId, command: Uint8Array, deadlineMs: number): Promise<ControllerCommandResponse> {
+  proposeControllerCommand(
+    to: NodeId,
+    command: Uint8Array,
+    deadlineMs: number,
+    signal?: AbortSignal,
+  ): Promise<ControllerCommandResponse> {
     if (this.closed) return Promise.reject(new PeerCallError('TRANSPORT_CLOSED', to, 'the peer transport is closed'));
     const link = this.links.get(to);
     if (link === undefined)
@@ -530,7 +535,8 @@ export class PeerTransport implements RaftTransport {
         );
         return;
       }
-      channel.makeUnaryRequest<ControllerCommandRequest, ControllerCommandResponse>(
+      const cancel = (): void => call.cancel();
+      const call = channel.makeUnaryRequest<ControllerCommandRequest, ControllerCommandResponse>(
         peerProposeControllerCommandMethodPath,
         method.requestSerialize as (request: ControllerCommandRequest) => Buffer,
         method.responseDeserialize as (bytes: Buffer) => ControllerCommandResponse,
@@ -538,10 +544,16 @@ export class PeerTransport implements RaftTransport {
         new grpc.Metadata(),
         { deadline: Date.now() + timeoutMs },
         (error, response) => {
+          signal?.removeEventListener('abort', cancel);
           if (error === null && response !== undefined) resolve(response);
+          else if (signal?.aborted === true)
+            reject(new PeerCallError('CANCELLED', to, `the call to broker ${to} was cancelled`));
           else reject(this.callError(to, error, timeoutMs));
         },
       );
+      if (signal === undefined) return;
+      if (signal.aborted) cancel();
+      else signal.addEventListener('abort', cancel, { once: true });
     });
   }
 

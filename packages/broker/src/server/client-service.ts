@@ -66,13 +66,13 @@ import {
   controllerCommandDeadlineMs,
   createTopicsLeaderWaitMsMax,
   forwardSlackMs,
-  forwardWatchMs,
   leaderWaitPollMs,
   producerIdBlockSize,
   reassignmentsPerRequestMax,
   replicationFactorDefault,
 } from './constants.js';
 import { isForwarded } from './forwarder.js';
+import { forwardWhileHeard } from './peer-watch.js';
 
 /** What the cluster knows of a partition's leadership, from this broker's point of view. */
 interface PartitionView {
@@ -582,15 +582,14 @@ export class ClientService {
         partitions: indexes.map((index) => request.partitions[index]).filter((part) => part !== undefined),
       };
       this.metrics?.forwardedProducesTotal.inc();
-      // A leader that falls silent while the forward is in flight (paused, cut off) would hold
-      // it until its deadline: the watch cancels it once the leader is no longer heard from, and
-      // the client retries at once (an idempotent producer's retry is deduplicated).
-      const abort = new AbortController();
-      const watch = setInterval(() => {
-        if (!this.deps.peerAlive(leaderId)) abort.abort();
-      }, forwardWatchMs);
+      // Cancelled if the leader falls silent while the forward is in flight: the client retries at
+      // once (an idempotent producer's retry is deduplicated).
       try {
-        const response = await this.deps.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs, abort.signal);
+        const response = await forwardWhileHeard(
+          (id) => this.deps.peerAlive(id),
+          leaderId,
+          (signal) => this.deps.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs, signal),
+        );
         indexes.forEach((index, position) => {
           const answer = response.partitions[position];
           if (answer !== undefined) results[index] = answer;
@@ -599,17 +598,17 @@ export class ClientService {
         rethrowBug(error);
         indexes.forEach((index) => {
           const part = request.partitions[index];
-          const why = abort.signal.aborted
+          const why = !this.deps.peerAlive(leaderId)
             ? `broker ${leaderId} fell silent while a forwarded produce was in flight`
             : `forwarding to broker ${leaderId} failed: ${(error as Error).message}`;
           if (part !== undefined)
             results[index] = notLeaderResult(part.topic, part.partition, notLeader(leaderId, `${why}; retry`));
         });
-      } finally {
-        clearInterval(watch);
       }
     });
     await Promise.all(forwards);
+    // A mix of answers and pending local produces (the rule misreads the union as no promises).
+    // eslint-disable-next-line @typescript-eslint/await-thenable
     const partitions = await Promise.all(results);
     this.metrics?.produceLatencySeconds.observe({ acks: acks }, Number(process.hrtime.bigint() - started) / 1e9);
     return { partitions, throttleTimeMs: 0 };

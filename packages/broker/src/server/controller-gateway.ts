@@ -12,6 +12,7 @@ import type { ControllerCommand, ControllerResult } from '../controller/commands
 import { encodeCommand } from '../controller/codec.js';
 import { controllerGroupId } from '../controller/constants.js';
 import { controllerResultsKeptMax, controllerRetryPauseMs, forwardedApplyWaitMsMax } from './constants.js';
+import { forwardWhileHeard } from './peer-watch.js';
 import type { ControllerState } from '../controller/state.js';
 import type { ControllerStateMachine } from '../controller/state-machine.js';
 
@@ -21,6 +22,7 @@ export interface ControllerCommandForwarder {
     to: NodeId,
     command: Uint8Array,
     deadlineMs: number,
+    signal: AbortSignal,
   ): Promise<{ errorCode: number; leaderHint: number; result: Uint8Array }>;
 }
 
@@ -98,11 +100,16 @@ export class ControllerGateway {
       const leader = this.leaderId();
       try {
         if (leader === this.nodeId) return await this.proposeLocally(bytes);
-        if (leader !== 0) {
-          const response = await this.forwarder.proposeControllerCommand(
+        if (leader !== 0 && !this.host.peerAlive(leader)) {
+          // Forwarded to a leader that fell silent (paused, cut off), the command would wait out
+          // its whole deadline; after the election the loop finds the new leader instead.
+          reason = `controller leader ${leader} has not been heard from within an election timeout`;
+        } else if (leader !== 0) {
+          const response = await forwardWhileHeard(
+            (id) => this.host.peerAlive(id),
             leader,
-            bytes,
-            Math.max(1, deadline - Date.now()),
+            (signal) =>
+              this.forwarder.proposeControllerCommand(leader, bytes, Math.max(1, deadline - Date.now()), signal),
           );
           if (response.errorCode === ErrorCode.NONE) {
             // The leader answers once it applied the command; this broker answers once it has
