@@ -1,6 +1,6 @@
 /** Exponential backoff with full jitter: uniform in [base/2, min(max, base * 2^attempt)]. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
   const floor = Math.min(ceiling, baseMs / 2);
   return floor + random() * (ceiling - floor);
 }

@@ -198,11 +198,11 @@ describe('Producer', () => {
     const p = producer({ lingerMs: 0, batchBytesMax: 1_024, bufferBytesMax: 4_096 });
     await p.send({ topic: 't', partition: 0, value: 'warm-up' });
     cluster.failPartition('t', 0, ErrorCode.NOT_ENOUGH_REPLICAS, 15);
-    let maxBuffered = 0;
+    let bufferedMax = 0;
     let stalled = false;
     const sampler = setInterval(() => {
       const buffered = p.stats().bufferedBytes;
-      maxBuffered = Math.max(maxBuffered, buffered);
+      bufferedMax = Math.max(bufferedMax, buffered);
       if (buffered > 3_000) stalled = true;
     }, 1);
     const sends = Array.from({ length: 100 }, (_, i) =>
@@ -210,7 +210,7 @@ describe('Producer', () => {
     );
     await Promise.all(sends);
     clearInterval(sampler);
-    expect(maxBuffered).toBeLessThanOrEqual(4_096);
+    expect(bufferedMax).toBeLessThanOrEqual(4_096);
     expect(stalled).toBe(true);
     expect(values('t', 0)).toHaveLength(101);
     expect(p.stats().bufferedBytes).toBe(0);

@@ -2,7 +2,7 @@
  * `streambus config dump`: the effective configuration as server.yaml, secrets masked, and with
  * `showOrigin` a trailing comment on every key saying where its value came from.
  */
-import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar } from 'yaml';
 import { assert } from '@streambus/raft';
 import type { HostPort, Peer } from './address.js';
 import { formatHostPort, formatPeerList } from './address.js';
@@ -40,7 +40,7 @@ export function dumpConfig(loaded: LoadedConfig, options: DumpOptions): string {
       const comment =
         origin.kind === 'default' ? ` default; override with ${envNameOf(spec.path)}` : ` ${describeOrigin(origin)}`;
       if (isScalar(node)) node.comment = comment;
-      else if (isMap(node)) (node as YAMLMap).commentBefore = comment;
+      else if (isMap(node)) node.commentBefore = comment;
     }
   }
   return document.toString({ lineWidth: 0 });

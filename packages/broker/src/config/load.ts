@@ -310,13 +310,14 @@ function deriveAdminAddress(collector: Collector): void {
 
 function checkRelations(collector: Collector): void {
   const brokerId = collector.value('server.broker_id');
+  assert(typeof brokerId === 'number', 'broker_id is an int');
   const peers = collector.value('server.peers');
   assert(Array.isArray(peers), 'peers is a list');
   if (peers.length > 0 && !peers.some((peer: Peer) => peer.id === brokerId)) {
     collector.problem(
       'server.peers',
-      `this broker's id ${String(brokerId)} (${describeOrigin(collector.origin('server.broker_id'))}) is not in the peer list`,
-      `add ${String(brokerId)}=HOST:PORT to the peers or fix the broker id`,
+      `this broker's id ${brokerId} (${describeOrigin(collector.origin('server.broker_id'))}) is not in the peer list`,
+      `add ${brokerId}=HOST:PORT to the peers or fix the broker id`,
     );
   }
   const electionTicks = collector.value('raft.election_ticks');

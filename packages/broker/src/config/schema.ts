@@ -31,8 +31,8 @@ export type KeyKind =
   | { readonly type: 'int'; readonly min: number; readonly max: number }
   | { readonly type: 'bool' }
   | { readonly type: 'string'; readonly emptyAllowed: boolean }
-  | { readonly type: 'duration'; readonly minMs: number; readonly maxMs: number }
-  | { readonly type: 'size'; readonly minBytes: number; readonly maxBytes: number }
+  | { readonly type: 'duration'; readonly floorMs: number; readonly ceilingMs: number }
+  | { readonly type: 'size'; readonly floorBytes: number; readonly ceilingBytes: number }
   | { readonly type: 'enum'; readonly values: readonly string[] }
   | { readonly type: 'address'; readonly portZeroAllowed: boolean }
   | { readonly type: 'peers' }
@@ -56,8 +56,8 @@ export const compactionPolicies = ['leveled', 'size-tiered'] as const;
 export const authMechanisms = ['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN'] as const;
 
 const int = (min: number, max: number): KeyKind => ({ type: 'int', min, max });
-const duration = (minMs: number, maxMs: number): KeyKind => ({ type: 'duration', minMs, maxMs });
-const size = (minBytes: number, maxBytes: number): KeyKind => ({ type: 'size', minBytes, maxBytes });
+const duration = (floorMs: number, ceilingMs: number): KeyKind => ({ type: 'duration', floorMs, ceilingMs });
+const size = (floorBytes: number, ceilingBytes: number): KeyKind => ({ type: 'size', floorBytes, ceilingBytes });
 const enumOf = (values: readonly string[]): KeyKind => ({ type: 'enum', values });
 const bool: KeyKind = { type: 'bool' };
 const text = (emptyAllowed: boolean): KeyKind => ({ type: 'string', emptyAllowed });
@@ -232,11 +232,11 @@ export function parseTextValue(spec: KeySpec, raw: string): Parsed<ConfigValue> 
       return checkString(kind, raw);
     case 'duration': {
       const parsed = parseDurationMs(raw);
-      return parsed.ok ? checkRange(parsed.value, kind.minMs, kind.maxMs, 'ms') : parsed;
+      return parsed.ok ? checkRange(parsed.value, kind.floorMs, kind.ceilingMs, 'ms') : parsed;
     }
     case 'size': {
       const parsed = parseSizeBytes(raw);
-      return parsed.ok ? checkRange(parsed.value, kind.minBytes, kind.maxBytes, ' bytes') : parsed;
+      return parsed.ok ? checkRange(parsed.value, kind.floorBytes, kind.ceilingBytes, ' bytes') : parsed;
     }
     case 'enum':
       return kind.values.includes(raw.trim())
@@ -266,11 +266,11 @@ export function parseYamlValue(spec: KeySpec, raw: unknown): Parsed<ConfigValue>
     case 'address':
       return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
     case 'duration':
-      if (raw === 0) return checkRange(0, kind.minMs, kind.maxMs, 'ms');
+      if (raw === 0) return checkRange(0, kind.floorMs, kind.ceilingMs, 'ms');
       return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
     case 'size':
       if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0)
-        return checkRange(raw, kind.minBytes, kind.maxBytes, ' bytes');
+        return checkRange(raw, kind.floorBytes, kind.ceilingBytes, ' bytes');
       return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
     case 'broker-id':
       if (typeof raw === 'number' && Number.isInteger(raw)) return parseBrokerId(String(raw));
@@ -326,5 +326,6 @@ export function typeName(raw: unknown): string {
   if (typeof raw === 'object') return 'a map';
   if (typeof raw === 'string') return `the string "${raw}"`;
   if (typeof raw === 'number') return Number.isInteger(raw) ? `the number ${raw}` : `the fraction ${raw}`;
-  return `${typeof raw} ${String(raw)}`;
+  if (typeof raw === 'boolean') return `the boolean ${raw}`;
+  return typeof raw;
 }

@@ -493,8 +493,8 @@ export class PartitionReplica {
     if (fetchOffset >= base.highWatermark && !pastHighWatermark)
       return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', batches: [], bytes: 0 };
     try {
-      const maxIndex = pastHighWatermark ? this.host.status(this.groupId).lastIndex : this.appliedIndex;
-      const stored = await this.store.readBatches(this.groupId, fetchOffset, bytesMax, maxIndex);
+      const indexMax = pastHighWatermark ? this.host.status(this.groupId).lastIndex : this.appliedIndex;
+      const stored = await this.store.readBatches(this.groupId, fetchOffset, bytesMax, indexMax);
       let bytes = 0;
       const batches = stored.map((batch) => {
         bytes += batch.data.byteLength;

@@ -20,7 +20,7 @@ function header(fields: Partial<RecordBatchHeader> & { baseOffset: number; recor
     ...fields,
     lastOffsetDelta: fields.recordCount - 1,
     lastOffset: fields.baseOffset + fields.recordCount - 1,
-  } as RecordBatchHeader;
+  };
 }
 
 describe('PartitionState', () => {

@@ -56,8 +56,8 @@ export class RetentionEnforcer {
         now: this.nowMs(),
         appliedIndex,
         confStateAt,
-        ...(ageMsMax > 0 ? { maxAgeMs: ageMsMax } : {}),
-        ...(bytesMax > 0 ? { maxBytes: bytesMax } : {}),
+        ...(ageMsMax > 0 ? { ageMsMax } : {}),
+        ...(bytesMax > 0 ? { bytesMax } : {}),
       };
       this.options.store.applyRetention(groupId, policy, data).catch((error: unknown) => {
         rethrowBug(error);

@@ -32,7 +32,7 @@ export interface ScrubRepairHost {
 
 /** The store's verification read (LevelRaftStore.scrub). */
 export interface ScrubStore {
-  scrub(groupId: GroupId, fromIndex: number, maxIndexInclusive: number, bytesMax: number): Promise<ScrubResult>;
+  scrub(groupId: GroupId, fromIndex: number, indexMaxInclusive: number, bytesMax: number): Promise<ScrubResult>;
 }
 
 export interface ScrubRepairOptions {

@@ -41,5 +41,5 @@ export function unsafeKnobsFromEnv(env: Readonly<Record<string, string | undefin
     }
     knobs[name] = true;
   }
-  return { knobs: knobs as UnsafeTestingKnobs, names };
+  return { knobs: knobs, names };
 }

@@ -164,16 +164,14 @@ describe('malformed record batches', () => {
     });
     await cluster.waitReady(30_000);
     cluster.bootstrapServers.forEach((address, index) => clients.set(index + 1, createStreamBusRpcClient(address)));
-    const created = await clients
-      .get(1)!
-      .CreateTopics(
-        {
-          topics: [{ name: topic, partitions: 2, replicationFactor: 3, configs: {} }],
-          timeoutMs: 10_000,
-          validateOnly: false,
-        },
-        call,
-      );
+    const created = await clients.get(1)!.CreateTopics(
+      {
+        topics: [{ name: topic, partitions: 2, replicationFactor: 3, configs: {} }],
+        timeoutMs: 10_000,
+        validateOnly: false,
+      },
+      call,
+    );
     expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
     // The preferred replica leads once things settle (within the 3 s preferred-leader check):
     // take partition 0's leader only then, so that it stays put.

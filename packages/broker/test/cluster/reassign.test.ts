@@ -262,7 +262,7 @@ describe('partition reassignment under load', () => {
       const broker = cluster.broker(id);
       const { data, appliedIndex } = broker.replicas.get(groupId)!.stateSnapshot();
       const confStateAt = (index: number): ConfState | undefined => broker.host.confStateAt(groupId, index);
-      await broker.store.applyRetention(groupId, { now: Date.now(), appliedIndex, confStateAt, maxBytes: 1 }, data);
+      await broker.store.applyRetention(groupId, { now: Date.now(), appliedIndex, confStateAt, bytesMax: 1 }, data);
     }
     const leader = await waitLeader(cluster, groupId);
     expect(leader.store.earliestOffset(groupId)).toBeGreaterThan(0);
@@ -292,7 +292,7 @@ describe('partition reassignment under load', () => {
       replicaLog(await waitLeader(cluster, groupId), groupId, start),
     ]);
     expect(mine.byteLength).toBeGreaterThan(0);
-    expect(mine.equals(theirs!)).toBe(true);
+    expect(mine.equals(theirs)).toBe(true);
     expect(sorted(joiner.host.status(groupId).confState.voters)).toEqual(sorted(target));
   }, 90_000);
 });

@@ -38,16 +38,14 @@ describe('the broker protocol', () => {
     cluster = await InProcessCluster.start({ size: 3, env: { STREAMBUS_MAX_REQUEST_SIZE: '65536' } });
     await cluster.waitReady(30_000);
     cluster.bootstrapServers.forEach((address, index) => clients.set(index + 1, createStreamBusRpcClient(address)));
-    const created = await clients
-      .get(1)!
-      .CreateTopics(
-        {
-          topics: [{ name: topic, partitions: 1, replicationFactor: 3, configs: {} }],
-          timeoutMs: 10_000,
-          validateOnly: false,
-        },
-        call,
-      );
+    const created = await clients.get(1)!.CreateTopics(
+      {
+        topics: [{ name: topic, partitions: 1, replicationFactor: 3, configs: {} }],
+        timeoutMs: 10_000,
+        validateOnly: false,
+      },
+      call,
+    );
     expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
     const info = cluster.broker(1).controller.state.partitionOf(topic, 0)!;
     // The preferred replica leads once things settle (a broker that won first hands over to it
@@ -68,17 +66,15 @@ describe('the broker protocol', () => {
   });
 
   it('forwards a produce that reaches a follower to the leader (one hop, no error)', async () => {
-    const response = await clients
-      .get(followerId)!
-      .Produce(
-        {
-          acks: Acks.ALL,
-          timeoutMs: 10_000,
-          transactionalId: '',
-          partitions: [{ topic, partition: 0, records: batch(['a', 'b']) }],
-        },
-        call,
-      );
+    const response = await clients.get(followerId)!.Produce(
+      {
+        acks: Acks.ALL,
+        timeoutMs: 10_000,
+        transactionalId: '',
+        partitions: [{ topic, partition: 0, records: batch(['a', 'b']) }],
+      },
+      call,
+    );
     expect(response.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
     expect(response.partitions[0]?.baseOffset).toBe(0);
   });
@@ -272,18 +268,16 @@ describe('the broker protocol', () => {
       );
     expect(tooLarge).not.toBeNull();
     expect(readCallError(tooLarge).errorCode).toBe(ErrorCode.REQUEST_TOO_LARGE);
-    const fromFollower = await clients
-      .get(followerId)!
-      .Fetch(
-        {
-          maxWaitMs: 0,
-          minBytes: 1,
-          maxBytes: 1024,
-          replicaId: -1,
-          partitions: [{ topic, partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }],
-        },
-        call,
-      );
+    const fromFollower = await clients.get(followerId)!.Fetch(
+      {
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1024,
+        replicaId: -1,
+        partitions: [{ topic, partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }],
+      },
+      call,
+    );
     expect(fromFollower.partitions[0]?.errorCode).toBe(ErrorCode.NOT_LEADER);
     expect(fromFollower.partitions[0]?.leaderId).toBe(leaderId);
     const badTopic = await leader.CreateTopics(

@@ -19,7 +19,7 @@ export function register(brokerId: number, rack: string | null = null, nowMs = 1
 export function clusterOf(count: number, racks: readonly string[] = []): ControllerState {
   const state = new ControllerState();
   for (let id = 1; id <= count; id++)
-    expectOk(state.apply(register(id, racks.length === 0 ? null : (racks[(id - 1) % racks.length] as string))));
+    expectOk(state.apply(register(id, racks.length === 0 ? null : racks[(id - 1) % racks.length])));
   return state;
 }
 

@@ -9,7 +9,7 @@ describe('ControllerRegistration', () => {
   it("proposes the broker's addresses until the controller accepts them, pausing after a refusal or a failure", async () => {
     const answers: (ControllerResult | Error)[] = [
       new ControllerUnavailableError('no controller leader is known'),
-      { ok: false, code: 'INVALID_REQUEST', message: 'not yet' } as ControllerResult,
+      { ok: false, code: 'INVALID_REQUEST', message: 'not yet' },
       { ok: true, detail: { kind: 'none' } } as ControllerResult,
     ];
     const proposed: ControllerCommand[] = [];

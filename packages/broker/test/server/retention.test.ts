@@ -33,11 +33,11 @@ describe('RetentionEnforcer', () => {
         groupId,
         now: policy.now,
         appliedIndex: policy.appliedIndex,
-        maxAgeMs: policy.maxAgeMs,
-        maxBytes: policy.maxBytes,
+        ageMsMax: policy.ageMsMax,
+        bytesMax: policy.bytesMax,
         state: [...state],
       })),
-    ).toEqual([{ groupId: 5, now: 1_000_000, appliedIndex: 50, maxAgeMs: 3_600_000, maxBytes: undefined, state: [5] }]);
+    ).toEqual([{ groupId: 5, now: 1_000_000, appliedIndex: 50, ageMsMax: 3_600_000, bytesMax: undefined, state: [5] }]);
     const confStateAt = applied[0]?.policy.confStateAt as (index: number) => ConfState | undefined;
     expect(confStateAt(10)).toEqual(confState([1, 2, 3]));
     host.groups.delete(5);

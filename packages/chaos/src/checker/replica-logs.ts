@@ -27,14 +27,14 @@ export async function readReplicaLog(broker: Broker, groupId: number): Promise<R
 
 /**
  * Every stored batch of a group from its earliest offset up to `highWatermark` (raft indexes at
- * most `maxIndex`), copied, with its records decoded. A corrupt batch ends the read: reported as
+ * most `indexMax`), copied, with its records decoded. A corrupt batch ends the read: reported as
  * `corrupt` or rethrown.
  */
 export async function readStoredLog(
   store: LevelRaftStore,
   groupId: number,
   highWatermark: number,
-  maxIndex: number,
+  indexMax: number,
   bytesPerRead: number,
   onCorrupt: 'report' | 'throw',
 ): Promise<Pick<ReplicaLog, 'batches' | 'records' | 'corrupt'>> {
@@ -45,7 +45,7 @@ export async function readStoredLog(
   while (offset < highWatermark) {
     let stored;
     try {
-      stored = await store.readBatches(groupId, offset, bytesPerRead, maxIndex);
+      stored = await store.readBatches(groupId, offset, bytesPerRead, indexMax);
     } catch (error) {
       if (error instanceof CorruptBatchError && onCorrupt === 'report') {
         corrupt = true;

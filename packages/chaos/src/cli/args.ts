@@ -9,7 +9,6 @@ import {
   runDurationMsMax,
   workersMax,
 } from '../constants.js';
-import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import type { WalSyncPolicy } from '../nemesis/crash-store.js';
 import { parseNemesis } from '../nemesis/schedule.js';
 import type { ChaosRunOptions } from '../run/run-chaos.js';
@@ -210,7 +209,7 @@ export function parseRealArgs(argv: readonly string[], randomSeed: () => number)
     ...(faults === undefined ? {} : { faults }),
     ...(rate === undefined ? {} : { recordsPerSecond: rate }),
     ...(cliProducers ? {} : { cliProducers: false }),
-    ...(Object.keys(knobs).length === 0 ? {} : { unsafeTestingKnobs: knobs as UnsafeTestingKnobs }),
+    ...(Object.keys(knobs).length === 0 ? {} : { unsafeTestingKnobs: knobs }),
   };
   return { options, quiet, seedWasRandom: seed === null };
 }
@@ -269,7 +268,7 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number): Cl
     ...(workers === undefined ? {} : { workers }),
     ...(rate === undefined ? {} : { recordsPerSecond: rate }),
     ...(recoveryMsMax === undefined ? {} : { recoveryMsMax }),
-    ...(Object.keys(knobs).length === 0 ? {} : { unsafeTestingKnobs: knobs as UnsafeTestingKnobs }),
+    ...(Object.keys(knobs).length === 0 ? {} : { unsafeTestingKnobs: knobs }),
   };
   return { options, quiet, seedWasRandom };
 }

@@ -76,7 +76,7 @@ interface Assigned {
   /** A Fetch for this partition is in flight. */
   fetching: boolean;
   /** A non-retriable failure of this partition, thrown by the next poll that returns nothing. */
-  error: unknown;
+  error: Error | undefined;
 }
 
 /** Reads records from assigned partitions. */
@@ -99,7 +99,7 @@ export class Consumer {
   /** Wakes a waiting poll when a Fetch ends. */
   private wake: (() => void) | undefined;
   /** A failure of a whole Fetch that is not retriable, thrown by the next poll. */
-  private failure: unknown;
+  private failure: Error | undefined;
   /** Where the next poll starts returning records, so that no partition starves the others. */
   private drainFrom = 0;
 
@@ -338,13 +338,13 @@ export class Consumer {
             this.failedRound();
             this.refreshSoon(list.map((s) => s.topic));
           } else {
-            this.failure ??= error;
+            this.failure ??= error instanceof Error ? error : new Error(String(error));
           }
         },
       )
       .catch((error: unknown) => {
         // A bug while applying the answer: reported by the next poll, never an unhandled rejection.
-        this.failure ??= error;
+        this.failure ??= error instanceof Error ? error : new Error(String(error));
       })
       .finally(() => {
         this.inFlight.delete(leader);

@@ -5,7 +5,7 @@
  *
  * Method: one batch per shape, built before timing (keys `key-<i>`, values of `valueBytes`, one
  * header on every record; timestamps 1 ms apart), each function called in a loop for
- * `secondsPerRun` after a warm-up; figures are medians of `repetitions` runs, and the overhead
+ * `runSeconds` after a warm-up; figures are medians of `repetitions` runs, and the overhead
  * is the median of the paired run ratios (validate / verify, measured back to back). MB = 10^6
  * bytes of encoded batch. Environment: BENCH_REPETITIONS (default 5), BENCH_SECONDS (0.5).
  */
@@ -27,7 +27,7 @@ const shapes: readonly Shape[] = [
   { name: '1000 x 100 B gzip', records: 1000, valueBytes: 100, compression: 'gzip' },
 ];
 const repetitions = Number(process.env['BENCH_REPETITIONS'] ?? 5);
-const secondsPerRun = Number(process.env['BENCH_SECONDS'] ?? 0.5);
+const runSeconds = Number(process.env['BENCH_SECONDS'] ?? 0.5);
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -37,11 +37,11 @@ function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** Nanoseconds per call of `fn(batch)`, over about `secondsPerRun`. */
-function nsPerCall(fn: (bytes: Uint8Array) => unknown, batch: Uint8Array): number {
+/** Nanoseconds per call of `fn(batch)`, over about `runSeconds`. */
+function callNs(fn: (bytes: Uint8Array) => unknown, batch: Uint8Array): number {
   let calls = 0;
   const started = process.hrtime.bigint();
-  const until = started + BigInt(Math.round(secondsPerRun * 1e9));
+  const until = started + BigInt(Math.round(runSeconds * 1e9));
   let now = started;
   while (now < until) {
     for (let i = 0; i < 16; i++) fn(batch);
@@ -64,25 +64,25 @@ function makeBatch(shape: Shape): Buffer {
 
 function main(): void {
   process.stdout.write(
-    `record batch bench: node ${process.version}, ${process.platform}/${process.arch}, ${repetitions} runs of ${secondsPerRun} s per function and shape\n`,
+    `record batch bench: node ${process.version}, ${process.platform}/${process.arch}, ${repetitions} runs of ${runSeconds} s per function and shape\n`,
   );
   process.stdout.write(
     '| batch | bytes | verify µs | validate µs | decode µs | validate MB/s | validate / verify |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n',
   );
   for (const shape of shapes) {
     const batch = makeBatch(shape);
-    for (const fn of [verifyBatch, validateRecordBatch, decodeRecordBatch]) nsPerCall(fn, batch);
+    for (const fn of [verifyBatch, validateRecordBatch, decodeRecordBatch]) callNs(fn, batch);
     const verify: number[] = [];
     const validate: number[] = [];
     const decode: number[] = [];
     const ratios: number[] = [];
     for (let run = 0; run < repetitions; run++) {
-      const v = nsPerCall(verifyBatch, batch);
-      const w = nsPerCall(validateRecordBatch, batch);
+      const v = callNs(verifyBatch, batch);
+      const w = callNs(validateRecordBatch, batch);
       verify.push(v);
       validate.push(w);
       ratios.push(w / v);
-      decode.push(nsPerCall(decodeRecordBatch, batch));
+      decode.push(callNs(decodeRecordBatch, batch));
     }
     const validateNs = median(validate);
     const cells = [

@@ -24,7 +24,7 @@ describe('peer protocol loading', () => {
   it('round-trips controller command messages; bytes decode as views into the message', () => {
     const method = peerServiceDefinition()['ProposeControllerCommand']!;
     const request: ControllerCommandRequest = { command: new Uint8Array(1000).fill(7), fromBroker: 4 };
-    const requestBytes = method.requestSerialize(request) as Buffer;
+    const requestBytes = method.requestSerialize(request);
     const decodedRequest = method.requestDeserialize(requestBytes) as ControllerCommandRequest;
     expect(decodedRequest.fromBroker).toBe(4);
     expect([...decodedRequest.command]).toEqual([...request.command]);

@@ -17,5 +17,5 @@ export type StreamBusHandlers = { [M in StreamBusMethodName]: StreamBusHandler<M
 
 /** Registers `handlers` as the `streambus.v1.StreamBus` service of `server`. */
 export function addStreamBusService(server: grpc.Server, handlers: StreamBusHandlers): void {
-  server.addService(streamBusServiceDefinition(), handlers as unknown as grpc.UntypedServiceImplementation);
+  server.addService(streamBusServiceDefinition(), handlers);
 }

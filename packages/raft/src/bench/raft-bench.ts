@@ -110,7 +110,7 @@ async function throughputOnce(options: BenchOptions): Promise<ThroughputResult> 
   const batch = Array.from({ length: options.batch }, () => payload);
   let committed = 0;
   let running = true;
-  let failure: unknown = null;
+  const outcome: { failure: Error | null } = { failure: null };
 
   const proposer = async (groupId: GroupId): Promise<void> => {
     while (running) {
@@ -142,7 +142,7 @@ async function throughputOnce(options: BenchOptions): Promise<ThroughputResult> 
     Array.from({ length: options.inflight }, () => proposer(groupId)),
   );
   const all = Promise.all([...workers, compactor()]).catch((error: unknown) => {
-    failure = error;
+    outcome.failure = error instanceof Error ? error : new Error(String(error));
   });
   await sleep(options.seconds * 1000);
   const committedAtEnd = committed;
@@ -151,7 +151,7 @@ async function throughputOnce(options: BenchOptions): Promise<ThroughputResult> 
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   running = false;
   await all;
-  if (failure !== null) throw failure;
+  if (outcome.failure !== null) throw outcome.failure;
   const persists = leader.metrics.persistCalls - metricsBefore.persistCalls;
   const writes = leader.metrics.groupWrites - metricsBefore.groupWrites;
   const frames = leader.metrics.framesSent - metricsBefore.framesSent;
@@ -182,14 +182,14 @@ async function idleOnce(options: BenchOptions): Promise<IdleResult> {
   );
   // Let the garbage of setting up 3,000 groups be collected before measuring.
   await sleep(2000);
-  const ticksBefore = cluster.live().reduce((sum, host) => sum + host.metrics.groupTicks, 0);
+  const beforeTicks = cluster.live().reduce((sum, host) => sum + host.metrics.groupTicks, 0);
   const framesBefore = cluster.network.stats.framesDelivered;
   const cpuBefore = process.cpuUsage();
   const startMs = performance.now();
   await sleep(options.idleSeconds * 1000);
   const cpu = process.cpuUsage(cpuBefore);
   const elapsedMs = performance.now() - startMs;
-  const groupTicksDuring = cluster.live().reduce((sum, host) => sum + host.metrics.groupTicks, 0) - ticksBefore;
+  const groupTicksDuring = cluster.live().reduce((sum, host) => sum + host.metrics.groupTicks, 0) - beforeTicks;
   const frames = cluster.network.stats.framesDelivered - framesBefore;
   await cluster.stop();
   return {

@@ -107,10 +107,10 @@ describe('RaftHost over MemoryNetwork', () => {
     const c = await ledByOne(40);
     await waitQuiesced(c, range(1, 40));
     const messagesBefore = c.network.stats.messagesDelivered;
-    const ticksBefore = c.live().map((host) => host.metrics.groupTicks);
+    const beforeTicks = c.live().map((host) => host.metrics.groupTicks);
     await c.tick(30);
     expect(c.network.stats.messagesDelivered - messagesBefore).toBe(0);
-    expect(c.live().map((host) => host.metrics.groupTicks)).toEqual(ticksBefore);
+    expect(c.live().map((host) => host.metrics.groupTicks)).toEqual(beforeTicks);
     // Liveness frames keep flowing: one per peer per tick on each host.
     expect(c.network.stats.framesDelivered).toBeGreaterThan(0);
 
@@ -476,24 +476,20 @@ describe('RaftHost membership changes', () => {
     for (const text of ['a', 'b']) await c.host(1).propose(5, bytes(text));
     // The new member starts empty and learns everything from the leader.
     c.host(4).createGroup(5, null);
-    await c
-      .host(1)
-      .proposeConfChange(5, {
-        transition: ConfChangeTransition.auto,
-        changes: [{ type: ConfChangeType.addVoter, nodeId: 4 }],
-        context: new Uint8Array(0),
-      });
+    await c.host(1).proposeConfChange(5, {
+      transition: ConfChangeTransition.auto,
+      changes: [{ type: ConfChangeType.addVoter, nodeId: 4 }],
+      context: new Uint8Array(0),
+    });
     expect(c.host(1).status(5).confState.voters).toEqual([1, 2, 3, 4]);
     await c.host(1).propose(5, bytes('c'));
     await c.tick(3);
     expect(c.machine(4).texts(5)).toEqual(['a', 'b', 'c']);
-    await c
-      .host(1)
-      .proposeConfChange(5, {
-        transition: ConfChangeTransition.auto,
-        changes: [{ type: ConfChangeType.removeNode, nodeId: 3 }],
-        context: new Uint8Array(0),
-      });
+    await c.host(1).proposeConfChange(5, {
+      transition: ConfChangeTransition.auto,
+      changes: [{ type: ConfChangeType.removeNode, nodeId: 3 }],
+      context: new Uint8Array(0),
+    });
     expect(c.host(1).status(5).confState.voters).toEqual([1, 2, 4]);
     await c.kill(3);
     await c.host(1).propose(5, bytes('d'));

@@ -200,7 +200,7 @@ export class RaftHost {
   private chores: Chore[] = [];
   private idleWaiters: (() => void)[] = [];
   private state: HostState = 'new';
-  private tickHandle: TimerHandle | undefined;
+  private tickHandle: TimerHandle;
   private tickCount = 0;
   private livenessDue = false;
   private turnScheduled = false;
@@ -578,7 +578,7 @@ export class RaftHost {
       receipt = proposeTo(group.node);
     } catch (error) {
       if (isAssertion(error)) throw error;
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
     this.wake(group);
     this.markDirty(group);

@@ -30,7 +30,6 @@ import { MemoryStorage } from '../testing/memory-storage.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../types.js';
 import type { ConfChangeSingle, Entry, Message } from '../types.js';
 import { TestNetwork, text } from './test-network.js';
-import type { NodeOptions } from './test-network.js';
 
 const testdata = join(dirname(fileURLToPath(import.meta.url)), 'testdata');
 const update = process.env.UPDATE_TESTDATA === '1';
@@ -200,7 +199,7 @@ class Scenario {
       if (key === 'voters') this.bootstrap = value.split(',').map(Number);
       else options[key] = value === 'true' ? true : value === 'false' ? false : Number(value);
     }
-    this.net = new TestNetwork(this.bootstrap, options as NodeOptions);
+    this.net = new TestNetwork(this.bootstrap, options);
     return 'ok';
   }
 

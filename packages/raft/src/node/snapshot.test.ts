@@ -146,13 +146,11 @@ describe('a learner added after the leader’s last snapshot', () => {
     net.stabilize();
     compact(net, 1, text('state'));
     net.add(4, MemoryStorage.withVoters([1, 2, 3]));
-    net
-      .node(1)
-      .proposeConfChange({
-        transition: ConfChangeTransition.auto,
-        changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
-        context: new Uint8Array(0),
-      });
+    net.node(1).proposeConfChange({
+      transition: ConfChangeTransition.auto,
+      changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
+      context: new Uint8Array(0),
+    });
     net.stabilize();
     net.tickAll(3);
     expect(net.member(4).snapshots.map((s) => s.metadata.confState.learners)).toEqual([[]]);
@@ -166,13 +164,11 @@ describe('restart with an applied index', () => {
     const net = new TestNetwork([1, 2, 3]);
     net.elect(1);
     net.add(4, MemoryStorage.withVoters([1, 2, 3]));
-    net
-      .node(1)
-      .proposeConfChange({
-        transition: ConfChangeTransition.auto,
-        changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
-        context: new Uint8Array(0),
-      });
+    net.node(1).proposeConfChange({
+      transition: ConfChangeTransition.auto,
+      changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
+      context: new Uint8Array(0),
+    });
     net.stabilize();
     net.node(1).propose(text('x'));
     net.stabilize();

@@ -63,13 +63,11 @@ describe('leadership transfer', () => {
   it('a TimeoutNow that comes with the commit of a membership change campaigns once it is applied', () => {
     const net = new TestNetwork([1, 2, 3]);
     net.elect(1);
-    net
-      .node(1)
-      .proposeConfChange({
-        transition: ConfChangeTransition.auto,
-        changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
-        context: new Uint8Array(0),
-      });
+    net.node(1).proposeConfChange({
+      transition: ConfChangeTransition.auto,
+      changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
+      context: new Uint8Array(0),
+    });
     net.node(1).transferLeadership(2);
     // As a host delivers: everything one turn released, stepped before the receiver's next Ready.
     // The append that commits the change and the TimeoutNow reach node 2 together.
@@ -85,13 +83,11 @@ describe('leadership transfer', () => {
     // Without PreVote and CheckQuorum, so that node 3 can win a term while node 1 leads.
     const net = new TestNetwork([1, 2, 3], { preVote: false, checkQuorum: false });
     net.elect(1);
-    net
-      .node(1)
-      .proposeConfChange({
-        transition: ConfChangeTransition.auto,
-        changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
-        context: new Uint8Array(0),
-      });
+    net.node(1).proposeConfChange({
+      transition: ConfChangeTransition.auto,
+      changes: [{ type: ConfChangeType.addLearner, nodeId: 4 }],
+      context: new Uint8Array(0),
+    });
     net.node(1).transferLeadership(2);
     let deferred = false;
     for (let turn = 0; turn < 10 && !deferred; turn++) {

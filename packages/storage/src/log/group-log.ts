@@ -277,9 +277,9 @@ export class GroupLog implements LogStorage {
     return this.offsets.first()?.baseOffset ?? this.offsetFloor;
   }
 
-  /** The offset after the last batch at or below `maxIndexInclusive`. */
-  nextOffset(maxIndexInclusive = Infinity): number {
-    const pos = this.offsets.findRaftIndex(maxIndexInclusive + 1);
+  /** The offset after the last batch at or below `indexMaxInclusive`. */
+  nextOffset(indexMaxInclusive = Infinity): number {
+    const pos = this.offsets.findRaftIndex(indexMaxInclusive + 1);
     if (pos === 0) return this.offsetFloor;
     return this.offsets.lastOffsetAt(pos - 1) + 1;
   }

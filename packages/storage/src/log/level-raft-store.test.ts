@@ -357,7 +357,7 @@ describe('LevelRaftStore', () => {
     // Bytes: keep at most 7 batches' worth; the applied index allows it.
     const bytesCut = await t.store.applyRetention(
       9,
-      { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10 },
+      { bytesMax: 7 * batchBytes, now: 0, appliedIndex: 10 },
       Buffer.from('p1'),
     );
     expect(bytesCut).toMatchObject({
@@ -372,13 +372,13 @@ describe('LevelRaftStore', () => {
     // Age: everything older than 8 s is due, but only up to the applied index 5.
     const ageCut = await t.store.applyRetention(
       9,
-      { maxAgeMs: 2_000, now: 10_000, appliedIndex: 5 },
+      { ageMsMax: 2_000, now: 10_000, appliedIndex: 5 },
       Buffer.from('p2'),
     );
     expect(ageCut).toMatchObject({ snapshotIndex: 5, batchesDeleted: 2, earliestOffset: 10 });
     const none = await t.store.applyRetention(
       9,
-      { maxAgeMs: 100_000, now: 10_000, appliedIndex: 10 },
+      { ageMsMax: 100_000, now: 10_000, appliedIndex: 10 },
       Buffer.from('p3'),
     );
     expect(none.snapshotIndex).toBeNull();
@@ -400,7 +400,7 @@ describe('LevelRaftStore', () => {
     expect(store.earliestOffset(9)).toBe(10);
     expect((await store.readBatches(9, 10, Infinity, 10)).map((b) => b.raftIndex)).toEqual([6, 7, 8, 9, 10]);
     // Everything retained away: the offsets survive in the group meta.
-    await store.applyRetention(9, { maxBytes: 0, now: 0, appliedIndex: 10 }, Buffer.from('p4'));
+    await store.applyRetention(9, { bytesMax: 0, now: 0, appliedIndex: 10 }, Buffer.from('p4'));
     expect([store.earliestOffset(9), store.latestOffset(9)]).toEqual([20, 20]);
     const reopened = await t.reopen();
     expect([reopened.earliestOffset(9), reopened.latestOffset(9)]).toEqual([20, 20]);

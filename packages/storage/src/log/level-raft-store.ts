@@ -292,25 +292,25 @@ export class LevelRaftStore implements RaftStore {
 
   // ---------------------------------------------------------------- partition reads
 
-  /** Committed record batches from `fromOffset`, never past raft index `maxIndexInclusive`: see read/batch-reader.ts. */
+  /** Committed record batches from `fromOffset`, never past raft index `indexMaxInclusive`: see read/batch-reader.ts. */
   async readBatches(
     groupId: GroupId,
     fromOffset: number,
     bytesMax: number,
-    maxIndexInclusive: number,
+    indexMaxInclusive: number,
   ): Promise<StoredBatch[]> {
     this.checkOpen();
-    return readBatches(this.db, this.existingGroup(groupId), fromOffset, bytesMax, maxIndexInclusive);
+    return readBatches(this.db, this.existingGroup(groupId), fromOffset, bytesMax, indexMaxInclusive);
   }
 
   /**
    * Background verification (scrubbing) of the stored batches of `groupId`, from LevelDB itself,
-   * from raft index `fromIndex` up to `maxIndexInclusive`, about `bytesMax` bytes a pass: see
+   * from raft index `fromIndex` up to `indexMaxInclusive`, about `bytesMax` bytes a pass: see
    * verify/scrub.ts.
    */
-  async scrub(groupId: GroupId, fromIndex: number, maxIndexInclusive: number, bytesMax: number): Promise<ScrubResult> {
+  async scrub(groupId: GroupId, fromIndex: number, indexMaxInclusive: number, bytesMax: number): Promise<ScrubResult> {
     this.checkOpen();
-    return scrubBatches(this.db, this.existingGroup(groupId), fromIndex, maxIndexInclusive, bytesMax);
+    return scrubBatches(this.db, this.existingGroup(groupId), fromIndex, indexMaxInclusive, bytesMax);
   }
 
   /** The offset of the first batch kept (after retention), or the next offset when none. */
@@ -318,21 +318,21 @@ export class LevelRaftStore implements RaftStore {
     return this.existingGroup(groupId).earliestOffset();
   }
 
-  /** The offset after the last batch at or below raft index `maxIndexInclusive` (the high watermark). */
-  latestOffset(groupId: GroupId, maxIndexInclusive = Infinity): number {
-    return this.existingGroup(groupId).nextOffset(maxIndexInclusive);
+  /** The offset after the last batch at or below raft index `indexMaxInclusive` (the high watermark). */
+  latestOffset(groupId: GroupId, indexMaxInclusive = Infinity): number {
+    return this.existingGroup(groupId).nextOffset(indexMaxInclusive);
   }
 
   /** The base offset of the first batch holding a record at or after `timestampMs`, or null: see read/offset-lookup.ts. */
-  offsetForTimestamp(groupId: GroupId, timestampMs: number, maxIndexInclusive = Infinity): number | null {
-    return offsetForTimestamp(this.existingGroup(groupId), timestampMs, maxIndexInclusive);
+  offsetForTimestamp(groupId: GroupId, timestampMs: number, indexMaxInclusive = Infinity): number | null {
+    return offsetForTimestamp(this.existingGroup(groupId), timestampMs, indexMaxInclusive);
   }
 
   // ---------------------------------------------------------------- retention and stats
 
   /**
-   * Deletes the oldest whole batches of a partition that are older than `maxAgeMs` or beyond
-   * `maxBytes`, never above `appliedIndex`: records `partitionState` (the partition's small
+   * Deletes the oldest whole batches of a partition that are older than `ageMsMax` or beyond
+   * `bytesMax`, never above `appliedIndex`: records `partitionState` (the partition's small
    * state — next offset, producer sequences — as of `appliedIndex`) as the snapshot at the cut
    * index, then range-deletes the prefix. The cut is the raft index just below the first batch
    * kept (or the applied index when every batch goes).

@@ -14,7 +14,7 @@ export class OffsetIndex {
   private baseOffsets: Float64Array = new Float64Array(initialCapacity);
   private lastOffsets: Float64Array = new Float64Array(initialCapacity);
   /** Running maximum of the batches' max timestamps: non-decreasing, so searchable. */
-  private maxTimestampsSoFar: Float64Array = new Float64Array(initialCapacity);
+  private timestampMaxSoFar: Float64Array = new Float64Array(initialCapacity);
   private byteCounts: Float64Array = new Float64Array(initialCapacity);
   private head = 0;
   private tail = 0;
@@ -36,7 +36,7 @@ export class OffsetIndex {
       raftIndex: this.raftIndexes[p] as number,
       baseOffset: this.baseOffsets[p] as number,
       lastOffset: this.lastOffsets[p] as number,
-      maxTimestamp: this.maxTimestampsSoFar[p] as number,
+      maxTimestamp: this.timestampMaxSoFar[p] as number,
       bytes: this.byteCounts[p] as number,
     };
   }
@@ -71,11 +71,11 @@ export class OffsetIndex {
     assert(this.accepts(loc.raftIndex, loc.baseOffset), 'offset index appends in order');
     if (this.tail === this.raftIndexes.length) this.grow();
     const t = this.tail;
-    const prevMax = this.count === 0 ? -Infinity : (this.maxTimestampsSoFar[t - 1] as number);
+    const prevMax = this.count === 0 ? -Infinity : (this.timestampMaxSoFar[t - 1] as number);
     this.raftIndexes[t] = loc.raftIndex;
     this.baseOffsets[t] = loc.baseOffset;
     this.lastOffsets[t] = loc.lastOffset;
-    this.maxTimestampsSoFar[t] = Math.max(prevMax, loc.maxTimestamp);
+    this.timestampMaxSoFar[t] = Math.max(prevMax, loc.maxTimestamp);
     this.byteCounts[t] = loc.bytes;
     this.bytesTotal += loc.bytes;
     this.tail++;
@@ -93,7 +93,7 @@ export class OffsetIndex {
 
   /** Position of the first batch holding a timestamp >= timestampMs (count when none). */
   findTimestamp(timestampMs: number): number {
-    return this.lowerBound(this.maxTimestampsSoFar, timestampMs);
+    return this.lowerBound(this.timestampMaxSoFar, timestampMs);
   }
 
   /** Drops batches at raft index >= index; returns how many. */
@@ -152,7 +152,7 @@ export class OffsetIndex {
     this.raftIndexes = copy(this.raftIndexes);
     this.baseOffsets = copy(this.baseOffsets);
     this.lastOffsets = copy(this.lastOffsets);
-    this.maxTimestampsSoFar = copy(this.maxTimestampsSoFar);
+    this.timestampMaxSoFar = copy(this.timestampMaxSoFar);
     this.byteCounts = copy(this.byteCounts);
     this.tail -= this.head;
     this.head = 0;

@@ -23,7 +23,7 @@ export interface StoredBatch {
 
 /**
  * Committed record batches from `fromOffset`: the batch holding it first, then the following
- * ones, up to `bytesMax` (at least one batch) and never past raft index `maxIndexInclusive`
+ * ones, up to `bytesMax` (at least one batch) and never past raft index `indexMaxInclusive`
  * (the commit index: the high watermark). From the tail cache when present, else LevelDB;
  * every batch read from LevelDB is CRC-checked: a corrupt one ends the read (the intact batches
  * before it are returned) and raises CorruptBatchError when it is the first.
@@ -35,18 +35,18 @@ export async function readBatches(
   log: GroupLog,
   fromOffset: number,
   bytesMax: number,
-  maxIndexInclusive: number,
+  indexMaxInclusive: number,
 ): Promise<StoredBatch[]> {
-  checkOffsetInRange(log, fromOffset, maxIndexInclusive);
-  const { picked } = pickBatches(log, log.offsets.findOffset(fromOffset), maxIndexInclusive, bytesMax);
+  checkOffsetInRange(log, fromOffset, indexMaxInclusive);
+  const { picked } = pickBatches(log, log.offsets.findOffset(fromOffset), indexMaxInclusive, bytesMax);
   const { served, misses } = serveFromCache(log, picked);
   if (misses.length === 0) return served;
   return serveFromDisk(db, log.groupId, misses, served);
 }
 
-function checkOffsetInRange(log: GroupLog, fromOffset: number, maxIndexInclusive: number): void {
+function checkOffsetInRange(log: GroupLog, fromOffset: number, indexMaxInclusive: number): void {
   const earliest = log.earliestOffset();
-  const next = log.nextOffset(maxIndexInclusive);
+  const next = log.nextOffset(indexMaxInclusive);
   if (fromOffset < earliest || fromOffset > Math.max(next, earliest))
     throw new OffsetOutOfRangeError(log.groupId, fromOffset, earliest, next);
 }

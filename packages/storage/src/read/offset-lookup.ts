@@ -4,12 +4,12 @@ import type { GroupLog } from '../log/group-log.js';
 /**
  * The base offset of the first batch holding a record with timestamp >= `timestampMs`
  * (fetching from it yields that record first among the newer ones), or null when no batch at or
- * below `maxIndexInclusive` does. Batch granularity: records of that batch that are older
+ * below `indexMaxInclusive` does. Batch granularity: records of that batch that are older
  * than `timestampMs` are the consumer's to skip.
  */
-export function offsetForTimestamp(log: GroupLog, timestampMs: number, maxIndexInclusive: number): number | null {
+export function offsetForTimestamp(log: GroupLog, timestampMs: number, indexMaxInclusive: number): number | null {
   const pos = log.offsets.findTimestamp(timestampMs);
   if (pos >= log.offsets.count) return null;
   const loc = log.offsets.at(pos);
-  return loc.raftIndex <= maxIndexInclusive ? loc.baseOffset : null;
+  return loc.raftIndex <= indexMaxInclusive ? loc.baseOffset : null;
 }

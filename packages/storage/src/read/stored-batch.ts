@@ -21,16 +21,16 @@ export interface PickedBatches {
 }
 
 /**
- * The batches of the offset index from position `from` on, up to raft index `maxIndexInclusive`,
+ * The batches of the offset index from position `from` on, up to raft index `indexMaxInclusive`,
  * about `bytesMax` bytes (at least one) and `readBatchesMax` batches; `pos` is where it stopped.
  */
-export function pickBatches(log: GroupLog, from: number, maxIndexInclusive: number, bytesMax: number): PickedBatches {
+export function pickBatches(log: GroupLog, from: number, indexMaxInclusive: number, bytesMax: number): PickedBatches {
   const picked: BatchLocation[] = [];
   let bytes = 0;
   let pos = from;
   for (; pos < log.offsets.count && picked.length < readBatchesMax; pos++) {
     const loc = log.offsets.at(pos);
-    if (loc.raftIndex > maxIndexInclusive || (picked.length > 0 && bytes + loc.bytes > bytesMax)) break;
+    if (loc.raftIndex > indexMaxInclusive || (picked.length > 0 && bytes + loc.bytes > bytesMax)) break;
     bytes += loc.bytes;
     picked.push(loc);
   }

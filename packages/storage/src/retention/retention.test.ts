@@ -18,7 +18,7 @@ const batchBytes = tenBatches()[0]!.data.byteLength;
 describe('planRetention', () => {
   it('cuts by bytes just below the first batch kept, with the partition state as the snapshot', () => {
     const log = groupLogOf(tenBatches());
-    const cut = planRetention(log, { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10 }, state);
+    const cut = planRetention(log, { bytesMax: 7 * batchBytes, now: 0, appliedIndex: 10 }, state);
     expect(cut).toMatchObject({ batchesDeleted: 3, bytesDeleted: 3 * batchBytes });
     expect(cut?.snapshot).toEqual({ metadata: { index: 3, term: 1, confState: testVoters }, data: state });
   });
@@ -26,28 +26,28 @@ describe('planRetention', () => {
   it('cuts by age, never above the applied index', () => {
     const log = groupLogOf(tenBatches());
     // Batches 1..7 hold only records older than 8 s; the applied index allows 5 of them.
-    const cut = planRetention(log, { maxAgeMs: 2_000, now: 10_000, appliedIndex: 5 }, state);
+    const cut = planRetention(log, { ageMsMax: 2_000, now: 10_000, appliedIndex: 5 }, state);
     expect(cut).toMatchObject({ batchesDeleted: 5, snapshot: { metadata: { index: 5 } } });
   });
 
   it('takes whichever of age and bytes deletes more', () => {
     const log = groupLogOf(tenBatches());
-    const cut = planRetention(log, { maxAgeMs: 5_000, maxBytes: 8 * batchBytes, now: 10_000, appliedIndex: 10 }, state);
+    const cut = planRetention(log, { ageMsMax: 5_000, bytesMax: 8 * batchBytes, now: 10_000, appliedIndex: 10 }, state);
     expect(cut).toMatchObject({ batchesDeleted: 4, snapshot: { metadata: { index: 4 } } });
   });
 
   it('is null when nothing is due', () => {
     const log = groupLogOf(tenBatches());
-    expect(planRetention(log, { maxAgeMs: 100_000, now: 10_000, appliedIndex: 10 }, state)).toBeNull();
-    expect(planRetention(log, { maxBytes: 10 * batchBytes, now: 0, appliedIndex: 10 }, state)).toBeNull();
+    expect(planRetention(log, { ageMsMax: 100_000, now: 10_000, appliedIndex: 10 }, state)).toBeNull();
+    expect(planRetention(log, { bytesMax: 10 * batchBytes, now: 0, appliedIndex: 10 }, state)).toBeNull();
     expect(planRetention(log, { now: 0, appliedIndex: 10 }, state)).toBeNull();
-    expect(planRetention(log, { maxBytes: 0, now: 0, appliedIndex: 0 }, state)).toBeNull();
+    expect(planRetention(log, { bytesMax: 0, now: 0, appliedIndex: 0 }, state)).toBeNull();
   });
 
   it('cuts at the applied index when every batch goes (never past the log end)', () => {
     const log = groupLogOf(tenBatches());
-    expect(planRetention(log, { maxBytes: 0, now: 0, appliedIndex: 10 }, state)?.snapshot.metadata.index).toBe(10);
-    expect(planRetention(log, { maxBytes: 0, now: 0, appliedIndex: 99 }, state)?.snapshot.metadata.index).toBe(10);
+    expect(planRetention(log, { bytesMax: 0, now: 0, appliedIndex: 10 }, state)?.snapshot.metadata.index).toBe(10);
+    expect(planRetention(log, { bytesMax: 0, now: 0, appliedIndex: 99 }, state)?.snapshot.metadata.index).toBe(10);
   });
 
   it('keeps entries that are not batches with the batch after them: the cut is just below the first batch kept', () => {
@@ -57,7 +57,7 @@ describe('planRetention', () => {
       batchEntry({ index: 5, term: 2, baseOffset: 6 }),
       batchEntry({ index: 6, term: 2, baseOffset: 8 }),
     ];
-    const cut = planRetention(groupLogOf(entries), { maxBytes: 2 * batchBytes, now: 0, appliedIndex: 6 }, state);
+    const cut = planRetention(groupLogOf(entries), { bytesMax: 2 * batchBytes, now: 0, appliedIndex: 6 }, state);
     expect(cut?.snapshot.metadata).toMatchObject({ index: 4, term: 2 });
     expect(cut?.batchesDeleted).toBe(3);
   });
@@ -70,11 +70,11 @@ describe('planRetention', () => {
       asked.push(index);
       return learner;
     };
-    const cut = planRetention(log, { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10, confStateAt }, state);
+    const cut = planRetention(log, { bytesMax: 7 * batchBytes, now: 0, appliedIndex: 10, confStateAt }, state);
     expect(asked).toEqual([3]);
     expect(cut?.snapshot.metadata.confState).toBe(learner);
     expect(
-      planRetention(log, { maxBytes: 7 * batchBytes, now: 0, appliedIndex: 10, confStateAt: () => undefined }, state),
+      planRetention(log, { bytesMax: 7 * batchBytes, now: 0, appliedIndex: 10, confStateAt: () => undefined }, state),
     ).toBeNull();
   });
 });
@@ -83,8 +83,8 @@ describe('batchesDue', () => {
   it('counts the oldest batches due by age (all records older) and by bytes (beyond the budget)', () => {
     const offsets = groupLogOf(tenBatches()).offsets;
     expect(batchesDue(offsets, { now: 0 })).toBe(0);
-    expect(batchesDue(offsets, { maxAgeMs: 0, now: 3_500 })).toBe(3);
-    expect(batchesDue(offsets, { maxAgeMs: 0, now: 1_000_000 })).toBe(10);
-    expect(batchesDue(offsets, { maxBytes: 9 * batchBytes + 1, now: 0 })).toBe(1);
+    expect(batchesDue(offsets, { ageMsMax: 0, now: 3_500 })).toBe(3);
+    expect(batchesDue(offsets, { ageMsMax: 0, now: 1_000_000 })).toBe(10);
+    expect(batchesDue(offsets, { bytesMax: 9 * batchBytes + 1, now: 0 })).toBe(1);
   });
 });

@@ -8,10 +8,10 @@ import type { GroupLog } from '../log/group-log.js';
 import type { OffsetIndex } from '../log/offset-index.js';
 
 export interface RetentionPolicy {
-  /** Delete batches whose records are all older than now - maxAgeMs. */
-  readonly maxAgeMs?: number;
+  /** Delete batches whose records are all older than now - ageMsMax. */
+  readonly ageMsMax?: number;
   /** Delete the oldest batches while the partition holds more record-batch bytes than this. */
-  readonly maxBytes?: number;
+  readonly bytesMax?: number;
   readonly now: number;
   /** The group's applied index: nothing above it is ever deleted. */
   readonly appliedIndex: number;
@@ -65,10 +65,10 @@ export function planRetention(
 /** How many of the oldest batches the policy's age or bytes make due (the larger count). */
 export function batchesDue(
   offsets: OffsetIndex,
-  policy: Pick<RetentionPolicy, 'maxAgeMs' | 'maxBytes' | 'now'>,
+  policy: Pick<RetentionPolicy, 'ageMsMax' | 'bytesMax' | 'now'>,
 ): number {
-  const byAge = policy.maxAgeMs === undefined ? 0 : batchesOlderThan(offsets, policy.now - policy.maxAgeMs);
-  const byBytes = policy.maxBytes === undefined ? 0 : batchesBeyondBytes(offsets, policy.maxBytes);
+  const byAge = policy.ageMsMax === undefined ? 0 : batchesOlderThan(offsets, policy.now - policy.ageMsMax);
+  const byBytes = policy.bytesMax === undefined ? 0 : batchesBeyondBytes(offsets, policy.bytesMax);
   return Math.max(byAge, byBytes);
 }
 
@@ -86,10 +86,10 @@ function batchesBeyondBytes(offsets: OffsetIndex, bytesMax: number): number {
   return n;
 }
 
-/** `drop` lowered until the last batch dropped is at or below raft index `maxIndexInclusive`. */
-function batchesAtOrBelow(offsets: OffsetIndex, drop: number, maxIndexInclusive: number): number {
+/** `drop` lowered until the last batch dropped is at or below raft index `indexMaxInclusive`. */
+function batchesAtOrBelow(offsets: OffsetIndex, drop: number, indexMaxInclusive: number): number {
   let n = drop;
-  while (n > 0 && offsets.raftIndexAt(n - 1) > maxIndexInclusive) n--;
+  while (n > 0 && offsets.raftIndexAt(n - 1) > indexMaxInclusive) n--;
   return n;
 }
 

@@ -40,7 +40,7 @@ describe('random corruption of stored entries', () => {
     const written = new Map<string, Buffer>();
     try {
       for (const g of groupIds) t.store.openGroup(g, null);
-      const entries = groupIds.map((g) =>
+      const entries = groupIds.map(() =>
         Array.from({ length: entriesPerGroup }, (_, i) =>
           batchEntry({ index: i + 1, term: 1 + (i >> 2), baseOffset: 3 * i, records: 3, valueBytes: 40 + i }),
         ),

@@ -23,18 +23,18 @@ export interface ScrubResult {
 
 /**
  * One pass over the stored batches of `log` from raft index `fromIndex` up to
- * `maxIndexInclusive` and about `bytesMax` bytes, checking every CRC. Returns where the next pass
+ * `indexMaxInclusive` and about `bytesMax` bytes, checking every CRC. Returns where the next pass
  * continues (0 when it reached the end) and the first corrupt batch found, if any.
  */
 export async function scrubBatches(
   db: Db,
   log: GroupLog,
   fromIndex: number,
-  maxIndexInclusive: number,
+  indexMaxInclusive: number,
   bytesMax: number,
 ): Promise<ScrubResult> {
-  const { picked, bytes, pos } = pickBatches(log, log.offsets.findRaftIndex(fromIndex), maxIndexInclusive, bytesMax);
-  const nextIndex = nextScrubIndex(log, picked, pos, maxIndexInclusive);
+  const { picked, bytes, pos } = pickBatches(log, log.offsets.findRaftIndex(fromIndex), indexMaxInclusive, bytesMax);
+  const nextIndex = nextScrubIndex(log, picked, pos, indexMaxInclusive);
   if (picked.length === 0) return { nextIndex, corrupt: null, bytes: 0 };
   const values = await readEntryValues(db, log.groupId, picked);
   for (let i = 0; i < picked.length; i++) {
@@ -55,9 +55,9 @@ function nextScrubIndex(
   log: GroupLog,
   picked: readonly BatchLocation[],
   pos: number,
-  maxIndexInclusive: number,
+  indexMaxInclusive: number,
 ): number {
   const lastPicked = picked[picked.length - 1];
-  const done = pos >= log.offsets.count || log.offsets.at(pos).raftIndex > maxIndexInclusive;
+  const done = pos >= log.offsets.count || log.offsets.at(pos).raftIndex > indexMaxInclusive;
   return done || lastPicked === undefined ? 0 : lastPicked.raftIndex + 1;
 }

@@ -144,7 +144,7 @@ function describeFetchError(error: unknown): string {
 }
 
 function formatReport(report: HealthReport): string {
-  const components = Object.entries(report.components) as Array<[string, ComponentHealth]>;
+  const components = Object.entries<ComponentHealth>(report.components);
   const header = `broker ${report.broker_id}: ${report.status}, ${report.ready ? 'ready' : 'not ready'} (version ${report.version}, up ${formatUptime(report.uptime_seconds)})\n`;
   if (components.length === 0) return header;
   return (

@@ -72,7 +72,6 @@ import {
   commonActionWeightsDefault,
   cutLinkAtRandom,
   drawNetworkFaults,
-  encodeId,
   healNetwork,
   membersOf,
   nodeErrorViolation,
@@ -1294,9 +1293,9 @@ export class HostSimulation {
     // group for a tick, as designed: let stragglers land, then nothing may tick at all.
     await this.runFor(electionMs);
     await this.waitQuiesced('after the stragglers landed');
-    const ticksBefore = this.groupTicks();
+    const beforeTicks = this.groupTicks();
     await this.runFor(electionMs);
-    const ticked = this.groupTicks() - ticksBefore;
+    const ticked = this.groupTicks() - beforeTicks;
     if (ticked > 0)
       throw new SimViolation(
         'quiescence',
