@@ -1,9 +1,10 @@
 /** Shared set-up of the real-process tests: a 3-broker cluster in a temporary directory. */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { TestCluster } from '../src/index.js';
+import { TestCluster, brokerBinPath } from '../src/index.js';
 
 /**
  * Starts a 3-broker cluster before the file's tests and stops it (by PID) and removes its data
@@ -26,4 +27,35 @@ export function useCluster(name: string): { readonly cluster: TestCluster } {
       return holder.cluster;
     },
   };
+}
+
+/** What one `streambus` CLI process did. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built `streambus` CLI with `args` (and STREAMBUS_BOOTSTRAP), within `timeoutMs`. */
+export function runStreambus(
+  args: readonly string[],
+  options: { bootstrap?: string; timeoutMs?: number; bin?: string; stdin?: string } = {},
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [options.bin ?? brokerBinPath(), ...args],
+      {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          ...(options.bootstrap === undefined ? {} : { STREAMBUS_BOOTSTRAP: options.bootstrap }),
+        },
+        timeout: options.timeoutMs ?? 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+    );
+    child.stdin?.end(options.stdin ?? '');
+  });
 }

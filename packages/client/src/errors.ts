@@ -4,10 +4,12 @@
  * succeed if tried again. The SDK retries retriable errors itself within its bounds; what reaches
  * the user is final.
  */
+import * as grpc from '@grpc/grpc-js';
 import { ErrorCode, errorCodeName, readCallError, type ErrorCodeName } from '@streambus/proto';
 
 /** Codes that exist only on the client side. */
-export type ClientErrorCode = 'CLIENT_CLOSED' | 'DELIVERY_TIMEOUT' | 'INVALID_CONFIG' | 'ILLEGAL_STATE';
+export type ClientErrorCode =
+  'CLIENT_CLOSED' | 'DELIVERY_TIMEOUT' | 'INVALID_CONFIG' | 'ILLEGAL_STATE' | 'UNSUPPORTED_VERSION';
 
 /** Every code a StreamBus client error may carry. */
 export type StreamBusErrorCode = Exclude<ErrorCodeName, 'NONE'> | ClientErrorCode;
@@ -147,6 +149,12 @@ export class IllegalStateError extends StreamBusError {
   readonly retriable = false;
 }
 
+/** The broker does not know the call (gRPC UNIMPLEMENTED): it runs an older StreamBus version. Upgrade it. */
+export class UnsupportedVersionError extends StreamBusError {
+  readonly code = 'UNSUPPORTED_VERSION' as const;
+  readonly retriable = false;
+}
+
 /** The typed error for a protocol error code (NONE is not an error and reads as INTERNAL). */
 export function errorFromCode(code: ErrorCode, message: string, leaderId = 0): StreamBusError {
   const text = message === '' ? errorCodeName(code).toLowerCase().replace(/_/g, ' ') : message;
@@ -194,6 +202,10 @@ export function errorFromCode(code: ErrorCode, message: string, leaderId = 0): S
 export function errorFromCall(error: unknown, address: string): StreamBusError {
   if (error instanceof StreamBusError) return error;
   const info = readCallError(error);
+  if (info.grpcStatus === grpc.status.UNIMPLEMENTED)
+    return new UnsupportedVersionError(
+      `${address} does not serve this call: it runs an older StreamBus version; upgrade it first (${info.message})`,
+    );
   const detail = info.message === '' ? 'call failed' : info.message;
   const wrapped = errorFromCode(info.errorCode, `${address}: ${detail}`, info.leaderId);
   return wrapped;

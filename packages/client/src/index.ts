@@ -10,6 +10,7 @@ export type {
   TopicDescription,
   PartitionDescription,
   ClusterStatus,
+  BrokerDrainStatus,
   OffsetSpec,
 } from './admin/admin.js';
 export type { PartitionReassignment } from './admin/admin.js';
@@ -41,6 +42,7 @@ export {
   DeliveryTimeoutError,
   InvalidConfigError,
   IllegalStateError,
+  UnsupportedVersionError,
   errorFromCode,
 } from './errors.js';
 export type { StreamBusErrorCode, ClientErrorCode } from './errors.js';

@@ -18,6 +18,8 @@ export {
   produceTimeoutMsMax,
   adminTimeoutMsMax,
   producerDedupeWindowBatches,
+  drainWaitMsMax,
+  drainPartitionsListedMax,
   offsetTimestampLatest,
   offsetTimestampEarliest,
   errorCodeMetadataKey,
@@ -58,6 +60,8 @@ export type {
   ListOffsetsRequest,
   ListOffsetsPartitionResult,
   ListOffsetsResponse,
+  SetBrokerDrainedRequest,
+  SetBrokerDrainedResponse,
   StreamBusMethods,
   StreamBusMethodName,
 } from './rpc/types.js';

@@ -90,11 +90,24 @@ export function createSdkClient(options: CliClientOptions): CliClient {
           alive: broker.alive,
           leaderCount: broker.leaderCount,
           replicaCount: broker.replicaCount,
+          drained: broker.drained,
         })),
         underReplicatedPartitions: status.underReplicatedPartitions,
         offlinePartitions: status.offlinePartitions,
         topicCount: status.topicCount,
         partitionCount: status.partitionCount,
+      };
+    },
+    setBrokerDrained: async (brokerId, drained, waitMs) => {
+      const status = drained
+        ? await admin.drainBroker(brokerId ?? undefined, { waitMs })
+        : await admin.undrainBroker(brokerId ?? undefined);
+      return {
+        brokerId: status.brokerId,
+        drained: status.drained,
+        groupsLed: status.groupsLed,
+        controllerLeader: status.controllerLeader,
+        partitionsLed: status.partitionsLed,
       };
     },
     close: async () => {

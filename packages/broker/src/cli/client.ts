@@ -35,6 +35,19 @@ export interface CliBrokerStatus {
   readonly alive: boolean;
   readonly leaderCount: number;
   readonly replicaCount: number;
+  /** In maintenance mode (`broker drain`). */
+  readonly drained: boolean;
+}
+
+/** Where a broker stands in maintenance mode (`broker drain`, `broker undrain`). */
+export interface CliDrainStatus {
+  readonly brokerId: number;
+  readonly drained: boolean;
+  /** Raft groups it still leads, the controller group included. */
+  readonly groupsLed: number;
+  readonly controllerLeader: boolean;
+  /** Some of the partitions it still leads. */
+  readonly partitionsLed: readonly CliTopicPartition[];
 }
 
 export interface CliClusterStatus {
@@ -112,6 +125,12 @@ export interface CliClient {
   /** Committed records in offset order per partition, until the signal aborts. */
   consume(request: CliConsumeRequest): AsyncIterable<CliRecord>;
   clusterStatus(): Promise<CliClusterStatus>;
+  /**
+   * Drains (maintenance mode on) or undrains broker `brokerId`; null: the broker at the single
+   * bootstrap address. A drain waits up to `waitMs` for the broker to lead nothing and answers
+   * what it still leads. Fails with INVALID_REQUEST (unknown broker), UNSUPPORTED_VERSION.
+   */
+  setBrokerDrained(brokerId: number | null, drained: boolean, waitMs: number): Promise<CliDrainStatus>;
   close(): Promise<void>;
 }
 

@@ -20,10 +20,15 @@ export const produceBatchRecordsMax = 500;
 export const produceBatchBytesMax = 1024 * 1024;
 /** One stdin line is one record; longer lines are refused rather than buffered without end. */
 export const stdinLineBytesMax = 1024 * 1024;
+/** `broker drain` waits this long for the broker to lead nothing unless --timeout says otherwise. */
+export const drainTimeoutMsDefault = 60_000;
+/** Each `broker drain` call lets the broker wait this long before it answers with its progress. */
+export const drainCallWaitMs = 2_000;
 /** Brokers accepted in --bootstrap. */
 export const bootstrapAddressesMax = 64;
 
 assert(stdinLineBytesMax <= produceBatchBytesMax, 'one line fits in one batch');
+assert(drainCallWaitMs < drainTimeoutMsDefault, 'a drain reports progress more than once');
 assert(healthTimeoutMsDefault <= operationTimeoutMsDefault, 'a health probe is no slower than an operation');
 
 /** A graceful stop (leadership hand-off, flush) that takes longer than this exits 1 anyway. */

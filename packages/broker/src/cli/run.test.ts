@@ -4,6 +4,7 @@ import type {
   CliClient,
   CliClientOptions,
   CliConsumeRequest,
+  CliDrainStatus,
   CliNewTopic,
   CliPartitionReassignment,
   CliProduceRecord,
@@ -121,14 +122,27 @@ class FakeClient implements CliClient {
       clusterId: 'streambus',
       controllerId: 2,
       brokers: [
-        { id: 2, host: '127.0.0.1', port: 9093, alive: true, leaderCount: 3, replicaCount: 6 },
-        { id: 1, host: '127.0.0.1', port: 9092, alive: true, leaderCount: 2, replicaCount: 6 },
-        { id: 3, host: '127.0.0.1', port: 9094, alive: false, leaderCount: 0, replicaCount: 6 },
+        { id: 2, host: '127.0.0.1', port: 9093, alive: true, leaderCount: 3, replicaCount: 6, drained: false },
+        { id: 1, host: '127.0.0.1', port: 9092, alive: true, leaderCount: 2, replicaCount: 6, drained: true },
+        { id: 3, host: '127.0.0.1', port: 9094, alive: false, leaderCount: 0, replicaCount: 6, drained: false },
       ],
       underReplicatedPartitions: [{ topic: 'events', partition: 4 }],
       offlinePartitions: [],
       topicCount: 1,
       partitionCount: 6,
+    };
+  }
+  /** Groups the drained broker still leads, answered by successive drain calls. */
+  drainProgress: number[] = [0];
+  async setBrokerDrained(brokerId: number | null, drained: boolean, waitMs: number): Promise<CliDrainStatus> {
+    this.check(`setBrokerDrained ${brokerId} ${drained} ${waitMs}`);
+    const groupsLed = drained ? (this.drainProgress.shift() ?? 0) : 0;
+    return {
+      brokerId: brokerId ?? 7,
+      drained,
+      groupsLed,
+      controllerLeader: groupsLed > 1,
+      partitionsLed: groupsLed > 0 ? [{ topic: 'events', partition: 2 }] : [],
     };
   }
   async close(): Promise<void> {
@@ -414,10 +428,10 @@ describe('client verbs against a fake client', () => {
     expect(h.stdout()).toBe(
       [
         'cluster streambus: controller broker 2, 3 brokers, 1 topics, 6 partitions',
-        'BROKER  ADDRESS         ALIVE  LEADERS  REPLICAS',
-        '1       127.0.0.1:9092  yes    2        6',
-        '2       127.0.0.1:9093  yes    3        6',
-        '3       127.0.0.1:9094  NO     0        6',
+        'BROKER  ADDRESS         ALIVE  DRAINED  LEADERS  REPLICAS',
+        '1       127.0.0.1:9092  yes    yes      2        6',
+        '2       127.0.0.1:9093  yes    no       3        6',
+        '3       127.0.0.1:9094  NO     no       0        6',
         'under-replicated partitions: events-4',
         'offline partitions: none',
         '',
@@ -428,9 +442,63 @@ describe('client verbs against a fake client', () => {
     expect(jsonLines(json.stdout())[0]).toMatchObject({
       cluster_id: 'streambus',
       controller: 2,
-      brokers: expect.arrayContaining([{ id: 3, address: '127.0.0.1:9094', alive: false, leaders: 0, replicas: 6 }]),
+      brokers: expect.arrayContaining([
+        { id: 3, address: '127.0.0.1:9094', alive: false, drained: false, leaders: 0, replicas: 6 },
+      ]),
       under_replicated: [{ topic: 'events', partition: 4 }],
     });
+  });
+
+  it('broker drain repeats the drain call, printing progress, until the broker leads nothing', async () => {
+    const h = harness();
+    h.client.drainProgress = [2, 1, 0];
+    expect(await runCli(['broker', 'drain', '--broker', '3'], h.deps)).toBe(0);
+    expect(h.client.calls).toEqual([
+      'setBrokerDrained 3 true 2000',
+      'setBrokerDrained 3 true 2000',
+      'setBrokerDrained 3 true 2000',
+    ]);
+    expect(h.stderr()).toMatch(
+      /^broker 3: draining, still leads 2 groups \(the controller, events-2\) \(\d+\.\ds of 60s\)\n/,
+    );
+    expect(h.stderr()).toContain('broker 3: draining, still leads 1 group (events-2)');
+    expect(h.stdout()).toBe(
+      'broker 3 drained: it leads nothing and is no preferred leader until: streambus broker undrain --broker 3\n',
+    );
+    expect(h.factoryOptions[0]?.timeoutMs).toBe(60_000);
+  });
+
+  it('broker drain without --broker means the single bootstrap broker; several addresses need --broker', async () => {
+    const h = harness();
+    expect(await runCli(['broker', 'drain', '--bootstrap', 'b1:9092', '--json'], h.deps)).toBe(0);
+    expect(h.client.calls).toEqual(['setBrokerDrained null true 2000']);
+    expect(lastJson(h.stdout())).toEqual({
+      broker: 7,
+      drained: true,
+      groups_led: 0,
+      controller_leader: false,
+      partitions_led: [],
+    });
+    const several = harness();
+    expect(await runCli(['broker', 'drain', '--bootstrap', 'b1:9092,b2:9092'], several.deps)).toBe(2);
+    expect(several.stderr()).toContain('--bootstrap lists several brokers: say which one with --broker ID');
+    expect(several.client.calls).toEqual([]);
+  });
+
+  it('broker drain gives up at --timeout with exit 3 and says what the broker still leads', async () => {
+    const h = harness();
+    h.client.drainProgress = [4, 4, 4, 4, 4, 4];
+    expect(await runCli(['broker', 'drain', '--broker', '2', '--timeout', '1s'], h.deps)).toBe(3);
+    expect(h.stderr()).toContain('streambus broker drain: broker 2 still leads 4 groups');
+    expect(h.stderr()).toContain('it stays drained, run drain again or undrain it (TIMEOUT)');
+  });
+
+  it('broker undrain records the flag once', async () => {
+    const h = harness();
+    expect(await runCli(['broker', 'undrain', '--broker', '2'], h.deps)).toBe(0);
+    expect(h.client.calls).toEqual(['setBrokerDrained 2 false 0']);
+    expect(h.stdout()).toBe('broker 2 undrained: leaders hand its preferred partitions back once it is in sync\n');
+    expect(await runCli(['broker', 'undrain', '--broker', '0'], h.deps)).toBe(2);
   });
 
   it('maps unavailable and timeout errors to exit 3, other failures to exit 1', async () => {

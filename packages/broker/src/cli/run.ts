@@ -7,6 +7,7 @@ import { suggest } from '../config/suggest.js';
 import { streambusVersion } from '../version.js';
 import type { CliDeps, Command, OptionValues } from './command.js';
 import { UsageError } from './command.js';
+import { brokerDrain, brokerUndrain } from './commands/broker.js';
 import { clusterStatus } from './commands/cluster.js';
 import { configDump, configKeys } from './commands/config.js';
 import { consume } from './commands/consume.js';
@@ -29,6 +30,8 @@ export const commands: readonly Command[] = [
   produce,
   consume,
   clusterStatus,
+  brokerDrain,
+  brokerUndrain,
   health,
   configDump,
   configKeys,

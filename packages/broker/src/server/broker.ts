@@ -48,6 +48,7 @@ import { BrokerHealth } from './broker-health.js';
 import { ClientService } from './client-service.js';
 import type { ClientServiceDeps } from './client-service.js';
 import {
+  drainHandOffPollMs,
   shutdownCallsGraceMs,
   partitionReportIntervalMs,
   preferredLeaderCheckMs,
@@ -60,6 +61,8 @@ import { ControllerGateway } from './controller-gateway.js';
 import { inSyncReplicas } from './follower-progress.js';
 import { Forwarder } from './forwarder.js';
 import { handOffLeadership } from './leadership-hand-off.js';
+import { Maintenance } from './maintenance.js';
+import { OperationsService } from './operations-service.js';
 import { Reconfigurer } from './reconfigurer.js';
 import { ReplicaLifecycle, confState } from './replica-lifecycle.js';
 import { RetentionEnforcer } from './retention.js';
@@ -108,6 +111,7 @@ export class Broker {
   private readonly reporter: PartitionReporter;
   private readonly retention: RetentionEnforcer;
   private readonly health: BrokerHealth;
+  private readonly maintenance: Maintenance;
   private readonly server: grpc.Server;
   private readonly peerService: PeerServiceHandle;
   // Start and stop.
@@ -223,7 +227,19 @@ export class Broker {
       peerAlive: (id: NodeId) => id === this.nodeId || this.host.peerAlive(id),
     } satisfies ClientServiceDeps;
     const service = new ClientService(clientServiceDeps, componentLogger(this.logger, 'grpc'), this.metrics);
-    addStreamBusService(this.server, service.handlers());
+    this.maintenance = new Maintenance({
+      nodeId: this.nodeId,
+      host: this.host,
+      state: () => this.controller.state,
+      controllerLeaderId: () => this.gateway.leaderId(),
+      propose: (command, deadlineMs) => this.gateway.propose(command, deadlineMs),
+      logger: this.logger,
+    });
+    const operations = new OperationsService(
+      { maintenance: this.maintenance, fatal: () => this.fatalError },
+      componentLogger(this.logger, 'grpc'),
+    );
+    addStreamBusService(this.server, { ...service.handlers(), ...operations.handlers() });
     this.peerService = addPeerService(
       this.server,
       {
@@ -316,6 +332,7 @@ export class Broker {
     this.logger.info({ listen: `${listen.host}:${this.boundPort}`, members: this.memberIds() }, 'broker serving');
     this.every(partitionReportIntervalMs, () => this.reporter.report());
     this.every(preferredLeaderCheckMs, () => this.reporter.restorePreferredLeaders());
+    this.every(drainHandOffPollMs, () => this.maintenance.handOff());
     this.every(reconcileIntervalMs, () => this.lifecycle.reconcile());
     this.every(retentionCheckMs, () => this.retention.run());
     const metrics = this.metrics;

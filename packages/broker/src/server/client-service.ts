@@ -72,6 +72,7 @@ import {
   replicationFactorDefault,
 } from './constants.js';
 import { isForwarded } from './forwarder.js';
+import type { OperationsMethodName } from './operations-service.js';
 import { forwardWhileHeard } from './peer-watch.js';
 
 /** What the cluster knows of a partition's leadership, from this broker's point of view. */
@@ -148,7 +149,8 @@ export class ClientService {
     private readonly metrics: BrokerMetrics | undefined,
   ) {}
 
-  handlers(): StreamBusHandlers {
+  /** Every RPC but the operator ones (OperationsService). */
+  handlers(): Omit<StreamBusHandlers, OperationsMethodName> {
     return {
       Metadata: this.unary('Metadata', (request: MetadataRequest) => this.metadata(request)),
       CreateTopics: this.unary('CreateTopics', (request: CreateTopicsRequest) => this.createTopics(request)),
@@ -456,9 +458,11 @@ export class ClientService {
     }
     const brokers: BrokerStatus[] = state.brokers().map((info) => ({
       broker: { id: info.id, host: info.host, port: info.port, rack: info.rack ?? '' },
-      alive: !info.fenced && this.deps.peerAlive(info.id),
+      alive: this.deps.peerAlive(info.id),
       leaderCount: leaders.get(info.id) ?? 0,
       replicaCount: replicas.get(info.id) ?? 0,
+      // Maintenance mode is the controller's fenced flag (see maintenance.ts).
+      drained: info.fenced,
     }));
     return {
       clusterId: this.deps.clusterId,

@@ -43,6 +43,8 @@ export const producerIdBlockSize = 1_000;
 export const leadershipHandoffMsMax = 10_000;
 /** How often a stopping broker looks whether its leaderships moved, and asks again. */
 export const leadershipHandoffPollMs = 100;
+/** How often a drained broker hands away the leaderships it holds (an election may give it one again). */
+export const drainHandOffPollMs = 250;
 /** On a graceful stop, in-flight calls (long polls) get this long to finish; then the server closes regardless. */
 export const shutdownCallsGraceMs = 2_000;
 /** Gauges (groups, leaders, storage bytes) are sampled this often. */
@@ -79,6 +81,7 @@ assert(producerIdBlockSize > 0, 'a producer id block is not empty');
 assert(promoteLagEntriesMax < isrLagEntriesMax, 'a promoted learner is in sync');
 assert(removedReplicaGraceMs > 4 * partitionReportIntervalMs, 'a removed replica waits for several leader reports');
 assert(leadershipHandoffPollMs < leadershipHandoffMsMax, 'a stopping broker asks more than once');
+assert(drainHandOffPollMs < preferredLeaderCheckMs, 'a drained broker hands away faster than leaders hand back');
 assert(leaderWaitPollMs < createTopicsLeaderWaitMsMax, 'CreateTopics looks more than once');
 assert(controllerRetryPauseMs < controllerCommandDeadlineMs, 'a controller command is tried more than once');
 assert(forwardedApplyWaitMsMax < controllerCommandDeadlineMs, 'a forwarded command leaves time to answer');

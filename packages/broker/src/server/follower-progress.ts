@@ -20,12 +20,20 @@ export function inSyncReplicas(selfId: NodeId, status: HostGroupStatus): NodeId[
   return isr.sort((a, b) => a - b);
 }
 
-/** The voter to hand leadership to: the live one with the longest log; 0 when there is none. */
-export function handOffTarget(selfId: NodeId, status: HostGroupStatus): NodeId {
+/**
+ * The voter to hand leadership to: the live one with the longest log among those `eligible`
+ * accepts (default all: a stopping broker takes any; a drained one skips the drained); 0 when
+ * there is none.
+ */
+export function handOffTarget(
+  selfId: NodeId,
+  status: HostGroupStatus,
+  eligible: (id: NodeId) => boolean = () => true,
+): NodeId {
   let best: NodeId = 0;
   let bestMatch = -1;
   for (const [id, progress] of status.progress) {
-    if (id === selfId || progress.isLearner || !progress.recentActive) continue;
+    if (id === selfId || progress.isLearner || !progress.recentActive || !eligible(id)) continue;
     if (progress.match > bestMatch) {
       best = id;
       bestMatch = progress.match;

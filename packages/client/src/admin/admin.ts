@@ -3,12 +3,22 @@
  * requests to the controller); retriable failures are retried with backoff a bounded number of
  * times, the rest surface as typed errors.
  */
-import { ErrorCode, offsetTimestampEarliest, offsetTimestampLatest, type TopicMetadata } from '@streambus/proto';
+import {
+  ErrorCode,
+  drainWaitMsMax,
+  offsetTimestampEarliest,
+  offsetTimestampLatest,
+  type SetBrokerDrainedResponse,
+  type TopicMetadata,
+} from '@streambus/proto';
 import { Cluster } from '../cluster/cluster.js';
 import { listOffsetsAtLeaders, type OffsetAnswer } from '../cluster/list-offsets.js';
 import type { ClientOptions } from '../cluster/options.js';
 import { InvalidConfigError, errorFromCode } from '../errors.js';
 import type { TopicPartition } from '../records.js';
+
+/** How long a drain call waits for the broker's leaderships to move, by default. */
+const drainWaitMsDefault = 5_000;
 
 /** Admin options: the common client options. */
 export type AdminOptions = ClientOptions;
@@ -56,6 +66,8 @@ export interface ClusterStatus {
     alive: boolean;
     leaderCount: number;
     replicaCount: number;
+    /** In maintenance mode (`drainBroker`): leads nothing, gets no new replicas. */
+    drained: boolean;
   }[];
   underReplicatedPartitions: TopicPartition[];
   offlinePartitions: TopicPartition[];
@@ -67,6 +79,21 @@ export interface ClusterStatus {
 export interface PartitionReassignment {
   partition: number;
   replicas: number[];
+}
+
+/** Where a broker stands in maintenance mode (`drainBroker`, `undrainBroker`). */
+export interface BrokerDrainStatus {
+  brokerId: number;
+  /** The maintenance flag as the controller recorded it. */
+  drained: boolean;
+  /** Raft groups the broker still leads (partitions and the controller group). */
+  groupsLed: number;
+  /** True while it leads the controller group. */
+  controllerLeader: boolean;
+  /** Up to 100 of the partitions it still leads. */
+  partitionsLed: TopicPartition[];
+  /** The broker that counted: exact when it is `brokerId`, else the controller's last reports. */
+  answeredBy: number;
 }
 
 /** Which offset to look up: earliest, latest, or the first at or after a timestamp (ms). */
@@ -183,12 +210,54 @@ export class Admin {
         alive: b.alive,
         leaderCount: b.leaderCount,
         replicaCount: b.replicaCount,
+        drained: b.drained,
       })),
       underReplicatedPartitions: r.underReplicatedPartitions.map(({ topic, partition }) => ({ topic, partition })),
       offlinePartitions: r.offlinePartitions.map(({ topic, partition }) => ({ topic, partition })),
       topicCount: r.topicCount,
       partitionCount: r.partitionCount,
     };
+  }
+
+  /**
+   * Puts a broker in maintenance mode (`streambus broker drain`): the controller records it, and
+   * the broker hands every leadership it holds to in-sync peers, stops being a preferred leader
+   * and gets no new replicas. `brokerId` undefined means the broker this client reaches (give
+   * one bootstrap server). The call goes to that broker and waits up to `waitMs` (at most
+   * 10000, default 5000) for it to lead nothing; call again until `groupsLed` is 0. Throws
+   * INVALID_REQUEST for an unknown broker, UNSUPPORTED_VERSION when the broker predates drain.
+   */
+  async drainBroker(brokerId?: number, options: { waitMs?: number } = {}): Promise<BrokerDrainStatus> {
+    const waitMs = options.waitMs ?? drainWaitMsDefault;
+    if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > drainWaitMsMax)
+      throw new InvalidConfigError(`waitMs must be in 0..${drainWaitMsMax}, got ${waitMs}`);
+    return this.setBrokerDrained(brokerId, true, waitMs);
+  }
+
+  /**
+   * Takes a broker out of maintenance mode (`streambus broker undrain`): leaders hand its
+   * preferred partitions back to it once it is in sync. Served by any broker.
+   */
+  undrainBroker(brokerId?: number): Promise<BrokerDrainStatus> {
+    return this.setBrokerDrained(brokerId, false, 0);
+  }
+
+  private async setBrokerDrained(
+    brokerId: number | undefined,
+    drained: boolean,
+    waitMs: number,
+  ): Promise<BrokerDrainStatus> {
+    if (brokerId !== undefined && (!Number.isInteger(brokerId) || brokerId < 1))
+      throw new InvalidConfigError(`broker id must be a positive integer, got ${brokerId}`);
+    if (brokerId !== undefined && !this.cluster.brokerList().some((broker) => broker.id === brokerId))
+      await this.cluster.refreshMetadata();
+    const request = { brokerId: brokerId ?? 0, drained, waitMs };
+    // The broker being drained answers best; an undrain goes to any broker when it is away.
+    const target = brokerId === undefined || (!drained && this.cluster.isBackingOff(brokerId)) ? 'any' : brokerId;
+    const response = await this.cluster.callWithRetries(target, 'SetBrokerDrained', request, {
+      deadlineMs: this.cluster.options.requestTimeoutMs + waitMs,
+    });
+    return drainStatus(response);
   }
 
   /** Offsets of partitions: earliest, latest (the high watermark), or by timestamp. */
@@ -209,6 +278,17 @@ export class Admin {
     this.cluster.close();
     return Promise.resolve();
   }
+}
+
+function drainStatus(response: SetBrokerDrainedResponse): BrokerDrainStatus {
+  return {
+    brokerId: response.brokerId,
+    drained: response.drained,
+    groupsLed: response.groupsLed,
+    controllerLeader: response.controllerLeader,
+    partitionsLed: response.partitionsLed.map(({ topic, partition }) => ({ topic, partition })),
+    answeredBy: response.answeredBy,
+  };
 }
 
 function describe(topic: TopicMetadata): TopicDescription {

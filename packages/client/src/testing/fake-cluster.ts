@@ -142,6 +142,8 @@ export class FakeStreamBusCluster {
   private readonly stoppedBrokers = new Set<number>();
   private readonly fronts = new Map<number, FaultFront>();
   private nextLeader = 0;
+  /** Brokers in maintenance mode (SetBrokerDrained). */
+  private readonly drainedBrokers = new Set<number>();
 
   private constructor(
     readonly brokerCount: number,
@@ -437,6 +439,7 @@ export class FakeStreamBusCluster {
             alive: true,
             leaderCount: leaderCounts.get(id) ?? 0,
             replicaCount: partitionCount,
+            drained: this.drainedBrokers.has(id),
           })),
           underReplicatedPartitions: [],
           offlinePartitions: [],
@@ -551,6 +554,30 @@ export class FakeStreamBusCluster {
               timestampMs: found?.timestamp ?? -1,
             };
           }),
+        });
+      },
+      SetBrokerDrained: (call, callback) => {
+        const target = call.request.brokerId === 0 ? brokerId : call.request.brokerId;
+        if (!this.ports.has(target))
+          return callback(makeCallError(ErrorCode.INVALID_REQUEST, `broker ${target} is not registered`));
+        if (call.request.drained) this.drainedBrokers.add(target);
+        else this.drainedBrokers.delete(target);
+        // A drained broker hands its partitions to the next replica at once.
+        const others = [...this.ports.keys()].filter((id) => !this.drainedBrokers.has(id));
+        for (const topic of this.topics.values()) {
+          for (const [index, p] of topic.partitions.entries()) {
+            if (p.leaderId !== target || !call.request.drained || others.length === 0) continue;
+            p.leaderId = others[index % others.length] as number;
+            p.leaderEpoch += 1;
+          }
+        }
+        callback(null, {
+          brokerId: target,
+          drained: this.drainedBrokers.has(target),
+          groupsLed: 0,
+          controllerLeader: false,
+          partitionsLed: [],
+          answeredBy: brokerId,
         });
       },
     };

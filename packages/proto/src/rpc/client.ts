@@ -62,6 +62,7 @@ const methodNames: readonly StreamBusMethodName[] = [
   'Produce',
   'Fetch',
   'ListOffsets',
+  'SetBrokerDrained',
 ];
 
 type UnaryCallback = (error: grpc.ServiceError | null, response?: unknown) => void;

@@ -53,6 +53,10 @@ export const producerDedupeWindowBatches = 5;
 export const offsetTimestampLatest = -1;
 /** ListOffsets timestamp asking for the earliest offset (the log start offset). */
 export const offsetTimestampEarliest = -2;
+/** Longest SetBrokerDrained wait_ms: a drained broker answers within it (callers repeat the call). */
+export const drainWaitMsMax = 10_000;
+/** Partitions a SetBrokerDrained answer lists at most (partitions_led). */
+export const drainPartitionsListedMax = 100;
 /** gRPC metadata key carrying the error code name of a failed call. */
 export const errorCodeMetadataKey = 'streambus-error-code';
 /** gRPC metadata key carrying the leader hint of a NOT_LEADER / NOT_CONTROLLER call failure. */

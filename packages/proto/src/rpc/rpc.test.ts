@@ -58,6 +58,7 @@ describe('rpc: StreamBus service over grpc-js', () => {
       InitProducerId: unimplemented,
       Fetch: unimplemented,
       ListOffsets: () => undefined, // never answers: the call ends by its deadline or a cancel
+      SetBrokerDrained: unimplemented,
     };
     addStreamBusService(server, handlers);
     const port = await new Promise<number>((resolve, reject) =>

@@ -113,6 +113,7 @@ export interface BrokerStatus {
   alive: boolean;
   leaderCount: number;
   replicaCount: number;
+  drained: boolean;
 }
 
 export interface PartitionRef {
@@ -230,6 +231,21 @@ export interface ListOffsetsResponse {
   partitions: ListOffsetsPartitionResult[];
 }
 
+export interface SetBrokerDrainedRequest {
+  brokerId: number;
+  drained: boolean;
+  waitMs: number;
+}
+
+export interface SetBrokerDrainedResponse {
+  brokerId: number;
+  drained: boolean;
+  groupsLed: number;
+  controllerLeader: boolean;
+  partitionsLed: PartitionRef[];
+  answeredBy: number;
+}
+
 /** Request and response types of each RPC of the StreamBus service, keyed by method name. */
 export interface StreamBusMethods {
   Metadata: { request: MetadataRequest; response: MetadataResponse };
@@ -241,6 +257,7 @@ export interface StreamBusMethods {
   Produce: { request: ProduceRequest; response: ProduceResponse };
   Fetch: { request: FetchRequest; response: FetchResponse };
   ListOffsets: { request: ListOffsetsRequest; response: ListOffsetsResponse };
+  SetBrokerDrained: { request: SetBrokerDrainedRequest; response: SetBrokerDrainedResponse };
 }
 
 /** Name of one RPC of the StreamBus service. */

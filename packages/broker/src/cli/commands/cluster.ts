@@ -34,6 +34,7 @@ function statusToJson(status: CliClusterStatus): unknown {
       id: broker.id,
       address: `${broker.host}:${broker.port}`,
       alive: broker.alive,
+      drained: broker.drained,
       leaders: broker.leaderCount,
       replicas: broker.replicaCount,
     })),
@@ -51,6 +52,7 @@ function formatStatus(status: CliClusterStatus): string {
       String(broker.id),
       `${broker.host}:${broker.port}`,
       broker.alive ? 'yes' : 'NO',
+      broker.drained ? 'yes' : 'no',
       String(broker.leaderCount),
       String(broker.replicaCount),
     ]);
@@ -58,7 +60,7 @@ function formatStatus(status: CliClusterStatus): string {
     items.length === 0 ? 'none' : items.map(partitionName).join(', ');
   return (
     header +
-    formatTable(['BROKER', 'ADDRESS', 'ALIVE', 'LEADERS', 'REPLICAS'], rows) +
+    formatTable(['BROKER', 'ADDRESS', 'ALIVE', 'DRAINED', 'LEADERS', 'REPLICAS'], rows) +
     `under-replicated partitions: ${list(status.underReplicatedPartitions)}\n` +
     `offline partitions: ${list(status.offlinePartitions)}\n`
   );

@@ -1,0 +1,98 @@
+/**
+ * The operator RPCs of the StreamBus service (maintenance mode), apart from the client data path
+ * in ClientService. Each handler answers a typed error; an assertion failure still crashes.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { ErrorCode, makeCallError } from '@streambus/proto';
+import type { SetBrokerDrainedRequest, SetBrokerDrainedResponse, StreamBusHandlers } from '@streambus/proto';
+import { rethrowBug } from '../bugs.js';
+import type { Logger } from '../logging/logger.js';
+import { ControllerUnavailableError } from './controller-gateway.js';
+import { DrainRefusedError } from './maintenance.js';
+import type { DrainStatus } from './maintenance.js';
+
+/** The RPCs this service serves. */
+export type OperationsMethodName = 'SetBrokerDrained';
+
+/** Maintenance mode as the service uses it (Maintenance). */
+export interface OperationsMaintenance {
+  setDrained(brokerId: number, drained: boolean, waitMs: number): Promise<DrainStatus>;
+}
+
+export interface OperationsServiceDeps {
+  readonly maintenance: OperationsMaintenance;
+  /** Why this broker stopped serving (its store failed), or null. */
+  fatal(): Error | null;
+}
+
+export class OperationsService {
+  constructor(
+    private readonly deps: OperationsServiceDeps,
+    private readonly logger: Logger,
+  ) {}
+
+  handlers(): Pick<StreamBusHandlers, OperationsMethodName> {
+    return {
+      SetBrokerDrained: this.unary('SetBrokerDrained', (request: SetBrokerDrainedRequest) =>
+        this.setBrokerDrained(request),
+      ),
+    };
+  }
+
+  private async setBrokerDrained(request: SetBrokerDrainedRequest): Promise<SetBrokerDrainedResponse> {
+    if (!Number.isInteger(request.brokerId) || request.brokerId < 0)
+      throw new RequestError(ErrorCode.INVALID_REQUEST, `broker id ${request.brokerId} is not a broker id`);
+    const status = await this.deps.maintenance.setDrained(request.brokerId, request.drained, request.waitMs);
+    return {
+      brokerId: status.brokerId,
+      drained: status.drained,
+      groupsLed: status.groupsLed,
+      controllerLeader: status.controllerLeader,
+      partitionsLed: status.partitionsLed.map((ref) => ({ topic: ref.topic, partition: ref.partition })),
+      answeredBy: status.answeredBy,
+    };
+  }
+
+  private unary<Req, Res>(name: string, run: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const fatal = this.deps.fatal();
+      if (fatal !== null) {
+        callback(
+          makeCallError(
+            ErrorCode.BROKER_NOT_AVAILABLE,
+            `this broker stopped serving after a storage failure: ${fatal.message}`,
+          ),
+        );
+        return;
+      }
+      run(call.request).then(
+        (response) => callback(null, response),
+        (error: unknown) => {
+          rethrowBug(error);
+          if (error instanceof RequestError) callback(makeCallError(error.errorCode, error.message));
+          else if (error instanceof DrainRefusedError)
+            callback(makeCallError(ErrorCode.INVALID_REQUEST, error.message));
+          else if (error instanceof ControllerUnavailableError)
+            callback(makeCallError(ErrorCode.REQUEST_TIMED_OUT, error.message));
+          else {
+            this.logger.error(
+              { rpc: name, err: error instanceof Error ? error.stack : String(error) },
+              'request failed',
+            );
+            callback(makeCallError(ErrorCode.INTERNAL, `internal error in ${name}; see the broker log`));
+          }
+        },
+      );
+    };
+  }
+}
+
+/** A request refused with a protocol error code. */
+class RequestError extends Error {
+  constructor(
+    readonly errorCode: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
