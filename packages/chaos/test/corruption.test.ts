@@ -73,7 +73,9 @@ describe('a flipped bit on a follower', () => {
     await until(() => {
       const current = chaos.leaderOf(groupId);
       if (current === follower) return 1;
-      if (current > 0) chaos.inner.broker(current).host.transferLeadership(groupId, follower);
+      // Only from a broker that still leads as it sees it: leadership may have moved since.
+      const host = current > 0 ? chaos.inner.broker(current).host : undefined;
+      if (host?.isLeader(groupId) === true) host.transferLeadership(groupId, follower);
       return 0;
     });
     await until(() => (readers.caughtUp([40]) ? 1 : 0));

@@ -10,6 +10,7 @@ import { realBandwidthQueueMs } from '../constants.js';
 import type { History } from '../history/history.js';
 import { describeRealStep, splitSides, stepBroker } from './real-schedule.js';
 import type { RealFaultKind, RealFaultStep } from './real-schedule.js';
+import { rethrowBug } from '../bugs.js';
 
 export interface RealNemesisStats {
   readonly stepsByKind: Map<RealFaultKind, number>;
@@ -228,6 +229,7 @@ export class RealNemesis {
       else await this.real.cluster.waitReady(id, restartReadyMs);
       this.stoppedOnPurpose.delete(id);
     } catch (error) {
+      rethrowBug(error);
       this.stats.restartFailures.push(`broker ${id}: ${(error as Error).message.split('\n')[0] ?? ''}`);
       this.event(`restart of broker ${id} failed: ${(error as Error).message.split('\n')[0] ?? ''}`);
       // Still stopped on purpose: the next step (or the final heal) tries again.

@@ -39,6 +39,7 @@ import { RealNemesis } from './real-nemesis.js';
 import type { RealNemesisStats } from './real-nemesis.js';
 import { planRealSchedule, realFaultKinds } from './real-schedule.js';
 import type { RealFaultKind } from './real-schedule.js';
+import { rethrowBug } from '../bugs.js';
 
 export interface RealRunOptions {
   readonly seed: number;
@@ -218,6 +219,7 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
       try {
         await nemesis.run(step);
       } catch (error) {
+        rethrowBug(error);
         history.fault(`step #${step.index} failed: ${(error as Error).message}`);
         notes.push(`step #${step.index} (${step.kind}) failed: ${(error as Error).message.split('\n')[0] ?? ''}`);
       }

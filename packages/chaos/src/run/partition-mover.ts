@@ -16,6 +16,7 @@ import { Role } from '@streambus/raft';
 import type { History } from '../history/history.js';
 import type { FaultStep } from '../nemesis/schedule.js';
 import type { ChaosCluster } from './chaos-cluster.js';
+import { rethrowBug } from '../bugs.js';
 
 // Bounds of a move (kept here: src/constants.ts belongs to the harness's other owners).
 /** One ReassignPartitions call: its deadline and the broker's controller timeout. */
@@ -125,6 +126,7 @@ export class PartitionMover {
           );
           return;
         } catch (error) {
+          rethrowBug(error);
           lastError = (error as Error).message;
           await sleep(250);
         }

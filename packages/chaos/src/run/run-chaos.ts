@@ -41,6 +41,7 @@ import { ReaderWorkload } from '../workload/readers.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { PartitionMover } from './partition-mover.js';
 import { replayFlags, replayLine } from './replay-command.js';
+import { rethrowBug } from '../bugs.js';
 
 export interface ChaosRunOptions {
   readonly seed: number;
@@ -399,6 +400,7 @@ async function runStep(
   try {
     await undo();
   } catch (error) {
+    rethrowBug(error);
     history.fault(`undo of #${step.index} failed: ${(error as Error).message}; healed at the end`);
   }
 }
@@ -466,6 +468,7 @@ async function runExtra(
       cluster.inner.broker(leader).host.transferLeadership(groupId, target);
       history.fault(`transfer of group ${groupId} from ${leader} to ${target}`);
     } catch (error) {
+      rethrowBug(error);
       history.fault(`transfer of group ${groupId} from ${leader} to ${target} refused: ${(error as Error).message}`);
     }
     return;
@@ -478,6 +481,7 @@ async function runExtra(
     });
     history.fault(`topic ${name} created`);
   } catch (error) {
+    rethrowBug(error);
     history.fault(`topic ${name} not created during the fault: ${(error as Error).message}`);
   } finally {
     await admin.close();
