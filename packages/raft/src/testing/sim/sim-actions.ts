@@ -6,14 +6,13 @@
  * the resolved Raft settings as a node's config, and a configuration's members. Each draws from the
  * caller's `Prng` in the same order as before, so a seed replays the same run.
  */
-import type { RaftNodeConfig } from '../../config.js';
+import type { RaftNodeConfig, ReadOnlyMode, UnsafeTestingKnobs } from '../../config.js';
 import { RaftError } from '../../errors.js';
 import type { ConfState, NodeId } from '../../types.js';
 import { simPayloadBytesMax } from './constants.js';
 import { quietNetworkFaults } from './network.js';
 import type { Addressed, NetworkFaults, SimNetwork } from './network.js';
 import type { Prng } from './prng.js';
-import type { ResolvedRaftOptions } from './simulation.js';
 import { SimViolation } from './violation.js';
 
 /** Relative weights of the random actions both simulators draw; 0 turns an action off. */
@@ -46,6 +45,20 @@ export const commonActionWeightsDefault: CommonActionWeights = {
   networkFaults: 3,
   compact: 2,
 };
+
+/** The Raft settings a run uses, after the seed chose the unset ones. */
+export interface ResolvedRaftOptions {
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly inflightMessagesMax: number;
+  readonly messageBytesMax: number;
+  readonly readOnlyMode: ReadOnlyMode;
+  readonly leaseDriftBoundTicks: number;
+  readonly appendBeforePersist: boolean;
+  readonly unsafeTestingKnobs: UnsafeTestingKnobs | undefined;
+}
 
 /** The Raft settings of a node (or a host's groups) as the seed resolved them. */
 export function raftSettings(raft: ResolvedRaftOptions): Omit<RaftNodeConfig, 'id' | 'storage' | 'random'> {

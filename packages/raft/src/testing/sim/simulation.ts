@@ -65,7 +65,7 @@ import {
   tolerateRaftErrors,
   traceLine,
 } from './sim-actions.js';
-import type { CommonActionWeights } from './sim-actions.js';
+import type { CommonActionWeights, ResolvedRaftOptions } from './sim-actions.js';
 import { SimViolation } from './violation.js';
 
 /** Raft settings of the simulated nodes; unset ones are chosen by the seed. */
@@ -207,19 +207,8 @@ interface SimMember {
   confIndex: number;
 }
 
-/** The Raft settings a run uses, after the seed chose the unset ones. */
-export interface ResolvedRaftOptions {
-  readonly electionTicks: number;
-  readonly heartbeatTicks: number;
-  readonly preVote: boolean;
-  readonly checkQuorum: boolean;
-  readonly inflightMessagesMax: number;
-  readonly messageBytesMax: number;
-  readonly readOnlyMode: ReadOnlyMode;
-  readonly leaseDriftBoundTicks: number;
-  readonly appendBeforePersist: boolean;
-  readonly unsafeTestingKnobs: UnsafeTestingKnobs | undefined;
-}
+// Declared beside raftSettings, which reads it (a type import back from here was the tree's one cycle).
+export type { ResolvedRaftOptions } from './sim-actions.js';
 
 export class Simulation {
   readonly seed: number;
