@@ -11,6 +11,8 @@ export type {
   PartitionDescription,
   ClusterStatus,
   BrokerDrainStatus,
+  BrokerFeatures,
+  ClusterFeatures,
   OffsetSpec,
 } from './admin/admin.js';
 export type { PartitionReassignment } from './admin/admin.js';

@@ -62,6 +62,12 @@ export type {
   ListOffsetsResponse,
   SetBrokerDrainedRequest,
   SetBrokerDrainedResponse,
+  FeatureLevelInfo,
+  BrokerFeatures,
+  DescribeFeaturesRequest,
+  DescribeFeaturesResponse,
+  FinalizeFeatureLevelRequest,
+  FinalizeFeatureLevelResponse,
   StreamBusMethods,
   StreamBusMethodName,
 } from './rpc/types.js';

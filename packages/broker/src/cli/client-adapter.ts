@@ -110,6 +110,9 @@ export function createSdkClient(options: CliClientOptions): CliClient {
         partitionsLed: status.partitionsLed,
       };
     },
+    describeFeatures: () => admin.describeFeatures({ timeoutMs: options.timeoutMs }),
+    finalizeFeatureLevel: (level, validateOnly) =>
+      admin.finalizeFeatureLevel(level ?? undefined, { validateOnly, timeoutMs: options.timeoutMs }),
     close: async () => {
       await Promise.all([...consumers].map((consumer) => consumer.close()));
       if (producer !== undefined) await producer.close({ timeoutMs: options.timeoutMs });

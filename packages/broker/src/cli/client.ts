@@ -107,6 +107,26 @@ export interface CliPartitionReassignment {
   readonly replicas: readonly number[];
 }
 
+/** Which feature levels one broker reads. */
+export interface CliBrokerFeatures {
+  readonly brokerId: number;
+  /** Empty when it predates feature levels (it reads level 1 only). */
+  readonly version: string;
+  readonly levelMin: number;
+  readonly levelMax: number;
+  readonly reachable: boolean;
+  readonly errorMessage: string;
+}
+
+/** The cluster's feature levels. */
+export interface CliClusterFeatures {
+  readonly finalizedLevel: number;
+  /** 0 when a broker did not answer. */
+  readonly finalizableLevel: number;
+  readonly brokers: readonly CliBrokerFeatures[];
+  readonly levels: readonly { readonly level: number; readonly summary: string }[];
+}
+
 export interface CliClient {
   /** Absent counts take the cluster's defaults. */
   createTopic(topic: CliNewTopic): Promise<void>;
@@ -131,6 +151,13 @@ export interface CliClient {
    * what it still leads. Fails with INVALID_REQUEST (unknown broker), UNSUPPORTED_VERSION.
    */
   setBrokerDrained(brokerId: number | null, drained: boolean, waitMs: number): Promise<CliDrainStatus>;
+  /** Fails with UNSUPPORTED_VERSION when the broker predates feature levels. */
+  describeFeatures(): Promise<CliClusterFeatures>;
+  /** Finalizes `level` (null: the highest every broker reads); resolves with the level finalized. INVALID_REQUEST says why not. */
+  finalizeFeatureLevel(
+    level: number | null,
+    validateOnly: boolean,
+  ): Promise<{ readonly finalizedLevel: number; readonly brokers: readonly CliBrokerFeatures[] }>;
   close(): Promise<void>;
 }
 

@@ -4,6 +4,7 @@ import type {
   CliClient,
   CliClientOptions,
   CliConsumeRequest,
+  CliClusterFeatures,
   CliDrainStatus,
   CliNewTopic,
   CliPartitionReassignment,
@@ -144,6 +145,30 @@ class FakeClient implements CliClient {
       controllerLeader: groupsLed > 1,
       partitionsLed: groupsLed > 0 ? [{ topic: 'events', partition: 2 }] : [],
     };
+  }
+  features: CliClusterFeatures = {
+    finalizedLevel: 1,
+    finalizableLevel: 2,
+    brokers: [
+      { brokerId: 1, version: '0.2.0', levelMin: 1, levelMax: 2, reachable: true, errorMessage: '' },
+      { brokerId: 2, version: '', levelMin: 1, levelMax: 1, reachable: true, errorMessage: '' },
+    ],
+    levels: [
+      { level: 1, summary: 'first' },
+      { level: 2, summary: 'second' },
+    ],
+  };
+  async describeFeatures(): Promise<CliClusterFeatures> {
+    this.check('describeFeatures');
+    return this.features;
+  }
+  async finalizeFeatureLevel(level: number | null, validateOnly: boolean) {
+    this.check(`finalizeFeatureLevel ${level} ${validateOnly}`);
+    const target = level ?? this.features.finalizableLevel;
+    if (target > this.features.finalizableLevel)
+      throw new TypedError('INVALID_REQUEST', `broker 2 reads feature levels up to 1, not ${target}; upgrade it first`);
+    if (!validateOnly) this.features = { ...this.features, finalizedLevel: target };
+    return { finalizedLevel: target, brokers: this.features.brokers };
   }
   async close(): Promise<void> {
     this.closed++;
@@ -499,6 +524,64 @@ describe('client verbs against a fake client', () => {
     expect(h.client.calls).toEqual(['setBrokerDrained 2 false 0']);
     expect(h.stdout()).toBe('broker 2 undrained: leaders hand its preferred partitions back once it is in sync\n');
     expect(await runCli(['broker', 'undrain', '--broker', '0'], h.deps)).toBe(2);
+  });
+
+  it('features describe shows the finalized level and what each broker reads', async () => {
+    const h = harness();
+    expect(await runCli(['features', 'describe'], h.deps)).toBe(0);
+    expect(h.stdout()).toBe(
+      [
+        'finalized feature level 1; every broker reads up to 2',
+        'BROKER  VERSION         READS LEVELS',
+        '1       0.2.0           1..2',
+        '2       0.1.0 or older  1..1',
+        'level 1 (on): first',
+        'level 2: second',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('features finalize: the default level, --level, --dry-run, and a refusal with the reason', async () => {
+    const h = harness();
+    expect(await runCli(['features', 'finalize', '--dry-run'], h.deps)).toBe(0);
+    expect(h.stdout()).toBe('feature level 2 can be finalized: every broker reads it (nothing changed)\n');
+    expect(h.client.features.finalizedLevel).toBe(1);
+    expect(await runCli(['features', 'finalize', '--level', '3'], h.deps)).toBe(1);
+    expect(h.stderr()).toBe(
+      'streambus features finalize: broker 2 reads feature levels up to 1, not 3; upgrade it first (INVALID_REQUEST)\n',
+    );
+    expect(await runCli(['features', 'finalize', '--json'], h.deps)).toBe(0);
+    expect(lastJson(h.stdout())).toEqual({ finalized_level: 2, dry_run: false });
+    expect(h.client.calls).toEqual([
+      'finalizeFeatureLevel null true',
+      'finalizeFeatureLevel 3 false',
+      'finalizeFeatureLevel null false',
+    ]);
+  });
+
+  it('compatibility check --version: compatible, a downgrade past the finalized level, an unknown version', async () => {
+    const h = harness();
+    expect(await runCli(['compatibility', 'check', '--version', '0.2.0'], h.deps)).toBe(0);
+    expect(h.stdout()).toContain(
+      'compatible: StreamBus 0.2.0 reads feature levels 1..2, and this cluster is at level 1: replace brokers one at a time',
+    );
+    expect(h.stdout()).toContain('then: once every broker runs 0.2.0, streambus features finalize turns on level 2;');
+    const down = harness();
+    down.client.features = { ...down.client.features, finalizedLevel: 2 };
+    expect(await runCli(['compatibility', 'check', '--version', '0.1.0', '--json'], down.deps)).toBe(1);
+    expect(lastJson(down.stdout())).toMatchObject({ version: '0.1.0', compatible: false, finalized_level: 2 });
+    const unknown = harness();
+    expect(await runCli(['compatibility', 'check', '--version', '9.9.9'], unknown.deps)).toBe(1);
+    expect(unknown.stdout()).toContain('StreamBus 9.9.9 is unknown to this CLI');
+    expect(await runCli(['compatibility', 'check'], unknown.deps)).toBe(2);
+  });
+
+  it('compatibility check reads a cluster that predates feature levels as level 1', async () => {
+    const h = harness();
+    h.client.failWith = new TypedError('UNSUPPORTED_VERSION', 'older');
+    expect(await runCli(['compatibility', 'check', '--version', '0.2.0'], h.deps)).toBe(0);
+    expect(h.stdout()).toContain('this cluster is at level 1');
   });
 
   it('maps unavailable and timeout errors to exit 3, other failures to exit 1', async () => {

@@ -9,6 +9,7 @@ import type { CliDeps, Command, OptionValues } from './command.js';
 import { UsageError } from './command.js';
 import { brokerDrain, brokerUndrain } from './commands/broker.js';
 import { clusterStatus } from './commands/cluster.js';
+import { compatibilityCheck, featuresDescribe, featuresFinalize } from './commands/features.js';
 import { configDump, configKeys } from './commands/config.js';
 import { consume } from './commands/consume.js';
 import { health } from './commands/health.js';
@@ -32,6 +33,9 @@ export const commands: readonly Command[] = [
   clusterStatus,
   brokerDrain,
   brokerUndrain,
+  featuresDescribe,
+  featuresFinalize,
+  compatibilityCheck,
   health,
   configDump,
   configKeys,

@@ -283,7 +283,7 @@ describe('health --broker', () => {
     });
     const h = harness();
     expect(await runCli(['health', '--broker', address], h.deps)).toBe(0);
-    expect(h.stdout()).toMatch(/^broker 3: degraded, ready \(version 0\.1\.0, up \d+s\)\n/);
+    expect(h.stdout()).toMatch(/^broker 3: degraded, ready \(version \d+\.\d+\.\d+, up \d+s\)\n/);
     expect(h.stdout()).toContain(
       'COMPONENT  STATUS    DETAIL\nraft       ok        leader of 2 of 6 groups\nstorage    degraded  disk 91% full\n',
     );

@@ -14,6 +14,7 @@
 import type { NodeId } from '@streambus/raft';
 import { ByteReader, ByteWriter } from './binary.js';
 import type {
+  BrokerFeatureLevel,
   ConfigEntry,
   ControllerCommand,
   ControllerCommandType,
@@ -23,6 +24,7 @@ import type {
 import {
   adminAddressBytesMax,
   brokerIdMax,
+  brokersMax,
   commandBytesMax,
   commandMagic,
   configKeyBytesMax,
@@ -40,6 +42,11 @@ import {
   topicNameLengthMax,
 } from './constants.js';
 import { ControllerCodecError } from './errors.js';
+import { featureLevelMax, featureLevelMin } from './features.js';
+import { streambusVersion } from '../version.js';
+
+/** Feature levels a command may name (a u16 on the wire); levels above featureLevelMax need a newer broker. */
+const featureLevelWireMax = 0xffff;
 
 /** Wire numbers of the command types. Never renumber; only add. */
 export const commandTypeCodes: { readonly [T in ControllerCommandType]: number } = {
@@ -53,6 +60,7 @@ export const commandTypeCodes: { readonly [T in ControllerCommandType]: number }
   reassignPartitions: 8,
   reportPartitions: 9,
   allocateProducerIds: 10,
+  finalizeFeatureLevel: 11,
 };
 
 /** The newest version of each command type this code writes and reads. */
@@ -67,6 +75,7 @@ export const commandVersions: { readonly [T in ControllerCommandType]: number } 
   reassignPartitions: 1,
   reportPartitions: 1,
   allocateProducerIds: 1,
+  finalizeFeatureLevel: 1,
 };
 
 const typesByCode = new Map<number, ControllerCommandType>(
@@ -221,6 +230,18 @@ function writeBody(w: ByteWriter, command: ControllerCommand): void {
       w.varint(command.brokerId);
       w.varint(command.count);
       return;
+    case 'finalizeFeatureLevel':
+      checkRange(command.level, 0, featureLevelMax, 'feature level');
+      checkCount(command.brokers.length, brokersMax, 'brokers');
+      w.varint(command.level);
+      w.varint(command.brokers.length);
+      for (const broker of command.brokers) {
+        checkRange(broker.brokerId, 0, brokerIdMax, 'broker id');
+        checkRange(broker.levelMax, 0, featureLevelWireMax, 'broker feature level');
+        w.varint(broker.brokerId);
+        w.varint(broker.levelMax);
+      }
+      return;
   }
 }
 
@@ -296,7 +317,27 @@ function readBody(r: ByteReader, type: ControllerCommandType): ControllerCommand
       const count = r.bounded('producer id count', 0, producerIdBlockSizeMax);
       return { type, brokerId, count };
     }
+    case 'finalizeFeatureLevel': {
+      const level = r.bounded('feature level', 0, featureLevelWireMax);
+      if (level > featureLevelMax) throw levelTooHigh(level);
+      const count = r.count('broker count', brokersMax, 2);
+      const brokers: BrokerFeatureLevel[] = [];
+      for (let i = 0; i < count; i++) {
+        const brokerId = r.bounded('broker id', 0, brokerIdMax);
+        const levelMax = r.bounded('broker feature level', 0, featureLevelWireMax);
+        brokers.push({ brokerId, levelMax });
+      }
+      return { type, level, brokers };
+    }
   }
+}
+
+/** The refusal of a broker too old for the cluster's finalized feature level. */
+export function levelTooHigh(level: number): ControllerCodecError {
+  return new ControllerCodecError(
+    'CONTROLLER_UNSUPPORTED_VERSION',
+    `the cluster finalized feature level ${level}; this broker (StreamBus ${streambusVersion}) reads feature levels ${featureLevelMin}..${featureLevelMax}: upgrade it to a version that reads level ${level} (streambus compatibility check --version V)`,
+  );
 }
 
 /** Encodes a command for the controller group's log. Throws ControllerCodecError when it cannot. */

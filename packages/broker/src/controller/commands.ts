@@ -108,6 +108,24 @@ export interface AllocateProducerIdsCommand {
   readonly count: number;
 }
 
+/** The highest feature level one broker said it reads when the finalize was planned. */
+export interface BrokerFeatureLevel {
+  readonly brokerId: NodeId;
+  readonly levelMax: number;
+}
+
+/**
+ * Raises the cluster's finalized feature level (see features.ts). It carries what every broker
+ * said it reads when the controller planned it; apply refuses it unless every registered broker
+ * is listed with `levelMax` at least `level`. The command exists from level 2 on: it is itself a
+ * level-2 format, proposed only once every broker reads it.
+ */
+export interface FinalizeFeatureLevelCommand {
+  readonly type: 'finalizeFeatureLevel';
+  readonly level: number;
+  readonly brokers: readonly BrokerFeatureLevel[];
+}
+
 export type ControllerCommand =
   | RegisterBrokerCommand
   | BrokerHeartbeatCommand
@@ -118,7 +136,8 @@ export type ControllerCommand =
   | AddPartitionsCommand
   | ReassignPartitionsCommand
   | ReportPartitionsCommand
-  | AllocateProducerIdsCommand;
+  | AllocateProducerIdsCommand
+  | FinalizeFeatureLevelCommand;
 
 export type ControllerCommandType = ControllerCommand['type'];
 
@@ -138,7 +157,9 @@ export type ControllerFailureCode =
   | 'INVALID_BROKER'
   | 'INVALID_REQUEST'
   | 'GROUP_IDS_EXHAUSTED'
-  | 'PRODUCER_IDS_EXHAUSTED';
+  | 'PRODUCER_IDS_EXHAUSTED'
+  | 'INVALID_FEATURE_LEVEL'
+  | 'FEATURE_LEVEL_UNSUPPORTED';
 
 /** What applying a command produced beyond "ok". */
 export type ControllerResultDetail =

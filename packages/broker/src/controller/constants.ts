@@ -14,8 +14,11 @@ export const controllerGroupId = 0;
 export const commandMagic = 0xc1;
 /** First byte of an encoded controller snapshot. */
 export const snapshotMagic = 0xc2;
-/** The newest snapshot format this code writes and reads (2: partitions carry their initial replicas). */
-export const snapshotVersion = 2;
+/**
+ * The newest snapshot format this code writes and reads (2: partitions carry their initial
+ * replicas; 3: the finalized feature level, written only from level 2 on).
+ */
+export const snapshotVersion = 3;
 
 /** Kafka's limit: a topic name is at most 249 characters of [a-zA-Z0-9._-]. The protocol's bound. */
 export const topicNameLengthMax = protocolTopicNameLengthMax;

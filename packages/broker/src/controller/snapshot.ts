@@ -4,6 +4,8 @@
  *   [0xC2 magic][version u8][body][CRC32C u32 big-endian of everything before it]
  *
  * Version 2 adds each partition's initial replicas after its replicas; version 1 is still read.
+ * Version 3 adds the finalized feature level after the counters; it is written only once the
+ * cluster finalized level 2 (features.ts), so that brokers reading version 2 can follow until then.
  *
  * The body lists counters, brokers by id and topics by name with their partitions, so equal
  * states encode to equal bytes. The checksum is written here and verified on decode (a pair).
@@ -35,6 +37,9 @@ import {
 } from './constants.js';
 import { crc32c } from '@node-rs/crc32';
 import { ControllerCodecError } from './errors.js';
+import { featureLevelInitial, featureLevelMax, snapshotVersionForLevel } from './features.js';
+import { streambusVersion } from '../version.js';
+import { levelTooHigh } from './codec.js';
 import { ControllerState } from './state.js';
 import type { BrokerInfo, PartitionInfo, PartitionLeaderInfo, TopicInfo } from './state.js';
 
@@ -53,13 +58,21 @@ function readIds(r: ByteReader, max: number, field: string): NodeId[] {
 }
 
 /**
- * Encodes the state in the newest format, or in an older `version` for a reader not yet upgraded
- * (version 1 has no initial replicas: a reader takes the current replicas for them).
+ * Encodes the state in the format of its finalized feature level, or in an older `version` for a
+ * reader not yet upgraded (version 1 has no initial replicas: a reader takes the current replicas
+ * for them). A version that cannot carry the finalized level is a bug.
  */
-export function encodeSnapshot(state: ControllerState, version: number = snapshotVersion): Uint8Array {
+export function encodeSnapshot(
+  state: ControllerState,
+  version: number = snapshotVersionForLevel(state.finalizedFeatureLevel),
+): Uint8Array {
   assert(Number.isInteger(version), 'a snapshot version is an integer');
   assert(version >= 1, 'snapshot versions start at 1');
   assert(version <= snapshotVersion, 'a snapshot version this code knows');
+  assert(
+    version >= 3 || state.finalizedFeatureLevel === featureLevelInitial,
+    'a snapshot before version 3 cannot carry a finalized feature level',
+  );
   const parts = state.toParts();
   const w = new ByteWriter(snapshotBytesMax, 'controller snapshot', 4096);
   w.u8(snapshotMagic);
@@ -67,6 +80,7 @@ export function encodeSnapshot(state: ControllerState, version: number = snapsho
   w.varint(parts.nextGroupId);
   w.varint(parts.nextTopicId);
   w.varint(parts.nextProducerId);
+  if (version >= 3) w.varint(parts.finalizedFeatureLevel);
   w.varint(parts.brokers.length);
   for (const b of parts.brokers) {
     w.varint(b.id);
@@ -146,7 +160,7 @@ export function decodeSnapshot(data: Uint8Array): ControllerState {
   if (version > snapshotVersion) {
     throw new ControllerCodecError(
       'CONTROLLER_UNSUPPORTED_VERSION',
-      `controller snapshot version ${version} is newer than this broker supports (${snapshotVersion}); upgrade this broker`,
+      `controller snapshot version ${version} is newer than this broker reads (${snapshotVersion}): the cluster finalized a higher feature level than this broker (StreamBus ${streambusVersion}) reads (up to ${featureLevelMax}); upgrade this broker (streambus compatibility check --version V)`,
     );
   }
   if (data.length < 2 + crcBytes) throw head.malformed('too short for a checksum');
@@ -157,6 +171,8 @@ export function decodeSnapshot(data: Uint8Array): ControllerState {
   const nextGroupId = r.bounded('next group id', 1, groupIdMax + 1);
   const nextTopicId = r.bounded('next topic id', 1, topicIdMax + 1);
   const nextProducerId = r.bounded('next producer id', 1, producerIdMax + 1);
+  const finalizedFeatureLevel = version >= 3 ? r.bounded('finalized feature level', 1, 0xffff) : featureLevelInitial;
+  if (finalizedFeatureLevel > featureLevelMax) throw levelTooHigh(finalizedFeatureLevel);
   const brokers: BrokerInfo[] = [];
   const brokerCount = r.count('broker count', brokersMax, 8);
   for (let i = 0; i < brokerCount; i++) {
@@ -203,5 +219,13 @@ export function decodeSnapshot(data: Uint8Array): ControllerState {
     topics.push({ name, topicId, replicationFactor, configs, groupIds });
   }
   r.done();
-  return ControllerState.fromParts({ nextGroupId, nextTopicId, nextProducerId, brokers, topics, partitions });
+  return ControllerState.fromParts({
+    nextGroupId,
+    nextTopicId,
+    nextProducerId,
+    finalizedFeatureLevel,
+    brokers,
+    topics,
+    partitions,
+  });
 }

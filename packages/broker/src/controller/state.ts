@@ -21,6 +21,7 @@ import type {
   ControllerResultDetail,
   CreateTopicCommand,
   DeleteTopicCommand,
+  FinalizeFeatureLevelCommand,
   PartitionReport,
   ReassignPartitionsCommand,
   RegisterBrokerCommand,
@@ -43,6 +44,7 @@ import {
   topicIdMax,
   topicsMax,
 } from './constants.js';
+import { featureLevelInitial, featureLevelMax } from './features.js';
 import { checkConfigKey, checkConfigs, checkTopicName, distinct, failure } from './validation.js';
 import type { ControllerFailure } from './validation.js';
 
@@ -108,13 +110,16 @@ export type ControllerEvent =
       readonly partition: PartitionInfo;
       readonly previousReplicas: readonly NodeId[];
     }
-  | { readonly type: 'leaderChanged'; readonly partition: PartitionInfo; readonly previousLeaderId: NodeId };
+  | { readonly type: 'leaderChanged'; readonly partition: PartitionInfo; readonly previousLeaderId: NodeId }
+  | { readonly type: 'featureLevelFinalized'; readonly level: number; readonly previousLevel: number };
 
 /** The counters and records a snapshot carries; see `ControllerState.fromParts`. */
 export interface ControllerStateParts {
   readonly nextGroupId: number;
   readonly nextTopicId: number;
   readonly nextProducerId: number;
+  /** The cluster's finalized feature level (features.ts). */
+  readonly finalizedFeatureLevel: number;
   readonly brokers: readonly BrokerInfo[];
   readonly topics: readonly TopicInfo[];
   readonly partitions: readonly PartitionInfo[];
@@ -141,6 +146,7 @@ export class ControllerState {
   private nextGroup = controllerGroupId + 1;
   private nextTopic = 1;
   private nextProducer = 1;
+  private featureLevel = featureLevelInitial;
 
   /** Rebuilds a state from its parts (a decoded snapshot). Asserts that the parts are consistent. */
   static fromParts(parts: ControllerStateParts): ControllerState {
@@ -148,6 +154,7 @@ export class ControllerState {
     state.nextGroup = parts.nextGroupId;
     state.nextTopic = parts.nextTopicId;
     state.nextProducer = parts.nextProducerId;
+    state.featureLevel = parts.finalizedFeatureLevel;
     for (const broker of parts.brokers) state.brokerMap.set(broker.id, broker);
     for (const topic of parts.topics) state.topicMap.set(topic.name, topic);
     for (const partition of parts.partitions) state.partitionMap.set(partition.groupId, partition);
@@ -161,6 +168,7 @@ export class ControllerState {
       nextGroupId: this.nextGroup,
       nextTopicId: this.nextTopic,
       nextProducerId: this.nextProducer,
+      finalizedFeatureLevel: this.featureLevel,
       brokers: this.brokers(),
       topics: this.topics(),
       partitions: this.partitions(),
@@ -178,6 +186,10 @@ export class ControllerState {
   /** The first producer id the next allocation hands out. */
   get nextProducerId(): number {
     return this.nextProducer;
+  }
+  /** The cluster's finalized feature level: formats above it stay off. */
+  get finalizedFeatureLevel(): number {
+    return this.featureLevel;
   }
   get topicCount(): number {
     return this.topicMap.size;
@@ -260,6 +272,8 @@ export class ControllerState {
         return this.reportPartitions(command, sink);
       case 'allocateProducerIds':
         return this.allocateProducerIds(command);
+      case 'finalizeFeatureLevel':
+        return this.finalizeFeatureLevel(command, sink);
     }
   }
 
@@ -588,6 +602,39 @@ export class ControllerState {
     return ok(true, { kind: 'producerIds', firstProducerId, count: command.count });
   }
 
+  /**
+   * Raises the finalized level when every registered broker said it reads it. A level above what
+   * this code knows never gets here: the codec refuses to decode it (this broker must be upgraded).
+   */
+  private finalizeFeatureLevel(command: FinalizeFeatureLevelCommand, events: ControllerEvent[]): ControllerResult {
+    assert(command.level <= featureLevelMax, 'the codec only decodes levels this code knows');
+    if (!Number.isInteger(command.level) || command.level < featureLevelInitial)
+      return failure('INVALID_FEATURE_LEVEL', `feature level ${command.level} is not a level (1..${featureLevelMax})`);
+    if (command.level < this.featureLevel) {
+      return failure(
+        'INVALID_FEATURE_LEVEL',
+        `feature level ${this.featureLevel} is finalized; a finalized level never goes down (to ${command.level})`,
+      );
+    }
+    if (command.level === this.featureLevel) return ok(false);
+    const said = new Map(command.brokers.map((broker) => [broker.brokerId, broker.levelMax]));
+    for (const broker of this.brokers()) {
+      const levelMax = said.get(broker.id);
+      if (levelMax === undefined)
+        return failure('FEATURE_LEVEL_UNSUPPORTED', `broker ${broker.id} was not asked which levels it reads; retry`);
+      if (levelMax < command.level) {
+        return failure(
+          'FEATURE_LEVEL_UNSUPPORTED',
+          `broker ${broker.id} reads feature levels up to ${levelMax}, not ${command.level}; upgrade it first`,
+        );
+      }
+    }
+    const previousLevel = this.featureLevel;
+    this.featureLevel = command.level;
+    events.push({ type: 'featureLevelFinalized', level: command.level, previousLevel });
+    return ok(true);
+  }
+
   /** Checks every cross-record invariant; O(state). Used after restore and by tests. */
   checkInvariants(): void {
     assert(Number.isSafeInteger(this.nextGroup), 'next group id is a safe integer');
@@ -596,6 +643,9 @@ export class ControllerState {
     assert(this.nextTopic >= 1, 'topic ids start at 1');
     assert(this.nextProducer >= 1, 'producer ids start at 1');
     assert(this.nextProducer <= producerIdMax + 1, 'next producer id is at most one past the last');
+    assert(Number.isInteger(this.featureLevel), 'the finalized feature level is an integer');
+    assert(this.featureLevel >= featureLevelInitial, 'the finalized feature level is a level');
+    assert(this.featureLevel <= featureLevelMax, 'the finalized feature level is one this code reads');
     for (const [id, broker] of this.brokerMap) {
       assert(id === broker.id, 'broker keyed by its id');
       assert(checkBrokerId(id) === null, 'broker id is valid');

@@ -61,6 +61,9 @@ import { ControllerGateway } from './controller-gateway.js';
 import { inSyncReplicas } from './follower-progress.js';
 import { Forwarder } from './forwarder.js';
 import { handOffLeadership } from './leadership-hand-off.js';
+import { ControllerCodecError } from '../controller/errors.js';
+import { FeatureLevels } from './feature-levels.js';
+import { checkFeatureMarker } from './feature-marker.js';
 import { Maintenance } from './maintenance.js';
 import { OperationsService } from './operations-service.js';
 import { Reconfigurer } from './reconfigurer.js';
@@ -112,6 +115,7 @@ export class Broker {
   private readonly retention: RetentionEnforcer;
   private readonly health: BrokerHealth;
   private readonly maintenance: Maintenance;
+  private readonly features: FeatureLevels;
   private readonly server: grpc.Server;
   private readonly peerService: PeerServiceHandle;
   // Start and stop.
@@ -122,7 +126,7 @@ export class Broker {
   /** Why this broker stopped serving (its store failed), or null. */
   private fatalError: Error | null = null;
 
-  private constructor(options: BrokerOptions, store: LevelRaftStore) {
+  private constructor(options: BrokerOptions, store: LevelRaftStore, markerLevel: number) {
     const config = options.config;
     this.config = config;
     this.nodeId = config.server.brokerId;
@@ -235,8 +239,23 @@ export class Broker {
       propose: (command, deadlineMs) => this.gateway.propose(command, deadlineMs),
       logger: this.logger,
     });
+    this.features = new FeatureLevels({
+      nodeId: this.nodeId,
+      state: () => this.controller.state,
+      propose: (command, deadlineMs) => this.gateway.propose(command, deadlineMs),
+      ask: (brokerId, deadlineMs) => this.forwarder.describeFeatures(brokerId, deadlineMs),
+      dataDir: config.server.dataDir,
+      markerLevel,
+      logger: this.logger,
+    });
     const operations = new OperationsService(
-      { maintenance: this.maintenance, fatal: () => this.fatalError },
+      {
+        nodeId: this.nodeId,
+        maintenance: this.maintenance,
+        features: this.features,
+        finalizedLevel: () => this.controller.state.finalizedFeatureLevel,
+        fatal: () => this.fatalError,
+      },
       componentLogger(this.logger, 'grpc'),
     );
     addStreamBusService(this.server, { ...service.handlers(), ...operations.handlers() });
@@ -251,16 +270,23 @@ export class Broker {
     this.host.onLeaderChange((groupId, leaderId, term, role) => this.onLeaderChange(groupId, leaderId, term, role));
     this.host.onFailure((error) => {
       this.fatalError = error;
-      this.logger.fatal(
-        { err: error.message },
-        'storage failed: this broker stops serving (restart it once the disk is sound)',
-      );
+      if (error instanceof ControllerCodecError && error.needsUpgrade)
+        this.logger.fatal({ err: error.message }, 'this broker is too old for the cluster: it stops serving');
+      else
+        this.logger.fatal(
+          { err: error.message },
+          'storage failed: this broker stops serving (restart it once the disk is sound)',
+        );
       // Its partitions are led elsewhere from now on: pending produce and fetch calls end.
       this.lifecycle.closeAll();
       options.onFatal?.(error);
     });
     this.controller.onEvent((event) => this.lifecycle.onControllerEvent(event));
     this.controller.onRestored((state) => this.lifecycle.onControllerRestored(state));
+    this.controller.onEvent((event) => {
+      if (event.type === 'featureLevelFinalized') this.features.noteApplied();
+    });
+    this.controller.onRestored(() => this.features.noteApplied());
     this.health = new BrokerHealth({
       nodeId: this.nodeId,
       host: this.host,
@@ -280,6 +306,8 @@ export class Broker {
   static async start(options: BrokerOptions): Promise<Broker> {
     const config = options.config;
     const storageLogger = componentLogger(options.logger, 'storage');
+    // A data directory at a feature level this build does not read is refused before anything opens.
+    const markerLevel = await checkFeatureMarker(config.server.dataDir);
     const started = Date.now();
     const store = await LevelRaftStore.open(join(config.server.dataDir, 'raft'), {
       walSync: config.storage.walSync,
@@ -296,7 +324,7 @@ export class Broker {
         groupId === controllerGroupId || data.byteLength === 0 ? null : PartitionState.decode(data).nextOffset,
     });
     storageLogger.info({ groups: store.groupIds().length, ms: Date.now() - started }, 'store open');
-    const broker = new Broker(options, store);
+    const broker = new Broker(options, store, markerLevel);
     try {
       await broker.startServing();
     } catch (error) {
@@ -436,6 +464,7 @@ export class Broker {
     if (this.host.isRunning()) await this.host.stop();
     this.transport.close();
     this.forwarder.close();
+    await this.features.flushMarker();
     await this.store.close();
   }
 

@@ -45,6 +45,10 @@ export const leadershipHandoffMsMax = 10_000;
 export const leadershipHandoffPollMs = 100;
 /** How often a drained broker hands away the leaderships it holds (an election may give it one again). */
 export const drainHandOffPollMs = 250;
+/** DescribeFeatures waits this long for the other brokers unless the request says otherwise. */
+export const featuresDescribeMsDefault = 5_000;
+/** A finalize asks the brokers what they read for at most this long (the rest of its time is the commit's). */
+export const featuresAskMsMax = 5_000;
 /** On a graceful stop, in-flight calls (long polls) get this long to finish; then the server closes regardless. */
 export const shutdownCallsGraceMs = 2_000;
 /** Gauges (groups, leaders, storage bytes) are sampled this often. */

@@ -1,11 +1,12 @@
 /**
  * Produce requests that reach a broker which does not lead a partition are forwarded to the
  * leader over the ordinary client API of that broker (same port), marked as forwarded so that
- * they are never forwarded twice: stale client metadata costs one hop, never an error.
+ * they are never forwarded twice: stale client metadata costs one hop, never an error. The same
+ * channels ask peers which feature levels they read.
  */
 import * as grpc from '@grpc/grpc-js';
 import { createStreamBusRpcClient } from '@streambus/proto';
-import type { ProduceRequest, ProduceResponse, StreamBusRpcClient } from '@streambus/proto';
+import type { DescribeFeaturesResponse, ProduceRequest, ProduceResponse, StreamBusRpcClient } from '@streambus/proto';
 import type { NodeId } from '@streambus/raft';
 
 /** gRPC metadata key set on forwarded requests; its value is the forwarding broker's id. */
@@ -34,6 +35,11 @@ export class Forwarder {
     const metadata = new grpc.Metadata();
     metadata.set(forwardedMetadataKey, String(this.nodeId));
     return this.client(leaderId).Produce(request, { deadlineMs, metadata, signal });
+  }
+
+  /** Asks peer `brokerId` which feature levels it reads (DescribeFeatures, local_only). */
+  describeFeatures(brokerId: NodeId, deadlineMs: number): Promise<DescribeFeaturesResponse> {
+    return this.client(brokerId).DescribeFeatures({ localOnly: true, timeoutMs: 0 }, { deadlineMs });
   }
 
   close(): void {

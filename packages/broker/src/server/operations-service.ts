@@ -1,26 +1,47 @@
 /**
- * The operator RPCs of the StreamBus service (maintenance mode), apart from the client data path
+ * The operator RPCs of the StreamBus service (maintenance mode, feature levels), apart from the client data path
  * in ClientService. Each handler answers a typed error; an assertion failure still crashes.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { ErrorCode, makeCallError } from '@streambus/proto';
-import type { SetBrokerDrainedRequest, SetBrokerDrainedResponse, StreamBusHandlers } from '@streambus/proto';
+import type {
+  DescribeFeaturesRequest,
+  DescribeFeaturesResponse,
+  FinalizeFeatureLevelRequest,
+  FinalizeFeatureLevelResponse,
+  SetBrokerDrainedRequest,
+  SetBrokerDrainedResponse,
+  StreamBusHandlers,
+} from '@streambus/proto';
 import { rethrowBug } from '../bugs.js';
+import { featureLevels } from '../controller/features.js';
 import type { Logger } from '../logging/logger.js';
 import { ControllerUnavailableError } from './controller-gateway.js';
+import type { ClusterFeatures, FinalizeOutcome } from './feature-levels.js';
 import { DrainRefusedError } from './maintenance.js';
 import type { DrainStatus } from './maintenance.js';
 
 /** The RPCs this service serves. */
-export type OperationsMethodName = 'SetBrokerDrained';
+export type OperationsMethodName = 'SetBrokerDrained' | 'DescribeFeatures' | 'FinalizeFeatureLevel';
 
 /** Maintenance mode as the service uses it (Maintenance). */
 export interface OperationsMaintenance {
   setDrained(brokerId: number, drained: boolean, waitMs: number): Promise<DrainStatus>;
 }
 
+/** Feature levels as the service uses them (FeatureLevels). */
+export interface OperationsFeatures {
+  local(): ClusterFeatures['brokers'][number];
+  describe(timeoutMs: number): Promise<ClusterFeatures>;
+  finalize(level: number, validateOnly: boolean, timeoutMs: number): Promise<FinalizeOutcome>;
+}
+
 export interface OperationsServiceDeps {
+  readonly nodeId: number;
   readonly maintenance: OperationsMaintenance;
+  readonly features: OperationsFeatures;
+  /** The finalized feature level as applied here. */
+  finalizedLevel(): number;
   /** Why this broker stopped serving (its store failed), or null. */
   fatal(): Error | null;
 }
@@ -36,7 +57,62 @@ export class OperationsService {
       SetBrokerDrained: this.unary('SetBrokerDrained', (request: SetBrokerDrainedRequest) =>
         this.setBrokerDrained(request),
       ),
+      DescribeFeatures: this.unary('DescribeFeatures', (request: DescribeFeaturesRequest) =>
+        this.describeFeatures(request),
+      ),
+      FinalizeFeatureLevel: this.unary('FinalizeFeatureLevel', (request: FinalizeFeatureLevelRequest) =>
+        this.finalizeFeatureLevel(request),
+      ),
     };
+  }
+
+  private async describeFeatures(request: DescribeFeaturesRequest): Promise<DescribeFeaturesResponse> {
+    const levels = featureLevels.map((entry) => ({ level: entry.level, summary: entry.summary }));
+    if (request.localOnly) {
+      const local = this.deps.features.local();
+      return {
+        brokerId: this.deps.nodeId,
+        finalizedLevel: this.deps.finalizedLevel(),
+        finalizableLevel: local.levelMax,
+        brokers: [local],
+        levels,
+      };
+    }
+    const cluster = await this.deps.features.describe(request.timeoutMs);
+    return {
+      brokerId: this.deps.nodeId,
+      finalizedLevel: cluster.finalizedLevel,
+      finalizableLevel: cluster.finalizableLevel,
+      brokers: cluster.brokers.map((broker) => ({ ...broker })),
+      levels,
+    };
+  }
+
+  private async finalizeFeatureLevel(request: FinalizeFeatureLevelRequest): Promise<FinalizeFeatureLevelResponse> {
+    if (!Number.isInteger(request.level) || request.level < 0)
+      throw new RequestError(ErrorCode.INVALID_REQUEST, `feature level ${request.level} is not a level`);
+    let outcome: FinalizeOutcome;
+    try {
+      outcome = await this.deps.features.finalize(request.level, request.validateOnly, request.timeoutMs);
+    } catch (error) {
+      rethrowBug(error);
+      if (!(error instanceof ControllerUnavailableError)) throw error;
+      return {
+        errorCode: ErrorCode.REQUEST_TIMED_OUT,
+        errorMessage: error.message,
+        finalizedLevel: this.deps.finalizedLevel(),
+        brokers: [],
+      };
+    }
+    const brokers = outcome.brokers.map((broker) => ({ ...broker }));
+    if (!outcome.ok)
+      return {
+        errorCode: ErrorCode.INVALID_REQUEST,
+        errorMessage: outcome.message,
+        finalizedLevel: this.deps.finalizedLevel(),
+        brokers,
+      };
+    return { errorCode: ErrorCode.NONE, errorMessage: '', finalizedLevel: outcome.finalizedLevel, brokers };
   }
 
   private async setBrokerDrained(request: SetBrokerDrainedRequest): Promise<SetBrokerDrainedResponse> {

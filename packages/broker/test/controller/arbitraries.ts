@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import type { Arbitrary } from 'fast-check';
 import type { ConfigEntry, ControllerCommand, PartitionReport } from '../../src/controller/commands.js';
+import { featureLevelMax } from '../../src/controller/features.js';
 
 const brokerId = fc.integer({ min: 0, max: 0x7fff_ffff });
 const smallBrokerId = fc.integer({ min: 1, max: 6 });
@@ -73,6 +74,11 @@ export const anyCommand: Arbitrary<ControllerCommand> = fc.oneof(
     type: fc.constant('allocateProducerIds' as const),
     brokerId,
     count: fc.integer({ min: 0, max: 100_000 }),
+  }),
+  fc.record({
+    type: fc.constant('finalizeFeatureLevel' as const),
+    level: fc.integer({ min: 0, max: featureLevelMax }),
+    brokers: fc.array(fc.record({ brokerId, levelMax: fc.integer({ min: 0, max: 0xffff }) }), { maxLength: 8 }),
   }),
 );
 
@@ -203,6 +209,17 @@ export const clusterCommand: Arbitrary<ControllerCommand> = (() => {
         type: fc.constant('allocateProducerIds' as const),
         brokerId: smallBrokerId,
         count: fc.integer({ min: 0, max: 1000 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        type: fc.constant('finalizeFeatureLevel' as const),
+        level: fc.integer({ min: 1, max: featureLevelMax }),
+        brokers: fc.array(
+          fc.record({ brokerId: smallBrokerId, levelMax: fc.integer({ min: 1, max: featureLevelMax }) }),
+          { maxLength: 6 },
+        ),
       }),
     },
   );

@@ -52,6 +52,8 @@ function renderEvent(event: ControllerEvent): string {
       return `event ${event.type} group ${event.partition.groupId} [${event.previousReplicas.join(',')}] -> [${event.partition.replicas.join(',')}]`;
     case 'leaderChanged':
       return `event ${event.type} group ${event.partition.groupId} ${event.previousLeaderId} -> ${event.partition.leader?.leaderId ?? 0}`;
+    case 'featureLevelFinalized':
+      return `event ${event.type} ${event.previousLevel} -> ${event.level}`;
   }
 }
 

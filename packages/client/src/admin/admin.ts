@@ -8,6 +8,7 @@ import {
   drainWaitMsMax,
   offsetTimestampEarliest,
   offsetTimestampLatest,
+  type BrokerFeatures as WireBrokerFeatures,
   type SetBrokerDrainedResponse,
   type TopicMetadata,
 } from '@streambus/proto';
@@ -94,6 +95,29 @@ export interface BrokerDrainStatus {
   partitionsLed: TopicPartition[];
   /** The broker that counted: exact when it is `brokerId`, else the controller's last reports. */
   answeredBy: number;
+}
+
+/** Which cluster feature levels one broker reads (`describeFeatures`). */
+export interface BrokerFeatures {
+  brokerId: number;
+  /** Its StreamBus version; empty when it predates feature levels (it reads level 1 only). */
+  version: string;
+  levelMin: number;
+  levelMax: number;
+  /** False when it did not answer; its levels are then 0. */
+  reachable: boolean;
+  errorMessage: string;
+}
+
+/** The cluster's feature levels (Kafka's metadata.version). */
+export interface ClusterFeatures {
+  /** The finalized level: formats above it stay off. */
+  finalizedLevel: number;
+  /** The highest level every registered broker reads; 0 when one did not answer. */
+  finalizableLevel: number;
+  brokers: BrokerFeatures[];
+  /** The levels the answering broker knows, with what each turns on. */
+  levels: { level: number; summary: string }[];
 }
 
 /** Which offset to look up: earliest, latest, or the first at or after a timestamp (ms). */
@@ -260,6 +284,44 @@ export class Admin {
     return drainStatus(response);
   }
 
+  /**
+   * The finalized feature level and what each broker reads. Throws UNSUPPORTED_VERSION when the
+   * broker answering predates feature levels.
+   */
+  async describeFeatures(options: { timeoutMs?: number } = {}): Promise<ClusterFeatures> {
+    const r = await this.cluster.callWithRetries('any', 'DescribeFeatures', {
+      localOnly: false,
+      timeoutMs: options.timeoutMs ?? 0,
+    });
+    return {
+      finalizedLevel: r.finalizedLevel,
+      finalizableLevel: r.finalizableLevel,
+      brokers: r.brokers.map(brokerFeatures),
+      levels: r.levels.map(({ level, summary }) => ({ level, summary })),
+    };
+  }
+
+  /**
+   * Raises the cluster's finalized feature level (`streambus features finalize`) to `level`, by
+   * default the highest every broker reads, and resolves with the level finalized. A finalized
+   * level never goes down. Throws INVALID_REQUEST (the message says which broker does not read it,
+   * or did not answer), REQUEST_TIMED_OUT.
+   */
+  async finalizeFeatureLevel(
+    level?: number,
+    options: { validateOnly?: boolean; timeoutMs?: number } = {},
+  ): Promise<{ finalizedLevel: number; brokers: BrokerFeatures[] }> {
+    if (level !== undefined && (!Number.isInteger(level) || level < 1))
+      throw new InvalidConfigError(`feature level must be a positive integer, got ${level}`);
+    const r = await this.cluster.callWithRetries('any', 'FinalizeFeatureLevel', {
+      level: level ?? 0,
+      validateOnly: options.validateOnly ?? false,
+      timeoutMs: options.timeoutMs ?? 0,
+    });
+    if (r.errorCode !== ErrorCode.NONE) throw errorFromCode(r.errorCode, r.errorMessage);
+    return { finalizedLevel: r.finalizedLevel, brokers: r.brokers.map(brokerFeatures) };
+  }
+
   /** Offsets of partitions: earliest, latest (the high watermark), or by timestamp. */
   listOffsets(partitions: readonly TopicPartition[], spec: OffsetSpec): Promise<OffsetAnswer[]> {
     let timestampMs: number;
@@ -278,6 +340,17 @@ export class Admin {
     this.cluster.close();
     return Promise.resolve();
   }
+}
+
+function brokerFeatures(broker: WireBrokerFeatures): BrokerFeatures {
+  return {
+    brokerId: broker.brokerId,
+    version: broker.version,
+    levelMin: broker.levelMin,
+    levelMax: broker.levelMax,
+    reachable: broker.reachable,
+    errorMessage: broker.errorMessage,
+  };
 }
 
 function drainStatus(response: SetBrokerDrainedResponse): BrokerDrainStatus {

@@ -142,6 +142,8 @@ export class FakeStreamBusCluster {
   private readonly stoppedBrokers = new Set<number>();
   private readonly fronts = new Map<number, FaultFront>();
   private nextLeader = 0;
+  /** The finalized feature level (FinalizeFeatureLevel); fake brokers read levels 1..2. */
+  private featureLevel = 1;
   /** Brokers in maintenance mode (SetBrokerDrained). */
   private readonly drainedBrokers = new Set<number>();
 
@@ -580,7 +582,37 @@ export class FakeStreamBusCluster {
           answeredBy: brokerId,
         });
       },
+      DescribeFeatures: (call, callback) => {
+        const ids = call.request.localOnly ? [brokerId] : [...this.ports.keys()];
+        callback(null, {
+          brokerId,
+          finalizedLevel: this.featureLevel,
+          finalizableLevel: 2,
+          brokers: ids.map((id) => this.fakeFeatures(id)),
+          levels: [
+            { level: 1, summary: 'fake level 1' },
+            { level: 2, summary: 'fake level 2' },
+          ],
+        });
+      },
+      FinalizeFeatureLevel: (call, callback) => {
+        const level = call.request.level === 0 ? 2 : call.request.level;
+        const brokers = [...this.ports.keys()].map((id) => this.fakeFeatures(id));
+        if (level < this.featureLevel || level > 2)
+          return callback(null, {
+            errorCode: ErrorCode.INVALID_REQUEST,
+            errorMessage: `feature level ${level} cannot be finalized`,
+            finalizedLevel: this.featureLevel,
+            brokers,
+          });
+        if (!call.request.validateOnly) this.featureLevel = level;
+        callback(null, { errorCode: ErrorCode.NONE, errorMessage: '', finalizedLevel: level, brokers });
+      },
     };
+  }
+
+  private fakeFeatures(id: number) {
+    return { brokerId: id, version: 'fake', levelMin: 1, levelMax: 2, reachable: true, errorMessage: '' };
   }
 
   private noteMetadata(method: string, metadata: grpc.Metadata): void {

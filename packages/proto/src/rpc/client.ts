@@ -63,6 +63,8 @@ const methodNames: readonly StreamBusMethodName[] = [
   'Fetch',
   'ListOffsets',
   'SetBrokerDrained',
+  'DescribeFeatures',
+  'FinalizeFeatureLevel',
 ];
 
 type UnaryCallback = (error: grpc.ServiceError | null, response?: unknown) => void;

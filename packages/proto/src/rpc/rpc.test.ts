@@ -59,6 +59,8 @@ describe('rpc: StreamBus service over grpc-js', () => {
       Fetch: unimplemented,
       ListOffsets: () => undefined, // never answers: the call ends by its deadline or a cancel
       SetBrokerDrained: unimplemented,
+      DescribeFeatures: unimplemented,
+      FinalizeFeatureLevel: unimplemented,
     };
     addStreamBusService(server, handlers);
     const port = await new Promise<number>((resolve, reject) =>

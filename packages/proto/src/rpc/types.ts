@@ -246,6 +246,46 @@ export interface SetBrokerDrainedResponse {
   answeredBy: number;
 }
 
+export interface FeatureLevelInfo {
+  level: number;
+  summary: string;
+}
+
+export interface BrokerFeatures {
+  brokerId: number;
+  version: string;
+  levelMin: number;
+  levelMax: number;
+  reachable: boolean;
+  errorMessage: string;
+}
+
+export interface DescribeFeaturesRequest {
+  localOnly: boolean;
+  timeoutMs: number;
+}
+
+export interface DescribeFeaturesResponse {
+  brokerId: number;
+  finalizedLevel: number;
+  finalizableLevel: number;
+  brokers: BrokerFeatures[];
+  levels: FeatureLevelInfo[];
+}
+
+export interface FinalizeFeatureLevelRequest {
+  level: number;
+  validateOnly: boolean;
+  timeoutMs: number;
+}
+
+export interface FinalizeFeatureLevelResponse {
+  errorCode: ErrorCode;
+  errorMessage: string;
+  finalizedLevel: number;
+  brokers: BrokerFeatures[];
+}
+
 /** Request and response types of each RPC of the StreamBus service, keyed by method name. */
 export interface StreamBusMethods {
   Metadata: { request: MetadataRequest; response: MetadataResponse };
@@ -258,6 +298,8 @@ export interface StreamBusMethods {
   Fetch: { request: FetchRequest; response: FetchResponse };
   ListOffsets: { request: ListOffsetsRequest; response: ListOffsetsResponse };
   SetBrokerDrained: { request: SetBrokerDrainedRequest; response: SetBrokerDrainedResponse };
+  DescribeFeatures: { request: DescribeFeaturesRequest; response: DescribeFeaturesResponse };
+  FinalizeFeatureLevel: { request: FinalizeFeatureLevelRequest; response: FinalizeFeatureLevelResponse };
 }
 
 /** Name of one RPC of the StreamBus service. */

@@ -89,6 +89,8 @@ async function runServer(input: CommandInput): Promise<number> {
   const outcome = await waitForStop(io.signal, broker.stopped);
   if (outcome.kind === 'failed') {
     logger.fatal({ err: outcome.error }, 'broker stopped on a fatal error');
+    const reason = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+    io.stderr(`streambus server: the broker stopped: ${reason}\n`);
     await admin.close();
     return ExitCode.failed;
   }
