@@ -19,6 +19,8 @@ export const entryValueHeaderBytes = 9;
  * in memory (active and immutable memtable).
  */
 export const levelWriteBufferBytes = 32 * 1024 * 1024;
+/** LevelDB's own table file size (options.h max_file_size): the store keeps it unless told otherwise. */
+export const levelTableFileBytesDefault = 2 * 1024 * 1024;
 /** Default byte budget of the tail cache, shared by all groups of a store. */
 export const tailCacheBytesMaxDefault = 64 * 1024 * 1024;
 /** Appends remembered for cache eviction order; beyond it the oldest are evicted regardless of bytes. */

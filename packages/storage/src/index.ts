@@ -1,6 +1,6 @@
 // Public API of @streambus/storage. Named exports only.
 export { LevelRaftStore } from './log/level-raft-store.js';
-export type { WalSyncPolicy, LevelRaftStoreOptions, OpenProgress } from './log/level-raft-store.js';
+export type { WalSyncPolicy, LevelRaftStoreOptions, OpenProgress, StoreFootprint } from './log/level-raft-store.js';
 export type { GroupStats, StoreStats } from './log/store-stats.js';
 export type { RetentionPolicy, RetentionResult } from './retention/retention.js';
 export type { StoredBatch } from './read/batch-reader.js';
@@ -29,6 +29,8 @@ export {
 export type { StorageErrorCode } from './errors.js';
 export { KeyKind, makeKey } from './keys.js';
 export {
+  levelTableFileBytesDefault,
+  levelWriteBufferBytes,
   tailCacheBytesMaxDefault,
   loadWindowBytesMax,
   walSyncIntervalMsDefault,

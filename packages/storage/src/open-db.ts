@@ -12,8 +12,14 @@ export const levelOpenOptions = {
   writeBufferSize: levelWriteBufferBytes,
 } as const;
 
+/** LevelDB's knobs a store's owner may turn (config storage.memtable_flush_threshold, max_sstable_size). */
+export interface LevelTuning {
+  readonly writeBufferBytes?: number;
+  readonly tableFileBytesMax?: number;
+}
+
 /** Opens the LevelDB database of a store, turning a held lock or a missing dir into typed errors. */
-export async function openDb(dir: string, createIfMissing: boolean): Promise<Db> {
+export async function openDb(dir: string, createIfMissing: boolean, tuning: LevelTuning = {}): Promise<Db> {
   // classic-level creates the directory even when the database must exist: check first.
   if (
     !createIfMissing &&
@@ -23,7 +29,12 @@ export async function openDb(dir: string, createIfMissing: boolean): Promise<Db>
     ))
   )
     throw new StoreNotFoundError(dir);
-  const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { ...levelOpenOptions, createIfMissing });
+  const db: Db = new ClassicLevel<Buffer, Buffer>(dir, {
+    ...levelOpenOptions,
+    ...(tuning.writeBufferBytes === undefined ? {} : { writeBufferSize: tuning.writeBufferBytes }),
+    ...(tuning.tableFileBytesMax === undefined ? {} : { maxFileSize: tuning.tableFileBytesMax }),
+    createIfMissing,
+  });
   try {
     await db.open();
   } catch (error: unknown) {

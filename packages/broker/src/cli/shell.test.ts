@@ -56,21 +56,26 @@ afterAll(async () => {
 });
 
 describe('config dump', () => {
-  it('prints the effective config from file, env and flags, secrets masked, origins on request', async () => {
+  it('prints the effective config from file, env and flags, origins on request', async () => {
     const file = join(dir, 'server.yaml');
-    await writeFile(
-      file,
-      'server:\n  data_dir: /from/file\nsecurity:\n  tls_key: /etc/tls/server.key\n  tls_key_password: s3cret\n',
-    );
+    await writeFile(file, 'server:\n  data_dir: /from/file\nsecurity:\n  tls_enabled: false\n');
     const h = harness({ STREAMBUS_WAL_SYNC: 'periodic' });
     expect(await runCli(['config', 'dump', '--config', file, '--id', '2', '--show-origin'], h.deps)).toBe(0);
     const text = h.stdout();
     expect(text).toContain('broker_id: 2 # flag --id\n');
     expect(text).toContain(`data_dir: /from/file # file ${file}\n`);
     expect(text).toContain('wal_sync: periodic # env STREAMBUS_WAL_SYNC\n');
-    expect(text).toContain('tls_key: /etc/tls/server.key');
-    expect(text).not.toContain('s3cret');
-    expect(text).toContain('tls_key_password: "********"');
+    expect(text).not.toContain('security');
+  });
+
+  it('refuses a key that would change nothing, saying why', async () => {
+    const file = join(dir, 'tls.yaml');
+    await writeFile(file, 'security:\n  tls_key: /etc/tls/server.key\n');
+    const h = harness();
+    expect(await runCli(['config', 'dump', '--config', file], h.deps)).toBe(2);
+    expect(h.stderr()).toBe(
+      `config error: security.tls_key: not supported (${file} line 2): TLS is not available yet in this version; remove it\n`,
+    );
   });
 
   it('stops with one line per problem and exit 2', async () => {
@@ -105,12 +110,15 @@ describe('config keys', () => {
       .stdout()
       .trimEnd()
       .split('\n')
-      .map((line) => JSON.parse(line) as { key: string; env: string; secret: boolean; planned: boolean });
-    expect(keys.find((key) => key.key === 'security.tls_key_password')).toMatchObject({
-      env: 'STREAMBUS_TLS_KEY_PASSWORD',
-      secret: true,
+      .map((line) => JSON.parse(line) as { key: string; env: string; supported: boolean; help: string });
+    expect(keys.find((key) => key.key === 'network.max_connections')).toMatchObject({
+      env: 'STREAMBUS_MAX_CONNECTIONS',
+      supported: true,
     });
-    expect(keys.find((key) => key.key === 'security.tls_enabled')).toMatchObject({ planned: true });
+    expect(keys.find((key) => key.key === 'security.tls_enabled')).toMatchObject({
+      supported: false,
+      help: 'not supported: TLS is not available yet in this version',
+    });
     expect(new Set(keys.map((key) => key.env)).size).toBe(keys.length);
   });
 });
@@ -150,9 +158,9 @@ describe('server', () => {
     [
       'bad duration',
       '',
-      { STREAMBUS_READ_TIMEOUT: '30' },
+      { STREAMBUS_CONNECTION_TIMEOUT: '30' },
       [],
-      /^config error: STREAMBUS_READ_TIMEOUT: duration "30" has no unit; set it to a duration/,
+      /^config error: STREAMBUS_CONNECTION_TIMEOUT: duration "30" has no unit; set it to a duration/,
     ],
     [
       'bad enum',

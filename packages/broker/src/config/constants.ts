@@ -27,11 +27,17 @@ export const walSyncIntervalMsMax = 10_000;
 /** network.max_request_size bounds one Produce batch, and the protocol's batch bound caps it. */
 export const requestBytesMax = recordBatchBytesMax;
 export const connectionsMax = 1_000_000;
-export const ioThreadsMax = 1024;
-export const batchRecordsMax = 1_000_000;
+/** LevelDB clips its write buffer to [64 KiB, 1 GiB] (ClipToRange in db_impl.cc): the key says so. */
+export const memtableFlushThresholdBytesMin = 64 * 1024;
+export const memtableFlushThresholdBytesMax = 1024 ** 3;
+/** And its table file size to [1 MiB, 1 GiB]. */
+export const sstableBytesMin = 1024 ** 2;
+export const sstableBytesMax = 1024 ** 3;
 
 assert(tickMsMin <= tickMsMax, 'tick bounds are ordered');
 assert(walSyncIntervalMsMax <= durationMsMax, 'sync interval fits the duration bound');
 assert(requestBytesMax <= sizeBytesMax, 'request bound fits the size bound');
+assert(memtableFlushThresholdBytesMin < memtableFlushThresholdBytesMax, 'write buffer bounds are ordered');
+assert(sstableBytesMin < sstableBytesMax, 'table file bounds are ordered');
 assert(sizeBytesMax <= Number.MAX_SAFE_INTEGER, 'sizes are exact doubles');
 assert(durationMsMax <= Number.MAX_SAFE_INTEGER, 'durations are exact doubles');

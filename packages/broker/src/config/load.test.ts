@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { dumpConfig, secretMask } from './dump.js';
+import { dumpConfig, renderValue, secretMask } from './dump.js';
+import type { KeySpec } from './schema.js';
+import { unsupportedKeys } from './schema.js';
 import type { ConfigFile, ConfigSources, LoadedConfig } from './load.js';
 import { formatConfigProblem, loadConfig, resolveConfig } from './load.js';
 
+/** The seed's server.yaml without the keys this broker refuses (see unsupportedKeys). */
 const serverYaml = `
 server:
   broker_id: 1
@@ -17,7 +20,6 @@ storage:
   wal_sync: "periodic"
   wal_sync_interval: "10ms"
   memtable_flush_threshold: 67108864
-  compaction_policy: "size-tiered"
   max_sstable_size: 268435456
   retention:
     max_age: "168h"
@@ -25,15 +27,7 @@ storage:
 network:
   max_request_size: 1048576
   connection_timeout: "30s"
-  read_timeout: "30s"
-  write_timeout: "30s"
   max_connections: 10000
-performance:
-  io_threads: 8
-  socket_send_buffer: 131072
-  socket_receive_buffer: 131072
-  batch_timeout: "10ms"
-  max_batch_size: 1000
 monitoring:
   metrics_enabled: true
   metrics_port: 9090
@@ -41,9 +35,25 @@ monitoring:
   profiling_port: 6060
 security:
   tls_enabled: false
+  auth_enabled: false
+`;
+
+/** What else the seed's server.yaml sets: keys that would change nothing here. */
+const seedUnsupportedYaml = `
+storage:
+  compaction_policy: "size-tiered"
+network:
+  read_timeout: "30s"
+  write_timeout: "30s"
+performance:
+  io_threads: 8
+  socket_send_buffer: 131072
+  socket_receive_buffer: 131072
+  batch_timeout: "10ms"
+  max_batch_size: 1000
+security:
   tls_cert: "/etc/streambus/tls/server.crt"
   tls_key: "/etc/streambus/tls/server.key"
-  auth_enabled: false
   auth_mechanism: "SCRAM-SHA-256"
 `;
 
@@ -79,14 +89,34 @@ describe('the seed server.yaml', () => {
     const { config, origins } = resolve({ file: file(serverYaml) });
     expect(config.server.dataDir).toBe('/var/lib/streambus');
     expect(config.storage.walSync).toBe('periodic');
-    expect(config.storage.compactionPolicy).toBe('size-tiered');
+    expect(config.storage.memtableFlushThresholdBytes).toBe(64 * 1024 ** 2);
+    expect(config.storage.sstableBytesMax).toBe(256 * 1024 ** 2);
     expect(config.storage.retentionBytesMax).toBe(107374182400);
     expect(config.network.connectionTimeoutMs).toBe(30_000);
-    expect(config.performance.batchTimeoutMs).toBe(10);
-    expect(config.security.tlsKeyFile).toBe('/etc/streambus/tls/server.key');
+    expect(config.network.connectionsMax).toBe(10_000);
+    expect(config.monitoring.profilingPort).toBe(6060);
     expect(origins.get('storage.wal_sync')).toEqual({ kind: 'file', file: 'server.yaml' });
     expect(origins.get('raft.tick_ms')).toEqual({ kind: 'default' });
     expect(origins.get('server.admin_listen')).toEqual({ kind: 'derived', from: 'monitoring.metrics_port' });
+  });
+
+  it('refuses every key that would change nothing, one line each saying why', () => {
+    const problems = problemsOf({ file: file(seedUnsupportedYaml) });
+    expect(problems).toHaveLength(11);
+    expect(problems).toContain(
+      'config error: storage.compaction_policy: not supported (server.yaml line 3): LevelDB always compacts leveled; there is no policy to choose; remove it',
+    );
+    expect(problems).toContain(
+      "config error: performance.io_threads: not supported (server.yaml line 8): LevelDB runs on libuv's thread pool: size it with UV_THREADPOOL_SIZE in the broker's environment; remove it",
+    );
+    expect(problems).toContain(
+      'config error: security.tls_cert: not supported (server.yaml line 14): TLS is not available yet in this version; remove it',
+    );
+    expect(problems.every((line) => !line.includes('\n'))).toBe(true);
+    expect(problemsOf({ env: { STREAMBUS_READ_TIMEOUT: '30s', STREAMBUS_IO_THREADS: '8' } })).toEqual([
+      "config error: STREAMBUS_IO_THREADS: not supported: LevelDB runs on libuv's thread pool: size it with UV_THREADPOOL_SIZE in the broker's environment; remove it",
+      'config error: STREAMBUS_READ_TIMEOUT: not supported: gRPC calls carry their own deadlines (the client request timeout, the fetch max wait); remove it',
+    ]);
   });
 
   it('accepts peers as a YAML map and as a list', () => {
@@ -200,8 +230,8 @@ describe('one clear line per problem', () => {
   });
 
   it('bad duration', () => {
-    expect(problemsOf({ file: file('network:\n  read_timeout: 30\n') })).toEqual([
-      'config error: network.read_timeout: expected a duration like "10ms", "30s" or "168h", got the number 30 (server.yaml line 2); set it to a duration like "10ms", "30s" or "168h"',
+    expect(problemsOf({ file: file('network:\n  connection_timeout: 30\n') })).toEqual([
+      'config error: network.connection_timeout: expected a duration like "10ms", "30s" or "168h", got the number 30 (server.yaml line 2); set it to a duration like "10ms", "30s" or "168h"',
     ]);
     expect(problemsOf({ env: { STREAMBUS_CONNECTION_TIMEOUT: '30 seconds' } })).toEqual([
       'config error: STREAMBUS_CONNECTION_TIMEOUT: "30 seconds" is not a duration; set it to a duration like "10ms", "30s" or "168h"',
@@ -238,13 +268,15 @@ describe('one clear line per problem', () => {
     ]);
   });
 
-  it('planned features are accepted but refused when turned on', () => {
+  it('features not built yet may be written off, and are refused when turned on', () => {
     expect(
       problemsOf({ file: file('security:\n  tls_enabled: true\n'), env: { STREAMBUS_AUTH_ENABLED: 'true' } }),
     ).toEqual([
-      'config error: security.tls_enabled: TLS is not available yet in this version; set it to false (the key is accepted so that configs can be written ahead)',
-      'config error: STREAMBUS_AUTH_ENABLED: authentication is not available yet in this version; set it to false (the key is accepted so that configs can be written ahead)',
+      'config error: security.tls_enabled: not supported (server.yaml line 2): TLS is not available yet in this version; remove it',
+      'config error: STREAMBUS_AUTH_ENABLED: not supported: authentication is not available yet in this version; remove it',
     ]);
+    const off = resolve({ file: file('security:\n  tls_enabled: false\n'), env: { STREAMBUS_AUTH_ENABLED: 'false' } });
+    expect(dumpConfig(off, { showOrigin: false })).not.toContain('security');
   });
 
   it('collects every problem, from every source, instead of stopping at the first', () => {
@@ -252,7 +284,7 @@ describe('one clear line per problem', () => {
       file: file(
         'storage:\n  wal_sync: sometimes\nnetwork:\n  max_conections: 5\nraft:\n  election_ticks: 3\n  heartbeat_ticks: 3\n',
       ),
-      env: { STREAMBUS_MAX_BATCH_SIZE: '0' },
+      env: { STREAMBUS_MAX_CONNECTIONS: '0' },
       flags: { listen: 'nowhere' },
     });
     expect(problems).toHaveLength(5);
@@ -275,19 +307,27 @@ describe('one clear line per problem', () => {
 });
 
 describe('config dump', () => {
-  it('masks secrets, keeps file paths, and round-trips through the loader', () => {
-    const loaded = resolve({
-      file: file(serverYaml),
-      env: { STREAMBUS_TLS_KEY_PASSWORD: 'hunter2', STREAMBUS_PEERS: '1=a:1,2=b:2' },
-    });
+  it('shows only keys that work, and round-trips through the loader', () => {
+    const loaded = resolve({ file: file(serverYaml), env: { STREAMBUS_PEERS: '1=a:1,2=b:2' } });
     const text = dumpConfig(loaded, { showOrigin: false });
-    expect(text).not.toContain('hunter2');
-    expect(text).toContain(`tls_key_password: "${secretMask}"`);
-    expect(text).toContain('tls_key: /etc/streambus/tls/server.key');
     const reparsed = parse(text) as Record<string, Record<string, unknown>>;
     expect(reparsed['storage']?.['wal_sync']).toBe('periodic');
-    const reloaded = resolve({ file: file(text.replace(`"${secretMask}"`, '"x"')) });
-    expect({ ...reloaded.config, security: null }).toEqual({ ...loaded.config, security: null });
+    expect(Object.keys(reparsed)).toEqual(['server', 'storage', 'network', 'monitoring', 'raft']);
+    for (const unsupported of unsupportedKeys) expect(text).not.toContain(unsupported.path.split('.').at(-1));
+    const reloaded = resolve({ file: file(text) });
+    expect(reloaded.config).toEqual(loaded.config);
+  });
+
+  it('masks secrets', () => {
+    const spec: KeySpec = {
+      path: 'x.password',
+      kind: { type: 'string', emptyAllowed: true },
+      defaultValue: '',
+      secret: true,
+      help: '',
+    };
+    expect(renderValue(spec, 'hunter2')).toBe(secretMask);
+    expect(renderValue(spec, '')).toBe('');
   });
 
   it('shows where each value came from', () => {
@@ -296,7 +336,7 @@ describe('config dump', () => {
     expect(text).toContain('wal_sync: none # env STREAMBUS_WAL_SYNC\n');
     expect(text).toContain('broker_id: 1 # flag --id\n');
     expect(text).toContain('tick_ms: 50 # default; override with STREAMBUS_TICK_MS\n');
-    expect(text).toContain('read_timeout: 30s # file server.yaml\n');
+    expect(text).toContain('connection_timeout: 30s # file server.yaml\n');
   });
 });
 

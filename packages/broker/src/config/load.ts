@@ -19,18 +19,13 @@ import {
   specsByEnvName,
   specsByPath,
   typeName,
+  unsupportedByEnvName,
+  unsupportedByPath,
+  unsupportedKeys,
 } from './schema.js';
+import type { UnsupportedKey } from './schema.js';
 import { suggest } from './suggest.js';
-import type {
-  AuthMechanism,
-  BrokerConfig,
-  CompactionPolicy,
-  ConfigFlags,
-  ConfigOrigin,
-  ConfigProblem,
-  LogLevel,
-  WalSyncPolicy,
-} from './types.js';
+import type { BrokerConfig, ConfigFlags, ConfigOrigin, ConfigProblem, LogLevel, WalSyncPolicy } from './types.js';
 import { rethrowBug } from '../bugs.js';
 
 export interface ConfigFile {
@@ -81,7 +76,7 @@ const flagPaths: ReadonlyArray<readonly [keyof ConfigFlags, string, string]> = [
 ];
 
 const groupPaths: ReadonlySet<string> = new Set(
-  keySpecs.flatMap((spec) => {
+  [...keySpecs, ...unsupportedKeys].flatMap((spec) => {
     const parts = spec.path.split('.');
     return parts.slice(0, -1).map((_, index) => parts.slice(0, index + 1).join('.'));
   }),
@@ -221,7 +216,10 @@ function walkYaml(
   for (const [name, raw] of Object.entries(map)) {
     const path = prefix === '' ? name : `${prefix}.${name}`;
     const spec = specsByPath.get(path);
-    if (spec !== undefined) {
+    const unsupported = unsupportedByPath.get(path);
+    if (unsupported !== undefined) {
+      if (raw !== unsupported.inertValue) refuseUnsupported(collector, path, unsupported, locate(path));
+    } else if (spec !== undefined) {
       const parsed = parseYamlValue(spec, raw);
       if (parsed.ok) collector.set(spec, parsed.value, { kind: 'file', file: file.path });
       else collector.badValue(path, spec, `${parsed.reason}${locate(path)}`);
@@ -240,6 +238,11 @@ function walkYaml(
   }
 }
 
+/** A key of the seeds this broker does not support: start-up stops, saying why. */
+function refuseUnsupported(collector: Collector, path: string, unsupported: UnsupportedKey, location = ''): void {
+  collector.problem(path, `not supported${location}: ${unsupported.reason}`, 'remove it');
+}
+
 function unknownKey(collector: Collector, path: string, candidates: readonly string[], location = ''): void {
   const suggestion = suggest(path, candidates);
   const hint =
@@ -255,6 +258,11 @@ function applyEnv(collector: Collector, env: Readonly<Record<string, string | un
     const raw = env[name];
     if (raw === undefined) continue;
     const spec = specsByEnvName.get(name);
+    const unsupported = unsupportedByEnvName.get(name);
+    if (unsupported !== undefined) {
+      if (raw.trim().toLowerCase() !== String(unsupported.inertValue)) refuseUnsupported(collector, name, unsupported);
+      continue;
+    }
     if (spec === undefined) {
       if (name === 'STREAMBUS_CONFIG' || clientEnvNames.includes(name) || serviceLinkPattern.test(name)) continue;
       const suggestion = suggest(name, specsByEnvName.keys());
@@ -342,20 +350,6 @@ function checkRelations(collector: Collector): void {
       'give the admin server its own port',
     );
   }
-  for (const spec of keySpecs) {
-    if (spec.plannedFeature !== undefined && collector.value(spec.path) === true) {
-      collector.problem(
-        pathAsWritten(spec.path, collector.origin(spec.path)),
-        `${spec.plannedFeature} is not available yet in this version`,
-        'set it to false (the key is accepted so that configs can be written ahead)',
-      );
-    }
-  }
-}
-
-function pathAsWritten(path: string, origin: ConfigOrigin): string {
-  if (origin.kind === 'env' || origin.kind === 'flag') return origin.name;
-  return path;
 }
 
 export function describeOrigin(origin: ConfigOrigin): string {
@@ -419,7 +413,6 @@ function assemble(collector: Collector): BrokerConfig {
       walSync: str('storage.wal_sync') as WalSyncPolicy,
       walSyncIntervalMs: num('storage.wal_sync_interval'),
       memtableFlushThresholdBytes: num('storage.memtable_flush_threshold'),
-      compactionPolicy: str('storage.compaction_policy') as CompactionPolicy,
       sstableBytesMax: num('storage.max_sstable_size'),
       retentionAgeMsMax: num('storage.retention.max_age'),
       retentionBytesMax: num('storage.retention.max_bytes'),
@@ -427,32 +420,13 @@ function assemble(collector: Collector): BrokerConfig {
     network: {
       requestBytesMax: num('network.max_request_size'),
       connectionTimeoutMs: num('network.connection_timeout'),
-      readTimeoutMs: num('network.read_timeout'),
-      writeTimeoutMs: num('network.write_timeout'),
       connectionsMax: num('network.max_connections'),
-    },
-    performance: {
-      ioThreads: num('performance.io_threads'),
-      socketSendBufferBytes: num('performance.socket_send_buffer'),
-      socketReceiveBufferBytes: num('performance.socket_receive_buffer'),
-      batchTimeoutMs: num('performance.batch_timeout'),
-      batchRecordsMax: num('performance.max_batch_size'),
     },
     monitoring: {
       metricsEnabled: bool('monitoring.metrics_enabled'),
       metricsPort: num('monitoring.metrics_port'),
       profilingEnabled: bool('monitoring.profiling_enabled'),
       profilingPort: num('monitoring.profiling_port'),
-    },
-    security: {
-      tlsEnabled: bool('security.tls_enabled'),
-      tlsCertFile: str('security.tls_cert'),
-      tlsKeyFile: str('security.tls_key'),
-      tlsKeyPassword: str('security.tls_key_password'),
-      tlsCaFile: str('security.tls_ca'),
-      authEnabled: bool('security.auth_enabled'),
-      authMechanism: str('security.auth_mechanism') as AuthMechanism,
-      usersFile: str('security.users_file'),
     },
     raft: {
       tickMs: num('raft.tick_ms'),

@@ -1,23 +1,27 @@
 /**
- * Every configuration key: its path in server.yaml, its type and bounds, its default, whether it
- * is secret, and whether it is planned (accepted and validated, but turning it on stops start-up
- * until the feature exists). The environment variable of a key is derived from its path:
+ * Every configuration key: its path in server.yaml, its type and bounds, its default and whether
+ * it is secret; and the keys of the seeds' server.yaml this broker does not support
+ * (`unsupportedKeys`), refused at start with a line saying why, and never shown by
+ * `config dump`: no key is accepted that changes nothing. The environment variable of a key is derived from its path:
  * `STREAMBUS_` + the path after its section, upper-cased, dots as underscores
  * (`storage.wal_sync` -> STREAMBUS_WAL_SYNC, `storage.retention.max_age` ->
  * STREAMBUS_RETENTION_MAX_AGE, `raft.tick_ms` -> STREAMBUS_TICK_MS).
  */
 import { assert } from '@streambus/raft';
+import { levelTableFileBytesDefault, levelWriteBufferBytes } from '@streambus/storage';
 import type { HostPort, Peer } from './address.js';
 import { parseBrokerId, parseHostPort, parsePeerEntries, parsePeerList } from './address.js';
 import {
-  batchRecordsMax,
   brokerIdMax,
   connectionsMax,
   durationMsMax,
   electionTicksMax,
-  ioThreadsMax,
+  memtableFlushThresholdBytesMax,
+  memtableFlushThresholdBytesMin,
   requestBytesMax,
   sizeBytesMax,
+  sstableBytesMax,
+  sstableBytesMin,
   tickMsMax,
   tickMsMin,
   walSyncIntervalMsMax,
@@ -45,15 +49,23 @@ export interface KeySpec {
   readonly defaultValue: ConfigValue;
   /** Masked by `config dump`. */
   readonly secret: boolean;
-  /** Set for features not built yet: turning the key on is a start-up error saying so. */
-  readonly plannedFeature?: string;
   readonly help: string;
+}
+
+/**
+ * A key of the seeds' server.yaml that would change nothing here. Setting it (in the file or as
+ * its STREAMBUS_ variable) stops start-up with `reason`; only `inertValue`, which says what is
+ * true anyway (`tls_enabled: false`), is accepted, and it is not shown by `config dump` either.
+ */
+export interface UnsupportedKey {
+  readonly path: string;
+  /** Why the key does nothing here, and what to use instead; one line. */
+  readonly reason: string;
+  readonly inertValue?: boolean;
 }
 
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 export const walSyncPolicies = ['always', 'periodic', 'none'] as const;
-export const compactionPolicies = ['leveled', 'size-tiered'] as const;
-export const authMechanisms = ['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN'] as const;
 
 const int = (min: number, max: number): KeyKind => ({ type: 'int', min, max });
 const duration = (floorMs: number, ceilingMs: number): KeyKind => ({ type: 'duration', floorMs, ceilingMs });
@@ -69,14 +81,7 @@ function key(
   help: string,
   extra: Partial<KeySpec> = {},
 ): KeySpec {
-  return {
-    path,
-    kind,
-    defaultValue,
-    help,
-    secret: extra.secret ?? false,
-    ...(extra.plannedFeature === undefined ? {} : { plannedFeature: extra.plannedFeature }),
-  };
+  return { path, kind, defaultValue, help, secret: extra.secret ?? false };
 }
 
 const defaultMetricsPort = 9090;
@@ -113,12 +118,16 @@ export const keySpecs: readonly KeySpec[] = [
   key('storage.wal_sync_interval', duration(1, walSyncIntervalMsMax), 10, 'sync interval of the periodic policy'),
   key(
     'storage.memtable_flush_threshold',
-    size(64 * 1024, sizeBytesMax),
-    64 * 1024 * 1024,
-    'write buffer size of the database',
+    size(memtableFlushThresholdBytesMin, memtableFlushThresholdBytesMax),
+    levelWriteBufferBytes,
+    "LevelDB's write buffer (memtable): written out to a table file once this full",
   ),
-  key('storage.compaction_policy', enumOf(compactionPolicies), 'leveled', 'database compaction policy'),
-  key('storage.max_sstable_size', size(64 * 1024, sizeBytesMax), 256 * 1024 * 1024, 'largest table file'),
+  key(
+    'storage.max_sstable_size',
+    size(sstableBytesMin, sstableBytesMax),
+    levelTableFileBytesDefault,
+    'LevelDB table files are cut at this size',
+  ),
   key(
     'storage.retention.max_age',
     duration(0, durationMsMax),
@@ -137,32 +146,32 @@ export const keySpecs: readonly KeySpec[] = [
     1024 * 1024,
     "largest record batch one Produce partition may carry (at most the protocol's 4 MiB)",
   ),
-  key('network.connection_timeout', duration(1, durationMsMax), 30_000, 'time allowed to establish a connection'),
-  key('network.read_timeout', duration(1, durationMsMax), 30_000, 'time allowed to read a request'),
-  key('network.write_timeout', duration(1, durationMsMax), 30_000, 'time allowed to write a response'),
-  key('network.max_connections', int(1, connectionsMax), 10_000, 'concurrent client connections'),
-  key('performance.io_threads', int(1, ioThreadsMax), 8, 'I/O worker threads'),
-  key('performance.socket_send_buffer', size(1024, 1024 ** 3), 128 * 1024, 'socket send buffer'),
-  key('performance.socket_receive_buffer', size(1024, 1024 ** 3), 128 * 1024, 'socket receive buffer'),
-  key('performance.batch_timeout', duration(0, 60_000), 10, 'longest wait to fill a batch'),
-  key('performance.max_batch_size', int(1, batchRecordsMax), 1000, 'records per batch'),
-  key('monitoring.metrics_enabled', bool, true, 'serve /metrics on the admin address'),
+  key(
+    'network.connection_timeout',
+    duration(1, durationMsMax),
+    30_000,
+    'a new connection to server.listen must send its first request bytes within this, or it is closed',
+  ),
+  key(
+    'network.max_connections',
+    int(1, connectionsMax),
+    10_000,
+    'connections server.listen accepts at once (clients and peers); more are closed at once',
+  ),
+  key('monitoring.metrics_enabled', bool, true, 'serve /metrics on the admin address and feed the metrics'),
   key(
     'monitoring.metrics_port',
     int(0, 65535),
     defaultMetricsPort,
     'port of the admin address when server.admin_listen is not set',
   ),
-  key('monitoring.profiling_enabled', bool, false, 'profiling endpoint', { plannedFeature: 'profiling' }),
-  key('monitoring.profiling_port', int(0, 65535), 6060, 'profiling port'),
-  key('security.tls_enabled', bool, false, 'TLS on the client and peer listener', { plannedFeature: 'TLS' }),
-  key('security.tls_cert', text(true), '', 'TLS certificate file'),
-  key('security.tls_key', text(true), '', 'TLS private key file'),
-  key('security.tls_key_password', text(true), '', 'passphrase of the TLS private key', { secret: true }),
-  key('security.tls_ca', text(true), '', 'TLS CA bundle for peer and client verification'),
-  key('security.auth_enabled', bool, false, 'client authentication', { plannedFeature: 'authentication' }),
-  key('security.auth_mechanism', enumOf(authMechanisms), 'SCRAM-SHA-256', 'SASL mechanism'),
-  key('security.users_file', text(true), '', 'users and credentials file'),
+  key(
+    'monitoring.profiling_enabled',
+    bool,
+    false,
+    'serve /debug/pprof/profile (CPU) and /debug/pprof/heap on 127.0.0.1:profiling_port only',
+  ),
+  key('monitoring.profiling_port', int(0, 65535), 6060, 'port of the profiling server (bound to 127.0.0.1)'),
   key('raft.tick_ms', int(tickMsMin, tickMsMax), 50, 'Raft logical clock period'),
   key('raft.election_ticks', int(2, electionTicksMax), 10, 'ticks without a leader before an election'),
   key('raft.heartbeat_ticks', int(1, electionTicksMax - 1), 1, 'ticks between heartbeats; fewer than election_ticks'),
@@ -172,6 +181,45 @@ export const keySpecs: readonly KeySpec[] = [
     true,
     'a leader replicates while its own write is in flight (followers fsync in parallel); off: after it',
   ),
+];
+
+const tlsLater = 'TLS is not available yet in this version';
+const authLater = 'authentication is not available yet in this version';
+const producerBatches =
+  "batching is the producer's (the SDK producer's lingerMs and batchBytesMax); the broker writes each loop turn's batches with one fsync without waiting";
+
+export const unsupportedKeys: readonly UnsupportedKey[] = [
+  { path: 'storage.compaction_policy', reason: 'LevelDB always compacts leveled; there is no policy to choose' },
+  {
+    path: 'network.read_timeout',
+    reason: 'gRPC calls carry their own deadlines (the client request timeout, the fetch max wait)',
+  },
+  {
+    path: 'network.write_timeout',
+    reason: 'gRPC calls carry their own deadlines (the client request timeout, the fetch max wait)',
+  },
+  {
+    path: 'performance.io_threads',
+    reason: "LevelDB runs on libuv's thread pool: size it with UV_THREADPOOL_SIZE in the broker's environment",
+  },
+  {
+    path: 'performance.socket_send_buffer',
+    reason: 'Node.js cannot size TCP socket buffers; the kernel tunes them (net.ipv4.tcp_wmem)',
+  },
+  {
+    path: 'performance.socket_receive_buffer',
+    reason: 'Node.js cannot size TCP socket buffers; the kernel tunes them (net.ipv4.tcp_rmem)',
+  },
+  { path: 'performance.batch_timeout', reason: producerBatches },
+  { path: 'performance.max_batch_size', reason: producerBatches },
+  { path: 'security.tls_enabled', reason: tlsLater, inertValue: false },
+  { path: 'security.tls_cert', reason: tlsLater },
+  { path: 'security.tls_key', reason: tlsLater },
+  { path: 'security.tls_key_password', reason: tlsLater },
+  { path: 'security.tls_ca', reason: tlsLater },
+  { path: 'security.auth_enabled', reason: authLater, inertValue: false },
+  { path: 'security.auth_mechanism', reason: authLater },
+  { path: 'security.users_file', reason: authLater },
 ];
 
 /** The sections of server.yaml, in order. */
@@ -185,9 +233,20 @@ export const specsByPath: ReadonlyMap<string, KeySpec> = new Map(keySpecs.map((s
 export const specsByEnvName: ReadonlyMap<string, KeySpec> = new Map(
   keySpecs.map((spec) => [envNameOf(spec.path), spec]),
 );
+export const unsupportedByPath: ReadonlyMap<string, UnsupportedKey> = new Map(
+  unsupportedKeys.map((unsupported) => [unsupported.path, unsupported]),
+);
+export const unsupportedByEnvName: ReadonlyMap<string, UnsupportedKey> = new Map(
+  unsupportedKeys.map((unsupported) => [envNameOf(unsupported.path), unsupported]),
+);
 
 assert(specsByPath.size === keySpecs.length, 'config key paths are unique');
 assert(specsByEnvName.size === keySpecs.length, 'derived environment variable names are unique');
+assert(unsupportedByEnvName.size === unsupportedKeys.length, 'unsupported keys have unique variables');
+for (const unsupported of unsupportedKeys) {
+  assert(!specsByPath.has(unsupported.path), `${unsupported.path} is either a key or unsupported`);
+  assert(!specsByEnvName.has(envNameOf(unsupported.path)), `${unsupported.path}'s variable is not a key's`);
+}
 assert(brokerIdMax > 0, 'broker ids have room');
 
 /** Describes the type of a key for error messages ("a duration like 30s"). */

@@ -1,11 +1,9 @@
 /** The broker's effective configuration, typed, with units in the names. */
 import type { HostPort, Peer } from './address.js';
-import type { authMechanisms, compactionPolicies, logLevels, walSyncPolicies } from './schema.js';
+import type { logLevels, walSyncPolicies } from './schema.js';
 
 export type LogLevel = (typeof logLevels)[number];
 export type WalSyncPolicy = (typeof walSyncPolicies)[number];
-export type CompactionPolicy = (typeof compactionPolicies)[number];
-export type AuthMechanism = (typeof authMechanisms)[number];
 
 export interface ServerConfig {
   readonly brokerId: number;
@@ -23,8 +21,9 @@ export interface ServerConfig {
 export interface StorageConfig {
   readonly walSync: WalSyncPolicy;
   readonly walSyncIntervalMs: number;
+  /** LevelDB's writeBufferSize. */
   readonly memtableFlushThresholdBytes: number;
-  readonly compactionPolicy: CompactionPolicy;
+  /** LevelDB's maxFileSize. */
   readonly sstableBytesMax: number;
   /** 0 keeps records forever. */
   readonly retentionAgeMsMax: number;
@@ -34,36 +33,18 @@ export interface StorageConfig {
 
 export interface NetworkConfig {
   readonly requestBytesMax: number;
+  /** A new connection sends its first bytes within this, or it is closed. */
   readonly connectionTimeoutMs: number;
-  readonly readTimeoutMs: number;
-  readonly writeTimeoutMs: number;
+  /** Connections to server.listen open at once; one more is closed on arrival. */
   readonly connectionsMax: number;
-}
-
-export interface PerformanceConfig {
-  readonly ioThreads: number;
-  readonly socketSendBufferBytes: number;
-  readonly socketReceiveBufferBytes: number;
-  readonly batchTimeoutMs: number;
-  readonly batchRecordsMax: number;
 }
 
 export interface MonitoringConfig {
   readonly metricsEnabled: boolean;
   readonly metricsPort: number;
   readonly profilingEnabled: boolean;
+  /** The profiling server binds 127.0.0.1 on this port only. */
   readonly profilingPort: number;
-}
-
-export interface SecurityConfig {
-  readonly tlsEnabled: boolean;
-  readonly tlsCertFile: string;
-  readonly tlsKeyFile: string;
-  readonly tlsKeyPassword: string;
-  readonly tlsCaFile: string;
-  readonly authEnabled: boolean;
-  readonly authMechanism: AuthMechanism;
-  readonly usersFile: string;
 }
 
 export interface RaftTimingConfig {
@@ -78,9 +59,7 @@ export interface BrokerConfig {
   readonly server: ServerConfig;
   readonly storage: StorageConfig;
   readonly network: NetworkConfig;
-  readonly performance: PerformanceConfig;
   readonly monitoring: MonitoringConfig;
-  readonly security: SecurityConfig;
   readonly raft: RaftTimingConfig;
 }
 

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CompactedError, EntriesPendingError, EntryType, GroupNotFoundError, UnavailableError } from '@streambus/raft';
@@ -583,6 +584,40 @@ describe('LevelRaftStore', () => {
     await always.store.persist([write(1, [], { term: 1, vote: 1, commit: 1 })], false);
     expect(always.store.stats()).toMatchObject({ persistCount: 2, syncCount: 1 });
     expect(always.store.openGroup(1, null).initialState().hardState).toEqual({ term: 1, vote: 1, commit: 1 });
+  });
+
+  it('times every sync for the metrics, and only syncs', async () => {
+    const durations: number[] = [];
+    const t = await temp({ onSyncMs: (ms) => durations.push(ms) });
+    t.store.openGroup(1, voters);
+    await t.store.persist([write(1, batches(1, 1, 1))], true);
+    await t.store.persist([write(1, [], { term: 1, vote: 1, commit: 1 })], false);
+    await t.store.syncNow();
+    expect(durations).toHaveLength(2);
+    expect(durations.every((ms) => ms >= 0)).toBe(true);
+  });
+
+  it('reports its footprint; the write buffer size decides when the memtable becomes a table file', async () => {
+    const fill = async (t: TempStore): Promise<void> => {
+      t.store.openGroup(1, voters);
+      for (let index = 1; index <= 64; index += 8)
+        await t.store.persist([write(1, batches(index, index + 7, 1, { valueBytes: 4096 }))], true);
+    };
+    const tables = async (dir: string): Promise<number> =>
+      (await readdir(dir)).filter((name) => name.endsWith('.ldb')).length;
+    const small = await temp({ writeBufferBytes: 64 * 1024 });
+    await fill(small);
+    const large = await temp();
+    await fill(large);
+    // The small one's memtable is written out in the background: wait for it, within a deadline.
+    const deadlineMs = Date.now() + 10_000;
+    while ((await tables(small.dir)) === 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
+    expect(await tables(small.dir)).toBeGreaterThan(0);
+    expect(await tables(large.dir)).toBe(0);
+    const footprint = await large.store.footprint();
+    expect(footprint.walBytes).toBeGreaterThan(64 * 2 * 4096);
+    expect(footprint.diskBytes).toBeGreaterThanOrEqual(footprint.walBytes);
+    expect(footprint.memtableBytes).toBeGreaterThan(64 * 2 * 4096);
   });
 
   it('refuses a data dir in use, a missing one and bad options with typed errors', async () => {

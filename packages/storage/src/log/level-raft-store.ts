@@ -30,6 +30,8 @@
  * in read/, the loads behind the tail cache in read/entry-loader.ts, the tail cache's budget in
  * tail-cache.ts, retention in retention/, scrubbing in verify/scrub.ts.
  */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { assert, GroupNotFoundError } from '@streambus/raft';
 import type {
   ConfState,
@@ -82,6 +84,16 @@ import type { GroupWritePlan, KeyWrite, SnapshotInstallPlan, SnapshotNextOffset 
 
 export type WalSyncPolicy = 'always' | 'periodic' | 'none';
 
+/** What the database takes on disk and in memory (the storage metrics). */
+export interface StoreFootprint {
+  /** Every file of the database directory: tables, LevelDB's log, manifest. */
+  readonly diskBytes: number;
+  /** LevelDB's write-ahead log files (NNNNNN.log): what a crash replays. */
+  readonly walBytes: number;
+  /** LevelDB's estimate of its memtables' memory (leveldb.approximate-memory-usage). */
+  readonly memtableBytes: number;
+}
+
 export interface OpenProgress {
   readonly groupsLoaded: number;
   readonly groupsTotal: number;
@@ -94,6 +106,15 @@ export interface LevelRaftStoreOptions {
   readonly walSyncIntervalMs?: number;
   /** Byte budget of the tail cache shared by all groups. Default 64 MiB. */
   readonly tailCacheBytesMax?: number;
+  /** LevelDB's write buffer (memtable) size. Default `levelWriteBufferBytes` (32 MiB). */
+  readonly writeBufferBytes?: number;
+  /** LevelDB's table file size. Default LevelDB's own, 2 MiB. */
+  readonly tableFileBytesMax?: number;
+  /**
+   * Called after every completed sync (a synced persist under `always`, a periodic sync, a
+   * `syncNow`) with how long its write took in milliseconds, fdatasync included: the metrics.
+   */
+  readonly onSyncMs?: (durationMs: number) => void;
   readonly logger?: RaftLogger;
   /** Called while groups are loaded at open (every 100 groups and at the end). */
   readonly onOpenProgress?: (progress: OpenProgress) => void;
@@ -105,6 +126,9 @@ export interface LevelRaftStoreOptions {
    */
   readonly snapshotNextOffset?: (groupId: GroupId, data: Uint8Array) => number | null;
 }
+
+/** LevelDB names its write-ahead log files NNNNNN.log (its info log is LOG). */
+const levelWalFilePattern = /^\d+\.log$/;
 
 const emptyConfState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const emptyHardState: HardState = { term: 0, vote: 0, commit: 0 };
@@ -140,6 +164,7 @@ export class LevelRaftStore implements RaftStore {
   private persists = 0;
   private persistsSynced = 0;
   private syncs = 0;
+  private readonly onSyncMs: ((durationMs: number) => void) | undefined;
 
   private constructor(
     readonly db: Db,
@@ -150,6 +175,7 @@ export class LevelRaftStore implements RaftStore {
     this.cache = new TailCache(options.tailCacheBytesMax ?? tailCacheBytesMaxDefault);
     this.logger = options.logger;
     this.snapshotNextOffset = options.snapshotNextOffset;
+    this.onSyncMs = options.onSyncMs;
     this.loader = new EntryLoader({
       db,
       logger: options.logger,
@@ -161,7 +187,10 @@ export class LevelRaftStore implements RaftStore {
   /** Opens (creating if needed) the store in `dir` and rebuilds every group's in-memory view. */
   static async open(dir: string, options: LevelRaftStoreOptions = {}): Promise<LevelRaftStore> {
     validateOptions(options);
-    const db = await openDb(dir, true);
+    const db = await openDb(dir, true, {
+      ...(options.writeBufferBytes === undefined ? {} : { writeBufferBytes: options.writeBufferBytes }),
+      ...(options.tableFileBytesMax === undefined ? {} : { tableFileBytesMax: options.tableFileBytesMax }),
+    });
     const store = new LevelRaftStore(db, dir, options);
     assert(db.listenerCount('write') === 0, 'no write listener holds batch values (the scratch buffer is reused)');
     try {
@@ -273,10 +302,32 @@ export class LevelRaftStore implements RaftStore {
   async syncNow(): Promise<void> {
     this.checkOpen();
     const covered = this.persists;
+    const startedMs = performance.now();
     await this.db.put(makeKey(KeyKind.syncMarker, 0, 0), emptyBytes, { sync: true });
+    this.onSyncMs?.(performance.now() - startedMs);
     this.syncs++;
     if (covered > this.persistsSynced) this.persistsSynced = covered;
     for (const listener of this.syncListeners) listener(covered);
+  }
+
+  /**
+   * Sizes of the database's files and its memtables. Reads the directory (one stat per file):
+   * for a periodic metrics refresh, not for a hot path. A file removed while it is read (a
+   * compaction) is skipped.
+   */
+  async footprint(): Promise<StoreFootprint> {
+    this.checkOpen();
+    const names = await readdir(this.location);
+    let diskBytes = 0;
+    let walBytes = 0;
+    for (const name of names) {
+      const info = await stat(join(this.location, name)).catch(() => null);
+      if (info === null || !info.isFile()) continue;
+      diskBytes += info.size;
+      if (levelWalFilePattern.test(name)) walBytes += info.size;
+    }
+    const memory = Number(this.db.getProperty('leveldb.approximate-memory-usage'));
+    return { diskBytes, walBytes, memtableBytes: Number.isFinite(memory) ? memory : 0 };
   }
 
   async close(): Promise<void> {
@@ -408,7 +459,9 @@ export class LevelRaftStore implements RaftStore {
     const plans = writes.map((write, i) => planGroupWrite(logs[i] as GroupLog, write, this.snapshotNextOffset));
     this.addPlans(batch, plans);
     const synced = mustSync && this.walSync === 'always';
+    const startedMs = performance.now();
     await batch.write({ sync: synced });
+    if (synced) this.onSyncMs?.(performance.now() - startedMs);
     for (const log of creating) {
       log.pendingCreate = false;
       this.creating.delete(log);

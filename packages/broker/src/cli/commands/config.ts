@@ -2,7 +2,7 @@
 import type { Command } from '../command.js';
 import { booleanOption } from '../command.js';
 import { dumpConfig, renderValue } from '../../config/dump.js';
-import { describeKind, envNameOf, keySpecs } from '../../config/schema.js';
+import { describeKind, envNameOf, keySpecs, unsupportedKeys } from '../../config/schema.js';
 import { formatTable, jsonLine } from '../format.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadForCommand, serverOptionHelp, serverOptions } from './server-flags.js';
@@ -25,7 +25,7 @@ export const configDump: Command = {
 
 export const configKeys: Command = {
   path: ['config', 'keys'],
-  summary: 'list every config key with its environment variable, type and default',
+  summary: 'list every config key with its environment variable, type and default, then the unsupported ones',
   synopsis: 'config keys [--json]',
   optionHelp: ['    --json                       one JSON document per key'],
   options: { json: { type: 'boolean' } },
@@ -38,22 +38,27 @@ export const configKeys: Command = {
       type: describeKind(spec.kind),
       default: renderValue(spec, spec.defaultValue),
       secret: spec.secret,
-      planned: spec.plannedFeature !== undefined,
+      supported: true,
       help: spec.help,
     }));
+    // The seeds' keys that would change nothing here: refused at start, listed so that nobody wonders.
+    const unsupportedRows = unsupportedKeys.map((unsupported) => ({
+      key: unsupported.path,
+      env: envNameOf(unsupported.path),
+      supported: false,
+      help: `not supported: ${unsupported.reason}`,
+    }));
     if (booleanOption(input.values, 'json')) {
-      input.deps.io.stdout(rows.map((row) => jsonLine(row)).join(''));
+      input.deps.io.stdout([...rows, ...unsupportedRows].map((row) => jsonLine(row)).join(''));
       return ExitCode.ok;
     }
     input.deps.io.stdout(
       formatTable(
         ['KEY', 'ENV', 'DEFAULT', 'MEANING'],
-        rows.map((row) => [
-          row.key,
-          row.env,
-          JSON.stringify(row.default),
-          `${row.help}${row.planned ? ' (planned: must stay false)' : ''}`,
-        ]),
+        [
+          ...rows.map((row) => [row.key, row.env, JSON.stringify(row.default), row.help]),
+          ...unsupportedRows.map((row) => [row.key, row.env, '-', row.help]),
+        ],
       ),
     );
     return ExitCode.ok;
