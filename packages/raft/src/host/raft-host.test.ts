@@ -519,6 +519,27 @@ describe('RaftHost snapshots', () => {
     expect(restored?.data).toEqual(bytes(`state@${snapshotIndex}`));
     expect(c.machine(3).texts(1)).toEqual(['after-snapshot']);
     expect(c.host(3).status(1).applied).toBe(c.host(1).status(1).applied);
+    expect(c.host(1).metrics.snapshotsSent).toBe(1);
+    expect(c.host(3).metrics.snapshotsReceived).toBe(1);
+    expect(c.host(2).metrics.snapshotsReceived).toBe(0);
+  });
+});
+
+describe('RaftHost metrics', () => {
+  it('counts elections, term changes, proposals and proposals dropped at intake', async () => {
+    const c = await ledByOne(2);
+    expect(c.host(1).metrics.elections).toBe(2);
+    expect(c.host(2).metrics.elections).toBe(0);
+    expect(c.host(2).metrics.termChanges).toBe(2);
+    await c.host(1).proposeBatch(1, [bytes('a'), bytes('b')]);
+    expect(c.host(1).metrics.proposals).toBe(2);
+    expect(c.host(2).metrics.proposals).toBe(0);
+    c.host(1).transferLeadership(2, 2);
+    const dropped = c.host(1).propose(2, bytes('during the transfer'));
+    await expect(dropped).rejects.toBeInstanceOf(ProposalDroppedError);
+    expect(c.host(1).metrics.proposalsDropped).toBe(1);
+    await c.tick(3);
+    expect(c.host(2).metrics.elections).toBe(1);
   });
 });
 

@@ -123,6 +123,18 @@ export interface HostMetrics {
   /** Milliseconds spent in `store.persist` (by the host timer's clock), in total and at most once. */
   persistMsTotal: number;
   persistMsMax: number;
+  /** Campaigns this host's groups started (became candidate; pre-votes that failed are not counted). */
+  elections: number;
+  /** Times a group's term went up here (elections anywhere, seen here). */
+  termChanges: number;
+  /** Entries proposed and accepted at intake. */
+  proposals: number;
+  /** Proposals refused at intake: the group's queue full, no leader, a leadership transfer. */
+  proposalsDropped: number;
+  /** Snapshots this host began sending to a follower (first chunks). */
+  snapshotsSent: number;
+  /** Snapshots a leader sent this host that it installed. */
+  snapshotsReceived: number;
 }
 
 /** Every HostMetrics counter at zero: a new host's, or a sum's start. */
@@ -139,6 +151,12 @@ export function emptyHostMetrics(): HostMetrics {
     unknownGroupMessages: 0,
     persistMsTotal: 0,
     persistMsMax: 0,
+    elections: 0,
+    termChanges: 0,
+    proposals: 0,
+    proposalsDropped: 0,
+    snapshotsSent: 0,
+    snapshotsReceived: 0,
   };
 }
 
@@ -571,15 +589,19 @@ export class RaftHost {
     const group = this.groups.get(groupId);
     if (group === undefined) return Promise.reject(new GroupNotFoundError(groupId));
     if (this.state !== 'running') return Promise.reject(new StoppedError());
-    if (group.pendingProposals() >= hostProposalsPendingMax)
+    if (group.pendingProposals() >= hostProposalsPendingMax) {
+      this.metrics.proposalsDropped += count;
       return Promise.reject(new ProposalDroppedError('too many proposals pending in this group; retry later'));
+    }
     let receipt: ProposalReceipt;
     try {
       receipt = proposeTo(group.node);
     } catch (error) {
       if (isAssertion(error)) throw error;
+      if (error instanceof ProposalDroppedError) this.metrics.proposalsDropped += count;
       return Promise.reject(error);
     }
+    this.metrics.proposals += count;
     this.wake(group);
     this.markDirty(group);
     this.schedule();
@@ -857,7 +879,7 @@ export class RaftHost {
       const ready = readies[i] as Ready;
       if (ready.messages.length === 0) continue;
       const groupId = (groups[i] as HostedGroup).groupId;
-      for (const message of ready.messages) this.outbox.addMessage(groupId, message);
+      for (const message of ready.messages) this.send(groupId, message);
       early += ready.messages.length;
     }
     if (early > 0) {
@@ -914,17 +936,31 @@ export class RaftHost {
 
   /** Step 3 of a turn for one group: track state, settle 'persist' proposals, release messages. */
   private afterPersist(group: HostedGroup, ready: Ready): void {
-    if (ready.hardState !== null) group.term = ready.hardState.term;
+    if (ready.hardState !== null) {
+      if (ready.hardState.term > group.term) this.metrics.termChanges++;
+      group.term = ready.hardState.term;
+    }
     if (ready.softState !== null) this.changeSoftState(group, ready.softState);
     if (ready.entries.length > 0) group.persistWaiters.settle(ready.entries);
     const messages = group.node.advance(ready);
     this.metrics.messagesSent += messages.length;
-    for (const message of messages) this.outbox.addMessage(group.groupId, message);
+    for (const message of messages) this.send(group.groupId, message);
+  }
+
+  private send(groupId: GroupId, message: Message): void {
+    if (message.type === MessageType.snapshot && message.snapshot?.offset === 0) this.metrics.snapshotsSent++;
+    this.outbox.addMessage(groupId, message);
   }
 
   private changeSoftState(group: HostedGroup, softState: SoftState): void {
     const leaderChanged = softState.leaderId !== group.leaderId;
     const roleChanged = softState.role !== group.role;
+    // An election: a campaign (candidate), or a win without one seen here (a single member).
+    if (
+      roleChanged &&
+      (softState.role === Role.candidate || (softState.role === Role.leader && group.role !== Role.candidate))
+    )
+      this.metrics.elections++;
     group.leaderId = softState.leaderId;
     group.role = softState.role;
     if (!leaderChanged && !roleChanged) return;
@@ -973,6 +1009,7 @@ export class RaftHost {
   private async restoreSnapshot(group: HostedGroup, ready: Ready): Promise<void> {
     const snapshot = ready.snapshot;
     assert(snapshot !== null, 'restore needs a snapshot');
+    this.metrics.snapshotsReceived++;
     await this.stateMachine.restore(group.groupId, snapshot);
     const index = snapshot.metadata.index;
     group.applied = Math.max(group.applied, index);
