@@ -35,7 +35,7 @@ export type { RaftNodeConfig, ReadOnlyMode, UnsafeTestingKnobs, RaftLogger } fro
 export type { ProposalReceipt, ProgressStatus, NodeStatus, RaftNodeApi, StateMachine } from './node-api.js';
 export { RaftNode } from './node/raft-node.js';
 export { encodeConfChange, decodeConfChange } from './confchange/codec.js';
-export { RaftHost } from './host/raft-host.js';
+export { RaftHost, emptyHostMetrics } from './host/raft-host.js';
 export type {
   RaftHostOptions,
   GroupConfig,

@@ -15,6 +15,8 @@ export const healthProviderTimeoutMs = 2_000;
 export const healthDetailCharsMax = 1_000;
 /** At most this many components and readiness checks may be registered. */
 export const healthProvidersMax = 64;
+/** At most this many samplers run before a scrape (one per concern of the broker). */
+export const scrapeSamplersMax = 16;
 
 assert(adminHeadersTimeoutMs <= adminRequestTimeoutMs, 'headers arrive within the request timeout');
 assert(healthProviderTimeoutMs < adminRequestTimeoutMs, 'a slow provider cannot outlast the request');

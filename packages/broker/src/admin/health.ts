@@ -8,7 +8,8 @@ import { assert } from '@streambus/raft';
 import { healthDetailCharsMax, healthProvidersMax, healthProviderTimeoutMs } from './constants.js';
 import { rethrowBug } from '../bugs.js';
 
-export type HealthStatus = 'ok' | 'degraded' | 'down';
+/** As the seeds' /health shows it: healthy, degraded (serving, with a problem), unhealthy. */
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
 export interface ComponentHealth {
   readonly status: HealthStatus;
@@ -110,7 +111,7 @@ export class HealthRegistry {
         const health = await this.withTimeout(
           name,
           async () => await provider(),
-          (reason): ComponentHealth => ({ status: 'down', detail: reason }),
+          (reason): ComponentHealth => ({ status: 'unhealthy', detail: reason }),
         );
         return [name, { status: health.status, detail: health.detail.slice(0, healthDetailCharsMax) }] as const;
       }),
@@ -151,9 +152,9 @@ export class HealthRegistry {
 }
 
 export function worstStatus(statuses: readonly HealthStatus[]): HealthStatus {
-  if (statuses.includes('down')) return 'down';
+  if (statuses.includes('unhealthy')) return 'unhealthy';
   if (statuses.includes('degraded')) return 'degraded';
-  return 'ok';
+  return 'healthy';
 }
 
 /** "24h30m15s", "5m0s", "42s". */

@@ -1,50 +1,93 @@
 /**
- * The Prometheus registry of one broker and the seed's metric names, declared here so that the
- * dashboard and alert rules can be written against them now; the broker core feeds them.
- * Labels are kept to low cardinality (topic at most): thousands of partitions must stay cheap.
+ * The Prometheus registry of one broker: the seeds' metric names (000: throughput, latency,
+ * storage, connections) and what Kafka and Redpanda operators look for (request errors by code,
+ * Raft, replication lag, under-replicated and offline partitions). ops/grafana and
+ * ops/prometheus are written against these names; the Prometheus test in test-cluster checks
+ * that every one of their queries returns data from a live cluster.
+ *
+ * Two kinds of feeding: counters and histograms on the request paths (client service, store
+ * syncs, listener), and gauges plus the Raft host's counters sampled once per scrape by the
+ * samplers registered with `onScrape`: nothing is computed while nobody scrapes.
+ * Labels are kept to low cardinality: topic, request, error code, acks, a follower's broker id.
+ * No per-partition label: thousands of partitions must stay cheap.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { assert } from '@streambus/raft';
+import { scrapeSamplersMax } from './constants.js';
+import { rethrowBug } from '../bugs.js';
 
 /** Latency buckets in seconds: 250 µs (one fdatasync here) up to 10 s. */
 export const latencyBucketsSeconds: readonly number[] = [
   0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
 ];
 
+/** The requests of the client API, as the `request` label names them. */
+export type RequestKind = 'produce' | 'fetch' | 'metadata' | 'admin' | 'offsets';
+
 export interface BrokerMetrics {
   readonly registry: Registry;
-  // Throughput
+  // Throughput, by topic.
   readonly messagesProducedTotal: Counter<'topic'>;
   readonly messagesConsumedTotal: Counter<'topic'>;
   readonly bytesInTotal: Counter<'topic'>;
   readonly bytesOutTotal: Counter<'topic'>;
-  // Latency
+  // Requests.
+  readonly requestsTotal: Counter<'request'>;
+  readonly requestErrorsTotal: Counter<'request' | 'code'>;
   readonly produceLatencySeconds: Histogram<'acks'>;
   readonly fetchLatencySeconds: Histogram;
-  // Storage
+  readonly forwardedProducesTotal: Counter;
+  // Connections (server.listen: clients and peers).
+  readonly connectionsActive: Gauge;
+  readonly connectionErrorsTotal: Counter<'reason'>;
+  // Storage.
   readonly storageBytesUsed: Gauge;
   readonly storageBytesAvailable: Gauge;
+  readonly storageCapacityBytes: Gauge;
   readonly walSizeBytes: Gauge;
   readonly memtableSizeBytes: Gauge;
   readonly walSyncsTotal: Counter;
   readonly walSyncLatencySeconds: Histogram;
-  // Connections
-  readonly connectionsActive: Gauge;
-  readonly connectionErrorsTotal: Counter;
-  // Raft and replication
-  readonly raftLeaderChangesTotal: Counter;
+  // Raft, per broker.
   readonly raftGroups: Gauge;
   readonly raftLeaders: Gauge;
+  readonly raftLeaderlessGroups: Gauge;
+  readonly raftLeaderChangesTotal: Counter;
+  readonly raftElectionsTotal: Counter;
+  readonly raftTermChangesTotal: Counter;
+  readonly raftProposalsTotal: Counter;
   readonly raftProposalsDroppedTotal: Counter;
   readonly raftCommitLatencySeconds: Histogram;
+  readonly raftSnapshotsSentTotal: Counter;
+  readonly raftSnapshotsReceivedTotal: Counter;
+  // Partitions and replication.
+  readonly partitions: Gauge;
+  readonly partitionLeaders: Gauge;
   readonly underReplicatedPartitions: Gauge;
+  readonly offlinePartitions: Gauge;
+  readonly replicationLagRecords: Gauge<'follower'>;
+  readonly replicationLagSeconds: Gauge<'follower'>;
   readonly controllerLeader: Gauge;
-  readonly forwardedProducesTotal: Counter;
+  readonly buildInfo: Gauge<'version'>;
+  /**
+   * Registers a sampler run before every scrape (gauges, the Raft host's totals); returns the
+   * function that removes it. A sampler that throws is logged by the caller of `scrape` and
+   * leaves its metrics as they were.
+   */
+  onScrape(sampler: ScrapeSampler): () => void;
+  /** Runs the samplers, then renders the registry: what /metrics serves. */
+  scrape(): Promise<string>;
 }
+
+export type ScrapeSampler = () => void | Promise<void>;
 
 export interface MetricsOptions {
   /** Default process metrics (CPU, memory, event loop lag, GC). On in production. */
   readonly processMetrics: boolean;
   readonly brokerId?: number;
+  readonly version?: string;
+  /** Told about a sampler that failed (it does not fail the scrape). */
+  readonly onSamplerError?: (error: unknown) => void;
 }
 
 export function createBrokerMetrics(options: MetricsOptions): BrokerMetrics {
@@ -53,114 +96,143 @@ export function createBrokerMetrics(options: MetricsOptions): BrokerMetrics {
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const buckets = [...latencyBucketsSeconds];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> =>
+    new Gauge<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): Histogram<L> =>
+    new Histogram<L>({ name, help, labelNames, buckets, registers });
+  const samplers = new Set<ScrapeSampler>();
+  const buildInfo = gauge('streambus_build_info', 'Always 1; the version label says which build runs', ['version']);
+  buildInfo.set({ version: options.version ?? 'unknown' }, 1);
   return {
     registry,
-    messagesProducedTotal: new Counter({
-      name: 'streambus_messages_produced_total',
-      help: 'Total messages produced',
-      labelNames: ['topic'],
-      registers,
-    }),
-    messagesConsumedTotal: new Counter({
-      name: 'streambus_messages_consumed_total',
-      help: 'Total messages consumed',
-      labelNames: ['topic'],
-      registers,
-    }),
-    bytesInTotal: new Counter({
-      name: 'streambus_bytes_in_total',
-      help: 'Total bytes received from producers',
-      labelNames: ['topic'],
-      registers,
-    }),
-    bytesOutTotal: new Counter({
-      name: 'streambus_bytes_out_total',
-      help: 'Total bytes sent to consumers',
-      labelNames: ['topic'],
-      registers,
-    }),
-    produceLatencySeconds: new Histogram({
-      name: 'streambus_produce_latency_seconds',
-      help: 'Produce latency, request to ack',
-      labelNames: ['acks'],
-      buckets,
-      registers,
-    }),
-    fetchLatencySeconds: new Histogram({
-      name: 'streambus_fetch_latency_seconds',
-      help: 'Fetch latency, excluding long-poll wait',
-      buckets,
-      registers,
-    }),
-    storageBytesUsed: new Gauge({
-      name: 'streambus_storage_bytes_used',
-      help: 'Disk space used by the data directory',
-      registers,
-    }),
-    storageBytesAvailable: new Gauge({
-      name: 'streambus_storage_bytes_available',
-      help: 'Disk space available to the data directory',
-      registers,
-    }),
-    walSizeBytes: new Gauge({ name: 'streambus_wal_size_bytes', help: 'Size of the write-ahead log', registers }),
-    memtableSizeBytes: new Gauge({
-      name: 'streambus_memtable_size_bytes',
-      help: 'Size of the in-memory write buffer',
-      registers,
-    }),
-    walSyncsTotal: new Counter({
-      name: 'streambus_wal_syncs_total',
-      help: 'fdatasync calls on the write-ahead log',
-      registers,
-    }),
-    walSyncLatencySeconds: new Histogram({
-      name: 'streambus_wal_sync_latency_seconds',
-      help: 'Duration of one write-ahead log sync',
-      buckets,
-      registers,
-    }),
-    connectionsActive: new Gauge({
-      name: 'streambus_connections_active',
-      help: 'Active client connections',
-      registers,
-    }),
-    connectionErrorsTotal: new Counter({
-      name: 'streambus_connection_errors_total',
-      help: 'Connection errors',
-      registers,
-    }),
-    raftLeaderChangesTotal: new Counter({
-      name: 'streambus_raft_leader_changes_total',
-      help: 'Leader changes seen by the Raft groups on this broker',
-      registers,
-    }),
-    raftGroups: new Gauge({ name: 'streambus_raft_groups', help: 'Raft groups hosted on this broker', registers }),
-    raftLeaders: new Gauge({ name: 'streambus_raft_leaders', help: 'Raft groups this broker leads', registers }),
-    raftProposalsDroppedTotal: new Counter({
-      name: 'streambus_raft_proposals_dropped_total',
-      help: 'Proposals dropped (leadership transfer, size bound)',
-      registers,
-    }),
-    raftCommitLatencySeconds: new Histogram({
-      name: 'streambus_raft_commit_latency_seconds',
-      help: 'Propose to commit latency',
-      buckets,
-      registers,
-    }),
-    underReplicatedPartitions: new Gauge({
-      name: 'streambus_under_replicated_partitions',
-      help: 'Partitions led here with fewer in-sync replicas than replicas',
-      registers,
-    }),
-    controllerLeader: new Gauge({
-      name: 'streambus_controller_leader',
-      help: '1 when this broker leads the controller group, else 0',
-      registers,
-    }),
-    forwardedProducesTotal: new Counter({
-      name: 'streambus_forwarded_produces_total',
-      help: 'Produce requests forwarded to the partition leader',
-      registers,
-    }),
+    messagesProducedTotal: counter('streambus_messages_produced_total', 'Records produced (acknowledged)', ['topic']),
+    messagesConsumedTotal: counter('streambus_messages_consumed_total', 'Records returned to fetches', ['topic']),
+    bytesInTotal: counter('streambus_bytes_in_total', 'Record batch bytes produced (acknowledged)', ['topic']),
+    bytesOutTotal: counter('streambus_bytes_out_total', 'Record batch bytes returned to fetches', ['topic']),
+    requestsTotal: counter('streambus_requests_total', 'Client requests handled, by request', ['request']),
+    requestErrorsTotal: counter(
+      'streambus_request_errors_total',
+      'Client requests (or produce and fetch partitions) answered with an error, by request and error code',
+      ['request', 'code'],
+    ),
+    produceLatencySeconds: histogram(
+      'streambus_produce_latency_seconds',
+      'Produce latency on this broker, request to acknowledgement (forwarding included)',
+      ['acks'],
+    ),
+    fetchLatencySeconds: histogram(
+      'streambus_fetch_latency_seconds',
+      'Fetch latency, excluding the long-poll wait for new records',
+    ),
+    forwardedProducesTotal: counter(
+      'streambus_forwarded_produces_total',
+      'Produce requests forwarded to the partition leader',
+    ),
+    connectionsActive: gauge('streambus_connections_active', 'Open connections to server.listen (clients and peers)'),
+    connectionErrorsTotal: counter(
+      'streambus_connection_errors_total',
+      'Connections refused (limit: network.max_connections), closed silent (timeout: network.connection_timeout) or failed (reset)',
+      ['reason'],
+    ),
+    storageBytesUsed: gauge('streambus_storage_bytes_used', 'Bytes of the database files in the data directory'),
+    storageBytesAvailable: gauge(
+      'streambus_storage_bytes_available',
+      "Bytes available to the broker on the data directory's file system (statfs)",
+    ),
+    storageCapacityBytes: gauge(
+      'streambus_storage_capacity_bytes',
+      "Size of the data directory's file system in bytes (statfs)",
+    ),
+    walSizeBytes: gauge('streambus_wal_size_bytes', "Bytes of LevelDB's write-ahead log files"),
+    memtableSizeBytes: gauge('streambus_memtable_size_bytes', "LevelDB's estimate of its memtables' bytes"),
+    walSyncsTotal: counter('streambus_wal_syncs_total', 'Synced writes (fdatasync) of the write-ahead log'),
+    walSyncLatencySeconds: histogram(
+      'streambus_wal_sync_latency_seconds',
+      'Duration of one synced write of the write-ahead log, fdatasync included',
+    ),
+    raftGroups: gauge('streambus_raft_groups', 'Raft groups hosted on this broker (partitions and the controller)'),
+    raftLeaders: gauge('streambus_raft_leaders', 'Raft groups this broker leads'),
+    raftLeaderlessGroups: gauge(
+      'streambus_raft_leaderless_groups',
+      'Raft groups hosted here that know no leader (an election is due or failing)',
+    ),
+    raftLeaderChangesTotal: counter(
+      'streambus_raft_leader_changes_total',
+      'Leader or role changes seen by the Raft groups on this broker',
+    ),
+    raftElectionsTotal: counter('streambus_raft_elections_total', 'Elections the Raft groups on this broker started'),
+    raftTermChangesTotal: counter(
+      'streambus_raft_term_changes_total',
+      'Term increases seen by the Raft groups on this broker',
+    ),
+    raftProposalsTotal: counter('streambus_raft_proposals_total', 'Entries proposed to the Raft groups led here'),
+    raftProposalsDroppedTotal: counter(
+      'streambus_raft_proposals_dropped_total',
+      'Proposals refused at intake (queue full, no leader, leadership transfer)',
+    ),
+    raftCommitLatencySeconds: histogram(
+      'streambus_raft_commit_latency_seconds',
+      'Propose to commit (and applied on the leader) latency of produced batches',
+    ),
+    raftSnapshotsSentTotal: counter(
+      'streambus_raft_snapshots_sent_total',
+      'Snapshots this broker began sending to followers',
+    ),
+    raftSnapshotsReceivedTotal: counter(
+      'streambus_raft_snapshots_received_total',
+      'Snapshots from a leader installed on this broker',
+    ),
+    partitions: gauge('streambus_partitions', 'Partition replicas hosted on this broker'),
+    partitionLeaders: gauge('streambus_partition_leaders', 'Partitions this broker leads'),
+    underReplicatedPartitions: gauge(
+      'streambus_under_replicated_partitions',
+      'Partitions led here with fewer in-sync replicas than voters',
+    ),
+    offlinePartitions: gauge(
+      'streambus_offline_partitions',
+      'Partitions with no live leader, as the controller leader sees them (0 on other brokers)',
+    ),
+    replicationLagRecords: gauge(
+      'streambus_replication_lag_records',
+      "Records a follower lacks of this leader's log, the maximum over the partitions led here",
+      ['follower'],
+    ),
+    replicationLagSeconds: gauge(
+      'streambus_replication_lag_seconds',
+      "Seconds since a follower last had all of this leader's log, the maximum over the partitions led here",
+      ['follower'],
+    ),
+    controllerLeader: gauge('streambus_controller_leader', '1 when this broker leads the controller group, else 0'),
+    buildInfo,
+    onScrape: (sampler) => {
+      assert(samplers.size < scrapeSamplersMax, 'scrape samplers are bounded');
+      samplers.add(sampler);
+      return () => samplers.delete(sampler);
+    },
+    scrape: async () => {
+      for (const sampler of samplers) {
+        try {
+          await sampler();
+        } catch (error) {
+          rethrowBug(error);
+          options.onSamplerError?.(error);
+        }
+      }
+      return registry.metrics();
+    },
+  };
+}
+
+/**
+ * A counter that mirrors a running total kept elsewhere (the Raft host's HostMetrics): each call
+ * adds what the total grew by since the last call.
+ */
+export function mirrorTotal(target: Counter): (total: number) => void {
+  let last = 0;
+  return (total) => {
+    if (total > last) target.inc(total - last);
+    last = total;
   };
 }

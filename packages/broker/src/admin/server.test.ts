@@ -16,7 +16,7 @@ async function start(health: HealthRegistry, withMetrics = true): Promise<string
   const server = await startAdminServer({
     listen: { host: '127.0.0.1', port: 0 },
     health,
-    ...(metrics === undefined ? {} : { metrics: metrics.registry }),
+    ...(metrics === undefined ? {} : { metrics }),
     configView: () => ({ server: { broker_id: 1 } }),
   });
   started.push(server);
@@ -71,7 +71,7 @@ describe('admin server', () => {
   it('/health reports status, version, uptime, broker id and each component', async () => {
     let nowMs = 1_000;
     const health = new HealthRegistry({ brokerId: 2, version: '0.1.0', nowMs: () => nowMs, providerTimeoutMs: 50 });
-    health.registerComponent('raft', () => ({ status: 'ok', detail: 'leader of 4 of 12 groups' }));
+    health.registerComponent('raft', () => ({ status: 'healthy', detail: 'leader of 4 of 12 groups' }));
     health.registerComponent('storage', async () => ({ status: 'degraded', detail: 'disk 91% full' }));
     health.registerComponent('controller', () => {
       throw new Error('no quorum');
@@ -82,15 +82,15 @@ describe('admin server', () => {
     expect(response.status).toBe(503);
     expect(response.headers.get('content-type')).toContain('application/json');
     expect(await response.json()).toEqual({
-      status: 'down',
+      status: 'unhealthy',
       version: '0.1.0',
       uptime_seconds: 61,
       uptime: '1m1s',
       broker_id: 2,
       ready: false,
       components: {
-        controller: { status: 'down', detail: 'controller check failed: no quorum' },
-        raft: { status: 'ok', detail: 'leader of 4 of 12 groups' },
+        controller: { status: 'unhealthy', detail: 'controller check failed: no quorum' },
+        raft: { status: 'healthy', detail: 'leader of 4 of 12 groups' },
         storage: { status: 'degraded', detail: 'disk 91% full' },
       },
     });
@@ -102,7 +102,7 @@ describe('admin server', () => {
     health.registerComponent('storage', () => ({ status: 'degraded', detail: 'compacting' }));
     const base = await start(health);
     const hung = (await (await fetch(`${base}/health`)).json()) as { components: Record<string, unknown> };
-    expect(hung.components['slow']).toEqual({ status: 'down', detail: 'slow did not answer within 20ms' });
+    expect(hung.components['slow']).toEqual({ status: 'unhealthy', detail: 'slow did not answer within 20ms' });
     unregisterSlow();
     const degraded = await fetch(`${base}/health`);
     expect(degraded.status).toBe(200);
@@ -142,7 +142,7 @@ describe('admin server', () => {
     const server = await startAdminServer({
       listen: { host: '127.0.0.1', port: 0 },
       health: new HealthRegistry({ brokerId: 1, version: 'x' }),
-      metrics: metrics.registry,
+      metrics,
     });
     started.push(server);
     metrics.messagesProducedTotal.inc({ topic: 'events' }, 5);

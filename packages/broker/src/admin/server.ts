@@ -2,10 +2,11 @@
  * The admin HTTP server of one broker: /live, /ready, /health, /metrics and /config.
  * Bounded on purpose: GET and HEAD only, no request bodies, small headers, short timeouts and
  * few connections, so that a misbehaving scraper cannot hurt the broker it watches.
+ * The client port answers HTTP/1.1 too, with the probes only (`probeEndpoints`, see
+ * server/client-listener.ts): `curl http://broker:9092/health` works as the seeds show it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { HostPort } from '../config/address.js';
 import {
@@ -16,16 +17,20 @@ import {
   adminRequestTimeoutMs,
 } from './constants.js';
 import type { HealthRegistry } from './health.js';
+import type { BrokerMetrics } from './metrics.js';
 import { rethrowBug } from '../bugs.js';
 
 export interface AdminServerOptions {
   readonly listen: HostPort;
   readonly health: HealthRegistry;
   /** Absent when monitoring.metrics_enabled is false: /metrics is then 404. */
-  readonly metrics?: Registry;
+  readonly metrics?: Pick<BrokerMetrics, 'registry' | 'scrape'>;
   /** The effective configuration with secrets masked, served as JSON on /config. */
   readonly configView?: () => unknown;
   readonly logger?: Logger;
+  /** The endpoints served; default every one. Others answer 404 with `elsewhereHint`. */
+  readonly endpoints?: readonly AdminEndpoint[];
+  readonly elsewhereHint?: string;
 }
 
 export interface AdminServer {
@@ -37,10 +42,29 @@ export interface AdminServer {
 /** Error codes in admin JSON error bodies. */
 export type AdminErrorCode = 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'BODY_NOT_ALLOWED' | 'INTERNAL';
 
-const endpoints = ['/live', '/ready', '/health', '/metrics', '/config'] as const;
+export const adminEndpoints = ['/live', '/ready', '/health', '/metrics', '/config'] as const;
+export type AdminEndpoint = (typeof adminEndpoints)[number];
+/** What the client port answers over HTTP/1.1: what load balancers and the seeds' curl ask. */
+export const probeEndpoints: readonly AdminEndpoint[] = ['/live', '/ready', '/health'];
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const server = createServer(
+  const server = createAdminHttpServer(options);
+  server.maxConnections = adminConnectionsMax;
+  await listen(server, options.listen);
+  const bound = server.address() as AddressInfo;
+  options.logger?.info({ address: `${bound.address}:${bound.port}` }, 'admin server listening');
+  return {
+    address: { host: bound.address, port: bound.port },
+    close: () => close(server),
+  };
+}
+
+/**
+ * The admin server's HTTP handling with the same bounds, not listening: connections are handed
+ * to it (`server.emit('connection', socket)`) by a listener of its own.
+ */
+export function createAdminHttpServer(options: Omit<AdminServerOptions, 'listen'>): Server {
+  return createServer(
     {
       maxHeaderSize: adminHeaderBytesMax,
       requestTimeout: adminRequestTimeoutMs,
@@ -57,17 +81,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       });
     },
   );
-  server.maxConnections = adminConnectionsMax;
-  await listen(server, options.listen);
-  const bound = server.address() as AddressInfo;
-  options.logger?.info({ address: `${bound.address}:${bound.port}` }, 'admin server listening');
-  return {
-    address: { host: bound.address, port: bound.port },
-    close: () => close(server),
-  };
 }
 
-async function handle(options: AdminServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handle(
+  options: Omit<AdminServerOptions, 'listen'>,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
   const method = request.method ?? 'GET';
   if (method !== 'GET' && method !== 'HEAD') {
     response.setHeader('Allow', 'GET, HEAD');
@@ -79,6 +99,12 @@ async function handle(options: AdminServerOptions, request: IncomingMessage, res
     return;
   }
   const path = (request.url ?? '/').split('?')[0] ?? '/';
+  const served = options.endpoints ?? adminEndpoints;
+  if (!served.some((endpoint) => endpoint === path)) {
+    const hint = adminEndpoints.some((endpoint) => endpoint === path) ? options.elsewhereHint : undefined;
+    sendError(response, 404, 'NOT_FOUND', hint ?? `no such endpoint; try ${served.join(', ')}`);
+    return;
+  }
   switch (path) {
     case '/live':
       sendJson(response, 200, { status: 'live' });
@@ -94,7 +120,7 @@ async function handle(options: AdminServerOptions, request: IncomingMessage, res
     }
     case '/health': {
       const report = await options.health.report();
-      sendJson(response, report.status === 'down' ? 503 : 200, report);
+      sendJson(response, report.status === 'unhealthy' ? 503 : 200, report);
       return;
     }
     case '/metrics':
@@ -102,7 +128,7 @@ async function handle(options: AdminServerOptions, request: IncomingMessage, res
         sendError(response, 404, 'NOT_FOUND', 'metrics are disabled; set monitoring.metrics_enabled to true');
         return;
       }
-      send(response, 200, options.metrics.contentType, await options.metrics.metrics());
+      send(response, 200, options.metrics.registry.contentType, await options.metrics.scrape());
       return;
     case '/config':
       if (options.configView === undefined) {
@@ -112,7 +138,7 @@ async function handle(options: AdminServerOptions, request: IncomingMessage, res
       sendJson(response, 200, options.configView());
       return;
     default:
-      sendError(response, 404, 'NOT_FOUND', `no such endpoint; try ${endpoints.join(', ')}`);
+      sendError(response, 404, 'NOT_FOUND', `no such endpoint; try ${served.join(', ')}`);
   }
 }
 

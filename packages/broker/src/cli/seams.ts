@@ -18,8 +18,8 @@ export interface BrokerContext {
   readonly logger: Logger;
   /** Register component health providers and readiness checks here; /ready stays 503 until then. */
   readonly health: HealthRegistry;
-  /** The registry /metrics serves; feed these. */
-  readonly metrics: BrokerMetrics;
+  /** The registry /metrics serves; feed these. Absent when monitoring.metrics_enabled is false. */
+  readonly metrics?: BrokerMetrics;
   readonly version: string;
 }
 

@@ -209,7 +209,7 @@ describe('server', () => {
     const startBroker: StartBroker = async (given) => {
       context = given;
       given.health.registerReadinessCheck('replicas', () => ({ ready: true, reason: '' }));
-      given.health.registerComponent('raft', () => ({ status: 'ok', detail: 'leader of 1 of 1 groups' }));
+      given.health.registerComponent('raft', () => ({ status: 'healthy', detail: 'leader of 1 of 1 groups' }));
       return {
         stop: async () => {
           stopCalls++;
@@ -228,11 +228,11 @@ describe('server', () => {
     expect(context?.config.server.brokerId).toBe(2);
     const health = (await (await fetch(`http://127.0.0.1:${adminPort}/health`)).json()) as Record<string, unknown>;
     expect(health).toMatchObject({
-      status: 'ok',
+      status: 'healthy',
       broker_id: 2,
       version: streambusVersion,
       ready: true,
-      components: { raft: { status: 'ok' } },
+      components: { raft: { status: 'healthy' } },
     });
     expect((await fetch(`http://127.0.0.1:${adminPort}/metrics`)).status).toBe(200);
     const config = (await (await fetch(`http://127.0.0.1:${adminPort}/config`)).json()) as {
@@ -285,7 +285,7 @@ describe('health --broker', () => {
 
   it('prints status and components of a live broker; exit 0', async () => {
     const address = await adminWith((health) => {
-      health.registerComponent('raft', () => ({ status: 'ok', detail: 'leader of 2 of 6 groups' }));
+      health.registerComponent('raft', () => ({ status: 'healthy', detail: 'leader of 2 of 6 groups' }));
       health.registerComponent('storage', () => ({ status: 'degraded', detail: 'disk 91% full' }));
       health.registerReadinessCheck('replicas', () => ({ ready: true, reason: '' }));
     });
@@ -293,7 +293,7 @@ describe('health --broker', () => {
     expect(await runCli(['health', '--broker', address], h.deps)).toBe(0);
     expect(h.stdout()).toMatch(/^broker 3: degraded, ready \(version \d+\.\d+\.\d+, up \d+s\)\n/);
     expect(h.stdout()).toContain(
-      'COMPONENT  STATUS    DETAIL\nraft       ok        leader of 2 of 6 groups\nstorage    degraded  disk 91% full\n',
+      'COMPONENT  STATUS    DETAIL\nraft       healthy   leader of 2 of 6 groups\nstorage    degraded  disk 91% full\n',
     );
     const strict = harness();
     expect(await runCli(['health', '--broker', address, '--strict'], strict.deps)).toBe(1);
@@ -306,18 +306,18 @@ describe('health --broker', () => {
     });
   });
 
-  it('exit 1 when the broker reports down', async () => {
+  it('exit 1 when the broker reports unhealthy', async () => {
     const address = await adminWith((health) => {
-      health.registerComponent('controller', () => ({ status: 'down', detail: 'no quorum' }));
+      health.registerComponent('controller', () => ({ status: 'unhealthy', detail: 'no quorum' }));
     });
     const h = harness();
     expect(await runCli(['health', '--broker', address], h.deps)).toBe(1);
-    expect(h.stdout()).toContain('broker 3: down, not ready');
+    expect(h.stdout()).toContain('broker 3: unhealthy, not ready');
   });
 
   it('--ready exits 1 on a healthy broker that is not ready yet', async () => {
     const address = await adminWith((health) => {
-      health.registerComponent('raft', () => ({ status: 'ok', detail: '' }));
+      health.registerComponent('raft', () => ({ status: 'healthy', detail: '' }));
       health.registerReadinessCheck('replicas', () => ({ ready: false, reason: 'catching up' }));
     });
     expect(await runCli(['health', '--broker', address], harness().deps)).toBe(0);

@@ -106,6 +106,8 @@ export interface PartitionReplicaOptions {
   readonly onCorrupt?: (error: CorruptBatchError) => void;
   /** Test-only faults; see UnsafeTestingKnobs. */
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
+  /** Told how long each acks=all batch took from propose to commit (the commit latency metric). */
+  readonly observeCommitSeconds?: (seconds: number) => void;
 }
 
 function producerKey(header: RecordBatchHeader): string {
@@ -132,6 +134,7 @@ export class PartitionReplica {
   private readonly nowMs: () => number;
   private readonly onCorrupt: ((error: CorruptBatchError) => void) | undefined;
   private readonly knobs: UnsafeTestingKnobs;
+  private readonly observeCommitSeconds: ((seconds: number) => void) | undefined;
   private applied = new PartitionState();
   private appliedIndex = 0;
   private leader: LeaderState | null = null;
@@ -147,6 +150,7 @@ export class PartitionReplica {
     this.nowMs = options.nowMs ?? Date.now;
     this.onCorrupt = options.onCorrupt;
     this.knobs = options.unsafeTestingKnobs ?? {};
+    this.observeCommitSeconds = options.observeCommitSeconds;
   }
 
   /** The offset after the last committed (and applied) record: the high watermark. */
@@ -371,9 +375,10 @@ export class PartitionReplica {
     acks: AcksMode,
   ): Promise<ProduceOutcome> {
     try {
-      await this.host.propose(this.groupId, batch, {
-        waitFor: acks === 'all' && this.knobs.ackBeforeCommit !== true ? 'commit' : 'persist',
-      });
+      const waitFor = acks === 'all' && this.knobs.ackBeforeCommit !== true ? 'commit' : 'persist';
+      const startedNs = process.hrtime.bigint();
+      await this.host.propose(this.groupId, batch, { waitFor });
+      if (waitFor === 'commit') this.observeCommitSeconds?.(Number(process.hrtime.bigint() - startedNs) / 1e9);
       return {
         errorCode: ErrorCode.NONE,
         errorMessage: '',

@@ -1,12 +1,13 @@
 /**
  * What a broker says about itself: readiness (why it is not ready, for /ready and the test
- * harness), the components of /health (raft, controller, storage), and the gauges sampled every
- * metricsRefreshMs (counters and histograms are fed on the request paths).
+ * harness) and the components of /health (raft, controller, storage, peers). Its gauges are
+ * MetricsSampler's (metrics-sampler.ts).
  */
+import { statfs } from 'node:fs/promises';
 import type { GroupId, HostGroupStatus, NodeId } from '@streambus/raft';
 import type { StoreStats } from '@streambus/storage';
-import type { HealthRegistry } from '../admin/health.js';
-import type { BrokerMetrics } from '../admin/metrics.js';
+import type { ComponentHealth, HealthRegistry } from '../admin/health.js';
+import { diskFreeRatioDegraded } from './constants.js';
 import { controllerGroupId } from '../controller/constants.js';
 import type { ControllerState } from '../controller/state.js';
 
@@ -16,6 +17,7 @@ export interface HealthHost {
   isLeader(groupId: GroupId): boolean;
   leaderOf(groupId: GroupId): NodeId;
   status(groupId: GroupId): HostGroupStatus;
+  peerAlive(nodeId: NodeId): boolean;
 }
 
 export interface BrokerHealthOptions {
@@ -37,6 +39,10 @@ export interface BrokerHealthOptions {
   readonly stopping: () => boolean;
   /** True once the controller accepted this broker's registration. */
   readonly registered: () => boolean;
+  /** The static members (server.peers), this broker among them; empty for a single broker. */
+  readonly peerIds: readonly NodeId[];
+  /** statfs of this directory says how full the disk is. */
+  readonly dataDir: string;
 }
 
 export class BrokerHealth {
@@ -62,59 +68,87 @@ export class BrokerHealth {
     return null;
   }
 
-  /** Registers the readiness check and the components; returns their unregister functions. */
+  /**
+   * Registers the readiness check and the components (raft: the quorum of the groups hosted
+   * here; controller; storage, with the file system's free space; peers: which are heard from);
+   * returns their unregister functions.
+   */
   register(health: HealthRegistry): (() => void)[] {
-    const { host, nodeId, controller, store } = this.options;
     return [
       health.registerReadinessCheck('broker', () => {
         const reason = this.notReadyReason();
         return { ready: reason === null, reason: reason ?? '' };
       }),
-      health.registerComponent('raft', () => {
-        const groups = host.groupIds().length;
-        let leaders = 0;
-        let leaderless = 0;
-        for (const groupId of host.groupIds()) {
-          const leader = host.leaderOf(groupId);
-          if (leader === nodeId) leaders += 1;
-          if (leader === 0) leaderless += 1;
-        }
-        return {
-          status: leaderless === 0 ? 'ok' : 'degraded',
-          detail: `${groups} groups, leader of ${leaders}, ${leaderless} without a leader`,
-        };
-      }),
-      health.registerComponent('controller', () => {
-        const leader = this.options.controllerLeaderId();
-        return {
-          status: leader === 0 ? 'down' : 'ok',
-          detail: leader === 0 ? 'no controller leader' : `leader broker ${leader}, applied ${controller.appliedIndex}`,
-        };
-      }),
-      health.registerComponent('storage', () => {
-        const stats = store.stats();
-        return {
-          status: 'ok',
-          detail: `${stats.groupCount} groups, ${stats.batchCount} batches, ${stats.batchBytes} bytes, wal_sync ${this.options.walSync}`,
-        };
-      }),
+      health.registerComponent('raft', () => this.raftHealth()),
+      health.registerComponent('controller', () => this.controllerHealth()),
+      health.registerComponent('storage', () => this.storageHealth()),
+      health.registerComponent('peers', () => this.peersHealth()),
     ];
   }
 
-  /** Samples the gauges. */
-  refreshGauges(metrics: BrokerMetrics): void {
-    const { host } = this.options;
+  private raftHealth(): ComponentHealth {
+    const { host, nodeId } = this.options;
     const groupIds = host.groupIds();
-    metrics.raftGroups.set(groupIds.length);
-    metrics.raftLeaders.set(groupIds.filter((groupId) => host.isLeader(groupId)).length);
-    metrics.controllerLeader.set(this.options.controllerLeaderId());
-    metrics.storageBytesUsed.set(this.options.store.stats().batchBytes);
-    let underReplicated = 0;
-    for (const info of this.options.controller.state.partitions()) {
-      if (info.leader !== null && info.leader.isr.length < info.replicas.length) underReplicated += 1;
+    let leaders = 0;
+    let leaderless = 0;
+    let withoutQuorum = 0;
+    for (const groupId of groupIds) {
+      const leader = host.leaderOf(groupId);
+      if (leader === 0) leaderless += 1;
+      if (leader !== nodeId) continue;
+      leaders += 1;
+      if (!hasActiveQuorum(nodeId, host.status(groupId))) withoutQuorum += 1;
     }
-    metrics.underReplicatedPartitions.set(underReplicated);
+    const problems = leaderless + withoutQuorum;
+    return {
+      status: problems === 0 ? 'healthy' : 'degraded',
+      detail: `${groupIds.length} groups, leader of ${leaders}, ${leaderless} without a leader, ${withoutQuorum} led without a quorum heard from`,
+    };
   }
+
+  private controllerHealth(): ComponentHealth {
+    const leader = this.options.controllerLeaderId();
+    if (leader === 0) return { status: 'unhealthy', detail: 'no controller leader (no quorum of brokers)' };
+    return { status: 'healthy', detail: `leader broker ${leader}, applied ${this.options.controller.appliedIndex}` };
+  }
+
+  private async storageHealth(): Promise<ComponentHealth> {
+    const failure = this.options.fatal();
+    if (failure !== null) return { status: 'unhealthy', detail: `failed: ${failure.message}; restart the broker` };
+    const stats = this.options.store.stats();
+    const fs = await statfs(this.options.dataDir);
+    const freeRatio = fs.blocks === 0 ? 1 : fs.bavail / fs.blocks;
+    const freePercent = Math.floor(freeRatio * 100);
+    return {
+      status: freeRatio < diskFreeRatioDegraded ? 'degraded' : 'healthy',
+      detail: `${stats.groupCount} groups, ${stats.batchCount} batches, ${stats.batchBytes} bytes, disk ${freePercent}% free, wal_sync ${this.options.walSync}`,
+    };
+  }
+
+  private peersHealth(): ComponentHealth {
+    const peers = this.options.peerIds.filter((id) => id !== this.options.nodeId);
+    if (peers.length === 0) return { status: 'healthy', detail: 'single broker, no peers' };
+    const silent = peers.filter((id) => !this.options.host.peerAlive(id));
+    const heard = peers.length - silent.length;
+    const detail =
+      silent.length === 0
+        ? `${heard} of ${peers.length} peers heard from`
+        : `${heard} of ${peers.length} peers heard from; silent: ${silent.join(', ')}`;
+    if (silent.length === 0) return { status: 'healthy', detail };
+    return { status: heard === 0 ? 'unhealthy' : 'degraded', detail };
+  }
+}
+
+/** True when the voters heard from recently (the leader counts) make a majority. */
+function hasActiveQuorum(selfId: NodeId, status: HostGroupStatus): boolean {
+  let voters = 0;
+  let active = 0;
+  for (const [id, progress] of status.progress) {
+    if (progress.isLearner) continue;
+    voters += 1;
+    if (id === selfId || progress.recentActive) active += 1;
+  }
+  return active * 2 > voters;
 }
 
 /** Why one partition group is not ready here, or null. */

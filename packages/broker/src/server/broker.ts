@@ -31,7 +31,7 @@ import type {
   StateMachine,
 } from '@streambus/raft';
 import { LevelRaftStore } from '@streambus/storage';
-import type { HealthRegistry } from '../admin/health.js';
+import { HealthRegistry } from '../admin/health.js';
 import { rethrowBug } from '../bugs.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import type { BrokerConfig } from '../config/types.js';
@@ -45,6 +45,10 @@ import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { addPeerService, PeerTransport } from '../peer/index.js';
 import type { PeerServiceHandle } from '../peer/index.js';
 import { BrokerHealth } from './broker-health.js';
+import { ClientListener } from './client-listener.js';
+import type { ConnectionObserver } from './client-listener.js';
+import { MetricsSampler } from './metrics-sampler.js';
+import { createAdminHttpServer, probeEndpoints } from '../admin/server.js';
 import { ClientService } from './client-service.js';
 import type { ClientServiceDeps } from './client-service.js';
 import {
@@ -52,7 +56,7 @@ import {
   shutdownCallsGraceMs,
   partitionReportIntervalMs,
   preferredLeaderCheckMs,
-  metricsRefreshMs,
+  replicationLagSampleMs,
   reconcileIntervalMs,
   retentionCheckMs,
   scrubIntervalMs,
@@ -116,7 +120,10 @@ export class Broker {
   private readonly health: BrokerHealth;
   private readonly maintenance: Maintenance;
   private readonly features: FeatureLevels;
+  private readonly sampler: MetricsSampler;
+  private readonly healthRegistry: HealthRegistry | undefined;
   private readonly server: grpc.Server;
+  private listener: ClientListener | null = null;
   private readonly peerService: PeerServiceHandle;
   // Start and stop.
   private readonly timers: NodeJS.Timeout[] = [];
@@ -183,6 +190,9 @@ export class Broker {
           logger: componentLogger(this.logger, 'partition'),
           onCorrupt: (error) => this.scrubRepair.onCorrupt(error),
           unsafeTestingKnobs: this.knobs,
+          ...(this.metrics === undefined
+            ? {}
+            : { observeCommitSeconds: (seconds: number) => this.metrics?.raftCommitLatencySeconds.observe(seconds) }),
         }),
       isRepairing: (groupId) => this.scrubRepair.isRepairing(groupId),
       reconfigurer: new Reconfigurer(this.nodeId, this.host, componentLogger(this.logger, 'partition')),
@@ -298,8 +308,20 @@ export class Broker {
       fatal: () => this.fatalError,
       stopping: () => this.stopping,
       registered: () => this.registration.registered,
+      peerIds: config.server.peers.map((peer) => peer.id),
+      dataDir: config.server.dataDir,
     });
     if (options.health !== undefined) this.unregister.push(...this.health.register(options.health));
+    this.healthRegistry = options.health;
+    this.sampler = new MetricsSampler({
+      nodeId: this.nodeId,
+      host: this.host,
+      controller: this.controller,
+      controllerLeaderId: () => this.gateway.leaderId(),
+      store,
+      dataDir: config.server.dataDir,
+    });
+    if (this.metrics !== undefined) this.unregister.push(...this.sampler.register(this.metrics));
   }
 
   /** Opens the store, starts Raft and the gRPC server, and joins the cluster. */
@@ -353,11 +375,22 @@ export class Broker {
     this.logger.info({ groups: recovered.length }, 'raft groups reopened');
     if (!this.host.hasGroup(controllerGroupId)) this.host.createGroup(controllerGroupId, confState(this.memberIds()));
     const listen = this.config.server.listen;
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${listen.host}:${listen.port}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
-        error !== null ? reject(error) : resolve(port),
-      );
+    const health = this.healthRegistry;
+    this.listener = await ClientListener.start({
+      listen,
+      grpc: this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure()),
+      http: createAdminHttpServer({
+        health: health ?? new HealthRegistry({ brokerId: this.nodeId, version: 'unknown' }),
+        endpoints: probeEndpoints,
+        elsewhereHint: 'served on the admin address (server.admin_listen), not the client port',
+        logger: componentLogger(this.logger, 'admin'),
+      }),
+      connectionsMax: this.config.network.connectionsMax,
+      firstBytesTimeoutMs: this.config.network.connectionTimeoutMs,
+      ...(this.metrics === undefined ? {} : { observer: connectionObserver(this.metrics) }),
+      logger: componentLogger(this.logger, 'grpc'),
     });
+    this.boundPort = this.listener.port;
     this.host.start();
     if (this.memberIds().length === 1) this.host.campaign(controllerGroupId);
     this.logger.info({ listen: `${listen.host}:${this.boundPort}`, members: this.memberIds() }, 'broker serving');
@@ -366,8 +399,7 @@ export class Broker {
     this.every(drainHandOffPollMs, () => this.maintenance.handOff());
     this.every(reconcileIntervalMs, () => this.lifecycle.reconcile());
     this.every(retentionCheckMs, () => this.retention.run());
-    const metrics = this.metrics;
-    if (metrics !== undefined) this.every(metricsRefreshMs, () => this.health.refreshGauges(metrics));
+    if (this.metrics !== undefined) this.every(replicationLagSampleMs, () => this.sampler.sampleCatchUp());
     this.every(reconfigureIntervalMs, () => this.lifecycle.reconfigure());
     this.every(scrubIntervalMs, () => this.scrubRepair.scrub());
     void this.registration.run();
@@ -457,6 +489,8 @@ export class Broker {
       await handOffLeadership(this.host, this.nodeId, this.logger);
     this.lifecycle.closeAll();
     this.peerService.closeStreams();
+    const listener = this.listener;
+    const stoppedAccepting = listener?.stopAccepting();
     // In-flight calls (long polls) get a moment to finish on a graceful stop; then the server closes regardless.
     if (graceful)
       await Promise.race([
@@ -464,6 +498,8 @@ export class Broker {
         sleep(shutdownCallsGraceMs),
       ]);
     this.server.forceShutdown();
+    listener?.destroyAll();
+    await stoppedAccepting;
     if (this.host.isRunning()) await this.host.stop();
     this.transport.close();
     this.forwarder.close();
@@ -483,6 +519,15 @@ export class Broker {
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+/** Feeds the connection metrics from the client listener. */
+function connectionObserver(metrics: BrokerMetrics): ConnectionObserver {
+  return {
+    opened: () => metrics.connectionsActive.inc(),
+    closed: () => metrics.connectionsActive.dec(),
+    failed: (reason) => metrics.connectionErrorsTotal.inc({ reason }),
+  };
 }
 
 /** Feeds the wal sync metrics from the store's sync timings. */

@@ -19,8 +19,11 @@ import {
   partitionsPerRequestMax,
   partitionsPerTopicMax,
   produceTimeoutMsMax,
+  errorCodeName,
+  readBatchHeader,
   recordBatchBytesMax,
   requestTimeoutMsDefault,
+  splitRecordBatches,
   topicsPerRequestMax,
 } from '@streambus/proto';
 import type {
@@ -181,9 +184,14 @@ export class ClientService {
     run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
   ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
+      this.metrics?.requestsTotal.inc({ request: name });
+      const fail = (code: ErrorCode, error: ReturnType<typeof makeCallError>): void => {
+        this.metrics?.requestErrorsTotal.inc({ request: name, code: errorCodeName(code) });
+        callback(error);
+      };
       const stopped = this.stoppedError();
       if (stopped !== null) {
-        callback(stopped);
+        fail(ErrorCode.BROKER_NOT_AVAILABLE, stopped);
         return;
       }
       run(call.request, call).then(
@@ -191,20 +199,20 @@ export class ClientService {
         (error: unknown) => {
           rethrowBug(error);
           if (error instanceof InvalidRequestError) {
-            callback(makeCallError(ErrorCode.INVALID_REQUEST, error.message));
+            fail(ErrorCode.INVALID_REQUEST, makeCallError(ErrorCode.INVALID_REQUEST, error.message));
             return;
           }
           if (error instanceof RequestTooLargeError) {
-            callback(makeCallError(ErrorCode.REQUEST_TOO_LARGE, error.message));
+            fail(ErrorCode.REQUEST_TOO_LARGE, makeCallError(ErrorCode.REQUEST_TOO_LARGE, error.message));
             return;
           }
           const failed = this.stoppedError();
           if (failed !== null) {
-            callback(failed);
+            fail(ErrorCode.BROKER_NOT_AVAILABLE, failed);
             return;
           }
           this.logger.error({ rpc: name, err: error instanceof Error ? error.stack : String(error) }, 'request failed');
-          callback(makeCallError(ErrorCode.INTERNAL, `internal error in ${name}; see the broker log`));
+          fail(ErrorCode.INTERNAL, makeCallError(ErrorCode.INTERNAL, `internal error in ${name}; see the broker log`));
         },
       );
     };
@@ -614,7 +622,11 @@ export class ClientService {
     // A mix of answers and pending local produces (the rule misreads the union as no promises).
     // eslint-disable-next-line @typescript-eslint/await-thenable
     const partitions = await Promise.all(results);
-    this.metrics?.produceLatencySeconds.observe({ acks: acks }, Number(process.hrtime.bigint() - started) / 1e9);
+    if (this.metrics !== undefined) {
+      this.metrics.produceLatencySeconds.observe({ acks }, Number(process.hrtime.bigint() - started) / 1e9);
+      // Forwarded partitions are counted by the leader that answered them, not twice.
+      if (!forwarded) countPartitionErrors(this.metrics, 'Produce', partitions);
+    }
     return { partitions, throttleTimeMs: 0 };
   }
 
@@ -649,16 +661,17 @@ export class ClientService {
     const maxWaitMs = request.maxWaitMs;
     const minBytes = Math.max(1, request.minBytes);
     const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, fetchBytesMax) : fetchBytesDefault;
+    // The latency metric counts the reads, not the long-poll wait for records between them.
+    let readNs = 0n;
     for (;;) {
+      const readStarted = process.hrtime.bigint();
       const partitions = await this.fetchOnce(request, maxBytes);
+      readNs += process.hrtime.bigint() - readStarted;
       const bytes = partitions.reduce((sum, part) => sum + part.records.byteLength, 0);
       const failed = partitions.some((part) => part.errorCode !== ErrorCode.NONE);
       const remaining = maxWaitMs - (Date.now() - started);
       if (bytes >= minBytes || failed || remaining <= 0) {
-        this.metrics?.fetchLatencySeconds.observe((Date.now() - started) / 1000);
-        for (const part of partitions)
-          if (part.records.byteLength > 0)
-            this.metrics?.bytesOutTotal.inc({ topic: part.topic }, part.records.byteLength);
+        if (this.metrics !== undefined) this.fetched(this.metrics, request, partitions, readNs);
         return { partitions, throttleTimeMs: 0 };
       }
       const waits = request.partitions
@@ -669,6 +682,22 @@ export class ClientService {
       if (waits.length === 0) await sleep(remaining);
       else await Promise.race(waits);
     }
+  }
+
+  private fetched(
+    metrics: BrokerMetrics,
+    request: FetchRequest,
+    partitions: readonly FetchPartitionResult[],
+    readNs: bigint,
+  ): void {
+    metrics.fetchLatencySeconds.observe(Number(readNs) / 1e9);
+    countPartitionErrors(metrics, 'Fetch', partitions);
+    partitions.forEach((part, index) => {
+      if (part.records.byteLength === 0) return;
+      metrics.bytesOutTotal.inc({ topic: part.topic }, part.records.byteLength);
+      const fetchOffset = request.partitions[index]?.fetchOffset ?? 0;
+      metrics.messagesConsumedTotal.inc({ topic: part.topic }, recordsFrom(part.records, fetchOffset));
+    });
   }
 
   private async fetchOnce(request: FetchRequest, maxBytes: number): Promise<FetchPartitionResult[]> {
@@ -887,4 +916,25 @@ function errorCodeFor(code: ControllerFailureCode): ErrorCode {
     default:
       return ErrorCode.INVALID_REQUEST;
   }
+}
+
+/** Per-partition errors of a produce or fetch answer, by error code. */
+function countPartitionErrors(
+  metrics: BrokerMetrics,
+  request: string,
+  partitions: readonly { readonly errorCode: number }[],
+): void {
+  for (const part of partitions)
+    if (part.errorCode !== ErrorCode.NONE)
+      metrics.requestErrorsTotal.inc({ request, code: errorCodeName(part.errorCode) });
+}
+
+/** Records at or after `fetchOffset` in concatenated stored batches (the first may begin before it). */
+function recordsFrom(records: Uint8Array, fetchOffset: number): number {
+  let count = 0;
+  for (const batch of splitRecordBatches(records).batches) {
+    const header = readBatchHeader(batch);
+    count += Math.max(0, header.lastOffset - Math.max(header.baseOffset, fetchOffset) + 1);
+  }
+  return count;
 }

@@ -51,8 +51,10 @@ export const featuresDescribeMsDefault = 5_000;
 export const featuresAskMsMax = 5_000;
 /** On a graceful stop, in-flight calls (long polls) get this long to finish; then the server closes regardless. */
 export const shutdownCallsGraceMs = 2_000;
-/** Gauges (groups, leaders, storage bytes) are sampled this often. */
-export const metricsRefreshMs = 5_000;
+/** /health's storage component is degraded below this fraction of the disk free (the alert fires at 20%). */
+export const diskFreeRatioDegraded = 0.1;
+/** How often a leader notes which followers have its whole log (replication lag in seconds). */
+export const replicationLagSampleMs = 1_000;
 /** Retention is enforced this often. */
 export const retentionCheckMs = 60_000;
 /** How often the scrubber CRC-checks a slice of the stored partition logs (background verification). */

@@ -35,7 +35,7 @@ export const startBroker: StartBroker = async (context) => {
     config: context.config,
     logger: context.logger,
     health: context.health,
-    metrics: context.metrics,
+    ...(context.metrics === undefined ? {} : { metrics: context.metrics }),
     onFatal,
     ...(unsafe.names.length === 0 ? {} : { unsafeTestingKnobs: unsafe.knobs }),
   });

@@ -1,12 +1,11 @@
+import { tmpdir } from 'node:os';
 import { Role } from '@streambus/raft';
 import type { StoreStats } from '@streambus/storage';
 import { describe, expect, it } from 'vitest';
 import { HealthRegistry } from '../../src/admin/health.js';
-import { createBrokerMetrics } from '../../src/admin/metrics.js';
 import type { ControllerState } from '../../src/controller/state.js';
 import { controllerGroupId } from '../../src/controller/constants.js';
 import { BrokerHealth } from '../../src/server/broker-health.js';
-import { expectOk } from '../controller/helpers.js';
 import { controllerStateWith, FakeHost } from './fakes.js';
 
 const stats = { groupCount: 2, batchCount: 10, batchBytes: 4_096 } as StoreStats;
@@ -25,6 +24,8 @@ function setUp(state: ControllerState = controllerStateWith(3, [])) {
     fatal: () => facts.fatal,
     stopping: () => facts.stopping,
     registered: () => facts.registered,
+    peerIds: [1, 2, 3],
+    dataDir: tmpdir(),
   });
   return { host, facts, health };
 }
@@ -57,7 +58,7 @@ describe('BrokerHealth: readiness', () => {
   });
 });
 
-describe('BrokerHealth: /health and gauges', () => {
+describe('BrokerHealth: /health', () => {
   it('reports the raft, controller and storage components and the readiness check', async () => {
     const { host, health } = setUp();
     host.groups.set(5, { voters: [1, 2, 3], role: Role.leader });
@@ -65,39 +66,28 @@ describe('BrokerHealth: /health and gauges', () => {
     const registry = new HealthRegistry({ brokerId: 1, version: 'test' });
     const unregister = health.register(registry);
     const report = await registry.report();
-    expect(report.components).toEqual({
-      raft: { status: 'degraded', detail: '2 groups, leader of 1, 1 without a leader' },
-      controller: { status: 'ok', detail: 'leader broker 2, applied 12' },
-      storage: { status: 'ok', detail: '2 groups, 10 batches, 4096 bytes, wal_sync always' },
+    host.silentPeers.add(3);
+    expect(report.components).toMatchObject({
+      raft: {
+        status: 'degraded',
+        detail: '2 groups, leader of 1, 1 without a leader, 0 led without a quorum heard from',
+      },
+      controller: { status: 'healthy', detail: 'leader broker 2, applied 12' },
+      storage: { detail: expect.stringMatching(/^2 groups, 10 batches, 4096 bytes, disk \d+% free, wal_sync always$/) },
+      peers: { status: 'healthy', detail: '2 of 2 peers heard from' },
     });
+    const silent = await registry.report();
+    expect(silent.components['peers']).toEqual({ status: 'degraded', detail: '1 of 2 peers heard from; silent: 3' });
+    host.silentPeers.add(2);
+    host.groups.set(5, { voters: [1, 2, 3], role: Role.leader, inactive: [2, 3] });
+    const alone = await registry.report();
+    expect(alone.components['peers']?.status).toBe('unhealthy');
+    expect(alone.components['raft']?.detail).toBe(
+      '2 groups, leader of 1, 1 without a leader, 1 led without a quorum heard from',
+    );
+    expect(alone.status).toBe('unhealthy');
     expect(report.ready).toBe(false);
     for (const remove of unregister) remove();
     expect((await registry.report()).components).toEqual({});
-  });
-
-  it('samples groups, leaders, the controller leader, stored bytes and under-replicated partitions', async () => {
-    const state = controllerStateWith(3, [{ name: 't', partitions: 2, replicationFactor: 3 }]);
-    const { host, health } = setUp(state);
-    host.groups.set(5, { voters: [1, 2, 3], role: Role.leader });
-    host.groups.set(6, { voters: [1, 2, 3], leaderId: 2 });
-    const metrics = createBrokerMetrics({ processMetrics: false });
-    health.refreshGauges(metrics);
-    const value = async (gauge: { get(): Promise<{ values: { value: number }[] }> }): Promise<number | undefined> =>
-      (await gauge.get()).values[0]?.value;
-    expect(await value(metrics.raftGroups)).toBe(2);
-    expect(await value(metrics.raftLeaders)).toBe(1);
-    expect(await value(metrics.controllerLeader)).toBe(2);
-    expect(await value(metrics.storageBytesUsed)).toBe(4_096);
-    expect(await value(metrics.underReplicatedPartitions)).toBe(0);
-    const first = state.partitionsOf('t')[0];
-    const leaderId = first?.replicas[0] as number;
-    expectOk(
-      state.apply({
-        type: 'reportPartitions',
-        reports: [{ groupId: first?.groupId as number, leaderId, term: 1, isr: [leaderId], highWatermark: 0 }],
-      }),
-    );
-    health.refreshGauges(metrics);
-    expect(await value(metrics.underReplicatedPartitions)).toBe(1);
   });
 });

@@ -83,7 +83,14 @@ export class FakeHost {
     beforeReopen,
   ) => beforeReopen();
 
+  /** Peers not heard from (peerAlive answers false for them). */
+  readonly silentPeers = new Set<NodeId>();
+
   constructor(readonly selfId: NodeId) {}
+
+  peerAlive(nodeId: NodeId): boolean {
+    return !this.silentPeers.has(nodeId);
+  }
 
   hasGroup(groupId: GroupId): boolean {
     return this.groups.has(groupId);

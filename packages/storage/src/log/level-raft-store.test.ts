@@ -586,6 +586,15 @@ describe('LevelRaftStore', () => {
     expect(always.store.openGroup(1, null).initialState().hardState).toEqual({ term: 1, vote: 1, commit: 1 });
   });
 
+  it('counts the records after a raft index (how far a follower that matched it is behind)', async () => {
+    const t = await temp();
+    t.store.openGroup(1, voters);
+    await t.store.persist([write(1, batches(1, 5, 1))], true);
+    expect(t.store.recordsAfter(1, 5)).toBe(0);
+    expect(t.store.recordsAfter(1, 3)).toBe(4);
+    expect(t.store.recordsAfter(1, 0)).toBe(10);
+  });
+
   it('times every sync for the metrics, and only syncs', async () => {
     const durations: number[] = [];
     const t = await temp({ onSyncMs: (ms) => durations.push(ms) });

@@ -311,6 +311,18 @@ export class LevelRaftStore implements RaftStore {
   }
 
   /**
+   * Records in the group's batches after raft index `raftIndex`: how far a follower that matched
+   * `raftIndex` is behind this log, in records (0 when it has every batch). Batches compacted
+   * away are not counted.
+   */
+  recordsAfter(groupId: GroupId, raftIndex: number): number {
+    const log = this.existingGroup(groupId);
+    const position = log.offsets.findRaftIndex(raftIndex + 1);
+    if (position >= log.offsets.count) return 0;
+    return log.nextOffset() - log.offsets.at(position).baseOffset;
+  }
+
+  /**
    * Sizes of the database's files and its memtables. Reads the directory (one stat per file):
    * for a periodic metrics refresh, not for a hot path. A file removed while it is read (a
    * compaction) is skipped.

@@ -1,4 +1,7 @@
-/** `streambus health --broker HOST:ADMINPORT`: asks one broker's admin server for /health. */
+/**
+ * `streambus health --broker HOST:PORT`: asks one broker for /health, on its admin port or its
+ * client port (which answers the probes over HTTP/1.1 beside gRPC).
+ */
 import { get } from 'node:http';
 import type { ComponentHealth, HealthReport, HealthStatus } from '../../admin/health.js';
 import { parseHostPort } from '../../config/address.js';
@@ -11,10 +14,10 @@ import { rethrowBug } from '../../bugs.js';
 
 export const health: Command = {
   path: ['health'],
-  summary: "show a broker's health (exit 0 ok or degraded, 1 down, 3 unreachable)",
-  synopsis: 'health [--broker HOST:ADMINPORT] [--strict] [--ready]',
+  summary: "show a broker's health (exit 0 healthy or degraded, 1 unhealthy, 3 unreachable)",
+  synopsis: 'health [--broker HOST:PORT] [--strict] [--ready]',
   optionHelp: [
-    '    --broker HOST:ADMINPORT      admin address (default $STREAMBUS_ADMIN, else $STREAMBUS_ADMIN_LISTEN, else 127.0.0.1:9090)',
+    '    --broker HOST:PORT           admin or client address (default $STREAMBUS_ADMIN, else $STREAMBUS_ADMIN_LISTEN, else 127.0.0.1:9090)',
     '    --strict                     exit 1 when degraded too',
     '    --ready                      exit 1 unless the broker is ready (for exec readiness probes)',
     '    --json                       print the /health document',
@@ -52,7 +55,7 @@ export const health: Command = {
 };
 
 function exitCodeFor(status: HealthStatus, strict: boolean): number {
-  if (status === 'ok') return ExitCode.ok;
+  if (status === 'healthy') return ExitCode.ok;
   if (status === 'degraded') return strict ? ExitCode.failed : ExitCode.ok;
   return ExitCode.failed;
 }
@@ -127,7 +130,7 @@ function isHealthReport(value: unknown): value is HealthReport {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
   return (
-    (record['status'] === 'ok' || record['status'] === 'degraded' || record['status'] === 'down') &&
+    (record['status'] === 'healthy' || record['status'] === 'degraded' || record['status'] === 'unhealthy') &&
     typeof record['version'] === 'string' &&
     typeof record['uptime_seconds'] === 'number' &&
     typeof record['broker_id'] === 'number' &&

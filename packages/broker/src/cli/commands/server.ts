@@ -40,7 +40,14 @@ async function runServer(input: CommandInput): Promise<number> {
   const destination: DestinationStream = { write: (line: string) => io.stdout(line) };
   const logger = createLogger({ level: config.server.logLevel, destination, brokerId: config.server.brokerId });
   const health = new HealthRegistry({ brokerId: config.server.brokerId, version: streambusVersion });
-  const metrics = createBrokerMetrics({ processMetrics: true, brokerId: config.server.brokerId });
+  const metrics = config.monitoring.metricsEnabled
+    ? createBrokerMetrics({
+        processMetrics: true,
+        brokerId: config.server.brokerId,
+        version: streambusVersion,
+        onSamplerError: (error) => logger.warn({ err: error }, 'a metrics sampler failed; its metrics are stale'),
+      })
+    : undefined;
   logger.info(
     {
       version: streambusVersion,
@@ -58,7 +65,7 @@ async function runServer(input: CommandInput): Promise<number> {
     admin = await startAdminServer({
       listen: config.server.adminListen,
       health,
-      ...(config.monitoring.metricsEnabled ? { metrics: metrics.registry } : {}),
+      ...(metrics === undefined ? {} : { metrics }),
       configView: () => configToYamlObject(loaded),
       logger: componentLogger(logger, 'admin'),
     });
@@ -74,7 +81,14 @@ async function runServer(input: CommandInput): Promise<number> {
 
   let broker: RunningBroker;
   try {
-    broker = await startBroker({ config, loaded, logger, health, metrics, version: streambusVersion });
+    broker = await startBroker({
+      config,
+      loaded,
+      logger,
+      health,
+      ...(metrics === undefined ? {} : { metrics }),
+      version: streambusVersion,
+    });
   } catch (error: unknown) {
     rethrowBug(error);
     logger.error({ err: error }, 'broker failed to start');
