@@ -30,7 +30,7 @@ export interface SampledHost {
 export interface MetricsSamplerOptions {
   readonly nodeId: NodeId;
   readonly host: SampledHost;
-  readonly controller: { readonly state: Pick<ControllerState, 'partitions' | 'isLive'> };
+  readonly controller: { readonly state: Pick<ControllerState, 'partitions'> };
   /** The controller leader as this broker sees it; 0 when unknown. */
   readonly controllerLeaderId: () => NodeId;
   readonly store: {
@@ -114,13 +114,16 @@ export class MetricsSampler {
     metrics.offlinePartitions.set(leadsController ? this.offlinePartitions() : 0);
   }
 
-  /** Partitions whose leader is unknown, fenced or not heard from: the controller leader's view. */
+  /**
+   * Partitions whose reported leader is unknown or not heard from: the controller leader's view.
+   * (Not the fenced flag: a drained broker is fenced while it still hands its leaderships away.)
+   */
   private offlinePartitions(): number {
     const { controller, host } = this.options;
     let offline = 0;
     for (const info of controller.state.partitions()) {
       const leaderId = info.leader?.leaderId ?? 0;
-      if (leaderId === 0 || !controller.state.isLive(leaderId) || !host.peerAlive(leaderId)) offline += 1;
+      if (leaderId === 0 || !host.peerAlive(leaderId)) offline += 1;
     }
     return offline;
   }
