@@ -5,6 +5,8 @@
 # test-cluster/test/chart.test.ts), which rebuilds Helm's template engine because the helm binary
 # cannot be installed: Go and Debian's packaged Go libraries it imports in GOPATH mode from
 # /usr/share/gocode (sprig, semver, yaml.v2 and yaml.v3, gojsonschema for values.schema.json).
+# And Prometheus with promtool (test-cluster/test/prometheus*.test.ts: the alert rules' unit tests,
+# and a real Prometheus scraping a cluster; Debian's package starts no daemon in a container).
 # Installs only what is missing, so a second run does nothing. Without root it installs nothing
 # and says so: the tests that need a missing tool then fail and name it.
 set -euo pipefail
@@ -25,6 +27,7 @@ gocode=/usr/share/gocode/src
 [ -d "$gocode/gopkg.in/yaml.v2" ] || missing+=(golang-gopkg-yaml.v2-dev)
 [ -d "$gocode/gopkg.in/yaml.v3" ] || missing+=(golang-gopkg-yaml.v3-dev)
 [ -d "$gocode/github.com/xeipuuv/gojsonschema" ] || missing+=(golang-github-xeipuuv-gojsonschema-dev)
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

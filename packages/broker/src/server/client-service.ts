@@ -156,8 +156,12 @@ export class ClientService {
   handlers(): Omit<StreamBusHandlers, OperationsMethodName> {
     return {
       Metadata: this.unary('Metadata', (request: MetadataRequest) => this.metadata(request)),
-      CreateTopics: this.unary('CreateTopics', (request: CreateTopicsRequest) => this.createTopics(request)),
-      DeleteTopics: this.unary('DeleteTopics', (request: DeleteTopicsRequest) => this.deleteTopics(request)),
+      CreateTopics: this.unary('CreateTopics', (request: CreateTopicsRequest) =>
+        this.createTopics(request).then((response) => this.countTopicErrors('CreateTopics', response)),
+      ),
+      DeleteTopics: this.unary('DeleteTopics', (request: DeleteTopicsRequest) =>
+        this.deleteTopics(request).then((response) => this.countTopicErrors('DeleteTopics', response)),
+      ),
       ReassignPartitions: this.unary('ReassignPartitions', (request: ReassignPartitionsRequest) =>
         this.reassignPartitions(request),
       ),
@@ -167,6 +171,15 @@ export class ClientService {
       Fetch: this.unary('Fetch', (request: FetchRequest) => this.fetch(request)),
       ListOffsets: this.unary('ListOffsets', (request: ListOffsetsRequest) => this.listOffsets(request)),
     };
+  }
+
+  /** Per-topic errors of a create or delete answer count as request errors, by code. */
+  private countTopicErrors<Res extends { readonly topics: readonly { readonly errorCode: number }[] }>(
+    request: string,
+    response: Res,
+  ): Res {
+    if (this.metrics !== undefined) countPartitionErrors(this.metrics, request, response.topics);
+    return response;
   }
 
   /** The answer to every call once the broker's store failed (retriable: other brokers lead its partitions), else null. */
