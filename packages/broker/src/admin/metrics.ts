@@ -93,7 +93,10 @@ export interface MetricsOptions {
 export function createBrokerMetrics(options: MetricsOptions): BrokerMetrics {
   const registry = new Registry();
   if (options.brokerId !== undefined) registry.setDefaultLabels({ broker_id: String(options.brokerId) });
-  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics) {
+    collectDefaultMetrics({ register: registry });
+    removeGaugesEndingInTotal(registry);
+  }
   const registers = [registry];
   const buckets = [...latencyBucketsSeconds];
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
@@ -223,6 +226,16 @@ export function createBrokerMetrics(options: MetricsOptions): BrokerMetrics {
       return registry.metrics();
     },
   };
+}
+
+/**
+ * prom-client's default metrics include three gauges named like counters (`nodejs_active_handles_total`,
+ * ...), which `promtool check metrics` refuses. They are sums of gauges it serves by type as well
+ * (`nodejs_active_handles`, `nodejs_active_requests`, `nodejs_active_resources`): those stay.
+ */
+function removeGaugesEndingInTotal(registry: Registry): void {
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(name);
 }
 
 /**

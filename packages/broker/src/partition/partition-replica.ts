@@ -382,6 +382,8 @@ export class PartitionReplica {
       return {
         errorCode: ErrorCode.NONE,
         errorMessage: '',
+        // Counted as produced (streambus_messages_produced_total); a deduplicated retry is not.
+        recordCount: header.recordCount,
         baseOffset: header.baseOffset,
         leaderId: this.brokerId,
         leaderEpoch: state.term,
