@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Admin, Consumer, Producer } from '@streambus/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../src/index.js';
+import { runStreambus } from './helpers.js';
 import { alertQuery, alertRules, dashboardQueries, opsDir, prometheus, promtool } from './prometheus-helpers.js';
 
 const scrapeInterval = '1s';
@@ -239,6 +240,20 @@ describe('a real Prometheus scraping a 3-broker cluster under load', () => {
     }
     expect(empty).toEqual([]);
   });
+
+  it('answers streambus health on the client port and the admin port, and streambus status', async () => {
+    const broker = cluster?.brokers[0];
+    expect(broker).toBeDefined();
+    for (const address of [broker?.listen ?? '', broker?.admin ?? '']) {
+      const health = await runStreambus(['health', '--broker', address, '--json']);
+      expect(health.stderr).toBe('');
+      expect(JSON.parse(health.stdout)).toMatchObject({ broker_id: broker?.id, ready: true });
+      expect(['healthy', 'degraded']).toContain((JSON.parse(health.stdout) as { status: string }).status);
+    }
+    const status = await runStreambus(['status'], { bootstrap: cluster?.bootstrap ?? '' });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^cluster streambus: controller broker \d, 3 brokers/);
+  }, 120_000);
 
   it('fires BrokerDown and UnderReplicatedPartitions when a broker stops', async () => {
     const firing = async (): Promise<{ alertname: string; instance?: string }[]> => {

@@ -472,6 +472,9 @@ describe('client verbs against a fake client', () => {
       ]),
       under_replicated: [{ topic: 'events', partition: 4 }],
     });
+    const alias = harness();
+    expect(await runCli(['status'], alias.deps)).toBe(0);
+    expect(alias.stdout()).toBe(h.stdout());
   });
 
   it('broker drain repeats the drain call, printing progress, until the broker leads nothing', async () => {

@@ -8,7 +8,7 @@ import { streambusVersion } from '../version.js';
 import type { CliDeps, Command, OptionValues } from './command.js';
 import { UsageError } from './command.js';
 import { brokerDrain, brokerUndrain } from './commands/broker.js';
-import { clusterStatus } from './commands/cluster.js';
+import { clusterStatus, status } from './commands/cluster.js';
 import { compatibilityCheck, featuresDescribe, featuresFinalize } from './commands/features.js';
 import { configDump, configKeys } from './commands/config.js';
 import { consume } from './commands/consume.js';
@@ -31,6 +31,7 @@ export const commands: readonly Command[] = [
   produce,
   consume,
   clusterStatus,
+  status,
   brokerDrain,
   brokerUndrain,
   featuresDescribe,

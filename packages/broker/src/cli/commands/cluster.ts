@@ -22,6 +22,15 @@ export const clusterStatus: Command = {
     }),
 };
 
+/** `streambus status`: the same as `cluster status` (the seeds' shorter verb). */
+export const status: Command = {
+  ...clusterStatus,
+  path: ['status'],
+  summary: 'alias of cluster status',
+  synopsis: 'status',
+  run: (input) => clusterStatus.run(input),
+};
+
 const partitionName = (tp: CliTopicPartition): string => `${tp.topic}-${tp.partition}`;
 
 function statusToJson(status: CliClusterStatus): unknown {
