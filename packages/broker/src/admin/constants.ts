@@ -15,8 +15,12 @@ export const healthProviderTimeoutMs = 2_000;
 export const healthDetailCharsMax = 1_000;
 /** At most this many components and readiness checks may be registered. */
 export const healthProvidersMax = 64;
+/** A CPU profile lasts this long unless ?seconds= says otherwise, and never longer than the max. */
+export const profileSecondsDefault = 30;
+export const profileSecondsMax = 60;
 /** At most this many samplers run before a scrape (one per concern of the broker). */
 export const scrapeSamplersMax = 16;
 
 assert(adminHeadersTimeoutMs <= adminRequestTimeoutMs, 'headers arrive within the request timeout');
+assert(profileSecondsDefault <= profileSecondsMax, 'the default profile fits the bound');
 assert(healthProviderTimeoutMs < adminRequestTimeoutMs, 'a slow provider cannot outlast the request');

@@ -7,6 +7,8 @@ import { HealthRegistry } from '../../admin/health.js';
 import { createBrokerMetrics } from '../../admin/metrics.js';
 import type { AdminServer } from '../../admin/server.js';
 import { startAdminServer } from '../../admin/server.js';
+import type { ProfilingServer } from '../../admin/profiling.js';
+import { profilingHost, startProfilingServer } from '../../admin/profiling.js';
 import { formatHostPort, formatPeerList } from '../../config/address.js';
 import { configToYamlObject } from '../../config/dump.js';
 import { componentLogger, createLogger } from '../../logging/logger.js';
@@ -79,6 +81,24 @@ async function runServer(input: CommandInput): Promise<number> {
     return ExitCode.failed;
   }
 
+  let profiling: ProfilingServer | null = null;
+  if (config.monitoring.profilingEnabled) {
+    try {
+      profiling = await startProfilingServer(config.monitoring.profilingPort, componentLogger(logger, 'admin'));
+    } catch (error: unknown) {
+      rethrowBug(error);
+      io.stderr(
+        `streambus server: profiling address ${profilingHost}:${config.monitoring.profilingPort}: ${errorCode(error) === 'EADDRINUSE' ? 'address in use; choose another monitoring.profiling_port' : String(error)}\n`,
+      );
+      await admin.close();
+      return ExitCode.failed;
+    }
+  }
+  const closeAdmin = async (): Promise<void> => {
+    await profiling?.close();
+    await admin.close();
+  };
+
   let broker: RunningBroker;
   try {
     broker = await startBroker({
@@ -95,7 +115,7 @@ async function runServer(input: CommandInput): Promise<number> {
     io.stderr(
       `streambus server: the broker failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
     );
-    await admin.close();
+    await closeAdmin();
     return ExitCode.failed;
   }
   logger.info({ admin: formatHostPort(admin.address) }, 'streambus started');
@@ -105,18 +125,18 @@ async function runServer(input: CommandInput): Promise<number> {
     logger.fatal({ err: outcome.error }, 'broker stopped on a fatal error');
     const reason = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
     io.stderr(`streambus server: the broker stopped: ${reason}\n`);
-    await admin.close();
+    await closeAdmin();
     return ExitCode.failed;
   }
   if (outcome.kind === 'stopped') {
     logger.error('broker stopped without being asked to');
-    await admin.close();
+    await closeAdmin();
     return ExitCode.failed;
   }
   logger.info('stopping: handing over leadership and flushing');
   health.markStopping('stopping: the broker is shutting down');
   const stop = await withDeadline(broker.stop(), shutdownTimeoutMs);
-  await admin.close();
+  await closeAdmin();
   if (stop.kind === 'timeout') {
     logger.error({ timeout_ms: shutdownTimeoutMs }, 'graceful stop did not finish in time');
     return ExitCode.failed;
