@@ -89,9 +89,12 @@ async function main(): Promise<void> {
       'append-before-persist': { type: 'string', default: 'on' },
       // Only the latency phase (quicker A/B runs).
       'latency-only': { type: 'boolean', default: false },
+      // Off: monitoring.metrics_enabled false (nothing fed, no /metrics); on: fed and scraped every second.
+      metrics: { type: 'string', default: 'on' },
     },
   });
   const appendBeforePersist = values['append-before-persist'] !== 'off';
+  const metricsOn = values.metrics !== 'off';
   const durationMs = Number(values.seconds) * 1000;
   const partitions = Number(values.partitions);
   const producers = Number(values.producers);
@@ -100,17 +103,30 @@ async function main(): Promise<void> {
   const warmupMs = Number(values['warmup-seconds']) * 1000;
   const dir = await mkdtemp(join(tmpdir(), 'streambus-bench-'));
   log(
-    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}; append_before_persist ${appendBeforePersist}`,
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}; append_before_persist ${appendBeforePersist}; metrics ${metricsOn ? 'on, scraped every 1 s' : 'off'}`,
   );
   const cluster = await TestCluster.create({
     size: 3,
     dataDir: dir,
     logLevel: 'warn',
-    env: { STREAMBUS_WAL_SYNC: values['wal-sync'], STREAMBUS_APPEND_BEFORE_PERSIST: String(appendBeforePersist) },
+    env: {
+      STREAMBUS_WAL_SYNC: values['wal-sync'],
+      STREAMBUS_APPEND_BEFORE_PERSIST: String(appendBeforePersist),
+      STREAMBUS_METRICS_ENABLED: String(metricsOn),
+    },
     onProgress: (line) => log(line),
   });
+  let scraper: NodeJS.Timeout | undefined;
   try {
     await cluster.startAll(60_000);
+    // A scraper far more eager than Prometheus's usual 15 s: the cost of metrics includes rendering them.
+    if (metricsOn)
+      scraper = setInterval(() => {
+        for (const broker of cluster.brokers)
+          void fetch(`http://${broker.admin}/metrics`)
+            .then((response) => response.text())
+            .catch(() => undefined);
+      }, 1_000);
     const bootstrap = cluster.bootstrap;
     const admin = new Admin({ bootstrapServers: bootstrap.split(',') });
     for (const topic of ['bench-100', 'bench-1k', 'bench-latency'])
@@ -210,8 +226,11 @@ async function main(): Promise<void> {
     log(
       `  consume 100 B : ${Math.round(consumed / consumeSeconds)} msg/s, ${(consumedBytes / consumeSeconds / 1e6).toFixed(1)} MB/s (${consumed} records)`,
     );
-    console.log(`produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms`);
+    console.log(
+      `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}`,
+    );
   } finally {
+    clearInterval(scraper);
     await cluster.stopAll();
     await rm(dir, { recursive: true, force: true });
   }
