@@ -134,19 +134,22 @@ export class TestCluster {
   }
 
   /** Starts every stopped broker and waits until all are ready. */
-  async startAll(readyTimeoutMs = 60_000): Promise<void> {
-    for (const address of this.brokers) this.start(address.id);
+  async startAll(readyTimeoutMs = 60_000, options: { readonly bin?: string } = {}): Promise<void> {
+    for (const address of this.brokers) this.start(address.id, options);
     await Promise.all(this.brokers.map((address) => this.waitReady(address.id, readyTimeoutMs)));
   }
 
-  /** Spawns one broker process (does not wait for readiness). */
-  start(id: number): void {
+  /**
+   * Spawns one broker process (does not wait for readiness). `bin` is the `streambus` entry point
+   * to run (default this build's): a rolling upgrade starts each broker again on another build.
+   */
+  start(id: number, options: { readonly bin?: string } = {}): void {
     const broker = this.broker(id);
     if (broker.state !== 'stopped') throw new Error(`broker ${id} is already ${broker.state}`);
     mkdirSync(broker.address.dataDir, { recursive: true });
     const log = createWriteStream(join(this.options.dataDir, `broker-${id}.log`), { flags: 'a' });
     const nodeArgs = [
-      brokerBinPath(),
+      options.bin ?? brokerBinPath(),
       'server',
       '--id',
       String(id),
@@ -186,7 +189,7 @@ export class TestCluster {
       });
     });
     this.progress(
-      `broker ${id}: started pid ${child.pid} (listen ${broker.address.listen}, admin http://${broker.address.admin})`,
+      `broker ${id}: started pid ${child.pid} (listen ${broker.address.listen}, admin http://${broker.address.admin}${options.bin === undefined ? '' : `, ${options.bin}`})`,
     );
   }
 
@@ -245,9 +248,9 @@ export class TestCluster {
     this.progress(`broker ${id}: resumed`);
   }
 
-  /** Starts a stopped broker again on the same data dir and waits for readiness. */
-  async restart(id: number, readyTimeoutMs = 60_000): Promise<void> {
-    this.start(id);
+  /** Starts a stopped broker again on the same data dir (on build `bin`, default this one) and waits for readiness. */
+  async restart(id: number, readyTimeoutMs = 60_000, options: { readonly bin?: string } = {}): Promise<void> {
+    this.start(id, options);
     await this.waitReady(id, readyTimeoutMs);
   }
 

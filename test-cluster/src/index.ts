@@ -15,3 +15,12 @@ export type { SlotNames } from './netns.js';
 export { RealFaults, splitBlocks, faketimeOffset, diskFillerName } from './faults.js';
 export type { Block, BandwidthCap } from './faults.js';
 export { realNetworkPreflight, faketimeLibrary, runHost, HostCommandError } from './host-tools.js';
+export {
+  buildPreviousRelease,
+  previousReleaseCommit,
+  repositoryRoot,
+  PreviousReleaseError,
+} from './previous-release.js';
+export type { PreviousRelease } from './previous-release.js';
+export { runRollingUpgrade, formatUpgradeReport, longestGapMs } from './rolling-upgrade.js';
+export type { RollingUpgradeOptions, UpgradeReport, BrokerReplacement } from './rolling-upgrade.js';

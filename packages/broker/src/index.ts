@@ -9,3 +9,6 @@ export type { BrokerOptions } from './server/broker.js';
 // Log levels, for the harness's --log-level flag.
 export { logLevels } from './config/schema.js';
 export type { LogLevel } from './config/types.js';
+
+// The version this build reports (`streambus --version`, /health), for the rolling-upgrade harness.
+export { streambusVersion } from './version.js';

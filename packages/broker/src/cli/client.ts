@@ -157,7 +157,12 @@ export interface CliClient {
   finalizeFeatureLevel(
     level: number | null,
     validateOnly: boolean,
-  ): Promise<{ readonly finalizedLevel: number; readonly brokers: readonly CliBrokerFeatures[] }>;
+  ): Promise<{
+    readonly finalizedLevel: number;
+    /** The level before: equal to finalizedLevel when nothing changed. */
+    readonly previousLevel: number;
+    readonly brokers: readonly CliBrokerFeatures[];
+  }>;
   close(): Promise<void>;
 }
 

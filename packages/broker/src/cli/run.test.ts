@@ -167,8 +167,9 @@ class FakeClient implements CliClient {
     const target = level ?? this.features.finalizableLevel;
     if (target > this.features.finalizableLevel)
       throw new TypedError('INVALID_REQUEST', `broker 2 reads feature levels up to 1, not ${target}; upgrade it first`);
+    const previousLevel = this.features.finalizedLevel;
     if (!validateOnly) this.features = { ...this.features, finalizedLevel: target };
-    return { finalizedLevel: target, brokers: this.features.brokers };
+    return { finalizedLevel: target, previousLevel, brokers: this.features.brokers };
   }
   async close(): Promise<void> {
     this.closed++;
@@ -555,10 +556,15 @@ describe('client verbs against a fake client', () => {
       'streambus features finalize: broker 2 reads feature levels up to 1, not 3; upgrade it first (INVALID_REQUEST)\n',
     );
     expect(await runCli(['features', 'finalize', '--json'], h.deps)).toBe(0);
-    expect(lastJson(h.stdout())).toEqual({ finalized_level: 2, dry_run: false });
+    expect(lastJson(h.stdout())).toEqual({ finalized_level: 2, previous_level: 1, dry_run: false });
+    expect(await runCli(['features', 'finalize'], h.deps)).toBe(0);
+    expect(h.stdout()).toContain(
+      'feature level 2 is finalized already; nothing to raise (no higher level is read by every broker)\n',
+    );
     expect(h.client.calls).toEqual([
       'finalizeFeatureLevel null true',
       'finalizeFeatureLevel 3 false',
+      'finalizeFeatureLevel null false',
       'finalizeFeatureLevel null false',
     ]);
   });

@@ -91,6 +91,7 @@ export class OperationsService {
   private async finalizeFeatureLevel(request: FinalizeFeatureLevelRequest): Promise<FinalizeFeatureLevelResponse> {
     if (!Number.isInteger(request.level) || request.level < 0)
       throw new RequestError(ErrorCode.INVALID_REQUEST, `feature level ${request.level} is not a level`);
+    const previousLevel = this.deps.finalizedLevel();
     let outcome: FinalizeOutcome;
     try {
       outcome = await this.deps.features.finalize(request.level, request.validateOnly, request.timeoutMs);
@@ -102,6 +103,7 @@ export class OperationsService {
         errorMessage: error.message,
         finalizedLevel: this.deps.finalizedLevel(),
         brokers: [],
+        previousLevel,
       };
     }
     const brokers = outcome.brokers.map((broker) => ({ ...broker }));
@@ -111,8 +113,15 @@ export class OperationsService {
         errorMessage: outcome.message,
         finalizedLevel: this.deps.finalizedLevel(),
         brokers,
+        previousLevel,
       };
-    return { errorCode: ErrorCode.NONE, errorMessage: '', finalizedLevel: outcome.finalizedLevel, brokers };
+    return {
+      errorCode: ErrorCode.NONE,
+      errorMessage: '',
+      finalizedLevel: outcome.finalizedLevel,
+      brokers,
+      previousLevel,
+    };
   }
 
   private async setBrokerDrained(request: SetBrokerDrainedRequest): Promise<SetBrokerDrainedResponse> {

@@ -303,14 +303,15 @@ export class Admin {
 
   /**
    * Raises the cluster's finalized feature level (`streambus features finalize`) to `level`, by
-   * default the highest every broker reads, and resolves with the level finalized. A finalized
+   * default the highest every broker reads, and resolves with the level finalized (and the one
+   * before: equal when nothing changed). A finalized
    * level never goes down. Throws INVALID_REQUEST (the message says which broker does not read it,
    * or did not answer), REQUEST_TIMED_OUT.
    */
   async finalizeFeatureLevel(
     level?: number,
     options: { validateOnly?: boolean; timeoutMs?: number } = {},
-  ): Promise<{ finalizedLevel: number; brokers: BrokerFeatures[] }> {
+  ): Promise<{ finalizedLevel: number; previousLevel: number; brokers: BrokerFeatures[] }> {
     if (level !== undefined && (!Number.isInteger(level) || level < 1))
       throw new InvalidConfigError(`feature level must be a positive integer, got ${level}`);
     const r = await this.cluster.callWithRetries('any', 'FinalizeFeatureLevel', {
@@ -319,7 +320,7 @@ export class Admin {
       timeoutMs: options.timeoutMs ?? 0,
     });
     if (r.errorCode !== ErrorCode.NONE) throw errorFromCode(r.errorCode, r.errorMessage);
-    return { finalizedLevel: r.finalizedLevel, brokers: r.brokers.map(brokerFeatures) };
+    return { finalizedLevel: r.finalizedLevel, previousLevel: r.previousLevel, brokers: r.brokers.map(brokerFeatures) };
   }
 
   /** Offsets of partitions: earliest, latest (the high watermark), or by timestamp. */

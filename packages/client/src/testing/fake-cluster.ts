@@ -604,9 +604,11 @@ export class FakeStreamBusCluster {
             errorMessage: `feature level ${level} cannot be finalized`,
             finalizedLevel: this.featureLevel,
             brokers,
+            previousLevel: this.featureLevel,
           });
+        const previousLevel = this.featureLevel;
         if (!call.request.validateOnly) this.featureLevel = level;
-        callback(null, { errorCode: ErrorCode.NONE, errorMessage: '', finalizedLevel: level, brokers });
+        callback(null, { errorCode: ErrorCode.NONE, errorMessage: '', finalizedLevel: level, brokers, previousLevel });
       },
     };
   }

@@ -284,6 +284,7 @@ export interface FinalizeFeatureLevelResponse {
   errorMessage: string;
   finalizedLevel: number;
   brokers: BrokerFeatures[];
+  previousLevel: number;
 }
 
 /** Request and response types of each RPC of the StreamBus service, keyed by method name. */

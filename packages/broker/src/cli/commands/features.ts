@@ -69,7 +69,15 @@ export const featuresFinalize: Command = {
     const dryRun = booleanOption(input.values, 'dry-run');
     return withClient(input, 'features finalize', async ({ client, json, out }) => {
       const result = await client.finalizeFeatureLevel(level, dryRun);
-      if (json) out(jsonLine({ finalized_level: result.finalizedLevel, dry_run: dryRun }));
+      const unchanged = result.finalizedLevel === result.previousLevel;
+      if (json)
+        out(
+          jsonLine({ finalized_level: result.finalizedLevel, previous_level: result.previousLevel, dry_run: dryRun }),
+        );
+      else if (unchanged)
+        out(
+          `feature level ${result.finalizedLevel} is finalized already; nothing to raise${level === null ? ' (no higher level is read by every broker)' : ''}\n`,
+        );
       else
         out(
           dryRun
