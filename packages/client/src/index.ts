@@ -17,6 +17,7 @@ export type {
 } from './admin/admin.js';
 export type { PartitionReassignment } from './admin/admin.js';
 export type { OffsetAnswer } from './cluster/list-offsets.js';
+export type { StoredBatches } from './cluster/read-batches.js';
 export type { ClientOptions } from './cluster/options.js';
 export type { ProducerRecord, RecordMetadata, ConsumerRecord, TopicPartition, BytesLike } from './records.js';
 export { murmur2, toPositive, partitionForKey } from './murmur2.js';

@@ -68,6 +68,8 @@ export type {
   DescribeFeaturesResponse,
   FinalizeFeatureLevelRequest,
   FinalizeFeatureLevelResponse,
+  ExportControllerStateRequest,
+  ExportControllerStateResponse,
   StreamBusMethods,
   StreamBusMethodName,
 } from './rpc/types.js';

@@ -113,6 +113,10 @@ export function createSdkClient(options: CliClientOptions): CliClient {
     describeFeatures: () => admin.describeFeatures({ timeoutMs: options.timeoutMs }),
     finalizeFeatureLevel: (level, validateOnly) =>
       admin.finalizeFeatureLevel(level ?? undefined, { validateOnly, timeoutMs: options.timeoutMs }),
+    exportControllerState: () => admin.exportControllerState(),
+    listOffsets: async (partitions, spec) =>
+      (await admin.listOffsets(partitions, spec)).map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+    readBatches: (tp, offset, bytesMax) => admin.readBatches(tp, offset, { bytesMax }),
     close: async () => {
       await Promise.all([...consumers].map((consumer) => consumer.close()));
       if (producer !== undefined) await producer.close({ timeoutMs: options.timeoutMs });

@@ -163,6 +163,24 @@ export interface CliClient {
     readonly previousLevel: number;
     readonly brokers: readonly CliBrokerFeatures[];
   }>;
+  /** The controller's state as a checksummed snapshot (backup create). UNSUPPORTED_VERSION on older brokers. */
+  exportControllerState(): Promise<{
+    readonly clusterId: string;
+    readonly appliedIndex: number;
+    readonly finalizedLevel: number;
+    readonly snapshot: Uint8Array;
+  }>;
+  /** Earliest (log start) or latest (high watermark) offsets of partitions. */
+  listOffsets(
+    partitions: readonly CliTopicPartition[],
+    spec: 'earliest' | 'latest',
+  ): Promise<readonly { readonly topic: string; readonly partition: number; readonly offset: number }[]>;
+  /** Committed batches of a partition from `offset`, as stored, about `bytesMax` of them. */
+  readBatches(
+    tp: CliTopicPartition,
+    offset: number,
+    bytesMax: number,
+  ): Promise<{ readonly batches: readonly Uint8Array[]; readonly highWatermark: number }>;
   close(): Promise<void>;
 }
 

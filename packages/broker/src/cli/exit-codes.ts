@@ -38,7 +38,7 @@ export const unavailableErrorCodes: ReadonlySet<string> = new Set([
 ]);
 
 /** Usage error codes: the request itself was wrong, map to exit code 2. */
-export const usageErrorCodes: ReadonlySet<string> = new Set(['INVALID_CONFIG']);
+export const usageErrorCodes: ReadonlySet<string> = new Set(['INVALID_CONFIG', 'BACKUP_INVALID_REQUEST']);
 
 /** The exit code for an error thrown by an operation. */
 export function exitCodeForError(error: unknown): ExitCode {

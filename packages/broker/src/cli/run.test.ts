@@ -171,6 +171,18 @@ class FakeClient implements CliClient {
     if (!validateOnly) this.features = { ...this.features, finalizedLevel: target };
     return { finalizedLevel: target, previousLevel, brokers: this.features.brokers };
   }
+  async exportControllerState(): Promise<never> {
+    this.check('exportControllerState');
+    throw new TypedError('UNSUPPORTED_VERSION', 'the fake client has no controller');
+  }
+  async listOffsets(): Promise<never> {
+    this.check('listOffsets');
+    throw new TypedError('UNSUPPORTED_VERSION', 'the fake client has no offsets');
+  }
+  async readBatches(): Promise<never> {
+    this.check('readBatches');
+    throw new TypedError('UNSUPPORTED_VERSION', 'the fake client has no batches');
+  }
   async close(): Promise<void> {
     this.closed++;
   }

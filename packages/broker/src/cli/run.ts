@@ -7,6 +7,7 @@ import { suggest } from '../config/suggest.js';
 import { streambusVersion } from '../version.js';
 import type { CliDeps, Command, OptionValues } from './command.js';
 import { UsageError } from './command.js';
+import { backupCreate, backupList, backupRestore, backupVerify } from './commands/backup.js';
 import { brokerDrain, brokerUndrain } from './commands/broker.js';
 import { clusterStatus, status } from './commands/cluster.js';
 import { compatibilityCheck, featuresDescribe, featuresFinalize } from './commands/features.js';
@@ -37,6 +38,10 @@ export const commands: readonly Command[] = [
   featuresDescribe,
   featuresFinalize,
   compatibilityCheck,
+  backupCreate,
+  backupList,
+  backupVerify,
+  backupRestore,
   health,
   configDump,
   configKeys,

@@ -52,6 +52,7 @@ import { createAdminHttpServer, probeEndpoints } from '../admin/server.js';
 import { ClientService } from './client-service.js';
 import type { ClientServiceDeps } from './client-service.js';
 import {
+  controllerCatchUpMsMax,
   drainHandOffPollMs,
   shutdownCallsGraceMs,
   partitionReportIntervalMs,
@@ -61,7 +62,7 @@ import {
   retentionCheckMs,
   scrubIntervalMs,
 } from './constants.js';
-import { ControllerGateway } from './controller-gateway.js';
+import { ControllerGateway, ControllerUnavailableError } from './controller-gateway.js';
 import { inSyncReplicas } from './follower-progress.js';
 import { Forwarder } from './forwarder.js';
 import { handOffLeadership } from './leadership-hand-off.js';
@@ -264,6 +265,8 @@ export class Broker {
         maintenance: this.maintenance,
         features: this.features,
         finalizedLevel: () => this.controller.state.finalizedFeatureLevel,
+        clusterId: config.server.clusterId,
+        controllerSnapshot: () => this.controllerSnapshot(),
         fatal: () => this.fatalError,
       },
       componentLogger(this.logger, 'grpc'),
@@ -422,6 +425,17 @@ export class Broker {
       return;
     }
     this.lifecycle.replica(groupId).restore(snapshot);
+  }
+
+  /**
+   * The controller state as of the leader's commit (a ReadIndex round), as snapshot bytes, for a
+   * backup. Throws ControllerUnavailableError when this broker could not catch up in time.
+   */
+  private async controllerSnapshot(): Promise<{ bytes: Uint8Array; appliedIndex: number }> {
+    await this.gateway.catchUp(controllerCatchUpMsMax);
+    if (!this.gateway.caughtUp())
+      throw new ControllerUnavailableError('this broker could not catch up with the controller leader');
+    return { bytes: this.controller.snapshot(), appliedIndex: this.controller.appliedIndex };
   }
 
   /** The replica objects of this broker's partitions, by group. */

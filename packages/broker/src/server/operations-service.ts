@@ -3,8 +3,9 @@
  * in ClientService. Each handler answers a typed error; an assertion failure still crashes.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ErrorCode, makeCallError } from '@streambus/proto';
+import { ErrorCode, makeCallError, messageBytesMax } from '@streambus/proto';
 import type {
+  ExportControllerStateResponse,
   DescribeFeaturesRequest,
   DescribeFeaturesResponse,
   FinalizeFeatureLevelRequest,
@@ -22,7 +23,8 @@ import { DrainRefusedError } from './maintenance.js';
 import type { DrainStatus } from './maintenance.js';
 
 /** The RPCs this service serves. */
-export type OperationsMethodName = 'SetBrokerDrained' | 'DescribeFeatures' | 'FinalizeFeatureLevel';
+export type OperationsMethodName =
+  'SetBrokerDrained' | 'DescribeFeatures' | 'FinalizeFeatureLevel' | 'ExportControllerState';
 
 /** Maintenance mode as the service uses it (Maintenance). */
 export interface OperationsMaintenance {
@@ -42,6 +44,12 @@ export interface OperationsServiceDeps {
   readonly features: OperationsFeatures;
   /** The finalized feature level as applied here. */
   finalizedLevel(): number;
+  readonly clusterId: string;
+  /**
+   * The controller state as a snapshot, after catching up with the controller leader. Throws
+   * ControllerUnavailableError when it could not catch up.
+   */
+  controllerSnapshot(): Promise<{ readonly bytes: Uint8Array; readonly appliedIndex: number }>;
   /** Why this broker stopped serving (its store failed), or null. */
   fatal(): Error | null;
 }
@@ -63,6 +71,23 @@ export class OperationsService {
       FinalizeFeatureLevel: this.unary('FinalizeFeatureLevel', (request: FinalizeFeatureLevelRequest) =>
         this.finalizeFeatureLevel(request),
       ),
+      ExportControllerState: this.unary('ExportControllerState', () => this.exportControllerState()),
+    };
+  }
+
+  private async exportControllerState(): Promise<ExportControllerStateResponse> {
+    const snapshot = await this.deps.controllerSnapshot();
+    if (snapshot.bytes.byteLength > exportSnapshotBytesMax)
+      throw new RequestError(
+        ErrorCode.REQUEST_TOO_LARGE,
+        `the controller state is ${snapshot.bytes.byteLength} bytes, more than one message carries (${exportSnapshotBytesMax})`,
+      );
+    return {
+      brokerId: this.deps.nodeId,
+      clusterId: this.deps.clusterId,
+      appliedIndex: snapshot.appliedIndex,
+      finalizedLevel: this.deps.finalizedLevel(),
+      snapshot: snapshot.bytes,
     };
   }
 
@@ -171,6 +196,9 @@ export class OperationsService {
     };
   }
 }
+
+/** A controller snapshot larger than this does not fit one response (the rest of the message is small). */
+const exportSnapshotBytesMax = messageBytesMax - 64 * 1024;
 
 /** A request refused with a protocol error code. */
 class RequestError extends Error {

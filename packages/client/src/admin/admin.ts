@@ -6,6 +6,7 @@
 import {
   ErrorCode,
   drainWaitMsMax,
+  fetchBytesMax,
   offsetTimestampEarliest,
   offsetTimestampLatest,
   type BrokerFeatures as WireBrokerFeatures,
@@ -14,9 +15,13 @@ import {
 } from '@streambus/proto';
 import { Cluster } from '../cluster/cluster.js';
 import { listOffsetsAtLeaders, type OffsetAnswer } from '../cluster/list-offsets.js';
+import { readBatchesAtLeader, type StoredBatches } from '../cluster/read-batches.js';
 import type { ClientOptions } from '../cluster/options.js';
 import { InvalidConfigError, errorFromCode } from '../errors.js';
 import type { TopicPartition } from '../records.js';
+
+/** Bytes one readBatches call asks for by default. */
+const readBatchesBytesDefault = 4 * 1024 * 1024;
 
 /** How long a drain call waits for the broker's leaderships to move, by default. */
 const drainWaitMsDefault = 5_000;
@@ -321,6 +326,41 @@ export class Admin {
     });
     if (r.errorCode !== ErrorCode.NONE) throw errorFromCode(r.errorCode, r.errorMessage);
     return { finalizedLevel: r.finalizedLevel, previousLevel: r.previousLevel, brokers: r.brokers.map(brokerFeatures) };
+  }
+
+  /**
+   * The controller's replicated state (brokers, topics, configs, partitions and their replicas,
+   * id counters, the finalized feature level) as one checksummed controller snapshot, for backups
+   * (`streambus backup create`). Throws UNSUPPORTED_VERSION on brokers that predate it.
+   */
+  async exportControllerState(): Promise<{
+    clusterId: string;
+    appliedIndex: number;
+    finalizedLevel: number;
+    snapshot: Uint8Array;
+  }> {
+    const r = await this.cluster.callWithRetries('any', 'ExportControllerState', {});
+    return {
+      clusterId: r.clusterId,
+      appliedIndex: r.appliedIndex,
+      finalizedLevel: r.finalizedLevel,
+      snapshot: new Uint8Array(r.snapshot),
+    };
+  }
+
+  /**
+   * Committed record batches of a partition from `offset`, exactly as stored (the record batch
+   * format, CRC-32C included), about `bytesMax` of them (default 4 MiB; the first batch comes whole
+   * and may begin before `offset`), without waiting for new data: for backups and mirrors. Throws
+   * OFFSET_OUT_OF_RANGE outside [log start offset, high watermark].
+   */
+  readBatches(tp: TopicPartition, offset: number, options: { bytesMax?: number } = {}): Promise<StoredBatches> {
+    const bytesMax = options.bytesMax ?? readBatchesBytesDefault;
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new InvalidConfigError(`offset must be a non-negative integer, got ${offset}`);
+    if (!Number.isSafeInteger(bytesMax) || bytesMax < 1 || bytesMax > fetchBytesMax)
+      throw new InvalidConfigError(`bytesMax must be in 1..${fetchBytesMax}, got ${bytesMax}`);
+    return readBatchesAtLeader(this.cluster, tp, offset, bytesMax);
   }
 
   /** Offsets of partitions: earliest, latest (the high watermark), or by timestamp. */

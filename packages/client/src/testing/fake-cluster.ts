@@ -595,6 +595,8 @@ export class FakeStreamBusCluster {
           ],
         });
       },
+      ExportControllerState: (_call, callback) =>
+        callback(makeCallError(ErrorCode.INVALID_REQUEST, 'the fake cluster has no controller state to export')),
       FinalizeFeatureLevel: (call, callback) => {
         const level = call.request.level === 0 ? 2 : call.request.level;
         const brokers = [...this.ports.keys()].map((id) => this.fakeFeatures(id));

@@ -65,6 +65,7 @@ const methodNames: readonly StreamBusMethodName[] = [
   'SetBrokerDrained',
   'DescribeFeatures',
   'FinalizeFeatureLevel',
+  'ExportControllerState',
 ];
 
 type UnaryCallback = (error: grpc.ServiceError | null, response?: unknown) => void;

@@ -61,6 +61,7 @@ describe('rpc: StreamBus service over grpc-js', () => {
       SetBrokerDrained: unimplemented,
       DescribeFeatures: unimplemented,
       FinalizeFeatureLevel: unimplemented,
+      ExportControllerState: unimplemented,
     };
     addStreamBusService(server, handlers);
     const port = await new Promise<number>((resolve, reject) =>

@@ -287,6 +287,17 @@ export interface FinalizeFeatureLevelResponse {
   previousLevel: number;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the request has no fields (yet)
+export interface ExportControllerStateRequest {}
+
+export interface ExportControllerStateResponse {
+  brokerId: number;
+  clusterId: string;
+  appliedIndex: number;
+  finalizedLevel: number;
+  snapshot: Uint8Array;
+}
+
 /** Request and response types of each RPC of the StreamBus service, keyed by method name. */
 export interface StreamBusMethods {
   Metadata: { request: MetadataRequest; response: MetadataResponse };
@@ -301,6 +312,7 @@ export interface StreamBusMethods {
   SetBrokerDrained: { request: SetBrokerDrainedRequest; response: SetBrokerDrainedResponse };
   DescribeFeatures: { request: DescribeFeaturesRequest; response: DescribeFeaturesResponse };
   FinalizeFeatureLevel: { request: FinalizeFeatureLevelRequest; response: FinalizeFeatureLevelResponse };
+  ExportControllerState: { request: ExportControllerStateRequest; response: ExportControllerStateResponse };
 }
 
 /** Name of one RPC of the StreamBus service. */
