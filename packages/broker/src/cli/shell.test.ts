@@ -129,9 +129,9 @@ describe('server', () => {
     const h = harness(
       {},
       {
-        startBroker: async () => {
+        startBroker: () => {
           started = true;
-          throw new Error('unreachable');
+          return Promise.reject(new Error('unreachable'));
         },
       },
     );
@@ -189,9 +189,7 @@ describe('server', () => {
     const h = harness(
       { ...env },
       {
-        startBroker: async () => {
-          throw new Error('must not start');
-        },
+        startBroker: () => Promise.reject(new Error('must not start')),
       },
     );
     expect(await runCli(['server', '--config', file, ...flags], h.deps)).toBe(2);
@@ -201,22 +199,65 @@ describe('server', () => {
     expect(h.stdout()).toBe('');
   });
 
+  it('--validate-config checks file, env and flags, prints a summary, exits 0, and starts nothing', async () => {
+    const file = join(dir, 'valid.yaml');
+    await writeFile(file, 'server:\n  listen: 10.0.0.5:9092\n  peers: "1=a:1,2=b:2"\nstorage:\n  wal_sync: periodic\n');
+    let started = false;
+    const h = harness(
+      { STREAMBUS_BROKER_ID: 'streambus-1' },
+      {
+        startBroker: () => {
+          started = true;
+          return Promise.reject(new Error('must not start'));
+        },
+      },
+    );
+    expect(await runCli(['server', '--validate-config', '--config', file, '--port', '9093'], h.deps)).toBe(0);
+    expect(h.stdout()).toBe(
+      `configuration valid: broker 2, listen 10.0.0.5:9093 (flag --port), admin 0.0.0.0:9090, data_dir ./data, 2 peers, wal_sync periodic, file ${file}\n`,
+    );
+    expect(h.stderr()).toBe('');
+    expect(started).toBe(false);
+  });
+
+  it('--validate-config exits 2 with one line per problem, and --port must agree with --listen', async () => {
+    const file = join(dir, 'invalid.yaml');
+    await writeFile(file, 'storage:\n  wal_sink: always\n');
+    const h = harness({ STREAMBUS_WAL_SYNC: 'sometimes' });
+    expect(
+      await runCli(
+        ['server', '--validate-config', '--config', file, '--listen', '127.0.0.1:9000', '--port', '9001'],
+        h.deps,
+      ),
+    ).toBe(2);
+    expect(h.stdout()).toBe('');
+    expect(h.stderr().trimEnd().split('\n')).toEqual([
+      `config error: storage.wal_sink: unknown key (${file} line 2); did you mean storage.wal_sync?`,
+      'config error: STREAMBUS_WAL_SYNC: "sometimes" is not one of always, periodic, none; set it to one of always, periodic, none',
+      'config error: --port: 9001 differs from the port of --listen (127.0.0.1:9000); give the port once: --listen HOST:PORT, or --port PORT alone',
+    ]);
+    const help = harness();
+    expect(await runCli(['server', '--help'], help.deps)).toBe(0);
+    expect(help.stdout()).toContain('--validate-config');
+    expect(help.stdout()).toContain('--port PORT');
+  });
+
   it('runs the admin server around the core, turns /ready off on SIGTERM, stops the core, exits 0', async () => {
     let context: BrokerContext | undefined;
     let stopCalls = 0;
     let readyDuringStop: unknown;
     let adminPort = 0;
-    const startBroker: StartBroker = async (given) => {
+    const startBroker: StartBroker = (given) => {
       context = given;
       given.health.registerReadinessCheck('replicas', () => ({ ready: true, reason: '' }));
       given.health.registerComponent('raft', () => ({ status: 'healthy', detail: 'leader of 1 of 1 groups' }));
-      return {
+      return Promise.resolve({
         stop: async () => {
           stopCalls++;
           readyDuringStop = await (await fetch(`http://127.0.0.1:${adminPort}/ready`)).json();
         },
         stopped: new Promise<void>(() => undefined),
-      };
+      });
     };
     const h = harness({ STREAMBUS_BROKER_ID: 'streambus-1' }, { startBroker });
     const running = runCli(
@@ -259,9 +300,7 @@ describe('server', () => {
     const h = harness(
       {},
       {
-        startBroker: async () => {
-          throw new Error('data dir is locked by another broker');
-        },
+        startBroker: () => Promise.reject(new Error('data dir is locked by another broker')),
       },
     );
     expect(await runCli(['server', '--admin', '127.0.0.1:0'], h.deps)).toBe(1);
@@ -367,10 +406,12 @@ describe('health --broker', () => {
 
 describe('wal verify', () => {
   it('reports clean and damaged directories through the verifier seam', async () => {
-    const verifyWal: VerifyWal = async (dataDir) =>
-      dataDir.endsWith('bad')
-        ? { ok: false, counts: { batches: 10 }, problems: ['group 3 index 17: CRC mismatch'] }
-        : { ok: true, counts: { groups: 2, batches: 10 }, problems: [] };
+    const verifyWal: VerifyWal = (dataDir) =>
+      Promise.resolve(
+        dataDir.endsWith('bad')
+          ? { ok: false, counts: { batches: 10 }, problems: ['group 3 index 17: CRC mismatch'] }
+          : { ok: true, counts: { groups: 2, batches: 10 }, problems: [] },
+      );
     const clean = harness({}, { verifyWal });
     expect(await runCli(['wal', 'verify', '/data/good'], clean.deps)).toBe(0);
     expect(clean.stdout()).toBe('ok: /data/good (2 groups, 10 batches)\n');

@@ -19,6 +19,8 @@ export const sizeBytesMax = 2 ** 50;
 export const configProblemsMax = 50;
 /** Suggestions ("did you mean") are offered only within this edit distance. */
 export const suggestionDistanceMax = 3;
+/** The largest TCP port. */
+export const portMax = 65535;
 
 export const tickMsMin = 1;
 export const tickMsMax = 1000;

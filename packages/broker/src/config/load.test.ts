@@ -299,6 +299,24 @@ describe('one clear line per problem', () => {
     expect(problemsOf({ file: file('server: [\n') })[0]).toMatch(/^config error: server.yaml:\d+:\d+: /);
   });
 
+  it('--port sets the port of server.listen and keeps its host', () => {
+    const fromFile = resolve({ file: file('server:\n  listen: 10.1.2.3:9092\n'), flags: { port: '9093' } });
+    expect(fromFile.config.server.listen).toEqual({ host: '10.1.2.3', port: 9093 });
+    expect(fromFile.origins.get('server.listen')).toEqual({ kind: 'flag', name: '--port' });
+    expect(resolve({ flags: { port: '9093' } }).config.server.listen).toEqual({ host: '0.0.0.0', port: 9093 });
+    expect(resolve({ flags: { port: '9093', listen: '127.0.0.1:9093' } }).config.server.listen).toEqual({
+      host: '127.0.0.1',
+      port: 9093,
+    });
+    expect(problemsOf({ flags: { port: '90930' } })).toEqual([
+      'config error: --port: "90930" is not a port; set it to a whole number in 0..65535',
+    ]);
+    expect(problemsOf({ flags: { port: '-1' } })).toHaveLength(1);
+    expect(problemsOf({ flags: { port: '9093', listen: 'nowhere' } })).toEqual([
+      'config error: --listen: "nowhere" is not HOST:PORT (IPv6 as [::1]:PORT); set it to an address HOST:PORT',
+    ]);
+  });
+
   it('admin and metrics ports that disagree', () => {
     expect(problemsOf({ flags: { admin: '127.0.0.1:9644' }, env: { STREAMBUS_METRICS_PORT: '9100' } })).toEqual([
       'config error: monitoring.metrics_port: 9100 differs from the port of server.admin_listen (127.0.0.1:9644); /metrics is served on the admin address: set only server.admin_listen',

@@ -8,7 +8,7 @@ import { LineCounter, isNode, parseDocument } from 'yaml';
 import { assert } from '@streambus/raft';
 import type { HostPort, Peer } from './address.js';
 import { formatHostPort } from './address.js';
-import { configFileBytesMax, configProblemsMax } from './constants.js';
+import { configFileBytesMax, configProblemsMax, portMax } from './constants.js';
 import type { ConfigValue, KeySpec } from './schema.js';
 import {
   describeKind,
@@ -127,6 +127,7 @@ export function resolveConfig(sources: ConfigSources): LoadResult {
   if (sources.file !== undefined) applyFile(collector, sources.file);
   applyEnv(collector, sources.env);
   applyFlags(collector, sources.flags);
+  applyPortFlag(collector, sources.flags);
   deriveAdminAddress(collector);
   checkRelations(collector);
   if (collector.problems.length > 0) return { ok: false, problems: collector.problems };
@@ -291,6 +292,35 @@ function applyFlags(collector: Collector, flags: ConfigFlags): void {
     if (parsed.ok) collector.set(spec, parsed.value, { kind: 'flag', name: flag });
     else collector.badValue(flag, spec, parsed.reason);
   }
+}
+
+/**
+ * `--port N` replaces the port of server.listen and keeps its host (from the file, the
+ * environment or the default). With `--listen` as well, the two must name the same port.
+ */
+function applyPortFlag(collector: Collector, flags: ConfigFlags): void {
+  const raw = flags.port;
+  if (raw === undefined) return;
+  const port = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(port >= 0 && port <= portMax)) {
+    collector.problem('--port', `"${raw}" is not a port`, `set it to a whole number in 0..${portMax}`);
+    return;
+  }
+  const listen = asHostPort(collector.value('server.listen'));
+  if (flags.listen !== undefined) {
+    // A --listen that did not parse is reported on its own.
+    const listenFromFlag = collector.origin('server.listen').kind === 'flag';
+    if (listenFromFlag && listen.port !== port)
+      collector.problem(
+        '--port',
+        `${port} differs from the port of --listen (${formatHostPort(listen)})`,
+        'give the port once: --listen HOST:PORT, or --port PORT alone',
+      );
+    return;
+  }
+  const spec = specsByPath.get('server.listen');
+  assert(spec !== undefined, 'server.listen is a key');
+  collector.set(spec, { host: listen.host, port }, { kind: 'flag', name: '--port' });
 }
 
 /** The admin address defaults to the seed's metrics port; two explicit, different ports conflict. */

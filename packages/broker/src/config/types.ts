@@ -85,6 +85,8 @@ export interface ConfigFlags {
   readonly id?: string;
   readonly dataDir?: string;
   readonly listen?: string;
+  /** The port of server.listen alone (the seed's `streambus server --port 9093`); its host stays. */
+  readonly port?: string;
   readonly admin?: string;
   readonly peers?: string;
   readonly logLevel?: string;

@@ -11,9 +11,12 @@ import type { ProfilingServer } from '../../admin/profiling.js';
 import { profilingHost, startProfilingServer } from '../../admin/profiling.js';
 import { formatHostPort, formatPeerList } from '../../config/address.js';
 import { configToYamlObject } from '../../config/dump.js';
+import { describeOrigin } from '../../config/load.js';
+import type { LoadedConfig } from '../../config/load.js';
 import { componentLogger, createLogger } from '../../logging/logger.js';
 import { streambusVersion } from '../../version.js';
 import type { Command, CommandInput } from '../command.js';
+import { booleanOption } from '../command.js';
 import { shutdownTimeoutMs } from '../constants.js';
 import { ExitCode, errorCode } from '../exit-codes.js';
 import type { RunningBroker } from '../seams.js';
@@ -24,9 +27,12 @@ export const server: Command = {
   path: ['server'],
   summary: 'run a broker',
   synopsis:
-    'server [--config FILE] [--id N] [--data-dir DIR] [--listen HOST:PORT] [--admin HOST:PORT] [--peers 1=H:P,...] [--log-level L]',
-  optionHelp: serverOptionHelp,
-  options: serverOptions,
+    'server [--validate-config] [--config FILE] [--id N] [--data-dir DIR] [--listen HOST:PORT | --port PORT] [--admin HOST:PORT] [--peers 1=H:P,...] [--log-level L]',
+  optionHelp: [
+    '    --validate-config            check the configuration (file, env, flags) and exit: 0 valid, 2 not; starts nothing',
+    ...serverOptionHelp,
+  ],
+  options: { ...serverOptions, 'validate-config': { type: 'boolean' } },
   positionalsMin: 0,
   positionalsMax: 0,
   run: runServer,
@@ -37,6 +43,10 @@ async function runServer(input: CommandInput): Promise<number> {
   if ('exitCode' in loadedOrExit) return loadedOrExit.exitCode;
   const loaded = loadedOrExit.result.loaded;
   const config = loaded.config;
+  if (booleanOption(input.values, 'validate-config')) {
+    input.deps.io.stdout(`${validConfigLine(loaded)}\n`);
+    return ExitCode.ok;
+  }
   const startBroker = input.deps.startBroker;
   const io = input.deps.io;
   const destination: DestinationStream = { write: (line: string) => io.stdout(line) };
@@ -147,6 +157,24 @@ async function runServer(input: CommandInput): Promise<number> {
   }
   logger.info('stopped');
   return ExitCode.ok;
+}
+
+/** What `--validate-config` prints for a configuration the server would start with. */
+function validConfigLine(loaded: LoadedConfig): string {
+  const server = loaded.config.server;
+  const files = [
+    ...new Set([...loaded.origins.values()].flatMap((origin) => (origin.kind === 'file' ? [origin.file] : []))),
+  ];
+  const peers = server.peers.length === 0 ? 'no peers (a single-broker cluster)' : `${server.peers.length} peers`;
+  return [
+    `configuration valid: broker ${server.brokerId}`,
+    `listen ${formatHostPort(server.listen)} (${describeOrigin(loaded.origins.get('server.listen') ?? { kind: 'default' })})`,
+    `admin ${formatHostPort(server.adminListen)}`,
+    `data_dir ${server.dataDir}`,
+    peers,
+    `wal_sync ${loaded.config.storage.walSync}`,
+    files.length === 0 ? 'no config file' : `file ${files.join(', ')}`,
+  ].join(', ');
 }
 
 type StopOutcome =
