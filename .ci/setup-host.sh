@@ -15,6 +15,9 @@ missing=()
 command -v ip >/dev/null 2>&1 && command -v tc >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v unshare >/dev/null 2>&1 && command -v mount >/dev/null 2>&1 || missing+=(util-linux mount)
+# The StatefulSet emulation (test-cluster/src/kube) runs containers with setpriv, nsenter and chroot.
+command -v setpriv >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+command -v chroot >/dev/null 2>&1 || missing+=(coreutils)
 has_faketime=no
 for lib in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1; do
   [ -e "$lib" ] && has_faketime=yes

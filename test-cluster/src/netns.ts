@@ -19,7 +19,8 @@
  * leftovers (namespaces, veth, mounts, directories) are removed before the slot is reused.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostCommandMsMax, runHost, runHostSync } from './host-tools.js';
@@ -31,6 +32,13 @@ export const netnsBrokersMax = 7;
 export const slotOwnerDir = '/run/sbx-streambus';
 /** Every name this mode creates starts with this (namespaces, links, directories). */
 export const namePrefix = 'sbx';
+/**
+ * Addresses of a slot's /28 that namespaces attached after creation may take (`attach`): the
+ * network address, the root namespace's address and the broadcast address are the other three.
+ */
+export const attachedAddressesMax = 13;
+/** `ip netns exec NAME` bind-mounts the files of /etc/netns/NAME/ over /etc/ (hosts, resolv.conf). */
+export const netnsEtcDir = '/etc/netns';
 
 export interface SlotNames {
   readonly slot: number;
@@ -47,6 +55,10 @@ export interface SlotNames {
   bridgePort(id: number): string;
   /** The hostname a broker's UTS namespace gets. */
   brokerHostname(id: number): string;
+  /** The namespace `attach(name, index)` creates: `sbx-S-<name>`. */
+  attachedNamespace(name: string): string;
+  /** The address of attached index `index` (1..13): 10.77.0.(16S+1+index). */
+  attachedAddress(index: number): string;
 }
 
 export function slotNames(slot: number): SlotNames {
@@ -67,6 +79,16 @@ export function slotNames(slot: number): SlotNames {
     },
     bridgePort: (id) => `b${id}`,
     brokerHostname: (id) => `${namePrefix}-${slot}-broker-${id}`,
+    attachedNamespace: (name) => {
+      if (!/^[a-z0-9]([a-z0-9-]{0,60}[a-z0-9])?$/.test(name))
+        throw new Error(`an attached namespace name is a DNS label (a-z, 0-9, -), got "${name}"`);
+      return `${namePrefix}-${slot}-${name}`;
+    },
+    attachedAddress: (index) => {
+      if (!Number.isInteger(index) || index < 1 || index > attachedAddressesMax)
+        throw new Error(`attached index must be in [1, ${attachedAddressesMax}], got ${index}`);
+      return `10.77.0.${base + 1 + index}`;
+    },
   };
 }
 
@@ -126,6 +148,26 @@ function mountsOf(slot: number): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
+/** The /etc/netns/NAME directories (hosts files of `ip netns exec`) of `slot`'s namespaces. */
+function etcDirsOf(slot: number): string[] {
+  try {
+    return readdirSync(netnsEtcDir)
+      .filter((name) => name.startsWith(`${namePrefix}-${slot}-`))
+      .map((name) => join(netnsEtcDir, name));
+  } catch {
+    return [];
+  }
+}
+
+/** /etc/netns itself goes once no run uses it (rmdir refuses a directory another run still fills). */
+function removeEtcNetnsIfEmpty(): void {
+  try {
+    rmdirSync(netnsEtcDir);
+  } catch {
+    // absent, or in use
+  }
+}
+
 /** Run directories of `slot` in the temporary directory. */
 function runDirsOf(slot: number): string[] {
   try {
@@ -163,6 +205,15 @@ export function removeSlot(slot: number, runDir?: string): string[] {
   for (const namespace of namespacesOf(slot)) {
     if (runHostSync('ip', ['netns', 'delete', namespace])) removed.push(`netns ${namespace}`);
   }
+  for (const dir of etcDirsOf(slot)) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(`dir ${dir}`);
+    } catch {
+      // left for the next sweep
+    }
+  }
+  removeEtcNetnsIfEmpty();
   if (runHostSync('ip', ['link', 'show', names.hostLink])) {
     if (runHostSync('ip', ['link', 'delete', names.hostLink])) removed.push(`link ${names.hostLink}`);
   }
@@ -226,6 +277,7 @@ export function removeLeftovers(): string[] {
     const hasLeftovers =
       owner !== null ||
       namespacesOf(slot).length > 0 ||
+      etcDirsOf(slot).length > 0 ||
       mountsOf(slot).length > 0 ||
       runDirsOf(slot).length > 0 ||
       runHostSync('ip', ['link', 'show', slotNames(slot).hostLink]);
@@ -271,8 +323,8 @@ export class NetnsNetwork {
 
   /** Sweeps dead runs' leftovers, claims a slot, and builds its bridge and broker namespaces. */
   static async create(size: number, onProgress: (line: string) => void = () => undefined): Promise<NetnsNetwork> {
-    if (!Number.isInteger(size) || size < 1 || size > netnsBrokersMax)
-      throw new Error(`brokers must be in [1, ${netnsBrokersMax}], got ${size}`);
+    if (!Number.isInteger(size) || size < 0 || size > netnsBrokersMax)
+      throw new Error(`brokers must be in [0, ${netnsBrokersMax}], got ${size}`);
     const swept = removeLeftovers();
     if (swept.length > 0) onProgress(`removed leftovers of a previous run: ${swept.join(', ')}`);
     const { slot, runDir } = claimSlot((s) => join(tmpdir(), `${namePrefix}-${s}-${process.pid}`));
@@ -370,10 +422,66 @@ export class NetnsNetwork {
     };
   }
 
+  /**
+   * Adds network namespace `sbx-S-<name>` on the bridge at `attachedAddress(index)` (eth0, bridge
+   * port `pINDEX`), and writes `hosts` as its /etc/netns/<namespace>/hosts (which `ip netns exec`
+   * mounts over /etc/hosts). For networks created without brokers: their addresses would collide.
+   * Returns the namespace and its address.
+   */
+  async attach(name: string, index: number, hosts: string): Promise<{ namespace: string; address: string }> {
+    if (this.brokerIds.length > 0) throw new Error('attach needs a network created without brokers (size 0)');
+    const n = this.names;
+    const namespace = n.attachedNamespace(name);
+    const address = n.attachedAddress(index);
+    const port = `p${index}`;
+    await writeHostsFile(namespace, hosts);
+    await runHost('ip', ['netns', 'add', namespace]);
+    await runHost('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
+    await runHost('ip', [
+      'link',
+      'add',
+      'eth0',
+      'netns',
+      namespace,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      port,
+      'netns',
+      n.bridgeNamespace,
+    ]);
+    await runHost('ip', ['-n', n.bridgeNamespace, 'link', 'set', port, 'master', 'br0', 'up']);
+    await runHost('ip', ['-n', namespace, 'addr', 'add', `${address}/${n.prefixLength}`, 'dev', 'eth0']);
+    await runHost('ip', ['-n', namespace, 'link', 'set', 'eth0', 'up']);
+    return { namespace, address };
+  }
+
+  /** Deletes an attached namespace (its veth and bridge port go with it) and its /etc/netns directory. */
+  async detach(name: string): Promise<void> {
+    const namespace = this.names.attachedNamespace(name);
+    await runHost('ip', ['netns', 'delete', namespace]);
+    rmSync(join(netnsEtcDir, namespace), { recursive: true, force: true });
+  }
+
   /** Removes every namespace, link, mount and directory of this slot (brokers must be stopped). */
   removeSync(): string[] {
     if (this.removed) return [];
     this.removed = true;
     return removeSlot(this.names.slot, this.runDir);
   }
+}
+
+/** The hosts file `ip netns exec <namespace>` shows as /etc/hosts. */
+export function hostsFilePath(namespace: string): string {
+  return join(netnsEtcDir, namespace, 'hosts');
+}
+
+/**
+ * Replaces the content of `namespace`'s hosts file in place: its processes see it through a bind
+ * mount of that very inode, which a rename would leave behind.
+ */
+export async function writeHostsFile(namespace: string, text: string): Promise<void> {
+  await mkdir(join(netnsEtcDir, namespace), { recursive: true });
+  await writeFile(hostsFilePath(namespace), text);
 }
