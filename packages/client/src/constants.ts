@@ -26,6 +26,12 @@ export const metadataRequestTimeoutMsMax = 5_000;
  */
 export const keepaliveTimeMs = 5_000;
 export const keepaliveTimeoutMs = 5_000;
+/**
+ * Shortest time between two DNS resolutions of a broker's name (grpc-js waits 30 s by default): a
+ * broker back at a new address under the same name (a recreated Kubernetes pod) is used again
+ * within about this long, not half a minute later.
+ */
+export const dnsResolutionMsMin = 1_000;
 /** Broker addresses whose failures the client remembers (known brokers plus bootstrap). */
 export const addressesTrackedMax = 2_000;
 /** Attempts of one admin or metadata operation before its error surfaces. */

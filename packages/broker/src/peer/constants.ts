@@ -26,6 +26,13 @@ export const peerQueueCompactHeadMin = 1024;
 export const peerKeepaliveMs = 10_000;
 /** How long a keepalive ping may go unanswered before the channel is declared broken. */
 export const peerKeepaliveTimeoutMs = 5_000;
+/**
+ * Shortest time between two DNS resolutions of a peer's name (grpc-js waits 30 s by default). A
+ * peer that comes back at a new address (a Kubernetes pod recreated with a new IP under the same
+ * DNS name) is reached once its channel resolves again, so that wait was the time the leader
+ * could not reach it: measured 30 s in test-cluster/test/statefulset.test.ts.
+ */
+export const peerDnsResolutionMsMin = 1_000;
 /** Longest deadline of a ProposeControllerCommand call. */
 export const peerCallDeadlineMsMax = 60_000;
 /** Protobuf framing per Raft message and entry that the raft bounds do not count (fields, tags). */

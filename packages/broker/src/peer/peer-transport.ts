@@ -27,6 +27,7 @@ import type { ControllerCommandRequest, ControllerCommandResponse, RaftStreamClo
 import type { Frame, NodeId, RaftTransport } from '@streambus/raft';
 import {
   peerCallDeadlineMsMax,
+  peerDnsResolutionMsMin,
   peerInFlightBytesMax,
   peerKeepaliveMs,
   peerKeepaliveTimeoutMs,
@@ -439,6 +440,7 @@ export class PeerTransport implements RaftTransport {
         'grpc.keepalive_timeout_ms': peerKeepaliveTimeoutMs,
         'grpc.initial_reconnect_backoff_ms': peerReconnectBackoffMsMin,
         'grpc.max_reconnect_backoff_ms': backoffMsMax,
+        'grpc.dns_min_time_between_resolutions_ms': peerDnsResolutionMsMin,
         ...options.channelOptions,
       },
       random: options.random ?? Math.random,

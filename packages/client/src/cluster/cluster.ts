@@ -27,6 +27,7 @@ import {
   connectTimeoutMsDefault,
   keepaliveTimeMs,
   keepaliveTimeoutMs,
+  dnsResolutionMsMin,
   metadataRequestTimeoutMsMax,
   metadataMaxAgeMsDefault,
   requestTimeoutMsDefault,
@@ -332,6 +333,7 @@ export class Cluster {
           'grpc.max_reconnect_backoff_ms': this.options.retryBackoffMsMax,
           'grpc.keepalive_time_ms': keepaliveTimeMs,
           'grpc.keepalive_timeout_ms': keepaliveTimeoutMs,
+          'grpc.dns_min_time_between_resolutions_ms': dnsResolutionMsMin,
         },
       });
       this.channels.set(address, channel);
