@@ -280,14 +280,28 @@ describe('charts/streambus', () => {
     expect(container.readinessProbe?.httpGet).toEqual({ path: '/ready', port: 'admin' });
   });
 
-  it('stops gracefully: a preStop sleep (a command that exists today) inside a grace period that covers the broker stop', async () => {
+  it('stops gracefully: a preStop drain and sleep inside a grace period that covers the broker stop, and a postStart undrain', async () => {
     const spec = statefulSet(defaults).spec!.template.spec!;
-    const preStop = broker(defaults).lifecycle?.preStop?.exec?.command ?? [];
-    expect(preStop).toEqual(['sleep', '5']);
-    // preStop + the broker's 30 s graceful stop deadline (cli/constants.ts shutdownTimeoutMs) + margin.
-    expect(spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(5 + 30 + 5);
-    const tooShort = await renderFailure('--set', 'terminationGracePeriodSeconds=20');
-    expect(tooShort.stderr).toContain('terminationGracePeriodSeconds 20 is too short');
+    const container = broker(defaults);
+    const preStop = container.lifecycle?.preStop?.exec?.command ?? [];
+    expect(preStop.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(preStop[2]).toBe('streambus broker drain --timeout 20s; code=$?; sleep 5; exit $code');
+    const postStart = container.lifecycle?.postStart?.exec?.command ?? [];
+    expect(postStart.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(postStart[2]).toContain('until streambus broker undrain');
+    expect(postStart[2]).toContain('exit 0');
+    // The hooks' CLI talks to the pod's own broker.
+    expect(container.env?.find((variable) => variable.name === 'STREAMBUS_BOOTSTRAP')?.value).toBe(
+      '$(STREAMBUS_LISTEN)',
+    );
+    // drain + sleep + the broker's 30 s graceful stop deadline (cli/constants.ts shutdownTimeoutMs) + margin.
+    expect(spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(20 + 5 + 30 + 5);
+    const tooShort = await renderFailure('--set', 'terminationGracePeriodSeconds=50');
+    expect(tooShort.stderr).toContain('terminationGracePeriodSeconds 50 is too short');
+    const withoutDrain = await render('--set', 'drain.enabled=false', '--set', 'terminationGracePeriodSeconds=40');
+    const plain = broker(withoutDrain);
+    expect(plain.lifecycle?.preStop?.exec?.command).toEqual(['sleep', '5']);
+    expect(plain.lifecycle?.postStart).toBeUndefined();
   });
 
   it('has a PodDisruptionBudget of one broker that selects the brokers', async () => {

@@ -321,8 +321,9 @@ describe('the chart StatefulSet, run as the StatefulSet controller and the kubel
     for (const step of steps) {
       expect(step.fromRevision).toBe(firstRevision);
       expect(step.toRevision).toBe(controller.updateRevision);
-      // preStop ran to its end, then SIGTERM: the broker handed off and exited 0 within the grace period.
-      expect(step.termination.preStop?.handler).toBe('exec sleep 5');
+      // preStop (drain: the broker led nothing, then the sleep) ran to its end, then SIGTERM: the
+      // broker exited 0 within the grace period.
+      expect(step.termination.preStop?.handler).toContain('streambus broker drain --timeout 20s');
       expect(step.termination.preStop?.exitCode).toBe(0);
       expect(step.termination.preStop?.durationMs).toBeGreaterThanOrEqual(5_000);
       expect(step.termination.killed).toBe(false);
@@ -414,6 +415,22 @@ describe('the chart StatefulSet, run as the StatefulSet controller and the kubel
     expect(duplicated).toBe(0);
     expect(workload.fails).toEqual([]);
     for (const ordinal of [0, 1, 2]) expect(controller.pod(ordinal).status().restartCount).toBe(0);
+
+    // Every new container's postStart undrained its broker: none is left drained, and the
+    // leaderships come back to them.
+    for (const ordinal of [0, 1, 2]) {
+      const postStart = controller.pod(ordinal).status().postStart;
+      expect(postStart?.handler).toContain('streambus broker undrain');
+      expect(postStart?.exitCode).toBe(0);
+    }
+    const status = await controller
+      .pod(0)
+      .exec(['streambus', 'cluster', 'status', '--json', '--bootstrap', clientService]);
+    expect(status.code).toBe(0);
+    const brokers = (
+      JSON.parse(status.stdout.trim().split('\n')[0]!) as { brokers: Array<{ id: number; drained: boolean }> }
+    ).brokers;
+    expect(brokers.map((entry) => entry.drained)).toEqual([false, false, false]);
 
     // In the end every partition has its 3 replicas in sync again.
     const deadline = Date.now() + 60_000;

@@ -144,9 +144,11 @@ stop, and a margin.
 {{- define "streambus.brokerStopSeconds" -}}30{{- end -}}
 
 {{- define "streambus.validate" -}}
-{{- $minimum := add (int .Values.preStopSleepSeconds) (int (include "streambus.brokerStopSeconds" .)) 5 -}}
+{{- $preStop := int .Values.preStopSleepSeconds -}}
+{{- if .Values.drain.enabled -}}{{- $preStop = add $preStop (int .Values.drain.timeoutSeconds) -}}{{- end -}}
+{{- $minimum := add $preStop (int (include "streambus.brokerStopSeconds" .)) 5 -}}
 {{- if lt (int .Values.terminationGracePeriodSeconds) (int $minimum) -}}
-{{- fail (printf "terminationGracePeriodSeconds %d is too short: the preStop sleep (%d s) and the broker's graceful stop (%s s) need at least %d; raise it or lower preStopSleepSeconds" (int .Values.terminationGracePeriodSeconds) (int .Values.preStopSleepSeconds) (include "streambus.brokerStopSeconds" .) (int $minimum)) -}}
+{{- fail (printf "terminationGracePeriodSeconds %d is too short: the preStop hook (%d s: drain.timeoutSeconds when drain.enabled, plus preStopSleepSeconds) and the broker's graceful stop (%s s) need at least %d; raise it or lower those" (int .Values.terminationGracePeriodSeconds) (int $preStop) (include "streambus.brokerStopSeconds" .) (int $minimum)) -}}
 {{- end -}}
 {{- if and .Values.tls.enabled (not .Values.tls.secretName) -}}
 {{- fail "tls.enabled needs tls.secretName: a Secret with tls.crt, tls.key and ca.crt" -}}

@@ -32,6 +32,8 @@ export const emptyDirBytes = 256 * 1024 * 1024;
 export const sandboxCommandMsMax = 15_000;
 /** An exec (kubectl exec, exec hook) without a deadline of its own ends after this. */
 export const execMsMax = 120_000;
+/** A postStart hook (which has no deadline of its own in Kubernetes) is killed after this. */
+export const postStartTimeoutMs = 300_000;
 /** Output an exec keeps (stdout and stderr each). */
 export const execOutputBytesMax = 32 * 1024 * 1024;
 /** A pod (container) log keeps growing to at most this (the kubelet rotates at 10 MiB). */

@@ -34,6 +34,7 @@ import {
   execOutputBytesMax,
   kubernetesServiceHost,
   kubernetesServicePort,
+  postStartTimeoutMs,
   preStopOverrunGraceMs,
   probeBodyBytesMax,
   probeFailureThresholdDefault,
@@ -75,6 +76,15 @@ export interface PodStatus {
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
   readonly probes: Readonly<Record<ProbeKind, { readonly successes: number; readonly failures: number }>>;
+  /** The postStart hook of the current start: null while it runs or when there is none. */
+  readonly postStart: HookResult | null;
+}
+
+/** A lifecycle hook's run: what it ran, its exit code (null: killed at its deadline), how long it took. */
+export interface HookResult {
+  readonly handler: string;
+  readonly exitCode: number | null;
+  readonly durationMs: number;
 }
 
 export type ProbeKind = 'startup' | 'liveness' | 'readiness';
@@ -91,7 +101,7 @@ export interface Termination {
   readonly pod: string;
   readonly gracePeriodMs: number;
   /** The preStop hook: what it ran, its exit code (null: killed at the deadline), how long it took. */
-  readonly preStop: { readonly handler: string; readonly exitCode: number | null; readonly durationMs: number } | null;
+  readonly preStop: HookResult | null;
   /** From SIGTERM to the container's exit. */
   readonly stopMs: number;
   readonly exitCode: number | null;
@@ -282,6 +292,7 @@ export class Pod {
   private readonly gone: Promise<void>;
   private markGone: () => void = () => undefined;
   private sandboxRemoved = false;
+  private postStart: HookResult | null = null;
 
   /** @internal */
   constructor(kubelet: Kubelet, manifest: PodManifest, sandbox: Sandbox) {
@@ -314,6 +325,7 @@ export class Pod {
         liveness: { ...this.probeCounts.liveness },
         readiness: { ...this.probeCounts.readiness },
       },
+      postStart: this.postStart,
     };
   }
 
@@ -509,7 +521,45 @@ export class Pod {
       `pod ${this.name}: container started, pid ${pid}, address ${this.sandbox.address}: ${argv.join(' ')}`,
     );
     void exited.then((exit) => this.onContainerExit(running, exit));
-    this.startProbes();
+    this.postStart = null;
+    const hook = this.container.lifecycle?.postStart;
+    if (hook === undefined) this.startProbes();
+    else void this.runPostStart(running, hook);
+  }
+
+  /**
+   * The postStart hook, as the kubelet runs it: beside the container's entrypoint, in the
+   * container; the probes start once it has succeeded, and a failed hook kills the container
+   * (which then restarts as after any exit).
+   */
+  private async runPostStart(running: ContainerProcess, hook: ILifecycleHandler): Promise<void> {
+    const started = Date.now();
+    // The container script chroots into the pod's root and execs the entrypoint; the hook enters
+    // the container once that is done, as a real one only starts once the container exists.
+    while (this.process === running && !chrooted(running.pid)) {
+      if (Date.now() - started > postStartTimeoutMs) break;
+      await sleep(20);
+    }
+    if (this.process !== running) return;
+    const timeoutMs = Math.max(1, postStartTimeoutMs - (Date.now() - started));
+    let exitCode: number | null;
+    let output = '';
+    if (hook.exec !== undefined) {
+      const result = await this.exec(hook.exec.command ?? [], timeoutMs);
+      exitCode = result.code === 124 && result.durationMs >= timeoutMs ? null : result.code;
+      output = `${result.stdout}${result.stderr}`.trim().slice(-500);
+    } else exitCode = await this.runHandler(hook, timeoutMs);
+    if (this.process !== running) return;
+    this.postStart = { handler: describeHandler(hook), exitCode, durationMs: Date.now() - started };
+    if (exitCode === 0) {
+      this.kubelet.event(`pod ${this.name}: postStart hook done in ${this.postStart.durationMs} ms`);
+      this.startProbes();
+      return;
+    }
+    this.kubelet.event(
+      `pod ${this.name}: FailedPostStartHook (${this.postStart.handler} exited ${String(exitCode)}${output === '' ? '' : `: ${output}`}); the container is killed`,
+    );
+    signal(running.pid, 'SIGKILL');
   }
 
   /** @internal SIGKILL and sandbox removal, no grace: teardown. */
@@ -772,6 +822,23 @@ export class Pod {
       action();
     }, delayMs);
     this.timers.add(timer);
+  }
+}
+
+/** The programs a container process runs before it is in its root: see startContainer and containerScript. */
+const containerSetupPrograms: ReadonlySet<string> = new Set(['ip', 'unshare', '/bin/sh', 'chroot']);
+
+/**
+ * Whether the container process `pid` runs in its root: `ip netns exec` has exec'd `unshare`,
+ * that the container script (`/bin/sh`), that `chroot`, and chroot has changed root and exec'd
+ * the next program.
+ */
+function chrooted(pid: number): boolean {
+  try {
+    const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+    return argv0 !== '' && !containerSetupPrograms.has(argv0);
+  } catch {
+    return false;
   }
 }
 
