@@ -25,6 +25,15 @@ export {
   errorCodeMetadataKey,
   leaderIdMetadataKey,
 } from './rpc/constants.js';
+export {
+  traceparentMetadataKey,
+  tracestateMetadataKey,
+  metadataTraceGetter,
+  metadataTraceSetter,
+  messagingSystemName,
+  messagingAttributes,
+} from './rpc/trace-context.js';
+export type { MessagingOperationType } from './rpc/trace-context.js';
 export { Acks } from './rpc/types.js';
 export type {
   MetadataRequest,

@@ -25,7 +25,15 @@ import {
 } from './schema.js';
 import type { UnsupportedKey } from './schema.js';
 import { suggest } from './suggest.js';
-import type { BrokerConfig, ConfigFlags, ConfigOrigin, ConfigProblem, LogLevel, WalSyncPolicy } from './types.js';
+import type {
+  BrokerConfig,
+  ConfigFlags,
+  ConfigOrigin,
+  ConfigProblem,
+  LogLevel,
+  TracingExporter,
+  WalSyncPolicy,
+} from './types.js';
 import { rethrowBug } from '../bugs.js';
 
 export interface ConfigFile {
@@ -463,6 +471,12 @@ function assemble(collector: Collector): BrokerConfig {
       electionTicks: num('raft.election_ticks'),
       heartbeatTicks: num('raft.heartbeat_ticks'),
       appendBeforePersist: bool('raft.append_before_persist'),
+    },
+    tracing: {
+      enabled: bool('tracing.enabled'),
+      exporter: str('tracing.exporter') as TracingExporter,
+      endpoint: str('tracing.endpoint'),
+      samplingRatio: num('tracing.sampling_rate'),
     },
   };
 }

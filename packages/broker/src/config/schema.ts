@@ -33,6 +33,8 @@ export type ConfigValue = number | boolean | string | HostPort | readonly Peer[]
 
 export type KeyKind =
   | { readonly type: 'int'; readonly min: number; readonly max: number }
+  | { readonly type: 'ratio' }
+  | { readonly type: 'url' }
   | { readonly type: 'bool' }
   | { readonly type: 'string'; readonly emptyAllowed: boolean }
   | { readonly type: 'duration'; readonly floorMs: number; readonly ceilingMs: number }
@@ -49,6 +51,8 @@ export interface KeySpec {
   readonly defaultValue: ConfigValue;
   /** Masked by `config dump`. */
   readonly secret: boolean;
+  /** Its STREAMBUS_ variable when the derived one would be unclear (`tracing.enabled`). */
+  readonly envName?: string;
   readonly help: string;
 }
 
@@ -66,6 +70,7 @@ export interface UnsupportedKey {
 
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 export const walSyncPolicies = ['always', 'periodic', 'none'] as const;
+export const tracingExporters = ['otlp', 'jaeger'] as const;
 
 const int = (min: number, max: number): KeyKind => ({ type: 'int', min, max });
 const duration = (floorMs: number, ceilingMs: number): KeyKind => ({ type: 'duration', floorMs, ceilingMs });
@@ -73,6 +78,8 @@ const size = (floorBytes: number, ceilingBytes: number): KeyKind => ({ type: 'si
 const enumOf = (values: readonly string[]): KeyKind => ({ type: 'enum', values });
 const bool: KeyKind = { type: 'bool' };
 const text = (emptyAllowed: boolean): KeyKind => ({ type: 'string', emptyAllowed });
+const ratio: KeyKind = { type: 'ratio' };
+const url: KeyKind = { type: 'url' };
 
 function key(
   path: string,
@@ -81,7 +88,14 @@ function key(
   help: string,
   extra: Partial<KeySpec> = {},
 ): KeySpec {
-  return { path, kind, defaultValue, help, secret: extra.secret ?? false };
+  return {
+    path,
+    kind,
+    defaultValue,
+    help,
+    secret: extra.secret ?? false,
+    ...(extra.envName === undefined ? {} : { envName: extra.envName }),
+  };
 }
 
 const defaultMetricsPort = 9090;
@@ -181,6 +195,26 @@ export const keySpecs: readonly KeySpec[] = [
     true,
     'a leader replicates while its own write is in flight (followers fsync in parallel); off: after it',
   ),
+  key('tracing.enabled', bool, false, 'export OpenTelemetry spans of produce, fetch and Raft replication', {
+    envName: 'STREAMBUS_TRACING_ENABLED',
+  }),
+  key('tracing.exporter', enumOf(tracingExporters), 'otlp', "otlp (OTLP/HTTP protobuf) or jaeger (Jaeger's Thrift collector)", {
+    envName: 'STREAMBUS_TRACING_EXPORTER',
+  }),
+  key(
+    'tracing.endpoint',
+    url,
+    '',
+    'collector URL; empty: http://localhost:4318/v1/traces (otlp), http://localhost:14268/api/traces (jaeger)',
+    { envName: 'STREAMBUS_TRACING_ENDPOINT' },
+  ),
+  key(
+    'tracing.sampling_rate',
+    ratio,
+    0.1,
+    "share of traces started at this broker that are recorded (0..1); a client's sampled flag wins",
+    { envName: 'STREAMBUS_TRACING_SAMPLING_RATE' },
+  ),
 ];
 
 const tlsLater = 'TLS is not available yet in this version';
@@ -225,11 +259,12 @@ export const unsupportedKeys: readonly UnsupportedKey[] = [
 /** The sections of server.yaml, in order. */
 export const sections: readonly string[] = [...new Set(keySpecs.map((spec) => spec.path.split('.')[0] ?? ''))];
 
+export const specsByPath: ReadonlyMap<string, KeySpec> = new Map(keySpecs.map((spec) => [spec.path, spec]));
+
 export function envNameOf(path: string): string {
-  return `STREAMBUS_${path.split('.').slice(1).join('_').toUpperCase()}`;
+  return specsByPath.get(path)?.envName ?? `STREAMBUS_${path.split('.').slice(1).join('_').toUpperCase()}`;
 }
 
-export const specsByPath: ReadonlyMap<string, KeySpec> = new Map(keySpecs.map((spec) => [spec.path, spec]));
 export const specsByEnvName: ReadonlyMap<string, KeySpec> = new Map(
   keySpecs.map((spec) => [envNameOf(spec.path), spec]),
 );
@@ -254,6 +289,10 @@ export function describeKind(kind: KeyKind): string {
   switch (kind.type) {
     case 'int':
       return `a whole number in ${kind.min}..${kind.max}`;
+    case 'ratio':
+      return 'a number from 0 to 1, like 0.1';
+    case 'url':
+      return 'an http:// or https:// URL, or empty';
     case 'bool':
       return 'true or false';
     case 'string':
@@ -281,6 +320,12 @@ export function parseTextValue(spec: KeySpec, raw: string): Parsed<ConfigValue> 
       if (!/^-?\d+$/.test(raw.trim())) return { ok: false, reason: `"${raw}" is not a whole number` };
       return checkInt(kind, Number(raw.trim()));
     }
+    case 'ratio': {
+      if (!/^\d*\.?\d+(e-?\d+)?$/i.test(raw.trim())) return { ok: false, reason: `"${raw}" is not a number` };
+      return checkRatio(Number(raw.trim()));
+    }
+    case 'url':
+      return checkUrl(raw.trim());
     case 'bool': {
       const lowered = raw.trim().toLowerCase();
       if (lowered === 'true') return { ok: true, value: true };
@@ -318,6 +363,10 @@ export function parseYamlValue(spec: KeySpec, raw: unknown): Parsed<ConfigValue>
     case 'int':
       if (typeof raw !== 'number' || !Number.isInteger(raw)) return wrongType(kind, raw);
       return checkInt(kind, raw);
+    case 'ratio':
+      return typeof raw === 'number' ? checkRatio(raw) : wrongType(kind, raw);
+    case 'url':
+      return typeof raw === 'string' ? checkUrl(raw.trim()) : wrongType(kind, raw);
     case 'bool':
       return typeof raw === 'boolean' ? { ok: true, value: raw } : wrongType(kind, raw);
     case 'string':
@@ -362,6 +411,24 @@ function checkInt(kind: { readonly min: number; readonly max: number }, value: n
     return { ok: false, reason: `${value} is outside ${kind.min}..${kind.max}` };
   }
   return { ok: true, value };
+}
+
+function checkRatio(value: number): Parsed<ConfigValue> {
+  if (!Number.isFinite(value) || value < 0 || value > 1) return { ok: false, reason: `${value} is outside 0..1` };
+  return { ok: true, value };
+}
+
+function checkUrl(raw: string): Parsed<ConfigValue> {
+  if (raw === '') return { ok: true, value: '' };
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    return { ok: false, reason: `"${raw}" is not a URL` };
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    return { ok: false, reason: `"${raw}" is not an http:// or https:// URL` };
+  return { ok: true, value: raw };
 }
 
 function checkRange(value: number, min: number, max: number, unit: string): Parsed<ConfigValue> {

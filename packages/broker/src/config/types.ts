@@ -1,9 +1,10 @@
 /** The broker's effective configuration, typed, with units in the names. */
 import type { HostPort, Peer } from './address.js';
-import type { logLevels, walSyncPolicies } from './schema.js';
+import type { logLevels, tracingExporters, walSyncPolicies } from './schema.js';
 
 export type LogLevel = (typeof logLevels)[number];
 export type WalSyncPolicy = (typeof walSyncPolicies)[number];
+export type TracingExporter = (typeof tracingExporters)[number];
 
 export interface ServerConfig {
   readonly brokerId: number;
@@ -55,12 +56,23 @@ export interface RaftTimingConfig {
   readonly appendBeforePersist: boolean;
 }
 
+export interface TracingConfig {
+  readonly enabled: boolean;
+  /** otlp: OTLP/HTTP protobuf (Jaeger and collectors ingest it); jaeger: Jaeger's Thrift collector API. */
+  readonly exporter: TracingExporter;
+  /** Collector URL; empty means the exporter's default (see tracing/constants.ts). */
+  readonly endpoint: string;
+  /** Share of traces started here that are recorded, 0..1; a caller's sampled flag wins. */
+  readonly samplingRatio: number;
+}
+
 export interface BrokerConfig {
   readonly server: ServerConfig;
   readonly storage: StorageConfig;
   readonly network: NetworkConfig;
   readonly monitoring: MonitoringConfig;
   readonly raft: RaftTimingConfig;
+  readonly tracing: TracingConfig;
 }
 
 /** Where an effective value came from. */

@@ -25,8 +25,10 @@ import { EntryType, NotLeaderError, ProposalDroppedError, Role, StoppedError } f
 import type { Entry, RaftHost, Snapshot } from '@streambus/raft';
 import { CorruptBatchError, OffsetOutOfRangeError } from '@streambus/storage';
 import type { LevelRaftStore } from '@streambus/storage';
+import type { Context } from '@opentelemetry/api';
 import type { Logger } from '../logging/logger.js';
 import { rethrowBug } from '../bugs.js';
+import type { RaftTracer } from '../tracing/raft-tracer.js';
 import {
   fetchWaitersMax,
   leaderReadyRetryMs,
@@ -108,6 +110,8 @@ export interface PartitionReplicaOptions {
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
   /** Told how long each acks=all batch took from propose to commit (the commit latency metric). */
   readonly observeCommitSeconds?: (seconds: number) => void;
+  /** Spans of the Raft part of traced produces (propose, persist, replicate, commit); none without. */
+  readonly tracer?: RaftTracer;
 }
 
 function producerKey(header: RecordBatchHeader): string {
@@ -135,6 +139,7 @@ export class PartitionReplica {
   private readonly onCorrupt: ((error: CorruptBatchError) => void) | undefined;
   private readonly knobs: UnsafeTestingKnobs;
   private readonly observeCommitSeconds: ((seconds: number) => void) | undefined;
+  private readonly tracer: RaftTracer | undefined;
   private applied = new PartitionState();
   private appliedIndex = 0;
   private leader: LeaderState | null = null;
@@ -151,6 +156,7 @@ export class PartitionReplica {
     this.onCorrupt = options.onCorrupt;
     this.knobs = options.unsafeTestingKnobs ?? {};
     this.observeCommitSeconds = options.observeCommitSeconds;
+    this.tracer = options.tracer;
   }
 
   /** The offset after the last committed (and applied) record: the high watermark. */
@@ -265,9 +271,10 @@ export class PartitionReplica {
 
   /**
    * Appends one record batch (in the storage format) as leader. `batch` is stamped in place with
-   * its base offset: the caller gives up the buffer.
+   * its base offset: the caller gives up the buffer. `trace` is the produce span's context: the
+   * Raft part of a sampled produce is traced under it.
    */
-  async produce(batch: Uint8Array, acks: AcksMode, timeoutMs: number): Promise<ProduceOutcome> {
+  async produce(batch: Uint8Array, acks: AcksMode, timeoutMs: number, trace?: Context): Promise<ProduceOutcome> {
     const deadline = this.nowMs() + timeoutMs;
     let header: RecordBatchHeader;
     try {
@@ -338,7 +345,7 @@ export class PartitionReplica {
     state.projected.append(stamped);
     if (state.appendWaiters.length > 0) for (const wake of state.appendWaiters.splice(0)) wake();
     state.uncommittedBytes += batch.byteLength;
-    const outcome = this.propose(state, batch, stamped, acks);
+    const outcome = this.propose(state, batch, stamped, acks, trace);
     if (stamped.producerId >= 0) {
       const key = producerKey(stamped);
       state.inflight.set(key, outcome);
@@ -373,11 +380,21 @@ export class PartitionReplica {
     batch: Uint8Array,
     header: RecordBatchHeader,
     acks: AcksMode,
+    trace: Context | undefined,
   ): Promise<ProduceOutcome> {
+    const waitFor = acks === 'all' && this.knobs.ackBeforeCommit !== true ? 'commit' : 'persist';
+    const traced = this.tracer?.propose(
+      trace === undefined
+        ? undefined
+        : { context: trace, topic: this.topic, partition: this.partition, recordCount: header.recordCount },
+      batch,
+      this.groupId,
+      waitFor,
+    );
     try {
-      const waitFor = acks === 'all' && this.knobs.ackBeforeCommit !== true ? 'commit' : 'persist';
       const startedNs = process.hrtime.bigint();
-      await this.host.propose(this.groupId, batch, { waitFor });
+      const receipt = await this.host.propose(this.groupId, batch, { waitFor });
+      traced?.settled(receipt);
       if (waitFor === 'commit') this.observeCommitSeconds?.(Number(process.hrtime.bigint() - startedNs) / 1e9);
       return {
         errorCode: ErrorCode.NONE,
@@ -390,6 +407,7 @@ export class PartitionReplica {
         logStartOffset: this.logStartOffset(),
       };
     } catch (error) {
+      traced?.failed(error instanceof Error ? error.name : 'Error', error instanceof Error ? error.message : String(error));
       this.resynchronize(state);
       if (error instanceof NotLeaderError) return this.notLeader();
       if (error instanceof ProposalDroppedError || error instanceof StoppedError) {

@@ -7,7 +7,8 @@
  *
  * Decoding validates everything the Raft core relies on (ids, safe integers, known types, message
  * addresses equal to the frame's) and throws a typed error instead of handing a peer's garbage to
- * the core.
+ * the core. A frame's trace context (`traceparent`, `tracestate`) is optional and never a reason
+ * to drop it: a malformed one is left out.
  */
 import { peerProtocolVersion, peerProtoTypes, wireBytes, wireNumber } from '@streambus/proto';
 import { EntryType, MessageType } from '@streambus/raft';
@@ -25,12 +26,24 @@ import type {
 } from '@streambus/raft';
 import { MalformedFrameError, UnsupportedVersionError } from './errors.js';
 import { rethrowBug } from '../bugs.js';
+import { traceparentLengthMax, tracestateLengthMax } from '../tracing/constants.js';
 
 type Wire = Record<string, unknown>;
 
+/**
+ * A frame with the W3C Trace Context of the leader's replicate span (RaftFrame.traceparent), set
+ * when it carries entries of sampled produces (see tracing/raft-tracer.ts). The Raft host ignores it.
+ */
+export interface TracedFrame extends Frame {
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
+
 /** Encodes a frame as a RaftFrame of this protocol version. Never mutates the frame. */
-export function encodeFrame(frame: Frame): Buffer {
+export function encodeFrame(frame: TracedFrame): Buffer {
   const wire = {
+    ...(frame.traceparent === undefined ? {} : { traceparent: frame.traceparent }),
+    ...(frame.tracestate === undefined ? {} : { tracestate: frame.tracestate }),
     protocolVersion: peerProtocolVersion,
     from: frame.from,
     to: frame.to,
@@ -94,7 +107,7 @@ function wireConfState(conf: ConfState): object {
  * Decodes and validates a RaftFrame. Throws MalformedFrameError (bad protobuf or shape) or
  * UnsupportedVersionError; never anything else for any input bytes.
  */
-export function decodeFrame(bytes: Uint8Array): Frame {
+export function decodeFrame(bytes: Uint8Array): TracedFrame {
   let wire: Wire;
   try {
     wire = peerProtoTypes().raftFrame.decode(bytes);
@@ -106,7 +119,11 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (version !== peerProtocolVersion) throw new UnsupportedVersionError(version);
   const from = nodeId(wire['from'], 'from');
   const to = nodeId(wire['to'], 'to');
+  const traceparent = traceText(wire['traceparent'], traceparentLengthMax);
+  const tracestate = traceparent === undefined ? undefined : traceText(wire['tracestate'], tracestateLengthMax);
   return {
+    ...(traceparent === undefined ? {} : { traceparent }),
+    ...(tracestate === undefined ? {} : { tracestate }),
     from,
     to,
     session: safe(wire['session'], 'session'),
@@ -205,6 +222,12 @@ function readHeartbeatResponse(wire: Wire): FrameHeartbeatResponse {
 
 function readQuiesce(wire: Wire): FrameQuiesce {
   return { groupId: uint32(wire['groupId'], 'group id'), term: safe(wire['term'], 'quiesce term') };
+}
+
+/** A trace header of a frame, or undefined when absent, empty or longer than W3C allows. */
+function traceText(value: unknown, lengthMax: number): string | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > lengthMax) return undefined;
+  return value;
 }
 
 const messageTypes: ReadonlySet<number> = new Set(Object.values(MessageType));

@@ -12,20 +12,21 @@
  * explicitly). Peers see their stream end and reconnect, with backoff, to whoever serves next.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Frame, NodeId } from '@streambus/raft';
+import type { NodeId } from '@streambus/raft';
 import { ErrorCode, peerControllerCommandBytesMax, peerServiceDefinition } from '@streambus/proto';
 import type { ControllerCommandRequest, ControllerCommandResponse, RaftStreamClosed } from '@streambus/proto';
 import { rethrowBug } from '../bugs.js';
 import { peerWarnIntervalMs } from './constants.js';
 import { PeerError } from './errors.js';
 import { decodeFrame } from './frame-codec.js';
+import type { TracedFrame } from './frame-codec.js';
 import { silentPeerLogger, WarnLimiter } from './logger.js';
 import type { PeerLogger } from './logger.js';
 
 /** What the broker does with peer traffic. */
 export interface PeerServiceHandlers {
-  /** A decoded, validated frame from a peer (typically `raftHost.receive`). */
-  onFrame(frame: Frame): void;
+  /** A decoded, validated frame from a peer (typically `raftHost.receive`), with its trace context if any. */
+  onFrame(frame: TracedFrame): void;
   /**
    * A controller command forwarded by broker `from`. Should never reject: failures are answers
    * (errorCode NOT_CONTROLLER + leaderHint, REQUEST_TIMED_OUT, ...). A rejection is answered
@@ -109,7 +110,7 @@ export function addPeerService(
 
   const receive = (stream: OpenStream, bytes: Buffer): void => {
     stats.bytesReceived += bytes.byteLength;
-    let frame: Frame;
+    let frame: TracedFrame;
     try {
       frame = decodeFrame(bytes);
     } catch (error) {

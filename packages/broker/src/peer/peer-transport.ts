@@ -24,7 +24,7 @@ import {
   peerServiceDefinition,
 } from '@streambus/proto';
 import type { ControllerCommandRequest, ControllerCommandResponse, RaftStreamClosed } from '@streambus/proto';
-import type { Frame, NodeId, RaftTransport } from '@streambus/raft';
+import type { NodeId, RaftTransport } from '@streambus/raft';
 import {
   peerCallDeadlineMsMax,
   peerDnsResolutionMsMin,
@@ -41,6 +41,7 @@ import {
 } from './constants.js';
 import { PeerCallError } from './errors.js';
 import { encodeFrame } from './frame-codec.js';
+import type { TracedFrame } from './frame-codec.js';
 import { silentPeerLogger, WarnLimiter } from './logger.js';
 import type { PeerLogger } from './logger.js';
 import { rethrowBug } from '../bugs.js';
@@ -459,8 +460,11 @@ export class PeerTransport implements RaftTransport {
     this.stats = { peers, framesMisaddressed: 0 };
   }
 
-  /** Sends a frame to `frame.to`: never throws, never blocks; may drop it (see the file comment). */
-  send(frame: Frame): void {
+  /**
+   * Sends a frame to `frame.to`: never throws, never blocks; may drop it (see the file comment).
+   * A frame's trace context, when it has one, goes with it.
+   */
+  send(frame: TracedFrame): void {
     const link = this.links.get(frame.to);
     if (link === undefined || frame.from !== this.nodeId) {
       this.stats.framesMisaddressed++;

@@ -16,6 +16,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import type { TracerProvider } from '@opentelemetry/api';
 import { addStreamBusService, messageBytesMax } from '@streambus/proto';
 import { RaftHost, Role } from '@streambus/raft';
 import type {
@@ -44,6 +45,8 @@ import { PartitionState } from '../partition/partition-state.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { addPeerService, PeerTransport } from '../peer/index.js';
 import type { PeerServiceHandle } from '../peer/index.js';
+import { BrokerTracer } from '../tracing/broker-tracer.js';
+import { RaftTracer } from '../tracing/raft-tracer.js';
 import { BrokerHealth } from './broker-health.js';
 import { ClientListener } from './client-listener.js';
 import type { ConnectionObserver } from './client-listener.js';
@@ -97,6 +100,11 @@ export interface BrokerOptions {
    * is durable is unknown). `streambus server` then exits 1 for its supervisor to restart it.
    */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Makes the broker's spans (tracing.*: `streambus server` passes NodeSDK's); without it nothing
+   * is traced. In-process clusters may pass one provider per broker.
+   */
+  readonly tracerProvider?: TracerProvider;
 }
 
 export class Broker {
@@ -126,6 +134,7 @@ export class Broker {
   private readonly server: grpc.Server;
   private listener: ClientListener | null = null;
   private readonly peerService: PeerServiceHandle;
+  private readonly raftTracer: RaftTracer | undefined;
   // Start and stop.
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unregister: (() => void)[] = [];
@@ -146,17 +155,22 @@ export class Broker {
     for (const peer of config.server.peers)
       if (peer.id !== this.nodeId) peers.set(peer.id, `${peer.host}:${peer.port}`);
     this.transport = new PeerTransport({ nodeId: this.nodeId, peers, logger: componentLogger(this.logger, 'grpc') });
+    const tracer = new BrokerTracer(options.tracerProvider, this.nodeId);
+    const raftTracer = tracer.enabled ? new RaftTracer(tracer) : undefined;
+    this.raftTracer = raftTracer;
     this.controller = new ControllerStateMachine();
     const stateMachine: StateMachine = {
       apply: (groupId: GroupId, entries: readonly Entry[]) => this.apply(groupId, entries),
       restore: (groupId: GroupId, snapshot: Snapshot) => this.restore(groupId, snapshot),
     };
     const wrapped = options.wrapStore === undefined ? store : options.wrapStore(store);
+    const synced = this.knobs.skipSync === true ? neverSync(wrapped) : wrapped;
+    const transport = options.wrapTransport === undefined ? this.transport : options.wrapTransport(this.transport);
     this.host = new RaftHost({
       nodeId: this.nodeId,
-      store: this.knobs.skipSync === true ? neverSync(wrapped) : wrapped,
+      store: raftTracer === undefined ? synced : raftTracer.wrapStore(synced),
       ...(options.timer === undefined ? {} : { timer: options.timer }),
-      transport: options.wrapTransport === undefined ? this.transport : options.wrapTransport(this.transport),
+      transport: raftTracer === undefined ? transport : raftTracer.wrapTransport(transport),
       stateMachine,
       tickMs: config.raft.tickMs,
       logger: raftLogger(componentLogger(this.logger, 'raft')),
@@ -194,6 +208,7 @@ export class Broker {
           ...(this.metrics === undefined
             ? {}
             : { observeCommitSeconds: (seconds: number) => this.metrics?.raftCommitLatencySeconds.observe(seconds) }),
+          ...(raftTracer === undefined ? {} : { tracer: raftTracer }),
         }),
       isRepairing: (groupId) => this.scrubRepair.isRepairing(groupId),
       reconfigurer: new Reconfigurer(this.nodeId, this.host, componentLogger(this.logger, 'partition')),
@@ -208,7 +223,7 @@ export class Broker {
       bytesMax: config.storage.retentionBytesMax,
       logger: this.logger,
     });
-    this.forwarder = new Forwarder(this.nodeId, peers);
+    this.forwarder = new Forwarder(this.nodeId, peers, tracer);
     this.registration = new ControllerRegistration({
       nodeId: this.nodeId,
       listen: config.server.listen,
@@ -241,7 +256,7 @@ export class Broker {
       fatal: () => this.fatalError,
       peerAlive: (id: NodeId) => id === this.nodeId || this.host.peerAlive(id),
     } satisfies ClientServiceDeps;
-    const service = new ClientService(clientServiceDeps, componentLogger(this.logger, 'grpc'), this.metrics);
+    const service = new ClientService(clientServiceDeps, componentLogger(this.logger, 'grpc'), this.metrics, tracer);
     this.maintenance = new Maintenance({
       nodeId: this.nodeId,
       host: this.host,
@@ -275,7 +290,13 @@ export class Broker {
     this.peerService = addPeerService(
       this.server,
       {
-        onFrame: (frame) => this.host.receive(frame),
+        onFrame:
+          raftTracer === undefined
+            ? (frame) => this.host.receive(frame)
+            : (frame) => {
+                raftTracer.onFrame(frame);
+                this.host.receive(frame);
+              },
         proposeControllerCommand: (command) => this.gateway.handleForwarded(command),
       },
       { nodeId: this.nodeId, logger: componentLogger(this.logger, 'grpc') },
@@ -517,6 +538,7 @@ export class Broker {
     if (this.host.isRunning()) await this.host.stop();
     this.transport.close();
     this.forwarder.close();
+    this.raftTracer?.close();
     await this.features.flushMarker();
     await this.store.close();
   }

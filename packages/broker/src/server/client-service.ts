@@ -5,6 +5,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
+import { SpanKind, trace as traceApi } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import {
   Acks,
   ErrorCode,
@@ -77,6 +79,7 @@ import {
 import { isForwarded } from './forwarder.js';
 import type { OperationsMethodName } from './operations-service.js';
 import { forwardWhileHeard } from './peer-watch.js';
+import { BrokerTracer, endWithError, messagingAttributesOf } from '../tracing/broker-tracer.js';
 
 /** What the cluster knows of a partition's leadership, from this broker's point of view. */
 interface PartitionView {
@@ -102,7 +105,8 @@ export interface ClientServiceController {
 export interface LocalReplica {
   readonly highWatermark: number;
   logStartOffset(): number;
-  produce(batch: Uint8Array, acks: AcksMode, timeoutMs: number): Promise<ProduceOutcome>;
+  /** `trace`: the produce span's context, under which the Raft part of a sampled produce is traced. */
+  produce(batch: Uint8Array, acks: AcksMode, timeoutMs: number, trace?: Context): Promise<ProduceOutcome>;
   fetch(fetchOffset: number, bytesMax: number): Promise<FetchOutcome>;
   offsetFor(timestampMs: number): number | null;
   waitForData(waitMs: number): Promise<void>;
@@ -123,8 +127,14 @@ export interface ClientServicePartitions {
 /** Produce requests to the partition leader on another broker (Forwarder). */
 export interface ProduceForwarder {
   canForwardTo(leaderId: NodeId): boolean;
-  /** Forwards to `leaderId`; an abort of `signal` cancels the call. */
-  produce(leaderId: NodeId, request: ProduceRequest, deadlineMs: number, signal: AbortSignal): Promise<ProduceResponse>;
+  /** Forwards to `leaderId`; an abort of `signal` cancels the call; `trace` goes along as `traceparent`. */
+  produce(
+    leaderId: NodeId,
+    request: ProduceRequest,
+    deadlineMs: number,
+    signal: AbortSignal,
+    trace?: Context,
+  ): Promise<ProduceResponse>;
 }
 
 /** Everything the client service asks of its broker; tests pass a fake. */
@@ -150,6 +160,7 @@ export class ClientService {
     private readonly deps: ClientServiceDeps,
     private readonly logger: Logger,
     private readonly metrics: BrokerMetrics | undefined,
+    private readonly tracer: BrokerTracer = BrokerTracer.disabled(deps.nodeId),
   ) {}
 
   /** Every RPC but the operator ones (OperationsService). */
@@ -167,8 +178,12 @@ export class ClientService {
       ),
       ClusterStatus: this.unary('ClusterStatus', () => this.clusterStatus()),
       InitProducerId: this.unary('InitProducerId', () => this.initProducerId()),
-      Produce: this.unary('Produce', (request: ProduceRequest, call) => this.produce(request, call.metadata)),
-      Fetch: this.unary('Fetch', (request: FetchRequest) => this.fetch(request)),
+      Produce: this.unary(
+        'Produce',
+        (request: ProduceRequest, call, trace) => this.produce(request, call.metadata, trace),
+        (response, trace, send) => this.ack(response, trace, send),
+      ),
+      Fetch: this.unary('Fetch', (request: FetchRequest, _call, trace) => this.fetch(request, trace)),
       ListOffsets: this.unary('ListOffsets', (request: ListOffsetsRequest) => this.listOffsets(request)),
     };
   }
@@ -192,14 +207,22 @@ export class ClientService {
     );
   }
 
+  /**
+   * One RPC handler: a server span around it when tracing (`trace` is its context, for the
+   * handler's child spans), typed errors for every failure. `respond`, when given, sends the
+   * answer itself (the produce's ack span).
+   */
   private unary<Req, Res>(
     name: string,
-    run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+    run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>, trace: Context | undefined) => Promise<Res>,
+    respond?: (response: Res, trace: Context | undefined, send: () => void) => void,
   ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       this.metrics?.requestsTotal.inc({ request: name });
+      const rpc = this.tracer.startRpc(name, call.metadata);
       const fail = (code: ErrorCode, error: ReturnType<typeof makeCallError>): void => {
         this.metrics?.requestErrorsTotal.inc({ request: name, code: errorCodeName(code) });
+        if (rpc !== undefined) endWithError(rpc.span, errorCodeName(code), error.details ?? '');
         callback(error);
       };
       const stopped = this.stoppedError();
@@ -207,8 +230,13 @@ export class ClientService {
         fail(ErrorCode.BROKER_NOT_AVAILABLE, stopped);
         return;
       }
-      run(call.request, call).then(
-        (response) => callback(null, response),
+      run(call.request, call, rpc?.context).then(
+        (response) => {
+          const send = (): void => callback(null, response);
+          if (respond === undefined) send();
+          else respond(response, rpc?.context, send);
+          rpc?.span.end();
+        },
         (error: unknown) => {
           rethrowBug(error);
           if (error instanceof InvalidRequestError) {
@@ -229,6 +257,20 @@ export class ClientService {
         },
       );
     };
+  }
+
+  /** Sends a produce's answer inside its `ack` span, which records what each partition got. */
+  private ack(response: ProduceResponse, trace: Context | undefined, send: () => void): void {
+    const ack = this.tracer.startChild(trace, 'ack', SpanKind.INTERNAL, {
+      ...messagingAttributesOf({ operationType: 'settle', operationName: 'ack' }),
+      'streambus.produce.partitions': response.partitions.length,
+      'streambus.produce.errors': response.partitions.filter((part) => part.errorCode !== ErrorCode.NONE).length,
+    });
+    send();
+    if (ack === undefined) return;
+    const failed = response.partitions.find((part) => part.errorCode !== ErrorCode.NONE);
+    if (failed !== undefined) endWithError(ack.span, errorCodeName(failed.errorCode), failed.errorMessage);
+    else ack.span.end();
   }
 
   /** The replica of a group this broker leads, or undefined when it does not lead it. */
@@ -530,8 +572,13 @@ export class ClientService {
 
   // ---- produce ------------------------------------------------------------------------------
 
-  private async produce(request: ProduceRequest, metadata: grpc.Metadata): Promise<ProduceResponse> {
+  private async produce(
+    request: ProduceRequest,
+    metadata: grpc.Metadata,
+    trace: Context | undefined,
+  ): Promise<ProduceResponse> {
     checkCount(request.partitions.length, partitionsPerRequestMax, 'partitions', 'Produce');
+    nameSpan(trace, 'produce', request.partitions, 'send');
     const started = process.hrtime.bigint();
     const acks = acksMode(request.acks);
     const timeoutMs = boundedTimeout(request.timeoutMs, produceTimeoutMsMax);
@@ -583,7 +630,7 @@ export class ClientService {
       if (replica !== undefined) {
         results.push(
           replica
-            .produce(part.records, acks, timeoutMs)
+            .produce(part.records, acks, timeoutMs, trace)
             .then((outcome) => this.produced(part.topic, part.partition, outcome, part.records.byteLength)),
         );
         continue;
@@ -607,20 +654,27 @@ export class ClientService {
         partitions: indexes.map((index) => request.partitions[index]).filter((part) => part !== undefined),
       };
       this.metrics?.forwardedProducesTotal.inc();
+      const forward = this.tracer.startChild(trace, 'forward', SpanKind.CLIENT, {
+        'streambus.forward.leader.id': leaderId,
+      });
+      if (forward !== undefined) nameSpan(forward.context, 'forward', subset.partitions, 'send');
       // Cancelled if the leader falls silent while the forward is in flight: the client retries at
       // once (an idempotent producer's retry is deduplicated).
       try {
         const response = await forwardWhileHeard(
           (id) => this.deps.peerAlive(id),
           leaderId,
-          (signal) => this.deps.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs, signal),
+          (signal) =>
+            this.deps.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs, signal, forward?.context),
         );
         indexes.forEach((index, position) => {
           const answer = response.partitions[position];
           if (answer !== undefined) results[index] = answer;
         });
+        forward?.span.end();
       } catch (error) {
         rethrowBug(error);
+        if (forward !== undefined) endWithError(forward.span, 'FORWARD_FAILED', (error as Error).message);
         indexes.forEach((index) => {
           const part = request.partitions[index];
           const why = !this.deps.peerAlive(leaderId)
@@ -663,8 +717,9 @@ export class ClientService {
 
   // ---- fetch and offsets --------------------------------------------------------------------
 
-  private async fetch(request: FetchRequest): Promise<FetchResponse> {
+  private async fetch(request: FetchRequest, trace: Context | undefined): Promise<FetchResponse> {
     checkCount(request.partitions.length, partitionsPerRequestMax, 'partitions', 'Fetch');
+    nameSpan(trace, 'fetch', request.partitions, 'receive');
     if (!Number.isInteger(request.maxWaitMs) || request.maxWaitMs < 0 || request.maxWaitMs > fetchMaxWaitMsMax) {
       throw new InvalidRequestError(
         `max_wait_ms ${request.maxWaitMs} is outside 0..${fetchMaxWaitMsMax}; wait less and fetch again`,
@@ -685,6 +740,7 @@ export class ClientService {
       const remaining = maxWaitMs - (Date.now() - started);
       if (bytes >= minBytes || failed || remaining <= 0) {
         if (this.metrics !== undefined) this.fetched(this.metrics, request, partitions, readNs);
+        recordFetch(trace, partitions, bytes, Date.now() - started);
         return { partitions, throttleTimeMs: 0 };
       }
       const waits = request.partitions
@@ -815,6 +871,56 @@ export class ClientService {
       }),
     };
   }
+}
+
+/**
+ * Names the server span in `trace` after the operation and, when the request has one topic, its
+ * destination (`produce orders`), with the messaging attributes of the convention.
+ */
+function nameSpan(
+  trace: Context | undefined,
+  operation: 'produce' | 'forward' | 'fetch',
+  partitions: readonly { readonly topic: string; readonly partition: number }[],
+  operationType: 'send' | 'receive',
+): void {
+  const span = spanOf(trace);
+  if (span === undefined) return;
+  const first = partitions[0];
+  const oneTopic = first !== undefined && partitions.every((part) => part.topic === first.topic);
+  const onePartition = oneTopic && partitions.length === 1;
+  span.updateName(oneTopic ? `${operation} ${first.topic}` : operation);
+  span.setAttributes({
+    ...messagingAttributesOf({
+      ...(oneTopic ? { topic: first.topic } : {}),
+      ...(onePartition ? { partition: first.partition } : {}),
+      operationType,
+      operationName: operation,
+    }),
+    'streambus.request.partitions': partitions.length,
+  });
+}
+
+/** What a fetch answered, on its server span. */
+function recordFetch(
+  trace: Context | undefined,
+  partitions: readonly FetchPartitionResult[],
+  bytes: number,
+  waitedMs: number,
+): void {
+  const span = spanOf(trace);
+  if (span === undefined) return;
+  span.setAttributes({
+    'streambus.fetch.bytes': bytes,
+    'streambus.fetch.waited_ms': waitedMs,
+    'streambus.fetch.errors': partitions.filter((part) => part.errorCode !== ErrorCode.NONE).length,
+  });
+}
+
+/** The recording span of `trace`, or undefined. */
+function spanOf(trace: Context | undefined): Span | undefined {
+  if (trace === undefined) return undefined;
+  const span = traceApi.getSpan(trace);
+  return span?.isRecording() === true ? span : undefined;
 }
 
 /** A request whose shape is wrong; answered with INVALID_REQUEST. */

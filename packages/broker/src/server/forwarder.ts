@@ -5,9 +5,11 @@
  * channels ask peers which feature levels they read.
  */
 import * as grpc from '@grpc/grpc-js';
+import type { Context } from '@opentelemetry/api';
 import { createStreamBusRpcClient } from '@streambus/proto';
 import type { DescribeFeaturesResponse, ProduceRequest, ProduceResponse, StreamBusRpcClient } from '@streambus/proto';
 import type { NodeId } from '@streambus/raft';
+import type { BrokerTracer } from '../tracing/broker-tracer.js';
 
 /** gRPC metadata key set on forwarded requests; its value is the forwarding broker's id. */
 export const forwardedMetadataKey = 'streambus-forwarded-by';
@@ -18,6 +20,7 @@ export class Forwarder {
   constructor(
     private readonly nodeId: NodeId,
     private readonly peers: ReadonlyMap<NodeId, string>,
+    private readonly tracer?: BrokerTracer,
   ) {}
 
   /** True when `leaderId` is a peer this broker can forward to. */
@@ -25,15 +28,20 @@ export class Forwarder {
     return leaderId !== this.nodeId && this.peers.has(leaderId);
   }
 
-  /** Forwards `request` to `leaderId`; an abort of `signal` cancels it (CANCELLED). */
+  /**
+   * Forwards `request` to `leaderId`; an abort of `signal` cancels it (CANCELLED). `trace` (the
+   * forward span's context) travels as W3C `traceparent` in the call's metadata.
+   */
   produce(
     leaderId: NodeId,
     request: ProduceRequest,
     deadlineMs: number,
     signal: AbortSignal,
+    trace?: Context,
   ): Promise<ProduceResponse> {
     const metadata = new grpc.Metadata();
     metadata.set(forwardedMetadataKey, String(this.nodeId));
+    this.tracer?.injectMetadata(trace, metadata);
     return this.client(leaderId).Produce(request, { deadlineMs, metadata, signal });
   }
 

@@ -3,6 +3,8 @@
  * `Broker` from the shell's context and stops it gracefully on request.
  */
 import type { RunningBroker, StartBroker } from '../cli/seams.js';
+import { componentLogger } from '../logging/logger.js';
+import { startTracing } from '../tracing/setup.js';
 import { Broker } from './broker.js';
 import { unsafeKnobsEnvName, unsafeKnobsFromEnv } from './unsafe-knobs.js';
 
@@ -31,19 +33,33 @@ export const startBroker: StartBroker = async (context) => {
       `UNSAFE TESTING KNOB ${name} IS ON: this broker breaks its guarantees on purpose (chaos self-test); never run it with real data`,
     );
   }
-  const started = await Broker.start({
-    config: context.config,
-    logger: context.logger,
-    health: context.health,
-    ...(context.metrics === undefined ? {} : { metrics: context.metrics }),
-    onFatal,
-    ...(unsafe.names.length === 0 ? {} : { unsafeTestingKnobs: unsafe.knobs }),
-  });
+  const tracing = startTracing(
+    context.config.tracing,
+    { brokerId: context.config.server.brokerId, clusterId: context.config.server.clusterId, version: context.version },
+    componentLogger(context.logger, 'tracing'),
+  );
+  let started: Broker;
+  try {
+    started = await Broker.start({
+      config: context.config,
+      logger: context.logger,
+      health: context.health,
+      ...(context.metrics === undefined ? {} : { metrics: context.metrics }),
+      onFatal,
+      ...(tracing === undefined ? {} : { tracerProvider: tracing.provider }),
+      ...(unsafe.names.length === 0 ? {} : { unsafeTestingKnobs: unsafe.knobs }),
+    });
+  } catch (error) {
+    await tracing?.shutdown();
+    throw error;
+  }
   broker = started;
   if (fatal !== null) die(started, fatal);
   const running: RunningBroker = {
     stop: async () => {
       await started.stop();
+      // The spans of the last requests (the hand-off included) go out before the process ends.
+      await tracing?.shutdown();
       resolveStopped();
     },
     stopped,

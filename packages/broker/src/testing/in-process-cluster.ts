@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TracerProvider } from '@opentelemetry/api';
 import type { HostTimer, RaftStore, RaftTransport } from '@streambus/raft';
 import { resolveConfig } from '../config/load.js';
 import type { BrokerConfig, LogLevel } from '../config/types.js';
@@ -39,6 +40,8 @@ export interface InProcessClusterOptions {
   readonly timer?: (brokerId: number) => HostTimer;
   /** Planted faults (chaos harness self-tests). NEVER in production; default all off. */
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
+  /** Each broker's tracer provider (called at every start); default none: nothing is traced. */
+  readonly tracerProvider?: (brokerId: number) => TracerProvider;
 }
 
 interface Member {
@@ -143,6 +146,7 @@ export class InProcessCluster {
     const wrapStore = this.options.wrapStore;
     const timer = this.options.timer;
     const knobs = this.options.unsafeTestingKnobs;
+    const tracerProvider = this.options.tracerProvider;
     const broker = await Broker.start({
       config: this.config(id),
       logger: this.logger.child({ broker_id: id }),
@@ -150,6 +154,7 @@ export class InProcessCluster {
       ...(wrapStore === undefined ? {} : { wrapStore: (store: RaftStore) => wrapStore(id, store) }),
       ...(timer === undefined ? {} : { timer: timer(id) }),
       ...(knobs === undefined ? {} : { unsafeTestingKnobs: knobs }),
+      ...(tracerProvider === undefined ? {} : { tracerProvider: tracerProvider(id) }),
     });
     member.broker = broker;
     return broker;
