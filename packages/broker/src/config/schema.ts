@@ -198,9 +198,15 @@ export const keySpecs: readonly KeySpec[] = [
   key('tracing.enabled', bool, false, 'export OpenTelemetry spans of produce, fetch and Raft replication', {
     envName: 'STREAMBUS_TRACING_ENABLED',
   }),
-  key('tracing.exporter', enumOf(tracingExporters), 'otlp', "otlp (OTLP/HTTP protobuf) or jaeger (Jaeger's Thrift collector)", {
-    envName: 'STREAMBUS_TRACING_EXPORTER',
-  }),
+  key(
+    'tracing.exporter',
+    enumOf(tracingExporters),
+    'otlp',
+    "otlp (OTLP/HTTP protobuf) or jaeger (Jaeger's Thrift collector)",
+    {
+      envName: 'STREAMBUS_TRACING_EXPORTER',
+    },
+  ),
   key(
     'tracing.endpoint',
     url,

@@ -407,7 +407,10 @@ export class PartitionReplica {
         logStartOffset: this.logStartOffset(),
       };
     } catch (error) {
-      traced?.failed(error instanceof Error ? error.name : 'Error', error instanceof Error ? error.message : String(error));
+      traced?.failed(
+        error instanceof Error ? error.name : 'Error',
+        error instanceof Error ? error.message : String(error),
+      );
       this.resynchronize(state);
       if (error instanceof NotLeaderError) return this.notLeader();
       if (error instanceof ProposalDroppedError || error instanceof StoppedError) {

@@ -180,10 +180,7 @@ function linksTo(contexts: readonly Context[]): Link[] {
 
 const plainGetter = {
   keys: (carrier: { readonly traceparent?: string; readonly tracestate?: string }): string[] => Object.keys(carrier),
-  get: (
-    carrier: { readonly traceparent?: string; readonly tracestate?: string },
-    key: string,
-  ): string | undefined =>
+  get: (carrier: { readonly traceparent?: string; readonly tracestate?: string }, key: string): string | undefined =>
     key === 'traceparent' ? carrier.traceparent : key === 'tracestate' ? carrier.tracestate : undefined,
 };
 

@@ -69,7 +69,11 @@ export function tracingEndpoint(config: TracingConfig): string {
 }
 
 /** Starts tracing for this process (NodeSDK registers it globally); undefined when disabled. */
-export function startTracing(config: TracingConfig, identity: TracingIdentity, logger: Logger): TracingRuntime | undefined {
+export function startTracing(
+  config: TracingConfig,
+  identity: TracingIdentity,
+  logger: Logger,
+): TracingRuntime | undefined {
   if (!config.enabled) return undefined;
   const endpoint = tracingEndpoint(config);
   const warnings = new WarnLimiter(logger, tracingWarnIntervalMs);
@@ -121,7 +125,8 @@ export function startTracing(config: TracingConfig, identity: TracingIdentity, l
         },
       );
       const flushed = await Promise.race([done, sleep(tracingShutdownMsMax, false, { ref: false })]);
-      if (!flushed) logger.warn({ waitedMs: tracingShutdownMsMax }, 'tracing: the last spans were not exported in time');
+      if (!flushed)
+        logger.warn({ waitedMs: tracingShutdownMsMax }, 'tracing: the last spans were not exported in time');
     },
   };
 }
@@ -180,7 +185,10 @@ export class BoundedExporter implements SpanExporter {
 /** OpenTelemetry's own diagnostics (warnings and errors only) into the broker log, rate-limited. */
 function diagLogger(warnings: WarnLimiter): DiagLogger {
   const log = (message: string, ...args: unknown[]): void =>
-    warnings.log({ detail: args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ') }, `tracing: ${message}`);
+    warnings.log(
+      { detail: args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ') },
+      `tracing: ${message}`,
+    );
   const ignore = (): void => undefined;
   return { error: log, warn: log, info: ignore, debug: ignore, verbose: ignore };
 }
