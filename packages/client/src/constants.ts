@@ -82,6 +82,11 @@ export const pollRecordsMaxDefault = 10_000;
 /** Partitions one consumer may be assigned. */
 export const assignedPartitionsMax = 10_000;
 
+/** Instrumentation scope of the SDK's spans. */
+export const tracerName = '@streambus/client';
+/** Links one span carries to the other records' contexts it stands for (a Produce of many records). */
+export const traceLinksMax = 32;
+
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(`client constants: ${message}`);
 }

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { SpanKind } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   InMemorySpanExporter,
@@ -15,7 +16,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { Admin } from '@streambus/client';
+import { Admin, Consumer, Producer } from '@streambus/client';
 import { Acks, createStreamBusRpcClient, ErrorCode, encodeRecordBatch } from '@streambus/proto';
 import type { StreamBusRpcClient } from '@streambus/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +147,35 @@ describe('tracing of a produce through a follower (in-process brokers)', () => {
     }
     expect(parentOf(named('ack', leaderId)!, spans)).toBe(atLeader);
     expect(parentOf(named('ack', followerId)!, spans)).toBe(entry);
+  });
+
+  it("joins the SDK's send and receive spans to the brokers' spans", async () => {
+    const client = providerFor(0);
+    const producer = new Producer({ bootstrapServers: cluster.bootstrapServers, tracerProvider: client, lingerMs: 0 });
+    try {
+      await producer.send({ topic, partition: 0, value: 'from the SDK' });
+    } finally {
+      await producer.close();
+    }
+    const send = exporter.getFinishedSpans().find((span) => span.name === `send ${topic}`);
+    expect(send?.kind).toBe(SpanKind.PRODUCER);
+    expect(send?.attributes['messaging.batch.message_count']).toBe(1);
+    const traceId = send!.spanContext().traceId;
+    await waitFor(() => spansOf(traceId).some((span) => span.name === 'commit'), 'the commit of the SDK produce');
+    const produce = spansOf(traceId).find((span) => span.name === `produce ${topic}`);
+    expect(produce?.parentSpanContext?.spanId).toBe(send!.spanContext().spanId);
+    const consumer = new Consumer({ bootstrapServers: cluster.bootstrapServers, tracerProvider: client });
+    try {
+      consumer.assign([{ topic, partition: 0 }]);
+      consumer.seek({ topic, partition: 0 }, 0);
+      expect((await consumer.poll(5_000)).length).toBeGreaterThan(0);
+    } finally {
+      await consumer.close();
+    }
+    const receive = exporter.getFinishedSpans().find((span) => span.name === `receive ${topic}`);
+    expect(receive?.kind).toBe(SpanKind.CLIENT);
+    const fetch = spansOf(receive!.spanContext().traceId).find((span) => span.name === `fetch ${topic}`);
+    expect(fetch?.parentSpanContext?.spanId).toBe(receive!.spanContext().spanId);
   });
 
   it('records nothing for a produce its caller did not sample', async () => {

@@ -46,6 +46,8 @@ import {
 } from '../errors.js';
 import { backoffMs, sleep } from '../backoff.js';
 import type { ClientOptions } from './options.js';
+import { ClientTracing, endCall } from '../tracing.js';
+import type { CallTrace } from '../tracing.js';
 import { BrokerHealth } from './broker-health.js';
 
 /** Where a call goes: a broker id, or `'any'` broker (bootstrap or known). */
@@ -55,6 +57,8 @@ export type CallTarget = number | 'any';
 export interface CallOptions {
   /** Deadline of the call once its connection is made (default requestTimeoutMs). */
   readonly deadlineMs?: number;
+  /** The call's span (a produce's send, a fetch's receive); default a child of the active span, if any. */
+  readonly trace?: CallTrace;
 }
 
 /** Settled options, every field present. */
@@ -140,9 +144,11 @@ export class Cluster {
   clusterId = '';
   /** Controller id from the last Metadata response (0 while unknown). */
   controllerId = 0;
+  readonly tracing: ClientTracing;
 
   constructor(options: ClientOptions) {
     this.options = resolveClientOptions(options);
+    this.tracing = new ClientTracing(options.tracerProvider, this.options.clientId);
     this.health = new BrokerHealth((attempt) => this.backoffMs(attempt));
     this.anyStart = Math.floor(this.options.random() * brokersMax);
   }
@@ -427,6 +433,9 @@ export class Cluster {
     metadata.set('streambus-client-id', this.options.clientId);
     const extra = this.options.callMetadata?.();
     if (extra !== undefined) for (const [key, value] of Object.entries(extra)) metadata.set(key, value);
+    // After the extras: the call's own span is the broker's parent (it is a child of theirs).
+    const span = this.tracing.startCall(method, channel.address, options.trace);
+    if (span !== undefined) this.tracing.inject(span, metadata);
     const invoke = channel[method] as (
       r: StreamBusMethods[M]['request'],
       o: { deadlineMs: number; metadata: grpc.Metadata },
@@ -437,10 +446,15 @@ export class Cluster {
         metadata,
       });
       this.health.succeeded(channel.address);
+      endCall(span);
       return response;
     } catch (error) {
-      if (this.closed) throw new ClientClosedError('the client is closed', { cause: error });
+      if (this.closed) {
+        endCall(span, { code: 'CLIENT_CLOSED', message: 'the client is closed' });
+        throw new ClientClosedError('the client is closed', { cause: error });
+      }
       const typed = errorFromCall(error, channel.address);
+      endCall(span, typed);
       if (typed.code === 'BROKER_NOT_AVAILABLE' || typed.code === 'REQUEST_TIMED_OUT')
         this.health.failed(channel.address, typed.message, Date.now());
       throw typed;

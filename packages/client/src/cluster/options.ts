@@ -1,3 +1,5 @@
+import type { TracerProvider } from '@opentelemetry/api';
+
 /** Options every StreamBus client (producer, consumer, admin) takes. */
 export interface ClientOptions {
   /** `host:port` of one or more brokers; the client learns the rest from Metadata. */
@@ -18,10 +20,16 @@ export interface ClientOptions {
   /** Cached metadata older than this is refreshed before use (default 300000). */
   metadataMaxAgeMs?: number;
   /**
-   * Extra gRPC metadata for every call, read at each call: for example W3C `traceparent` /
-   * `tracestate` of the active span (tracing context travels in metadata, not in messages).
+   * Extra gRPC metadata for every call, read at each call. A traced call's own `traceparent` /
+   * `tracestate` (see `tracerProvider`) replace any given here.
    */
   callMetadata?: () => Readonly<Record<string, string>>;
+  /**
+   * Makes the client's OpenTelemetry spans (`send <topic>`, `receive <topic>`, and calls made
+   * under an active span); default the globally registered provider (none: nothing is recorded).
+   * Each span's context goes to the broker as W3C `traceparent`.
+   */
+  tracerProvider?: TracerProvider;
   /** Random source in [0, 1) for jitter and sticky partitioning; inject a seeded one in tests. */
   random?: () => number;
 }

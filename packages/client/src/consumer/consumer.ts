@@ -19,6 +19,7 @@ import {
   RecordBatchError,
   type FetchPartitionResult,
 } from '@streambus/proto';
+import type { Context } from '@opentelemetry/api';
 import { Cluster } from '../cluster/cluster.js';
 import { listOffsetsAtLeaders } from '../cluster/list-offsets.js';
 import type { ClientOptions } from '../cluster/options.js';
@@ -40,6 +41,7 @@ import {
   errorFromCode,
 } from '../errors.js';
 import { asBuffer, tpKey, type ConsumerRecord, type TopicPartition } from '../records.js';
+import { messagingCall } from '../tracing.js';
 
 /** Where to start when a partition has no position or its position is out of range. */
 export type OffsetResetPolicy = 'earliest' | 'latest' | 'none';
@@ -90,6 +92,8 @@ export class Consumer {
   private readonly pollRecordsMax: number;
   private readonly assigned = new Map<string, Assigned>();
   private polling = false;
+  /** The OpenTelemetry context active at the running `poll()` (its fetches are its children). */
+  private pollTrace: Context | undefined;
   private closed = false;
   /** Failed fetch rounds in a row (for the backoff), and when fetching may start again. */
   private idleRounds = 0;
@@ -204,10 +208,13 @@ export class Consumer {
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0)
       throw new InvalidConfigError(`timeoutMs must be >= 0, got ${timeoutMs}`);
     this.polling = true;
+    // Fetches started during this poll are children of the caller's span, if it has one.
+    this.pollTrace = this.cluster.tracing.activeContext();
     try {
       return await this.pollLoop(Date.now() + timeoutMs);
     } finally {
       this.polling = false;
+      this.pollTrace = undefined;
     }
   }
 
@@ -313,8 +320,14 @@ export class Consumer {
         partitionMaxBytes: this.partitionFetchBytesMax,
       })),
     };
+    const trace = messagingCall(
+      'receive',
+      request.partitions,
+      undefined,
+      this.pollTrace === undefined ? [] : [this.pollTrace],
+    );
     this.cluster
-      .call(leader, 'Fetch', request, maxWaitMs)
+      .call(leader, 'Fetch', request, maxWaitMs, { trace })
       .then(
         (response) => {
           const byKey = new Map(response.partitions.map((r) => [tpKey(r.topic, r.partition), r]));

@@ -7,7 +7,7 @@
 import { ErrorCode } from '@streambus/proto';
 import { assert } from '../assert.js';
 import type { Cluster } from '../cluster/cluster.js';
-import { recordOverheadBytes, recordsPerBatchMax } from '../constants.js';
+import { recordOverheadBytes, recordsPerBatchMax, traceLinksMax } from '../constants.js';
 import {
   ClientClosedError,
   DeliveryTimeoutError,
@@ -105,7 +105,13 @@ export class RecordAccumulator {
       resolveDelivery = resolve;
       rejectDelivery = reject;
     });
-    const settlement: Settlement = { resolve: resolveDelivery, reject: rejectDelivery, epoch };
+    const trace = this.host.cluster.tracing.activeContext();
+    const settlement: Settlement = {
+      resolve: resolveDelivery,
+      reject: rejectDelivery,
+      epoch,
+      ...(trace === undefined ? {} : { trace }),
+    };
     // Fast path: nothing queued ahead, metadata cached, buffer room: admit synchronously.
     if (this.admissionQueued === 0 && this.tryAdmitNow(record, prepared, startedAtMs, settlement)) return delivery;
     // Slow path: one chain, so that records keep their order per partition even when some wait
@@ -304,6 +310,7 @@ export class RecordAccumulator {
       resolve: settlement.resolve,
       reject: settlement.reject,
     });
+    if (settlement.trace !== undefined && batch.traces.length <= traceLinksMax) batch.traces.push(settlement.trace);
     batch.sizeBytes += prepared.sizeBytes;
     this.buffered += prepared.sizeBytes;
     if (this.options.lingerMs === 0 || batch.sizeBytes >= this.options.batchBytesMax) this.closeOpenBatch(state);

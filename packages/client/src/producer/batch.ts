@@ -1,4 +1,5 @@
 /** The producer's data: records waiting for their result, batches, and each partition's queues. */
+import type { Context } from '@opentelemetry/api';
 import type { RecordInput } from '@streambus/proto';
 import type { StreamBusError } from '../errors.js';
 import type { RecordMetadata } from '../records.js';
@@ -8,6 +9,8 @@ export interface Settlement {
   readonly resolve: (metadata: RecordMetadata) => void;
   readonly reject: (error: StreamBusError) => void;
   readonly epoch: number;
+  /** The OpenTelemetry context active at `send()`, when it held a span. */
+  readonly trace?: Context;
 }
 
 /** A record in a batch, with the callbacks of its delivery promise. */
@@ -30,6 +33,8 @@ export class ProducerBatch {
   attempts = 0;
   retryAtMs = 0;
   lastError: StreamBusError | undefined;
+  /** Contexts of traced records in it (the first is the send span's parent), at most traceLinksMax + 1. */
+  readonly traces: Context[] = [];
   constructor(readonly createdAtMs: number) {}
 }
 

@@ -9,7 +9,8 @@
 import { Acks, ErrorCode, encodeRecordBatch, RecordBatchError, type PartitionProduceResult } from '@streambus/proto';
 import { assert } from '../assert.js';
 import type { Cluster } from '../cluster/cluster.js';
-import { produceDeadlineMarginMs } from '../constants.js';
+import type { Context } from '@opentelemetry/api';
+import { produceDeadlineMarginMs, traceLinksMax } from '../constants.js';
 import {
   DeliveryTimeoutError,
   InvalidRequestError,
@@ -22,6 +23,7 @@ import { asStreamBusError, type RecordAccumulator } from './accumulator.js';
 import type { PartitionState, ProducerBatch, ProducerCounters } from './batch.js';
 import type { FlushTracker } from './flush-tracker.js';
 import { IdempotenceState } from './idempotence.js';
+import { messagingCall } from '../tracing.js';
 
 /** Batch compression. */
 export type CompressionMode = 'none' | 'gzip';
@@ -233,8 +235,16 @@ export class Sender {
         records: batch.encoded as Buffer,
       })),
     };
+    // One span for the request: child of its first traced record's context, linked to the others'.
+    const traces: Context[] = [];
+    let records = 0;
+    for (const { batch } of entries) {
+      records += batch.records.length;
+      for (const trace of batch.traces) if (traces.length <= traceLinksMax) traces.push(trace);
+    }
+    const trace = messagingCall('send', request.partitions, records, traces);
     // The broker answers REQUEST_TIMED_OUT after timeoutMs; the gRPC deadline leaves it room to.
-    this.cluster.call(brokerId, 'Produce', request, produceDeadlineMarginMs).then(
+    this.cluster.call(brokerId, 'Produce', request, produceDeadlineMarginMs, { trace }).then(
       (response) => {
         this.requestDone(brokerId);
         const results = new Map<string, PartitionProduceResult>();
