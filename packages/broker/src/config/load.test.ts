@@ -36,6 +36,11 @@ monitoring:
 security:
   tls_enabled: false
   auth_enabled: false
+tracing:
+  enabled: true
+  exporter: jaeger
+  endpoint: http://jaeger:14268/api/traces
+  sampling_rate: 0.1
 `;
 
 /** What else the seed's server.yaml sets: keys that would change nothing here. */
@@ -262,6 +267,44 @@ describe('one clear line per problem', () => {
     ]);
   });
 
+  it("takes seed 004's tracing block, and its STREAMBUS_TRACING_ variables", () => {
+    const { config } = resolve({ file: file(serverYaml) });
+    expect(config.tracing).toEqual({
+      enabled: true,
+      exporter: 'jaeger',
+      endpoint: 'http://jaeger:14268/api/traces',
+      samplingRatio: 0.1,
+    });
+    const fromEnv = resolve({
+      env: {
+        STREAMBUS_TRACING_ENABLED: 'true',
+        STREAMBUS_TRACING_EXPORTER: 'otlp',
+        STREAMBUS_TRACING_ENDPOINT: 'http://collector:4318',
+        STREAMBUS_TRACING_SAMPLING_RATE: '0',
+      },
+    });
+    expect(fromEnv.config.tracing).toEqual({
+      enabled: true,
+      exporter: 'otlp',
+      endpoint: 'http://collector:4318',
+      samplingRatio: 0,
+    });
+    expect(resolve({}).config.tracing).toEqual({ enabled: false, exporter: 'otlp', endpoint: '', samplingRatio: 0.1 });
+  });
+
+  it('bad tracing values', () => {
+    expect(
+      problemsOf({
+        file: file('tracing:\n  exporter: zipkin\n  endpoint: jaeger:14268\n'),
+        env: { STREAMBUS_TRACING_SAMPLING_RATE: '1.5' },
+      }),
+    ).toEqual([
+      'config error: tracing.exporter: "zipkin" is not one of otlp, jaeger (server.yaml line 2); set it to one of otlp, jaeger',
+      'config error: tracing.endpoint: "jaeger:14268" is not an http:// or https:// URL (server.yaml line 3); set it to an http:// or https:// URL, or empty',
+      'config error: STREAMBUS_TRACING_SAMPLING_RATE: 1.5 is outside 0..1; set it to a number from 0 to 1, like 0.1',
+    ]);
+  });
+
   it('missing id in peers', () => {
     expect(problemsOf({ flags: { id: '4', peers: '1=a:1,2=b:2,3=c:3' } })).toEqual([
       "config error: server.peers: this broker's id 4 (flag --id) is not in the peer list; add 4=HOST:PORT to the peers or fix the broker id",
@@ -330,7 +373,7 @@ describe('config dump', () => {
     const text = dumpConfig(loaded, { showOrigin: false });
     const reparsed = parse(text) as Record<string, Record<string, unknown>>;
     expect(reparsed['storage']?.['wal_sync']).toBe('periodic');
-    expect(Object.keys(reparsed)).toEqual(['server', 'storage', 'network', 'monitoring', 'raft']);
+    expect(Object.keys(reparsed)).toEqual(['server', 'storage', 'network', 'monitoring', 'raft', 'tracing']);
     for (const unsupported of unsupportedKeys) expect(text).not.toContain(unsupported.path.split('.').at(-1));
     const reloaded = resolve({ file: file(text) });
     expect(reloaded.config).toEqual(loaded.config);
