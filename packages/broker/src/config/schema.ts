@@ -5,7 +5,8 @@
  * `config dump`: no key is accepted that changes nothing. The environment variable of a key is derived from its path:
  * `STREAMBUS_` + the path after its section, upper-cased, dots as underscores
  * (`storage.wal_sync` -> STREAMBUS_WAL_SYNC, `storage.retention.max_age` ->
- * STREAMBUS_RETENTION_MAX_AGE, `raft.tick_ms` -> STREAMBUS_TICK_MS).
+ * STREAMBUS_RETENTION_MAX_AGE, `raft.tick_ms` -> STREAMBUS_TICK_MS), except where a key names
+ * its own (`tracing.enabled` -> STREAMBUS_TRACING_ENABLED, not STREAMBUS_ENABLED).
  */
 import { assert } from '@streambus/raft';
 import { levelTableFileBytesDefault, levelWriteBufferBytes } from '@streambus/storage';
