@@ -7,6 +7,8 @@
  * records, (3) the same with 1 KiB, (4) consume everything from the start.
  * The last line is `produce: N msg/s, p99 M ms` (N from phase 2, M from phase 1).
  */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +77,22 @@ function percentileMs(values: number[], p: number): number {
   return (sorted[index] as number) / 1000;
 }
 
+/** An OTLP/HTTP endpoint that reads every export request, counts it, and drops it. */
+async function startTraceSink(): Promise<{ url: string; server: Server; requests: number; bytes: number }> {
+  const sink = { url: '', server: createServer(), requests: 0, bytes: 0 };
+  sink.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    request.on('data', (chunk: Buffer) => (sink.bytes += chunk.byteLength));
+    request.on('end', () => {
+      sink.requests += 1;
+      response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => sink.server.listen(0, '127.0.0.1', resolve));
+  const address = sink.server.address() as AddressInfo;
+  sink.url = `http://127.0.0.1:${address.port}/v1/traces`;
+  return sink;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -91,10 +109,17 @@ async function main(): Promise<void> {
       'latency-only': { type: 'boolean', default: false },
       // Off: monitoring.metrics_enabled false (nothing fed, no /metrics); on: fed and scraped every second.
       metrics: { type: 'string', default: 'on' },
+      // off, or a sampling rate 0..1: brokers trace (tracing.enabled, exporter otlp) and export to a
+      // sink in this process that reads and drops every OTLP/HTTP request (counted in the summary).
+      tracing: { type: 'string', default: 'off' },
     },
   });
   const appendBeforePersist = values['append-before-persist'] !== 'off';
   const metricsOn = values.metrics !== 'off';
+  const tracingRate = values.tracing === 'off' ? undefined : Number(values.tracing);
+  if (tracingRate !== undefined && !(tracingRate >= 0 && tracingRate <= 1))
+    throw new Error(`--tracing must be off or a sampling rate from 0 to 1, got ${values.tracing}`);
+  const sink = tracingRate === undefined ? undefined : await startTraceSink();
   const durationMs = Number(values.seconds) * 1000;
   const partitions = Number(values.partitions);
   const producers = Number(values.producers);
@@ -103,7 +128,7 @@ async function main(): Promise<void> {
   const warmupMs = Number(values['warmup-seconds']) * 1000;
   const dir = await mkdtemp(join(tmpdir(), 'streambus-bench-'));
   log(
-    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}; append_before_persist ${appendBeforePersist}; metrics ${metricsOn ? 'on, scraped every 1 s' : 'off'}`,
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}; append_before_persist ${appendBeforePersist}; metrics ${metricsOn ? 'on, scraped every 1 s' : 'off'}; tracing ${tracingRate === undefined ? 'off' : `sampling ${tracingRate}, OTLP to a sink`}`,
   );
   const cluster = await TestCluster.create({
     size: 3,
@@ -113,6 +138,14 @@ async function main(): Promise<void> {
       STREAMBUS_WAL_SYNC: values['wal-sync'],
       STREAMBUS_APPEND_BEFORE_PERSIST: String(appendBeforePersist),
       STREAMBUS_METRICS_ENABLED: String(metricsOn),
+      ...(sink === undefined
+        ? {}
+        : {
+            STREAMBUS_TRACING_ENABLED: 'true',
+            STREAMBUS_TRACING_EXPORTER: 'otlp',
+            STREAMBUS_TRACING_ENDPOINT: sink.url,
+            STREAMBUS_TRACING_SAMPLING_RATE: String(tracingRate),
+          }),
     },
     onProgress: (line) => log(line),
   });
@@ -226,11 +259,16 @@ async function main(): Promise<void> {
     log(
       `  consume 100 B : ${Math.round(consumed / consumeSeconds)} msg/s, ${(consumedBytes / consumeSeconds / 1e6).toFixed(1)} MB/s (${consumed} records)`,
     );
+    if (sink !== undefined)
+      log(
+        `  traces: ${sink.requests} OTLP export requests, ${(sink.bytes / 1e6).toFixed(1)} MB (sampling ${tracingRate})`,
+      );
     console.log(
-      `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}`,
+      `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}, tracing ${tracingRate ?? 'off'}`,
     );
   } finally {
     clearInterval(scraper);
+    sink?.server.close();
     await cluster.stopAll();
     await rm(dir, { recursive: true, force: true });
   }
