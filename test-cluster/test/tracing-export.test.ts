@@ -11,11 +11,14 @@
  *   send <topic> (SDK) -> produce <topic> (the follower) -> forward <topic> -> produce <topic>
  *   (the leader) -> propose -> persist | replicate -> append -> persist | commit; ack at each broker
  *
- * with the messaging attributes on the SDK's and brokers' spans. Then the brokers start again with
+ * with the messaging attributes on the SDK's and brokers' spans. Produces sent at once share a
+ * group commit and frames: each has exactly one persist, one replicate per follower and one
+ * follower append and persist, its own or one that links to it. Then the brokers start again with
  * sampling_rate 0: produces through the SDK (without a sampled context) and straight to every
  * broker export nothing, while a produce whose caller did sample is still exported whole (the
  * sampler is parent-based), which shows the spans would have arrived had there been any.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +37,7 @@ import {
 import * as grpc from '@grpc/grpc-js';
 import { Admin, Producer } from '@streambus/client';
 import { Acks, createStreamBusRpcClient, encodeRecordBatch, ErrorCode, messagingAttributes } from '@streambus/proto';
+import type { StreamBusRpcClient } from '@streambus/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../src/index.js';
 import { TraceReceiver, type CollectedSpan } from './trace-receiver.js';
@@ -43,6 +47,8 @@ const topic = 'traced';
 const clientServiceName = 'tracing-export-test';
 /** Produces of the sampling-0 phase, per way of sending. */
 const unsampledProduces = 5;
+/** Traced produces sent at once, to share group commits and frames (fewer than spanLinksMax). */
+const concurrentProduces = 24;
 
 type ExporterName = 'jaeger' | 'otlp';
 
@@ -98,18 +104,38 @@ async function leaderSeenBy(address: string): Promise<number> {
 /** One produce of one record straight to `address`, with `traceparent` in its metadata when given. */
 async function produceTo(address: string, traceparent?: string): Promise<void> {
   const client = createStreamBusRpcClient(address);
-  const metadata = new grpc.Metadata();
-  if (traceparent !== undefined) metadata.set('traceparent', traceparent);
   try {
-    const records = encodeRecordBatch({ records: [{ key: null, value: Buffer.from('unsampled') }] });
-    const response = await client.Produce(
-      { acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions: [{ topic, partition: 0, records }] },
-      { deadlineMs: 15_000, metadata },
-    );
-    expect(response.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+    await produceOn(client, traceparent);
   } finally {
     client.close();
   }
+}
+
+async function produceOn(client: StreamBusRpcClient, traceparent?: string): Promise<void> {
+  const metadata = new grpc.Metadata();
+  if (traceparent !== undefined) metadata.set('traceparent', traceparent);
+  const records = encodeRecordBatch({ records: [{ key: null, value: Buffer.from('a record') }] });
+  const response = await client.Produce(
+    { acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions: [{ topic, partition: 0, records }] },
+    { deadlineMs: 15_000, metadata },
+  );
+  expect(response.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+}
+
+/** The spans named `name` on `broker` that stand for `span`: its children, and those linked to it. */
+function standingFor(
+  spans: readonly CollectedSpan[],
+  name: string,
+  broker: number,
+  span: CollectedSpan,
+): CollectedSpan[] {
+  return spans.filter(
+    (candidate) =>
+      candidate.name === name &&
+      brokerOf(candidate) === broker &&
+      ((candidate.traceId === span.traceId && candidate.parentSpanId === span.spanId) ||
+        candidate.links.some((link) => link.traceId === span.traceId && link.spanId === span.spanId)),
+  );
 }
 
 function brokerOf(span: CollectedSpan): number {
@@ -311,6 +337,60 @@ describe.each<ExporterName>(['jaeger', 'otlp'])('tracing through the %s exporter
     }
   });
 
+  it('produces that share a group commit or a frame are linked to its one span, not given copies', async () => {
+    const cluster = clusters[0] as TestCluster;
+    const admin = new Admin({ bootstrapServers: cluster.bootstrap.split(',') });
+    const partition = await admin.describeTopic(topic).finally(() => admin.close());
+    const leader = partition.partitions[0]?.leaderId ?? 0;
+    const followers = cluster.brokers.map((broker) => broker.id).filter((id) => id !== leader);
+    expect(followers).toHaveLength(2);
+    const client = createStreamBusRpcClient(cluster.brokers[leader - 1]?.listen ?? '');
+    const traceIds = Array.from({ length: concurrentProduces }, () => randomBytes(16).toString('hex'));
+    try {
+      // All at once on one channel: the leader proposes them in one or a few loop turns.
+      await Promise.all(
+        traceIds.map((traceId) => produceOn(client, `00-${traceId}-${randomBytes(8).toString('hex')}-01`)),
+      );
+    } finally {
+      client.close();
+    }
+    const proposes = (spans: readonly CollectedSpan[]): CollectedSpan[] =>
+      spans.filter((span) => span.name === 'propose' && traceIds.includes(span.traceId));
+    /** Each produce's persist, replicate per follower, and each follower's persist of its append: one span each. */
+    const covered = (spans: readonly CollectedSpan[]): boolean =>
+      proposes(spans).length === concurrentProduces &&
+      proposes(spans).every(
+        (propose) =>
+          standingFor(spans, 'persist', leader, propose).length === 1 &&
+          followers.every((follower) => {
+            const replicates = standingFor(spans, 'replicate', leader, propose).filter(
+              (span) => span.attributes['streambus.raft.follower.id'] === follower,
+            );
+            if (replicates.length !== 1) return false;
+            const appends = spans.filter(
+              (span) => span.name === 'append' && span.parentSpanId === (replicates[0] as CollectedSpan).spanId,
+            );
+            return (
+              appends.length === 1 && standingFor(spans, 'persist', follower, appends[0] as CollectedSpan).length === 1
+            );
+          }),
+      );
+    await receiver.waitFor(
+      `one persist, replicate and follower persist for each of ${concurrentProduces} produces`,
+      20_000,
+      covered,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const spans = receiver.spans();
+    expect(covered(spans), 'a produce got a second persist, replicate or append span later').toBe(true);
+    const persists = spans.filter(
+      (span) => span.name === 'persist' && brokerOf(span) === leader && traceIds.includes(span.traceId),
+    );
+    // Sent at once, they did share (one persist carried all 24 in every run so far): links were made.
+    expect(persists.length).toBeLessThan(concurrentProduces);
+    expect(persists.reduce((links, span) => links + span.links.length, 0)).toBeGreaterThan(0);
+  });
+
   it('exports nothing at sampling_rate 0, but what a sampled caller traced', async () => {
     const first = clusters[0] as TestCluster;
     // The spans of the first test go out before the brokers exit (the stop flushes them).
@@ -363,5 +443,10 @@ describe.each<ExporterName>(['jaeger', 'otlp'])('tracing through the %s exporter
     expect(receiver.failures).toEqual([]);
     expect(census(receiver.spans().filter((span) => span.traceId !== traceId))).toEqual([]);
     expect(receiver.trace(traceId).length).toBeGreaterThan(0);
+    // The collector took every export of both runs (each broker's log holds both): none failed or was dropped.
+    for (const broker of cluster.brokers) {
+      const log = await cluster.logTail(broker.id, 100_000);
+      expect(log.split('\n').filter((line) => line.includes('"msg":"tracing:'))).toEqual([]);
+    }
   });
 });
