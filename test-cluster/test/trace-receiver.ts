@@ -122,7 +122,7 @@ export class TraceReceiver {
       if (Date.now() >= deadline)
         throw new Error(
           `no ${what} within ${timeoutMs} ms; received ${this.collected.length} spans: ${this.collected
-            .map((span) => `${span.name}@${span.serviceName}`)
+            .map((span) => `${span.name}@${span.serviceName}${brokerSuffix(span)}`)
             .join(', ')}; failures: ${this.failed.join('; ') || 'none'}`,
         );
       await new Promise((resolve) => setTimeout(resolve, waitPollMs));
@@ -169,6 +169,12 @@ export class TraceReceiver {
       if (!response.headersSent) response.writeHead(400, { 'content-type': 'text/plain' }).end(message);
     }
   }
+}
+
+/** `/N` for a StreamBus broker's span (its `streambus.broker.id`), for failure messages. */
+function brokerSuffix(span: CollectedSpan): string {
+  const broker = span.attributes['streambus.broker.id'];
+  return broker === undefined ? '' : `/${String(broker)}`;
 }
 
 async function readBody(request: IncomingMessage): Promise<Buffer> {
