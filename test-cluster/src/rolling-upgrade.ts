@@ -277,7 +277,13 @@ async function countLost(bootstrap: string[], load: Load, partitions: number): P
   const consumer = new Consumer({ bootstrapServers: bootstrap, autoOffsetReset: 'earliest' });
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition })));
   const read = new Map<number, Map<number, string>>();
+  // Read up to the later of the high watermark and the last acknowledged offset: a leader elected
+  // just before ListOffsets may answer a high watermark that still lags its log (it is known only
+  // once the leader commits in its term), and a read that stops there would call the records past
+  // it lost. A record truly lost is never read, so the read runs to its deadline and counts it.
   const end = new Map(ends.map((answer) => [answer.partition, answer.offset]));
+  for (const [partition, offsets] of load.acknowledged)
+    for (const offset of offsets.keys()) end.set(partition, Math.max(end.get(partition) ?? 0, offset + 1));
   const done = (): boolean => [...end].every(([partition, offset]) => (read.get(partition)?.size ?? 0) >= offset);
   const deadline = Date.now() + stepMsMax;
   while (!done() && Date.now() < deadline) {
