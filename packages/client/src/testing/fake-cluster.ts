@@ -597,6 +597,14 @@ export class FakeStreamBusCluster {
       },
       ExportControllerState: (_call, callback) =>
         callback(makeCallError(ErrorCode.INVALID_REQUEST, 'the fake cluster has no controller state to export')),
+      // Consumer groups: the fake has no coordinator (the SDK's group tests run on real brokers).
+      FindCoordinator: noGroups,
+      ConsumerGroupHeartbeat: noGroups,
+      OffsetCommit: noGroups,
+      OffsetFetch: noGroups,
+      ListGroups: noGroups,
+      DescribeGroups: noGroups,
+      DeleteGroups: noGroups,
       FinalizeFeatureLevel: (call, callback) => {
         const level = call.request.level === 0 ? 2 : call.request.level;
         const brokers = [...this.ports.keys()].map((id) => this.fakeFeatures(id));
@@ -795,4 +803,9 @@ export class FakeStreamBusCluster {
     }
     return { ...base, errorCode: ErrorCode.NONE, highWatermark: p.highWatermark, records: Buffer.concat(chosen) };
   }
+}
+
+/** The answer of every consumer-group call of the fake: it has no group coordinator. */
+function noGroups(_call: unknown, callback: (error: Partial<grpc.StatusObject>) => void): void {
+  callback(makeCallError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the fake cluster has no group coordinator'));
 }
