@@ -5,6 +5,11 @@
  * Phases: (1) latency p50/p99 at 10,000 msg/s with 100 B records (first, on a fresh cluster whose
  * LevelDB is not yet busy compacting), (2) highest sustained acks=all throughput with 100 B
  * records, (3) the same with 1 KiB, (4) consume everything from the start.
+ * With `--groups`: (5) a group of 3 consumers reading bench-100 from the beginning (beside phase
+ * 4's one assigned consumer), and (6) rebalance time: while a producer writes 3,000 msg/s to a
+ * 6-partition topic, a third member joins a group of two and then leaves, 10 times each; each
+ * figure is the time from the join (or the leave's close) to every partition having delivered a
+ * record produced after it (median and max).
  * The last line is `produce: N msg/s, p99 M ms` (N from phase 2, M from phase 1).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,7 +17,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { Admin, Consumer } from '@streambus/client';
+import { Admin, Consumer, Producer } from '@streambus/client';
 import type { WorkerInput, WorkerMessage } from './bench-worker.js';
 import { TestCluster } from './cluster.js';
 
@@ -68,6 +73,132 @@ async function producePhase(
   };
 }
 
+/** Phase 5: three members of one group read `topic` from the beginning; records/s over all three. */
+async function groupConsumePhase(
+  bootstrap: string,
+  topic: string,
+  expected: number,
+): Promise<{ consumed: number; seconds: number }> {
+  log(`group consume: 3 members of group bench-g reading ${topic} from the beginning`);
+  const members = Array.from(
+    { length: 3 },
+    () =>
+      new Consumer({
+        bootstrapServers: bootstrap.split(','),
+        groupId: 'bench-g',
+        autoOffsetReset: 'earliest',
+        fetchMaxBytes: 64 * 1024 * 1024,
+      }),
+  );
+  for (const member of members) member.subscribe([topic]);
+  const started = performance.now();
+  let consumed = 0;
+  let lastLog = started;
+  let done = false;
+  await Promise.all(
+    members.map(async (member) => {
+      while (!done && performance.now() - started < 120_000) {
+        consumed += (await member.poll(200)).length;
+        if (consumed >= expected) done = true;
+        if (performance.now() - lastLog > 1000) {
+          log(
+            `group consume: ${consumed}/${expected} (${members.map((m) => m.assignment().length).join('/')} partitions)`,
+          );
+          lastLog = performance.now();
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(members.map((member) => member.close()));
+  return { consumed, seconds };
+}
+
+/**
+ * Phase 6: the time from a member joining (or leaving) a group of two to every partition of a
+ * 6-partition topic delivering a record produced after that moment, under a 3,000 msg/s producer.
+ */
+async function rebalancePhase(
+  bootstrap: string,
+  partitions: number,
+  rounds: number,
+): Promise<{ joinMs: number[]; leaveMs: number[] }> {
+  const topic = 'bench-rebalance';
+  const servers = bootstrap.split(',');
+  const admin = new Admin({ bootstrapServers: servers });
+  await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
+  await admin.close();
+  log(`rebalance: a third member joins and leaves a group of two, ${rounds} times, under 3000 msg/s`);
+  const producer = new Producer({ bootstrapServers: servers, lingerMs: 5 });
+  let producing = true;
+  const producerLoop = (async () => {
+    let i = 0;
+    while (producing) {
+      for (let j = 0; j < 30; j++, i++)
+        void producer.send({ topic, partition: i % partitions, value: 'x' }).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  /** Per partition: the latest record timestamp any member received. */
+  const latest = new Array<number>(partitions).fill(0);
+  interface Running {
+    readonly consumer: Consumer;
+    stop: boolean;
+    loop: Promise<void>;
+  }
+  const start = (): Running => {
+    const consumer = new Consumer({ bootstrapServers: servers, groupId: 'bench-rebalance', autoOffsetReset: 'latest' });
+    consumer.subscribe([topic]);
+    const running: Running = { consumer, stop: false, loop: Promise.resolve() };
+    running.loop = (async () => {
+      while (!running.stop)
+        for (const record of await consumer.poll(100))
+          latest[record.partition] = Math.max(latest[record.partition] ?? 0, record.timestamp);
+    })();
+    return running;
+  };
+  const stop = async (running: Running): Promise<void> => {
+    running.stop = true;
+    await running.loop;
+    await running.consumer.close();
+  };
+  /** Waits until every partition delivered a record stamped at or after `fromMs`; the wait in ms. */
+  const caughtUp = async (fromMs: number): Promise<number> => {
+    const deadline = Date.now() + 60_000;
+    while (latest.some((t) => t < fromMs) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    return Date.now() - fromMs;
+  };
+  const base = [start(), start()];
+  const joinMs: number[] = [];
+  const leaveMs: number[] = [];
+  try {
+    await caughtUp(Date.now());
+    for (let round = 0; round < rounds; round++) {
+      const joinedAt = Date.now();
+      const third = start();
+      joinMs.push(await caughtUp(joinedAt));
+      // Let the group settle (the third member owns its share) before it leaves.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const leftAt = Date.now();
+      await stop(third);
+      leaveMs.push(await caughtUp(leftAt));
+      log(`rebalance round ${round + 1}: join ${joinMs.at(-1)} ms, leave ${leaveMs.at(-1)} ms`);
+    }
+  } finally {
+    producing = false;
+    await producerLoop;
+    for (const running of base) await stop(running);
+    await producer.close();
+  }
+  return { joinMs, leaveMs };
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
 function percentileMs(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -91,6 +222,8 @@ async function main(): Promise<void> {
       'latency-only': { type: 'boolean', default: false },
       // Off: monitoring.metrics_enabled false (nothing fed, no /metrics); on: fed and scraped every second.
       metrics: { type: 'string', default: 'on' },
+      // Consumer group phases: 3 members reading 6 partitions, and rebalance times (adds about a minute).
+      groups: { type: 'boolean', default: false },
     },
   });
   const appendBeforePersist = values['append-before-persist'] !== 'off';
@@ -208,6 +341,8 @@ async function main(): Promise<void> {
     }
     const consumeSeconds = (performance.now() - consumeStarted) / 1000;
     await consumer.close();
+    const group = values.groups ? await groupConsumePhase(bootstrap, 'bench-100', small.acked) : undefined;
+    const rebalance = values.groups ? await rebalancePhase(bootstrap, partitions, 10) : undefined;
 
     const rateOf = (result: PhaseResult): number => Math.round(result.acked / result.seconds);
     const mbOf = (result: PhaseResult, bytes: number): string =>
@@ -226,6 +361,14 @@ async function main(): Promise<void> {
     log(
       `  consume 100 B : ${Math.round(consumed / consumeSeconds)} msg/s, ${(consumedBytes / consumeSeconds / 1e6).toFixed(1)} MB/s (${consumed} records)`,
     );
+    if (group !== undefined)
+      log(
+        `  group consume : ${Math.round(group.consumed / group.seconds)} msg/s (3 members of one group, ${partitions} partitions, ${group.consumed} records)`,
+      );
+    if (rebalance !== undefined)
+      log(
+        `  rebalance     : member joins: median ${medianOf(rebalance.joinMs)} ms, max ${Math.max(...rebalance.joinMs)} ms; member leaves: median ${medianOf(rebalance.leaveMs)} ms, max ${Math.max(...rebalance.leaveMs)} ms (until every partition delivers a record produced after it; 10 each)`,
+      );
     console.log(
       `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}`,
     );
