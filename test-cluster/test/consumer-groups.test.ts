@@ -7,7 +7,8 @@
  *  2. the SDK: members join and leave while a producer runs; every acknowledged record is
  *     processed at least once, and no partition has two owners at the same time (the assigned
  *     and revoked callbacks, timestamped, give each owner's interval).
- * The brokers run with a 6 s group session timeout so that the killed member is removed quickly.
+ * The brokers run with a 6 s group session timeout and 500 ms heartbeats, so that the killed member
+ * is removed quickly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import { Admin, Consumer, Producer, type TopicPartition } from '@streambus/clien
 import { TestCluster, brokerBinPath } from '../src/index.js';
 import { runStreambus } from './helpers.js';
 
-const sessionTimeout = '6s';
+const sessionTimeoutMs = 6_000;
 let cluster: TestCluster | undefined;
 let dir: string | undefined;
 
@@ -88,8 +89,10 @@ describe('consumer groups on real brokers', () => {
       size: 3,
       dataDir: dir,
       logLevel: 'warn',
-      // groups.session_timeout_ms (STREAMBUS_ + the key after its section).
-      env: { STREAMBUS_SESSION_TIMEOUT_MS: sessionTimeout },
+      env: {
+        STREAMBUS_GROUPS_SESSION_TIMEOUT_MS: String(sessionTimeoutMs),
+        STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: '500',
+      },
     });
     await cluster.startAll(60_000);
   }, 90_000);
