@@ -106,23 +106,46 @@ describe('consumer groups on real brokers', () => {
     const procs: ConsumeProcess[] = [];
     try {
       await admin.createTopic({ name: 'cg', partitions: 6, replicationFactor: 3 });
-      await produce('cg', 0, 5_000);
       for (let i = 0; i < 3; i++) procs.push(startConsume('cg', 'g'));
+      const report = (): string =>
+        procs.map((p, i) => `consumer ${i}: ${p.printed.length} printed, stderr: ${p.stderr.slice(-500)}`).join('; ');
       const distinct = (list: readonly ConsumeProcess[]): Set<string> =>
         new Set(list.flatMap((p) => p.printed.map((r) => r.value)));
-      // Mid-way: all three own partitions and have printed some of the first half.
+      // The three share the partitions before the first record exists, so that each prints some.
+      await waitFor(
+        'three members, each owning partitions',
+        async () => {
+          const described = await runStreambus(['consumer-groups', 'describe', 'g', '--json'], {
+            bootstrap: bootstrap(),
+          });
+          if (described.code !== 0) return false;
+          const doc = JSON.parse(described.stdout) as { members: { assignment: unknown[] }[] };
+          return doc.members.length === 3 && doc.members.every((m) => m.assignment.length > 0);
+        },
+        60_000,
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}; ${report()}`);
+      });
+      await produce('cg', 0, 5_000);
+      // Mid-way: all three printed some of the first half.
       await waitFor(
         'the three members to print records',
         () => procs.every((p) => p.printed.length > 0) && distinct(procs).size >= 2_500,
         60_000,
-      );
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}; ${report()}`);
+      });
       const [victim, ...survivors] = procs as [ConsumeProcess, ...ConsumeProcess[]];
       const victimPartitions = new Set(victim.printed.map((r) => r.partition));
       const killedAt = victim.printed.length;
       victim.child.kill('SIGKILL');
       await victim.exited;
       await produce('cg', 5_000, 5_000);
-      await waitFor('every record printed at least once', () => distinct(procs).size >= 10_000, 120_000);
+      await waitFor('every record printed at least once', () => distinct(procs).size >= 10_000, 120_000).catch(
+        (error: unknown) => {
+          throw new Error(`${String(error)}; ${distinct(procs).size} distinct; ${report()}`);
+        },
+      );
       expect(victim.printed.length).toBe(killedAt);
       const takenOver = new Set(survivors.flatMap((p) => p.printed.map((r) => r.partition)));
       for (const partition of victimPartitions) expect(takenOver.has(partition)).toBe(true);
