@@ -14,6 +14,7 @@ import {
   InvalidConfigError,
   NonEmptyGroupError,
   GroupIdNotFoundError,
+  GroupMaxSizeReachedError,
   Producer,
   type ConsumerOptions,
   type ConsumerRecord,
@@ -195,6 +196,49 @@ describe('Consumer in a group (fake coordinator)', () => {
     expect(more?.map((r) => `${r.partition}@${r.offset}`)).toEqual(['0@0', '0@1', '0@2']);
     expect(() => new Consumer({ bootstrapServers: ['a:1'], groupId: 'bad id' })).toThrow(InvalidConfigError);
     expect(() => new Consumer({ bootstrapServers: ['a:1'] }).subscribe(['t'])).toThrow(InvalidConfigError);
+  });
+
+  it('a membership error that is not retriable is thrown by poll; commitAsync reports to its callback', async () => {
+    cluster.failCalls('ConsumerGroupHeartbeat', { kind: 'error', code: ErrorCode.GROUP_MAX_SIZE_REACHED });
+    const a = consumer();
+    a.subscribe(['t']);
+    await expect(pollAll([a], () => false, 2_000)).rejects.toBeInstanceOf(GroupMaxSizeReachedError);
+    const b = consumer({ groupId: 'other' });
+    b.assign([{ topic: 't', partition: 0 }]);
+    b.seek({ topic: 't', partition: 0 }, 0);
+    const outcome = await new Promise<Error | undefined>((resolve) => b.commitAsync(undefined, resolve));
+    // A consumer that only assigns commits as an admin tool: accepted while the group has no members.
+    expect(outcome).toBeUndefined();
+    expect(cluster.groups.committedOffset('other', 't', 0)).toBe(0);
+  });
+
+  it('no successful heartbeat for sessionTimeoutMs: the partitions are lost, then the member joins again', async () => {
+    await produce('t', 4, 1);
+    const lost: string[][] = [];
+    const a = consumer({ sessionTimeoutMs: 300, onPartitionsLost: (tps) => void lost.push(names(tps)) });
+    a.subscribe(['t']);
+    await pollAll([a], (seen) => (seen[0]?.length ?? 0) >= 4);
+    const memberId = a.memberId();
+    cluster.failCalls(
+      'ConsumerGroupHeartbeat',
+      ...Array.from({ length: 30 }, () => ({ kind: 'error' as const, code: ErrorCode.BROKER_NOT_AVAILABLE })),
+    );
+    await pollAll([a], () => lost.length > 0, 5_000);
+    expect(lost).toEqual([['t/0', 't/1', 't/2', 't/3']]);
+    // The coordinator's own session timeout removes the silent member; then the partitions are free.
+    cluster.groups.expireMember('g', memberId);
+    await pollAll([a], () => a.assignment().length === 4, 5_000);
+    expect(a.assignment()).toHaveLength(4);
+  });
+
+  it('a static member leaves with epoch -2 on close', async () => {
+    const a = consumer({ groupInstanceId: 'pod-0' });
+    a.subscribe(['t']);
+    await pollAll([a], () => a.assignment().length === 4);
+    const memberId = a.memberId();
+    await a.close();
+    expect(cluster.groups.leaves).toEqual([{ groupId: 'g', memberId, memberEpoch: -2 }]);
+    expect(cluster.groups.ownership('g').size).toBe(0);
   });
 
   it('subscribes by pattern', async () => {

@@ -95,6 +95,8 @@ function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): bo
 }
 
 export class FakeGroupCoordinator {
+  /** Every leave heartbeat received (epoch -1 or -2), for assertions. */
+  readonly leaves: { groupId: string; memberId: string; memberEpoch: number }[] = [];
   private readonly groups = new Map<string, FakeGroup>();
   private readonly heartbeatIntervalMs: number;
   private readonly sessionTimeoutMs: number;
@@ -139,6 +141,7 @@ export class FakeGroupCoordinator {
     const group = this.group(request.groupId);
     this.expire(group);
     if (request.memberEpoch === -1 || request.memberEpoch === -2) {
+      this.leaves.push({ groupId: request.groupId, memberId: request.memberId, memberEpoch: request.memberEpoch });
       if (group.members.delete(request.memberId)) this.bump(group);
       return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', assignment: null };
     }
