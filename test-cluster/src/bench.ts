@@ -98,7 +98,9 @@ async function groupConsumePhase(
   await Promise.all(
     members.map(async (member) => {
       while (!done && performance.now() - started < 120_000) {
-        consumed += (await member.poll(200)).length;
+        // Read the count after the await: `consumed += await ...` would add to a stale total.
+        const records = await member.poll(200);
+        consumed += records.length;
         if (consumed >= expected) done = true;
         if (performance.now() - lastLog > 1000) {
           log(
