@@ -5,6 +5,7 @@ import type {
   ConsumerGroupHeartbeatRequest,
   ConsumerGroupHeartbeatResponse,
   OffsetCommitRequest,
+  OwnedPartitions,
   StreamBusRpcClient,
 } from '@streambus/proto';
 import type { InProcessCluster } from '../../src/testing/index.js';
@@ -145,7 +146,7 @@ export class GroupClients {
     if (response.errorCode !== ErrorCode.NONE) throw new Error(`join ${groupId}: ${response.errorMessage}`);
     let owned = response.assignment ?? null;
     const deadline = Date.now() + 20_000;
-    for (;;) {
+    while (Date.now() < deadline) {
       response = await this.heartbeat({
         groupId,
         memberId: response.memberId,
@@ -153,11 +154,26 @@ export class GroupClients {
         ...(owned === null ? {} : { owned }),
       });
       if (response.errorCode !== ErrorCode.NONE) throw new Error(`heartbeat ${groupId}: ${response.errorMessage}`);
-      if (response.assignment !== null && response.assignment !== undefined) owned = response.assignment;
-      else if (owned !== null && owned.topicPartitions.length > 0) break;
-      if (Date.now() > deadline) break;
+      const assignment = response.assignment ?? null;
+      // Done once what it owns is what it is given (an answer without an assignment: unchanged).
+      if (
+        owned !== null &&
+        owned.topicPartitions.length > 0 &&
+        (assignment === null || sameAssignment(assignment, owned))
+      )
+        break;
+      if (assignment !== null) owned = assignment;
       await sleep(50);
     }
     return { memberId: response.memberId, memberEpoch: response.memberEpoch };
   }
+}
+
+function sameAssignment(a: OwnedPartitions, b: OwnedPartitions): boolean {
+  const flat = (owned: OwnedPartitions): string =>
+    owned.topicPartitions
+      .flatMap((tp) => tp.partitions.map((partition) => `${tp.topic}/${partition}`))
+      .sort()
+      .join(',');
+  return flat(a) === flat(b);
 }

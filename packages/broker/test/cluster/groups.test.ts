@@ -21,16 +21,14 @@ describe('consumer groups on a cluster', () => {
     cluster = await InProcessCluster.start({ size: 3, metrics: true });
     clients = new GroupClients(cluster);
     await cluster.waitReady(30_000);
-    const created = await clients
-      .get(1)
-      .CreateTopics(
-        {
-          topics: [{ name: topic, partitions: 2, replicationFactor: 3, configs: {} }],
-          timeoutMs: 10_000,
-          validateOnly: false,
-        },
-        call,
-      );
+    const created = await clients.get(1).CreateTopics(
+      {
+        topics: [{ name: topic, partitions: 2, replicationFactor: 3, configs: {} }],
+        timeoutMs: 10_000,
+        validateOnly: false,
+      },
+      call,
+    );
     expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
   });
 
@@ -51,16 +49,14 @@ describe('consumer groups on a cluster', () => {
   });
 
   it('refuses internal topics to users: create, delete, produce', async () => {
-    const created = await clients
-      .get(1)
-      .CreateTopics(
-        {
-          topics: [{ name: '__mine', partitions: 1, replicationFactor: 1, configs: {} }],
-          timeoutMs: 5_000,
-          validateOnly: false,
-        },
-        call,
-      );
+    const created = await clients.get(1).CreateTopics(
+      {
+        topics: [{ name: '__mine', partitions: 1, replicationFactor: 1, configs: {} }],
+        timeoutMs: 5_000,
+        validateOnly: false,
+      },
+      call,
+    );
     expect(created.topics[0]?.errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect(created.topics[0]?.errorMessage).toMatch(/internal/);
     const deleted = await clients.get(1).DeleteTopics({ topics: [offsetsTopicName], timeoutMs: 5_000 }, call);
