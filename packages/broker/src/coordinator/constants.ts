@@ -28,6 +28,17 @@ export const loadReadBytesMax = 1024 * 1024;
 export const loadPollMs = 20;
 /** The log is compacted once it holds more than 2x the last checkpoint's records plus this many. */
 export const compactionSlackRecords = 10_000;
+/**
+ * Key of the broker's own checkpoint marker, the last record of every checkpoint append: its value
+ * (8 bytes, big-endian) counts the checkpoint's records before it, so every replica finds where
+ * the checkpoint starts (marker offset minus that count) and may cut its log below it. The 0xff
+ * first byte is reserved: group records start with their version byte (0).
+ */
+export const checkpointMarkerKey: Buffer = Buffer.concat([Buffer.from([0xff]), Buffer.from('streambus.checkpoint')]);
+/** How often replicas that do not lead an offsets partition look for new checkpoint markers in their log. */
+export const checkpointFollowMs = 5_000;
+/** Bytes of its log one such look reads at most per partition (it goes on from there the next time). */
+export const checkpointFollowBytesMax = 4 * 1024 * 1024;
 /** Group ids per FindCoordinator / DescribeGroups / DeleteGroups request (groups.proto). */
 export const groupIdsPerRequestMax = 1000;
 /** Group id length bound (groups.proto: 1..249 chars of [a-zA-Z0-9._-]). */

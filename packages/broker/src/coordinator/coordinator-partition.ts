@@ -11,9 +11,10 @@
  * of the log is applied (a timed-out batch that commits after all is then replayed too).
  *
  * Compaction: when the log holds more than twice the records of the last checkpoint plus
- * compactionSlackRecords, the shard's live records (checkpointRecords) are appended, and once
- * committed the log is cut below the first of them: replay from the new log start rebuilds the
- * same state.
+ * compactionSlackRecords, the shard's live records (checkpointRecords) are appended, followed by
+ * a marker record that counts them, and once committed the log is cut below the first of them:
+ * replay from the new log start rebuilds the same state. Replicas that do not lead the partition
+ * cut theirs when they find the marker (CheckpointFollower).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, decodeRecordBatch, encodeRecordBatch, errorCodeName } from '@streambus/proto';
@@ -26,6 +27,7 @@ import {
   appendBatchBytesMax,
   appendTimeoutMs,
   callsPerAppendMax,
+  checkpointMarkerKey,
   compactionSlackRecords,
   coordinatorPendingCallsMax,
   loadPollMs,
@@ -271,10 +273,11 @@ export class CoordinatorPartition<R> {
         for (const record of batch.records) {
           if (record.offset < offset) continue;
           if (record.key === null) throw new Error(`record at offset ${record.offset} has no key: not a group record`);
+          records++;
+          if (isCheckpointMarker(record.key)) continue;
           shard.replay(
             this.options.kit.decode(asBuffer(record.key), record.value === null ? null : asBuffer(record.value)),
           );
-          records++;
         }
         offset = Math.max(offset, batch.header.lastOffset + 1);
       }
@@ -300,20 +303,22 @@ export class CoordinatorPartition<R> {
         const nowMs = this.nowMs();
         const records: R[] = [];
         for (const pending of calls) for (const record of pending.execute(shard, nowMs)) records.push(record);
-        if (records.length === 0) {
+        if (records.length === 0 && calls[0]?.kind !== 'checkpoint') {
           for (const pending of calls) pending.succeed();
           continue;
         }
-        const appended = await this.append(records, nowMs);
+        const checkpoint = calls.length === 1 && calls[0]?.kind === 'checkpoint';
+        const appended = await this.append(records, nowMs, checkpoint);
         if (!appended.ok) {
           for (const pending of calls) pending.fail(appended);
           this.rebuild(appended);
           return;
         }
         this.recordsInLog += records.length;
-        if (calls.length === 1 && calls[0]?.kind === 'checkpoint') {
-          this.checkpointSize = records.length;
-          this.recordsInLog = records.length;
+        if (checkpoint) {
+          // The checkpoint and its marker are all the log needs from here on.
+          this.checkpointSize = records.length + 1;
+          this.recordsInLog = records.length + 1;
           this.cut(appended.baseOffset);
         }
         for (const pending of calls) pending.succeed();
@@ -332,35 +337,25 @@ export class CoordinatorPartition<R> {
     return this.queue.splice(0, count);
   }
 
-  /** Appends the records in order, as few batches as the bounds allow; the first batch's base offset. */
-  private async append(records: readonly R[], nowMs: number): Promise<{ ok: true; baseOffset: number } | CallFailure> {
+  /**
+   * Appends the records in order, as few batches as the bounds allow (a checkpoint's end with its
+   * marker); the first batch's base offset.
+   */
+  private async append(
+    records: readonly R[],
+    nowMs: number,
+    checkpoint: boolean,
+  ): Promise<{ ok: true; baseOffset: number } | CallFailure> {
     let baseOffset = -1;
-    for (const batch of this.encodeBatches(records, nowMs)) {
+    const encoded = records.map((record) => this.options.kit.encode(record));
+    if (checkpoint) encoded.push({ key: checkpointMarkerKey, value: checkpointMarkerValue(records.length) });
+    for (const batch of encodeBatches(encoded, nowMs)) {
       const outcome = await this.options.replica.produce(batch, 'all', appendTimeoutMs);
       if (outcome.errorCode !== ErrorCode.NONE) return this.appendFailure(outcome);
       if (baseOffset < 0) baseOffset = outcome.baseOffset;
     }
     assert(baseOffset >= 0, 'an append of records has an offset');
     return { ok: true, baseOffset };
-  }
-
-  private encodeBatches(records: readonly R[], nowMs: number): Buffer[] {
-    const batches: Buffer[] = [];
-    let current: { key: Buffer; value: Buffer | null; timestamp: number }[] = [];
-    let bytes = 0;
-    for (const record of records) {
-      const { key, value } = this.options.kit.encode(record);
-      const size = key.byteLength + (value?.byteLength ?? 0);
-      if (current.length > 0 && (bytes + size > appendBatchBytesMax || current.length >= recordsPerAppendBatchMax)) {
-        batches.push(encodeRecordBatch({ records: current }));
-        current = [];
-        bytes = 0;
-      }
-      current.push({ key, value, timestamp: nowMs });
-      bytes += size;
-    }
-    if (current.length > 0) batches.push(encodeRecordBatch({ records: current }));
-    return batches;
   }
 
   private appendFailure(outcome: ProduceOutcome): CallFailure {
@@ -459,4 +454,42 @@ export function failure(errorCode: ErrorCode, errorMessage: string, leaderId: No
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Record batches of `records` in order, each within the append bounds. */
+function encodeBatches(records: readonly { key: Buffer; value: Buffer | null }[], nowMs: number): Buffer[] {
+  const batches: Buffer[] = [];
+  let current: { key: Buffer; value: Buffer | null; timestamp: number }[] = [];
+  let bytes = 0;
+  for (const { key, value } of records) {
+    const size = key.byteLength + (value?.byteLength ?? 0);
+    if (current.length > 0 && (bytes + size > appendBatchBytesMax || current.length >= recordsPerAppendBatchMax)) {
+      batches.push(encodeRecordBatch({ records: current }));
+      current = [];
+      bytes = 0;
+    }
+    current.push({ key, value, timestamp: nowMs });
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(encodeRecordBatch({ records: current }));
+  return batches;
+}
+
+/** True for the key of a checkpoint marker (the broker's record, never a group record). */
+export function isCheckpointMarker(key: Uint8Array): boolean {
+  return Buffer.compare(asBuffer(key), checkpointMarkerKey) === 0;
+}
+
+/** The value of a checkpoint marker: how many checkpoint records precede it. */
+function checkpointMarkerValue(recordsBefore: number): Buffer {
+  const value = Buffer.alloc(8);
+  value.writeBigUInt64BE(BigInt(recordsBefore));
+  return value;
+}
+
+/** Where the checkpoint that a marker at `markerOffset` ends begins; null for a value that is not a marker's. */
+export function checkpointStart(markerOffset: number, value: Uint8Array | null): number | null {
+  if (value === null || value.byteLength !== 8) return null;
+  const recordsBefore = Number(asBuffer(value).readBigUInt64BE());
+  return recordsBefore <= markerOffset ? markerOffset - recordsBefore : null;
 }

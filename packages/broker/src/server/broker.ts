@@ -84,7 +84,13 @@ import { ScrubRepair } from './scrub-repair.js';
 import { ControllerRegistration } from './controller-registration.js';
 import { PartitionReporter } from './partition-reporter.js';
 import { reconfigureIntervalMs } from './constants.js';
-import { coordinatorTickMs, offsetsTopicCheckMs, offsetsTopicName } from '../coordinator/constants.js';
+import { CheckpointFollower } from '../coordinator/checkpoint-follower.js';
+import {
+  checkpointFollowMs,
+  coordinatorTickMs,
+  offsetsTopicCheckMs,
+  offsetsTopicName,
+} from '../coordinator/constants.js';
 import { GroupCoordinators } from '../coordinator/group-coordinators.js';
 import { sampleGroupGauges } from '../coordinator/group-lag.js';
 import type { LagView } from '../coordinator/group-lag.js';
@@ -144,6 +150,7 @@ export class Broker {
   private readonly features: FeatureLevels;
   private readonly sampler: MetricsSampler;
   private readonly offsetsTopic: OffsetsTopicCreator;
+  private readonly checkpointFollower: CheckpointFollower;
   /** The coordinators of the __consumer_offsets partitions this broker leads (tests read them). */
   readonly coordinators: GroupCoordinators<GroupShardRecord>;
   private readonly healthRegistry: HealthRegistry | undefined;
@@ -276,6 +283,15 @@ export class Broker {
         defaultAssignor: config.groups.defaultAssignor,
       },
       topics,
+      cutBelow: (groupId, offset) => this.retention.cutBelow(groupId, offset),
+      logger: componentLogger(this.logger, 'groups'),
+    });
+    this.checkpointFollower = new CheckpointFollower({
+      offsetsPartitions: () => controllerState().topic(offsetsTopicName)?.groupIds ?? [],
+      follows: (groupId) => this.host.hasGroup(groupId) && !this.host.isLeader(groupId),
+      replica: (groupId) => this.lifecycle.replicas.get(groupId),
+      readBatches: (groupId, fromOffset, bytesMax, indexMaxInclusive) =>
+        store.readBatches(groupId, fromOffset, bytesMax, indexMaxInclusive),
       cutBelow: (groupId, offset) => this.retention.cutBelow(groupId, offset),
       logger: componentLogger(this.logger, 'groups'),
     });
@@ -514,6 +530,7 @@ export class Broker {
     this.every(scrubIntervalMs, () => this.scrubRepair.scrub());
     this.every(offsetsTopicCheckMs, () => this.offsetsTopic.check());
     this.every(coordinatorTickMs, () => this.coordinators.tick());
+    this.every(checkpointFollowMs, () => this.checkpointFollower.run());
     void this.registration.run();
   }
 

@@ -18,10 +18,11 @@ const topic = 'events';
 const wide = 'wide';
 const widePartitions = 10;
 
-async function until(what: string, check: () => boolean, waitMs = 20_000): Promise<void> {
+async function until(what: string, check: () => boolean, waitMs = 20_000, state?: () => string): Promise<void> {
   const deadline = Date.now() + waitMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${state === undefined ? '' : `: ${state()}`}`);
     await sleep(20);
   }
 }
@@ -130,6 +131,19 @@ describe('group coordinators across leadership changes', () => {
     const coordinatorBroker = leader()!;
     await until('the checkpoint and the cut', () => coordinatorBroker.replica(offsetsGroupId).logStartOffset() > 0);
     expect(coordinatorBroker.coordinators.partition(target)?.logRecords).toBeLessThan(records / 2);
+    // The followers find the checkpoint's marker in their logs and cut theirs too (every 5 s).
+    const cutAt = coordinatorBroker.replica(offsetsGroupId).logStartOffset();
+    const followers = cluster
+      .running()
+      .filter((broker) => broker !== coordinatorBroker && broker.host.hasGroup(offsetsGroupId));
+    expect(followers).toHaveLength(2);
+    await until(
+      `the followers cut too (${cutAt})`,
+      () => followers.every((broker) => broker.replica(offsetsGroupId).logStartOffset() === cutAt),
+      15_000,
+      () =>
+        followers.map((broker) => `${broker.nodeId}: ${broker.replica(offsetsGroupId).logStartOffset()}`).join(', '),
+    );
 
     // Leadership away and back: the coordinator loads again from its own (cut) log.
     const other = cluster
