@@ -8,8 +8,9 @@
  * With `--groups`: (5) a group of 3 consumers reading bench-100 from the beginning (beside phase
  * 4's one assigned consumer), and (6) rebalance time: while a producer writes 3,000 msg/s to a
  * 6-partition topic, a third member joins a group of two and then leaves, 10 times each; each
- * figure is the time from the join (or the leave's close) to every partition having delivered a
- * record produced after it (median and max).
+ * figure is the time from the join (or the start of the leaver's close) until the new assignment
+ * is in effect and every partition delivered a record produced after its new owner got it
+ * (median and max). Members that give partitions up learn of it at their next heartbeat.
  * The last line is `produce: N msg/s, p99 M ms` (N from phase 2, M from phase 1).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -141,34 +142,53 @@ async function rebalancePhase(
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   })();
-  /** Per partition: the latest record timestamp any member received. */
+  /** Per partition: the latest record timestamp its owner received, and when it was last assigned. */
   const latest = new Array<number>(partitions).fill(0);
+  const assignedAt = new Array<number>(partitions).fill(0);
   interface Running {
     readonly consumer: Consumer;
     stop: boolean;
     loop: Promise<void>;
   }
+  const running = new Set<Running>();
   const start = (): Running => {
-    const consumer = new Consumer({ bootstrapServers: servers, groupId: 'bench-rebalance', autoOffsetReset: 'latest' });
+    const consumer = new Consumer({
+      bootstrapServers: servers,
+      groupId: 'bench-rebalance',
+      autoOffsetReset: 'latest',
+      onPartitionsAssigned: (tps) => {
+        for (const tp of tps) assignedAt[tp.partition] = Date.now();
+      },
+    });
     consumer.subscribe([topic]);
-    const running: Running = { consumer, stop: false, loop: Promise.resolve() };
-    running.loop = (async () => {
-      while (!running.stop)
+    const member: Running = { consumer, stop: false, loop: Promise.resolve() };
+    member.loop = (async () => {
+      while (!member.stop)
         for (const record of await consumer.poll(100))
           latest[record.partition] = Math.max(latest[record.partition] ?? 0, record.timestamp);
     })();
-    return running;
+    running.add(member);
+    return member;
   };
-  const stop = async (running: Running): Promise<void> => {
-    running.stop = true;
-    await running.loop;
-    await running.consumer.close();
+  const stop = async (member: Running): Promise<void> => {
+    running.delete(member);
+    member.stop = true;
+    await member.loop;
+    await member.consumer.close();
   };
-  /** Waits until every partition delivered a record stamped at or after `fromMs`; the wait in ms. */
-  const caughtUp = async (fromMs: number): Promise<number> => {
+  /**
+   * Waits until the new assignment is in effect (the running members own every partition between
+   * them, and `joiner`, if any, owns some) and every partition delivered a record stamped after
+   * both `fromMs` and its latest assignment; the wait in ms. The members that give partitions up
+   * learn of it at their next heartbeat (groups.heartbeat_interval_ms, 5 s by default).
+   */
+  const caughtUp = async (fromMs: number, joiner?: Running): Promise<number> => {
     const deadline = Date.now() + 60_000;
-    while (latest.some((t) => t < fromMs) && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    const settled = (): boolean =>
+      [...running].reduce((sum, m) => sum + m.consumer.assignment().length, 0) === partitions &&
+      (joiner === undefined || joiner.consumer.assignment().length > 0) &&
+      latest.every((t, p) => t >= Math.max(fromMs, assignedAt[p] ?? 0));
+    while (!settled() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     return Date.now() - fromMs;
   };
   const base = [start(), start()];
@@ -179,7 +199,7 @@ async function rebalancePhase(
     for (let round = 0; round < rounds; round++) {
       const joinedAt = Date.now();
       const third = start();
-      joinMs.push(await caughtUp(joinedAt));
+      joinMs.push(await caughtUp(joinedAt, third));
       // Let the group settle (the third member owns its share) before it leaves.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       const leftAt = Date.now();
@@ -226,6 +246,8 @@ async function main(): Promise<void> {
       metrics: { type: 'string', default: 'on' },
       // Consumer group phases: 3 members reading 6 partitions, and rebalance times (adds about a minute).
       groups: { type: 'boolean', default: false },
+      // groups.heartbeat_interval_ms of the brokers (empty: their default, 5000): it bounds how fast members learn of a rebalance.
+      'group-heartbeat-ms': { type: 'string', default: '' },
     },
   });
   const appendBeforePersist = values['append-before-persist'] !== 'off';
@@ -248,6 +270,9 @@ async function main(): Promise<void> {
       STREAMBUS_WAL_SYNC: values['wal-sync'],
       STREAMBUS_APPEND_BEFORE_PERSIST: String(appendBeforePersist),
       STREAMBUS_METRICS_ENABLED: String(metricsOn),
+      ...(values['group-heartbeat-ms'] === ''
+        ? {}
+        : { STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: values['group-heartbeat-ms'] }),
     },
     onProgress: (line) => log(line),
   });
@@ -369,7 +394,7 @@ async function main(): Promise<void> {
       );
     if (rebalance !== undefined)
       log(
-        `  rebalance     : member joins: median ${medianOf(rebalance.joinMs)} ms, max ${Math.max(...rebalance.joinMs)} ms; member leaves: median ${medianOf(rebalance.leaveMs)} ms, max ${Math.max(...rebalance.leaveMs)} ms (until every partition delivers a record produced after it; 10 each)`,
+        `  rebalance     : heartbeat interval ${values['group-heartbeat-ms'] === '' ? 'the default 5000' : values['group-heartbeat-ms']} ms; member joins: median ${medianOf(rebalance.joinMs)} ms, max ${Math.max(...rebalance.joinMs)} ms; member leaves: median ${medianOf(rebalance.leaveMs)} ms, max ${Math.max(...rebalance.leaveMs)} ms (until the new assignment is in effect and every partition delivers a record produced after it; 10 each)`,
       );
     console.log(
       `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}`,
