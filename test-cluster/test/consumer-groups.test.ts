@@ -6,7 +6,10 @@
  *     on every partition;
  *  2. the SDK: members join and leave while a producer runs; every acknowledged record is
  *     processed at least once, and no partition has two owners at the same time (the assigned
- *     and revoked callbacks, timestamped, give each owner's interval).
+ *     and revoked callbacks, timestamped, give each owner's interval);
+ *  3. the SDK when the group's coordinator broker is SIGKILLed under load: the members follow the
+ *     group to the new leader of its __consumer_offsets partition, every acknowledged record is
+ *     processed at least once, and the commits go on (lag 0 at the end).
  * The brokers run with a 6 s group session timeout and 500 ms heartbeats, so that the killed member
  * is removed quickly.
  */
@@ -293,5 +296,89 @@ describe('consumer groups on real brokers', () => {
         });
       }
     }
+  });
+
+  it('SDK members keep consuming and committing when the coordinator broker is SIGKILLed', async () => {
+    const topic = 'cg-failover';
+    const servers = bootstrap().split(',');
+    const admin = new Admin({ bootstrapServers: servers });
+    await admin.createTopic({ name: topic, partitions: 6, replicationFactor: 3 });
+    const processed = new Set<string>();
+    const acked = new Set<string>();
+    const members = [0, 1].map(() => {
+      const consumer = new Consumer({
+        bootstrapServers: servers,
+        groupId: 'g-failover',
+        autoOffsetReset: 'earliest',
+        autoCommitIntervalMs: 500,
+      });
+      consumer.subscribe([topic]);
+      const member = { consumer, stop: false, loop: Promise.resolve() };
+      member.loop = (async () => {
+        while (!member.stop)
+          for (const record of await consumer.poll(200)) processed.add(record.value?.toString() ?? '');
+      })();
+      return member;
+    });
+    const producer = new Producer({ bootstrapServers: servers, lingerMs: 5 });
+    let producing = true;
+    const producerLoop = (async () => {
+      let i = 0;
+      while (producing) {
+        const batch: Promise<void>[] = [];
+        for (let j = 0; j < 50; j++, i++) {
+          const value = `f-${i}`;
+          batch.push(
+            producer.send({ topic, key: value, value }).then(
+              () => void acked.add(value),
+              () => undefined,
+            ),
+          );
+        }
+        await Promise.all(batch);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    let victim = 0;
+    try {
+      await waitFor(
+        'both members to own partitions and process records',
+        () => members.every((m) => m.consumer.assignment().length > 0) && processed.size > 500,
+        60_000,
+      );
+      victim = (await admin.describeGroup('g-failover')).coordinatorId;
+      expect(victim).toBeGreaterThan(0);
+      await (cluster as TestCluster).kill(victim);
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+      producing = false;
+      await producerLoop;
+      await waitFor('every acknowledged record processed', () => [...acked].every((v) => processed.has(v)), 90_000);
+      await waitFor(
+        'the group to commit everything (lag 0) through its new coordinator',
+        async () => {
+          const described = await admin.describeGroup('g-failover').catch(() => undefined);
+          return (
+            described !== undefined &&
+            described.coordinatorId !== victim &&
+            described.partitions.length === 6 &&
+            described.partitions.every((p) => p.lag === 0)
+          );
+        },
+        60_000,
+      );
+    } finally {
+      producing = false;
+      await producerLoop.catch(() => undefined);
+      for (const m of members) {
+        m.stop = true;
+        await m.loop.catch(() => undefined);
+        await m.consumer.close();
+      }
+      await producer.close();
+      await admin.close();
+      if (victim > 0) await (cluster as TestCluster).restart(victim);
+    }
+    expect(acked.size).toBeGreaterThan(1_000);
+    expect([...acked].filter((v) => !processed.has(v))).toEqual([]);
   });
 });
