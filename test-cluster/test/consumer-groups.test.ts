@@ -169,6 +169,18 @@ describe('consumer groups on real brokers', () => {
       ).catch((error: unknown) => {
         throw new Error(`${String(error)}; last describe: ${last}`);
       });
+      const cli = (args: readonly string[]) => runStreambus(args, { bootstrap: bootstrap() });
+      const refused = await cli([
+        'consumer-groups',
+        'reset-offsets',
+        'g',
+        '--topic',
+        'cg',
+        '--to-earliest',
+        '--execute',
+      ]);
+      expect({ code: refused.code, stderr: refused.stderr }).toMatchObject({ code: 1 });
+      expect(refused.stderr).toContain('(NON_EMPTY_GROUP)');
       for (const survivor of survivors) survivor.child.kill('SIGTERM');
       for (const survivor of survivors) expect(await survivor.exited).toBe(0);
       const after = await runStreambus(['consumer-groups', 'describe', 'g', '--json'], { bootstrap: bootstrap() });
@@ -178,6 +190,32 @@ describe('consumer groups on real brokers', () => {
       expect(doc.partitions.map((p) => p.lag)).toEqual([0, 0, 0, 0, 0, 0]);
       const list = await runStreambus(['consumer-groups', 'list', '--json'], { bootstrap: bootstrap() });
       expect(list.stdout).toContain('"group":"g"');
+      // Empty now: a reset is planned, then applied; then the group is deleted.
+      type Plan = { executed: boolean; partitions: { current_offset: number; new_offset: number }[] };
+      const dry = await cli(['consumer-groups', 'reset-offsets', 'g', '--topic', 'cg', '--to-earliest', '--json']);
+      expect(dry.code).toBe(0);
+      const plan = JSON.parse(dry.stdout) as Plan;
+      expect(plan.executed).toBe(false);
+      expect(plan.partitions.reduce((sum, p) => sum + p.current_offset, 0)).toBe(10_000);
+      expect(plan.partitions.every((p) => p.new_offset === 0)).toBe(true);
+      const applied = await cli([
+        'consumer-groups',
+        'reset-offsets',
+        'g',
+        '--topic',
+        'cg',
+        '--to-earliest',
+        '--execute',
+      ]);
+      expect({ code: applied.code, stderr: applied.stderr }).toEqual({ code: 0, stderr: '' });
+      const reset = JSON.parse((await cli(['consumer-groups', 'describe', 'g', '--json'])).stdout) as {
+        partitions: { lag: number }[];
+      };
+      expect(reset.partitions.reduce((sum, p) => sum + p.lag, 0)).toBe(10_000);
+      expect((await cli(['consumer-groups', 'delete', 'g'])).stdout).toBe('deleted group g\n');
+      const gone = await cli(['consumer-groups', 'describe', 'g']);
+      expect(gone.code).toBe(1);
+      expect(gone.stderr).toContain('(GROUP_ID_NOT_FOUND)');
     } finally {
       for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
       await admin.close();
