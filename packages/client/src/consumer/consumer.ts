@@ -241,8 +241,10 @@ export class Consumer {
 
   /**
    * Joins the group (`groupId`) with this subscription, or changes it: topic names, or a RegExp
-   * matched against whole topic names (its source is sent as an RE2 pattern; internal topics
-   * never match). Partitions arrive through `poll()`, which runs the rebalance callbacks.
+   * matched by the coordinator against whole topic names (its source is sent as an RE2 pattern:
+   * no lookaround or backreferences, else the next poll throws INVALID_REQUEST; its flags are
+   * not sent; internal topics never match). Partitions arrive through `poll()`, which runs the
+   * rebalance callbacks.
    */
   subscribe(topics: readonly string[] | RegExp, listener?: RebalanceListener): void {
     this.checkOpen();
