@@ -91,6 +91,22 @@ describe('group coordinator shard: scenarios', () => {
     expectReplayEqual(harness);
   });
 
+  it('keeps a partition held while the owner still reports it, even after being asked to revoke', () => {
+    const { harness } = setup(2);
+    const a = new TestMember(harness, group, ['orders']);
+    a.heartbeat();
+    const b = new TestMember(harness, group, ['orders']);
+    b.heartbeat();
+    const both = { topicPartitions: [{ topic: 'orders', partitions: [0, 1] }] };
+    // A's answer asking it to revoke is lost; it heartbeats again with both partitions.
+    harness.heartbeat({ groupId: group, memberId: a.memberId, memberEpoch: 1 });
+    const again = harness.heartbeat({ groupId: group, memberId: a.memberId, memberEpoch: 1, owned: both });
+    expect(again.memberEpoch).toBe(1);
+    expect(again.assignment?.topicPartitions[0]?.partitions).toHaveLength(1);
+    expect(b.heartbeat().assignment?.topicPartitions ?? []).toEqual([]);
+    expect(harness.shard.describeGroup(group).state).toBe('reconciling');
+  });
+
   it('one member leaves cleanly: its partitions go to the others at once', () => {
     const { harness } = setup();
     const members = [0, 1, 2].map(() => new TestMember(harness, group, ['orders']));

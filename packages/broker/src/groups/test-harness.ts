@@ -133,13 +133,15 @@ export class TestMember {
     readonly topics: string[],
     readonly instanceId = '',
     readonly regex = '',
+    readonly serverAssignor = '',
   ) {}
 
   get joined(): boolean {
     return this.memberEpoch > 0;
   }
 
-  heartbeat(): ConsumerGroupHeartbeatResponse {
+  /** One heartbeat; with `apply` false its answer is lost on the way (the member learns nothing). */
+  heartbeat(apply = true): ConsumerGroupHeartbeatResponse {
     const joining = this.memberEpoch === 0;
     const response = this.harness.heartbeat({
       groupId: this.groupId,
@@ -150,7 +152,13 @@ export class TestMember {
       subscribedTopics: joining ? { names: this.topics } : null,
       subscribedTopicRegex: joining && this.regex !== '' ? { pattern: this.regex } : null,
       owned: joining || this.reportOwned ? { topicPartitions: partitionSetToWire(this.owned) } : null,
+      serverAssignor: joining ? this.serverAssignor : '',
     });
+    // A lost answer is a timeout to the member: it sends every field on the next heartbeat.
+    if (!apply) {
+      this.reportOwned = true;
+      return response;
+    }
     this.lastError = response.errorCode;
     if (response.errorCode === ErrorCode.UNKNOWN_MEMBER_ID || response.errorCode === ErrorCode.FENCED_MEMBER_EPOCH) {
       this.owned = emptyPartitionSet;
