@@ -107,22 +107,29 @@ export const uniformAssignor: Assignor = (input) => {
   }
 
   // 3. Balance: move a partition from a member to an eligible one with at least two fewer, until
-  // no such move is left. Each move lowers the sum of squared loads, so this ends.
+  // no such move is left. Each move lowers the sum of squared loads, so this ends. A member at
+  // most one above the smallest load of all has nowhere to give to, which keeps a balanced
+  // group's pass linear in members.
+  const smallestLoad = (): number => owned.reduce((low, set) => Math.min(low, set.size), Infinity);
   for (let pass = 0; pass < balancePassesMax; pass++) {
     let moved = false;
+    let low = smallestLoad();
     const order = members
       .map((_, index) => index)
       .sort((a, b) => (owned[b] as Set<number>).size - (owned[a] as Set<number>).size || a - b);
     for (const from of order) {
       const mine = owned[from] as Set<number>;
+      if (mine.size <= low + 1) continue;
       const candidates = [...mine].sort((a, b) => b - a);
       for (const index of candidates) {
+        if (mine.size <= low + 1) break;
         const eligible = eligibleByTopic.get(topicOfIndex[index] as string) as number[];
         const to = leastLoaded(eligible, owned, from);
         if (to === undefined || (owned[to] as Set<number>).size + 1 >= mine.size) continue;
         mine.delete(index);
         give(index, to);
         moved = true;
+        low = smallestLoad();
       }
     }
     if (!moved) break;

@@ -734,7 +734,12 @@ export class GroupCoordinatorShard {
   private leave(request: ConsumerGroupHeartbeatRequest, nowMs: number): ShardResult<ConsumerGroupHeartbeatResponse> {
     const group = this.groups.get(request.groupId);
     const metadata = group?.members.get(request.memberId);
-    if (group === undefined || metadata === undefined || metadata.instanceId !== request.instanceId) {
+    // A static member leaving for good (-1) may leave its instance id out; a -2 leave must name it.
+    const instanceMatches =
+      metadata !== undefined &&
+      (metadata.instanceId === request.instanceId ||
+        (request.memberEpoch === leaveMemberEpoch && request.instanceId === ''));
+    if (group === undefined || metadata === undefined || !instanceMatches) {
       // Already gone (a retried leave, a session that timed out): the caller treats it as left.
       return this.heartbeatError(unknownMember(request.groupId, request.memberId), request.memberId);
     }
