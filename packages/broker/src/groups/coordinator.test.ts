@@ -424,6 +424,58 @@ describe('group coordinator shard: scenarios', () => {
     expectReplayEqual(harness);
   });
 
+  it('a subscription change bumps the epoch and moves the member to its new target', () => {
+    const { harness, topics } = setup(2);
+    topics.set('payments', 2);
+    const a = new TestMember(harness, group, ['orders']);
+    const b = new TestMember(harness, group, ['orders']);
+    a.heartbeat();
+    b.heartbeat();
+    converge(harness, [a, b]);
+    const epoch = harness.shard.describeGroup(group).groupEpoch;
+    const changed = harness.heartbeat({
+      groupId: group,
+      memberId: b.memberId,
+      memberEpoch: b.memberEpoch,
+      subscribedTopics: { names: ['payments'] },
+      owned: { topicPartitions: [...b.owned].map(([topic, partitions]) => ({ topic, partitions: [...partitions] })) },
+    });
+    expect(changed.errorCode).toBe(ErrorCode.NONE);
+    const described = harness.shard.describeGroup(group);
+    expect(described.groupEpoch).toBe(epoch + 1);
+    const bDescribed = described.members.find((m) => m.memberId === b.memberId);
+    expect(bDescribed?.subscribedTopicNames).toEqual(['payments']);
+    expect(bDescribed?.targetAssignment).toEqual([{ topic: 'payments', partitions: [0, 1] }]);
+    // B must first give up its orders partition: it stays at its epoch until it reports that.
+    expect(changed.memberEpoch).toBe(epoch);
+    expect(changed.assignment?.topicPartitions).toEqual([]);
+    b.owned = new Map();
+    for (let round = 0; round < 3; round++) {
+      harness.nowMs += 100;
+      b.heartbeat();
+      a.heartbeat();
+    }
+    const after = harness.shard.describeGroup(group);
+    expect(after.state).toBe('stable');
+    expect(after.members.find((m) => m.memberId === a.memberId)?.assignment).toEqual([
+      { topic: 'orders', partitions: [0, 1] },
+    ]);
+    expectReplayEqual(harness);
+  });
+
+  it('uses the assignor the members name', () => {
+    const { harness } = setup(4);
+    const members = [0, 1].map(() => new TestMember(harness, group, ['orders'], '', '', 'range'));
+    for (const member of members) member.heartbeat();
+    converge(harness, members);
+    const described = harness.shard.describeGroup(group);
+    expect(described.assignor).toBe('range');
+    expect(described.members.map((m) => m.assignment)).toEqual([
+      [{ topic: 'orders', partitions: [0, 1] }],
+      [{ topic: 'orders', partitions: [2, 3] }],
+    ]);
+  });
+
   it('lists, describes and deletes groups; an empty group expires after the retention', () => {
     const { harness } = setup();
     const member = new TestMember(harness, group, ['orders']);
