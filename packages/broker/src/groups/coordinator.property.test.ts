@@ -11,7 +11,7 @@ const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
 console.log(
   `coordinator properties: seed ${seed} (replay: FC_SEED=${seed} npx vitest run src/groups/coordinator.property.test.ts)`,
 );
-const fcParams = { numRuns: 120, seed } as const;
+const fcParams = { numRuns: Number(process.env['FC_RUNS'] ?? 120), seed } as const;
 
 const groups = ['g1', 'g2'] as const;
 
@@ -180,8 +180,13 @@ function checkConvergence(world: World): void {
     harness.nowMs += 100;
     for (const member of members) seenErrors.add(member.heartbeat().errorCode);
     harness.tick();
-    const states = describeAll(world).map((d) => d.state);
-    stableRounds = states.every((s) => s === 'stable') ? stableRounds + 1 : 0;
+    // Done when every group is stable with every member in it: a static member that restarted
+    // without a -2 leave waits (UNRELEASED_INSTANCE_ID) until its old session ends.
+    const described = describeAll(world);
+    const allIn = members.every((m) =>
+      described.some((d) => d.groupId === m.groupId && d.members.some((dm) => dm.memberId === m.memberId)),
+    );
+    stableRounds = allIn && described.every((d) => d.state === 'stable') ? stableRounds + 1 : 0;
   }
   for (const described of describeAll(world)) {
     expect(described.state, JSON.stringify(described)).toBe('stable');

@@ -125,6 +125,7 @@ export class TestMember {
   memberEpoch = 0;
   owned: TopicPartitionSet = emptyPartitionSet;
   private reportOwned = false;
+  private incarnation = 0;
   lastError: number = ErrorCode.NONE;
 
   constructor(
@@ -143,6 +144,11 @@ export class TestMember {
   /** One heartbeat; with `apply` false its answer is lost on the way (the member learns nothing). */
   heartbeat(apply = true): ConsumerGroupHeartbeatResponse {
     const joining = this.memberEpoch === 0;
+    // A static member picks its own member id (groups.proto allows it): were the coordinator to pick
+    // one and its answer be lost, the retried join would find the instance id held by a member it
+    // never heard of, and get UNRELEASED_INSTANCE_ID until that member's session ends.
+    if (joining && this.memberId === '' && this.instanceId !== '')
+      this.memberId = `${this.instanceId}-${++this.incarnation}`;
     const response = this.harness.heartbeat({
       groupId: this.groupId,
       memberId: this.memberId,
