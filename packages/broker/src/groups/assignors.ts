@@ -135,16 +135,18 @@ export const uniformAssignor: Assignor = (input) => {
     if (!moved) break;
   }
 
+  // Indexes run through topics in order, partitions ascending: sorted indexes are a canonical set.
   const result: Assignment = new Map();
   members.forEach((member, memberIndex) => {
-    const byTopic = new Map<string, number[]>();
-    for (const index of owned[memberIndex] as Set<number>) {
+    const set = new Map<string, number[]>();
+    const indexes = [...(owned[memberIndex] as Set<number>)].sort((a, b) => a - b);
+    for (const index of indexes) {
       const topic = topicOfIndex[index] as string;
-      let list = byTopic.get(topic);
-      if (list === undefined) byTopic.set(topic, (list = []));
+      let list = set.get(topic);
+      if (list === undefined) set.set(topic, (list = []));
       list.push(partitionOfIndex[index] as number);
     }
-    result.set(member.memberId, partitionSet(byTopic));
+    result.set(member.memberId, set);
   });
   return result;
 };

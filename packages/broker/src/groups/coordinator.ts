@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { assignors, isAssignorName, type AssignmentMember, type AssignorName } from './assignors.js';
 import {
   adminCommitMemberEpoch,
+  clientHostLengthMax,
   commitMetadataBytesMax,
   epochMax,
   groupIdsPerRequestMax,
@@ -614,7 +615,8 @@ export class GroupCoordinatorShard {
     const metadata: MemberMetadata = {
       instanceId: request.instanceId !== '' ? request.instanceId : (old?.instanceId ?? ''),
       clientId: isJoin || request.clientId !== '' ? request.clientId : (old?.clientId ?? ''),
-      clientHost: clientHost !== '' ? clientHost : (old?.clientHost ?? ''),
+      // The wiring's view of the peer address; bounded like the fields a client sends.
+      clientHost: clientHost !== '' ? clientHost.slice(0, clientHostLengthMax) : (old?.clientHost ?? ''),
       subscribedTopicNames:
         request.subscribedTopics != null
           ? sortedUnique(request.subscribedTopics.names)
