@@ -1285,7 +1285,7 @@ export class GroupCoordinatorShard {
     return this.groups.size;
   }
 
-  /** True when the member holds the partition (assigned or still revoking it); for tests and the wiring's checks. */
+  /** The member that holds the partition (assigned, or still revoking it), if any; for tests and checks. */
   holderOf(groupId: string, topic: string, partition: number): string | undefined {
     return this.groups.get(groupId)?.owners.get(topic)?.get(partition);
   }
