@@ -379,9 +379,36 @@ describe('group coordinator shard: scenarios', () => {
     expect(bad({ groupId: group, subscribedTopics: { names: Array.from({ length: 1001 }, (_, i) => `t${i}`) } })).toBe(
       ErrorCode.INVALID_REQUEST,
     );
+    expect(bad({ groupId: group, memberId: 'm\ud800', ...subscribed })).toBe(ErrorCode.INVALID_REQUEST);
+    expect(bad({ groupId: group, subscribedTopicRegex: { pattern: 'a\udc00' } })).toBe(ErrorCode.INVALID_REQUEST);
     expect(bad({ groupId: group, memberId: 'ghost', memberEpoch: 4 })).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
     expect(bad({ groupId: group, memberId: 'ghost', memberEpoch: -2 })).toBe(ErrorCode.INVALID_REQUEST); // no instance id
     expect(harness.shard.groupCount()).toBe(0);
+  });
+
+  it('keeps free text that UTF-8 cannot carry the same live and replayed', () => {
+    const { harness } = setup();
+    const member = new TestMember(harness, group, ['orders']);
+    harness.heartbeat({
+      groupId: group,
+      memberId: 'lone',
+      subscribedTopics: { names: ['orders'] },
+      clientId: 'c\ud800',
+    });
+    member.heartbeat();
+    const committed = harness.shard.commitOffsets(
+      {
+        groupId: group,
+        memberId: member.memberId,
+        memberEpoch: member.memberEpoch,
+        partitions: [{ topic: 'orders', partition: 0, offset: 1, metadata: 'x\udfff' }],
+      },
+      harness.nowMs,
+    );
+    harness.append(committed.records);
+    expect(harness.shard.fetchOffsets({ groupId: group, partitions: [] }).partitions[0]?.metadata).toBe('x\ufffd');
+    expect(harness.shard.describeGroup(group).members.find((m) => m.memberId === 'lone')?.clientId).toBe('c\ufffd');
+    expectReplayEqual(harness);
   });
 
   it('refuses a member beyond groups.max_size', () => {

@@ -55,7 +55,13 @@ import {
   type TopicPartitionSet,
 } from './partition-set.js';
 import type { GroupRecord, MemberState } from './records.js';
-import { checkGroupId, checkHeartbeat, compileSubscriptionRegex, type FieldError } from './validation.js';
+import {
+  checkGroupId,
+  checkHeartbeat,
+  compileSubscriptionRegex,
+  wellFormedText,
+  type FieldError,
+} from './validation.js';
 
 export interface CoordinatorConfig {
   /** groups.session_timeout_ms (default 45000): a member not heard from for this long is removed. */
@@ -614,9 +620,10 @@ export class GroupCoordinatorShard {
   ): ShardResult<ConsumerGroupHeartbeatResponse> {
     const metadata: MemberMetadata = {
       instanceId: request.instanceId !== '' ? request.instanceId : (old?.instanceId ?? ''),
-      clientId: isJoin || request.clientId !== '' ? request.clientId : (old?.clientId ?? ''),
+      clientId: isJoin || request.clientId !== '' ? wellFormedText(request.clientId) : (old?.clientId ?? ''),
       // The wiring's view of the peer address; bounded like the fields a client sends.
-      clientHost: clientHost !== '' ? clientHost.slice(0, clientHostLengthMax) : (old?.clientHost ?? ''),
+      clientHost:
+        clientHost !== '' ? wellFormedText(clientHost.slice(0, clientHostLengthMax)) : (old?.clientHost ?? ''),
       subscribedTopicNames:
         request.subscribedTopics != null
           ? sortedUnique(request.subscribedTopics.names)
@@ -997,7 +1004,7 @@ export class GroupCoordinatorShard {
         topic: partition.topic,
         partition: partition.partition,
         offset: partition.offset,
-        metadata: partition.metadata,
+        metadata: wellFormedText(partition.metadata),
         commitTimestampMs: nowMs,
         memberEpoch,
       });
