@@ -28,7 +28,29 @@ const partitions = fc.array(fc.record({ topic: text, partitions: fc.array(number
   maxLength: 3,
 });
 
-const heartbeatArb: fc.Arbitrary<ConsumerGroupHeartbeatRequest> = fc.record({
+/** Mostly well-formed heartbeats, so that runs get past validation and change state. */
+const plausibleHeartbeatArb: fc.Arbitrary<ConsumerGroupHeartbeatRequest> = fc.record({
+  groupId: fc.constantFrom(...groupIds),
+  memberId: fc.constantFrom('', 'm1', 'member-001', 'member-002'),
+  memberEpoch: fc.integer({ min: -2, max: 4 }),
+  instanceId: fc.constantFrom('', '', 'pod-0'),
+  rebalanceTimeoutMs: fc.constantFrom(0, 500),
+  subscribedTopics: fc.option(fc.record({ names: fc.subarray(['orders', 'audit', 'nope']) }), { nil: null }),
+  subscribedTopicRegex: fc.option(fc.record({ pattern: fc.constantFrom('', 'a.*') }), { nil: null }),
+  serverAssignor: fc.constantFrom('', 'range'),
+  owned: fc.option(
+    fc.record({
+      topicPartitions: fc.array(
+        fc.record({ topic: fc.constantFrom('orders', 'audit'), partitions: fc.subarray([0, 1, 2]) }),
+        { maxLength: 2 },
+      ),
+    }),
+    { nil: null },
+  ),
+  clientId: text,
+});
+
+const wildHeartbeatArb: fc.Arbitrary<ConsumerGroupHeartbeatRequest> = fc.record({
   groupId: fc.oneof(fc.constantFrom(...groupIds), text),
   memberId: fc.oneof(fc.constantFrom('', 'm1', 'm2', 'member-001', 'member-002'), text),
   memberEpoch: number,
@@ -46,7 +68,23 @@ const heartbeatArb: fc.Arbitrary<ConsumerGroupHeartbeatRequest> = fc.record({
   clientId: text,
 });
 
-const commitArb: fc.Arbitrary<OffsetCommitRequest> = fc.record({
+/** Commits that may pass: an admin's, or a member's with an epoch it may have. */
+const plausibleCommitArb: fc.Arbitrary<OffsetCommitRequest> = fc.record({
+  groupId: fc.constantFrom(...groupIds),
+  memberId: fc.constantFrom('', '', 'member-001', 'm1'),
+  memberEpoch: fc.integer({ min: -1, max: 4 }),
+  partitions: fc.array(
+    fc.record({
+      topic: fc.constantFrom('orders', 'audit'),
+      partition: fc.integer({ min: 0, max: 2 }),
+      offset: fc.nat(),
+      metadata: text,
+    }),
+    { minLength: 1, maxLength: 3 },
+  ),
+});
+
+const wildCommitArb: fc.Arbitrary<OffsetCommitRequest> = fc.record({
   groupId: fc.oneof(fc.constantFrom(...groupIds), text),
   memberId: fc.oneof(fc.constantFrom('', 'member-001', 'member-002'), text),
   memberEpoch: number,
@@ -70,8 +108,21 @@ type Call =
   | { kind: 'time'; ms: number };
 
 const callArb: fc.Arbitrary<Call> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('heartbeat' as const), request: heartbeatArb, host: text }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('commit' as const), request: commitArb }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('heartbeat' as const),
+      request: fc.oneof({ weight: 3, arbitrary: plausibleHeartbeatArb }, { weight: 1, arbitrary: wildHeartbeatArb }),
+      host: text,
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('commit' as const),
+      request: fc.oneof({ weight: 2, arbitrary: plausibleCommitArb }, { weight: 1, arbitrary: wildCommitArb }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('fetch' as const), groupId: text, partitions }) },
   {
     weight: 1,
