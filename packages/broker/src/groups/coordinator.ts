@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { assignors, isAssignorName, type AssignmentMember, type AssignorName } from './assignors.js';
 import {
   adminCommitMemberEpoch,
+  clientHostLengthMax,
   commitMetadataBytesMax,
   epochMax,
   groupIdsPerRequestMax,
@@ -54,7 +55,13 @@ import {
   type TopicPartitionSet,
 } from './partition-set.js';
 import type { GroupRecord, MemberState } from './records.js';
-import { checkGroupId, checkHeartbeat, compileSubscriptionRegex, type FieldError } from './validation.js';
+import {
+  checkGroupId,
+  checkHeartbeat,
+  compileSubscriptionRegex,
+  wellFormedText,
+  type FieldError,
+} from './validation.js';
 
 export interface CoordinatorConfig {
   /** groups.session_timeout_ms (default 45000): a member not heard from for this long is removed. */
@@ -613,8 +620,10 @@ export class GroupCoordinatorShard {
   ): ShardResult<ConsumerGroupHeartbeatResponse> {
     const metadata: MemberMetadata = {
       instanceId: request.instanceId !== '' ? request.instanceId : (old?.instanceId ?? ''),
-      clientId: isJoin || request.clientId !== '' ? request.clientId : (old?.clientId ?? ''),
-      clientHost: clientHost !== '' ? clientHost : (old?.clientHost ?? ''),
+      clientId: isJoin || request.clientId !== '' ? wellFormedText(request.clientId) : (old?.clientId ?? ''),
+      // The wiring's view of the peer address; bounded like the fields a client sends.
+      clientHost:
+        clientHost !== '' ? wellFormedText(clientHost.slice(0, clientHostLengthMax)) : (old?.clientHost ?? ''),
       subscribedTopicNames:
         request.subscribedTopics != null
           ? sortedUnique(request.subscribedTopics.names)
@@ -734,7 +743,12 @@ export class GroupCoordinatorShard {
   private leave(request: ConsumerGroupHeartbeatRequest, nowMs: number): ShardResult<ConsumerGroupHeartbeatResponse> {
     const group = this.groups.get(request.groupId);
     const metadata = group?.members.get(request.memberId);
-    if (group === undefined || metadata === undefined || metadata.instanceId !== request.instanceId) {
+    // A static member leaving for good (-1) may leave its instance id out; a -2 leave must name it.
+    const instanceMatches =
+      metadata !== undefined &&
+      (metadata.instanceId === request.instanceId ||
+        (request.memberEpoch === leaveMemberEpoch && request.instanceId === ''));
+    if (group === undefined || metadata === undefined || !instanceMatches) {
       // Already gone (a retried leave, a session that timed out): the caller treats it as left.
       return this.heartbeatError(unknownMember(request.groupId, request.memberId), request.memberId);
     }
@@ -990,7 +1004,7 @@ export class GroupCoordinatorShard {
         topic: partition.topic,
         partition: partition.partition,
         offset: partition.offset,
-        metadata: partition.metadata,
+        metadata: wellFormedText(partition.metadata),
         commitTimestampMs: nowMs,
         memberEpoch,
       });
@@ -1278,7 +1292,7 @@ export class GroupCoordinatorShard {
     return this.groups.size;
   }
 
-  /** True when the member holds the partition (assigned or still revoking it); for tests and the wiring's checks. */
+  /** The member that holds the partition (assigned, or still revoking it), if any; for tests and checks. */
   holderOf(groupId: string, topic: string, partition: number): string | undefined {
     return this.groups.get(groupId)?.owners.get(topic)?.get(partition);
   }

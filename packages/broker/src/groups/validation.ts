@@ -33,6 +33,17 @@ function invalid(errorMessage: string): FieldError {
   return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage };
 }
 
+/** A lone UTF-16 surrogate: UTF-8 cannot carry it, so it would not survive the record codec. */
+const loneSurrogate = /\p{Cs}/u;
+
+/**
+ * Free text made safe for the records: lone surrogates become U+FFFD, as UTF-8 encoding would make
+ * them, so the live state and the state replayed from the log hold the same string.
+ */
+export function wellFormedText(value: string): string {
+  return loneSurrogate.test(value) ? value.replace(/\p{Cs}/gu, '\uFFFD') : value;
+}
+
 export function checkGroupId(groupId: string): FieldError | undefined {
   if (groupId.length === 0 || groupId.length > groupIdLengthMax || !groupIdPattern.test(groupId)) {
     return {
@@ -62,6 +73,8 @@ export function checkHeartbeat(request: ConsumerGroupHeartbeatRequest): FieldErr
   const groupError = checkGroupId(request.groupId);
   if (groupError !== undefined) return groupError;
   if (request.memberId.length > memberIdLengthMax) return invalid(`member_id is longer than ${memberIdLengthMax}`);
+  // An id is a record key: one that UTF-8 cannot carry would name another member after a replay.
+  if (loneSurrogate.test(request.memberId)) return invalid('member_id is not valid Unicode text');
   if (!Number.isInteger(request.memberEpoch) || request.memberEpoch < staticLeaveMemberEpoch) {
     return invalid(`member_epoch ${request.memberEpoch} must be -2, -1, 0 or the epoch last received`);
   }
@@ -109,7 +122,7 @@ export function checkHeartbeat(request: ConsumerGroupHeartbeatRequest): FieldErr
     if (pattern.length > subscribedTopicRegexLengthMax) {
       return invalid(`subscribed_topic_regex is longer than ${subscribedTopicRegexLengthMax} characters`);
     }
-    if (compileSubscriptionRegex(pattern) === undefined) {
+    if (loneSurrogate.test(pattern) || compileSubscriptionRegex(pattern) === undefined) {
       return invalid(`subscribed_topic_regex '${pattern.slice(0, 64)}' is not a valid pattern`);
     }
   }
