@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@streambus/proto';
 import type { DescribedGroup } from '@streambus/proto';
 import { partitionSetToWire, partitionsOf } from './partition-set.js';
+import { compileSubscriptionRegex } from './validation.js';
 import { EditableTopics, ShardUnderTest, TestMember, observable } from './test-harness.js';
 
 // Randomized: the seed is printed; replay with
@@ -19,6 +20,7 @@ type Command =
   | { kind: 'heartbeat'; who: number }
   | { kind: 'lost'; who: number }
   | { kind: 'zombie'; who: number }
+  | { kind: 'twin'; who: number }
   | { kind: 'leave'; who: number; temporary: boolean }
   | { kind: 'restart'; who: number }
   | { kind: 'crash'; who: number }
@@ -32,6 +34,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 8, arbitrary: who.map((w) => ({ kind: 'heartbeat' as const, who: w })) },
   { weight: 2, arbitrary: who.map((w) => ({ kind: 'lost' as const, who: w })) },
   { weight: 1, arbitrary: who.map((w) => ({ kind: 'zombie' as const, who: w })) },
+  { weight: 1, arbitrary: who.map((w) => ({ kind: 'twin' as const, who: w })) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('leave' as const), who, temporary: fc.boolean() }) },
   { weight: 1, arbitrary: who.map((w) => ({ kind: 'restart' as const, who: w })) },
   { weight: 1, arbitrary: who.map((w) => ({ kind: 'crash' as const, who: w })) },
@@ -87,6 +90,22 @@ function run(world: World, command: Command): void {
       if (crashed.has(command.who) || !member.joined) return;
       member.memberEpoch += 1;
       seenErrors.add(member.heartbeat().errorCode);
+      return;
+    }
+    case 'twin': {
+      // A second process started with a static member's instance id (a misconfiguration): refused
+      // while the first is live, else it takes the instance over (and nobody heartbeats for it).
+      const member = members[command.who] as TestMember;
+      if (member.instanceId === '') return;
+      const response = harness.heartbeat({
+        groupId: member.groupId,
+        memberId: `twin-${harness.log.length}`,
+        memberEpoch: 0,
+        instanceId: member.instanceId,
+        subscribedTopics: { names: member.topics },
+        subscribedTopicRegex: member.regex === '' ? null : { pattern: member.regex },
+      });
+      seenErrors.add(response.errorCode);
       return;
     }
     case 'leave': {
@@ -194,8 +213,8 @@ function checkConvergence(world: World): void {
     for (const member of described.members) {
       const names = new Set(member.subscribedTopicNames);
       if (member.subscribedTopicRegex !== '') {
-        const regex = new RegExp(`^(?:${member.subscribedTopicRegex})$`);
-        for (const topic of topics.topicNames()) if (regex.test(topic)) names.add(topic);
+        const regex = compileSubscriptionRegex(member.subscribedTopicRegex);
+        for (const topic of topics.topicNames()) if (regex?.matches(topic) === true) names.add(topic);
       }
       for (const topic of names) {
         const count = topics.partitionCount(topic) ?? 0;

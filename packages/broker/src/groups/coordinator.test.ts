@@ -373,6 +373,8 @@ describe('group coordinator shard: scenarios', () => {
     expect(bad({ groupId: group, rebalanceTimeoutMs: -1, ...subscribed })).toBe(ErrorCode.INVALID_REQUEST);
     expect(bad({ groupId: group, serverAssignor: 'sticky', ...subscribed })).toBe(ErrorCode.UNSUPPORTED_ASSIGNOR);
     expect(bad({ groupId: group, subscribedTopicRegex: { pattern: '(' } })).toBe(ErrorCode.INVALID_REQUEST);
+    // Lookaround is JS, not RE2.
+    expect(bad({ groupId: group, subscribedTopicRegex: { pattern: '(?=a).*' } })).toBe(ErrorCode.INVALID_REQUEST);
     expect(bad({ groupId: group, subscribedTopicRegex: { pattern: 'a'.repeat(1001) } })).toBe(
       ErrorCode.INVALID_REQUEST,
     );
@@ -409,6 +411,23 @@ describe('group coordinator shard: scenarios', () => {
     expect(harness.shard.fetchOffsets({ groupId: group, partitions: [] }).partitions[0]?.metadata).toBe('x\ufffd');
     expect(harness.shard.describeGroup(group).members.find((m) => m.memberId === 'lone')?.clientId).toBe('c\ufffd');
     expectReplayEqual(harness);
+  });
+
+  it('matches patterns as RE2 does: whole names, in linear time even for patterns that make JS backtrack', () => {
+    const { harness, topics } = setup(1);
+    topics.set('a'.repeat(200), 1).set('audit-eu', 1).set('xaudit-eu', 1);
+    const started = performance.now();
+    const slow = new TestMember(harness, group, [], '', '(a*)*b');
+    const audit = new TestMember(harness, group, [], '', 'audit-.*');
+    slow.heartbeat();
+    audit.heartbeat();
+    converge(harness, [slow, audit]);
+    expect(performance.now() - started).toBeLessThan(1000);
+    const described = harness.shard.describeGroup(group);
+    expect(described.members.find((m) => m.memberId === audit.memberId)?.assignment).toEqual([
+      { topic: 'audit-eu', partitions: [0] },
+    ]);
+    expect(described.members.find((m) => m.memberId === slow.memberId)?.assignment).toEqual([]);
   });
 
   it('refuses a member beyond groups.max_size', () => {

@@ -61,6 +61,7 @@ import {
   compileSubscriptionRegex,
   wellFormedText,
   type FieldError,
+  type TopicPattern,
 } from './validation.js';
 
 export interface CoordinatorConfig {
@@ -226,7 +227,7 @@ export class GroupCoordinatorShard {
   private readonly newMemberId: () => string;
   private readonly groups = new Map<string, GroupState>();
   private isLoaded = false;
-  private readonly regexes = new Map<string, RegExp>();
+  private readonly regexes = new Map<string, TopicPattern>();
   private regexMatchCache: { names: readonly string[]; byPattern: Map<string, readonly string[]> } | undefined;
 
   constructor(options: {
@@ -890,11 +891,11 @@ export class GroupCoordinatorShard {
     let regex = this.regexes.get(pattern);
     if (regex === undefined) {
       // Validated when the member subscribed; a pattern that no longer compiles matches nothing.
-      regex = compileSubscriptionRegex(pattern) ?? /(?!)/;
+      regex = compileSubscriptionRegex(pattern) ?? { matches: () => false };
       if (this.regexes.size >= regexCacheEntriesMax) this.regexes.clear();
       this.regexes.set(pattern, regex);
     }
-    const matches = names.filter((name) => !name.startsWith('__') && regex.test(name));
+    const matches = names.filter((name) => !name.startsWith('__') && regex.matches(name));
     if (this.regexMatchCache.byPattern.size >= regexCacheEntriesMax) this.regexMatchCache.byPattern.clear();
     this.regexMatchCache.byPattern.set(pattern, matches);
     return matches;

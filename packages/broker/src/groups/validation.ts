@@ -6,6 +6,7 @@
 import { ErrorCode } from '@streambus/proto';
 import { topicNamePattern } from '@streambus/proto';
 import type { ConsumerGroupHeartbeatRequest } from '@streambus/proto';
+import { RE2JS } from 're2js';
 import { rethrowBug } from '../bugs.js';
 import { isAssignorName } from './assignors.js';
 import {
@@ -54,14 +55,21 @@ export function checkGroupId(groupId: string): FieldError | undefined {
   return undefined;
 }
 
+/** A compiled subscription pattern: does a whole topic name match it. */
+export interface TopicPattern {
+  matches(topic: string): boolean;
+}
+
 /**
- * The subscription pattern as a JS RegExp anchored at both ends. It stands in for RE2, the
- * protocol's syntax: the common subset (classes, alternation, repetition) means the same; a
- * pattern RE2 refuses that JS accepts (lookaround, backreferences) is accepted here.
+ * The subscription pattern in RE2 syntax, matched against whole topic names, as groups.proto
+ * says. RE2 (here re2js, its JavaScript port) matches in time linear in the name: a member's
+ * pattern cannot stall the coordinator the way a backtracking JS RegExp like `(a*)*b` would.
+ * undefined: not a valid RE2 pattern (lookaround and backreferences are not RE2).
  */
-export function compileSubscriptionRegex(pattern: string): RegExp | undefined {
+export function compileSubscriptionRegex(pattern: string): TopicPattern | undefined {
   try {
-    return new RegExp(`^(?:${pattern})$`);
+    const compiled = RE2JS.compile(pattern);
+    return { matches: (topic) => compiled.matches(topic) };
   } catch (error) {
     rethrowBug(error);
     return undefined;
