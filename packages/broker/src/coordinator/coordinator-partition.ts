@@ -113,6 +113,8 @@ export class CoordinatorPartition<R> {
   private recordsInLog = 0;
   /** Records of the last checkpoint (or the live records at load). */
   private checkpointSize = 0;
+  /** The last checkpoint the load replayed: where it starts, and how many records the load replayed before it. */
+  private lastCheckpoint: { start: number; recordsBefore: number } | null = null;
 
   constructor(private readonly options: CoordinatorPartitionOptions<R>) {
     this.groupId = options.groupId;
@@ -240,6 +242,13 @@ export class CoordinatorPartition<R> {
       this.shard = shard;
       this.recordsInLog = records;
       this.checkpointSize = shard.checkpointRecords().length;
+      // A checkpoint committed before this load (by an earlier leader) that this replica's log
+      // still holds records below: cut them now, the log from there rebuilds the same state.
+      const checkpoint = this.lastCheckpoint;
+      if (checkpoint !== null && checkpoint.start > this.options.replica.logStartOffset()) {
+        this.recordsInLog = records - checkpoint.recordsBefore;
+        this.cut(checkpoint.start);
+      }
       this.statusValue = 'active';
       const ms = this.nowMs() - started;
       this.options.onLoaded?.(records, ms);
@@ -258,6 +267,7 @@ export class CoordinatorPartition<R> {
     let offset = replica.logStartOffset();
     const end = replica.highWatermark;
     let records = 0;
+    this.lastCheckpoint = null;
     while (offset < end) {
       if (this.statusValue !== 'loading') return null;
       const outcome = await replica.fetch(offset, loadReadBytesMax);
@@ -274,7 +284,12 @@ export class CoordinatorPartition<R> {
           if (record.offset < offset) continue;
           if (record.key === null) throw new Error(`record at offset ${record.offset} has no key: not a group record`);
           records++;
-          if (isCheckpointMarker(record.key)) continue;
+          if (isCheckpointMarker(record.key)) {
+            const start = checkpointStart(record.offset, record.value);
+            // Records replayed before the checkpoint began: the log counts that many fewer after a cut there.
+            if (start !== null) this.lastCheckpoint = { start, recordsBefore: records - 1 - (record.offset - start) };
+            continue;
+          }
           shard.replay(
             this.options.kit.decode(asBuffer(record.key), record.value === null ? null : asBuffer(record.value)),
           );

@@ -107,37 +107,46 @@ export const uniformAssignor: Assignor = (input) => {
   }
 
   // 3. Balance: move a partition from a member to an eligible one with at least two fewer, until
-  // no such move is left. Each move lowers the sum of squared loads, so this ends.
+  // no such move is left. Each move lowers the sum of squared loads, so this ends. A member at
+  // most one above the smallest load of all has nowhere to give to, which keeps a balanced
+  // group's pass linear in members.
+  const smallestLoad = (): number => owned.reduce((low, set) => Math.min(low, set.size), Infinity);
   for (let pass = 0; pass < balancePassesMax; pass++) {
     let moved = false;
+    let low = smallestLoad();
     const order = members
       .map((_, index) => index)
       .sort((a, b) => (owned[b] as Set<number>).size - (owned[a] as Set<number>).size || a - b);
     for (const from of order) {
       const mine = owned[from] as Set<number>;
+      if (mine.size <= low + 1) continue;
       const candidates = [...mine].sort((a, b) => b - a);
       for (const index of candidates) {
+        if (mine.size <= low + 1) break;
         const eligible = eligibleByTopic.get(topicOfIndex[index] as string) as number[];
         const to = leastLoaded(eligible, owned, from);
         if (to === undefined || (owned[to] as Set<number>).size + 1 >= mine.size) continue;
         mine.delete(index);
         give(index, to);
         moved = true;
+        low = smallestLoad();
       }
     }
     if (!moved) break;
   }
 
+  // Indexes run through topics in order, partitions ascending: sorted indexes are a canonical set.
   const result: Assignment = new Map();
   members.forEach((member, memberIndex) => {
-    const byTopic = new Map<string, number[]>();
-    for (const index of owned[memberIndex] as Set<number>) {
+    const set = new Map<string, number[]>();
+    const indexes = [...(owned[memberIndex] as Set<number>)].sort((a, b) => a - b);
+    for (const index of indexes) {
       const topic = topicOfIndex[index] as string;
-      let list = byTopic.get(topic);
-      if (list === undefined) byTopic.set(topic, (list = []));
+      let list = set.get(topic);
+      if (list === undefined) set.set(topic, (list = []));
       list.push(partitionOfIndex[index] as number);
     }
-    result.set(member.memberId, partitionSet(byTopic));
+    result.set(member.memberId, set);
   });
   return result;
 };

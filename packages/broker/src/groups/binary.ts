@@ -53,13 +53,20 @@ export class GroupByteWriter {
     this.varint(value >= 0 ? value * 2 : -value * 2 - 1);
   }
 
+  /** A UTF-8 string of at most `lengthMax` characters (UTF-16 code units), as the reader checks. */
   string(value: string, lengthMax: number): void {
+    assert(value.length <= lengthMax, 'string is within its bound');
     const encoded = encoder.encode(value);
-    assert(encoded.length <= lengthMax * 3, 'string is within its bound');
     this.varint(encoded.length);
     this.reserve(encoded.length);
     this.buffer.set(encoded, this.length);
     this.length += encoded.length;
+  }
+
+  /** A non-empty string, as the reader's ids are. */
+  id(value: string, lengthMax: number): void {
+    assert(value.length > 0, 'ids are not empty');
+    this.string(value, lengthMax);
   }
 
   finish(): Buffer {

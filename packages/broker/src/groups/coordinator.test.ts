@@ -91,6 +91,22 @@ describe('group coordinator shard: scenarios', () => {
     expectReplayEqual(harness);
   });
 
+  it('keeps a partition held while the owner still reports it, even after being asked to revoke', () => {
+    const { harness } = setup(2);
+    const a = new TestMember(harness, group, ['orders']);
+    a.heartbeat();
+    const b = new TestMember(harness, group, ['orders']);
+    b.heartbeat();
+    const both = { topicPartitions: [{ topic: 'orders', partitions: [0, 1] }] };
+    // A's answer asking it to revoke is lost; it heartbeats again with both partitions.
+    harness.heartbeat({ groupId: group, memberId: a.memberId, memberEpoch: 1 });
+    const again = harness.heartbeat({ groupId: group, memberId: a.memberId, memberEpoch: 1, owned: both });
+    expect(again.memberEpoch).toBe(1);
+    expect(again.assignment?.topicPartitions[0]?.partitions).toHaveLength(1);
+    expect(b.heartbeat().assignment?.topicPartitions ?? []).toEqual([]);
+    expect(harness.shard.describeGroup(group).state).toBe('reconciling');
+  });
+
   it('one member leaves cleanly: its partitions go to the others at once', () => {
     const { harness } = setup();
     const members = [0, 1, 2].map(() => new TestMember(harness, group, ['orders']));
@@ -357,15 +373,61 @@ describe('group coordinator shard: scenarios', () => {
     expect(bad({ groupId: group, rebalanceTimeoutMs: -1, ...subscribed })).toBe(ErrorCode.INVALID_REQUEST);
     expect(bad({ groupId: group, serverAssignor: 'sticky', ...subscribed })).toBe(ErrorCode.UNSUPPORTED_ASSIGNOR);
     expect(bad({ groupId: group, subscribedTopicRegex: { pattern: '(' } })).toBe(ErrorCode.INVALID_REQUEST);
+    // Lookaround is JS, not RE2.
+    expect(bad({ groupId: group, subscribedTopicRegex: { pattern: '(?=a).*' } })).toBe(ErrorCode.INVALID_REQUEST);
     expect(bad({ groupId: group, subscribedTopicRegex: { pattern: 'a'.repeat(1001) } })).toBe(
       ErrorCode.INVALID_REQUEST,
     );
     expect(bad({ groupId: group, subscribedTopics: { names: Array.from({ length: 1001 }, (_, i) => `t${i}`) } })).toBe(
       ErrorCode.INVALID_REQUEST,
     );
+    expect(bad({ groupId: group, memberId: 'm\ud800', ...subscribed })).toBe(ErrorCode.INVALID_REQUEST);
+    expect(bad({ groupId: group, subscribedTopicRegex: { pattern: 'a\udc00' } })).toBe(ErrorCode.INVALID_REQUEST);
     expect(bad({ groupId: group, memberId: 'ghost', memberEpoch: 4 })).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
     expect(bad({ groupId: group, memberId: 'ghost', memberEpoch: -2 })).toBe(ErrorCode.INVALID_REQUEST); // no instance id
     expect(harness.shard.groupCount()).toBe(0);
+  });
+
+  it('keeps free text that UTF-8 cannot carry the same live and replayed', () => {
+    const { harness } = setup();
+    const member = new TestMember(harness, group, ['orders']);
+    harness.heartbeat({
+      groupId: group,
+      memberId: 'lone',
+      subscribedTopics: { names: ['orders'] },
+      clientId: 'c\ud800',
+    });
+    member.heartbeat();
+    const committed = harness.shard.commitOffsets(
+      {
+        groupId: group,
+        memberId: member.memberId,
+        memberEpoch: member.memberEpoch,
+        partitions: [{ topic: 'orders', partition: 0, offset: 1, metadata: 'x\udfff' }],
+      },
+      harness.nowMs,
+    );
+    harness.append(committed.records);
+    expect(harness.shard.fetchOffsets({ groupId: group, partitions: [] }).partitions[0]?.metadata).toBe('x\ufffd');
+    expect(harness.shard.describeGroup(group).members.find((m) => m.memberId === 'lone')?.clientId).toBe('c\ufffd');
+    expectReplayEqual(harness);
+  });
+
+  it('matches patterns as RE2 does: whole names, in linear time even for patterns that make JS backtrack', () => {
+    const { harness, topics } = setup(1);
+    topics.set('a'.repeat(200), 1).set('audit-eu', 1).set('xaudit-eu', 1);
+    const started = performance.now();
+    const slow = new TestMember(harness, group, [], '', '(a*)*b');
+    const audit = new TestMember(harness, group, [], '', 'audit-.*');
+    slow.heartbeat();
+    audit.heartbeat();
+    converge(harness, [slow, audit]);
+    expect(performance.now() - started).toBeLessThan(1000);
+    const described = harness.shard.describeGroup(group);
+    expect(described.members.find((m) => m.memberId === audit.memberId)?.assignment).toEqual([
+      { topic: 'audit-eu', partitions: [0] },
+    ]);
+    expect(described.members.find((m) => m.memberId === slow.memberId)?.assignment).toEqual([]);
   });
 
   it('refuses a member beyond groups.max_size', () => {
@@ -406,6 +468,58 @@ describe('group coordinator shard: scenarios', () => {
       'orders-3',
     ]);
     expectReplayEqual(harness);
+  });
+
+  it('a subscription change bumps the epoch and moves the member to its new target', () => {
+    const { harness, topics } = setup(2);
+    topics.set('payments', 2);
+    const a = new TestMember(harness, group, ['orders']);
+    const b = new TestMember(harness, group, ['orders']);
+    a.heartbeat();
+    b.heartbeat();
+    converge(harness, [a, b]);
+    const epoch = harness.shard.describeGroup(group).groupEpoch;
+    const changed = harness.heartbeat({
+      groupId: group,
+      memberId: b.memberId,
+      memberEpoch: b.memberEpoch,
+      subscribedTopics: { names: ['payments'] },
+      owned: { topicPartitions: [...b.owned].map(([topic, partitions]) => ({ topic, partitions: [...partitions] })) },
+    });
+    expect(changed.errorCode).toBe(ErrorCode.NONE);
+    const described = harness.shard.describeGroup(group);
+    expect(described.groupEpoch).toBe(epoch + 1);
+    const bDescribed = described.members.find((m) => m.memberId === b.memberId);
+    expect(bDescribed?.subscribedTopicNames).toEqual(['payments']);
+    expect(bDescribed?.targetAssignment).toEqual([{ topic: 'payments', partitions: [0, 1] }]);
+    // B must first give up its orders partition: it stays at its epoch until it reports that.
+    expect(changed.memberEpoch).toBe(epoch);
+    expect(changed.assignment?.topicPartitions).toEqual([]);
+    b.owned = new Map();
+    for (let round = 0; round < 3; round++) {
+      harness.nowMs += 100;
+      b.heartbeat();
+      a.heartbeat();
+    }
+    const after = harness.shard.describeGroup(group);
+    expect(after.state).toBe('stable');
+    expect(after.members.find((m) => m.memberId === a.memberId)?.assignment).toEqual([
+      { topic: 'orders', partitions: [0, 1] },
+    ]);
+    expectReplayEqual(harness);
+  });
+
+  it('uses the assignor the members name', () => {
+    const { harness } = setup(4);
+    const members = [0, 1].map(() => new TestMember(harness, group, ['orders'], '', '', 'range'));
+    for (const member of members) member.heartbeat();
+    converge(harness, members);
+    const described = harness.shard.describeGroup(group);
+    expect(described.assignor).toBe('range');
+    expect(described.members.map((m) => m.assignment)).toEqual([
+      [{ topic: 'orders', partitions: [0, 1] }],
+      [{ topic: 'orders', partitions: [2, 3] }],
+    ]);
   });
 
   it('lists, describes and deletes groups; an empty group expires after the retention', () => {

@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { assignors, isAssignorName, type AssignmentMember, type AssignorName } from './assignors.js';
 import {
   adminCommitMemberEpoch,
+  clientHostLengthMax,
   commitMetadataBytesMax,
   epochMax,
   groupIdsPerRequestMax,
@@ -54,7 +55,14 @@ import {
   type TopicPartitionSet,
 } from './partition-set.js';
 import type { GroupRecord, MemberState } from './records.js';
-import { checkGroupId, checkHeartbeat, compileSubscriptionRegex, type FieldError } from './validation.js';
+import {
+  checkGroupId,
+  checkHeartbeat,
+  compileSubscriptionRegex,
+  wellFormedText,
+  type FieldError,
+  type TopicPattern,
+} from './validation.js';
 
 export interface CoordinatorConfig {
   /** groups.session_timeout_ms (default 45000): a member not heard from for this long is removed. */
@@ -219,7 +227,7 @@ export class GroupCoordinatorShard {
   private readonly newMemberId: () => string;
   private readonly groups = new Map<string, GroupState>();
   private isLoaded = false;
-  private readonly regexes = new Map<string, RegExp>();
+  private readonly regexes = new Map<string, TopicPattern>();
   private regexMatchCache: { names: readonly string[]; byPattern: Map<string, readonly string[]> } | undefined;
 
   constructor(options: {
@@ -613,8 +621,10 @@ export class GroupCoordinatorShard {
   ): ShardResult<ConsumerGroupHeartbeatResponse> {
     const metadata: MemberMetadata = {
       instanceId: request.instanceId !== '' ? request.instanceId : (old?.instanceId ?? ''),
-      clientId: isJoin || request.clientId !== '' ? request.clientId : (old?.clientId ?? ''),
-      clientHost: clientHost !== '' ? clientHost : (old?.clientHost ?? ''),
+      clientId: isJoin || request.clientId !== '' ? wellFormedText(request.clientId) : (old?.clientId ?? ''),
+      // The wiring's view of the peer address; bounded like the fields a client sends.
+      clientHost:
+        clientHost !== '' ? wellFormedText(clientHost.slice(0, clientHostLengthMax)) : (old?.clientHost ?? ''),
       subscribedTopicNames:
         request.subscribedTopics != null
           ? sortedUnique(request.subscribedTopics.names)
@@ -734,7 +744,12 @@ export class GroupCoordinatorShard {
   private leave(request: ConsumerGroupHeartbeatRequest, nowMs: number): ShardResult<ConsumerGroupHeartbeatResponse> {
     const group = this.groups.get(request.groupId);
     const metadata = group?.members.get(request.memberId);
-    if (group === undefined || metadata === undefined || metadata.instanceId !== request.instanceId) {
+    // A static member leaving for good (-1) may leave its instance id out; a -2 leave must name it.
+    const instanceMatches =
+      metadata !== undefined &&
+      (metadata.instanceId === request.instanceId ||
+        (request.memberEpoch === leaveMemberEpoch && request.instanceId === ''));
+    if (group === undefined || metadata === undefined || !instanceMatches) {
       // Already gone (a retried leave, a session that timed out): the caller treats it as left.
       return this.heartbeatError(unknownMember(request.groupId, request.memberId), request.memberId);
     }
@@ -876,11 +891,11 @@ export class GroupCoordinatorShard {
     let regex = this.regexes.get(pattern);
     if (regex === undefined) {
       // Validated when the member subscribed; a pattern that no longer compiles matches nothing.
-      regex = compileSubscriptionRegex(pattern) ?? /(?!)/;
+      regex = compileSubscriptionRegex(pattern) ?? { matches: () => false };
       if (this.regexes.size >= regexCacheEntriesMax) this.regexes.clear();
       this.regexes.set(pattern, regex);
     }
-    const matches = names.filter((name) => !name.startsWith('__') && regex.test(name));
+    const matches = names.filter((name) => !name.startsWith('__') && regex.matches(name));
     if (this.regexMatchCache.byPattern.size >= regexCacheEntriesMax) this.regexMatchCache.byPattern.clear();
     this.regexMatchCache.byPattern.set(pattern, matches);
     return matches;
@@ -990,7 +1005,7 @@ export class GroupCoordinatorShard {
         topic: partition.topic,
         partition: partition.partition,
         offset: partition.offset,
-        metadata: partition.metadata,
+        metadata: wellFormedText(partition.metadata),
         commitTimestampMs: nowMs,
         memberEpoch,
       });
@@ -1278,7 +1293,7 @@ export class GroupCoordinatorShard {
     return this.groups.size;
   }
 
-  /** True when the member holds the partition (assigned or still revoking it); for tests and the wiring's checks. */
+  /** The member that holds the partition (assigned, or still revoking it), if any; for tests and checks. */
   holderOf(groupId: string, topic: string, partition: number): string | undefined {
     return this.groups.get(groupId)?.owners.get(topic)?.get(partition);
   }

@@ -112,7 +112,7 @@ const timestampMsMax = 2 ** 51;
 function writeKey(writer: GroupByteWriter, kind: KeyKind, groupId: string): void {
   writer.u8(groupRecordVersion);
   writer.u8(kind);
-  writer.string(groupId, groupIdLengthMax);
+  writer.id(groupId, groupIdLengthMax);
 }
 
 function writePartitionSet(writer: GroupByteWriter, set: TopicPartitionSet): void {
@@ -122,11 +122,12 @@ function writePartitionSet(writer: GroupByteWriter, set: TopicPartitionSet): voi
     assert(previousTopic === undefined || previousTopic < topic, 'partition set topics are sorted');
     assert(partitions.length > 0, 'partition set topics are not empty');
     previousTopic = topic;
-    writer.string(topic, groupTopicNameLengthMax);
+    writer.id(topic, groupTopicNameLengthMax);
     writer.varint(partitions.length);
     let previous = -1;
     for (const partition of partitions) {
       assert(partition > previous, 'partition set partitions ascend');
+      assert(partition < groupPartitionsPerTopicMax, 'partition indexes are within the protocol bound');
       writer.varint(partition - previous - 1);
       previous = partition;
     }
@@ -172,22 +173,23 @@ export function encodeGroupRecord(record: GroupRecord): { key: Buffer; value: Bu
     case 'member':
     case 'member-tombstone':
       writeKey(key, KeyKind.member, record.groupId);
-      key.string(record.memberId, memberIdLengthMax);
+      key.id(record.memberId, memberIdLengthMax);
       break;
     case 'target':
     case 'target-tombstone':
       writeKey(key, KeyKind.target, record.groupId);
-      key.string(record.memberId, memberIdLengthMax);
+      key.id(record.memberId, memberIdLengthMax);
       break;
     case 'current':
     case 'current-tombstone':
       writeKey(key, KeyKind.current, record.groupId);
-      key.string(record.memberId, memberIdLengthMax);
+      key.id(record.memberId, memberIdLengthMax);
       break;
     case 'offset':
     case 'offset-tombstone':
       writeKey(key, KeyKind.offset, record.groupId);
-      key.string(record.topic, groupTopicNameLengthMax);
+      key.id(record.topic, groupTopicNameLengthMax);
+      assert(record.partition < groupPartitionsPerTopicMax, 'partition indexes are within the protocol bound');
       key.varint(record.partition);
       break;
   }
@@ -208,7 +210,7 @@ function encodeValue(record: GroupRecord): Buffer | null {
     case 'group':
       value.varint(record.groupEpoch);
       value.varint(record.assignmentEpoch);
-      value.string(record.assignor, assignorNameLengthMax);
+      value.id(record.assignor, assignorNameLengthMax);
       value.signed(record.createdMs);
       value.signed(record.emptySinceMs);
       break;
@@ -217,7 +219,14 @@ function encodeValue(record: GroupRecord): Buffer | null {
       value.string(record.clientId, clientIdLengthMax);
       value.string(record.clientHost, clientHostLengthMax);
       value.varint(record.subscribedTopicNames.length);
-      for (const name of record.subscribedTopicNames) value.string(name, groupTopicNameLengthMax);
+      assert(record.subscribedTopicNames.length <= subscribedTopicsMax, 'subscribed topics are within their bound');
+      record.subscribedTopicNames.forEach((name, index) => {
+        assert(
+          index === 0 || (record.subscribedTopicNames[index - 1] as string) < name,
+          'subscribed topics are sorted',
+        );
+        value.id(name, groupTopicNameLengthMax);
+      });
       value.string(record.subscribedTopicRegex, subscribedTopicRegexLengthMax);
       value.varint(record.rebalanceTimeoutMs);
       value.string(record.serverAssignor, assignorNameLengthMax);

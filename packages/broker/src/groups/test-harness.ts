@@ -125,6 +125,7 @@ export class TestMember {
   memberEpoch = 0;
   owned: TopicPartitionSet = emptyPartitionSet;
   private reportOwned = false;
+  private incarnation = 0;
   lastError: number = ErrorCode.NONE;
 
   constructor(
@@ -133,14 +134,21 @@ export class TestMember {
     readonly topics: string[],
     readonly instanceId = '',
     readonly regex = '',
+    readonly serverAssignor = '',
   ) {}
 
   get joined(): boolean {
     return this.memberEpoch > 0;
   }
 
-  heartbeat(): ConsumerGroupHeartbeatResponse {
+  /** One heartbeat; with `apply` false its answer is lost on the way (the member learns nothing). */
+  heartbeat(apply = true): ConsumerGroupHeartbeatResponse {
     const joining = this.memberEpoch === 0;
+    // A static member picks its own member id (groups.proto allows it): were the coordinator to pick
+    // one and its answer be lost, the retried join would find the instance id held by a member it
+    // never heard of, and get UNRELEASED_INSTANCE_ID until that member's session ends.
+    if (joining && this.memberId === '' && this.instanceId !== '')
+      this.memberId = `${this.instanceId}-${++this.incarnation}`;
     const response = this.harness.heartbeat({
       groupId: this.groupId,
       memberId: this.memberId,
@@ -150,7 +158,13 @@ export class TestMember {
       subscribedTopics: joining ? { names: this.topics } : null,
       subscribedTopicRegex: joining && this.regex !== '' ? { pattern: this.regex } : null,
       owned: joining || this.reportOwned ? { topicPartitions: partitionSetToWire(this.owned) } : null,
+      serverAssignor: joining ? this.serverAssignor : '',
     });
+    // A lost answer is a timeout to the member: it sends every field on the next heartbeat.
+    if (!apply) {
+      this.reportOwned = true;
+      return response;
+    }
     this.lastError = response.errorCode;
     if (response.errorCode === ErrorCode.UNKNOWN_MEMBER_ID || response.errorCode === ErrorCode.FENCED_MEMBER_EPOCH) {
       this.owned = emptyPartitionSet;

@@ -6,6 +6,7 @@
 import { ErrorCode } from '@streambus/proto';
 import { topicNamePattern } from '@streambus/proto';
 import type { ConsumerGroupHeartbeatRequest } from '@streambus/proto';
+import { RE2JS } from 're2js';
 import { rethrowBug } from '../bugs.js';
 import { isAssignorName } from './assignors.js';
 import {
@@ -33,6 +34,17 @@ function invalid(errorMessage: string): FieldError {
   return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage };
 }
 
+/** A lone UTF-16 surrogate: UTF-8 cannot carry it, so it would not survive the record codec. */
+const loneSurrogate = /\p{Cs}/u;
+
+/**
+ * Free text made safe for the records: lone surrogates become U+FFFD, as UTF-8 encoding would make
+ * them, so the live state and the state replayed from the log hold the same string.
+ */
+export function wellFormedText(value: string): string {
+  return loneSurrogate.test(value) ? value.replace(/\p{Cs}/gu, '\uFFFD') : value;
+}
+
 export function checkGroupId(groupId: string): FieldError | undefined {
   if (groupId.length === 0 || groupId.length > groupIdLengthMax || !groupIdPattern.test(groupId)) {
     return {
@@ -43,14 +55,21 @@ export function checkGroupId(groupId: string): FieldError | undefined {
   return undefined;
 }
 
+/** A compiled subscription pattern: does a whole topic name match it. */
+export interface TopicPattern {
+  matches(topic: string): boolean;
+}
+
 /**
- * The subscription pattern as a JS RegExp anchored at both ends. It stands in for RE2, the
- * protocol's syntax: the common subset (classes, alternation, repetition) means the same; a
- * pattern RE2 refuses that JS accepts (lookaround, backreferences) is accepted here.
+ * The subscription pattern in RE2 syntax, matched against whole topic names, as groups.proto
+ * says. RE2 (here re2js, its JavaScript port) matches in time linear in the name: a member's
+ * pattern cannot stall the coordinator the way a backtracking JS RegExp like `(a*)*b` would.
+ * undefined: not a valid RE2 pattern (lookaround and backreferences are not RE2).
  */
-export function compileSubscriptionRegex(pattern: string): RegExp | undefined {
+export function compileSubscriptionRegex(pattern: string): TopicPattern | undefined {
   try {
-    return new RegExp(`^(?:${pattern})$`);
+    const compiled = RE2JS.compile(pattern);
+    return { matches: (topic) => compiled.matches(topic) };
   } catch (error) {
     rethrowBug(error);
     return undefined;
@@ -62,6 +81,8 @@ export function checkHeartbeat(request: ConsumerGroupHeartbeatRequest): FieldErr
   const groupError = checkGroupId(request.groupId);
   if (groupError !== undefined) return groupError;
   if (request.memberId.length > memberIdLengthMax) return invalid(`member_id is longer than ${memberIdLengthMax}`);
+  // An id is a record key: one that UTF-8 cannot carry would name another member after a replay.
+  if (loneSurrogate.test(request.memberId)) return invalid('member_id is not valid Unicode text');
   if (!Number.isInteger(request.memberEpoch) || request.memberEpoch < staticLeaveMemberEpoch) {
     return invalid(`member_epoch ${request.memberEpoch} must be -2, -1, 0 or the epoch last received`);
   }
@@ -109,7 +130,7 @@ export function checkHeartbeat(request: ConsumerGroupHeartbeatRequest): FieldErr
     if (pattern.length > subscribedTopicRegexLengthMax) {
       return invalid(`subscribed_topic_regex is longer than ${subscribedTopicRegexLengthMax} characters`);
     }
-    if (compileSubscriptionRegex(pattern) === undefined) {
+    if (loneSurrogate.test(pattern) || compileSubscriptionRegex(pattern) === undefined) {
       return invalid(`subscribed_topic_regex '${pattern.slice(0, 64)}' is not a valid pattern`);
     }
   }

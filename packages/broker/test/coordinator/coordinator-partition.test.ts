@@ -138,6 +138,9 @@ class FakeReplica implements CoordinatorReplica {
     };
   }
 
+  /** A follower's copy of the log: every batch appended here, never cut with this one. */
+  mirror: FakeReplica | null = null;
+
   async produce(batch: Uint8Array): Promise<ProduceOutcome> {
     await this.gate;
     this.produced++;
@@ -158,6 +161,10 @@ class FakeReplica implements CoordinatorReplica {
     stampBaseOffset(bytes, baseOffset);
     this.batches.push(bytes);
     this.nextOffset = readBatchHeader(bytes).lastOffset + 1;
+    if (this.mirror !== null) {
+      this.mirror.batches.push(bytes);
+      this.mirror.nextOffset = this.nextOffset;
+    }
     return { errorCode: ErrorCode.NONE, errorMessage: '', baseOffset, leaderId: 1, leaderEpoch: 1, logStartOffset: 0 };
   }
 
@@ -283,6 +290,8 @@ describe('CoordinatorPartition', () => {
 
   it('compacts: appends a checkpoint once the log outgrows it, cuts below it, and a replay from the cut rebuilds the same state', async () => {
     const { replica, coordinator, cuts } = setUp();
+    const follower = new FakeReplica();
+    replica.mirror = follower;
     coordinator.start();
     await loaded(coordinator);
     // 20 live offsets, rewritten until the log passes 2 x 0 + slack records.
@@ -313,5 +322,13 @@ describe('CoordinatorPartition', () => {
     expect(fetched.ok && fetched.response.partitions.map((part) => part.committedOffset)).toEqual(
       Array.from({ length: 20 }, () => rounds - 1),
     );
+    // A follower that never cut becomes coordinator: it replays its whole log, then cuts at the checkpoint it found.
+    const promoted = setUp(follower);
+    expect(follower.logStartOffset()).toBe(0);
+    promoted.coordinator.start();
+    await loaded(promoted.coordinator);
+    expect(promoted.cuts).toEqual(cuts);
+    expect(follower.logStartOffset()).toBe(cuts[0]);
+    expect(promoted.coordinator.logRecords).toBe(coordinator.logRecords);
   });
 });
