@@ -174,6 +174,27 @@ describe('Consumer in a group (fake coordinator)', () => {
     expect(cluster.groups.committedOffset('g', 't', 0)).toBe(2);
   });
 
+  it('NOT_COORDINATOR without a hint: FindCoordinator again; COORDINATOR_NOT_AVAILABLE on find: backoff', async () => {
+    await cluster.stop();
+    cluster = await FakeStreamBusCluster.start({ brokers: 2, groupHeartbeatIntervalMs: 20, leaderHints: false });
+    cluster.createTopic('t', 4);
+    await producer.close({ timeoutMs: 1_000 });
+    producer = new Producer({ bootstrapServers: cluster.bootstrapServers, lingerMs: 1 });
+    await produce('t', 4, 1);
+    cluster.failCalls('FindCoordinator', { kind: 'error', code: ErrorCode.COORDINATOR_NOT_AVAILABLE });
+    const a = consumer();
+    a.subscribe(['t']);
+    await pollAll([a], (seen) => (seen[0]?.length ?? 0) >= 4);
+    const finds = cluster.callsOf('FindCoordinator');
+    cluster.moveGroupCoordinator(2);
+    await produce('t', 4, 1, 'b');
+    await pollAll([a], (seen) => (seen[0]?.length ?? 0) >= 4);
+    // The commit is answered NOT_COORDINATOR (no hint) by broker 1, finds broker 2 and lands there.
+    await a.commit();
+    expect(cluster.callsOf('FindCoordinator')).toBeGreaterThan(finds);
+    expect(cluster.groups.committedOffset('g', 't', 3)).toBe(2);
+  });
+
   it('pause and seek in onPartitionsAssigned, resume later; subscribe and assign exclude each other', async () => {
     await produce('t', 4, 3);
     const a: Consumer = consumer({
