@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@streambus/proto';
 import {
   Admin,
+  ClientClosedError,
   Consumer,
   IllegalStateError,
   InvalidConfigError,
@@ -260,6 +261,21 @@ describe('Consumer in a group (fake coordinator)', () => {
     await a.close();
     expect(cluster.groups.leaves).toEqual([{ groupId: 'g', memberId, memberEpoch: -2 }]);
     expect(cluster.groups.ownership('g').size).toBe(0);
+  });
+
+  it('onPartitionsRevoked may commit by hand while the consumer closes', async () => {
+    await produce('t', 4, 2);
+    const a: Consumer = consumer({
+      enableAutoCommit: false,
+      onPartitionsRevoked: async (tps) => {
+        await a.commit(tps.map((tp) => ({ ...tp, offset: 1 })));
+      },
+    });
+    a.subscribe(['t']);
+    await pollAll([a], (seen) => (seen[0]?.length ?? 0) >= 8);
+    await a.close();
+    expect([0, 1, 2, 3].map((p) => cluster.groups.committedOffset('g', 't', p))).toEqual([1, 1, 1, 1]);
+    await expect(a.commit()).rejects.toBeInstanceOf(ClientClosedError);
   });
 
   it('subscribes by pattern', async () => {

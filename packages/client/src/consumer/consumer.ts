@@ -283,7 +283,6 @@ export class Consumer {
    * typed errors for bad offsets, or the last retriable error once the attempts are spent.
    */
   async commit(offsets?: readonly OffsetToCommit[]): Promise<void> {
-    this.checkOpen();
     const group = this.requireGroup('commit()');
     await this.commitOffsets(group, offsets === undefined ? this.positionsToCommit() : this.checkOffsets(offsets));
   }
@@ -293,7 +292,6 @@ export class Consumer {
    * is not retried: a later commit carries newer positions anyway.
    */
   commitAsync(offsets?: readonly OffsetToCommit[], callback?: (error: Error | undefined) => void): void {
-    this.checkOpen();
     const group = this.requireGroup('commitAsync()');
     const list = offsets === undefined ? this.positionsToCommit() : this.checkOffsets(offsets);
     void this.commitOffsets(group, list).then(
@@ -307,7 +305,6 @@ export class Consumer {
 
   /** The group's committed offsets of `partitions`, in their order (-1: nothing committed). */
   async committed(partitions: readonly TopicPartition[]): Promise<CommittedOffset[]> {
-    this.checkOpen();
     const group = this.requireGroup('committed()');
     const found = await fetchCommitted(group.coordinator, partitions);
     return partitions.map(
@@ -945,7 +942,9 @@ export class Consumer {
     }
   }
 
+  /** The group state for a group call; allowed while closing (onPartitionsRevoked may commit), not after. */
   private requireGroup(what: string): GroupState {
+    if (this.cluster.isClosed) throw new ClientClosedError('the consumer is closed');
     if (this.group === undefined) throw new InvalidConfigError(`${what} needs a groupId in the consumer options`);
     return this.group;
   }
