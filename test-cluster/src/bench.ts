@@ -5,6 +5,12 @@
  * Phases: (1) latency p50/p99 at 10,000 msg/s with 100 B records (first, on a fresh cluster whose
  * LevelDB is not yet busy compacting), (2) highest sustained acks=all throughput with 100 B
  * records, (3) the same with 1 KiB, (4) consume everything from the start.
+ * With `--groups`: (5) a group of 3 consumers reading bench-100 from the beginning (beside phase
+ * 4's one assigned consumer), and (6) rebalance time: while a producer writes 3,000 msg/s to a
+ * 6-partition topic, a third member joins a group of two and then leaves, 10 times each; each
+ * figure is the time from the join (or the start of the leaver's close) until the new assignment
+ * is in effect and every partition delivered a record produced after its new owner got it
+ * (median and max). Members that give partitions up learn of it at their next heartbeat.
  * The last line is `produce: N msg/s, p99 M ms` (N from phase 2, M from phase 1).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -14,7 +20,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { Admin, Consumer } from '@streambus/client';
+import { Admin, Consumer, Producer } from '@streambus/client';
 import type { WorkerInput, WorkerMessage } from './bench-worker.js';
 import { TestCluster } from './cluster.js';
 
@@ -70,6 +76,153 @@ async function producePhase(
   };
 }
 
+/** Phase 5: three members of one group read `topic` from the beginning; records/s over all three. */
+async function groupConsumePhase(
+  bootstrap: string,
+  topic: string,
+  expected: number,
+): Promise<{ consumed: number; seconds: number }> {
+  log(`group consume: 3 members of group bench-g reading ${topic} from the beginning`);
+  const members = Array.from(
+    { length: 3 },
+    () =>
+      new Consumer({
+        bootstrapServers: bootstrap.split(','),
+        groupId: 'bench-g',
+        autoOffsetReset: 'earliest',
+        fetchMaxBytes: 64 * 1024 * 1024,
+      }),
+  );
+  for (const member of members) member.subscribe([topic]);
+  const started = performance.now();
+  let consumed = 0;
+  let lastLog = started;
+  let done = false;
+  await Promise.all(
+    members.map(async (member) => {
+      while (!done && performance.now() - started < 120_000) {
+        // Read the count after the await: `consumed += await ...` would add to a stale total.
+        const records = await member.poll(200);
+        consumed += records.length;
+        if (consumed >= expected) done = true;
+        if (performance.now() - lastLog > 1000) {
+          log(
+            `group consume: ${consumed}/${expected} (${members.map((m) => m.assignment().length).join('/')} partitions)`,
+          );
+          lastLog = performance.now();
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(members.map((member) => member.close()));
+  return { consumed, seconds };
+}
+
+/**
+ * Phase 6: the time from a member joining (or leaving) a group of two to every partition of a
+ * 6-partition topic delivering a record produced after that moment, under a 3,000 msg/s producer.
+ */
+async function rebalancePhase(
+  bootstrap: string,
+  partitions: number,
+  rounds: number,
+): Promise<{ joinMs: number[]; leaveMs: number[] }> {
+  const topic = 'bench-rebalance';
+  const servers = bootstrap.split(',');
+  const admin = new Admin({ bootstrapServers: servers });
+  await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
+  await admin.close();
+  log(`rebalance: a third member joins and leaves a group of two, ${rounds} times, under 3000 msg/s`);
+  const producer = new Producer({ bootstrapServers: servers, lingerMs: 5 });
+  let producing = true;
+  const producerLoop = (async () => {
+    let i = 0;
+    while (producing) {
+      for (let j = 0; j < 30; j++, i++)
+        void producer.send({ topic, partition: i % partitions, value: 'x' }).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  /** Per partition: the latest record timestamp its owner received, and when it was last assigned. */
+  const latest = new Array<number>(partitions).fill(0);
+  const assignedAt = new Array<number>(partitions).fill(0);
+  interface Running {
+    readonly consumer: Consumer;
+    stop: boolean;
+    loop: Promise<void>;
+  }
+  const running = new Set<Running>();
+  const start = (): Running => {
+    const consumer = new Consumer({
+      bootstrapServers: servers,
+      groupId: 'bench-rebalance',
+      autoOffsetReset: 'latest',
+      onPartitionsAssigned: (tps) => {
+        for (const tp of tps) assignedAt[tp.partition] = Date.now();
+      },
+    });
+    consumer.subscribe([topic]);
+    const member: Running = { consumer, stop: false, loop: Promise.resolve() };
+    member.loop = (async () => {
+      while (!member.stop)
+        for (const record of await consumer.poll(100))
+          latest[record.partition] = Math.max(latest[record.partition] ?? 0, record.timestamp);
+    })();
+    running.add(member);
+    return member;
+  };
+  const stop = async (member: Running): Promise<void> => {
+    running.delete(member);
+    member.stop = true;
+    await member.loop;
+    await member.consumer.close();
+  };
+  /**
+   * Waits until the new assignment is in effect (the running members own every partition between
+   * them, and `joiner`, if any, owns some) and every partition delivered a record stamped after
+   * both `fromMs` and its latest assignment; the wait in ms. The members that give partitions up
+   * learn of it at their next heartbeat (groups.heartbeat_interval_ms, 5 s by default).
+   */
+  const caughtUp = async (fromMs: number, joiner?: Running): Promise<number> => {
+    const deadline = Date.now() + 60_000;
+    const settled = (): boolean =>
+      [...running].reduce((sum, m) => sum + m.consumer.assignment().length, 0) === partitions &&
+      (joiner === undefined || joiner.consumer.assignment().length > 0) &&
+      latest.every((t, p) => t >= Math.max(fromMs, assignedAt[p] ?? 0));
+    while (!settled() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    return Date.now() - fromMs;
+  };
+  const base = [start(), start()];
+  const joinMs: number[] = [];
+  const leaveMs: number[] = [];
+  try {
+    await caughtUp(Date.now());
+    for (let round = 0; round < rounds; round++) {
+      const joinedAt = Date.now();
+      const third = start();
+      joinMs.push(await caughtUp(joinedAt, third));
+      // Let the group settle (the third member owns its share) before it leaves.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const leftAt = Date.now();
+      await stop(third);
+      leaveMs.push(await caughtUp(leftAt));
+      log(`rebalance round ${round + 1}: join ${joinMs.at(-1)} ms, leave ${leaveMs.at(-1)} ms`);
+    }
+  } finally {
+    producing = false;
+    await producerLoop;
+    for (const running of base) await stop(running);
+    await producer.close();
+  }
+  return { joinMs, leaveMs };
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
 function percentileMs(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -112,6 +265,10 @@ async function main(): Promise<void> {
       // off, or a sampling rate 0..1: brokers trace (tracing.enabled, exporter otlp) and export to a
       // sink in this process that reads and drops every OTLP/HTTP request (counted in the summary).
       tracing: { type: 'string', default: 'off' },
+      // Consumer group phases: 3 members reading 6 partitions, and rebalance times (adds about a minute).
+      groups: { type: 'boolean', default: false },
+      // groups.heartbeat_interval_ms of the brokers (empty: their default, 5000): it bounds how fast members learn of a rebalance.
+      'group-heartbeat-ms': { type: 'string', default: '' },
     },
   });
   const appendBeforePersist = values['append-before-persist'] !== 'off';
@@ -146,6 +303,9 @@ async function main(): Promise<void> {
             STREAMBUS_TRACING_ENDPOINT: sink.url,
             STREAMBUS_TRACING_SAMPLING_RATE: String(tracingRate),
           }),
+      ...(values['group-heartbeat-ms'] === ''
+        ? {}
+        : { STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: values['group-heartbeat-ms'] }),
     },
     onProgress: (line) => log(line),
   });
@@ -241,6 +401,8 @@ async function main(): Promise<void> {
     }
     const consumeSeconds = (performance.now() - consumeStarted) / 1000;
     await consumer.close();
+    const group = values.groups ? await groupConsumePhase(bootstrap, 'bench-100', small.acked) : undefined;
+    const rebalance = values.groups ? await rebalancePhase(bootstrap, partitions, 10) : undefined;
 
     const rateOf = (result: PhaseResult): number => Math.round(result.acked / result.seconds);
     const mbOf = (result: PhaseResult, bytes: number): string =>
@@ -262,6 +424,14 @@ async function main(): Promise<void> {
     if (sink !== undefined)
       log(
         `  traces: ${sink.requests} OTLP export requests, ${(sink.bytes / 1e6).toFixed(1)} MB (sampling ${tracingRate})`,
+      );
+    if (group !== undefined)
+      log(
+        `  group consume : ${Math.round(group.consumed / group.seconds)} msg/s (3 members of one group, ${partitions} partitions, ${group.consumed} records)`,
+      );
+    if (rebalance !== undefined)
+      log(
+        `  rebalance     : heartbeat interval ${values['group-heartbeat-ms'] === '' ? 'the default 5000' : values['group-heartbeat-ms']} ms; member joins: median ${medianOf(rebalance.joinMs)} ms, max ${Math.max(...rebalance.joinMs)} ms; member leaves: median ${medianOf(rebalance.leaveMs)} ms, max ${Math.max(...rebalance.leaveMs)} ms (until the new assignment is in effect and every partition delivers a record produced after it; 10 each)`,
       );
     console.log(
       `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}, tracing ${tracingRate ?? 'off'}`,

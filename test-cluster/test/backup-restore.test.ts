@@ -38,6 +38,12 @@ const topics = [
   { name: 'orders', partitions: 6, replicationFactor: 3, configs: { 'retention.ms': '604800000' } },
   { name: 'audit', partitions: 2, replicationFactor: 2, configs: {} },
 ];
+/**
+ * The backup holds __consumer_offsets too (the groups' offsets; groups.offsets_topic_partitions,
+ * default 12): a restored cluster has its groups back.
+ */
+const offsetsTopicPartitions = 12;
+const partitionsBackedUp = topics.reduce((sum, topic) => sum + topic.partitions, offsetsTopicPartitions);
 
 describe('backup and restore (real processes, CLI)', () => {
   const setup = useCluster('backup');
@@ -86,7 +92,7 @@ describe('backup and restore (real processes, CLI)', () => {
     expect(create.stderr).toContain('complete');
     expect(create.code).toBe(0);
     const created = JSON.parse(create.stdout) as { backup_id: string; partitions: number; records: number };
-    expect(created.partitions).toBe(8);
+    expect(created.partitions).toBe(partitionsBackedUp);
     // The cluster keeps taking writes after the backup; then it is lost.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     producing = false;
@@ -98,10 +104,15 @@ describe('backup and restore (real processes, CLI)', () => {
 
     const list = await runStreambus(['backup', 'list', '--dest', backups, '--json']);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout.trim())).toMatchObject({ backupId: created.backup_id, partitions: 8 });
+    expect(JSON.parse(list.stdout.trim())).toMatchObject({
+      backupId: created.backup_id,
+      partitions: partitionsBackedUp,
+    });
     const verify = await runStreambus(['backup', 'verify', '--dest', backups, '--backup-id', created.backup_id]);
     expect(verify.stdout).toMatch(
-      new RegExp(`^backup ${created.backup_id}: ok; 8 partitions, \\d+ batches, ${created.records} records`),
+      new RegExp(
+        `^backup ${created.backup_id}: ok; ${partitionsBackedUp} partitions, \\d+ batches, ${created.records} records`,
+      ),
     );
     expect(verify.code).toBe(0);
     const manifest = JSON.parse(
@@ -112,7 +123,9 @@ describe('backup and restore (real processes, CLI)', () => {
     const damaged = await mkdtemp(join(tmpdir(), 'streambus-damaged-'));
     dirs.push(damaged);
     await cp(join(backups, created.backup_id), join(damaged, created.backup_id), { recursive: true });
-    const file = manifest.topics[0]?.partitions.find((p) => p.end_offset > p.start_offset)?.file ?? '';
+    // (The first partition file with records: __consumer_offsets, first in the manifest, holds none here.)
+    const file =
+      manifest.topics.flatMap((topic) => topic.partitions).find((p) => p.end_offset > p.start_offset)?.file ?? '';
     const handle = await open(join(damaged, created.backup_id, file), 'r+');
     const byte = Buffer.alloc(1);
     await handle.read(byte, 0, 1, 80);
@@ -149,7 +162,7 @@ describe('backup and restore (real processes, CLI)', () => {
         partitions: { partition: number; replicas: number[] }[];
       };
     const listed = await runStreambus(['topic', 'list'], { bootstrap: newBootstrap });
-    expect(listed.stdout.trim().split('\n').sort()).toEqual(['audit', 'orders']);
+    expect(listed.stdout.trim().split('\n').sort()).toEqual(['__consumer_offsets', 'audit', 'orders']);
     for (const topic of topics) {
       const described = await describe(topic.name);
       expect(described.partitions).toHaveLength(topic.partitions);

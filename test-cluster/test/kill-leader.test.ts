@@ -15,6 +15,9 @@ const topic = 'e2e';
 const partitions = 6;
 const recordsTotal = 100_000;
 
+/** __consumer_offsets partitions of a cluster started with the default groups.offsets_topic_partitions. */
+const offsetsTopicPartitionsDefault = 12;
+
 async function groupLogs(dataDir: string): Promise<Map<number, { next: number; bytes: Buffer }>> {
   const store = await LevelRaftStore.open(join(dataDir, 'raft'), { walSync: 'none' });
   try {
@@ -95,7 +98,8 @@ describe('SIGKILL of a partition leader under load (real processes)', () => {
     await setup.cluster.stopAll();
     const stores = await Promise.all(setup.cluster.brokers.map((broker) => groupLogs(broker.dataDir)));
     const groupIds = [...stores[0]!.keys()].sort((a, b) => a - b);
-    expect(groupIds).toHaveLength(partitions);
+    // The topic's partitions and those of __consumer_offsets (groups.offsets_topic_partitions, default 12): all compared.
+    expect(groupIds).toHaveLength(partitions + offsetsTopicPartitionsDefault);
     let records = 0;
     for (const groupId of groupIds) {
       const replicas = stores.map((logs) => logs.get(groupId));

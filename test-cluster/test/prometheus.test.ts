@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin, Consumer, Producer } from '@streambus/client';
+import { ErrorCode, createStreamBusRpcClient } from '@streambus/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../src/index.js';
 import { runStreambus } from './helpers.js';
@@ -24,10 +25,11 @@ const forHere = '3s';
 const loadRecordsMax = 50_000;
 const loadMsMax = 240_000;
 /**
- * Families another part of the broker feeds (issue 11, consumer groups): their queries are checked
- * only once a broker serves them.
+ * Families of consumer groups (issue 11): their queries are checked once a broker serves them; the
+ * load commits offsets of `lagGroup` so that they have samples.
  */
 const consumerLagFamilies = ['streambus_consumer_group_lag_records', 'streambus_consumer_group_lag_max_records'];
+const lagGroup = 'prometheus-load';
 
 interface QueryResult {
   readonly status: string;
@@ -88,11 +90,39 @@ async function runLoad(bootstrap: string[]): Promise<void> {
       );
       await consumer.poll(50);
       // TOPIC_ALREADY_EXISTS: the error counters have samples, as under real traffic.
-      if (i % 1200 === 0)
+      if (i % 1200 === 0) {
         await admin.createTopic({ name: 'load', partitions: 6, replicationFactor: 3 }).catch(() => undefined);
+        await commitHalf(bootstrap, i / 12).catch(() => undefined);
+      }
     }
   } finally {
     await Promise.allSettled([producer.close(), consumer.close(), admin.close()]);
+  }
+}
+
+/** Commits `offset` for every partition of 'load' as `lagGroup` (an admin commit: the group has no members). */
+async function commitHalf(bootstrap: string[], offset: number): Promise<void> {
+  const any = createStreamBusRpcClient(bootstrap[0] ?? '');
+  try {
+    const found = await any.FindCoordinator({ groupIds: [lagGroup] }, { deadlineMs: 5_000 });
+    const coordinator = found.coordinators[0];
+    if (coordinator === undefined || coordinator.errorCode !== ErrorCode.NONE) return;
+    const client = createStreamBusRpcClient(`${coordinator.host}:${coordinator.port}`);
+    try {
+      await client.OffsetCommit(
+        {
+          groupId: lagGroup,
+          memberId: '',
+          memberEpoch: -1,
+          partitions: Array.from({ length: 6 }, (_, partition) => ({ topic: 'load', partition, offset, metadata: '' })),
+        },
+        { deadlineMs: 5_000 },
+      );
+    } finally {
+      client.close();
+    }
+  } finally {
+    any.close();
   }
 }
 

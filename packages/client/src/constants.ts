@@ -82,6 +82,38 @@ export const pollRecordsMaxDefault = 10_000;
 /** Partitions one consumer may be assigned. */
 export const assignedPartitionsMax = 10_000;
 
+/**
+ * Consumer groups. How long a member may go without a successful heartbeat before it treats its
+ * partitions as lost (the broker's default groups.session_timeout_ms: by then the coordinator has
+ * removed it and another member may own them).
+ */
+export const sessionTimeoutMsDefault = 45_000;
+/** Longest a member takes to revoke partitions before the coordinator removes it (KIP-848's default). */
+export const rebalanceTimeoutMsDefault = 300_000;
+/** The protocol's bound of rebalance_timeout_ms. */
+export const rebalanceTimeoutMsMax = 300_000;
+/** Interval of auto-commits (Kafka's auto.commit.interval.ms). */
+export const autoCommitIntervalMsDefault = 5_000;
+/** Heartbeat interval until the coordinator's first answer says otherwise. */
+export const heartbeatIntervalMsDefault = 3_000;
+/** Bounds of the interval a coordinator may ask for: a bad answer can neither spin nor stall the loop. */
+export const heartbeatIntervalMsMin = 10;
+export const heartbeatIntervalMsMax = 30_000;
+/** Deadline of one heartbeat (well inside the session timeout, so that a retry fits). */
+export const heartbeatRequestTimeoutMsMax = 10_000;
+/** Attempts of one commit or offset fetch against a moving coordinator before its error surfaces. */
+export const groupCallAttemptsMax = 8;
+/** The protocol's bounds: group and instance ids, topics per subscription, partitions per commit. */
+export const groupIdLengthMax = 249;
+export const groupIdPattern = /^[a-zA-Z0-9._-]+$/;
+export const subscribedTopicsMax = 1_000;
+export const subscribedRegexLengthMax = 1_000;
+export const offsetCommitPartitionsMax = 10_000;
+/** Group ids per FindCoordinator, DescribeGroups or DeleteGroups request. */
+export const groupIdsPerRequestMax = 1_000;
+/** How long close() waits for the final commit and the leave heartbeat. */
+export const groupCloseTimeoutMsDefault = 10_000;
+
 /** Instrumentation scope of the SDK's spans. */
 export const tracerName = '@streambus/client';
 /** Links one span carries to the other records' contexts it stands for (a Produce of many records). */
@@ -98,3 +130,8 @@ check(batchBytesMaxDefault <= bufferBytesMaxDefault, 'one batch must fit in the 
 check(inFlightBatchesPerPartitionMax <= producerDedupeWindowBatches, 'in-flight batches must fit the dedupe window');
 check(fetchMaxWaitMsDefault <= fetchMaxWaitMsMax, 'fetch wait must be within the protocol bound');
 check(fetchPartitionMaxBytesDefault <= fetchMaxBytesDefault, 'a partition fetch must fit the response bound');
+check(heartbeatIntervalMsDefault >= heartbeatIntervalMsMin, 'default heartbeat interval within its bounds');
+check(heartbeatIntervalMsDefault <= heartbeatIntervalMsMax, 'default heartbeat interval within its bounds');
+check(heartbeatRequestTimeoutMsMax < sessionTimeoutMsDefault, 'a heartbeat and its retry fit in a session');
+check(rebalanceTimeoutMsDefault <= rebalanceTimeoutMsMax, 'default rebalance timeout within the protocol bound');
+check(offsetCommitPartitionsMax >= assignedPartitionsMax, 'one commit covers every assigned partition');

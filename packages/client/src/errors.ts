@@ -155,6 +155,83 @@ export class UnsupportedVersionError extends StreamBusError {
   readonly retriable = false;
 }
 
+/** The group's coordinator is unknown right now (its partition has no leader). The SDK finds it again after a backoff. */
+export class CoordinatorNotAvailableError extends StreamBusError {
+  readonly code = 'COORDINATOR_NOT_AVAILABLE' as const;
+  readonly retriable = true;
+}
+/** The broker does not coordinate the group. `leaderId` is the broker's hint, 0 when unknown. */
+export class NotCoordinatorError extends StreamBusError {
+  readonly code = 'NOT_COORDINATOR' as const;
+  readonly retriable = true;
+  constructor(
+    message: string,
+    readonly leaderId = 0,
+  ) {
+    super(message);
+  }
+}
+/** The group's new coordinator is still loading its state. Retried after a short backoff. */
+export class CoordinatorLoadInProgressError extends StreamBusError {
+  readonly code = 'COORDINATOR_LOAD_IN_PROGRESS' as const;
+  readonly retriable = true;
+}
+/** The member is not in the group (removed after its session timeout): its partitions are lost; it joins again. */
+export class UnknownMemberIdError extends StreamBusError {
+  readonly code = 'UNKNOWN_MEMBER_ID' as const;
+  readonly retriable = false;
+}
+/** The member's epoch is not the coordinator's (a zombie): its partitions are lost; it joins again. */
+export class FencedMemberEpochError extends StreamBusError {
+  readonly code = 'FENCED_MEMBER_EPOCH' as const;
+  readonly retriable = false;
+}
+/** A commit from an older member epoch; retried after the next heartbeat for partitions still owned. */
+export class StaleMemberEpochError extends StreamBusError {
+  readonly code = 'STALE_MEMBER_EPOCH' as const;
+  readonly retriable = true;
+}
+/** The group has as many members as the broker allows (groups.max_size). */
+export class GroupMaxSizeReachedError extends StreamBusError {
+  readonly code = 'GROUP_MAX_SIZE_REACHED' as const;
+  readonly retriable = false;
+}
+/** The group id or instance id is empty, longer than 249 characters, or not [a-zA-Z0-9._-]. */
+export class InvalidGroupIdError extends StreamBusError {
+  readonly code = 'INVALID_GROUP_ID' as const;
+  readonly retriable = false;
+}
+/** No such group. */
+export class GroupIdNotFoundError extends StreamBusError {
+  readonly code = 'GROUP_ID_NOT_FOUND' as const;
+  readonly retriable = false;
+}
+/** The group still has members: stop its consumers (or wait for their session timeout) first. */
+export class NonEmptyGroupError extends StreamBusError {
+  readonly code = 'NON_EMPTY_GROUP' as const;
+  readonly retriable = false;
+}
+/** Another live member holds this groupInstanceId: stop it first, or use another instance id. */
+export class UnreleasedInstanceIdError extends StreamBusError {
+  readonly code = 'UNRELEASED_INSTANCE_ID' as const;
+  readonly retriable = false;
+}
+/** The coordinator has no such assignor (it has "uniform" and "range"). */
+export class UnsupportedAssignorError extends StreamBusError {
+  readonly code = 'UNSUPPORTED_ASSIGNOR' as const;
+  readonly retriable = false;
+}
+/** Commit metadata longer than 4096 bytes. */
+export class OffsetMetadataTooLargeError extends StreamBusError {
+  readonly code = 'OFFSET_METADATA_TOO_LARGE' as const;
+  readonly retriable = false;
+}
+/** A commit of a negative offset. */
+export class InvalidCommitOffsetError extends StreamBusError {
+  readonly code = 'INVALID_COMMIT_OFFSET' as const;
+  readonly retriable = false;
+}
+
 /** The typed error for a protocol error code (NONE is not an error and reads as INTERNAL). */
 export function errorFromCode(code: ErrorCode, message: string, leaderId = 0): StreamBusError {
   const text = message === '' ? errorCodeName(code).toLowerCase().replace(/_/g, ' ') : message;
@@ -193,6 +270,34 @@ export function errorFromCode(code: ErrorCode, message: string, leaderId = 0): S
       return new BrokerNotAvailableError(text);
     case ErrorCode.UNKNOWN_PRODUCER_ID:
       return new UnknownProducerIdError(text);
+    case ErrorCode.COORDINATOR_NOT_AVAILABLE:
+      return new CoordinatorNotAvailableError(text);
+    case ErrorCode.NOT_COORDINATOR:
+      return new NotCoordinatorError(text, leaderId);
+    case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+      return new CoordinatorLoadInProgressError(text);
+    case ErrorCode.UNKNOWN_MEMBER_ID:
+      return new UnknownMemberIdError(text);
+    case ErrorCode.FENCED_MEMBER_EPOCH:
+      return new FencedMemberEpochError(text);
+    case ErrorCode.STALE_MEMBER_EPOCH:
+      return new StaleMemberEpochError(text);
+    case ErrorCode.GROUP_MAX_SIZE_REACHED:
+      return new GroupMaxSizeReachedError(text);
+    case ErrorCode.INVALID_GROUP_ID:
+      return new InvalidGroupIdError(text);
+    case ErrorCode.GROUP_ID_NOT_FOUND:
+      return new GroupIdNotFoundError(text);
+    case ErrorCode.NON_EMPTY_GROUP:
+      return new NonEmptyGroupError(text);
+    case ErrorCode.UNRELEASED_INSTANCE_ID:
+      return new UnreleasedInstanceIdError(text);
+    case ErrorCode.UNSUPPORTED_ASSIGNOR:
+      return new UnsupportedAssignorError(text);
+    case ErrorCode.OFFSET_METADATA_TOO_LARGE:
+      return new OffsetMetadataTooLargeError(text);
+    case ErrorCode.INVALID_COMMIT_OFFSET:
+      return new InvalidCommitOffsetError(text);
     default:
       return new InternalError(`${text} (error code ${code})`);
   }

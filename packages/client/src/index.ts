@@ -2,7 +2,13 @@
 export { Producer } from './producer/producer.js';
 export type { ProducerOptions, ProducerStats, AcksMode, CompressionMode, Partitioner } from './producer/producer.js';
 export { Consumer } from './consumer/consumer.js';
-export type { ConsumerOptions, OffsetResetPolicy } from './consumer/consumer.js';
+export type {
+  ConsumerOptions,
+  OffsetResetPolicy,
+  RebalanceListener,
+  OffsetToCommit,
+  CommittedOffset,
+} from './consumer/consumer.js';
 export { Admin } from './admin/admin.js';
 export type {
   AdminOptions,
@@ -16,6 +22,16 @@ export type {
   OffsetSpec,
 } from './admin/admin.js';
 export type { PartitionReassignment } from './admin/admin.js';
+export type {
+  GroupListing,
+  GroupDescription,
+  GroupMemberDescription,
+  GroupPartitionLag,
+  GroupOffset,
+  OffsetResetTarget,
+  OffsetResetEntry,
+  OffsetResetPlan,
+} from './admin/groups.js';
 export type { OffsetAnswer } from './cluster/list-offsets.js';
 export type { StoredBatches } from './cluster/read-batches.js';
 export type { ClientOptions } from './cluster/options.js';
@@ -46,6 +62,20 @@ export {
   InvalidConfigError,
   IllegalStateError,
   UnsupportedVersionError,
+  CoordinatorNotAvailableError,
+  NotCoordinatorError,
+  CoordinatorLoadInProgressError,
+  UnknownMemberIdError,
+  FencedMemberEpochError,
+  StaleMemberEpochError,
+  GroupMaxSizeReachedError,
+  InvalidGroupIdError,
+  GroupIdNotFoundError,
+  NonEmptyGroupError,
+  UnreleasedInstanceIdError,
+  UnsupportedAssignorError,
+  OffsetMetadataTooLargeError,
+  InvalidCommitOffsetError,
   errorFromCode,
 } from './errors.js';
 export type { StreamBusErrorCode, ClientErrorCode } from './errors.js';

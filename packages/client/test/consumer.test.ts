@@ -204,7 +204,8 @@ describe('Consumer', () => {
     const first = c.poll(200);
     await expect(c.poll(10)).rejects.toBeInstanceOf(IllegalStateError);
     await first;
-    expect(() => new Consumer({ bootstrapServers: ['a:1'], groupId: 'g' })).toThrow(InvalidConfigError);
+    expect(() => new Consumer({ bootstrapServers: ['a:1'], groupId: 'no spaces' })).toThrow(InvalidConfigError);
+    expect(() => c.subscribe(['t'])).toThrow(InvalidConfigError);
     await c.close();
     await expect(c.poll(10)).rejects.toBeInstanceOf(ClientClosedError);
   });

@@ -8,7 +8,8 @@
  * Two kinds of feeding: counters and histograms on the request paths (client service, store
  * syncs, listener), and gauges plus the Raft host's counters sampled once per scrape by the
  * samplers registered with `onScrape`: nothing is computed while nobody scrapes.
- * Labels are kept to low cardinality: topic, request, error code, acks, a follower's broker id.
+ * Labels are kept to low cardinality: topic, request, error code, acks, a follower's broker id,
+ * and a consumer group (on its coordinator only).
  * No per-partition label: thousands of partitions must stay cheap.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -68,6 +69,10 @@ export interface BrokerMetrics {
   readonly replicationLagRecords: Gauge<'follower'>;
   readonly replicationLagSeconds: Gauge<'follower'>;
   readonly controllerLeader: Gauge;
+  // Consumer groups, exported by each group's coordinator only.
+  readonly consumerGroupLagRecords: Gauge<'group' | 'topic'>;
+  readonly consumerGroupLagMaxRecords: Gauge<'group' | 'topic'>;
+  readonly consumerGroups: Gauge<'state'>;
   readonly buildInfo: Gauge<'version'>;
   /**
    * Registers a sampler run before every scrape (gauges, the Raft host's totals); returns the
@@ -208,6 +213,17 @@ export function createBrokerMetrics(options: MetricsOptions): BrokerMetrics {
       ['follower'],
     ),
     controllerLeader: gauge('streambus_controller_leader', '1 when this broker leads the controller group, else 0'),
+    consumerGroupLagRecords: gauge(
+      'streambus_consumer_group_lag_records',
+      'Records of a topic a group has not committed: high watermark minus committed offset (log start without a commit), summed over partitions; from the coordinator',
+      ['group', 'topic'],
+    ),
+    consumerGroupLagMaxRecords: gauge(
+      'streambus_consumer_group_lag_max_records',
+      "The largest lag of one partition of the topic, in records; from the group's coordinator",
+      ['group', 'topic'],
+    ),
+    consumerGroups: gauge('streambus_consumer_groups', 'Groups coordinated by this broker, by state', ['state']),
     buildInfo,
     onScrape: (sampler) => {
       assert(samplers.size < scrapeSamplersMax, 'scrape samplers are bounded');

@@ -180,6 +180,48 @@ describe('client verbs on the real SDK against the fake gRPC cluster', () => {
     expect(await runCli(['topic', 'delete', 'moves', '-b', bootstrap], setup.deps)).toBe(0);
   });
 
+  it('consume --group commits only what it printed; describe and reset-offsets go through Admin', async () => {
+    cluster.createTopic('orders', 1);
+    const produce = harness(['a', 'b', 'c', 'd', 'e']);
+    expect(await runCli(['produce', 'orders', '-b', bootstrap], produce.deps)).toBe(0);
+    const first = harness();
+    const args = ['consume', 'orders', '--group', 'billing', '--from-beginning', '-b', bootstrap];
+    expect(await runCli([...args, '--limit', '3'], first.deps)).toBe(0);
+    expect(first.stdout()).toBe('[0@0] a\n[0@1] b\n[0@2] c\n');
+    // The poll returned all five; the two not printed are not committed.
+    expect(cluster.groups.committedOffset('billing', 'orders', 0)).toBe(3);
+    const describe = harness();
+    expect(await runCli(['consumer-groups', 'describe', 'billing', '--json', '-b', bootstrap], describe.deps)).toBe(0);
+    expect((JSON.parse(describe.stdout()) as { partitions: unknown[] }).partitions).toEqual([
+      { topic: 'orders', partition: 0, current_offset: 3, log_end_offset: 5, lag: 2, consumer_id: '', host: '' },
+    ]);
+    const second = harness();
+    expect(await runCli([...args, '--limit', '2'], second.deps)).toBe(0);
+    expect(second.stdout()).toBe('[0@3] d\n[0@4] e\n');
+    const reset = harness();
+    expect(
+      await runCli(
+        [
+          'consumer-groups',
+          'reset-offsets',
+          'billing',
+          '--topic',
+          'orders',
+          '--to-offset',
+          '1',
+          '--execute',
+          '-b',
+          bootstrap,
+        ],
+        reset.deps,
+      ),
+    ).toBe(0);
+    expect(cluster.groups.committedOffset('billing', 'orders', 0)).toBe(1);
+    const list = harness();
+    expect(await runCli(['consumer-groups', 'list', '-b', bootstrap], list.deps)).toBe(0);
+    expect(list.stdout()).toMatch(/billing\s+empty\s+0\s+1/);
+  });
+
   it('the executable stops consuming on SIGINT and exits 0', async () => {
     const setup = harness();
     expect(await runCli(['topic', 'create', 'signals', '-p', '1', '-b', bootstrap], setup.deps)).toBe(0);

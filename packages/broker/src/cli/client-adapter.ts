@@ -1,6 +1,7 @@
 /**
  * The CLI's client verbs on the real SDK (@streambus/client): a thin mapping from `CliClient`
- * to Admin, Producer (acks=all, idempotent) and Consumer (assigned partitions, no group).
+ * to Admin, Producer (acks=all, idempotent) and Consumer (assigned partitions, or a group member
+ * with `--group`).
  * SDK errors pass through unchanged: their stable `code` decides the exit code.
  */
 import { Admin, Consumer, Producer } from '@streambus/client';
@@ -9,6 +10,12 @@ import type { CliClient, CliClientOptions, CliConsumeRequest, CliRecord } from '
 
 /** How long one consumer poll waits before checking for Ctrl-C or an idle timeout. */
 const consumePollMs = 250;
+/**
+ * Auto-commit interval of `consume --group`: short, since a person or a test watches the lag. A
+ * commit covers only records the previous polls returned, which were printed before the next
+ * poll: at least once.
+ */
+const groupCommitIntervalMs = 1_000;
 /**
  * How long a command waits for a connection to one broker before it tries another: shorter than
  * the SDK's default, since a person or a script is waiting on the whole command.
@@ -117,6 +124,41 @@ export function createSdkClient(options: CliClientOptions): CliClient {
     listOffsets: async (partitions, spec) =>
       (await admin.listOffsets(partitions, spec)).map(({ topic, partition, offset }) => ({ topic, partition, offset })),
     readBatches: (tp, offset, bytesMax) => admin.readBatches(tp, offset, { bytesMax }),
+    listGroups: () => admin.listGroups(),
+    describeGroup: async (groupId) => {
+      const d = await admin.describeGroup(groupId);
+      return {
+        groupId: d.groupId,
+        state: d.state,
+        groupEpoch: d.groupEpoch,
+        assignor: d.assignor,
+        coordinatorId: d.coordinatorId,
+        members: d.members.map((m) => ({
+          memberId: m.memberId,
+          instanceId: m.instanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberEpoch: m.memberEpoch,
+          assignment: m.assignment,
+        })),
+        partitions: d.partitions,
+      };
+    },
+    deleteGroup: (groupId) => admin.deleteGroups([groupId]),
+    resetOffsets: async (groupId, topic, to, execute) => {
+      const plan = await admin.resetOffsets(groupId, topic, to, { execute });
+      return {
+        groupId: plan.groupId,
+        topic: plan.topic,
+        partitions: plan.partitions.map(({ partition, currentOffset, newOffset }) => ({
+          partition,
+          currentOffset,
+          newOffset,
+        })),
+        executed: plan.executed,
+        memberCount: plan.memberCount,
+      };
+    },
     close: async () => {
       await Promise.all([...consumers].map((consumer) => consumer.close()));
       if (producer !== undefined) await producer.close({ timeoutMs: options.timeoutMs });
@@ -136,6 +178,10 @@ async function* consumeRecords(
   request: CliConsumeRequest,
   consumers: Set<Consumer>,
 ): AsyncIterable<CliRecord> {
+  if (request.group !== undefined) {
+    yield* consumeInGroup(common, request, request.group, consumers);
+    return;
+  }
   const partitions: TopicPartition[] =
     request.partition !== undefined
       ? [{ topic: request.topic, partition: request.partition }]
@@ -158,6 +204,57 @@ async function* consumeRecords(
     }
   } finally {
     consumers.delete(consumer);
+    await consumer.close();
+  }
+}
+
+/**
+ * `consume --group`: a member of the group. Records are yielded (printed) before the next poll,
+ * and a poll commits only what earlier polls returned, so a killed process re-reads at most what
+ * it printed since its last commit; close commits the rest and leaves the group.
+ */
+async function* consumeInGroup(
+  common: {
+    readonly bootstrapServers: readonly string[];
+    readonly requestTimeoutMs: number;
+    readonly connectTimeoutMs: number;
+    readonly clientId: string;
+  },
+  request: CliConsumeRequest,
+  groupId: string,
+  consumers: Set<Consumer>,
+): AsyncIterable<CliRecord> {
+  const consumer = new Consumer({
+    ...common,
+    groupId,
+    autoOffsetReset: request.start === 'beginning' ? 'earliest' : 'latest',
+    autoCommitIntervalMs: groupCommitIntervalMs,
+  });
+  consumers.add(consumer);
+  /** Records polled and not printed (the command stopped early): their partitions go back to them before the final commit. */
+  let unprinted: ConsumerRecord[] = [];
+  try {
+    consumer.subscribe([request.topic]);
+    while (!request.signal.aborted) {
+      const records = await consumer.poll(consumePollMs);
+      for (const [index, record] of records.entries()) {
+        unprinted = records.slice(index);
+        if (request.signal.aborted) return;
+        unprinted = records.slice(index + 1);
+        yield toCliRecord(record);
+      }
+      unprinted = [];
+    }
+  } finally {
+    consumers.delete(consumer);
+    const firstUnprinted = new Map<string, ConsumerRecord>();
+    for (const record of unprinted) {
+      const key = `${record.topic}/${record.partition}`;
+      if (!firstUnprinted.has(key)) firstUnprinted.set(key, record);
+    }
+    const owned = new Set(consumer.assignment().map((tp) => `${tp.topic}/${tp.partition}`));
+    for (const [key, record] of firstUnprinted)
+      if (owned.has(key)) consumer.seek({ topic: record.topic, partition: record.partition }, record.offset);
     await consumer.close();
   }
 }

@@ -81,6 +81,12 @@ export interface CliConsumeRequest {
   readonly topic: string;
   /** Absent: every partition of the topic. */
   readonly partition?: number;
+  /**
+   * Consume as a member of this consumer group: the group assigns the partitions, each starts at
+   * the group's committed offset (else `start`: 'beginning' or 'end'), and positions are committed
+   * as records are printed (at least once). Excludes `partition` and an explicit offset.
+   */
+  readonly group?: string;
   readonly start: CliConsumeStart;
   /** Stop consuming (the iterator ends) when aborted. */
   readonly signal: AbortSignal;
@@ -125,6 +131,62 @@ export interface CliClusterFeatures {
   readonly finalizableLevel: number;
   readonly brokers: readonly CliBrokerFeatures[];
   readonly levels: readonly { readonly level: number; readonly summary: string }[];
+}
+
+/** A consumer group as listed. */
+export interface CliGroupListing {
+  readonly groupId: string;
+  readonly state: string;
+  readonly memberCount: number;
+  readonly coordinatorId: number;
+}
+
+export interface CliGroupMember {
+  readonly memberId: string;
+  readonly instanceId: string;
+  readonly clientId: string;
+  readonly clientHost: string;
+  readonly memberEpoch: number;
+  readonly assignment: readonly CliTopicPartition[];
+}
+
+/** One partition of a described group; -1: no commit (offset), unknown (end, lag). */
+export interface CliGroupPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly committedOffset: number;
+  readonly logEndOffset: number;
+  readonly lag: number;
+  /** '' when no member owns it. */
+  readonly memberId: string;
+  readonly clientHost: string;
+}
+
+export interface CliGroupDescription {
+  readonly groupId: string;
+  readonly state: string;
+  readonly groupEpoch: number;
+  readonly assignor: string;
+  readonly coordinatorId: number;
+  readonly members: readonly CliGroupMember[];
+  readonly partitions: readonly CliGroupPartition[];
+}
+
+/** Where reset-offsets moves a group. */
+export type CliOffsetResetTarget =
+  'earliest' | 'latest' | { readonly offset: number } | { readonly timestampMs: number };
+
+export interface CliOffsetResetPlan {
+  readonly groupId: string;
+  readonly topic: string;
+  readonly partitions: readonly {
+    readonly partition: number;
+    /** -1: nothing committed. */
+    readonly currentOffset: number;
+    readonly newOffset: number;
+  }[];
+  readonly executed: boolean;
+  readonly memberCount: number;
 }
 
 export interface CliClient {
@@ -181,6 +243,14 @@ export interface CliClient {
     offset: number,
     bytesMax: number,
   ): Promise<{ readonly batches: readonly Uint8Array[]; readonly highWatermark: number }>;
+  /** Every consumer group of the cluster. */
+  listGroups(): Promise<readonly CliGroupListing[]>;
+  /** Members, offsets and lag of a group; GROUP_ID_NOT_FOUND. */
+  describeGroup(groupId: string): Promise<CliGroupDescription>;
+  /** Deletes an empty group and its offsets; GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP. */
+  deleteGroup(groupId: string): Promise<void>;
+  /** The plan of moving the group's offsets of `topic`; applied with `execute` (NON_EMPTY_GROUP while it has members). */
+  resetOffsets(groupId: string, topic: string, to: CliOffsetResetTarget, execute: boolean): Promise<CliOffsetResetPlan>;
   close(): Promise<void>;
 }
 

@@ -6,7 +6,11 @@ import type {
   CliConsumeRequest,
   CliClusterFeatures,
   CliDrainStatus,
+  CliGroupDescription,
+  CliGroupListing,
   CliNewTopic,
+  CliOffsetResetPlan,
+  CliOffsetResetTarget,
   CliPartitionReassignment,
   CliProduceRecord,
   CliRecord,
@@ -182,6 +186,52 @@ class FakeClient implements CliClient {
   async readBatches(): Promise<never> {
     this.check('readBatches');
     throw new TypedError('UNSUPPORTED_VERSION', 'the fake client has no batches');
+  }
+  groups = new Map<string, CliGroupDescription>();
+  async listGroups(): Promise<readonly CliGroupListing[]> {
+    this.check('listGroups');
+    return [...this.groups.values()].map((g) => ({
+      groupId: g.groupId,
+      state: g.state,
+      memberCount: g.members.length,
+      coordinatorId: g.coordinatorId,
+    }));
+  }
+  async describeGroup(groupId: string): Promise<CliGroupDescription> {
+    this.check(`describeGroup ${groupId}`);
+    const group = this.groups.get(groupId);
+    if (group === undefined) throw new TypedError('GROUP_ID_NOT_FOUND', `group "${groupId}": no such group`);
+    return group;
+  }
+  async deleteGroup(groupId: string): Promise<void> {
+    this.check(`deleteGroup ${groupId}`);
+    const group = this.groups.get(groupId);
+    if (group === undefined) throw new TypedError('GROUP_ID_NOT_FOUND', `group "${groupId}": no such group`);
+    if (group.members.length > 0) throw new TypedError('NON_EMPTY_GROUP', `group "${groupId}": the group has members`);
+    this.groups.delete(groupId);
+  }
+  async resetOffsets(
+    groupId: string,
+    topic: string,
+    to: CliOffsetResetTarget,
+    execute: boolean,
+  ): Promise<CliOffsetResetPlan> {
+    this.check(`resetOffsets ${groupId} ${topic} ${JSON.stringify(to)} ${execute}`);
+    const group = this.groups.get(groupId);
+    const members = group?.members.length ?? 0;
+    if (execute && members > 0)
+      throw new TypedError(
+        'NON_EMPTY_GROUP',
+        `group "${groupId}" has members: stop its consumers before resetting its offsets`,
+      );
+    const newOffset = to === 'earliest' ? 0 : to === 'latest' ? 10 : 'offset' in to ? to.offset : 3;
+    return {
+      groupId,
+      topic,
+      executed: execute,
+      memberCount: members,
+      partitions: [0, 1].map((partition) => ({ partition, currentOffset: partition === 0 ? 7 : -1, newOffset })),
+    };
   }
   async close(): Promise<void> {
     this.closed++;
@@ -789,5 +839,174 @@ describe('topic reassign against a fake client', () => {
     const down = withTopic();
     down.client.failWith = new TypedError('NOT_CONTROLLER', 'no controller leader');
     expect(await runCli(['topic', 'reassign', 'events', '--partition', '0', '--replicas', '1'], down.deps)).toBe(3);
+  });
+});
+
+describe('consumer-groups and consume --group against a fake client', () => {
+  const described: CliGroupDescription = {
+    groupId: 'g',
+    state: 'stable',
+    groupEpoch: 4,
+    assignor: 'uniform',
+    coordinatorId: 2,
+    members: [
+      {
+        memberId: 'm-1',
+        instanceId: '',
+        clientId: 'streambus-cli',
+        clientHost: '/127.0.0.1',
+        memberEpoch: 4,
+        assignment: [{ topic: 'events', partition: 0 }],
+      },
+    ],
+    partitions: [
+      {
+        topic: 'events',
+        partition: 0,
+        committedOffset: 5,
+        logEndOffset: 8,
+        lag: 3,
+        memberId: 'm-1',
+        clientHost: '/127.0.0.1',
+      },
+      { topic: 'events', partition: 1, committedOffset: -1, logEndOffset: 4, lag: 4, memberId: '', clientHost: '' },
+    ],
+  };
+
+  it('list: a table, or --json', async () => {
+    const h = harness();
+    h.client.groups.set('g', described);
+    expect(await runCli(['consumer-groups', 'list'], h.deps)).toBe(0);
+    expect(h.stdout()).toMatch(/^GROUP\s+STATE\s+MEMBERS\s+COORDINATOR\n/);
+    expect(h.stdout()).toMatch(/g\s+stable\s+1\s+2/);
+    const json = harness();
+    json.client.groups.set('g', described);
+    expect(await runCli(['consumer-groups', 'list', '--json'], json.deps)).toBe(0);
+    expect(lastJson(json.stdout())).toEqual({ groups: [{ group: 'g', state: 'stable', members: 1, coordinator: 2 }] });
+  });
+
+  it('describe: TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST, members; --json; unknown group exits 1', async () => {
+    const h = harness();
+    h.client.groups.set('g', described);
+    expect(await runCli(['consumer-groups', 'describe', 'g'], h.deps)).toBe(0);
+    const text = h.stdout();
+    expect(text).toContain('group g: stable, 1 members, assignor uniform, coordinator 2, epoch 4, total lag 7');
+    expect(text).toMatch(/TOPIC\s+PARTITION\s+CURRENT-OFFSET\s+LOG-END-OFFSET\s+LAG\s+CONSUMER-ID\s+HOST/);
+    expect(text).toMatch(/events\s+0\s+5\s+8\s+3\s+m-1\s+\/127\.0\.0\.1/);
+    expect(text).toMatch(/events\s+1\s+-\s+4\s+4\s+-\s+-/);
+    expect(text).toContain('members:');
+    const json = harness();
+    json.client.groups.set('g', described);
+    expect(await runCli(['consumer-groups', 'describe', 'g', '--json'], json.deps)).toBe(0);
+    const doc = lastJson(json.stdout()) as { partitions: { lag: number; current_offset: number }[] };
+    expect(doc.partitions.map((p) => [p.current_offset, p.lag])).toEqual([
+      [5, 3],
+      [-1, 4],
+    ]);
+    const missing = harness();
+    expect(await runCli(['consumer-groups', 'describe', 'nope'], missing.deps)).toBe(1);
+    expect(missing.stderr()).toBe(
+      'streambus consumer-groups describe: group "nope": no such group (GROUP_ID_NOT_FOUND)\n',
+    );
+    const bad = harness();
+    expect(await runCli(['consumer-groups', 'describe', 'no spaces'], bad.deps)).toBe(2);
+    expect(bad.client.calls).toEqual([]);
+  });
+
+  it('delete: an empty group goes, one with members is refused (exit 1)', async () => {
+    const h = harness();
+    h.client.groups.set('g', described);
+    h.client.groups.set('idle', { ...described, groupId: 'idle', members: [] });
+    expect(await runCli(['consumer-groups', 'delete', 'idle'], h.deps)).toBe(0);
+    expect(h.stdout()).toBe('deleted group idle\n');
+    expect(await runCli(['consumer-groups', 'delete', 'g', '--json'], h.deps)).toBe(1);
+    expect(lastJson(h.stderr())).toEqual({
+      error: { code: 'NON_EMPTY_GROUP', message: 'group "g": the group has members' },
+    });
+  });
+
+  it('reset-offsets: exactly one target; a dry run prints the plan; --execute applies it, refused with members', async () => {
+    const usage = harness();
+    expect(await runCli(['consumer-groups', 'reset-offsets', 'g', '--topic', 'events'], usage.deps)).toBe(2);
+    expect(usage.stderr()).toContain(
+      'give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime ISO',
+    );
+    expect(
+      await runCli(
+        ['consumer-groups', 'reset-offsets', 'g', '--topic', 'events', '--to-earliest', '--to-latest'],
+        usage.deps,
+      ),
+    ).toBe(2);
+    expect(await runCli(['consumer-groups', 'reset-offsets', 'g', '--to-earliest'], usage.deps)).toBe(2);
+    expect(
+      await runCli(['consumer-groups', 'reset-offsets', 'g', '-t', 'events', '--to-datetime', 'yesterday'], usage.deps),
+    ).toBe(2);
+    expect(usage.client.calls).toEqual([]);
+
+    const dry = harness();
+    dry.client.groups.set('g', described);
+    expect(await runCli(['consumer-groups', 'reset-offsets', 'g', '-t', 'events', '--to-offset', '3'], dry.deps)).toBe(
+      0,
+    );
+    expect(dry.client.calls).toEqual(['resetOffsets g events {"offset":3} false']);
+    expect(dry.stdout()).toMatch(/TOPIC\s+PARTITION\s+CURRENT-OFFSET\s+NEW-OFFSET/);
+    expect(dry.stdout()).toMatch(/events\s+0\s+7\s+3/);
+    expect(dry.stdout()).toMatch(/events\s+1\s+-\s+3/);
+    expect(dry.stdout()).toContain('dry run: nothing changed; group g has 1 members, stop them before --execute');
+    expect(
+      await runCli(['consumer-groups', 'reset-offsets', 'g', '-t', 'events', '--to-latest', '--execute'], dry.deps),
+    ).toBe(1);
+    expect(dry.stderr()).toContain('(NON_EMPTY_GROUP)');
+
+    const run = harness();
+    expect(
+      await runCli(
+        [
+          'consumer-groups',
+          'reset-offsets',
+          'g',
+          '-t',
+          'events',
+          '--to-datetime',
+          '2025-01-07T10:30:00Z',
+          '--execute',
+          '--json',
+        ],
+        run.deps,
+      ),
+    ).toBe(0);
+    expect(run.client.calls).toEqual([
+      `resetOffsets g events {"timestampMs":${Date.parse('2025-01-07T10:30:00Z')}} true`,
+    ]);
+    expect(lastJson(run.stdout())).toEqual({
+      group: 'g',
+      topic: 'events',
+      executed: true,
+      members: 0,
+      partitions: [
+        { partition: 0, current_offset: 7, new_offset: 3 },
+        { partition: 1, current_offset: -1, new_offset: 3 },
+      ],
+    });
+  });
+
+  it('consume --group passes the group; it excludes --partition and --offset', async () => {
+    const h = harness();
+    h.client.records = [
+      { topic: 'events', partition: 1, offset: 4, timestampMs: 1, key: null, value: encoder.encode('x') },
+    ];
+    expect(await runCli(['consume', 'events', '--group', 'g', '--from-beginning', '--limit', '1'], h.deps)).toBe(0);
+    expect(h.client.consumeRequests).toEqual([{ topic: 'events', group: 'g', start: 'beginning' }]);
+    expect(h.stdout()).toBe('[1@4] x\n');
+    const bad = harness();
+    expect(await runCli(['consume', 'events', '--group', 'g', '--partition', '0'], bad.deps)).toBe(2);
+    expect(bad.stderr()).toContain('--group excludes --partition and --offset');
+    expect(bad.client.calls).toEqual([]);
+  });
+
+  it('--help of the group lists the four verbs', async () => {
+    const h = harness();
+    expect(await runCli(['consumer-groups', '--help'], h.deps)).toBe(0);
+    expect(h.stdout()).toContain('usage: streambus consumer-groups <list|describe|delete|reset-offsets>');
   });
 });

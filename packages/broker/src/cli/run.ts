@@ -13,6 +13,12 @@ import { clusterStatus, status } from './commands/cluster.js';
 import { compatibilityCheck, featuresDescribe, featuresFinalize } from './commands/features.js';
 import { configDump, configKeys } from './commands/config.js';
 import { consume } from './commands/consume.js';
+import {
+  consumerGroupsDelete,
+  consumerGroupsDescribe,
+  consumerGroupsList,
+  consumerGroupsResetOffsets,
+} from './commands/consumer-groups.js';
 import { health } from './commands/health.js';
 import { produce } from './commands/produce.js';
 import { server } from './commands/server.js';
@@ -31,6 +37,10 @@ export const commands: readonly Command[] = [
   topicReassign,
   produce,
   consume,
+  consumerGroupsList,
+  consumerGroupsDescribe,
+  consumerGroupsDelete,
+  consumerGroupsResetOffsets,
   clusterStatus,
   status,
   brokerDrain,

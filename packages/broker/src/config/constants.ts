@@ -35,7 +35,23 @@ export const memtableFlushThresholdBytesMax = 1024 ** 3;
 /** And its table file size to [1 MiB, 1 GiB]. */
 export const sstableBytesMin = 1024 ** 2;
 export const sstableBytesMax = 1024 ** 3;
+/** __consumer_offsets partitions (Kafka caps offsets.topic.num.partitions nowhere; 1000 is plenty). */
+export const offsetsTopicPartitionsMax = 1000;
+/** Its replication factor: at most a Raft group's voters. */
+export const offsetsTopicReplicationFactorMax = 7;
+/** groups.session_timeout_ms bounds (Kafka's group.consumer.min/max.session.timeout.ms). */
+export const groupSessionTimeoutMsMin = 1_000;
+export const groupSessionTimeoutMsMax = 30 * 60 * 1000;
+/** groups.heartbeat_interval_ms bounds. */
+export const groupHeartbeatIntervalMsMin = 100;
+export const groupHeartbeatIntervalMsMax = 15 * 60 * 1000;
+/** groups.max_size upper bound: one group's members are held and assigned in memory. */
+export const groupMembersMax = 100_000;
+/** groups.offsets_retention_ms floor: one minute (less would expire offsets between two polls). */
+export const offsetsRetentionMsMin = 60_000;
 
+assert(groupHeartbeatIntervalMsMin < groupSessionTimeoutMsMin, 'the smallest heartbeat fits the smallest session');
+assert(groupSessionTimeoutMsMax <= durationMsMax, 'session timeouts fit the duration bound');
 assert(tickMsMin <= tickMsMax, 'tick bounds are ordered');
 assert(walSyncIntervalMsMax <= durationMsMax, 'sync interval fits the duration bound');
 assert(requestBytesMax <= sizeBytesMax, 'request bound fits the size bound');

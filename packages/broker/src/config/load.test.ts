@@ -305,6 +305,74 @@ describe('one clear line per problem', () => {
     ]);
   });
 
+  it('takes the groups block and its STREAMBUS_GROUPS_ variables, with the defaults of groups.proto', () => {
+    expect(resolve({}).config.groups).toEqual({
+      offsetsTopicPartitions: 12,
+      offsetsTopicReplicationFactor: 3,
+      sessionTimeoutMs: 45_000,
+      heartbeatIntervalMs: 5_000,
+      groupMembersMax: 1000,
+      offsetsRetentionMs: 604_800_000,
+      defaultAssignor: 'uniform',
+    });
+    const fromFile = resolve({
+      file: file(
+        'groups:\n  offsets_topic_partitions: 50\n  offsets_topic_replication_factor: 1\n  session_timeout_ms: 10000\n  heartbeat_interval_ms: 3000\n  max_size: 20\n  offsets_retention_ms: 86400000\n  default_assignor: range\n',
+      ),
+    });
+    expect(fromFile.config.groups).toEqual({
+      offsetsTopicPartitions: 50,
+      offsetsTopicReplicationFactor: 1,
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 3_000,
+      groupMembersMax: 20,
+      offsetsRetentionMs: 86_400_000,
+      defaultAssignor: 'range',
+    });
+    const fromEnv = resolve({
+      env: {
+        STREAMBUS_GROUPS_OFFSETS_TOPIC_PARTITIONS: '6',
+        STREAMBUS_GROUPS_OFFSETS_TOPIC_REPLICATION_FACTOR: '5',
+        STREAMBUS_GROUPS_SESSION_TIMEOUT_MS: '30000',
+        STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: '1000',
+        STREAMBUS_GROUPS_MAX_SIZE: '7',
+        STREAMBUS_GROUPS_OFFSETS_RETENTION_MS: '3600000',
+        STREAMBUS_GROUPS_DEFAULT_ASSIGNOR: 'range',
+      },
+    });
+    expect(fromEnv.config.groups).toEqual({
+      offsetsTopicPartitions: 6,
+      offsetsTopicReplicationFactor: 5,
+      sessionTimeoutMs: 30_000,
+      heartbeatIntervalMs: 1_000,
+      groupMembersMax: 7,
+      offsetsRetentionMs: 3_600_000,
+      defaultAssignor: 'range',
+    });
+    expect(fromEnv.origins.get('groups.max_size')).toEqual({ kind: 'env', name: 'STREAMBUS_GROUPS_MAX_SIZE' });
+  });
+
+  it('bad groups values', () => {
+    expect(
+      problemsOf({
+        file: file('groups:\n  offsets_topic_partitions: 0\n  default_assignor: sticky\n'),
+        env: { STREAMBUS_GROUPS_MAX_SIZE: 'many', STREAMBUS_GROUPS_OFFSETS_RETENTION_MS: '1000' },
+      }),
+    ).toEqual([
+      'config error: groups.offsets_topic_partitions: 0 is outside 1..1000 (server.yaml line 2); set it to a whole number in 1..1000',
+      'config error: groups.default_assignor: "sticky" is not one of uniform, range (server.yaml line 3); set it to one of uniform, range',
+      'config error: STREAMBUS_GROUPS_MAX_SIZE: "many" is not a whole number; set it to a whole number in 1..100000',
+      'config error: STREAMBUS_GROUPS_OFFSETS_RETENTION_MS: 1000 is outside 60000..315360000000; set it to a whole number in 60000..315360000000',
+    ]);
+    expect(
+      problemsOf({
+        env: { STREAMBUS_GROUPS_SESSION_TIMEOUT_MS: '5000', STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: '5000' },
+      }),
+    ).toEqual([
+      'config error: groups.heartbeat_interval_ms: 5000 is not less than groups.session_timeout_ms (5000); make heartbeats more frequent than the session timeout (Kafka: a third of it)',
+    ]);
+  });
+
   it('missing id in peers', () => {
     expect(problemsOf({ flags: { id: '4', peers: '1=a:1,2=b:2,3=c:3' } })).toEqual([
       "config error: server.peers: this broker's id 4 (flag --id) is not in the peer list; add 4=HOST:PORT to the peers or fix the broker id",
@@ -373,7 +441,7 @@ describe('config dump', () => {
     const text = dumpConfig(loaded, { showOrigin: false });
     const reparsed = parse(text) as Record<string, Record<string, unknown>>;
     expect(reparsed['storage']?.['wal_sync']).toBe('periodic');
-    expect(Object.keys(reparsed)).toEqual(['server', 'storage', 'network', 'monitoring', 'raft', 'tracing']);
+    expect(Object.keys(reparsed)).toEqual(['server', 'storage', 'network', 'monitoring', 'raft', 'tracing', 'groups']);
     for (const unsupported of unsupportedKeys) expect(text).not.toContain(unsupported.path.split('.').at(-1));
     const reloaded = resolve({ file: file(text) });
     expect(reloaded.config).toEqual(loaded.config);

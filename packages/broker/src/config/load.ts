@@ -30,6 +30,7 @@ import type {
   ConfigFlags,
   ConfigOrigin,
   ConfigProblem,
+  GroupAssignor,
   LogLevel,
   TracingExporter,
   WalSyncPolicy,
@@ -375,6 +376,19 @@ function checkRelations(collector: Collector): void {
       'make heartbeats more frequent than elections',
     );
   }
+  const sessionTimeoutMs = collector.value('groups.session_timeout_ms');
+  const heartbeatIntervalMs = collector.value('groups.heartbeat_interval_ms');
+  if (
+    typeof sessionTimeoutMs === 'number' &&
+    typeof heartbeatIntervalMs === 'number' &&
+    heartbeatIntervalMs >= sessionTimeoutMs
+  ) {
+    collector.problem(
+      'groups.heartbeat_interval_ms',
+      `${heartbeatIntervalMs} is not less than groups.session_timeout_ms (${sessionTimeoutMs})`,
+      'make heartbeats more frequent than the session timeout (Kafka: a third of it)',
+    );
+  }
   const listen = asHostPort(collector.value('server.listen'));
   const admin = asHostPort(collector.value('server.admin_listen'));
   if (
@@ -477,6 +491,15 @@ function assemble(collector: Collector): BrokerConfig {
       exporter: str('tracing.exporter') as TracingExporter,
       endpoint: str('tracing.endpoint'),
       samplingRatio: num('tracing.sampling_rate'),
+    },
+    groups: {
+      offsetsTopicPartitions: num('groups.offsets_topic_partitions'),
+      offsetsTopicReplicationFactor: num('groups.offsets_topic_replication_factor'),
+      sessionTimeoutMs: num('groups.session_timeout_ms'),
+      heartbeatIntervalMs: num('groups.heartbeat_interval_ms'),
+      groupMembersMax: num('groups.max_size'),
+      offsetsRetentionMs: num('groups.offsets_retention_ms'),
+      defaultAssignor: str('groups.default_assignor') as GroupAssignor,
     },
   };
 }

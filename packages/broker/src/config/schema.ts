@@ -15,6 +15,14 @@ import { parseBrokerId, parseHostPort, parsePeerEntries, parsePeerList } from '.
 import {
   brokerIdMax,
   connectionsMax,
+  groupHeartbeatIntervalMsMax,
+  groupHeartbeatIntervalMsMin,
+  groupMembersMax,
+  groupSessionTimeoutMsMax,
+  groupSessionTimeoutMsMin,
+  offsetsRetentionMsMin,
+  offsetsTopicPartitionsMax,
+  offsetsTopicReplicationFactorMax,
   durationMsMax,
   electionTicksMax,
   memtableFlushThresholdBytesMax,
@@ -72,6 +80,8 @@ export interface UnsupportedKey {
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 export const walSyncPolicies = ['always', 'periodic', 'none'] as const;
 export const tracingExporters = ['otlp', 'jaeger'] as const;
+/** The server-side assignors a group may use (groups.proto: server_assignor). */
+export const groupAssignors = ['uniform', 'range'] as const;
 
 const int = (min: number, max: number): KeyKind => ({ type: 'int', min, max });
 const duration = (floorMs: number, ceilingMs: number): KeyKind => ({ type: 'duration', floorMs, ceilingMs });
@@ -221,6 +231,51 @@ export const keySpecs: readonly KeySpec[] = [
     0.1,
     "share of traces started at this broker that are recorded (0..1); a client's sampled flag wins",
     { envName: 'STREAMBUS_TRACING_SAMPLING_RATE' },
+  ),
+  key(
+    'groups.offsets_topic_partitions',
+    int(1, offsetsTopicPartitionsMax),
+    12,
+    'partitions of __consumer_offsets, created at cluster start (a group lives in one; changing it later moves no group)',
+    { envName: 'STREAMBUS_GROUPS_OFFSETS_TOPIC_PARTITIONS' },
+  ),
+  key(
+    'groups.offsets_topic_replication_factor',
+    int(1, offsetsTopicReplicationFactorMax),
+    3,
+    'replicas of each __consumer_offsets partition (the broker count when the cluster is smaller)',
+    { envName: 'STREAMBUS_GROUPS_OFFSETS_TOPIC_REPLICATION_FACTOR' },
+  ),
+  key(
+    'groups.session_timeout_ms',
+    int(groupSessionTimeoutMsMin, groupSessionTimeoutMsMax),
+    45_000,
+    'a member that does not heartbeat within this (ms) is removed from its group',
+    { envName: 'STREAMBUS_GROUPS_SESSION_TIMEOUT_MS' },
+  ),
+  key(
+    'groups.heartbeat_interval_ms',
+    int(groupHeartbeatIntervalMsMin, groupHeartbeatIntervalMsMax),
+    5_000,
+    'how often members heartbeat (ms), told to them in every answer; less than the session timeout',
+    { envName: 'STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS' },
+  ),
+  key('groups.max_size', int(1, groupMembersMax), 1000, 'members per group; a join beyond is GROUP_MAX_SIZE_REACHED', {
+    envName: 'STREAMBUS_GROUPS_MAX_SIZE',
+  }),
+  key(
+    'groups.offsets_retention_ms',
+    int(offsetsRetentionMsMin, durationMsMax),
+    604_800_000,
+    'offsets of a group empty this long (ms) expire, and the group with them',
+    { envName: 'STREAMBUS_GROUPS_OFFSETS_RETENTION_MS' },
+  ),
+  key(
+    'groups.default_assignor',
+    enumOf(groupAssignors),
+    'uniform',
+    'server assignor of a group whose members name none: uniform or range',
+    { envName: 'STREAMBUS_GROUPS_DEFAULT_ASSIGNOR' },
   ),
 ];
 

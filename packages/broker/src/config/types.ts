@@ -1,10 +1,11 @@
 /** The broker's effective configuration, typed, with units in the names. */
 import type { HostPort, Peer } from './address.js';
-import type { logLevels, tracingExporters, walSyncPolicies } from './schema.js';
+import type { groupAssignors, logLevels, tracingExporters, walSyncPolicies } from './schema.js';
 
 export type LogLevel = (typeof logLevels)[number];
 export type WalSyncPolicy = (typeof walSyncPolicies)[number];
 export type TracingExporter = (typeof tracingExporters)[number];
+export type GroupAssignor = (typeof groupAssignors)[number];
 
 export interface ServerConfig {
   readonly brokerId: number;
@@ -66,6 +67,19 @@ export interface TracingConfig {
   readonly samplingRatio: number;
 }
 
+/** Consumer groups: the internal topic __consumer_offsets and the coordinators' settings. */
+export interface GroupsConfig {
+  readonly offsetsTopicPartitions: number;
+  /** Capped by the broker count when the cluster is smaller. */
+  readonly offsetsTopicReplicationFactor: number;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  /** groups.max_size. */
+  readonly groupMembersMax: number;
+  readonly offsetsRetentionMs: number;
+  readonly defaultAssignor: GroupAssignor;
+}
+
 export interface BrokerConfig {
   readonly server: ServerConfig;
   readonly storage: StorageConfig;
@@ -73,6 +87,7 @@ export interface BrokerConfig {
   readonly monitoring: MonitoringConfig;
   readonly raft: RaftTimingConfig;
   readonly tracing: TracingConfig;
+  readonly groups: GroupsConfig;
 }
 
 /** Where an effective value came from. */

@@ -11,7 +11,8 @@ import type { LogLevel } from '../config/types.js';
 export type { Logger };
 
 /** The components that log; the broker core may log under others, these are the known ones. */
-export type LogComponent = 'raft' | 'storage' | 'controller' | 'grpc' | 'admin' | 'partition' | 'cli' | 'tracing';
+export type LogComponent =
+  'raft' | 'storage' | 'controller' | 'grpc' | 'admin' | 'partition' | 'cli' | 'tracing' | 'groups';
 
 export interface LoggerOptions {
   readonly level: LogLevel;

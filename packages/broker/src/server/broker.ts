@@ -6,7 +6,9 @@
  * ReplicaLifecycle (which partition groups live here, following the controller), ScrubRepair
  * (corrupt replicas found and mended), PartitionReporter (leader reports, preferred leaders,
  * controller compaction), ControllerRegistration, RetentionEnforcer, BrokerHealth (readiness,
- * /health, gauges), ClientService (the client API) and ControllerGateway (controller commands).
+ * /health, gauges), ClientService (the client API), ControllerGateway (controller commands),
+ * OffsetsTopicCreator (__consumer_offsets at cluster start), GroupCoordinators (one per offsets
+ * partition led here) and GroupsService (the group RPCs).
  *
  * Start-up: open the store (rebuilding every group's view), reopen the groups it holds, join the
  * controller group (all static members are its voters), serve gRPC, register with the
@@ -37,6 +39,7 @@ import { rethrowBug } from '../bugs.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import type { BrokerConfig } from '../config/types.js';
 import { controllerGroupId } from '../controller/constants.js';
+import type { ControllerState } from '../controller/state.js';
 import { ControllerStateMachine } from '../controller/state-machine.js';
 import type { Logger } from '../logging/logger.js';
 import { componentLogger, raftLogger } from '../logging/logger.js';
@@ -81,6 +84,22 @@ import { ScrubRepair } from './scrub-repair.js';
 import { ControllerRegistration } from './controller-registration.js';
 import { PartitionReporter } from './partition-reporter.js';
 import { reconfigureIntervalMs } from './constants.js';
+import { CheckpointFollower } from '../coordinator/checkpoint-follower.js';
+import {
+  checkpointFollowMs,
+  coordinatorTickMs,
+  offsetsTopicCheckMs,
+  offsetsTopicName,
+} from '../coordinator/constants.js';
+import { GroupCoordinators } from '../coordinator/group-coordinators.js';
+import { sampleGroupGauges } from '../coordinator/group-lag.js';
+import type { LagView } from '../coordinator/group-lag.js';
+import { isInternalTopic } from '../coordinator/internal-topics.js';
+import { OffsetsTopicCreator } from '../coordinator/offsets-topic.js';
+import { groupShardKit } from '../coordinator/shard-kit.js';
+import type { GroupShardRecord } from '../coordinator/shard-kit.js';
+import type { TopicView } from '../coordinator/shard.js';
+import { GroupsService } from './groups-service.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -130,6 +149,10 @@ export class Broker {
   private readonly maintenance: Maintenance;
   private readonly features: FeatureLevels;
   private readonly sampler: MetricsSampler;
+  private readonly offsetsTopic: OffsetsTopicCreator;
+  private readonly checkpointFollower: CheckpointFollower;
+  /** The coordinators of the __consumer_offsets partitions this broker leads (tests read them). */
+  readonly coordinators: GroupCoordinators<GroupShardRecord>;
   private readonly healthRegistry: HealthRegistry | undefined;
   private readonly server: grpc.Server;
   private listener: ClientListener | null = null;
@@ -221,7 +244,56 @@ export class Broker {
       replicas: this.lifecycle.replicas,
       ageMsMax: config.storage.retentionAgeMsMax,
       bytesMax: config.storage.retentionBytesMax,
+      // Compacted: the coordinators cut their partitions below a checkpoint, never by age or size.
+      exempt: (groupId) => this.controller.state.partition(groupId)?.topic === offsetsTopicName,
       logger: this.logger,
+    });
+    const controllerState = (): ControllerState => this.controller.state;
+    // The same array while the names stay the same: the shards cache regex matches per array.
+    let topicNames: readonly string[] = [];
+    const topics: TopicView = {
+      partitionCount: (topic) => controllerState().topic(topic)?.groupIds.length,
+      topicNames: () => {
+        const names = controllerState()
+          .topics()
+          .map((topic) => topic.name)
+          .filter((name) => !isInternalTopic(name));
+        if (names.length !== topicNames.length || names.some((name, index) => name !== topicNames[index]))
+          topicNames = names;
+        return topicNames;
+      },
+    };
+    this.coordinators = new GroupCoordinators({
+      nodeId: this.nodeId,
+      host: {
+        hasGroup: (groupId) => this.host.hasGroup(groupId),
+        isLeader: (groupId) => this.host.hasGroup(groupId) && this.host.isLeader(groupId),
+        term: (groupId) => this.host.status(groupId).hardState.term,
+        lastIndex: (groupId) => this.host.status(groupId).lastIndex,
+        leaderOf: (groupId) => (this.host.hasGroup(groupId) ? this.host.leaderOf(groupId) : 0),
+      },
+      offsetsPartitions: () => controllerState().topic(offsetsTopicName)?.groupIds ?? [],
+      replica: (groupId) => this.lifecycle.replicas.get(groupId),
+      kit: groupShardKit,
+      config: {
+        sessionTimeoutMs: config.groups.sessionTimeoutMs,
+        heartbeatIntervalMs: config.groups.heartbeatIntervalMs,
+        groupMembersMax: config.groups.groupMembersMax,
+        offsetsRetentionMs: config.groups.offsetsRetentionMs,
+        defaultAssignor: config.groups.defaultAssignor,
+      },
+      topics,
+      cutBelow: (groupId, offset) => this.retention.cutBelow(groupId, offset),
+      logger: componentLogger(this.logger, 'groups'),
+    });
+    this.checkpointFollower = new CheckpointFollower({
+      offsetsPartitions: () => controllerState().topic(offsetsTopicName)?.groupIds ?? [],
+      follows: (groupId) => this.host.hasGroup(groupId) && !this.host.isLeader(groupId),
+      replica: (groupId) => this.lifecycle.replicas.get(groupId),
+      readBatches: (groupId, fromOffset, bytesMax, indexMaxInclusive) =>
+        store.readBatches(groupId, fromOffset, bytesMax, indexMaxInclusive),
+      cutBelow: (groupId, offset) => this.retention.cutBelow(groupId, offset),
+      logger: componentLogger(this.logger, 'groups'),
     });
     this.forwarder = new Forwarder(this.nodeId, peers, tracer);
     this.registration = new ControllerRegistration({
@@ -257,6 +329,29 @@ export class Broker {
       peerAlive: (id: NodeId) => id === this.nodeId || this.host.peerAlive(id),
     } satisfies ClientServiceDeps;
     const service = new ClientService(clientServiceDeps, componentLogger(this.logger, 'grpc'), this.metrics, tracer);
+    this.offsetsTopic = new OffsetsTopicCreator({
+      nodeId: this.nodeId,
+      partitions: config.groups.offsetsTopicPartitions,
+      replicationFactor: config.groups.offsetsTopicReplicationFactor,
+      memberCount: this.memberIds().length,
+      state: controllerState,
+      controllerLeaderId: () => this.gateway.leaderId(),
+      controllerCaughtUp: () => this.gateway.caughtUp(),
+      propose: (command, deadlineMs) => this.gateway.propose(command, deadlineMs),
+      logger: componentLogger(this.logger, 'groups'),
+    });
+    const groups = new GroupsService<GroupShardRecord>(
+      {
+        nodeId: this.nodeId,
+        controllerState,
+        partitionLeader: (groupId) => this.partitionLeader(groupId),
+        coordinator: (partition) => this.coordinators.partition(partition),
+        coordinators: () => this.coordinators.all(),
+        fatal: () => this.fatalError,
+      },
+      componentLogger(this.logger, 'grpc'),
+      this.metrics,
+    );
     this.maintenance = new Maintenance({
       nodeId: this.nodeId,
       host: this.host,
@@ -286,7 +381,7 @@ export class Broker {
       },
       componentLogger(this.logger, 'grpc'),
     );
-    addStreamBusService(this.server, { ...service.handlers(), ...operations.handlers() });
+    addStreamBusService(this.server, { ...service.handlers(), ...operations.handlers(), ...groups.handlers() });
     this.peerService = addPeerService(
       this.server,
       {
@@ -311,7 +406,8 @@ export class Broker {
           { err: error.message },
           'storage failed: this broker stops serving (restart it once the disk is sound)',
         );
-      // Its partitions are led elsewhere from now on: pending produce and fetch calls end.
+      // Its partitions are led elsewhere from now on: pending produce, fetch and group calls end.
+      this.coordinators.stop();
       this.lifecycle.closeAll();
       options.onFatal?.(error);
     });
@@ -345,7 +441,13 @@ export class Broker {
       store,
       dataDir: config.server.dataDir,
     });
-    if (this.metrics !== undefined) this.unregister.push(...this.sampler.register(this.metrics));
+    if (this.metrics !== undefined) {
+      const metrics = this.metrics;
+      this.unregister.push(...this.sampler.register(metrics));
+      this.unregister.push(
+        metrics.onScrape(() => sampleGroupGauges(metrics, this.coordinators.loadedShards(), this.lagView())),
+      );
+    }
   }
 
   /** Opens the store, starts Raft and the gRPC server, and joins the cluster. */
@@ -426,6 +528,9 @@ export class Broker {
     if (this.metrics !== undefined) this.every(replicationLagSampleMs, () => this.sampler.sampleCatchUp());
     this.every(reconfigureIntervalMs, () => this.lifecycle.reconfigure());
     this.every(scrubIntervalMs, () => this.scrubRepair.scrub());
+    this.every(offsetsTopicCheckMs, () => this.offsetsTopic.check());
+    this.every(coordinatorTickMs, () => this.coordinators.tick());
+    this.every(checkpointFollowMs, () => this.checkpointFollower.run());
     void this.registration.run();
   }
 
@@ -476,8 +581,34 @@ export class Broker {
       return;
     }
     this.lifecycle.replicas.get(groupId)?.onLeaderChange(role, term);
+    this.coordinators.onLeaderChange(groupId, role);
     this.reporter.onLeaderChange(groupId, role);
     this.scrubRepair.onLeaderChange(groupId, role);
+  }
+
+  /** A partition's leader as this broker sees it: its own Raft view, else the leader's last report; 0 when unknown. */
+  private partitionLeader(groupId: GroupId): NodeId {
+    const seen = this.host.hasGroup(groupId) ? this.host.leaderOf(groupId) : 0;
+    if (seen !== 0) return seen;
+    return this.controller.state.partition(groupId)?.leader?.leaderId ?? 0;
+  }
+
+  /** High watermarks and log starts as this broker knows them, for the group lag gauges. */
+  private lagView(): LagView {
+    const state = this.controller.state;
+    return {
+      partitionCount: (topic) => state.topic(topic)?.groupIds.length,
+      offsets: (topic, partition) => {
+        const info = state.partitionOf(topic, partition);
+        if (info === undefined) return null;
+        const replica = this.lifecycle.replicas.get(info.groupId);
+        if (replica !== undefined && this.host.hasGroup(info.groupId) && this.host.isLeader(info.groupId))
+          return { highWatermark: replica.highWatermark, logStartOffset: replica.logStartOffset() };
+        if (info.leader === null) return null;
+        const hosted = replica !== undefined && this.host.hasGroup(info.groupId);
+        return { highWatermark: info.leader.highWatermark, logStartOffset: hosted ? replica.logStartOffset() : 0 };
+      },
+    };
   }
 
   /** In-sync replicas of a group this broker leads: itself and followers close to its last index. */
@@ -514,6 +645,7 @@ export class Broker {
 
   private async shutdown(graceful: boolean): Promise<void> {
     this.stopping = true;
+    this.coordinators.stop();
     this.lifecycle.stop();
     this.scrubRepair.stop();
     this.registration.stop();

@@ -78,6 +78,9 @@ import {
 } from './constants.js';
 import { isForwarded } from './forwarder.js';
 import type { OperationsMethodName } from './operations-service.js';
+import type { GroupsMethodName } from './groups-service.js';
+import { isInternalTopic } from '../coordinator/internal-topics.js';
+import { internalTopicPrefix } from '../coordinator/constants.js';
 import { forwardWhileHeard } from './peer-watch.js';
 import { BrokerTracer, endWithError, messagingAttributesOf } from '../tracing/broker-tracer.js';
 
@@ -163,8 +166,8 @@ export class ClientService {
     private readonly tracer: BrokerTracer = BrokerTracer.disabled(deps.nodeId),
   ) {}
 
-  /** Every RPC but the operator ones (OperationsService). */
-  handlers(): Omit<StreamBusHandlers, OperationsMethodName> {
+  /** Every RPC but the operator ones (OperationsService) and the group ones (GroupsService). */
+  handlers(): Omit<StreamBusHandlers, OperationsMethodName | GroupsMethodName> {
     return {
       Metadata: this.unary('Metadata', (request: MetadataRequest) => this.metadata(request)),
       CreateTopics: this.unary('CreateTopics', (request: CreateTopicsRequest) =>
@@ -369,6 +372,14 @@ export class ClientService {
     await this.deps.controller.catchUp(Math.min(deadlineMs, controllerCatchUpMsMax));
     for (const topic of request.topics) {
       const state = this.deps.controller.state;
+      if (isInternalTopic(topic.name)) {
+        results.push({
+          name: topic.name,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: internalTopicRefusal(topic.name, 'created'),
+        });
+        continue;
+      }
       if (topic.partitions < 0) {
         results.push({
           name: topic.name,
@@ -429,6 +440,14 @@ export class ClientService {
     const deadlineMs = adminTimeout(request.timeoutMs);
     const results: TopicResult[] = [];
     for (const name of request.topics) {
+      if (isInternalTopic(name)) {
+        results.push({
+          name,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: internalTopicRefusal(name, 'deleted'),
+        });
+        continue;
+      }
       if (this.deps.controller.state.topic(name) === undefined) {
         results.push({
           name,
@@ -599,6 +618,17 @@ export class ClientService {
             part.partition,
             ErrorCode.INVALID_REQUEST,
             `topic ${part.topic} partition ${part.partition} is listed more than once; send one batch per partition (nothing appended)`,
+          ),
+        );
+        continue;
+      }
+      if (isInternalTopic(part.topic)) {
+        results.push(
+          produceResult(
+            part.topic,
+            part.partition,
+            ErrorCode.INVALID_REQUEST,
+            `topic ${part.topic} is internal to StreamBus (its coordinators write it); clients cannot produce to it (nothing appended)`,
           ),
         );
         continue;
@@ -921,6 +951,13 @@ function spanOf(trace: Context | undefined): Span | undefined {
   if (trace === undefined) return undefined;
   const span = traceApi.getSpan(trace);
   return span?.isRecording() === true ? span : undefined;
+}
+
+/** Why a user may not create or delete an internal topic, in one line. */
+function internalTopicRefusal(name: string, verb: 'created' | 'deleted'): string {
+  return verb === 'created'
+    ? `topic ${name} is not created: names starting with "${internalTopicPrefix}" are internal to StreamBus; pick another name`
+    : `topic ${name} is not deleted: names starting with "${internalTopicPrefix}" are internal to StreamBus (they hold its own state)`;
 }
 
 /** A request whose shape is wrong; answered with INVALID_REQUEST. */

@@ -8,3 +8,8 @@ export const clusterTickMsDefault = 20;
 export const clusterReadyWaitMsDefault = 30_000;
 /** How often waitReady asks the brokers. */
 export const clusterReadyPollMs = 25;
+/**
+ * __consumer_offsets partitions of an InProcessCluster unless its env says otherwise: 3, not the
+ * production 12, so that every test cluster does not carry 36 more Raft groups it rarely uses.
+ */
+export const clusterOffsetsTopicPartitionsDefault = 3;

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TracerProvider } from '@opentelemetry/api';
 import type { HostTimer, RaftStore, RaftTransport } from '@streambus/raft';
+import { createBrokerMetrics } from '../admin/metrics.js';
+import type { BrokerMetrics } from '../admin/metrics.js';
 import { resolveConfig } from '../config/load.js';
 import type { BrokerConfig, LogLevel } from '../config/types.js';
 import { createLogger } from '../logging/logger.js';
@@ -19,6 +21,7 @@ import {
   clusterReadyWaitMsDefault,
   clusterSizeDefault,
   clusterTickMsDefault,
+  clusterOffsetsTopicPartitionsDefault,
 } from './constants.js';
 import { freePorts } from './ports.js';
 import { rethrowBug } from '../bugs.js';
@@ -42,6 +45,8 @@ export interface InProcessClusterOptions {
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
   /** Each broker's tracer provider (called at every start); default none: nothing is traced. */
   readonly tracerProvider?: (brokerId: number) => TracerProvider;
+  /** Give each broker a metrics registry (read with `metrics(id)`); default none. */
+  readonly metrics?: boolean;
 }
 
 interface Member {
@@ -50,6 +55,7 @@ interface Member {
   readonly adminPort: number;
   readonly dataDir: string;
   broker: Broker | null;
+  metrics: BrokerMetrics | null;
 }
 
 export class InProcessCluster {
@@ -73,6 +79,7 @@ export class InProcessCluster {
         adminPort: ports[size + index] as number,
         dataDir: join(dir, `broker-${id}`),
         broker: null,
+        metrics: null,
       });
     }
     const logger = createLogger({ level: options.logLevel ?? 'error', destination: process.stderr });
@@ -106,6 +113,13 @@ export class InProcessCluster {
     return broker;
   }
 
+  /** The metrics registry of a running broker (the cluster was started with `metrics: true`). */
+  metrics(id: number): BrokerMetrics {
+    const metrics = this.member(id).metrics;
+    if (metrics === null || this.member(id).broker === null) throw new Error(`broker ${id} has no metrics`);
+    return metrics;
+  }
+
   isRunning(id: number): boolean {
     return this.member(id).broker !== null;
   }
@@ -119,6 +133,7 @@ export class InProcessCluster {
     const peers = [...this.members.values()].map((other) => `${other.id}=127.0.0.1:${other.port}`).join(',');
     const env: Record<string, string> = {
       STREAMBUS_TICK_MS: String(this.options.tickMs ?? clusterTickMsDefault),
+      STREAMBUS_GROUPS_OFFSETS_TOPIC_PARTITIONS: String(clusterOffsetsTopicPartitionsDefault),
       ...this.options.env,
     };
     const result = resolveConfig({
@@ -147,6 +162,7 @@ export class InProcessCluster {
     const timer = this.options.timer;
     const knobs = this.options.unsafeTestingKnobs;
     const tracerProvider = this.options.tracerProvider;
+    const metrics = this.options.metrics === true ? createBrokerMetrics({ processMetrics: false, brokerId: id }) : null;
     const broker = await Broker.start({
       config: this.config(id),
       logger: this.logger.child({ broker_id: id }),
@@ -155,8 +171,10 @@ export class InProcessCluster {
       ...(timer === undefined ? {} : { timer: timer(id) }),
       ...(knobs === undefined ? {} : { unsafeTestingKnobs: knobs }),
       ...(tracerProvider === undefined ? {} : { tracerProvider: tracerProvider(id) }),
+      ...(metrics === null ? {} : { metrics }),
     });
     member.broker = broker;
+    member.metrics = metrics;
     return broker;
   }
 

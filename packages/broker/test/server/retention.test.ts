@@ -5,7 +5,7 @@ import { RetentionEnforcer } from '../../src/server/retention.js';
 import type { RetentionOptions } from '../../src/server/retention.js';
 import { confState, FakeHost, silentLogger } from './fakes.js';
 
-function setUp(limits: Pick<RetentionOptions, 'ageMsMax' | 'bytesMax'>) {
+function setUp(limits: Pick<RetentionOptions, 'ageMsMax' | 'bytesMax' | 'exempt'>) {
   const host = new FakeHost(1);
   const applied: { groupId: GroupId; policy: RetentionPolicy; state: Uint8Array }[] = [];
   const replicas = new Map([
@@ -14,7 +14,17 @@ function setUp(limits: Pick<RetentionOptions, 'ageMsMax' | 'bytesMax'>) {
   ]);
   const enforcer = new RetentionEnforcer({
     host,
-    store: { applyRetention: async (groupId, policy, state) => void applied.push({ groupId, policy, state }) },
+    store: {
+      applyRetention: async (groupId, policy, state) => {
+        applied.push({ groupId, policy, state });
+        return {
+          snapshotIndex: policy.offsetBelow === undefined ? null : 7,
+          batchesDeleted: 0,
+          bytesDeleted: 0,
+          earliestOffset: 0,
+        };
+      },
+    },
     replicas,
     ...limits,
     logger: silentLogger,
@@ -49,5 +59,21 @@ describe('RetentionEnforcer', () => {
     host.groups.set(5, { voters: [1, 2, 3] });
     enforcer.run();
     expect(applied).toEqual([]);
+  });
+
+  it('leaves exempt partitions (__consumer_offsets) to their coordinator, which cuts them below an offset', async () => {
+    const { host, applied, enforcer } = setUp({
+      ageMsMax: 3_600_000,
+      bytesMax: 1000,
+      exempt: (groupId) => groupId === 5,
+    });
+    host.groups.set(5, { voters: [1, 2, 3] });
+    host.groups.set(6, { voters: [1, 2, 3] });
+    enforcer.run();
+    expect(applied.map((entry) => entry.groupId)).toEqual([6]);
+    expect(await enforcer.cutBelow(5, 1234)).toBe(true);
+    expect(applied[1]).toMatchObject({ groupId: 5, policy: { offsetBelow: 1234, appliedIndex: 50 } });
+    expect(applied[1]?.policy.ageMsMax).toBeUndefined();
+    expect(await enforcer.cutBelow(9, 1234)).toBe(false);
   });
 });

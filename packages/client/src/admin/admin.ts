@@ -19,6 +19,18 @@ import { readBatchesAtLeader, type StoredBatches } from '../cluster/read-batches
 import type { ClientOptions } from '../cluster/options.js';
 import { InvalidConfigError, errorFromCode } from '../errors.js';
 import type { TopicPartition } from '../records.js';
+import {
+  deleteGroups,
+  describeGroup,
+  fetchGroupOffsets,
+  listGroups,
+  resetOffsets,
+  type GroupDescription,
+  type GroupListing,
+  type GroupOffset,
+  type OffsetResetPlan,
+  type OffsetResetTarget,
+} from './groups.js';
 
 /** Bytes one readBatches call asks for by default. */
 const readBatchesBytesDefault = 4 * 1024 * 1024;
@@ -374,6 +386,43 @@ export class Admin {
       this.cluster,
       partitions.map(({ topic, partition }) => ({ topic, partition, timestampMs })),
     );
+  }
+
+  /** Every consumer group of the cluster (each broker answers for the groups it coordinates), sorted by id. */
+  listGroups(): Promise<GroupListing[]> {
+    return listGroups(this.cluster);
+  }
+
+  /**
+   * A group's members and assignments, and per partition its committed offset, log end offset
+   * and lag (from the log start when nothing is committed). Throws GROUP_ID_NOT_FOUND.
+   */
+  describeGroup(groupId: string): Promise<GroupDescription> {
+    return describeGroup(this.cluster, groupId);
+  }
+
+  /** Deletes empty groups and their committed offsets. Throws GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP. */
+  deleteGroups(groupIds: readonly string[]): Promise<void> {
+    return deleteGroups(this.cluster, groupIds);
+  }
+
+  /** A group's committed offsets, sorted by topic and partition. */
+  fetchOffsets(groupId: string): Promise<GroupOffset[]> {
+    return fetchGroupOffsets(this.cluster, groupId);
+  }
+
+  /**
+   * Plans moving a group's committed offsets of every partition of `topic` to `to` and returns
+   * the plan; applies it only with `execute: true` (refused with NON_EMPTY_GROUP while the group
+   * has members: stop its consumers first).
+   */
+  resetOffsets(
+    groupId: string,
+    topic: string,
+    to: OffsetResetTarget,
+    options: { execute?: boolean } = {},
+  ): Promise<OffsetResetPlan> {
+    return resetOffsets(this.cluster, groupId, topic, to, options.execute ?? false);
   }
 
   /** Closes the connections. */

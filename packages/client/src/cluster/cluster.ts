@@ -319,6 +319,19 @@ export class Cluster {
     for (const name of requested) if (!answered.has(name)) this.topics.delete(name);
   }
 
+  /**
+   * Learns a broker's address from an answer other than Metadata (FindCoordinator names the
+   * coordinator's host and port): a coordinator that a stale broker list does not know yet is
+   * reachable at once. The next Metadata answer replaces the list.
+   */
+  learnBroker(broker: BrokerInfo): void {
+    if (broker.id <= 0 || broker.host === '' || broker.port <= 0) return;
+    const known = this.brokers.get(broker.id);
+    if (known !== undefined && known.host === broker.host && known.port === broker.port) return;
+    if (known === undefined && this.brokers.size >= brokersMax) return;
+    this.brokers.set(broker.id, { ...broker });
+  }
+
   /** The channel to a broker; throws BrokerNotAvailableError when the broker is unknown. */
   channelFor(brokerId: number): StreamBusRpcClient {
     const broker = this.brokers.get(brokerId);

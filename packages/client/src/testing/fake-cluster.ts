@@ -5,7 +5,9 @@
  * producers by (producer id, epoch, sequence) over a 5-batch window, long-polls fetches, and can
  * be told to move leaders, answer NOT_LEADER, fail calls or partitions N times, or apply a
  * Produce and then drop its response. With `faultFronts`, each broker sits behind a TCP front
- * that can make it dead, paused or unreachable (`setBrokerFault`). Not for production.
+ * that can make it dead, paused or unreachable (`setBrokerFault`). Consumer groups are served by a
+ * fake in-memory coordinator (fake-group-coordinator.ts) on one broker (`groupCoordinatorId`,
+ * moved with `moveGroupCoordinator`); the others answer NOT_COORDINATOR. Not for production.
  */
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -30,6 +32,7 @@ import {
   type TopicResult,
 } from '@streambus/proto';
 import { FaultFront, type BrokerFault } from './fault-front.js';
+import { FakeGroupCoordinator } from './fake-group-coordinator.js';
 
 /** A whole-call fault for the next matching RPC. */
 export type CallFault =
@@ -97,7 +100,27 @@ export interface FakeClusterOptions {
   leaderHints?: boolean;
   /** Put every broker behind a FaultFront, so that `setBrokerFault` works. Default false. */
   faultFronts?: boolean;
+  /** Heartbeat interval the fake group coordinator asks for (default 50 ms). */
+  groupHeartbeatIntervalMs?: number;
+  /** Session timeout of the fake group coordinator (default 45000 ms). */
+  groupSessionTimeoutMs?: number;
 }
+
+/** Methods whose calls can be counted and failed (`callsOf`, `failCalls`). */
+export type FakeMethod =
+  | 'Produce'
+  | 'Fetch'
+  | 'Metadata'
+  | 'InitProducerId'
+  | 'ListOffsets'
+  | 'CreateTopics'
+  | 'FindCoordinator'
+  | 'ConsumerGroupHeartbeat'
+  | 'OffsetCommit'
+  | 'OffsetFetch'
+  | 'ListGroups'
+  | 'DescribeGroups'
+  | 'DeleteGroups';
 
 /** Counters of what the fake served. */
 export interface FakeClusterStats {
@@ -146,12 +169,31 @@ export class FakeStreamBusCluster {
   private featureLevel = 1;
   /** Brokers in maintenance mode (SetBrokerDrained). */
   private readonly drainedBrokers = new Set<number>();
+  /** The broker that coordinates every group. */
+  private groupCoordinatorId = 1;
+  /** The fake group coordinator (one for all groups). */
+  readonly groups: FakeGroupCoordinator;
 
   private constructor(
     readonly brokerCount: number,
     options: FakeClusterOptions,
   ) {
     this.leaderHints = options.leaderHints ?? true;
+    this.groups = new FakeGroupCoordinator({
+      partitionsOf: (topic) => this.topics.get(topic)?.partitions.length,
+      topicNames: () => [...this.topics.keys()],
+      coordinatorId: () => this.groupCoordinatorId,
+      ...(options.groupHeartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: options.groupHeartbeatIntervalMs }),
+      ...(options.groupSessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.groupSessionTimeoutMs }),
+    });
+  }
+
+  /** Moves the group coordinator to `brokerId`: the old one answers NOT_COORDINATOR (with a hint unless `leaderHints` is false). */
+  moveGroupCoordinator(brokerId: number): void {
+    if (!this.ports.has(brokerId)) throw new Error(`no broker ${brokerId}`);
+    this.groupCoordinatorId = brokerId;
   }
 
   /** Starts the brokers on ephemeral loopback ports. */
@@ -259,15 +301,12 @@ export class FakeStreamBusCluster {
   }
 
   /** Calls of `method` received so far, on every broker (faulted ones included). */
-  callsOf(method: 'Produce' | 'Fetch' | 'Metadata' | 'InitProducerId' | 'ListOffsets' | 'CreateTopics'): number {
+  callsOf(method: FakeMethod): number {
     return this.calls.get(method) ?? 0;
   }
 
   /** Queues faults for the next calls of `method` (on any broker), in order. */
-  failCalls(
-    method: 'Produce' | 'Fetch' | 'Metadata' | 'InitProducerId' | 'ListOffsets' | 'CreateTopics',
-    ...faults: CallFault[]
-  ): void {
+  failCalls(method: FakeMethod, ...faults: CallFault[]): void {
     const list = this.callFaults.get(method) ?? [];
     list.push(...faults);
     this.callFaults.set(method, list);
@@ -597,6 +636,107 @@ export class FakeStreamBusCluster {
       },
       ExportControllerState: (_call, callback) =>
         callback(makeCallError(ErrorCode.INVALID_REQUEST, 'the fake cluster has no controller state to export')),
+      // Consumer groups: the fake coordinator, on broker groupCoordinatorId.
+      FindCoordinator: (call, callback) => {
+        const fault = this.takeFault('FindCoordinator');
+        if (fault !== undefined) return callback(callFaultError(fault));
+        const id = this.groupCoordinatorId;
+        callback(null, {
+          coordinators: call.request.groupIds.map((groupId) => ({
+            groupId,
+            errorCode: ErrorCode.NONE,
+            errorMessage: '',
+            nodeId: id,
+            host: '127.0.0.1',
+            port: this.ports.get(id) ?? 0,
+            partition: 0,
+          })),
+        });
+      },
+      ConsumerGroupHeartbeat: (call, callback) => {
+        const fault = this.takeFault('ConsumerGroupHeartbeat');
+        if (fault !== undefined) return callback(callFaultError(fault));
+        if (brokerId !== this.groupCoordinatorId)
+          return callback(null, {
+            errorCode: ErrorCode.NOT_COORDINATOR,
+            errorMessage: `broker ${brokerId} does not coordinate the group`,
+            memberId: '',
+            memberEpoch: 0,
+            heartbeatIntervalMs: 0,
+            assignment: null,
+            leaderId: this.coordinatorHint(),
+          });
+        callback(null, this.groups.heartbeat(call.request, call.getPeer()));
+      },
+      OffsetCommit: (call, callback) => {
+        const fault = this.takeFault('OffsetCommit');
+        if (fault !== undefined) return callback(callFaultError(fault));
+        if (brokerId !== this.groupCoordinatorId)
+          return callback(null, {
+            leaderId: this.coordinatorHint(),
+            partitions: call.request.partitions.map((p) => ({
+              topic: p.topic,
+              partition: p.partition,
+              errorCode: ErrorCode.NOT_COORDINATOR,
+              errorMessage: 'not the coordinator',
+            })),
+          });
+        callback(null, this.groups.offsetCommit(call.request));
+      },
+      OffsetFetch: (call, callback) => {
+        const fault = this.takeFault('OffsetFetch');
+        if (fault !== undefined) return callback(callFaultError(fault));
+        if (brokerId !== this.groupCoordinatorId)
+          return callback(null, {
+            errorCode: ErrorCode.NOT_COORDINATOR,
+            errorMessage: 'not the coordinator',
+            partitions: [],
+            leaderId: this.coordinatorHint(),
+          });
+        callback(null, this.groups.offsetFetch(call.request));
+      },
+      ListGroups: (_call, callback) => {
+        const fault = this.takeFault('ListGroups');
+        if (fault !== undefined) return callback(callFaultError(fault));
+        callback(
+          null,
+          brokerId === this.groupCoordinatorId ? this.groups.listGroups() : { groups: [], partitionsLoading: 0 },
+        );
+      },
+      DescribeGroups: (call, callback) => {
+        const fault = this.takeFault('DescribeGroups');
+        if (fault !== undefined) return callback(callFaultError(fault));
+        if (brokerId !== this.groupCoordinatorId)
+          return callback(null, {
+            groups: call.request.groupIds.map((groupId) => ({
+              groupId,
+              errorCode: ErrorCode.NOT_COORDINATOR,
+              errorMessage: 'not the coordinator',
+              state: '',
+              groupEpoch: 0,
+              assignmentEpoch: 0,
+              assignor: '',
+              coordinatorId: 0,
+              members: [],
+              leaderId: this.coordinatorHint(),
+            })),
+          });
+        callback(null, this.groups.describeGroups(call.request));
+      },
+      DeleteGroups: (call, callback) => {
+        const fault = this.takeFault('DeleteGroups');
+        if (fault !== undefined) return callback(callFaultError(fault));
+        if (brokerId !== this.groupCoordinatorId)
+          return callback(null, {
+            groups: call.request.groupIds.map((groupId) => ({
+              groupId,
+              errorCode: ErrorCode.NOT_COORDINATOR,
+              errorMessage: 'not the coordinator',
+              leaderId: this.coordinatorHint(),
+            })),
+          });
+        callback(null, this.groups.deleteGroups(call.request));
+      },
       FinalizeFeatureLevel: (call, callback) => {
         const level = call.request.level === 0 ? 2 : call.request.level;
         const brokers = [...this.ports.keys()].map((id) => this.fakeFeatures(id));
@@ -613,6 +753,10 @@ export class FakeStreamBusCluster {
         callback(null, { errorCode: ErrorCode.NONE, errorMessage: '', finalizedLevel: level, brokers, previousLevel });
       },
     };
+  }
+
+  private coordinatorHint(): number {
+    return this.leaderHints ? this.groupCoordinatorId : 0;
   }
 
   private fakeFeatures(id: number) {
@@ -795,4 +939,13 @@ export class FakeStreamBusCluster {
     }
     return { ...base, errorCode: ErrorCode.NONE, highWatermark: p.highWatermark, records: Buffer.concat(chosen) };
   }
+}
+
+/** The gRPC error of an injected call fault. */
+function callFaultError(fault: CallFault): Partial<grpc.StatusObject> {
+  return makeCallError(
+    fault.kind === 'error' ? fault.code : ErrorCode.BROKER_NOT_AVAILABLE,
+    'injected fault',
+    fault.kind === 'error' ? (fault.leaderId ?? 0) : 0,
+  );
 }

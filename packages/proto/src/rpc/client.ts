@@ -66,6 +66,13 @@ const methodNames: readonly StreamBusMethodName[] = [
   'DescribeFeatures',
   'FinalizeFeatureLevel',
   'ExportControllerState',
+  'FindCoordinator',
+  'ConsumerGroupHeartbeat',
+  'OffsetCommit',
+  'OffsetFetch',
+  'ListGroups',
+  'DescribeGroups',
+  'DeleteGroups',
 ];
 
 type UnaryCallback = (error: grpc.ServiceError | null, response?: unknown) => void;

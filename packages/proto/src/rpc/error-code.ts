@@ -23,6 +23,20 @@ export const ErrorCode = {
   BROKER_NOT_AVAILABLE: 16,
   UNKNOWN_PRODUCER_ID: 17,
   INTERNAL: 18,
+  COORDINATOR_NOT_AVAILABLE: 19,
+  NOT_COORDINATOR: 20,
+  COORDINATOR_LOAD_IN_PROGRESS: 21,
+  UNKNOWN_MEMBER_ID: 22,
+  FENCED_MEMBER_EPOCH: 23,
+  STALE_MEMBER_EPOCH: 24,
+  GROUP_MAX_SIZE_REACHED: 25,
+  INVALID_GROUP_ID: 26,
+  GROUP_ID_NOT_FOUND: 27,
+  NON_EMPTY_GROUP: 28,
+  UNRELEASED_INSTANCE_ID: 29,
+  UNSUPPORTED_ASSIGNOR: 30,
+  OFFSET_METADATA_TOO_LARGE: 31,
+  INVALID_COMMIT_OFFSET: 32,
 } as const;
 
 /** A wire error code value. */
@@ -56,6 +70,10 @@ const retriableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.REQUEST_TIMED_OUT,
   ErrorCode.NOT_CONTROLLER,
   ErrorCode.BROKER_NOT_AVAILABLE,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  ErrorCode.NOT_COORDINATOR,
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  ErrorCode.STALE_MEMBER_EPOCH,
 ]);
 
 /** True when a request that failed with `code` may be retried as is. */

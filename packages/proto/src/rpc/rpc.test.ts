@@ -62,6 +62,13 @@ describe('rpc: StreamBus service over grpc-js', () => {
       DescribeFeatures: unimplemented,
       FinalizeFeatureLevel: unimplemented,
       ExportControllerState: unimplemented,
+      FindCoordinator: unimplemented,
+      ConsumerGroupHeartbeat: unimplemented,
+      OffsetCommit: unimplemented,
+      OffsetFetch: unimplemented,
+      ListGroups: unimplemented,
+      DescribeGroups: unimplemented,
+      DeleteGroups: unimplemented,
     };
     addStreamBusService(server, handlers);
     const port = await new Promise<number>((resolve, reject) =>

@@ -299,6 +299,180 @@ export interface ExportControllerStateResponse {
 }
 
 /** Request and response types of each RPC of the StreamBus service, keyed by method name. */
+// --- Consumer groups (proto/streambus/v1/groups.proto) ---------------------------------------
+// Message fields (subscribedTopics, subscribedTopicRegex, owned, assignment) are `null` when
+// decoded absent; leave them undefined or null to send them absent ("unchanged").
+
+export interface FindCoordinatorRequest {
+  groupIds: string[];
+}
+
+export interface Coordinator {
+  groupId: string;
+  errorCode: ErrorCode;
+  errorMessage: string;
+  nodeId: number;
+  host: string;
+  port: number;
+  partition: number;
+}
+
+export interface FindCoordinatorResponse {
+  coordinators: Coordinator[];
+}
+
+export interface TopicPartitions {
+  topic: string;
+  partitions: number[];
+}
+
+export interface OwnedPartitions {
+  topicPartitions: TopicPartitions[];
+}
+
+export interface SubscribedTopics {
+  names: string[];
+}
+
+export interface SubscribedRegex {
+  pattern: string;
+}
+
+export interface ConsumerGroupHeartbeatRequest {
+  groupId: string;
+  memberId: string;
+  /** 0 join, > 0 the epoch last received, -1 leave, -2 static member leaves temporarily. */
+  memberEpoch: number;
+  instanceId: string;
+  rebalanceTimeoutMs: number;
+  subscribedTopics?: SubscribedTopics | null;
+  subscribedTopicRegex?: SubscribedRegex | null;
+  serverAssignor: string;
+  owned?: OwnedPartitions | null;
+  clientId: string;
+}
+
+export interface ConsumerGroupHeartbeatResponse {
+  errorCode: ErrorCode;
+  errorMessage: string;
+  memberId: string;
+  memberEpoch: number;
+  heartbeatIntervalMs: number;
+  assignment?: OwnedPartitions | null;
+  leaderId: number;
+}
+
+export interface OffsetCommitPartition {
+  topic: string;
+  partition: number;
+  offset: number;
+  metadata: string;
+}
+
+export interface OffsetCommitRequest {
+  groupId: string;
+  memberId: string;
+  memberEpoch: number;
+  partitions: OffsetCommitPartition[];
+}
+
+export interface OffsetCommitPartitionResult {
+  topic: string;
+  partition: number;
+  errorCode: ErrorCode;
+  errorMessage: string;
+}
+
+export interface OffsetCommitResponse {
+  partitions: OffsetCommitPartitionResult[];
+  leaderId: number;
+}
+
+export interface OffsetFetchRequest {
+  groupId: string;
+  partitions: TopicPartitions[];
+}
+
+export interface OffsetFetchPartitionResult {
+  topic: string;
+  partition: number;
+  committedOffset: number;
+  metadata: string;
+  commitTimestampMs: number;
+}
+
+export interface OffsetFetchResponse {
+  errorCode: ErrorCode;
+  errorMessage: string;
+  partitions: OffsetFetchPartitionResult[];
+  leaderId: number;
+}
+
+export interface ListGroupsRequest {
+  states: string[];
+}
+
+export interface ListedGroup {
+  groupId: string;
+  state: string;
+  memberCount: number;
+  coordinatorId: number;
+}
+
+export interface ListGroupsResponse {
+  groups: ListedGroup[];
+  partitionsLoading: number;
+}
+
+export interface DescribeGroupsRequest {
+  groupIds: string[];
+}
+
+export interface GroupMember {
+  memberId: string;
+  instanceId: string;
+  clientId: string;
+  clientHost: string;
+  memberEpoch: number;
+  subscribedTopicNames: string[];
+  subscribedTopicRegex: string;
+  assignment: TopicPartitions[];
+  targetAssignment: TopicPartitions[];
+  rebalanceTimeoutMs: number;
+}
+
+export interface DescribedGroup {
+  groupId: string;
+  errorCode: ErrorCode;
+  errorMessage: string;
+  state: string;
+  groupEpoch: number;
+  assignmentEpoch: number;
+  assignor: string;
+  coordinatorId: number;
+  members: GroupMember[];
+  leaderId: number;
+}
+
+export interface DescribeGroupsResponse {
+  groups: DescribedGroup[];
+}
+
+export interface DeleteGroupsRequest {
+  groupIds: string[];
+}
+
+export interface DeletedGroup {
+  groupId: string;
+  errorCode: ErrorCode;
+  errorMessage: string;
+  leaderId: number;
+}
+
+export interface DeleteGroupsResponse {
+  groups: DeletedGroup[];
+}
+
 export interface StreamBusMethods {
   Metadata: { request: MetadataRequest; response: MetadataResponse };
   CreateTopics: { request: CreateTopicsRequest; response: CreateTopicsResponse };
@@ -313,6 +487,13 @@ export interface StreamBusMethods {
   DescribeFeatures: { request: DescribeFeaturesRequest; response: DescribeFeaturesResponse };
   FinalizeFeatureLevel: { request: FinalizeFeatureLevelRequest; response: FinalizeFeatureLevelResponse };
   ExportControllerState: { request: ExportControllerStateRequest; response: ExportControllerStateResponse };
+  FindCoordinator: { request: FindCoordinatorRequest; response: FindCoordinatorResponse };
+  ConsumerGroupHeartbeat: { request: ConsumerGroupHeartbeatRequest; response: ConsumerGroupHeartbeatResponse };
+  OffsetCommit: { request: OffsetCommitRequest; response: OffsetCommitResponse };
+  OffsetFetch: { request: OffsetFetchRequest; response: OffsetFetchResponse };
+  ListGroups: { request: ListGroupsRequest; response: ListGroupsResponse };
+  DescribeGroups: { request: DescribeGroupsRequest; response: DescribeGroupsResponse };
+  DeleteGroups: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
 }
 
 /** Name of one RPC of the StreamBus service. */

@@ -36,6 +36,19 @@ describe('planRetention', () => {
     expect(cut).toMatchObject({ batchesDeleted: 4, snapshot: { metadata: { index: 4 } } });
   });
 
+  it('cuts below an offset: every batch whose records all lie below it goes, the one holding it stays', () => {
+    const log = groupLogOf(tenBatches());
+    // Batch i (1-based) holds offsets 2(i - 1) and 2(i - 1) + 1: offset 7 is in batch 4.
+    const cut = planRetention(log, { offsetBelow: 7, now: 0, appliedIndex: 10 }, state);
+    expect(cut).toMatchObject({ batchesDeleted: 3, bytesDeleted: 3 * batchBytes });
+    expect(cut?.snapshot.metadata.index).toBe(3);
+    expect(planRetention(log, { offsetBelow: 6, now: 0, appliedIndex: 10 }, state)?.batchesDeleted).toBe(3);
+    expect(planRetention(log, { offsetBelow: 0, now: 0, appliedIndex: 10 }, state)).toBeNull();
+    expect(planRetention(log, { offsetBelow: 1, now: 0, appliedIndex: 10 }, state)).toBeNull();
+    // Never above the applied index, whatever the offset asks.
+    expect(planRetention(log, { offsetBelow: 100, now: 0, appliedIndex: 4 }, state)?.batchesDeleted).toBe(4);
+  });
+
   it('is null when nothing is due', () => {
     const log = groupLogOf(tenBatches());
     expect(planRetention(log, { ageMsMax: 100_000, now: 10_000, appliedIndex: 10 }, state)).toBeNull();

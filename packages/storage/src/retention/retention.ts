@@ -12,6 +12,11 @@ export interface RetentionPolicy {
   readonly ageMsMax?: number;
   /** Delete the oldest batches while the partition holds more record-batch bytes than this. */
   readonly bytesMax?: number;
+  /**
+   * Delete every batch whose records all lie below this offset (a compacted topic's checkpoint:
+   * the records from here on rebuild the partition's state alone).
+   */
+  readonly offsetBelow?: number;
   readonly now: number;
   /** The group's applied index: nothing above it is ever deleted. */
   readonly appliedIndex: number;
@@ -62,14 +67,15 @@ export function planRetention(
   return { snapshot, batchesDeleted: drop, bytesDeleted: prefixBytes(offsets, drop) };
 }
 
-/** How many of the oldest batches the policy's age or bytes make due (the larger count). */
+/** How many of the oldest batches the policy's age, bytes or offset make due (the largest count). */
 export function batchesDue(
   offsets: OffsetIndex,
-  policy: Pick<RetentionPolicy, 'ageMsMax' | 'bytesMax' | 'now'>,
+  policy: Pick<RetentionPolicy, 'ageMsMax' | 'bytesMax' | 'offsetBelow' | 'now'>,
 ): number {
   const byAge = policy.ageMsMax === undefined ? 0 : batchesOlderThan(offsets, policy.now - policy.ageMsMax);
   const byBytes = policy.bytesMax === undefined ? 0 : batchesBeyondBytes(offsets, policy.bytesMax);
-  return Math.max(byAge, byBytes);
+  const byOffset = policy.offsetBelow === undefined ? 0 : offsets.findOffset(policy.offsetBelow);
+  return Math.max(byAge, byBytes, byOffset);
 }
 
 /** The oldest batches whose records are all older than `cutoffMs`. */

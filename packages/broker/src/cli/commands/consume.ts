@@ -1,4 +1,4 @@
-/** `streambus consume TOPIC [--partition P] [--from-beginning | --offset O] [--limit N]`. */
+/** `streambus consume TOPIC [--group G | --partition P] [--from-beginning | --offset O] [--limit N]`. */
 import type { CliConsumeStart, CliRecord } from '../client.js';
 import type { Command } from '../command.js';
 import {
@@ -20,10 +20,12 @@ const limitMax = Number.MAX_SAFE_INTEGER;
 export const consume: Command = {
   path: ['consume'],
   summary: 'print committed records (Ctrl-C, --limit or --idle-timeout stops)',
-  synopsis: 'consume TOPIC [--partition P] [--from-beginning | --offset O] [--limit N] [--idle-timeout DURATION]',
+  synopsis:
+    'consume TOPIC [--group G | --partition P] [--from-beginning | --offset O] [--limit N] [--idle-timeout DURATION]',
   optionHelp: [
+    '-g, --group G                    consume as a member of group G: partitions shared with its other members, committed as printed (at least once)',
     '-P, --partition P                read one partition (default: all)',
-    '    --from-beginning             start at the oldest record (default: only new records)',
+    '    --from-beginning             start at the oldest record (default: only new records); with --group: where no offset is committed',
     '    --offset O                   start at offset O (needs --partition)',
     '-n, --limit N                    stop after N records',
     '    --idle-timeout DURATION      stop when no record arrives for this long (e.g. 2s)',
@@ -32,6 +34,7 @@ export const consume: Command = {
   options: {
     ...clientOptions,
     partition: { type: 'string', short: 'P' },
+    group: { type: 'string', short: 'g' },
     'from-beginning': { type: 'boolean' },
     offset: { type: 'string' },
     limit: { type: 'string', short: 'n' },
@@ -49,7 +52,12 @@ export const consume: Command = {
       stringOption(input.values, 'idle-timeout') === undefined
         ? undefined
         : durationOption(input.values, 'idle-timeout', 0);
+    const group = stringOption(input.values, 'group');
     if (fromBeginning && offset !== undefined) throw new UsageError('--from-beginning and --offset exclude each other');
+    if (group !== undefined && (partition !== undefined || offset !== undefined))
+      throw new UsageError('--group excludes --partition and --offset: the group assigns partitions and keeps offsets');
+    if (group !== undefined && !/^[a-zA-Z0-9._-]{1,249}$/.test(group))
+      throw new UsageError(`--group must be 1..249 characters of [a-zA-Z0-9._-], got "${group}"`);
     if (offset !== undefined && partition === undefined)
       throw new UsageError('--offset needs --partition: offsets are per partition');
     const start: CliConsumeStart = offset !== undefined ? { offset } : fromBeginning ? 'beginning' : 'end';
@@ -74,6 +82,7 @@ export const consume: Command = {
             start,
             signal: stop.signal,
             ...(partition === undefined ? {} : { partition }),
+            ...(group === undefined ? {} : { group }),
           });
           for await (const record of records) {
             out(json ? jsonLine(recordToJson(record)) : formatRecord(record));
