@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { propertyRuns, propertySeeds, withReplay } from './test-harness.js';
 import { GroupRecordError } from './errors.js';
 import { partitionSet } from './partition-set.js';
-import { decodeGroupRecord, encodeGroupRecord, memberStates, type GroupRecord } from './records.js';
+import {
+  brokerReservedKeyByte,
+  decodeGroupRecord,
+  encodeGroupRecord,
+  isBrokerReservedKey,
+  memberStates,
+  type GroupRecord,
+} from './records.js';
 
 // Randomized with a fixed seed (so CI runs the same cases every time); a failure prints its seed
 // and the command that replays it. FC_SEED=<seed> replays one, FC_SEED=random explores, FC_RUNS=<n>
@@ -206,6 +213,21 @@ describe('group records', () => {
     newerValue[0] = 7;
     expect(codeOf(() => decodeGroupRecord(offset.key, newerValue))).toBe('GROUP_RECORD_UNSUPPORTED_VERSION');
     expect(codeOf(() => decodeGroupRecord(new Uint8Array(0), null))).toBe('GROUP_RECORD_MALFORMED');
+  });
+
+  it("names a key whose first byte is 0xff as the broker's (its checkpoint marker), not a group record", () => {
+    const marker = Buffer.concat([Buffer.from([0xff]), Buffer.from('streambus.checkpoint')]);
+    const count = Buffer.alloc(8);
+    expect(isBrokerReservedKey(marker)).toBe(true);
+    expect(codeOf(() => decodeGroupRecord(marker, count))).toBe('GROUP_RECORD_BROKER_RESERVED');
+    expect(codeOf(() => decodeGroupRecord(marker, null))).toBe('GROUP_RECORD_BROKER_RESERVED');
+    // Any 0xff key, even one byte, whatever its value: reserved, never a newer group format.
+    expect(codeOf(() => decodeGroupRecord(Buffer.from([0xff]), Buffer.from([0])))).toBe('GROUP_RECORD_BROKER_RESERVED');
+    expect(() => decodeGroupRecord(marker, count)).toThrow(/reserved for the broker/);
+    const { key } = encodeGroupRecord({ type: 'group-tombstone', groupId: 'g' });
+    expect(isBrokerReservedKey(key)).toBe(false);
+    expect(isBrokerReservedKey(new Uint8Array(0))).toBe(false);
+    expect(key[0]).not.toBe(brokerReservedKeyByte);
   });
 
   it('refuses a partition set that is not canonical', () => {
