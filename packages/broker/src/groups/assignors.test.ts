@@ -1,13 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { propertyRuns, propertySeeds, withReplay } from './test-harness.js';
 import { rangeAssignor, uniformAssignor, type AssignmentInput, type AssignmentMember } from './assignors.js';
 import { partitionCount, partitionsOf, type TopicPartitionSet } from './partition-set.js';
 
-// Randomized: the seed is printed; replay with
-//   cd packages/broker && FC_SEED=<seed> npx vitest run src/groups/assignors.test.ts
-const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
-console.log(`assignors: seed ${seed} (replay: FC_SEED=${seed} npx vitest run src/groups/assignors.test.ts)`);
-const fcParams = { numRuns: 200, seed } as const;
+// Randomized with a fixed seed (so CI runs the same cases every time); a failure prints its seed
+// and the command that replays it. FC_SEED=<seed> replays one, FC_SEED=random explores, FC_RUNS=<n>
+// runs longer.
+const file = 'src/groups/assignors.test.ts';
+const [seed = 1] = propertySeeds([1]);
+console.log(`assignors: seed ${seed}`);
+const fcParams = { numRuns: propertyRuns(200), seed } as const;
 
 function member(memberId: string, topics: string[], instanceId = ''): AssignmentMember {
   return { memberId, instanceId, subscribedTopics: new Set(topics) };
@@ -94,68 +97,73 @@ describe('uniform assignor', () => {
   });
 
   it('is complete, balanced within one for equal subscriptions, deterministic, and sticky', () => {
-    fc.assert(
-      fc.property(
-        fc.uniqueArray(fc.stringMatching(/^[a-z]{1,3}$/), { minLength: 1, maxLength: 8 }),
-        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 3 }),
-        fc.uniqueArray(fc.stringMatching(/^[a-z]{1,3}$/), { minLength: 1, maxLength: 8 }),
-        (ids, topicSizes, laterIds) => {
-          const counts = new Map(topicSizes.map((size, index) => [`t${index}`, size] as const));
-          const topics = [...counts.keys()];
-          const members = ids.map((id) => member(id, topics));
-          const input = { members, partitionCounts: counts, previousTarget: new Map() };
-          const first = uniformAssignor(input);
-          expectComplete(input, first);
-          const sizes = loads(first);
-          expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
-          expect(uniformAssignor(input)).toEqual(first);
-          // Same members again: nothing moves.
-          expect(moved(first, uniformAssignor({ ...input, previousTarget: first }))).toBe(0);
-          // Another membership: still balanced, and a kept member keeps up to its fair share.
-          const later = laterIds.map((id) => member(id, topics));
-          const second = uniformAssignor({ members: later, partitionCounts: counts, previousTarget: first });
-          expectComplete({ members: later, partitionCounts: counts, previousTarget: first }, second);
-          const laterSizes = loads(second);
-          expect(Math.max(...laterSizes) - Math.min(...laterSizes)).toBeLessThanOrEqual(1);
-          const total = topicSizes.reduce((a, b) => a + b, 0);
-          const floor = Math.floor(total / later.length);
-          for (const m of later) {
-            const before = first.get(m.memberId);
-            if (before === undefined) continue;
-            let kept = 0;
-            for (const [t, p] of partitionsOf(before)) if (second.get(m.memberId)?.get(t)?.includes(p) === true) kept++;
-            expect(kept).toBeGreaterThanOrEqual(Math.min(partitionCount(before), floor));
-          }
-        },
+    withReplay(file, seed, () =>
+      fc.assert(
+        fc.property(
+          fc.uniqueArray(fc.stringMatching(/^[a-z]{1,3}$/), { minLength: 1, maxLength: 8 }),
+          fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 3 }),
+          fc.uniqueArray(fc.stringMatching(/^[a-z]{1,3}$/), { minLength: 1, maxLength: 8 }),
+          (ids, topicSizes, laterIds) => {
+            const counts = new Map(topicSizes.map((size, index) => [`t${index}`, size] as const));
+            const topics = [...counts.keys()];
+            const members = ids.map((id) => member(id, topics));
+            const input = { members, partitionCounts: counts, previousTarget: new Map() };
+            const first = uniformAssignor(input);
+            expectComplete(input, first);
+            const sizes = loads(first);
+            expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+            expect(uniformAssignor(input)).toEqual(first);
+            // Same members again: nothing moves.
+            expect(moved(first, uniformAssignor({ ...input, previousTarget: first }))).toBe(0);
+            // Another membership: still balanced, and a kept member keeps up to its fair share.
+            const later = laterIds.map((id) => member(id, topics));
+            const second = uniformAssignor({ members: later, partitionCounts: counts, previousTarget: first });
+            expectComplete({ members: later, partitionCounts: counts, previousTarget: first }, second);
+            const laterSizes = loads(second);
+            expect(Math.max(...laterSizes) - Math.min(...laterSizes)).toBeLessThanOrEqual(1);
+            const total = topicSizes.reduce((a, b) => a + b, 0);
+            const floor = Math.floor(total / later.length);
+            for (const m of later) {
+              const before = first.get(m.memberId);
+              if (before === undefined) continue;
+              let kept = 0;
+              for (const [t, p] of partitionsOf(before))
+                if (second.get(m.memberId)?.get(t)?.includes(p) === true) kept++;
+              expect(kept).toBeGreaterThanOrEqual(Math.min(partitionCount(before), floor));
+            }
+          },
+        ),
+        fcParams,
       ),
-      fcParams,
     );
   });
 
   it('is complete for any subscriptions, and no move is left that would even the loads', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.subarray(['t0', 't1', 't2', 't3']), { minLength: 1, maxLength: 6 }),
-        fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 4, maxLength: 4 }),
-        (subscriptions, sizes) => {
-          const counts = new Map(sizes.map((size, index) => [`t${index}`, size] as const));
-          const members = subscriptions.map((topics, index) => member(`m${index}`, topics));
-          const input = { members, partitionCounts: counts, previousTarget: new Map() };
-          const result = uniformAssignor(input);
-          expectComplete(input, result);
-          for (const from of members) {
-            const fromLoad = partitionCount(result.get(from.memberId) as TopicPartitionSet);
-            for (const [topic] of partitionsOf(result.get(from.memberId) as TopicPartitionSet)) {
-              for (const to of members) {
-                if (to === from || !to.subscribedTopics.has(topic)) continue;
-                const toLoad = partitionCount(result.get(to.memberId) as TopicPartitionSet);
-                expect(toLoad + 1).toBeGreaterThanOrEqual(fromLoad);
+    withReplay(file, seed, () =>
+      fc.assert(
+        fc.property(
+          fc.array(fc.subarray(['t0', 't1', 't2', 't3']), { minLength: 1, maxLength: 6 }),
+          fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 4, maxLength: 4 }),
+          (subscriptions, sizes) => {
+            const counts = new Map(sizes.map((size, index) => [`t${index}`, size] as const));
+            const members = subscriptions.map((topics, index) => member(`m${index}`, topics));
+            const input = { members, partitionCounts: counts, previousTarget: new Map() };
+            const result = uniformAssignor(input);
+            expectComplete(input, result);
+            for (const from of members) {
+              const fromLoad = partitionCount(result.get(from.memberId) as TopicPartitionSet);
+              for (const [topic] of partitionsOf(result.get(from.memberId) as TopicPartitionSet)) {
+                for (const to of members) {
+                  if (to === from || !to.subscribedTopics.has(topic)) continue;
+                  const toLoad = partitionCount(result.get(to.memberId) as TopicPartitionSet);
+                  expect(toLoad + 1).toBeGreaterThanOrEqual(fromLoad);
+                }
               }
             }
-          }
-        },
+          },
+        ),
+        fcParams,
       ),
-      fcParams,
     );
   });
 });
@@ -205,18 +213,20 @@ describe('range assignor', () => {
   });
 
   it('is complete for any subscriptions', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.subarray(['t0', 't1', 't2']), { minLength: 1, maxLength: 6 }),
-        fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 3, maxLength: 3 }),
-        (subscriptions, sizes) => {
-          const counts = new Map(sizes.map((size, index) => [`t${index}`, size] as const));
-          const members = subscriptions.map((topics, index) => member(`m${index}`, topics));
-          const input = { members, partitionCounts: counts, previousTarget: new Map() };
-          expectComplete(input, rangeAssignor(input));
-        },
+    withReplay(file, seed, () =>
+      fc.assert(
+        fc.property(
+          fc.array(fc.subarray(['t0', 't1', 't2']), { minLength: 1, maxLength: 6 }),
+          fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 3, maxLength: 3 }),
+          (subscriptions, sizes) => {
+            const counts = new Map(sizes.map((size, index) => [`t${index}`, size] as const));
+            const members = subscriptions.map((topics, index) => member(`m${index}`, topics));
+            const input = { members, partitionCounts: counts, previousTarget: new Map() };
+            expectComplete(input, rangeAssignor(input));
+          },
+        ),
+        fcParams,
       ),
-      fcParams,
     );
   });
 });

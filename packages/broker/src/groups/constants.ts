@@ -57,8 +57,15 @@ export const epochMax = 0x7fff_ffff;
 
 /** First byte of every record key and value this code writes: the format version. */
 export const groupRecordVersion = 0;
+/**
+ * First byte of the keys the broker writes into an offsets partition for itself (the wiring's
+ * checkpoint marker, 0xff then 'streambus.checkpoint'), which replay skips: never a group record.
+ * Group record versions stay below it, so the two can never be confused.
+ */
+export const brokerReservedKeyByte = 0xff;
 
 assert(groupIdLengthMax === topicNameLengthMax, 'group ids follow the topic name bound');
 assert(rebalanceTimeoutMsDefault <= rebalanceTimeoutMsMax, 'the default rebalance timeout is within its bound');
 assert(offsetPartitionsPerRequestMax <= partitionsPerRequestMax, 'an offset request fits a request');
 assert(subscribedTopicsMin <= subscribedTopicsMax, 'subscription bounds are ordered');
+assert(groupRecordVersion < brokerReservedKeyByte, "group record versions stay below the broker's key byte");

@@ -107,6 +107,47 @@ describe('group coordinator shard: scenarios', () => {
     expect(harness.shard.describeGroup(group).state).toBe('reconciling');
   });
 
+  it('answers with the assignment only on a join, an epoch change, or when it differs from what the member says it owns', () => {
+    const { harness } = setup(2);
+    const both = { topicPartitions: [{ topic: 'orders', partitions: [0, 1] }] };
+    const joined = harness.heartbeat({ groupId: group, subscribedTopics: { names: ['orders'] } });
+    expect(joined.assignment).toEqual(both);
+    const a = joined.memberId;
+    // It reports what it was given, or nothing (unchanged): nothing to tell it.
+    expect(harness.heartbeat({ groupId: group, memberId: a, memberEpoch: 1, owned: both }).assignment).toBeNull();
+    expect(harness.heartbeat({ groupId: group, memberId: a, memberEpoch: 1 }).assignment).toBeNull();
+    // It says it owns less than it was given (it lost track): it is told again.
+    const less = { topicPartitions: [{ topic: 'orders', partitions: [0] }] };
+    expect(harness.heartbeat({ groupId: group, memberId: a, memberEpoch: 1, owned: less }).assignment).toEqual(both);
+    // B joins: A must give one up (same epoch, a smaller assignment), then moves to epoch 2.
+    const b = harness.heartbeat({ groupId: group, subscribedTopics: { names: ['orders'] } });
+    expect(b.assignment).toEqual({ topicPartitions: [] });
+    const revoke = harness.heartbeat({ groupId: group, memberId: a, memberEpoch: 1 });
+    expect(revoke.memberEpoch).toBe(1);
+    const kept = revoke.assignment as { topicPartitions: { topic: string; partitions: number[] }[] };
+    expect(kept.topicPartitions[0]?.partitions).toHaveLength(1);
+    // Still reporting both: it is told again what it may keep.
+    expect(harness.heartbeat({ groupId: group, memberId: a, memberEpoch: 1, owned: both }).assignment).toEqual(kept);
+    expect(harness.heartbeat({ groupId: group, memberId: a, memberEpoch: 1 }).assignment).toBeNull();
+    // It reports the smaller set: a new epoch, so the assignment comes with it, though unchanged.
+    const moved = harness.heartbeat({ groupId: group, memberId: a, memberEpoch: 1, owned: kept });
+    expect(moved.memberEpoch).toBe(2);
+    expect(moved.assignment).toEqual(kept);
+    // That answer is lost: it retries from epoch 1 with what it owns, and hears the epoch again.
+    const retried = harness.heartbeat({ groupId: group, memberId: a, memberEpoch: 1, owned: kept });
+    expect(retried.memberEpoch).toBe(2);
+    expect(retried.assignment).toEqual(kept);
+    expect(harness.heartbeat({ groupId: group, memberId: a, memberEpoch: 2, owned: kept }).assignment).toBeNull();
+    // B's partition is free now: it changed, so B hears it, once.
+    const given = harness.heartbeat({ groupId: group, memberId: b.memberId, memberEpoch: 2 });
+    expect(given.assignment?.topicPartitions[0]?.partitions).toHaveLength(1);
+    expect(
+      harness.heartbeat({ groupId: group, memberId: b.memberId, memberEpoch: 2, owned: given.assignment }).assignment,
+    ).toBeNull();
+    expect(harness.shard.describeGroup(group).state).toBe('stable');
+    expectReplayEqual(harness);
+  });
+
   it('one member leaves cleanly: its partitions go to the others at once', () => {
     const { harness } = setup();
     const members = [0, 1, 2].map(() => new TestMember(harness, group, ['orders']));

@@ -666,7 +666,14 @@ export class GroupCoordinatorShard {
     }
     group.deadlines.set(memberId, deadlines);
 
-    const sendAssignment = owned !== null || isJoin || !partitionSetsEqual(before.assigned, next.assigned);
+    // groups.proto: `assignment` is set when the member must learn something, and unset means
+    // unchanged: on a join, when its epoch moves (a lost answer's retry from the previous epoch
+    // included), or when what it should own differs from what the request says it has (`owned`, or
+    // when unset what it was last told). Kafka sends it whenever `owned` is set; here a stable
+    // member's heartbeats stay small.
+    const reported = owned ?? before.assigned;
+    const sendAssignment =
+      isJoin || next.memberEpoch !== request.memberEpoch || !partitionSetsEqual(reported, next.assigned);
     return {
       response: {
         errorCode: ErrorCode.NONE,

@@ -5,6 +5,11 @@ export type GroupRecordErrorCode =
   | 'GROUP_RECORD_MALFORMED'
   /** A record format newer than this broker understands: upgrade the broker. */
   | 'GROUP_RECORD_UNSUPPORTED_VERSION'
+  /**
+   * The key starts with 0xff, reserved for the broker's own records (its checkpoint marker): not a
+   * group record and not corruption. The wiring must skip these before decoding (`isBrokerReservedKey`).
+   */
+  | 'GROUP_RECORD_BROKER_RESERVED'
   /** The record would exceed a bound of its format. */
   | 'GROUP_RECORD_TOO_LARGE';
 

@@ -2,7 +2,13 @@
 // src/index.ts does not export it). See README.md.
 export { GroupCoordinatorShard, defaultCoordinatorConfig } from './coordinator.js';
 export type { CoordinatorConfig, TopicView, ShardResult, GroupStateName } from './coordinator.js';
-export { encodeGroupRecord, decodeGroupRecord, memberStates } from './records.js';
+export {
+  encodeGroupRecord,
+  decodeGroupRecord,
+  isBrokerReservedKey,
+  brokerReservedKeyByte,
+  memberStates,
+} from './records.js';
 export type { GroupRecord, GroupRecordType, MemberState, TopicPartitionSet } from './records.js';
 export { GroupRecordError } from './errors.js';
 export type { GroupRecordErrorCode } from './errors.js';

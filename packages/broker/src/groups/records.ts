@@ -7,11 +7,17 @@
  * current), or the topic and partition (offset). Values: [version] then the fields below in order.
  * Integers are varints (signed ones zigzag), strings UTF-8 with a varint length, partition sets a
  * topic count then per topic its name, a partition count and ascending partitions as deltas.
+ *
+ * Keys whose first byte is 0xff (`brokerReservedKeyByte`) are reserved for the broker's own records
+ * in the same partition (the wiring's checkpoint marker, 0xff then 'streambus.checkpoint'); group
+ * record versions stay below it. The decoder refuses them with GROUP_RECORD_BROKER_RESERVED, not as
+ * a newer format: the wiring skips them (`isBrokerReservedKey`) before decoding.
  */
 import { assert } from '@streambus/raft';
 import { GroupByteReader, GroupByteWriter } from './binary.js';
 import {
   assignorNameLengthMax,
+  brokerReservedKeyByte,
   clientHostLengthMax,
   clientIdLengthMax,
   commitMetadataBytesMax,
@@ -32,6 +38,7 @@ import { GroupRecordError } from './errors.js';
 import type { TopicPartitionSet } from './partition-set.js';
 
 export type { TopicPartitionSet } from './partition-set.js';
+export { brokerReservedKeyByte } from './constants.js';
 
 /**
  * Where a member is in its reconciliation (Kafka's MemberState): `stable` holds its whole target
@@ -268,8 +275,22 @@ function readId(reader: GroupByteReader, field: string, lengthMax: number): stri
   return value;
 }
 
-/** Decodes a record of the offsets partition; throws GroupRecordError for bytes it does not accept. */
+/** True for a key of the broker's own records (first byte 0xff), which are not group records. */
+export function isBrokerReservedKey(key: Uint8Array): boolean {
+  return key.length > 0 && key[0] === brokerReservedKeyByte;
+}
+
+/**
+ * Decodes a record of the offsets partition; throws GroupRecordError for bytes it does not accept,
+ * with GROUP_RECORD_BROKER_RESERVED for a broker-reserved key (skip those before decoding).
+ */
 export function decodeGroupRecord(key: Uint8Array, value: Uint8Array | null): GroupRecord {
+  if (isBrokerReservedKey(key)) {
+    throw new GroupRecordError(
+      'GROUP_RECORD_BROKER_RESERVED',
+      'record key starts with 0xff, reserved for the broker (a checkpoint marker): not a group record; skip it before decoding',
+    );
+  }
   const keyReader = new GroupByteReader(key, 'group record key');
   readVersion(keyReader, 'group record key');
   const kind = keyReader.u8('key kind');
