@@ -182,7 +182,7 @@ async function rebalancePhase(
    * Waits until the new assignment is in effect (the running members own every partition between
    * them, and `joiner`, if any, owns some) and every partition delivered a record stamped after
    * both `fromMs` and its latest assignment; the wait in ms. The members that give partitions up
-   * learn of it at their next heartbeat (groups.heartbeat_interval_ms, 5 s by default).
+   * learn of it at their next heartbeat (groups.heartbeat_interval_ms, 500 ms by default).
    */
   const caughtUp = async (fromMs: number, joiner?: Running): Promise<number> => {
     const deadline = Date.now() + 60_000;
@@ -267,7 +267,7 @@ async function main(): Promise<void> {
       tracing: { type: 'string', default: 'off' },
       // Consumer group phases: 3 members reading 6 partitions, and rebalance times (adds about a minute).
       groups: { type: 'boolean', default: false },
-      // groups.heartbeat_interval_ms of the brokers (empty: their default, 5000): it bounds how fast members learn of a rebalance.
+      // groups.heartbeat_interval_ms of the brokers (empty: their default, 500): it bounds how fast members learn of a rebalance.
       'group-heartbeat-ms': { type: 'string', default: '' },
     },
   });
@@ -431,7 +431,7 @@ async function main(): Promise<void> {
       );
     if (rebalance !== undefined)
       log(
-        `  rebalance     : heartbeat interval ${values['group-heartbeat-ms'] === '' ? 'the default 5000' : values['group-heartbeat-ms']} ms; member joins: median ${medianOf(rebalance.joinMs)} ms, max ${Math.max(...rebalance.joinMs)} ms; member leaves: median ${medianOf(rebalance.leaveMs)} ms, max ${Math.max(...rebalance.leaveMs)} ms (until the new assignment is in effect and every partition delivers a record produced after it; 10 each)`,
+        `  rebalance     : heartbeat interval ${values['group-heartbeat-ms'] === '' ? 'the default 500' : values['group-heartbeat-ms']} ms; member joins: median ${medianOf(rebalance.joinMs)} ms, max ${Math.max(...rebalance.joinMs)} ms; member leaves: median ${medianOf(rebalance.leaveMs)} ms, max ${Math.max(...rebalance.leaveMs)} ms (until the new assignment is in effect and every partition delivers a record produced after it; 10 each)`,
       );
     console.log(
       `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}, tracing ${tracingRate ?? 'off'}`,

@@ -310,7 +310,7 @@ describe('one clear line per problem', () => {
       offsetsTopicPartitions: 12,
       offsetsTopicReplicationFactor: 3,
       sessionTimeoutMs: 45_000,
-      heartbeatIntervalMs: 5_000,
+      heartbeatIntervalMs: 500,
       groupMembersMax: 1000,
       offsetsRetentionMs: 604_800_000,
       defaultAssignor: 'uniform',

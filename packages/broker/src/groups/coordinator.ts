@@ -96,7 +96,7 @@ export interface ShardResult<R> {
 
 export const defaultCoordinatorConfig: CoordinatorConfig = {
   sessionTimeoutMs: 45_000,
-  heartbeatIntervalMs: 5_000,
+  heartbeatIntervalMs: 500,
   groupMembersMax: 1000,
   offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
   defaultAssignor: 'uniform',
