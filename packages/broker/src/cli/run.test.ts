@@ -41,6 +41,8 @@ class FakeClient implements CliClient {
   consumeRequests: Array<Omit<CliConsumeRequest, 'signal'>> = [];
   records: CliRecord[] = [];
   failWith: TypedError | undefined;
+  /** A call name (before its arguments) that fails with BROKER_NOT_AVAILABLE. */
+  failOn: string | undefined;
   hang = false;
   closed = 0;
 
@@ -48,6 +50,8 @@ class FakeClient implements CliClient {
     this.calls.push(call);
     if (this.hang) throw new Hang();
     if (this.failWith !== undefined) throw this.failWith;
+    if (this.failOn !== undefined && call.split(' ')[0] === this.failOn)
+      throw new TypedError('BROKER_NOT_AVAILABLE', `broker 3 is not reachable (${this.failOn})`);
   }
 
   async createTopic(topic: CliNewTopic): Promise<void> {
@@ -522,6 +526,7 @@ describe('client verbs against a fake client', () => {
         '3       127.0.0.1:9094  NO     no       0        6',
         'under-replicated partitions: events-4',
         'offline partitions: none',
+        'consumer groups: 0, none with lag over 10000 records',
         '',
       ].join('\n'),
     );
@@ -872,6 +877,26 @@ describe('consumer-groups and consume --group against a fake client', () => {
       { topic: 'events', partition: 1, committedOffset: -1, logEndOffset: 4, lag: 4, memberId: '', clientHost: '' },
     ],
   };
+
+  it('cluster status names the groups whose lag is over --lag-threshold (default 10000), and says so when listing fails', async () => {
+    const h = harness();
+    h.client.groups.set('g', described);
+    h.client.groups.set('quiet', { ...described, groupId: 'quiet', partitions: [] });
+    expect(await runCli(['cluster', 'status', '--lag-threshold', '5'], h.deps)).toBe(0);
+    expect(h.stdout()).toContain('consumer groups: 2, with lag over 5 records: g (lag 7, max 4 on one partition)\n');
+    const json = harness();
+    json.client.groups.set('g', described);
+    expect(await runCli(['cluster', 'status', '--json'], json.deps)).toBe(0);
+    expect(lastJson(json.stdout())).toMatchObject({
+      consumer_groups: { count: 1, lag_threshold: 10_000, lagging: [], not_described: 0 },
+    });
+    const failing = harness();
+    failing.client.failOn = 'listGroups';
+    expect(await runCli(['cluster', 'status'], failing.deps)).toBe(0);
+    expect(failing.stdout()).toMatch(/consumer groups: unknown \(.+\)\n$/);
+    const bad = harness();
+    expect(await runCli(['cluster', 'status', '--lag-threshold', '-1'], bad.deps)).toBe(2);
+  });
 
   it('list: a table, or --json', async () => {
     const h = harness();
