@@ -11,6 +11,7 @@ import {
   Admin,
   ClientClosedError,
   Consumer,
+  FencedMemberEpochError,
   IllegalStateError,
   InvalidConfigError,
   NonEmptyGroupError,
@@ -156,6 +157,20 @@ describe('Consumer in a group (fake coordinator)', () => {
     expect(a.memberId()).not.toBe(memberId);
     expect(cluster.groups.committedOffset('g', 't', 0)).toBe(-1);
     expect(again).toHaveLength(8);
+  });
+
+  it('a commit retried after the member lost its partitions sends nothing (another member may own them)', async () => {
+    await produce('t', 4, 2);
+    const a = consumer({ enableAutoCommit: false });
+    a.subscribe(['t']);
+    await pollAll([a], (seen) => (seen[0]?.length ?? 0) >= 8);
+    const load = { kind: 'error', code: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS } as const;
+    cluster.failCalls('OffsetCommit', load, load, load, load, load, load);
+    const commit = a.commit();
+    expect(cluster.groups.expireMember('g', a.memberId())).toBe(true);
+    // The background heartbeat hears UNKNOWN_MEMBER_ID while the commit backs off: the retry stops.
+    await expect(commit).rejects.toBeInstanceOf(FencedMemberEpochError);
+    expect(cluster.groups.committedOffset('g', 't', 0)).toBe(-1);
   });
 
   it('follows the coordinator: NOT_COORDINATOR with a hint, load in progress, broker errors', async () => {

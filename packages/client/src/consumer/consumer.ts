@@ -913,19 +913,35 @@ export class Consumer {
     if (offsets.length === 0) return;
     const membership = group.membership;
     const member = this.mode === 'subscribe';
+    const lostGeneration = membership.lostGeneration;
+    const startEpoch = membership.memberEpoch;
+    let sending = offsets;
     await group.coordinator.call(
       'OffsetCommit',
-      () => ({
-        groupId: group.groupId,
-        memberId: member ? membership.memberId : '',
-        memberEpoch: member ? membership.memberEpoch : -1,
-        partitions: offsets.map((o) => ({
-          topic: o.topic,
-          partition: o.partition,
-          offset: o.offset,
-          metadata: o.metadata ?? '',
-        })),
-      }),
+      () => {
+        // A retry goes out with the member's epoch at that moment, which the coordinator accepts:
+        // it must not carry a position the member no longer stands for. After the member lost its
+        // partitions (fenced, session lost) nothing of this commit is sent: another member may
+        // own them and have committed since. After a rebalance only what it still owns is sent.
+        if (member && membership.lostGeneration !== lostGeneration)
+          throw errorFromCode(
+            ErrorCode.FENCED_MEMBER_EPOCH,
+            `group "${group.groupId}": the member lost its partitions while this commit was retried; nothing was committed (another member may own them now)`,
+          );
+        if (member && membership.memberEpoch !== startEpoch)
+          sending = sending.filter((o) => this.assigned.has(tpKey(o.topic, o.partition)));
+        return {
+          groupId: group.groupId,
+          memberId: member ? membership.memberId : '',
+          memberEpoch: member ? membership.memberEpoch : -1,
+          partitions: sending.map((o) => ({
+            topic: o.topic,
+            partition: o.partition,
+            offset: o.offset,
+            metadata: o.metadata ?? '',
+          })),
+        };
+      },
       (response) => {
         const failed = response.partitions.find((r) => r.errorCode !== ErrorCode.NONE);
         if (failed === undefined) return undefined;
@@ -936,7 +952,7 @@ export class Consumer {
         return errorFromCode(failed.errorCode, message, response.leaderId);
       },
     );
-    for (const o of offsets) {
+    for (const o of sending) {
       const state = this.assigned.get(tpKey(o.topic, o.partition));
       if (state !== undefined) state.committedOffset = o.offset;
     }
