@@ -48,6 +48,8 @@ export class GroupWorkload {
   private readonly prng: Prng;
   /** The next offset the group has processed to, per partition (max over members). */
   private readonly processedTo = new Map<number, number>();
+  /** The highest offset the group's acknowledged commits reached, per partition. */
+  private readonly committedTo = new Map<number, number>();
   /** Poll errors by code. */
   readonly errors = new Map<string, number>();
   churns = 0;
@@ -71,9 +73,15 @@ export class GroupWorkload {
     this.churnTimer = null;
   }
 
-  /** True when the group processed every partition up to `ends[partition]`. */
+  /**
+   * True when the group is done with every partition up to `ends[partition]`: processed, or
+   * committed (a member that commits what it did not process is done from the group's view; the
+   * checker judges it).
+   */
   caughtUp(ends: readonly number[]): boolean {
-    return ends.every((end, partition) => (this.processedTo.get(partition) ?? 0) >= end);
+    return ends.every(
+      (end, partition) => Math.max(this.processedTo.get(partition) ?? 0, this.committedTo.get(partition) ?? 0) >= end,
+    );
   }
 
   async stop(): Promise<void> {
@@ -196,6 +204,8 @@ export class GroupWorkload {
     try {
       await member.consumer.commit([...next].map(([partition, offset]) => ({ topic, partition, offset })));
       for (const op of ops) if (op !== null) history.completeGroupCommit(op, { kind: 'ok' });
+      for (const [partition, offset] of next)
+        this.committedTo.set(partition, Math.max(this.committedTo.get(partition) ?? 0, offset));
     } catch (error) {
       if (!(error instanceof StreamBusError)) throw error;
       // A refusal is the coordinator's answer; a timeout or an unreachable coordinator leaves it unknown.
