@@ -60,6 +60,8 @@ real options:
   --faults LIST         comma list of ${realFaultKinds.join(',')}; all or none (default all)
   --rate N              SDK records per second in total (default 150)
   --no-cli              no CLI producers
+  --group-members N     consumer-group workload: N SDK members of one group (default 0: none)
+  --group-churn-ms D    one member leaves and one joins every D ms plus jitter (default 2000; 0: none)
   --unsafe LIST         planted faults in every broker process: ackBeforeCommit,skipSync,servePastHighWatermark
   --quiet               no progress lines, only the report
 `;
@@ -185,6 +187,8 @@ function usageList<T>(parse: () => T): T {
 export function parseRealArgs(argv: readonly string[], randomSeed: () => number): RealCliRun {
   let faults: RealFaultKind[] | undefined;
   let cliProducers = true;
+  let groupMembers: number | undefined;
+  let groupChurnIntervalMs: number | undefined;
   const flags = parseFlags(argv, {
     command: 'real',
     brokersMin: realBrokersMin,
@@ -198,6 +202,12 @@ export function parseRealArgs(argv: readonly string[], randomSeed: () => number)
           return true;
         case '--no-cli':
           cliProducers = false;
+          return true;
+        case '--group-members':
+          groupMembers = integer(value(), flag, 0, groupMembersMax);
+          return true;
+        case '--group-churn-ms':
+          groupChurnIntervalMs = integer(value(), flag, 0, runDurationMsMax);
           return true;
         default:
           return false;
@@ -213,6 +223,8 @@ export function parseRealArgs(argv: readonly string[], randomSeed: () => number)
     ...(faults === undefined ? {} : { faults }),
     ...(rate === undefined ? {} : { recordsPerSecond: rate }),
     ...(cliProducers ? {} : { cliProducers: false }),
+    ...(groupMembers === undefined ? {} : { groupMembers }),
+    ...(groupChurnIntervalMs === undefined ? {} : { groupChurnIntervalMs }),
     ...(Object.keys(knobs).length === 0 ? {} : { unsafeTestingKnobs: knobs }),
   };
   return { options, quiet, seedWasRandom: seed === null };

@@ -41,7 +41,7 @@ import type { ChaosReport } from '../report.js';
 import { ProducerWorkload } from '../workload/producers.js';
 import type { WorkloadAcks } from '../workload/producers.js';
 import { ReaderWorkload } from '../workload/readers.js';
-import { GroupWorkload } from '../workload/group-members.js';
+import { GroupWorkload, fetchGroupOffsets } from '../workload/group-members.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { PartitionMover } from './partition-mover.js';
 import { replayFlags, replayLine } from './replay-command.js';
@@ -249,7 +249,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       );
       await group.stop();
       group = null;
-      finalCommitted = await fetchCommitted(cluster.bootstrapServers).catch((error: unknown) => {
+      finalCommitted = await fetchGroupOffsets(cluster.bootstrapServers, groupId, topic).catch((error: unknown) => {
         rethrowBug(error);
         notes.push(`the group's final offsets were not read: ${(error as Error).message}`);
         return null;
@@ -543,17 +543,6 @@ async function runExtra(
   } catch (error) {
     rethrowBug(error);
     history.fault(`topic ${name} not created during the fault: ${(error as Error).message}`);
-  } finally {
-    await admin.close();
-  }
-}
-
-/** The group's committed offsets of the workload topic, by partition. */
-async function fetchCommitted(bootstrapServers: readonly string[]): Promise<Map<number, number>> {
-  const admin = new Admin({ bootstrapServers, requestTimeoutMs: 5_000 });
-  try {
-    const offsets = await admin.fetchOffsets(groupId);
-    return new Map(offsets.filter((o) => o.topic === topic).map((o) => [o.partition, o.offset]));
   } finally {
     await admin.close();
   }

@@ -10,7 +10,7 @@
  * before processing them and, when the member is asked to leave, leaves right after the commit:
  * a crash between the two, so the records are committed and never processed.
  */
-import { Consumer, StreamBusError } from '@streambus/client';
+import { Admin, Consumer, StreamBusError } from '@streambus/client';
 import type { ConsumerRecord, RebalanceListener, TopicPartition } from '@streambus/client';
 import { assert } from '@streambus/raft';
 import { Prng } from '@streambus/raft/testing';
@@ -212,5 +212,20 @@ export class GroupWorkload {
       const kind = error.retriable ? 'unknown' : 'refused';
       for (const op of ops) if (op !== null) history.completeGroupCommit(op, { kind, code: error.code });
     }
+  }
+}
+
+/** The group's committed offsets of `topic` by partition (OffsetFetch through Admin), at the end of a run. */
+export async function fetchGroupOffsets(
+  bootstrapServers: readonly string[],
+  groupId: string,
+  topic: string,
+): Promise<Map<number, number>> {
+  const admin = new Admin({ bootstrapServers, requestTimeoutMs: 5_000 });
+  try {
+    const offsets = await admin.fetchOffsets(groupId);
+    return new Map(offsets.filter((o) => o.topic === topic).map((o) => [o.partition, o.offset]));
+  } finally {
+    await admin.close();
   }
 }
