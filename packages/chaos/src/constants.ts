@@ -97,6 +97,23 @@ export const cliPauseMs = 700;
 export const cliRunMsMax = 30_000;
 /** Poll timeout of an SDK consumer. */
 export const pollTimeoutMs = 500;
+/**
+ * The consumer-group workload (issue 11). The brokers' heartbeat interval is short so that a
+ * rebalance takes well under a second (the default 5 s would leave a 10 s run with a handful);
+ * a member's session timeout equals the brokers' (a member cut off stops reading no later than the
+ * coordinator gives its partitions away) and outlasts every fault step, so faults cause coordinator
+ * moves, not expired sessions, unless a step overruns.
+ */
+export const groupHeartbeatIntervalMs = 300;
+export const groupSessionTimeoutMs = 10_000;
+/** Longest a member may take to release a revoked partition before the coordinator fences it. */
+export const groupRebalanceTimeoutMs = 10_000;
+/** Members of the group workload at any time. */
+export const groupMembersMax = 16;
+export const groupMembersDefault = 3;
+/** Milliseconds between two churns (one member leaves, one joins), plus up to half of it as jitter. */
+export const groupChurnIntervalMsDefault = 2_000;
+
 /** After healing: how long until every partition is led with a full ISR, and until readers catch up. */
 export const realRecoveryMsMaxDefault = 60_000;
 
@@ -107,6 +124,8 @@ assert(partitionsDefault <= partitionsMax, 'default partitions within bounds');
 assert(faultActiveMsMin <= faultActiveMsMax, 'fault activity range is ordered');
 assert(faultGapMsMin <= faultGapMsMax, 'fault gap range is ordered');
 assert(runDurationMsDefault <= runDurationMsMax, 'default duration within bounds');
+assert(groupMembersDefault <= groupMembersMax, 'default group members within bounds');
+assert(groupHeartbeatIntervalMs < groupSessionTimeoutMs, 'members heartbeat within their session');
 assert(realFaultActiveMsMin <= realFaultActiveMsMax, 'real fault activity range is ordered');
 assert(realFaultGapMsMin <= realFaultGapMsMax, 'real fault gap range is ordered');
 assert(

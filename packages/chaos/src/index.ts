@@ -37,3 +37,8 @@ export type { RealFaultKind, RealFaultStep, RealScheduleOptions } from './real/r
 export { CliProducerWorkload, parseCliResults } from './real/cli-producers.js';
 export type { CliProducerOptions, CliRunStats } from './real/cli-producers.js';
 export type { RealNemesisStats } from './real/real-nemesis.js';
+export { GroupWorkload } from './workload/group-members.js';
+export type { GroupWorkloadOptions } from './workload/group-members.js';
+export { checkGroup } from './checker/group-checker.js';
+export type { GroupCheckCounts, GroupCheckInput, GroupCheckResult } from './checker/group-checker.js';
+export type { GroupPollObservation, GroupCallbackEvent, GroupCommitOp } from './history/history.js';

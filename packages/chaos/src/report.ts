@@ -1,5 +1,6 @@
 /** The report of a chaos run and its printer. */
 import type { CheckCounts } from './checker/checker.js';
+import type { GroupCheckCounts } from './checker/group-checker.js';
 
 export interface ChaosReport {
   readonly seed: number;
@@ -8,6 +9,8 @@ export interface ChaosReport {
   readonly replayCommand: string;
   readonly settings: string;
   readonly counts: CheckCounts;
+  /** The consumer-group workload's counts, when it ran. */
+  readonly group?: GroupCheckCounts;
   /** Milliseconds from healing until every partition had a leader and a full ISR; null if not within the bound. */
   readonly recoveryMs: number | null;
   readonly recoveryMsMax: number;
@@ -43,6 +46,7 @@ export function formatReport(report: ChaosReport): string {
     ...(c.polls > 0
       ? [`  polls: ${c.polls} records  non-monotonic: ${c.pollNonMonotonic}  skipped: ${c.pollSkipped}`]
       : []),
+    ...(report.group === undefined ? [] : groupLines(report.group)),
     `  inconsistent offsets: ${c.inconsistentOffsets}`,
     `  leader conflicts: ${c.leaderConflicts}`,
     `  corrupt replicas: ${c.corruptReplicas}`,
@@ -60,4 +64,12 @@ export function formatReport(report: ChaosReport): string {
     lines.push(`  replay: ${report.replayCommand}`);
   }
   return lines.join('\n');
+}
+
+function groupLines(g: GroupCheckCounts): string[] {
+  return [
+    `  group: ${g.members} members, ${g.callbacks} callbacks; processed ${g.groupProcessed} of ${g.groupAcked} acknowledged (unprocessed: ${g.groupUnprocessed}, reprocessed: ${g.groupReprocessed})`,
+    `  group ownership overlaps: ${g.ownershipOverlaps}`,
+    `  group commits: ${g.commitsAcked} acked, ${g.commitsRefused} refused, ${g.commitsUnknown} unknown; fenced accepted: ${g.fencedCommitsAccepted}  backward: ${g.commitsBackward}  lost: ${g.commitsLost}`,
+  ];
 }

@@ -1,8 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, parseDurationMs, UsageError } from './args.js';
+import { parseArgs, parseDurationMs, parseRealArgs, UsageError } from './args.js';
 import { planSchedule, parseNemesis } from '../nemesis/schedule.js';
 
 describe('streambus-chaos arguments', () => {
+  it('parses the group workload flags, and the replay command carries them', async () => {
+    const run = parseArgs(
+      ['run', '--seed', '3', '--group-members', '4', '--group-churn-ms', '500', '--unsafe-commit-before-processing'],
+      () => 7,
+    );
+    expect(run.options).toMatchObject({
+      groupMembers: 4,
+      groupChurnIntervalMs: 500,
+      unsafeCommitBeforeProcessing: true,
+    });
+    const { replayCommand } = await import('../run/run-chaos.js');
+    expect(replayCommand(run.options)).toContain(
+      '--group-members 4 --group-churn-ms 500 --unsafe-commit-before-processing',
+    );
+    expect(() => parseArgs(['run', '--group-members', '17'], () => 7)).toThrow(UsageError);
+    const real = parseRealArgs(['real', '--group-members', '3'], () => 7);
+    expect(real.options).toMatchObject({ groupMembers: 3 });
+  });
+
   it('parses a full run command', () => {
     const run = parseArgs(
       [

@@ -2,6 +2,7 @@
 import {
   brokersMax,
   brokersMin,
+  groupMembersMax,
   partitionsMax,
   realBrokersMax,
   realBrokersMin,
@@ -42,6 +43,9 @@ options:
   --rate N              records per second in total (default ${recordsPerSecondDefault})
   --recovery-bound D    healing must give every partition a leader and full ISR within D (default 30s)
   --unsafe LIST         planted faults: ackBeforeCommit,skipSync,servePastHighWatermark (NEVER in production)
+  --group-members N     consumer-group workload: N SDK members of one group (default 0: none)
+  --group-churn-ms D    one member leaves and one joins every D ms plus jitter (default 2000; 0: none)
+  --unsafe-commit-before-processing   planted bug of the group workload (a self-test of its checks)
   --quiet               no progress lines, only the report
 
 real: each broker an OS process in its own network namespace (ip netns, a bridge, iptables,
@@ -56,6 +60,8 @@ real options:
   --faults LIST         comma list of ${realFaultKinds.join(',')}; all or none (default all)
   --rate N              SDK records per second in total (default 150)
   --no-cli              no CLI producers
+  --group-members N     consumer-group workload: N SDK members of one group (default 0: none)
+  --group-churn-ms D    one member leaves and one joins every D ms plus jitter (default 2000; 0: none)
   --unsafe LIST         planted faults in every broker process: ackBeforeCommit,skipSync,servePastHighWatermark
   --quiet               no progress lines, only the report
 `;
@@ -181,6 +187,8 @@ function usageList<T>(parse: () => T): T {
 export function parseRealArgs(argv: readonly string[], randomSeed: () => number): RealCliRun {
   let faults: RealFaultKind[] | undefined;
   let cliProducers = true;
+  let groupMembers: number | undefined;
+  let groupChurnIntervalMs: number | undefined;
   const flags = parseFlags(argv, {
     command: 'real',
     brokersMin: realBrokersMin,
@@ -194,6 +202,12 @@ export function parseRealArgs(argv: readonly string[], randomSeed: () => number)
           return true;
         case '--no-cli':
           cliProducers = false;
+          return true;
+        case '--group-members':
+          groupMembers = integer(value(), flag, 0, groupMembersMax);
+          return true;
+        case '--group-churn-ms':
+          groupChurnIntervalMs = integer(value(), flag, 0, runDurationMsMax);
           return true;
         default:
           return false;
@@ -209,6 +223,8 @@ export function parseRealArgs(argv: readonly string[], randomSeed: () => number)
     ...(faults === undefined ? {} : { faults }),
     ...(rate === undefined ? {} : { recordsPerSecond: rate }),
     ...(cliProducers ? {} : { cliProducers: false }),
+    ...(groupMembers === undefined ? {} : { groupMembers }),
+    ...(groupChurnIntervalMs === undefined ? {} : { groupChurnIntervalMs }),
     ...(Object.keys(knobs).length === 0 ? {} : { unsafeTestingKnobs: knobs }),
   };
   return { options, quiet, seedWasRandom: seed === null };
@@ -220,6 +236,9 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number): Cl
   let walSync: WalSyncPolicy = 'always';
   let workers: number | undefined;
   let recoveryMsMax: number | undefined;
+  let groupMembers: number | undefined;
+  let groupChurnIntervalMs: number | undefined;
+  let commitBeforeProcessing = false;
   const flags = parseFlags(argv, {
     command: 'run',
     brokersMin,
@@ -250,6 +269,15 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number): Cl
         case '--recovery-bound':
           recoveryMsMax = parseDurationMs(value(), flag);
           return true;
+        case '--group-members':
+          groupMembers = integer(value(), flag, 0, groupMembersMax);
+          return true;
+        case '--group-churn-ms':
+          groupChurnIntervalMs = integer(value(), flag, 0, runDurationMsMax);
+          return true;
+        case '--unsafe-commit-before-processing':
+          commitBeforeProcessing = true;
+          return true;
         default:
           return false;
       }
@@ -258,6 +286,9 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number): Cl
   const { seed, durationMs, brokers, partitions, rate, quiet, knobs } = flags;
   const seedWasRandom = seed === null;
   const options: ChaosRunOptions = {
+    ...(groupMembers === undefined ? {} : { groupMembers }),
+    ...(groupChurnIntervalMs === undefined ? {} : { groupChurnIntervalMs }),
+    ...(commitBeforeProcessing ? { unsafeCommitBeforeProcessing: true } : {}),
     seed: seed ?? randomSeed(),
     nemesis,
     acks,

@@ -2,7 +2,8 @@
  * The history of one chaos run: every produce with its invocation time, completion time and
  * outcome; every record a checking reader saw with the high watermark reported with it; every
  * record a polling consumer (the SDK's) returned, poll by poll; every leadership claim
- * (partition, term, broker); every nemesis event. Times are milliseconds since
+ * (partition, term, broker); every nemesis event; and of the consumer-group workload, every record a
+ * member processed, every rebalance callback and every commit with its outcome. Times are milliseconds since
  * the start of the run. All lists are bounded (constants.ts); what overflows is counted.
  */
 import { faultEventsMax, leaderSamplesMax, readsRecordedMax, recordsTotalMax } from '../constants.js';
@@ -54,6 +55,39 @@ export interface PollObservation {
   readonly atMs: number;
 }
 
+/** A record a consumer-group member returned from a poll (processed by the workload at `atMs`). */
+export interface GroupPollObservation {
+  readonly member: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly value: string;
+  readonly atMs: number;
+}
+
+/** A rebalance callback of a group member, with the partitions it was given. */
+export interface GroupCallbackEvent {
+  readonly member: number;
+  readonly kind: 'assigned' | 'revoked' | 'lost';
+  readonly topic: string;
+  readonly partitions: readonly number[];
+  readonly atMs: number;
+}
+
+/**
+ * One partition's offset in a member's commit: `ok` once acknowledged (in a quorum's log),
+ * `refused` with the error code, `unknown` when the outcome never came (a timeout).
+ */
+export interface GroupCommitOp {
+  readonly member: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly invokedMs: number;
+  completedMs: number;
+  outcome: { readonly kind: 'ok' } | { readonly kind: 'refused' | 'unknown'; readonly code: string } | null;
+}
+
 /** A broker announcing it leads a group in a term (from its host's leader-change events). */
 export interface LeaderClaim {
   readonly groupId: number;
@@ -74,6 +108,11 @@ export class History {
   readonly polls: PollObservation[] = [];
   readonly leaderClaims: LeaderClaim[] = [];
   readonly faults: FaultEvent[] = [];
+  readonly groupPolls: GroupPollObservation[] = [];
+  readonly groupCallbacks: GroupCallbackEvent[] = [];
+  readonly groupCommits: GroupCommitOp[] = [];
+  /** Group history entries over the bounds (polls, callbacks, commits), counted: the group checks then say so. */
+  groupDropped = 0;
   readsDropped = 0;
   pollsDropped = 0;
   leaderClaimsDropped = 0;
@@ -127,6 +166,45 @@ export class History {
       return;
     }
     this.polls.push({ ...observation, atMs: this.nowMs() });
+  }
+
+  groupPoll(observation: Omit<GroupPollObservation, 'atMs'>): void {
+    if (this.groupPolls.length >= readsRecordedMax) {
+      this.groupDropped += 1;
+      return;
+    }
+    this.groupPolls.push({ ...observation, atMs: this.nowMs() });
+  }
+
+  groupCallback(event: Omit<GroupCallbackEvent, 'atMs'>): void {
+    if (this.groupCallbacks.length >= leaderSamplesMax) {
+      this.groupDropped += 1;
+      return;
+    }
+    this.groupCallbacks.push({ ...event, atMs: this.nowMs() });
+  }
+
+  invokeGroupCommit(member: number, topic: string, partition: number, offset: number): GroupCommitOp | null {
+    if (this.groupCommits.length >= recordsTotalMax) {
+      this.groupDropped += 1;
+      return null;
+    }
+    const op: GroupCommitOp = {
+      member,
+      topic,
+      partition,
+      offset,
+      invokedMs: this.nowMs(),
+      completedMs: -1,
+      outcome: null,
+    };
+    this.groupCommits.push(op);
+    return op;
+  }
+
+  completeGroupCommit(op: GroupCommitOp, outcome: NonNullable<GroupCommitOp['outcome']>): void {
+    op.completedMs = this.nowMs();
+    op.outcome = outcome;
   }
 
   leaderClaim(groupId: number, term: number, brokerId: number): void {

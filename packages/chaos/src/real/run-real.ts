@@ -16,6 +16,9 @@ import { NetnsCluster, brokerBinPath } from '@streambus/test-cluster';
 import { check } from '../checker/checker.js';
 import { readStoppedReplicas } from '../checker/offline-logs.js';
 import {
+  groupChurnIntervalMsDefault,
+  groupHeartbeatIntervalMs,
+  groupSessionTimeoutMs,
   partitionsDefault,
   partitionsMax,
   realBrokersMax,
@@ -32,6 +35,9 @@ import type { ChaosReport } from '../report.js';
 import { highWatermarksByMetadata, waitRecoveredByMetadata } from '../run/metadata-recovery.js';
 import { replayFlags, replayLine } from '../run/replay-command.js';
 import { PollerWorkload } from '../workload/pollers.js';
+import { GroupWorkload, fetchGroupOffsets } from '../workload/group-members.js';
+import { checkGroup } from '../checker/group-checker.js';
+import type { GroupCheckCounts } from '../checker/group-checker.js';
 import { ProducerWorkload } from '../workload/producers.js';
 import { ReaderWorkload } from '../workload/readers.js';
 import { CliProducerWorkload } from './cli-producers.js';
@@ -54,6 +60,10 @@ export interface RealRunOptions {
   /** CLI producers on (default true). */
   readonly cliProducers?: boolean;
   readonly recoveryMsMax?: number;
+  /** Members of the consumer-group workload (0, the default: none). */
+  readonly groupMembers?: number;
+  /** Milliseconds between churns of the group (one member leaves, one joins); 0: none. */
+  readonly groupChurnIntervalMs?: number;
   /** Planted faults in every broker process (UNSAFE_STREAMBUS_TESTING_KNOBS). NEVER in production. */
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
   /** The brokers' log level (their logs are in the run directory, removed at the end). Default warn. */
@@ -71,6 +81,7 @@ export interface RealReport extends ChaosReport {
 
 export const realDurationMsDefault = 60_000;
 const topic = 'jepsen';
+const groupId = 'jepsen-group';
 
 export function realReplayCommand(options: RealRunOptions): string {
   const parts = [
@@ -79,6 +90,11 @@ export function realReplayCommand(options: RealRunOptions): string {
     `--rate ${options.recordsPerSecond ?? realRecordsPerSecondDefault}`,
   ];
   if (options.cliProducers === false) parts.push('--no-cli');
+  if ((options.groupMembers ?? 0) > 0)
+    parts.push(
+      `--group-members ${options.groupMembers}`,
+      `--group-churn-ms ${options.groupChurnIntervalMs ?? groupChurnIntervalMsDefault}`,
+    );
   return replayLine(parts, options);
 }
 
@@ -113,6 +129,9 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     logLevel: options.logLevel ?? 'warn',
     env: {
       STREAMBUS_TICK_MS: String(realTickMs),
+      // The group workload's rebalances in well under a second (see constants.ts).
+      STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: String(groupHeartbeatIntervalMs),
+      STREAMBUS_GROUPS_SESSION_TIMEOUT_MS: String(groupSessionTimeoutMs),
       ...(knobs.length > 0 ? { UNSAFE_STREAMBUS_TESTING_KNOBS: knobs.join(',') } : {}),
     },
     onProgress: progress,
@@ -131,6 +150,8 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
   let cli: CliProducerWorkload | null = null;
   let readers: ReaderWorkload | null = null;
   let pollers: PollerWorkload | null = null;
+  let group: GroupWorkload | null = null;
+  const groupMembers = options.groupMembers ?? 0;
   try {
     await real.cluster.startAll(60_000);
     const bootstrap = real.bootstrapServers;
@@ -187,6 +208,16 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
       });
     readers = new ReaderWorkload({ bootstrapServers: bootstrap, topic, partitions, readers: 1, history });
     pollers = new PollerWorkload({ bootstrapServers: bootstrap, topic, partitions, consumers: 2, history });
+    if (groupMembers > 0)
+      group = new GroupWorkload({
+        bootstrapServers: bootstrap,
+        topic,
+        groupId,
+        members: groupMembers,
+        churnIntervalMs: options.groupChurnIntervalMs ?? groupChurnIntervalMsDefault,
+        history,
+        seed: options.seed,
+      });
     const cliRef = cli;
     const removeHook = real.onTeardown(() => cliRef?.killSync());
     const nemesis = new RealNemesis(real, history, topic, partitions, progress);
@@ -209,6 +240,7 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     cli?.start();
     readers.start();
     pollers.start();
+    group?.start();
 
     for (const step of schedule) {
       const waitMs = runStarted + step.atMs - Date.now();
@@ -243,6 +275,24 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
       );
     await readers.stop();
     await pollers.stop();
+    let finalCommitted: Map<number, number> | null = null;
+    if (group !== null) {
+      group.stopChurn();
+      const workload = group;
+      const ends = settled.ends;
+      if (ends === null) notes.push('the group was not checked against the high watermarks: they were not read');
+      else
+        await waitUntil(() => workload.caughtUp(ends), settleMsMax).catch(() =>
+          notes.push(`the group did not process up to the high watermarks within ${settleMsMax} ms`),
+        );
+      await group.stop();
+      group = null;
+      finalCommitted = await fetchGroupOffsets(bootstrap, groupId, topic).catch((error: unknown) => {
+        rethrowBug(error);
+        notes.push(`the group's final offsets were not read: ${(error as Error).message}`);
+        return null;
+      });
+    }
     if (ticker !== null) clearInterval(ticker);
     current = 'reading the stopped brokers';
     const usage = await Promise.all(
@@ -261,6 +311,17 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     const result = check(history, finalState, { acksAll: true, idempotent: true, durable: true });
     const violations = [...result.violations];
     const examples = [...result.examples];
+    let groupCounts: GroupCheckCounts | undefined;
+    if (groupMembers > 0) {
+      const groupResult = checkGroup(history, { topic, finalCommitted, durable: true });
+      groupCounts = groupResult.counts;
+      violations.push(...groupResult.violations);
+      examples.push(...groupResult.examples);
+      if (groupResult.refusedByCode.size > 0)
+        notes.push(
+          `group commits refused: ${[...groupResult.refusedByCode].map(([code, count]) => `${code} ${count}`).join(', ')}`,
+        );
+    }
     if (recoveryMs === null)
       violations.push(`recovery: partitions not led with a full ISR within ${recoveryMsMax} ms of healing`);
     const missingReplicas = finalState.filter((state) => state.replicas.length < Math.min(3, brokers));
@@ -297,6 +358,7 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
       replayCommand: replay,
       settings: `real network: brokers=${brokers} (processes, netns) partitions=${partitions} acks=all wal_sync=always faults=${kinds.join(',') || 'none'}${knobs.length > 0 ? ` UNSAFE=${knobs.join(',')}` : ''}`,
       counts: result.counts,
+      ...(groupCounts === undefined ? {} : { group: groupCounts }),
       recoveryMs,
       recoveryMsMax,
       faultsInjected: schedule.length,
@@ -315,6 +377,7 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     await cli?.stop().catch(() => undefined);
     await readers?.stop().catch(() => undefined);
     await pollers?.stop().catch(() => undefined);
+    await group?.stop().catch(() => undefined);
     const cleaned = await real.close();
     const left = await real.leftovers().catch((error: unknown) => [`(could not list: ${(error as Error).message})`]);
     progress(
@@ -405,4 +468,12 @@ function reportNotes(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(200);
+  }
 }

@@ -18,6 +18,7 @@ import { ChaosTimer } from '../nemesis/chaos-timer.js';
 import { CrashableStore, rollbackStore } from '../nemesis/crash-store.js';
 import type { RollbackResult, WalSyncPolicy } from '../nemesis/crash-store.js';
 import { FaultNetwork } from '../nemesis/fault-network.js';
+import { groupHeartbeatIntervalMs, groupSessionTimeoutMs } from '../constants.js';
 
 export interface ChaosClusterOptions {
   readonly size: number;
@@ -49,7 +50,12 @@ export class ChaosCluster {
       size: options.size,
       tickMs: options.tickMs ?? 20,
       logLevel: options.logLevel ?? 'error',
-      env: { STREAMBUS_WAL_SYNC: chaos.walSync },
+      env: {
+        STREAMBUS_WAL_SYNC: chaos.walSync,
+        // The group workload's rebalances in well under a second (see constants.ts).
+        STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: String(groupHeartbeatIntervalMs),
+        STREAMBUS_GROUPS_SESSION_TIMEOUT_MS: String(groupSessionTimeoutMs),
+      },
       wrapTransport: (id, transport) => chaos.network.wrap(id, transport),
       timer: (id) => {
         const timer = new ChaosTimer();

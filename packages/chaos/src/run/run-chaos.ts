@@ -9,12 +9,15 @@ import type { LogLevel } from '@streambus/broker';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import { assert } from '@streambus/raft';
 import { check } from '../checker/checker.js';
+import { checkGroup } from '../checker/group-checker.js';
+import type { GroupCheckCounts } from '../checker/group-checker.js';
 import {
   brokersDefault,
   clockSkewMsMax,
   brokersMax,
   brokersMin,
   deliveryTimeoutMsDefault,
+  groupChurnIntervalMsDefault,
   inflightPerWorkerDefault,
   linkDelayMsMax,
   linkDropProbability,
@@ -38,6 +41,7 @@ import type { ChaosReport } from '../report.js';
 import { ProducerWorkload } from '../workload/producers.js';
 import type { WorkloadAcks } from '../workload/producers.js';
 import { ReaderWorkload } from '../workload/readers.js';
+import { GroupWorkload, fetchGroupOffsets } from '../workload/group-members.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { PartitionMover } from './partition-mover.js';
 import { replayFlags, replayLine } from './replay-command.js';
@@ -56,6 +60,12 @@ export interface ChaosRunOptions {
   readonly recordsPerSecond?: number;
   readonly recoveryMsMax?: number;
   readonly tickMs?: number;
+  /** Members of the consumer-group workload (0, the default: no group workload). */
+  readonly groupMembers?: number;
+  /** Milliseconds between churns of the group (one member leaves, one joins); 0: none. */
+  readonly groupChurnIntervalMs?: number;
+  /** Planted bug of the group workload: commit before processing (a self-test). NEVER in production. */
+  readonly unsafeCommitBeforeProcessing?: boolean;
   /** Planted faults (self-tests of the checkers). NEVER in production. */
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
   /** Progress lines while the run goes (default: none). */
@@ -67,6 +77,7 @@ export interface ChaosRunOptions {
 export const defaultNemesis: readonly NemesisKind[] = [...nemesisKinds];
 
 const topic = 'chaos';
+const groupId = 'chaos-group';
 
 export function replayCommand(options: ChaosRunOptions): string {
   const parts = [
@@ -76,6 +87,13 @@ export function replayCommand(options: ChaosRunOptions): string {
     `--wal-sync ${options.walSync ?? 'always'}`,
     `--workers ${options.workers ?? workersDefault}`,
     `--rate ${options.recordsPerSecond ?? recordsPerSecondDefault}`,
+    ...((options.groupMembers ?? 0) > 0
+      ? [
+          `--group-members ${options.groupMembers}`,
+          `--group-churn-ms ${options.groupChurnIntervalMs ?? groupChurnIntervalMsDefault}`,
+        ]
+      : []),
+    ...(options.unsafeCommitBeforeProcessing === true ? ['--unsafe-commit-before-processing'] : []),
   ];
   return replayLine(parts, options);
 }
@@ -129,6 +147,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   process.on('unhandledRejection', onUnhandled);
   let producers: ProducerWorkload | null = null;
   let readers: ReaderWorkload | null = null;
+  let group: GroupWorkload | null = null;
   let ticker: NodeJS.Timeout | null = null;
   const mover = new PartitionMover(cluster, history, topic);
   try {
@@ -167,6 +186,18 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       readers: options.readers ?? 1,
       history,
     });
+    const groupMembers = options.groupMembers ?? 0;
+    if (groupMembers > 0)
+      group = new GroupWorkload({
+        bootstrapServers: cluster.bootstrapServers,
+        topic,
+        groupId,
+        members: groupMembers,
+        churnIntervalMs: options.groupChurnIntervalMs ?? groupChurnIntervalMsDefault,
+        history,
+        seed: options.seed,
+        ...(options.unsafeCommitBeforeProcessing === true ? { commitBeforeProcessing: true } : {}),
+      });
     const runStarted = Date.now();
     let current = 'quiet';
     ticker = setInterval(() => {
@@ -179,6 +210,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     ticker.unref();
     producers.start();
     readers.start();
+    group?.start();
 
     for (const step of schedule) {
       const waitMs = runStarted + step.atMs - Date.now();
@@ -208,6 +240,21 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     );
     await readers.stop();
     readers = null;
+    let finalCommitted: Map<number, number> | null = null;
+    if (group !== null) {
+      group.stopChurn();
+      const workload = group;
+      await waitFor(() => workload.caughtUp(endOffsets), settleMsMax).catch(() =>
+        notes.push('the group did not process up to the final high watermark within the settle bound'),
+      );
+      await group.stop();
+      group = null;
+      finalCommitted = await fetchGroupOffsets(cluster.bootstrapServers, groupId, topic).catch((error: unknown) => {
+        rethrowBug(error);
+        notes.push(`the group's final offsets were not read: ${(error as Error).message}`);
+        return null;
+      });
+    }
     const finalState = await cluster.finalState(topic);
     const membership = await cluster.membershipProblems(topic, settleMsMax);
     // Losing acknowledged writes to a crash is a violation only where the sync policy promised otherwise.
@@ -215,6 +262,17 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     const durable = walSync === 'always' || !crashes;
     const result = check(history, finalState, { acksAll: acks === 'all', idempotent: acks === 'all', durable });
     const violations = [...result.violations];
+    let groupCounts: GroupCheckCounts | undefined;
+    if (groupMembers > 0) {
+      const groupResult = checkGroup(history, { topic, finalCommitted, durable: durable && acks === 'all' });
+      groupCounts = groupResult.counts;
+      violations.push(...groupResult.violations);
+      result.examples.push(...groupResult.examples);
+      if (groupResult.refusedByCode.size > 0)
+        notes.push(
+          `group commits refused: ${[...groupResult.refusedByCode].map(([code, count]) => `${code} ${count}`).join(', ')}`,
+        );
+    }
     if (recoveryMs === null)
       violations.push(`recovery: partitions not led and fully replicated within ${recoveryMsMax} ms of healing`);
     if (membership.length > 0) {
@@ -277,6 +335,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       replayCommand: replayCommand(options),
       settings: `brokers=${brokers} partitions=${partitions} acks=${acks} wal_sync=${walSync} nemesis=${nemesis.join(',') || 'none'}`,
       counts: result.counts,
+      ...(groupCounts === undefined ? {} : { group: groupCounts }),
       recoveryMs,
       recoveryMsMax,
       faultsInjected: schedule.length,
@@ -291,6 +350,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     if (ticker !== null) clearInterval(ticker);
     await producers?.stop().catch(() => undefined);
     await readers?.stop().catch(() => undefined);
+    await group?.stop().catch(() => undefined);
     await mover.finish();
     await cluster.close();
   }
