@@ -103,6 +103,11 @@ export const heartbeatIntervalMsMax = 30_000;
 export const heartbeatRequestTimeoutMsMax = 10_000;
 /** Attempts of one commit or offset fetch against a moving coordinator before its error surfaces. */
 export const groupCallAttemptsMax = 8;
+/**
+ * ListGroups asks every broker; one that does not answer within this is left out of the list (a
+ * paused or cut-off broker: its groups move to another coordinator within an election timeout).
+ */
+export const groupListBrokerDeadlineMs = 3_000;
 /** The protocol's bounds: group and instance ids, topics per subscription, partitions per commit. */
 export const groupIdLengthMax = 249;
 export const groupIdPattern = /^[a-zA-Z0-9._-]+$/;

@@ -63,6 +63,7 @@ describe.each<BrokerFault>(['dead', 'paused', 'unreachable'])('the CLI with brok
       cli(bootstrap, ['topic', 'delete', 'old']),
       cli(bootstrap, ['topic', 'reassign', 'orders', '--partition', '0', '--replicas', '2,3,1']),
       cli(bootstrap, ['cluster', 'status']),
+      cli(bootstrap, ['consumer-groups', 'list']),
     ]);
     for (const result of results) {
       expect({ args: result.args, code: result.code, stderr: result.stderr }).toEqual({

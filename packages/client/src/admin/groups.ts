@@ -13,7 +13,7 @@ import {
 import type { Cluster } from '../cluster/cluster.js';
 import { GroupCoordinator } from '../cluster/coordinator.js';
 import { listOffsetsAtLeaders } from '../cluster/list-offsets.js';
-import { groupIdLengthMax, groupIdPattern } from '../constants.js';
+import { groupIdLengthMax, groupIdPattern, groupListBrokerDeadlineMs } from '../constants.js';
 import { InternalError, InvalidConfigError, StreamBusError, errorFromCode } from '../errors.js';
 import { tpKey, type TopicPartition } from '../records.js';
 
@@ -108,12 +108,29 @@ export function checkGroupId(groupId: string): void {
     );
 }
 
-/** Asks every broker for the groups it coordinates and merges the answers, sorted by id. */
+/**
+ * Asks every broker for the groups it coordinates and merges the answers, sorted by id. A broker
+ * that does not answer within groupListBrokerDeadlineMs is left out (the groups it coordinated move
+ * to another broker within an election timeout); when no broker answers, the first error is thrown.
+ */
 export async function listGroups(cluster: Cluster): Promise<GroupListing[]> {
   await cluster.refreshMetadata();
-  const answers = await Promise.all(
-    cluster.brokerList().map((broker) => cluster.callWithRetries(broker.id, 'ListGroups', { states: [] })),
+  const settled = await Promise.allSettled(
+    cluster
+      .brokerList()
+      .map((broker) =>
+        cluster.call(broker.id, 'ListGroups', { states: [] }, 0, { deadlineMs: groupListBrokerDeadlineMs }),
+      ),
   );
+  const answers = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const firstFailure = settled.find((result) => result.status === 'rejected');
+  if (answers.length === 0 && firstFailure !== undefined) {
+    const reason: unknown = firstFailure.reason;
+    throw reason instanceof Error ? reason : new InternalError(String(reason));
+  }
+  // Only typed call failures are left out; anything else is a bug and surfaces.
+  for (const result of settled)
+    if (result.status === 'rejected' && !(result.reason instanceof StreamBusError)) throw result.reason;
   const merged = new Map<string, GroupListing>();
   for (const answer of answers)
     for (const g of answer.groups)

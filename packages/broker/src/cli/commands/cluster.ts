@@ -13,6 +13,8 @@ import { withClient } from './with-client.js';
 const lagThresholdDefault = 10_000;
 /** Groups described at most (one DescribeGroups and one ListOffsets round each). */
 const lagGroupsMax = 100;
+/** The lag part's own budget, within the command's --timeout: the status itself must not wait on it. */
+const lagSummaryMsMax = 4_000;
 
 export const clusterStatus: Command = {
   path: ['cluster', 'status'],
@@ -58,6 +60,21 @@ type LagSummary =
  * down: listing asks every broker) is reported in the summary, never failing the status.
  */
 async function lagSummary(client: CliClient, threshold: number): Promise<LagSummary> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<LagSummary>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ error: `no answer within ${lagSummaryMsMax} ms (a coordinator unreachable?)` }),
+      lagSummaryMsMax,
+    );
+  });
+  try {
+    return await Promise.race([describeLagging(client, threshold), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function describeLagging(client: CliClient, threshold: number): Promise<LagSummary> {
   try {
     const groups = await client.listGroups();
     const described = [...groups].sort((a, b) => (a.groupId < b.groupId ? -1 : 1)).slice(0, lagGroupsMax);
