@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { LagView } from '../../src/coordinator/group-lag.js';
 import type { CoordinatorShard } from '../../src/coordinator/shard.js';
 import { UnconsumedAge, recordTimestampAt, unconsumedPositions } from '../../src/coordinator/unconsumed-age.js';
-import { createLogger } from '../../src/logging/logger.js';
 import { unconsumedAgeReadsPerPassMax } from '../../src/coordinator/constants.js';
+import { silentLogger } from '../server/fakes.js';
 
-const logger = createLogger({ level: 'silent' });
+const logger = silentLogger;
 
 /** 'billing' commits orders/0 at 40 and subscribes to orders and audit; 'idle' commits orders/0 and orders/1 at their ends. */
 function shard(
