@@ -169,12 +169,20 @@ export class UnconsumedAge<R> {
     this.oldest = oldestByPair(pairs, positions, known);
   }
 
-  /** Sets the gauge from the last look: now minus the oldest timestamp, in seconds, never below 0. */
+  /**
+   * Sets the gauge from the last look: now minus the oldest timestamp, in seconds, never below 0.
+   * Only for the groups still coordinated here: a coordinator that moved away stops exporting at
+   * once, not at its next look.
+   */
   sample(gauge: GaugeLike): void {
     gauge.reset();
+    const coordinated = new Set<string>();
+    for (const { shard } of this.deps.shards())
+      for (const listed of shard.listGroups([])) coordinated.add(listed.groupId);
     const nowMs = this.deps.nowMs();
     for (const { group, topic, timestampMs } of this.oldest)
-      gauge.set({ group, topic }, timestampMs === null ? 0 : Math.max(0, nowMs - timestampMs) / 1000);
+      if (coordinated.has(group))
+        gauge.set({ group, topic }, timestampMs === null ? 0 : Math.max(0, nowMs - timestampMs) / 1000);
   }
 
   /** The reads of this look: at most unconsumedAgeReadsPerPassMax, from where the last look stopped. */

@@ -81,9 +81,10 @@ describe('unconsumed record age', () => {
 
   it('exports now minus the oldest timestamp over lagging partitions, 0 when caught up, and ages between looks', async () => {
     let nowMs = 2_000_000;
+    let coordinating = true;
     const reads: string[] = [];
     const age = new UnconsumedAge<never>({
-      shards: () => [{ shard: shard(commits) }],
+      shards: () => (coordinating ? [{ shard: shard(commits) }] : []),
       view: () => view,
       read: (topic, partition, offset) => {
         reads.push(`${topic}/${partition}@${offset}`);
@@ -107,6 +108,10 @@ describe('unconsumed record age', () => {
     // A look with nothing moved reads nothing: a committed record's timestamp does not change.
     await age.look();
     expect(reads).toHaveLength(3);
+    // The shard moved away: nothing is exported from the next scrape on, before any look.
+    coordinating = false;
+    age.sample(sampled);
+    expect(sampled.values.size).toBe(0);
   });
 
   it('a failed read keeps the partition its last timestamp; a partition never read exports nothing', async () => {
