@@ -28,7 +28,13 @@ const loadMsMax = 240_000;
  * Families of consumer groups (issue 11): their queries are checked once a broker serves them; the
  * load commits offsets of `lagGroup` so that they have samples.
  */
-const consumerLagFamilies = ['streambus_consumer_group_lag_records', 'streambus_consumer_group_lag_max_records'];
+const consumerLagFamilies = [
+  'streambus_consumer_group_lag_records',
+  'streambus_consumer_group_lag_max_records',
+  'streambus_consumer_group_oldest_unconsumed_age_seconds',
+];
+/** Looked up in the background every 10 s (unconsumedAgeSampleMs): the set-up waits for a first sample. */
+const ageFamily = 'streambus_consumer_group_oldest_unconsumed_age_seconds';
 const lagGroup = 'prometheus-load';
 
 interface QueryResult {
@@ -197,6 +203,12 @@ beforeAll(async () => {
     throw new Error(
       `${String(error)}; targets ${targets.slice(0, 2000)}; produced ${JSON.stringify(produced).slice(0, 1000)}`,
     );
+  });
+  await until(`a sample of ${ageFamily} on a broker`, 60_000, async () => {
+    const texts = await Promise.all(
+      (cluster?.brokers ?? []).map(async (broker) => (await fetch(`http://${broker.admin}/metrics`)).text()),
+    );
+    return texts.some((text) => text.includes(`${ageFamily}{`)) ? true : undefined;
   });
   await new Promise((resolve) => setTimeout(resolve, 5_000));
 }, 240_000);

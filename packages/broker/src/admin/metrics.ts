@@ -72,6 +72,7 @@ export interface BrokerMetrics {
   // Consumer groups, exported by each group's coordinator only.
   readonly consumerGroupLagRecords: Gauge<'group' | 'topic'>;
   readonly consumerGroupLagMaxRecords: Gauge<'group' | 'topic'>;
+  readonly consumerGroupOldestUnconsumedAgeSeconds: Gauge<'group' | 'topic'>;
   readonly consumerGroups: Gauge<'state'>;
   readonly buildInfo: Gauge<'version'>;
   /**
@@ -221,6 +222,11 @@ export function createBrokerMetrics(options: MetricsOptions): BrokerMetrics {
     consumerGroupLagMaxRecords: gauge(
       'streambus_consumer_group_lag_max_records',
       "The largest lag of one partition of the topic, in records; from the group's coordinator",
+      ['group', 'topic'],
+    ),
+    consumerGroupOldestUnconsumedAgeSeconds: gauge(
+      'streambus_consumer_group_oldest_unconsumed_age_seconds',
+      "Age of the oldest record of the topic a group has not committed (now minus its timestamp, largest over partitions with lag), 0 when none; looked up every 10 s by the group's coordinator",
       ['group', 'topic'],
     ),
     consumerGroups: gauge('streambus_consumer_groups', 'Groups coordinated by this broker, by state', ['state']),

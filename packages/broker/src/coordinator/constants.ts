@@ -44,6 +44,20 @@ export const groupIdsPerRequestMax = 1000;
 /** Group id length bound (groups.proto: 1..249 chars of [a-zA-Z0-9._-]). */
 export const groupIdLengthMax = 249;
 
+/**
+ * How often a coordinator looks up the age of the oldest unconsumed record of its groups (the
+ * streambus_consumer_group_oldest_unconsumed_age_seconds gauge): in the background, never on a scrape.
+ */
+export const unconsumedAgeSampleMs = 10_000;
+/** Partitions whose first unconsumed record one look reads at most; the others keep their last value until a later look. */
+export const unconsumedAgeReadsPerPassMax = 256;
+/** Such reads in flight at once (local reads and Fetches to partition leaders). */
+export const unconsumedAgeReadsInFlightMax = 4;
+/** Deadline of one such read; a read that misses it keeps the partition's last value. */
+export const unconsumedAgeReadDeadlineMs = 2_000;
+
 assert(callsPerAppendMax > 0, 'an append carries calls');
 assert(appendBatchBytesMax < recordBatchBytesMax, 'an append batch fits the protocol bound with its framing');
 assert(loadPollMs < coordinatorTickMs, 'a load looks more often than the coordinators tick');
+assert(unconsumedAgeReadDeadlineMs < unconsumedAgeSampleMs, 'an unconsumed-age read ends before the next look is due');
+assert(unconsumedAgeReadsInFlightMax <= unconsumedAgeReadsPerPassMax, 'reads in flight are a part of a look');

@@ -34,8 +34,19 @@ export interface ShardLag {
   readonly states: Map<string, number>;
 }
 
-/** The lags and group states of one loaded shard. */
-export function shardLag<R>(shard: CoordinatorShard<R>, view: LagView): ShardLag {
+/** One group of a shard, the topics it is lagged on (sorted) and its committed offsets by topic and partition. */
+export interface GroupTopics {
+  readonly group: string;
+  readonly state: string;
+  readonly topics: readonly string[];
+  readonly committed: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+/**
+ * The groups of one loaded shard with their topics: those they committed offsets of and those
+ * their members subscribe to by name. The lag gauges and the unconsumed record ages share it.
+ */
+export function shardGroupTopics<R>(shard: CoordinatorShard<R>): GroupTopics[] {
   const committed = new Map<string, Map<string, Map<number, number>>>();
   for (const entry of shard.committedOffsets()) {
     let topics = committed.get(entry.groupId);
@@ -44,18 +55,27 @@ export function shardLag<R>(shard: CoordinatorShard<R>, view: LagView): ShardLag
     if (partitions === undefined) topics.set(entry.topic, (partitions = new Map<number, number>()));
     partitions.set(entry.partition, entry.offset);
   }
-  const states = new Map<string, number>();
-  const lags: GroupTopicLag[] = [];
+  const groups: GroupTopics[] = [];
   for (const listed of shard.listGroups([])) {
-    states.set(listed.state, (states.get(listed.state) ?? 0) + 1);
     const group = listed.groupId;
     const offsets = committed.get(group) ?? new Map<string, Map<number, number>>();
     const topics = new Set(offsets.keys());
     if (listed.memberCount > 0)
       for (const member of shard.describeGroup(group).members)
         for (const topic of member.subscribedTopicNames) topics.add(topic);
-    for (const topic of [...topics].sort()) {
-      const lag = topicLag(view, topic, offsets.get(topic));
+    groups.push({ group, state: listed.state, topics: [...topics].sort(), committed: offsets });
+  }
+  return groups;
+}
+
+/** The lags and group states of one loaded shard. */
+export function shardLag<R>(shard: CoordinatorShard<R>, view: LagView): ShardLag {
+  const states = new Map<string, number>();
+  const lags: GroupTopicLag[] = [];
+  for (const { group, state, topics, committed } of shardGroupTopics(shard)) {
+    states.set(state, (states.get(state) ?? 0) + 1);
+    for (const topic of topics) {
+      const lag = topicLag(view, topic, committed.get(topic));
       if (lag !== null) lags.push({ group, topic, ...lag });
     }
   }

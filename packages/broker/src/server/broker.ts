@@ -90,6 +90,7 @@ import {
   coordinatorTickMs,
   offsetsTopicCheckMs,
   offsetsTopicName,
+  unconsumedAgeSampleMs,
 } from '../coordinator/constants.js';
 import { GroupCoordinators } from '../coordinator/group-coordinators.js';
 import { sampleGroupGauges } from '../coordinator/group-lag.js';
@@ -97,9 +98,11 @@ import type { LagView } from '../coordinator/group-lag.js';
 import { isInternalTopic } from '../coordinator/internal-topics.js';
 import { OffsetsTopicCreator } from '../coordinator/offsets-topic.js';
 import { groupShardKit } from '../coordinator/shard-kit.js';
+import { UnconsumedAge } from '../coordinator/unconsumed-age.js';
 import type { GroupShardRecord } from '../coordinator/shard-kit.js';
 import type { TopicView } from '../coordinator/shard.js';
 import { GroupsService } from './groups-service.js';
+import { RecordTimeReader } from './record-time-reader.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -151,6 +154,8 @@ export class Broker {
   private readonly sampler: MetricsSampler;
   private readonly offsetsTopic: OffsetsTopicCreator;
   private readonly checkpointFollower: CheckpointFollower;
+  /** The oldest unconsumed record ages of the groups coordinated here (only with metrics). */
+  private readonly unconsumedAge: UnconsumedAge<GroupShardRecord> | undefined;
   /** The coordinators of the __consumer_offsets partitions this broker leads (tests read them). */
   readonly coordinators: GroupCoordinators<GroupShardRecord>;
   private readonly healthRegistry: HealthRegistry | undefined;
@@ -447,7 +452,26 @@ export class Broker {
       this.unregister.push(
         metrics.onScrape(() => sampleGroupGauges(metrics, this.coordinators.loadedShards(), this.lagView())),
       );
-    }
+      const reader = new RecordTimeReader({
+        nodeId: this.nodeId,
+        controllerState,
+        leaderReplica: (groupId) =>
+          this.host.hasGroup(groupId) && this.host.isLeader(groupId) ? this.lifecycle.replicas.get(groupId) : undefined,
+        partitionLeader: (groupId) => this.partitionLeader(groupId),
+        fetchFrom: (leaderId, request, deadlineMs) => this.forwarder.fetch(leaderId, request, deadlineMs),
+      });
+      const unconsumedAge = new UnconsumedAge<GroupShardRecord>({
+        shards: () => this.coordinators.loadedShards(),
+        view: () => this.lagView(),
+        read: (topic, partition, offset, deadlineMs) => reader.read(topic, partition, offset, deadlineMs),
+        nowMs: () => Date.now(),
+        logger: componentLogger(this.logger, 'groups'),
+      });
+      this.unconsumedAge = unconsumedAge;
+      this.unregister.push(
+        metrics.onScrape(() => unconsumedAge.sample(metrics.consumerGroupOldestUnconsumedAgeSeconds)),
+      );
+    } else this.unconsumedAge = undefined;
   }
 
   /** Opens the store, starts Raft and the gRPC server, and joins the cluster. */
@@ -531,6 +555,8 @@ export class Broker {
     this.every(offsetsTopicCheckMs, () => this.offsetsTopic.check());
     this.every(coordinatorTickMs, () => this.coordinators.tick());
     this.every(checkpointFollowMs, () => this.checkpointFollower.run());
+    const unconsumedAge = this.unconsumedAge;
+    if (unconsumedAge !== undefined) this.every(unconsumedAgeSampleMs, () => unconsumedAge.run());
     void this.registration.run();
   }
 

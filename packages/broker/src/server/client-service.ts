@@ -186,7 +186,9 @@ export class ClientService {
         (request: ProduceRequest, call, trace) => this.produce(request, call.metadata, trace),
         (response, trace, send) => this.ack(response, trace, send),
       ),
-      Fetch: this.unary('Fetch', (request: FetchRequest, _call, trace) => this.fetch(request, trace)),
+      Fetch: this.unary('Fetch', (request: FetchRequest, call, trace) =>
+        this.fetch(request, trace, isForwarded(call.metadata)),
+      ),
       ListOffsets: this.unary('ListOffsets', (request: ListOffsetsRequest) => this.listOffsets(request)),
     };
   }
@@ -747,7 +749,8 @@ export class ClientService {
 
   // ---- fetch and offsets --------------------------------------------------------------------
 
-  private async fetch(request: FetchRequest, trace: Context | undefined): Promise<FetchResponse> {
+  /** `byPeer`: a broker's own read (a coordinator's record ages), not counted as bytes out or records consumed. */
+  private async fetch(request: FetchRequest, trace: Context | undefined, byPeer: boolean): Promise<FetchResponse> {
     checkCount(request.partitions.length, partitionsPerRequestMax, 'partitions', 'Fetch');
     nameSpan(trace, 'fetch', request.partitions, 'receive');
     if (!Number.isInteger(request.maxWaitMs) || request.maxWaitMs < 0 || request.maxWaitMs > fetchMaxWaitMsMax) {
@@ -769,7 +772,7 @@ export class ClientService {
       const failed = partitions.some((part) => part.errorCode !== ErrorCode.NONE);
       const remaining = maxWaitMs - (Date.now() - started);
       if (bytes >= minBytes || failed || remaining <= 0) {
-        if (this.metrics !== undefined) this.fetched(this.metrics, request, partitions, readNs);
+        if (this.metrics !== undefined) this.fetched(this.metrics, request, partitions, readNs, byPeer);
         recordFetch(trace, partitions, bytes, Date.now() - started);
         return { partitions, throttleTimeMs: 0 };
       }
@@ -788,9 +791,11 @@ export class ClientService {
     request: FetchRequest,
     partitions: readonly FetchPartitionResult[],
     readNs: bigint,
+    byPeer: boolean,
   ): void {
     metrics.fetchLatencySeconds.observe(Number(readNs) / 1e9);
     countPartitionErrors(metrics, 'Fetch', partitions);
+    if (byPeer) return;
     partitions.forEach((part, index) => {
       if (part.records.byteLength === 0) return;
       metrics.bytesOutTotal.inc({ topic: part.topic }, part.records.byteLength);

@@ -2,12 +2,20 @@
  * Produce requests that reach a broker which does not lead a partition are forwarded to the
  * leader over the ordinary client API of that broker (same port), marked as forwarded so that
  * they are never forwarded twice: stale client metadata costs one hop, never an error. The same
- * channels ask peers which feature levels they read.
+ * channels ask peers which feature levels they read, and read single records for the group
+ * coordinators (marked forwarded too: the leader does not count them as consumed).
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Context } from '@opentelemetry/api';
 import { createStreamBusRpcClient } from '@streambus/proto';
-import type { DescribeFeaturesResponse, ProduceRequest, ProduceResponse, StreamBusRpcClient } from '@streambus/proto';
+import type {
+  DescribeFeaturesResponse,
+  FetchRequest,
+  FetchResponse,
+  ProduceRequest,
+  ProduceResponse,
+  StreamBusRpcClient,
+} from '@streambus/proto';
 import type { NodeId } from '@streambus/raft';
 import type { BrokerTracer } from '../tracing/broker-tracer.js';
 
@@ -48,6 +56,16 @@ export class Forwarder {
   /** Asks peer `brokerId` which feature levels it reads (DescribeFeatures, local_only). */
   describeFeatures(brokerId: NodeId, deadlineMs: number): Promise<DescribeFeaturesResponse> {
     return this.client(brokerId).DescribeFeatures({ localOnly: true, timeoutMs: 0 }, { deadlineMs });
+  }
+
+  /**
+   * Sends a Fetch of the broker's own to `leaderId` (the unconsumed record ages), marked as
+   * forwarded: it is no consumer, so the leader leaves it out of its consumed counters.
+   */
+  fetch(leaderId: NodeId, request: FetchRequest, deadlineMs: number): Promise<FetchResponse> {
+    const metadata = new grpc.Metadata();
+    metadata.set(forwardedMetadataKey, String(this.nodeId));
+    return this.client(leaderId).Fetch(request, { deadlineMs, metadata });
   }
 
   close(): void {

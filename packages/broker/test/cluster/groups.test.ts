@@ -1,7 +1,8 @@
 /**
  * Consumer groups on real brokers (issue 11): __consumer_offsets created at start and refused to
  * users, FindCoordinator from any broker, join / heartbeat / commit / fetch through the raw gRPC
- * client on the coordinator and NOT_COORDINATOR elsewhere, and the lag gauges of the coordinator.
+ * client on the coordinator and NOT_COORDINATOR elsewhere, and the lag and unconsumed record age
+ * gauges of the coordinator.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Acks, ErrorCode, encodeRecordBatch } from '@streambus/proto';
@@ -204,6 +205,99 @@ describe('consumer groups on a cluster', () => {
     for (const id of cluster.ids().filter((candidate) => candidate !== coordinatorId)) {
       const elsewhere = await cluster.metrics(id).scrape();
       expect(line(elsewhere, 'streambus_consumer_group_lag_records')).toBeUndefined();
+    }
+  });
+
+  it('exports the age of the oldest unconsumed record on the coordinator only, read locally and from the leader', async () => {
+    const aged = 'aged';
+    // __consumer_offsets exists and its leaders are elected once a coordinator is named.
+    await clients.coordinator('aged-probe');
+    const created = await clients.get(1).CreateTopics(
+      {
+        topics: [{ name: aged, partitions: 3, replicationFactor: 3, configs: {} }],
+        timeoutMs: 10_000,
+        validateOnly: false,
+      },
+      call,
+    );
+    expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
+    // Partition p holds 10 records written 10 minutes ago and before: record i of p at t0 - p * 100 s + i s.
+    const t0 = Date.now() - 600_000;
+    const timestampOf = (partition: number, index: number): number => t0 - partition * 100_000 + index * 1000;
+    for (const partition of [0, 1, 2]) {
+      const records = Array.from({ length: 10 }, (_, i) => ({
+        value: Buffer.from(`a${i}`),
+        timestamp: timestampOf(partition, i),
+      }));
+      const response = await clients.get(1).Produce(
+        {
+          acks: Acks.ALL,
+          timeoutMs: 10_000,
+          transactionalId: '',
+          partitions: [{ topic: aged, partition, records: encodeRecordBatch({ records }) }],
+        },
+        call,
+      );
+      expect(response.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+      expect(response.partitions[0]?.baseOffset).toBe(0);
+    }
+    const state = cluster.broker(1).controller.state;
+    const leaderOf = (groupId: number): number =>
+      cluster.running().find((broker) => broker.host.roleOf(groupId) === Role.leader)?.nodeId ?? 0;
+    const partitionLeaders = [0, 1, 2].map((partition) => leaderOf(state.partitionOf(aged, partition)!.groupId));
+    const coordinatorOf = (group: string): number =>
+      leaderOf(state.partitionOf(offsetsTopicName, offsetsPartitionFor(group, 3))!.groupId);
+    // A group whose coordinator leads the lagging partition (read locally), one whose coordinator does not (a Fetch).
+    const pick = (prefix: string, local: boolean): { group: string; partition: number } => {
+      for (let i = 0; i < 200; i++) {
+        const group = `${prefix}-${i}`;
+        const partition = partitionLeaders.findIndex((leader) => (leader === coordinatorOf(group)) === local);
+        if (partition >= 0) return { group, partition };
+      }
+      throw new Error(`no ${prefix} group among 200 names: leaders ${partitionLeaders.join(',')}`);
+    };
+    const lagging = [pick('aged-local', true), pick('aged-remote', false)];
+    // Committed at 3 on the lagging partition and at the end (10) on the others; a third group caught up everywhere.
+    const groups = [...lagging, { group: 'aged-none', partition: -1 }];
+    for (const { group, partition } of groups)
+      expect(
+        await clients.commit({
+          groupId: group,
+          memberId: '',
+          memberEpoch: -1,
+          partitions: [0, 1, 2].map((p) => ({
+            topic: aged,
+            partition: p,
+            offset: p === partition ? 3 : 10,
+            metadata: '',
+          })),
+        }),
+      ).toBe(ErrorCode.NONE);
+    const name = 'streambus_consumer_group_oldest_unconsumed_age_seconds';
+    const value = (text: string, group: string): number | undefined => {
+      const row = text
+        .split('\n')
+        .find(
+          (line) =>
+            line.startsWith(`${name}{`) && line.includes(`group="${group}"`) && line.includes(`topic="${aged}"`),
+        );
+      return row === undefined ? undefined : Number(row.slice(row.lastIndexOf(' ') + 1));
+    };
+    for (const { group, partition } of groups) {
+      const coordinatorId = await clients.coordinator(group);
+      const expectedAt = (): number => (partition < 0 ? 0 : (Date.now() - timestampOf(partition, 3)) / 1000);
+      // A look every 10 s; the high watermarks of partitions led elsewhere come with the leaders' reports.
+      const deadline = Date.now() + 30_000;
+      let seen: number | undefined;
+      while (Date.now() < deadline) {
+        seen = value(await cluster.metrics(coordinatorId).scrape(), group);
+        if (seen !== undefined && Math.abs(seen - expectedAt()) < 5) break;
+        await sleep(250);
+      }
+      expect(seen, `${group} on broker ${coordinatorId}`).toBeDefined();
+      expect(Math.abs(seen! - expectedAt()), `${group}: ${seen} s, expected about ${expectedAt()} s`).toBeLessThan(5);
+      for (const id of cluster.ids().filter((candidate) => candidate !== coordinatorId))
+        expect(value(await cluster.metrics(id).scrape(), group)).toBeUndefined();
     }
   });
 });

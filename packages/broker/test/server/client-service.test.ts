@@ -16,6 +16,8 @@ import { describe, expect, it } from 'vitest';
 import type { ControllerCommand, ControllerResult } from '../../src/controller/commands.js';
 import type { ControllerState, PartitionInfo } from '../../src/controller/state.js';
 import type { AcksMode, FetchOutcome, ProduceOutcome } from '../../src/partition/partition-replica.js';
+import { createBrokerMetrics } from '../../src/admin/metrics.js';
+import type { BrokerMetrics } from '../../src/admin/metrics.js';
 import { ClientService } from '../../src/server/client-service.js';
 import type {
   ClientServiceDeps,
@@ -124,7 +126,7 @@ class FakeForwarder implements ProduceForwarder {
   }
 }
 
-function setUp() {
+function setUp(metrics?: BrokerMetrics) {
   const state = controllerStateWith(3, [{ name: 't', partitions: 3, replicationFactor: 3 }]);
   const partitions = new FakePartitions();
   const forwarder = new FakeForwarder();
@@ -155,7 +157,7 @@ function setUp() {
     fatal: () => facts.fatal,
     peerAlive: (id) => id !== 3 && !facts.silent.has(id),
   };
-  const service = new ClientService(deps, silentLogger, undefined);
+  const service = new ClientService(deps, silentLogger, metrics);
   const [p0, p1, p2] = state.partitionsOf('t') as [PartitionInfo, PartitionInfo, PartitionInfo];
   return { state, partitions, forwarder, proposed, facts, handlers: service.handlers(), p0, p1, p2 };
 }
@@ -445,5 +447,29 @@ describe('ClientService: cluster status', () => {
       [2, true, 1, 3],
       [3, false, 0, 3],
     ]);
+  });
+});
+
+describe('ClientService: fetch metrics', () => {
+  it("counts a consumer's Fetch as bytes out, not a broker's own (a coordinator reading record ages)", async () => {
+    const metrics = createBrokerMetrics({ processMetrics: false });
+    const t = setUp(metrics);
+    t.partitions.host(t.p0.groupId, self);
+    const request = {
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1,
+      partitions: [{ topic: 't', partition: t.p0.partition, fetchOffset: 2, partitionMaxBytes: 1 }],
+      replicaId: -1,
+    } satisfies FetchRequest;
+    const byPeer = new grpc.Metadata();
+    byPeer.set(forwardedMetadataKey, '2');
+    const peer = await invoke(t.handlers.Fetch, request, byPeer);
+    expect(peer.response?.partitions[0]?.records.byteLength).toBe(3);
+    const bytesOut = async (): Promise<number> =>
+      (await metrics.bytesOutTotal.get()).values.reduce((sum, value) => sum + value.value, 0);
+    expect(await bytesOut()).toBe(0);
+    await invoke(t.handlers.Fetch, request);
+    expect(await bytesOut()).toBe(3);
   });
 });
