@@ -7,6 +7,9 @@
  *  2. the SDK: members join and leave while a producer runs; every acknowledged record is
  *     processed at least once, and no partition has two owners at the same time (the assigned
  *     and revoked callbacks, timestamped, give each owner's interval);
+ *  2b. the CLI: a consumer stalled by SIGSTOP past the session timeout is removed, the others take
+ *     its partitions, and once woken it is fenced (rejoins, commits nothing of what it lost): every
+ *     record printed at least once, no committed offset ever goes back, lag 0 at the end;
  *  3. the SDK when the group's coordinator broker is SIGKILLed under load: the members follow the
  *     group to the new leader of its __consumer_offsets partition, every acknowledged record is
  *     processed at least once, and the commits go on (lag 0 at the end).
@@ -217,6 +220,97 @@ describe('consumer groups on real brokers', () => {
       expect(gone.code).toBe(1);
       expect(gone.stderr).toContain('(GROUP_ID_NOT_FOUND)');
     } finally {
+      for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await admin.close();
+    }
+  });
+
+  it('a CLI consumer stalled (SIGSTOP) past the session timeout is fenced: the others take its partitions, its late commits move no offset back, every record printed at least once', async () => {
+    const admin = new Admin({ bootstrapServers: bootstrap().split(',') });
+    const procs: ConsumeProcess[] = [];
+    const committed = new Map<string, number>();
+    const backward: string[] = [];
+    let sampling = true;
+    let sampler: Promise<void> | undefined;
+    try {
+      await admin.createTopic({ name: 'cs', partitions: 6, replicationFactor: 3 });
+      for (let i = 0; i < 3; i++) procs.push(startConsume('cs', 'gs'));
+      const distinct = (): Set<string> => new Set(procs.flatMap((p) => p.printed.map((r) => r.value)));
+      const members = async (): Promise<{ member_id: string; assignment: unknown[] }[]> => {
+        const described = await runStreambus(['consumer-groups', 'describe', 'gs', '--json'], {
+          bootstrap: bootstrap(),
+        });
+        if (described.code !== 0) return [];
+        return (JSON.parse(described.stdout) as { members: { member_id: string; assignment: unknown[] }[] }).members;
+      };
+      await waitFor(
+        'three members, each owning partitions',
+        async () => {
+          const list = await members();
+          return list.length === 3 && list.every((m) => m.assignment.length > 0);
+        },
+        60_000,
+      );
+      // Committed offsets, sampled all along: none may ever go back (no reset runs here).
+      sampler = (async () => {
+        while (sampling) {
+          const offsets = await admin.fetchOffsets('gs').catch(() => []);
+          for (const o of offsets) {
+            const key = `${o.topic}/${o.partition}`;
+            const before = committed.get(key) ?? -1;
+            if (o.offset < before) backward.push(`${key}: ${before} -> ${o.offset}`);
+            committed.set(key, Math.max(before, o.offset));
+          }
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      })();
+      await produce('cs', 0, 3_000);
+      await waitFor('each member to print records', () => procs.every((p) => p.printed.length > 0), 60_000);
+      const victim = procs[0] as ConsumeProcess;
+      victim.child.kill('SIGSTOP');
+      const stoppedAt = victim.printed.length;
+      // Past the session timeout the coordinator removes it and the other two share all six.
+      await waitFor(
+        'the stalled member removed, the other two owning every partition',
+        async () => {
+          const list = await members();
+          return list.length === 2 && list.reduce((sum, m) => sum + m.assignment.length, 0) === 6;
+        },
+        sessionTimeoutMs + 30_000,
+      );
+      await produce('cs', 3_000, 3_000);
+      victim.child.kill('SIGCONT');
+      await waitFor('every record printed at least once', () => distinct().size >= 6_000, 120_000).catch(
+        (error: unknown) => {
+          throw new Error(`${String(error)}; ${distinct().size} distinct`);
+        },
+      );
+      // The woken member learns it was removed (UNKNOWN_MEMBER_ID), drops its partitions without
+      // committing and joins again: the group ends with three members and lag 0.
+      let last = '';
+      await waitFor(
+        'lag 0 on every partition with three members again',
+        async () => {
+          const described = await runStreambus(['consumer-groups', 'describe', 'gs', '--json'], {
+            bootstrap: bootstrap(),
+          });
+          last = described.stdout + described.stderr;
+          if (described.code !== 0) return false;
+          const doc = JSON.parse(described.stdout) as { members: unknown[]; partitions: { lag: number }[] };
+          return doc.members.length === 3 && doc.partitions.length === 6 && doc.partitions.every((p) => p.lag === 0);
+        },
+        60_000,
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}; last describe: ${last}; victim stderr: ${victim.stderr.slice(-800)}`);
+      });
+      expect(victim.printed.length).toBeGreaterThanOrEqual(stoppedAt);
+      sampling = false;
+      await sampler;
+      expect(backward).toEqual([]);
+      expect([...committed.values()].reduce((sum, offset) => sum + offset, 0)).toBe(6_000);
+    } finally {
+      sampling = false;
+      await sampler;
       for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
       await admin.close();
     }
