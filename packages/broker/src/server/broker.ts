@@ -356,6 +356,7 @@ export class Broker {
       },
       componentLogger(this.logger, 'grpc'),
       this.metrics,
+      tracer,
     );
     this.maintenance = new Maintenance({
       nodeId: this.nodeId,

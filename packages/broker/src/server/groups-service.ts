@@ -7,7 +7,7 @@
  * Every handler answers typed error codes; an assertion failure still crashes.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ErrorCode, errorCodeName, makeCallError } from '@streambus/proto';
+import { ErrorCode, errorCodeName, makeCallError, messagingAttributes } from '@streambus/proto';
 import type {
   ConsumerGroupHeartbeatRequest,
   ConsumerGroupHeartbeatResponse,
@@ -39,6 +39,7 @@ import type { CallFailure, CallOutcome } from '../coordinator/coordinator-partit
 import { groupIdProblem, offsetsPartitionFor, offsetsTopicName } from '../coordinator/internal-topics.js';
 import type { CoordinatorShard, ShardResult } from '../coordinator/shard.js';
 import type { Logger } from '../logging/logger.js';
+import { BrokerTracer, endWithError } from '../tracing/broker-tracer.js';
 
 /** The RPCs this service serves. */
 export type GroupsMethodName =
@@ -77,6 +78,7 @@ export class GroupsService<R> {
     private readonly deps: GroupsServiceDeps<R>,
     private readonly logger: Logger,
     private readonly metrics?: BrokerMetrics,
+    private readonly tracer: BrokerTracer = BrokerTracer.disabled(deps.nodeId),
   ) {}
 
   handlers(): Pick<StreamBusHandlers, GroupsMethodName> {
@@ -341,8 +343,15 @@ export class GroupsService<R> {
   ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       this.metrics?.requestsTotal.inc({ request: name });
+      // A server span (child of the caller's traceparent, else a root by this broker's sampling
+      // rate), named by the call and carrying the group, as the messaging conventions name it.
+      const rpc = this.tracer.startRpc(name, call.metadata);
+      const groupId = groupIdOf(call.request);
+      if (rpc !== undefined && groupId !== undefined)
+        rpc.span.setAttribute(messagingAttributes.consumerGroupName, groupId);
       const fail = (code: ErrorCode, message: string): void => {
         this.metrics?.requestErrorsTotal.inc({ request: name, code: errorCodeName(code) });
+        if (rpc !== undefined) endWithError(rpc.span, errorCodeName(code), message);
         callback(makeCallError(code, message));
       };
       const fatal = this.deps.fatal();
@@ -359,6 +368,9 @@ export class GroupsService<R> {
           if (code !== ErrorCode.NONE)
             this.metrics?.requestErrorsTotal.inc({ request: name, code: errorCodeName(code) });
           callback(null, response);
+          if (rpc === undefined) return;
+          if (code === ErrorCode.NONE) rpc.span.end();
+          else endWithError(rpc.span, errorCodeName(code), `${name} answered ${errorCodeName(code)}`);
         },
         (error: unknown) => {
           rethrowBug(error);
@@ -372,6 +384,15 @@ export class GroupsService<R> {
       );
     };
   }
+}
+
+/** The group id of a group call's request (FindCoordinator and the admin calls: their first one). */
+function groupIdOf(request: unknown): string | undefined {
+  if (typeof request !== 'object' || request === null) return undefined;
+  const single = (request as { groupId?: unknown }).groupId;
+  if (typeof single === 'string' && single !== '') return single;
+  const many = (request as { groupIds?: unknown }).groupIds;
+  return Array.isArray(many) && typeof many[0] === 'string' ? many[0] : undefined;
 }
 
 /** A request refused as a whole with a protocol error code. */

@@ -178,6 +178,29 @@ describe('tracing of a produce through a follower (in-process brokers)', () => {
     expect(fetch?.parentSpanContext?.spanId).toBe(receive!.spanContext().spanId);
   });
 
+  it('traces consumer-group calls: a server span per call, with the group, child of the caller', async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const metadata = new grpc.Metadata();
+    metadata.set('traceparent', `00-${traceId}-${randomBytes(8).toString('hex')}-01`);
+    const found = await follower.FindCoordinator({ groupIds: ['traced-group'] }, { deadlineMs: 10_000, metadata });
+    expect(found.coordinators[0]?.groupId).toBe('traced-group');
+    const fetched = await follower.OffsetFetch(
+      { groupId: 'traced-group', partitions: [] },
+      { deadlineMs: 10_000, metadata },
+    );
+    // Wherever the group lives, the call answers (offsets, or NOT_COORDINATOR / load in progress).
+    expect(typeof fetched.errorCode).toBe('number');
+    await waitFor(() => spansOf(traceId).length >= 2, 'the two group call spans');
+    const spans = spansOf(traceId);
+    expect(spans.map((span) => span.name).sort()).toEqual(['FindCoordinator', 'OffsetFetch']);
+    for (const span of spans) {
+      expect(span.kind).toBe(SpanKind.SERVER);
+      expect(span.attributes['messaging.consumer.group.name']).toBe('traced-group');
+      expect(span.attributes['rpc.method']).toBe(span.name);
+      expect(brokerOf(span)).toBe(followerId);
+    }
+  });
+
   it('records nothing for a produce its caller did not sample', async () => {
     const traceId = randomBytes(16).toString('hex');
     await produceVia(follower, `00-${traceId}-${randomBytes(8).toString('hex')}-00`);
