@@ -266,6 +266,10 @@ export class ClientService {
 
   /** Sends a produce's answer inside its `ack` span, which records what each partition got. */
   private ack(response: ProduceResponse, trace: Context | undefined, send: () => void): void {
+    if (!this.tracer.records(trace)) {
+      send();
+      return;
+    }
     const ack = this.tracer.startChild(trace, 'ack', SpanKind.INTERNAL, {
       ...messagingAttributesOf({ operationType: 'settle', operationName: 'ack' }),
       'streambus.produce.partitions': response.partitions.length,

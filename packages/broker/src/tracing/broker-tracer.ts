@@ -31,6 +31,8 @@ import type { MessagingOperationType } from '@streambus/proto';
 import type { NodeId } from '@streambus/raft';
 import { spanLinksMax, tracerName } from './constants.js';
 
+/** The W3C header a caller's span context travels in. */
+const traceparentHeader = 'traceparent';
 /** gRPC service name of the client API, for `rpc.service`. */
 const clientServiceName = 'streambus.v1.StreamBus';
 
@@ -75,14 +77,30 @@ export class BrokerTracer {
    */
   startRpc(method: string, metadata: grpc.Metadata): SpanHandle | undefined {
     if (this.tracer === undefined) return undefined;
-    const parent = propagator.extract(ROOT_CONTEXT, metadata, metadataTraceGetter);
-    return this.start(parent, method, SpanKind.SERVER, {
-      [messagingAttributes.rpcSystem]: 'grpc',
-      [messagingAttributes.rpcService]: clientServiceName,
-      [messagingAttributes.rpcMethod]: method,
-      [messagingAttributes.system]: messagingSystemName,
-      'streambus.broker.id': this.brokerId,
-    });
+    // Most calls carry no traceparent (an untraced client): no need to parse the metadata.
+    const parent =
+      metadata.get(traceparentHeader).length === 0
+        ? ROOT_CONTEXT
+        : propagator.extract(ROOT_CONTEXT, metadata, metadataTraceGetter);
+    const handle = this.start(parent, method, SpanKind.SERVER, {});
+    // Attributes only on a sampled span (the ratio sampler does not look at them).
+    if (handle.span.isRecording())
+      handle.span.setAttributes({
+        [messagingAttributes.rpcSystem]: 'grpc',
+        [messagingAttributes.rpcService]: clientServiceName,
+        [messagingAttributes.rpcMethod]: method,
+        [messagingAttributes.system]: messagingSystemName,
+        'streambus.broker.id': this.brokerId,
+      });
+    return handle;
+  }
+
+  /**
+   * True when children of `parent` are made: tracing is on and `parent` is sampled. Callers check
+   * it before building a child's attributes, which most produces (the unsampled ones) never need.
+   */
+  records(parent: Context | undefined): parent is Context {
+    return this.tracer !== undefined && parent !== undefined && isRecording(parent);
   }
 
   /**
@@ -96,7 +114,7 @@ export class BrokerTracer {
     attributes: Attributes = {},
     links: readonly Context[] = [],
   ): SpanHandle | undefined {
-    if (this.tracer === undefined || parent === undefined || !isRecording(parent)) return undefined;
+    if (!this.records(parent)) return undefined;
     return this.start(parent, name, kind, { 'streambus.broker.id': this.brokerId, ...attributes }, links);
   }
 

@@ -96,7 +96,7 @@ export class RaftTracer {
     groupId: GroupId,
     waitFor: 'commit' | 'persist',
   ): ProposalTraceHandle | undefined {
-    if (parent === undefined || this.closed) return undefined;
+    if (parent === undefined || this.closed || !this.tracer.records(parent.context)) return undefined;
     const handle = this.tracer.startChild(parent.context, 'propose', SpanKind.INTERNAL, {
       ...messagingAttributesOf({
         topic: parent.topic,
