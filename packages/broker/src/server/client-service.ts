@@ -701,7 +701,15 @@ export class ClientService {
           (id) => this.deps.peerAlive(id),
           leaderId,
           (signal) =>
-            this.deps.forwarder.produce(leaderId, subset, timeoutMs + forwardSlackMs, signal, forward?.context),
+            // An unsampled produce still sends its (unsampled) traceparent along: the leader then
+            // follows the caller's decision instead of making its own, so no trace starts halfway.
+            this.deps.forwarder.produce(
+              leaderId,
+              subset,
+              timeoutMs + forwardSlackMs,
+              signal,
+              forward?.context ?? trace,
+            ),
         );
         indexes.forEach((index, position) => {
           const answer = response.partitions[position];

@@ -11,10 +11,11 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   InMemorySpanExporter,
   ParentBasedSampler,
+  SamplingDecision,
   SimpleSpanProcessor,
-  TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import type { Sampler } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { Admin, Consumer, Producer } from '@streambus/client';
 import { Acks, createStreamBusRpcClient, ErrorCode, encodeRecordBatch } from '@streambus/proto';
@@ -26,10 +27,22 @@ const topic = 'traced';
 const exporter = new InMemorySpanExporter();
 const providers: TracerProvider[] = [];
 
+/** Brokers whose own root decisions say "not sampled" (as a 0.1 rate does for 90% of roots); the others sample every root. */
+const rootsUnsampledAt = new Set<number>();
+
+function rootSampler(brokerId: number): Sampler {
+  return {
+    shouldSample: () => ({
+      decision: rootsUnsampledAt.has(brokerId) ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED,
+    }),
+    toString: () => `root sampler of broker ${brokerId}`,
+  };
+}
+
 function providerFor(brokerId: number): TracerProvider {
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'streambus', 'service.instance.id': `broker-${brokerId}` }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(1) }),
+    sampler: new ParentBasedSampler({ root: rootSampler(brokerId) }),
     spanProcessors: [new SimpleSpanProcessor({ exporter })],
   });
   providers.push(provider);
@@ -49,9 +62,9 @@ function parentOf(span: ReadableSpan, spans: readonly ReadableSpan[]): ReadableS
   return spans.find((candidate) => candidate.spanContext().spanId === parentId);
 }
 
-async function produceVia(client: StreamBusRpcClient, traceparent: string): Promise<void> {
+async function produceVia(client: StreamBusRpcClient, traceparent: string | undefined): Promise<void> {
   const metadata = new grpc.Metadata();
-  metadata.set('traceparent', traceparent);
+  if (traceparent !== undefined) metadata.set('traceparent', traceparent);
   const records = encodeRecordBatch({ records: [{ key: null, value: Buffer.from('traced record') }] });
   const response = await client.Produce(
     { acks: Acks.ALL, timeoutMs: 10_000, transactionalId: '', partitions: [{ topic, partition: 0, records }] },
@@ -198,6 +211,28 @@ describe('tracing of a produce through a follower (in-process brokers)', () => {
       expect(span.attributes['messaging.consumer.group.name']).toBe('traced-group');
       expect(span.attributes['rpc.method']).toBe(span.name);
       expect(brokerOf(span)).toBe(followerId);
+    }
+  });
+
+  it("a produce the follower decides not to sample is not traced at the leader either (the follower's unsampled traceparent goes along)", async () => {
+    rootsUnsampledAt.add(followerId);
+    const leaderRoots = (): ReadableSpan[] =>
+      exporter
+        .getFinishedSpans()
+        .filter(
+          (span) =>
+            span.name === `produce ${topic}` && brokerOf(span) === leaderId && span.parentSpanContext === undefined,
+        );
+    const before = leaderRoots().length;
+    try {
+      for (let i = 0; i < 5; i++) await produceVia(follower, undefined);
+      // A sampled produce after them: once its spans are in, the others' would be too.
+      const sampledTraceId = randomBytes(16).toString('hex');
+      await produceVia(follower, `00-${sampledTraceId}-${randomBytes(8).toString('hex')}-01`);
+      await waitFor(() => spansOf(sampledTraceId).some((span) => span.name === 'append'), 'the sampled produce');
+      expect(leaderRoots().length).toBe(before);
+    } finally {
+      rootsUnsampledAt.delete(followerId);
     }
   });
 
