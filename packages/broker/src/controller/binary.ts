@@ -5,14 +5,10 @@
  * never an out-of-range read or a huge allocation.
  */
 import { assert } from '@streambus/raft';
+import { BoundedByteReader, varintBytesMax, writeVarint } from '../binary/bounded-reader.js';
 import { ControllerCodecError } from './errors.js';
-import { rethrowBug } from '../bugs.js';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** A varint of a safe integer takes at most 8 bytes (7 bits each, 53 bits). */
-const varintBytesMax = 8;
 
 export class ByteWriter {
   private buffer: Uint8Array;
@@ -64,12 +60,7 @@ export class ByteWriter {
     assert(Number.isSafeInteger(value), 'varint is a safe integer');
     assert(value >= 0, 'varint is not negative');
     this.reserve(varintBytesMax);
-    let rest = value;
-    while (rest >= 0x80) {
-      this.buffer[this.length++] = (rest % 0x80) | 0x80;
-      rest = Math.floor(rest / 0x80);
-    }
-    this.buffer[this.length++] = rest;
+    this.length = writeVarint(this.buffer, this.length, value);
   }
 
   bool(value: boolean): void {
@@ -111,37 +102,9 @@ export class ByteWriter {
   }
 }
 
-export class ByteReader {
-  private offset = 0;
-
-  constructor(
-    private readonly data: Uint8Array,
-    private readonly what: string,
-    start = 0,
-    private readonly end = data.length,
-  ) {
-    this.offset = start;
-  }
-
+export class ByteReader extends BoundedByteReader {
   malformed(reason: string): ControllerCodecError {
     return new ControllerCodecError('CONTROLLER_MALFORMED', `malformed ${this.what}: ${reason} at byte ${this.offset}`);
-  }
-
-  get remaining(): number {
-    return this.end - this.offset;
-  }
-
-  get position(): number {
-    return this.offset;
-  }
-
-  private need(bytes: number, field: string): void {
-    if (this.remaining < bytes) throw this.malformed(`truncated ${field}`);
-  }
-
-  u8(field: string): number {
-    this.need(1, field);
-    return this.data[this.offset++] as number;
   }
 
   u32(field: string): number {
@@ -157,62 +120,17 @@ export class ByteReader {
     );
   }
 
-  varint(field: string): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < varintBytesMax; i++) {
-      const byte = this.u8(field);
-      value += (byte & 0x7f) * scale;
-      if ((byte & 0x80) === 0) {
-        // Reject non-canonical encodings (a trailing zero byte) so that one value has one encoding.
-        if (byte === 0 && i > 0) throw this.malformed(`non-canonical varint in ${field}`);
-        if (!Number.isSafeInteger(value)) throw this.malformed(`${field} exceeds 2^53`);
-        return value;
-      }
-      scale *= 0x80;
-    }
-    throw this.malformed(`varint ${field} longer than ${varintBytesMax} bytes`);
-  }
-
-  /** A varint in [min, max]. */
-  bounded(field: string, min: number, max: number): number {
-    const value = this.varint(field);
-    if (value < min || value > max) throw this.malformed(`${field} ${value} outside [${min}, ${max}]`);
-    return value;
-  }
-
   bool(field: string): boolean {
     const value = this.u8(field);
     if (value > 1) throw this.malformed(`${field} is not a boolean`);
     return value === 1;
   }
 
-  /** A count of items that each take at least `itemBytesMin` bytes: bounded by `max` and by what is left. */
-  count(field: string, max: number, itemBytesMin = 1): number {
-    const value = this.bounded(field, 0, max);
-    if (value * itemBytesMin > this.remaining) throw this.malformed(`${field} ${value} is more than the bytes left`);
-    return value;
-  }
-
   string(field: string, bytesMax: number): string {
-    const length = this.bounded(`${field} length`, 0, bytesMax);
-    this.need(length, field);
-    const slice = this.data.subarray(this.offset, this.offset + length);
-    this.offset += length;
-    try {
-      return decoder.decode(slice);
-    } catch (error) {
-      rethrowBug(error);
-      throw this.malformed(`${field} is not valid UTF-8`);
-    }
+    return this.utf8(field, this.bounded(`${field} length`, 0, bytesMax));
   }
 
   optionalString(field: string, bytesMax: number): string | null {
     return this.bool(`${field} presence`) ? this.string(field, bytesMax) : null;
-  }
-
-  /** Throws unless every byte was consumed. */
-  done(): void {
-    if (this.remaining !== 0) throw this.malformed(`${this.remaining} trailing bytes`);
   }
 }
