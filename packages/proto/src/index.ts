@@ -23,6 +23,9 @@ export {
   offsetTimestampLatest,
   offsetTimestampEarliest,
   errorCodeMetadataKey,
+  sessionMetadataKey,
+  scramSha256Mechanism,
+  brokerIdentityUriPrefix,
   leaderIdMetadataKey,
 } from './rpc/constants.js';
 export {
@@ -34,7 +37,7 @@ export {
   messagingAttributes,
 } from './rpc/trace-context.js';
 export type { MessagingOperationType } from './rpc/trace-context.js';
-export { Acks } from './rpc/types.js';
+export { Acks, AclPermission } from './rpc/types.js';
 export type {
   MetadataRequest,
   MetadataResponse,
@@ -105,6 +108,23 @@ export type {
   DeleteGroupsRequest,
   DeletedGroup,
   DeleteGroupsResponse,
+  AuthenticateRequest,
+  AuthenticateResponse,
+  ScramCredential,
+  UpsertUserRequest,
+  UpsertUserResponse,
+  DeleteUserRequest,
+  DeleteUserResponse,
+  ListUsersRequest,
+  UserInfo,
+  ListUsersResponse,
+  AclBinding,
+  CreateAclsRequest,
+  CreateAclsResponse,
+  DeleteAclsRequest,
+  DeleteAclsResponse,
+  ListAclsRequest,
+  ListAclsResponse,
   StreamBusMethods,
   StreamBusMethodName,
 } from './rpc/types.js';

@@ -102,6 +102,7 @@ import { UnconsumedAge } from '../coordinator/unconsumed-age.js';
 import type { GroupShardRecord } from '../coordinator/shard-kit.js';
 import type { TopicView } from '../coordinator/shard.js';
 import { GroupsService } from './groups-service.js';
+import { securityHandlersUnavailable } from './security-service.js';
 import { RecordTimeReader } from './record-time-reader.js';
 
 export interface BrokerOptions {
@@ -387,7 +388,12 @@ export class Broker {
       },
       componentLogger(this.logger, 'grpc'),
     );
-    addStreamBusService(this.server, { ...service.handlers(), ...operations.handlers(), ...groups.handlers() });
+    addStreamBusService(this.server, {
+      ...service.handlers(),
+      ...operations.handlers(),
+      ...groups.handlers(),
+      ...securityHandlersUnavailable(),
+    });
     this.peerService = addPeerService(
       this.server,
       {

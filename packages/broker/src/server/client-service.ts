@@ -79,6 +79,7 @@ import {
 import { isForwarded } from './forwarder.js';
 import type { OperationsMethodName } from './operations-service.js';
 import type { GroupsMethodName } from './groups-service.js';
+import type { SecurityMethodName } from './security-service.js';
 import { isInternalTopic } from '../coordinator/internal-topics.js';
 import { internalTopicPrefix } from '../coordinator/constants.js';
 import { forwardWhileHeard } from './peer-watch.js';
@@ -167,7 +168,7 @@ export class ClientService {
   ) {}
 
   /** Every RPC but the operator ones (OperationsService) and the group ones (GroupsService). */
-  handlers(): Omit<StreamBusHandlers, OperationsMethodName | GroupsMethodName> {
+  handlers(): Omit<StreamBusHandlers, OperationsMethodName | GroupsMethodName | SecurityMethodName> {
     return {
       Metadata: this.unary('Metadata', (request: MetadataRequest) => this.metadata(request)),
       CreateTopics: this.unary('CreateTopics', (request: CreateTopicsRequest) =>

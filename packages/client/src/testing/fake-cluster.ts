@@ -370,7 +370,16 @@ export class FakeStreamBusCluster {
   }
 
   private handlers(brokerId: number): StreamBusHandlers {
+    const unimplemented = (_call: unknown, callback: (error: Partial<grpc.StatusObject>) => void): void =>
+      callback({ code: grpc.status.UNIMPLEMENTED, details: 'the fake cluster has no security' });
     return {
+      Authenticate: unimplemented,
+      UpsertUser: unimplemented,
+      DeleteUser: unimplemented,
+      ListUsers: unimplemented,
+      CreateAcls: unimplemented,
+      DeleteAcls: unimplemented,
+      ListAcls: unimplemented,
       Metadata: (call, callback) => {
         this.stats.metadataRequests++;
         this.noteMetadata('Metadata', call.metadata);

@@ -24,7 +24,13 @@ export function grpcStatusForErrorCode(code: ErrorCode): grpc.status {
     case ErrorCode.NOT_CONTROLLER:
       return grpc.status.UNAVAILABLE;
     case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.USER_NOT_FOUND:
       return grpc.status.NOT_FOUND;
+    case ErrorCode.AUTHENTICATION_FAILED:
+    case ErrorCode.SESSION_EXPIRED:
+      return grpc.status.UNAUTHENTICATED;
+    case ErrorCode.AUTHORIZATION_FAILED:
+      return grpc.status.PERMISSION_DENIED;
     case ErrorCode.TOPIC_ALREADY_EXISTS:
       return grpc.status.ALREADY_EXISTS;
     case ErrorCode.OFFSET_OUT_OF_RANGE:

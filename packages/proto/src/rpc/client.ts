@@ -73,6 +73,13 @@ const methodNames: readonly StreamBusMethodName[] = [
   'ListGroups',
   'DescribeGroups',
   'DeleteGroups',
+  'Authenticate',
+  'UpsertUser',
+  'DeleteUser',
+  'ListUsers',
+  'CreateAcls',
+  'DeleteAcls',
+  'ListAcls',
 ];
 
 type UnaryCallback = (error: grpc.ServiceError | null, response?: unknown) => void;

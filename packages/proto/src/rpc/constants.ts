@@ -70,3 +70,10 @@ if (fetchBytesMax + recordBatchBytesMax + partitionsPerRequestMax * 512 > messag
   throw new Error('a Fetch response fits a message');
 if (partitionsPerRequestMax < partitionsPerTopicMax) throw new Error('one topic fits one request');
 if (requestTimeoutMsDefault > produceTimeoutMsMax) throw new Error('the produce timeout default is within its bound');
+
+/** gRPC metadata key of an authenticated session's id (security.proto). */
+export const sessionMetadataKey = 'streambus-session';
+/** The only SASL mechanism (security.proto). */
+export const scramSha256Mechanism = 'SCRAM-SHA-256';
+/** URI SAN a broker certificate carries: `streambus://broker/<id>` (security.proto). */
+export const brokerIdentityUriPrefix = 'streambus://broker/';

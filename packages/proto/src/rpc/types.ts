@@ -473,6 +473,108 @@ export interface DeleteGroupsResponse {
   groups: DeletedGroup[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Security (security.proto)
+
+export interface AuthenticateRequest {
+  /** 'SCRAM-SHA-256'. */
+  mechanism: string;
+  /** Empty on the first step. */
+  sessionId: string;
+  /** The SCRAM message of this step (UTF-8). */
+  message: Buffer;
+}
+
+export interface AuthenticateResponse {
+  errorCode: ErrorCode;
+  errorMessage: string;
+  sessionId: string;
+  message: Buffer;
+  complete: boolean;
+  principal: string;
+}
+
+/** A SCRAM-SHA-256 credential (RFC 5802 section 3). */
+export interface ScramCredential {
+  salt: Buffer;
+  iterations: number;
+  storedKey: Buffer;
+  serverKey: Buffer;
+}
+
+export interface UpsertUserRequest {
+  name: string;
+  credential: ScramCredential | null;
+}
+
+export interface UpsertUserResponse {
+  errorCode: ErrorCode;
+  errorMessage: string;
+}
+
+export interface DeleteUserRequest {
+  name: string;
+}
+
+export interface DeleteUserResponse {
+  errorCode: ErrorCode;
+  errorMessage: string;
+}
+
+export type ListUsersRequest = Record<string, never>;
+
+export interface UserInfo {
+  name: string;
+  mechanism: string;
+  iterations: number;
+}
+
+export interface ListUsersResponse {
+  users: UserInfo[];
+}
+
+/** Wire values of AclPermission. */
+export const AclPermission = { UNSPECIFIED: 0, ALLOW: 1, DENY: 2 } as const;
+export type AclPermission = (typeof AclPermission)[keyof typeof AclPermission];
+
+export interface AclBinding {
+  /** 'user:NAME' or 'user:*'. */
+  principal: string;
+  /** read, write, create, delete, describe, alter, cluster-action or all. */
+  operation: string;
+  /** 'topic:NAME', 'topic:PREFIX*', 'group:NAME', 'group:PREFIX*' or 'cluster'. */
+  resource: string;
+  permission: AclPermission;
+}
+
+export interface CreateAclsRequest {
+  acls: AclBinding[];
+}
+
+export interface CreateAclsResponse {
+  errorCode: ErrorCode;
+  errorMessage: string;
+}
+
+export interface DeleteAclsRequest {
+  acls: AclBinding[];
+}
+
+export interface DeleteAclsResponse {
+  errorCode: ErrorCode;
+  errorMessage: string;
+  removed: number;
+}
+
+export interface ListAclsRequest {
+  principal: string;
+  resource: string;
+}
+
+export interface ListAclsResponse {
+  acls: AclBinding[];
+}
+
 export interface StreamBusMethods {
   Metadata: { request: MetadataRequest; response: MetadataResponse };
   CreateTopics: { request: CreateTopicsRequest; response: CreateTopicsResponse };
@@ -494,6 +596,13 @@ export interface StreamBusMethods {
   ListGroups: { request: ListGroupsRequest; response: ListGroupsResponse };
   DescribeGroups: { request: DescribeGroupsRequest; response: DescribeGroupsResponse };
   DeleteGroups: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
+  Authenticate: { request: AuthenticateRequest; response: AuthenticateResponse };
+  UpsertUser: { request: UpsertUserRequest; response: UpsertUserResponse };
+  DeleteUser: { request: DeleteUserRequest; response: DeleteUserResponse };
+  ListUsers: { request: ListUsersRequest; response: ListUsersResponse };
+  CreateAcls: { request: CreateAclsRequest; response: CreateAclsResponse };
+  DeleteAcls: { request: DeleteAclsRequest; response: DeleteAclsResponse };
+  ListAcls: { request: ListAclsRequest; response: ListAclsResponse };
 }
 
 /** Name of one RPC of the StreamBus service. */
