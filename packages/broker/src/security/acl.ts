@@ -123,6 +123,27 @@ export function isAllowed(
   return allowed;
 }
 
+/**
+ * Whether some binding allows `principal` `operation` on some resource of `kind` (Kafka's
+ * "write on any topic" for IdempotentWrite). Deny bindings are not weighed here: each real
+ * resource is still checked with isAllowed when it is used.
+ */
+export function allowsSomeResource(
+  context: AclContext,
+  principal: Principal,
+  operation: AclOperation,
+  kind: 'topic' | 'group',
+): boolean {
+  if (principal.kind === 'broker') return true;
+  if (context.superUsers.has(formatPrincipal(principal))) return true;
+  for (const acl of context.acls) {
+    if (acl.permission !== 'allow') continue;
+    if (acl.operation !== 'all' && acl.operation !== operation) continue;
+    if (principalMatches(acl.principal, principal) && acl.resource.startsWith(`${kind}:`)) return true;
+  }
+  return false;
+}
+
 /** Two bindings are the same binding when every field is equal (CreateAcls, DeleteAcls). */
 export function aclKey(acl: Acl): string {
   return `${acl.permission}\u0000${acl.principal}\u0000${acl.operation}\u0000${acl.resource}`;
