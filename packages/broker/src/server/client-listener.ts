@@ -37,6 +37,8 @@ export interface ClientListenerOptions {
   readonly firstBytesTimeoutMs: number;
   readonly observer?: ConnectionObserver;
   readonly logger?: Logger;
+  /** A connection closed, named by its remote "address:port" (ends its SCRAM sessions). */
+  readonly onConnectionClosed?: (remote: string) => void;
 }
 
 /** "PRI " opens the HTTP/2 client preface; four bytes tell it from any HTTP/1.1 method. */
@@ -96,9 +98,12 @@ export class ClientListener {
     }
     this.sockets.add(socket);
     observer?.opened();
+    // Read now: a closed socket no longer reports its remote end.
+    const remote = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
     socket.once('close', () => {
       this.sockets.delete(socket);
       observer?.closed();
+      this.options.onConnectionClosed?.(remote);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       observer?.failed('reset');
