@@ -83,9 +83,10 @@ export class SecurityRecords {
   acls(): Acl[] {
     return [...this.aclMap.entries()].sort(([a], [b]) => byString(a, b)).map(([, acl]) => acl);
   }
-  /** The bindings as the ACL evaluator iterates them (no copy, no order). */
+  /** The bindings as the ACL evaluator iterates them (no copy, no order), as often as it likes. */
   aclValues(): Iterable<Acl> {
-    return this.aclMap.values();
+    // Not the Map's iterator itself: that is spent after one pass, and one call checks many needs.
+    return { [Symbol.iterator]: () => this.aclMap.values() };
   }
   get userCount(): number {
     return this.userMap.size;
