@@ -32,10 +32,13 @@ import type {
   ConfigProblem,
   GroupAssignor,
   LogLevel,
+  TlsVersion,
   TracingExporter,
   WalSyncPolicy,
 } from './types.js';
 import { rethrowBug } from '../bugs.js';
+import { brokerIdsOfSubjectAltName } from '../security/peer-identity.js';
+import { TlsMaterialError, loadTlsMaterial } from '../security/tls/tls-material.js';
 
 export interface ConfigFile {
   /** As given by the user; shown in origins and errors. */
@@ -157,10 +160,57 @@ export function resolveConfig(sources: ConfigSources): LoadResult {
  */
 export async function loadConfig(sources: Omit<ConfigSources, 'file'>): Promise<LoadResult> {
   const filePath = sources.flags.config ?? sources.env['STREAMBUS_CONFIG'];
-  if (filePath === undefined) return resolveConfig(sources);
-  const file = await readConfigFile(filePath);
-  if ('problem' in file) return { ok: false, problems: [file.problem] };
-  return resolveConfig({ ...sources, file });
+  let result: LoadResult;
+  if (filePath === undefined) result = resolveConfig(sources);
+  else {
+    const file = await readConfigFile(filePath);
+    if ('problem' in file) return { ok: false, problems: [file.problem] };
+    result = resolveConfig({ ...sources, file });
+  }
+  if (!result.ok) return result;
+  const problems = await checkTlsFiles(result.loaded.config);
+  return problems.length === 0 ? result : { ok: false, problems };
+}
+
+/**
+ * With TLS on, the certificate, key and CA must load now (readable, PEM, the key the
+ * certificate's, signed by the CA, valid today), and in a cluster the certificate must name this
+ * broker's id: a swapped file is a line at start, not handshakes refused by every peer.
+ */
+export async function checkTlsFiles(config: BrokerConfig): Promise<ConfigProblem[]> {
+  const security = config.security;
+  if (!security.tlsEnabled) return [];
+  const files = {
+    certPath: security.tlsCertPath,
+    keyPath: security.tlsKeyPath,
+    caPath: security.tlsCaPath,
+    keyPassword: security.tlsKeyPassword,
+    versionMin: security.tlsVersionMin,
+  };
+  let certificateSan: string | undefined;
+  try {
+    certificateSan = (await loadTlsMaterial(files)).certificate.subjectAltName;
+  } catch (error) {
+    if (!(error instanceof TlsMaterialError)) throw error;
+    return [
+      {
+        path: `security.tls_${error.role}`,
+        message: `${error.path}: ${error.reason}`,
+        hint: 'fix the file or the path (the broker re-reads it every few seconds once running)',
+      },
+    ];
+  }
+  const brokerId = config.server.brokerId;
+  const clustered = config.server.peers.some((peer) => peer.id !== brokerId);
+  const ids = brokerIdsOfSubjectAltName(certificateSan);
+  if (!clustered || (ids.length === 1 && ids[0] === brokerId)) return [];
+  return [
+    {
+      path: 'security.tls_cert',
+      message: `${security.tlsCertPath} names ${ids.length === 0 ? 'no broker id' : `broker ${ids.join(', ')}`}, not this broker ${brokerId}`,
+      hint: `give each broker its own certificate with the URI SAN streambus://broker/${brokerId}`,
+    },
+  ];
 }
 
 async function readConfigFile(path: string): Promise<ConfigFile | { problem: ConfigProblem }> {
@@ -389,6 +439,7 @@ function checkRelations(collector: Collector): void {
       'make heartbeats more frequent than the session timeout (Kafka: a third of it)',
     );
   }
+  checkTlsRelations(collector);
   const listen = asHostPort(collector.value('server.listen'));
   const admin = asHostPort(collector.value('server.admin_listen'));
   if (
@@ -400,6 +451,31 @@ function checkRelations(collector: Collector): void {
       'server.admin_listen',
       `${formatHostPort(admin)} collides with server.listen (${formatHostPort(listen)})`,
       'give the admin server its own port',
+    );
+  }
+}
+
+/** The files TLS needs, with what each holds (the hint of a missing one). */
+const tlsFileKeys: ReadonlyArray<readonly [string, string]> = [
+  ['security.tls_cert', "the PEM file of this broker's certificate"],
+  ['security.tls_key', "the PEM file of this broker's private key"],
+  ['security.tls_ca', 'the PEM file of the cluster CA'],
+];
+
+/** TLS needs its three files; HTTPS on the admin port needs TLS. Whether the files load is `loadConfig`'s. */
+function checkTlsRelations(collector: Collector): void {
+  const enabled = collector.value('security.tls_enabled') === true;
+  if (enabled) {
+    for (const [path, what] of tlsFileKeys) {
+      if (collector.value(path) !== '') continue;
+      collector.problem(path, 'is required when security.tls_enabled is true', `set it to ${what}`);
+    }
+  }
+  if (!enabled && collector.value('security.tls_admin_enabled') === true) {
+    collector.problem(
+      'security.tls_admin_enabled',
+      'needs security.tls_enabled (the admin port serves the same certificate)',
+      'turn security.tls_enabled on, or tls_admin_enabled off',
     );
   }
 }
@@ -500,6 +576,15 @@ function assemble(collector: Collector): BrokerConfig {
       groupMembersMax: num('groups.max_size'),
       offsetsRetentionMs: num('groups.offsets_retention_ms'),
       defaultAssignor: str('groups.default_assignor') as GroupAssignor,
+    },
+    security: {
+      tlsEnabled: bool('security.tls_enabled'),
+      tlsCertPath: str('security.tls_cert'),
+      tlsKeyPath: str('security.tls_key'),
+      tlsCaPath: str('security.tls_ca'),
+      tlsKeyPassword: str('security.tls_key_password'),
+      tlsVersionMin: str('security.min_tls_version') as TlsVersion,
+      tlsAdminEnabled: bool('security.tls_admin_enabled'),
     },
   };
 }

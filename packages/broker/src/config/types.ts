@@ -1,11 +1,12 @@
 /** The broker's effective configuration, typed, with units in the names. */
 import type { HostPort, Peer } from './address.js';
-import type { groupAssignors, logLevels, tracingExporters, walSyncPolicies } from './schema.js';
+import type { groupAssignors, logLevels, tlsVersions, tracingExporters, walSyncPolicies } from './schema.js';
 
 export type LogLevel = (typeof logLevels)[number];
 export type WalSyncPolicy = (typeof walSyncPolicies)[number];
 export type TracingExporter = (typeof tracingExporters)[number];
 export type GroupAssignor = (typeof groupAssignors)[number];
+export type TlsVersion = (typeof tlsVersions)[number];
 
 export interface ServerConfig {
   readonly brokerId: number;
@@ -80,6 +81,20 @@ export interface GroupsConfig {
   readonly defaultAssignor: GroupAssignor;
 }
 
+/** TLS on server.listen (and optionally server.admin_listen), mutual TLS between brokers. */
+export interface SecurityConfig {
+  readonly tlsEnabled: boolean;
+  /** PEM files, all three set when tlsEnabled; re-read when they change (security/tls). */
+  readonly tlsCertPath: string;
+  readonly tlsKeyPath: string;
+  readonly tlsCaPath: string;
+  /** Password of an encrypted key; '' when the key is not encrypted. A secret: never logged. */
+  readonly tlsKeyPassword: string;
+  readonly tlsVersionMin: TlsVersion;
+  /** server.admin_listen serves HTTPS (the same certificate) instead of HTTP. */
+  readonly tlsAdminEnabled: boolean;
+}
+
 export interface BrokerConfig {
   readonly server: ServerConfig;
   readonly storage: StorageConfig;
@@ -88,6 +103,7 @@ export interface BrokerConfig {
   readonly raft: RaftTimingConfig;
   readonly tracing: TracingConfig;
   readonly groups: GroupsConfig;
+  readonly security: SecurityConfig;
 }
 
 /** Where an effective value came from. */
