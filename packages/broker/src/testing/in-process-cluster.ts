@@ -31,6 +31,8 @@ export interface InProcessClusterOptions {
   readonly size?: number;
   /** Extra STREAMBUS_* settings for every broker (e.g. STREAMBUS_WAL_SYNC: 'none'). */
   readonly env?: Readonly<Record<string, string>>;
+  /** STREAMBUS_* settings of one broker, over `env` (e.g. its own TLS certificate). */
+  readonly brokerEnv?: (brokerId: number) => Readonly<Record<string, string>>;
   /** Raft tick; default 20 ms (elections within ~0.5 s). */
   readonly tickMs?: number;
   /** Broker log level; default 'error'. */
@@ -135,6 +137,7 @@ export class InProcessCluster {
       STREAMBUS_TICK_MS: String(this.options.tickMs ?? clusterTickMsDefault),
       STREAMBUS_GROUPS_OFFSETS_TOPIC_PARTITIONS: String(clusterOffsetsTopicPartitionsDefault),
       ...this.options.env,
+      ...this.options.brokerEnv?.(id),
     };
     const result = resolveConfig({
       env,
