@@ -38,7 +38,7 @@ import type {
 } from './types.js';
 import { rethrowBug } from '../bugs.js';
 import { brokerIdsOfSubjectAltName } from '../security/peer-identity.js';
-import { TlsMaterialError, loadTlsMaterial } from '../security/tls/tls-material.js';
+import { TlsMaterialError, loadTlsMaterial, tlsFilesOf } from '../security/tls/tls-material.js';
 
 export interface ConfigFile {
   /** As given by the user; shown in origins and errors. */
@@ -180,13 +180,7 @@ export async function loadConfig(sources: Omit<ConfigSources, 'file'>): Promise<
 export async function checkTlsFiles(config: BrokerConfig): Promise<ConfigProblem[]> {
   const security = config.security;
   if (!security.tlsEnabled) return [];
-  const files = {
-    certPath: security.tlsCertPath,
-    keyPath: security.tlsKeyPath,
-    caPath: security.tlsCaPath,
-    keyPassword: security.tlsKeyPassword,
-    versionMin: security.tlsVersionMin,
-  };
+  const files = tlsFilesOf(security);
   let certificateSan: string | undefined;
   try {
     certificateSan = (await loadTlsMaterial(files)).certificate.subjectAltName;

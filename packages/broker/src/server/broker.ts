@@ -106,7 +106,7 @@ import { securityHandlersUnavailable } from './security-service.js';
 import { RecordTimeReader } from './record-time-reader.js';
 import { insecurePeerCredentials, tlsPeerCredentials } from '../security/tls/peer-credentials.js';
 import { TlsContexts } from '../security/tls/tls-contexts.js';
-import type { TlsFiles } from '../security/tls/tls-material.js';
+import { tlsFilesOf } from '../security/tls/tls-material.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -764,18 +764,6 @@ export class Broker {
   }
 }
 
-/** The TLS files of a configuration (security.tls_*). */
-export function tlsFilesOf(config: BrokerConfig): TlsFiles {
-  const security = config.security;
-  return {
-    certPath: security.tlsCertPath,
-    keyPath: security.tlsKeyPath,
-    caPath: security.tlsCaPath,
-    keyPassword: security.tlsKeyPassword,
-    versionMin: security.tlsVersionMin,
-  };
-}
-
 /** The TLS material the broker uses: the caller's, its own loaded now, or none (TLS off). */
 async function brokerTls(
   options: BrokerOptions,
@@ -783,7 +771,7 @@ async function brokerTls(
   if (!options.config.security.tlsEnabled) return { contexts: undefined, owned: false };
   if (options.tls !== undefined) return { contexts: options.tls, owned: false };
   const contexts = await TlsContexts.load({
-    files: tlsFilesOf(options.config),
+    files: tlsFilesOf(options.config.security),
     logger: componentLogger(options.logger, 'grpc'),
   });
   return { contexts, owned: true };

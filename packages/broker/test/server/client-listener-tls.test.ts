@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HealthRegistry } from '../../src/admin/health.js';
-import { createAdminHttpServer, probeEndpoints } from '../../src/admin/server.js';
+import { createAdminHttpServer, probeEndpoints, startAdminServer } from '../../src/admin/server.js';
 import { provenBrokerId } from '../../src/security/peer-identity.js';
 import { generatePki } from '../../src/security/pki.js';
 import type { PkiFiles } from '../../src/security/pki.js';
@@ -277,5 +277,25 @@ describe('ClientListener with TLS', () => {
     const deadline = Date.now() + 5_000;
     while (contexts.generation === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(contexts.generation).toBe(1);
+  });
+});
+
+describe('the admin server with security.tls_admin_enabled', () => {
+  it('serves HTTPS with the broker certificate and nothing in plaintext', async () => {
+    const broker = brokerFiles(pki, 1);
+    const contexts = await TlsContexts.load({
+      files: { certPath: broker.cert, keyPath: broker.key, caPath: pki.caCert, keyPassword: '', versionMin: '1.3' },
+      pollMs: 60_000,
+    });
+    const health = new HealthRegistry({ brokerId: 1, version: 'test' });
+    health.registerComponent('raft', () => ({ status: 'healthy', detail: 'fine' }));
+    const admin = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, health, tls: contexts });
+    cleanups.push(async () => {
+      contexts.close();
+      await admin.close();
+    });
+    expect(await httpsGet(admin.address.port, '/health')).toBe(200);
+    expect(await httpsGet(admin.address.port, '/live')).toBe(200);
+    await expect(fetch(`http://127.0.0.1:${admin.address.port}/live`)).rejects.toThrow();
   });
 });

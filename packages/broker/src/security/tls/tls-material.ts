@@ -12,7 +12,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import type { SecureContext, SecureContextOptions, SecureVersion } from 'node:tls';
-import type { TlsVersion } from '../../config/types.js';
+import type { SecurityConfig, TlsVersion } from '../../config/types.js';
 import { rethrowBug } from '../../bugs.js';
 import { tlsCertificatesPerFileMax, tlsChainLengthMax, tlsFileBytesMax } from './constants.js';
 
@@ -24,6 +24,17 @@ export interface TlsFiles {
   /** '' when the key is not encrypted. A secret: never logged, never in an error. */
   readonly keyPassword: string;
   readonly versionMin: TlsVersion;
+}
+
+/** The files of a configuration's security.tls_* keys. */
+export function tlsFilesOf(security: SecurityConfig): TlsFiles {
+  return {
+    certPath: security.tlsCertPath,
+    keyPath: security.tlsKeyPath,
+    caPath: security.tlsCaPath,
+    keyPassword: security.tlsKeyPassword,
+    versionMin: security.tlsVersionMin,
+  };
 }
 
 /** Which file a problem is about: the config key is `security.tls_<role>`. */
