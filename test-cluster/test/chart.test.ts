@@ -439,11 +439,12 @@ describe('charts/streambus', () => {
     }
   });
 
-  it('has TLS wired but refused by the broker today (security.tls_enabled is a planned feature)', async () => {
+  it('has TLS wired: the broker checks the mounted certificate files at start', async () => {
     const rendered = await render('--set', 'tls.enabled=true,tls.secretName=streambus-tls');
     const result = await configDump(rendered, 0, workDir);
+    // No Secret is mounted here: the broker names the first file it cannot read.
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('TLS is not available yet in this version');
+    expect(result.stderr).toContain('config error: security.tls_cert: /etc/streambus/tls/tls.crt: no such file');
   });
 
   it('matches the Dockerfile: entrypoint arguments, user, ports and data directory', async () => {

@@ -6,6 +6,7 @@
  * server/client-listener.ts): `curl http://broker:9092/health` works as the seeds show it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { HostPort } from '../config/address.js';
@@ -19,6 +20,7 @@ import {
 import type { HealthRegistry } from './health.js';
 import type { BrokerMetrics } from './metrics.js';
 import { rethrowBug } from '../bugs.js';
+import type { TlsServerSource } from '../security/tls/tls-contexts.js';
 
 export interface AdminServerOptions {
   readonly listen: HostPort;
@@ -31,6 +33,8 @@ export interface AdminServerOptions {
   /** The endpoints served; default every one. Others answer 404 with `elsewhereHint`. */
   readonly endpoints?: readonly AdminEndpoint[];
   readonly elsewhereHint?: string;
+  /** Serve HTTPS with this material (security.tls_admin_enabled); a rotation serves new connections. */
+  readonly tls?: TlsServerSource;
 }
 
 export interface AdminServer {
@@ -48,39 +52,64 @@ export type AdminEndpoint = (typeof adminEndpoints)[number];
 export const probeEndpoints: readonly AdminEndpoint[] = ['/live', '/ready', '/health'];
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const server = createAdminHttpServer(options);
+  const tls = options.tls;
+  let server: Server;
+  let unsubscribe = (): void => undefined;
+  if (tls === undefined) server = createAdminHttpServer(options);
+  else {
+    // The same handling and bounds over HTTPS, with the broker's (rotating) certificate.
+    const https = createHttpsServer({ ...tls.serverOptions(), ...serverBounds }, adminRequestListener(options));
+    unsubscribe = tls.onReload(() => https.setSecureContext(tls.serverOptions()));
+    server = https;
+  }
   server.maxConnections = adminConnectionsMax;
-  await listen(server, options.listen);
+  try {
+    await listen(server, options.listen);
+  } catch (error) {
+    unsubscribe();
+    throw error;
+  }
   const bound = server.address() as AddressInfo;
-  options.logger?.info({ address: `${bound.address}:${bound.port}` }, 'admin server listening');
+  options.logger?.info(
+    { address: `${bound.address}:${bound.port}`, scheme: tls === undefined ? 'http' : 'https' },
+    'admin server listening',
+  );
   return {
     address: { host: bound.address, port: bound.port },
-    close: () => close(server),
+    close: () => {
+      unsubscribe();
+      return close(server);
+    },
   };
 }
+
+const serverBounds = {
+  maxHeaderSize: adminHeaderBytesMax,
+  requestTimeout: adminRequestTimeoutMs,
+  headersTimeout: adminHeadersTimeoutMs,
+  keepAliveTimeout: adminKeepAliveTimeoutMs,
+};
 
 /**
  * The admin server's HTTP handling with the same bounds, not listening: connections are handed
  * to it (`server.emit('connection', socket)`) by a listener of its own.
  */
 export function createAdminHttpServer(options: Omit<AdminServerOptions, 'listen'>): Server {
-  return createServer(
-    {
-      maxHeaderSize: adminHeaderBytesMax,
-      requestTimeout: adminRequestTimeoutMs,
-      headersTimeout: adminHeadersTimeoutMs,
-      keepAliveTimeout: adminKeepAliveTimeoutMs,
-    },
-    (request, response) => {
-      handle(options, request, response).catch((error: unknown) => {
-        rethrowBug(error);
-        options.logger?.error({ err: error, url: request.url }, 'admin request failed');
-        if (!response.headersSent)
-          sendJson(response, 500, { error: 'INTERNAL', message: 'internal error; see the broker log' });
-        else response.destroy();
-      });
-    },
-  );
+  return createServer(serverBounds, adminRequestListener(options));
+}
+
+function adminRequestListener(
+  options: Omit<AdminServerOptions, 'listen'>,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    handle(options, request, response).catch((error: unknown) => {
+      rethrowBug(error);
+      options.logger?.error({ err: error, url: request.url }, 'admin request failed');
+      if (!response.headersSent)
+        sendJson(response, 500, { error: 'INTERNAL', message: 'internal error; see the broker log' });
+      else response.destroy();
+    });
+  };
 }
 
 async function handle(

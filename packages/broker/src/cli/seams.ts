@@ -8,6 +8,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { HealthRegistry } from '../admin/health.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import type { Logger } from '../logging/logger.js';
+import type { TlsContexts } from '../security/tls/tls-contexts.js';
 
 /** Everything the shell has set up before the core starts. */
 export interface BrokerContext {
@@ -21,6 +22,8 @@ export interface BrokerContext {
   /** The registry /metrics serves; feed these. Absent when monitoring.metrics_enabled is false. */
   readonly metrics?: BrokerMetrics;
   readonly version: string;
+  /** The TLS material (security.tls_enabled), shared with the admin server; the shell closes it. */
+  readonly tls?: TlsContexts;
 }
 
 export interface RunningBroker {

@@ -8,6 +8,9 @@ import type { KeySpec } from './schema.js';
 import { unsupportedKeys } from './schema.js';
 import type { ConfigFile, ConfigSources, LoadedConfig } from './load.js';
 import { formatConfigProblem, loadConfig, resolveConfig } from './load.js';
+import type { ConfigFlags } from './types.js';
+import { generatePki } from '../security/pki.js';
+import type { PkiFiles } from '../security/pki.js';
 
 /** The seed's server.yaml without the keys this broker refuses (see unsupportedKeys). */
 const serverYaml = `
@@ -56,9 +59,6 @@ performance:
   socket_receive_buffer: 131072
   batch_timeout: "10ms"
   max_batch_size: 1000
-security:
-  tls_cert: "/etc/streambus/tls/server.crt"
-  tls_key: "/etc/streambus/tls/server.key"
 `;
 
 function resolve(sources: Partial<ConfigSources>): LoadedConfig {
@@ -106,15 +106,12 @@ describe('the seed server.yaml', () => {
 
   it('refuses every key that would change nothing, one line each saying why', () => {
     const problems = problemsOf({ file: file(seedUnsupportedYaml) });
-    expect(problems).toHaveLength(10);
+    expect(problems).toHaveLength(8);
     expect(problems).toContain(
       'config error: storage.compaction_policy: not supported (server.yaml line 3): LevelDB always compacts leveled; there is no policy to choose; remove it',
     );
     expect(problems).toContain(
       "config error: performance.io_threads: not supported (server.yaml line 8): LevelDB runs on libuv's thread pool: size it with UV_THREADPOOL_SIZE in the broker's environment; remove it",
-    );
-    expect(problems).toContain(
-      'config error: security.tls_cert: not supported (server.yaml line 14): TLS is not available yet in this version; remove it',
     );
     expect(problems.every((line) => !line.includes('\n'))).toBe(true);
     expect(problemsOf({ env: { STREAMBUS_READ_TIMEOUT: '30s', STREAMBUS_IO_THREADS: '8' } })).toEqual([
@@ -378,18 +375,14 @@ describe('one clear line per problem', () => {
     ]);
   });
 
-  it('TLS keys not built yet may be written off, and are refused when set', () => {
-    expect(problemsOf({ file: file('security:\n  tls_ca: /etc/ca.pem\n') })).toEqual([
-      'config error: security.tls_ca: not supported (server.yaml line 2): TLS is not available yet in this version; remove it',
-    ]);
-  });
-
   it('security.auth_enabled needs security.tls_enabled, saying why', () => {
     expect(problemsOf({ env: { STREAMBUS_AUTH_ENABLED: 'true' } })).toEqual([
       'config error: security.auth_enabled: needs security.tls_enabled: true: without TLS a session id and a broker identity can be stolen off the wire; enable TLS (security.tls_enabled, tls_cert, tls_key, tls_ca) or turn authentication off',
     ]);
     const on = resolve({
-      file: file('security:\n  tls_enabled: true\n  auth_enabled: true\n  super_users: "user:admin, user:ops"\n'),
+      file: file(
+        'security:\n  tls_enabled: true\n  tls_cert: c.pem\n  tls_key: k.pem\n  tls_ca: ca.pem\n  auth_enabled: true\n  super_users: "user:admin, user:ops"\n',
+      ),
     });
     expect(on.config.security).toMatchObject({
       tlsEnabled: true,
@@ -549,5 +542,131 @@ describe('loading from disk', () => {
       expect(result.problems.map(formatConfigProblem)).toEqual([
         `config error: ${missing}: no such file; check the path given to --config`,
       ]);
+  });
+});
+
+describe('security.tls_*', () => {
+  let dir = '';
+  let pki: PkiFiles;
+  let otherPki: PkiFiles;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'streambus-config-tls-'));
+    pki = await generatePki({ dir: join(dir, 'pki'), brokerIds: [1, 2] });
+    otherPki = await generatePki({ dir: join(dir, 'other'), brokerIds: [1], caName: 'Another CA' });
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const tlsEnv = (brokerId = 1, files: PkiFiles = pki): Record<string, string> => {
+    const broker = files.brokers.get(brokerId);
+    if (broker === undefined) throw new Error(`no certificate for broker ${brokerId}`);
+    return {
+      STREAMBUS_TLS_ENABLED: 'true',
+      STREAMBUS_TLS_CERT: broker.cert,
+      STREAMBUS_TLS_KEY: broker.key,
+      STREAMBUS_TLS_CA: pki.caCert,
+    };
+  };
+
+  async function tlsProblems(env: Record<string, string>, flags: ConfigFlags = {}): Promise<string[]> {
+    const result = await loadConfig({ env, flags });
+    return result.ok ? [] : result.problems.map(formatConfigProblem);
+  }
+
+  it('is off by default, 1.3 at least once on, with the derived variable names', () => {
+    expect(resolve({}).config.security).toEqual({
+      tlsEnabled: false,
+      tlsCertPath: '',
+      tlsKeyPath: '',
+      tlsCaPath: '',
+      tlsKeyPassword: '',
+      tlsVersionMin: '1.3',
+      tlsAdminEnabled: false,
+      authEnabled: false,
+      authMechanism: 'SCRAM-SHA-256',
+      usersFile: '',
+      superUsers: [],
+      tlsClientAuth: false,
+      acls: [],
+      seedUsers: [],
+    });
+    const loaded = resolve({
+      env: { ...tlsEnv(), STREAMBUS_MIN_TLS_VERSION: '1.2', STREAMBUS_TLS_ADMIN_ENABLED: 'true' },
+    });
+    expect(loaded.config.security).toMatchObject({
+      tlsEnabled: true,
+      tlsCertPath: pki.brokers.get(1)?.cert,
+      tlsCaPath: pki.caCert,
+      tlsVersionMin: '1.2',
+      tlsAdminEnabled: true,
+    });
+    expect(loaded.origins.get('security.tls_cert')).toEqual({ kind: 'env', name: 'STREAMBUS_TLS_CERT' });
+  });
+
+  it('takes min_tls_version as YAML writes it (a number) and refuses 1.1', () => {
+    expect(resolve({ file: file('security:\n  min_tls_version: 1.2\n') }).config.security.tlsVersionMin).toBe('1.2');
+    expect(resolve({ file: file('security:\n  min_tls_version: "1.3"\n') }).config.security.tlsVersionMin).toBe('1.3');
+    expect(problemsOf({ env: { STREAMBUS_MIN_TLS_VERSION: '1.1' } })).toEqual([
+      'config error: STREAMBUS_MIN_TLS_VERSION: "1.1" is not one of 1.2, 1.3; set it to one of 1.2, 1.3',
+    ]);
+  });
+
+  it('needs the three files once on, and TLS for HTTPS on the admin port', () => {
+    expect(problemsOf({ env: { STREAMBUS_TLS_ENABLED: 'true' } })).toEqual([
+      "config error: security.tls_cert: is required when security.tls_enabled is true; set it to the PEM file of this broker's certificate",
+      "config error: security.tls_key: is required when security.tls_enabled is true; set it to the PEM file of this broker's private key",
+      'config error: security.tls_ca: is required when security.tls_enabled is true; set it to the PEM file of the cluster CA',
+    ]);
+    expect(problemsOf({ env: { STREAMBUS_TLS_ADMIN_ENABLED: 'true' } })).toEqual([
+      'config error: security.tls_admin_enabled: needs security.tls_enabled (the admin port serves the same certificate); turn security.tls_enabled on, or tls_admin_enabled off',
+    ]);
+  });
+
+  it('masks the key password in config dump', () => {
+    const loaded = resolve({ env: { ...tlsEnv(), STREAMBUS_TLS_KEY_PASSWORD: 'hunter2' } });
+    expect(loaded.config.security.tlsKeyPassword).toBe('hunter2');
+    const text = dumpConfig(loaded, { showOrigin: true });
+    expect(text).not.toContain('hunter2');
+    expect(text).toContain(`tls_key_password: "${secretMask}" # env STREAMBUS_TLS_KEY_PASSWORD\n`);
+  });
+
+  it('loads files that are right, at start', async () => {
+    expect(await tlsProblems(tlsEnv())).toEqual([]);
+    expect(await tlsProblems(tlsEnv(2), { id: '2', peers: '1=a:1,2=b:2' })).toEqual([]);
+  });
+
+  it('refuses a missing, unreadable or wrong file with one line naming it', async () => {
+    const missing = join(dir, 'missing.crt');
+    expect(await tlsProblems({ ...tlsEnv(), STREAMBUS_TLS_CERT: missing })).toEqual([
+      `config error: security.tls_cert: ${missing}: no such file; fix the file or the path (the broker re-reads it every few seconds once running)`,
+    ]);
+    const garbage = join(dir, 'garbage.pem');
+    await writeFile(garbage, 'not a certificate\n');
+    expect(await tlsProblems({ ...tlsEnv(), STREAMBUS_TLS_CA: garbage })).toEqual([
+      `config error: security.tls_ca: ${garbage}: holds no PEM certificate; fix the file or the path (the broker re-reads it every few seconds once running)`,
+    ]);
+    expect(await tlsProblems({ ...tlsEnv(), STREAMBUS_TLS_KEY: garbage })).toEqual([
+      `config error: security.tls_key: ${garbage}: is not a PEM private key; fix the file or the path (the broker re-reads it every few seconds once running)`,
+    ]);
+    const other = pki.brokers.get(2)?.key ?? '';
+    expect((await tlsProblems({ ...tlsEnv(), STREAMBUS_TLS_KEY: other }))[0]).toContain(
+      `security.tls_key: ${other}: is not the key of the certificate in ${pki.brokers.get(1)?.cert}`,
+    );
+  });
+
+  it('refuses a certificate another CA signed', async () => {
+    const problems = await tlsProblems(tlsEnv(1, otherPki));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(
+      `config error: security.tls_cert: ${otherPki.brokers.get(1)?.cert}: is not signed by the CA in ${pki.caCert}`,
+    );
+    expect(problems[0]).toContain('issued by CN=Another CA');
+  });
+
+  it("refuses, in a cluster, a certificate naming another broker's id", async () => {
+    expect(await tlsProblems(tlsEnv(2), { id: '3', peers: '1=a:1,2=b:2,3=c:3' })).toEqual([
+      `config error: security.tls_cert: ${pki.brokers.get(2)?.cert} names broker 2, not this broker 3; give each broker its own certificate with the URI SAN streambus://broker/3`,
+    ]);
   });
 });

@@ -33,6 +33,7 @@ import type {
   AuthMechanism,
   GroupAssignor,
   LogLevel,
+  TlsVersion,
   TracingExporter,
   WalSyncPolicy,
 } from './types.js';
@@ -41,6 +42,8 @@ import type { Acl } from '../security/acl.js';
 import { aclKey, aclProblem, principalUserName } from '../security/acl.js';
 import { aclsMax, superUsersMax } from '../security/constants.js';
 import { loadUsersFile } from '../security/users-file.js';
+import { brokerIdsOfSubjectAltName } from '../security/peer-identity.js';
+import { TlsMaterialError, loadTlsMaterial, tlsFilesOf } from '../security/tls/tls-material.js';
 
 export interface ConfigFile {
   /** As given by the user; shown in origins and errors. */
@@ -164,10 +167,16 @@ export function resolveConfig(sources: ConfigSources): LoadResult {
  */
 export async function loadConfig(sources: Omit<ConfigSources, 'file'>): Promise<LoadResult> {
   const filePath = sources.flags.config ?? sources.env['STREAMBUS_CONFIG'];
-  if (filePath === undefined) return withUsers(resolveConfig(sources));
-  const file = await readConfigFile(filePath);
-  if ('problem' in file) return { ok: false, problems: [file.problem] };
-  return withUsers(resolveConfig({ ...sources, file }));
+  let result: LoadResult;
+  if (filePath === undefined) result = resolveConfig(sources);
+  else {
+    const file = await readConfigFile(filePath);
+    if ('problem' in file) return { ok: false, problems: [file.problem] };
+    result = resolveConfig({ ...sources, file });
+  }
+  if (!result.ok) return result;
+  const problems = await checkTlsFiles(result.loaded.config);
+  return problems.length === 0 ? withUsers(result) : { ok: false, problems };
 }
 
 /** Reads security.users_file (I/O, so not in resolveConfig): its users as credentials only. */
@@ -180,6 +189,41 @@ async function withUsers(result: LoadResult): Promise<LoadResult> {
     ok: true,
     loaded: { ...result.loaded, config: { ...config, security: { ...config.security, seedUsers: users.users } } },
   };
+}
+
+/**
+ * With TLS on, the certificate, key and CA must load now (readable, PEM, the key the
+ * certificate's, signed by the CA, valid today), and in a cluster the certificate must name this
+ * broker's id: a swapped file is a line at start, not handshakes refused by every peer.
+ */
+export async function checkTlsFiles(config: BrokerConfig): Promise<ConfigProblem[]> {
+  const security = config.security;
+  if (!security.tlsEnabled) return [];
+  const files = tlsFilesOf(security);
+  let certificateSan: string | undefined;
+  try {
+    certificateSan = (await loadTlsMaterial(files)).certificate.subjectAltName;
+  } catch (error) {
+    if (!(error instanceof TlsMaterialError)) throw error;
+    return [
+      {
+        path: `security.tls_${error.role}`,
+        message: `${error.path}: ${error.reason}`,
+        hint: 'fix the file or the path (the broker re-reads it every few seconds once running)',
+      },
+    ];
+  }
+  const brokerId = config.server.brokerId;
+  const clustered = config.server.peers.some((peer) => peer.id !== brokerId);
+  const ids = brokerIdsOfSubjectAltName(certificateSan);
+  if (!clustered || (ids.length === 1 && ids[0] === brokerId)) return [];
+  return [
+    {
+      path: 'security.tls_cert',
+      message: `${security.tlsCertPath} names ${ids.length === 0 ? 'no broker id' : `broker ${ids.join(', ')}`}, not this broker ${brokerId}`,
+      hint: `give each broker its own certificate with the URI SAN streambus://broker/${brokerId}`,
+    },
+  ];
 }
 
 async function readConfigFile(path: string): Promise<ConfigFile | { problem: ConfigProblem }> {
@@ -496,6 +540,7 @@ function checkRelations(collector: Collector): void {
       'make heartbeats more frequent than the session timeout (Kafka: a third of it)',
     );
   }
+  checkTlsRelations(collector);
   if (collector.value('security.auth_enabled') === true && collector.value('security.tls_enabled') !== true) {
     collector.problem(
       'security.auth_enabled',
@@ -515,6 +560,31 @@ function checkRelations(collector: Collector): void {
       'server.admin_listen',
       `${formatHostPort(admin)} collides with server.listen (${formatHostPort(listen)})`,
       'give the admin server its own port',
+    );
+  }
+}
+
+/** The files TLS needs, with what each holds (the hint of a missing one). */
+const tlsFileKeys: ReadonlyArray<readonly [string, string]> = [
+  ['security.tls_cert', "the PEM file of this broker's certificate"],
+  ['security.tls_key', "the PEM file of this broker's private key"],
+  ['security.tls_ca', 'the PEM file of the cluster CA'],
+];
+
+/** TLS needs its three files; HTTPS on the admin port needs TLS. Whether the files load is `loadConfig`'s. */
+function checkTlsRelations(collector: Collector): void {
+  const enabled = collector.value('security.tls_enabled') === true;
+  if (enabled) {
+    for (const [path, what] of tlsFileKeys) {
+      if (collector.value(path) !== '') continue;
+      collector.problem(path, 'is required when security.tls_enabled is true', `set it to ${what}`);
+    }
+  }
+  if (!enabled && collector.value('security.tls_admin_enabled') === true) {
+    collector.problem(
+      'security.tls_admin_enabled',
+      'needs security.tls_enabled (the admin port serves the same certificate)',
+      'turn security.tls_enabled on, or tls_admin_enabled off',
     );
   }
 }
@@ -618,6 +688,12 @@ function assemble(collector: Collector): BrokerConfig {
     },
     security: {
       tlsEnabled: bool('security.tls_enabled'),
+      tlsCertPath: str('security.tls_cert'),
+      tlsKeyPath: str('security.tls_key'),
+      tlsCaPath: str('security.tls_ca'),
+      tlsKeyPassword: str('security.tls_key_password'),
+      tlsVersionMin: str('security.min_tls_version') as TlsVersion,
+      tlsAdminEnabled: bool('security.tls_admin_enabled'),
       authEnabled: bool('security.auth_enabled'),
       authMechanism: str('security.auth_mechanism') as AuthMechanism,
       usersFile: str('security.users_file'),

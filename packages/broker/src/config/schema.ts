@@ -84,6 +84,8 @@ export const tracingExporters = ['otlp', 'jaeger'] as const;
 export const groupAssignors = ['uniform', 'range'] as const;
 /** SASL mechanisms of Authenticate (security.proto). */
 export const authMechanisms = ['SCRAM-SHA-256'] as const;
+/** security.min_tls_version: the oldest TLS version a connection may speak. */
+export const tlsVersions = ['1.2', '1.3'] as const;
 
 const int = (min: number, max: number): KeyKind => ({ type: 'int', min, max });
 const duration = (floorMs: number, ceilingMs: number): KeyKind => ({ type: 'duration', floorMs, ceilingMs });
@@ -281,10 +283,30 @@ export const keySpecs: readonly KeySpec[] = [
     'server assignor of a group whose members name none: uniform or range',
     { envName: 'STREAMBUS_GROUPS_DEFAULT_ASSIGNOR' },
   ),
-  // Until the tls branch lands this key only gates security.auth_enabled; it adds the listener.
-  key('security.tls_enabled', bool, false, 'serve server.listen over TLS only (certificates: security.tls_*)', {
-    envName: 'STREAMBUS_TLS_ENABLED',
+  key(
+    'security.tls_enabled',
+    bool,
+    false,
+    'server.listen speaks TLS only (clients, peers, probes); peers use mutual TLS',
+  ),
+  key(
+    'security.tls_cert',
+    text(true),
+    '',
+    "PEM file of this broker's certificate (and chain); reloaded when it changes",
+  ),
+  key('security.tls_key', text(true), '', "PEM file of this broker's private key; reloaded when it changes"),
+  key('security.tls_key_password', text(true), '', 'password of an encrypted tls_key (never logged)', {
+    secret: true,
   }),
+  key('security.tls_ca', text(true), '', 'PEM file of the cluster CA: verifies peers and client certificates'),
+  key('security.min_tls_version', enumOf(tlsVersions), '1.3', 'oldest TLS version accepted and spoken: 1.2 or 1.3'),
+  key(
+    'security.tls_admin_enabled',
+    bool,
+    false,
+    'server.admin_listen serves HTTPS with the same certificate (needs tls_enabled)',
+  ),
   key(
     'security.auth_enabled',
     bool,
@@ -320,7 +342,6 @@ export const keySpecs: readonly KeySpec[] = [
   ),
 ];
 
-const tlsLater = 'TLS is not available yet in this version';
 const producerBatches =
   "batching is the producer's (the SDK producer's lingerMs and batchBytesMax); the broker writes each loop turn's batches with one fsync without waiting";
 
@@ -348,10 +369,6 @@ export const unsupportedKeys: readonly UnsupportedKey[] = [
   },
   { path: 'performance.batch_timeout', reason: producerBatches },
   { path: 'performance.max_batch_size', reason: producerBatches },
-  { path: 'security.tls_cert', reason: tlsLater },
-  { path: 'security.tls_key', reason: tlsLater },
-  { path: 'security.tls_key_password', reason: tlsLater },
-  { path: 'security.tls_ca', reason: tlsLater },
 ];
 
 /** The sections of server.yaml, in order. */
@@ -467,8 +484,11 @@ export function parseYamlValue(spec: KeySpec, raw: unknown): Parsed<ConfigValue>
       return typeof raw === 'string' ? checkUrl(raw.trim()) : wrongType(kind, raw);
     case 'bool':
       return typeof raw === 'boolean' ? { ok: true, value: raw } : wrongType(kind, raw);
-    case 'string':
     case 'enum':
+      // `min_tls_version: 1.3` is a YAML number; its text is the value meant.
+      if (typeof raw === 'number' && kind.values.includes(String(raw))) return { ok: true, value: String(raw) };
+      return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
+    case 'string':
     case 'address':
       return typeof raw === 'string' ? parseTextValue(spec, raw) : wrongType(kind, raw);
     case 'duration':

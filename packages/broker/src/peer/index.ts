@@ -2,4 +2,4 @@
 export { PeerTransport } from './peer-transport.js';
 export type { PeerTransportOptions } from './peer-transport.js';
 export { addPeerService } from './peer-service.js';
-export type { PeerServiceHandlers, PeerServiceHandle } from './peer-service.js';
+export type { PeerServiceHandlers, PeerServiceHandle, PeerServiceStats } from './peer-service.js';

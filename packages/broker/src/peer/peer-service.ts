@@ -6,6 +6,12 @@
  * decode, has an unknown protocol version, or (when `nodeId` is given) is addressed to another
  * broker is logged (rate-limited) and dropped; the stream goes on.
  *
+ * With `requireProvenBroker` (security.tls_enabled) every Peer call must come over a connection
+ * whose CA-verified certificate names a broker (`provenBrokerId`, security.proto "Broker
+ * identity"): others are refused with UNAUTHENTICATED, so a client connection can never deliver
+ * a Raft message or a controller command. A Raft frame whose `from` is not that broker, and a
+ * controller command whose `from_broker` is not, are refused too (a broker speaks for itself).
+ *
  * Streams are long-lived, so a plain `server.tryShutdown` would wait for the peers to hang up,
  * which they never do. `addPeerService` therefore wraps the server's `tryShutdown` so that it first
  * answers and ends the open Raft streams (`closeStreams()` on the returned handle does the same
@@ -16,6 +22,7 @@ import type { NodeId } from '@streambus/raft';
 import { ErrorCode, peerControllerCommandBytesMax, peerServiceDefinition } from '@streambus/proto';
 import type { ControllerCommandRequest, ControllerCommandResponse, RaftStreamClosed } from '@streambus/proto';
 import { rethrowBug } from '../bugs.js';
+import { provenBrokerId } from '../security/peer-identity.js';
 import { peerWarnIntervalMs } from './constants.js';
 import { PeerError } from './errors.js';
 import { decodeFrame } from './frame-codec.js';
@@ -39,6 +46,8 @@ export interface PeerServiceOptions {
   /** This broker's id; when given, frames addressed to another broker are dropped here. */
   readonly nodeId?: NodeId;
   readonly logger?: PeerLogger;
+  /** Serve only calls whose connection proved a broker id by certificate (TLS on). Default false. */
+  readonly requireProvenBroker?: boolean;
 }
 
 /** Counters of the receiving side, live. */
@@ -50,6 +59,10 @@ export interface PeerServiceStats {
   framesDropped: number;
   framesMalformed: number;
   framesMisaddressed: number;
+  /** Of `framesDropped`, those whose `from` was not the broker the connection proved. */
+  framesImpersonated: number;
+  /** Peer calls refused: no proven broker, or a controller command for another broker. */
+  callsUnauthenticated: number;
   /** Frames received per sending broker (accepted ones). */
   readonly framesReceivedByPeer: Map<NodeId, number>;
   streamsOpened: number;
@@ -69,6 +82,8 @@ interface OpenStream {
   received: number;
   dropped: number;
   ended: boolean;
+  /** The broker the connection proved (requireProvenBroker), or undefined. */
+  readonly provenId: NodeId | undefined;
 }
 
 const emptyBytes = new Uint8Array(0);
@@ -88,6 +103,8 @@ export function addPeerService(
     framesDropped: 0,
     framesMalformed: 0,
     framesMisaddressed: 0,
+    framesImpersonated: 0,
+    callsUnauthenticated: 0,
     framesReceivedByPeer: new Map(),
     streamsOpened: 0,
     streamsActive: 0,
@@ -131,17 +148,46 @@ export function addPeerService(
       warnings.log({ from: frame.from, to: frame.to, self: options.nodeId }, 'raft frame for another broker dropped');
       return;
     }
+    if (stream.provenId !== undefined && frame.from !== stream.provenId) {
+      stream.dropped++;
+      stats.framesDropped++;
+      stats.framesImpersonated++;
+      warnings.log(
+        { from: frame.from, proven: stream.provenId, peerAddress: stream.call.getPeer() },
+        'raft frame claiming another broker dropped',
+      );
+      return;
+    }
     stream.received++;
     stats.framesReceived++;
     stats.framesReceivedByPeer.set(frame.from, (stats.framesReceivedByPeer.get(frame.from) ?? 0) + 1);
     handlers.onFrame(frame);
   };
 
+  /** The broker a call's connection proved; undefined when none is required. Refuses the call when one is missing. */
+  const proven = (
+    call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<Buffer, RaftStreamClosed>,
+    callback: (error: grpc.ServiceError) => void,
+  ): { readonly ok: true; readonly id: NodeId | undefined } | { readonly ok: false } => {
+    if (options.requireProvenBroker !== true) return { ok: true, id: undefined };
+    const id = provenBrokerId(call);
+    if (id !== undefined) return { ok: true, id };
+    stats.callsUnauthenticated++;
+    warnings.log(
+      { peerAddress: call.getPeer(), method: call.getPath() },
+      'peer call refused: its connection proved no broker certificate',
+    );
+    callback(unauthenticated('peer calls need a broker certificate signed by the cluster CA (mutual TLS)'));
+    return { ok: false };
+  };
+
   const raft = (
     call: grpc.ServerReadableStream<Buffer, RaftStreamClosed>,
     callback: grpc.sendUnaryData<RaftStreamClosed>,
   ): void => {
-    const stream: OpenStream = { call, callback, received: 0, dropped: 0, ended: false };
+    const identity = proven(call, callback);
+    if (!identity.ok) return;
+    const stream: OpenStream = { call, callback, received: 0, dropped: 0, ended: false, provenId: identity.id };
     open.add(stream);
     stats.streamsOpened++;
     stats.streamsActive = open.size;
@@ -163,6 +209,17 @@ export function addPeerService(
     callback: grpc.sendUnaryData<ControllerCommandResponse>,
   ): void => {
     const { command, fromBroker } = call.request;
+    const identity = proven(call, callback);
+    if (!identity.ok) return;
+    if (identity.id !== undefined && identity.id !== fromBroker) {
+      stats.callsUnauthenticated++;
+      warnings.log(
+        { from: fromBroker, proven: identity.id, peerAddress: call.getPeer() },
+        'controller command claiming another broker refused',
+      );
+      callback(unauthenticated(`broker ${identity.id} may not send a controller command as broker ${fromBroker}`));
+      return;
+    }
     stats.controllerCommands++;
     if (command.byteLength > peerControllerCommandBytesMax) {
       callback(null, { errorCode: ErrorCode.REQUEST_TOO_LARGE, leaderHint: 0, result: emptyBytes });
@@ -195,4 +252,12 @@ export function addPeerService(
     tryShutdown(callback);
   };
   return { stats, closeStreams };
+}
+
+function unauthenticated(details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), {
+    code: grpc.status.UNAUTHENTICATED,
+    details,
+    metadata: new grpc.Metadata(),
+  });
 }

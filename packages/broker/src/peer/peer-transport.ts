@@ -60,6 +60,12 @@ export interface PeerTransportOptions {
   readonly reconnectBackoffMsMax?: number;
   /** Channel credentials; insecure by default. */
   readonly credentials?: grpc.ChannelCredentials;
+  /**
+   * Credentials per peer, asked each time a channel is made (wins over `credentials`): mutual TLS
+   * that checks the peer's broker id (security/tls/peer-credentials.ts). When it answers a new
+   * value (a rotated certificate), a link makes a new channel at its next stream.
+   */
+  readonly credentialsFor?: (peerId: NodeId) => grpc.ChannelCredentials;
   /** Extra grpc-js channel options (they win over the transport's). */
   readonly channelOptions?: grpc.ChannelOptions;
   /** Randomness in [0, 1) for backoff jitter. Default Math.random. */
@@ -110,7 +116,7 @@ interface LinkSettings {
   readonly queueFramesMax: number;
   readonly queueBytesMax: number;
   readonly backoffMsMax: number;
-  readonly credentials: grpc.ChannelCredentials;
+  readonly credentialsFor: (peerId: NodeId) => grpc.ChannelCredentials;
   readonly channelOptions: grpc.ChannelOptions;
   readonly random: () => number;
 }
@@ -123,6 +129,8 @@ const passBuffer = (bytes: Buffer): Buffer => bytes;
 class PeerLink {
   readonly stats: PeerLinkStats;
   private client: grpc.Client | null = null;
+  /** The credentials `client` was made with. */
+  private clientCredentials: grpc.ChannelCredentials | null = null;
   private stream: RaftStream | null = null;
   private writable = false;
   /** FIFO of encoded frames; `head` is the next to write (compacted when half is consumed). */
@@ -205,8 +213,16 @@ class PeerLink {
 
   /** The channel, created on first use (streams and unary calls share it). */
   channel(): grpc.Client {
-    if (this.client === null)
-      this.client = new grpc.Client(this.address, this.settings.credentials, this.settings.channelOptions);
+    const credentials = this.settings.credentialsFor(this.peerId);
+    // New credentials (a rotated certificate) take over between streams, not under an open one.
+    if (this.client !== null && this.stream === null && credentials !== this.clientCredentials) {
+      this.client.close();
+      this.client = null;
+    }
+    if (this.client === null) {
+      this.client = new grpc.Client(this.address, credentials, this.settings.channelOptions);
+      this.clientCredentials = credentials;
+    }
     return this.client;
   }
 
@@ -433,7 +449,8 @@ export class PeerTransport implements RaftTransport {
       queueFramesMax: options.queueFramesMax ?? peerQueueFramesMaxDefault,
       queueBytesMax: options.queueBytesMax ?? peerQueueBytesMaxDefault,
       backoffMsMax,
-      credentials: options.credentials ?? grpc.credentials.createInsecure(),
+      credentialsFor:
+        options.credentialsFor ?? constantCredentials(options.credentials ?? grpc.credentials.createInsecure()),
       channelOptions: {
         'grpc.max_send_message_length': peerMessageBytesMax,
         'grpc.max_receive_message_length': peerMessageBytesMax,
@@ -581,4 +598,8 @@ export class PeerTransport implements RaftTransport {
       return new PeerCallError('TRANSPORT_CLOSED', to, 'the peer transport was closed during the call');
     return new PeerCallError('PEER_CALL_FAILED', to, `call to broker ${to} failed: ${error.details}`);
   }
+}
+
+function constantCredentials(credentials: grpc.ChannelCredentials): (peerId: NodeId) => grpc.ChannelCredentials {
+  return () => credentials;
 }

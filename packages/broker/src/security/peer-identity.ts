@@ -13,7 +13,11 @@ export interface CallWithAuthContext {
 
 /** The broker ids a certificate's SAN names (`URI:streambus://broker/<id>`); usually one. */
 export function brokerIdsOfCertificate(certificate: PeerCertificate | undefined): number[] {
-  const san = certificate?.subjectaltname;
+  return brokerIdsOfSubjectAltName(certificate?.subjectaltname);
+}
+
+/** The broker ids a SAN text names, as node:tls and X509Certificate.subjectAltName spell it. */
+export function brokerIdsOfSubjectAltName(san: string | undefined): number[] {
   if (san === undefined || san === '') return [];
   const ids: number[] = [];
   for (const entry of san.split(', ')) {

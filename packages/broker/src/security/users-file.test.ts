@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scramCredential, ScramClient, ScramServerExchange } from '@streambus/proto';
 import { dumpConfig } from '../config/dump.js';
 import { formatConfigProblem, loadConfig } from '../config/load.js';
+import { generatePki } from './pki.js';
 import { loadUsersFile } from './users-file.js';
 
 let dir = '';
@@ -73,10 +74,22 @@ describe('security.users_file', () => {
   it('loadConfig seeds the users, and neither config dump nor a problem shows a password', async () => {
     const users = join(dir, 'seed-users.yaml');
     await writeFile(users, 'users:\n  - name: admin\n    password: "hunter2-admin"\n');
+    const pki = await generatePki({ dir: join(dir, 'pki'), brokerIds: [1] });
+    const broker = pki.brokers.get(1);
     const config = join(dir, 'server.yaml');
     await writeFile(
       config,
-      `security:\n  tls_enabled: true\n  auth_enabled: true\n  users_file: ${users}\n  super_users: "user:admin"\n`,
+      [
+        'security:',
+        '  tls_enabled: true',
+        `  tls_cert: ${broker?.cert ?? ''}`,
+        `  tls_key: ${broker?.key ?? ''}`,
+        `  tls_ca: ${pki.caCert}`,
+        '  auth_enabled: true',
+        `  users_file: ${users}`,
+        '  super_users: "user:admin"',
+        '',
+      ].join('\n'),
     );
     const result = await loadConfig({ env: {}, flags: { config } });
     if (!result.ok) throw new Error(result.problems.map(formatConfigProblem).join('\n'));

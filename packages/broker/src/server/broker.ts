@@ -48,7 +48,7 @@ import { PartitionReplica } from '../partition/partition-replica.js';
 import { PartitionState } from '../partition/partition-state.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
 import { addPeerService, PeerTransport } from '../peer/index.js';
-import type { PeerServiceHandle } from '../peer/index.js';
+import type { PeerServiceHandle, PeerServiceStats } from '../peer/index.js';
 import { BrokerTracer } from '../tracing/broker-tracer.js';
 import { RaftTracer } from '../tracing/raft-tracer.js';
 import { BrokerHealth } from './broker-health.js';
@@ -110,6 +110,9 @@ import { handshakeTimeoutMs, sessionsMax, sessionsPerConnectionMax } from '../se
 import { SecuritySeeder, securitySeedCheckMs } from '../security/seeder.js';
 import { SessionRegistry } from '../security/sessions.js';
 import { RecordTimeReader } from './record-time-reader.js';
+import { insecurePeerCredentials, tlsPeerCredentials } from '../security/tls/peer-credentials.js';
+import { TlsContexts } from '../security/tls/tls-contexts.js';
+import { tlsFilesOf } from '../security/tls/tls-material.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -134,6 +137,11 @@ export interface BrokerOptions {
    * is traced. In-process clusters may pass one provider per broker.
    */
   readonly tracerProvider?: TracerProvider;
+  /**
+   * The TLS material (security.tls_enabled), when the caller shares it (`streambus server` serves
+   * the admin port with it too) and closes it; without it the broker loads its own from the config.
+   */
+  readonly tls?: TlsContexts;
 }
 
 export class Broker {
@@ -172,6 +180,9 @@ export class Broker {
   private listener: ClientListener | null = null;
   private readonly peerService: PeerServiceHandle;
   private readonly raftTracer: RaftTracer | undefined;
+  /** The TLS material in use (TLS on), and whether this broker loaded it (and closes it). */
+  private readonly tls: TlsContexts | undefined;
+  private readonly ownsTls: boolean;
   // Start and stop.
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unregister: (() => void)[] = [];
@@ -180,8 +191,16 @@ export class Broker {
   /** Why this broker stopped serving (its store failed), or null. */
   private fatalError: Error | null = null;
 
-  private constructor(options: BrokerOptions, store: LevelRaftStore, markerLevel: number) {
+  private constructor(
+    options: BrokerOptions,
+    store: LevelRaftStore,
+    markerLevel: number,
+    tls: { readonly contexts: TlsContexts | undefined; readonly owned: boolean },
+  ) {
     const config = options.config;
+    this.tls = tls.contexts;
+    this.ownsTls = tls.owned;
+    const credentialsFor = tls.contexts === undefined ? insecurePeerCredentials : tlsPeerCredentials(tls.contexts);
     this.config = config;
     this.nodeId = config.server.brokerId;
     this.logger = options.logger;
@@ -191,7 +210,12 @@ export class Broker {
     const peers = new Map<NodeId, string>();
     for (const peer of config.server.peers)
       if (peer.id !== this.nodeId) peers.set(peer.id, `${peer.host}:${peer.port}`);
-    this.transport = new PeerTransport({ nodeId: this.nodeId, peers, logger: componentLogger(this.logger, 'grpc') });
+    this.transport = new PeerTransport({
+      nodeId: this.nodeId,
+      peers,
+      logger: componentLogger(this.logger, 'grpc'),
+      credentialsFor,
+    });
     const tracer = new BrokerTracer(options.tracerProvider, this.nodeId);
     const raftTracer = tracer.enabled ? new RaftTracer(tracer) : undefined;
     this.raftTracer = raftTracer;
@@ -309,7 +333,7 @@ export class Broker {
       cutBelow: (groupId, offset) => this.retention.cutBelow(groupId, offset),
       logger: componentLogger(this.logger, 'groups'),
     });
-    this.forwarder = new Forwarder(this.nodeId, peers, tracer);
+    this.forwarder = new Forwarder(this.nodeId, peers, tracer, credentialsFor);
     this.registration = new ControllerRegistration({
       nodeId: this.nodeId,
       listen: config.server.listen,
@@ -456,7 +480,11 @@ export class Broker {
               },
         proposeControllerCommand: (command) => this.gateway.handleForwarded(command),
       },
-      { nodeId: this.nodeId, logger: componentLogger(this.logger, 'grpc') },
+      {
+        nodeId: this.nodeId,
+        logger: componentLogger(this.logger, 'grpc'),
+        requireProvenBroker: tls.contexts !== undefined,
+      },
     );
     this.host.onLeaderChange((groupId, leaderId, term, role) => this.onLeaderChange(groupId, leaderId, term, role));
     this.host.onFailure((error) => {
@@ -556,7 +584,14 @@ export class Broker {
         groupId === controllerGroupId || data.byteLength === 0 ? null : PartitionState.decode(data).nextOffset,
     });
     storageLogger.info({ groups: store.groupIds().length, ms: Date.now() - started }, 'store open');
-    const broker = new Broker(options, store, markerLevel);
+    let tls: { readonly contexts: TlsContexts | undefined; readonly owned: boolean };
+    try {
+      tls = await brokerTls(options);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    const broker = new Broker(options, store, markerLevel, tls);
     try {
       await broker.startServing();
     } catch (error) {
@@ -569,6 +604,11 @@ export class Broker {
   /** The port the gRPC server is bound to (useful when configured with port 0). */
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The receiving side's counters of the Peer service (tests read the refused calls and frames). */
+  get peerServiceStats(): PeerServiceStats {
+    return this.peerService.stats;
   }
 
   /** The static cluster's member ids (this broker included). */
@@ -594,6 +634,7 @@ export class Broker {
       }),
       connectionsMax: this.config.network.connectionsMax,
       firstBytesTimeoutMs: this.config.network.connectionTimeoutMs,
+      ...(this.tls === undefined ? {} : { tls: this.tls }),
       ...(this.metrics === undefined ? {} : { observer: connectionObserver(this.metrics) }),
       logger: componentLogger(this.logger, 'grpc'),
       onConnectionClosed: (remote) => this.sessions.connectionClosed(remote),
@@ -755,6 +796,7 @@ export class Broker {
     if (this.host.isRunning()) await this.host.stop();
     this.transport.close();
     this.forwarder.close();
+    if (this.ownsTls) this.tls?.close();
     this.raftTracer?.close();
     await this.features.flushMarker();
     await this.store.close();
@@ -772,6 +814,19 @@ export class Broker {
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+/** The TLS material the broker uses: the caller's, its own loaded now, or none (TLS off). */
+async function brokerTls(
+  options: BrokerOptions,
+): Promise<{ readonly contexts: TlsContexts | undefined; readonly owned: boolean }> {
+  if (!options.config.security.tlsEnabled) return { contexts: undefined, owned: false };
+  if (options.tls !== undefined) return { contexts: options.tls, owned: false };
+  const contexts = await TlsContexts.load({
+    files: tlsFilesOf(options.config.security),
+    logger: componentLogger(options.logger, 'grpc'),
+  });
+  return { contexts, owned: true };
 }
 
 /** Feeds the connection metrics from the client listener. */

@@ -82,6 +82,9 @@ export const removedReplicaGraceMs = 3_000;
 /** A proposed conf change whose outcome was never reported is given up (and the step retried) after this. */
 export const confChangeWaitMsMax = 30_000;
 
+/** A refused connection (plaintext to a TLS port, a certificate of another CA) warns at most this often. */
+export const listenerWarnIntervalMs = 10_000;
+
 assert(partitionReportIntervalMs < partitionReportRefreshMs, 'reports are checked more often than they are refreshed');
 assert(producerIdBlockSize > 0, 'a producer id block is not empty');
 assert(promoteLagEntriesMax < isrLagEntriesMax, 'a promoted learner is in sync');

@@ -17,18 +17,27 @@ import type {
   StreamBusRpcClient,
 } from '@streambus/proto';
 import type { NodeId } from '@streambus/raft';
+import { insecurePeerCredentials } from '../security/tls/peer-credentials.js';
 import type { BrokerTracer } from '../tracing/broker-tracer.js';
 
 /** gRPC metadata key set on forwarded requests; its value is the forwarding broker's id. */
 export const forwardedMetadataKey = 'streambus-forwarded-by';
 
 export class Forwarder {
-  private readonly clients = new Map<NodeId, StreamBusRpcClient>();
+  private readonly clients = new Map<
+    NodeId,
+    { readonly client: StreamBusRpcClient; readonly credentials: grpc.ChannelCredentials }
+  >();
 
+  /**
+   * `credentialsFor` gives the credentials to dial a peer with now (mutual TLS checking its broker
+   * id, or plaintext); a new value (a rotated certificate) makes a new channel.
+   */
   constructor(
     private readonly nodeId: NodeId,
     private readonly peers: ReadonlyMap<NodeId, string>,
     private readonly tracer?: BrokerTracer,
+    private readonly credentialsFor: (peerId: NodeId) => grpc.ChannelCredentials = insecurePeerCredentials,
   ) {}
 
   /** True when `leaderId` is a peer this broker can forward to. */
@@ -69,18 +78,20 @@ export class Forwarder {
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
+    for (const { client } of this.clients.values()) client.close();
     this.clients.clear();
   }
 
   private client(id: NodeId): StreamBusRpcClient {
-    let client = this.clients.get(id);
-    if (client === undefined) {
-      const address = this.peers.get(id);
-      if (address === undefined) throw new Error(`broker ${id} is not a known peer`);
-      client = createStreamBusRpcClient(address);
-      this.clients.set(id, client);
-    }
+    const credentials = this.credentialsFor(id);
+    const cached = this.clients.get(id);
+    if (cached !== undefined && cached.credentials === credentials) return cached.client;
+    // Calls already started on the old channel finish on it; grpc-js refuses only new ones.
+    cached?.client.close();
+    const address = this.peers.get(id);
+    if (address === undefined) throw new Error(`broker ${id} is not a known peer`);
+    const client = createStreamBusRpcClient(address, { credentials });
+    this.clients.set(id, { client, credentials });
     return client;
   }
 }

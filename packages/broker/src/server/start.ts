@@ -46,6 +46,7 @@ export const startBroker: StartBroker = async (context) => {
       health: context.health,
       ...(context.metrics === undefined ? {} : { metrics: context.metrics }),
       onFatal,
+      ...(context.tls === undefined ? {} : { tls: context.tls }),
       ...(tracing === undefined ? {} : { tracerProvider: tracing.provider }),
       ...(unsafe.names.length === 0 ? {} : { unsafeTestingKnobs: unsafe.knobs }),
     });

@@ -33,6 +33,8 @@ export interface InProcessClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Users to seed (what security.users_file gives loadConfig; resolveConfig reads no file). */
   readonly seedUsers?: readonly SeedUserCredential[];
+  /** STREAMBUS_* settings of one broker, over `env` (e.g. its own TLS certificate). */
+  readonly brokerEnv?: (brokerId: number) => Readonly<Record<string, string>>;
   /** Raft tick; default 20 ms (elections within ~0.5 s). */
   readonly tickMs?: number;
   /** Broker log level; default 'error'. */
@@ -137,6 +139,7 @@ export class InProcessCluster {
       STREAMBUS_TICK_MS: String(this.options.tickMs ?? clusterTickMsDefault),
       STREAMBUS_GROUPS_OFFSETS_TOPIC_PARTITIONS: String(clusterOffsetsTopicPartitionsDefault),
       ...this.options.env,
+      ...this.options.brokerEnv?.(id),
     };
     const result = resolveConfig({
       env,

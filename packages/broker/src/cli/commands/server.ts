@@ -22,6 +22,8 @@ import { ExitCode, errorCode } from '../exit-codes.js';
 import type { RunningBroker } from '../seams.js';
 import { loadForCommand, serverOptionHelp, serverOptions } from './server-flags.js';
 import { rethrowBug } from '../../bugs.js';
+import { TlsContexts } from '../../security/tls/tls-contexts.js';
+import { TlsMaterialError, tlsFilesOf } from '../../security/tls/tls-material.js';
 
 export const server: Command = {
   path: ['server'],
@@ -72,10 +74,22 @@ async function runServer(input: CommandInput): Promise<number> {
     'starting streambus',
   );
 
+  let tls: TlsContexts | undefined;
+  if (config.security.tlsEnabled) {
+    try {
+      tls = await TlsContexts.load({ files: tlsFilesOf(config.security), logger: componentLogger(logger, 'grpc') });
+    } catch (error: unknown) {
+      if (!(error instanceof TlsMaterialError)) throw error;
+      io.stderr(`streambus server: ${error.message}\n`);
+      return ExitCode.failed;
+    }
+  }
+
   let admin: AdminServer;
   try {
     admin = await startAdminServer({
       listen: config.server.adminListen,
+      ...(tls !== undefined && config.security.tlsAdminEnabled ? { tls } : {}),
       health,
       ...(metrics === undefined ? {} : { metrics }),
       configView: () => configToYamlObject(loaded),
@@ -88,6 +102,7 @@ async function runServer(input: CommandInput): Promise<number> {
         ? 'address in use; is another broker running? choose another with --admin'
         : String(error);
     io.stderr(`streambus server: admin address ${formatHostPort(config.server.adminListen)}: ${reason}\n`);
+    tls?.close();
     return ExitCode.failed;
   }
 
@@ -101,12 +116,14 @@ async function runServer(input: CommandInput): Promise<number> {
         `streambus server: profiling address ${profilingHost}:${config.monitoring.profilingPort}: ${errorCode(error) === 'EADDRINUSE' ? 'address in use; choose another monitoring.profiling_port' : String(error)}\n`,
       );
       await admin.close();
+      tls?.close();
       return ExitCode.failed;
     }
   }
   const closeAdmin = async (): Promise<void> => {
     await profiling?.close();
     await admin.close();
+    tls?.close();
   };
 
   let broker: RunningBroker;
@@ -117,6 +134,7 @@ async function runServer(input: CommandInput): Promise<number> {
       logger,
       health,
       ...(metrics === undefined ? {} : { metrics }),
+      ...(tls === undefined ? {} : { tls }),
       version: streambusVersion,
     });
   } catch (error: unknown) {
