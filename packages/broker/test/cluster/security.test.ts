@@ -1,11 +1,14 @@
 /**
- * Authentication and authorization against a real in-process broker with a raw gRPC client
- * doing the SCRAM handshake with ScramClient. security.tls_enabled is set so that auth may be on,
- * but until the tls branch lands it starts no TLS listener: these calls are plaintext, which is
- * enough for sessions and ACLs (the forwarded-call and certificate cases need the TLS listener).
+ * Authentication and authorization against 3 real in-process brokers with TLS on (generatePki)
+ * and a raw gRPC client doing the SCRAM handshake with ScramClient.
  */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
+  encodeRecordBatch,
   AclPermission,
   ErrorCode,
   ScramClient,
@@ -17,7 +20,13 @@ import {
 } from '@streambus/proto';
 import type { StreamBusMethodName, StreamBusRpcClient } from '@streambus/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Role } from '@streambus/raft';
+import { generatePki } from '../../src/security/pki.js';
+import type { PkiFiles } from '../../src/security/pki.js';
 import { InProcessCluster } from '../../src/testing/index.js';
+
+let pki: PkiFiles;
+let pkiDir = '';
 
 const call = { deadlineMs: 10_000 };
 
@@ -28,7 +37,10 @@ interface Session {
 
 /** A client on a connection of its own (grpc-js shares connections between clients by default). */
 function ownConnection(address: string): StreamBusRpcClient {
-  return createStreamBusRpcClient(address, { channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
+  return createStreamBusRpcClient(address, {
+    credentials: grpc.credentials.createSsl(readFileSync(pki.caCert)),
+    channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
+  });
 }
 
 async function authenticate(
@@ -79,9 +91,17 @@ describe('security on a real broker', () => {
   let admin: Session;
 
   beforeAll(async () => {
+    pkiDir = await mkdtemp(join(tmpdir(), 'streambus-security-'));
+    pki = await generatePki({ dir: pkiDir, brokerIds: [1, 2, 3] });
     cluster = await InProcessCluster.start({
-      size: 1,
-      env: { STREAMBUS_TLS_ENABLED: 'true', STREAMBUS_AUTH_ENABLED: 'true', STREAMBUS_SUPER_USERS: 'user:admin' },
+      size: 3,
+      env: { STREAMBUS_AUTH_ENABLED: 'true', STREAMBUS_SUPER_USERS: 'user:admin' },
+      brokerEnv: (id) => ({
+        STREAMBUS_TLS_ENABLED: 'true',
+        STREAMBUS_TLS_CERT: pki.brokers.get(id)?.cert ?? '',
+        STREAMBUS_TLS_KEY: pki.brokers.get(id)?.key ?? '',
+        STREAMBUS_TLS_CA: pki.caCert,
+      }),
       seedUsers: [
         { name: 'admin', credential: scramCredential('admin-pw-1') },
         { name: 'alice', credential: scramCredential('alice-pw-1') },
@@ -91,12 +111,15 @@ describe('security on a real broker', () => {
     address = cluster.bootstrapServers[0] ?? '';
     // The seeder finalizes level 3 and proposes the users within a few seconds.
     const deadline = Date.now() + 20_000;
-    while (cluster.broker(1).controller.state.securityRecords.userCount < 2 && Date.now() < deadline)
+    while (
+      cluster.running().some((broker) => broker.controller.state.securityRecords.userCount < 2) &&
+      Date.now() < deadline
+    )
       await new Promise((resolve) => setTimeout(resolve, 50));
     admin = await authenticate(address, 'admin', 'admin-pw-1');
     const created = await admin.client.CreateTopics(
       {
-        topics: ['orders', 'events'].map((name) => ({ name, partitions: 1, replicationFactor: 1, configs: {} })),
+        topics: ['orders', 'events'].map((name) => ({ name, partitions: 1, replicationFactor: 3, configs: {} })),
         timeoutMs: 10_000,
         validateOnly: false,
       },
@@ -107,6 +130,15 @@ describe('security on a real broker', () => {
 
   afterAll(async () => {
     await cluster?.close();
+    await rm(pkiDir, { recursive: true, force: true });
+  });
+
+  it('a call claiming to be forwarded by a broker over a client connection is UNAUTHENTICATED', async () => {
+    const alice = await authenticate(address, 'alice', 'alice-pw-1');
+    const metadata = alice.metadata();
+    metadata.set('streambus-forwarded-by', '1');
+    const refused = await failure(alice.client.Metadata({ topics: [], brokersOnly: false }, { ...call, metadata }));
+    expect(refused.grpcStatus).toBe(grpc.status.UNAUTHENTICATED);
   });
 
   it('a call without a session is SESSION_EXPIRED (UNAUTHENTICATED)', async () => {
@@ -174,6 +206,33 @@ describe('security on a real broker', () => {
       { ...call, metadata: admin.metadata() },
     );
     expect(listed.acls).toHaveLength(2);
+  });
+
+  it('a produce through a follower by a user with write is forwarded and acknowledged', async () => {
+    const info = cluster.broker(1).controller.state.partitionOf('orders', 0);
+    expect(info).toBeDefined();
+    let leaderId = 0;
+    const deadline = Date.now() + 20_000;
+    while (leaderId === 0 && Date.now() < deadline) {
+      for (const broker of cluster.running())
+        if (broker.host.roleOf(info?.groupId ?? 0) === Role.leader) leaderId = broker.nodeId;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const followerId = cluster.ids().find((id) => id !== leaderId) ?? 0;
+    const followerAddress = cluster.bootstrapServers[followerId - 1] ?? '';
+    const alice = await authenticate(followerAddress, 'alice', 'alice-pw-1');
+    const produced = await alice.client.Produce(
+      {
+        acks: 1,
+        timeoutMs: 5000,
+        transactionalId: '',
+        partitions: [
+          { topic: 'orders', partition: 0, records: encodeRecordBatch({ records: [{ value: Buffer.from('x') }] }) },
+        ],
+      },
+      { ...call, metadata: alice.metadata() },
+    );
+    expect(produced.partitions.map((partition) => partition.errorCode)).toEqual([ErrorCode.NONE]);
   });
 
   it('every StreamBus RPC but Authenticate is refused to a user with no ACL', async () => {
