@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scramCredential, ScramClient, ScramServerExchange } from '@streambus/proto';
-import { dumpConfig } from '../config/dump.js';
-import { formatConfigProblem, loadConfig } from '../config/load.js';
+import { configToYamlObject, dumpConfig } from '../config/dump.js';
+import { formatConfigProblem, loadConfig, resolveConfig } from '../config/load.js';
 import { generatePki } from './pki.js';
 import { loadUsersFile } from './users-file.js';
 
@@ -102,5 +102,15 @@ describe('security.users_file', () => {
     expect(refused.ok).toBe(false);
     if (refused.ok) return;
     expect(refused.problems.map(formatConfigProblem).join('\n')).not.toContain('hunter2');
+  });
+});
+
+describe('the admin port', () => {
+  it("/config's view leaves out the acls that config dump shows", () => {
+    const text = 'acls:\n  - principal: "user:alice"\n    operations: [read]\n    resources: ["topic:events"]\n';
+    const result = resolveConfig({ file: { path: 'server.yaml', text }, env: {}, flags: {} });
+    if (!result.ok) throw new Error('expected a valid config');
+    expect(configToYamlObject(result.loaded)['acls']).toHaveLength(1);
+    expect(configToYamlObject(result.loaded, false)['acls']).toBeUndefined();
   });
 });
