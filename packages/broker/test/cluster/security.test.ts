@@ -18,7 +18,7 @@ import {
   sessionMetadataKey,
   streamBusServiceDefinition,
 } from '@streambus/proto';
-import type { StreamBusMethodName, StreamBusRpcClient } from '@streambus/proto';
+import type { RpcCallOptions, StreamBusMethodName, StreamBusRpcClient } from '@streambus/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Role } from '@streambus/raft';
 import { generatePki } from '../../src/security/pki.js';
@@ -261,7 +261,7 @@ describe('security on a real broker', () => {
     expect(methods).toHaveLength(27);
     for (const method of methods) {
       if (servedEmpty.has(method)) continue;
-      const invoke = alice.client[method] as (request: object, options: typeof call) => Promise<unknown>;
+      const invoke = alice.client[method] as (request: object, options: RpcCallOptions) => Promise<unknown>;
       const outcome = await invoke({ groupId: 'g' }, { ...call, metadata: alice.metadata() }).then(
         () => ErrorCode.NONE,
         (error: unknown) => readCallError(error).errorCode,
