@@ -25,7 +25,8 @@ import type { AclContext, Principal } from './acl.js';
 import { isAllowed } from './acl.js';
 import type { CallWithAuthContext } from './peer-identity.js';
 import { brokerIdsOfCertificate, provenBrokerId } from './peer-identity.js';
-import { decideCall, rpcRules } from './rpc-permissions.js';
+import { splitByTopic } from './per-entry.js';
+import { decideCall, describeNeed, needMet, rpcRules } from './rpc-permissions.js';
 import { connectionKeyOfPeer } from './sessions.js';
 import type { SessionRegistry } from './sessions.js';
 
@@ -105,6 +106,27 @@ export class CallGuard {
         return;
       }
       const context = this.options.aclContext();
+      const topicNeed = rule.topicNeed;
+      if (topicNeed !== undefined) {
+        // Answered per topic: the refused topics get AUTHORIZATION_FAILED in their entries.
+        const split = splitByTopic(method, call.request, (name) => {
+          const need = topicNeed(name);
+          return needMet(context, principal, need) ? undefined : describeNeed(principal, need, method);
+        });
+        if (split !== undefined) {
+          if (split.allowedRequest === undefined) {
+            callback(null, split.merge(undefined));
+            return;
+          }
+          (call as { request: unknown }).request = split.allowedRequest;
+          handler(call, (error, value, trailer, flags) => {
+            if (error === null && value !== undefined && value !== null)
+              callback(null, split.merge(value), trailer, flags);
+            else callback(error, value, trailer, flags);
+          });
+          return;
+        }
+      }
       const decision = decideCall(context, principal, method, call.request);
       if (!decision.allowed) {
         callback(makeCallError(ErrorCode.AUTHORIZATION_FAILED, decision.message));
