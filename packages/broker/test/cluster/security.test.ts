@@ -92,10 +92,10 @@ describe('security on a real broker', () => {
 
   beforeAll(async () => {
     pkiDir = await mkdtemp(join(tmpdir(), 'streambus-security-'));
-    pki = await generatePki({ dir: pkiDir, brokerIds: [1, 2, 3] });
+    pki = await generatePki({ dir: pkiDir, brokerIds: [1, 2, 3], clients: ['carol'] });
     cluster = await InProcessCluster.start({
       size: 3,
-      env: { STREAMBUS_AUTH_ENABLED: 'true', STREAMBUS_SUPER_USERS: 'user:admin' },
+      env: { STREAMBUS_AUTH_ENABLED: 'true', STREAMBUS_SUPER_USERS: 'user:admin', STREAMBUS_TLS_CLIENT_AUTH: 'true' },
       brokerEnv: (id) => ({
         STREAMBUS_TLS_ENABLED: 'true',
         STREAMBUS_TLS_CERT: pki.brokers.get(id)?.cert ?? '',
@@ -139,6 +139,26 @@ describe('security on a real broker', () => {
     metadata.set('streambus-forwarded-by', '1');
     const refused = await failure(alice.client.Metadata({ topics: [], brokersOnly: false }, { ...call, metadata }));
     expect(refused.grpcStatus).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('with tls_client_auth a client certificate is user:<CN>, without a session', async () => {
+    const carolFiles = pki.clients.get('carol');
+    const carol = createStreamBusRpcClient(address, {
+      credentials: grpc.credentials.createSsl(
+        readFileSync(pki.caCert),
+        readFileSync(carolFiles?.key ?? ''),
+        readFileSync(carolFiles?.cert ?? ''),
+      ),
+      channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
+    });
+    const refused = await failure(carol.ListUsers({}, call));
+    expect(refused).toMatchObject({
+      errorCode: ErrorCode.AUTHORIZATION_FAILED,
+      message: 'user carol may not describe the cluster',
+    });
+    const metadata = await carol.Metadata({ topics: [], brokersOnly: false }, call);
+    expect(metadata.topics).toEqual([]);
+    carol.close();
   });
 
   it('a call without a session is SESSION_EXPIRED (UNAUTHENTICATED)', async () => {
