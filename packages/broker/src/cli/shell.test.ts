@@ -65,16 +65,16 @@ describe('config dump', () => {
     expect(text).toContain('broker_id: 2 # flag --id\n');
     expect(text).toContain(`data_dir: /from/file # file ${file}\n`);
     expect(text).toContain('wal_sync: periodic # env STREAMBUS_WAL_SYNC\n');
-    expect(text).not.toContain('auth_enabled');
+    expect(text).toContain(`auth_enabled: false # file ${file}\n`);
   });
 
   it('refuses a key that would change nothing, saying why', async () => {
     const file = join(dir, 'auth.yaml');
-    await writeFile(file, 'security:\n  users_file: /etc/streambus/users.yaml\n');
+    await writeFile(file, 'storage:\n  compaction_policy: size-tiered\n');
     const h = harness();
     expect(await runCli(['config', 'dump', '--config', file], h.deps)).toBe(2);
     expect(h.stderr()).toBe(
-      `config error: security.users_file: not supported (${file} line 2): authentication is not available yet in this version; remove it\n`,
+      `config error: storage.compaction_policy: not supported (${file} line 2): LevelDB always compacts leveled; there is no policy to choose; remove it\n`,
     );
   });
 
@@ -116,9 +116,10 @@ describe('config keys', () => {
       supported: true,
     });
     expect(keys.find((key) => key.key === 'security.auth_enabled')).toMatchObject({
-      supported: false,
-      help: 'not supported: authentication is not available yet in this version',
+      env: 'STREAMBUS_AUTH_ENABLED',
+      supported: true,
     });
+    expect(keys.find((key) => key.key === 'storage.compaction_policy')).toMatchObject({ supported: false });
     expect(keys.find((key) => key.key === 'security.min_tls_version')).toMatchObject({
       env: 'STREAMBUS_MIN_TLS_VERSION',
       supported: true,

@@ -76,11 +76,7 @@ function splitAny(
         leaderId: 0,
       }));
     case 'CreateTopics':
-      return splitTopicResults<CreatableTopic, Req<'CreateTopics'>>(
-        request,
-        (entry) => entry.name,
-        refusal,
-      );
+      return splitTopicResults<CreatableTopic, Req<'CreateTopics'>>(request, (entry) => entry.name, refusal);
     case 'DeleteTopics':
       return splitTopicResults<string, Req<'DeleteTopics'>>(request, (name) => name, refusal);
     case 'Metadata':
