@@ -30,6 +30,8 @@ export interface TestClusterOptions {
   readonly adminPorts?: readonly number[];
   /** Extra environment (e.g. STREAMBUS_WAL_SYNC) for every broker. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra environment of one broker, over `env` (e.g. its own STREAMBUS_TLS_CERT and STREAMBUS_TLS_KEY). */
+  readonly brokerEnv?: (id: number) => Readonly<Record<string, string>>;
   /** Extra flags for every broker's `server` command. */
   readonly extraArgs?: readonly string[];
   /** Log level of the brokers. Default "info". */
@@ -169,7 +171,7 @@ export class TestCluster {
     // then stops every broker exactly once (a second signal would force a broker's exit).
     const launch = this.options.launcher?.(id, nodeArgs) ?? { command: process.execPath, args: nodeArgs };
     const child = spawn(launch.command, launch.args, {
-      env: { ...process.env, ...this.options.env, ...launch.env },
+      env: { ...process.env, ...this.options.env, ...this.options.brokerEnv?.(id), ...launch.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
