@@ -48,11 +48,11 @@ describe('cluster feature levels (real processes, CLI)', () => {
     const finalize = await runStreambus(['features', 'finalize'], { bootstrap });
     expect(finalize.stderr).toBe('');
     expect(finalize.code).toBe(0);
-    expect(finalize.stdout).toMatch(/^finalized feature level 2:/);
+    expect(finalize.stdout).toMatch(/^finalized feature level 3:/);
     const after = JSON.parse(
       (await runStreambus(['features', 'describe', '--json'], { bootstrap })).stdout,
     ) as FeaturesJson;
-    expect(after.finalized_level).toBe(2);
+    expect(after.finalized_level).toBe(3);
     const oldRefused = await runStreambus(['compatibility', 'check', '--version', '0.1.0'], { bootstrap });
     expect(oldRefused.code).toBe(1);
     expect(oldRefused.stdout).toContain('a finalized level is never lowered');
@@ -62,18 +62,18 @@ describe('cluster feature levels (real processes, CLI)', () => {
     const markerPath = join(dataDir, 'feature-level');
     let marker = '';
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !marker.includes('"finalized_feature_level":2'))
+    while (Date.now() < deadline && !marker.includes('"finalized_feature_level":3'))
       marker = await readFile(markerPath, 'utf8').catch(() => '');
-    expect(JSON.parse(marker)).toMatchObject({ finalized_feature_level: 2, written_by: '0.2.0' });
+    expect(JSON.parse(marker)).toMatchObject({ finalized_feature_level: 3, written_by: '0.2.0' });
 
     // A data directory at a level this build does not read: the broker refuses to start.
     expect(await cluster.stop(3)).toBe(0);
-    await writeFile(markerPath, JSON.stringify({ finalized_feature_level: 3, written_by: '9.0.0' }));
+    await writeFile(markerPath, JSON.stringify({ finalized_feature_level: 4, written_by: '9.0.0' }));
     cluster.start(3);
     await expect(cluster.waitReady(3, 30_000)).rejects.toThrow(/exited \(code 1\)/);
     const log = await cluster.logTail(3, 5);
     expect(log).toContain(
-      'this data directory belongs to a cluster at feature level 3 (finalized under StreamBus 9.0.0); this broker (StreamBus 0.2.0) reads feature levels 1..2',
+      'this data directory belongs to a cluster at feature level 4 (finalized under StreamBus 9.0.0); this broker (StreamBus 0.2.0) reads feature levels 1..3',
     );
     await writeFile(markerPath, marker);
     await cluster.restart(3, 60_000);

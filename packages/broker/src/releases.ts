@@ -26,8 +26,10 @@ export const releases: readonly Release[] = [
   {
     version: '0.2.0',
     featureLevelMin: 1,
-    featureLevelMax: 2,
-    notes: 'cluster feature levels, features finalize, compatibility check, backup and restore',
+    // Level 3 (users and ACLs) joined before 0.2.0 was tagged: the previous release is 0.1.0 (bf01e3f).
+    featureLevelMax: 3,
+    notes:
+      'cluster feature levels, features finalize, compatibility check, backup and restore; users and ACLs (level 3)',
   },
 ];
 

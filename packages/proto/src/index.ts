@@ -198,3 +198,26 @@ export type {
   ControllerCommandResponse,
 } from './peer/index.js';
 // end peer
+
+// security: SCRAM-SHA-256 (RFC 5802, RFC 7677) for the broker and the SDK; see security/scram.ts
+export {
+  scramCredential,
+  normalizePassword,
+  escapeSaslName,
+  unescapeSaslName,
+  ScramClient,
+  ScramServerExchange,
+  ScramError,
+} from './security/scram.js';
+export type { ScramErrorCode, ScramCredentialLookup, ScramServerOptions } from './security/scram.js';
+export {
+  scramIterationsMin,
+  scramIterationsMax,
+  scramIterationsDefault,
+  scramSaltBytesDefault,
+  scramSaltBytesMin,
+  scramSaltBytesMax,
+  scramKeyBytes,
+  scramMessageBytesMax,
+  scramPasswordLengthMax,
+} from './security/constants.js';

@@ -640,9 +640,11 @@ describe('client verbs against a fake client', () => {
     const h = harness();
     expect(await runCli(['compatibility', 'check', '--version', '0.2.0'], h.deps)).toBe(0);
     expect(h.stdout()).toContain(
-      'compatible: StreamBus 0.2.0 reads feature levels 1..2, and this cluster is at level 1: replace brokers one at a time',
+      'compatible: StreamBus 0.2.0 reads feature levels 1..3, and this cluster is at level 1: replace brokers one at a time',
     );
-    expect(h.stdout()).toContain('then: once every broker runs 0.2.0, streambus features finalize turns on level 2;');
+    expect(h.stdout()).toContain(
+      'then: once every broker runs 0.2.0, streambus features finalize turns on levels 2..3;',
+    );
     const down = harness();
     down.client.features = { ...down.client.features, finalizedLevel: 2 };
     expect(await runCli(['compatibility', 'check', '--version', '0.1.0', '--json'], down.deps)).toBe(1);

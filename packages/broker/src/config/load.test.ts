@@ -59,8 +59,6 @@ performance:
   socket_receive_buffer: 131072
   batch_timeout: "10ms"
   max_batch_size: 1000
-security:
-  auth_mechanism: "SCRAM-SHA-256"
 `;
 
 function resolve(sources: Partial<ConfigSources>): LoadedConfig {
@@ -108,15 +106,12 @@ describe('the seed server.yaml', () => {
 
   it('refuses every key that would change nothing, one line each saying why', () => {
     const problems = problemsOf({ file: file(seedUnsupportedYaml) });
-    expect(problems).toHaveLength(9);
+    expect(problems).toHaveLength(8);
     expect(problems).toContain(
       'config error: storage.compaction_policy: not supported (server.yaml line 3): LevelDB always compacts leveled; there is no policy to choose; remove it',
     );
     expect(problems).toContain(
       "config error: performance.io_threads: not supported (server.yaml line 8): LevelDB runs on libuv's thread pool: size it with UV_THREADPOOL_SIZE in the broker's environment; remove it",
-    );
-    expect(problems).toContain(
-      'config error: security.auth_mechanism: not supported (server.yaml line 14): authentication is not available yet in this version; remove it',
     );
     expect(problems.every((line) => !line.includes('\n'))).toBe(true);
     expect(problemsOf({ env: { STREAMBUS_READ_TIMEOUT: '30s', STREAMBUS_IO_THREADS: '8' } })).toEqual([
@@ -380,12 +375,57 @@ describe('one clear line per problem', () => {
     ]);
   });
 
-  it('features not built yet may be written off, and are refused when turned on', () => {
+  it('security.auth_enabled needs security.tls_enabled, saying why', () => {
     expect(problemsOf({ env: { STREAMBUS_AUTH_ENABLED: 'true' } })).toEqual([
-      'config error: STREAMBUS_AUTH_ENABLED: not supported: authentication is not available yet in this version; remove it',
+      'config error: security.auth_enabled: needs security.tls_enabled: true: without TLS a session id and a broker identity can be stolen off the wire; enable TLS (security.tls_enabled, tls_cert, tls_key, tls_ca) or turn authentication off',
     ]);
-    const off = resolve({ file: file('security:\n  auth_enabled: false\n'), env: { STREAMBUS_AUTH_ENABLED: 'false' } });
-    expect(dumpConfig(off, { showOrigin: false })).not.toContain('auth_enabled');
+    const on = resolve({
+      file: file(
+        'security:\n  tls_enabled: true\n  tls_cert: b.crt\n  tls_key: b.key\n  tls_ca: ca.crt\n  auth_enabled: true\n  super_users: "user:admin, user:ops"\n',
+      ),
+    });
+    expect(on.config.security).toMatchObject({
+      tlsEnabled: true,
+      authEnabled: true,
+      authMechanism: 'SCRAM-SHA-256',
+      superUsers: ['user:admin', 'user:ops'],
+      tlsClientAuth: false,
+    });
+    expect(problemsOf({ file: file('security:\n  auth_mechanism: PLAIN\n') })[0]).toContain('one of SCRAM-SHA-256');
+    expect(problemsOf({ env: { STREAMBUS_SUPER_USERS: 'admin' } })).toEqual([
+      'config error: security.super_users: "admin" is not a principal user:NAME; write user:admin,user:ops',
+    ]);
+  });
+
+  it('the acls list: one binding per operation and resource, errors with their line', () => {
+    const text = [
+      'server:',
+      '  broker_id: 1',
+      'acls:',
+      '  - principal: "user:alice"',
+      '    operations: ["read", "write"]',
+      '    resources: ["topic:events"]',
+      '  - principal: "user:*"',
+      '    operations: [describe]',
+      '    resources: ["topic:*", "cluster"]',
+      '    permission: deny',
+      '',
+    ].join('\n');
+    expect(resolve({ file: file(text) }).config.security.acls).toEqual([
+      { principal: 'user:alice', operation: 'read', resource: 'topic:events', permission: 'allow' },
+      { principal: 'user:alice', operation: 'write', resource: 'topic:events', permission: 'allow' },
+      { principal: 'user:*', operation: 'describe', resource: 'topic:*', permission: 'deny' },
+      { principal: 'user:*', operation: 'describe', resource: 'cluster', permission: 'deny' },
+    ]);
+    const bad = 'acls:\n  - principal: "user:alice"\n    operations: [read]\n    resources: ["topic:ev*nts"]\n';
+    expect(problemsOf({ file: file(bad) })).toEqual([
+      'config error: acls.0: resource "topic:ev*nts" is not topic:NAME, topic:PREFIX*, group:NAME, group:PREFIX* or cluster (server.yaml line 2); write - {principal: "user:NAME", operations: [read], resources: ["topic:NAME"]}',
+    ]);
+    const second =
+      'acls:\n  - principal: "user:a"\n    operations: [read]\n    resources: [cluster]\n  - principal: alice\n    operations: [read]\n    resources: [cluster]\n';
+    expect(problemsOf({ file: file(second) })[0]).toContain(
+      'acls.1: principal "alice" is not user:NAME or user:* (server.yaml line 5)',
+    );
   });
 
   it('collects every problem, from every source, instead of stopping at the first', () => {
@@ -535,7 +575,7 @@ describe('security.tls_*', () => {
   }
 
   it('is off by default, 1.3 at least once on, with the derived variable names', () => {
-    expect(resolve({}).config.security).toEqual({
+    expect(resolve({}).config.security).toMatchObject({
       tlsEnabled: false,
       tlsCertPath: '',
       tlsKeyPath: '',

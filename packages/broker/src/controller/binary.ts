@@ -133,4 +133,13 @@ export class ByteReader extends BoundedByteReader {
   optionalString(field: string, bytesMax: number): string | null {
     return this.bool(`${field} presence`) ? this.string(field, bytesMax) : null;
   }
+
+  /** Bytes written by ByteWriter.bytes, their length in bytesMin..bytesMax; a copy the caller owns. */
+  bytes(field: string, bytesMin: number, bytesMax: number): Buffer {
+    const length = this.bounded(`${field} length`, bytesMin, bytesMax);
+    this.need(length, field);
+    const value = Buffer.from(this.data.subarray(this.offset, this.offset + length));
+    this.offset += length;
+    return value;
+  }
 }

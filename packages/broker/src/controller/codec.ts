@@ -13,6 +13,8 @@
  */
 import type { NodeId } from '@streambus/raft';
 import { ByteReader, ByteWriter } from './binary.js';
+import { readAcl, readCredential, userNameBytesMax, writeAcl, writeCredential } from './security-codec.js';
+import { aclsPerRequestMax } from '../security/constants.js';
 import type {
   BrokerFeatureLevel,
   ConfigEntry,
@@ -61,6 +63,10 @@ export const commandTypeCodes: { readonly [T in ControllerCommandType]: number }
   reportPartitions: 9,
   allocateProducerIds: 10,
   finalizeFeatureLevel: 11,
+  upsertUser: 12,
+  deleteUser: 13,
+  createAcls: 14,
+  deleteAcls: 15,
 };
 
 /** The newest version of each command type this code writes and reads. */
@@ -76,6 +82,10 @@ export const commandVersions: { readonly [T in ControllerCommandType]: number } 
   reportPartitions: 1,
   allocateProducerIds: 1,
   finalizeFeatureLevel: 1,
+  upsertUser: 1,
+  deleteUser: 1,
+  createAcls: 1,
+  deleteAcls: 1,
 };
 
 const typesByCode = new Map<number, ControllerCommandType>(
@@ -242,6 +252,19 @@ function writeBody(w: ByteWriter, command: ControllerCommand): void {
         w.varint(broker.levelMax);
       }
       return;
+    case 'upsertUser':
+      w.string(command.name, userNameBytesMax, 'user name');
+      writeCredential(w, command.credential);
+      return;
+    case 'deleteUser':
+      w.string(command.name, userNameBytesMax, 'user name');
+      return;
+    case 'createAcls':
+    case 'deleteAcls':
+      checkCount(command.acls.length, aclsPerRequestMax, 'ACLs');
+      w.varint(command.acls.length);
+      for (const acl of command.acls) writeAcl(w, acl);
+      return;
   }
 }
 
@@ -328,6 +351,20 @@ function readBody(r: ByteReader, type: ControllerCommandType): ControllerCommand
         brokers.push({ brokerId, levelMax });
       }
       return { type, level, brokers };
+    }
+    case 'upsertUser': {
+      const name = r.string('user name', userNameBytesMax);
+      const credential = readCredential(r);
+      return { type, name, credential };
+    }
+    case 'deleteUser':
+      return { type, name: r.string('user name', userNameBytesMax) };
+    case 'createAcls':
+    case 'deleteAcls': {
+      const count = r.count('ACL count', aclsPerRequestMax, 4);
+      const acls = [];
+      for (let i = 0; i < count; i++) acls.push(readAcl(r));
+      return { type, acls };
     }
   }
 }

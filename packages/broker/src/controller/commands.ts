@@ -6,7 +6,9 @@
  * and the command carries the resulting replicas, so a broker running a newer placement
  * algorithm during a rolling upgrade cannot diverge from the others.
  */
+import type { ScramCredential } from '@streambus/proto';
 import type { NodeId } from '@streambus/raft';
+import type { Acl } from '../security/acl.js';
 
 /** A topic configuration entry; keys are unique within a command. */
 export interface ConfigEntry {
@@ -126,6 +128,34 @@ export interface FinalizeFeatureLevelCommand {
   readonly brokers: readonly BrokerFeatureLevel[];
 }
 
+/**
+ * Creates a user or replaces its SCRAM credential (never a password: the SDK or the users file
+ * derives the credential). Level 3 (features.ts): refused before the cluster finalized it.
+ */
+export interface UpsertUserCommand {
+  readonly type: 'upsertUser';
+  readonly name: string;
+  readonly credential: ScramCredential;
+}
+
+/** Deletes a user; its ACLs stay (Kafka's behaviour). Level 3. */
+export interface DeleteUserCommand {
+  readonly type: 'deleteUser';
+  readonly name: string;
+}
+
+/** Adds ACL bindings, all or nothing; an identical binding already there is left as is. Level 3. */
+export interface CreateAclsCommand {
+  readonly type: 'createAcls';
+  readonly acls: readonly Acl[];
+}
+
+/** Removes the bindings equal to the given ones. Level 3. */
+export interface DeleteAclsCommand {
+  readonly type: 'deleteAcls';
+  readonly acls: readonly Acl[];
+}
+
 export type ControllerCommand =
   | RegisterBrokerCommand
   | BrokerHeartbeatCommand
@@ -137,7 +167,11 @@ export type ControllerCommand =
   | ReassignPartitionsCommand
   | ReportPartitionsCommand
   | AllocateProducerIdsCommand
-  | FinalizeFeatureLevelCommand;
+  | FinalizeFeatureLevelCommand
+  | UpsertUserCommand
+  | DeleteUserCommand
+  | CreateAclsCommand
+  | DeleteAclsCommand;
 
 export type ControllerCommandType = ControllerCommand['type'];
 
@@ -159,7 +193,12 @@ export type ControllerFailureCode =
   | 'GROUP_IDS_EXHAUSTED'
   | 'PRODUCER_IDS_EXHAUSTED'
   | 'INVALID_FEATURE_LEVEL'
-  | 'FEATURE_LEVEL_UNSUPPORTED';
+  | 'FEATURE_LEVEL_UNSUPPORTED'
+  | 'INVALID_USER'
+  | 'USER_NOT_FOUND'
+  | 'USER_LIMIT_REACHED'
+  | 'INVALID_ACL'
+  | 'ACL_LIMIT_REACHED';
 
 /** What applying a command produced beyond "ok". */
 export type ControllerResultDetail =
@@ -167,7 +206,8 @@ export type ControllerResultDetail =
   | { readonly kind: 'topicCreated'; readonly topicId: number; readonly groupIds: readonly number[] }
   | { readonly kind: 'partitionsAdded'; readonly groupIds: readonly number[] }
   | { readonly kind: 'producerIds'; readonly firstProducerId: number; readonly count: number }
-  | { readonly kind: 'reports'; readonly accepted: number; readonly ignored: number };
+  | { readonly kind: 'reports'; readonly accepted: number; readonly ignored: number }
+  | { readonly kind: 'aclsRemoved'; readonly removed: number };
 
 export type ControllerResult =
   | {

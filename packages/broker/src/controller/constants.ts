@@ -16,9 +16,10 @@ export const commandMagic = 0xc1;
 export const snapshotMagic = 0xc2;
 /**
  * The newest snapshot format this code writes and reads (2: partitions carry their initial
- * replicas; 3: the finalized feature level, written only from level 2 on).
+ * replicas; 3: the finalized feature level, written only from level 2 on; 4: users and ACLs,
+ * written only from level 3 on).
  */
-export const snapshotVersion = 3;
+export const snapshotVersion = 4;
 
 /** Kafka's limit: a topic name is at most 249 characters of [a-zA-Z0-9._-]. The protocol's bound. */
 export const topicNameLengthMax = protocolTopicNameLengthMax;

@@ -27,19 +27,28 @@ export const featureLevels: readonly FeatureLevel[] = [
     summary:
       'the finalized feature level is replicated: controller command finalizeFeatureLevel (11), controller snapshot version 3',
   },
+  {
+    level: 3,
+    summary:
+      'users and ACLs: controller commands upsertUser (12), deleteUser (13), createAcls (14), deleteAcls (15), controller snapshot version 4',
+  },
 ];
+
+/** The level from which users and ACLs may be written (commands 12-15, snapshot version 4). */
+export const securityFeatureLevel = 3;
 
 /** The lowest finalized level this build runs in (it still reads every format of it). */
 export const featureLevelMin = 1;
 /** The highest level this build reads and writes. */
-export const featureLevelMax = 2;
+export const featureLevelMax = 3;
 /** The level of a cluster nobody finalized yet; also what a broker without levels (before 0.2.0) reads. */
 export const featureLevelInitial = 1;
 
-/** The controller snapshot format written at `level`: version 3 carries the finalized level. */
+/** The controller snapshot format written at `level`: version 3 carries the finalized level, 4 users and ACLs. */
 export function snapshotVersionForLevel(level: number): number {
   assert(Number.isInteger(level), 'a feature level is an integer');
   assert(level >= featureLevelInitial, 'feature levels start at 1');
+  if (level >= securityFeatureLevel) return 4;
   return level >= 2 ? 3 : 2;
 }
 

@@ -37,7 +37,13 @@ import {
 } from './constants.js';
 import { crc32c } from '@node-rs/crc32';
 import { ControllerCodecError } from './errors.js';
-import { featureLevelInitial, featureLevelMax, snapshotVersionForLevel } from './features.js';
+import { featureLevelInitial, featureLevelMax, securityFeatureLevel, snapshotVersionForLevel } from './features.js';
+import { readAcl, readCredential, userNameBytesMax, writeAcl, writeCredential } from './security-codec.js';
+import { credentialProblem } from './security-state.js';
+import type { UserRecord } from './security-state.js';
+import type { Acl } from '../security/acl.js';
+import { aclKey, aclProblem } from '../security/acl.js';
+import { aclsMax, usersMax } from '../security/constants.js';
 import { streambusVersion } from '../version.js';
 import { levelTooHigh } from './codec.js';
 import { ControllerState } from './state.js';
@@ -72,6 +78,10 @@ export function encodeSnapshot(
   assert(
     version >= 3 || state.finalizedFeatureLevel === featureLevelInitial,
     'a snapshot before version 3 cannot carry a finalized feature level',
+  );
+  assert(
+    version >= 4 || (state.securityRecords.userCount === 0 && state.securityRecords.aclCount === 0),
+    'a snapshot before version 4 cannot carry users and ACLs',
   );
   const parts = state.toParts();
   const w = new ByteWriter(snapshotBytesMax, 'controller snapshot', 4096);
@@ -115,6 +125,15 @@ export function encodeSnapshot(
         w.varint(p.leader.highWatermark);
       }
     }
+  }
+  if (version >= 4) {
+    w.varint(parts.users.length);
+    for (const user of parts.users) {
+      w.string(user.name, userNameBytesMax, 'user name');
+      writeCredential(w, user.credential);
+    }
+    w.varint(parts.acls.length);
+    for (const acl of parts.acls) writeAcl(w, acl);
   }
   w.u32(0); // room for the checksum
   const bytes = w.finish();
@@ -218,6 +237,29 @@ export function decodeSnapshot(data: Uint8Array): ControllerState {
     }
     topics.push({ name, topicId, replicationFactor, configs, groupIds });
   }
+  const users: UserRecord[] = [];
+  const acls: Acl[] = [];
+  if (version >= 4) {
+    const userCount = r.count('user count', usersMax, 4);
+    for (let i = 0; i < userCount; i++) {
+      const name = r.string('user name', userNameBytesMax);
+      if (i > 0 && name <= (users[i - 1] as UserRecord).name) throw r.malformed('users out of order');
+      const credential = readCredential(r);
+      const problem = credentialProblem(credential);
+      if (problem !== undefined) throw r.malformed(`user ${name}: ${problem}`);
+      users.push({ name, credential });
+    }
+    const aclCount = r.count('ACL count', aclsMax, 4);
+    for (let i = 0; i < aclCount; i++) {
+      const acl = readAcl(r);
+      const problem = aclProblem(acl);
+      if (problem !== undefined) throw r.malformed(problem);
+      if (i > 0 && aclKey(acl) <= aclKey(acls[i - 1] as Acl)) throw r.malformed('ACLs out of order');
+      acls.push(acl);
+    }
+    if ((users.length > 0 || acls.length > 0) && finalizedFeatureLevel < securityFeatureLevel)
+      throw r.malformed('users or ACLs below feature level 3');
+  }
   r.done();
   return ControllerState.fromParts({
     nextGroupId,
@@ -227,5 +269,7 @@ export function decodeSnapshot(data: Uint8Array): ControllerState {
     brokers,
     topics,
     partitions,
+    users,
+    acls,
   });
 }

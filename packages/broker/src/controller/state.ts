@@ -44,7 +44,10 @@ import {
   topicIdMax,
   topicsMax,
 } from './constants.js';
-import { featureLevelInitial, featureLevelMax } from './features.js';
+import { featureLevelInitial, featureLevelMax, securityFeatureLevel } from './features.js';
+import { SecurityRecords } from './security-state.js';
+import type { UserRecord } from './security-state.js';
+import type { Acl } from '../security/acl.js';
 import { checkConfigKey, checkConfigs, checkTopicName, distinct, failure } from './validation.js';
 import type { ControllerFailure } from './validation.js';
 
@@ -123,6 +126,10 @@ export interface ControllerStateParts {
   readonly brokers: readonly BrokerInfo[];
   readonly topics: readonly TopicInfo[];
   readonly partitions: readonly PartitionInfo[];
+  /** Users by name (snapshot version 4; empty before). */
+  readonly users: readonly UserRecord[];
+  /** ACL bindings in canonical order (snapshot version 4; empty before). */
+  readonly acls: readonly Acl[];
 }
 
 const ok = (changed: boolean, detail: ControllerResultDetail = { kind: 'none' }): ControllerResult => ({
@@ -147,6 +154,7 @@ export class ControllerState {
   private nextTopic = 1;
   private nextProducer = 1;
   private featureLevel = featureLevelInitial;
+  private security = new SecurityRecords();
 
   /** Rebuilds a state from its parts (a decoded snapshot). Asserts that the parts are consistent. */
   static fromParts(parts: ControllerStateParts): ControllerState {
@@ -158,6 +166,7 @@ export class ControllerState {
     for (const broker of parts.brokers) state.brokerMap.set(broker.id, broker);
     for (const topic of parts.topics) state.topicMap.set(topic.name, topic);
     for (const partition of parts.partitions) state.partitionMap.set(partition.groupId, partition);
+    state.security = SecurityRecords.fromParts(parts.users, parts.acls);
     state.checkInvariants();
     return state;
   }
@@ -172,7 +181,14 @@ export class ControllerState {
       brokers: this.brokers(),
       topics: this.topics(),
       partitions: this.partitions(),
+      users: this.security.users(),
+      acls: this.security.acls(),
     };
+  }
+
+  /** Users and ACLs: the ACL evaluator and the SCRAM exchange read them here, on every broker. */
+  get securityRecords(): Pick<SecurityRecords, 'user' | 'users' | 'acls' | 'aclValues' | 'userCount' | 'aclCount'> {
+    return this.security;
   }
 
   // ---- queries ----
@@ -274,7 +290,27 @@ export class ControllerState {
         return this.allocateProducerIds(command);
       case 'finalizeFeatureLevel':
         return this.finalizeFeatureLevel(command, sink);
+      case 'upsertUser':
+        return this.gateSecurity() ?? this.security.upsertUser(command);
+      case 'deleteUser':
+        return this.gateSecurity() ?? this.security.deleteUser(command);
+      case 'createAcls':
+        return this.gateSecurity() ?? this.security.createAcls(command);
+      case 'deleteAcls':
+        return this.gateSecurity() ?? this.security.deleteAcls(command);
     }
+  }
+
+  /**
+   * Users and ACLs are level-3 formats: until the cluster finalized level 3 a broker that does not
+   * read them may still be a member, so they are refused (the same on every broker).
+   */
+  private gateSecurity(): ControllerResult | undefined {
+    if (this.featureLevel >= securityFeatureLevel) return undefined;
+    return failure(
+      'FEATURE_LEVEL_UNSUPPORTED',
+      `users and ACLs need cluster feature level ${securityFeatureLevel}, the cluster runs at ${this.featureLevel}; upgrade every broker, then run streambus features finalize`,
+    );
   }
 
   private registerBroker(command: RegisterBrokerCommand, events: ControllerEvent[]): ControllerResult {
@@ -646,6 +682,11 @@ export class ControllerState {
     assert(Number.isInteger(this.featureLevel), 'the finalized feature level is an integer');
     assert(this.featureLevel >= featureLevelInitial, 'the finalized feature level is a level');
     assert(this.featureLevel <= featureLevelMax, 'the finalized feature level is one this code reads');
+    this.security.checkInvariants();
+    assert(
+      this.featureLevel >= securityFeatureLevel || (this.security.userCount === 0 && this.security.aclCount === 0),
+      'users and ACLs exist only from feature level 3 on',
+    );
     for (const [id, broker] of this.brokerMap) {
       assert(id === broker.id, 'broker keyed by its id');
       assert(checkBrokerId(id) === null, 'broker id is valid');

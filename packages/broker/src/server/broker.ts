@@ -15,6 +15,7 @@
  * controller, start the periodic tasks. Stop: hand leadership away (when graceful), close the
  * replicas and the server, stop Raft, close the store.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -102,7 +103,12 @@ import { UnconsumedAge } from '../coordinator/unconsumed-age.js';
 import type { GroupShardRecord } from '../coordinator/shard-kit.js';
 import type { TopicView } from '../coordinator/shard.js';
 import { GroupsService } from './groups-service.js';
-import { securityHandlersUnavailable } from './security-service.js';
+import { SecurityService } from './security-service.js';
+import { Authenticator } from '../security/authenticator.js';
+import { CallGuard, guardHandlers } from '../security/call-guard.js';
+import { handshakeTimeoutMs, sessionsMax, sessionsPerConnectionMax } from '../security/constants.js';
+import { SecuritySeeder, securitySeedCheckMs } from '../security/seeder.js';
+import { SessionRegistry } from '../security/sessions.js';
 import { RecordTimeReader } from './record-time-reader.js';
 import { insecurePeerCredentials, tlsPeerCredentials } from '../security/tls/peer-credentials.js';
 import { TlsContexts } from '../security/tls/tls-contexts.js';
@@ -162,6 +168,8 @@ export class Broker {
   private readonly features: FeatureLevels;
   private readonly sampler: MetricsSampler;
   private readonly offsetsTopic: OffsetsTopicCreator;
+  private readonly sessions: SessionRegistry;
+  private readonly securitySeeder: SecuritySeeder;
   private readonly checkpointFollower: CheckpointFollower;
   /** The oldest unconsumed record ages of the groups coordinated here (only with metrics). */
   private readonly unconsumedAge: UnconsumedAge<GroupShardRecord> | undefined;
@@ -412,11 +420,53 @@ export class Broker {
       },
       componentLogger(this.logger, 'grpc'),
     );
-    addStreamBusService(this.server, {
-      ...service.handlers(),
-      ...operations.handlers(),
-      ...groups.handlers(),
-      ...securityHandlersUnavailable(),
+    this.sessions = new SessionRegistry(
+      { handshakeTimeoutMs, sessionsPerConnectionMax, sessionsMax },
+      () => Date.now(),
+      () => randomBytes(18).toString('base64url'),
+    );
+    const securityLogger = componentLogger(this.logger, 'grpc');
+    const security = new SecurityService({
+      authenticator: new Authenticator({
+        sessions: this.sessions,
+        credential: (name) => this.controller.state.securityRecords.user(name)?.credential,
+        // Per process: an unknown user's fake salt stays the same while this broker runs.
+        fakeCredentialSecret: randomBytes(32),
+        logger: securityLogger,
+      }),
+      records: () => this.controller.state.securityRecords,
+      propose: (command, deadlineMs) => this.gateway.propose(command, deadlineMs),
+      logger: securityLogger,
+    });
+    const superUsers = new Set(config.security.superUsers);
+    const guard = new CallGuard({
+      tlsEnabled: config.security.tlsEnabled,
+      authEnabled: config.security.authEnabled,
+      tlsClientAuth: config.security.tlsClientAuth,
+      sessions: this.sessions,
+      aclContext: () => ({ acls: this.controller.state.securityRecords.aclValues(), superUsers }),
+    });
+    // The one place every StreamBus handler is wrapped: identification, forwarded-call guard, ACLs.
+    addStreamBusService(
+      this.server,
+      guardHandlers(guard, {
+        ...service.handlers(),
+        ...operations.handlers(),
+        ...groups.handlers(),
+        ...security.handlers(),
+      }),
+    );
+    this.securitySeeder = new SecuritySeeder({
+      nodeId: this.nodeId,
+      users: config.security.seedUsers,
+      acls: config.security.acls,
+      authEnabled: config.security.authEnabled,
+      state: controllerState,
+      controllerLeaderId: () => this.gateway.leaderId(),
+      controllerCaughtUp: () => this.gateway.caughtUp(),
+      propose: (command, deadlineMs) => this.gateway.propose(command, deadlineMs),
+      finalizeLevel: (level, deadlineMs) => this.features.finalize(level, false, deadlineMs),
+      logger: securityLogger,
     });
     this.peerService = addPeerService(
       this.server,
@@ -587,6 +637,7 @@ export class Broker {
       ...(this.tls === undefined ? {} : { tls: this.tls }),
       ...(this.metrics === undefined ? {} : { observer: connectionObserver(this.metrics) }),
       logger: componentLogger(this.logger, 'grpc'),
+      onConnectionClosed: (remote) => this.sessions.connectionClosed(remote),
     });
     this.boundPort = this.listener.port;
     this.host.start();
@@ -601,6 +652,7 @@ export class Broker {
     this.every(reconfigureIntervalMs, () => this.lifecycle.reconfigure());
     this.every(scrubIntervalMs, () => this.scrubRepair.scrub());
     this.every(offsetsTopicCheckMs, () => this.offsetsTopic.check());
+    this.every(securitySeedCheckMs, () => this.securitySeeder.check());
     this.every(coordinatorTickMs, () => this.coordinators.tick());
     this.every(checkpointFollowMs, () => this.checkpointFollower.run());
     const unconsumedAge = this.unconsumedAge;

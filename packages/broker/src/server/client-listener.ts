@@ -54,6 +54,8 @@ export interface ClientListenerOptions {
   readonly logger?: Logger;
   /** Serve TLS only, with this material (security.tls_enabled); plaintext when absent. */
   readonly tls?: TlsServerSource;
+  /** A connection closed, named by its remote "address:port" (ends its SCRAM sessions). */
+  readonly onConnectionClosed?: (remote: string) => void;
 }
 
 /** "PRI " opens the HTTP/2 client preface; four bytes tell it from any HTTP/1.1 method. */
@@ -144,9 +146,12 @@ export class ClientListener {
     }
     this.sockets.add(socket);
     observer?.opened();
+    // Read now: a closed socket no longer reports its remote end.
+    const remote = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
     socket.once('close', () => {
       this.sockets.delete(socket);
       observer?.closed();
+      this.options.onConnectionClosed?.(remote);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       observer?.failed('reset');

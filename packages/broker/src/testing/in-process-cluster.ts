@@ -11,7 +11,7 @@ import type { HostTimer, RaftStore, RaftTransport } from '@streambus/raft';
 import { createBrokerMetrics } from '../admin/metrics.js';
 import type { BrokerMetrics } from '../admin/metrics.js';
 import { resolveConfig } from '../config/load.js';
-import type { BrokerConfig, LogLevel } from '../config/types.js';
+import type { BrokerConfig, LogLevel, SeedUserCredential } from '../config/types.js';
 import { createLogger } from '../logging/logger.js';
 import type { Logger } from '../logging/logger.js';
 import type { UnsafeTestingKnobs } from '../partition/partition-replica.js';
@@ -33,6 +33,8 @@ export interface InProcessClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** STREAMBUS_* settings of one broker, over `env` (e.g. its own TLS certificate). */
   readonly brokerEnv?: (brokerId: number) => Readonly<Record<string, string>>;
+  /** Users to seed (what security.users_file gives loadConfig; resolveConfig reads no file). */
+  readonly seedUsers?: readonly SeedUserCredential[];
   /** Raft tick; default 20 ms (elections within ~0.5 s). */
   readonly tickMs?: number;
   /** Broker log level; default 'error'. */
@@ -154,7 +156,9 @@ export class InProcessCluster {
       throw new Error(
         `test cluster config is invalid: ${result.problems.map((problem) => `${problem.path}: ${problem.message}`).join('; ')}`,
       );
-    return result.loaded.config;
+    const config = result.loaded.config;
+    const seedUsers = this.options.seedUsers;
+    return seedUsers === undefined ? config : { ...config, security: { ...config.security, seedUsers } };
   }
 
   async startBroker(id: number): Promise<Broker> {
