@@ -12,14 +12,14 @@ import type { CliDeps } from './command.js';
 import { runCli } from './run.js';
 import { verifyWalWithStorage } from './storage-adapter.js';
 
-function harness(stdin: readonly string[] = []) {
+function harness(stdin: readonly string[] = [], env: Readonly<Record<string, string>> = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const deps: CliDeps = {
     io: {
       stdout: (text) => void out.push(text),
       stderr: (text) => void err.push(text),
-      env: {},
+      env,
       stdinLines: async function* () {
         yield* stdin;
       },
@@ -316,5 +316,52 @@ describe('wal verify on the storage verifier', () => {
     } finally {
       await rm(temp.dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('security verbs on the real SDK against the fake cluster with users and ACLs', () => {
+  let cluster: FakeStreamBusCluster;
+  let env: Record<string, string> = {};
+  beforeAll(async () => {
+    cluster = await FakeStreamBusCluster.start({
+      brokers: 1,
+      security: { users: { admin: 'admin-secret' }, superUsers: ['admin'] },
+    });
+    cluster.createTopic('orders', 1);
+    env = { STREAMBUS_BOOTSTRAP: cluster.bootstrapServers.join(','), STREAMBUS_SASL_USERNAME: 'admin' };
+  });
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('creates a user and an ACL; the user reads and may not write', async () => {
+    const admin = { ...env, STREAMBUS_SASL_PASSWORD: 'admin-secret' };
+    const alice = { ...env, STREAMBUS_SASL_USERNAME: 'alice', STREAMBUS_SASL_PASSWORD: 'alice-secret' };
+    const anonymous = { STREAMBUS_BOOTSTRAP: env['STREAMBUS_BOOTSTRAP'] ?? '' };
+
+    const refused = harness([], anonymous);
+    expect(await runCli(['produce', 'orders', '--value', 'x'], refused.deps)).toBe(1);
+    expect(refused.stderr()).toContain('requires authentication');
+    expect(refused.stderr()).toContain('(AUTHENTICATION_FAILED)');
+
+    const create = harness(['alice-secret'], admin);
+    expect(await runCli(['user', 'create', 'alice', '--password-stdin'], create.deps)).toBe(0);
+    const grant = harness([], admin);
+    expect(
+      await runCli(['acl', 'add', '--allow', 'user:alice', '--operation', 'read', '--topic', 'orders'], grant.deps),
+    ).toBe(0);
+    const list = harness([], admin);
+    expect(await runCli(['user', 'list'], list.deps)).toBe(0);
+    expect(list.stdout()).toContain('alice');
+
+    const write = harness([], alice);
+    expect(await runCli(['produce', 'orders', '--value', 'no'], write.deps)).toBe(1);
+    expect(write.stderr()).toContain('user alice may not write topic orders');
+    expect(write.stderr()).toContain('(AUTHORIZATION_FAILED)');
+
+    const wrong = harness([], { ...alice, STREAMBUS_SASL_PASSWORD: 'guess' });
+    expect(await runCli(['topic', 'list'], wrong.deps)).toBe(1);
+    expect(wrong.stderr()).toContain('authentication failed for user alice');
+    expect(cluster.records('orders', 0)).toEqual([]);
   });
 });
