@@ -40,7 +40,7 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * The security block of one broker's server.yaml. The keys are those of the seeds' checklist
- * (`tls_*`, `auth_*`, `users_file`) plus `super_users`; one place to change if they move.
+ * (`tls_*`, `auth_*`, `users_file`) plus `super_users` (comma-separated principals).
  */
 export function brokerSecurityYaml(files: {
   readonly cert: string;
@@ -57,22 +57,25 @@ export function brokerSecurityYaml(files: {
     '  auth_enabled: true',
     '  auth_mechanism: "SCRAM-SHA-256"',
     `  users_file: ${JSON.stringify(files.usersFile)}`,
-    `  super_users: [${JSON.stringify(secureAdminUser)}]`,
+    `  super_users: "user:${secureAdminUser}"`,
     '',
   ].join('\n');
 }
 
-/** users.yaml with one user's SCRAM-SHA-256 credential (base64 fields), never its password. */
+/**
+ * users.yaml (security.users_file) with one user's SCRAM-SHA-256 credential, never its password:
+ * `users: [{name, scram: {salt, iterations, stored_key, server_key}}]`, base64 keys.
+ */
 export function usersYaml(name: string, password: string): string {
   const credential = scramCredential(password);
   return [
     'users:',
     `  - name: ${JSON.stringify(name)}`,
-    '    mechanism: "SCRAM-SHA-256"',
-    `    salt: "${credential.salt.toString('base64')}"`,
-    `    iterations: ${credential.iterations}`,
-    `    stored_key: "${credential.storedKey.toString('base64')}"`,
-    `    server_key: "${credential.serverKey.toString('base64')}"`,
+    '    scram:',
+    `      salt: "${credential.salt.toString('base64')}"`,
+    `      iterations: ${credential.iterations}`,
+    `      stored_key: "${credential.storedKey.toString('base64')}"`,
+    `      server_key: "${credential.serverKey.toString('base64')}"`,
     '',
   ].join('\n');
 }
