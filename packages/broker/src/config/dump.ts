@@ -27,6 +27,15 @@ export function configToYamlObject(loaded: LoadedConfig): Record<string, unknown
     assert(value !== undefined, `${spec.path} has a value`);
     setPath(root, spec.path.split('.'), renderValue(spec, value));
   }
+  // The `acls:` list as one binding per entry; the users file's passwords are never here.
+  const acls = loaded.config.security.acls;
+  if (acls.length > 0)
+    root['acls'] = acls.map((acl) => ({
+      principal: acl.principal,
+      operations: [acl.operation],
+      resources: [acl.resource],
+      permission: acl.permission,
+    }));
   return root;
 }
 

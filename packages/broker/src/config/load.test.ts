@@ -59,7 +59,6 @@ performance:
 security:
   tls_cert: "/etc/streambus/tls/server.crt"
   tls_key: "/etc/streambus/tls/server.key"
-  auth_mechanism: "SCRAM-SHA-256"
 `;
 
 function resolve(sources: Partial<ConfigSources>): LoadedConfig {
@@ -107,7 +106,7 @@ describe('the seed server.yaml', () => {
 
   it('refuses every key that would change nothing, one line each saying why', () => {
     const problems = problemsOf({ file: file(seedUnsupportedYaml) });
-    expect(problems).toHaveLength(11);
+    expect(problems).toHaveLength(10);
     expect(problems).toContain(
       'config error: storage.compaction_policy: not supported (server.yaml line 3): LevelDB always compacts leveled; there is no policy to choose; remove it',
     );
@@ -379,15 +378,61 @@ describe('one clear line per problem', () => {
     ]);
   });
 
-  it('features not built yet may be written off, and are refused when turned on', () => {
-    expect(
-      problemsOf({ file: file('security:\n  tls_enabled: true\n'), env: { STREAMBUS_AUTH_ENABLED: 'true' } }),
-    ).toEqual([
-      'config error: security.tls_enabled: not supported (server.yaml line 2): TLS is not available yet in this version; remove it',
-      'config error: STREAMBUS_AUTH_ENABLED: not supported: authentication is not available yet in this version; remove it',
+  it('TLS keys not built yet may be written off, and are refused when set', () => {
+    expect(problemsOf({ file: file('security:\n  tls_ca: /etc/ca.pem\n') })).toEqual([
+      'config error: security.tls_ca: not supported (server.yaml line 2): TLS is not available yet in this version; remove it',
     ]);
-    const off = resolve({ file: file('security:\n  tls_enabled: false\n'), env: { STREAMBUS_AUTH_ENABLED: 'false' } });
-    expect(dumpConfig(off, { showOrigin: false })).not.toContain('security');
+  });
+
+  it('security.auth_enabled needs security.tls_enabled, saying why', () => {
+    expect(problemsOf({ env: { STREAMBUS_AUTH_ENABLED: 'true' } })).toEqual([
+      'config error: security.auth_enabled: needs security.tls_enabled: true: without TLS a session id and a broker identity can be stolen off the wire; enable TLS (security.tls_enabled, tls_cert, tls_key, tls_ca) or turn authentication off',
+    ]);
+    const on = resolve({
+      file: file('security:\n  tls_enabled: true\n  auth_enabled: true\n  super_users: "user:admin, user:ops"\n'),
+    });
+    expect(on.config.security).toMatchObject({
+      tlsEnabled: true,
+      authEnabled: true,
+      authMechanism: 'SCRAM-SHA-256',
+      superUsers: ['user:admin', 'user:ops'],
+      tlsClientAuth: false,
+    });
+    expect(problemsOf({ file: file('security:\n  auth_mechanism: PLAIN\n') })[0]).toContain('one of SCRAM-SHA-256');
+    expect(problemsOf({ env: { STREAMBUS_SUPER_USERS: 'admin' } })).toEqual([
+      'config error: security.super_users: "admin" is not a principal user:NAME; write user:admin,user:ops',
+    ]);
+  });
+
+  it('the acls list: one binding per operation and resource, errors with their line', () => {
+    const text = [
+      'server:',
+      '  broker_id: 1',
+      'acls:',
+      '  - principal: "user:alice"',
+      '    operations: ["read", "write"]',
+      '    resources: ["topic:events"]',
+      '  - principal: "user:*"',
+      '    operations: [describe]',
+      '    resources: ["topic:*", "cluster"]',
+      '    permission: deny',
+      '',
+    ].join('\n');
+    expect(resolve({ file: file(text) }).config.security.acls).toEqual([
+      { principal: 'user:alice', operation: 'read', resource: 'topic:events', permission: 'allow' },
+      { principal: 'user:alice', operation: 'write', resource: 'topic:events', permission: 'allow' },
+      { principal: 'user:*', operation: 'describe', resource: 'topic:*', permission: 'deny' },
+      { principal: 'user:*', operation: 'describe', resource: 'cluster', permission: 'deny' },
+    ]);
+    const bad = 'acls:\n  - principal: "user:alice"\n    operations: [read]\n    resources: ["topic:ev*nts"]\n';
+    expect(problemsOf({ file: file(bad) })).toEqual([
+      'config error: acls.0: resource "topic:ev*nts" is not topic:NAME, topic:PREFIX*, group:NAME, group:PREFIX* or cluster (server.yaml line 2); write - {principal: "user:NAME", operations: [read], resources: ["topic:NAME"]}',
+    ]);
+    const second =
+      'acls:\n  - principal: "user:a"\n    operations: [read]\n    resources: [cluster]\n  - principal: alice\n    operations: [read]\n    resources: [cluster]\n';
+    expect(problemsOf({ file: file(second) })[0]).toContain(
+      'acls.1: principal "alice" is not user:NAME or user:* (server.yaml line 5)',
+    );
   });
 
   it('collects every problem, from every source, instead of stopping at the first', () => {
@@ -441,7 +486,16 @@ describe('config dump', () => {
     const text = dumpConfig(loaded, { showOrigin: false });
     const reparsed = parse(text) as Record<string, Record<string, unknown>>;
     expect(reparsed['storage']?.['wal_sync']).toBe('periodic');
-    expect(Object.keys(reparsed)).toEqual(['server', 'storage', 'network', 'monitoring', 'raft', 'tracing', 'groups']);
+    expect(Object.keys(reparsed)).toEqual([
+      'server',
+      'storage',
+      'network',
+      'monitoring',
+      'raft',
+      'tracing',
+      'groups',
+      'security',
+    ]);
     for (const unsupported of unsupportedKeys) expect(text).not.toContain(unsupported.path.split('.').at(-1));
     const reloaded = resolve({ file: file(text) });
     expect(reloaded.config).toEqual(loaded.config);

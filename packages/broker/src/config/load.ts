@@ -30,12 +30,17 @@ import type {
   ConfigFlags,
   ConfigOrigin,
   ConfigProblem,
+  AuthMechanism,
   GroupAssignor,
   LogLevel,
   TracingExporter,
   WalSyncPolicy,
 } from './types.js';
 import { rethrowBug } from '../bugs.js';
+import type { Acl } from '../security/acl.js';
+import { aclKey, aclProblem, principalUserName } from '../security/acl.js';
+import { aclsMax, superUsersMax } from '../security/constants.js';
+import { loadUsersFile } from '../security/users-file.js';
 
 export interface ConfigFile {
   /** As given by the user; shown in origins and errors. */
@@ -103,6 +108,8 @@ class Collector {
   readonly origins = new Map<string, ConfigOrigin>();
   readonly problems: ConfigProblem[] = [];
   readonly warnings: string[] = [];
+  /** The top-level `acls:` list of server.yaml. */
+  acls: readonly Acl[] = [];
 
   constructor() {
     for (const spec of keySpecs) {
@@ -164,10 +171,22 @@ export function resolveConfig(sources: ConfigSources): LoadResult {
  */
 export async function loadConfig(sources: Omit<ConfigSources, 'file'>): Promise<LoadResult> {
   const filePath = sources.flags.config ?? sources.env['STREAMBUS_CONFIG'];
-  if (filePath === undefined) return resolveConfig(sources);
+  if (filePath === undefined) return withUsers(resolveConfig(sources));
   const file = await readConfigFile(filePath);
   if ('problem' in file) return { ok: false, problems: [file.problem] };
-  return resolveConfig({ ...sources, file });
+  return withUsers(resolveConfig({ ...sources, file }));
+}
+
+/** Reads security.users_file (I/O, so not in resolveConfig): its users as credentials only. */
+async function withUsers(result: LoadResult): Promise<LoadResult> {
+  if (!result.ok || result.loaded.config.security.usersFile === '') return result;
+  const users = await loadUsersFile(result.loaded.config.security.usersFile);
+  if (!users.ok) return { ok: false, problems: users.problems };
+  const config = result.loaded.config;
+  return {
+    ok: true,
+    loaded: { ...result.loaded, config: { ...config, security: { ...config.security, seedUsers: users.users } } },
+  };
 }
 
 async function readConfigFile(path: string): Promise<ConfigFile | { problem: ConfigProblem }> {
@@ -215,7 +234,10 @@ function applyFile(collector: Collector, file: ConfigFile): void {
     return;
   }
   const locate = (path: string): string => {
-    const node = document.getIn(path.split('.'), true);
+    const node = document.getIn(
+      path.split('.').map((part) => (/^\d+$/.test(part) ? Number(part) : part)),
+      true,
+    );
     const offset = isNode(node) ? node.range?.[0] : undefined;
     return offset === undefined ? '' : ` (${file.path} line ${lineCounter.linePos(offset).line})`;
   };
@@ -234,7 +256,9 @@ function walkYaml(
     const path = prefix === '' ? name : `${prefix}.${name}`;
     const spec = specsByPath.get(path);
     const unsupported = unsupportedByPath.get(path);
-    if (unsupported !== undefined) {
+    if (path === 'acls') {
+      collector.acls = parseAcls(collector, raw, locate);
+    } else if (unsupported !== undefined) {
       if (raw !== unsupported.inertValue) refuseUnsupported(collector, path, unsupported, locate(path));
     } else if (spec !== undefined) {
       const parsed = parseYamlValue(spec, raw);
@@ -253,6 +277,89 @@ function walkYaml(
       unknownKey(collector, path, [...specsByPath.keys(), ...groupPaths], locate(path));
     }
   }
+}
+
+/**
+ * The top-level `acls:` list: `- principal: "user:alice"`, `operations: [read, write]`,
+ * `resources: ["topic:events"]`, optional `permission: allow|deny` (allow). Each operation and
+ * resource makes one binding; the controller leader seeds the ones it lacks.
+ */
+function parseAcls(collector: Collector, raw: unknown, locate: (path: string) => string): readonly Acl[] {
+  const hint = 'write - {principal: "user:NAME", operations: [read], resources: ["topic:NAME"]}';
+  if (raw === null) return [];
+  if (!Array.isArray(raw)) {
+    collector.problem('acls', `expected a list of ACLs, got ${typeName(raw)}${locate('acls')}`, hint);
+    return [];
+  }
+  const acls = new Map<string, Acl>();
+  raw.forEach((entry: unknown, index) => {
+    const path = `acls.${index}`;
+    if (!isPlainMap(entry)) {
+      collector.problem(path, `expected a map, got ${typeName(entry)}${locate(path)}`, hint);
+      return;
+    }
+    const unknown = Object.keys(entry).filter(
+      (name) => !['principal', 'operations', 'resources', 'permission'].includes(name),
+    );
+    if (unknown.length > 0) {
+      collector.problem(path, `unknown field ${unknown.join(', ')}${locate(path)}`, hint);
+      return;
+    }
+    const { principal, operations, resources } = entry;
+    const permission = entry['permission'] ?? 'allow';
+    if (typeof principal !== 'string') return collector.problem(path, `has no principal${locate(path)}`, hint);
+    if (!isStringList(operations))
+      return collector.problem(path, `operations is not a list of names${locate(path)}`, hint);
+    if (!isStringList(resources))
+      return collector.problem(path, `resources is not a list of names${locate(path)}`, hint);
+    if (permission !== 'allow' && permission !== 'deny')
+      return collector.problem(
+        path,
+        `permission ${JSON.stringify(permission)} is not allow or deny${locate(path)}`,
+        hint,
+      );
+    for (const operation of operations)
+      for (const resource of resources) {
+        const problem = aclProblem({ principal, operation, resource });
+        if (problem !== undefined) return collector.problem(path, `${problem}${locate(path)}`, hint);
+        const acl = { principal, operation, resource, permission } as Acl;
+        acls.set(aclKey(acl), acl);
+      }
+    return undefined;
+  });
+  if (acls.size > aclsMax) collector.problem('acls', `has ${acls.size} bindings, more than ${aclsMax}`, 'use prefixes');
+  return [...acls.values()];
+}
+
+function isStringList(raw: unknown): raw is string[] {
+  return Array.isArray(raw) && raw.length > 0 && raw.every((item) => typeof item === 'string');
+}
+
+/** security.super_users: "user:admin,user:ops". */
+function checkSuperUsers(collector: Collector): void {
+  const raw = collector.value('security.super_users');
+  assert(typeof raw === 'string', 'super_users is a string');
+  const principals = splitSuperUsers(raw);
+  for (const principal of principals)
+    if (principalUserName(principal) === undefined)
+      collector.problem(
+        'security.super_users',
+        `"${principal}" is not a principal user:NAME`,
+        'write user:admin,user:ops',
+      );
+  if (principals.length > superUsersMax)
+    collector.problem(
+      'security.super_users',
+      `names ${principals.length} principals, more than ${superUsersMax}`,
+      'grant ACLs instead',
+    );
+}
+
+function splitSuperUsers(raw: string): readonly string[] {
+  return raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
 }
 
 /** A key of the seeds this broker does not support: start-up stops, saying why. */
@@ -396,6 +503,14 @@ function checkRelations(collector: Collector): void {
       'make heartbeats more frequent than the session timeout (Kafka: a third of it)',
     );
   }
+  if (collector.value('security.auth_enabled') === true && collector.value('security.tls_enabled') !== true) {
+    collector.problem(
+      'security.auth_enabled',
+      'needs security.tls_enabled: true: without TLS a session id and a broker identity can be stolen off the wire',
+      'enable TLS (security.tls_enabled, tls_cert, tls_key, tls_ca) or turn authentication off',
+    );
+  }
+  checkSuperUsers(collector);
   const listen = asHostPort(collector.value('server.listen'));
   const admin = asHostPort(collector.value('server.admin_listen'));
   if (
@@ -507,6 +622,16 @@ function assemble(collector: Collector): BrokerConfig {
       groupMembersMax: num('groups.max_size'),
       offsetsRetentionMs: num('groups.offsets_retention_ms'),
       defaultAssignor: str('groups.default_assignor') as GroupAssignor,
+    },
+    security: {
+      tlsEnabled: bool('security.tls_enabled'),
+      authEnabled: bool('security.auth_enabled'),
+      authMechanism: str('security.auth_mechanism') as AuthMechanism,
+      usersFile: str('security.users_file'),
+      superUsers: splitSuperUsers(str('security.super_users')),
+      tlsClientAuth: bool('security.tls_client_auth'),
+      acls: collector.acls,
+      seedUsers: [],
     },
   };
 }

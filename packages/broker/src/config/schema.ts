@@ -82,6 +82,8 @@ export const walSyncPolicies = ['always', 'periodic', 'none'] as const;
 export const tracingExporters = ['otlp', 'jaeger'] as const;
 /** The server-side assignors a group may use (groups.proto: server_assignor). */
 export const groupAssignors = ['uniform', 'range'] as const;
+/** SASL mechanisms of Authenticate (security.proto). */
+export const authMechanisms = ['SCRAM-SHA-256'] as const;
 
 const int = (min: number, max: number): KeyKind => ({ type: 'int', min, max });
 const duration = (floorMs: number, ceilingMs: number): KeyKind => ({ type: 'duration', floorMs, ceilingMs });
@@ -279,10 +281,46 @@ export const keySpecs: readonly KeySpec[] = [
     'server assignor of a group whose members name none: uniform or range',
     { envName: 'STREAMBUS_GROUPS_DEFAULT_ASSIGNOR' },
   ),
+  // Until the tls branch lands this key only gates security.auth_enabled; it adds the listener.
+  key('security.tls_enabled', bool, false, 'serve server.listen over TLS only (certificates: security.tls_*)', {
+    envName: 'STREAMBUS_TLS_ENABLED',
+  }),
+  key(
+    'security.auth_enabled',
+    bool,
+    false,
+    'every call needs an authenticated principal (SCRAM-SHA-256 session or client certificate) and an ACL; needs security.tls_enabled',
+    { envName: 'STREAMBUS_AUTH_ENABLED' },
+  ),
+  key(
+    'security.auth_mechanism',
+    enumOf(authMechanisms),
+    'SCRAM-SHA-256',
+    'SASL mechanism of Authenticate: SCRAM-SHA-256 only',
+    {
+      envName: 'STREAMBUS_AUTH_MECHANISM',
+    },
+  ),
+  key(
+    'security.users_file',
+    text(true),
+    '',
+    'YAML file of users seeded into the controller at cluster start (users: [{name, password | password_file | scram}]); empty: none',
+    { envName: 'STREAMBUS_USERS_FILE' },
+  ),
+  key('security.super_users', text(true), '', 'comma-separated principals that may do everything, e.g. "user:admin"', {
+    envName: 'STREAMBUS_SUPER_USERS',
+  }),
+  key(
+    'security.tls_client_auth',
+    bool,
+    false,
+    'a client certificate signed by the CA (not a broker certificate) authenticates as user:<CN>',
+    { envName: 'STREAMBUS_TLS_CLIENT_AUTH' },
+  ),
 ];
 
 const tlsLater = 'TLS is not available yet in this version';
-const authLater = 'authentication is not available yet in this version';
 const producerBatches =
   "batching is the producer's (the SDK producer's lingerMs and batchBytesMax); the broker writes each loop turn's batches with one fsync without waiting";
 
@@ -310,14 +348,10 @@ export const unsupportedKeys: readonly UnsupportedKey[] = [
   },
   { path: 'performance.batch_timeout', reason: producerBatches },
   { path: 'performance.max_batch_size', reason: producerBatches },
-  { path: 'security.tls_enabled', reason: tlsLater, inertValue: false },
   { path: 'security.tls_cert', reason: tlsLater },
   { path: 'security.tls_key', reason: tlsLater },
   { path: 'security.tls_key_password', reason: tlsLater },
   { path: 'security.tls_ca', reason: tlsLater },
-  { path: 'security.auth_enabled', reason: authLater, inertValue: false },
-  { path: 'security.auth_mechanism', reason: authLater },
-  { path: 'security.users_file', reason: authLater },
 ];
 
 /** The sections of server.yaml, in order. */

@@ -1,11 +1,37 @@
 /** The broker's effective configuration, typed, with units in the names. */
 import type { HostPort, Peer } from './address.js';
-import type { groupAssignors, logLevels, tracingExporters, walSyncPolicies } from './schema.js';
+import type { ScramCredential } from '@streambus/proto';
+import type { Acl } from '../security/acl.js';
+import type { authMechanisms, groupAssignors, logLevels, tracingExporters, walSyncPolicies } from './schema.js';
 
 export type LogLevel = (typeof logLevels)[number];
 export type WalSyncPolicy = (typeof walSyncPolicies)[number];
 export type TracingExporter = (typeof tracingExporters)[number];
 export type GroupAssignor = (typeof groupAssignors)[number];
+export type AuthMechanism = (typeof authMechanisms)[number];
+
+/** TLS, authentication and authorization (security.proto, docs/SECURITY.md). */
+export interface SecurityConfig {
+  readonly tlsEnabled: boolean;
+  /** Every call needs a principal and an ACL; requires tlsEnabled. */
+  readonly authEnabled: boolean;
+  readonly authMechanism: AuthMechanism;
+  /** Path of the users file; empty: none. */
+  readonly usersFile: string;
+  /** Principals ("user:admin") that may do everything. */
+  readonly superUsers: readonly string[];
+  /** A CA-signed client certificate that is not a broker's makes principal user:<CN>. */
+  readonly tlsClientAuth: boolean;
+  /** The top-level `acls:` of server.yaml, one binding per operation and resource. */
+  readonly acls: readonly Acl[];
+  /** The users of usersFile, as SCRAM credentials (never a password); filled by loadConfig. */
+  readonly seedUsers: readonly SeedUserCredential[];
+}
+
+export interface SeedUserCredential {
+  readonly name: string;
+  readonly credential: ScramCredential;
+}
 
 export interface ServerConfig {
   readonly brokerId: number;
@@ -88,6 +114,7 @@ export interface BrokerConfig {
   readonly raft: RaftTimingConfig;
   readonly tracing: TracingConfig;
   readonly groups: GroupsConfig;
+  readonly security: SecurityConfig;
 }
 
 /** Where an effective value came from. */
