@@ -26,6 +26,7 @@ import {
   type FetchPartitionResult,
   type PartitionMetadata,
   type PartitionProduceResult,
+  type ProduceRequest,
   type RecordBatchHeader,
   type StreamBusHandlers,
   type TopicMetadata,
@@ -408,7 +409,29 @@ export class FakeStreamBusCluster {
       wrapped[name] = (call, callback) => {
         const user = security.userOf(call);
         if (typeof user !== 'string') return callback(user);
-        const operation = name === 'Produce' ? 'write' : name === 'Fetch' ? 'read' : undefined;
+        if (name === 'Produce') {
+          // Like the broker: the refused topics' partitions carry AUTHORIZATION_FAILED; nothing is appended.
+          const partitions = (call.request as ProduceRequest).partitions;
+          const denied = partitions.filter((p) => !security.allows(user, 'write', `topic:${p.topic}`));
+          if (denied.length > 0)
+            return callback(null, {
+              partitions: partitions.map((p) => ({
+                topic: p.topic,
+                partition: p.partition,
+                errorCode: denied.includes(p) ? ErrorCode.AUTHORIZATION_FAILED : ErrorCode.NOT_ENOUGH_REPLICAS,
+                errorMessage: denied.includes(p)
+                  ? `user ${user} may not write topic ${p.topic}`
+                  : 'not appended: the request names a topic this user may not write',
+                baseOffset: -1,
+                logAppendTimeMs: -1,
+                leaderId: 0,
+                leaderEpoch: 0,
+                logStartOffset: -1,
+              })),
+              throttleTimeMs: 0,
+            });
+        }
+        const operation = name === 'Fetch' ? 'read' : undefined;
         if (operation !== undefined) {
           const topics = (call.request as { partitions: { topic: string }[] }).partitions.map((p) => p.topic);
           const denied = topics.find((topic) => !security.allows(user, operation, `topic:${topic}`));

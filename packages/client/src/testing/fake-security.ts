@@ -1,9 +1,10 @@
 /**
  * Security of the fake cluster (security.proto, simplified for client tests): SCRAM-SHA-256
  * handshakes with the proto package's server side, sessions bound to the caller's connection (its
- * peer address), users and ACLs kept in memory. Only Produce (write on the topic) and Fetch (read)
- * are authorized, all or nothing per request; the user and ACL RPCs need a super user. Never for
- * production.
+ * peer address), users and ACLs kept in memory. Only Produce (write on the topic: the refused
+ * topics' partitions carry AUTHORIZATION_FAILED, nothing of the request is appended) and Fetch
+ * (read: the whole call is refused) are authorized; the user and ACL RPCs need a super user. Never
+ * for production.
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
