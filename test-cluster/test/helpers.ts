@@ -39,7 +39,14 @@ export interface CliResult {
 /** Runs the built `streambus` CLI with `args` (and STREAMBUS_BOOTSTRAP), within `timeoutMs`. */
 export function runStreambus(
   args: readonly string[],
-  options: { bootstrap?: string; timeoutMs?: number; bin?: string; stdin?: string } = {},
+  options: {
+    bootstrap?: string;
+    timeoutMs?: number;
+    bin?: string;
+    stdin?: string;
+    /** More variables (STREAMBUS_TLS_CA, STREAMBUS_SASL_*, ...). */
+    env?: Readonly<Record<string, string>>;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = execFile(
@@ -49,6 +56,7 @@ export function runStreambus(
         env: {
           PATH: process.env['PATH'] ?? '',
           ...(options.bootstrap === undefined ? {} : { STREAMBUS_BOOTSTRAP: options.bootstrap }),
+          ...options.env,
         },
         timeout: options.timeoutMs ?? 60_000,
         maxBuffer: 64 * 1024 * 1024,

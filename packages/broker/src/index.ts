@@ -12,3 +12,11 @@ export type { LogLevel } from './config/types.js';
 
 // The version this build reports (`streambus --version`, /health), for the rolling-upgrade harness.
 export { streambusVersion } from './version.js';
+
+// TLS (security.tls_*): the broker's rotating material, and the peer identity check.
+export { TlsContexts } from './security/tls/tls-contexts.js';
+export type { TlsContextsOptions, TlsServerSource, TlsClientSource } from './security/tls/tls-contexts.js';
+export { TlsMaterialError, loadTlsMaterial } from './security/tls/tls-material.js';
+export type { TlsFiles, TlsMaterial } from './security/tls/tls-material.js';
+export { checkBrokerIdentity, tlsPeerCredentials } from './security/tls/peer-credentials.js';
+export { brokerIdsOfCertificate, provenBrokerId } from './security/peer-identity.js';

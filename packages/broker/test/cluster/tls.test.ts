@@ -251,9 +251,13 @@ describe("a broker holding broker 2's certificate, configured as broker 3", () =
     expect(await highWatermark(cluster, 'honest')).toBe(5);
     // Broker 3 never heard from a leader: nothing it was sent got through to it, nothing it sent counted.
     const impostor = cluster.broker(3);
-    expect(impostor.host.leaderOf(controllerGroupId)).toBe(0);
-    expect(impostor.peerServiceStats.framesReceived).toBe(0);
-    for (const broker of honest) expect(broker.peerServiceStats.framesReceivedByPeer.get(3) ?? 0).toBe(0);
+    expect(impostor.host.leaderOf(controllerGroupId), 'the leader broker 3 knows').toBe(0);
+    expect(impostor.peerServiceStats.framesReceived, 'frames broker 3 took').toBe(0);
+    for (const broker of honest)
+      expect(
+        broker.peerServiceStats.framesReceivedByPeer.get(3) ?? 0,
+        `frames broker ${broker.nodeId} took from 3`,
+      ).toBe(0);
     // What broker 3 would do by hand: a controller command as broker 3 over broker 2's certificate.
     const asBroker2 = grpc.credentials.createSsl(caBytes(), readFileSync(files(2).key), readFileSync(files(2).cert));
     const leader = honest[0]?.host.leaderOf(controllerGroupId) ?? 1;
