@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TestCluster } from './cluster.js';
-import { prepareSecureCluster, type SecureSetup } from './secure.js';
+import { prepareSecureCluster, waitForSecureAdmin, type SecureSetup } from './secure.js';
 
 const usage = `usage: npm run cluster [-- --size N --data-dir DIR --base-port P --admin-base-port P --wal-sync always|periodic|none --secure]`;
 
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
   console.log(`cluster: starting ${size} brokers, data under ${resolve(values['data-dir'])}`);
   try {
     await cluster.startAll();
+    if (secure !== undefined) await waitForSecureAdmin(cluster.bootstrap, secure);
   } catch (error) {
     console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
     await cluster.stopAll();
