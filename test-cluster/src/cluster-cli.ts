@@ -7,11 +7,25 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TestCluster } from './cluster.js';
-import { prepareSecureCluster, type SecureSetup } from './secure.js';
+import { prepareSecureCluster, waitForSecureAdmin, type SecureSetup } from './secure.js';
 
 const usage = `usage: npm run cluster [-- --size N --data-dir DIR --base-port P --admin-base-port P --wal-sync always|periodic|none --secure]`;
 
+/**
+ * With --secure this process's SDK dials the brokers by IP address over TLS, and Node warns that
+ * grpc-js sets the IP as the TLS server name (DEP0123; the certificate is still checked against
+ * the IP). As in the streambus CLI (cli/main.ts), that one warning is kept out of the output.
+ */
+function dropIpServernameWarning(): void {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = (...args: unknown[]) => {
+    if (args[2] === 'DEP0123') return;
+    emitWarning(...args);
+  };
+}
+
 async function main(): Promise<void> {
+  dropIpServernameWarning();
   const { values } = parseArgs({
     options: {
       size: { type: 'string', default: '3' },
@@ -69,6 +83,7 @@ async function main(): Promise<void> {
   console.log(`cluster: starting ${size} brokers, data under ${resolve(values['data-dir'])}`);
   try {
     await cluster.startAll();
+    if (secure !== undefined) await waitForSecureAdmin(cluster.bootstrap, secure);
   } catch (error) {
     console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
     await cluster.stopAll();

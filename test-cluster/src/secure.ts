@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { access, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generatePki } from '@streambus/broker/testing';
+import { Admin, AuthenticationError } from '@streambus/client';
 import { scramCredential } from '@streambus/proto';
 
 /** The super user that `--secure` creates. */
@@ -130,4 +131,32 @@ export async function prepareSecureCluster(options: {
       `export STREAMBUS_SASL_PASSWORD_FILE=${adminPasswordFile}`,
     ],
   };
+}
+
+/**
+ * Waits until the admin can authenticate: the controller seeds the users file's users once it
+ * has a leader, a moment after the brokers report ready, and until then the admin is unknown.
+ */
+export async function waitForSecureAdmin(bootstrap: string, setup: SecureSetup, timeoutMs = 30_000): Promise<void> {
+  const admin = new Admin({
+    bootstrapServers: bootstrap.split(','),
+    tls: { ca: await readFile(setup.caCert) },
+    sasl: { username: setup.adminUser, password: setup.adminPassword },
+    connectTimeoutMs: 2_000,
+    requestTimeoutMs: 5_000,
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      try {
+        await admin.listTopics();
+        return;
+      } catch (error) {
+        if (!(error instanceof AuthenticationError) || Date.now() >= deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await admin.close();
+  }
 }

@@ -28,7 +28,13 @@ import {
   type ClientOptions,
 } from '@streambus/client';
 import { generatePki } from '@streambus/broker/testing';
-import { TestCluster, brokerBinPath, prepareSecureCluster, type SecureSetup } from '../src/index.js';
+import {
+  TestCluster,
+  brokerBinPath,
+  prepareSecureCluster,
+  waitForSecureAdmin,
+  type SecureSetup,
+} from '../src/index.js';
 import { runStreambus, type CliResult } from './helpers.js';
 
 /** True once this build's broker accepts TLS and authentication (not "not supported"). */
@@ -64,6 +70,7 @@ describe.skipIf(!built)('a secure cluster (TLS, SCRAM-SHA-256, ACLs) through the
     secure = await prepareSecureCluster({ dir, brokerIds: [1, 2, 3], bootstrap: cluster.bootstrap });
     for (const [id, path] of secure.brokerConfigs) configs.set(id, path);
     await cluster.startAll(60_000);
+    await waitForSecureAdmin(cluster.bootstrap, secure);
   }, 120_000);
   afterAll(async () => {
     for (const close of closers.splice(0)) await close();

@@ -298,6 +298,15 @@ describe('SCRAM-SHA-256 and ACLs', () => {
     expect((error as Error).message).toContain('user alice may not write topic orders');
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(cluster.records(topic, 0)).toEqual([]);
+    // An idempotent producer first asks for a producer id, which needs write on some topic:
+    // refused at once too, not retried until the delivery timeout.
+    const idempotent = new Producer({ bootstrapServers: cluster.bootstrapServers, sasl, lingerMs: 1 });
+    closers.push(() => idempotent.close({ timeoutMs: 1_000 }));
+    const startedIdempotent = Date.now();
+    const refusedId = await idempotent.send({ topic, partition: 0, value: 'no' }).catch((caught: unknown) => caught);
+    expect(refusedId).toBeInstanceOf(AuthorizationError);
+    expect((refusedId as Error).message).toContain('user alice may not write topic orders');
+    expect(Date.now() - startedIdempotent).toBeLessThan(2_000);
     // Her reads are allowed: the admin's record reaches her.
     const adminProducer = new Producer({
       bootstrapServers: cluster.bootstrapServers,

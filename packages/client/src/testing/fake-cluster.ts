@@ -431,6 +431,8 @@ export class FakeStreamBusCluster {
               throttleTimeMs: 0,
             });
         }
+        if (name === 'InitProducerId' && !security.allowsAnyTopic(user, 'write'))
+          return callback(makeCallError(ErrorCode.AUTHORIZATION_FAILED, `user ${user} may not write the cluster`));
         const operation = name === 'Fetch' ? 'read' : undefined;
         if (operation !== undefined) {
           const topics = (call.request as { partitions: { topic: string }[] }).partitions.map((p) => p.topic);

@@ -3,7 +3,7 @@
  * handshakes with the proto package's server side, sessions bound to the caller's connection (its
  * peer address), users and ACLs kept in memory. Only Produce (write on the topic: the refused
  * topics' partitions carry AUTHORIZATION_FAILED, nothing of the request is appended) and Fetch
- * (read: the whole call is refused) are authorized; the user and ACL RPCs need a super user. Never
+ * (read: the whole call is refused) are authorized, and InitProducerId needs write on some topic; the user and ACL RPCs need a super user. Never
  * for production.
  */
 import { randomBytes } from 'node:crypto';
@@ -91,6 +91,18 @@ export class FakeSecurity {
     );
     if (matching.some((acl) => acl.permission === AclPermission.DENY)) return false;
     return matching.some((acl) => acl.permission === AclPermission.ALLOW);
+  }
+
+  /** True when `user` may do `operation` on some topic (Kafka's IdempotentWrite for InitProducerId). */
+  allowsAnyTopic(user: string, operation: string): boolean {
+    if (this.superUsers.has(user)) return true;
+    return this.acls.some(
+      (acl) =>
+        (acl.principal === `user:${user}` || acl.principal === 'user:*') &&
+        (acl.operation === operation || acl.operation === 'all') &&
+        acl.resource.startsWith('topic:') &&
+        acl.permission === AclPermission.ALLOW,
+    );
   }
 
   /** The security RPCs. */

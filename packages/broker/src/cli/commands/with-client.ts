@@ -68,7 +68,10 @@ export function securityHint(error: unknown, security: Pick<CliClientOptions, 't
     return 'give --sasl-username NAME and --sasl-password-file FILE (or STREAMBUS_SASL_USERNAME and STREAMBUS_SASL_PASSWORD_FILE or STREAMBUS_SASL_PASSWORD)';
   if (code === 'TLS_HANDSHAKE_FAILED' && security.tls?.ca === undefined)
     return "give the cluster's CA certificate: --tls-ca FILE or STREAMBUS_TLS_CA";
-  if (code === 'BROKER_NOT_AVAILABLE' && security.tls === undefined)
+  // A plaintext client's connections to a TLS port are closed: the SDK sees brokers that drop
+  // every connection, and gives up as unavailable (a producer at its delivery timeout).
+  const unreachable = code === 'BROKER_NOT_AVAILABLE' || code === 'DELIVERY_TIMEOUT' || code === 'REQUEST_TIMED_OUT';
+  if (unreachable && security.tls === undefined && String(error).includes('dropped the connection'))
     return 'if the cluster speaks TLS, give its CA: --tls-ca FILE or STREAMBUS_TLS_CA';
   return undefined;
 }
