@@ -25,7 +25,7 @@ import type { AclContext, Principal } from './acl.js';
 import { isAllowed } from './acl.js';
 import type { CallWithAuthContext } from './peer-identity.js';
 import { brokerIdsOfCertificate, provenBrokerId } from './peer-identity.js';
-import { splitByTopic } from './per-entry.js';
+import { splitByGroup, splitByTopic } from './per-entry.js';
 import { decideCall, describeNeed, needMet, rpcRules } from './rpc-permissions.js';
 import { connectionKeyOfPeer } from './sessions.js';
 import type { SessionRegistry } from './sessions.js';
@@ -106,13 +106,17 @@ export class CallGuard {
         return;
       }
       const context = this.options.aclContext();
-      const topicNeed = rule.topicNeed;
-      if (topicNeed !== undefined) {
-        // Answered per topic: the refused topics get AUTHORIZATION_FAILED in their entries.
-        const split = splitByTopic(method, call.request, (name) => {
-          const need = topicNeed(name);
+      // Answered per entry: the refused topics or groups get AUTHORIZATION_FAILED in their entries.
+      const entryNeed = rule.topicNeed ?? rule.groupNeed;
+      if (entryNeed !== undefined) {
+        const refusal = (name: string): string | undefined => {
+          const need = entryNeed(name);
           return needMet(context, principal, need) ? undefined : describeNeed(principal, need, method);
-        });
+        };
+        const split =
+          rule.topicNeed === undefined
+            ? splitByGroup(method, call.request, refusal)
+            : splitByTopic(method, call.request, refusal);
         if (split !== undefined) {
           if (split.allowedRequest === undefined) {
             callback(null, split.merge(undefined));

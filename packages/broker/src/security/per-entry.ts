@@ -148,3 +148,65 @@ function splitMetadata(
     },
   };
 }
+
+/**
+ * The same for the group calls that name groups (FindCoordinator, DescribeGroups, DeleteGroups):
+ * the allowed groups are served, each refused one comes back with AUTHORIZATION_FAILED.
+ */
+export function splitByGroup<M extends StreamBusMethodName>(
+  method: M,
+  request: Req<M>,
+  refusal: (group: string) => string | undefined,
+): TopicSplit<M> | undefined {
+  const refusedEntry = groupRefusals[method as keyof typeof groupRefusals];
+  if (refusedEntry === undefined) return undefined;
+  const { groupIds } = request as unknown as { groupIds: string[] };
+  const denied = groupIds.flatMap((groupId) => {
+    const message = refusal(groupId);
+    return message === undefined ? [] : [refusedEntry.entry(groupId, message)];
+  });
+  if (denied.length === 0) return undefined;
+  const allowed = groupIds.filter((groupId) => refusal(groupId) === undefined);
+  const field = refusedEntry.field;
+  return {
+    allowedRequest: (allowed.length === 0 ? undefined : { ...request, groupIds: allowed }) as Req<M> | undefined,
+    merge: (response) => {
+      const entries = response === undefined ? [] : ((response as unknown as Record<string, unknown[]>)[field] ?? []);
+      return { ...response, [field]: [...entries, ...denied] } as unknown as Res<M>;
+    },
+  };
+}
+
+const groupRefusals = {
+  FindCoordinator: {
+    field: 'coordinators',
+    entry: (groupId: string, errorMessage: string) => ({
+      groupId,
+      errorCode: failed,
+      errorMessage,
+      nodeId: 0,
+      host: '',
+      port: 0,
+      partition: -1,
+    }),
+  },
+  DescribeGroups: {
+    field: 'groups',
+    entry: (groupId: string, errorMessage: string) => ({
+      groupId,
+      errorCode: failed,
+      errorMessage,
+      state: '',
+      groupEpoch: 0,
+      assignmentEpoch: 0,
+      assignor: '',
+      coordinatorId: 0,
+      members: [],
+      leaderId: 0,
+    }),
+  },
+  DeleteGroups: {
+    field: 'groups',
+    entry: (groupId: string, errorMessage: string) => ({ groupId, errorCode: failed, errorMessage, leaderId: 0 }),
+  },
+} as const;

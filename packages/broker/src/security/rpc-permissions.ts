@@ -32,6 +32,8 @@ export interface RpcRule<Request> {
   readonly perEntry?: 'topics' | 'groups';
   /** What one topic entry needs, for the rules answered per topic (per-entry.ts splits them). */
   readonly topicNeed?: (name: string) => Need;
+  /** What one group entry needs, for the rules answered per group. */
+  readonly groupNeed?: (name: string) => Need;
   /** An all-items answer leaves out what may not be described. */
   readonly filter?: 'topics' | 'groups';
 }
@@ -115,7 +117,11 @@ export const rpcRules: RpcRules = {
   FinalizeFeatureLevel: { needs: () => [onCluster('alter')] },
   // The export holds every user's StoredKey and ServerKey: an operator's action, not a describe.
   ExportControllerState: { needs: () => [onCluster('cluster-action')] },
-  FindCoordinator: { needs: (request) => onGroups('describe', request.groupIds), perEntry: 'groups' },
+  FindCoordinator: {
+    needs: (request) => onGroups('describe', request.groupIds),
+    perEntry: 'groups',
+    groupNeed: (name: string): Need => on('describe', group(name)),
+  },
   ConsumerGroupHeartbeat: { needs: (request) => onGroups('read', [request.groupId]) },
   OffsetCommit: {
     needs: (request) => [
@@ -136,8 +142,16 @@ export const rpcRules: RpcRules = {
     ],
   },
   ListGroups: { needs: () => [], filter: 'groups' },
-  DescribeGroups: { needs: (request) => onGroups('describe', request.groupIds), perEntry: 'groups' },
-  DeleteGroups: { needs: (request) => onGroups('delete', request.groupIds), perEntry: 'groups' },
+  DescribeGroups: {
+    needs: (request) => onGroups('describe', request.groupIds),
+    perEntry: 'groups',
+    groupNeed: (name: string): Need => on('describe', group(name)),
+  },
+  DeleteGroups: {
+    needs: (request) => onGroups('delete', request.groupIds),
+    perEntry: 'groups',
+    groupNeed: (name: string): Need => on('delete', group(name)),
+  },
   Authenticate: { public: true, needs: () => [] },
   UpsertUser: { needs: () => [onCluster('alter')] },
   DeleteUser: { needs: () => [onCluster('alter')] },

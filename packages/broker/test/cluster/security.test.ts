@@ -211,6 +211,10 @@ describe('security on a real broker', () => {
     );
     expect(named.topics).toMatchObject([{ name: 'events', errorCode: ErrorCode.AUTHORIZATION_FAILED, partitions: [] }]);
     expect(named.brokers.length).toBe(3);
+    const groups = await alice.client.DescribeGroups({ groupIds: ['g'] }, { ...call, metadata: alice.metadata() });
+    expect(groups.groups).toMatchObject([
+      { groupId: 'g', errorCode: ErrorCode.AUTHORIZATION_FAILED, errorMessage: 'user alice may not describe group g' },
+    ]);
     const aclsCreated = await admin.client.CreateAcls(
       {
         acls: [
