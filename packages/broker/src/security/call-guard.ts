@@ -40,6 +40,8 @@ export interface CallGuardOptions {
   readonly sessions: SessionRegistry;
   /** The ACLs and super users as this broker's controller state has them now. */
   readonly aclContext: () => AclContext;
+  /** Whether the user still exists: a deleted user's sessions end at their next call. */
+  readonly userExists: (name: string) => boolean;
 }
 
 type GuardedCall = grpc.ServerUnaryCall<unknown, unknown> & CallWithAuthContext;
@@ -71,7 +73,8 @@ export class CallGuard {
     const connection = connectionKeyOfPeer(call.getPeer());
     if (sessionId !== undefined && connection !== undefined) {
       const found = this.options.sessions.principalOf(connection, String(sessionId));
-      if (found.ok) return { ok: true, principal: { kind: 'user', name: found.principal.slice('user:'.length) } };
+      const name = found.ok ? found.principal.slice('user:'.length) : undefined;
+      if (name !== undefined && this.options.userExists(name)) return { ok: true, principal: { kind: 'user', name } };
     }
     const certificate = call.getAuthContext().sslPeerCertificate;
     const commonName = certificate?.subject?.CN;

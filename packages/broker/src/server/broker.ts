@@ -450,6 +450,7 @@ export class Broker {
       tlsClientAuth: config.security.tlsClientAuth,
       sessions: this.sessions,
       aclContext: () => ({ acls: this.controller.state.securityRecords.aclValues(), superUsers }),
+      userExists: (name) => this.controller.state.securityRecords.user(name) !== undefined,
     });
     // The one place every StreamBus handler is wrapped: identification, forwarded-call guard, ACLs.
     addStreamBusService(

@@ -304,4 +304,20 @@ describe('security on a real broker', () => {
       expect({ method, outcome }).toEqual({ method, outcome: ErrorCode.AUTHORIZATION_FAILED });
     }
   });
+
+  it("a deleted user's session ends at its next call", async () => {
+    const alice = await authenticate(address, 'alice', 'alice-pw-1');
+    await alice.client
+      .ListAcls({ principal: '', resource: '' }, { ...call, metadata: alice.metadata() })
+      .catch(() => undefined);
+    const deleted = await admin.client.DeleteUser({ name: 'alice' }, { ...call, metadata: admin.metadata() });
+    expect(deleted).toEqual({ errorCode: ErrorCode.NONE, errorMessage: '' });
+    // Applied on every broker within a moment; this broker answered once applied here.
+    const refused = await failure(
+      alice.client.Metadata({ topics: [], brokersOnly: true }, { ...call, metadata: alice.metadata() }),
+    );
+    expect(refused.errorCode).toBe(ErrorCode.SESSION_EXPIRED);
+    const again = await failure(authenticate(address, 'alice', 'alice-pw-1'));
+    expect(again.message).toBe('authentication failed for user alice');
+  });
 });
