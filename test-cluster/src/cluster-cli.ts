@@ -1,12 +1,15 @@
 /**
  * `npm run cluster`: three broker processes on 127.0.0.1 with data under ./data/broker-N.
  * Prints the bootstrap list and the admin URLs; Ctrl-C (or SIGTERM) stops them all cleanly.
+ * With `--secure`: TLS and SCRAM-SHA-256 on, a throwaway CA under DATA/pki, an admin super user
+ * whose password is in DATA/admin.password (0600), and the `export` lines a client shell needs.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TestCluster } from './cluster.js';
+import { prepareSecureCluster, waitForSecureAdmin, type SecureSetup } from './secure.js';
 
-const usage = `usage: npm run cluster [-- --size N --data-dir DIR --base-port P --admin-base-port P --wal-sync always|periodic|none]`;
+const usage = `usage: npm run cluster [-- --size N --data-dir DIR --base-port P --admin-base-port P --wal-sync always|periodic|none --secure]`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -16,6 +19,7 @@ async function main(): Promise<void> {
       'base-port': { type: 'string', default: '9092' },
       'admin-base-port': { type: 'string', default: '8081' },
       'wal-sync': { type: 'string' },
+      secure: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -30,12 +34,25 @@ async function main(): Promise<void> {
   if (!Number.isInteger(basePort) || !Number.isInteger(adminBasePort)) throw new Error(usage);
   const env: Record<string, string> = {};
   if (values['wal-sync'] !== undefined) env['STREAMBUS_WAL_SYNC'] = values['wal-sync'];
+  const dataDir = resolve(values['data-dir']);
+  const listenPorts = Array.from({ length: size }, (_, index) => basePort + index);
+  let secure: SecureSetup | undefined;
+  if (values.secure) {
+    secure = await prepareSecureCluster({
+      dir: dataDir,
+      brokerIds: Array.from({ length: size }, (_, index) => index + 1),
+      bootstrap: listenPorts.map((port) => `127.0.0.1:${port}`).join(','),
+    });
+    console.log(`cluster: secure: TLS and SCRAM-SHA-256 on; CA and broker certificates in ${dataDir}/pki`);
+  }
+  const configs = secure?.brokerConfigs;
   const cluster = await TestCluster.create({
     size,
-    dataDir: resolve(values['data-dir']),
-    listenPorts: Array.from({ length: size }, (_, index) => basePort + index),
+    dataDir,
+    listenPorts,
     adminPorts: Array.from({ length: size }, (_, index) => adminBasePort + index),
     env,
+    ...(configs === undefined ? {} : { brokerArgs: (id: number) => ['--config', configs.get(id) ?? ''] }),
     onProgress: (line) => console.log(`cluster: ${line}`),
   });
   let stopping = false;
@@ -52,6 +69,7 @@ async function main(): Promise<void> {
   console.log(`cluster: starting ${size} brokers, data under ${resolve(values['data-dir'])}`);
   try {
     await cluster.startAll();
+    if (secure !== undefined) await waitForSecureAdmin(cluster.bootstrap, secure);
   } catch (error) {
     console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
     await cluster.stopAll();
@@ -62,7 +80,14 @@ async function main(): Promise<void> {
   for (const broker of cluster.brokers)
     console.log(`broker ${broker.id}: admin http://${broker.admin}  data ${broker.dataDir}`);
   console.log('');
-  console.log(`try: export STREAMBUS_BOOTSTRAP=${cluster.bootstrap}; npx streambus cluster status`);
+  if (secure === undefined) {
+    console.log(`try: export STREAMBUS_BOOTSTRAP=${cluster.bootstrap}; npx streambus cluster status`);
+  } else {
+    console.log(`admin user ${secure.adminUser} (a super user); its password is in ${secure.adminPasswordFile}`);
+    console.log('in a client shell:');
+    for (const line of secure.exports) console.log(line);
+    console.log('npx streambus cluster status');
+  }
   console.log('Ctrl-C stops the cluster.');
 }
 

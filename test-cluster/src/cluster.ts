@@ -34,6 +34,8 @@ export interface TestClusterOptions {
   readonly brokerEnv?: (id: number) => Readonly<Record<string, string>>;
   /** Extra flags for every broker's `server` command. */
   readonly extraArgs?: readonly string[];
+  /** Extra flags for one broker's `server` command (after `extraArgs`), e.g. its own `--config`. */
+  readonly brokerArgs?: (id: number) => readonly string[];
   /** Log level of the brokers. Default "info". */
   readonly logLevel?: string;
   /** Called with progress lines (starting, ready, stopped). */
@@ -166,12 +168,17 @@ export class TestCluster {
       '--log-level',
       this.options.logLevel ?? 'info',
       ...(this.options.extraArgs ?? []),
+      ...(this.options.brokerArgs?.(id) ?? []),
     ];
     // Each broker gets its own process group: a terminal's Ctrl-C reaches only the parent, which
     // then stops every broker exactly once (a second signal would force a broker's exit).
     const launch = this.options.launcher?.(id, nodeArgs) ?? { command: process.execPath, args: nodeArgs };
     const child = spawn(launch.command, launch.args, {
+<<<<<<< HEAD
       env: { ...process.env, ...this.options.env, ...this.options.brokerEnv?.(id), ...launch.env },
+=======
+      env: { ...brokerEnvironment(process.env), ...this.options.env, ...launch.env },
+>>>>>>> sdk-sec
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -306,6 +313,26 @@ export class TestCluster {
   private progress(line: string): void {
     this.options.onProgress?.(line);
   }
+}
+
+/**
+ * The variables a client shell exports (`npm run cluster -- --secure` prints them) mean the
+ * client's CA, certificate and user; a broker reads STREAMBUS_TLS_CERT and _KEY as its own
+ * certificate. A broker started from such a shell must not inherit them: only `options.env` sets them.
+ */
+const clientSecurityVariables = [
+  'STREAMBUS_TLS_CA',
+  'STREAMBUS_TLS_CERT',
+  'STREAMBUS_TLS_KEY',
+  'STREAMBUS_SASL_USERNAME',
+  'STREAMBUS_SASL_PASSWORD',
+  'STREAMBUS_SASL_PASSWORD_FILE',
+];
+
+function brokerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of clientSecurityVariables) delete copy[name];
+  return copy;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,6 +2,8 @@
 export { TestCluster, brokerBinPath } from './cluster.js';
 export type { BrokerAddress, BrokerState, TestClusterOptions } from './cluster.js';
 export type { BrokerLauncher } from './cluster.js';
+export { prepareSecureCluster, brokerSecurityYaml, usersYaml, secureAdminUser, waitForSecureAdmin } from './secure.js';
+export type { SecureSetup } from './secure.js';
 export {
   NetnsCluster,
   RealNetworkUnavailableError,

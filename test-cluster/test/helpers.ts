@@ -44,6 +44,7 @@ export function runStreambus(
     timeoutMs?: number;
     bin?: string;
     stdin?: string;
+    /** More variables (STREAMBUS_TLS_CA, STREAMBUS_SASL_*, ...). */
     env?: Readonly<Record<string, string>>;
   } = {},
 ): Promise<CliResult> {

@@ -9,7 +9,12 @@ import { ErrorCode, errorCodeName, readCallError, type ErrorCodeName } from '@st
 
 /** Codes that exist only on the client side. */
 export type ClientErrorCode =
-  'CLIENT_CLOSED' | 'DELIVERY_TIMEOUT' | 'INVALID_CONFIG' | 'ILLEGAL_STATE' | 'UNSUPPORTED_VERSION';
+  | 'CLIENT_CLOSED'
+  | 'DELIVERY_TIMEOUT'
+  | 'INVALID_CONFIG'
+  | 'ILLEGAL_STATE'
+  | 'UNSUPPORTED_VERSION'
+  | 'TLS_HANDSHAKE_FAILED';
 
 /** Every code a StreamBus client error may carry. */
 export type StreamBusErrorCode = Exclude<ErrorCodeName, 'NONE'> | ClientErrorCode;
@@ -232,6 +237,46 @@ export class InvalidCommitOffsetError extends StreamBusError {
   readonly retriable = false;
 }
 
+/**
+ * The SCRAM handshake failed: a wrong password, an unknown user (the broker answers both alike,
+ * so the message never says which), a broker that could not prove it holds the user's credential,
+ * or a broker that requires authentication from a client configured without `sasl`. Not retried:
+ * the same credentials fail the same way.
+ */
+export class AuthenticationError extends StreamBusError {
+  readonly code = 'AUTHENTICATION_FAILED' as const;
+  readonly retriable = false;
+}
+/**
+ * The call's session is unknown to the broker (the connection it was made on has closed). The SDK
+ * authenticates again on the current connection and retries the call once; users see this only
+ * when that retry failed the same way.
+ */
+export class SessionExpiredError extends StreamBusError {
+  readonly code = 'SESSION_EXPIRED' as const;
+  readonly retriable = false;
+}
+/** An ACL does not allow the call ("user alice may not write topic orders"). Not retried: grant the ACL. */
+export class AuthorizationError extends StreamBusError {
+  readonly code = 'AUTHORIZATION_FAILED' as const;
+  readonly retriable = false;
+}
+/** No such user (Admin.deleteUser). */
+export class UserNotFoundError extends StreamBusError {
+  readonly code = 'USER_NOT_FOUND' as const;
+  readonly retriable = false;
+}
+/**
+ * The TLS handshake with a broker failed ("TLS handshake: certificate not signed by the configured
+ * CA"): a CA file that does not sign the broker's certificate, a certificate that does not name the
+ * host dialled, a client certificate the broker does not accept, no common TLS version. Not
+ * retried: the configuration has to change.
+ */
+export class TlsHandshakeError extends StreamBusError {
+  readonly code = 'TLS_HANDSHAKE_FAILED' as const;
+  readonly retriable = false;
+}
+
 /** The typed error for a protocol error code (NONE is not an error and reads as INTERNAL). */
 export function errorFromCode(code: ErrorCode, message: string, leaderId = 0): StreamBusError {
   const text = message === '' ? errorCodeName(code).toLowerCase().replace(/_/g, ' ') : message;
@@ -298,6 +343,14 @@ export function errorFromCode(code: ErrorCode, message: string, leaderId = 0): S
       return new OffsetMetadataTooLargeError(text);
     case ErrorCode.INVALID_COMMIT_OFFSET:
       return new InvalidCommitOffsetError(text);
+    case ErrorCode.AUTHENTICATION_FAILED:
+      return new AuthenticationError(text);
+    case ErrorCode.SESSION_EXPIRED:
+      return new SessionExpiredError(text);
+    case ErrorCode.AUTHORIZATION_FAILED:
+      return new AuthorizationError(text);
+    case ErrorCode.USER_NOT_FOUND:
+      return new UserNotFoundError(text);
     default:
       return new InternalError(`${text} (error code ${code})`);
   }
@@ -312,6 +365,48 @@ export function errorFromCall(error: unknown, address: string): StreamBusError {
       `${address} does not serve this call: it runs an older StreamBus version; upgrade it first (${info.message})`,
     );
   const detail = info.message === '' ? 'call failed' : info.message;
+  if (info.grpcStatus === grpc.status.UNAVAILABLE) {
+    // A call that raced a failed reconnect carries grpc-js's "Last error: <the TLS error>".
+    const tls = tlsFailureReason(detail);
+    if (tls !== undefined) return new TlsHandshakeError(`TLS handshake: ${tls} (${address}: ${detail})`);
+  }
+  // The security answers are read by their users as they are: "user alice may not write topic
+  // orders", "authentication failed for user alice"; the broker's address stays in front.
   const wrapped = errorFromCode(info.errorCode, `${address}: ${detail}`, info.leaderId);
   return wrapped;
+}
+
+/**
+ * What a TLS failure text (OpenSSL's, as Node.js reports it, alone or inside grpc-js's "No
+ * connection established. Last error: ...") means for the user, or undefined when it is not a TLS
+ * failure. The texts are OpenSSL's verify results (X509_verify_cert_error_string) and alerts.
+ */
+export function tlsFailureReason(text: string): string | undefined {
+  const lower = text.toLowerCase();
+  const has = (...needles: string[]): boolean => needles.some((needle) => lower.includes(needle));
+  if (
+    has(
+      'self-signed certificate',
+      'self signed certificate',
+      'unable to verify the first certificate',
+      'unable to get local issuer certificate',
+      'unable to get issuer certificate',
+      'certificate signature failure',
+      'unable to verify leaf signature',
+    )
+  )
+    return 'certificate not signed by the configured CA';
+  if (has("hostname/ip does not match certificate's altnames", 'err_tls_cert_altname_invalid'))
+    return "the broker's certificate does not name the host dialled (dial a name it lists, or set tls.servername)";
+  if (has('certificate has expired')) return "the broker's certificate has expired";
+  if (has('certificate is not yet valid')) return "the broker's certificate is not valid yet (check the clocks)";
+  if (has('alert certificate required', 'peer did not return a certificate'))
+    return 'the broker requires a client certificate (tls.cert and tls.key)';
+  if (has('alert unknown ca', 'alert bad certificate', 'alert certificate unknown'))
+    return 'the broker does not accept the client certificate (not signed by its CA)';
+  if (has('alert protocol version', 'unsupported protocol', 'no protocols available'))
+    return "no TLS version both sides accept (the client's minimum is tls.versionMin, TLS 1.3 by default)";
+  if (has('wrong version number', 'packet length too long', 'http_request'))
+    return 'the broker did not answer in TLS (is TLS off on its port?)';
+  return undefined;
 }

@@ -32,9 +32,11 @@ export type {
   OffsetResetEntry,
   OffsetResetPlan,
 } from './admin/groups.js';
+export { aclOperations, checkAcl } from './admin/security.js';
+export type { AclEntry, AclFilter, AclOperation, UserDescription } from './admin/security.js';
 export type { OffsetAnswer } from './cluster/list-offsets.js';
 export type { StoredBatches } from './cluster/read-batches.js';
-export type { ClientOptions } from './cluster/options.js';
+export type { ClientOptions, TlsOptions, SaslOptions } from './cluster/options.js';
 export type { ProducerRecord, RecordMetadata, ConsumerRecord, TopicPartition, BytesLike } from './records.js';
 export { murmur2, toPositive, partitionForKey } from './murmur2.js';
 export {
@@ -76,7 +78,13 @@ export {
   UnsupportedAssignorError,
   OffsetMetadataTooLargeError,
   InvalidCommitOffsetError,
+  AuthenticationError,
+  SessionExpiredError,
+  AuthorizationError,
+  UserNotFoundError,
+  TlsHandshakeError,
   errorFromCode,
+  tlsFailureReason,
 } from './errors.js';
 export type { StreamBusErrorCode, ClientErrorCode } from './errors.js';
 export {

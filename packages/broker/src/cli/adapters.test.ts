@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,16 +10,17 @@ import { batchEntry, openTempStore } from '@streambus/storage/testing';
 import { createSdkClient } from './client-adapter.js';
 import type { CliDeps } from './command.js';
 import { runCli } from './run.js';
+import { generatePki } from '../security/pki.js';
 import { verifyWalWithStorage } from './storage-adapter.js';
 
-function harness(stdin: readonly string[] = []) {
+function harness(stdin: readonly string[] = [], env: Readonly<Record<string, string>> = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const deps: CliDeps = {
     io: {
       stdout: (text) => void out.push(text),
       stderr: (text) => void err.push(text),
-      env: {},
+      env,
       stdinLines: async function* () {
         yield* stdin;
       },
@@ -317,4 +318,109 @@ describe('wal verify on the storage verifier', () => {
       await rm(temp.dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('security verbs on the real SDK against the fake cluster with users and ACLs', () => {
+  let cluster: FakeStreamBusCluster;
+  let env: Record<string, string> = {};
+  beforeAll(async () => {
+    cluster = await FakeStreamBusCluster.start({
+      brokers: 1,
+      security: { users: { admin: 'admin-secret' }, superUsers: ['admin'] },
+    });
+    cluster.createTopic('orders', 1);
+    env = { STREAMBUS_BOOTSTRAP: cluster.bootstrapServers.join(','), STREAMBUS_SASL_USERNAME: 'admin' };
+  });
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('creates a user and an ACL; the user reads and may not write', async () => {
+    const admin = { ...env, STREAMBUS_SASL_PASSWORD: 'admin-secret' };
+    const alice = { ...env, STREAMBUS_SASL_USERNAME: 'alice', STREAMBUS_SASL_PASSWORD: 'alice-secret' };
+    const anonymous = { STREAMBUS_BOOTSTRAP: env['STREAMBUS_BOOTSTRAP'] ?? '' };
+
+    const refused = harness([], anonymous);
+    expect(await runCli(['produce', 'orders', '--value', 'x'], refused.deps)).toBe(1);
+    expect(refused.stderr()).toContain('requires authentication');
+    expect(refused.stderr()).toContain('(AUTHENTICATION_FAILED)');
+
+    const create = harness(['alice-secret'], admin);
+    expect(await runCli(['user', 'create', 'alice', '--password-stdin'], create.deps)).toBe(0);
+    const grant = harness([], admin);
+    expect(
+      await runCli(['acl', 'add', '--allow', 'user:alice', '--operation', 'read', '--topic', 'orders'], grant.deps),
+    ).toBe(0);
+    const list = harness([], admin);
+    expect(await runCli(['user', 'list'], list.deps)).toBe(0);
+    expect(list.stdout()).toContain('alice');
+
+    const write = harness([], alice);
+    expect(await runCli(['produce', 'orders', '--value', 'no'], write.deps)).toBe(1);
+    expect(write.stderr()).toContain('user alice may not write topic orders');
+    expect(write.stderr()).toContain('(AUTHORIZATION_FAILED)');
+
+    const wrong = harness([], { ...alice, STREAMBUS_SASL_PASSWORD: 'guess' });
+    expect(await runCli(['topic', 'list'], wrong.deps)).toBe(1);
+    expect(wrong.stderr()).toContain('authentication failed for user alice');
+    expect(cluster.records('orders', 0)).toEqual([]);
+  });
+});
+
+describe('the streambus process with --tls-ca and SASL against the fake TLS cluster', () => {
+  let cluster: FakeStreamBusCluster;
+  let dir = '';
+  let caCert = '';
+  let otherCaCert = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'streambus-cli-tls-'));
+    const pki = await generatePki({ dir: join(dir, 'pki'), brokerIds: [1] });
+    const other = await generatePki({ dir: join(dir, 'other'), brokerIds: [], caName: 'another CA' });
+    caCert = pki.caCert;
+    otherCaCert = other.caCert;
+    const broker = pki.brokers.get(1);
+    if (broker === undefined) throw new Error('no broker certificate');
+    cluster = await FakeStreamBusCluster.start({
+      brokers: 1,
+      tls: { cert: await readFile(broker.cert), key: await readFile(broker.key) },
+      security: { users: { admin: 'admin-secret' }, superUsers: ['admin'] },
+    });
+    cluster.createTopic('secured', 1);
+  }, 30_000);
+  afterAll(async () => {
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function streambus(
+    args: readonly string[],
+    env: Record<string, string>,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, ['--conditions=@streambus/source', '--import', 'tsx', main, ...args], {
+        env: { PATH: process.env['PATH'] ?? '', STREAMBUS_BOOTSTRAP: cluster.bootstrapServers.join(','), ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('lists topics over TLS with a SASL user, and names another CA in one line', async () => {
+    const sasl = { STREAMBUS_SASL_USERNAME: 'admin', STREAMBUS_SASL_PASSWORD: 'admin-secret' };
+    const listed = await streambus(['topic', 'list'], { STREAMBUS_TLS_CA: caCert, ...sasl });
+    // No Node warning (grpc-js sets the IP address as the TLS server name) on stderr.
+    expect(listed.stderr).toBe('');
+    expect(listed).toMatchObject({ code: 0, stdout: 'secured\n' });
+
+    const mistrusted = await streambus(['topic', 'list', '--tls-ca', otherCaCert], sasl);
+    expect(mistrusted.code).toBe(1);
+    expect(mistrusted.stderr).toMatch(
+      /^streambus topic list: TLS handshake: certificate not signed by the configured CA \(.*\(TLS_HANDSHAKE_FAILED\)\n$/,
+    );
+  }, 60_000);
 });

@@ -5,8 +5,8 @@
  * SDK errors pass through unchanged: their stable `code` decides the exit code.
  */
 import { Admin, Consumer, Producer } from '@streambus/client';
-import type { ConsumerRecord, TopicPartition } from '@streambus/client';
-import type { CliClient, CliClientOptions, CliConsumeRequest, CliRecord } from './client.js';
+import type { AclEntry, ClientOptions, ConsumerRecord, TopicPartition } from '@streambus/client';
+import type { CliAcl, CliClient, CliClientOptions, CliConsumeRequest, CliRecord } from './client.js';
 
 /** How long one consumer poll waits before checking for Ctrl-C or an idle timeout. */
 const consumePollMs = 250;
@@ -23,13 +23,26 @@ const groupCommitIntervalMs = 1_000;
 const connectTimeoutMs = 2_000;
 const clientId = 'streambus-cli';
 
+/** What every client of one command shares: the bootstrap list, deadlines, TLS and SASL. */
+type CommonOptions = Pick<
+  ClientOptions,
+  'bootstrapServers' | 'requestTimeoutMs' | 'connectTimeoutMs' | 'clientId' | 'tls' | 'sasl'
+>;
+
+/** The verbs check the operation names; the SDK checks them again (INVALID_CONFIG). */
+function toAclEntry(acl: CliAcl): AclEntry {
+  return { ...acl, operation: acl.operation as AclEntry['operation'] };
+}
+
 export function createSdkClient(options: CliClientOptions): CliClient {
   // A dead, paused or unreachable broker costs a command at most connectTimeoutMs per attempt.
-  const common = {
+  const common: CommonOptions = {
     bootstrapServers: options.bootstrap,
     requestTimeoutMs: options.timeoutMs,
     connectTimeoutMs: Math.min(connectTimeoutMs, options.timeoutMs),
     clientId,
+    ...(options.tls === undefined ? {} : { tls: { ...options.tls } }),
+    ...(options.sasl === undefined ? {} : { sasl: { ...options.sasl } }),
   };
   const admin = new Admin(common);
   let producer: Producer | undefined;
@@ -159,6 +172,12 @@ export function createSdkClient(options: CliClientOptions): CliClient {
         memberCount: plan.memberCount,
       };
     },
+    createUser: (name, password) => admin.createUser(name, password),
+    deleteUser: (name) => admin.deleteUser(name),
+    listUsers: () => admin.listUsers(),
+    createAcls: (acls) => admin.createAcls(acls.map(toAclEntry)),
+    deleteAcls: (acls) => admin.deleteAcls(acls.map(toAclEntry)),
+    listAcls: (filter) => admin.listAcls({ ...filter }),
     close: async () => {
       await Promise.all([...consumers].map((consumer) => consumer.close()));
       if (producer !== undefined) await producer.close({ timeoutMs: options.timeoutMs });
@@ -169,12 +188,7 @@ export function createSdkClient(options: CliClientOptions): CliClient {
 
 async function* consumeRecords(
   admin: Admin,
-  common: {
-    readonly bootstrapServers: readonly string[];
-    readonly requestTimeoutMs: number;
-    readonly connectTimeoutMs: number;
-    readonly clientId: string;
-  },
+  common: CommonOptions,
   request: CliConsumeRequest,
   consumers: Set<Consumer>,
 ): AsyncIterable<CliRecord> {
@@ -214,12 +228,7 @@ async function* consumeRecords(
  * it printed since its last commit; close commits the rest and leaves the group.
  */
 async function* consumeInGroup(
-  common: {
-    readonly bootstrapServers: readonly string[];
-    readonly requestTimeoutMs: number;
-    readonly connectTimeoutMs: number;
-    readonly clientId: string;
-  },
+  common: CommonOptions,
   request: CliConsumeRequest,
   groupId: string,
   consumers: Set<Consumer>,

@@ -189,6 +189,24 @@ export interface CliOffsetResetPlan {
   readonly memberCount: number;
 }
 
+/** A user as listed (never its credential). */
+export interface CliUser {
+  readonly name: string;
+  readonly mechanism: string;
+  readonly iterations: number;
+}
+
+/** One ACL, in the protocol's words (security.proto). */
+export interface CliAcl {
+  /** `user:NAME` or `user:*`. */
+  readonly principal: string;
+  readonly permission: 'allow' | 'deny';
+  /** read, write, create, delete, describe, alter, cluster-action or all. */
+  readonly operation: string;
+  /** `topic:NAME`, `topic:PREFIX*`, `group:NAME`, `group:PREFIX*` or `cluster`. */
+  readonly resource: string;
+}
+
 export interface CliClient {
   /** Absent counts take the cluster's defaults. */
   createTopic(topic: CliNewTopic): Promise<void>;
@@ -251,6 +269,16 @@ export interface CliClient {
   deleteGroup(groupId: string): Promise<void>;
   /** The plan of moving the group's offsets of `topic`; applied with `execute` (NON_EMPTY_GROUP while it has members). */
   resetOffsets(groupId: string, topic: string, to: CliOffsetResetTarget, execute: boolean): Promise<CliOffsetResetPlan>;
+  /** Creates a user or replaces its password; the SDK derives the credential, the password is not sent. */
+  createUser(name: string, password: string): Promise<void>;
+  /** USER_NOT_FOUND when there is no such user. */
+  deleteUser(name: string): Promise<void>;
+  listUsers(): Promise<readonly CliUser[]>;
+  createAcls(acls: readonly CliAcl[]): Promise<void>;
+  /** Resolves with how many ACLs were removed. */
+  deleteAcls(acls: readonly CliAcl[]): Promise<number>;
+  /** ACLs of a principal and/or an exact resource; every ACL without either. */
+  listAcls(filter: { readonly principal?: string; readonly resource?: string }): Promise<readonly CliAcl[]>;
   close(): Promise<void>;
 }
 
@@ -259,6 +287,10 @@ export interface CliClientOptions {
   readonly bootstrap: readonly string[];
   /** Per-operation deadline. */
   readonly timeoutMs: number;
+  /** TLS to the brokers: the PEM contents of the files named (absent: plaintext). */
+  readonly tls?: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
+  /** SCRAM-SHA-256 credentials (absent: no authentication). */
+  readonly sasl?: { readonly username: string; readonly password: string };
 }
 
 /** Async so that main.ts can load the SDK (and gRPC) only when a client verb runs. */

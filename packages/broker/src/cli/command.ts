@@ -14,6 +14,11 @@ export interface CliIo {
   readonly stdinLines: () => AsyncIterable<string>;
   /** Aborted when the process is asked to stop (SIGINT, SIGTERM). */
   readonly signal: AbortSignal;
+  /**
+   * Reads a secret typed at the terminal without echoing it, after printing `prompt` on stderr;
+   * undefined when standard input is not a terminal (or absent: tests).
+   */
+  readonly readSecret?: (prompt: string) => Promise<string | undefined>;
 }
 
 export interface CliDeps {
@@ -123,10 +128,21 @@ export const clientOptions: Readonly<Record<string, OptionSpec>> = {
   bootstrap: { type: 'string', short: 'b' },
   json: { type: 'boolean' },
   timeout: { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'sasl-username': { type: 'string' },
+  'sasl-password-file': { type: 'string' },
 };
 
 export const clientOptionHelp: readonly string[] = [
   '-b, --bootstrap HOST:PORT[,...]  brokers to contact (default $STREAMBUS_BOOTSTRAP, else 127.0.0.1:9092)',
   '    --json                       machine-readable output, one JSON document per line',
   '    --timeout DURATION           deadline of the operation (default 10s)',
+  '    --tls-ca FILE                speak TLS; the CA that signs the brokers (default $STREAMBUS_TLS_CA)',
+  '    --tls-cert FILE              client certificate, with --tls-key (default $STREAMBUS_TLS_CERT, _KEY)',
+  '    --tls-key FILE               its private key',
+  '    --sasl-username NAME         authenticate as NAME with SCRAM-SHA-256 (default $STREAMBUS_SASL_USERNAME)',
+  '    --sasl-password-file FILE    its password, first line (default $STREAMBUS_SASL_PASSWORD_FILE, else',
+  '                                 $STREAMBUS_SASL_PASSWORD; never on the command line)',
 ];

@@ -24,6 +24,10 @@ export const stdinLineBytesMax = 1024 * 1024;
 export const drainTimeoutMsDefault = 60_000;
 /** Each `broker drain` call lets the broker wait this long before it answers with its progress. */
 export const drainCallWaitMs = 2_000;
+/** Certificate, key and password files are small; a larger one is the wrong file. */
+export const securityFileBytesMax = 1024 * 1024;
+/** The protocol's bound of a password (scramPasswordLengthMax, characters). */
+export const passwordLengthMax = 1024;
 /** Brokers accepted in --bootstrap. */
 export const bootstrapAddressesMax = 64;
 

@@ -24,7 +24,59 @@ const seams: Omit<CliDeps, 'io'> = {
   clientFactory: async (options) => (await import('./client-adapter.js')).createSdkClient(options),
 };
 
+/**
+ * Reads a line typed at the terminal without echoing it (raw mode, one key at a time); undefined
+ * when stdin is not a terminal. Ctrl-C aborts the command like a signal would.
+ */
+function readSecret(prompt: string): Promise<string | undefined> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) return Promise.resolve(undefined);
+  process.stderr.write(prompt);
+  return new Promise((resolve) => {
+    let typed = '';
+    const finish = (value: string | undefined): void => {
+      stdin.removeListener('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      resolve(value);
+    };
+    const onData = (chunk: Buffer): void => {
+      for (const char of chunk.toString('utf8')) {
+        if (char === '\r' || char === '\n') return finish(typed);
+        if (char === '\u0003') {
+          finish(undefined);
+          process.exit(forcedExitCode);
+        }
+        if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
+        else typed += char;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}
+
+/**
+ * grpc-js passes the host dialled as the TLS server name even when it is an IP address, and Node
+ * warns about that (DEP0123) on stderr, where scripts read the command's errors. The certificate
+ * is still checked against the IP address; only this one warning is dropped.
+ */
+function dropIpServernameWarning(): void {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = (...args: unknown[]) => {
+    const [warning, second, third] = args;
+    const code =
+      typeof second === 'object' && second !== null && 'code' in second ? (second as { code?: unknown }).code : third;
+    if (code === 'DEP0123' || (warning instanceof Error && (warning as NodeJS.ErrnoException).code === 'DEP0123'))
+      return;
+    emitWarning(...args);
+  };
+}
+
 async function main(): Promise<void> {
+  dropIpServernameWarning();
   // Pessimistic until the verb returns: if the event loop drains while an operation is still
   // pending (a call nothing keeps alive), scripts see "unavailable" instead of Node's exit 13.
   let finished = false;
@@ -53,6 +105,7 @@ async function main(): Promise<void> {
     env: process.env,
     stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
     signal: controller.signal,
+    readSecret,
   };
   const argv = process.argv.slice(2);
   const deps: CliDeps = { io, ...seams };

@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { streambusVersion } from '../version.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type {
+  CliAcl,
   CliClient,
   CliClientOptions,
   CliConsumeRequest,
@@ -237,6 +241,48 @@ class FakeClient implements CliClient {
       partitions: [0, 1].map((partition) => ({ partition, currentOffset: partition === 0 ? 7 : -1, newOffset })),
     };
   }
+  readonly users = new Map<string, string>();
+  acls: CliAcl[] = [];
+
+  async createUser(name: string, password: string): Promise<void> {
+    // The password is recorded only to check that it arrived intact; the real SDK never sends it.
+    this.check(`createUser ${name}`);
+    this.users.set(name, password);
+  }
+
+  async deleteUser(name: string): Promise<void> {
+    this.check(`deleteUser ${name}`);
+    if (!this.users.delete(name)) throw new TypedError('USER_NOT_FOUND', `user ${name}: no such user`);
+  }
+
+  async listUsers(): Promise<readonly { name: string; mechanism: string; iterations: number }[]> {
+    this.check('listUsers');
+    return [...this.users.keys()].map((name) => ({ name, mechanism: 'SCRAM-SHA-256', iterations: 4096 }));
+  }
+
+  async createAcls(acls: readonly CliAcl[]): Promise<void> {
+    this.check(`createAcls ${JSON.stringify(acls)}`);
+    this.acls.push(...acls);
+  }
+
+  async deleteAcls(acls: readonly CliAcl[]): Promise<number> {
+    this.check(`deleteAcls ${JSON.stringify(acls)}`);
+    const before = this.acls.length;
+    const key = (acl: CliAcl): string => JSON.stringify([acl.principal, acl.permission, acl.operation, acl.resource]);
+    const gone = new Set(acls.map(key));
+    this.acls = this.acls.filter((acl) => !gone.has(key(acl)));
+    return before - this.acls.length;
+  }
+
+  async listAcls(filter: { readonly principal?: string; readonly resource?: string }): Promise<readonly CliAcl[]> {
+    this.check(`listAcls ${JSON.stringify(filter)}`);
+    return this.acls.filter(
+      (acl) =>
+        (filter.principal === undefined || acl.principal === filter.principal) &&
+        (filter.resource === undefined || acl.resource === filter.resource),
+    );
+  }
+
   async close(): Promise<void> {
     this.closed++;
   }
@@ -251,12 +297,15 @@ interface Harness {
   readonly interrupt: () => void;
 }
 
-function harness(options: { env?: Record<string, string>; stdin?: readonly string[] } = {}): Harness {
+function harness(
+  options: { env?: Record<string, string>; stdin?: readonly string[]; secrets?: readonly string[] } = {},
+): Harness {
   const out: string[] = [];
   const err: string[] = [];
   const client = new FakeClient();
   const factoryOptions: CliClientOptions[] = [];
   const controller = new AbortController();
+  const secrets = [...(options.secrets ?? [])];
   const io: CliIo = {
     stdout: (text) => void out.push(text),
     stderr: (text) => void err.push(text),
@@ -265,6 +314,14 @@ function harness(options: { env?: Record<string, string>; stdin?: readonly strin
       yield* options.stdin ?? [];
     },
     signal: controller.signal,
+    ...(options.secrets === undefined
+      ? {}
+      : {
+          readSecret: (prompt: string) => {
+            err.push(prompt);
+            return Promise.resolve(secrets.shift());
+          },
+        }),
   };
   const deps: CliDeps = {
     io,
@@ -1037,3 +1094,149 @@ describe('consumer-groups and consume --group against a fake client', () => {
     expect(h.stdout()).toContain('usage: streambus consumer-groups <list|describe|delete|reset-offsets>');
   });
 });
+
+describe('security flags, user and acl verbs against a fake client', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'streambus-cli-security-'));
+  const ca = join(dir, 'ca.crt');
+  const passwordFile = join(dir, 'admin.password');
+  writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n');
+  writeFileSync(passwordFile, 'from-the-file\n');
+  afterAllCleanup(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads TLS and SASL from flags, else from STREAMBUS_* variables; flags win', async () => {
+    const fromEnv = harness({
+      env: { STREAMBUS_TLS_CA: ca, STREAMBUS_SASL_USERNAME: 'admin', STREAMBUS_SASL_PASSWORD: 'from-env' },
+    });
+    expect(await runCli(['topic', 'list'], fromEnv.deps)).toBe(0);
+    expect(fromEnv.factoryOptions[0]?.tls?.ca?.toString()).toContain('BEGIN CERTIFICATE');
+    expect(fromEnv.factoryOptions[0]?.sasl).toEqual({ username: 'admin', password: 'from-env' });
+
+    const fromFlags = harness({ env: { STREAMBUS_SASL_USERNAME: 'admin', STREAMBUS_SASL_PASSWORD: 'from-env' } });
+    expect(
+      await runCli(['topic', 'list', '--sasl-username', 'root', '--sasl-password-file', passwordFile], fromFlags.deps),
+    ).toBe(0);
+    expect(fromFlags.factoryOptions[0]?.sasl).toEqual({ username: 'root', password: 'from-the-file' });
+    expect(fromFlags.factoryOptions[0]?.tls).toBeUndefined();
+
+    const fileVariable = harness({
+      env: { STREAMBUS_SASL_USERNAME: 'admin', STREAMBUS_SASL_PASSWORD_FILE: passwordFile },
+    });
+    expect(await runCli(['topic', 'list'], fileVariable.deps)).toBe(0);
+    expect(fileVariable.factoryOptions[0]?.sasl?.password).toBe('from-the-file');
+  });
+
+  it('refuses incomplete or unreadable settings before connecting (exit 2)', async () => {
+    for (const [argv, env, message] of [
+      [['topic', 'list', '--sasl-username', 'admin'], {}, 'no password is set'],
+      [['topic', 'list'], { STREAMBUS_SASL_PASSWORD: 'x' }, 'no user'],
+      [['topic', 'list', '--tls-ca', join(dir, 'missing.crt')], {}, '--tls-ca: cannot read'],
+      [['topic', 'list', '--tls-cert', ca], {}, 'needs its pair'],
+    ] as const) {
+      const h = harness({ env: { ...env } });
+      expect(await runCli([...argv], h.deps)).toBe(2);
+      expect(h.stderr()).toContain(message);
+      expect(h.factoryOptions).toEqual([]);
+    }
+    // There is no flag that takes a password itself.
+    const h = harness();
+    expect(await runCli(['topic', 'list', '--sasl-password', 'secret'], h.deps)).toBe(2);
+  });
+
+  it('hints at the flags when the cluster asks for credentials the command lacks', async () => {
+    const h = harness({ env: { STREAMBUS_TLS_CA: ca } });
+    h.client.failWith = new TypedError('AUTHENTICATION_FAILED', '127.0.0.1:9092: the broker requires authentication');
+    expect(await runCli(['topic', 'list'], h.deps)).toBe(1);
+    expect(h.stderr()).toContain('--sasl-username NAME and --sasl-password-file FILE');
+    expect(h.stderr()).toMatch(/\(AUTHENTICATION_FAILED\)\n$/);
+  });
+
+  it('user create takes the password from stdin or a prompt, never argv', async () => {
+    const piped = harness({ stdin: ['s3cret', 'ignored'] });
+    expect(await runCli(['user', 'create', 'alice', '--password-stdin'], piped.deps)).toBe(0);
+    expect(piped.client.users.get('alice')).toBe('s3cret');
+    expect(piped.stdout()).toContain('user alice saved');
+
+    const prompted = harness({ secrets: ['typed', 'typed'] });
+    expect(await runCli(['user', 'create', 'bob'], prompted.deps)).toBe(0);
+    expect(prompted.client.users.get('bob')).toBe('typed');
+    expect(prompted.stderr()).toContain('password for user bob: ');
+
+    const mistyped = harness({ secrets: ['typed', 'tpyed'] });
+    expect(await runCli(['user', 'create', 'bob'], mistyped.deps)).toBe(2);
+    expect(mistyped.client.calls).toEqual([]);
+
+    const noTerminal = harness();
+    expect(await runCli(['user', 'create', 'carol'], noTerminal.deps)).toBe(2);
+    expect(noTerminal.stderr()).toContain('--password-stdin');
+    expect(await runCli(['user', 'create', 'carol', 'password'], harness().deps)).toBe(2);
+  });
+
+  it('user list and delete; a missing user exits 1 with its code', async () => {
+    const h = harness({ stdin: ['pw'] });
+    await runCli(['user', 'create', 'alice', '--password-stdin'], h.deps);
+    expect(await runCli(['user', 'list', '--json'], h.deps)).toBe(0);
+    expect(lastJson(h.stdout())).toEqual({ users: [{ name: 'alice', mechanism: 'SCRAM-SHA-256', iterations: 4096 }] });
+    expect(await runCli(['user', 'delete', 'alice'], h.deps)).toBe(0);
+    expect(await runCli(['user', 'delete', 'alice'], h.deps)).toBe(1);
+    expect(h.stderr()).toContain('(USER_NOT_FOUND)');
+  });
+
+  it('acl add, list and remove name one principal, resource and the operations', async () => {
+    const h = harness();
+    expect(
+      await runCli(
+        ['acl', 'add', '--allow', 'user:alice', '--operation', 'read', '--operation', 'describe', '--topic', 'orders'],
+        h.deps,
+      ),
+    ).toBe(0);
+    expect(h.stdout()).toContain('added ACL: allow user:alice read topic:orders\n');
+    expect(
+      await runCli(['acl', 'add', '--deny', 'user:*', '--operation', 'write', '--topic', 'tmp-', '--prefix'], h.deps),
+    ).toBe(0);
+    expect(await runCli(['acl', 'add', '--allow', 'user:ops', '--operation', 'alter', '--cluster'], h.deps)).toBe(0);
+    expect(h.client.acls.map((acl) => acl.resource)).toEqual([
+      'topic:orders',
+      'topic:orders',
+      'topic:tmp-*',
+      'cluster',
+    ]);
+    expect(await runCli(['acl', 'list', '--principal', 'user:alice', '--json'], h.deps)).toBe(0);
+    expect(lastJson(h.stdout())).toEqual({
+      acls: [
+        { principal: 'user:alice', permission: 'allow', operation: 'read', resource: 'topic:orders' },
+        { principal: 'user:alice', permission: 'allow', operation: 'describe', resource: 'topic:orders' },
+      ],
+    });
+    expect(
+      await runCli(
+        ['acl', 'remove', '--allow', 'user:alice', '--operation', 'read', '--operation', 'write', '--topic', 'orders'],
+        h.deps,
+      ),
+    ).toBe(0);
+    expect(h.stdout()).toContain('removed 1 of 2 ACLs');
+    expect(await runCli(['acl', 'list', '--topic', 'orders'], h.deps)).toBe(0);
+    expect(h.stdout()).toContain('user:alice  allow       describe   topic:orders');
+  });
+
+  it('acl refuses a bad invocation before contacting anyone (exit 2)', async () => {
+    for (const argv of [
+      ['acl', 'add', '--operation', 'read', '--topic', 'orders'],
+      ['acl', 'add', '--allow', 'alice', '--operation', 'read', '--topic', 'orders'],
+      ['acl', 'add', '--allow', 'user:alice', '--deny', 'user:bob', '--operation', 'read', '--topic', 'orders'],
+      ['acl', 'add', '--allow', 'user:alice', '--operation', 'reed', '--topic', 'orders'],
+      ['acl', 'add', '--allow', 'user:alice', '--topic', 'orders'],
+      ['acl', 'add', '--allow', 'user:alice', '--operation', 'read'],
+      ['acl', 'add', '--allow', 'user:alice', '--operation', 'read', '--topic', 'a', '--group', 'g'],
+      ['acl', 'add', '--allow', 'user:alice', '--operation', 'read', '--cluster', '--prefix'],
+      ['acl', 'list', '--principal', 'bob'],
+    ]) {
+      const h = harness();
+      expect(await runCli(argv, h.deps), argv.join(' ')).toBe(2);
+      expect(h.client.calls).toEqual([]);
+    }
+  });
+});
+
+function afterAllCleanup(cleanup: () => void): void {
+  afterAll(cleanup);
+}

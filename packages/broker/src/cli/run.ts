@@ -25,6 +25,8 @@ import { server } from './commands/server.js';
 import { topicCreate, topicDelete, topicDescribe, topicList } from './commands/topic.js';
 import { topicReassign } from './commands/topic-reassign.js';
 import { walVerify } from './commands/wal.js';
+import { userCreate, userDelete, userList } from './commands/user.js';
+import { aclAdd, aclList, aclRemove } from './commands/acl.js';
 import { ExitCode } from './exit-codes.js';
 import { rethrowBug } from '../bugs.js';
 
@@ -48,6 +50,12 @@ export const commands: readonly Command[] = [
   featuresDescribe,
   featuresFinalize,
   compatibilityCheck,
+  userCreate,
+  userDelete,
+  userList,
+  aclAdd,
+  aclRemove,
+  aclList,
   backupCreate,
   backupList,
   backupVerify,
@@ -78,7 +86,9 @@ export function generalHelp(): string {
     '  -h, --help     help for any command: streambus topic create --help',
     '  -V, --version  print the version',
     '',
-    'Client commands take --bootstrap HOST:PORT[,...] (default $STREAMBUS_BOOTSTRAP, else 127.0.0.1:9092) and --json.',
+    'Client commands take --bootstrap HOST:PORT[,...] (default $STREAMBUS_BOOTSTRAP, else 127.0.0.1:9092) and --json;',
+    'on a secure cluster --tls-ca FILE, --sasl-username NAME and --sasl-password-file FILE (or STREAMBUS_TLS_CA,',
+    'STREAMBUS_SASL_USERNAME, STREAMBUS_SASL_PASSWORD_FILE or STREAMBUS_SASL_PASSWORD).',
     '',
     ...exitCodeHelp,
     '',

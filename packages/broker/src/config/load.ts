@@ -75,7 +75,14 @@ export function formatConfigProblem(problem: ConfigProblem): string {
 }
 
 /** Environment variables for clients, not the server: known, so never warned about. */
-export const clientEnvNames: readonly string[] = ['STREAMBUS_BOOTSTRAP', 'STREAMBUS_ADMIN'];
+export const clientEnvNames: readonly string[] = [
+  'STREAMBUS_BOOTSTRAP',
+  'STREAMBUS_ADMIN',
+  // The CLI's SASL settings (cli/security-options.ts); a broker has no such keys.
+  'STREAMBUS_SASL_USERNAME',
+  'STREAMBUS_SASL_PASSWORD',
+  'STREAMBUS_SASL_PASSWORD_FILE',
+];
 
 /**
  * Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT`, `<SERVICE>_PORT_9092_TCP...`

@@ -31,6 +31,17 @@ import {
   type OffsetResetPlan,
   type OffsetResetTarget,
 } from './groups.js';
+import {
+  createAcls,
+  createUser,
+  deleteAcls,
+  deleteUser,
+  listAcls,
+  listUsers,
+  type AclEntry,
+  type AclFilter,
+  type UserDescription,
+} from './security.js';
 
 /** Bytes one readBatches call asks for by default. */
 const readBatchesBytesDefault = 4 * 1024 * 1024;
@@ -423,6 +434,40 @@ export class Admin {
     options: { execute?: boolean } = {},
   ): Promise<OffsetResetPlan> {
     return resetOffsets(this.cluster, groupId, topic, to, options.execute ?? false);
+  }
+
+  /**
+   * Creates user `name`, or replaces its password. The SCRAM-SHA-256 credential (salt,
+   * iterations, StoredKey, ServerKey) is derived here: the password never leaves the client.
+   * Needs `alter` on `cluster`.
+   */
+  createUser(name: string, password: string, options: { iterations?: number } = {}): Promise<void> {
+    return createUser(this.cluster, name, password, options);
+  }
+
+  /** Deletes a user (its ACLs stay). Throws UserNotFoundError when there is none. Needs `alter` on `cluster`. */
+  deleteUser(name: string): Promise<void> {
+    return deleteUser(this.cluster, name);
+  }
+
+  /** Every user's name, mechanism and iterations (never a credential), sorted. Needs `describe` on `cluster`. */
+  listUsers(): Promise<UserDescription[]> {
+    return listUsers(this.cluster);
+  }
+
+  /** Adds ACLs; an identical ACL already there is left as is. Needs `alter` on `cluster`. */
+  createAcls(acls: readonly AclEntry[]): Promise<void> {
+    return createAcls(this.cluster, acls);
+  }
+
+  /** Removes the ACLs equal to the given ones; resolves with how many were removed. Needs `alter` on `cluster`. */
+  deleteAcls(acls: readonly AclEntry[]): Promise<number> {
+    return deleteAcls(this.cluster, acls);
+  }
+
+  /** The ACLs of a principal and/or a resource, or every ACL. Needs `describe` on `cluster`. */
+  listAcls(filter: AclFilter = {}): Promise<AclEntry[]> {
+    return listAcls(this.cluster, filter);
   }
 
   /** Closes the connections. */

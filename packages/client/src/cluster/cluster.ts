@@ -12,6 +12,8 @@ import * as grpc from '@grpc/grpc-js';
 import {
   ErrorCode,
   createStreamBusRpcClient,
+  scramSha256Mechanism,
+  sessionMetadataKey,
   type BrokerInfo,
   type MetadataResponse,
   type PartitionMetadata,
@@ -37,15 +39,19 @@ import {
 import {
   BrokerNotAvailableError,
   ClientClosedError,
+  AuthenticationError,
   InvalidConfigError,
   RequestTimedOutError,
+  SessionExpiredError,
   StreamBusError,
+  TlsHandshakeError,
   UnknownTopicOrPartitionError,
   errorFromCall,
   errorFromCode,
 } from '../errors.js';
 import { backoffMs, sleep } from '../backoff.js';
-import type { ClientOptions } from './options.js';
+import type { ClientOptions, SaslOptions } from './options.js';
+import { Sessions, diagnoseTls, resolveTls, tlsChannelOptions, type ResolvedTls } from './security.js';
 import { ClientTracing, endCall } from '../tracing.js';
 import type { CallTrace } from '../tracing.js';
 import { BrokerHealth } from './broker-health.js';
@@ -72,6 +78,10 @@ export interface ResolvedClientOptions {
   metadataMaxAgeMs: number;
   random: () => number;
   callMetadata: (() => Readonly<Record<string, string>>) | undefined;
+  /** TLS towards every broker; undefined: plaintext. */
+  tls: ResolvedTls | undefined;
+  /** SCRAM-SHA-256 credentials; undefined: no authentication. */
+  sasl: SaslOptions | undefined;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
@@ -103,6 +113,14 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     'connectTimeoutMs',
   );
   if (connectTimeoutMs > requestTimeoutMs) throw new InvalidConfigError('connectTimeoutMs must be <= requestTimeoutMs');
+  const sasl = options.sasl;
+  if (sasl !== undefined) {
+    const mechanism: string = sasl.mechanism ?? scramSha256Mechanism;
+    if (mechanism !== scramSha256Mechanism)
+      throw new InvalidConfigError(`sasl.mechanism must be ${scramSha256Mechanism}, got ${mechanism}`);
+    if (sasl.username === '') throw new InvalidConfigError('sasl.username is empty');
+    if (sasl.password === '') throw new InvalidConfigError(`sasl.password of user ${sasl.username} is empty`);
+  }
   return {
     bootstrapServers: [...options.bootstrapServers],
     clientId: options.clientId ?? 'streambus-ts',
@@ -113,6 +131,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     metadataMaxAgeMs: positive(options.metadataMaxAgeMs, metadataMaxAgeMsDefault, 'metadataMaxAgeMs'),
     random: options.random ?? Math.random,
     callMetadata: options.callMetadata,
+    tls: resolveTls(options.tls),
+    sasl: sasl === undefined ? undefined : { ...sasl },
   };
 }
 
@@ -126,6 +146,11 @@ export class Cluster {
   readonly options: ResolvedClientOptions;
   private readonly brokers = new Map<number, BrokerInfo>();
   private readonly topics = new Map<string, CachedTopic>();
+  /**
+   * Topics the last Metadata answer refused with an error that retrying does not cure
+   * (AUTHORIZATION_FAILED): thrown by topicMetadata instead of "does not exist".
+   */
+  private readonly topicErrors = new Map<string, StreamBusError>();
   /** Topics this client has asked about: every refresh covers them all. */
   private readonly interestingTopics = new Set<string>();
   private readonly channels = new Map<string, StreamBusRpcClient>();
@@ -145,9 +170,12 @@ export class Cluster {
   /** Controller id from the last Metadata response (0 while unknown). */
   controllerId = 0;
   readonly tracing: ClientTracing;
+  /** One authenticated session per broker connection; undefined without `sasl`. */
+  private readonly sessions: Sessions | undefined;
 
   constructor(options: ClientOptions) {
     this.options = resolveClientOptions(options);
+    this.sessions = this.options.sasl === undefined ? undefined : new Sessions(this.options.sasl);
     this.tracing = new ClientTracing(options.tracerProvider, this.options.clientId);
     this.health = new BrokerHealth((attempt) => this.backoffMs(attempt));
     this.anyStart = Math.floor(this.options.random() * brokersMax);
@@ -221,6 +249,8 @@ export class Cluster {
         await this.refreshMetadata([topic]);
         const fresh = this.topics.get(topic);
         if (fresh !== undefined) return fresh.metadata;
+        const refused = this.topicErrors.get(topic);
+        if (refused !== undefined) throw refused;
         lastError = new UnknownTopicOrPartitionError(
           `topic "${topic}" does not exist; create it first (Admin.createTopic)`,
         );
@@ -297,8 +327,17 @@ export class Cluster {
     }
     const now = Date.now();
     for (const topic of response.topics) {
+      this.topicErrors.delete(topic.name);
       if (topic.errorCode !== ErrorCode.NONE) {
         this.topics.delete(topic.name);
+        if (topic.errorCode === ErrorCode.AUTHORIZATION_FAILED)
+          this.topicErrors.set(
+            topic.name,
+            errorFromCode(
+              topic.errorCode,
+              `${this.options.sasl === undefined ? 'this client' : `user ${this.options.sasl.username}`} may not describe topic ${topic.name}`,
+            ),
+          );
         continue;
       }
       const previous = this.topics.get(topic.name)?.metadata;
@@ -345,7 +384,9 @@ export class Cluster {
     let channel = this.channels.get(address);
     if (channel === undefined) {
       channel = createStreamBusRpcClient(address, {
+        ...(this.options.tls === undefined ? {} : { credentials: this.options.tls.credentials }),
         channelOptions: {
+          ...tlsChannelOptions(this.options.tls),
           // grpc's own reconnect backoff (1 s doubling to 120 s by default) would leave a broker
           // that came back unused for minutes; the client's backoff decides when to try again.
           'grpc.initial_reconnect_backoff_ms': this.options.retryBackoffMs,
@@ -384,6 +425,7 @@ export class Cluster {
       let pending = candidates.length;
       let won = false;
       const failures: string[] = [];
+      const tlsFailures: TlsHandshakeError[] = [];
       for (const channel of candidates) {
         this.connected(channel, method).then(
           () => {
@@ -392,9 +434,12 @@ export class Cluster {
           },
           (error: unknown) => {
             failures.push(error instanceof Error ? error.message : String(error));
+            if (error instanceof TlsHandshakeError) tlsFailures.push(error);
             pending--;
             if (pending > 0 || won) return;
             if (this.closed) reject(new ClientClosedError('the client is closed'));
+            // Every broker refused the handshake: the configuration is wrong, not the brokers.
+            else if (tlsFailures[0] !== undefined && tlsFailures.length === failures.length) reject(tlsFailures[0]);
             else
               reject(new BrokerNotAvailableError(`${method}: no broker could be connected to: ${failures.join('; ')}`));
           },
@@ -442,10 +487,57 @@ export class Cluster {
       channel = this.channelFor(target);
       await this.connected(channel, method);
     }
+    if (this.sessions === undefined) return this.invoke(channel, method, request, extraDeadlineMs, options, undefined);
+    const sessions = this.sessions;
+    const handshake = { deadlineMs: this.options.requestTimeoutMs, metadata: () => this.baseMetadata() };
+    const session = await this.session(channel, () => sessions.sessionFor(channel, handshake));
+    try {
+      return await this.invoke(channel, method, request, extraDeadlineMs, options, session);
+    } catch (error) {
+      if (!(error instanceof SessionExpiredError)) throw error;
+      // The connection the session was made on has closed: authenticate on the current one and
+      // retry once (a second SESSION_EXPIRED is thrown).
+      await sessions.expire(channel, session);
+      const renewed = await this.session(channel, () => sessions.sessionFor(channel, handshake));
+      return await this.invoke(channel, method, request, extraDeadlineMs, options, renewed);
+    }
+  }
+
+  /** A session from `get`, with the broker's health updated like a call's. */
+  private async session(channel: StreamBusRpcClient, get: () => Promise<string>): Promise<string> {
+    try {
+      return await get();
+    } catch (error) {
+      if (this.closed) throw new ClientClosedError('the client is closed', { cause: error });
+      if (
+        error instanceof StreamBusError &&
+        (error.code === 'BROKER_NOT_AVAILABLE' || error.code === 'REQUEST_TIMED_OUT')
+      )
+        this.health.failed(channel.address, error.message, Date.now());
+      throw error;
+    }
+  }
+
+  private baseMetadata(): grpc.Metadata {
     const metadata = new grpc.Metadata();
     metadata.set('streambus-client-id', this.options.clientId);
+    return metadata;
+  }
+
+  /** One attempt of a call on a connected channel, with `session` in its metadata when given. */
+  private async invoke<M extends StreamBusMethodName>(
+    channel: StreamBusRpcClient,
+    method: M,
+    request: StreamBusMethods[M]['request'],
+    extraDeadlineMs: number,
+    options: CallOptions,
+    session: string | undefined,
+  ): Promise<StreamBusMethods[M]['response']> {
+    const metadata = this.baseMetadata();
     const extra = this.options.callMetadata?.();
     if (extra !== undefined) for (const [key, value] of Object.entries(extra)) metadata.set(key, value);
+    // After the extras: a caller's metadata cannot replace the session the call was authenticated with.
+    if (session !== undefined) metadata.set(sessionMetadataKey, session);
     // After the extras: the call's own span is the broker's parent (it is a child of theirs).
     const span = this.tracing.startCall(method, channel.address, options.trace);
     if (span !== undefined) this.tracing.inject(span, metadata);
@@ -466,7 +558,12 @@ export class Cluster {
         endCall(span, { code: 'CLIENT_CLOSED', message: 'the client is closed' });
         throw new ClientClosedError('the client is closed', { cause: error });
       }
-      const typed = errorFromCall(error, channel.address);
+      let typed = errorFromCall(error, channel.address);
+      if (typed instanceof SessionExpiredError && session === undefined)
+        typed = new AuthenticationError(
+          `${channel.address}: the broker requires authentication: give the client a SCRAM-SHA-256 user and password (the sasl option)`,
+          { cause: typed },
+        );
       endCall(span, typed);
       if (typed.code === 'BROKER_NOT_AVAILABLE' || typed.code === 'REQUEST_TIMED_OUT')
         this.health.failed(channel.address, typed.message, Date.now());
@@ -479,6 +576,10 @@ export class Cluster {
     const outcome = await channel.waitConnected(this.options.connectTimeoutMs);
     if (outcome === 'ready') return;
     if (this.closed) throw new ClientClosedError('the client is closed');
+    if (outcome === 'failed' && this.options.tls !== undefined) {
+      const reason = await diagnoseTls(channel.address, this.options.tls, this.options.connectTimeoutMs);
+      if (reason !== undefined) throw new TlsHandshakeError(`TLS handshake: ${reason} (broker ${channel.address})`);
+    }
     const why =
       outcome === 'failed'
         ? 'refused or dropped the connection (is it running?)'
@@ -543,6 +644,7 @@ export class Cluster {
   close(): void {
     this.closed = true;
     this.closing.abort();
+    this.sessions?.clear();
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
   }

@@ -13,7 +13,7 @@
  */
 import type { Cluster } from '../cluster/cluster.js';
 import { sequenceModulus } from '../constants.js';
-import { OutOfOrderSequenceError, StreamBusError, errorFromCode } from '../errors.js';
+import { AuthorizationError, OutOfOrderSequenceError, StreamBusError, errorFromCode } from '../errors.js';
 import { ErrorCode } from '@streambus/proto';
 import type { PartitionState, ProducerBatch } from './batch.js';
 
@@ -75,6 +75,16 @@ export class IdempotenceState {
           error instanceof StreamBusError
             ? error
             : errorFromCode(ErrorCode.INTERNAL, error instanceof Error ? error.message : String(error));
+        if (refusesForGood(typed)) {
+          // Retrying cannot help (the user may not write, or cannot authenticate): the records
+          // waiting for an identity fail now, not at their delivery timeout.
+          for (const state of this.host.partitions()) {
+            const error = typed.code === 'AUTHORIZATION_FAILED' ? this.refusedWrite(state.topic, typed) : typed;
+            for (const batch of state.queue) this.host.failBatch(batch, error);
+            state.queue.length = 0;
+          }
+          return;
+        }
         for (const state of this.host.partitions()) {
           const head = state.queue[0];
           if (head !== undefined) head.lastError = typed;
@@ -86,6 +96,19 @@ export class IdempotenceState {
         else this.host.drainAt(Date.now() + this.cluster.backoffMs(this.attempts));
       });
     return false;
+  }
+
+  /**
+   * A refused producer id, said of the topic the records were for: a user who may write no topic
+   * at all may not write this one (the broker names the cluster, which the user did not ask for).
+   */
+  private refusedWrite(topic: string, refusal: StreamBusError): StreamBusError {
+    const user = this.cluster.options.sasl?.username;
+    const who = user === undefined ? 'this client' : `user ${user}`;
+    return new AuthorizationError(
+      `${who} may not write topic ${topic} (an idempotent producer's id needs write on a topic or the cluster: ${refusal.message})`,
+      { cause: refusal },
+    );
   }
 
   /** A batch sent under the current identity failed for good: restart the sequences. */
@@ -130,4 +153,13 @@ export class IdempotenceState {
       state.queue.push(...keep);
     }
   }
+}
+
+/** Security refusals of InitProducerId: the same settings are refused the same way every time. */
+function refusesForGood(error: StreamBusError): boolean {
+  return (
+    error.code === 'AUTHORIZATION_FAILED' ||
+    error.code === 'AUTHENTICATION_FAILED' ||
+    error.code === 'TLS_HANDSHAKE_FAILED'
+  );
 }

@@ -26,6 +26,7 @@ import {
   type FetchPartitionResult,
   type PartitionMetadata,
   type PartitionProduceResult,
+  type ProduceRequest,
   type RecordBatchHeader,
   type StreamBusHandlers,
   type TopicMetadata,
@@ -33,6 +34,7 @@ import {
 } from '@streambus/proto';
 import { FaultFront, type BrokerFault } from './fault-front.js';
 import { FakeGroupCoordinator } from './fake-group-coordinator.js';
+import { FakeSecurity, type FakeSecurityOptions } from './fake-security.js';
 
 /** A whole-call fault for the next matching RPC. */
 export type CallFault =
@@ -104,6 +106,13 @@ export interface FakeClusterOptions {
   groupHeartbeatIntervalMs?: number;
   /** Session timeout of the fake group coordinator (default 45000 ms). */
   groupSessionTimeoutMs?: number;
+  /** Serve TLS with this certificate and key (PEM) instead of plaintext. */
+  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Users (SCRAM-SHA-256) and super users: every call but Authenticate then needs a session of
+   * the caller's connection, Produce needs write and Fetch read on the topic (fake-security.ts).
+   */
+  security?: FakeSecurityOptions;
 }
 
 /** Methods whose calls can be counted and failed (`callsOf`, `failCalls`). */
@@ -173,12 +182,15 @@ export class FakeStreamBusCluster {
   private groupCoordinatorId = 1;
   /** The fake group coordinator (one for all groups). */
   readonly groups: FakeGroupCoordinator;
+  /** Users, ACLs and sessions when started with `security`. */
+  readonly security: FakeSecurity | undefined;
 
   private constructor(
     readonly brokerCount: number,
     options: FakeClusterOptions,
   ) {
     this.leaderHints = options.leaderHints ?? true;
+    this.security = options.security === undefined ? undefined : new FakeSecurity(options.security);
     this.groups = new FakeGroupCoordinator({
       partitionsOf: (topic) => this.topics.get(topic)?.partitions.length,
       topicNames: () => [...this.topics.keys()],
@@ -201,11 +213,13 @@ export class FakeStreamBusCluster {
     const cluster = new FakeStreamBusCluster(options.brokers ?? 1, options);
     for (let id = 1; id <= cluster.brokerCount; id++) {
       const server = new grpc.Server();
-      addStreamBusService(server, cluster.handlers(id));
+      addStreamBusService(server, cluster.secured(cluster.handlers(id)));
+      const credentials =
+        options.tls === undefined
+          ? grpc.ServerCredentials.createInsecure()
+          : grpc.ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }]);
       const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
-          error ? reject(error) : resolve(bound),
-        ),
+        server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
       );
       cluster.servers.push(server);
       let advertised = port;
@@ -369,6 +383,71 @@ export class FakeStreamBusCluster {
     };
   }
 
+  /**
+   * With `security`: every call but Authenticate needs its connection's session; Produce and
+   * Fetch are refused (AUTHORIZATION_FAILED) unless the user may write / read every topic named.
+   */
+  private secured(handlers: StreamBusHandlers): StreamBusHandlers {
+    const security = this.security;
+    if (security === undefined) return handlers;
+    type AnyHandler = (
+      call: grpc.ServerUnaryCall<unknown, unknown>,
+      callback: (error: Partial<grpc.StatusObject> | null, response?: unknown) => void,
+    ) => void;
+    const wrapped: Record<string, AnyHandler> = {};
+    for (const [name, handler] of Object.entries(handlers) as [string, AnyHandler][]) {
+      if (
+        name === 'Authenticate' ||
+        name === 'UpsertUser' ||
+        name === 'DeleteUser' ||
+        name.endsWith('Acls') ||
+        name === 'ListUsers'
+      ) {
+        wrapped[name] = handler;
+        continue;
+      }
+      wrapped[name] = (call, callback) => {
+        const user = security.userOf(call);
+        if (typeof user !== 'string') return callback(user);
+        if (name === 'Produce') {
+          // Like the broker: the refused topics' partitions carry AUTHORIZATION_FAILED; nothing is appended.
+          const partitions = (call.request as ProduceRequest).partitions;
+          const denied = partitions.filter((p) => !security.allows(user, 'write', `topic:${p.topic}`));
+          if (denied.length > 0)
+            return callback(null, {
+              partitions: partitions.map((p) => ({
+                topic: p.topic,
+                partition: p.partition,
+                errorCode: denied.includes(p) ? ErrorCode.AUTHORIZATION_FAILED : ErrorCode.NOT_ENOUGH_REPLICAS,
+                errorMessage: denied.includes(p)
+                  ? `user ${user} may not write topic ${p.topic}`
+                  : 'not appended: the request names a topic this user may not write',
+                baseOffset: -1,
+                logAppendTimeMs: -1,
+                leaderId: 0,
+                leaderEpoch: 0,
+                logStartOffset: -1,
+              })),
+              throttleTimeMs: 0,
+            });
+        }
+        if (name === 'InitProducerId' && !security.allowsAnyTopic(user, 'write'))
+          return callback(makeCallError(ErrorCode.AUTHORIZATION_FAILED, `user ${user} may not write the cluster`));
+        const operation = name === 'Fetch' ? 'read' : undefined;
+        if (operation !== undefined) {
+          const topics = (call.request as { partitions: { topic: string }[] }).partitions.map((p) => p.topic);
+          const denied = topics.find((topic) => !security.allows(user, operation, `topic:${topic}`));
+          if (denied !== undefined)
+            return callback(
+              makeCallError(ErrorCode.AUTHORIZATION_FAILED, `user ${user} may not ${operation} topic ${denied}`),
+            );
+        }
+        handler(call, callback);
+      };
+    }
+    return wrapped as unknown as StreamBusHandlers;
+  }
+
   private handlers(brokerId: number): StreamBusHandlers {
     const unimplemented = (_call: unknown, callback: (error: Partial<grpc.StatusObject>) => void): void =>
       callback({ code: grpc.status.UNIMPLEMENTED, details: 'the fake cluster has no security' });
@@ -380,6 +459,7 @@ export class FakeStreamBusCluster {
       CreateAcls: unimplemented,
       DeleteAcls: unimplemented,
       ListAcls: unimplemented,
+      ...this.security?.handlers(),
       Metadata: (call, callback) => {
         this.stats.metadataRequests++;
         this.noteMetadata('Metadata', call.metadata);
