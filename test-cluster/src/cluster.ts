@@ -174,11 +174,7 @@ export class TestCluster {
     // then stops every broker exactly once (a second signal would force a broker's exit).
     const launch = this.options.launcher?.(id, nodeArgs) ?? { command: process.execPath, args: nodeArgs };
     const child = spawn(launch.command, launch.args, {
-<<<<<<< HEAD
-      env: { ...process.env, ...this.options.env, ...this.options.brokerEnv?.(id), ...launch.env },
-=======
-      env: { ...brokerEnvironment(process.env), ...this.options.env, ...launch.env },
->>>>>>> sdk-sec
+      env: { ...brokerEnvironment(process.env), ...this.options.env, ...this.options.brokerEnv?.(id), ...launch.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
