@@ -117,6 +117,13 @@ export const groupChurnIntervalMsDefault = 2_000;
 /** After healing: how long until every partition is led with a full ISR, and until readers catch up. */
 export const realRecoveryMsMaxDefault = 60_000;
 
+/** Deadline of each SCRAM step and of the anonymous probe of a `--secure` run (a broker may be paused). */
+export const secureHandshakeDeadlineMs = 3_000;
+/** Milliseconds between anonymous probes during a `--secure` run (each must be refused). */
+export const secureProbeIntervalMs = 1_000;
+/** Longest wait for the controller to seed the workload's user after the cluster is ready. */
+export const secureSeedWaitMsMax = 20_000;
+
 assert(brokersMin <= brokersDefault && brokersDefault <= brokersMax, 'default brokers within bounds');
 assert(workersDefault <= workersMax, 'default workers within bounds');
 assert(inflightPerWorkerDefault <= inflightPerWorkerMax, 'default in-flight within bounds');

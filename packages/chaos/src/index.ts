@@ -42,3 +42,5 @@ export type { GroupWorkloadOptions } from './workload/group-members.js';
 export { checkGroup } from './checker/group-checker.js';
 export type { GroupCheckCounts, GroupCheckInput, GroupCheckResult } from './checker/group-checker.js';
 export type { GroupPollObservation, GroupCallbackEvent, GroupCommitOp } from './history/history.js';
+export { ChaosSecurity, chaosUser, rpcClient } from './security.js';
+export type { ClientSecurity, SecurityStats } from './security.js';

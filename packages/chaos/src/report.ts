@@ -1,6 +1,7 @@
 /** The report of a chaos run and its printer. */
 import type { CheckCounts } from './checker/checker.js';
 import type { GroupCheckCounts } from './checker/group-checker.js';
+import type { SecurityStats } from './security.js';
 
 export interface ChaosReport {
   readonly seed: number;
@@ -11,6 +12,8 @@ export interface ChaosReport {
   readonly counts: CheckCounts;
   /** The consumer-group workload's counts, when it ran. */
   readonly group?: GroupCheckCounts;
+  /** A `--secure` run's proof that security was on (handshakes made, anonymous calls refused). */
+  readonly security?: SecurityStats;
   /** Milliseconds from healing until every partition had a leader and a full ISR; null if not within the bound. */
   readonly recoveryMs: number | null;
   readonly recoveryMsMax: number;

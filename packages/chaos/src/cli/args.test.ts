@@ -3,6 +3,16 @@ import { parseArgs, parseDurationMs, parseRealArgs, UsageError } from './args.js
 import { planSchedule, parseNemesis } from '../nemesis/schedule.js';
 
 describe('streambus-chaos arguments', () => {
+  it('parses --secure, and the replay command says it (only when it was on)', async () => {
+    const { replayCommand } = await import('../run/run-chaos.js');
+    const secure = parseArgs(['run', '--seed', '5', '--secure'], () => 7);
+    expect(secure.options).toMatchObject({ seed: 5, secure: true });
+    expect(replayCommand(secure.options)).toMatch(/ --secure( |$)/);
+    const plain = parseArgs(['run', '--seed', '5'], () => 7);
+    expect(plain.options.secure).toBeUndefined();
+    expect(replayCommand(plain.options)).not.toContain('--secure');
+  });
+
   it('parses the group workload flags, and the replay command carries them', async () => {
     const run = parseArgs(
       ['run', '--seed', '3', '--group-members', '4', '--group-churn-ms', '500', '--unsafe-commit-before-processing'],

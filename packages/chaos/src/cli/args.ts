@@ -46,6 +46,8 @@ options:
   --group-members N     consumer-group workload: N SDK members of one group (default 0: none)
   --group-churn-ms D    one member leaves and one joins every D ms plus jitter (default 2000; 0: none)
   --unsafe-commit-before-processing   planted bug of the group workload (a self-test of its checks)
+  --secure              TLS (throwaway CA) and SCRAM-SHA-256 auth on every broker, the workload's
+                        clients with tls and sasl, anonymous calls probed (each must be refused)
   --quiet               no progress lines, only the report
 
 real: each broker an OS process in its own network namespace (ip netns, a bridge, iptables,
@@ -239,6 +241,7 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number): Cl
   let groupMembers: number | undefined;
   let groupChurnIntervalMs: number | undefined;
   let commitBeforeProcessing = false;
+  let secure = false;
   const flags = parseFlags(argv, {
     command: 'run',
     brokersMin,
@@ -278,6 +281,9 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number): Cl
         case '--unsafe-commit-before-processing':
           commitBeforeProcessing = true;
           return true;
+        case '--secure':
+          secure = true;
+          return true;
         default:
           return false;
       }
@@ -289,6 +295,7 @@ export function parseArgs(argv: readonly string[], randomSeed: () => number): Cl
     ...(groupMembers === undefined ? {} : { groupMembers }),
     ...(groupChurnIntervalMs === undefined ? {} : { groupChurnIntervalMs }),
     ...(commitBeforeProcessing ? { unsafeCommitBeforeProcessing: true } : {}),
+    ...(secure ? { secure: true } : {}),
     seed: seed ?? randomSeed(),
     nemesis,
     acks,

@@ -18,7 +18,9 @@ import { ChaosTimer } from '../nemesis/chaos-timer.js';
 import { CrashableStore, rollbackStore } from '../nemesis/crash-store.js';
 import type { RollbackResult, WalSyncPolicy } from '../nemesis/crash-store.js';
 import { FaultNetwork } from '../nemesis/fault-network.js';
-import { groupHeartbeatIntervalMs, groupSessionTimeoutMs } from '../constants.js';
+import { groupHeartbeatIntervalMs, groupSessionTimeoutMs, secureSeedWaitMsMax } from '../constants.js';
+import { ChaosSecurity } from '../security.js';
+import type { ClientSecurity } from '../security.js';
 
 export interface ChaosClusterOptions {
   readonly size: number;
@@ -28,6 +30,8 @@ export interface ChaosClusterOptions {
   readonly tickMs?: number;
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
   readonly logLevel?: LogLevel;
+  /** TLS on every broker (its own certificate from a throwaway CA) and SCRAM-SHA-256 auth on. */
+  readonly secure?: boolean;
 }
 
 export class ChaosCluster {
@@ -35,6 +39,8 @@ export class ChaosCluster {
   private readonly timers = new Map<number, ChaosTimer>();
   private readonly stores = new Map<number, CrashableStore>();
   private cluster: InProcessCluster | null = null;
+  /** The PKI and the clients' credentials of a secure run; null otherwise. */
+  security: ChaosSecurity | null = null;
   readonly walSync: WalSyncPolicy;
   /** Totals of what crashes rewound. */
   readonly crashes = { count: 0, groupsRewound: 0, entriesDropped: 0, unrollbackable: 0 };
@@ -46,6 +52,9 @@ export class ChaosCluster {
 
   static async start(options: ChaosClusterOptions): Promise<ChaosCluster> {
     const chaos = new ChaosCluster(options);
+    const ids = Array.from({ length: options.size }, (_, index) => index + 1);
+    const security = options.secure === true ? await ChaosSecurity.create(ids, options.seed) : null;
+    chaos.security = security;
     chaos.cluster = await InProcessCluster.start({
       size: options.size,
       tickMs: options.tickMs ?? 20,
@@ -55,7 +64,11 @@ export class ChaosCluster {
         // The group workload's rebalances in well under a second (see constants.ts).
         STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: String(groupHeartbeatIntervalMs),
         STREAMBUS_GROUPS_SESSION_TIMEOUT_MS: String(groupSessionTimeoutMs),
+        ...security?.env,
       },
+      ...(security === null
+        ? {}
+        : { brokerEnv: (id: number) => security.brokerEnv(id), seedUsers: security.seedUsers() }),
       wrapTransport: (id, transport) => chaos.network.wrap(id, transport),
       timer: (id) => {
         const timer = new ChaosTimer();
@@ -71,6 +84,23 @@ export class ChaosCluster {
     });
     for (const broker of chaos.cluster.running()) chaos.watch(broker);
     return chaos;
+  }
+
+  /** The SDK's `tls` and `sasl` options for a workload client; undefined when the run is not secure. */
+  get clientSecurity(): ClientSecurity | undefined {
+    return this.security?.client;
+  }
+
+  /** Waits until the cluster is ready and, in a secure run, the workload's user is seeded. */
+  async waitReady(boundMs: number): Promise<void> {
+    await this.inner.waitReady(boundMs);
+    if (this.security === null) return;
+    const deadline = Date.now() + secureSeedWaitMsMax;
+    // The controller seeds the users a moment after the cluster is ready; every broker must know them.
+    while (!this.running().every((broker) => broker.controller.state.securityRecords.userCount >= 1)) {
+      if (Date.now() > deadline) throw new Error(`the workload's user was not seeded within ${secureSeedWaitMsMax} ms`);
+      await sleep(50);
+    }
   }
 
   get inner(): InProcessCluster {
@@ -372,6 +402,7 @@ export class ChaosCluster {
     const cluster = this.cluster;
     this.cluster = null;
     await cluster?.close();
+    await this.security?.close();
   }
 
   private watch(broker: Broker): void {

@@ -2,14 +2,16 @@
  * Recovery seen from outside (real processes): poll Metadata until every partition of `topic`
  * has a leader and a full ISR. Returns the milliseconds it took, or null past the bound.
  */
-import { createStreamBusRpcClient } from '@streambus/proto';
+import { rpcClient } from '../security.js';
+import type { ClientSecurity } from '../security.js';
 
 export async function waitRecoveredByMetadata(
   bootstrapServers: readonly string[],
   topic: string,
   boundMs: number,
+  security?: ClientSecurity,
 ): Promise<number | null> {
-  const clients = bootstrapServers.map((address) => createStreamBusRpcClient(address));
+  const clients = bootstrapServers.map((address) => rpcClient(address, security));
   const started = Date.now();
   try {
     let turn = 0;
@@ -44,9 +46,10 @@ export async function highWatermarksByMetadata(
   bootstrapServers: readonly string[],
   topic: string,
   partitions: number,
+  security?: ClientSecurity,
 ): Promise<number[] | null> {
   for (const address of bootstrapServers) {
-    const client = createStreamBusRpcClient(address);
+    const client = rpcClient(address, security);
     try {
       const metadata = await client.Metadata({ topics: [topic], brokersOnly: false }, { deadlineMs: 2_000 });
       const list = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];

@@ -112,7 +112,11 @@ export class PartitionMover {
     to: readonly number[],
     deadline: number,
   ): Promise<void> {
-    const admin = new Admin({ bootstrapServers: this.cluster.bootstrapServers, requestTimeoutMs: reassignCallMsMax });
+    const admin = new Admin({
+      bootstrapServers: this.cluster.bootstrapServers,
+      requestTimeoutMs: reassignCallMsMax,
+      ...this.cluster.clientSecurity,
+    });
     try {
       let lastError = '';
       while (!this.stopped && Date.now() < deadline) {

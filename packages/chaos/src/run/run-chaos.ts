@@ -27,6 +27,7 @@ import {
   partitionsMax,
   recordsPerSecondDefault,
   recoveryMsMaxDefault,
+  secureProbeIntervalMs,
   runDurationMsDefault,
   runDurationMsMax,
   settleMsMax,
@@ -68,6 +69,11 @@ export interface ChaosRunOptions {
   readonly unsafeCommitBeforeProcessing?: boolean;
   /** Planted faults (self-tests of the checkers). NEVER in production. */
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
+  /**
+   * TLS and SCRAM-SHA-256 auth on every broker (a throwaway PKI), every workload client with the
+   * SDK's `tls` and `sasl` options, and anonymous calls probed (each must be refused).
+   */
+  readonly secure?: boolean;
   /** Progress lines while the run goes (default: none). */
   readonly onProgress?: (line: string) => void;
   readonly progressIntervalMs?: number;
@@ -94,6 +100,7 @@ export function replayCommand(options: ChaosRunOptions): string {
         ]
       : []),
     ...(options.unsafeCommitBeforeProcessing === true ? ['--unsafe-commit-before-processing'] : []),
+    ...(options.secure === true ? ['--secure'] : []),
   ];
   return replayLine(parts, options);
 }
@@ -123,6 +130,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     history,
     walSync,
     tickMs: options.tickMs ?? tickMsDefault,
+    ...(options.secure === true ? { secure: true } : {}),
     ...(options.unsafeTestingKnobs === undefined ? {} : { unsafeTestingKnobs: options.unsafeTestingKnobs }),
     // The brokers' own logs (to stderr) when a run needs explaining: CHAOS_LOG_LEVEL=info.
     ...(isLogLevel(process.env.CHAOS_LOG_LEVEL) ? { logLevel: process.env.CHAOS_LOG_LEVEL } : {}),
@@ -149,10 +157,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   let readers: ReaderWorkload | null = null;
   let group: GroupWorkload | null = null;
   let ticker: NodeJS.Timeout | null = null;
+  let prober: NodeJS.Timeout | null = null;
   const mover = new PartitionMover(cluster, history, topic);
   try {
-    await cluster.inner.waitReady(30_000);
-    const admin = new Admin({ bootstrapServers: cluster.bootstrapServers });
+    await cluster.waitReady(30_000);
+    const security = cluster.clientSecurity;
+    const admin = new Admin({ bootstrapServers: cluster.bootstrapServers, ...security });
     await admin.createTopic({ name: topic, partitions, replicationFactor: Math.min(3, brokers) });
     await admin.close();
     await waitFor(
@@ -169,6 +179,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
 
     producers = new ProducerWorkload({
       bootstrapServers: cluster.bootstrapServers,
+      security,
       topic,
       partitions,
       workers: options.workers ?? workersDefault,
@@ -185,11 +196,14 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       partitions,
       readers: options.readers ?? 1,
       history,
+      security,
+      securityStats: cluster.security?.stats,
     });
     const groupMembers = options.groupMembers ?? 0;
     if (groupMembers > 0)
       group = new GroupWorkload({
         bootstrapServers: cluster.bootstrapServers,
+        security,
         topic,
         groupId,
         members: groupMembers,
@@ -208,6 +222,16 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       );
     }, options.progressIntervalMs ?? 2_000);
     ticker.unref();
+    const secured = cluster.security;
+    if (secured !== null) {
+      // Anonymous calls over TLS, round robin over the brokers, through the faults: each must be refused.
+      let probe = 0;
+      prober = setInterval(() => {
+        const address = cluster.bootstrapServers[probe++ % cluster.bootstrapServers.length] as string;
+        void secured.probeAnonymous(address);
+      }, secureProbeIntervalMs);
+      prober.unref();
+    }
     producers.start();
     readers.start();
     group?.start();
@@ -249,11 +273,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       );
       await group.stop();
       group = null;
-      finalCommitted = await fetchGroupOffsets(cluster.bootstrapServers, groupId, topic).catch((error: unknown) => {
-        rethrowBug(error);
-        notes.push(`the group's final offsets were not read: ${(error as Error).message}`);
-        return null;
-      });
+      finalCommitted = await fetchGroupOffsets(cluster.bootstrapServers, groupId, topic, security).catch(
+        (error: unknown) => {
+          rethrowBug(error);
+          notes.push(`the group's final offsets were not read: ${(error as Error).message}`);
+          return null;
+        },
+      );
     }
     const finalState = await cluster.finalState(topic);
     const membership = await cluster.membershipProblems(topic, settleMsMax);
@@ -325,6 +351,15 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     }
     if (errors.size > 0)
       notes.push(`produce errors: ${[...errors].map(([code, count]) => `${code} ${count}`).join(', ')}`);
+    if (prober !== null) clearInterval(prober);
+    const securityStats = cluster.security === null ? undefined : { ...cluster.security.stats };
+    if (securityStats !== undefined) {
+      if (securityStats.anonymousServed > 0)
+        violations.push(`security: ${securityStats.anonymousServed} anonymous calls were served in a secure run`);
+      notes.push(
+        `security: TLS and SCRAM-SHA-256 on; readers' SCRAM handshakes ${securityStats.handshakes}, anonymous calls refused ${securityStats.anonymousRefused}, served ${securityStats.anonymousServed}`,
+      );
+    }
     const net = cluster.network.stats;
     notes.push(
       `frames: sent ${net.framesSent}, blocked ${net.framesBlocked}, dropped ${net.framesDropped}, duplicated ${net.framesDuplicated}, delayed ${net.framesDelayed}`,
@@ -333,9 +368,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       seed: options.seed,
       ok: violations.length === 0,
       replayCommand: replayCommand(options),
-      settings: `brokers=${brokers} partitions=${partitions} acks=${acks} wal_sync=${walSync} nemesis=${nemesis.join(',') || 'none'}`,
+      settings: `brokers=${brokers} partitions=${partitions} acks=${acks} wal_sync=${walSync} nemesis=${nemesis.join(',') || 'none'}${options.secure === true ? ' secure' : ''}`,
       counts: result.counts,
       ...(groupCounts === undefined ? {} : { group: groupCounts }),
+      ...(securityStats === undefined ? {} : { security: securityStats }),
       recoveryMs,
       recoveryMsMax,
       faultsInjected: schedule.length,
@@ -346,6 +382,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     };
   } finally {
     mover.stop();
+    if (prober !== null) clearInterval(prober);
     process.off('unhandledRejection', onUnhandled);
     if (ticker !== null) clearInterval(ticker);
     await producers?.stop().catch(() => undefined);
@@ -534,7 +571,11 @@ async function runExtra(
     return;
   }
   const name = `chaos-extra-${seed}-${step.index}`;
-  const admin = new Admin({ bootstrapServers: cluster.bootstrapServers, requestTimeoutMs: 3_000 });
+  const admin = new Admin({
+    bootstrapServers: cluster.bootstrapServers,
+    requestTimeoutMs: 3_000,
+    ...cluster.clientSecurity,
+  });
   try {
     await admin.createTopics([{ name, partitions: 1, replicationFactor: Math.min(3, cluster.ids().length) }], {
       timeoutMs: 3_000,

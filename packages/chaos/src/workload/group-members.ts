@@ -16,9 +16,12 @@ import { assert } from '@streambus/raft';
 import { Prng } from '@streambus/raft/testing';
 import { groupMembersMax, groupRebalanceTimeoutMs, groupSessionTimeoutMs, pollTimeoutMs } from '../constants.js';
 import type { History } from '../history/history.js';
+import type { ClientSecurity } from '../security.js';
 
 export interface GroupWorkloadOptions {
   readonly bootstrapServers: readonly string[];
+  /** The SDK's `tls` and `sasl` options of a `--secure` run. */
+  readonly security?: ClientSecurity | undefined;
   readonly topic: string;
   readonly groupId: string;
   /** Members at any time (one leaves, one joins at each churn). */
@@ -135,6 +138,7 @@ export class GroupWorkload {
       retryBackoffMs: 50,
       retryBackoffMsMax: 500,
       metadataMaxAgeMs: 2_000,
+      ...this.options.security,
     });
     consumer.subscribe([topic], listener);
     const member: Member = { index, consumer, loop: Promise.resolve(), leaving: false };
@@ -220,8 +224,9 @@ export async function fetchGroupOffsets(
   bootstrapServers: readonly string[],
   groupId: string,
   topic: string,
+  security?: ClientSecurity,
 ): Promise<Map<number, number>> {
-  const admin = new Admin({ bootstrapServers, requestTimeoutMs: 5_000 });
+  const admin = new Admin({ bootstrapServers, requestTimeoutMs: 5_000, ...security });
   try {
     const offsets = await admin.fetchOffsets(groupId);
     return new Map(offsets.filter((o) => o.topic === topic).map((o) => [o.partition, o.offset]));

@@ -8,9 +8,12 @@
 import { Consumer, StreamBusError } from '@streambus/client';
 import { pollTimeoutMs } from '../constants.js';
 import type { History } from '../history/history.js';
+import type { ClientSecurity } from '../security.js';
 
 export interface PollerWorkloadOptions {
   readonly bootstrapServers: readonly string[];
+  /** The SDK's `tls` and `sasl` options of a `--secure` run. */
+  readonly security?: ClientSecurity | undefined;
   readonly topic: string;
   readonly partitions: number;
   readonly consumers: number;
@@ -43,6 +46,7 @@ export class PollerWorkload {
         retryBackoffMs: 50,
         retryBackoffMsMax: 500,
         metadataMaxAgeMs: 2_000,
+        ...this.options.security,
       });
       const assignment = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }));
       consumer.assign(assignment);

@@ -9,11 +9,14 @@ import { assert } from '@streambus/raft';
 import { Prng } from '@streambus/raft/testing';
 import { inflightPerWorkerMax, workersMax } from '../constants.js';
 import type { History, ProduceOutcome } from '../history/history.js';
+import type { ClientSecurity } from '../security.js';
 
 export type WorkloadAcks = 'all' | 'leader';
 
 export interface ProducerWorkloadOptions {
   readonly bootstrapServers: readonly string[];
+  /** The SDK's `tls` and `sasl` options of a `--secure` run. */
+  readonly security?: ClientSecurity | undefined;
   readonly topic: string;
   readonly partitions: number;
   readonly workers: number;
@@ -87,6 +90,7 @@ export class ProducerWorkload {
         retryBackoffMsMax: 500,
         metadataMaxAgeMs: 2_000,
         random: () => random.next(),
+        ...this.options.security,
       });
       this.producers.push(producer);
       this.loops.push(this.loop(worker, producer));

@@ -4,13 +4,19 @@
  * record with the high watermark that came with it. Readers never skip or reset: a reader that
  * would have to skip an offset records nothing past it.
  */
-import { decodeRecordBatch, ErrorCode, RecordBatchError, createStreamBusRpcClient } from '@streambus/proto';
+import { decodeRecordBatch, ErrorCode, RecordBatchError } from '@streambus/proto';
 import type { StreamBusRpcClient } from '@streambus/proto';
 import { readerFetchBytesMax, readerFetchWaitMs } from '../constants.js';
 import type { History } from '../history/history.js';
+import { rpcClient } from '../security.js';
+import type { ClientSecurity, SecurityStats } from '../security.js';
 
 export interface ReaderWorkloadOptions {
   readonly bootstrapServers: readonly string[];
+  /** The SDK's `tls` and `sasl` options of a `--secure` run. */
+  readonly security?: ClientSecurity | undefined;
+  /** Where the raw clients count their SCRAM handshakes. */
+  readonly securityStats?: SecurityStats | undefined;
   readonly topic: string;
   readonly partitions: number;
   readonly readers: number;
@@ -71,7 +77,7 @@ export class ReaderWorkload {
   private client(address: string): StreamBusRpcClient {
     let client = this.clients.get(address);
     if (client === undefined) {
-      client = createStreamBusRpcClient(address);
+      client = rpcClient(address, this.options.security, this.options.securityStats);
       this.clients.set(address, client);
     }
     return client;
