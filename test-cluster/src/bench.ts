@@ -2,9 +2,12 @@
  * `npm run bench`: produce and consume throughput, and latency at a fixed rate, against a real
  * 3-process cluster on 127.0.0.1 (wal_sync always: acks=all means on disk on a quorum).
  *
- * Phases: (1) latency p50/p99 at 10,000 msg/s with 100 B records (first, on a fresh cluster whose
- * LevelDB is not yet busy compacting), (2) highest sustained acks=all throughput with 100 B
- * records, (3) the same with 1 KiB, (4) consume everything from the start.
+ * Phases: (0) one produce at a time (linger 0, acks=all, 100 B, each send awaited: p50/p90/p99 and
+ * msg/s of a single record's round trip; `--single-seconds`, `--single-only`), (1) latency p50/p99 at
+ * 10,000 msg/s with 100 B records at `--linger-ms` (20) and again at the SDK's default linger (5 ms)
+ * (first, on a fresh cluster whose LevelDB is not yet busy compacting), (2) highest sustained
+ * acks=all throughput with 100 B records, (3) the same with 1 KiB, (4) consume everything from the
+ * start.
  * With `--groups`: (5) a group of 3 consumers reading bench-100 from the beginning (beside phase
  * 4's one assigned consumer), and (6) rebalance time: while a producer writes 3,000 msg/s to a
  * 6-partition topic, a third member joins a group of two and then leaves, 10 times each; each
@@ -20,7 +23,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { Admin, Consumer, Producer } from '@streambus/client';
+import { Admin, Consumer, lingerMsDefault, Producer } from '@streambus/client';
 import type { WorkerInput, WorkerMessage } from './bench-worker.js';
 import { TestCluster } from './cluster.js';
 
@@ -218,6 +221,41 @@ async function rebalancePhase(
   return { joinMs, leaveMs };
 }
 
+/**
+ * One produce at a time: each send (linger 0, acks=all, 100 B) is awaited before the next, so
+ * every figure is one record's whole round trip: client encode, gRPC, the leader's turn and
+ * fsync, the followers' fsyncs, the commit and the answer. Nothing overlaps, nothing is batched.
+ */
+async function singlePhase(
+  bootstrap: string,
+  topic: string,
+  durationMs: number,
+  warmupMs: number,
+): Promise<{ latenciesUs: number[]; seconds: number }> {
+  log(
+    `single: one produce at a time (linger 0, acks=all, 100 B), ${warmupMs / 1000} s warm-up + ${durationMs / 1000} s`,
+  );
+  const producer = new Producer({ bootstrapServers: bootstrap.split(','), lingerMs: 0, acks: 'all' });
+  const value = Buffer.alloc(100, 0x73);
+  const latenciesUs: number[] = [];
+  const started = performance.now();
+  const measuredFrom = started + warmupMs;
+  const deadline = measuredFrom + durationMs;
+  let lastLog = started;
+  // One partition: the timeline of one record is about one leader and its two followers.
+  for (let now = started; now < deadline; now = performance.now()) {
+    await producer.send({ topic, partition: 0, value });
+    const after = performance.now();
+    if (now >= measuredFrom) latenciesUs.push(Math.round((after - now) * 1000));
+    if (after - lastLog > 1000) {
+      log(`single: ${latenciesUs.length} measured`);
+      lastLog = after;
+    }
+  }
+  await producer.close();
+  return { latenciesUs, seconds: durationMs / 1000 };
+}
+
 function medianOf(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -260,6 +298,9 @@ async function main(): Promise<void> {
       'append-before-persist': { type: 'string', default: 'on' },
       // Only the latency phase (quicker A/B runs).
       'latency-only': { type: 'boolean', default: false },
+      // The one-produce-at-a-time phase (0: skip it), and a run of only that phase (quicker A/B runs).
+      'single-seconds': { type: 'string', default: '5' },
+      'single-only': { type: 'boolean', default: false },
       // Off: monitoring.metrics_enabled false (nothing fed, no /metrics); on: fed and scraped every second.
       metrics: { type: 'string', default: 'on' },
       // off, or a sampling rate 0..1: brokers trace (tracing.enabled, exporter otlp) and export to a
@@ -322,11 +363,27 @@ async function main(): Promise<void> {
       }, 1_000);
     const bootstrap = cluster.bootstrap;
     const admin = new Admin({ bootstrapServers: bootstrap.split(',') });
-    for (const topic of ['bench-100', 'bench-1k', 'bench-latency'])
+    for (const topic of ['bench-100', 'bench-1k', 'bench-latency', 'bench-latency-default', 'bench-single'])
       await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
     await admin.close();
     await new Promise((resolve) => setTimeout(resolve, 4_000)); // let preferred leaders settle
 
+    const singleSeconds = Number(values['single-seconds']);
+    const single =
+      singleSeconds > 0 || values['single-only']
+        ? await singlePhase(bootstrap, 'bench-single', Math.max(singleSeconds, 1) * 1000, Math.min(warmupMs, 2_000))
+        : undefined;
+    const singleLine =
+      single === undefined
+        ? undefined
+        : `one at a time (100 B, linger 0, acks=all, 1 partition): p50 ${percentileMs(single.latenciesUs, 50).toFixed(2)} ms, p90 ${percentileMs(single.latenciesUs, 90).toFixed(2)} ms, p99 ${percentileMs(single.latenciesUs, 99).toFixed(2)} ms, ${Math.round(single.latenciesUs.length / single.seconds)} msg/s (${single.latenciesUs.length} records)`;
+    if (values['single-only'] && single !== undefined) {
+      log(`  ${singleLine}`);
+      console.log(
+        `single: p50 ${percentileMs(single.latenciesUs, 50).toFixed(2)} ms, p90 ${percentileMs(single.latenciesUs, 90).toFixed(2)} ms, p99 ${percentileMs(single.latenciesUs, 99).toFixed(2)} ms, ${Math.round(single.latenciesUs.length / single.seconds)} msg/s`,
+      );
+      return;
+    }
     const paced = await producePhase(
       'latency',
       {
@@ -341,8 +398,25 @@ async function main(): Promise<void> {
       },
       1,
     );
-    const latencyLine = `latency at ${rate} msg/s (100 B, after ${warmupMs / 1000} s warm-up): p50 ${percentileMs(paced.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(2)} ms, achieved ${Math.round(paced.acked / paced.seconds)} msg/s`;
+    const latencyLine = `latency at ${rate} msg/s, linger ${lingerMs} ms (100 B, after ${warmupMs / 1000} s warm-up): p50 ${percentileMs(paced.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(2)} ms, achieved ${Math.round(paced.acked / paced.seconds)} msg/s`;
+    // The same rate at the SDK's default linger, what a user who sets nothing gets.
+    const pacedDefault = await producePhase(
+      'latency (SDK default linger)',
+      {
+        bootstrap,
+        topic: 'bench-latency-default',
+        partitions,
+        recordBytes: 100,
+        durationMs: durationMs + warmupMs,
+        ratePerSecond: rate,
+        lingerMs: lingerMsDefault,
+        warmupMs,
+      },
+      1,
+    );
+    const latencyDefaultLine = `latency at ${rate} msg/s, SDK default linger ${lingerMsDefault} ms (100 B, after ${warmupMs / 1000} s warm-up): p50 ${percentileMs(pacedDefault.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(pacedDefault.latenciesUs, 99).toFixed(2)} ms, achieved ${Math.round(pacedDefault.acked / pacedDefault.seconds)} msg/s`;
     if (values['latency-only']) {
+      log(`  ${latencyDefaultLine}`);
       log(`  ${latencyLine} (append_before_persist ${appendBeforePersist})`);
       console.log(
         `latency: p50 ${percentileMs(paced.latenciesUs, 50).toFixed(1)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, append_before_persist ${appendBeforePersist}`,
@@ -418,6 +492,8 @@ async function main(): Promise<void> {
       `  produce 1 KiB : ${rateOf(large)} msg/s, ${mbOf(large, 1024)} MB/s (${large.acked} acked, ${large.failed} failed)`,
     );
     log(`  ${latencyLine}`);
+    log(`  ${latencyDefaultLine}`);
+    if (singleLine !== undefined) log(`  ${singleLine}`);
     log(
       `  consume 100 B : ${Math.round(consumed / consumeSeconds)} msg/s, ${(consumedBytes / consumeSeconds / 1e6).toFixed(1)} MB/s (${consumed} records)`,
     );
