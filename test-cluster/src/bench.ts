@@ -23,9 +23,14 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { context as contextApi, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import type { Context, ContextManager } from '@opentelemetry/api';
+import { AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { Admin, Consumer, lingerMsDefault, Producer } from '@streambus/client';
 import type { WorkerInput, WorkerMessage } from './bench-worker.js';
 import { TestCluster } from './cluster.js';
+import { decodeOtlpSpans, timelineOf } from './trace-timeline.js';
+import type { TimelineSpan } from './trace-timeline.js';
 
 interface PhaseResult {
   readonly acked: number;
@@ -231,12 +236,19 @@ async function singlePhase(
   topic: string,
   durationMs: number,
   warmupMs: number,
+  timeline?: { provider: TracerProvider },
 ): Promise<{ latenciesUs: number[]; seconds: number }> {
   log(
     `single: one produce at a time (linger 0, acks=all, 100 B), ${warmupMs / 1000} s warm-up + ${durationMs / 1000} s`,
   );
-  const producer = new Producer({ bootstrapServers: bootstrap.split(','), lingerMs: 0, acks: 'all' });
+  const producer = new Producer({
+    bootstrapServers: bootstrap.split(','),
+    lingerMs: 0,
+    acks: 'all',
+    ...(timeline === undefined ? {} : { tracerProvider: timeline.provider }),
+  });
   const value = Buffer.alloc(100, 0x73);
+  const rootTracer = timeline?.provider.getTracer('streambus-bench');
   const latenciesUs: number[] = [];
   const started = performance.now();
   const measuredFrom = started + warmupMs;
@@ -244,7 +256,16 @@ async function singlePhase(
   let lastLog = started;
   // One partition: the timeline of one record is about one leader and its two followers.
   for (let now = started; now < deadline; now = performance.now()) {
-    await producer.send({ topic, partition: 0, value });
+    if (rootTracer === undefined) await producer.send({ topic, partition: 0, value });
+    else {
+      // The root of the record's trace: the application's await; the SDK reads it synchronously in send().
+      const root = rootTracer.startSpan('record');
+      const sending = contextApi.with(trace.setSpan(ROOT_CONTEXT, root), () =>
+        producer.send({ topic, partition: 0, value }),
+      );
+      await sending;
+      root.end();
+    }
     const after = performance.now();
     if (now >= measuredFrom) latenciesUs.push(Math.round((after - now) * 1000));
     if (after - lastLog > 1000) {
@@ -268,13 +289,61 @@ function percentileMs(values: number[], p: number): number {
   return (sorted[index] as number) / 1000;
 }
 
-/** An OTLP/HTTP endpoint that reads every export request, counts it, and drops it. */
-async function startTraceSink(): Promise<{ url: string; server: Server; requests: number; bytes: number }> {
-  const sink = { url: '', server: createServer(), requests: 0, bytes: 0 };
+/**
+ * The smallest context manager that lets `context.with` hand a span to the SDK: the SDK reads the
+ * active context synchronously inside `Producer.send`, so a stack (no async propagation) is enough.
+ */
+class StackContextManager implements ContextManager {
+  private readonly stack: Context[] = [];
+  active(): Context {
+    return this.stack.at(-1) ?? ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    context: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    this.stack.push(context);
+    try {
+      return fn.call(thisArg, ...args);
+    } finally {
+      this.stack.pop();
+    }
+  }
+  bind<T>(_context: Context, target: T): T {
+    return target;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    this.stack.length = 0;
+    return this;
+  }
+}
+
+interface TraceSink {
+  url: string;
+  server: Server;
+  requests: number;
+  bytes: number;
+  /** Spans decoded from the requests, when the sink keeps them (`--timeline`). */
+  spans: TimelineSpan[] | undefined;
+}
+
+/** An OTLP/HTTP endpoint that reads every export request, counts it, and drops it (or decodes it for a timeline). */
+async function startTraceSink(keepSpans: boolean): Promise<TraceSink> {
+  const sink: TraceSink = { url: '', server: createServer(), requests: 0, bytes: 0, spans: keepSpans ? [] : undefined };
   sink.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    request.on('data', (chunk: Buffer) => (sink.bytes += chunk.byteLength));
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => {
+      sink.bytes += chunk.byteLength;
+      if (sink.spans !== undefined) chunks.push(chunk);
+    });
     request.on('end', () => {
       sink.requests += 1;
+      if (sink.spans !== undefined) sink.spans.push(...decodeOtlpSpans(Buffer.concat(chunks)));
       response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     });
   });
@@ -282,6 +351,30 @@ async function startTraceSink(): Promise<{ url: string; server: Server; requests
   const address = sink.server.address() as AddressInfo;
   sink.url = `http://127.0.0.1:${address.port}/v1/traces`;
   return sink;
+}
+
+/** The bench process's own tracer provider (every span kept in memory), for the timeline. */
+function clientTracing(): { provider: TracerProvider; spans: () => TimelineSpan[] } {
+  contextApi.setGlobalContextManager(new StackContextManager());
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({
+    sampler: new AlwaysOnSampler(),
+    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+  });
+  const toUs = ([seconds, nanos]: [number, number]): number => seconds * 1e6 + nanos / 1000;
+  return {
+    provider,
+    spans: () =>
+      exporter.getFinishedSpans().map((span) => ({
+        traceId: span.spanContext().traceId,
+        spanId: span.spanContext().spanId,
+        parentSpanId: span.parentSpanContext?.spanId ?? '',
+        name: span.name,
+        process: 'client',
+        startUs: toUs(span.startTime),
+        endUs: toUs(span.endTime),
+      })),
+  };
 }
 
 async function main(): Promise<void> {
@@ -306,6 +399,9 @@ async function main(): Promise<void> {
       // off, or a sampling rate 0..1: brokers trace (tracing.enabled, exporter otlp) and export to a
       // sink in this process that reads and drops every OTLP/HTTP request (counted in the summary).
       tracing: { type: 'string', default: 'off' },
+      // The one-at-a-time phase traced end to end (client and brokers at sampling 1, spans decoded
+      // here): prints the median timeline of one record. Implies --tracing 1.
+      timeline: { type: 'boolean', default: false },
       // Consumer group phases: 3 members reading 6 partitions, and rebalance times (adds about a minute).
       groups: { type: 'boolean', default: false },
       // groups.heartbeat_interval_ms of the brokers (empty: their default, 500): it bounds how fast members learn of a rebalance.
@@ -314,10 +410,10 @@ async function main(): Promise<void> {
   });
   const appendBeforePersist = values['append-before-persist'] !== 'off';
   const metricsOn = values.metrics !== 'off';
-  const tracingRate = values.tracing === 'off' ? undefined : Number(values.tracing);
+  const tracingRate = values.timeline ? 1 : values.tracing === 'off' ? undefined : Number(values.tracing);
   if (tracingRate !== undefined && !(tracingRate >= 0 && tracingRate <= 1))
     throw new Error(`--tracing must be off or a sampling rate from 0 to 1, got ${values.tracing}`);
-  const sink = tracingRate === undefined ? undefined : await startTraceSink();
+  const sink = tracingRate === undefined ? undefined : await startTraceSink(values.timeline);
   const durationMs = Number(values.seconds) * 1000;
   const partitions = Number(values.partitions);
   const producers = Number(values.producers);
@@ -369,10 +465,30 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 4_000)); // let preferred leaders settle
 
     const singleSeconds = Number(values['single-seconds']);
+    const clientTimeline = values.timeline ? clientTracing() : undefined;
     const single =
       singleSeconds > 0 || values['single-only']
-        ? await singlePhase(bootstrap, 'bench-single', Math.max(singleSeconds, 1) * 1000, Math.min(warmupMs, 2_000))
+        ? await singlePhase(
+            bootstrap,
+            'bench-single',
+            Math.max(singleSeconds, 1) * 1000,
+            Math.min(warmupMs, 2_000),
+            clientTimeline === undefined ? undefined : { provider: clientTimeline.provider },
+          )
         : undefined;
+    if (clientTimeline !== undefined && sink?.spans !== undefined) {
+      await clientTimeline.provider.forceFlush();
+      // The brokers export in batches every few seconds: wait for the last ones to arrive.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const spans = [...sink.spans, ...clientTimeline.spans()];
+      log(
+        `timeline of one record (medians over traced records, ms from the application's send, starts to 1 ms, durations exact; spans: ${spans.length}):`,
+      );
+      for (const step of timelineOf(spans, 'record'))
+        log(
+          `  ${step.startMs.toFixed(3).padStart(7)} .. ${step.endMs.toFixed(3).padStart(7)}  (${step.durationMs.toFixed(3)} ms)  ${step.step}  [${step.traces}]`,
+        );
+    }
     const singleLine =
       single === undefined
         ? undefined
