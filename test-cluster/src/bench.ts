@@ -14,7 +14,9 @@
  * figure is the time from the join (or the start of the leaver's close) until the new assignment
  * is in effect and every partition delivered a record produced after its new owner got it
  * (median and max). Members that give partitions up learn of it at their next heartbeat.
- * The last line is `produce: N msg/s, p99 M ms` (N from phase 2, M from phase 1).
+ * With `--peer nats`: once the brokers stopped, the same phases against a 3-server NATS JetStream
+ * cluster (nats-peer.ts: R3 file streams, the official client), then both side by side with ratios.
+ * The last line is `produce: N msg/s, p99 M ms` (N from phase 2, M from phase 1 at --linger-ms).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +31,7 @@ import { AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvi
 import { Admin, Consumer, lingerMsDefault, Producer } from '@streambus/client';
 import type { WorkerInput, WorkerMessage } from './bench-worker.js';
 import { TestCluster } from './cluster.js';
+import { NatsPeer, natsPublishWindowMax } from './nats-peer.js';
 import { decodeOtlpSpans, timelineOf } from './trace-timeline.js';
 import type { TimelineSpan } from './trace-timeline.js';
 
@@ -353,6 +356,118 @@ async function startTraceSink(keepSpans: boolean): Promise<TraceSink> {
   return sink;
 }
 
+interface StreamBusFigures {
+  readonly small: { readonly msgPerSecond: number };
+  readonly large: { readonly msgPerSecond: number };
+  readonly pacedUs: number[];
+  readonly pacedDefaultUs: number[];
+  readonly singleUs: number[] | undefined;
+  readonly consumeMsgPerSecond: number;
+}
+
+/**
+ * `--peer nats`: the same phases against a 3-server JetStream cluster (R3 file streams, one per
+ * phase), then both side by side with StreamBus / JetStream ratios (above 1: StreamBus ahead; for
+ * latencies, JetStream's over StreamBus's, so above 1 is StreamBus ahead too).
+ */
+async function natsComparison(
+  dir: string,
+  run: {
+    readonly durationMs: number;
+    readonly warmupMs: number;
+    readonly rate: number;
+    readonly lingerMs: number;
+    readonly singleSeconds: number;
+    readonly streambus: StreamBusFigures;
+  },
+): Promise<void> {
+  const peer = await NatsPeer.start(join(dir, 'nats'), log);
+  try {
+    const phase = async (
+      name: string,
+      stream: string,
+      recordBytes: number,
+      durationMs: number,
+      ratePerSecond: number,
+      warmupMs: number,
+      keep = false,
+    ): Promise<{ acked: number; seconds: number; latenciesUs: number[] }> => {
+      const leader = await peer.createStream(stream);
+      log(`nats ${name}: stream ${stream} (R3, file, leader ${leader}), ${recordBytes} B, ${durationMs / 1000} s`);
+      const result = await peer.publish(stream, recordBytes, durationMs, ratePerSecond, warmupMs, (acked) =>
+        log(`nats ${name}: ${acked} acked`),
+      );
+      if (!keep) await peer.deleteStream(stream);
+      return result;
+    };
+    const paced = await phase('latency', 'BENCH_LATENCY', 100, run.durationMs + run.warmupMs, run.rate, run.warmupMs);
+    const single =
+      run.singleSeconds > 0
+        ? await phase('single', 'BENCH_SINGLE', 100, run.singleSeconds * 1000 + 2_000, -1, 2_000)
+        : undefined;
+    const small = await phase('throughput 100 B', 'BENCH_100', 100, run.durationMs, 0, 0, true);
+    const large = await phase('throughput 1 KiB', 'BENCH_1K', 1024, run.durationMs, 0, 0);
+    log(`nats consume: reading BENCH_100 from the start (${small.acked} records)`);
+    const consumed = await peer.consume('BENCH_100', small.acked, 120_000);
+    await peer.deleteStream('BENCH_100');
+
+    const perSecond = (result: { acked: number; seconds: number }): number => Math.round(result.acked / result.seconds);
+    const ratio = (ours: number, theirs: number): string => (theirs > 0 ? (ours / theirs).toFixed(2) : 'n/a');
+    const sb = run.streambus;
+    log('');
+    log(
+      `StreamBus beside NATS JetStream ${peer.version} (3 servers, R3 file streams, the nats client's js.publish, window ${natsPublishWindowMax}; pull consumer, no acks).`,
+    );
+    log(
+      '  Durability differs: JetStream 2.9 acknowledges from memory (no fsync before the ack); StreamBus acks=all answers once a quorum has fsynced.',
+    );
+    log(`  ${'phase'.padEnd(32)} ${'StreamBus'.padStart(20)} ${'JetStream'.padStart(20)}  ratio (>1: StreamBus ahead)`);
+    const row = (name: string, ours: string, theirs: string, r: string): void =>
+      log(`  ${name.padEnd(32)} ${ours.padStart(20)} ${theirs.padStart(20)}  ${r}`);
+    row(
+      'produce 100 B, msg/s',
+      String(sb.small.msgPerSecond),
+      String(perSecond(small)),
+      ratio(sb.small.msgPerSecond, perSecond(small)),
+    );
+    row(
+      'produce 1 KiB, msg/s',
+      String(sb.large.msgPerSecond),
+      String(perSecond(large)),
+      ratio(sb.large.msgPerSecond, perSecond(large)),
+    );
+    // JetStream's client has no linger: the same JetStream figures sit beside both StreamBus lingers.
+    for (const [linger, ours] of [
+      [run.lingerMs, sb.pacedUs],
+      [lingerMsDefault, sb.pacedDefaultUs],
+    ] as const)
+      for (const p of [50, 99])
+        row(
+          `${run.rate} msg/s, linger ${linger}, p${p} ms`,
+          percentileMs(ours, p).toFixed(2),
+          percentileMs(paced.latenciesUs, p).toFixed(2),
+          ratio(percentileMs(paced.latenciesUs, p), percentileMs(ours, p)),
+        );
+    if (single !== undefined && sb.singleUs !== undefined)
+      for (const p of [50, 90, 99])
+        row(
+          `one at a time 100 B, p${p} ms`,
+          percentileMs(sb.singleUs, p).toFixed(2),
+          percentileMs(single.latenciesUs, p).toFixed(2),
+          ratio(percentileMs(single.latenciesUs, p), percentileMs(sb.singleUs, p)),
+        );
+    const natsConsume = Math.round(consumed.consumed / consumed.seconds);
+    row(
+      'consume 100 B, msg/s',
+      String(sb.consumeMsgPerSecond),
+      String(natsConsume),
+      ratio(sb.consumeMsgPerSecond, natsConsume),
+    );
+  } finally {
+    await peer.stop(log);
+  }
+}
+
 /** The bench process's own tracer provider (every span kept in memory), for the timeline. */
 function clientTracing(): { provider: TracerProvider; spans: () => TimelineSpan[] } {
   contextApi.setGlobalContextManager(new StackContextManager());
@@ -402,12 +517,16 @@ async function main(): Promise<void> {
       // The one-at-a-time phase traced end to end (client and brokers at sampling 1, spans decoded
       // here): prints the median timeline of one record. Implies --tracing 1.
       timeline: { type: 'boolean', default: false },
+      // A peer run after StreamBus's phases in the same run, side by side with ratios: nats (3 nats-server, R3 file streams).
+      peer: { type: 'string', default: '' },
       // Consumer group phases: 3 members reading 6 partitions, and rebalance times (adds about a minute).
       groups: { type: 'boolean', default: false },
       // groups.heartbeat_interval_ms of the brokers (empty: their default, 500): it bounds how fast members learn of a rebalance.
       'group-heartbeat-ms': { type: 'string', default: '' },
     },
   });
+  if (values.peer !== '' && values.peer !== 'nats')
+    throw new Error(`--peer must be nats (or left out), got ${values.peer}`);
   const appendBeforePersist = values['append-before-persist'] !== 'off';
   const metricsOn = values.metrics !== 'off';
   const tracingRate = values.timeline ? 1 : values.tracing === 'off' ? undefined : Number(values.tracing);
@@ -625,6 +744,25 @@ async function main(): Promise<void> {
       log(
         `  rebalance     : heartbeat interval ${values['group-heartbeat-ms'] === '' ? 'the default 500' : values['group-heartbeat-ms']} ms; member joins: median ${medianOf(rebalance.joinMs)} ms, max ${Math.max(...rebalance.joinMs)} ms; member leaves: median ${medianOf(rebalance.leaveMs)} ms, max ${Math.max(...rebalance.leaveMs)} ms (until the new assignment is in effect and every partition delivers a record produced after it; 10 each)`,
       );
+    if (values.peer === 'nats') {
+      // One system at a time on this machine: the brokers stop before the peer starts.
+      await cluster.stopAll();
+      await natsComparison(dir, {
+        durationMs,
+        warmupMs,
+        rate,
+        lingerMs,
+        singleSeconds: single === undefined ? 0 : single.seconds,
+        streambus: {
+          small: { msgPerSecond: rateOf(small) },
+          large: { msgPerSecond: rateOf(large) },
+          pacedUs: paced.latenciesUs,
+          pacedDefaultUs: pacedDefault.latenciesUs,
+          singleUs: single?.latenciesUs,
+          consumeMsgPerSecond: Math.round(consumed / consumeSeconds),
+        },
+      });
+    }
     console.log(
       `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}, tracing ${tracingRate ?? 'off'}`,
     );
