@@ -519,6 +519,8 @@ async function main(): Promise<void> {
       timeline: { type: 'boolean', default: false },
       // A peer run after StreamBus's phases in the same run, side by side with ratios: nats (3 nats-server, R3 file streams).
       peer: { type: 'string', default: '' },
+      // A directory: each broker runs under node --cpu-prof and writes its profile there when it stops.
+      'cpu-prof-dir': { type: 'string', default: '' },
       // Consumer group phases: 3 members reading 6 partitions, and rebalance times (adds about a minute).
       groups: { type: 'boolean', default: false },
       // groups.heartbeat_interval_ms of the brokers (empty: their default, 500): it bounds how fast members learn of a rebalance.
@@ -564,6 +566,14 @@ async function main(): Promise<void> {
         : { STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: values['group-heartbeat-ms'] }),
     },
     onProgress: (line) => log(line),
+    ...(values['cpu-prof-dir'] === ''
+      ? {}
+      : {
+          launcher: (_id: number, nodeArgs: readonly string[]) => ({
+            command: process.execPath,
+            args: ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`, ...nodeArgs],
+          }),
+        }),
   });
   let scraper: NodeJS.Timeout | undefined;
   try {
