@@ -2,16 +2,21 @@
  * `npm run bench`: produce and consume throughput, and latency at a fixed rate, against a real
  * 3-process cluster on 127.0.0.1 (wal_sync always: acks=all means on disk on a quorum).
  *
- * Phases: (1) latency p50/p99 at 10,000 msg/s with 100 B records (first, on a fresh cluster whose
- * LevelDB is not yet busy compacting), (2) highest sustained acks=all throughput with 100 B
- * records, (3) the same with 1 KiB, (4) consume everything from the start.
+ * Phases: (0) one produce at a time (linger 0, acks=all, 100 B, each send awaited: p50/p90/p99 and
+ * msg/s of a single record's round trip; `--single-seconds`, `--single-only`), (1) latency p50/p99 at
+ * 10,000 msg/s with 100 B records at `--linger-ms` (20) and again at the SDK's default linger (5 ms)
+ * (first, on a fresh cluster whose LevelDB is not yet busy compacting), (2) highest sustained
+ * acks=all throughput with 100 B records, (3) the same with 1 KiB, (4) consume everything from the
+ * start.
  * With `--groups`: (5) a group of 3 consumers reading bench-100 from the beginning (beside phase
  * 4's one assigned consumer), and (6) rebalance time: while a producer writes 3,000 msg/s to a
  * 6-partition topic, a third member joins a group of two and then leaves, 10 times each; each
  * figure is the time from the join (or the start of the leaver's close) until the new assignment
  * is in effect and every partition delivered a record produced after its new owner got it
  * (median and max). Members that give partitions up learn of it at their next heartbeat.
- * The last line is `produce: N msg/s, p99 M ms` (N from phase 2, M from phase 1).
+ * With `--peer nats`: once the brokers stopped, the same phases against a 3-server NATS JetStream
+ * cluster (nats-peer.ts: R3 file streams, the official client), then both side by side with ratios.
+ * The last line is `produce: N msg/s, p99 M ms` (N from phase 2, M from phase 1 at --linger-ms).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,9 +25,15 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { Admin, Consumer, Producer } from '@streambus/client';
+import { context as contextApi, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import type { Context, ContextManager } from '@opentelemetry/api';
+import { AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { Admin, Consumer, lingerMsDefault, Producer } from '@streambus/client';
 import type { WorkerInput, WorkerMessage } from './bench-worker.js';
 import { TestCluster } from './cluster.js';
+import { NatsPeer, natsPublishWindowMax } from './nats-peer.js';
+import { decodeOtlpSpans, timelineOf } from './trace-timeline.js';
+import type { TimelineSpan } from './trace-timeline.js';
 
 interface PhaseResult {
   readonly acked: number;
@@ -218,6 +229,57 @@ async function rebalancePhase(
   return { joinMs, leaveMs };
 }
 
+/**
+ * One produce at a time: each send (linger 0, acks=all, 100 B) is awaited before the next, so
+ * every figure is one record's whole round trip: client encode, gRPC, the leader's turn and
+ * fsync, the followers' fsyncs, the commit and the answer. Nothing overlaps, nothing is batched.
+ */
+async function singlePhase(
+  bootstrap: string,
+  topic: string,
+  durationMs: number,
+  warmupMs: number,
+  timeline?: { provider: TracerProvider },
+): Promise<{ latenciesUs: number[]; seconds: number }> {
+  log(
+    `single: one produce at a time (linger 0, acks=all, 100 B), ${warmupMs / 1000} s warm-up + ${durationMs / 1000} s`,
+  );
+  const producer = new Producer({
+    bootstrapServers: bootstrap.split(','),
+    lingerMs: 0,
+    acks: 'all',
+    ...(timeline === undefined ? {} : { tracerProvider: timeline.provider }),
+  });
+  const value = Buffer.alloc(100, 0x73);
+  const rootTracer = timeline?.provider.getTracer('streambus-bench');
+  const latenciesUs: number[] = [];
+  const started = performance.now();
+  const measuredFrom = started + warmupMs;
+  const deadline = measuredFrom + durationMs;
+  let lastLog = started;
+  // One partition: the timeline of one record is about one leader and its two followers.
+  for (let now = started; now < deadline; now = performance.now()) {
+    if (rootTracer === undefined) await producer.send({ topic, partition: 0, value });
+    else {
+      // The root of the record's trace: the application's await; the SDK reads it synchronously in send().
+      const root = rootTracer.startSpan('record');
+      const sending = contextApi.with(trace.setSpan(ROOT_CONTEXT, root), () =>
+        producer.send({ topic, partition: 0, value }),
+      );
+      await sending;
+      root.end();
+    }
+    const after = performance.now();
+    if (now >= measuredFrom) latenciesUs.push(Math.round((after - now) * 1000));
+    if (after - lastLog > 1000) {
+      log(`single: ${latenciesUs.length} measured`);
+      lastLog = after;
+    }
+  }
+  await producer.close();
+  return { latenciesUs, seconds: durationMs / 1000 };
+}
+
 function medianOf(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -230,13 +292,61 @@ function percentileMs(values: number[], p: number): number {
   return (sorted[index] as number) / 1000;
 }
 
-/** An OTLP/HTTP endpoint that reads every export request, counts it, and drops it. */
-async function startTraceSink(): Promise<{ url: string; server: Server; requests: number; bytes: number }> {
-  const sink = { url: '', server: createServer(), requests: 0, bytes: 0 };
+/**
+ * The smallest context manager that lets `context.with` hand a span to the SDK: the SDK reads the
+ * active context synchronously inside `Producer.send`, so a stack (no async propagation) is enough.
+ */
+class StackContextManager implements ContextManager {
+  private readonly stack: Context[] = [];
+  active(): Context {
+    return this.stack.at(-1) ?? ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    context: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    this.stack.push(context);
+    try {
+      return fn.call(thisArg, ...args);
+    } finally {
+      this.stack.pop();
+    }
+  }
+  bind<T>(_context: Context, target: T): T {
+    return target;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    this.stack.length = 0;
+    return this;
+  }
+}
+
+interface TraceSink {
+  url: string;
+  server: Server;
+  requests: number;
+  bytes: number;
+  /** Spans decoded from the requests, when the sink keeps them (`--timeline`). */
+  spans: TimelineSpan[] | undefined;
+}
+
+/** An OTLP/HTTP endpoint that reads every export request, counts it, and drops it (or decodes it for a timeline). */
+async function startTraceSink(keepSpans: boolean): Promise<TraceSink> {
+  const sink: TraceSink = { url: '', server: createServer(), requests: 0, bytes: 0, spans: keepSpans ? [] : undefined };
   sink.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    request.on('data', (chunk: Buffer) => (sink.bytes += chunk.byteLength));
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => {
+      sink.bytes += chunk.byteLength;
+      if (sink.spans !== undefined) chunks.push(chunk);
+    });
     request.on('end', () => {
       sink.requests += 1;
+      if (sink.spans !== undefined) sink.spans.push(...decodeOtlpSpans(Buffer.concat(chunks)));
       response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     });
   });
@@ -244,6 +354,142 @@ async function startTraceSink(): Promise<{ url: string; server: Server; requests
   const address = sink.server.address() as AddressInfo;
   sink.url = `http://127.0.0.1:${address.port}/v1/traces`;
   return sink;
+}
+
+interface StreamBusFigures {
+  readonly small: { readonly msgPerSecond: number };
+  readonly large: { readonly msgPerSecond: number };
+  readonly pacedUs: number[];
+  readonly pacedDefaultUs: number[];
+  readonly singleUs: number[] | undefined;
+  readonly consumeMsgPerSecond: number;
+}
+
+/**
+ * `--peer nats`: the same phases against a 3-server JetStream cluster (R3 file streams, one per
+ * phase), then both side by side with StreamBus / JetStream ratios (above 1: StreamBus ahead; for
+ * latencies, JetStream's over StreamBus's, so above 1 is StreamBus ahead too).
+ */
+async function natsComparison(
+  dir: string,
+  run: {
+    readonly durationMs: number;
+    readonly warmupMs: number;
+    readonly rate: number;
+    readonly lingerMs: number;
+    readonly singleSeconds: number;
+    readonly streambus: StreamBusFigures;
+  },
+): Promise<void> {
+  const peer = await NatsPeer.start(join(dir, 'nats'), log);
+  try {
+    const phase = async (
+      name: string,
+      stream: string,
+      recordBytes: number,
+      durationMs: number,
+      ratePerSecond: number,
+      warmupMs: number,
+      keep = false,
+    ): Promise<{ acked: number; seconds: number; latenciesUs: number[] }> => {
+      const leader = await peer.createStream(stream);
+      log(`nats ${name}: stream ${stream} (R3, file, leader ${leader}), ${recordBytes} B, ${durationMs / 1000} s`);
+      const result = await peer.publish(stream, recordBytes, durationMs, ratePerSecond, warmupMs, (acked) =>
+        log(`nats ${name}: ${acked} acked`),
+      );
+      if (!keep) await peer.deleteStream(stream);
+      return result;
+    };
+    const paced = await phase('latency', 'BENCH_LATENCY', 100, run.durationMs + run.warmupMs, run.rate, run.warmupMs);
+    const single =
+      run.singleSeconds > 0
+        ? await phase('single', 'BENCH_SINGLE', 100, run.singleSeconds * 1000 + 2_000, -1, 2_000)
+        : undefined;
+    const small = await phase('throughput 100 B', 'BENCH_100', 100, run.durationMs, 0, 0, true);
+    const large = await phase('throughput 1 KiB', 'BENCH_1K', 1024, run.durationMs, 0, 0);
+    log(`nats consume: reading BENCH_100 from the start (${small.acked} records)`);
+    const consumed = await peer.consume('BENCH_100', small.acked, 120_000);
+    await peer.deleteStream('BENCH_100');
+
+    const perSecond = (result: { acked: number; seconds: number }): number => Math.round(result.acked / result.seconds);
+    const ratio = (ours: number, theirs: number): string => (theirs > 0 ? (ours / theirs).toFixed(2) : 'n/a');
+    const sb = run.streambus;
+    log('');
+    log(
+      `StreamBus beside NATS JetStream ${peer.version} (3 servers, R3 file streams, the nats client's js.publish, window ${natsPublishWindowMax}; pull consumer, no acks).`,
+    );
+    log(
+      '  Durability differs: JetStream 2.9 acknowledges from memory (no fsync before the ack); StreamBus acks=all answers once a quorum has fsynced.',
+    );
+    log(`  ${'phase'.padEnd(32)} ${'StreamBus'.padStart(20)} ${'JetStream'.padStart(20)}  ratio (>1: StreamBus ahead)`);
+    const row = (name: string, ours: string, theirs: string, r: string): void =>
+      log(`  ${name.padEnd(32)} ${ours.padStart(20)} ${theirs.padStart(20)}  ${r}`);
+    row(
+      'produce 100 B, msg/s',
+      String(sb.small.msgPerSecond),
+      String(perSecond(small)),
+      ratio(sb.small.msgPerSecond, perSecond(small)),
+    );
+    row(
+      'produce 1 KiB, msg/s',
+      String(sb.large.msgPerSecond),
+      String(perSecond(large)),
+      ratio(sb.large.msgPerSecond, perSecond(large)),
+    );
+    // JetStream's client has no linger: the same JetStream figures sit beside both StreamBus lingers.
+    for (const [linger, ours] of [
+      [run.lingerMs, sb.pacedUs],
+      [lingerMsDefault, sb.pacedDefaultUs],
+    ] as const)
+      for (const p of [50, 99])
+        row(
+          `${run.rate} msg/s, linger ${linger}, p${p} ms`,
+          percentileMs(ours, p).toFixed(2),
+          percentileMs(paced.latenciesUs, p).toFixed(2),
+          ratio(percentileMs(paced.latenciesUs, p), percentileMs(ours, p)),
+        );
+    if (single !== undefined && sb.singleUs !== undefined)
+      for (const p of [50, 90, 99])
+        row(
+          `one at a time 100 B, p${p} ms`,
+          percentileMs(sb.singleUs, p).toFixed(2),
+          percentileMs(single.latenciesUs, p).toFixed(2),
+          ratio(percentileMs(single.latenciesUs, p), percentileMs(sb.singleUs, p)),
+        );
+    const natsConsume = Math.round(consumed.consumed / consumed.seconds);
+    row(
+      'consume 100 B, msg/s',
+      String(sb.consumeMsgPerSecond),
+      String(natsConsume),
+      ratio(sb.consumeMsgPerSecond, natsConsume),
+    );
+  } finally {
+    await peer.stop(log);
+  }
+}
+
+/** The bench process's own tracer provider (every span kept in memory), for the timeline. */
+function clientTracing(): { provider: TracerProvider; spans: () => TimelineSpan[] } {
+  contextApi.setGlobalContextManager(new StackContextManager());
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({
+    sampler: new AlwaysOnSampler(),
+    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+  });
+  const toUs = ([seconds, nanos]: [number, number]): number => seconds * 1e6 + nanos / 1000;
+  return {
+    provider,
+    spans: () =>
+      exporter.getFinishedSpans().map((span) => ({
+        traceId: span.spanContext().traceId,
+        spanId: span.spanContext().spanId,
+        parentSpanId: span.parentSpanContext?.spanId ?? '',
+        name: span.name,
+        process: 'client',
+        startUs: toUs(span.startTime),
+        endUs: toUs(span.endTime),
+      })),
+  };
 }
 
 async function main(): Promise<void> {
@@ -260,23 +506,35 @@ async function main(): Promise<void> {
       'append-before-persist': { type: 'string', default: 'on' },
       // Only the latency phase (quicker A/B runs).
       'latency-only': { type: 'boolean', default: false },
+      // The one-produce-at-a-time phase (0: skip it), and a run of only that phase (quicker A/B runs).
+      'single-seconds': { type: 'string', default: '5' },
+      'single-only': { type: 'boolean', default: false },
       // Off: monitoring.metrics_enabled false (nothing fed, no /metrics); on: fed and scraped every second.
       metrics: { type: 'string', default: 'on' },
       // off, or a sampling rate 0..1: brokers trace (tracing.enabled, exporter otlp) and export to a
       // sink in this process that reads and drops every OTLP/HTTP request (counted in the summary).
       tracing: { type: 'string', default: 'off' },
+      // The one-at-a-time phase traced end to end (client and brokers at sampling 1, spans decoded
+      // here): prints the median timeline of one record. Implies --tracing 1.
+      timeline: { type: 'boolean', default: false },
+      // A peer run after StreamBus's phases in the same run, side by side with ratios: nats (3 nats-server, R3 file streams).
+      peer: { type: 'string', default: '' },
+      // A directory: each broker runs under node --cpu-prof and writes its profile there when it stops.
+      'cpu-prof-dir': { type: 'string', default: '' },
       // Consumer group phases: 3 members reading 6 partitions, and rebalance times (adds about a minute).
       groups: { type: 'boolean', default: false },
       // groups.heartbeat_interval_ms of the brokers (empty: their default, 500): it bounds how fast members learn of a rebalance.
       'group-heartbeat-ms': { type: 'string', default: '' },
     },
   });
+  if (values.peer !== '' && values.peer !== 'nats')
+    throw new Error(`--peer must be nats (or left out), got ${values.peer}`);
   const appendBeforePersist = values['append-before-persist'] !== 'off';
   const metricsOn = values.metrics !== 'off';
-  const tracingRate = values.tracing === 'off' ? undefined : Number(values.tracing);
+  const tracingRate = values.timeline ? 1 : values.tracing === 'off' ? undefined : Number(values.tracing);
   if (tracingRate !== undefined && !(tracingRate >= 0 && tracingRate <= 1))
     throw new Error(`--tracing must be off or a sampling rate from 0 to 1, got ${values.tracing}`);
-  const sink = tracingRate === undefined ? undefined : await startTraceSink();
+  const sink = tracingRate === undefined ? undefined : await startTraceSink(values.timeline);
   const durationMs = Number(values.seconds) * 1000;
   const partitions = Number(values.partitions);
   const producers = Number(values.producers);
@@ -308,6 +566,14 @@ async function main(): Promise<void> {
         : { STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: values['group-heartbeat-ms'] }),
     },
     onProgress: (line) => log(line),
+    ...(values['cpu-prof-dir'] === ''
+      ? {}
+      : {
+          launcher: (_id: number, nodeArgs: readonly string[]) => ({
+            command: process.execPath,
+            args: ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`, ...nodeArgs],
+          }),
+        }),
   });
   let scraper: NodeJS.Timeout | undefined;
   try {
@@ -322,11 +588,47 @@ async function main(): Promise<void> {
       }, 1_000);
     const bootstrap = cluster.bootstrap;
     const admin = new Admin({ bootstrapServers: bootstrap.split(',') });
-    for (const topic of ['bench-100', 'bench-1k', 'bench-latency'])
+    for (const topic of ['bench-100', 'bench-1k', 'bench-latency', 'bench-latency-default', 'bench-single'])
       await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
     await admin.close();
     await new Promise((resolve) => setTimeout(resolve, 4_000)); // let preferred leaders settle
 
+    const singleSeconds = Number(values['single-seconds']);
+    const clientTimeline = values.timeline ? clientTracing() : undefined;
+    const single =
+      singleSeconds > 0 || values['single-only']
+        ? await singlePhase(
+            bootstrap,
+            'bench-single',
+            Math.max(singleSeconds, 1) * 1000,
+            Math.min(warmupMs, 2_000),
+            clientTimeline === undefined ? undefined : { provider: clientTimeline.provider },
+          )
+        : undefined;
+    if (clientTimeline !== undefined && sink?.spans !== undefined) {
+      await clientTimeline.provider.forceFlush();
+      // The brokers export in batches every few seconds: wait for the last ones to arrive.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const spans = [...sink.spans, ...clientTimeline.spans()];
+      log(
+        `timeline of one record (medians over traced records, ms from the application's send, starts to 1 ms, durations exact; spans: ${spans.length}):`,
+      );
+      for (const step of timelineOf(spans, 'record'))
+        log(
+          `  ${step.startMs.toFixed(3).padStart(7)} .. ${step.endMs.toFixed(3).padStart(7)}  (${step.durationMs.toFixed(3)} ms)  ${step.step}  [${step.traces}]`,
+        );
+    }
+    const singleLine =
+      single === undefined
+        ? undefined
+        : `one at a time (100 B, linger 0, acks=all, 1 partition): p50 ${percentileMs(single.latenciesUs, 50).toFixed(2)} ms, p90 ${percentileMs(single.latenciesUs, 90).toFixed(2)} ms, p99 ${percentileMs(single.latenciesUs, 99).toFixed(2)} ms, ${Math.round(single.latenciesUs.length / single.seconds)} msg/s (${single.latenciesUs.length} records)`;
+    if (values['single-only'] && single !== undefined) {
+      log(`  ${singleLine}`);
+      console.log(
+        `single: p50 ${percentileMs(single.latenciesUs, 50).toFixed(2)} ms, p90 ${percentileMs(single.latenciesUs, 90).toFixed(2)} ms, p99 ${percentileMs(single.latenciesUs, 99).toFixed(2)} ms, ${Math.round(single.latenciesUs.length / single.seconds)} msg/s`,
+      );
+      return;
+    }
     const paced = await producePhase(
       'latency',
       {
@@ -341,8 +643,25 @@ async function main(): Promise<void> {
       },
       1,
     );
-    const latencyLine = `latency at ${rate} msg/s (100 B, after ${warmupMs / 1000} s warm-up): p50 ${percentileMs(paced.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(2)} ms, achieved ${Math.round(paced.acked / paced.seconds)} msg/s`;
+    const latencyLine = `latency at ${rate} msg/s, linger ${lingerMs} ms (100 B, after ${warmupMs / 1000} s warm-up): p50 ${percentileMs(paced.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(2)} ms, achieved ${Math.round(paced.acked / paced.seconds)} msg/s`;
+    // The same rate at the SDK's default linger, what a user who sets nothing gets.
+    const pacedDefault = await producePhase(
+      'latency (SDK default linger)',
+      {
+        bootstrap,
+        topic: 'bench-latency-default',
+        partitions,
+        recordBytes: 100,
+        durationMs: durationMs + warmupMs,
+        ratePerSecond: rate,
+        lingerMs: lingerMsDefault,
+        warmupMs,
+      },
+      1,
+    );
+    const latencyDefaultLine = `latency at ${rate} msg/s, SDK default linger ${lingerMsDefault} ms (100 B, after ${warmupMs / 1000} s warm-up): p50 ${percentileMs(pacedDefault.latenciesUs, 50).toFixed(2)} ms, p99 ${percentileMs(pacedDefault.latenciesUs, 99).toFixed(2)} ms, achieved ${Math.round(pacedDefault.acked / pacedDefault.seconds)} msg/s`;
     if (values['latency-only']) {
+      log(`  ${latencyDefaultLine}`);
       log(`  ${latencyLine} (append_before_persist ${appendBeforePersist})`);
       console.log(
         `latency: p50 ${percentileMs(paced.latenciesUs, 50).toFixed(1)} ms, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, append_before_persist ${appendBeforePersist}`,
@@ -418,6 +737,8 @@ async function main(): Promise<void> {
       `  produce 1 KiB : ${rateOf(large)} msg/s, ${mbOf(large, 1024)} MB/s (${large.acked} acked, ${large.failed} failed)`,
     );
     log(`  ${latencyLine}`);
+    log(`  ${latencyDefaultLine}`);
+    if (singleLine !== undefined) log(`  ${singleLine}`);
     log(
       `  consume 100 B : ${Math.round(consumed / consumeSeconds)} msg/s, ${(consumedBytes / consumeSeconds / 1e6).toFixed(1)} MB/s (${consumed} records)`,
     );
@@ -433,6 +754,25 @@ async function main(): Promise<void> {
       log(
         `  rebalance     : heartbeat interval ${values['group-heartbeat-ms'] === '' ? 'the default 500' : values['group-heartbeat-ms']} ms; member joins: median ${medianOf(rebalance.joinMs)} ms, max ${Math.max(...rebalance.joinMs)} ms; member leaves: median ${medianOf(rebalance.leaveMs)} ms, max ${Math.max(...rebalance.leaveMs)} ms (until the new assignment is in effect and every partition delivers a record produced after it; 10 each)`,
       );
+    if (values.peer === 'nats') {
+      // One system at a time on this machine: the brokers stop before the peer starts.
+      await cluster.stopAll();
+      await natsComparison(dir, {
+        durationMs,
+        warmupMs,
+        rate,
+        lingerMs,
+        singleSeconds: single === undefined ? 0 : single.seconds,
+        streambus: {
+          small: { msgPerSecond: rateOf(small) },
+          large: { msgPerSecond: rateOf(large) },
+          pacedUs: paced.latenciesUs,
+          pacedDefaultUs: pacedDefault.latenciesUs,
+          singleUs: single?.latenciesUs,
+          consumeMsgPerSecond: Math.round(consumed / consumeSeconds),
+        },
+      });
+    }
     console.log(
       `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}, tracing ${tracingRate ?? 'off'}`,
     );

@@ -76,6 +76,35 @@ describe('RaftHost over MemoryNetwork', () => {
     for (const groupId of range(1, 64)) expect(c.machine(3).texts(groupId)).toEqual([`x${groupId}`]);
   });
 
+  it('answers a commit before the write of the commit index alone (nothing else to write, nothing to sync)', async () => {
+    const c = await ledByOne(1);
+    const store = c.store(1);
+    const persist = store.persist.bind(store);
+    // Hold the leader's writes that need no sync (the commit index alone); synced ones go through.
+    const held: (() => void)[] = [];
+    store.persist = (writes, mustSync) =>
+      mustSync
+        ? persist(writes, mustSync)
+        : new Promise<void>((resolve, reject) => held.push(() => void persist(writes, mustSync).then(resolve, reject)));
+    const before = c.host(1).metrics.appliesBeforeWrite;
+    const proposal = c.host(1).propose(1, bytes('a'));
+    try {
+      const outcome = await Promise.race([
+        proposal.then(() => 'committed'),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting for the commit index write'), 1_000)),
+      ]);
+      expect(outcome).toBe('committed');
+      expect(held.length).toBe(1);
+      expect(c.host(1).metrics.appliesBeforeWrite).toBe(before + 1);
+      expect(c.machine(1).texts(1)).toEqual(['a']);
+    } finally {
+      store.persist = persist;
+      for (const release of held.splice(0)) release();
+    }
+    await c.settle();
+    expect(store.group(1).hardState().commit).toBe((await proposal).index);
+  });
+
   it('sends each peer one frame per turn, carrying every group', async () => {
     const c = await ledByOne(64);
     const framesToTwo: Frame[] = [];

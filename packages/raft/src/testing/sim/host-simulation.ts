@@ -140,6 +140,8 @@ export interface HostSimulationStats {
   snapshotsRestored: number;
   turns: number;
   persistCalls: number;
+  /** Readies applied before their write (only a commit index to write): the path the simulation must cover. */
+  appliesBeforeWrite: number;
   /** Group writes per persist call: the group commit at work. */
   groupWritesPerPersist: number;
   framesSent: number;
@@ -1444,6 +1446,7 @@ export class HostSimulation {
         snapshotsRestored: this.counters.snapshotsRestored,
         turns: metrics.turns,
         persistCalls: metrics.persistCalls,
+        appliesBeforeWrite: metrics.appliesBeforeWrite,
         groupWritesPerPersist:
           metrics.persistCalls === 0 ? 0 : Math.round((metrics.groupWrites / metrics.persistCalls) * 100) / 100,
         framesSent: this.network.stats.sent,
