@@ -30,7 +30,7 @@ export interface TestClusterOptions {
   readonly adminPorts?: readonly number[];
   /** Extra environment (e.g. STREAMBUS_WAL_SYNC) for every broker. */
   readonly env?: Readonly<Record<string, string>>;
-  /** Extra environment of one broker, over `env` (e.g. its own STREAMBUS_TLS_CERT and STREAMBUS_TLS_KEY). */
+  /** Extra environment of one broker, over `env` (e.g. its own STREAMBUS_BROKER_TLS_CERT and _KEY). */
   readonly brokerEnv?: (id: number) => Readonly<Record<string, string>>;
   /** Extra flags for every broker's `server` command. */
   readonly extraArgs?: readonly string[];
@@ -313,8 +313,8 @@ export class TestCluster {
 
 /**
  * The variables a client shell exports (`npm run cluster -- --secure` prints them) mean the
- * client's CA, certificate and user; a broker reads STREAMBUS_TLS_CERT and _KEY as its own
- * certificate. A broker started from such a shell must not inherit them: only `options.env` sets them.
+ * client's CA, certificate and user. A broker reads its own from STREAMBUS_BROKER_TLS_* and ignores
+ * these; they are still kept from the brokers so that nothing of a client shell leaks into a test.
  */
 const clientSecurityVariables = [
   'STREAMBUS_TLS_CA',

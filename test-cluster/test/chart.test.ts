@@ -367,7 +367,7 @@ describe('charts/streambus', () => {
         tls_ca: '/etc/streambus/tls/ca.crt',
       },
     });
-    expect(envOf(broker(tls), 'STREAMBUS_TLS_KEY_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+    expect(envOf(broker(tls), 'STREAMBUS_BROKER_TLS_KEY_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
       name: 'streambus-tls',
       key: 'password',
     });

@@ -28,9 +28,9 @@ describe('TLS between real broker processes', () => {
     if (broker === undefined) throw new Error(`no certificate for broker ${certificateOf}`);
     return {
       STREAMBUS_TLS_ENABLED: 'true',
-      STREAMBUS_TLS_CERT: broker.cert,
-      STREAMBUS_TLS_KEY: broker.key,
-      STREAMBUS_TLS_CA: pki.caCert,
+      STREAMBUS_BROKER_TLS_CERT: broker.cert,
+      STREAMBUS_BROKER_TLS_KEY: broker.key,
+      STREAMBUS_BROKER_TLS_CA: pki.caCert,
     };
   };
 

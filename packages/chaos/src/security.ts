@@ -79,7 +79,7 @@ export class ChaosSecurity {
   get env(): Record<string, string> {
     return {
       STREAMBUS_TLS_ENABLED: 'true',
-      STREAMBUS_TLS_CA: this.caFile,
+      STREAMBUS_BROKER_TLS_CA: this.caFile,
       STREAMBUS_AUTH_ENABLED: 'true',
       STREAMBUS_SUPER_USERS: `user:${chaosUser}`,
     };
@@ -89,7 +89,7 @@ export class ChaosSecurity {
   brokerEnv(id: number): Record<string, string> {
     const files = this.certs.get(id);
     if (files === undefined) throw new Error(`no certificate was issued for broker ${id}`);
-    return { STREAMBUS_TLS_CERT: files.cert, STREAMBUS_TLS_KEY: files.key };
+    return { STREAMBUS_BROKER_TLS_CERT: files.cert, STREAMBUS_BROKER_TLS_KEY: files.key };
   }
 
   /** The users the controller seeds (what security.users_file would give). */

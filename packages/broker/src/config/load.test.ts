@@ -563,9 +563,9 @@ describe('security.tls_*', () => {
     if (broker === undefined) throw new Error(`no certificate for broker ${brokerId}`);
     return {
       STREAMBUS_TLS_ENABLED: 'true',
-      STREAMBUS_TLS_CERT: broker.cert,
-      STREAMBUS_TLS_KEY: broker.key,
-      STREAMBUS_TLS_CA: pki.caCert,
+      STREAMBUS_BROKER_TLS_CERT: broker.cert,
+      STREAMBUS_BROKER_TLS_KEY: broker.key,
+      STREAMBUS_BROKER_TLS_CA: pki.caCert,
     };
   };
 
@@ -601,7 +601,7 @@ describe('security.tls_*', () => {
       tlsVersionMin: '1.2',
       tlsAdminEnabled: true,
     });
-    expect(loaded.origins.get('security.tls_cert')).toEqual({ kind: 'env', name: 'STREAMBUS_TLS_CERT' });
+    expect(loaded.origins.get('security.tls_cert')).toEqual({ kind: 'env', name: 'STREAMBUS_BROKER_TLS_CERT' });
   });
 
   it('takes min_tls_version as YAML writes it (a number) and refuses 1.1', () => {
@@ -624,11 +624,11 @@ describe('security.tls_*', () => {
   });
 
   it('masks the key password in config dump', () => {
-    const loaded = resolve({ env: { ...tlsEnv(), STREAMBUS_TLS_KEY_PASSWORD: 'hunter2' } });
+    const loaded = resolve({ env: { ...tlsEnv(), STREAMBUS_BROKER_TLS_KEY_PASSWORD: 'hunter2' } });
     expect(loaded.config.security.tlsKeyPassword).toBe('hunter2');
     const text = dumpConfig(loaded, { showOrigin: true });
     expect(text).not.toContain('hunter2');
-    expect(text).toContain(`tls_key_password: "${secretMask}" # env STREAMBUS_TLS_KEY_PASSWORD\n`);
+    expect(text).toContain(`tls_key_password: "${secretMask}" # env STREAMBUS_BROKER_TLS_KEY_PASSWORD\n`);
   });
 
   it('loads files that are right, at start', async () => {
@@ -638,19 +638,19 @@ describe('security.tls_*', () => {
 
   it('refuses a missing, unreadable or wrong file with one line naming it', async () => {
     const missing = join(dir, 'missing.crt');
-    expect(await tlsProblems({ ...tlsEnv(), STREAMBUS_TLS_CERT: missing })).toEqual([
+    expect(await tlsProblems({ ...tlsEnv(), STREAMBUS_BROKER_TLS_CERT: missing })).toEqual([
       `config error: security.tls_cert: ${missing}: no such file; fix the file or the path (the broker re-reads it every few seconds once running)`,
     ]);
     const garbage = join(dir, 'garbage.pem');
     await writeFile(garbage, 'not a certificate\n');
-    expect(await tlsProblems({ ...tlsEnv(), STREAMBUS_TLS_CA: garbage })).toEqual([
+    expect(await tlsProblems({ ...tlsEnv(), STREAMBUS_BROKER_TLS_CA: garbage })).toEqual([
       `config error: security.tls_ca: ${garbage}: holds no PEM certificate; fix the file or the path (the broker re-reads it every few seconds once running)`,
     ]);
-    expect(await tlsProblems({ ...tlsEnv(), STREAMBUS_TLS_KEY: garbage })).toEqual([
+    expect(await tlsProblems({ ...tlsEnv(), STREAMBUS_BROKER_TLS_KEY: garbage })).toEqual([
       `config error: security.tls_key: ${garbage}: is not a PEM private key; fix the file or the path (the broker re-reads it every few seconds once running)`,
     ]);
     const other = pki.brokers.get(2)?.key ?? '';
-    expect((await tlsProblems({ ...tlsEnv(), STREAMBUS_TLS_KEY: other }))[0]).toContain(
+    expect((await tlsProblems({ ...tlsEnv(), STREAMBUS_BROKER_TLS_KEY: other }))[0]).toContain(
       `security.tls_key: ${other}: is not the key of the certificate in ${pki.brokers.get(1)?.cert}`,
     );
   });

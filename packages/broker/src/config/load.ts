@@ -78,7 +78,11 @@ export function formatConfigProblem(problem: ConfigProblem): string {
 export const clientEnvNames: readonly string[] = [
   'STREAMBUS_BOOTSTRAP',
   'STREAMBUS_ADMIN',
-  // The CLI's SASL settings (cli/security-options.ts); a broker has no such keys.
+  // The CLI's TLS and SASL settings (cli/security-options.ts); a broker reads its own certificate
+  // from STREAMBUS_BROKER_TLS_* (security.tls_*), never from these.
+  'STREAMBUS_TLS_CA',
+  'STREAMBUS_TLS_CERT',
+  'STREAMBUS_TLS_KEY',
   'STREAMBUS_SASL_USERNAME',
   'STREAMBUS_SASL_PASSWORD',
   'STREAMBUS_SASL_PASSWORD_FILE',

@@ -294,12 +294,20 @@ export const keySpecs: readonly KeySpec[] = [
     text(true),
     '',
     "PEM file of this broker's certificate (and chain); reloaded when it changes",
+    // Not STREAMBUS_TLS_CERT: that is the CLI's client certificate (issue 14), and a broker started
+    // from a client's shell must not take the client's certificate for its own.
+    { envName: 'STREAMBUS_BROKER_TLS_CERT' },
   ),
-  key('security.tls_key', text(true), '', "PEM file of this broker's private key; reloaded when it changes"),
+  key('security.tls_key', text(true), '', "PEM file of this broker's private key; reloaded when it changes", {
+    envName: 'STREAMBUS_BROKER_TLS_KEY',
+  }),
   key('security.tls_key_password', text(true), '', 'password of an encrypted tls_key (never logged)', {
     secret: true,
+    envName: 'STREAMBUS_BROKER_TLS_KEY_PASSWORD',
   }),
-  key('security.tls_ca', text(true), '', 'PEM file of the cluster CA: verifies peers and client certificates'),
+  key('security.tls_ca', text(true), '', 'PEM file of the cluster CA: verifies peers and client certificates', {
+    envName: 'STREAMBUS_BROKER_TLS_CA',
+  }),
   key('security.min_tls_version', enumOf(tlsVersions), '1.3', 'oldest TLS version accepted and spoken: 1.2 or 1.3'),
   key(
     'security.tls_admin_enabled',

@@ -98,9 +98,9 @@ describe('security on a real broker', () => {
       env: { STREAMBUS_AUTH_ENABLED: 'true', STREAMBUS_SUPER_USERS: 'user:admin', STREAMBUS_TLS_CLIENT_AUTH: 'true' },
       brokerEnv: (id) => ({
         STREAMBUS_TLS_ENABLED: 'true',
-        STREAMBUS_TLS_CERT: pki.brokers.get(id)?.cert ?? '',
-        STREAMBUS_TLS_KEY: pki.brokers.get(id)?.key ?? '',
-        STREAMBUS_TLS_CA: pki.caCert,
+        STREAMBUS_BROKER_TLS_CERT: pki.brokers.get(id)?.cert ?? '',
+        STREAMBUS_BROKER_TLS_KEY: pki.brokers.get(id)?.key ?? '',
+        STREAMBUS_BROKER_TLS_CA: pki.caCert,
       }),
       seedUsers: [
         { name: 'admin', credential: scramCredential('admin-pw-1') },

@@ -43,9 +43,9 @@ function files(id: number): { cert: string; key: string } {
 function tlsEnv(id: number, certificateOf = id): Record<string, string> {
   return {
     STREAMBUS_TLS_ENABLED: 'true',
-    STREAMBUS_TLS_CERT: files(certificateOf).cert,
-    STREAMBUS_TLS_KEY: files(certificateOf).key,
-    STREAMBUS_TLS_CA: pki.caCert,
+    STREAMBUS_BROKER_TLS_CERT: files(certificateOf).cert,
+    STREAMBUS_BROKER_TLS_KEY: files(certificateOf).key,
+    STREAMBUS_BROKER_TLS_CA: pki.caCert,
   };
 }
 
