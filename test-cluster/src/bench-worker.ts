@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Producer } from '@streambus/client';
+import type { SaslOptions, TlsOptions } from '@streambus/client';
 
 export interface WorkerInput {
   readonly bootstrap: string;
@@ -19,6 +20,8 @@ export interface WorkerInput {
   readonly lingerMs: number;
   /** Latencies of records sent in this first stretch are not recorded (JIT and caches warm up). */
   readonly warmupMs: number;
+  /** TLS and SCRAM options (`bench --secure`); the CA as PEM text (a Buffer would arrive as a Uint8Array). */
+  readonly security?: { readonly tls?: TlsOptions; readonly sasl?: SaslOptions };
 }
 
 export type WorkerMessage =
@@ -35,6 +38,7 @@ async function run(input: WorkerInput): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('bench-worker runs in a worker thread');
   const producer = new Producer({
+    ...input.security,
     bootstrapServers: input.bootstrap.split(','),
     lingerMs: input.lingerMs,
     batchBytesMax: 512 * 1024,

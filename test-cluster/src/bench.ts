@@ -16,11 +16,13 @@
  * (median and max). Members that give partitions up learn of it at their next heartbeat.
  * With `--peer nats`: once the brokers stopped, the same phases against a 3-server NATS JetStream
  * cluster (nats-peer.ts: R3 file streams, the official client), then both side by side with ratios.
+ * With `--secure`: TLS 1.3 everywhere (mutual between brokers) and a SCRAM-SHA-256 session on each
+ * client connection, set up as `npm run cluster -- --secure` does (secure.ts), for the overhead figure.
  * The last line is `produce: N msg/s, p99 M ms` (N from phase 2, M from phase 1 at --linger-ms).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,8 +31,10 @@ import { context as contextApi, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context, ContextManager } from '@opentelemetry/api';
 import { AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { Admin, Consumer, lingerMsDefault, Producer } from '@streambus/client';
+import type { SaslOptions, TlsOptions } from '@streambus/client';
 import type { WorkerInput, WorkerMessage } from './bench-worker.js';
 import { TestCluster } from './cluster.js';
+import { prepareSecureCluster, waitForSecureAdmin } from './secure.js';
 import { NatsPeer, natsPublishWindowMax } from './nats-peer.js';
 import { decodeOtlpSpans, timelineOf } from './trace-timeline.js';
 import type { TimelineSpan } from './trace-timeline.js';
@@ -41,6 +45,12 @@ interface PhaseResult {
   readonly seconds: number;
   readonly latenciesUs: number[];
 }
+
+/**
+ * TLS and SCRAM options of every client of the run (`--secure`), empty otherwise: spread into each
+ * Producer, Consumer and Admin, and given to the producer threads.
+ */
+let clientSecurity: { tls?: TlsOptions; sasl?: SaslOptions } = {};
 
 function log(line: string): void {
   console.log(`bench: ${line}`);
@@ -67,7 +77,7 @@ async function producePhase(
       (_, workerIndex) =>
         new Promise<WorkerMessage & { kind: 'done' }>((resolve, reject) => {
           const worker = new Worker(new URL('./bench-worker.js', import.meta.url), {
-            workerData: { ...base, workerIndex } satisfies WorkerInput,
+            workerData: { ...base, workerIndex, security: clientSecurity } satisfies WorkerInput,
           });
           worker.on('message', (message: WorkerMessage) => {
             if (message.kind === 'progress') progress[workerIndex] = message.acked;
@@ -98,6 +108,7 @@ async function groupConsumePhase(
     { length: 3 },
     () =>
       new Consumer({
+        ...clientSecurity,
         bootstrapServers: bootstrap.split(','),
         groupId: 'bench-g',
         autoOffsetReset: 'earliest',
@@ -141,11 +152,11 @@ async function rebalancePhase(
 ): Promise<{ joinMs: number[]; leaveMs: number[] }> {
   const topic = 'bench-rebalance';
   const servers = bootstrap.split(',');
-  const admin = new Admin({ bootstrapServers: servers });
+  const admin = new Admin({ bootstrapServers: servers, ...clientSecurity });
   await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
   await admin.close();
   log(`rebalance: a third member joins and leaves a group of two, ${rounds} times, under 3000 msg/s`);
-  const producer = new Producer({ bootstrapServers: servers, lingerMs: 5 });
+  const producer = new Producer({ bootstrapServers: servers, lingerMs: 5, ...clientSecurity });
   let producing = true;
   const producerLoop = (async () => {
     let i = 0;
@@ -166,6 +177,7 @@ async function rebalancePhase(
   const running = new Set<Running>();
   const start = (): Running => {
     const consumer = new Consumer({
+      ...clientSecurity,
       bootstrapServers: servers,
       groupId: 'bench-rebalance',
       autoOffsetReset: 'latest',
@@ -245,6 +257,7 @@ async function singlePhase(
     `single: one produce at a time (linger 0, acks=all, 100 B), ${warmupMs / 1000} s warm-up + ${durationMs / 1000} s`,
   );
   const producer = new Producer({
+    ...clientSecurity,
     bootstrapServers: bootstrap.split(','),
     lingerMs: 0,
     acks: 'all',
@@ -525,6 +538,9 @@ async function main(): Promise<void> {
       groups: { type: 'boolean', default: false },
       // groups.heartbeat_interval_ms of the brokers (empty: their default, 500): it bounds how fast members learn of a rebalance.
       'group-heartbeat-ms': { type: 'string', default: '' },
+      // TLS 1.3 on every connection (mutual between brokers) and SCRAM-SHA-256 sessions for every
+      // client, as `npm run cluster -- --secure` sets them up (issue 14's overhead figure).
+      secure: { type: 'boolean', default: false },
     },
   });
   if (values.peer !== '' && values.peer !== 'nats')
@@ -542,8 +558,16 @@ async function main(): Promise<void> {
   const lingerMs = Number(values['linger-ms']);
   const warmupMs = Number(values['warmup-seconds']) * 1000;
   const dir = await mkdtemp(join(tmpdir(), 'streambus-bench-'));
+  const secure = values.secure
+    ? await prepareSecureCluster({ dir: join(dir, 'secure'), brokerIds: [1, 2, 3], bootstrap: '' })
+    : undefined;
+  if (secure !== undefined)
+    clientSecurity = {
+      tls: { ca: await readFile(secure.caCert, 'utf8') },
+      sasl: { username: secure.adminUser, password: secure.adminPassword },
+    };
   log(
-    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}; append_before_persist ${appendBeforePersist}; metrics ${metricsOn ? 'on, scraped every 1 s' : 'off'}; tracing ${tracingRate === undefined ? 'off' : `sampling ${tracingRate}, OTLP to a sink`}`,
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; data in ${dir}; wal_sync ${values['wal-sync']}; append_before_persist ${appendBeforePersist}; metrics ${metricsOn ? 'on, scraped every 1 s' : 'off'}; tracing ${tracingRate === undefined ? 'off' : `sampling ${tracingRate}, OTLP to a sink`}; security ${secure === undefined ? 'off' : 'TLS 1.3 (mutual between brokers) and SCRAM-SHA-256'}`,
   );
   const cluster = await TestCluster.create({
     size: 3,
@@ -566,6 +590,7 @@ async function main(): Promise<void> {
         : { STREAMBUS_GROUPS_HEARTBEAT_INTERVAL_MS: values['group-heartbeat-ms'] }),
     },
     onProgress: (line) => log(line),
+    ...(secure === undefined ? {} : { brokerArgs: (id: number) => ['--config', secure.brokerConfigs.get(id) ?? ''] }),
     ...(values['cpu-prof-dir'] === ''
       ? {}
       : {
@@ -578,6 +603,7 @@ async function main(): Promise<void> {
   let scraper: NodeJS.Timeout | undefined;
   try {
     await cluster.startAll(60_000);
+    if (secure !== undefined) await waitForSecureAdmin(cluster.bootstrap, secure);
     // A scraper far more eager than Prometheus's usual 15 s: the cost of metrics includes rendering them.
     if (metricsOn)
       scraper = setInterval(() => {
@@ -587,7 +613,7 @@ async function main(): Promise<void> {
             .catch(() => undefined);
       }, 1_000);
     const bootstrap = cluster.bootstrap;
-    const admin = new Admin({ bootstrapServers: bootstrap.split(',') });
+    const admin = new Admin({ bootstrapServers: bootstrap.split(','), ...clientSecurity });
     for (const topic of ['bench-100', 'bench-1k', 'bench-latency', 'bench-latency-default', 'bench-single'])
       await admin.createTopic({ name: topic, partitions, replicationFactor: 3 });
     await admin.close();
@@ -699,6 +725,7 @@ async function main(): Promise<void> {
 
     log('consume: reading bench-100 from the beginning');
     const consumer = new Consumer({
+      ...clientSecurity,
       bootstrapServers: bootstrap.split(','),
       autoOffsetReset: 'earliest',
       fetchMaxBytes: 64 * 1024 * 1024,
@@ -774,7 +801,7 @@ async function main(): Promise<void> {
       });
     }
     console.log(
-      `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}, tracing ${tracingRate ?? 'off'}`,
+      `produce: ${rateOf(small)} msg/s, p99 ${percentileMs(paced.latenciesUs, 99).toFixed(1)} ms, metrics ${metricsOn ? 'on' : 'off'}, tracing ${tracingRate ?? 'off'}, security ${secure === undefined ? 'off' : 'on'}`,
     );
   } finally {
     clearInterval(scraper);
