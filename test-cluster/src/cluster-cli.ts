@@ -11,7 +11,21 @@ import { prepareSecureCluster, waitForSecureAdmin, type SecureSetup } from './se
 
 const usage = `usage: npm run cluster [-- --size N --data-dir DIR --base-port P --admin-base-port P --wal-sync always|periodic|none --secure]`;
 
+/**
+ * With --secure this process's SDK dials the brokers by IP address over TLS, and Node warns that
+ * grpc-js sets the IP as the TLS server name (DEP0123; the certificate is still checked against
+ * the IP). As in the streambus CLI (cli/main.ts), that one warning is kept out of the output.
+ */
+function dropIpServernameWarning(): void {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = (...args: unknown[]) => {
+    if (args[2] === 'DEP0123') return;
+    emitWarning(...args);
+  };
+}
+
 async function main(): Promise<void> {
+  dropIpServernameWarning();
   const { values } = parseArgs({
     options: {
       size: { type: 'string', default: '3' },

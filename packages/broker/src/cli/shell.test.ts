@@ -58,23 +58,23 @@ afterAll(async () => {
 describe('config dump', () => {
   it('prints the effective config from file, env and flags, origins on request', async () => {
     const file = join(dir, 'server.yaml');
-    await writeFile(file, 'server:\n  data_dir: /from/file\n');
+    await writeFile(file, 'server:\n  data_dir: /from/file\nsecurity:\n  auth_enabled: false\n');
     const h = harness({ STREAMBUS_WAL_SYNC: 'periodic' });
     expect(await runCli(['config', 'dump', '--config', file, '--id', '2', '--show-origin'], h.deps)).toBe(0);
     const text = h.stdout();
     expect(text).toContain('broker_id: 2 # flag --id\n');
     expect(text).toContain(`data_dir: /from/file # file ${file}\n`);
     expect(text).toContain('wal_sync: periodic # env STREAMBUS_WAL_SYNC\n');
-    expect(text).toContain('tls_enabled: false # default; override with STREAMBUS_TLS_ENABLED\n');
+    expect(text).toContain(`auth_enabled: false # file ${file}\n`);
   });
 
   it('refuses a key that would change nothing, saying why', async () => {
-    const file = join(dir, 'unsupported.yaml');
-    await writeFile(file, 'network:\n  read_timeout: 30s\n');
+    const file = join(dir, 'auth.yaml');
+    await writeFile(file, 'storage:\n  compaction_policy: size-tiered\n');
     const h = harness();
     expect(await runCli(['config', 'dump', '--config', file], h.deps)).toBe(2);
     expect(h.stderr()).toBe(
-      `config error: network.read_timeout: not supported (${file} line 2): gRPC calls carry their own deadlines (the client request timeout, the fetch max wait); remove it\n`,
+      `config error: storage.compaction_policy: not supported (${file} line 2): LevelDB always compacts leveled; there is no policy to choose; remove it\n`,
     );
   });
 
@@ -115,10 +115,11 @@ describe('config keys', () => {
       env: 'STREAMBUS_MAX_CONNECTIONS',
       supported: true,
     });
-    expect(keys.find((key) => key.key === 'storage.compaction_policy')).toMatchObject({
-      supported: false,
-      help: 'not supported: LevelDB always compacts leveled; there is no policy to choose',
+    expect(keys.find((key) => key.key === 'security.auth_enabled')).toMatchObject({
+      env: 'STREAMBUS_AUTH_ENABLED',
+      supported: true,
     });
+    expect(keys.find((key) => key.key === 'storage.compaction_policy')).toMatchObject({ supported: false });
     expect(keys.find((key) => key.key === 'security.min_tls_version')).toMatchObject({
       env: 'STREAMBUS_MIN_TLS_VERSION',
       supported: true,

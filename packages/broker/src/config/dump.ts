@@ -19,8 +19,12 @@ export interface DumpOptions {
   readonly showOrigin: boolean;
 }
 
-/** The effective configuration as a plain object of YAML sections, secrets masked. */
-export function configToYamlObject(loaded: LoadedConfig): Record<string, unknown> {
+/**
+ * The effective configuration as a plain object of YAML sections, secrets masked. `withAcls`
+ * false leaves out the `acls:` list: the admin port's /config answers anyone who reaches it, and
+ * who may do what is not theirs to read (the local `config dump` shows it).
+ */
+export function configToYamlObject(loaded: LoadedConfig, withAcls = true): Record<string, unknown> {
   const root: Record<string, unknown> = {};
   for (const spec of keySpecs) {
     const value = loaded.values.get(spec.path);
@@ -29,7 +33,7 @@ export function configToYamlObject(loaded: LoadedConfig): Record<string, unknown
   }
   // The `acls:` list as one binding per entry; the users file's passwords are never here.
   const acls = loaded.config.security.acls;
-  if (acls.length > 0)
+  if (withAcls && acls.length > 0)
     root['acls'] = acls.map((acl) => ({
       principal: acl.principal,
       operations: [acl.operation],

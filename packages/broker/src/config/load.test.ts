@@ -381,7 +381,7 @@ describe('one clear line per problem', () => {
     ]);
     const on = resolve({
       file: file(
-        'security:\n  tls_enabled: true\n  tls_cert: b.crt\n  tls_key: b.key\n  tls_ca: ca.crt\n  auth_enabled: true\n  super_users: "user:admin, user:ops"\n',
+        'security:\n  tls_enabled: true\n  tls_cert: c.pem\n  tls_key: k.pem\n  tls_ca: ca.pem\n  auth_enabled: true\n  super_users: "user:admin, user:ops"\n',
       ),
     });
     expect(on.config.security).toMatchObject({
@@ -575,7 +575,7 @@ describe('security.tls_*', () => {
   }
 
   it('is off by default, 1.3 at least once on, with the derived variable names', () => {
-    expect(resolve({}).config.security).toMatchObject({
+    expect(resolve({}).config.security).toEqual({
       tlsEnabled: false,
       tlsCertPath: '',
       tlsKeyPath: '',
@@ -583,6 +583,13 @@ describe('security.tls_*', () => {
       tlsKeyPassword: '',
       tlsVersionMin: '1.3',
       tlsAdminEnabled: false,
+      authEnabled: false,
+      authMechanism: 'SCRAM-SHA-256',
+      usersFile: '',
+      superUsers: [],
+      tlsClientAuth: false,
+      acls: [],
+      seedUsers: [],
     });
     const loaded = resolve({
       env: { ...tlsEnv(), STREAMBUS_MIN_TLS_VERSION: '1.2', STREAMBUS_TLS_ADMIN_ENABLED: 'true' },

@@ -38,12 +38,12 @@ import type {
   WalSyncPolicy,
 } from './types.js';
 import { rethrowBug } from '../bugs.js';
-import { brokerIdsOfSubjectAltName } from '../security/peer-identity.js';
-import { TlsMaterialError, loadTlsMaterial, tlsFilesOf } from '../security/tls/tls-material.js';
 import type { Acl } from '../security/acl.js';
 import { aclKey, aclProblem, principalUserName } from '../security/acl.js';
 import { aclsMax, superUsersMax } from '../security/constants.js';
 import { loadUsersFile } from '../security/users-file.js';
+import { brokerIdsOfSubjectAltName } from '../security/peer-identity.js';
+import { TlsMaterialError, loadTlsMaterial, tlsFilesOf } from '../security/tls/tls-material.js';
 
 export interface ConfigFile {
   /** As given by the user; shown in origins and errors. */
@@ -175,15 +175,27 @@ export function resolveConfig(sources: ConfigSources): LoadResult {
 export async function loadConfig(sources: Omit<ConfigSources, 'file'>): Promise<LoadResult> {
   const filePath = sources.flags.config ?? sources.env['STREAMBUS_CONFIG'];
   let result: LoadResult;
-  if (filePath === undefined) result = await withUsers(resolveConfig(sources));
+  if (filePath === undefined) result = resolveConfig(sources);
   else {
     const file = await readConfigFile(filePath);
     if ('problem' in file) return { ok: false, problems: [file.problem] };
-    result = await withUsers(resolveConfig({ ...sources, file }));
+    result = resolveConfig({ ...sources, file });
   }
   if (!result.ok) return result;
   const problems = await checkTlsFiles(result.loaded.config);
-  return problems.length === 0 ? result : { ok: false, problems };
+  return problems.length === 0 ? withUsers(result) : { ok: false, problems };
+}
+
+/** Reads security.users_file (I/O, so not in resolveConfig): its users as credentials only. */
+async function withUsers(result: LoadResult): Promise<LoadResult> {
+  if (!result.ok || result.loaded.config.security.usersFile === '') return result;
+  const users = await loadUsersFile(result.loaded.config.security.usersFile);
+  if (!users.ok) return { ok: false, problems: users.problems };
+  const config = result.loaded.config;
+  return {
+    ok: true,
+    loaded: { ...result.loaded, config: { ...config, security: { ...config.security, seedUsers: users.users } } },
+  };
 }
 
 /**
@@ -219,18 +231,6 @@ export async function checkTlsFiles(config: BrokerConfig): Promise<ConfigProblem
       hint: `give each broker its own certificate with the URI SAN streambus://broker/${brokerId}`,
     },
   ];
-}
-
-/** Reads security.users_file (I/O, so not in resolveConfig): its users as credentials only. */
-async function withUsers(result: LoadResult): Promise<LoadResult> {
-  if (!result.ok || result.loaded.config.security.usersFile === '') return result;
-  const users = await loadUsersFile(result.loaded.config.security.usersFile);
-  if (!users.ok) return { ok: false, problems: users.problems };
-  const config = result.loaded.config;
-  return {
-    ok: true,
-    loaded: { ...result.loaded, config: { ...config, security: { ...config.security, seedUsers: users.users } } },
-  };
 }
 
 async function readConfigFile(path: string): Promise<ConfigFile | { problem: ConfigProblem }> {

@@ -82,10 +82,10 @@ export const walSyncPolicies = ['always', 'periodic', 'none'] as const;
 export const tracingExporters = ['otlp', 'jaeger'] as const;
 /** The server-side assignors a group may use (groups.proto: server_assignor). */
 export const groupAssignors = ['uniform', 'range'] as const;
-/** security.min_tls_version: the oldest TLS version a connection may speak. */
-export const tlsVersions = ['1.2', '1.3'] as const;
 /** SASL mechanisms of Authenticate (security.proto). */
 export const authMechanisms = ['SCRAM-SHA-256'] as const;
+/** security.min_tls_version: the oldest TLS version a connection may speak. */
+export const tlsVersions = ['1.2', '1.3'] as const;
 
 const int = (min: number, max: number): KeyKind => ({ type: 'int', min, max });
 const duration = (floorMs: number, ceilingMs: number): KeyKind => ({ type: 'duration', floorMs, ceilingMs });

@@ -15,35 +15,8 @@ export type LogLevel = (typeof logLevels)[number];
 export type WalSyncPolicy = (typeof walSyncPolicies)[number];
 export type TracingExporter = (typeof tracingExporters)[number];
 export type GroupAssignor = (typeof groupAssignors)[number];
-export type TlsVersion = (typeof tlsVersions)[number];
 export type AuthMechanism = (typeof authMechanisms)[number];
-
-/** TLS, authentication and authorization (security.proto, docs/SECURITY.md). */
-export interface SecurityConfig {
-  readonly tlsEnabled: boolean;
-  /** PEM files, all three set when tlsEnabled; re-read when they change (security/tls). */
-  readonly tlsCertPath: string;
-  readonly tlsKeyPath: string;
-  readonly tlsCaPath: string;
-  /** Password of an encrypted key; '' when the key is not encrypted. A secret: never logged. */
-  readonly tlsKeyPassword: string;
-  readonly tlsVersionMin: TlsVersion;
-  /** server.admin_listen serves HTTPS (the same certificate) instead of HTTP. */
-  readonly tlsAdminEnabled: boolean;
-  /** Every call needs a principal and an ACL; requires tlsEnabled. */
-  readonly authEnabled: boolean;
-  readonly authMechanism: AuthMechanism;
-  /** Path of the users file; empty: none. */
-  readonly usersFile: string;
-  /** Principals ("user:admin") that may do everything. */
-  readonly superUsers: readonly string[];
-  /** A CA-signed client certificate that is not a broker's makes principal user:<CN>. */
-  readonly tlsClientAuth: boolean;
-  /** The top-level `acls:` of server.yaml, one binding per operation and resource. */
-  readonly acls: readonly Acl[];
-  /** The users of usersFile, as SCRAM credentials (never a password); filled by loadConfig. */
-  readonly seedUsers: readonly SeedUserCredential[];
-}
+export type TlsVersion = (typeof tlsVersions)[number];
 
 export interface SeedUserCredential {
   readonly name: string;
@@ -121,6 +94,33 @@ export interface GroupsConfig {
   readonly groupMembersMax: number;
   readonly offsetsRetentionMs: number;
   readonly defaultAssignor: GroupAssignor;
+}
+
+/** TLS on server.listen (and optionally server.admin_listen), mutual TLS between brokers. */
+export interface SecurityConfig {
+  readonly tlsEnabled: boolean;
+  /** PEM files, all three set when tlsEnabled; re-read when they change (security/tls). */
+  readonly tlsCertPath: string;
+  readonly tlsKeyPath: string;
+  readonly tlsCaPath: string;
+  /** Password of an encrypted key; '' when the key is not encrypted. A secret: never logged. */
+  readonly tlsKeyPassword: string;
+  readonly tlsVersionMin: TlsVersion;
+  /** server.admin_listen serves HTTPS (the same certificate) instead of HTTP. */
+  readonly tlsAdminEnabled: boolean;
+  /** Every call needs a principal and an ACL; requires tlsEnabled. */
+  readonly authEnabled: boolean;
+  readonly authMechanism: AuthMechanism;
+  /** Path of the users file; empty: none. */
+  readonly usersFile: string;
+  /** Principals ("user:admin") that may do everything. */
+  readonly superUsers: readonly string[];
+  /** A CA-signed client certificate that is not a broker's makes principal user:<CN>. */
+  readonly tlsClientAuth: boolean;
+  /** The top-level `acls:` of server.yaml, one binding per operation and resource. */
+  readonly acls: readonly Acl[];
+  /** The users of usersFile, as SCRAM credentials (never a password); filled by loadConfig. */
+  readonly seedUsers: readonly SeedUserCredential[];
 }
 
 export interface BrokerConfig {

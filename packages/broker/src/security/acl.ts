@@ -94,6 +94,8 @@ function principalMatches(pattern: string, principal: Principal): boolean {
   return pattern === 'user:*' || pattern === `user:${principal.name}`;
 }
 
+const impliesDescribe: ReadonlySet<AclBindingOperation> = new Set(['read', 'write', 'delete', 'alter']);
+
 export interface AclContext {
   readonly acls: Iterable<Acl>;
   /** 'user:NAME' principals that may do everything (security.super_users). */
@@ -114,7 +116,11 @@ export function isAllowed(
   if (context.superUsers.has(formatPrincipal(principal))) return true;
   let allowed = false;
   for (const acl of context.acls) {
-    if (acl.operation !== 'all' && acl.operation !== operation) continue;
+    const exact = acl.operation === 'all' || acl.operation === operation;
+    // Kafka's implied operation: an allowed read, write, delete or alter also allows describe
+    // (a producer may look up the topics it writes). A deny denies only what it names.
+    const implied = acl.permission === 'allow' && operation === 'describe' && impliesDescribe.has(acl.operation);
+    if (!exact && !implied) continue;
     if (!principalMatches(acl.principal, principal)) continue;
     if (!resourceMatches(acl.resource, resource)) continue;
     if (acl.permission === 'deny') return false;

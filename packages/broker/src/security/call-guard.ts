@@ -25,7 +25,8 @@ import type { AclContext, Principal } from './acl.js';
 import { isAllowed } from './acl.js';
 import type { CallWithAuthContext } from './peer-identity.js';
 import { brokerIdsOfCertificate, provenBrokerId } from './peer-identity.js';
-import { decideCall, rpcRules } from './rpc-permissions.js';
+import { splitByGroup, splitByTopic } from './per-entry.js';
+import { decideCall, describeNeed, needMet, rpcRules } from './rpc-permissions.js';
 import { connectionKeyOfPeer } from './sessions.js';
 import type { SessionRegistry } from './sessions.js';
 
@@ -39,6 +40,8 @@ export interface CallGuardOptions {
   readonly sessions: SessionRegistry;
   /** The ACLs and super users as this broker's controller state has them now. */
   readonly aclContext: () => AclContext;
+  /** Whether the user still exists: a deleted user's sessions end at their next call. */
+  readonly userExists: (name: string) => boolean;
 }
 
 type GuardedCall = grpc.ServerUnaryCall<unknown, unknown> & CallWithAuthContext;
@@ -70,7 +73,8 @@ export class CallGuard {
     const connection = connectionKeyOfPeer(call.getPeer());
     if (sessionId !== undefined && connection !== undefined) {
       const found = this.options.sessions.principalOf(connection, String(sessionId));
-      if (found.ok) return { ok: true, principal: { kind: 'user', name: found.principal.slice('user:'.length) } };
+      const name = found.ok ? found.principal.slice('user:'.length) : undefined;
+      if (name !== undefined && this.options.userExists(name)) return { ok: true, principal: { kind: 'user', name } };
     }
     const certificate = call.getAuthContext().sslPeerCertificate;
     const commonName = certificate?.subject?.CN;
@@ -105,6 +109,31 @@ export class CallGuard {
         return;
       }
       const context = this.options.aclContext();
+      // Answered per entry: the refused topics or groups get AUTHORIZATION_FAILED in their entries.
+      const entryNeed = rule.topicNeed ?? rule.groupNeed;
+      if (entryNeed !== undefined) {
+        const refusal = (name: string): string | undefined => {
+          const need = entryNeed(name);
+          return needMet(context, principal, need) ? undefined : describeNeed(principal, need, method);
+        };
+        const split =
+          rule.topicNeed === undefined
+            ? splitByGroup(method, call.request, refusal)
+            : splitByTopic(method, call.request, refusal);
+        if (split !== undefined) {
+          if (split.allowedRequest === undefined) {
+            callback(null, split.merge(undefined));
+            return;
+          }
+          (call as { request: unknown }).request = split.allowedRequest;
+          handler(call, (error, value, trailer, flags) => {
+            if (error === null && value !== undefined && value !== null)
+              callback(null, split.merge(value), trailer, flags);
+            else callback(error, value, trailer, flags);
+          });
+          return;
+        }
+      }
       const decision = decideCall(context, principal, method, call.request);
       if (!decision.allowed) {
         callback(makeCallError(ErrorCode.AUTHORIZATION_FAILED, decision.message));

@@ -20,6 +20,12 @@ describe('the RPC permission table', () => {
     expect(Object.keys(rpcRules).sort()).toEqual([...methods].sort());
   });
 
+  it('every rule answered per topic says what one topic needs', () => {
+    for (const method of Object.keys(rpcRules) as StreamBusMethodName[])
+      if (rpcRules[method].perEntry === 'topics')
+        expect({ method, topicNeed: typeof rpcRules[method].topicNeed }).toEqual({ method, topicNeed: 'function' });
+  });
+
   it('only Authenticate is public', () => {
     const publicMethods = (Object.keys(rpcRules) as StreamBusMethodName[]).filter((method) => rpcRules[method].public);
     expect(publicMethods).toEqual(['Authenticate']);

@@ -30,6 +30,10 @@ export interface RpcRule<Request> {
   readonly needs: (request: Request) => readonly Need[];
   /** Per-entry answers: a refused topic or group gets AUTHORIZATION_FAILED in its entry. */
   readonly perEntry?: 'topics' | 'groups';
+  /** What one topic entry needs, for the rules answered per topic (per-entry.ts splits them). */
+  readonly topicNeed?: (name: string) => Need;
+  /** What one group entry needs, for the rules answered per group. */
+  readonly groupNeed?: (name: string) => Need;
   /** An all-items answer leaves out what may not be described. */
   readonly filter?: 'topics' | 'groups';
 }
@@ -47,20 +51,35 @@ const onTopics = (operation: AclOperation, names: Iterable<string>): Need[] =>
 const onGroups = (operation: AclOperation, names: Iterable<string>): Need[] =>
   distinct(names).map((name) => on(operation, group(name)));
 
+const createTopicNeed = (name: string): Need => ({
+  anyOf: [
+    { operation: 'create', resource: topic(name) },
+    { operation: 'create', resource: cluster },
+  ],
+});
+const topicNeedOf =
+  (operation: AclOperation) =>
+  (name: string): Need =>
+    on(operation, topic(name));
+
 export const rpcRules: RpcRules = {
   // Topics not allowed are left out of an all-topics answer, as Kafka does.
-  Metadata: { needs: (request) => onTopics('describe', request.topics), perEntry: 'topics', filter: 'topics' },
-  CreateTopics: {
-    needs: (request) =>
-      distinct(request.topics.map((entry) => entry.name)).map((name) => ({
-        anyOf: [
-          { operation: 'create', resource: topic(name) },
-          { operation: 'create', resource: cluster },
-        ],
-      })),
+  Metadata: {
+    needs: (request) => onTopics('describe', request.topics),
     perEntry: 'topics',
+    topicNeed: topicNeedOf('describe'),
+    filter: 'topics',
   },
-  DeleteTopics: { needs: (request) => onTopics('delete', request.topics), perEntry: 'topics' },
+  CreateTopics: {
+    needs: (request) => distinct(request.topics.map((entry) => entry.name)).map(createTopicNeed),
+    perEntry: 'topics',
+    topicNeed: createTopicNeed,
+  },
+  DeleteTopics: {
+    needs: (request) => onTopics('delete', request.topics),
+    perEntry: 'topics',
+    topicNeed: topicNeedOf('delete'),
+  },
   ReassignPartitions: { needs: () => [onCluster('alter')] },
   ClusterStatus: { needs: () => [onCluster('describe')] },
   // Kafka's IdempotentWrite: write on the cluster, or write on any topic (a producer of some topic
@@ -73,6 +92,7 @@ export const rpcRules: RpcRules = {
         request.partitions.map((entry) => entry.topic),
       ),
     perEntry: 'topics',
+    topicNeed: topicNeedOf('write'),
   },
   Fetch: {
     needs: (request) =>
@@ -81,6 +101,7 @@ export const rpcRules: RpcRules = {
         request.partitions.map((entry) => entry.topic),
       ),
     perEntry: 'topics',
+    topicNeed: topicNeedOf('read'),
   },
   ListOffsets: {
     needs: (request) =>
@@ -89,13 +110,18 @@ export const rpcRules: RpcRules = {
         request.partitions.map((entry) => entry.topic),
       ),
     perEntry: 'topics',
+    topicNeed: topicNeedOf('read'),
   },
   SetBrokerDrained: { needs: () => [onCluster('alter')] },
   DescribeFeatures: { needs: () => [onCluster('describe')] },
   FinalizeFeatureLevel: { needs: () => [onCluster('alter')] },
   // The export holds every user's StoredKey and ServerKey: an operator's action, not a describe.
   ExportControllerState: { needs: () => [onCluster('cluster-action')] },
-  FindCoordinator: { needs: (request) => onGroups('describe', request.groupIds), perEntry: 'groups' },
+  FindCoordinator: {
+    needs: (request) => onGroups('describe', request.groupIds),
+    perEntry: 'groups',
+    groupNeed: (name: string): Need => on('describe', group(name)),
+  },
   ConsumerGroupHeartbeat: { needs: (request) => onGroups('read', [request.groupId]) },
   OffsetCommit: {
     needs: (request) => [
@@ -116,8 +142,16 @@ export const rpcRules: RpcRules = {
     ],
   },
   ListGroups: { needs: () => [], filter: 'groups' },
-  DescribeGroups: { needs: (request) => onGroups('describe', request.groupIds), perEntry: 'groups' },
-  DeleteGroups: { needs: (request) => onGroups('delete', request.groupIds), perEntry: 'groups' },
+  DescribeGroups: {
+    needs: (request) => onGroups('describe', request.groupIds),
+    perEntry: 'groups',
+    groupNeed: (name: string): Need => on('describe', group(name)),
+  },
+  DeleteGroups: {
+    needs: (request) => onGroups('delete', request.groupIds),
+    perEntry: 'groups',
+    groupNeed: (name: string): Need => on('delete', group(name)),
+  },
   Authenticate: { public: true, needs: () => [] },
   UpsertUser: { needs: () => [onCluster('alter')] },
   DeleteUser: { needs: () => [onCluster('alter')] },
@@ -131,6 +165,14 @@ export function needMet(context: AclContext, principal: Principal, need: Need): 
   if (need.anyOf.some((permission) => isAllowed(context, principal, permission.operation, permission.resource)))
     return true;
   return need.anyTopic !== undefined && allowsSomeResource(context, principal, need.anyTopic, 'topic');
+}
+
+/** "user alice may not write topic orders" for an unmet need. */
+export function describeNeed(principal: Principal, need: Need, method: string): string {
+  const first = need.anyOf[0];
+  return first === undefined
+    ? `${principal.kind} may not call ${method}`
+    : describeRefusal(principal, first.operation, first.resource);
 }
 
 export type CallDecision = { readonly allowed: true } | { readonly allowed: false; readonly message: string };
@@ -149,12 +191,7 @@ export function decideCall<M extends StreamBusMethodName>(
   const rule = rpcRules[method] as RpcRule<StreamBusMethods[M]['request']>;
   for (const need of rule.needs(request)) {
     if (needMet(context, principal, need)) continue;
-    const first = need.anyOf[0];
-    const message =
-      first === undefined
-        ? `${principal.kind} may not call ${method}`
-        : describeRefusal(principal, first.operation, first.resource);
-    return { allowed: false, message };
+    return { allowed: false, message: describeNeed(principal, need, method) };
   }
   return { allowed: true };
 }

@@ -18,12 +18,7 @@ import type { SeedUserCredential } from '../config/types.js';
 import type { Logger } from '../logging/logger.js';
 import type { Acl } from './acl.js';
 import { aclKey } from './acl.js';
-import { aclsPerRequestMax } from './constants.js';
-
-/** How often the controller leader looks for users and ACLs to seed. */
-export const securitySeedCheckMs = 1_000;
-/** How long one seeding proposal may take before the next check tries again. */
-export const securitySeedDeadlineMs = 5_000;
+import { aclsPerRequestMax, securitySeedDeadlineMs } from './constants.js';
 
 export interface SecuritySeederOptions {
   readonly nodeId: NodeId;

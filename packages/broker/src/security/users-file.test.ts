@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scramCredential, ScramClient, ScramServerExchange } from '@streambus/proto';
-import { dumpConfig } from '../config/dump.js';
-import { formatConfigProblem, loadConfig } from '../config/load.js';
+import { configToYamlObject, dumpConfig } from '../config/dump.js';
+import { formatConfigProblem, loadConfig, resolveConfig } from '../config/load.js';
 import { generatePki } from './pki.js';
 import { loadUsersFile } from './users-file.js';
 
@@ -74,14 +74,22 @@ describe('security.users_file', () => {
   it('loadConfig seeds the users, and neither config dump nor a problem shows a password', async () => {
     const users = join(dir, 'seed-users.yaml');
     await writeFile(users, 'users:\n  - name: admin\n    password: "hunter2-admin"\n');
-    // loadConfig loads the TLS files too: real ones.
     const pki = await generatePki({ dir: join(dir, 'pki'), brokerIds: [1] });
     const broker = pki.brokers.get(1);
     const config = join(dir, 'server.yaml');
     await writeFile(
       config,
-      `security:\n  tls_enabled: true\n  tls_cert: ${broker?.cert}\n  tls_key: ${broker?.key}\n  tls_ca: ${pki.caCert}\n` +
-        `  auth_enabled: true\n  users_file: ${users}\n  super_users: "user:admin"\n`,
+      [
+        'security:',
+        '  tls_enabled: true',
+        `  tls_cert: ${broker?.cert ?? ''}`,
+        `  tls_key: ${broker?.key ?? ''}`,
+        `  tls_ca: ${pki.caCert}`,
+        '  auth_enabled: true',
+        `  users_file: ${users}`,
+        '  super_users: "user:admin"',
+        '',
+      ].join('\n'),
     );
     const result = await loadConfig({ env: {}, flags: { config } });
     if (!result.ok) throw new Error(result.problems.map(formatConfigProblem).join('\n'));
@@ -94,5 +102,15 @@ describe('security.users_file', () => {
     expect(refused.ok).toBe(false);
     if (refused.ok) return;
     expect(refused.problems.map(formatConfigProblem).join('\n')).not.toContain('hunter2');
+  });
+});
+
+describe('the admin port', () => {
+  it("/config's view leaves out the acls that config dump shows", () => {
+    const text = 'acls:\n  - principal: "user:alice"\n    operations: [read]\n    resources: ["topic:events"]\n';
+    const result = resolveConfig({ file: { path: 'server.yaml', text }, env: {}, flags: {} });
+    if (!result.ok) throw new Error('expected a valid config');
+    expect(configToYamlObject(result.loaded)['acls']).toHaveLength(1);
+    expect(configToYamlObject(result.loaded, false)['acls']).toBeUndefined();
   });
 });

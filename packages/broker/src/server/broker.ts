@@ -106,8 +106,13 @@ import { GroupsService } from './groups-service.js';
 import { SecurityService } from './security-service.js';
 import { Authenticator } from '../security/authenticator.js';
 import { CallGuard, guardHandlers } from '../security/call-guard.js';
-import { handshakeTimeoutMs, sessionsMax, sessionsPerConnectionMax } from '../security/constants.js';
-import { SecuritySeeder, securitySeedCheckMs } from '../security/seeder.js';
+import {
+  handshakeTimeoutMs,
+  securitySeedCheckMs,
+  sessionsMax,
+  sessionsPerConnectionMax,
+} from '../security/constants.js';
+import { SecuritySeeder } from '../security/seeder.js';
 import { SessionRegistry } from '../security/sessions.js';
 import { RecordTimeReader } from './record-time-reader.js';
 import { insecurePeerCredentials, tlsPeerCredentials } from '../security/tls/peer-credentials.js';
@@ -445,6 +450,7 @@ export class Broker {
       tlsClientAuth: config.security.tlsClientAuth,
       sessions: this.sessions,
       aclContext: () => ({ acls: this.controller.state.securityRecords.aclValues(), superUsers }),
+      userExists: (name) => this.controller.state.securityRecords.user(name) !== undefined,
     });
     // The one place every StreamBus handler is wrapped: identification, forwarded-call guard, ACLs.
     addStreamBusService(

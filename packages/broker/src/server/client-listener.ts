@@ -52,10 +52,10 @@ export interface ClientListenerOptions {
   readonly firstBytesTimeoutMs: number;
   readonly observer?: ConnectionObserver;
   readonly logger?: Logger;
-  /** Serve TLS only, with this material (security.tls_enabled); plaintext when absent. */
-  readonly tls?: TlsServerSource;
   /** A connection closed, named by its remote "address:port" (ends its SCRAM sessions). */
   readonly onConnectionClosed?: (remote: string) => void;
+  /** Serve TLS only, with this material (security.tls_enabled); plaintext when absent. */
+  readonly tls?: TlsServerSource;
 }
 
 /** "PRI " opens the HTTP/2 client preface; four bytes tell it from any HTTP/1.1 method. */

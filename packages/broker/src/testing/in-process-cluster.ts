@@ -31,10 +31,10 @@ export interface InProcessClusterOptions {
   readonly size?: number;
   /** Extra STREAMBUS_* settings for every broker (e.g. STREAMBUS_WAL_SYNC: 'none'). */
   readonly env?: Readonly<Record<string, string>>;
-  /** STREAMBUS_* settings of one broker, over `env` (e.g. its own TLS certificate). */
-  readonly brokerEnv?: (brokerId: number) => Readonly<Record<string, string>>;
   /** Users to seed (what security.users_file gives loadConfig; resolveConfig reads no file). */
   readonly seedUsers?: readonly SeedUserCredential[];
+  /** STREAMBUS_* settings of one broker, over `env` (e.g. its own TLS certificate). */
+  readonly brokerEnv?: (brokerId: number) => Readonly<Record<string, string>>;
   /** Raft tick; default 20 ms (elections within ~0.5 s). */
   readonly tickMs?: number;
   /** Broker log level; default 'error'. */

@@ -1,11 +1,14 @@
 /**
- * Authentication and authorization against a real in-process broker with a raw gRPC client
- * doing the SCRAM handshake with ScramClient. security.tls_enabled is set so that auth may be on,
- * but until the tls branch lands it starts no TLS listener: these calls are plaintext, which is
- * enough for sessions and ACLs (the forwarded-call and certificate cases need the TLS listener).
+ * Authentication and authorization against 3 real in-process brokers with TLS on (generatePki)
+ * and a raw gRPC client doing the SCRAM handshake with ScramClient.
  */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
+  encodeRecordBatch,
   AclPermission,
   ErrorCode,
   ScramClient,
@@ -15,13 +18,15 @@ import {
   sessionMetadataKey,
   streamBusServiceDefinition,
 } from '@streambus/proto';
-import type { StreamBusMethodName, StreamBusRpcClient } from '@streambus/proto';
+import type { RpcCallOptions, StreamBusMethodName, StreamBusRpcClient } from '@streambus/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generatePki, InProcessCluster } from '../../src/testing/index.js';
+import { Role } from '@streambus/raft';
+import { generatePki } from '../../src/security/pki.js';
+import type { PkiFiles } from '../../src/security/pki.js';
+import { InProcessCluster } from '../../src/testing/index.js';
+
+let pki: PkiFiles;
+let pkiDir = '';
 
 const call = { deadlineMs: 10_000 };
 
@@ -33,14 +38,10 @@ interface Session {
 /** A client on a connection of its own (grpc-js shares connections between clients by default). */
 function ownConnection(address: string): StreamBusRpcClient {
   return createStreamBusRpcClient(address, {
-    credentials: grpc.credentials.createSsl(caPem),
+    credentials: grpc.credentials.createSsl(readFileSync(pki.caCert)),
     channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
   });
 }
-
-/** The throwaway CA the broker's certificate is from (TLS is on: auth needs it). */
-let caPem = Buffer.alloc(0);
-let pkiDir = '';
 
 async function authenticate(
   address: string,
@@ -90,19 +91,17 @@ describe('security on a real broker', () => {
   let admin: Session;
 
   beforeAll(async () => {
-    pkiDir = await mkdtemp(join(tmpdir(), 'streambus-security-pki-'));
-    const pki = await generatePki({ dir: pkiDir, brokerIds: [1] });
-    caPem = readFileSync(pki.caCert);
+    pkiDir = await mkdtemp(join(tmpdir(), 'streambus-security-'));
+    pki = await generatePki({ dir: pkiDir, brokerIds: [1, 2, 3], clients: ['carol'] });
     cluster = await InProcessCluster.start({
-      size: 1,
-      env: {
+      size: 3,
+      env: { STREAMBUS_AUTH_ENABLED: 'true', STREAMBUS_SUPER_USERS: 'user:admin', STREAMBUS_TLS_CLIENT_AUTH: 'true' },
+      brokerEnv: (id) => ({
         STREAMBUS_TLS_ENABLED: 'true',
-        STREAMBUS_TLS_CERT: pki.brokers.get(1)?.cert ?? '',
-        STREAMBUS_TLS_KEY: pki.brokers.get(1)?.key ?? '',
+        STREAMBUS_TLS_CERT: pki.brokers.get(id)?.cert ?? '',
+        STREAMBUS_TLS_KEY: pki.brokers.get(id)?.key ?? '',
         STREAMBUS_TLS_CA: pki.caCert,
-        STREAMBUS_AUTH_ENABLED: 'true',
-        STREAMBUS_SUPER_USERS: 'user:admin',
-      },
+      }),
       seedUsers: [
         { name: 'admin', credential: scramCredential('admin-pw-1') },
         { name: 'alice', credential: scramCredential('alice-pw-1') },
@@ -112,12 +111,15 @@ describe('security on a real broker', () => {
     address = cluster.bootstrapServers[0] ?? '';
     // The seeder finalizes level 3 and proposes the users within a few seconds.
     const deadline = Date.now() + 20_000;
-    while (cluster.broker(1).controller.state.securityRecords.userCount < 2 && Date.now() < deadline)
+    while (
+      cluster.running().some((broker) => broker.controller.state.securityRecords.userCount < 2) &&
+      Date.now() < deadline
+    )
       await new Promise((resolve) => setTimeout(resolve, 50));
     admin = await authenticate(address, 'admin', 'admin-pw-1');
     const created = await admin.client.CreateTopics(
       {
-        topics: ['orders', 'events'].map((name) => ({ name, partitions: 1, replicationFactor: 1, configs: {} })),
+        topics: ['orders', 'events'].map((name) => ({ name, partitions: 1, replicationFactor: 3, configs: {} })),
         timeoutMs: 10_000,
         validateOnly: false,
       },
@@ -128,7 +130,35 @@ describe('security on a real broker', () => {
 
   afterAll(async () => {
     await cluster?.close();
-    if (pkiDir !== '') await rm(pkiDir, { recursive: true, force: true });
+    await rm(pkiDir, { recursive: true, force: true });
+  });
+
+  it('a call claiming to be forwarded by a broker over a client connection is UNAUTHENTICATED', async () => {
+    const alice = await authenticate(address, 'alice', 'alice-pw-1');
+    const metadata = alice.metadata();
+    metadata.set('streambus-forwarded-by', '1');
+    const refused = await failure(alice.client.Metadata({ topics: [], brokersOnly: false }, { ...call, metadata }));
+    expect(refused.grpcStatus).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('with tls_client_auth a client certificate is user:<CN>, without a session', async () => {
+    const carolFiles = pki.clients.get('carol');
+    const carol = createStreamBusRpcClient(address, {
+      credentials: grpc.credentials.createSsl(
+        readFileSync(pki.caCert),
+        readFileSync(carolFiles?.key ?? ''),
+        readFileSync(carolFiles?.cert ?? ''),
+      ),
+      channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
+    });
+    const refused = await failure(carol.ListUsers({}, call));
+    expect(refused).toMatchObject({
+      errorCode: ErrorCode.AUTHORIZATION_FAILED,
+      message: 'user carol may not describe the cluster',
+    });
+    const metadata = await carol.Metadata({ topics: [], brokersOnly: false }, call);
+    expect(metadata.topics).toEqual([]);
+    carol.close();
   });
 
   it('a call without a session is SESSION_EXPIRED (UNAUTHENTICATED)', async () => {
@@ -166,10 +196,25 @@ describe('security on a real broker', () => {
         },
         { ...call, metadata: alice.metadata() },
       );
-    const denied = await failure(produce());
-    expect(denied.grpcStatus).toBe(grpc.status.PERMISSION_DENIED);
-    expect(denied.errorCode).toBe(ErrorCode.AUTHORIZATION_FAILED);
-    expect(denied.message).toBe('user alice may not write topic orders');
+    // Per topic: the refused topic's entry says so (Kafka's TOPIC_AUTHORIZATION_FAILED).
+    const denied = await produce();
+    expect(denied.partitions).toMatchObject([
+      {
+        topic: 'orders',
+        errorCode: ErrorCode.AUTHORIZATION_FAILED,
+        errorMessage: 'user alice may not write topic orders',
+      },
+    ]);
+    const named = await alice.client.Metadata(
+      { topics: ['events'], brokersOnly: false },
+      { ...call, metadata: alice.metadata() },
+    );
+    expect(named.topics).toMatchObject([{ name: 'events', errorCode: ErrorCode.AUTHORIZATION_FAILED, partitions: [] }]);
+    expect(named.brokers.length).toBe(3);
+    const groups = await alice.client.DescribeGroups({ groupIds: ['g'] }, { ...call, metadata: alice.metadata() });
+    expect(groups.groups).toMatchObject([
+      { groupId: 'g', errorCode: ErrorCode.AUTHORIZATION_FAILED, errorMessage: 'user alice may not describe group g' },
+    ]);
     const aclsCreated = await admin.client.CreateAcls(
       {
         acls: [
@@ -198,6 +243,33 @@ describe('security on a real broker', () => {
     expect(listed.acls).toHaveLength(2);
   });
 
+  it('a produce through a follower by a user with write is forwarded and acknowledged', async () => {
+    const info = cluster.broker(1).controller.state.partitionOf('orders', 0);
+    expect(info).toBeDefined();
+    let leaderId = 0;
+    const deadline = Date.now() + 20_000;
+    while (leaderId === 0 && Date.now() < deadline) {
+      for (const broker of cluster.running())
+        if (broker.host.roleOf(info?.groupId ?? 0) === Role.leader) leaderId = broker.nodeId;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const followerId = cluster.ids().find((id) => id !== leaderId) ?? 0;
+    const followerAddress = cluster.bootstrapServers[followerId - 1] ?? '';
+    const alice = await authenticate(followerAddress, 'alice', 'alice-pw-1');
+    const produced = await alice.client.Produce(
+      {
+        acks: 1,
+        timeoutMs: 5000,
+        transactionalId: '',
+        partitions: [
+          { topic: 'orders', partition: 0, records: encodeRecordBatch({ records: [{ value: Buffer.from('x') }] }) },
+        ],
+      },
+      { ...call, metadata: alice.metadata() },
+    );
+    expect(produced.partitions.map((partition) => partition.errorCode)).toEqual([ErrorCode.NONE]);
+  });
+
   it('every StreamBus RPC but Authenticate is refused to a user with no ACL', async () => {
     const alice = await authenticate(address, 'alice', 'alice-pw-1');
     const definitions = streamBusServiceDefinition();
@@ -224,12 +296,28 @@ describe('security on a real broker', () => {
     expect(methods).toHaveLength(27);
     for (const method of methods) {
       if (servedEmpty.has(method)) continue;
-      const invoke = alice.client[method] as (request: object, options: typeof call) => Promise<unknown>;
+      const invoke = alice.client[method] as (request: object, options: RpcCallOptions) => Promise<unknown>;
       const outcome = await invoke({ groupId: 'g' }, { ...call, metadata: alice.metadata() }).then(
         () => ErrorCode.NONE,
         (error: unknown) => readCallError(error).errorCode,
       );
       expect({ method, outcome }).toEqual({ method, outcome: ErrorCode.AUTHORIZATION_FAILED });
     }
+  });
+
+  it("a deleted user's session ends at its next call", async () => {
+    const alice = await authenticate(address, 'alice', 'alice-pw-1');
+    await alice.client
+      .ListAcls({ principal: '', resource: '' }, { ...call, metadata: alice.metadata() })
+      .catch(() => undefined);
+    const deleted = await admin.client.DeleteUser({ name: 'alice' }, { ...call, metadata: admin.metadata() });
+    expect(deleted).toEqual({ errorCode: ErrorCode.NONE, errorMessage: '' });
+    // Applied on every broker within a moment; this broker answered once applied here.
+    const refused = await failure(
+      alice.client.Metadata({ topics: [], brokersOnly: true }, { ...call, metadata: alice.metadata() }),
+    );
+    expect(refused.errorCode).toBe(ErrorCode.SESSION_EXPIRED);
+    const again = await failure(authenticate(address, 'alice', 'alice-pw-1'));
+    expect(again.message).toBe('authentication failed for user alice');
   });
 });

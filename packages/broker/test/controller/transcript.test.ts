@@ -34,6 +34,8 @@ function renderResult(result: ControllerResult): string {
       return `ok ${changed} producer ids ${detail.firstProducerId}..${detail.firstProducerId + detail.count - 1}`;
     case 'reports':
       return `ok ${changed} accepted ${detail.accepted} ignored ${detail.ignored}`;
+    case 'aclsRemoved':
+      return `ok ${changed} removed ${detail.removed}`;
   }
 }
 

@@ -69,6 +69,13 @@ describe('rpc: StreamBus service over grpc-js', () => {
       ListGroups: unimplemented,
       DescribeGroups: unimplemented,
       DeleteGroups: unimplemented,
+      Authenticate: unimplemented,
+      UpsertUser: unimplemented,
+      DeleteUser: unimplemented,
+      ListUsers: unimplemented,
+      CreateAcls: unimplemented,
+      DeleteAcls: unimplemented,
+      ListAcls: unimplemented,
     };
     addStreamBusService(server, handlers);
     const port = await new Promise<number>((resolve, reject) =>

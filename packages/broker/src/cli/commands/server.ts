@@ -92,7 +92,7 @@ async function runServer(input: CommandInput): Promise<number> {
       ...(tls !== undefined && config.security.tlsAdminEnabled ? { tls } : {}),
       health,
       ...(metrics === undefined ? {} : { metrics }),
-      configView: () => configToYamlObject(loaded),
+      configView: () => configToYamlObject(loaded, false),
       logger: componentLogger(logger, 'admin'),
     });
   } catch (error: unknown) {
