@@ -36,6 +36,8 @@ export interface NetnsClusterOptions {
   readonly size?: number;
   /** Extra environment for every broker (STREAMBUS_TICK_MS, ...). */
   readonly env?: Readonly<Record<string, string>>;
+  /** One broker's own environment (its TLS certificate, ...), read when it is started. */
+  readonly brokerEnv?: (brokerId: number) => Readonly<Record<string, string>>;
   readonly logLevel?: string;
   /** Size of each broker's data tmpfs in bytes. */
   readonly diskBytes?: number;
@@ -110,6 +112,7 @@ export class NetnsCluster {
         listenPorts: network.brokerIds.map(() => netnsListenPort),
         adminPorts: network.brokerIds.map(() => netnsAdminPort),
         ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.brokerEnv === undefined ? {} : { brokerEnv: options.brokerEnv }),
         ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
         onProgress: progress,
         launcher: (id, nodeArgs) => ({

@@ -4,12 +4,13 @@
  * speak TLS and authenticate each connection themselves). The workload's user is a super user:
  * chaos checks the data path under faults, not the ACLs (the broker's security tests do those).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { SaslOptions, TlsOptions } from '@streambus/client';
 import { generatePki } from '@streambus/broker/testing';
+import { usersYaml } from '@streambus/test-cluster';
 import {
   ErrorCode,
   ScramClient,
@@ -57,22 +58,32 @@ export class ChaosSecurity {
     private readonly caFile: string,
     readonly client: ClientSecurity,
     private readonly password: string,
+    private readonly usersFile: string | null,
   ) {}
 
-  /** Generates the PKI (one certificate per broker id, naming `streambus://broker/<id>`). */
-  static async create(brokerIds: readonly number[], seed: number): Promise<ChaosSecurity> {
+  /**
+   * Generates the PKI (one certificate per broker id, naming `streambus://broker/<id>`, valid for
+   * `hosts` besides localhost and 127.0.0.1). With `usersFile` the workload's user is also written
+   * to a users file (security.users_file) for broker processes, which take no seedUsers.
+   */
+  static async create(
+    brokerIds: readonly number[],
+    seed: number,
+    options: { readonly hosts?: readonly string[]; readonly usersFile?: boolean } = {},
+  ): Promise<ChaosSecurity> {
     const dir = await mkdtemp(join(tmpdir(), 'streambus-chaos-pki-'));
-    const pki = await generatePki({ dir, brokerIds });
+    const hosts = [...new Set(['localhost', '127.0.0.1', ...(options.hosts ?? [])])];
+    const pki = await generatePki({ dir, brokerIds, hosts });
     const ca = await readFile(pki.caCert);
     // Throwaway and per run; the seed only makes two runs' passwords differ in logs of neither.
     const password = `chaos-${seed}-${Math.random().toString(36).slice(2)}`;
-    return new ChaosSecurity(
-      dir,
-      pki.brokers,
-      pki.caCert,
-      { tls: { ca, servername: tlsServername }, sasl: { username: chaosUser, password } },
-      password,
-    );
+    let usersFile: string | null = null;
+    if (options.usersFile === true) {
+      usersFile = join(dir, 'users.yaml');
+      await writeFile(usersFile, usersYaml(chaosUser, password), { mode: 0o600 });
+    }
+    const client = { tls: { ca, servername: tlsServername }, sasl: { username: chaosUser, password } };
+    return new ChaosSecurity(dir, pki.brokers, pki.caCert, client, password, usersFile);
   }
 
   /** Settings every broker shares (InProcessCluster's env). */
@@ -82,6 +93,19 @@ export class ChaosSecurity {
       STREAMBUS_BROKER_TLS_CA: this.caFile,
       STREAMBUS_AUTH_ENABLED: 'true',
       STREAMBUS_SUPER_USERS: `user:${chaosUser}`,
+      ...(this.usersFile === null ? {} : { STREAMBUS_USERS_FILE: this.usersFile }),
+    };
+  }
+
+  /**
+   * What the streambus CLI reads to speak TLS and authenticate (the password by environment,
+   * never on the command line).
+   */
+  get cliEnv(): Record<string, string> {
+    return {
+      STREAMBUS_TLS_CA: this.caFile,
+      STREAMBUS_SASL_USERNAME: chaosUser,
+      STREAMBUS_SASL_PASSWORD: this.password,
     };
   }
 

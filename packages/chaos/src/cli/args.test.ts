@@ -11,6 +11,10 @@ describe('streambus-chaos arguments', () => {
     const plain = parseArgs(['run', '--seed', '5'], () => 7);
     expect(plain.options.secure).toBeUndefined();
     expect(replayCommand(plain.options)).not.toContain('--secure');
+    const { realReplayCommand } = await import('../real/run-real.js');
+    const real = parseRealArgs(['real', '--seed', '5', '--secure'], () => 7);
+    expect(real.options).toMatchObject({ secure: true });
+    expect(realReplayCommand(real.options)).toMatch(/ --secure( |$)/);
   });
 
   it('parses the group workload flags, and the replay command carries them', async () => {

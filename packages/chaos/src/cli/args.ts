@@ -65,6 +65,8 @@ real options:
   --group-members N     consumer-group workload: N SDK members of one group (default 0: none)
   --group-churn-ms D    one member leaves and one joins every D ms plus jitter (default 2000; 0: none)
   --unsafe LIST         planted faults in every broker process: ackBeforeCommit,skipSync,servePastHighWatermark
+  --secure              TLS (each process its own certificate) and SCRAM-SHA-256 auth; every client,
+                        the CLI producers too, with tls and sasl; anonymous calls probed at the end
   --quiet               no progress lines, only the report
 `;
 
@@ -189,6 +191,7 @@ function usageList<T>(parse: () => T): T {
 export function parseRealArgs(argv: readonly string[], randomSeed: () => number): RealCliRun {
   let faults: RealFaultKind[] | undefined;
   let cliProducers = true;
+  let realSecure = false;
   let groupMembers: number | undefined;
   let groupChurnIntervalMs: number | undefined;
   const flags = parseFlags(argv, {
@@ -204,6 +207,9 @@ export function parseRealArgs(argv: readonly string[], randomSeed: () => number)
           return true;
         case '--no-cli':
           cliProducers = false;
+          return true;
+        case '--secure':
+          realSecure = true;
           return true;
         case '--group-members':
           groupMembers = integer(value(), flag, 0, groupMembersMax);
@@ -225,6 +231,7 @@ export function parseRealArgs(argv: readonly string[], randomSeed: () => number)
     ...(faults === undefined ? {} : { faults }),
     ...(rate === undefined ? {} : { recordsPerSecond: rate }),
     ...(cliProducers ? {} : { cliProducers: false }),
+    ...(realSecure ? { secure: true } : {}),
     ...(groupMembers === undefined ? {} : { groupMembers }),
     ...(groupChurnIntervalMs === undefined ? {} : { groupChurnIntervalMs }),
     ...(Object.keys(knobs).length === 0 ? {} : { unsafeTestingKnobs: knobs }),

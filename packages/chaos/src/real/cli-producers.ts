@@ -21,6 +21,8 @@ export interface CliProducerOptions {
   /** Path of the built CLI (packages/broker/dist/cli/main.js). */
   readonly cliPath: string;
   readonly bootstrapServers: readonly string[];
+  /** More environment for each CLI run (a `--secure` run's STREAMBUS_TLS_CA and STREAMBUS_SASL_*). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
   readonly topic: string;
   readonly partitions: number;
   readonly history: History;
@@ -126,7 +128,10 @@ export class CliProducerWorkload {
       '--timeout',
       `${Math.round(realDeliveryTimeoutMs / 1000)}s`,
     ];
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(this.options.env === undefined ? {} : { env: { ...process.env, ...this.options.env } }),
+    });
     this.child = child;
     let stdout = '';
     let stderr = '';

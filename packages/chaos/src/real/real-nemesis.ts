@@ -4,7 +4,8 @@
  * events; what a step saw (a broker exiting on a full disk, a clock offset measured) is counted
  * for the report.
  */
-import { createStreamBusRpcClient } from '@streambus/proto';
+import { rpcClient } from '../security.js';
+import type { ClientSecurity } from '../security.js';
 import type { NetnsCluster } from '@streambus/test-cluster';
 import { realBandwidthQueueMs } from '../constants.js';
 import type { History } from '../history/history.js';
@@ -53,6 +54,8 @@ export class RealNemesis {
     private readonly topic: string,
     private readonly partitions: number,
     private readonly progress: (line: string) => void = () => undefined,
+    /** A `--secure` run's client options, for the raw Metadata calls. */
+    private readonly security?: ClientSecurity,
   ) {}
 
   /** A fault event: into the history and the progress lines. */
@@ -239,7 +242,7 @@ export class RealNemesis {
   /** The leader of `partition` from Metadata (any broker that answers), or 0. */
   private async leaderOf(partition: number): Promise<number> {
     for (const address of this.real.bootstrapServers) {
-      const client = createStreamBusRpcClient(address);
+      const client = rpcClient(address, this.security);
       try {
         const metadata = await client.Metadata({ topics: [this.topic], brokersOnly: false }, { deadlineMs: 2_000 });
         const leader =

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Admin } from '@streambus/client';
+import { Admin, AuthenticationError } from '@streambus/client';
 import type { UnsafeTestingKnobs } from '@streambus/broker/testing';
 import { NetnsCluster, brokerBinPath } from '@streambus/test-cluster';
 import { check } from '../checker/checker.js';
@@ -28,6 +28,7 @@ import {
   realRecoveryMsMaxDefault,
   realTickMs,
   runDurationMsMax,
+  secureSeedWaitMsMax,
   settleMsMax,
 } from '../constants.js';
 import { History } from '../history/history.js';
@@ -46,6 +47,8 @@ import type { RealNemesisStats } from './real-nemesis.js';
 import { planRealSchedule, realFaultKinds } from './real-schedule.js';
 import type { RealFaultKind } from './real-schedule.js';
 import { rethrowBug } from '../bugs.js';
+import { ChaosSecurity } from '../security.js';
+import type { ClientSecurity } from '../security.js';
 
 export interface RealRunOptions {
   readonly seed: number;
@@ -66,6 +69,11 @@ export interface RealRunOptions {
   readonly groupChurnIntervalMs?: number;
   /** Planted faults in every broker process (UNSAFE_STREAMBUS_TESTING_KNOBS). NEVER in production. */
   readonly unsafeTestingKnobs?: UnsafeTestingKnobs;
+  /**
+   * TLS (a throwaway CA, each broker process its own certificate) and SCRAM-SHA-256 auth (the
+   * workload's user from a users file), every client with tls and sasl, the CLI by its env.
+   */
+  readonly secure?: boolean;
   /** The brokers' log level (their logs are in the run directory, removed at the end). Default warn. */
   readonly logLevel?: string;
   /** Copy the brokers' logs out of the run directory when the run has a violation (default true). */
@@ -95,6 +103,7 @@ export function realReplayCommand(options: RealRunOptions): string {
       `--group-members ${options.groupMembers}`,
       `--group-churn-ms ${options.groupChurnIntervalMs ?? groupChurnIntervalMsDefault}`,
     );
+  if (options.secure === true) parts.push('--secure');
   return replayLine(parts, options);
 }
 
@@ -124,8 +133,18 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
   progress(`replay: ${replay}`);
   if (knobs.length > 0) progress(`UNSAFE: every broker runs with planted fault(s) ${knobs.join(',')}`);
 
+  // Made once the brokers' addresses are known (their certificates name them), before any starts.
+  let secured: ChaosSecurity | null = null;
   const real = await NetnsCluster.create({
     size: brokers,
+    ...(options.secure === true
+      ? {
+          brokerEnv: (id: number) => {
+            if (secured === null) throw new Error(`broker ${id} started before its certificate was made`);
+            return { ...secured.env, ...secured.brokerEnv(id) };
+          },
+        }
+      : {}),
     logLevel: options.logLevel ?? 'warn',
     env: {
       STREAMBUS_TICK_MS: String(realTickMs),
@@ -153,20 +172,29 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
   let group: GroupWorkload | null = null;
   const groupMembers = options.groupMembers ?? 0;
   try {
+    if (options.secure === true)
+      secured = await ChaosSecurity.create(
+        Array.from({ length: brokers }, (_, index) => index + 1),
+        options.seed,
+        { hosts: real.bootstrapServers.map((address) => address.slice(0, address.lastIndexOf(':'))), usersFile: true },
+      );
+    const security = secured?.client;
     await real.cluster.startAll(60_000);
     const bootstrap = real.bootstrapServers;
-    const admin = new Admin({ bootstrapServers: bootstrap });
+    if (secured !== null) await waitSeeded(bootstrap, secured);
+    const admin = new Admin({ bootstrapServers: bootstrap, ...security });
     try {
       await admin.createTopic({ name: topic, partitions, replicationFactor: Math.min(3, brokers) });
     } finally {
       await admin.close();
     }
-    if ((await waitRecoveredByMetadata(bootstrap, topic, 30_000)) === null)
+    if ((await waitRecoveredByMetadata(bootstrap, topic, 30_000, security)) === null)
       throw new Error(`topic ${topic} did not get a leader and a full ISR on every partition within 30 s`);
 
     const rate = options.recordsPerSecond ?? realRecordsPerSecondDefault;
     const common = {
       bootstrapServers: bootstrap,
+      security,
       topic,
       partitions,
       history,
@@ -200,17 +228,27 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
       cli = new CliProducerWorkload({
         cliPath: brokerBinPath(),
         bootstrapServers: bootstrap,
+        env: secured?.cliEnv,
         topic,
         partitions,
         history,
         seed: options.seed,
         worker: 20,
       });
-    readers = new ReaderWorkload({ bootstrapServers: bootstrap, topic, partitions, readers: 1, history });
-    pollers = new PollerWorkload({ bootstrapServers: bootstrap, topic, partitions, consumers: 2, history });
+    readers = new ReaderWorkload({
+      bootstrapServers: bootstrap,
+      security,
+      securityStats: secured?.stats,
+      topic,
+      partitions,
+      readers: 1,
+      history,
+    });
+    pollers = new PollerWorkload({ bootstrapServers: bootstrap, security, topic, partitions, consumers: 2, history });
     if (groupMembers > 0)
       group = new GroupWorkload({
         bootstrapServers: bootstrap,
+        security,
         topic,
         groupId,
         members: groupMembers,
@@ -220,7 +258,7 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
       });
     const cliRef = cli;
     const removeHook = real.onTeardown(() => cliRef?.killSync());
-    const nemesis = new RealNemesis(real, history, topic, partitions, progress);
+    const nemesis = new RealNemesis(real, history, topic, partitions, progress, security);
 
     const runStarted = Date.now();
     let current = 'quiet';
@@ -264,11 +302,13 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     current = 'healing';
     const undone = await nemesis.healAll();
     history.fault(`heal all${undone.length > 0 ? `: ${undone.join(', ')}` : ''}`);
-    const recoveryMs = await waitRecoveredByMetadata(bootstrap, topic, recoveryMsMax);
+    const recoveryMs = await waitRecoveredByMetadata(bootstrap, topic, recoveryMsMax, security);
+    // One anonymous call (TLS, no session) per broker, every one of them healed and up: each must be refused.
+    if (secured !== null) for (const address of bootstrap) await secured.probeAnonymous(address);
     current = 'settling';
     await Promise.all(producers.map((producer) => producer.stop()));
     await cli?.stop();
-    const settled = await settle(bootstrap, partitions, readers, pollers);
+    const settled = await settle(bootstrap, partitions, readers, pollers, security);
     if (!settled.ok)
       notes.push(
         `readers or consumers did not reach the high watermarks [${settled.ends?.join(',') ?? '?'}] within ${settleMsMax} ms (reader positions ${JSON.stringify(readers.positions())}, consumer positions ${JSON.stringify(pollers.positions())})`,
@@ -287,7 +327,7 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
         );
       await group.stop();
       group = null;
-      finalCommitted = await fetchGroupOffsets(bootstrap, groupId, topic).catch((error: unknown) => {
+      finalCommitted = await fetchGroupOffsets(bootstrap, groupId, topic, security).catch((error: unknown) => {
         rethrowBug(error);
         notes.push(`the group's final offsets were not read: ${(error as Error).message}`);
         return null;
@@ -352,13 +392,22 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
       notes.push(`broker logs kept in ${kept}`);
     }
     notes.push(...reportNotes(history, stats, cli, readers, pollers, real.network.names.slot));
+    if (secured !== null) {
+      const { handshakes, anonymousRefused, anonymousServed } = secured.stats;
+      if (anonymousServed > 0)
+        violations.push(`security: ${anonymousServed} anonymous calls were served in a secure run`);
+      notes.push(
+        `security: TLS and SCRAM-SHA-256 on; readers' SCRAM handshakes ${handshakes}, anonymous calls refused ${anonymousRefused}, served ${anonymousServed}`,
+      );
+    }
     const report: RealReport = {
       seed: options.seed,
       ok: violations.length === 0,
       replayCommand: replay,
-      settings: `real network: brokers=${brokers} (processes, netns) partitions=${partitions} acks=all wal_sync=always faults=${kinds.join(',') || 'none'}${knobs.length > 0 ? ` UNSAFE=${knobs.join(',')}` : ''}`,
+      settings: `real network: brokers=${brokers} (processes, netns) partitions=${partitions} acks=all wal_sync=always faults=${kinds.join(',') || 'none'}${knobs.length > 0 ? ` UNSAFE=${knobs.join(',')}` : ''}${options.secure === true ? ' secure' : ''}`,
       counts: result.counts,
       ...(groupCounts === undefined ? {} : { group: groupCounts }),
+      ...(secured === null ? {} : { security: { ...secured.stats } }),
       recoveryMs,
       recoveryMsMax,
       faultsInjected: schedule.length,
@@ -379,6 +428,7 @@ export async function runReal(options: RealRunOptions): Promise<RealReport> {
     await pollers?.stop().catch(() => undefined);
     await group?.stop().catch(() => undefined);
     const cleaned = await real.close();
+    await secured?.close();
     const left = await real.leftovers().catch((error: unknown) => [`(could not list: ${(error as Error).message})`]);
     progress(
       `cleaned up: ${cleaned.length} items (brokers stopped, faults undone, namespaces, veths, mounts, directories removed)${left.length > 0 ? `; LEFT OVER: ${left.join(', ')}` : ''}`,
@@ -392,16 +442,45 @@ async function settle(
   partitions: number,
   readers: ReaderWorkload,
   pollers: PollerWorkload,
+  security: ClientSecurity | undefined,
 ): Promise<{ ok: boolean; ends: number[] | null }> {
   const deadline = Date.now() + settleMsMax;
   let previous: number[] | null = null;
   for (;;) {
-    const ends = await highWatermarksByMetadata(bootstrap, topic, partitions);
+    const ends = await highWatermarksByMetadata(bootstrap, topic, partitions, security);
     const stable = ends !== null && previous !== null && ends.every((end, i) => end === previous?.[i]);
     if (ends !== null && stable && readers.caughtUp(ends) && pollers.caughtUp(ends)) return { ok: true, ends };
     if (Date.now() > deadline) return { ok: false, ends };
     previous = ends;
     await sleep(500);
+  }
+}
+
+/**
+ * Waits until the workload's user can authenticate: the controller seeds the users file's users
+ * once it has a leader, a moment after the processes report ready.
+ */
+async function waitSeeded(bootstrap: readonly string[], secured: ChaosSecurity): Promise<void> {
+  const admin = new Admin({
+    bootstrapServers: bootstrap,
+    ...secured.client,
+    connectTimeoutMs: 2_000,
+    requestTimeoutMs: 5_000,
+  });
+  const deadline = Date.now() + secureSeedWaitMsMax;
+  try {
+    for (;;) {
+      try {
+        await admin.listTopics();
+        return;
+      } catch (error) {
+        rethrowBug(error);
+        if (!(error instanceof AuthenticationError) || Date.now() >= deadline) throw error;
+      }
+      await sleep(200);
+    }
+  } finally {
+    await admin.close();
   }
 }
 
