@@ -45,6 +45,7 @@ import type { TracedFrame } from './frame-codec.js';
 import { silentPeerLogger, WarnLimiter } from './logger.js';
 import type { PeerLogger } from './logger.js';
 import { rethrowBug } from '../bugs.js';
+import { peerChannelOptions } from '../security/tls/peer-credentials.js';
 
 export interface PeerTransportOptions {
   /** This broker's id (> 0): every frame sent must be from it. */
@@ -220,7 +221,10 @@ class PeerLink {
       this.client = null;
     }
     if (this.client === null) {
-      this.client = new grpc.Client(this.address, credentials, this.settings.channelOptions);
+      this.client = new grpc.Client(this.address, credentials, {
+        ...peerChannelOptions(this.peerId),
+        ...this.settings.channelOptions,
+      });
       this.clientCredentials = credentials;
     }
     return this.client;

@@ -17,7 +17,7 @@ import type {
   StreamBusRpcClient,
 } from '@streambus/proto';
 import type { NodeId } from '@streambus/raft';
-import { insecurePeerCredentials } from '../security/tls/peer-credentials.js';
+import { insecurePeerCredentials, peerChannelOptions } from '../security/tls/peer-credentials.js';
 import type { BrokerTracer } from '../tracing/broker-tracer.js';
 
 /** gRPC metadata key set on forwarded requests; its value is the forwarding broker's id. */
@@ -90,7 +90,7 @@ export class Forwarder {
     cached?.client.close();
     const address = this.peers.get(id);
     if (address === undefined) throw new Error(`broker ${id} is not a known peer`);
-    const client = createStreamBusRpcClient(address, { credentials });
+    const client = createStreamBusRpcClient(address, { credentials, channelOptions: peerChannelOptions(id) });
     this.clients.set(id, { client, credentials });
     return client;
   }
