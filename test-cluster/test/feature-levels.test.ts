@@ -26,11 +26,11 @@ describe('cluster feature levels (real processes, CLI)', () => {
     expect(before.code).toBe(0);
     const described = JSON.parse(before.stdout) as FeaturesJson;
     expect(described.finalized_level).toBe(1);
-    expect(described.finalizable_level).toBe(2);
+    expect(described.finalizable_level).toBe(3);
     expect(described.brokers.map((broker) => [broker.broker, broker.level_min, broker.level_max])).toEqual([
-      [1, 1, 2],
-      [2, 1, 2],
-      [3, 1, 2],
+      [1, 1, 3],
+      [2, 1, 3],
+      [3, 1, 3],
     ]);
     const oldOk = await runStreambus(['compatibility', 'check', '--version', '0.1.0'], { bootstrap });
     expect(oldOk.code).toBe(0);
